@@ -10,6 +10,7 @@ package storage
 
 import (
 	"errors"
+	"path/filepath"
 	"time"
 )
 
@@ -154,4 +155,11 @@ type FileRecord struct {
 	Inode  uint64
 	Dev    uint64
 	Hashes Hashes // Hashes.BLAKE3 is the asset id
+}
+
+// OutputPath is where the derived output `name` (proxy.mp4, proxy.m4a,
+// proxy.jpg, poster.jpg, filmstrip.jpg, waveform.json) of asset id lives under
+// state_dir. Transcode writes there; the API and sync read from there.
+func OutputPath(stateDir, id, name string) string {
+	return filepath.Join(stateDir, "media", id[:2], id, name)
 }
