@@ -1,0 +1,328 @@
+// Package config owns ingestd's YAML configuration: strict decoding (unknown
+// keys are errors), defaults, and Validate, which names the bad key.
+//
+// Phases, in the manner of Caddy: Parse (strict decode) -> SetDefaults ->
+// Validate (fast; its only side effect is stat of configured paths). It must
+// not open the catalog, create directories, start goroutines or touch the
+// network: the daemon package does all of that after a config is valid.
+//
+// Sections for later stages (proxy:, hub:) are composed here from the
+// transcode and sync packages' Config structs when they are integrated; until
+// then strict decoding rejects them as unknown keys.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Defaults applied by SetDefaults to keys left empty.
+const (
+	DefaultStateDir = "/var/lib/ingestd"
+	DefaultSettle   = 5 * time.Second
+	DefaultRescan   = 5 * time.Minute
+	DefaultListen   = "127.0.0.1:8470"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML is the embedded configuration used when no -config is given
+// (`make run` on a fresh clone): watch ./watch, state ./state, API on
+// 127.0.0.1:8470, no cloud target.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Config is the whole daemon configuration.
+type Config struct {
+	// ApplianceID names this box in events and on the hub. Optional: when
+	// empty, one is generated once and kept in state_dir.
+	ApplianceID string `yaml:"appliance_id"`
+	// StateDir holds the catalog, derived media and small state files.
+	StateDir string `yaml:"state_dir"`
+	// Settle is how long a file's size and mtime must stay unchanged
+	// before it is ingested.
+	Settle Duration `yaml:"settle"`
+	// Rescan is the period of the reconcile walk (NAS mounts deliver no
+	// inotify events for writes by other hosts).
+	Rescan Duration `yaml:"rescan"`
+	// Ignore adds glob patterns (matched against each path element) to the
+	// built-in ignore list.
+	Ignore []string `yaml:"ignore"`
+	// HashWorkers bounds how many files are hashed in parallel.
+	HashWorkers int `yaml:"hash_workers"`
+	// FFmpeg and FFprobe are the binaries used by the transcode stage;
+	// default: looked up in PATH.
+	FFmpeg  string `yaml:"ffmpeg"`
+	FFprobe string `yaml:"ffprobe"`
+
+	Log     Log      `yaml:"log"`
+	API     API      `yaml:"api"`
+	Volumes []Volume `yaml:"volumes"`
+
+	// (proxy: and hub: sections are added here at integration.)
+}
+
+// Log configures the daemon's slog output on stderr.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error (default info)
+	Format string `yaml:"format"` // text | json (default text)
+}
+
+// API configures the HTTP API.
+type API struct {
+	// Listen is host:port. A non-loopback address requires TokenFile.
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token (trimmed). When set, every endpoint
+	// but /healthz requires `Authorization: Bearer <token>`.
+	TokenFile string `yaml:"token_file"`
+}
+
+// Volume is one watched root.
+type Volume struct {
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
+}
+
+// Error is a configuration error. Key is the dotted key path
+// ("volumes[1].name"), empty when the error concerns the whole file.
+// Its message reads `config: KEY: MSG`.
+type Error struct {
+	Key  string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	s := "config: "
+	if e.Key != "" {
+		s += e.Key + ": "
+	}
+	s += e.Msg
+	if e.Line > 0 {
+		s += fmt.Sprintf(" (line %d)", e.Line)
+	}
+	return s
+}
+
+func errf(key string, format string, args ...any) *Error {
+	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Load reads, decodes, defaults and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("read %s: %v", path, err)}
+	}
+	return LoadBytes(data)
+}
+
+// LoadBytes is Load for an in-memory document.
+func LoadBytes(data []byte) (*Config, error) {
+	c, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// SetDefaults fills keys left empty. Relative paths are kept as written
+// (they are relative to the daemon's working directory).
+func (c *Config) SetDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.Settle == 0 {
+		c.Settle = Duration(DefaultSettle)
+	}
+	if c.Rescan == 0 {
+		c.Rescan = Duration(DefaultRescan)
+	}
+	if c.HashWorkers == 0 {
+		c.HashWorkers = min(max(runtime.NumCPU(), 1), 4)
+	}
+	if c.FFmpeg == "" {
+		c.FFmpeg = lookPath("ffmpeg")
+	}
+	if c.FFprobe == "" {
+		c.FFprobe = lookPath("ffprobe")
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.API.Listen == "" {
+		c.API.Listen = DefaultListen
+	}
+}
+
+func lookPath(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return name // resolved again (and reported) by the stage that runs it
+}
+
+var (
+	reApplianceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	reVolumeName  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+)
+
+// Validate checks a defaulted config and returns the first problem as an
+// *Error naming the key. It only stats paths.
+func (c *Config) Validate() error {
+	if c.ApplianceID != "" && !reApplianceID.MatchString(c.ApplianceID) {
+		return errf("appliance_id", "invalid id %q (letters, digits, '.', '_', '-'; at most 64)", c.ApplianceID)
+	}
+	if c.StateDir == "" {
+		return errf("state_dir", "required")
+	}
+	if fi, err := os.Stat(c.StateDir); err == nil && !fi.IsDir() {
+		return errf("state_dir", "%s is not a directory", c.StateDir)
+	}
+	if c.Settle <= 0 {
+		return errf("settle", "must be positive, got %s", c.Settle)
+	}
+	if c.Rescan < Duration(time.Second) {
+		return errf("rescan", "must be at least 1s, got %s", c.Rescan)
+	}
+	for i, p := range c.Ignore {
+		if p == "" || strings.Contains(p, "/") {
+			return errf(fmt.Sprintf("ignore[%d]", i), "invalid pattern %q (a glob for one path element)", p)
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			return errf(fmt.Sprintf("ignore[%d]", i), "invalid pattern %q: %v", p, err)
+		}
+	}
+	if c.HashWorkers < 1 || c.HashWorkers > 256 {
+		return errf("hash_workers", "must be between 1 and 256, got %d", c.HashWorkers)
+	}
+	for _, b := range []struct{ key, path string }{{"ffmpeg", c.FFmpeg}, {"ffprobe", c.FFprobe}} {
+		if strings.ContainsRune(b.path, filepath.Separator) {
+			if _, err := os.Stat(b.path); err != nil {
+				return errf(b.key, "%s does not exist", b.path)
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return errf("log.level", "invalid level %q (debug, info, warn, error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return errf("log.format", "invalid format %q (text, json)", c.Log.Format)
+	}
+	if err := c.validateAPI(); err != nil {
+		return err
+	}
+	return c.validateVolumes()
+}
+
+func (c *Config) validateAPI() error {
+	host, port, err := net.SplitHostPort(c.API.Listen)
+	if err != nil {
+		return errf("api.listen", "invalid address %q: want host:port", c.API.Listen)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return errf("api.listen", "invalid port in %q", c.API.Listen)
+	}
+	if c.API.TokenFile == "" && !IsLoopback(host) {
+		return errf("api.token_file", "required when api.listen (%s) is not a loopback address", c.API.Listen)
+	}
+	if c.API.TokenFile != "" {
+		fi, err := os.Stat(c.API.TokenFile)
+		if err != nil {
+			return errf("api.token_file", "%s does not exist", c.API.TokenFile)
+		}
+		if fi.IsDir() {
+			return errf("api.token_file", "%s is a directory", c.API.TokenFile)
+		}
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (from host:port) only accepts local
+// connections. An empty host means every interface: not loopback.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) validateVolumes() error {
+	if len(c.Volumes) == 0 {
+		return errf("volumes", "at least one volume is required")
+	}
+	names := map[string]int{}
+	paths := make([]string, len(c.Volumes))
+	for i, v := range c.Volumes {
+		key := fmt.Sprintf("volumes[%d]", i)
+		if v.Name == "" {
+			return errf(key+".name", "required")
+		}
+		if !reVolumeName.MatchString(v.Name) {
+			return errf(key+".name", "invalid name %q (lowercase letters, digits, '.', '_', '-')", v.Name)
+		}
+		if j, dup := names[v.Name]; dup {
+			return errf(key+".name", "duplicate volume name %q (also volumes[%d])", v.Name, j)
+		}
+		names[v.Name] = i
+		if v.Path == "" {
+			return errf(key+".path", "required")
+		}
+		fi, err := os.Stat(v.Path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return errf(key+".path", "%s does not exist", v.Path)
+		case err != nil:
+			return errf(key+".path", "%v", err)
+		case !fi.IsDir():
+			return errf(key+".path", "%s is not a directory", v.Path)
+		}
+		abs, err := filepath.Abs(v.Path)
+		if err != nil {
+			return errf(key+".path", "%v", err)
+		}
+		paths[i] = filepath.Clean(abs)
+		for j := 0; j < i; j++ {
+			if within(paths[i], paths[j]) || within(paths[j], paths[i]) {
+				return errf(key+".path", "%s overlaps volumes[%d].path %s", v.Path, j, c.Volumes[j].Path)
+			}
+		}
+	}
+	if sd, err := filepath.Abs(c.StateDir); err == nil {
+		for i, p := range paths {
+			if within(filepath.Clean(sd), p) {
+				return errf("state_dir", "%s is inside volumes[%d].path %s", c.StateDir, i, c.Volumes[i].Path)
+			}
+		}
+	}
+	return nil
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	if p == dir {
+		return true
+	}
+	return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExampleHasEveryKey keeps testdata/config/example.yaml (documented in
+// README) complete: every key of Config is set to a non-zero value there.
+func TestExampleHasEveryKey(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/config/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatalf("example.yaml: %v", err)
+	}
+	var missing []string
+	var walk func(v reflect.Value, key string)
+	walk = func(v reflect.Value, key string) {
+		switch v.Kind() {
+		case reflect.Struct:
+			if v.Type() == reflect.TypeFor[Duration]() {
+				break
+			}
+			for name, i := range yamlFields(v.Type()) {
+				walk(v.Field(i), join(key, name))
+			}
+			return
+		case reflect.Slice:
+			if v.Len() == 0 {
+				missing = append(missing, key)
+				return
+			}
+			walk(v.Index(0), key+"[0]")
+			return
+		}
+		if v.IsZero() {
+			missing = append(missing, key)
+		}
+	}
+	walk(reflect.ValueOf(c).Elem(), "")
+	if len(missing) > 0 {
+		t.Errorf("example.yaml lacks keys: %v", missing)
+	}
+	if c.Settle.D() != 5*time.Second || c.Volumes[1].Name != "cards" {
+		t.Errorf("decoded wrongly: %+v", c)
+	}
+}
+
+func TestDefaultYAMLLoads(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("watch", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadBytes(DefaultYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Listen != "127.0.0.1:8470" || c.StateDir != "./state" || len(c.Volumes) != 1 || c.Volumes[0].Path != "./watch" {
+		t.Errorf("embedded defaults changed: %+v", c)
+	}
+	if c.Settle.D() != 5*time.Second || c.Rescan.D() != 5*time.Minute || c.HashWorkers < 1 || c.Log.Format != "text" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+// TestBadConfigs: every bad config is rejected with an error naming the key.
+func TestBadConfigs(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, d := range []string{a, b, filepath.Join(a, "sub")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := "state_dir: " + filepath.Join(dir, "state") + "\n"
+	vols := "volumes:\n  - name: footage\n    path: " + a + "\n"
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", state + "setle: 5s\n" + vols, `config: unknown key "setle" (line 2)`},
+		{"unknown nested key", state + "api:\n  lisen: x\n" + vols, `config: unknown key "api.lisen" (line 3)`},
+		{"unknown volume key", state + "volumes:\n  - name: x\n    pth: /x\n", `config: unknown key "volumes[0].pth" (line 4)`},
+		{"proxy section not integrated yet", state + "proxy: {}\n" + vols, `config: unknown key "proxy"`},
+		{"bad duration", state + "settle: 5x\n" + vols, `config: settle: invalid duration "5x" (line 2)`},
+		{"duration not a string", state + "rescan: [1]\n" + vols, `config: rescan: invalid duration`},
+		{"negative settle", state + "settle: -1s\n" + vols, `config: settle: must be positive`},
+		{"tiny rescan", state + "rescan: 10ms\n" + vols, `config: rescan: must be at least 1s`},
+		{"bad int", state + "hash_workers: lots\n" + vols, `config: hash_workers: expected an integer, got "lots" (line 2)`},
+		{"zero-ish workers", state + "hash_workers: 1000\n" + vols, `config: hash_workers: must be between 1 and 256`},
+		{"duplicate key", state + "settle: 1s\nsettle: 2s\n" + vols, `config: settle: duplicate key (first at line 2) (line 3)`},
+		{"duplicate volume name", state + vols + "  - name: footage\n    path: " + b + "\n", `config: volumes[1].name: duplicate volume name "footage"`},
+		{"missing volume name", state + "volumes:\n  - path: " + a + "\n", `config: volumes[0].name: required`},
+		{"bad volume name", state + "volumes:\n  - name: Foo Bar\n    path: " + a + "\n", `config: volumes[0].name: invalid name "Foo Bar"`},
+		{"missing path", state + "volumes:\n  - name: x\n", `config: volumes[0].path: required`},
+		{"path does not exist", state + "volumes:\n  - name: x\n    path: /mnt/x-nope\n", `config: volumes[0].path: /mnt/x-nope does not exist`},
+		{"path is a file", state + "volumes:\n  - name: x\n    path: " + file + "\n", `config: volumes[0].path: ` + file + ` is not a directory`},
+		{"overlapping volumes", state + vols + "  - name: sub\n    path: " + filepath.Join(a, "sub") + "\n", `config: volumes[1].path: ` + filepath.Join(a, "sub") + ` overlaps volumes[0].path`},
+		{"no volumes", state, `config: volumes: at least one volume is required`},
+		{"volumes not a list", state + "volumes: footage\n", `config: volumes: expected a list`},
+		{"state inside volume", "state_dir: " + filepath.Join(a, "st") + "\n" + vols, `config: state_dir: ` + filepath.Join(a, "st") + ` is inside volumes[0].path`},
+		{"state is a file", "state_dir: " + file + "\n" + vols, `config: state_dir: ` + file + ` is not a directory`},
+		{"public listen without token", state + "api:\n  listen: 0.0.0.0:8470\n" + vols, `config: api.token_file: required when api.listen (0.0.0.0:8470) is not a loopback address`},
+		{"all interfaces without token", state + "api:\n  listen: :8470\n" + vols, `config: api.token_file: required when api.listen (:8470) is not a loopback address`},
+		{"listen without port", state + "api:\n  listen: localhost\n" + vols, `config: api.listen: invalid address "localhost"`},
+		{"token file missing", state + "api:\n  token_file: /nope/token\n" + vols, `config: api.token_file: /nope/token does not exist`},
+		{"bad log level", state + "log:\n  level: loud\n" + vols, `config: log.level: invalid level "loud"`},
+		{"bad log format", state + "log:\n  format: xml\n" + vols, `config: log.format: invalid format "xml"`},
+		{"bad appliance id", state + "appliance_id: 'a b'\n" + vols, `config: appliance_id: invalid id "a b"`},
+		{"bad ignore pattern", state + "ignore: ['[']\n" + vols, `config: ignore[0]: invalid pattern "["`},
+		{"ignore with slash", state + "ignore: ['a/b']\n" + vols, `config: ignore[0]: invalid pattern "a/b"`},
+		{"ffmpeg path missing", state + "ffmpeg: /nope/ffmpeg\n" + vols, `config: ffmpeg: /nope/ffmpeg does not exist`},
+		{"not yaml", "a: [\n", `config: `},
+		{"top level list", "- a\n", `config: (document): expected a mapping of keys`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadBytes([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.yaml)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("got  %q\nwant %q...", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestGoodConfig(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "vol"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	y := "state_dir: " + dir + "/state\nsettle: 250ms\nignore: ['*.tmp']\napi:\n  listen: 0.0.0.0:0\n  token_file: " + tok +
+		"\nlog: {level: debug, format: json}\nvolumes:\n  - {name: footage, path: " + dir + "/vol}\n"
+	c, err := LoadBytes([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Settle.D() != 250*time.Millisecond || c.Rescan.D() != DefaultRescan || c.Ignore[0] != "*.tmp" || c.Log.Format != "json" {
+		t.Errorf("decoded %+v", c)
+	}
+}
