@@ -1,0 +1,362 @@
+// Package api serves ingestd's HTTP API (docs/api.md is its contract):
+// /healthz, /v1/status, the /v1/feed event log with long-polling, and
+// /v1/assets. It also holds the typed Client the CLI and tests use.
+//
+// It owns request parsing, authentication and JSON encoding. It must not
+// write to the catalog, open Badger or read the watched volumes: it reads
+// through the Store interface (satisfied by *catalog.Catalog) and a status
+// function supplied by the daemon. Later stages add their endpoints with
+// Server.Handle and their status sections through the status function.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Limits on query parameters. Larger values are clamped, not rejected.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+	MaxWait      = 60 * time.Second
+)
+
+// Store is the read side of the catalog that the API serves.
+// *catalog.Catalog implements it. Asset returns an error wrapping
+// storage.ErrNotFound for an unknown id; Wait returns when an event with a
+// seq above after exists or ctx is done.
+type Store interface {
+	Events(after uint64, limit int) ([]storage.Event, error)
+	LastSeq() uint64
+	Wait(ctx context.Context, after uint64) error
+	Asset(id string) (storage.AssetDoc, error)
+	Assets(after string, limit int) ([]storage.AssetDoc, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Store Store
+	// Token, when not empty, is required as `Authorization: Bearer <token>`
+	// on every path but /healthz.
+	Token string
+	// Status returns the /v1/status document (normally a Status value).
+	Status func(ctx context.Context) any
+	Log    *slog.Logger
+}
+
+// Server is the HTTP API. Create it with New, add handlers with Handle
+// before Serve.
+type Server struct {
+	opts  Options
+	mux   *http.ServeMux
+	log   *slog.Logger
+	token [32]byte
+}
+
+// New builds the API's routes.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), log: opts.Log.With("component", "api")}
+	if opts.Token != "" {
+		s.token = sha256.Sum256([]byte(opts.Token))
+	}
+	s.mux.Handle("/healthz", get(http.HandlerFunc(s.healthz)))
+	s.mux.Handle("/v1/status", get(http.HandlerFunc(s.status)))
+	s.mux.Handle("/v1/feed", get(http.HandlerFunc(s.feed)))
+	s.mux.Handle("/v1/assets", get(http.HandlerFunc(s.assets)))
+	s.mux.Handle("/v1/assets/{id}", get(http.HandlerFunc(s.asset)))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, "")
+	})
+	return s
+}
+
+// Handle adds an endpoint (e.g. the transcode stage's media routes). It is
+// served behind the same authentication. Pattern follows http.ServeMux.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the whole API: recovery, authentication, routes.
+func (s *Server) Handler() http.Handler {
+	return s.recover(s.auth(s.mux))
+}
+
+// Serve serves on ln until ctx is done, then shuts down; long-polls end
+// as soon as ctx is cancelled.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      MaxWait + 15*time.Second, // a long-poll lasts up to MaxWait
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// get allows GET and HEAD only.
+func get(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			WriteError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", "")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ingestd"`)
+			WriteError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "path", r.URL.Path, "panic", v)
+				WriteError(w, http.StatusInternalServerError, "internal error", "")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ErrorDoc is the body of every non-2xx response.
+type ErrorDoc struct {
+	Error string `json:"error"`
+	Param string `json:"param,omitempty"`
+}
+
+// WriteError writes an ErrorDoc with the given status.
+func WriteError(w http.ResponseWriter, code int, msg, param string) {
+	WriteJSON(w, code, ErrorDoc{Error: msg, Param: param})
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "path", r.URL.Path, "err", err)
+	WriteError(w, http.StatusInternalServerError, "internal error", "")
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	var doc any = map[string]any{"last_seq": s.opts.Store.LastSeq()}
+	if s.opts.Status != nil {
+		doc = s.opts.Status(r.Context())
+	}
+	WriteJSON(w, http.StatusOK, doc)
+}
+
+// FeedDoc is the body of GET /v1/feed.
+type FeedDoc struct {
+	Events []storage.Event `json:"events"`
+	Next   uint64          `json:"next"`
+}
+
+func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, err := parseUint(q, "after")
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), "after")
+		return
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), "limit")
+		return
+	}
+	wait, err := parseWait(q)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), "wait")
+		return
+	}
+	if wait > 0 && s.opts.Store.LastSeq() <= after {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		err := s.opts.Store.Wait(ctx, after)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	evs, err := s.opts.Store.Events(after, limit)
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("events after %d: %w", after, err))
+		return
+	}
+	doc := FeedDoc{Events: evs, Next: after}
+	if doc.Events == nil {
+		doc.Events = []storage.Event{}
+	}
+	if n := len(evs); n > 0 {
+		doc.Next = evs[n-1].Seq
+	}
+	WriteJSON(w, http.StatusOK, doc)
+}
+
+// AssetsDoc is the body of GET /v1/assets.
+type AssetsDoc struct {
+	Assets []storage.AssetDoc `json:"assets"`
+	Next   string             `json:"next"`
+}
+
+func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after := q.Get("after")
+	if after != "" && !ValidID(after) {
+		WriteError(w, http.StatusBadRequest, "after must be an asset id (64 lowercase hex characters)", "after")
+		return
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), "limit")
+		return
+	}
+	docs, err := s.opts.Store.Assets(after, limit)
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("assets after %q: %w", after, err))
+		return
+	}
+	out := AssetsDoc{Assets: docs}
+	if out.Assets == nil {
+		out.Assets = []storage.AssetDoc{}
+	}
+	if len(docs) == limit {
+		out.Next = docs[len(docs)-1].ID
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !ValidID(id) {
+		WriteError(w, http.StatusBadRequest, "id must be 64 lowercase hex characters", "id")
+		return
+	}
+	doc, err := s.opts.Store.Asset(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, "no asset "+id, "id")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("asset %s: %w", id, err))
+		return
+	}
+	if doc.Locations == nil {
+		doc.Locations = []storage.Location{}
+	}
+	WriteJSON(w, http.StatusOK, doc)
+}
+
+var reID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidID reports whether id looks like an asset id: 64 lowercase hex.
+func ValidID(id string) bool { return reID.MatchString(id) }
+
+type query interface{ Get(string) string }
+
+func parseUint(q query, name string) (uint64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be a non-negative integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+func parseLimit(q query) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("limit must be a positive integer, got %q", v)
+	}
+	return int(min(n, MaxLimit)), nil
+}
+
+func parseWait(q query) (time.Duration, error) {
+	v := q.Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		// Bare integers are seconds.
+		n, ierr := strconv.ParseUint(v, 10, 32)
+		if ierr != nil {
+			return 0, fmt.Errorf("wait must be a duration like 30s, got %q", v)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("wait must not be negative, got %q", v)
+	}
+	return min(d, MaxWait), nil
+}

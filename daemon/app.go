@@ -1,0 +1,331 @@
+// Package daemon is ingestd's App: it provisions the catalog, the ingest
+// pipeline and the HTTP API from a validated config, runs them as services
+// under one supervisor, talks to systemd (READY, STATUS, WATCHDOG,
+// STOPPING, RELOADING), reloads on SIGHUP, and holds the CLI.
+//
+// It owns wiring and lifecycle only. It must not hash files, touch Badger
+// directly, or parse HTTP requests: those belong to daemon/ingest,
+// storage/catalog and daemon/api. Later stages (transcode, hub sync) plug
+// in through AddService, API().Handle and AddStatus.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/daemon/ingest"
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+// Version is set at build time (-ldflags "-X .../daemon.Version=...").
+var Version = "dev"
+
+// App is one running daemon. Create with New, then Provision, then Run.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	started time.Time
+
+	cat         *catalog.Catalog
+	pipe        *ingest.Pipeline
+	api         *api.Server
+	ln          net.Listener
+	applianceID string
+
+	services []Service
+	mu       sync.Mutex
+	sections []func(*api.Status)
+	ready    atomic.Bool
+	apiBeats atomic.Uint64
+}
+
+// New returns an App for a validated config. Nothing is opened yet.
+func New(cfg *config.Config, log *slog.Logger) *App {
+	return &App{cfg: cfg, log: log, started: time.Now()}
+}
+
+// Provision opens the catalog, settles the appliance id, binds the API
+// listener and builds the services. On error everything already opened is
+// closed again.
+func (a *App) Provision() (err error) {
+	log := a.log.With("component", "daemon")
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
+		return fmt.Errorf("create state dir %s: %w", a.cfg.StateDir, err)
+	}
+	a.cat, err = catalog.Open(a.cfg.StateDir, catalog.Options{Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("open catalog in %s: %w", a.cfg.StateDir, err)
+	}
+	a.applianceID, err = a.cat.ApplianceID(a.cfg.ApplianceID)
+	if err != nil {
+		return fmt.Errorf("appliance id: %w", err)
+	}
+	token, err := readToken(a.cfg.API.TokenFile, log)
+	if err != nil {
+		return err
+	}
+	a.pipe, err = ingest.New(ingestConfig(a.cfg), a.cat, a.log)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	a.api = api.New(api.Options{Store: a.cat, Token: token, Status: a.statusDoc, Log: a.log})
+	a.ln, err = net.Listen("tcp", a.cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api listen %s: %w", a.cfg.API.Listen, err)
+	}
+	if _, err := a.cat.AppendEvent(storage.Event{Type: storage.EvApplianceStarted, Detail: "ingestd " + Version + " on " + a.applianceID}); err != nil {
+		return fmt.Errorf("record start: %w", err)
+	}
+	wd, _ := sd.SdWatchdogEnabled(false)
+	a.services = []Service{
+		{Name: "ingest", Run: a.pipe.Run},
+		{Name: "api", Run: func(ctx context.Context) error { return a.api.Serve(ctx, a.ln) }},
+		{Name: "catalog-gc", Run: a.cat.RunGC, Restart: true},
+		{Name: "systemd", Run: (&Watchdog{
+			Log:      a.log.With("component", "watchdog"),
+			Interval: wd,
+			Probes: []Probe{
+				{Name: "ingest", Count: a.pipe.Progress},
+				{Name: "api", Count: a.probeAPI},
+			},
+			Status: a.statusLine,
+		}).Run},
+		{Name: "ready", Run: a.waitReady},
+	}
+	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "state_dir", a.cfg.StateDir,
+		"api", a.ln.Addr().String(), "volumes", len(a.cfg.Volumes), "auth", token != "", "watchdog", wd)
+	return nil
+}
+
+// ingestConfig maps the daemon config onto the pipeline's.
+func ingestConfig(c *config.Config) ingest.Config {
+	ic := ingest.Config{
+		Settle:      c.Settle.D(),
+		Rescan:      c.Rescan.D(),
+		Ignore:      c.Ignore,
+		HashWorkers: c.HashWorkers,
+		StateDir:    c.StateDir,
+	}
+	for _, v := range c.Volumes {
+		ic.Volumes = append(ic.Volumes, ingest.Volume{Name: v.Name, Path: v.Path})
+	}
+	return ic
+}
+
+// readToken reads the API token file (trimmed); empty path: no auth.
+func readToken(path string, log *slog.Logger) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read api token %s: %w", path, err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("api token file %s is empty", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		log.Warn("api token file is world-readable; chmod 0640 it", "path", path)
+	}
+	return tok, nil
+}
+
+// AddService adds a service (a later stage) to run under the supervisor.
+// Call between Provision and Run.
+func (a *App) AddService(s Service) { a.services = append(a.services, s) }
+
+// AddStatus adds a function that fills a section (Proxy, Sync) of the
+// /v1/status document.
+func (a *App) AddStatus(fn func(*api.Status)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sections = append(a.sections, fn)
+}
+
+// API returns the HTTP API, to add handlers before Run.
+func (a *App) API() *api.Server { return a.api }
+
+// Catalog returns the open catalog (after Provision).
+func (a *App) Catalog() *catalog.Catalog { return a.cat }
+
+// Addr is the API's bound address (after Provision).
+func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// Run supervises the services until ctx is cancelled (graceful stop, nil)
+// or one fails (its error). The catalog is closed before Run returns.
+func (a *App) Run(ctx context.Context) error {
+	log := a.log.With("component", "daemon")
+	sup := &Supervisor{Log: log}
+	err := sup.Run(ctx, a.services)
+	if cerr := a.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		log.Error("stopped with error", "err", err)
+	} else {
+		log.Info("stopped")
+	}
+	return err
+}
+
+// Close closes what Provision opened. Safe to call twice.
+func (a *App) Close() error {
+	var errs []error
+	if a.ln != nil {
+		a.ln.Close() // already closed by Serve on a normal stop
+	}
+	if a.cat != nil {
+		if err := a.cat.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close catalog: %w", err))
+		}
+		a.cat = nil
+	}
+	return errors.Join(errs...)
+}
+
+// waitReady sends READY=1 once the catalog is open (it is, after
+// Provision), the API listens (bound in Provision, served by now) and the
+// pipeline watches every volume.
+func (a *App) waitReady(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-a.pipe.Ready():
+	}
+	a.ready.Store(true)
+	notify(a.log, "READY=1", "STATUS="+a.statusLine())
+	a.log.Info("ready", "component", "daemon", "status", a.statusLine())
+	return nil
+}
+
+// Reload applies a new config (SIGHUP). The caller validated it. Keys that
+// need a restart are reported and keep their old values.
+func (a *App) Reload(cfg *config.Config) error {
+	log := a.log.With("component", "daemon")
+	notify(a.log, "RELOADING=1", "MONOTONIC_USEC="+sd.SdNotifyMonotonicUsec())
+	defer notify(a.log, "READY=1")
+	for _, k := range restartKeys(a.cfg, cfg) {
+		log.Warn("config key changed; takes effect after a restart", "key", k)
+	}
+	if err := a.pipe.Reload(ingestConfig(cfg)); err != nil {
+		return fmt.Errorf("reload ingest: %w", err)
+	}
+	nc := *cfg
+	nc.StateDir, nc.API, nc.ApplianceID = a.cfg.StateDir, a.cfg.API, a.cfg.ApplianceID
+	a.cfg = &nc
+	log.Info("config reloaded")
+	return nil
+}
+
+func restartKeys(old, nu *config.Config) []string {
+	var ks []string
+	if old.StateDir != nu.StateDir {
+		ks = append(ks, "state_dir")
+	}
+	if old.API != nu.API {
+		ks = append(ks, "api")
+	}
+	if old.ApplianceID != nu.ApplianceID {
+		ks = append(ks, "appliance_id")
+	}
+	return ks
+}
+
+// probeAPI asks the API for /healthz; the counter advances on success, so
+// a wedged server stops the watchdog pings.
+func (a *App) probeAPI() uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+dialAddr(a.ln.Addr().String())+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return a.apiBeats.Add(1)
+		}
+	}
+	return a.apiBeats.Load()
+}
+
+// dialAddr turns a listen address into one a local client can dial.
+func dialAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// statusDoc builds GET /v1/status.
+func (a *App) statusDoc(ctx context.Context) any {
+	st := a.pipe.Status()
+	doc := api.Status{
+		Version:     Version,
+		ApplianceID: a.applianceID,
+		Started:     a.started.UTC(),
+		Ready:       a.ready.Load(),
+		Volumes:     []api.VolumeStatus{},
+		Queues:      api.Queues{Settling: st.Queues.Settling, Hashing: st.Queues.Hashing},
+		Ingest:      api.IngestStats{FilesSeen: uint64(st.FilesSeen), BytesHashed: uint64(st.BytesHashed)},
+	}
+	for _, v := range st.Volumes {
+		doc.Volumes = append(doc.Volumes, api.VolumeStatus{
+			Name: v.Name, Path: v.Path, Online: v.Online, Reason: v.Reason,
+			WatchMode: v.WatchMode, Watches: v.Watches, Files: v.Files, Bytes: v.Bytes,
+			LastScan: v.LastScan, LastScanSeconds: v.LastScanDuration.Seconds(), Scanning: v.Scanning,
+		})
+	}
+	if cat := a.cat; cat != nil {
+		doc.Catalog.LastSeq = cat.LastSeq()
+		doc.Catalog.LSMBytes, doc.Catalog.VlogBytes = cat.Size()
+	}
+	a.mu.Lock()
+	sections := append([]func(*api.Status){}, a.sections...)
+	a.mu.Unlock()
+	for _, fn := range sections {
+		fn(&doc)
+	}
+	return doc
+}
+
+// statusLine is the STATUS= text, e.g.
+// "watching 2 volumes (1 offline), 1234 files, 0 queued".
+func (a *App) statusLine() string {
+	st := a.pipe.Status()
+	var files int64
+	offline := 0
+	for _, v := range st.Volumes {
+		files += v.Files
+		if !v.Online {
+			offline++
+		}
+	}
+	s := fmt.Sprintf("watching %d volumes", len(st.Volumes))
+	if offline > 0 {
+		s += fmt.Sprintf(" (%d offline)", offline)
+	}
+	return s + fmt.Sprintf(", %d files, %d queued", files, st.Queues.Settling+st.Queues.Hashing)
+}

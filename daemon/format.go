@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/storage"
+)
+
+// HumanBytes formats a size with binary units: 0 B, 1023 B, 1.5 KiB, 2.0 GiB.
+func HumanBytes(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	f := float64(n)
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB"} {
+		f /= 1024
+		if f < 1024 || u == "PiB" {
+			return fmt.Sprintf("%.1f %s", f, u)
+		}
+	}
+	return ""
+}
+
+func humanTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// quote shows a path safely on a terminal (newlines and control bytes
+// escaped); ordinary names are printed as they are.
+func quote(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\t' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func printStatus(w io.Writer, s api.Status) {
+	state := "starting"
+	if s.Ready {
+		state = "ready"
+	}
+	fmt.Fprintf(w, "ingestd %s\tappliance %s\tup %s\t%s\n", s.Version, s.ApplianceID,
+		time.Since(s.Started).Round(time.Second), state)
+	fmt.Fprintf(w, "catalog\tlast seq %d\t%s\t\n", s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
+	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\t\n", s.Queues.Settling, s.Queues.Hashing)
+	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\t\n\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
+	fmt.Fprintln(w, "VOLUME\tSTATE\tMODE\tFILES\tSIZE\tLAST SCAN\tPATH")
+	for _, v := range s.Volumes {
+		st := "online"
+		if !v.Online {
+			st = "offline"
+			if v.Reason != "" {
+				st += " (" + v.Reason + ")"
+			}
+		}
+		if v.Scanning {
+			st += ", scanning"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Name, st, v.WatchMode, v.Files, HumanBytes(v.Bytes), humanTime(v.LastScan), quote(v.Path))
+	}
+}
+
+func printAssets(w io.Writer, d api.AssetsDoc) {
+	fmt.Fprintln(w, "ID\tSIZE\tFIRST SEEN\tLOCATIONS")
+	for _, a := range d.Assets {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.ID, HumanBytes(a.Size), humanTime(a.FirstSeen), locSummary(a.Locations))
+	}
+	if d.Next != "" {
+		fmt.Fprintf(w, "\nmore: ingestd assets --after %s\n", d.Next)
+	}
+}
+
+func locSummary(ls []storage.Location) string {
+	var present []string
+	for _, l := range ls {
+		if l.State == "" || l.State == storage.LocPresent {
+			present = append(present, l.Volume+":"+quote(l.Path))
+		}
+	}
+	switch len(present) {
+	case 0:
+		return "(none present)"
+	case 1:
+		return present[0]
+	}
+	return fmt.Sprintf("%s (+%d)", present[0], len(present)-1)
+}
+
+func printAsset(w io.Writer, v any) {
+	a, ok := v.(storage.AssetDoc)
+	if !ok {
+		return
+	}
+	fmt.Fprintf(w, "id\t%s\n", a.ID)
+	fmt.Fprintf(w, "size\t%s (%d bytes)\n", HumanBytes(a.Size), a.Size)
+	fmt.Fprintf(w, "blake3\t%s\n", a.Hashes.BLAKE3)
+	fmt.Fprintf(w, "xxh128\t%s\n", a.Hashes.XXH128)
+	fmt.Fprintf(w, "first seen\t%s\n", humanTime(a.FirstSeen))
+	if a.Kind != "" {
+		fmt.Fprintf(w, "kind\t%s\n", a.Kind)
+	}
+	if a.Proxy != nil {
+		fmt.Fprintf(w, "proxy\t%s\n", a.Proxy.Status)
+	}
+	if a.Sync != nil {
+		fmt.Fprintf(w, "sync\t%s\n", a.Sync.Status)
+	}
+	fmt.Fprintf(w, "\nVOLUME\tSTATE\tSIZE\tMTIME\tPATH\n")
+	for _, l := range a.Locations {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Volume, l.State, HumanBytes(l.Size), humanTime(l.MTime), quote(l.Path))
+	}
+}

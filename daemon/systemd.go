@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+)
+
+// notify sends one sd_notify state. It never unsets NOTIFY_SOCKET (later
+// WATCHDOG=1 pings must still reach systemd) and is a no-op without systemd.
+func notify(log *slog.Logger, states ...string) {
+	if _, err := sd.SdNotify(false, strings.Join(states, "\n")); err != nil {
+		log.Debug("sd_notify failed", "state", states, "err", err)
+	}
+}
+
+// Probe is a liveness counter: a loop that is alive advances it (on work
+// done and on its idle ticks alike). A wedged loop stops advancing it.
+type Probe struct {
+	Name  string
+	Count func() uint64
+}
+
+// Watchdog sends WATCHDOG=1 at half of systemd's interval, but only while
+// every probe advanced within Stall; it also refreshes the STATUS= line.
+type Watchdog struct {
+	Log      *slog.Logger
+	Interval time.Duration // systemd's WatchdogSec; 0 = no watchdog pings
+	Stall    time.Duration // a probe unchanged this long is wedged
+	Probes   []Probe
+	Status   func() string // the STATUS= line
+	// StatusEvery is how often STATUS= is refreshed (default 5s).
+	StatusEvery time.Duration
+}
+
+// Run pings until ctx is done.
+func (w *Watchdog) Run(ctx context.Context) error {
+	tick := w.StatusEvery
+	if tick <= 0 {
+		tick = 5 * time.Second
+	}
+	if w.Interval > 0 {
+		tick = min(tick, w.Interval/2)
+	}
+	stall := w.Stall
+	if stall <= 0 {
+		stall = max(w.Interval, 30*time.Second)
+	}
+	type seen struct {
+		v       uint64
+		changed time.Time
+	}
+	last := make([]seen, len(w.Probes))
+	now := time.Now()
+	for i, p := range w.Probes {
+		last[i] = seen{p.Count(), now}
+	}
+	var lastStatus string
+	var lastStalled string
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := time.Now()
+		stalled := ""
+		for i, p := range w.Probes {
+			if v := p.Count(); v != last[i].v {
+				last[i] = seen{v, now}
+			} else if now.Sub(last[i].changed) > stall {
+				stalled = p.Name
+			}
+		}
+		if stalled != lastStalled {
+			if stalled != "" {
+				w.Log.Error("loop made no progress; withholding watchdog ping", "loop", stalled, "stall", stall)
+			} else {
+				w.Log.Info("loops progress again")
+			}
+			lastStalled = stalled
+		}
+		if w.Interval > 0 && stalled == "" {
+			notify(w.Log, "WATCHDOG=1")
+		}
+		if w.Status != nil {
+			if s := w.Status(); s != lastStatus {
+				notify(w.Log, "STATUS="+s)
+				lastStatus = s
+			}
+		}
+	}
+}
