@@ -1,0 +1,314 @@
+package ascmhl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Folder and file names of a history.
+const (
+	FolderName = "ascmhl"
+	ChainName  = "ascmhl_chain.xml"
+)
+
+// ErrNoHistory is returned (wrapped) when a folder has no ascmhl/ history.
+var ErrNoHistory = errors.New("no ascmhl history")
+
+// ErrModified is returned (wrapped) when a generation file does not match
+// the hash the chain recorded for it, or is missing.
+var ErrModified = errors.New("ascmhl generation modified or missing")
+
+var genName = regexp.MustCompile(`^(\d{4,})(?:_(.+))?\.mhl$`)
+
+// History is the ascmhl/ folder of one root: its chain and generations,
+// oldest first. The zero generations case is a root without a history yet.
+type History struct {
+	Root        string
+	Chain       []ChainEntry
+	Generations []*Generation
+}
+
+// Open reads root/ascmhl: the chain and every generation it lists, checking
+// each generation file against the chain's C4 hash (as the reference does
+// when it loads a history). A root without an ascmhl/ folder gives an empty
+// History and no error; use Exists to tell the two apart.
+func Open(root string) (*History, error) {
+	h := &History{Root: root}
+	dir := filepath.Join(root, FolderName)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return h, nil
+	}
+	chainPath := filepath.Join(dir, ChainName)
+	data, err := os.ReadFile(chainPath)
+	if err != nil {
+		return nil, fmt.Errorf("read chain %s: %w", chainPath, err)
+	}
+	h.Chain, err = ParseChain(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", chainPath, err)
+	}
+	for _, ce := range h.Chain {
+		p := filepath.Join(dir, filepath.FromSlash(ce.Path))
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("generation %s: %w: %w", p, ErrModified, err)
+		}
+		if ce.Hash != "" {
+			got, err := HashBytes(ce.Format, raw)
+			if err != nil {
+				return nil, fmt.Errorf("generation %s: %w", p, err)
+			}
+			if got != ce.Hash {
+				return nil, fmt.Errorf("generation %s: %w: %s is %s, chain says %s", p, ErrModified, ce.Format, got, ce.Hash)
+			}
+		}
+		g, err := ParseGeneration(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("generation %s: %w", p, err)
+		}
+		g.Number = ce.Number
+		g.FileName = ce.Path
+		h.Generations = append(h.Generations, g)
+	}
+	// The reference also loads .mhl files the chain does not list (it
+	// reports a chain without them as incomplete); we take them in too.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, de := range ents {
+		m := genName.FindStringSubmatch(de.Name())
+		if m == nil || strings.HasPrefix(de.Name(), "._") || h.generationByFile(de.Name()) != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read generation %s: %w", de.Name(), err)
+		}
+		g, err := ParseGeneration(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("generation %s: %w", de.Name(), err)
+		}
+		g.Number, _ = strconv.Atoi(m[1])
+		g.FileName = de.Name()
+		h.Generations = append(h.Generations, g)
+	}
+	sort.SliceStable(h.Generations, func(i, j int) bool { return h.Generations[i].Number < h.Generations[j].Number })
+	return h, nil
+}
+
+// Exists reports whether root has an ascmhl/ folder.
+func Exists(root string) bool {
+	fi, err := os.Stat(filepath.Join(root, FolderName))
+	return err == nil && fi.IsDir()
+}
+
+func (h *History) generationByFile(name string) *Generation {
+	for _, g := range h.Generations {
+		if g.FileName == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// Latest returns the newest generation, or nil.
+func (h *History) Latest() *Generation {
+	if len(h.Generations) == 0 {
+		return nil
+	}
+	return h.Generations[len(h.Generations)-1]
+}
+
+// Original returns the first hash with action "original" for a file path,
+// searching generations oldest first, as the reference's verify does.
+func (h *History) Original(p string) (HashValue, bool) {
+	for _, g := range h.Generations {
+		e, ok := g.Entry(p)
+		if !ok || e.IsDir {
+			continue
+		}
+		for _, v := range e.Hashes {
+			if v.Action == ActionOriginal {
+				return v, true
+			}
+		}
+	}
+	return HashValue{}, false
+}
+
+// First returns the first recorded hash of format f for a file path.
+func (h *History) First(p string, f Format) (HashValue, bool) {
+	for _, g := range h.Generations {
+		if e, ok := g.Entry(p); ok && !e.IsDir {
+			if v, ok := e.Hash(f); ok {
+				return v, true
+			}
+		}
+	}
+	return HashValue{}, false
+}
+
+// Files returns every file path recorded in any generation.
+func (h *History) Files() map[string]bool {
+	out := map[string]bool{}
+	for _, g := range h.Generations {
+		for _, e := range g.Entries {
+			if !e.IsDir {
+				out[e.Path] = true
+			}
+		}
+	}
+	return out
+}
+
+// OriginalFormats lists the formats the history's original hashes use: a
+// new generation must include them so its entries can be "verified".
+func (h *History) OriginalFormats() []Format {
+	var fs []Format
+	for _, g := range h.Generations {
+		for _, e := range g.Entries {
+			for _, v := range e.Hashes {
+				if v.Action == ActionOriginal {
+					fs = append(fs, v.Format)
+				}
+			}
+		}
+	}
+	return SortFormats(fs)
+}
+
+// IgnorePatterns returns the latest generation's patterns, or the defaults.
+func (h *History) IgnorePatterns() []string {
+	if g := h.Latest(); g != nil && len(g.Ignore) > 0 {
+		return g.Ignore
+	}
+	return DefaultIgnore
+}
+
+// NextNumber is the sequence number the next generation gets.
+func (h *History) NextNumber() int {
+	n := 0
+	for _, g := range h.Generations {
+		if g.Number > n {
+			n = g.Number
+		}
+	}
+	for _, c := range h.Chain {
+		if c.Number > n {
+			n = c.Number
+		}
+	}
+	return n + 1
+}
+
+// FileName returns the reference's name for generation n of root created at
+// t: NNNN_<foldername>_<YYYY-MM-DD>_<HHMMSS>Z.mhl.
+func FileName(root string, n int, t time.Time) string {
+	return fmt.Sprintf("%04d_%s_%s.mhl", n, filepath.Base(filepath.Clean(root)), t.UTC().Format("2006-01-02_150405Z"))
+}
+
+// AddGeneration writes gen as the next generation of the history (filling
+// Number and FileName when empty) and appends it to ascmhl_chain.xml with
+// the C4 hash of the written file. Both files are written to a temporary
+// name, synced and renamed, so a crash leaves either the old or the new
+// history.
+func (h *History) AddGeneration(gen *Generation) error {
+	dir := filepath.Join(h.Root, FolderName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if gen.Number == 0 {
+		gen.Number = h.NextNumber()
+	}
+	if gen.CreationDate.IsZero() {
+		gen.CreationDate = time.Now()
+	}
+	if gen.FileName == "" {
+		gen.FileName = FileName(h.Root, gen.Number, gen.CreationDate)
+	}
+	data := gen.Marshal()
+	c4, err := HashBytes(C4, data)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(filepath.Join(dir, gen.FileName), data); err != nil {
+		return err
+	}
+	chain := append(append([]ChainEntry(nil), h.Chain...), ChainEntry{Number: gen.Number, Path: gen.FileName, Format: C4, Hash: c4})
+	if err := writeFileSync(filepath.Join(dir, ChainName), MarshalChain(chain)); err != nil {
+		return err
+	}
+	h.Chain = chain
+	h.Generations = append(h.Generations, gen)
+	return nil
+}
+
+func writeFileSync(p string, data []byte) error {
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("rename %s: %w", p, err)
+	}
+	if d, err := os.Open(filepath.Dir(p)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Ignored reports whether rel (slash-separated, relative to the root) is
+// matched by one of the gitwildmatch-style patterns. It covers the forms
+// offload tools write: bare names and globs matching any path component,
+// a trailing "/" for directories, and patterns containing "/" anchored at
+// the root.
+func Ignored(patterns []string, rel string, isDir bool) bool {
+	name := path.Base(rel)
+	for _, p := range patterns {
+		p = strings.TrimSpace(p)
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		dirOnly := strings.HasSuffix(p, "/")
+		p = strings.TrimSuffix(p, "/")
+		if dirOnly && !isDir {
+			continue
+		}
+		if strings.Contains(p, "/") {
+			if ok, _ := path.Match(strings.TrimPrefix(p, "/"), rel); ok {
+				return true
+			}
+			continue
+		}
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
