@@ -92,7 +92,22 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // Handler returns the whole API: recovery, authentication, routes.
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.auth(s.mux))
+	return s.recover(s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An id is one path element: reject traversal before ServeMux
+		// cleans the path and answers with a redirect.
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/assets/"); ok && !ValidID(rest) && !s.extra(r) {
+			WriteError(w, http.StatusBadRequest, "id must be 64 lowercase hex characters", "id")
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})))
+}
+
+// extra reports whether r matches a handler added with Handle (e.g.
+// /v1/assets/{id}/proxy.mp4), which then parses its own path.
+func (s *Server) extra(r *http.Request) bool {
+	_, pattern := s.mux.Handler(r)
+	return pattern != "" && pattern != "/" && pattern != "/v1/assets/{id}"
 }
 
 // Serve serves on ln until ctx is done, then shuts down; long-polls end
