@@ -470,6 +470,29 @@ func TestSdNotify(t *testing.T) {
 	e.proc.Process.Signal(syscall.SIGHUP)
 	expect("RELOADING=1")
 	expect("READY=1")
+
+	// An invalid config on SIGHUP is rejected and the daemon keeps running.
+	good, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfgPath, append(good, []byte("setle: 1s\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.proc.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(e.stderr.String(), "reload rejected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("invalid reload not reported:\n%s", e.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(e.stderr.String(), `unknown key \"setle\"`) {
+		t.Errorf("reload rejection does not name the key:\n%s", e.stderr.String())
+	}
+	if code, _ := e.get("/healthz", ""); code != 200 {
+		t.Errorf("daemon not serving after a rejected reload: %d", code)
+	}
 	e.stop()
 	expect("STOPPING=1")
 }
