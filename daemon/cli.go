@@ -38,7 +38,8 @@ commands:
   version                                 print the version
 
 client commands take -config FILE (for api.listen and api.token_file;
-default $INGESTD_CONFIG) or -api URL and -token-file FILE.
+default $INGESTD_CONFIG, else /etc/ingestd/ingestd.yaml when readable)
+or -api URL and -token-file FILE.
 `
 
 // Main runs one ingestd command. The caller maps the error to an exit
@@ -144,14 +145,14 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := NewLogger(cfg.Log, stderr)
 	app := New(cfg, log)
-	if err := app.Provision(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	if err := app.Provision(); err != nil {
+		return err
+	}
 	go func() {
 		for {
 			select {
@@ -186,9 +187,25 @@ func reload(app *App, path string, log *slog.Logger) {
 	}
 }
 
+// SystemConfig is where the packages install the config.
+const SystemConfig = "/etc/ingestd/ingestd.yaml"
+
+// defaultClientConfig is $INGESTD_CONFIG, else the packaged config when it
+// is readable, else none (defaults).
+func defaultClientConfig() string {
+	if p := os.Getenv("INGESTD_CONFIG"); p != "" {
+		return p
+	}
+	if f, err := os.Open(SystemConfig); err == nil {
+		f.Close()
+		return SystemConfig
+	}
+	return ""
+}
+
 // client builds an API client from -api / -token-file / -config.
 func clientFlags(fs *flag.FlagSet) func() (*api.Client, error) {
-	cfgPath := fs.String("config", os.Getenv("INGESTD_CONFIG"), "config file of the daemon (api.listen, api.token_file)")
+	cfgPath := fs.String("config", defaultClientConfig(), "config file of the daemon (api.listen, api.token_file)")
 	apiURL := fs.String("api", "", "API base URL (default from -config, else http://"+config.DefaultListen+")")
 	tokenFile := fs.String("token-file", "", "bearer token file (default api.token_file from -config)")
 	return func() (*api.Client, error) {
