@@ -1,0 +1,671 @@
+package cards
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/zeebo/blake3"
+	"github.com/zeebo/xxh3"
+	"golang.org/x/sys/unix"
+)
+
+// Offload outcomes (Result.Status).
+const (
+	StatusOffloaded = "offloaded" // every file copied, re-read and matched; safe to eject
+	StatusFailed    = "failed"    // see Result.FailedPath and Result.Reason
+)
+
+// Sentinel causes of a failed offload, checked with errors.Is.
+var (
+	ErrSourceGone = errors.New("card removed during offload")
+	ErrNoSpace    = errors.New("destination full")
+	ErrMismatch   = errors.New("destination differs from card")
+	ErrReadSource = errors.New("read error on card")
+	ErrHistory    = errors.New("card does not match its ascmhl history")
+)
+
+// StateName is the progress file kept in the destination folder while an
+// offload is incomplete; PartialSuffix marks a file still being copied.
+// Neither is ever left behind by a successful offload.
+const (
+	StateName     = ".ingestd-offload.json"
+	PartialSuffix = ".ingestd-partial"
+)
+
+// Options tune an offload. The zero value copies with xxh128 in the MHL.
+type Options struct {
+	// MHLFormats are the ASC MHL hash formats to record; xxh128 when empty.
+	// Formats of an existing card history are always added.
+	MHLFormats []ascmhl.Format
+	Creator    ascmhl.Creator // tool name defaults to "ingestd"
+	BufferSize int            // read size, default 4 MiB
+	Logger     *slog.Logger
+	Progress   func(Progress)
+	Now        func() time.Time
+
+	// Seams for fault injection in tests. OpenSource opens a card file
+	// (default os.Open); AfterCopy runs after a file was written and synced
+	// and before it is re-read for verification.
+	OpenSource func(path string) (io.ReadCloser, error)
+	AfterCopy  func(rel, dstPath string)
+}
+
+// Progress is reported after each file.
+type Progress struct {
+	File       string
+	FilesDone  int
+	FilesTotal int
+	BytesDone  int64
+	BytesTotal int64
+}
+
+// FileResult is one offloaded file.
+type FileResult struct {
+	Path    string                   `json:"path"` // slash-separated, relative to the card root
+	Size    int64                    `json:"size"`
+	ModTime time.Time                `json:"mtime"`
+	BLAKE3  string                   `json:"blake3"`
+	XXH128  string                   `json:"xxh128"`
+	MHL     map[ascmhl.Format]string `json:"mhl"`
+	Resumed bool                     `json:"-"` // verified by an earlier run, not copied again
+}
+
+// Result describes an offload, complete or not.
+type Result struct {
+	Status      string       `json:"status"`
+	Src         string       `json:"src"`
+	Dst         string       `json:"dst"`
+	Layout      Layout       `json:"layout"`
+	Files       []FileResult `json:"files"`
+	Bytes       int64        `json:"bytes"`        // total size of the card's files
+	Copied      int64        `json:"copied"`       // bytes copied by this run
+	Resumed     int          `json:"resumed"`      // files skipped as already verified
+	CardHistory bool         `json:"card_history"` // the card carried an ascmhl/ history, verified and continued
+	Generation  string       `json:"generation,omitempty"`
+	FailedPath  string       `json:"failed_path,omitempty"`
+	Reason      string       `json:"reason,omitempty"`
+	Started     time.Time    `json:"started"`
+	Finished    time.Time    `json:"finished"`
+}
+
+// state is the progress file: every file verified so far, keyed by path.
+type state struct {
+	Version int                    `json:"version"`
+	Src     string                 `json:"src"`
+	Files   map[string]*FileResult `json:"files"`
+}
+
+type srcFile struct {
+	rel   string
+	size  int64
+	mtime time.Time
+	mode  fs.FileMode
+}
+
+// Offload copies the whole card at src into dst (created if needed),
+// preserving its structure and modification times. Each file is hashed
+// while it is read from the card (xxh128 and BLAKE3, plus the MHL formats,
+// in one pass), written under a partial name, synced, dropped from the page
+// cache and re-read from the destination; only a file whose re-read matches
+// is renamed into place. When every file matched, an ASC MHL generation is
+// written into dst/ascmhl (continuing the card's own history if it has
+// one, after checking the card against it) and the result is offloaded.
+//
+// Any failure (a mismatch, a read error, the card pulled, a full
+// destination) stops the offload: the Result says which file and why, the
+// error wraps one of the Err sentinels, nothing is presented as complete,
+// and the progress file lets a later call resume without copying verified
+// files again.
+func Offload(ctx context.Context, src, dst string, opts Options) (Result, error) {
+	o := &offloader{opts: opts, src: filepath.Clean(src), dst: filepath.Clean(dst)}
+	o.defaults()
+	res, err := o.run(ctx)
+	res.Finished = o.opts.Now()
+	if err != nil {
+		res.Status = StatusFailed
+		if res.Reason == "" {
+			res.Reason = err.Error()
+		}
+		o.log.Warn("card offload failed", "src", o.src, "dst", o.dst, "file", res.FailedPath, "reason", res.Reason)
+		return res, err
+	}
+	res.Status = StatusOffloaded
+	o.log.Info("card offloaded", "src", o.src, "dst", o.dst, "files", len(res.Files), "bytes", res.Bytes,
+		"copied", res.Copied, "resumed", res.Resumed, "generation", res.Generation)
+	return res, nil
+}
+
+type offloader struct {
+	opts     Options
+	log      *slog.Logger
+	src, dst string
+	srcDev   uint64
+	state    *state
+	dirty    int
+	lastSave time.Time
+	buf      []byte
+}
+
+func (o *offloader) defaults() {
+	if o.opts.Logger == nil {
+		o.opts.Logger = slog.Default()
+	}
+	o.log = o.opts.Logger.With("component", "cards")
+	if o.opts.Now == nil {
+		o.opts.Now = time.Now
+	}
+	if o.opts.BufferSize <= 0 {
+		o.opts.BufferSize = 4 << 20
+	}
+	if o.opts.OpenSource == nil {
+		o.opts.OpenSource = func(p string) (io.ReadCloser, error) { return os.Open(p) }
+	}
+	if len(o.opts.MHLFormats) == 0 {
+		o.opts.MHLFormats = []ascmhl.Format{ascmhl.DefaultFormat}
+	}
+	if o.opts.Creator.ToolName == "" {
+		o.opts.Creator.ToolName = "ingestd"
+	}
+	if o.opts.Creator.HostName == "" {
+		o.opts.Creator.HostName, _ = os.Hostname()
+	}
+	o.buf = make([]byte, o.opts.BufferSize)
+}
+
+func (o *offloader) fail(res *Result, rel string, err error) (Result, error) {
+	res.FailedPath = rel
+	res.Reason = err.Error()
+	o.saveState(true)
+	return *res, err
+}
+
+func (o *offloader) run(ctx context.Context) (Result, error) {
+	res := Result{Src: o.src, Dst: o.dst, Started: o.opts.Now()}
+	var st unix.Stat_t
+	if err := unix.Stat(o.src, &st); err != nil {
+		return o.fail(&res, "", fmt.Errorf("card %s: %w: %w", o.src, ErrSourceGone, err))
+	}
+	o.srcDev = st.Dev
+	layout, err := Detect(o.src)
+	if err != nil {
+		return o.fail(&res, "", err)
+	}
+	res.Layout = layout
+
+	// The card's own history, verified as we read, continued on success.
+	cardHist, err := ascmhl.Open(o.src)
+	if err != nil {
+		return o.fail(&res, ascmhl.FolderName, fmt.Errorf("%w: %w", ErrHistory, err))
+	}
+	res.CardHistory = len(cardHist.Generations) > 0
+	formats := ascmhl.SortFormats(append(append([]ascmhl.Format(nil), o.opts.MHLFormats...), cardHist.OriginalFormats()...))
+
+	files, dirs, err := o.list()
+	if err != nil {
+		return o.fail(&res, "", err)
+	}
+	for _, f := range files {
+		res.Bytes += f.size
+	}
+	if err := os.MkdirAll(o.dst, 0o755); err != nil {
+		return o.fail(&res, "", o.dstErr(err, "create "+o.dst))
+	}
+	o.loadState()
+
+	prog := Progress{FilesTotal: len(files), BytesTotal: res.Bytes}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return o.fail(&res, f.rel, err)
+		}
+		fr, resumed, err := o.file(ctx, f, formats)
+		if err != nil {
+			return o.fail(&res, f.rel, err)
+		}
+		if res.CardHistory {
+			if err := checkAgainst(cardHist, fr); err != nil {
+				return o.fail(&res, f.rel, err)
+			}
+		}
+		if resumed {
+			res.Resumed++
+		} else {
+			res.Copied += f.size
+		}
+		res.Files = append(res.Files, *fr)
+		prog.File, prog.FilesDone, prog.BytesDone = f.rel, prog.FilesDone+1, prog.BytesDone+f.size
+		if o.opts.Progress != nil {
+			o.opts.Progress(prog)
+		}
+	}
+	if res.CardHistory {
+		seen := map[string]bool{}
+		for _, f := range files {
+			seen[f.rel] = true
+		}
+		var missing []string
+		for p := range cardHist.Files() {
+			if !seen[p] && !ascmhl.Ignored(cardHist.IgnorePatterns(), p, false) {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			return o.fail(&res, missing[0], fmt.Errorf("%w: %d file(s) of the history missing on the card, first %s", ErrHistory, len(missing), missing[0]))
+		}
+	}
+	// Directory times last: creating files inside changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		d := dirs[i]
+		os.Chtimes(filepath.Join(o.dst, filepath.FromSlash(d.rel)), d.mtime, d.mtime)
+	}
+	gen, err := o.writeMHL(ctx, cardHist, &res, dirs, formats)
+	if err != nil {
+		return o.fail(&res, ascmhl.FolderName, err)
+	}
+	res.Generation = gen
+	if err := os.Remove(filepath.Join(o.dst, StateName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		o.log.Warn("remove offload state", "path", filepath.Join(o.dst, StateName), "err", err)
+	}
+	syncDir(o.dst)
+	return res, nil
+}
+
+// list walks the card: files and directories in path order, the card's
+// ascmhl/ folder excluded (it is carried over separately).
+func (o *offloader) list() ([]srcFile, []srcFile, error) {
+	var files, dirs []srcFile
+	err := filepath.WalkDir(o.src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return o.srcErr(err, "list "+p)
+		}
+		rel, _ := filepath.Rel(o.src, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() && rel == ascmhl.FolderName {
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil {
+			return o.srcErr(err, "stat "+p)
+		}
+		switch {
+		case d.IsDir():
+			dirs = append(dirs, srcFile{rel: rel, mtime: info.ModTime(), mode: info.Mode()})
+		case d.Type().IsRegular():
+			if strings.HasSuffix(rel, PartialSuffix) || rel == StateName {
+				return nil
+			}
+			files = append(files, srcFile{rel: rel, size: info.Size(), mtime: info.ModTime(), mode: info.Mode()})
+		default:
+			o.log.Warn("skipping non-regular file on card", "path", p, "type", d.Type().String())
+		}
+		return nil
+	})
+	return files, dirs, err
+}
+
+// file copies and verifies one file, or recognises it as verified by an
+// earlier run (same size and mtime on the card and at the destination).
+func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format) (*FileResult, bool, error) {
+	dstPath := filepath.Join(o.dst, filepath.FromSlash(f.rel))
+	if prev, ok := o.state.Files[f.rel]; ok && prev.Size == f.size && prev.ModTime.Equal(f.mtime) && hasFormats(prev, formats) {
+		if fi, err := os.Stat(dstPath); err == nil && fi.Size() == f.size && fi.ModTime().Equal(f.mtime) {
+			r := *prev
+			r.Resumed = true
+			return &r, true, nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dstPath), 0o755); err != nil {
+		return nil, false, o.dstErr(err, "create "+filepath.Dir(dstPath))
+	}
+	fr, err := o.copy(ctx, f, dstPath, formats)
+	if err != nil {
+		return nil, false, err
+	}
+	o.state.Files[f.rel] = fr
+	o.dirty++
+	o.saveState(false)
+	return fr, false, nil
+}
+
+func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
+	for _, f := range formats {
+		if _, ok := fr.MHL[f]; !ok {
+			return false
+		}
+	}
+	return fr.XXH128 != "" && fr.BLAKE3 != ""
+}
+
+func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats []ascmhl.Format) (*FileResult, error) {
+	srcPath := filepath.Join(o.src, filepath.FromSlash(f.rel))
+	in, err := o.opts.OpenSource(srcPath)
+	if err != nil {
+		return nil, o.srcErr(err, "open "+f.rel)
+	}
+	defer in.Close()
+	partial := dstPath + PartialSuffix
+	out, err := os.OpenFile(partial, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, o.dstErr(err, "create "+partial)
+	}
+	cleanup := func() { out.Close(); os.Remove(partial) }
+
+	b3 := blake3.New()
+	x128 := xxh3.New128()
+	hashers := []io.Writer{b3, x128}
+	mhl := map[ascmhl.Format]hash.Hash{}
+	for _, fm := range formats {
+		if fm == ascmhl.XXH128 {
+			continue // same digest as x128
+		}
+		h, err := ascmhl.NewHash(fm)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		mhl[fm] = h
+		hashers = append(hashers, h)
+	}
+	hw := io.MultiWriter(hashers...)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			cleanup()
+			return nil, err
+		}
+		k, rerr := in.Read(o.buf)
+		if k > 0 {
+			hw.Write(o.buf[:k])
+			if _, err := out.Write(o.buf[:k]); err != nil {
+				cleanup()
+				return nil, o.dstErr(err, "write "+partial)
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			cleanup()
+			return nil, o.srcErr(rerr, "read "+f.rel)
+		}
+	}
+	if n != f.size {
+		cleanup()
+		return nil, o.srcErr(fmt.Errorf("read %d bytes, card listed %d", n, f.size), "read "+f.rel)
+	}
+	if err := out.Sync(); err != nil {
+		cleanup()
+		return nil, o.dstErr(err, "sync "+partial)
+	}
+	// Drop the written pages so the re-read comes from the disk, not memory.
+	unix.Fadvise(int(out.Fd()), 0, 0, unix.FADV_DONTNEED)
+	if err := out.Close(); err != nil {
+		os.Remove(partial)
+		return nil, o.dstErr(err, "close "+partial)
+	}
+	fr := &FileResult{
+		Path: f.rel, Size: f.size, ModTime: f.mtime,
+		BLAKE3: hex.EncodeToString(b3.Sum(nil)), XXH128: hex.EncodeToString(x128.Sum(nil)),
+		MHL: map[ascmhl.Format]string{},
+	}
+	for fm, h := range mhl {
+		fr.MHL[fm] = ascmhl.Encode(fm, h.Sum(nil))
+	}
+	if containsFormat(formats, ascmhl.XXH128) {
+		fr.MHL[ascmhl.XXH128] = fr.XXH128
+	}
+	if o.opts.AfterCopy != nil {
+		o.opts.AfterCopy(f.rel, partial)
+	}
+	got, err := rereadXXH128(partial, o.buf)
+	if err != nil {
+		os.Remove(partial)
+		return nil, o.dstErr(err, "re-read "+partial)
+	}
+	if got != fr.XXH128 {
+		os.Remove(partial)
+		return nil, fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
+	}
+	if err := os.Chtimes(partial, f.mtime, f.mtime); err != nil {
+		os.Remove(partial)
+		return nil, o.dstErr(err, "set times "+partial)
+	}
+	if err := os.Rename(partial, dstPath); err != nil {
+		os.Remove(partial)
+		return nil, o.dstErr(err, "rename "+partial)
+	}
+	syncDir(filepath.Dir(dstPath))
+	return fr, nil
+}
+
+func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
+	for _, x := range fs {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func rereadXXH128(p string, buf []byte) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	h := xxh3.New128()
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkAgainst compares a file's hashes with the card history's original.
+func checkAgainst(h *ascmhl.History, fr *FileResult) error {
+	orig, ok := h.Original(fr.Path)
+	if !ok {
+		return nil // new since the card was last sealed
+	}
+	if got := fr.MHL[orig.Format]; got != orig.Value {
+		return fmt.Errorf("%w: %s: %s is %s, history says %s", ErrHistory, fr.Path, orig.Format, got, orig.Value)
+	}
+	return nil
+}
+
+// srcErr classifies an error reading the card: when the card is no longer
+// mounted where it was (the mount point's device changed or is gone) or the
+// device reports it is gone, it is ErrSourceGone; otherwise ErrReadSource.
+func (o *offloader) srcErr(err error, what string) error {
+	if o.sourceGone() || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENOMEDIUM) {
+		return fmt.Errorf("%s: %w: %w", what, ErrSourceGone, err)
+	}
+	if errors.Is(err, ErrSourceGone) || errors.Is(err, ErrReadSource) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w: %w", what, ErrReadSource, err)
+}
+
+func (o *offloader) sourceGone() bool {
+	var st unix.Stat_t
+	if err := unix.Stat(o.src, &st); err != nil {
+		return true
+	}
+	return o.srcDev != 0 && st.Dev != o.srcDev
+}
+
+func (o *offloader) dstErr(err error, what string) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%s: %w: %w", what, ErrNoSpace, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (o *offloader) loadState() {
+	o.state = &state{Version: 1, Src: o.src, Files: map[string]*FileResult{}}
+	data, err := os.ReadFile(filepath.Join(o.dst, StateName))
+	if err != nil {
+		return
+	}
+	var s state
+	if err := json.Unmarshal(data, &s); err != nil || s.Version != 1 || s.Files == nil {
+		o.log.Warn("ignoring unreadable offload state", "path", filepath.Join(o.dst, StateName), "err", err)
+		return
+	}
+	o.state.Files = s.Files
+	o.log.Info("resuming card offload", "dst", o.dst, "verified_files", len(s.Files))
+}
+
+// saveState writes the progress file (at most every 2 s unless forced).
+func (o *offloader) saveState(force bool) {
+	if o.state == nil || o.dirty == 0 || (!force && time.Since(o.lastSave) < 2*time.Second) {
+		return
+	}
+	data, err := json.Marshal(o.state)
+	if err == nil {
+		p := filepath.Join(o.dst, StateName)
+		tmp := p + ".tmp"
+		if err = os.WriteFile(tmp, data, 0o644); err == nil {
+			err = os.Rename(tmp, p)
+		}
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}
+	if err != nil {
+		o.log.Warn("save offload state", "dst", o.dst, "err", err)
+		return
+	}
+	o.dirty, o.lastSave = 0, time.Now()
+}
+
+// writeMHL continues the destination's history (or the card's, carried
+// over) with a "transfer" generation of the offloaded files.
+func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res *Result, dirs []srcFile, formats []ascmhl.Format) (string, error) {
+	if !ascmhl.Exists(o.dst) && ascmhl.Exists(o.src) {
+		if err := copyHistory(filepath.Join(o.src, ascmhl.FolderName), filepath.Join(o.dst, ascmhl.FolderName)); err != nil {
+			return "", o.dstErr(err, "copy card ascmhl history")
+		}
+	}
+	h, err := ascmhl.Open(o.dst)
+	if err != nil {
+		return "", fmt.Errorf("open destination ascmhl history: %w", err)
+	}
+	formats = ascmhl.SortFormats(append(formats, h.OriginalFormats()...))
+	tree := ascmhl.Tree{Dirs: map[string]time.Time{}}
+	ignore := mergeIgnore(h.IgnorePatterns())
+	for _, d := range dirs {
+		if d.rel == "." || !ascmhl.Ignored(ignore, d.rel, true) {
+			tree.Dirs[d.rel] = d.mtime
+		}
+	}
+	for _, fr := range res.Files {
+		if ascmhl.Ignored(ignore, fr.Path, false) || ignoredBelow(ignore, fr.Path) {
+			continue
+		}
+		hs := map[ascmhl.Format]string{}
+		for _, f := range formats {
+			v, ok := fr.MHL[f]
+			if !ok {
+				// a destination history in a format we did not hash
+				p := filepath.Join(o.dst, filepath.FromSlash(fr.Path))
+				more, err := ascmhl.HashFile(ctx, p, []ascmhl.Format{f})
+				if err != nil {
+					return "", err
+				}
+				v = more[f]
+			}
+			hs[f] = v
+		}
+		tree.Files = append(tree.Files, ascmhl.File{Path: fr.Path, Size: fr.Size, ModTime: fr.ModTime, Hashes: hs})
+	}
+	gen, fails, err := h.Build(tree, formats, ascmhl.ProcessTransfer, o.opts.Creator, o.opts.Now())
+	if err != nil {
+		return "", err
+	}
+	gen.Ignore = ignore
+	if err := h.AddGeneration(gen); err != nil {
+		return "", o.dstErr(err, "write ascmhl generation")
+	}
+	if len(fails) > 0 {
+		return gen.FileName, fmt.Errorf("%w: %s differs from the destination's ascmhl history (%s)", ErrHistory, fails[0].Path, fails[0].Format)
+	}
+	return gen.FileName, nil
+}
+
+// mergeIgnore adds our own transient names to a history's ignore patterns,
+// so that a verify during a later partial re-run never trips on them.
+func mergeIgnore(pats []string) []string {
+	out := append([]string(nil), pats...)
+	for _, p := range []string{StateName, "*" + PartialSuffix} {
+		if !containsString(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func ignoredBelow(pats []string, rel string) bool {
+	for d := path.Dir(rel); d != "." && d != "/"; d = path.Dir(d) {
+		if ascmhl.Ignored(pats, d, true) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func copyHistory(from, to string) error {
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+			return err
+		}
+	}
+	syncDir(to)
+	return nil
+}
+
+func syncDir(p string) {
+	if d, err := os.Open(p); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
