@@ -1,0 +1,133 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// DefaultLimit is the page size used when a caller passes limit <= 0.
+const DefaultLimit = 100
+
+// Asset returns the asset id with its present locations (found through the
+// x/ index, ordered by volume then path). An unknown id is a wrapped
+// storage.ErrNotFound.
+func (c *Catalog) Asset(id string) (storage.AssetDoc, error) {
+	var doc storage.AssetDoc
+	err := c.db.View(func(txn *badger.Txn) error {
+		found, err := getJSON(txn, assetKey(id), &doc.Asset)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return storage.ErrNotFound
+		}
+		doc.Locations, err = presentLocations(txn, id)
+		return err
+	})
+	if err != nil {
+		return storage.AssetDoc{}, fmt.Errorf("asset %s: %w", id, err)
+	}
+	return doc, nil
+}
+
+// Assets returns up to limit assets with ids greater than after, in id
+// order, each with its present locations.
+func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	docs := []storage.AssetDoc{}
+	err := c.db.View(func(txn *badger.Txn) error {
+		prefix := []byte(pfxAsset)
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = prefix
+		opt.PrefetchSize = min(limit, 100)
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		start := assetKey(after)
+		for it.Seek(start); it.ValidForPrefix(prefix) && len(docs) < limit; it.Next() {
+			item := it.Item()
+			if after != "" && string(item.Key()) == string(start) {
+				continue
+			}
+			var doc storage.AssetDoc
+			if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &doc.Asset) }); err != nil {
+				return fmt.Errorf("decode %s: %w", item.Key(), err)
+			}
+			var err error
+			if doc.Locations, err = presentLocations(txn, doc.ID); err != nil {
+				return err
+			}
+			docs = append(docs, doc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list assets after %q: %w", after, err)
+	}
+	return docs, nil
+}
+
+// presentLocations follows the asset's x/ index keys to its locations.
+func presentLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
+	locs := []storage.Location{}
+	prefix := indexPrefix(id)
+	opt := badger.DefaultIteratorOptions
+	opt.Prefix = prefix
+	opt.PrefetchValues = false
+	it := txn.NewIterator(opt)
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		volume, path, ok := splitIndexKey(it.Item().Key(), prefix)
+		if !ok {
+			return nil, fmt.Errorf("bad index key %q", it.Item().Key())
+		}
+		var loc storage.Location
+		found, err := getJSON(txn, locKey(volume, path), &loc)
+		if err != nil {
+			return nil, fmt.Errorf("location %s:%s of asset %s: %w", volume, path, id, err)
+		}
+		if !found || loc.State != storage.LocPresent || loc.AssetID != id {
+			continue // cannot happen while index and records change together
+		}
+		locs = append(locs, loc)
+	}
+	return locs, nil
+}
+
+// UpdateAsset reads asset id, lets fn change it and writes it back in one
+// transaction, together with an event of type eventType (when not empty)
+// carrying detail. fn runs under the catalog's write lock: it must not call
+// the catalog. An error from fn aborts the update and is returned wrapped;
+// an unknown id is a wrapped storage.ErrNotFound. fn cannot change the id.
+func (c *Catalog) UpdateAsset(id, eventType, detail string, fn func(*storage.Asset) error) ([]storage.Event, error) {
+	evs, err := c.write(func(w *txw) error {
+		var a storage.Asset
+		found, err := getJSON(w.txn, assetKey(id), &a)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return storage.ErrNotFound
+		}
+		if err := fn(&a); err != nil {
+			return err
+		}
+		a.ID = id
+		if err := w.setJSON(assetKey(id), a, 0); err != nil {
+			return err
+		}
+		if eventType == "" {
+			return nil
+		}
+		return w.emit(storage.Event{Type: eventType, AssetID: id, Detail: detail})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update asset %s: %w", id, err)
+	}
+	return evs, nil
+}

@@ -1,0 +1,128 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Events returns up to limit events with seq greater than after, in seq
+// order. Because writes commit in seq order, a reader never sees an event
+// whose predecessors are still missing.
+func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	evs := []storage.Event{}
+	if after == ^uint64(0) {
+		return evs, nil
+	}
+	err := c.db.View(func(txn *badger.Txn) error {
+		prefix := []byte(pfxEvent)
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = prefix
+		opt.PrefetchSize = min(limit, 100)
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Seek(eventKey(after + 1)); it.ValidForPrefix(prefix) && len(evs) < limit; it.Next() {
+			var e storage.Event
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+				return fmt.Errorf("decode event %d: %w", eventSeq(it.Item().Key()), err)
+			}
+			evs = append(evs, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	return evs, nil
+}
+
+// LastSeq is the seq of the newest committed event (0 when there is none).
+func (c *Catalog) LastSeq() uint64 { return c.last.Load() }
+
+// Wait returns nil as soon as an event with seq greater than after is
+// committed (at once if one already is), ctx.Err() when ctx ends first, or
+// ErrClosed when the catalog is closed.
+func (c *Catalog) Wait(ctx context.Context, after uint64) error {
+	for {
+		c.notifyMu.Lock()
+		ch := c.notify
+		c.notifyMu.Unlock()
+		if c.last.Load() > after {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			return ErrClosed
+		}
+	}
+}
+
+// AppendEvent writes an event that carries no record change (e.g.
+// appliance.started, card.offloaded). The catalog always assigns Seq; Time
+// is set to now when zero. It returns the event as stored.
+func (c *Catalog) AppendEvent(e storage.Event) (storage.Event, error) {
+	if e.Type == "" {
+		return storage.Event{}, errors.New("append event: empty type")
+	}
+	e.Seq = 0
+	evs, err := c.write(func(w *txw) error { return w.emit(e) })
+	if err != nil {
+		return storage.Event{}, fmt.Errorf("append event %s: %w", e.Type, err)
+	}
+	return evs[0], nil
+}
+
+// cursorKey is the state key under which Consume keeps a cursor.
+func cursorKey(cursor string) string { return "cursor/" + cursor }
+
+// Consume feeds the event log to one consumer. It loads the cursor named
+// cursor (state key "cursor/<cursor>", 0 when absent), then repeatedly
+// passes fn up to batch events after it. When fn returns nil the cursor is
+// persisted at the batch's last seq, so after a restart a processed batch is
+// neither lost nor repeated; when fn fails, Consume returns its error
+// wrapped and the batch is delivered again on the next Consume (delivery is
+// at least once: fn must tolerate a batch it half-processed). When caught up
+// it waits for new events. It returns ctx.Err() when ctx ends.
+func (c *Catalog) Consume(ctx context.Context, cursor string, batch int, fn func([]storage.Event) error) error {
+	if batch <= 0 {
+		batch = DefaultLimit
+	}
+	var pos uint64
+	if err := c.GetState(cursorKey(cursor), &pos); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("consume %s: %w", cursor, err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		evs, err := c.Events(pos, batch)
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", cursor, err)
+		}
+		if len(evs) == 0 {
+			if err := c.Wait(ctx, pos); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(evs); err != nil {
+			return fmt.Errorf("consume %s: events %d..%d: %w", cursor, evs[0].Seq, evs[len(evs)-1].Seq, err)
+		}
+		last := evs[len(evs)-1].Seq
+		if err := c.PutState(cursorKey(cursor), last); err != nil {
+			return fmt.Errorf("consume %s: save cursor %d: %w", cursor, last, err)
+		}
+		pos = last
+	}
+}

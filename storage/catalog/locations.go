@@ -1,0 +1,240 @@
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Location returns the record of volume/path, present or removed. An unknown
+// path is a wrapped storage.ErrNotFound.
+func (c *Catalog) Location(volume, path string) (storage.Location, error) {
+	var loc storage.Location
+	err := c.db.View(func(txn *badger.Txn) error {
+		found, err := getJSON(txn, locKey(volume, path), &loc)
+		if err == nil && !found {
+			err = storage.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return storage.Location{}, fmt.Errorf("location %s:%s: %w", volume, path, err)
+	}
+	return loc, nil
+}
+
+// PutFile records that rec.Path on rec.Volume holds the content
+// rec.Hashes.BLAKE3 (the asset id), in one transaction, and returns the
+// events written:
+//
+//   - content never seen: the asset record and asset.cataloged;
+//   - a path not cataloged, or removed earlier: location.added;
+//   - a present path with other content: location.changed, the previous
+//     content appended to the location's History;
+//   - same content, other mtime/inode/dev: location.changed, detail "metadata";
+//   - same content and stat: nothing is written and no event is returned,
+//     so a restart that re-reports every file duplicates nothing.
+func (c *Catalog) PutFile(rec storage.FileRecord) ([]storage.Event, error) {
+	id := rec.Hashes.BLAKE3
+	if err := checkName("volume", rec.Volume); err != nil {
+		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
+	}
+	if err := checkName("path", rec.Path); err != nil {
+		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
+	}
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
+	}
+	evs, err := c.write(func(w *txw) error {
+		return w.putFile(rec)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
+	}
+	return evs, nil
+}
+
+func (w *txw) putFile(rec storage.FileRecord) error {
+	id := rec.Hashes.BLAKE3
+	lk := locKey(rec.Volume, rec.Path)
+	var old storage.Location
+	exists, err := getJSON(w.txn, lk, &old)
+	if err != nil {
+		return err
+	}
+	present := exists && old.State == storage.LocPresent
+
+	if present && old.AssetID == id && old.Size == rec.Size && old.MTime.Equal(rec.MTime) &&
+		old.Inode == rec.Inode && old.Dev == rec.Dev {
+		return nil // unchanged: no write, no event
+	}
+
+	// Content first: asset.cataloged precedes the location event.
+	_, err = w.txn.Get(assetKey(id))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		a := storage.Asset{ID: id, Size: rec.Size, Hashes: rec.Hashes, FirstSeen: w.now}
+		if err := w.setJSON(assetKey(id), a, 0); err != nil {
+			return err
+		}
+		if err := w.emit(storage.Event{Type: storage.EvAssetCataloged, AssetID: id, Volume: rec.Volume, Path: rec.Path}); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+
+	loc := old
+	loc.Volume, loc.Path = rec.Volume, rec.Path
+	loc.Size, loc.MTime, loc.Inode, loc.Dev = rec.Size, rec.MTime, rec.Inode, rec.Dev
+	loc.State = storage.LocPresent
+	ev := storage.Event{AssetID: id, Volume: rec.Volume, Path: rec.Path}
+	switch {
+	case !exists:
+		loc.AssetID, loc.Seen = id, w.now
+		ev.Type = storage.EvLocationAdded
+	case !present:
+		// A removed path reappears. Its earlier content stays in History.
+		if old.AssetID != id {
+			loc.History = appendHistory(loc.History, old, w.now)
+			loc.AssetID = id
+		}
+		loc.Seen = w.now
+		ev.Type = storage.EvLocationAdded
+	case old.AssetID != id:
+		loc.History = appendHistory(loc.History, old, w.now)
+		loc.AssetID, loc.Seen = id, w.now
+		ev.Type, ev.Detail = storage.EvLocationChanged, "content replaced "+old.AssetID
+		if err := w.txn.Delete(indexKey(old.AssetID, rec.Volume, rec.Path)); err != nil {
+			return err
+		}
+	default:
+		ev.Type, ev.Detail = storage.EvLocationChanged, "metadata"
+	}
+	if err := w.setJSON(lk, loc, 0); err != nil {
+		return err
+	}
+	if err := w.txn.Set(indexKey(id, rec.Volume, rec.Path), nil); err != nil {
+		return err
+	}
+	return w.emit(ev)
+}
+
+// appendHistory records old's content as replaced at now, keeping at most
+// maxHistory versions (oldest dropped).
+func appendHistory(h []storage.Version, old storage.Location, now time.Time) []storage.Version {
+	h = append(h, storage.Version{AssetID: old.AssetID, Size: old.Size, MTime: old.MTime, Replaced: now})
+	if len(h) > maxHistory {
+		h = append([]storage.Version(nil), h[len(h)-maxHistory:]...)
+	}
+	return h
+}
+
+// RemoveLocation marks a present location removed: the record and its
+// history stay (the hub sees the removal), the asset->location index key
+// goes, and a location.removed event carries detail. Removing an unknown or
+// already removed location writes nothing and returns no events.
+//
+// The caller decides that the file is really gone: only on a volume that is
+// verifiably online.
+func (c *Catalog) RemoveLocation(volume, path, detail string) ([]storage.Event, error) {
+	evs, err := c.write(func(w *txw) error {
+		lk := locKey(volume, path)
+		var loc storage.Location
+		found, err := getJSON(w.txn, lk, &loc)
+		if err != nil || !found || loc.State != storage.LocPresent {
+			return err
+		}
+		loc.State = storage.LocRemoved
+		if err := w.setJSON(lk, loc, metaRemoved); err != nil {
+			return err
+		}
+		if err := w.txn.Delete(indexKey(loc.AssetID, volume, path)); err != nil {
+			return err
+		}
+		return w.emit(storage.Event{Type: storage.EvLocationRemoved, AssetID: loc.AssetID, Volume: volume, Path: path, Detail: detail})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove location %s:%s: %w", volume, path, err)
+	}
+	return evs, nil
+}
+
+// WalkLocations calls fn for every present location of volume, in bytewise
+// path order, inside one read snapshot. Removed locations are skipped by key
+// metadata without decoding them. fn may call the catalog, including its
+// write methods; an error from fn stops the walk and is returned as is.
+func (c *Catalog) WalkLocations(volume string, fn func(storage.Location) error) error {
+	err := c.scanPresent(volume, func(b []byte) error {
+		var loc storage.Location
+		if err := json.Unmarshal(b, &loc); err != nil {
+			return fmt.Errorf("decode location: %w", err)
+		}
+		return fn(loc)
+	})
+	return err
+}
+
+// errStop marks an error returned by a caller's callback.
+type errStop struct{ err error }
+
+func (e errStop) Error() string { return e.err.Error() }
+
+// scanPresent feeds the encoded value of each present location of volume
+// to fn. Errors from fn are returned unwrapped; others name the volume.
+func (c *Catalog) scanPresent(volume string, fn func([]byte) error) error {
+	prefix := volPrefix(volume)
+	err := c.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = prefix
+		opt.PrefetchValues = false
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			if item.UserMeta() == metaRemoved {
+				continue
+			}
+			var ferr error
+			if err := item.Value(func(b []byte) error {
+				ferr = fn(b)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if ferr != nil {
+				return errStop{ferr}
+			}
+		}
+		return nil
+	})
+	var stop errStop
+	if errors.As(err, &stop) {
+		return stop.err
+	}
+	if err != nil {
+		return fmt.Errorf("walk volume %s: %w", volume, err)
+	}
+	return nil
+}
+
+// VolumeStats counts the present locations of volume and their bytes.
+func (c *Catalog) VolumeStats(volume string) (files, bytes int64, err error) {
+	err = c.scanPresent(volume, func(b []byte) error {
+		var s struct {
+			Size int64 `json:"size"`
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("volume %s stats: decode location: %w", volume, err)
+		}
+		files++
+		bytes += s.Size
+		return nil
+	})
+	return files, bytes, err
+}
