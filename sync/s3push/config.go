@@ -1,0 +1,164 @@
+package s3push
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by SetDefaults.
+const (
+	DefaultPartSize    = 16 << 20
+	MinPartSize        = 5 << 20
+	MaxPartSize        = 5 << 30
+	DefaultConcurrency = 4
+	DefaultRetryMin    = time.Second
+	DefaultRetryMax    = 5 * time.Minute
+	// DefaultMultipartThreshold: objects of at least this size go multipart.
+	DefaultMultipartThreshold = DefaultPartSize
+)
+
+// Config is the yaml section hub.s3. Credentials come from the standard AWS
+// chain (env, shared files, web identity, instance role) and are never in
+// this struct nor in the logs.
+type Config struct {
+	Endpoint  string `yaml:"endpoint"` // https://s3.eu-west-1.amazonaws.com; empty: AWS default for Region
+	Region    string `yaml:"region"`
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"`
+	PathStyle bool   `yaml:"path_style"`
+	// PartSize of multipart uploads (default 16 MiB, min 5 MiB). Objects
+	// smaller than MultipartThreshold (default PartSize) are sent in one PUT.
+	PartSize           int64 `yaml:"part_size"`
+	MultipartThreshold int64 `yaml:"multipart_threshold"`
+	// Concurrency bounds the requests carrying data at once (default 4).
+	Concurrency int `yaml:"concurrency"`
+	// Bandwidth is the upload rate schedule; outside every window uploads
+	// are unlimited. Windows are in the daemon's local time and may cross
+	// midnight: [{from: "08:00", to: "19:00", rate: "20MiB/s"}].
+	Bandwidth []Window `yaml:"bandwidth"`
+	// RetryMin and RetryMax bound the exponential backoff (with jitter)
+	// after a failed attempt (defaults 1s and 5m).
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+}
+
+// Window is one time-of-day bandwidth rule.
+type Window struct {
+	From string `yaml:"from"` // HH:MM, local time
+	To   string `yaml:"to"`   // HH:MM; To < From crosses midnight; To == From is all day
+	Rate string `yaml:"rate"` // "20MiB/s", "500KiB/s", "80Mbit/s", "unlimited"
+}
+
+// SetDefaults fills keys left empty.
+func (c *Config) SetDefaults() {
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.PartSize == 0 {
+		c.PartSize = DefaultPartSize
+	}
+	if c.MultipartThreshold == 0 {
+		c.MultipartThreshold = c.PartSize
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	c.Prefix = strings.Trim(c.Prefix, "/")
+}
+
+var reBucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+func keyErr(key, format string, args ...any) error {
+	return fmt.Errorf("hub.s3.%s: %s", key, fmt.Sprintf(format, args...))
+}
+
+// Validate checks a defaulted config; the error names the key
+// ("hub.s3.bucket: required"). No side effects.
+func (c Config) Validate() error {
+	if c.Bucket == "" {
+		return keyErr("bucket", "required")
+	}
+	if !reBucket.MatchString(c.Bucket) {
+		return keyErr("bucket", "invalid bucket name %q", c.Bucket)
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return keyErr("endpoint", "invalid URL %q: want http(s)://host[:port]", c.Endpoint)
+		}
+	}
+	if c.Region == "" {
+		return keyErr("region", "required")
+	}
+	if strings.Contains(c.Prefix, "//") || strings.Contains(c.Prefix, "..") {
+		return keyErr("prefix", "invalid prefix %q", c.Prefix)
+	}
+	if c.PartSize < MinPartSize || c.PartSize > MaxPartSize {
+		return keyErr("part_size", "must be between 5 MiB and 5 GiB, got %d", c.PartSize)
+	}
+	if c.MultipartThreshold < 1 || c.MultipartThreshold > MaxPartSize {
+		return keyErr("multipart_threshold", "must be between 1 and 5 GiB, got %d", c.MultipartThreshold)
+	}
+	if c.Concurrency < 1 || c.Concurrency > 64 {
+		return keyErr("concurrency", "must be between 1 and 64, got %d", c.Concurrency)
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		return keyErr("retry_max", "need 0 < retry_min (%s) <= retry_max (%s)", c.RetryMin, c.RetryMax)
+	}
+	if _, err := ParseSchedule(c.Bandwidth); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ParseRate parses "20MiB/s", "500 KiB/s", "10MB/s", "80Mbit/s", "1048576"
+// (bytes per second), or "unlimited" (0).
+func ParseRate(s string) (float64, error) {
+	t := strings.TrimSpace(strings.ToLower(s))
+	if t == "unlimited" || t == "0" {
+		return 0, nil
+	}
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.TrimSpace(t[i:])
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("invalid rate %q", s)
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
+		"k": 1 << 10, "m": 1 << 20, "g": 1 << 30,
+		"kbit": 1e3 / 8, "mbit": 1e6 / 8, "gbit": 1e9 / 8,
+	}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("invalid rate %q: unknown unit %q", s, unit)
+	}
+	return v * mult, nil
+}
+
+// clock is minutes since local midnight.
+func parseClock(s string) (int, error) {
+	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm != 0) {
+		return 0, errors.New("want HH:MM")
+	}
+	return hh*60 + mm, nil
+}

@@ -1,0 +1,484 @@
+// Package s3push pushes proxies and metadata to the hub's S3 bucket: it
+// consumes the catalog's event log through a persisted cursor, keeps a
+// persisted backlog of assets to push, uploads each asset's derived outputs
+// and its asset.json (idempotently: HEAD compares size and the BLAKE3 kept in
+// object metadata), resumes multipart uploads across restarts from part
+// state kept in the catalog, honours a time-of-day bandwidth schedule shared
+// by all uploads, and records asset.synced.
+//
+// Layout: <prefix>/<appliance_id>/assets/<asset_id>/{asset.json, proxy.mp4 |
+// proxy.m4a | proxy.jpg, poster.jpg, filmstrip.jpg, waveform.json}.
+//
+// It reads only derived files under state_dir/media (storage.OutputPath) and
+// the catalog. It must never read, upload, write or delete anything under
+// the watched volumes (masters never leave the building), and never deletes
+// objects in the bucket.
+package s3push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+// State keys in the catalog.
+const (
+	cursorName   = "s3push"
+	pendingPfx   = "s3push/pending/" // + asset id: asset waiting to be pushed
+	assetPfx     = "s3push/asset/"   // + asset id: what was last pushed
+	multipartPfx = "s3push/mpu/"     // + object key: resumable multipart upload
+	consumeBatch = 256
+)
+
+// Outputs are the derived files that may be uploaded, by name. Anything else
+// listed in an asset's proxy outputs is ignored.
+var Outputs = map[string]string{
+	"proxy.mp4":     "video/mp4",
+	"proxy.m4a":     "audio/mp4",
+	"proxy.jpg":     "image/jpeg",
+	"poster.jpg":    "image/jpeg",
+	"filmstrip.jpg": "image/jpeg",
+	"waveform.json": "application/json",
+}
+
+// wrapHTTPClient, when set (tests only), wraps the S3 client's HTTP client,
+// e.g. to count UploadPart requests or inject faults.
+var wrapHTTPClient func(s3.HTTPClient) s3.HTTPClient
+
+// Pusher is the hub upload service.
+type Pusher struct {
+	cfg      Config
+	appID    string
+	stateDir string
+	cat      *catalog.Catalog
+	log      *slog.Logger
+	client   *s3.Client
+	lim      *Limiter
+	slots    chan struct{}
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every queue change
+	queue    []string
+	queued   map[string]bool
+	backlog  map[string]backlogItem
+	gen      map[string]uint64
+	working  map[string]bool
+	inflight map[*progress]struct{}
+	failures int
+	pause    time.Time
+
+	lastSuccess time.Time
+	lastError   string
+	lastErrorAt time.Time
+	synced      uint64
+	uploaded    int64
+	skipped     uint64
+}
+
+type backlogItem struct {
+	objects int
+	bytes   int64
+}
+
+// Status is the pusher's section of /v1/status.
+type Status struct {
+	Endpoint       string     `json:"endpoint,omitempty"`
+	Bucket         string     `json:"bucket"`
+	Prefix         string     `json:"prefix"`
+	BacklogAssets  int        `json:"backlog_assets"`
+	BacklogObjects int        `json:"backlog_objects"`
+	BacklogBytes   int64      `json:"backlog_bytes"`
+	InFlight       []InFlight `json:"in_flight"`
+	LastSuccess    time.Time  `json:"last_success,omitzero"`
+	LastError      string     `json:"last_error,omitempty"`
+	LastErrorAt    time.Time  `json:"last_error_at,omitzero"`
+	RetryAt        time.Time  `json:"retry_at,omitzero"` // backing off until then
+	RateLimit      string     `json:"rate_limit"`        // "unlimited" or e.g. "20.0MiB/s"
+	RateLimitBytes float64    `json:"rate_limit_bytes"`  // bytes/s, 0 = unlimited
+	AssetsSynced   uint64     `json:"assets_synced"`     // since start
+	BytesUploaded  int64      `json:"bytes_uploaded"`    // since start
+	ObjectsSkipped uint64     `json:"objects_skipped"`   // already in the bucket
+}
+
+// InFlight is one upload in progress.
+type InFlight struct {
+	Key   string  `json:"key"`
+	Bytes int64   `json:"bytes"`
+	Total int64   `json:"total"`
+	Rate  float64 `json:"rate"` // bytes/s since the upload started
+}
+
+// New builds a pusher. It validates cfg and prepares the S3 client; it does
+// not touch the network (see Check) nor start anything (see Run).
+func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *slog.Logger) (*Pusher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if applianceID == "" || strings.ContainsAny(applianceID, "/ ") {
+		return nil, fmt.Errorf("s3push: invalid appliance id %q", applianceID)
+	}
+	if cat == nil {
+		return nil, errors.New("s3push: nil catalog")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	sched, _ := ParseSchedule(cfg.Bandwidth)
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(),
+		awsconfig.WithRegion(cfg.Region),
+		// The buildable client keeps AWS_CA_BUNDLE working.
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient()),
+		// Since s3 v1.73 the SDK adds CRC32 checksums to every request by
+		// default, which several S3-compatible servers reject. We send
+		// explicit CRC32C checksums ourselves.
+		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+		awsconfig.WithRetryMaxAttempts(3),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("s3push: aws config: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		if wrapHTTPClient != nil {
+			o.HTTPClient = wrapHTTPClient(o.HTTPClient)
+		}
+	})
+	return &Pusher{
+		cfg: cfg, appID: applianceID, stateDir: stateDir, cat: cat,
+		log:      log.With("component", "s3push"),
+		client:   client,
+		lim:      NewLimiter(sched, nil),
+		slots:    make(chan struct{}, cfg.Concurrency),
+		changed:  make(chan struct{}),
+		queued:   map[string]bool{},
+		backlog:  map[string]backlogItem{},
+		gen:      map[string]uint64{},
+		working:  map[string]bool{},
+		inflight: map[*progress]struct{}{},
+	}, nil
+}
+
+// Key is the object key of an asset's file name.
+func (p *Pusher) Key(assetID, name string) string {
+	return path.Join(p.cfg.Prefix, p.appID, "assets", assetID, name)
+}
+
+// Limiter is the shared bandwidth limiter (for status and tests).
+func (p *Pusher) Limiter() *Limiter { return p.lim }
+
+// Run consumes the event log and uploads until ctx is cancelled. Hub
+// failures (outage, bad credentials, missing bucket) never end it: they are
+// reported in Status and retried with exponential backoff and jitter.
+func (p *Pusher) Run(ctx context.Context) error {
+	if err := p.loadBacklog(); err != nil {
+		return err
+	}
+	p.log.Info("starting", "bucket", p.cfg.Bucket, "endpoint", p.cfg.Endpoint, "prefix", p.cfg.Prefix,
+		"backlog", len(p.backlog), "rate_limit", rateString(p.lim.Rate()))
+	var wg sync.WaitGroup
+	for range p.cfg.Concurrency {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.worker(ctx) }()
+	}
+	err := p.consume(ctx)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// consume feeds the backlog from the event log. Consume persists the cursor
+// once fn returns nil; fn persists the backlog first, so a crash in between
+// replays events, which is harmless (pushes are idempotent).
+func (p *Pusher) consume(ctx context.Context) error {
+	fails := 0
+	for ctx.Err() == nil {
+		err := p.cat.Consume(ctx, cursorName, consumeBatch, p.enqueueEvents)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			fails++
+			p.log.Error("consume event log", "err", err)
+		} else {
+			fails = 0
+		}
+		// Consume returned without cancellation: wait before calling it
+		// again so that no failure turns into a busy loop.
+		if !sleepCtx(ctx, backoff(p.cfg.RetryMin, p.cfg.RetryMax, max(fails, 1))) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *Pusher) enqueueEvents(evs []storage.Event) error {
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range evs {
+		// asset.synced is our own record of a finished push: nothing changed
+		// that the bucket lacks.
+		if e.AssetID == "" || e.Type == storage.EvAssetSynced || seen[e.AssetID] {
+			continue
+		}
+		seen[e.AssetID] = true
+		ids = append(ids, e.AssetID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now().UTC()
+	for _, id := range ids {
+		if err := p.cat.PutState(pendingPfx+id, pendingRec{Since: now}); err != nil {
+			return fmt.Errorf("persist backlog %s: %w", id, err)
+		}
+		p.addLocked(id)
+	}
+	p.notifyLocked()
+	return nil
+}
+
+type pendingRec struct {
+	Since time.Time `json:"since"`
+}
+
+func (p *Pusher) loadBacklog() error {
+	var ids []string
+	err := p.cat.ListState(pendingPfx, func(key string, _ []byte) error {
+		id := key[strings.LastIndex(key, "/")+1:]
+		if id != "" {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load backlog: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		p.addLocked(id)
+	}
+	p.notifyLocked()
+	return nil
+}
+
+// addLocked queues id (once) and bumps its generation so a worker busy with
+// it knows to push it again.
+func (p *Pusher) addLocked(id string) {
+	p.gen[id]++
+	if _, ok := p.backlog[id]; !ok {
+		p.backlog[id] = p.estimate(id)
+	}
+	if !p.queued[id] && !p.working[id] {
+		p.queued[id] = true
+		p.queue = append(p.queue, id)
+	}
+}
+
+// estimate sizes the objects of an asset for the backlog figures.
+func (p *Pusher) estimate(id string) backlogItem {
+	b := backlogItem{objects: 1, bytes: 4 << 10}
+	doc, err := p.cat.Asset(id)
+	if err != nil {
+		return b
+	}
+	for _, name := range outputsOf(doc.Asset) {
+		if fi, err := statFile(storage.OutputPath(p.stateDir, id, name)); err == nil {
+			b.objects++
+			b.bytes += fi
+		}
+	}
+	return b
+}
+
+func (p *Pusher) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// next blocks until an asset may be pushed (queue not empty, not backing
+// off) and marks it as being worked on.
+func (p *Pusher) next(ctx context.Context) (string, uint64, bool) {
+	for {
+		p.mu.Lock()
+		wait := p.changed
+		if d := time.Until(p.pause); d > 0 {
+			p.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return "", 0, false
+			case <-time.After(d):
+			}
+			continue
+		}
+		if len(p.queue) > 0 {
+			id := p.queue[0]
+			p.queue = p.queue[1:]
+			delete(p.queued, id)
+			p.working[id] = true
+			g := p.gen[id]
+			p.mu.Unlock()
+			return id, g, true
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return "", 0, false
+		case <-wait:
+		}
+	}
+}
+
+func (p *Pusher) worker(ctx context.Context) {
+	for {
+		id, g, ok := p.next(ctx)
+		if !ok {
+			return
+		}
+		err := p.pushAsset(ctx, id)
+		p.finish(ctx, id, g, err)
+	}
+}
+
+// finish records the outcome of one push.
+func (p *Pusher) finish(ctx context.Context, id string, g uint64, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.working, id)
+	switch {
+	case err == nil || errors.Is(err, errPermanent):
+		if err != nil {
+			p.setErrorLocked(err)
+		} else {
+			p.failures = 0
+		}
+		if p.gen[id] == g {
+			if derr := p.cat.DeleteState(pendingPfx + id); derr != nil {
+				p.log.Error("drop from backlog", "asset", id, "err", derr)
+			}
+			delete(p.backlog, id)
+			delete(p.gen, id)
+		} else if !p.queued[id] { // changed while we pushed it
+			p.queued[id] = true
+			p.queue = append(p.queue, id)
+		}
+	default:
+		if ctx.Err() != nil {
+			return // shutting down: the asset stays in the persisted backlog
+		}
+		p.failures++
+		d := backoff(p.cfg.RetryMin, p.cfg.RetryMax, p.failures)
+		p.pause = time.Now().Add(d)
+		p.setErrorLocked(err)
+		p.log.Warn("push failed; backing off", "asset", id, "retry_in", d.Round(time.Millisecond), "err", err)
+		if !p.queued[id] {
+			p.queued[id] = true
+			p.queue = append([]string{id}, p.queue...)
+		}
+	}
+	p.notifyLocked()
+}
+
+func (p *Pusher) setErrorLocked(err error) {
+	p.lastError = err.Error()
+	p.lastErrorAt = time.Now().UTC()
+}
+
+// backoff is exponential from lo to hi with jitter in [d/2, d].
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo
+	for i := 1; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Status reports backlog, in-flight uploads, last success and last error.
+func (p *Pusher) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.lim.Rate()
+	s := Status{
+		Endpoint: p.cfg.Endpoint, Bucket: p.cfg.Bucket, Prefix: p.cfg.Prefix,
+		BacklogAssets: len(p.backlog),
+		LastSuccess:   p.lastSuccess, LastError: p.lastError, LastErrorAt: p.lastErrorAt,
+		RateLimit: rateString(r), RateLimitBytes: r,
+		AssetsSynced: p.synced, BytesUploaded: p.uploaded, ObjectsSkipped: p.skipped,
+		InFlight: []InFlight{},
+	}
+	if time.Now().Before(p.pause) {
+		s.RetryAt = p.pause
+	}
+	for _, b := range p.backlog {
+		s.BacklogObjects += b.objects
+		s.BacklogBytes += b.bytes
+	}
+	for pr := range p.inflight {
+		f := InFlight{Key: pr.key, Bytes: pr.done.Load(), Total: pr.total}
+		if el := time.Since(pr.started).Seconds(); el > 0 {
+			f.Rate = float64(f.Bytes) / el
+		}
+		s.InFlight = append(s.InFlight, f)
+	}
+	slices.SortFunc(s.InFlight, func(a, b InFlight) int { return strings.Compare(a.Key, b.Key) })
+	return s
+}
+
+// outputsOf lists the uploadable outputs of a ready proxy.
+func outputsOf(a storage.Asset) []string {
+	if a.Proxy == nil || a.Proxy.Status != "ready" {
+		return nil
+	}
+	var names []string
+	for _, n := range a.Proxy.Outputs {
+		if _, ok := Outputs[n]; ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// docJSON is the uploaded asset.json.
+func docJSON(doc storage.AssetDoc) ([]byte, error) {
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
