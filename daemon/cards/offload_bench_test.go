@@ -1,0 +1,54 @@
+package cards
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+)
+
+// BenchmarkOffload copies, hashes (xxh128+BLAKE3, plus MHL formats) and
+// re-reads a card. INGESTD_BENCH_CARD names a card folder to use (bench/
+// cards.sh passes the one it also gives to cp+xxhsum+b3sum); otherwise 64
+// MiB of random files are made in a temp dir. The destination is a temp dir
+// next to it.
+func BenchmarkOffload(b *testing.B) {
+	card := os.Getenv("INGESTD_BENCH_CARD")
+	if card == "" {
+		card = b.TempDir()
+		for i := 0; i < 8; i++ {
+			p := filepath.Join(card, "CLIP", fmt.Sprintf("C%04d.MP4", i))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			f, _ := os.Create(p)
+			io.CopyN(f, rand.Reader, 8<<20)
+			f.Close()
+		}
+	}
+	dstRoot := os.Getenv("INGESTD_BENCH_DST")
+	if dstRoot == "" {
+		dstRoot = b.TempDir()
+	}
+	for _, formats := range [][]ascmhl.Format{{ascmhl.XXH128}, {ascmhl.XXH128, ascmhl.MD5, ascmhl.XXH64}} {
+		b.Run(fmt.Sprint(formats), func(b *testing.B) {
+			var size int64
+			for i := 0; i < b.N; i++ {
+				dst := filepath.Join(dstRoot, fmt.Sprintf("bench-%d", i))
+				res, err := Offload(context.Background(), card, dst, Options{MHLFormats: formats, Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = res.Bytes
+				b.StopTimer()
+				os.RemoveAll(dst)
+				b.StartTimer()
+			}
+			b.SetBytes(size)
+		})
+	}
+}
