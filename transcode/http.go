@@ -1,0 +1,156 @@
+package transcode
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Status is the stage's section of /v1/status.
+type Status struct {
+	Enabled      bool           `json:"enabled"`
+	Detected     bool           `json:"detected"` // hardware trials finished
+	Capabilities Capabilities   `json:"capabilities"`
+	Lanes        []LaneStatus   `json:"lanes"`
+	Queued       int            `json:"queued"`
+	Running      []JobStatus    `json:"running"`
+	Done         map[string]int `json:"done"` // since start, by final status
+}
+
+// LaneStatus is one lane's load.
+type LaneStatus struct {
+	Name    string `json:"name"` // gpu | cpu
+	Slots   int    `json:"slots"`
+	Queued  int    `json:"queued"`
+	Running int    `json:"running"`
+}
+
+// JobStatus is one running job; Progress is OutTimeUS / DurationUS.
+type JobStatus struct {
+	AssetID    string    `json:"asset_id"`
+	Lane       string    `json:"lane"`
+	Encoder    string    `json:"encoder"`
+	Started    time.Time `json:"started"`
+	OutTimeUS  int64     `json:"out_time_us"`
+	DurationUS int64     `json:"duration_us"`
+	Frame      int64     `json:"frame"`
+	Speed      float64   `json:"speed"`
+}
+
+// Status returns a snapshot of lanes, queue and running jobs.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Enabled: *s.cfg.Enabled, Detected: s.detected, Capabilities: s.caps, Running: []JobStatus{}, Done: map[string]int{}}
+	for k, v := range s.done {
+		st.Done[k] = v
+	}
+	lanes := map[string]*LaneStatus{LaneCPU: {Name: LaneCPU, Slots: s.cfg.CPUJobs}}
+	if s.caps.GPU() && s.cfg.GPU != GPUOff {
+		lanes[LaneGPU] = &LaneStatus{Name: LaneGPU, Slots: s.cfg.GPUJobs}
+	}
+	for _, j := range s.jobs {
+		l := lanes[j.lane]
+		if l == nil {
+			l = &LaneStatus{Name: j.lane}
+			lanes[j.lane] = l
+		}
+		if j.running {
+			l.Running++
+			st.Running = append(st.Running, JobStatus{AssetID: j.ID, Lane: j.lane, Encoder: j.encoder, Started: j.started,
+				OutTimeUS: j.prog.OutTimeUS, DurationUS: int64(j.duration * 1e6), Frame: j.prog.Frame, Speed: j.prog.Speed})
+		} else {
+			l.Queued++
+			st.Queued++
+		}
+	}
+	for _, name := range []string{LaneGPU, LaneCPU} {
+		if l := lanes[name]; l != nil {
+			st.Lanes = append(st.Lanes, *l)
+		}
+	}
+	return st
+}
+
+// routes maps the URL's last element to the files that may answer it, in
+// order, and their content types.
+var routes = map[string][]struct{ file, ctype string }{
+	"proxy":     {{OutProxyVideo, "video/mp4"}, {OutProxyAudio, "audio/mp4"}, {OutProxyImage, "image/jpeg"}},
+	"poster":    {{OutPoster, "image/jpeg"}},
+	"filmstrip": {{OutFilmstrip, "image/jpeg"}},
+	"waveform":  {{OutWaveform, "application/json"}},
+}
+
+// Handler serves GET and HEAD /v1/assets/{id}/proxy|poster|filmstrip|waveform
+// from state_dir/media with Range, ETag and If-None-Match (http.ServeContent).
+// It parses the path itself, so it can be mounted under any pattern that
+// routes those paths to it (e.g. "/v1/assets/{id}/{output}"). Only derived
+// outputs are served: never a master. Errors are JSON {"error": …}.
+func (s *Service) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/v1/assets/")
+		id, what, ok2 := strings.Cut(rest, "/")
+		rs, known := routes[what]
+		if !ok || !ok2 || !known {
+			writeErr(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, "")
+			return
+		}
+		if !validID(id) {
+			writeErr(w, http.StatusBadRequest, "id must be 64 lowercase hex characters", "id")
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeErr(w, http.StatusMethodNotAllowed, "method not allowed", "")
+			return
+		}
+		for _, c := range rs {
+			p := storage.OutputPath(s.stateDir, id, c.file)
+			f, err := os.Open(p)
+			if err != nil {
+				continue
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			h := w.Header()
+			h.Set("Content-Type", c.ctype)
+			// Outputs are replaced only by rename, so size+mtime names a version.
+			h.Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, strings.TrimSuffix(c.file, filepath.Ext(c.file)), fi.Size(), fi.ModTime().UnixNano()))
+			h.Set("Cache-Control", "private, max-age=60")
+			h.Set("X-Content-Type-Options", "nosniff")
+			http.ServeContent(w, r, c.file, fi.ModTime(), f)
+			return
+		}
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("asset %s has no %s", id, what), "")
+	})
+}
+
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func writeErr(w http.ResponseWriter, code int, msg, param string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+		Param string `json:"param,omitempty"`
+	}{msg, param})
+}

@@ -1,0 +1,318 @@
+package transcode
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// plan is one FFmpeg invocation that makes the main proxy of a source.
+type plan struct {
+	Lane    string   // cpu | gpu
+	Encoder string   // libx264 | h264_nvenc
+	Args    []string // after baseArgs, output path last
+	Width   int
+	Height  int
+	Profile string // profile name recorded on the asset
+}
+
+// videoStream returns the first real video stream.
+func videoStream(m *storage.Media) (storage.Stream, bool) {
+	for _, s := range m.Streams {
+		if s.Type == "video" && !s.AttachedPic {
+			return s, true
+		}
+	}
+	return storage.Stream{}, false
+}
+
+func audioStreams(m *storage.Media) []storage.Stream {
+	var out []storage.Stream
+	for _, s := range m.Streams {
+		if s.Type == "audio" && s.Channels > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// proxyDims returns the square-pixel output size: the display aspect of the
+// source (SAR applied, rotation applied), height at most maxH, never
+// upscaled, both even.
+func proxyDims(v storage.Stream, maxH int) (int, int) {
+	w, h := float64(v.Width), float64(v.Height)
+	if r, ok := parseRat(strings.Replace(v.SAR, ":", "/", 1)); ok {
+		f, _ := r.Float64()
+		w *= f
+	}
+	if v.Rotation == 90 || v.Rotation == 270 {
+		w, h = h, w
+	}
+	th := math.Min(h, float64(maxH))
+	tw := w * th / h
+	return even(tw), even(th)
+}
+
+func even(f float64) int {
+	n := int(math.Round(f/2)) * 2
+	if n < 2 {
+		n = 2
+	}
+	return n
+}
+
+// gopFrames is the keyframe interval in frames: at most gopSeconds.
+func gopFrames(rate string, gopSeconds float64) int {
+	r, ok := parseRat(rate)
+	if !ok {
+		return 25
+	}
+	f, _ := new(big.Rat).Mul(r, new(big.Rat).SetFloat64(gopSeconds)).Float64()
+	g := int(math.Floor(f + 1e-9))
+	if g < 1 {
+		g = 1
+	}
+	return g
+}
+
+func interlaced(v storage.Stream) bool {
+	switch v.FieldOrder {
+	case "tt", "bb", "tb", "bt":
+		return true
+	}
+	return false
+}
+
+// toneMap returns the CPU filters that map PQ/HLG to SDR BT.709 with zscale
+// and tonemap (both present in Debian's FFmpeg 5.1).
+func toneMap(v storage.Stream) string {
+	tin := "smpte2084"
+	if v.HDR == "hlg" {
+		tin = "arib-std-b67"
+	}
+	prim := first(v.ColorPrimaries, "bt2020")
+	mat := first(v.ColorMatrix, "bt2020nc")
+	return fmt.Sprintf("zscale=tin=%s:pin=%s:min=%s:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv", tin, prim, mat)
+}
+
+// audioMix returns the filter graph part that mixes every audio stream of
+// input 0 to one 48 kHz stereo stream labelled [aout], or "" when there is
+// no audio. Mono goes to both sides; stereo stays; known multichannel
+// layouts (5.1, …) use libswresample's standard downmix; unknown layouts
+// put odd channels left and even channels right.
+func audioMix(m *storage.Media) string {
+	as := audioStreams(m)
+	if len(as) == 0 {
+		return ""
+	}
+	var parts, labels []string
+	for i, s := range as {
+		var f string
+		switch {
+		case s.Channels == 1:
+			f = "pan=stereo|c0=c0|c1=c0"
+		case s.Channels == 2 && (s.Layout == "" || s.Layout == "unknown"):
+			f = "pan=stereo|c0=c0|c1=c1"
+		case s.Layout != "" && s.Layout != "unknown":
+			f = "aformat=channel_layouts=stereo"
+		default:
+			var l, r []string
+			for c := 0; c < s.Channels; c++ {
+				if c%2 == 0 {
+					l = append(l, "c"+strconv.Itoa(c))
+				} else {
+					r = append(r, "c"+strconv.Itoa(c))
+				}
+			}
+			f = "pan=stereo|c0<" + strings.Join(l, "+") + "|c1<" + strings.Join(r, "+")
+		}
+		lab := fmt.Sprintf("[a%d]", i)
+		parts = append(parts, fmt.Sprintf("[0:%d]%s%s", s.Index, f, lab))
+		labels = append(labels, lab)
+	}
+	mix := labels[0] + "aresample=48000[aout]"
+	if len(labels) > 1 {
+		mix = strings.Join(labels, "") + fmt.Sprintf("amix=inputs=%d:duration=longest,aresample=48000[aout]", len(labels))
+	}
+	return strings.Join(append(parts, mix), ";")
+}
+
+// gpuOK reports whether the NVIDIA pipeline can take this source.
+func gpuOK(c Capabilities, v storage.Stream) bool {
+	if !c.CUDA || !c.ScaleCUDA || v.Rotation != 0 {
+		return false
+	}
+	key := v.Codec
+	if v.BitDepth > 8 {
+		key += "10"
+	}
+	if !c.NVDEC[key] {
+		return false
+	}
+	maxW := 4096
+	if v.Codec == "hevc" || v.Codec == "av1" || v.Codec == "vp9" {
+		maxW = 8192
+	}
+	return v.Width <= maxW && v.Height <= maxW
+}
+
+// videoPlan builds the proxy command for a video source on the given lane.
+func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane string) (plan, error) {
+	v, ok := videoStream(m)
+	if !ok {
+		return plan{}, fmt.Errorf("no video stream in %s", src)
+	}
+	w, h := proxyDims(v, cfg.MaxHeight)
+	p := plan{Lane: lane, Encoder: "libx264", Width: w, Height: h,
+		Profile: fmt.Sprintf("h264-high-%dp", h)}
+
+	var in, vf []string
+	if lane == LaneGPU {
+		in = []string{"-hwaccel", "cuda", "-hwaccel_output_format", "cuda"}
+		if interlaced(v) {
+			vf = append(vf, "yadif_cuda=mode=send_frame:parity=auto:deint=all")
+		}
+		dl := "nv12"
+		if v.BitDepth > 8 {
+			dl = "p010le"
+		}
+		if caps.NVENC && v.HDR == "" {
+			// Stay on the GPU from decode to encode.
+			vf = append(vf, fmt.Sprintf("scale_cuda=%d:%d:interp_algo=bicubic:format=nv12", w, h))
+			p.Encoder = "h264_nvenc"
+		} else {
+			vf = append(vf, fmt.Sprintf("scale_cuda=%d:%d:interp_algo=bicubic", w, h), "hwdownload", "format="+dl)
+		}
+	} else {
+		if interlaced(v) {
+			vf = append(vf, "bwdif=mode=send_frame:parity=auto:deint=all")
+		}
+		vf = append(vf, fmt.Sprintf("scale=%d:%d:flags=bicubic", w, h))
+	}
+	if v.HDR != "" {
+		vf = append(vf, toneMap(v))
+	}
+	if p.Encoder == "libx264" {
+		vf = append(vf, "setsar=1", "format=yuv420p")
+	} else {
+		vf = append(vf, "setsar=1")
+	}
+	graph := fmt.Sprintf("[0:%d]%s[vout]", v.Index, strings.Join(vf, ","))
+	if am := audioMix(m); am != "" {
+		graph += ";" + am
+	}
+	args := append(in, "-i", src, "-filter_complex", graph, "-map", "[vout]")
+	if strings.Contains(graph, "[aout]") {
+		args = append(args, "-map", "[aout]")
+	}
+	g := gopFrames(v.FrameRate, cfg.GOPSeconds)
+	args = append(args, "-fps_mode", "passthrough", "-map_metadata", "-1", "-map_chapters", "-1")
+	if cfg.Threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(cfg.Threads))
+	}
+	if p.Encoder == "h264_nvenc" {
+		args = append(args, "-c:v", "h264_nvenc", "-profile:v", "high", "-preset", "p4", "-rc", "vbr",
+			"-b:v", cfg.VideoBitrate, "-g", strconv.Itoa(g), "-bf", "0", "-no-scenecut", "1", "-forced-idr", "1", "-strict_gop", "1")
+	} else {
+		args = append(args, "-c:v", "libx264", "-profile:v", "high", "-preset", cfg.Preset, "-pix_fmt", "yuv420p",
+			"-b:v", cfg.VideoBitrate, "-maxrate", cfg.VideoBitrate, "-bufsize", doubleRate(cfg.VideoBitrate),
+			"-g", strconv.Itoa(g), "-keyint_min", strconv.Itoa(g), "-sc_threshold", "0", "-flags", "+cgop", "-bf", "0")
+	}
+	if v.VFR {
+		// Frame-count GOPs can exceed the time limit when frames are sparse.
+		args = append(args, "-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", cfg.GOPSeconds))
+	}
+	if v.HDR != "" {
+		args = append(args, "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
+	}
+	if strings.Contains(graph, "[aout]") {
+		args = append(args, "-c:a", "aac", "-b:a", cfg.AudioBitrate, "-ar", "48000", "-ac", "2")
+	}
+	if m.Timecode != "" {
+		args = append(args, "-timecode", m.Timecode)
+	}
+	args = append(args, "-movflags", "+faststart", "-f", "mp4", out)
+	p.Args = args
+	return p, nil
+}
+
+func doubleRate(r string) string {
+	r = strings.TrimSpace(r)
+	unit := ""
+	if n := len(r); n > 0 && strings.ContainsAny(r[n-1:], "kKmM") {
+		unit, r = r[n-1:], r[:n-1]
+	}
+	f, err := strconv.ParseFloat(r, 64)
+	if err != nil {
+		return r + unit
+	}
+	return strconv.FormatFloat(2*f, 'f', -1, 64) + unit
+}
+
+// audioPlan builds the AAC M4A proxy command.
+func audioPlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
+	am := audioMix(m)
+	if am == "" {
+		return plan{}, fmt.Errorf("no audio stream in %s", src)
+	}
+	args := []string{"-i", src, "-filter_complex", am, "-map", "[aout]", "-vn", "-map_metadata", "-1",
+		"-c:a", "aac", "-b:a", cfg.AudioBitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart", "-f", "mp4", out}
+	return plan{Lane: LaneCPU, Encoder: "aac", Args: args, Profile: "aac-lc-48k-stereo"}, nil
+}
+
+// imageDims caps the long edge at maxEdge, never upscaling; square pixels.
+func imageDims(v storage.Stream, maxEdge int) (int, int) {
+	w, h := float64(v.Width), float64(v.Height)
+	if r, ok := parseRat(strings.Replace(v.SAR, ":", "/", 1)); ok {
+		f, _ := r.Float64()
+		w *= f
+	}
+	if v.Rotation == 90 || v.Rotation == 270 {
+		w, h = h, w
+	}
+	long := math.Max(w, h)
+	if long > float64(maxEdge) {
+		w, h = w*float64(maxEdge)/long, h*float64(maxEdge)/long
+	}
+	return int(math.Max(1, math.Round(w))), int(math.Max(1, math.Round(h)))
+}
+
+// imagePlan builds the JPEG proxy of a still.
+func imagePlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
+	v, ok := videoStream(m)
+	if !ok {
+		return plan{}, fmt.Errorf("no picture in %s", src)
+	}
+	w, h := imageDims(v, cfg.ImageMaxEdge)
+	args := []string{"-i", src, "-map", fmt.Sprintf("0:%d", v.Index), "-frames:v", "1",
+		"-vf", fmt.Sprintf("scale=%d:%d:flags=lanczos,setsar=1,format=yuvj444p", w, h),
+		"-map_metadata", "-1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out}
+	return plan{Lane: LaneCPU, Encoder: "mjpeg", Args: args, Width: w, Height: h, Profile: fmt.Sprintf("jpeg-%d", cfg.ImageMaxEdge)}, nil
+}
+
+// posterArgs takes one frame of the (already square-pixel, SDR) proxy.
+func posterArgs(proxy string, at float64, out string) []string {
+	return []string{"-ss", strconv.FormatFloat(at, 'f', 3, 64), "-i", proxy, "-map", "0:v:0", "-frames:v", "1",
+		"-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out}
+}
+
+// filmstripArgs tiles n evenly spaced frames of the proxy into one row.
+func filmstripArgs(proxy string, duration float64, n, tileH int, out string) []string {
+	if duration <= 0 {
+		duration = 1
+	}
+	step := duration / float64(n)
+	sel := fmt.Sprintf("select='isnan(prev_selected_t)*gte(t\\,%.6f)+gte(t-prev_selected_t\\,%.6f)'", step/2, step*0.999)
+	vf := fmt.Sprintf("%s,scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", sel, tileH, n)
+	return []string{"-i", proxy, "-map", "0:v:0", "-vf", vf, "-fps_mode", "passthrough", "-frames:v", "1",
+		"-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-update", "1", out}
+}
+
+// pcmArgs decodes the first audio track of a proxy to stereo s16le on stdout.
+func pcmArgs(proxy string) []string {
+	return []string{"-i", proxy, "-map", "0:a:0", "-ac", "2", "-ar", "48000", "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"}
+}

@@ -1,0 +1,515 @@
+// Package transcode owns media analysis and derived media: it probes every
+// cataloged file with ffprobe (kind and media), cuts frame-accurate proxies,
+// posters, filmstrips and waveforms with the local FFmpeg (on the GPU where a
+// trial run proves it works, else on the CPU), keeps a job queue that
+// survives restarts, and serves the outputs over HTTP.
+//
+// It reads masters from the watched volumes but never writes to them; it
+// writes only under state_dir/media (storage.OutputPath). It talks to the
+// catalog only through its API (Consume, Asset, UpdateAsset, state records)
+// and never touches Badger, the network or the hub.
+package transcode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Catalog is the part of *catalog.Catalog this stage uses (the real
+// boundary to the store). UpdateAsset writes the asset and its event in one
+// transaction; Consume delivers each event at least once, in order, and
+// advances the cursor only after fn returns nil.
+type Catalog interface {
+	Asset(id string) (storage.AssetDoc, error)
+	Volume(name string) (storage.Volume, error)
+	UpdateAsset(id, eventType, detail string, fn func(*storage.Asset) error) ([]storage.Event, error)
+	Consume(ctx context.Context, cursor string, batch int, fn func([]storage.Event) error) error
+	PutState(key string, v any) error
+	DeleteState(key string) error
+	ListState(prefix string, fn func(key string, raw []byte) error) error
+}
+
+// Proxy statuses on storage.ProxyInfo.
+const (
+	StatusQueued      = "queued"
+	StatusReady       = "ready"
+	StatusFailed      = "failed"
+	StatusUnsupported = "unsupported"
+)
+
+const (
+	cursorName = "transcode"
+	jobPrefix  = "transcode/job/"
+)
+
+// job is one asset waiting for (or being cut into) its proxies. It is
+// persisted under transcode/job/<id> from before the asset is marked queued
+// until after the result is recorded, so a restart re-queues it.
+type job struct {
+	ID       string    `json:"id"`
+	Queued   time.Time `json:"queued"`
+	Retry    bool      `json:"retry,omitempty"`     // run even if the asset already has a final status
+	ForceCPU bool      `json:"force_cpu,omitempty"` // the GPU lane failed on it once
+
+	lane     string
+	running  bool
+	encoder  string
+	started  time.Time
+	duration float64
+	prog     Progress
+}
+
+// Service is the transcode stage. Create it with New, run it with Run.
+type Service struct {
+	cfg      Config
+	tools    Tools
+	stateDir string
+	cat      Catalog
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	caps     Capabilities
+	detected bool
+	jobs     map[string]*job   // queued or running, by asset id
+	queue    map[string][]*job // lane -> FIFO of queued jobs
+	wake     map[string]chan struct{}
+	nvenc    chan struct{} // NVENC session slots
+	done     map[string]int
+}
+
+// New checks the configuration and tools and returns a stopped Service.
+// tools.Volumes maps volume names to roots (see Tools); cat is the
+// *catalog.Catalog.
+func New(cfg Config, tools Tools, stateDir string, cat Catalog, log *slog.Logger) (*Service, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t, err := tools.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if stateDir == "" {
+		return nil, errors.New("transcode: state dir is empty")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{
+		cfg: cfg, tools: t, stateDir: stateDir, cat: cat,
+		log:   log.With("component", "transcode"),
+		jobs:  map[string]*job{},
+		queue: map[string][]*job{},
+		wake:  map[string]chan struct{}{LaneCPU: make(chan struct{}, 1), LaneGPU: make(chan struct{}, 1)},
+		nvenc: make(chan struct{}, max(cfg.NVENCSessions, 1)),
+		done:  map[string]int{},
+	}
+	return s, nil
+}
+
+// Run detects the hardware, re-queues jobs left from a previous run, starts
+// the lane workers and consumes the catalog's event log until ctx ends. A
+// cancelled job stays persisted and runs again on the next start.
+func (s *Service) Run(ctx context.Context) error {
+	caps, err := Detect(ctx, s.tools, s.cfg.GPU)
+	if err != nil {
+		return fmt.Errorf("transcode: detect hardware: %w", err)
+	}
+	s.mu.Lock()
+	s.caps, s.detected = caps, true
+	s.mu.Unlock()
+	s.log.Info("hardware detected", "lanes", caps.Lanes(), "nvdec", caps.NVDEC, "scale_cuda", caps.ScaleCUDA,
+		"nvenc", caps.NVENC, "vaapi", caps.VAAPI, "qsv", caps.QSV)
+
+	if err := s.loadJobs(); err != nil {
+		return err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	startLane := func(lane string, n int) {
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.worker(wctx, lane)
+			}()
+		}
+	}
+	startLane(LaneCPU, s.cfg.CPUJobs)
+	if caps.GPU() && s.cfg.GPU != GPUOff {
+		startLane(LaneGPU, s.cfg.GPUJobs)
+	}
+	err = s.cat.Consume(ctx, cursorName, 64, func(evs []storage.Event) error {
+		for _, e := range evs {
+			switch e.Type {
+			case storage.EvAssetCataloged, storage.EvLocationAdded, storage.EvLocationChanged:
+				if e.AssetID == "" {
+					continue
+				}
+				if err := s.consider(ctx, e.AssetID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	stop()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("transcode: consume events: %w", err)
+	}
+	return nil
+}
+
+// loadJobs re-queues the jobs persisted by a previous run.
+func (s *Service) loadJobs() error {
+	var loaded []*job
+	err := s.cat.ListState(jobPrefix, func(key string, raw []byte) error {
+		var j job
+		if err := json.Unmarshal(raw, &j); err != nil {
+			s.log.Warn("dropping unreadable job record", "key", key, "err", err)
+			return nil
+		}
+		if j.ID == "" {
+			j.ID = strings.TrimPrefix(key, jobPrefix)
+		}
+		loaded = append(loaded, &j)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("transcode: load jobs: %w", err)
+	}
+	sort.Slice(loaded, func(a, b int) bool { return loaded[a].Queued.Before(loaded[b].Queued) })
+	for _, j := range loaded {
+		var m *storage.Media
+		if doc, err := s.cat.Asset(j.ID); err == nil {
+			m = doc.Media
+		}
+		s.enqueue(j, m)
+	}
+	if len(loaded) > 0 {
+		s.log.Info("re-queued jobs from the last run", "jobs", len(loaded))
+	}
+	return nil
+}
+
+// consider probes a newly seen asset once and queues its proxy job.
+func (s *Service) consider(ctx context.Context, id string) error {
+	s.mu.Lock()
+	_, busy := s.jobs[id]
+	s.mu.Unlock()
+	if busy {
+		return nil
+	}
+	doc, err := s.cat.Asset(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("asset %s: %w", id, err)
+	}
+	if doc.Kind != "" {
+		return nil // already probed; a failed asset is retried only on request
+	}
+	src, err := s.masterPath(doc)
+	if err != nil {
+		s.log.Debug("no readable location yet", "asset", id, "err", err)
+		return nil
+	}
+	m, kind, perr := Probe(ctx, s.tools.FFprobe, src)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	ext := strings.ToLower(filepath.Ext(src))
+	var status, reason string
+	switch {
+	case perr != nil && rawExtensions[ext] != "":
+		kind, status, reason = KindVideo, StatusUnsupported, unsupportedReason(src, nil)
+	case perr != nil && mediaExtensions[ext] != "":
+		kind, status, reason = mediaExtensions[ext], StatusFailed, perr.Error()
+	case perr != nil:
+		kind = KindOther
+	default:
+		if r := unsupportedReason(src, m); r != "" {
+			status, reason = StatusUnsupported, r
+		} else if kind != KindOther && *s.cfg.Enabled {
+			status = StatusQueued
+		}
+	}
+	switch status {
+	case StatusQueued:
+		j := &job{ID: id, Queued: time.Now().UTC()}
+		if err := s.cat.PutState(jobPrefix+id, j); err != nil {
+			return fmt.Errorf("persist job %s: %w", id, err)
+		}
+		if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "probed: "+kind, func(a *storage.Asset) error {
+			a.Kind, a.Media = kind, m
+			a.Proxy = &storage.ProxyInfo{Status: StatusQueued, At: time.Now().UTC()}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("update asset %s: %w", id, err)
+		}
+		s.enqueue(j, m)
+	case StatusFailed, StatusUnsupported:
+		s.log.Warn("no proxy", "asset", id, "path", src, "status", status, "reason", reason)
+		if _, err := s.cat.UpdateAsset(id, storage.EvProxyFailed, reason, func(a *storage.Asset) error {
+			a.Kind, a.Media = kind, m
+			a.Proxy = &storage.ProxyInfo{Status: status, Error: reason, At: time.Now().UTC()}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("update asset %s: %w", id, err)
+		}
+	default:
+		if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "probed: "+kind, func(a *storage.Asset) error {
+			a.Kind, a.Media = kind, m
+			return nil
+		}); err != nil {
+			return fmt.Errorf("update asset %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// masterPath returns the first present, readable location of the asset.
+func (s *Service) masterPath(doc storage.AssetDoc) (string, error) {
+	var tried []string
+	for _, l := range doc.Locations {
+		if l.State != storage.LocPresent && l.State != "" {
+			continue
+		}
+		root := s.tools.Volumes[l.Volume]
+		if root == "" {
+			if v, err := s.cat.Volume(l.Volume); err == nil && v.Online {
+				root = v.Path
+			}
+		}
+		if root == "" {
+			tried = append(tried, l.Volume+": no root")
+			continue
+		}
+		p := filepath.Join(root, filepath.FromSlash(l.Path))
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	return "", fmt.Errorf("asset %s: no readable location (%s)", doc.ID, strings.Join(tried, ", "))
+}
+
+// enqueue puts j on the lane that suits its source.
+func (s *Service) enqueue(j *job, m *storage.Media) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[j.ID]; ok && s.jobs[j.ID] != j {
+		return
+	}
+	lane := LaneCPU
+	if !j.ForceCPU && s.cfg.GPU != GPUOff && s.cfg.GPUJobs > 0 && m != nil {
+		if v, ok := videoStream(m); ok && gpuOK(s.caps, v) {
+			lane = LaneGPU
+		}
+	}
+	j.lane, j.running = lane, false
+	s.jobs[j.ID] = j
+	s.queue[lane] = append(s.queue[lane], j)
+	select {
+	case s.wake[lane] <- struct{}{}:
+	default:
+	}
+}
+
+// next blocks until a job is queued on lane or ctx ends.
+func (s *Service) next(ctx context.Context, lane string) *job {
+	for {
+		s.mu.Lock()
+		if q := s.queue[lane]; len(q) > 0 {
+			j := q[0]
+			s.queue[lane] = q[1:]
+			j.running, j.started, j.prog = true, time.Now(), Progress{}
+			more := len(s.queue[lane]) > 0
+			s.mu.Unlock()
+			if more {
+				select {
+				case s.wake[lane] <- struct{}{}:
+				default:
+				}
+			}
+			return j
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake[lane]:
+		}
+	}
+}
+
+func (s *Service) worker(ctx context.Context, lane string) {
+	for {
+		j := s.next(ctx, lane)
+		if j == nil {
+			return
+		}
+		s.runJob(ctx, j, lane)
+	}
+}
+
+// forget drops a finished job from memory and from the catalog state.
+func (s *Service) forget(j *job) {
+	s.mu.Lock()
+	delete(s.jobs, j.ID)
+	s.mu.Unlock()
+	if err := s.cat.DeleteState(jobPrefix + j.ID); err != nil {
+		s.log.Error("delete job record", "asset", j.ID, "err", err)
+	}
+}
+
+func terminal(p *storage.ProxyInfo) bool {
+	return p != nil && (p.Status == StatusReady || p.Status == StatusFailed || p.Status == StatusUnsupported)
+}
+
+func (s *Service) runJob(ctx context.Context, j *job, lane string) {
+	log := s.log.With("asset", j.ID, "lane", lane)
+	doc, err := s.cat.Asset(j.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.forget(j)
+		return
+	}
+	if err != nil {
+		log.Error("read asset", "err", err)
+		s.requeueLater(ctx, j)
+		return
+	}
+	if terminal(doc.Proxy) && !j.Retry {
+		// Finished before a restart, its record not yet deleted: never twice.
+		s.forget(j)
+		return
+	}
+	res, err := s.cut(ctx, j, doc, lane)
+	if ctx.Err() != nil {
+		// Shutdown: the record stays, the next start re-queues the job.
+		log.Info("job interrupted, left queued for the next start")
+		s.mu.Lock()
+		delete(s.jobs, j.ID)
+		s.mu.Unlock()
+		return
+	}
+	if err != nil && lane == LaneGPU {
+		log.Warn("gpu pipeline failed, retrying this job on the cpu", "err", err)
+		j.ForceCPU = true
+		if perr := s.cat.PutState(jobPrefix+j.ID, j); perr != nil {
+			log.Error("persist job", "err", perr)
+		}
+		s.enqueue(j, res.media)
+		return
+	}
+	now := time.Now().UTC()
+	if err != nil {
+		status, msg := StatusFailed, err.Error()
+		var ue unsupportedError
+		if errors.As(err, &ue) {
+			status = StatusUnsupported
+		}
+		msg = excerpt(msg, 1500)
+		log.Warn("proxy failed", "status", status, "err", msg)
+		if _, uerr := s.cat.UpdateAsset(j.ID, storage.EvProxyFailed, msg, func(a *storage.Asset) error {
+			if res.media != nil {
+				a.Media = res.media
+				if a.Kind == "" {
+					a.Kind = res.kind
+				}
+			}
+			a.Proxy = &storage.ProxyInfo{Status: status, Profile: res.profile, Lane: lane, Error: msg, At: now}
+			return nil
+		}); uerr != nil {
+			log.Error("record failure", "err", uerr)
+			s.requeueLater(ctx, j)
+			return
+		}
+		s.bump(status)
+		s.forget(j)
+		return
+	}
+	if _, uerr := s.cat.UpdateAsset(j.ID, storage.EvProxyReady, "", func(a *storage.Asset) error {
+		a.Media = res.media
+		if a.Kind == "" {
+			a.Kind = res.kind
+		}
+		a.Proxy = &storage.ProxyInfo{Status: StatusReady, Profile: res.profile, Lane: lane, Width: res.width,
+			Height: res.height, Frames: res.frames, Bytes: res.bytes, Outputs: res.outputs, At: now}
+		return nil
+	}); uerr != nil {
+		log.Error("record result", "err", uerr)
+		s.requeueLater(ctx, j)
+		return
+	}
+	log.Info("proxy ready", "outputs", res.outputs, "frames", res.frames, "elapsed", time.Since(j.started).Round(time.Millisecond))
+	s.bump(StatusReady)
+	s.forget(j)
+}
+
+func (s *Service) bump(status string) {
+	s.mu.Lock()
+	s.done[status]++
+	s.mu.Unlock()
+}
+
+// requeueLater puts a job back after a catalog error, with a pause.
+func (s *Service) requeueLater(ctx context.Context, j *job) {
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			delete(s.jobs, j.ID)
+			s.mu.Unlock()
+		case <-time.After(5 * time.Second):
+			s.enqueue(j, nil)
+		}
+	}()
+}
+
+// Retry queues an asset again whatever its proxy status (e.g. failed after
+// a fix in FFmpeg or the config). It returns an error when the asset is
+// unknown, not media, or already queued.
+func (s *Service) Retry(id string) error {
+	s.mu.Lock()
+	_, busy := s.jobs[id]
+	s.mu.Unlock()
+	if busy {
+		return fmt.Errorf("retry %s: already queued or running", id)
+	}
+	doc, err := s.cat.Asset(id)
+	if err != nil {
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	if doc.Kind == KindOther {
+		return fmt.Errorf("retry %s: not a media file", id)
+	}
+	j := &job{ID: id, Queued: time.Now().UTC(), Retry: true}
+	if err := s.cat.PutState(jobPrefix+id, j); err != nil {
+		return fmt.Errorf("retry %s: persist job: %w", id, err)
+	}
+	if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "proxy retry requested", func(a *storage.Asset) error {
+		a.Proxy = &storage.ProxyInfo{Status: StatusQueued, At: time.Now().UTC()}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	s.enqueue(j, doc.Media)
+	return nil
+}
