@@ -16,6 +16,8 @@ PKGS=(
 	losetup:mount
 	git:git
 	curl:curl
+	xmllint:libxml2-utils
+	blkid:util-linux
 )
 
 # Go tools, pinned: import/path@version
