@@ -1,0 +1,153 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/watch"
+)
+
+type fileKey struct{ vol, rel string }
+
+type pend struct {
+	v   *volume
+	e   watch.Entry
+	due time.Time
+}
+
+// settler holds files until their size and mtime stayed unchanged for the
+// settle time, then hands them to the hash pool. Every event re-arms a
+// file's timer; a check that finds a different size, mtime or inode
+// re-arms it too, so a slow writer is never cataloged early.
+type settler struct {
+	p    *Pipeline
+	mu   sync.Mutex
+	m    map[fileKey]*pend
+	busy map[fileKey]bool // handed to the hash pool, not done yet
+}
+
+func newSettler(p *Pipeline) *settler {
+	return &settler{p: p, m: map[fileKey]*pend{}, busy: map[fileKey]bool{}}
+}
+
+// touch (re)queues a file. rearm: an event saw it change, restart its
+// timer from e; otherwise (a walk found it) keep a pending timer as it is.
+func (s *settler) touch(v *volume, e watch.Entry, rearm bool) {
+	k := fileKey{v.name, e.Rel}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[k] {
+		return // the hash worker re-stats after hashing and requeues on change
+	}
+	if p, ok := s.m[k]; ok {
+		if rearm {
+			p.v, p.e, p.due = v, e, time.Now().Add(s.p.settleFor())
+		}
+		return
+	}
+	s.m[k] = &pend{v: v, e: e, due: time.Now().Add(s.p.settleFor())}
+	s.p.filesSeen.Add(1)
+}
+
+// drop forgets a pending file (it is gone).
+func (s *settler) drop(vol, rel string) {
+	s.mu.Lock()
+	delete(s.m, fileKey{vol, rel})
+	s.mu.Unlock()
+}
+
+// dropVolume forgets every pending file of a volume (offline, removed).
+func (s *settler) dropVolume(vol string) {
+	s.mu.Lock()
+	for k := range s.m {
+		if k.vol == vol {
+			delete(s.m, k)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (s *settler) done(k fileKey) {
+	s.mu.Lock()
+	delete(s.busy, k)
+	s.mu.Unlock()
+}
+
+func (s *settler) counts() (settling, hashing int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m), len(s.busy)
+}
+
+func (s *settler) tick() time.Duration {
+	d := s.p.settleFor() / 4
+	return min(max(d, 10*time.Millisecond), time.Second)
+}
+
+func (s *settler) run(ctx context.Context) {
+	t := time.NewTimer(s.tick())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.p.progress.Add(1)
+		now := time.Now()
+		var due []*pend
+		s.mu.Lock()
+		for _, p := range s.m {
+			if !p.due.After(now) {
+				due = append(due, p)
+			}
+		}
+		s.mu.Unlock()
+		for _, p := range due {
+			if ctx.Err() != nil {
+				return
+			}
+			s.check(p)
+		}
+		t.Reset(s.tick())
+	}
+}
+
+// check stats a due file: unchanged since it was armed -> hash it;
+// changed -> re-arm; gone or offline -> forget it.
+func (s *settler) check(p *pend) {
+	k := fileKey{p.v.name, p.e.Rel}
+	if !p.v.isOnline() {
+		s.drop(k.vol, k.rel)
+		return
+	}
+	e, ok, err := watch.Stat(p.v.root, p.e.Rel)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, still := s.m[k]
+	if !still || cur != p {
+		return
+	}
+	if err != nil || !ok {
+		if err != nil {
+			s.p.log.Warn("stat settling file", "volume", k.vol, "path", k.rel, "err", err)
+		}
+		delete(s.m, k)
+		return
+	}
+	if !sameFile(e, p.e) {
+		p.e, p.due = e, time.Now().Add(s.p.settleFor())
+		return
+	}
+	if p.due.After(time.Now()) { // re-armed by an event meanwhile
+		return
+	}
+	delete(s.m, k)
+	s.busy[k] = true
+	s.p.hashes.push(job{v: p.v, e: e})
+}
+
+func sameFile(a, b watch.Entry) bool {
+	return a.Size == b.Size && a.MTime == b.MTime && a.Ino == b.Ino
+}

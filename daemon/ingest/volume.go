@@ -1,0 +1,514 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/watch"
+	"github.com/ingestd/ingestd/storage"
+)
+
+// volume is one configured root and its loop: identity checks, watcher,
+// reconcile walks, removals.
+type volume struct {
+	p       *Pipeline
+	name    string
+	root    string
+	initial bool // counts towards Ready
+	log     *slog.Logger
+
+	online     atomic.Bool
+	statsDirty atomic.Bool
+	quit       chan struct{}
+	done       chan struct{}
+	stopOnce   sync.Once
+
+	rescanReq chan struct{}
+	checkReq  chan struct{}
+	goneReq   chan struct{}
+	limitReq  chan error
+
+	mu       sync.Mutex
+	st       VolumeStatus
+	rec      storage.Volume
+	gone     map[string]bool
+	w        *watch.Watcher
+	wcancel  context.CancelFunc
+	wdone    chan struct{}
+	walkMode bool // inotify limit hit: walk only
+}
+
+func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
+	return &volume{
+		p: p, name: vc.Name, root: strings.TrimSuffix(vc.Path, "/"), initial: initial,
+		log:  p.log.With("volume", vc.Name),
+		quit: make(chan struct{}), done: make(chan struct{}),
+		rescanReq: make(chan struct{}, 1), checkReq: make(chan struct{}, 1),
+		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1),
+		st:   VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet"},
+		gone: map[string]bool{},
+	}
+}
+
+func (v *volume) abs(rel string) string { return v.root + "/" + rel }
+
+func (v *volume) isOnline() bool { return v.online.Load() }
+
+func (v *volume) stopped() bool {
+	select {
+	case <-v.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends the loop and waits for it (safe before run started? no: run
+// is always started right after newVolume).
+func (v *volume) stop() {
+	v.stopOnce.Do(func() { close(v.quit) })
+	<-v.done
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (v *volume) requestRescan() { signal(v.rescanReq) }
+
+func (v *volume) status() VolumeStatus {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st := v.st
+	if v.w != nil {
+		st.Watches = v.w.Watches()
+	}
+	return st
+}
+
+func (v *volume) run(ctx context.Context) {
+	defer close(v.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-v.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer v.stopWatcher()
+
+	v.check(ctx)
+	if v.initial {
+		v.p.firstDone()
+	}
+	tick := time.NewTicker(v.p.checkEvery)
+	defer tick.Stop()
+	rescan := time.NewTimer(v.p.rescanFor(v.walkMode))
+	defer rescan.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			v.p.progress.Add(1)
+			v.check(ctx)
+			v.refreshStats(false)
+		case <-v.checkReq:
+			v.check(ctx)
+		case <-v.rescanReq:
+			if v.isOnline() {
+				v.reconcile(ctx)
+			}
+			rescan.Reset(v.p.rescanFor(v.walkMode))
+		case <-rescan.C:
+			if cameOnline := v.check(ctx); !cameOnline && v.isOnline() {
+				v.reconcile(ctx) // (a volume coming online was just walked)
+			}
+			rescan.Reset(v.p.rescanFor(v.walkMode))
+		case <-v.goneReq:
+			v.removeGone(ctx)
+		case err := <-v.limitReq:
+			v.enterWalkMode(err)
+			rescan.Reset(v.p.rescanFor(v.walkMode))
+		}
+	}
+}
+
+// check verifies the volume's identity and handles transitions. It
+// reports whether the volume came online (and was walked) in this call.
+func (v *volume) check(ctx context.Context) bool {
+	rec, err := v.p.cat.Volume(v.name)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		v.log.Error("read volume record", "err", err)
+		return false
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		rec = storage.Volume{Name: v.name, Path: v.root}
+	}
+	dev, reason := watch.Verify(v.root, rec)
+	if reason != "" && dev != 0 && v.mayAdopt(rec, reason) {
+		marker, adev, note, aerr := watch.Adopt(v.root)
+		if aerr != nil {
+			reason = aerr.Error()
+		} else {
+			v.log.Info("volume adopted", "path", v.root, "identity", note)
+			rec.Marker, dev, reason = marker, adev, ""
+		}
+	}
+	if reason != "" {
+		v.goOffline(rec, reason)
+		return false
+	}
+	return v.goOnline(ctx, rec, dev)
+}
+
+// mayAdopt: a volume never adopted, or one whose marker is missing while
+// the catalog holds no present file of it (nothing to protect), gets a
+// (new) marker. A volume with files and a missing or foreign marker stays
+// offline until the admin restores the marker (watch.WriteMarker).
+func (v *volume) mayAdopt(rec storage.Volume, reason string) bool {
+	if rec.Marker == "" {
+		return true
+	}
+	if strings.HasPrefix(reason, "root") || strings.HasPrefix(reason, "not mounted") {
+		return false
+	}
+	files, _, err := v.p.cat.VolumeStats(v.name)
+	return err == nil && files == 0
+}
+
+func (v *volume) goOffline(rec storage.Volume, reason string) {
+	wasOnline := v.online.Swap(false)
+	v.stopWatcher()
+	v.p.settle.dropVolume(v.name)
+	v.mu.Lock()
+	changed := v.st.Reason != reason || wasOnline
+	v.st.Online, v.st.Reason, v.st.WatchMode, v.st.Scanning = false, reason, "", false
+	v.mu.Unlock()
+	if wasOnline || rec.Online || (rec.Reason != reason && rec.Marker != "") {
+		rec.Online, rec.Reason, rec.Changed = false, reason, time.Now().UTC()
+		if rec.Path == "" {
+			rec.Path = v.root
+		}
+		if _, err := v.p.cat.SetVolume(rec); err != nil {
+			v.log.Error("record volume offline", "err", err)
+		}
+	}
+	if changed {
+		v.log.Warn("volume offline; nothing is removed while offline", "path", v.root, "reason", reason)
+	}
+}
+
+// goOnline records the identity if it changed, starts watching and walks
+// when the volume was not online in this process.
+func (v *volume) goOnline(ctx context.Context, rec storage.Volume, dev uint64) bool {
+	if v.online.Load() {
+		if rec.Dev != dev {
+			rec.Dev = dev
+			if _, err := v.p.cat.SetVolume(rec); err != nil {
+				v.log.Error("record volume device", "err", err)
+			}
+		}
+		return false
+	}
+	if !rec.Online || rec.Dev != dev || rec.Path != v.root || rec.Reason != "" {
+		rec.Online, rec.Dev, rec.Path, rec.Reason, rec.Changed = true, dev, v.root, "", time.Now().UTC()
+		if _, err := v.p.cat.SetVolume(rec); err != nil {
+			v.log.Error("record volume online", "err", err)
+			return false
+		}
+	}
+	v.online.Store(true)
+	v.mu.Lock()
+	v.st.Online, v.st.Reason = true, ""
+	v.mu.Unlock()
+	v.log.Info("volume online", "path", v.root)
+	v.startWatcher(ctx)
+	v.reconcile(ctx)
+	return true
+}
+
+func (v *volume) startWatcher(ctx context.Context) {
+	v.stopWatcher()
+	v.mu.Lock()
+	v.walkMode = false
+	v.st.WatchMode = "inotify"
+	v.mu.Unlock()
+	w, err := watch.NewWatcher(v.root, v.p.ignores(), v.log)
+	if err != nil {
+		v.enterWalkMode(err)
+		return
+	}
+	if v.p.addFunc != nil {
+		w.SetAddFunc(v.p.addFunc)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	wdone := make(chan struct{})
+	v.mu.Lock()
+	v.w, v.wcancel, v.wdone = w, cancel, wdone
+	v.mu.Unlock()
+	go func() {
+		defer close(wdone)
+		w.Run(wctx, watch.Handler{
+			Changed: func(e watch.Entry) {
+				if v.isOnline() {
+					v.p.settle.touch(v, e, true)
+				}
+			},
+			Gone: func(rel string) {
+				v.p.settle.drop(v.name, rel)
+				v.mu.Lock()
+				v.gone[rel] = true
+				v.mu.Unlock()
+				signal(v.goneReq)
+			},
+			DirGone:  func(string) { v.requestRescan() },
+			Overflow: v.requestRescan,
+			RootGone: func() { signal(v.checkReq) },
+			Limit: func(err error) {
+				select {
+				case v.limitReq <- err:
+				default:
+				}
+			},
+		})
+	}()
+}
+
+func (v *volume) stopWatcher() {
+	v.mu.Lock()
+	w, cancel, wdone := v.w, v.wcancel, v.wdone
+	v.w, v.wcancel, v.wdone = nil, nil, nil
+	v.mu.Unlock()
+	if w == nil {
+		return
+	}
+	cancel()
+	w.Close()
+	<-wdone
+}
+
+// enterWalkMode drops inotify for this volume: it is walked every rescan
+// (at most walkModeEvery apart) instead. Never fatal.
+func (v *volume) enterWalkMode(err error) {
+	v.stopWatcher()
+	v.mu.Lock()
+	already := v.walkMode
+	v.walkMode = true
+	v.st.WatchMode = "walk"
+	v.st.Reason = "walk mode: " + err.Error()
+	v.mu.Unlock()
+	if !already {
+		v.log.Warn("cannot watch volume with inotify; walking it instead", "err", err,
+			"hint", "raise fs.inotify.max_user_watches / max_user_instances")
+	}
+}
+
+type locKey struct {
+	size, mtime int64
+	ino         uint64
+}
+
+// reconcile walks the tree and compares it with the catalog: unchanged
+// files (size, mtime, inode) are only stat'ed, new or changed ones are
+// queued to settle, and cataloged paths no longer on disk are removed, but
+// only if the volume is verifiably online right after the walk and the
+// path's directory was read without error.
+func (v *volume) reconcile(ctx context.Context) {
+	start := time.Now()
+	v.mu.Lock()
+	v.st.Scanning = true
+	w := v.w
+	v.mu.Unlock()
+
+	known := map[string]locKey{}
+	var kerr error
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		kerr = v.p.cat.WalkLocations(v.name, func(l storage.Location) error {
+			if l.State == storage.LocPresent || l.State == "" {
+				known[l.Path] = locKey{l.Size, l.MTime.UnixNano(), l.Inode}
+			}
+			return nil
+		})
+	}()
+
+	var entries []watch.Entry
+	var failed []string
+	dirs := 0
+	werr := watch.Walk(v.root, "", v.p.ignores(), watch.WalkFuncs{
+		Dir: func(rel string) error {
+			if dirs++; dirs%256 == 0 {
+				v.p.progress.Add(1)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+			if w != nil {
+				if err := w.AddDir(rel); err != nil {
+					if errors.Is(err, watch.ErrLimit) {
+						v.enterWalkMode(err)
+						w = nil
+					} else {
+						v.log.Warn("add watch", "err", err)
+					}
+				}
+			}
+			return nil
+		},
+		File: func(e watch.Entry) { entries = append(entries, e) },
+		DirError: func(rel string, err error) {
+			v.log.Warn("cannot read directory; nothing under it is taken as removed", "err", err)
+			failed = append(failed, rel)
+		},
+	})
+	<-loaded
+	defer func() {
+		v.mu.Lock()
+		v.st.Scanning = false
+		v.mu.Unlock()
+	}()
+	if werr != nil || kerr != nil {
+		if ctx.Err() == nil {
+			v.log.Warn("reconcile walk failed; checking the volume", "walk_err", werr, "catalog_err", kerr)
+			signal(v.checkReq)
+		}
+		return
+	}
+	queued := 0
+	for _, e := range entries {
+		k, ok := known[e.Rel]
+		if ok {
+			delete(known, e.Rel)
+			if k == (locKey{e.Size, e.MTime, e.Ino}) {
+				continue
+			}
+		}
+		v.p.settle.touch(v, e, false)
+		queued++
+	}
+	removed := 0
+	if len(known) > 0 {
+		removed = v.removeMissing(ctx, known, failed)
+	}
+	dur := time.Since(start)
+	v.mu.Lock()
+	v.st.LastScan, v.st.LastScanDuration = time.Now().UTC(), dur
+	v.mu.Unlock()
+	v.refreshStats(true)
+	v.log.Info("reconciled", "files", len(entries), "dirs", dirs, "queued", queued, "removed", removed, "took", dur.Round(time.Millisecond))
+}
+
+func under(rel string, dirs []string) bool {
+	for _, d := range dirs {
+		if d == "" || rel == d || strings.HasPrefix(rel, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// removeMissing removes cataloged paths the walk did not find, after
+// verifying the volume is still the same and online.
+func (v *volume) removeMissing(ctx context.Context, missing map[string]locKey, failed []string) int {
+	if !v.verifyNow() {
+		return 0
+	}
+	n := 0
+	for rel := range missing {
+		if ctx.Err() != nil || under(rel, failed) {
+			continue
+		}
+		if v.removeIfGone(rel, "missing at rescan") {
+			n++
+		}
+	}
+	return n
+}
+
+// verifyNow re-checks the identity; a failure takes the volume offline.
+func (v *volume) verifyNow() bool {
+	rec, err := v.p.cat.Volume(v.name)
+	if err != nil {
+		v.log.Error("read volume record", "err", err)
+		return false
+	}
+	if _, reason := watch.Verify(v.root, rec); reason != "" {
+		v.goOffline(rec, reason)
+		return false
+	}
+	return true
+}
+
+// removeIfGone removes the location if the path is really not a regular
+// file now (an ignored or re-created file stays).
+func (v *volume) removeIfGone(rel, detail string) bool {
+	if _, ok, err := watch.Stat(v.root, rel); err != nil || ok {
+		return false
+	}
+	if _, err := v.p.cat.RemoveLocation(v.name, rel, detail); err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			v.log.Error("remove location", "path", rel, "err", err)
+		}
+		return false
+	}
+	v.statsDirty.Store(true)
+	v.log.Debug("location removed", "path", rel, "detail", detail)
+	return true
+}
+
+// removeGone handles files the watcher saw removed or moved away.
+func (v *volume) removeGone(ctx context.Context) {
+	v.mu.Lock()
+	batch := v.gone
+	v.gone = map[string]bool{}
+	v.mu.Unlock()
+	if len(batch) == 0 || !v.isOnline() {
+		return
+	}
+	var cataloged []string
+	for rel := range batch {
+		l, err := v.p.cat.Location(v.name, rel)
+		if err == nil && (l.State == storage.LocPresent || l.State == "") {
+			cataloged = append(cataloged, rel)
+		}
+	}
+	if len(cataloged) == 0 || !v.verifyNow() {
+		return
+	}
+	for _, rel := range cataloged {
+		if ctx.Err() != nil {
+			return
+		}
+		v.removeIfGone(rel, "deleted or moved away")
+	}
+	v.p.progress.Add(1)
+}
+
+// refreshStats reads files and bytes from the catalog after a walk, or on
+// a tick when something changed.
+func (v *volume) refreshStats(force bool) {
+	if !force && !v.statsDirty.Load() {
+		return
+	}
+	v.statsDirty.Store(false)
+	files, bytes, err := v.p.cat.VolumeStats(v.name)
+	if err != nil {
+		v.log.Warn("volume stats", "err", err)
+		return
+	}
+	v.mu.Lock()
+	v.st.Files, v.st.Bytes = files, bytes
+	v.mu.Unlock()
+}
