@@ -201,6 +201,9 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		return o.fail(&res, "", fmt.Errorf("card %s: %w: %w", o.src, ErrSourceGone, err))
 	}
 	o.srcDev = st.Dev
+	if o.dst == o.src || strings.HasPrefix(o.dst, o.src+string(filepath.Separator)) {
+		return o.fail(&res, "", fmt.Errorf("offload %s: destination %s is on the card", o.src, o.dst))
+	}
 	layout, err := Detect(o.src)
 	if err != nil {
 		return o.fail(&res, "", err)
@@ -232,14 +235,13 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return o.fail(&res, f.rel, err)
 		}
-		fr, resumed, err := o.file(ctx, f, formats)
+		var check func(*FileResult) error
+		if res.CardHistory {
+			check = func(fr *FileResult) error { return checkAgainst(cardHist, fr) }
+		}
+		fr, resumed, err := o.file(ctx, f, formats, check)
 		if err != nil {
 			return o.fail(&res, f.rel, err)
-		}
-		if res.CardHistory {
-			if err := checkAgainst(cardHist, fr); err != nil {
-				return o.fail(&res, f.rel, err)
-			}
 		}
 		if resumed {
 			res.Resumed++
@@ -320,19 +322,24 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 
 // file copies and verifies one file, or recognises it as verified by an
 // earlier run (same size and mtime on the card and at the destination).
-func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format) (*FileResult, bool, error) {
+func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, bool, error) {
 	dstPath := filepath.Join(o.dst, filepath.FromSlash(f.rel))
 	if prev, ok := o.state.Files[f.rel]; ok && prev.Size == f.size && prev.ModTime.Equal(f.mtime) && hasFormats(prev, formats) {
 		if fi, err := os.Stat(dstPath); err == nil && fi.Size() == f.size && fi.ModTime().Equal(f.mtime) {
 			r := *prev
 			r.Resumed = true
+			if check != nil {
+				if err := check(&r); err != nil {
+					return nil, false, err
+				}
+			}
 			return &r, true, nil
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dstPath), 0o755); err != nil {
 		return nil, false, o.dstErr(err, "create "+filepath.Dir(dstPath))
 	}
-	fr, err := o.copy(ctx, f, dstPath, formats)
+	fr, err := o.copy(ctx, f, dstPath, formats, check)
 	if err != nil {
 		return nil, false, err
 	}
@@ -351,7 +358,9 @@ func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
 	return fr.XXH128 != "" && fr.BLAKE3 != ""
 }
 
-func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats []ascmhl.Format) (*FileResult, error) {
+// copy writes one file under a partial name, re-reads it, runs check (the
+// card's own history) and only then renames it into place.
+func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, error) {
 	srcPath := filepath.Join(o.src, filepath.FromSlash(f.rel))
 	in, err := o.opts.OpenSource(srcPath)
 	if err != nil {
@@ -441,6 +450,12 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 	if got != fr.XXH128 {
 		os.Remove(partial)
 		return nil, fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
+	}
+	if check != nil {
+		if err := check(fr); err != nil {
+			os.Remove(partial)
+			return nil, err
+		}
 	}
 	if err := os.Chtimes(partial, f.mtime, f.mtime); err != nil {
 		os.Remove(partial)

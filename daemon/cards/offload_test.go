@@ -393,4 +393,10 @@ func TestOffloadContinuesCardHistory(t *testing.T) {
 	if ascmhl.Exists(dst2) {
 		t.Fatal("history written for a card that failed verification")
 	}
+	if _, err := os.Stat(filepath.Join(dst2, "Clips", "A002C006_141024_R2EC.mov")); err == nil {
+		t.Fatal("a file that fails the card's history was put in place")
+	}
+	if _, err := Offload(context.Background(), card, filepath.Join(card, "x"), Options{}); err == nil {
+		t.Fatal("offload into the card itself accepted")
+	}
 }
