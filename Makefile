@@ -40,12 +40,8 @@ bench: build
 	@set -e; for s in bench/*.sh; do [ -f "$$s" ] || continue; echo "== $$s"; bash "$$s"; done
 	$(GO) test -run '^$$' -bench . -benchtime 3x $(PKGS)
 
-# Packages (owned by the packaging engineer).
-deb: build
-	@echo "deb: not yet implemented (packaging/)"; exit 1
-
-rpm: build
-	@echo "rpm: not yet implemented (packaging/)"; exit 1
+# Packages (owned by the packaging engineer): deb, rpm, package-test.
+include packaging/packaging.mk
 
 clean:
 	rm -rf bin/
