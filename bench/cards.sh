@@ -32,5 +32,5 @@ ref() {
 for t in xxhsum b3sum; do command -v $t >/dev/null || { echo "cards bench: $t missing"; exit 1; }; done
 ref_mbs=$(ref)
 ours=$(INGESTD_BENCH_CARD="$work/card" INGESTD_BENCH_DST="$work/dst" \
-  go test -run '^$' -bench 'BenchmarkOffload/\[xxh128\]$' -benchtime 3x ./daemon/cards/ | awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") print $i }')
+  go test -run '^$' -bench 'BenchmarkOffload/xxh128$' -benchtime 3x ./daemon/cards/ | awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") print $i }')
 echo "cards offload ${SIZE_MB} MiB: ingestd ${ours} MB/s, cp+xxhsum+b3sum+xxhsum -c ${ref_mbs} MB/s, ratio $(awk -v a="$ours" -v b="$ref_mbs" 'BEGIN { printf "%.2f", a / b }')"

@@ -53,7 +53,7 @@ type Options struct {
 	// Formats of an existing card history are always added.
 	MHLFormats []ascmhl.Format
 	Creator    ascmhl.Creator // tool name defaults to "ingestd"
-	BufferSize int            // read size, default 4 MiB
+	BufferSize int            // read size, default 1 MiB (4 in flight)
 	Logger     *slog.Logger
 	Progress   func(Progress)
 	Now        func() time.Time
@@ -170,7 +170,7 @@ func (o *offloader) defaults() {
 		o.opts.Now = time.Now
 	}
 	if o.opts.BufferSize <= 0 {
-		o.opts.BufferSize = 4 << 20
+		o.opts.BufferSize = 1 << 20
 	}
 	if o.opts.OpenSource == nil {
 		o.opts.OpenSource = func(p string) (io.ReadCloser, error) { return os.Open(p) }
@@ -376,7 +376,10 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 
 	b3 := blake3.New()
 	x128 := xxh3.New128()
-	hashers := []io.Writer{b3, x128}
+	// Sinks: the file, BLAKE3, then the xxHash family together (fast), then
+	// each slower MHL format on its own goroutine.
+	fast := []io.Writer{x128}
+	sinks := []io.Writer{out, b3}
 	mhl := map[ascmhl.Format]hash.Hash{}
 	for _, fm := range formats {
 		if fm == ascmhl.XXH128 {
@@ -388,31 +391,49 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 			return nil, err
 		}
 		mhl[fm] = h
-		hashers = append(hashers, h)
+		if fm == ascmhl.XXH64 || fm == ascmhl.XXH3 {
+			fast = append(fast, h)
+		} else {
+			sinks = append(sinks, h)
+		}
 	}
-	hw := io.MultiWriter(hashers...)
+	sinks = append(sinks, io.MultiWriter(fast...))
+	p := newPipe(o.opts.BufferSize, 4, sinks...)
 	var n int64
+	var rerr error
 	for {
 		if err := ctx.Err(); err != nil {
-			cleanup()
-			return nil, err
-		}
-		k, rerr := in.Read(o.buf)
-		if k > 0 {
-			hw.Write(o.buf[:k])
-			if _, err := out.Write(o.buf[:k]); err != nil {
-				cleanup()
-				return nil, o.dstErr(err, "write "+partial)
-			}
-			n += int64(k)
-		}
-		if rerr == io.EOF {
+			rerr = err
 			break
 		}
-		if rerr != nil {
-			cleanup()
-			return nil, o.srcErr(rerr, "read "+f.rel)
+		if err := p.err(0); err != nil {
+			break
 		}
+		buf := p.buffer()
+		k, err := io.ReadFull(in, buf)
+		if k > 0 {
+			p.submit(k)
+			n += int64(k)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	p.close()
+	if err := p.err(0); err != nil {
+		cleanup()
+		return nil, o.dstErr(err, "write "+partial)
+	}
+	if rerr != nil {
+		cleanup()
+		if ctx.Err() != nil {
+			return nil, rerr
+		}
+		return nil, o.srcErr(rerr, "read "+f.rel)
 	}
 	if n != f.size {
 		cleanup()
