@@ -1,0 +1,215 @@
+package ingest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/watch"
+	"github.com/ingestd/ingestd/storage"
+)
+
+func fill(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for n, c := range files {
+		write(t, filepath.Join(root, n), c)
+	}
+}
+
+func (h *harness) waitOnline(name string, online bool) VolumeStatus {
+	h.t.Helper()
+	var st VolumeStatus
+	waitFor(h.t, "volume "+name+" online="+map[bool]string{true: "true", false: "false"}[online], func() bool {
+		st = h.volStatus(name)
+		return st.Online == online
+	})
+	return st
+}
+
+// pause lets several identity checks and a rescan request pass.
+func (h *harness) pause(name string) {
+	h.rescan(name)
+	time.Sleep(10 * h.p.checkEvery)
+}
+
+func (h *harness) assertNothingRemoved(files map[string]string) {
+	h.t.Helper()
+	if n := h.count(storage.EvLocationRemoved); n != 0 {
+		h.t.Fatalf("%d location.removed events while the volume was offline", n)
+	}
+	for n := range files {
+		if _, ok := h.present("v", n); !ok {
+			h.t.Fatalf("%s no longer present", n)
+		}
+	}
+}
+
+// A tmpfs volume unmounted goes offline (root back on the parent's
+// device, marker gone) and nothing is removed; mounted and refilled (marker
+// included) it comes back online, and only then a file really missing is
+// removed.
+func TestTmpfsUnmountOfflineAndBack(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "vol")
+	os.Mkdir(root, 0o755)
+	mount(t, root, "-t", "tmpfs", "-o", "size=16m", "tmpfs")
+	files := map[string]string{"a.mov": "A", "day1/b.mov": "B", "day1/c.wav": "C"}
+	fill(t, root, files)
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	for n := range files {
+		h.waitPresent("v", n)
+	}
+	marker, err := os.ReadFile(filepath.Join(root, watch.MarkerName))
+	if err != nil {
+		t.Fatalf("marker not written: %v", err)
+	}
+
+	umount(t, root)
+	st := h.waitOnline("v", false)
+	if !strings.Contains(st.Reason, "not mounted") {
+		t.Errorf("offline reason %q, want it to say not mounted", st.Reason)
+	}
+	h.pause("v")
+	h.assertNothingRemoved(files)
+	if n := h.count(storage.EvVolumeOffline); n != 1 {
+		t.Errorf("volume.offline events: %d, want 1", n)
+	}
+
+	mount(t, root, "-t", "tmpfs", "-o", "size=16m", "tmpfs")
+	write(t, filepath.Join(root, watch.MarkerName), string(marker))
+	fill(t, root, map[string]string{"a.mov": "A", "day1/b.mov": "B"}) // c.wav really gone now
+	h.waitOnline("v", true)
+	h.waitGone("v", "day1/c.wav")
+	h.waitPresent("v", "a.mov")
+	h.waitPresent("v", "day1/b.mov")
+	// The catalog records the first adoption without an event; the
+	// return is one volume.online.
+	if n := h.count(storage.EvVolumeOnline); n != 1 {
+		t.Errorf("volume.online events: %d, want 1", n)
+	}
+	if n := h.count(storage.EvLocationRemoved); n != 1 {
+		t.Errorf("location.removed events: %d, want 1 (c.wav)", n)
+	}
+}
+
+func ext4Image(t *testing.T, path string) {
+	t.Helper()
+	need(t, "mkfs.ext4", "truncate")
+	run(t, "truncate", "-s", "64M", path)
+	run(t, "mkfs.ext4", "-q", "-F", path)
+}
+
+// An ext4 loop image unmounted goes offline and nothing is removed;
+// another file system mounted in its place (no marker) stays offline as
+// "replaced"; the original mounted again is online and its unchanged files
+// are not read again.
+func TestExt4LoopUnmountReplaceRemount(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "vol")
+	os.Mkdir(root, 0o755)
+	img, other := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
+	ext4Image(t, img)
+	ext4Image(t, other)
+	mount(t, root, "-o", "loop", img)
+	files := map[string]string{"clip1.mov": "one", "card/clip2.mov": "two", "card/sub/clip3.mov": "three"}
+	fill(t, root, files)
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	for n := range files {
+		h.waitPresent("v", n)
+	}
+	h.idle()
+	hashed := h.p.Status().FilesHashed
+
+	umount(t, root)
+	h.waitOnline("v", false)
+	h.pause("v")
+	h.assertNothingRemoved(files)
+
+	mount(t, root, "-o", "loop", other)
+	fill(t, root, map[string]string{"intruder.mov": "not ours"})
+	waitFor(t, "replaced mount reported", func() bool {
+		return strings.Contains(h.volStatus("v").Reason, "marker")
+	})
+	h.pause("v")
+	if h.volStatus("v").Online {
+		t.Fatal("a different file system at the root was taken as the volume")
+	}
+	h.assertNothingRemoved(files)
+	if _, ok := h.present("v", "intruder.mov"); ok {
+		t.Fatal("cataloged a file of the replacing file system")
+	}
+	umount(t, root)
+
+	mount(t, root, "-o", "loop", img)
+	h.waitOnline("v", true)
+	h.idle()
+	h.assertNothingRemoved(files)
+	if got := h.p.Status().FilesHashed; got != hashed {
+		t.Errorf("remount re-hashed %d unchanged files", got-hashed)
+	}
+	os.Remove(filepath.Join(root, "card/clip2.mov"))
+	h.waitGone("v", "card/clip2.mov")
+}
+
+// Writes the watcher cannot see (behind a FUSE view, the way NAS writes by
+// other hosts arrive) are found by the reconcile walk, deletions too.
+func TestUnseenWritesFoundByRescan(t *testing.T) {
+	need(t, "bindfs")
+	backing, view := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(backing, "before.mov"), "before")
+	mount(t, view, "-t", "fuse.bindfs", backing) // mount(8) helper for bindfs
+	h := start(t, "", Config{Volumes: []Volume{{"v", view}}, Rescan: 400 * time.Millisecond})
+	h.waitPresent("v", "before.mov")
+	write(t, filepath.Join(backing, "nas/written-by-nas.mov"), "behind the view")
+	l := h.waitPresent("v", "nas/written-by-nas.mov")
+	if l.Size != int64(len("behind the view")) {
+		t.Errorf("size %d", l.Size)
+	}
+	os.Remove(filepath.Join(backing, "before.mov"))
+	h.waitGone("v", "before.mov")
+}
+
+// A root that does not exist is offline (nothing adopted); once created it
+// is adopted and ingested.
+func TestMissingRootThenCreated(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "later")
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	if st := h.volStatus("v"); st.Online || !strings.Contains(st.Reason, "root missing") {
+		t.Fatalf("status %+v", st)
+	}
+	write(t, filepath.Join(root, "x.mov"), "x")
+	h.waitOnline("v", true)
+	h.waitPresent("v", "x.mov")
+}
+
+// Deleting the marker of a volume with files takes it offline (emptied or
+// replaced), nothing removed; writing it back brings it online.
+func TestMarkerRemovedGoesOffline(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{"a.mov": "a", "b.mov": "b"}
+	fill(t, root, files)
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	for n := range files {
+		h.waitPresent("v", n)
+	}
+	id, err := watch.ReadMarker(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, watch.MarkerName))
+	os.Remove(filepath.Join(root, "a.mov"))
+	h.waitOnline("v", false)
+	h.pause("v")
+	if n := h.count(storage.EvLocationRemoved); n != 0 {
+		t.Fatalf("removed %d locations of a volume without its marker", n)
+	}
+	if err := watch.WriteMarker(root, id); err != nil {
+		t.Fatal(err)
+	}
+	h.waitOnline("v", true)
+	h.waitGone("v", "a.mov")
+	if _, ok := h.present("v", "b.mov"); !ok {
+		t.Fatal("b.mov lost")
+	}
+}
