@@ -90,10 +90,15 @@ func (s *Service) runner() *Runner {
 
 // run runs one FFmpeg step for job j, tracking its progress.
 func (s *Service) run(ctx context.Context, j *job, encoder string, duration float64, args []string) error {
+	_, err := s.runCapture(ctx, j, encoder, duration, args)
+	return err
+}
+
+func (s *Service) runCapture(ctx context.Context, j *job, encoder string, duration float64, args []string) (string, error) {
 	s.mu.Lock()
 	j.encoder, j.duration, j.prog = encoder, duration, Progress{}
 	s.mu.Unlock()
-	return s.runner().Run(ctx, args, nil, func(p Progress) {
+	return s.runner().RunCapture(ctx, args, nil, func(p Progress) {
 		s.mu.Lock()
 		j.prog = p
 		s.mu.Unlock()
@@ -151,10 +156,14 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	var rep proxyReport
 	err = step(dir, OutProxyVideo, func(tmp string) error {
 		args := append(append([]string{}, pl.Args[:len(pl.Args)-1]...), tmp)
-		if err := s.run(ctx, j, pl.Encoder, m.Duration, args); err != nil {
+		stderr, err := s.runCapture(ctx, j, pl.Encoder, m.Duration, args)
+		if err != nil {
 			return fmt.Errorf("proxy of %s: %w", src, err)
 		}
 		rep, err = validateVideo(ctx, s.tools.FFprobe, tmp, m, srcFrames, s.cfg, pl)
+		if err != nil && stderr != "" {
+			err = fmt.Errorf("%w; ffmpeg said: %s", err, excerpt(stderr, 800))
+		}
 		return err
 	})
 	if err != nil {

@@ -61,12 +61,19 @@ var baseArgs = []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "er
 // progress block. It returns nil on exit status 0, the context's cause when
 // cancelled (ErrStalled for the watchdog), or a *RunError.
 func (r *Runner) Run(ctx context.Context, args []string, stdout io.Writer, onProgress func(Progress)) error {
+	_, err := r.RunCapture(ctx, args, stdout, onProgress)
+	return err
+}
+
+// RunCapture is Run that also returns the tail of FFmpeg's stderr, which
+// may hold warnings (decode errors of a damaged file) even on success.
+func (r *Runner) RunCapture(ctx context.Context, args []string, stdout io.Writer, onProgress func(Progress)) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("progress pipe: %w", err)
+		return "", fmt.Errorf("progress pipe: %w", err)
 	}
 	defer pr.Close()
 
@@ -90,7 +97,7 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout io.Writer, onPro
 
 	if err := cmd.Start(); err != nil {
 		pw.Close()
-		return fmt.Errorf("start %s: %w", r.FFmpeg, err)
+		return "", fmt.Errorf("start %s: %w", r.FFmpeg, err)
 	}
 	pw.Close()
 
@@ -148,15 +155,16 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout io.Writer, onPro
 	<-progDone
 	cancel(nil)
 	<-watchDone
+	stderr := excerpt(tail.String(), 2000)
 	switch {
 	case werr == nil:
-		return nil
+		return stderr, nil
 	case errors.Is(cause, ErrStalled):
-		return &RunError{Err: cause, Stderr: excerpt(tail.String(), 2000)}
+		return stderr, &RunError{Err: cause, Stderr: stderr}
 	case cause != nil:
-		return fmt.Errorf("ffmpeg cancelled: %w", cause)
+		return stderr, fmt.Errorf("ffmpeg cancelled: %w", cause)
 	}
-	return &RunError{Err: fmt.Errorf("ffmpeg: %w", werr), Stderr: excerpt(tail.String(), 2000)}
+	return stderr, &RunError{Err: fmt.Errorf("ffmpeg: %w", werr), Stderr: stderr}
 }
 
 // readProgress parses key=value lines; each "progress=" line ends a block.
