@@ -21,7 +21,7 @@ var ErrLimit = errors.New("inotify limit reached")
 // Handler receives a watcher's aggregated notifications. Calls come from
 // the watcher's Run goroutine, one at a time. Nil funcs are skipped.
 type Handler struct {
-	Changed  func(e Entry)   // a regular file was created, written or moved in
+	Changed  func(e Entry)    // a regular file was created, written or moved in
 	Gone     func(rel string) // a file was removed or moved away
 	DirGone  func(rel string) // a watched directory was removed or moved away
 	RootGone func()           // the root itself was removed, moved or unmounted

@@ -1,0 +1,248 @@
+package watch
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+func TestIgnoreMatch(t *testing.T) {
+	ig, err := NewIgnore([]string{"*.tmp", "/renders/*", "proxy?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		rel  string
+		skip bool
+	}{
+		{"clip.mov", false},
+		{".hidden", true},
+		{"a/.DS_Store", true},
+		{"._clip.mov", true},
+		{MarkerName, true},
+		{"Thumbs.db", true},
+		{"desktop.ini", true},
+		{"x.part", true},
+		{"x.partial", true},
+		{"x.crdownload", true},
+		{"@eaDir/a.jpg", true},
+		{"share/#recycle/a.mov", true},
+		{"#snapshot/a", true},
+		{"$RECYCLE.BIN/a", true},
+		{"lost+found/a", true},
+		{".Trashes/501/a", true},
+		{"a.tmp", true},
+		{"sub/a.tmp", true},
+		{"tmp.mov", false},
+		{"renders/a.mov", true},
+		{"sub/renders/a.mov", false},
+		{"proxy1/a.mov", true},
+		{"proxy12/a.mov", false},
+		{"part", false},
+	}
+	for _, c := range cases {
+		if got := ig.MatchPath(c.rel); got != c.skip {
+			t.Errorf("MatchPath(%q) = %v, want %v", c.rel, got, c.skip)
+		}
+	}
+	if _, err := NewIgnore([]string{"[oops"}); err == nil || !strings.Contains(err.Error(), "[oops") {
+		t.Errorf("bad glob: %v", err)
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWalk(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	write(t, filepath.Join(outside, "o.mov"), "o")
+	files := []string{"a.mov", "d1/b.mov", "d1/d2/c.mov", "e\u0301.mov", "n\nl.mov", strings.Repeat("x", 255)}
+	for _, f := range files {
+		write(t, filepath.Join(root, f), f)
+	}
+	write(t, filepath.Join(root, ".DS_Store"), "skip")
+	write(t, filepath.Join(root, "@eaDir/t.jpg"), "skip")
+	os.Symlink(outside, filepath.Join(root, "out"))
+	os.Symlink("..", filepath.Join(root, "d1/loop"))
+	os.Symlink("a.mov", filepath.Join(root, "link.mov"))
+	unix.Mkfifo(filepath.Join(root, "fifo"), 0o644)
+
+	var got, dirs []string
+	err := Walk(root, "", nil, WalkFuncs{
+		Dir: func(rel string) error { dirs = append(dirs, rel); return nil },
+		File: func(e Entry) {
+			got = append(got, e.Rel)
+			fi, _ := os.Lstat(filepath.Join(root, e.Rel))
+			st := fi.Sys().(*syscall.Stat_t)
+			if e.Size != fi.Size() || e.MTime != fi.ModTime().UnixNano() || e.Ino != st.Ino {
+				t.Errorf("%q: entry %+v, stat size %d mtime %d ino %d", e.Rel, e, fi.Size(), fi.ModTime().UnixNano(), st.Ino)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	sort.Strings(files)
+	if strings.Join(got, "|") != strings.Join(files, "|") {
+		t.Errorf("walk found %q, want %q", got, files)
+	}
+	sort.Strings(dirs)
+	if strings.Join(dirs, "|") != "|d1|d1/d2" {
+		t.Errorf("dirs %q", dirs)
+	}
+	if err := Walk(filepath.Join(root, "missing"), "", nil, WalkFuncs{}); err == nil {
+		t.Error("walk of a missing root: want error")
+	}
+}
+
+func TestVerifyAndAdopt(t *testing.T) {
+	root := t.TempDir()
+	if _, reason := Verify(filepath.Join(root, "nope"), storage.Volume{Marker: "x"}); !strings.HasPrefix(reason, "root missing") {
+		t.Errorf("missing root: %q", reason)
+	}
+	write(t, filepath.Join(root, "file"), "")
+	if _, reason := Verify(filepath.Join(root, "file"), storage.Volume{Marker: "x"}); !strings.Contains(reason, "not a directory") {
+		t.Errorf("file root: %q", reason)
+	}
+	vol := filepath.Join(root, "vol")
+	os.Mkdir(vol, 0o755)
+	marker, dev, note, err := Adopt(vol)
+	if err != nil || marker == "" || dev == 0 || note != "marker written" {
+		t.Fatalf("adopt: %q %d %q %v", marker, dev, note, err)
+	}
+	rec := storage.Volume{Marker: marker, Dev: dev}
+	if _, reason := Verify(vol, rec); reason != "" {
+		t.Errorf("adopted volume offline: %q", reason)
+	}
+	if m2, _, note, _ := Adopt(vol); m2 != marker || note != "existing marker kept" {
+		t.Errorf("re-adopt replaced the marker: %q %q", m2, note)
+	}
+	if _, reason := Verify(vol, storage.Volume{Marker: "other", Dev: dev}); !strings.HasPrefix(reason, "replaced") {
+		t.Errorf("foreign marker: %q", reason)
+	}
+	os.Remove(filepath.Join(vol, MarkerName))
+	if _, reason := Verify(vol, rec); !strings.Contains(reason, "missing") {
+		t.Errorf("marker gone: %q", reason)
+	}
+	// A marker that is a link does not count.
+	os.Symlink(filepath.Join(root, "file"), filepath.Join(vol, MarkerName))
+	if _, reason := Verify(vol, rec); reason == "" {
+		t.Error("a linked marker was accepted")
+	}
+	os.Remove(filepath.Join(vol, MarkerName))
+
+	// Identity by device and root inode when no marker can be written.
+	var st unix.Stat_t
+	unix.Stat(vol, &st)
+	irec := storage.Volume{Marker: inodeIdentity(uint64(st.Dev), st.Ino), Dev: uint64(st.Dev)}
+	if _, reason := Verify(vol, irec); reason != "" {
+		t.Errorf("inode identity: %q", reason)
+	}
+	os.Rename(vol, vol+".old")
+	os.Mkdir(vol, 0o755)
+	if _, reason := Verify(vol, irec); !strings.HasPrefix(reason, "replaced") {
+		t.Errorf("replaced dir with inode identity: %q", reason)
+	}
+}
+
+// Adopt refuses an empty mount point that fstab lists but that is not
+// mounted: the NAS is simply not there yet.
+func TestAdoptRefusesUnmountedFstabEntry(t *testing.T) {
+	root := t.TempDir()
+	mp := filepath.Join(root, "mnt nas")
+	os.Mkdir(mp, 0o755)
+	fstab := filepath.Join(root, "fstab")
+	write(t, fstab, "# comment\nnas:/footage "+strings.ReplaceAll(mp, " ", `\040`)+" nfs defaults 0 0\n")
+	old := FstabPath
+	FstabPath = fstab
+	defer func() { FstabPath = old }()
+	if _, _, _, err := Adopt(mp); err == nil || !strings.Contains(err.Error(), "not mounted") {
+		t.Fatalf("adopt of an unmounted fstab mount point: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(mp, MarkerName)); err == nil {
+		t.Fatal("marker written into the bare mount point")
+	}
+}
+
+// New directories are watched and listed at once: files created right
+// after mkdir (before a watch could exist) are reported; Chmod is not;
+// removals are.
+func TestWatcherNewDirectoriesAndRemovals(t *testing.T) {
+	root := t.TempDir()
+	w, err := NewWatcher(root, nil, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := Walk(root, "", nil, WalkFuncs{Dir: w.AddDir}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	changed, gone := map[string]int{}, map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx, Handler{
+		Changed: func(e Entry) { mu.Lock(); changed[e.Rel]++; mu.Unlock() },
+		Gone:    func(rel string) { mu.Lock(); gone[rel]++; mu.Unlock() },
+	})
+	write(t, filepath.Join(root, "a/b/c/deep.mov"), "x") // MkdirAll then the file, at once
+	for i := 0; i < 50; i++ {                            // a burst on one file
+		f, _ := os.OpenFile(filepath.Join(root, "burst.mov"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f.Write([]byte("y"))
+		f.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		ok := changed["a/b/c/deep.mov"] > 0 && changed["burst.mov"] > 0
+		mu.Unlock()
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	if changed["a/b/c/deep.mov"] == 0 || changed["burst.mov"] == 0 {
+		t.Fatalf("changed %v", changed)
+	}
+	if n := changed["burst.mov"]; n > 10 {
+		t.Errorf("burst of 50 writes reported %d times, want it collapsed", n)
+	}
+	mu.Unlock()
+	if w.Watches() != 4 {
+		t.Errorf("watches %d, want 4", w.Watches())
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	before := changed["burst.mov"]
+	mu.Unlock()
+	os.Chmod(filepath.Join(root, "burst.mov"), 0o600)
+	os.Remove(filepath.Join(root, "a/b/c/deep.mov"))
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if gone["a/b/c/deep.mov"] != 1 {
+		t.Errorf("gone %v", gone)
+	}
+	if changed["burst.mov"] != before {
+		t.Errorf("chmod was reported as a change")
+	}
+}
