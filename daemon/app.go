@@ -289,7 +289,7 @@ func (a *App) statusDoc(ctx context.Context) any {
 		Ready:       a.ready.Load(),
 		Volumes:     []api.VolumeStatus{},
 		Queues:      api.Queues{Settling: st.Queues.Settling, Hashing: st.Queues.Hashing},
-		Ingest:      api.IngestStats{FilesSeen: uint64(st.FilesSeen), BytesHashed: uint64(st.BytesHashed)},
+		Ingest:      api.IngestStats{FilesSeen: st.FilesSeen, FilesHashed: st.FilesHashed, BytesHashed: st.BytesHashed},
 	}
 	for _, v := range st.Volumes {
 		doc.Volumes = append(doc.Volumes, api.VolumeStatus{

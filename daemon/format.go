@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -52,7 +53,17 @@ func printStatus(w io.Writer, s api.Status) {
 		time.Since(s.Started).Round(time.Second), state)
 	fmt.Fprintf(w, "catalog\tlast seq %d\t%s\t\n", s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
 	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\t\n", s.Queues.Settling, s.Queues.Hashing)
-	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\t\n\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
+	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\t\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
+	for _, sec := range []struct {
+		name string
+		v    any
+	}{{"proxy", s.Proxy}, {"sync", s.Sync}} {
+		if sec.v != nil {
+			j, _ := json.Marshal(sec.v)
+			fmt.Fprintf(w, "%s\t%s\t\t\n", sec.name, j)
+		}
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "VOLUME\tSTATE\tMODE\tFILES\tSIZE\tLAST SCAN\tPATH")
 	for _, v := range s.Volumes {
 		st := "online"

@@ -275,6 +275,9 @@ func (e *env) feedAll() []storage.Event {
 	}
 }
 
+// feedAllFrom is feedAll without its first n events.
+func (e *env) feedAllFrom(n int) []storage.Event { return e.feedAll()[n:] }
+
 // waitFeed long-polls the feed until cond holds on all events so far.
 func (e *env) waitFeed(timeout time.Duration, what string, cond func([]storage.Event) bool) []storage.Event {
 	e.t.Helper()

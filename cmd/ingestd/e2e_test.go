@@ -113,10 +113,17 @@ func TestIngestFeedAssetsAndCLI(t *testing.T) {
 		t.Fatalf("assets after %s: %+v %v", page1.Next, page2, err)
 	}
 
-	// Status.
-	st, err := c.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Status: volume counters are refreshed on the pipeline's tick, so
+	// wait for them to catch up.
+	var st api.Status
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var err error
+		if st, err = c.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Volumes) == 1 && st.Volumes[0].Files == 3 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(st.Volumes) != 1 || st.Volumes[0].Name != "footage" || !st.Volumes[0].Online || st.Volumes[0].Files != 3 ||
 		st.Volumes[0].Bytes != int64(2*len("first clip")+len(big)) {
@@ -377,11 +384,30 @@ func TestKillRestart(t *testing.T) {
 	}
 	drop("a", 20)
 	e.waitFeed(60*time.Second, "batch a", hasPaths(storage.EvLocationAdded, all...))
+	// Batch b: small files and some of several MiB, so hashes are in flight;
+	// kill as soon as the first of them is cataloged.
+	for i := range 8 {
+		rel := fmt.Sprintf("b/big-%d.bin", i)
+		data := make([]byte, 4<<20+i)
+		for j := range data {
+			data[j] = byte(j ^ i*31 ^ j>>9)
+		}
+		e.writeFile(rel, data)
+		all = append(all, rel)
+	}
 	drop("b", 30)
-	// Kill while batch b is settling/hashing.
-	time.Sleep(350 * time.Millisecond)
+	before := len(e.feedAll())
+	e.waitFeed(60*time.Second, "first of batch b", func(evs []storage.Event) bool {
+		for _, ev := range evs {
+			if ev.Type == storage.EvLocationAdded && strings.HasPrefix(ev.Path, "b/") {
+				return true
+			}
+		}
+		return false
+	})
 	e.kill9()
 	e.start()
+	t.Logf("killed with %d events of batch b logged", len(e.feedAllFrom(before)))
 	drop("c", 10)
 	e.waitFeed(90*time.Second, "batches a, b, c after kill -9", hasPaths(storage.EvLocationAdded, all...))
 	e.kill9()

@@ -54,7 +54,8 @@ type Queues struct {
 
 // IngestStats are the pipeline's counters since start.
 type IngestStats struct {
-	FilesSeen   uint64 `json:"files_seen"`
+	FilesSeen   uint64 `json:"files_seen"`   // new or changed files queued to settle
+	FilesHashed uint64 `json:"files_hashed"` // files read and hashed (unchanged files are only stat'ed)
 	BytesHashed uint64 `json:"bytes_hashed"`
 }
 
