@@ -58,6 +58,12 @@ type Options struct {
 	Progress   func(Progress)
 	Now        func() time.Time
 
+	// TrustResumed skips re-hashing the destination copy of files an
+	// earlier run verified (size and mtime still match on both sides). By
+	// default their xxh128 is re-read from the destination and compared
+	// with the recorded one; a file that differs is copied again.
+	TrustResumed bool
+
 	// Seams for fault injection in tests. OpenSource opens a card file
 	// (default os.Open); AfterCopy runs after a file was written and synced
 	// and before it is re-read for verification.
@@ -325,7 +331,7 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, bool, error) {
 	dstPath := filepath.Join(o.dst, filepath.FromSlash(f.rel))
 	if prev, ok := o.state.Files[f.rel]; ok && prev.Size == f.size && prev.ModTime.Equal(f.mtime) && hasFormats(prev, formats) {
-		if fi, err := os.Stat(dstPath); err == nil && fi.Size() == f.size && fi.ModTime().Equal(f.mtime) {
+		if fi, err := os.Stat(dstPath); err == nil && fi.Size() == f.size && fi.ModTime().Equal(f.mtime) && o.stillVerified(dstPath, prev) {
 			r := *prev
 			r.Resumed = true
 			if check != nil {
@@ -347,6 +353,18 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 	o.dirty++
 	o.saveState(false)
 	return fr, false, nil
+}
+
+func (o *offloader) stillVerified(dstPath string, prev *FileResult) bool {
+	if o.opts.TrustResumed {
+		return true
+	}
+	got, err := rereadXXH128(dstPath, o.buf)
+	if err != nil || got != prev.XXH128 {
+		o.log.Warn("offloaded file changed since it was verified; copying it again", "path", dstPath, "err", err)
+		return false
+	}
+	return true
 }
 
 func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {

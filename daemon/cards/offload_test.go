@@ -249,6 +249,36 @@ func TestOffloadCardPulledThenResumed(t *testing.T) {
 	refVerify(t, dst)
 }
 
+// A file verified by an earlier run but damaged at the destination since
+// (same size and mtime) is not trusted on resume: it is copied again.
+func TestOffloadResumeRechecksDestination(t *testing.T) {
+	card := mountTmpfs(t, "8m")
+	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:300000", "DCIM/100GOPRO/GX010002.MP4": "rand:300000"})
+	dst := filepath.Join(mountTmpfs(t, "8m"), "card")
+	_, err := Offload(context.Background(), card, dst, Options{AfterCopy: func(rel, _ string) {
+		if rel == "DCIM/100GOPRO/GX010001.MP4" {
+			// file 2 vanishes: the first run fails after verifying file 1
+			os.Remove(filepath.Join(card, "DCIM/100GOPRO/GX010002.MP4"))
+		}
+	}})
+	if !errors.Is(err, ErrReadSource) {
+		t.Fatalf("first run: %v", err)
+	}
+	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010002.MP4": "rand:300000"})
+	p := filepath.Join(dst, "DCIM/100GOPRO/GX010001.MP4")
+	fi, _ := os.Stat(p)
+	data, _ := os.ReadFile(p)
+	data[100] ^= 0xff
+	os.WriteFile(p, data, 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+
+	res, err := Offload(context.Background(), card, dst, Options{})
+	if err != nil || res.Resumed != 0 || res.Copied != res.Bytes {
+		t.Fatalf("resume over a damaged copy: %v %+v", err, res)
+	}
+	sameTree(t, card, dst)
+}
+
 type failingReader struct {
 	r     io.ReadCloser
 	after int64
