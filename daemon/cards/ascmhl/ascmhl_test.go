@@ -400,3 +400,55 @@ func TestSealDefaultFormatDirectoryHashes(t *testing.T) {
 	xsdValidate(t, root)
 	refVerify(t, root, true, XXH128)
 }
+
+// The reference tool continues a history we wrote (`ascmhl create`), and we
+// read its generation back: interoperability both ways. Opt-in like
+// refVerify.
+func TestReferenceContinuesOurHistory(t *testing.T) {
+	ref := os.Getenv("INGESTD_ASCMHL_REF")
+	if ref == "" {
+		// Not a skip: CI cannot fetch the reference (see refVerify).
+		t.Log("INGESTD_ASCMHL_REF not set: reference ascmhl create not run")
+		return
+	}
+	py := os.Getenv("INGESTD_ASCMHL_PYTHON")
+	if py == "" {
+		py = "python3"
+	}
+	root := filepath.Join(t.TempDir(), "B002")
+	for p, c := range map[string]string{"CLIPS/B002C001.mov": "one", "CLIPS/B002C002.mov": "two", "readme.txt": "r"} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	ctx := context.Background()
+	ours, _, err := Seal(ctx, root, []Format{XXH128}, ProcessTransfer, Creator{ToolName: "ingestd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the reference names generations by the second
+	cmd := exec.Command(py, "-c", "import sys; from ascmhl.cli.ascmhl import mhltool_cli; sys.argv=['ascmhl']+sys.argv[1:]; mhltool_cli()", "create", "-h", "xxh128", root)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+ref)
+	if out, err := cmd.CombinedOutput(); err != nil || bytes.Contains(out, []byte("Traceback")) {
+		t.Fatalf("reference ascmhl create: %v\n%s", err, out)
+	}
+	h, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Generations) != 2 || h.Latest().Number != 2 || h.Latest().ToolName != "ascmhl" {
+		t.Fatalf("generations %+v", h.Generations)
+	}
+	g := h.Latest()
+	if g.RootHash.Hashes[0].Value != ours.RootHash.Hashes[0].Value || g.RootHash.Hashes[0].Structure != ours.RootHash.Hashes[0].Structure {
+		t.Fatalf("reference root hash %+v, ours %+v", g.RootHash.Hashes, ours.RootHash.Hashes)
+	}
+	for _, e := range g.Entries {
+		if !e.IsDir && e.Hashes[0].Action != ActionVerified {
+			t.Fatalf("reference marked %s %s", e.Path, e.Hashes[0].Action)
+		}
+	}
+	if rep, err := Verify(ctx, root); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %s", err, rep)
+	}
+	xsdValidate(t, root)
+}
