@@ -138,7 +138,7 @@ type srcFile struct {
 // and the progress file lets a later call resume without copying verified
 // files again.
 func Offload(ctx context.Context, src, dst string, opts Options) (Result, error) {
-	o := &offloader{opts: opts, src: filepath.Clean(src), dst: filepath.Clean(dst)}
+	o := &offloader{opts: opts, src: absPath(src), dst: absPath(dst)}
 	o.defaults()
 	res, err := o.run(ctx)
 	res.Finished = o.opts.Now()
@@ -506,6 +506,13 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 	}
 	syncDir(filepath.Dir(dstPath))
 	return fr, nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
