@@ -29,6 +29,15 @@ import (
 // The catalog is what the lead wires in.
 var _ Catalog = (*catalog.Catalog)(nil)
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if zr != nil {
+		os.RemoveAll(zr.stateDir)
+		os.RemoveAll(zr.catDir)
+	}
+	os.Exit(code)
+}
+
 // needFFmpeg skips (or, under CI=true, fails) when FFmpeg is absent.
 func needFFmpeg(t testing.TB) Tools {
 	t.Helper()
@@ -100,6 +109,7 @@ func openCatalog(t testing.TB, dir string) *catalog.Catalog {
 	if err != nil {
 		t.Fatalf("open catalog: %v", err)
 	}
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -19,6 +19,7 @@ import (
 // zooRun is one service run over the whole zoo, shared by the tests below.
 type zooRun struct {
 	stateDir string
+	catDir   string
 	ids      map[string]string // clip name -> asset id
 	docs     map[string]storage.AssetDoc
 	svc      *Service
@@ -36,12 +37,16 @@ func runZoo(t *testing.T) *zooRun {
 	dir, clips := zoo(t)
 	tools := needFFmpeg(t)
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, filepath.Join(os.TempDir(), "ingestd-transcode-zoo-cat-"+time.Now().Format("150405.000000")))
+	catDir, err := os.MkdirTemp("", "ingestd-transcode-zoo-cat-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := openCatalog(t, catDir)
 	stateDir, err := os.MkdirTemp("", "ingestd-transcode-zoo-state-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &zooRun{stateDir: stateDir, ids: map[string]string{}, docs: map[string]storage.AssetDoc{}, cat: cat}
+	r := &zooRun{catDir: catDir, stateDir: stateDir, ids: map[string]string{}, docs: map[string]storage.AssetDoc{}, cat: cat}
 	for _, c := range clips {
 		r.ids[c.Name] = catalogFile(t, cat, "nas", dir, c.Name)
 	}

@@ -1,0 +1,212 @@
+package transcode
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func jobKeys(t *testing.T, c Catalog) []string {
+	t.Helper()
+	var keys []string
+	if err := c.ListState(jobPrefix, func(k string, _ []byte) error { keys = append(keys, k); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func countEvents(t *testing.T, c interface {
+	Events(uint64, int) ([]storage.Event, error)
+}, typ, id string) int {
+	t.Helper()
+	evs, err := c.Events(0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ && e.AssetID == id {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRestartRequeuesJob: a job interrupted by shutdown stays persisted and
+// runs on the next start; it completes exactly once, and a stale job record
+// for a finished asset does not run it again.
+func TestRestartRequeuesJob(t *testing.T) {
+	dir, _ := zoo(t)
+	tools := needFFmpeg(t)
+	vol := t.TempDir()
+	copyFile(t, filepath.Join(dir, "avchd.mts"), filepath.Join(vol, "DCIM", "clip.mts"))
+	tools.Volumes = map[string]string{"card": vol}
+
+	// Fault injection: an ffmpeg that hangs on the proxy encode (as a long
+	// job would) and is the real one for everything else.
+	hang := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\ncase \"$*\" in *proxy.mp4.tmp*) exec sleep 300;; esac\nexec " + tools.FFmpeg + " \"$@\"\n"
+	if err := os.WriteFile(hang, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	catDir := filepath.Join(t.TempDir(), "catalog")
+	state := t.TempDir()
+	cat := openCatalog(t, catDir)
+	id := catalogFile(t, cat, "card", vol, "DCIM/clip.mts")
+	cfg := Config{GPU: GPUOff}
+
+	hungTools := tools
+	hungTools.FFmpeg = hang
+	s1, stop1 := startService(t, cfg, hungTools, state, cat)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := s1.Status()
+		if len(st.Running) == 1 && st.Running[0].AssetID == id && st.Running[0].Encoder == "libx264" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job never ran: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop1()
+	if keys := jobKeys(t, cat); len(keys) != 1 || !strings.HasSuffix(keys[0], id) {
+		t.Fatalf("after shutdown job records %v, want the interrupted job", keys)
+	}
+	doc, _ := cat.Asset(id)
+	if doc.Proxy == nil || doc.Proxy.Status != StatusQueued || countEvents(t, cat, storage.EvProxyReady, id) != 0 {
+		t.Fatalf("after shutdown proxy %+v, want queued and no proxy.ready", doc.Proxy)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "sleep 300").Output(); len(out) > 0 {
+		t.Fatalf("hung ffmpeg stand-in survived shutdown: pids %s", out)
+	}
+
+	// Restart with the real FFmpeg: the job runs and completes once.
+	_, stop2 := startService(t, cfg, tools, state, cat)
+	doc = waitAsset(t, cat, id, 2*time.Minute, finalStatus)
+	stop2()
+	if doc.Proxy.Status != StatusReady || countEvents(t, cat, storage.EvProxyReady, id) != 1 || len(jobKeys(t, cat)) != 0 {
+		t.Fatalf("after restart proxy %+v, %d ready events, jobs %v", doc.Proxy, countEvents(t, cat, storage.EvProxyReady, id), jobKeys(t, cat))
+	}
+	proxy := storage.OutputPath(state, id, OutProxyVideo)
+	before, err := os.Stat(proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A crash between recording the result and deleting the job record
+	// leaves a stale record: the next start must not cut the proxy again.
+	if err := cat.PutState(jobPrefix+id, job{ID: id, Queued: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, stop3 := startService(t, cfg, tools, state, cat)
+	for i := 0; i < 200 && len(jobKeys(t, cat)) > 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop3()
+	after, _ := os.Stat(proxy)
+	if len(jobKeys(t, cat)) != 0 || countEvents(t, cat, storage.EvProxyReady, id) != 1 || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("stale job ran again: jobs %v, %d ready events, proxy rewritten %v", jobKeys(t, cat),
+			countEvents(t, cat, storage.EvProxyReady, id), !after.ModTime().Equal(before.ModTime()))
+	}
+}
+
+// TestGPUFailureRetriesOnCPU: a job whose GPU pipeline fails (here: no CUDA
+// device, or on a GPU machine ProRes, which NVDEC cannot decode) is retried
+// on the CPU, and the GPU stays enabled for later jobs.
+func TestGPUFailureRetriesOnCPU(t *testing.T) {
+	dir, _ := zoo(t)
+	tools := needFFmpeg(t)
+	tools.Volumes = map[string]string{"nas": dir}
+	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	id := catalogFile(t, cat, "nas", dir, "prores_tc_4ch.mov")
+	s, err := New(Config{GPU: GPUAuto}, tools, t.TempDir(), cat, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.caps = Capabilities{CUDA: true, ScaleCUDA: true, NVDEC: map[string]bool{"h264": true, "prores10": true}}
+	ctx := context.Background()
+	if err := s.consider(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	j := s.next(ctx, LaneGPU)
+	if j == nil || j.ID != id {
+		t.Fatalf("job not on the gpu lane")
+	}
+	s.runJob(ctx, j, LaneGPU)
+	st := s.Status()
+	if st.Queued != 1 || st.Lanes[len(st.Lanes)-1].Name != LaneCPU || st.Lanes[len(st.Lanes)-1].Queued != 1 {
+		t.Fatalf("after gpu failure status %+v, want the job queued on cpu", st)
+	}
+	if !s.caps.GPU() {
+		t.Fatal("gpu disabled after one job's failure")
+	}
+	j = s.next(ctx, LaneCPU)
+	if j == nil || j.ID != id || !j.ForceCPU {
+		t.Fatalf("cpu lane got %+v", j)
+	}
+	s.runJob(ctx, j, LaneCPU)
+	doc, _ := cat.Asset(id)
+	if doc.Proxy == nil || doc.Proxy.Status != StatusReady || doc.Proxy.Lane != LaneCPU {
+		t.Fatalf("proxy %+v, want ready on cpu", doc.Proxy)
+	}
+}
+
+// TestRetry re-runs a failed asset on request, and only then.
+func TestRetry(t *testing.T) {
+	dir, _ := zoo(t)
+	tools := needFFmpeg(t)
+	tools.Volumes = map[string]string{"nas": dir}
+	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	id := catalogFile(t, cat, "nas", dir, "truncated.mov")
+	vol2 := t.TempDir()
+	tools.Volumes["nas2"] = vol2
+	s, _ := startService(t, Config{GPU: GPUOff}, tools, t.TempDir(), cat)
+	waitAsset(t, cat, id, time.Minute, finalStatus)
+	if n := countEvents(t, cat, storage.EvProxyFailed, id); n != 1 {
+		t.Fatalf("%d proxy.failed events, want 1", n)
+	}
+	// The same content seen at another path is not retried (only a content
+	// change, which is a new asset, or Retry runs it again).
+	copyFile(t, filepath.Join(dir, "truncated.mov"), filepath.Join(vol2, "copy.mov"))
+	if id2 := catalogFile(t, cat, "nas2", vol2, "copy.mov"); id2 != id {
+		t.Fatal("copy has another id")
+	}
+	if err := s.Retry(strings.Repeat("0", 64)); err == nil {
+		t.Fatal("retry of an unknown asset succeeded")
+	}
+	if err := s.Retry(id); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for countEvents(t, cat, storage.EvProxyFailed, id) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("retry did not run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := countEvents(t, cat, storage.EvProxyFailed, id); n != 2 {
+		t.Fatalf("%d proxy.failed events, want 2 (first run and the retry)", n)
+	}
+}
