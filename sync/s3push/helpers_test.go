@@ -306,11 +306,39 @@ func countRequests(t testing.TB) *counter {
 	return c
 }
 
-func keyFor(id, name string) string { return strings.Join([]string{"edge", testApp, "assets", id, name}, "/") }
+func keyFor(id, name string) string {
+	return strings.Join([]string{"edge", testApp, "assets", id, name}, "/")
+}
 
 func equalBytes(t testing.TB, key string, got, want []byte) {
 	t.Helper()
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s: bucket holds %d bytes that differ from the local %d bytes", key, len(got), len(want))
 	}
+}
+
+// pushed reports whether the pusher's last push of id included all of
+// outputs (names) and the asset is marked synced.
+func (e *env) pushed(id string, outputs ...string) bool {
+	if !e.synced(id, time.Time{}) {
+		return false
+	}
+	var st assetState
+	if err := e.cat.GetState(assetPfx+id, &st); err != nil {
+		return false
+	}
+	for _, n := range outputs {
+		if st.Objects[n] == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func names(m map[string][]byte) []string {
+	var s []string
+	for k := range m {
+		s = append(s, k)
+	}
+	return s
 }

@@ -31,8 +31,8 @@ func TestPushAllObjects(t *testing.T) {
 	p := e.pusher(e.config())
 	stop := start(t, p)
 	waitFor(t, 60*time.Second, "all assets synced", func() bool {
-		for id := range assets {
-			if !e.synced(id, t0) {
+		for id, outs := range assets {
+			if !e.synced(id, t0) || !e.pushed(id, names(outs)...) {
 				return false
 			}
 		}

@@ -248,14 +248,18 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	est := make([]backlogItem, len(ids))
+	for i, id := range ids {
+		est[i] = p.estimate(id)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now().UTC()
-	for _, id := range ids {
+	for i, id := range ids {
 		if err := p.cat.PutState(pendingPfx+id, pendingRec{Since: now}); err != nil {
 			return fmt.Errorf("persist backlog %s: %w", id, err)
 		}
-		p.addLocked(id)
+		p.addLocked(id, est[i])
 	}
 	p.notifyLocked()
 	return nil
@@ -277,10 +281,14 @@ func (p *Pusher) loadBacklog() error {
 	if err != nil {
 		return fmt.Errorf("load backlog: %w", err)
 	}
+	est := make([]backlogItem, len(ids))
+	for i, id := range ids {
+		est[i] = p.estimate(id)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, id := range ids {
-		p.addLocked(id)
+	for i, id := range ids {
+		p.addLocked(id, est[i])
 	}
 	p.notifyLocked()
 	return nil
@@ -288,11 +296,9 @@ func (p *Pusher) loadBacklog() error {
 
 // addLocked queues id (once) and bumps its generation so a worker busy with
 // it knows to push it again.
-func (p *Pusher) addLocked(id string) {
+func (p *Pusher) addLocked(id string, est backlogItem) {
 	p.gen[id]++
-	if _, ok := p.backlog[id]; !ok {
-		p.backlog[id] = p.estimate(id)
-	}
+	p.backlog[id] = est
 	if !p.queued[id] && !p.working[id] {
 		p.queued[id] = true
 		p.queue = append(p.queue, id)
