@@ -90,11 +90,11 @@ func Detect(ctx context.Context, tools Tools, gpu string) (Capabilities, error) 
 	if gpu == GPUOff {
 		return c, nil
 	}
+	c.NVENC = try("nvenc", append(src, "-c:v", "h264_nvenc", "-f", "null", "-")...)
 	c.CUDA = try("cuda", "-init_hw_device", "cuda=cu", "-f", "lavfi", "-i", "nullsrc=size=64x64", "-frames:v", "1", "-f", "null", "-")
 	if c.CUDA {
 		c.ScaleCUDA = try("scale_cuda", append([]string{"-init_hw_device", "cuda=cu", "-filter_hw_device", "cu"},
 			append(src, "-vf", "format=nv12,hwupload,scale_cuda=128:72,hwdownload,format=nv12", "-f", "null", "-")...)...)
-		c.NVENC = try("nvenc", append(src, "-c:v", "h264_nvenc", "-f", "null", "-")...)
 		dir, err := os.MkdirTemp("", "ingestd-detect-")
 		if err == nil {
 			defer os.RemoveAll(dir)

@@ -314,21 +314,25 @@ func frameRate(r, avg string) (string, bool) {
 	switch {
 	case okr && oka:
 		if rr.Cmp(ra) == 0 {
-			return rr.RatString(), false
+			return ratString(rr), false
 		}
 		fr, _ := rr.Float64()
 		fa, _ := ra.Float64()
 		if math.Abs(fr-fa)/fr < 0.002 {
-			return rr.RatString(), false
+			return ratString(rr), false
 		}
-		return ra.RatString(), true
+		return ratString(ra), true
 	case okr:
-		return rr.RatString(), false
+		return ratString(rr), false
 	case oka:
-		return ra.RatString(), false
+		return ratString(ra), false
 	}
 	return "", false
 }
+
+// ratString writes a rational as num/den, always with the denominator
+// (25/1, 24000/1001), as ffprobe does.
+func ratString(r *big.Rat) string { return r.Num().String() + "/" + r.Denom().String() }
 
 func parseRat(s string) (*big.Rat, bool) {
 	s = strings.TrimSpace(s)

@@ -41,7 +41,7 @@ type Clip struct {
 }
 
 // Version changes whenever a recipe changes, so cached zoos are rebuilt.
-const Version = "zoo-v5"
+const Version = "zoo-v6"
 
 func lavfiV(spec string) []string { return []string{"-f", "lavfi", "-i", spec} }
 
@@ -64,7 +64,7 @@ func Clips() []Clip {
 			args: cat(lavfiV("testsrc2=size=320x180:rate=24000/1001"), sine(440, "1.1"), sine(550, "1.1"), sine(660, "1.1"), sine(770, "1.1"),
 				[]string{"-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:a", "-map", "4:a", "-frames:v", "24",
 					"-c:v", "prores_ks", "-profile:v", "1", "-c:a", "pcm_s24le", "-timecode", "01:00:00:00",
-					"-metadata", "com.apple.quicktime.make=ARRI", "-metadata", "com.apple.quicktime.model=ALEXA Mini", "-f", "mov"}),
+					"-metadata", "com.apple.quicktime.make=ARRI", "-metadata", "com.apple.quicktime.model=ALEXA Mini", "-movflags", "use_metadata_tags", "-f", "mov"}),
 		},
 		{
 			Name: "dnxhr_tc.mxf", Kind: "video", Status: "ready", Frames: 25, FrameRate: "25/1",

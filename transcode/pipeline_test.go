@@ -1,0 +1,198 @@
+package transcode
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+func TestProxyDims(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		v          storage.Stream
+		maxH, w, h int
+	}{
+		{"hd square", storage.Stream{Width: 1920, Height: 1080, SAR: "1:1"}, 720, 1280, 720},
+		{"never upscale", storage.Stream{Width: 320, Height: 180}, 720, 320, 180},
+		{"pal 16:15", storage.Stream{Width: 720, Height: 576, SAR: "16:15"}, 720, 768, 576},
+		{"hdv 4:3", storage.Stream{Width: 1440, Height: 1080, SAR: "4:3"}, 720, 1280, 720},
+		{"rotated portrait", storage.Stream{Width: 1920, Height: 1080, Rotation: 90}, 720, 406, 720},
+		{"odd result made even", storage.Stream{Width: 333, Height: 201}, 720, 334, 202},
+		{"dci 4k", storage.Stream{Width: 4096, Height: 2160}, 720, 1366, 720},
+	} {
+		w, h := proxyDims(c.v, c.maxH)
+		if w != c.w || h != c.h {
+			t.Errorf("%s: %dx%d, want %dx%d", c.name, w, h, c.w, c.h)
+		}
+	}
+}
+
+func TestGOPFrames(t *testing.T) {
+	for _, c := range []struct {
+		rate string
+		sec  float64
+		want int
+	}{
+		{"24000/1001", 1, 23}, {"25/1", 1, 25}, {"30000/1001", 1, 29}, {"50/1", 0.5, 25}, {"60000/1001", 1, 59},
+	} {
+		if got := gopFrames(c.rate, c.sec); got != c.want {
+			t.Errorf("%s %gs: %d, want %d", c.rate, c.sec, got, c.want)
+		}
+	}
+}
+
+func TestAudioMix(t *testing.T) {
+	m := &storage.Media{Streams: []storage.Stream{
+		{Index: 0, Type: "video"},
+		{Index: 1, Type: "audio", Channels: 1},
+		{Index: 2, Type: "audio", Channels: 6, Layout: "5.1(side)"},
+		{Index: 3, Type: "audio", Channels: 4, Layout: "unknown"},
+	}}
+	got := audioMix(m)
+	for _, want := range []string{"[0:1]pan=stereo|c0=c0|c1=c0[a0]", "[0:2]aformat=channel_layouts=stereo[a1]",
+		"[0:3]pan=stereo|c0<c0+c2|c1<c1+c3[a2]", "amix=inputs=3"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("mix %q lacks %q", got, want)
+		}
+	}
+	if audioMix(&storage.Media{Streams: []storage.Stream{{Type: "video"}}}) != "" {
+		t.Error("mix for a silent source")
+	}
+}
+
+func TestVideoPlanRules(t *testing.T) {
+	cfg := Config{}
+	cfg.SetDefaults()
+	m := &storage.Media{Duration: 2, Timecode: "01:00:00;00", Streams: []storage.Stream{
+		{Index: 0, Type: "video", Codec: "h264", Width: 1920, Height: 1080, FrameRate: "30000/1001", FieldOrder: "tt", HDR: "pq", BitDepth: 10},
+		{Index: 1, Type: "audio", Channels: 2, Layout: "stereo"},
+	}}
+	pl, err := videoPlan(cfg, Capabilities{}, m, "in.mov", "out.mp4", LaneCPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(pl.Args, " ")
+	for _, want := range []string{"-fps_mode passthrough", "-g 29 -keyint_min 29", "-sc_threshold 0", "-flags +cgop", "-bf 0",
+		"-profile:v high", "-pix_fmt yuv420p", "-movflags +faststart", "-timecode 01:00:00;00", "-ar 48000 -ac 2",
+		"bwdif=mode=send_frame", "tonemap=hable", "zscale=tin=smpte2084", "-color_trc bt709", "scale=1280:720"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args lack %q:\n%s", want, args)
+		}
+	}
+	if strings.Contains(args, " -r ") || strings.Contains(args, "-vsync") {
+		t.Errorf("args use -r or -vsync: %s", args)
+	}
+	caps := Capabilities{CUDA: true, ScaleCUDA: true, NVDEC: map[string]bool{"h264": true, "hevc10": true}}
+	m.Streams[0].BitDepth = 8
+	m.Streams[0].HDR = ""
+	if !gpuOK(caps, m.Streams[0]) {
+		t.Error("8-bit h264 not taken by NVDEC")
+	}
+	gp, _ := videoPlan(cfg, caps, m, "in.mov", "out.mp4", LaneGPU)
+	ga := strings.Join(gp.Args, " ")
+	for _, want := range []string{"-hwaccel cuda -hwaccel_output_format cuda", "yadif_cuda=mode=send_frame", "scale_cuda=1280:720", "hwdownload", "-c:v libx264"} {
+		if !strings.Contains(ga, want) {
+			t.Errorf("gpu args lack %q:\n%s", want, ga)
+		}
+	}
+	caps.NVENC = true
+	gp, _ = videoPlan(cfg, caps, m, "in.mov", "out.mp4", LaneGPU)
+	if ga := strings.Join(gp.Args, " "); !strings.Contains(ga, "-c:v h264_nvenc") || strings.Contains(ga, "hwdownload") || !strings.Contains(ga, "-bf 0") {
+		t.Errorf("nvenc args: %s", ga)
+	}
+	for _, c := range []struct {
+		name string
+		v    storage.Stream
+	}{
+		{"prores", storage.Stream{Codec: "prores", Width: 1920, Height: 1080}},
+		{"dnxhd", storage.Stream{Codec: "dnxhd", Width: 1920, Height: 1080}},
+		{"h264 too wide", storage.Stream{Codec: "h264", Width: 5120, Height: 2700}},
+		{"rotated", storage.Stream{Codec: "h264", Width: 1920, Height: 1080, Rotation: 90}},
+		{"10-bit hevc without a trial", storage.Stream{Codec: "h264", BitDepth: 10, Width: 1920, Height: 1080}},
+	} {
+		if gpuOK(caps, c.v) {
+			t.Errorf("%s: sent to the gpu", c.name)
+		}
+	}
+}
+
+func TestMoovFirst(t *testing.T) {
+	dir := t.TempDir()
+	box := func(typ string, n int) []byte {
+		b := make([]byte, n)
+		b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+		copy(b[4:], typ)
+		return b
+	}
+	for _, c := range []struct {
+		name  string
+		boxes [][]byte
+		want  bool
+	}{
+		{"faststart", [][]byte{box("ftyp", 16), box("moov", 40), box("mdat", 100)}, true},
+		{"moov at end", [][]byte{box("ftyp", 16), box("free", 8), box("mdat", 100), box("moov", 40)}, false},
+	} {
+		p := filepath.Join(dir, c.name)
+		var b []byte
+		for _, x := range c.boxes {
+			b = append(b, x...)
+		}
+		os.WriteFile(p, b, 0o644)
+		if got, err := moovFirst(p); err != nil || got != c.want {
+			t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
+		}
+	}
+}
+
+func TestPeakWriter(t *testing.T) {
+	pw := newPeakWriter(48000, 2, 2)
+	// frames: (1,-1) (5,-7) | (-3,2) — written in odd pieces.
+	pcm := []byte{1, 0, 0xff, 0xff, 5, 0, 0xf9, 0xff, 0xfd, 0xff, 2, 0}
+	pw.Write(pcm[:3])
+	pw.Write(pcm[3:7])
+	pw.Write(pcm[7:])
+	w := pw.Result()
+	want := []int16{1, 5, -7, -1, -3, -3, 2, 2}
+	if w.Length != 2 || len(w.Peaks) != len(want) {
+		t.Fatalf("waveform %+v", w)
+	}
+	for i := range want {
+		if w.Peaks[i] != want[i] {
+			t.Fatalf("peaks %v, want %v", w.Peaks, want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	var ok Config
+	ok.SetDefaults()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	if *ok.Enabled != true || ok.MaxHeight != 720 || ok.GOPSeconds != 1 || ok.ImageMaxEdge != 2048 || ok.StallTimeout != 2*time.Minute {
+		t.Fatalf("defaults %+v", ok)
+	}
+	for _, c := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.GPU = "cuda" }, "proxy.gpu: must be auto, off or require"},
+		{func(c *Config) { c.GOPSeconds = 2 }, "proxy.gop_seconds:"},
+		{func(c *Config) { c.MaxHeight = 5 }, "proxy.max_height:"},
+		{func(c *Config) { c.VideoBitrate = "fast" }, "proxy.video_bitrate:"},
+		{func(c *Config) { c.PosterAt = 1.5 }, "proxy.poster_at:"},
+		{func(c *Config) { c.CPUJobs = -1 }, "proxy.cpu_jobs:"},
+		{func(c *Config) { c.StallTimeout = time.Millisecond }, "proxy.stall_timeout:"},
+		{func(c *Config) { c.FilmstripTiles = 500 }, "proxy.filmstrip_tiles:"},
+	} {
+		cfg := ok
+		c.mod(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err %v, want %q", err, c.want)
+		}
+	}
+}
