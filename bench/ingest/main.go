@@ -5,7 +5,9 @@
 //
 //	go run ./bench/ingest hash FILE...        one HashFile per file, serially
 //	go run ./bench/ingest hashpool N FILE...  the same files through N workers
-//	go run ./bench/ingest rescan DIR          reconcile walk of DIR against a catalog of it
+//	go run ./bench/ingest mktree DIR N        N small files in DIR (100 per directory)
+//	go run ./bench/ingest rescan DIR [TRIALS] catalog DIR once, then time restart scans
+//	                                          of the unchanged tree (real pipeline, real catalog)
 package main
 
 import (
@@ -20,13 +22,22 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: ingest hash FILE... | hashpool N FILE... | rescan DIR")
+		fmt.Fprintln(os.Stderr, "usage: ingest hash FILE... | hashpool N FILE... | mktree DIR N | rescan DIR [TRIALS]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "hash":
 		err = hashFiles(1, os.Args[2:])
+	case "mktree":
+		n, _ := strconv.Atoi(os.Args[3])
+		err = mktree(os.Args[2], n)
+	case "rescan":
+		trials := 3
+		if len(os.Args) > 3 {
+			trials, _ = strconv.Atoi(os.Args[3])
+		}
+		err = rescan(os.Args[2], trials)
 	case "hashpool":
 		n, _ := strconv.Atoi(os.Args[2])
 		err = hashFiles(n, os.Args[3:])

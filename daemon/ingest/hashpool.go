@@ -162,7 +162,7 @@ func (h *hashPool) work(ctx context.Context, j job) {
 		log.Error("catalog file; retried at next rescan", "asset", hs.BLAKE3, "err", err)
 		return
 	}
-	j.v.statsDirty.Store(true)
+	j.v.index.put(j.e.Rel, n, j.e.MTime, j.e.Ino)
 	log.Debug("cataloged", "asset", hs.BLAKE3, "size", n)
 }
 

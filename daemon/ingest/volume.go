@@ -22,11 +22,12 @@ type volume struct {
 	initial bool // counts towards Ready
 	log     *slog.Logger
 
-	online     atomic.Bool
-	statsDirty atomic.Bool
-	quit       chan struct{}
-	done       chan struct{}
-	stopOnce   sync.Once
+	online   atomic.Bool
+	index    locIndex
+	indexed  bool // index loaded (volume loop only)
+	quit     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 
 	rescanReq chan struct{}
 	checkReq  chan struct{}
@@ -50,8 +51,9 @@ func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
 		quit: make(chan struct{}), done: make(chan struct{}),
 		rescanReq: make(chan struct{}, 1), checkReq: make(chan struct{}, 1),
 		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1),
-		st:   VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet"},
-		gone: map[string]bool{},
+		st:    VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet"},
+		gone:  map[string]bool{},
+		index: locIndex{m: map[uint64]idxEntry{}},
 	}
 }
 
@@ -86,11 +88,12 @@ func (v *volume) requestRescan() { signal(v.rescanReq) }
 
 func (v *volume) status() VolumeStatus {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	st := v.st
 	if v.w != nil {
 		st.Watches = v.w.Watches()
 	}
+	v.mu.Unlock()
+	st.Files, st.Bytes = v.index.stats()
 	return st
 }
 
@@ -107,6 +110,7 @@ func (v *volume) run(ctx context.Context) {
 	}()
 	defer v.stopWatcher()
 
+	v.loadIndex()
 	v.check(ctx)
 	if v.initial {
 		v.p.firstDone()
@@ -121,8 +125,10 @@ func (v *volume) run(ctx context.Context) {
 			return
 		case <-tick.C:
 			v.p.progress.Add(1)
+			if !v.indexed {
+				v.loadIndex()
+			}
 			v.check(ctx)
-			v.refreshStats(false)
 		case <-v.checkReq:
 			v.check(ctx)
 		case <-v.rescanReq:
@@ -314,39 +320,32 @@ func (v *volume) enterWalkMode(err error) {
 	}
 }
 
-type locKey struct {
-	size, mtime int64
-	ino         uint64
-}
-
-// reconcile walks the tree and compares it with the catalog: unchanged
-// files (size, mtime, inode) are only stat'ed, new or changed ones are
-// queued to settle, and cataloged paths no longer on disk are removed, but
-// only if the volume is verifiably online right after the walk and the
-// path's directory was read without error.
+// reconcile walks the tree and compares it with the catalog (through the
+// in-memory index): unchanged files (size, mtime, inode) are only stat'ed,
+// new or changed ones are queued to settle, and cataloged paths no longer
+// on disk are removed, but only if the volume is verifiably online right
+// after the walk and the path's directory was read without error.
 func (v *volume) reconcile(ctx context.Context) {
+	if !v.indexed {
+		v.loadIndex()
+		if !v.indexed {
+			return
+		}
+	}
 	start := time.Now()
 	v.mu.Lock()
 	v.st.Scanning = true
 	w := v.w
 	v.mu.Unlock()
-
-	known := map[string]locKey{}
-	var kerr error
-	loaded := make(chan struct{})
-	go func() {
-		defer close(loaded)
-		kerr = v.p.cat.WalkLocations(v.name, func(l storage.Location) error {
-			if l.State == storage.LocPresent || l.State == "" {
-				known[l.Path] = locKey{l.Size, l.MTime.UnixNano(), l.Inode}
-			}
-			return nil
-		})
+	defer func() {
+		v.mu.Lock()
+		v.st.Scanning = false
+		v.mu.Unlock()
 	}()
 
-	var entries []watch.Entry
+	v.index.beginWalk()
 	var failed []string
-	dirs := 0
+	files, dirs, queued := 0, 0, 0
 	werr := watch.Walk(v.root, "", v.p.ignores(), watch.WalkFuncs{
 		Dir: func(rel string) error {
 			if dirs++; dirs%256 == 0 {
@@ -367,47 +366,43 @@ func (v *volume) reconcile(ctx context.Context) {
 			}
 			return nil
 		},
-		File: func(e watch.Entry) { entries = append(entries, e) },
+		File: func(e watch.Entry) {
+			files++
+			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
+				v.p.settle.touch(v, e, false)
+				queued++
+			}
+		},
 		DirError: func(rel string, err error) {
 			v.log.Warn("cannot read directory; nothing under it is taken as removed", "err", err)
 			failed = append(failed, rel)
 		},
 	})
-	<-loaded
-	defer func() {
-		v.mu.Lock()
-		v.st.Scanning = false
-		v.mu.Unlock()
-	}()
-	if werr != nil || kerr != nil {
+	if werr != nil {
 		if ctx.Err() == nil {
-			v.log.Warn("reconcile walk failed; checking the volume", "walk_err", werr, "catalog_err", kerr)
+			v.log.Warn("reconcile walk failed; checking the volume", "err", werr)
 			signal(v.checkReq)
 		}
 		return
 	}
-	queued := 0
-	for _, e := range entries {
-		k, ok := known[e.Rel]
-		if ok {
-			delete(known, e.Rel)
-			if k == (locKey{e.Size, e.MTime, e.Ino}) {
-				continue
-			}
-		}
-		v.p.settle.touch(v, e, false)
-		queued++
-	}
 	removed := 0
-	if len(known) > 0 {
-		removed = v.removeMissing(ctx, known, failed)
+	if missing := v.index.unseen(); len(missing) > 0 {
+		removed = v.removeMissing(ctx, missing, failed)
 	}
 	dur := time.Since(start)
 	v.mu.Lock()
 	v.st.LastScan, v.st.LastScanDuration = time.Now().UTC(), dur
 	v.mu.Unlock()
-	v.refreshStats(true)
-	v.log.Info("reconciled", "files", len(entries), "dirs", dirs, "queued", queued, "removed", removed, "took", dur.Round(time.Millisecond))
+	v.log.Info("reconciled", "files", files, "dirs", dirs, "queued", queued, "removed", removed, "took", dur.Round(time.Millisecond))
+}
+
+// loadIndex reads the volume's present locations from the catalog once.
+func (v *volume) loadIndex() {
+	if err := v.index.load(v.p.cat, v.name); err != nil {
+		v.log.Error("load catalog index; retrying", "err", err)
+		return
+	}
+	v.indexed = true
 }
 
 func under(rel string, dirs []string) bool {
@@ -421,12 +416,23 @@ func under(rel string, dirs []string) bool {
 
 // removeMissing removes cataloged paths the walk did not find, after
 // verifying the volume is still the same and online.
-func (v *volume) removeMissing(ctx context.Context, missing map[string]locKey, failed []string) int {
+func (v *volume) removeMissing(ctx context.Context, missing map[uint64]bool, failed []string) int {
 	if !v.verifyNow() {
 		return 0
 	}
+	var paths []string
+	err := v.p.cat.WalkLocations(v.name, func(l storage.Location) error {
+		if missing[pathKey(l.Path)] {
+			paths = append(paths, l.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		v.log.Error("resolve missing paths", "err", err)
+		return 0
+	}
 	n := 0
-	for rel := range missing {
+	for _, rel := range paths {
 		if ctx.Err() != nil || under(rel, failed) {
 			continue
 		}
@@ -463,7 +469,7 @@ func (v *volume) removeIfGone(rel, detail string) bool {
 		}
 		return false
 	}
-	v.statsDirty.Store(true)
+	v.index.del(rel)
 	v.log.Debug("location removed", "path", rel, "detail", detail)
 	return true
 }
@@ -494,21 +500,4 @@ func (v *volume) removeGone(ctx context.Context) {
 		v.removeIfGone(rel, "deleted or moved away")
 	}
 	v.p.progress.Add(1)
-}
-
-// refreshStats reads files and bytes from the catalog after a walk, or on
-// a tick when something changed.
-func (v *volume) refreshStats(force bool) {
-	if !force && !v.statsDirty.Load() {
-		return
-	}
-	v.statsDirty.Store(false)
-	files, bytes, err := v.p.cat.VolumeStats(v.name)
-	if err != nil {
-		v.log.Warn("volume stats", "err", err)
-		return
-	}
-	v.mu.Lock()
-	v.st.Files, v.st.Bytes = files, bytes
-	v.mu.Unlock()
 }
