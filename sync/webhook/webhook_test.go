@@ -1,0 +1,439 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+const app = "edge-test"
+
+// hub is the fake hub receiver (httptest): answer decides each reply by
+// request number (0-based); every request is recorded.
+type hub struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	reqs   []received
+	answer func(n int, w http.ResponseWriter) bool // true: handled
+}
+
+type received struct {
+	key, auth string
+	payload   Payload
+	status    int // 0 until answered
+}
+
+func newHub(t *testing.T) *hub {
+	h := &hub{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var p Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Errorf("hub: bad body %q: %v", body, err)
+		}
+		h.mu.Lock()
+		n := len(h.reqs)
+		h.reqs = append(h.reqs, received{key: r.Header.Get("Idempotency-Key"), auth: r.Header.Get("Authorization"), payload: p})
+		ans := h.answer
+		h.mu.Unlock()
+		if ans != nil {
+			rec := &statusRecorder{ResponseWriter: w}
+			if ans(n, rec) {
+				h.mu.Lock()
+				h.reqs[n].status = rec.code
+				h.mu.Unlock()
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+		h.mu.Lock()
+		h.reqs[n].status = http.StatusNoContent
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(c int) { s.code = c; s.ResponseWriter.WriteHeader(c) }
+
+func (h *hub) set(f func(n int, w http.ResponseWriter) bool) {
+	h.mu.Lock()
+	h.answer = f
+	h.mu.Unlock()
+}
+
+func (h *hub) requests() []received {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]received(nil), h.reqs...)
+}
+
+// delivered lists the seqs of events in 2xx answers, in arrival order.
+func (h *hub) delivered() []uint64 {
+	var s []uint64
+	for _, r := range h.requests() {
+		if r.status >= 200 && r.status < 300 {
+			for _, e := range r.payload.Events {
+				s = append(s, e.Seq)
+			}
+		}
+	}
+	return s
+}
+
+func logger() *slog.Logger {
+	if os.Getenv("INGESTD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func openCat(t *testing.T, dir string) *catalog.Catalog {
+	cat, err := catalog.Open(dir, catalog.Options{NoSyncWrites: true, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func addEvents(t *testing.T, cat *catalog.Catalog, n int) []uint64 {
+	var seqs []uint64
+	for i := range n {
+		e, err := cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: "cards", Path: fmt.Sprintf("A%03d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, e.Seq)
+	}
+	return seqs
+}
+
+func config(t *testing.T, h *hub) Config {
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{URL: h.srv.URL + "/hooks/ingestd", TokenFile: tok, BatchSize: 10, Timeout: 2 * time.Second,
+		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	c.SetDefaults()
+	return c
+}
+
+func run(t *testing.T, n *Notifier) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("notifier did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func newNotifier(t *testing.T, cfg Config, cat *catalog.Catalog) *Notifier {
+	n, err := New(cfg, app, cat, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func equalSeqs(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Events arrive once each, in order, in batches with a bearer token and the
+// batch's Idempotency-Key; the cursor survives a restart.
+func TestDeliverInOrder(t *testing.T) {
+	h := newHub(t)
+	dir := t.TempDir()
+	cat := openCat(t, dir)
+	defer cat.Close()
+	want := addEvents(t, cat, 25)
+	cfg := config(t, h)
+	n := newNotifier(t, cfg, cat)
+	stop := run(t, n)
+	waitFor(t, 10*time.Second, "25 events delivered", func() bool { return len(h.delivered()) >= 25 })
+	more := addEvents(t, cat, 7)
+	want = append(want, more...)
+	waitFor(t, 10*time.Second, "32 events delivered", func() bool { return len(h.delivered()) >= 32 })
+	stop()
+	if got := h.delivered(); !equalSeqs(got, want) {
+		t.Fatalf("delivered %v\nwant %v", got, want)
+	}
+	for _, r := range h.requests() {
+		evs := r.payload.Events
+		if len(evs) == 0 || len(evs) > cfg.BatchSize {
+			t.Errorf("batch of %d events", len(evs))
+			continue
+		}
+		if k := IdempotencyKey(app, evs[0].Seq, evs[len(evs)-1].Seq); r.key != k {
+			t.Errorf("Idempotency-Key %q, want %q", r.key, k)
+		}
+		if r.auth != "Bearer s3cret-token" {
+			t.Errorf("Authorization %q", r.auth)
+		}
+		if r.payload.ApplianceID != app {
+			t.Errorf("appliance_id %q", r.payload.ApplianceID)
+		}
+	}
+	if s := n.Status(); s.Delivered != want[len(want)-1] || s.Events != 32 || s.Parked != nil {
+		t.Errorf("status %+v", s)
+	}
+
+	// Restart: nothing is sent again.
+	before := len(h.requests())
+	stop2 := run(t, newNotifier(t, cfg, cat))
+	time.Sleep(500 * time.Millisecond)
+	stop2()
+	if after := len(h.requests()); after != before {
+		t.Errorf("restart re-sent %d batches", after-before)
+	}
+}
+
+// Transient failures are retried with the same Idempotency-Key until the hub
+// accepts the batch; nothing is lost or reordered.
+func TestRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fails int
+		reply func(w http.ResponseWriter)
+	}{
+		{"500", 3, func(w http.ResponseWriter) { http.Error(w, "boom", 500) }},
+		{"503 with retry-after", 2, func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "busy", 503)
+		}},
+		{"429", 2, func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "slow down", 429)
+		}},
+		{"408", 1, func(w http.ResponseWriter) { http.Error(w, "timeout", 408) }},
+		// The client gives up after 500 ms; what the hub does later is unseen.
+		{"timeout", 2, func(w http.ResponseWriter) { time.Sleep(1500 * time.Millisecond) }},
+		// More failures than retries in one round: the round fails, Run
+		// backs off and the next round sends the same batch again.
+		{"500 beyond one round", 12, func(w http.ResponseWriter) { http.Error(w, "down", 500) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHub(t)
+			cat := openCat(t, t.TempDir())
+			defer cat.Close()
+			want := addEvents(t, cat, 5)
+			h.set(func(n int, w http.ResponseWriter) bool {
+				if n < tc.fails {
+					tc.reply(w)
+					return true
+				}
+				return false
+			})
+			cfg := config(t, h)
+			cfg.Timeout = 500 * time.Millisecond
+			nt := newNotifier(t, cfg, cat)
+			stop := run(t, nt)
+			waitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 5 })
+			stop()
+			reqs := h.requests()
+			if len(reqs) != tc.fails+1 {
+				t.Errorf("%d requests, want %d", len(reqs), tc.fails+1)
+			}
+			for _, r := range reqs {
+				if r.key != reqs[0].key {
+					t.Errorf("Idempotency-Key changed across retries: %q then %q", reqs[0].key, r.key)
+				}
+			}
+			if got := h.delivered(); !equalSeqs(got, want) {
+				t.Errorf("delivered %v, want %v", got, want)
+			}
+			if tc.name == "500 beyond one round" && nt.Status().LastError == "" {
+				t.Errorf("no last_error after a failed round")
+			}
+		})
+	}
+}
+
+// A 400 parks the batch: a clear error in Status, no retry loop, the cursor
+// stays; Unpark sends the same batch again with the same key.
+func TestParkOn4xx(t *testing.T) {
+	h := newHub(t)
+	dir := t.TempDir()
+	cat := openCat(t, dir)
+	defer cat.Close()
+	want := addEvents(t, cat, 4)
+	reject := true
+	var mu sync.Mutex
+	h.set(func(n int, w http.ResponseWriter) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if reject {
+			http.Error(w, `{"error":"unknown appliance"}`, 400)
+			return true
+		}
+		return false
+	})
+	nt := newNotifier(t, config(t, h), cat)
+	stop := run(t, nt)
+	waitFor(t, 10*time.Second, "parked", func() bool { return nt.Status().Parked != nil })
+	time.Sleep(time.Second)
+	if n := len(h.requests()); n != 1 {
+		t.Errorf("%d requests for a rejected batch, want 1 (parked, not retried)", n)
+	}
+	s := nt.Status()
+	p := s.Parked
+	if p.Code != 400 || p.First != want[0] || p.Last != want[3] || !strings.Contains(p.Error, "unknown appliance") || p.Unpark == "" {
+		t.Errorf("parked = %+v", p)
+	}
+	if !strings.Contains(s.LastError, "400") {
+		t.Errorf("last_error %q does not give the code", s.LastError)
+	}
+	var cursor uint64
+	if err := cat.GetState("cursor/webhook", &cursor); err == nil && cursor != 0 {
+		t.Errorf("cursor advanced to %d past a parked batch", cursor)
+	}
+	mu.Lock()
+	reject = false
+	mu.Unlock()
+	nt.Unpark()
+	waitFor(t, 10*time.Second, "delivery after unpark", func() bool { return len(h.delivered()) == 4 })
+	stop()
+	reqs := h.requests()
+	if reqs[0].key != reqs[1].key {
+		t.Errorf("un-parked batch sent with key %q, first try %q", reqs[1].key, reqs[0].key)
+	}
+	if nt.Status().Parked != nil {
+		t.Errorf("still parked after delivery")
+	}
+}
+
+// A batch interrupted by a restart is sent again with the same bounds and
+// Idempotency-Key even when more events arrived meanwhile.
+func TestKeyStableAcrossRestart(t *testing.T) {
+	h := newHub(t)
+	dir := t.TempDir()
+	cat := openCat(t, dir)
+	defer cat.Close()
+	first := addEvents(t, cat, 3)
+	h.set(func(n int, w http.ResponseWriter) bool { http.Error(w, "down", 502); return true })
+	cfg := config(t, h)
+	stop := run(t, newNotifier(t, cfg, cat))
+	waitFor(t, 10*time.Second, "a failed attempt", func() bool { return len(h.requests()) >= 1 })
+	stop()
+	down := h.requests()
+	more := addEvents(t, cat, 4)
+
+	h.set(nil)
+	stop2 := run(t, newNotifier(t, cfg, cat))
+	waitFor(t, 10*time.Second, "delivery", func() bool { return len(h.delivered()) == 7 })
+	stop2()
+	reqs := h.requests()[len(down):]
+	if reqs[0].key != down[0].key || !equalSeqs(seqsOf(reqs[0]), first) {
+		t.Errorf("after restart first batch %q %v; before %q %v", reqs[0].key, seqsOf(reqs[0]), down[0].key, first)
+	}
+	if got := h.delivered(); !equalSeqs(got, append(first, more...)) {
+		t.Errorf("delivered %v", got)
+	}
+}
+
+func seqsOf(r received) []uint64 {
+	var s []uint64
+	for _, e := range r.payload.Events {
+		s = append(s, e.Seq)
+	}
+	return s
+}
+
+func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "tok")
+	os.WriteFile(tok, []byte("x"), 0o600)
+	for _, tc := range []struct {
+		name string
+		c    Config
+		want string
+	}{
+		{"disabled", Config{}, ""},
+		{"ok", Config{URL: "https://hub.example.com/hook", TokenFile: tok}, ""},
+		{"bad url", Config{URL: "hub.example.com"}, "hub.webhook.url"},
+		{"missing token", Config{URL: "https://hub.example.com/hook", TokenFile: dir + "/nope"}, "hub.webhook.token_file"},
+		{"token dir", Config{URL: "https://hub.example.com/hook", TokenFile: dir}, "hub.webhook.token_file"},
+		{"batch", Config{URL: "https://hub.example.com/hook", BatchSize: -1}, "hub.webhook.batch_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			c.SetDefaults()
+			err := c.Validate()
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBackoffJitter(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		d := Backoff(time.Second, time.Minute, 3, nil)
+		if d < 4*time.Second || d > 8*time.Second {
+			t.Fatalf("attempt 3: %s outside [4s, 8s]", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("only %d distinct delays in 50: no jitter", len(seen))
+	}
+	if d := Backoff(time.Second, time.Minute, 30, nil); d > time.Minute {
+		t.Errorf("capped backoff %s > max", d)
+	}
+	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"7"}}}
+	if d := Backoff(time.Second, time.Minute, 1, resp); d != 7*time.Second {
+		t.Errorf("Retry-After 7: %s", d)
+	}
+}
