@@ -86,13 +86,28 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Handle adds an endpoint (e.g. the transcode stage's media routes). It is
-// served behind the same authentication. Pattern follows http.ServeMux.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Handle adds an endpoint (e.g. the transcode stage's media routes:
+// "/v1/assets/{id}/{output}"). It is served behind the same
+// authentication, with a write deadline of ExtraWriteTimeout (downloads of
+// proxies take longer than API answers). Pattern follows http.ServeMux.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ExtraWriteTimeout))
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// Write deadlines: API answers (a long-poll lasts up to MaxWait) and
+// handlers added with Handle.
+const (
+	WriteTimeout      = MaxWait + 15*time.Second
+	ExtraWriteTimeout = time.Hour
+)
 
 // Handler returns the whole API: recovery, authentication, routes.
 func (s *Server) Handler() http.Handler {
 	return s.recover(s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
 		// An id is one path element: reject traversal before ServeMux
 		// cleans the path and answers with a redirect.
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/assets/"); ok && !ValidID(rest) && !s.extra(r) {
@@ -117,11 +132,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      MaxWait + 15*time.Second, // a long-poll lasts up to MaxWait
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// No server-wide WriteTimeout: Handler sets a deadline per request
+		// (WriteTimeout, or ExtraWriteTimeout for added handlers).
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return ctx },
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -289,6 +289,28 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestExtraHandler: a stage's handler under /v1/assets/{id}/{output} is
+// reached (behind auth) while traversal is still refused.
+func TestExtraHandler(t *testing.T) {
+	cat := fixture(t, 0)
+	ts, s := serve(t, cat, "tok")
+	s.Handle("/v1/assets/{id}/{output}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, 200, map[string]string{"id": r.PathValue("id"), "output": r.PathValue("output")})
+	}))
+	id := strings.Repeat("b", 64)
+	var got map[string]string
+	if code := get(t, ts.URL+"/v1/assets/"+id+"/proxy", "tok", &got); code != 200 || got["output"] != "proxy" || got["id"] != id {
+		t.Errorf("extra handler: %d %v", code, got)
+	}
+	if code := get(t, ts.URL+"/v1/assets/"+id+"/proxy", "", nil); code != 401 {
+		t.Errorf("extra handler without token: %d", code)
+	}
+	var e api.ErrorDoc
+	if code := get(t, ts.URL+"/v1/assets/x/../../etc/proxy", "tok", &e); code != 400 || e.Param != "id" {
+		t.Errorf("traversal: %d %+v", code, e)
+	}
+}
+
 // TestClient checks the typed client against the same server.
 func TestClient(t *testing.T) {
 	cat := fixture(t, 2)
