@@ -50,3 +50,16 @@ if [ "${CI:-}" = "true" ]; then
 		[ -x "$gobin/$name" ] || command -v "$name" >/dev/null 2>&1 || go install "$t" || echo "deps: could not install $t" >&2
 	done
 fi
+
+# --- sync engineer: MinIO for the sync/s3push tests (a real S3 server) ---
+# Pinned: minio has no Go-module release tags; this pseudo-version (commit
+# 7aac2a2c of 2026-02-12) is what `@latest` resolved to on 2026-11-23 and is
+# the build the tests were written against. The tests find the binary via
+# $INGESTD_MINIO, this cache path, or PATH.
+MINIO_MODULE=github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+minio_bin=${INGESTD_MINIO:-$HOME/.cache/ingestd-tools/bin/minio}
+if [ ! -x "$minio_bin" ] && ! command -v minio >/dev/null 2>&1; then
+	echo "deps: installing $MINIO_MODULE (a few minutes)"
+	GOBIN=$HOME/.cache/ingestd-tools/bin go install "$MINIO_MODULE" || echo "deps: could not install $MINIO_MODULE" >&2
+fi
+# --- end sync engineer ---
