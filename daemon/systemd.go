@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -36,8 +37,12 @@ type Watchdog struct {
 	StatusEvery time.Duration
 }
 
-// Run pings until ctx is done.
+// Run pings until ctx is done. Without systemd (no NOTIFY_SOCKET) it
+// returns at once.
 func (w *Watchdog) Run(ctx context.Context) error {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return nil
+	}
 	tick := w.StatusEvery
 	if tick <= 0 {
 		tick = 5 * time.Second
