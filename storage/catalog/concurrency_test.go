@@ -1,0 +1,229 @@
+package catalog
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Many writers, one follower reading the log the way the feed does: every
+// event that ends up in the log must have been seen by the follower, in seq
+// order. If seq N+1 ever became visible before N, the follower would move
+// past N and the final log would hold an event it never saw.
+func TestConcurrentWritersAreSeenInOrder(t *testing.T) {
+	c, _ := newCat(t, fast)
+	const writers, perWriter = 8, 150
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen []uint64
+	followerDone := make(chan error, 1)
+	go func() {
+		var after uint64
+		for {
+			evs, err := c.Events(after, 7)
+			if err != nil {
+				followerDone <- err
+				return
+			}
+			for _, e := range evs {
+				if e.Seq <= after {
+					followerDone <- fmt.Errorf("seq %d after %d", e.Seq, after)
+					return
+				}
+				seen = append(seen, e.Seq)
+				after = e.Seq
+			}
+			if len(evs) == 0 {
+				// Once the writers are done (ctx cancelled), an empty
+				// read means the follower has drained the log.
+				if ctx.Err() != nil {
+					followerDone <- nil
+					return
+				}
+				c.Wait(ctx, after)
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	returned := make([][]uint64, writers)
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				var evs []storage.Event
+				var err error
+				switch i % 3 {
+				case 0:
+					evs, err = c.PutFile(rec(fmt.Sprint("vol", w), fmt.Sprint("f", i), fmt.Sprint(w, "/", i), 1, uint64(i)))
+				case 1: // same content elsewhere: location.added only
+					evs, err = c.PutFile(rec("shared", fmt.Sprint(w, "/", i), fmt.Sprint(w, "/", i-1), 1, uint64(i)))
+				default:
+					var e storage.Event
+					e, err = c.AppendEvent(storage.Event{Type: "test"})
+					evs = []storage.Event{e}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				for j, e := range evs {
+					if j > 0 && e.Seq <= evs[j-1].Seq {
+						errs <- fmt.Errorf("events of one change out of order: %v", seqOf(evs))
+						return
+					}
+					returned[w] = append(returned[w], e.Seq)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// All writes are done: let the follower drain the log and stop.
+	cancel()
+	if err := <-followerDone; err != nil {
+		t.Fatal(err)
+	}
+
+	log := seqOf(allEvents(t, c))
+	if len(log) != len(seen) {
+		t.Fatalf("follower saw %d events, log has %d", len(seen), len(log))
+	}
+	for i := range log {
+		if log[i] != seen[i] {
+			t.Fatalf("follower missed seq %d (saw %d at position %d)", log[i], seen[i], i)
+		}
+		if i > 0 && log[i] <= log[i-1] {
+			t.Fatalf("log not strictly increasing at %d", i)
+		}
+	}
+	inLog := map[uint64]bool{}
+	for _, s := range log {
+		inLog[s] = true
+	}
+	total := 0
+	for _, r := range returned {
+		total += len(r)
+		for _, s := range r {
+			if !inLog[s] {
+				t.Fatalf("returned seq %d is not in the log", s)
+			}
+		}
+	}
+	if total != len(log) {
+		t.Fatalf("writers got %d events back, log has %d", total, len(log))
+	}
+}
+
+// TestCrashKeepsAcknowledgedWrites kills a process that writes with the
+// production options (sync on) and checks that every change it
+// acknowledged survived, that numbers are not reused, and that re-reporting
+// the same files writes nothing.
+func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cat")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "CATALOG_CRASH_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[uint64]bool{}
+	var ackedFiles []int
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || f[0] != "ACK" {
+			continue
+		}
+		n, _ := strconv.Atoi(f[1])
+		ackedFiles = append(ackedFiles, n)
+		for _, s := range f[2:] {
+			seq, _ := strconv.ParseUint(s, 10, 64)
+			acked[seq] = true
+		}
+	}
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("helper was not killed: %v", err)
+	}
+	t.Logf("helper acknowledged %d files (%d events) before SIGKILL", len(ackedFiles), len(acked))
+	if len(ackedFiles) < 10 {
+		t.Fatalf("helper acknowledged only %d files", len(ackedFiles))
+	}
+
+	c := open(t, dir, Options{})
+	logged := map[uint64]bool{}
+	for _, e := range allEvents(t, c) {
+		logged[e.Seq] = true
+	}
+	for s := range acked {
+		if !logged[s] {
+			t.Fatalf("acknowledged event %d lost in the crash", s)
+		}
+	}
+	for _, n := range ackedFiles {
+		if evs, err := c.PutFile(crashRec(n)); err != nil || len(evs) != 0 {
+			t.Fatalf("file %d re-reported after crash: events %v, %v", n, types(evs), err)
+		}
+	}
+	last := c.LastSeq()
+	e, err := c.AppendEvent(storage.Event{Type: "after-crash"})
+	if err != nil || e.Seq <= last {
+		t.Fatalf("seq after crash %d, last %d, %v", e.Seq, last, err)
+	}
+}
+
+func crashRec(n int) storage.FileRecord {
+	return rec("v", fmt.Sprintf("clip%04d.mov", n), fmt.Sprint("content ", n), 1, uint64(n))
+}
+
+// crashHelper is the process TestCrashKeepsAcknowledgedWrites kills (run
+// from TestMain when CATALOG_CRASH_DIR is set): it writes files, printing
+// each acknowledged change, and SIGKILLs itself while writes are in flight.
+func crashHelper(dir string) {
+	c, err := Open(dir, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var mu sync.Mutex
+	for w := range 4 {
+		go func() {
+			for n := w; ; n += 4 {
+				evs, err := c.PutFile(crashRec(n))
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				fmt.Printf("ACK %d %s\n", n, strings.Trim(fmt.Sprint(seqOf(evs)), "[]"))
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	os.Stdout.Sync()
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
+}
