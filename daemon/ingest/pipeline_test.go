@@ -334,3 +334,53 @@ func TestWatchLimitFallsBackToWalking(t *testing.T) {
 	write(t, filepath.Join(root, "c/three.mov"), "three") // no watch: found by the walk
 	h.waitPresent("v", "c/three.mov")
 }
+
+// Reload adds and removes volumes without losing the others' work and
+// applies the new limits.
+func TestReloadVolumes(t *testing.T) {
+	ra, rb := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(ra, "a.mov"), "a")
+	write(t, filepath.Join(rb, "b.mov"), "b")
+	cfg := Config{Volumes: []Volume{{"a", ra}}, Settle: testSettle, Rescan: time.Hour}
+	h := start(t, "", cfg)
+	h.waitPresent("a", "a.mov")
+
+	cfg.Volumes = append(cfg.Volumes, Volume{"b", rb})
+	cfg.HashWorkers = 1
+	if err := h.p.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPresent("b", "b.mov")
+	if n := len(h.p.Status().Volumes); n != 2 {
+		t.Fatalf("%d volumes after adding one", n)
+	}
+	if h.p.hashes.limit != 1 {
+		t.Errorf("hash worker limit %d after reload, want 1", h.p.hashes.limit)
+	}
+
+	cfg.Volumes = []Volume{{"b", rb}}
+	cfg.Settle = 2 * testSettle
+	if err := h.p.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if h.p.settleFor() != 2*testSettle {
+		t.Errorf("settle not reloaded")
+	}
+	st := h.p.Status()
+	if len(st.Volumes) != 1 || st.Volumes[0].Name != "b" {
+		t.Fatalf("volumes after removing a: %+v", st.Volumes)
+	}
+	write(t, filepath.Join(ra, "after.mov"), "not watched any more")
+	write(t, filepath.Join(rb, "b2.mov"), "b2")
+	h.waitPresent("b", "b2.mov")
+	h.idle()
+	if _, ok := h.present("a", "after.mov"); ok {
+		t.Error("a removed volume is still ingested")
+	}
+	if _, ok := h.present("a", "a.mov"); !ok {
+		t.Error("removing a volume from the config removed its catalog entries")
+	}
+	if err := h.p.Reload(Config{Volumes: []Volume{{"x", ra}, {"x", rb}}}); err == nil {
+		t.Error("duplicate volume names accepted")
+	}
+}

@@ -219,13 +219,20 @@ func (v *volume) goOffline(rec storage.Volume, reason string) {
 // when the volume was not online in this process.
 func (v *volume) goOnline(ctx context.Context, rec storage.Volume, dev uint64) bool {
 	if v.online.Load() {
-		if rec.Dev != dev {
-			rec.Dev = dev
-			if _, err := v.p.cat.SetVolume(rec); err != nil {
-				v.log.Error("record volume device", "err", err)
-			}
+		if rec.Dev == dev {
+			return false
 		}
-		return false
+		// Same marker, new device: unmounted and mounted again between
+		// two checks. The old mount's watches are gone: watch and walk
+		// again.
+		rec.Dev = dev
+		if _, err := v.p.cat.SetVolume(rec); err != nil {
+			v.log.Error("record volume device", "err", err)
+		}
+		v.log.Info("volume remounted", "path", v.root)
+		v.startWatcher(ctx)
+		v.reconcile(ctx)
+		return true
 	}
 	if !rec.Online || rec.Dev != dev || rec.Path != v.root || rec.Reason != "" {
 		rec.Online, rec.Dev, rec.Path, rec.Reason, rec.Changed = true, dev, v.root, "", time.Now().UTC()

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -244,5 +245,51 @@ func TestWatcherNewDirectoriesAndRemovals(t *testing.T) {
 	}
 	if changed["burst.mov"] != before {
 		t.Errorf("chmod was reported as a change")
+	}
+}
+
+// A kernel queue overflow (events lost while the reader was busy) is
+// reported so the caller rescans.
+func TestWatcherOverflowReported(t *testing.T) {
+	var max int
+	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events"); err == nil {
+		fmt.Sscan(string(b), &max)
+	}
+	if max == 0 || max > 100000 {
+		t.Skipf("max_queued_events %d: too large to overflow in a test", max)
+	}
+	root := t.TempDir()
+	w, err := NewWatcher(root, nil, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.AddDir("")
+	release := make(chan struct{})
+	overflow := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	w.window = time.Millisecond
+	go w.Run(ctx, Handler{
+		Changed:  func(Entry) { once.Do(func() { <-release }) }, // the reader is stuck
+		Overflow: func() { overflow <- struct{}{} },
+	})
+	// More events than the kernel queue and fsnotify's buffer hold.
+	for i := 0; i < max+4096+1000; i++ {
+		f, err := os.Create(filepath.Join(root, fmt.Sprintf("f%06d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if i == 0 {
+			time.Sleep(50 * time.Millisecond) // let the first flush block
+		}
+	}
+	close(release)
+	select {
+	case <-overflow:
+	case <-time.After(20 * time.Second):
+		t.Fatal("overflow not reported")
 	}
 }
