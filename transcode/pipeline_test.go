@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -194,5 +196,22 @@ func TestConfigValidate(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err %v, want %q", err, c.want)
 		}
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	src := "enabled: false\ngpu: require\nmax_height: 540\nvideo_bitrate: 2500k\ngop_seconds: 0.5\nfilmstrip_tiles: 8\nposter_at: 0.25\nimage_max_edge: 1024\ncpu_jobs: 2\ngpu_jobs: 4\nnvenc_sessions: 5\nstall_timeout: 90s\n"
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if *c.Enabled || c.GPU != GPURequire || c.MaxHeight != 540 || c.GOPSeconds != 0.5 || c.StallTimeout != 90*time.Second || c.NVENCSessions != 5 || c.Preset != "veryfast" {
+		t.Fatalf("decoded %+v", c)
 	}
 }
