@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "ingestd")
-	build := exec.Command("go", "build", "-ldflags", "-X github.com/ingestd/ingestd/daemon.Version=e2e-test", "-o", binPath, ".")
+	args := []string{"build", "-ldflags", "-X github.com/ingestd/ingestd/daemon.Version=e2e-test", "-o", binPath}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build ingestd:", err)
@@ -151,6 +155,9 @@ func (e *env) start() {
 		default:
 			e.proc.Process.Kill()
 			<-e.exited
+		}
+		if strings.Contains(e.stderr.String(), "WARNING: DATA RACE") {
+			e.t.Errorf("the daemon reported a data race")
 		}
 		if e.t.Failed() {
 			e.t.Logf("daemon stderr:\n%s", e.stderr.String())
