@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -59,6 +60,7 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	seen := map[string]bool{}
+	paths := map[string]string{}
 	for _, v := range c.Volumes {
 		if v.Name == "" || v.Path == "" {
 			return fmt.Errorf("volume %q: name and path are required", v.Name)
@@ -67,6 +69,11 @@ func (c Config) validate() error {
 			return fmt.Errorf("volume %q: duplicate name", v.Name)
 		}
 		seen[v.Name] = true
+		p := filepath.Clean(v.Path)
+		if other, dup := paths[p]; dup {
+			return fmt.Errorf("volume %q: path %s is also volume %q", v.Name, v.Path, other)
+		}
+		paths[p] = v.Name
 	}
 	if _, err := watch.NewIgnore(c.Ignore); err != nil {
 		return err
@@ -116,6 +123,7 @@ type Pipeline struct {
 
 	settle *settler
 	hashes *hashPool
+	volWG  sync.WaitGroup // every volume loop ever started
 
 	progress    atomic.Uint64
 	bytesHashed atomic.Uint64
@@ -214,6 +222,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, v := range all {
 		v.stop()
 	}
+	p.volWG.Wait() // also those a concurrent Reload is stopping
 	wg.Wait()
 	p.log.Info("stopped")
 	return nil
@@ -222,7 +231,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) startVolumeLocked(vc Volume, initial bool) {
 	v := newVolume(p, vc, initial)
 	p.vols[vc.Name] = v
-	go v.run(p.runCtx)
+	p.volWG.Go(func() { v.run(p.runCtx) })
 }
 
 // firstDone is called once per initial volume when its first check (and,

@@ -384,3 +384,23 @@ func TestReloadVolumes(t *testing.T) {
 		t.Error("duplicate volume names accepted")
 	}
 }
+
+// A file that cannot be read is logged, not cataloged, never fatal, and
+// picked up again once readable (by the watcher or the next rescan).
+func TestUnreadableFileSkippedThenCataloged(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	h.p.mu.Lock()
+	v := h.p.vols["v"]
+	h.p.mu.Unlock()
+	// Opening works, reading fails (EISDIR): the read error path.
+	os.Mkdir(filepath.Join(root, "odd.mov"), 0o755)
+	h.p.hashes.work(t.Context(), job{v: v, e: watch.Entry{Rel: "odd.mov", Size: 1}})
+	if _, ok := h.present("v", "odd.mov"); ok {
+		t.Fatal("cataloged an unreadable file")
+	}
+	os.Remove(filepath.Join(root, "odd.mov"))
+	write(t, filepath.Join(root, "odd.mov"), "readable now")
+	h.rescan("v")
+	h.waitPresent("v", "odd.mov")
+}
