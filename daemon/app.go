@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,7 +127,14 @@ func ingestConfig(c *config.Config) ingest.Config {
 		StateDir:    c.StateDir,
 	}
 	for _, v := range c.Volumes {
-		ic.Volumes = append(ic.Volumes, ingest.Volume{Name: v.Name, Path: v.Path})
+		// Absolute roots: watch events carry paths joined onto the root, and
+		// a relative root ("./watch" in the embedded defaults) would not
+		// match them.
+		p := v.Path
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		ic.Volumes = append(ic.Volumes, ingest.Volume{Name: v.Name, Path: p})
 	}
 	return ic
 }

@@ -77,6 +77,7 @@ type env struct {
 	exited   chan struct{}
 	exitCode int
 	extraEnv []string
+	cwd      string // working directory of the daemon (default: the test's)
 }
 
 type syncBuffer struct {
@@ -139,6 +140,7 @@ func (e *env) start() {
 	e.proc = exec.Command(binPath, "run", "-config", e.cfgPath)
 	e.proc.Stderr = e.stderr
 	e.proc.Env = append(os.Environ(), e.extraEnv...)
+	e.proc.Dir = e.cwd
 	if err := e.proc.Start(); err != nil {
 		e.t.Fatal(err)
 	}

@@ -522,3 +522,21 @@ func TestSdNotify(t *testing.T) {
 	e.stop()
 	expect("STOPPING=1")
 }
+
+// TestRelativePaths: state_dir and volume paths relative to the working
+// directory (as in the embedded defaults of `make run`) work.
+func TestRelativePaths(t *testing.T) {
+	e := newEnv(t, "", "")
+	cfg := "state_dir: ./state\nsettle: 200ms\napi:\n  listen: " + e.addr + "\nvolumes:\n  - name: footage\n    path: ./watch\n"
+	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.cwd = e.dir
+	e.start()
+	e.writeFile("sub/clip.mov", []byte("relative"))
+	e.waitFeed(60*time.Second, "location.added under a relative root", hasPaths(storage.EvLocationAdded, "sub/clip.mov"))
+	e.stop()
+	if _, err := os.Stat(filepath.Join(e.dir, "state")); err != nil {
+		t.Errorf("state not under the working directory: %v", err)
+	}
+}
