@@ -154,19 +154,19 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case s := <-sigs:
-				if s == syscall.SIGHUP {
-					reload(app, *path, log)
-					continue
-				}
+		for s := range sigs {
+			switch {
+			case s == syscall.SIGHUP:
+				reload(app, *path, log)
+			case ctx.Err() != nil:
+				// A second SIGINT/SIGTERM: the operator does not want to wait
+				// for the drain. The catalog recovers like after a crash.
+				log.Warn("second signal; exiting without draining", "component", "daemon", "signal", s.String())
+				os.Exit(1)
+			default:
 				log.Info("stopping", "component", "daemon", "signal", s.String())
 				notify(log, "STOPPING=1", "STATUS=stopping")
 				cancel()
-				return
 			}
 		}
 	}()

@@ -540,3 +540,43 @@ func TestRelativePaths(t *testing.T) {
 		t.Errorf("state not under the working directory: %v", err)
 	}
 }
+
+// TestReloadAddsVolume: SIGHUP applies a new volume without a restart.
+func TestReloadAddsVolume(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.start()
+	cards := filepath.Join(e.dir, "cards")
+	if err := os.Mkdir(cards, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cfgPath, append(old, []byte("  - name: cards\n    path: "+cards+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.proc.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, err := e.client().Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Volumes) == 2 && st.Volumes[0].Name == "cards" && st.Volumes[0].Online {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume not added by SIGHUP: %+v\n%s", st.Volumes, e.stderr.String())
+		}
+	}
+	if err := os.WriteFile(filepath.Join(cards, "A001.mov"), []byte("card clip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.waitFeed(60*time.Second, "location.added on the reloaded volume", hasPaths(storage.EvLocationAdded, "A001.mov"))
+	for _, ev := range evs {
+		if ev.Type == storage.EvLocationAdded && ev.Path == "A001.mov" && ev.Volume != "cards" {
+			t.Errorf("event on volume %q, want cards", ev.Volume)
+		}
+	}
+	e.stop()
+}
