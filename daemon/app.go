@@ -36,6 +36,13 @@ import (
 var Version = "dev"
 
 // App is one running daemon. Create with New, then Provision, then Run.
+//
+// A later stage plugs in between Provision and Run, e.g. transcode:
+//
+//	svc, _ := transcode.New(cfg.Proxy, tools, app.Config().StateDir, app.Catalog(), app.Logger())
+//	app.AddService(daemon.Service{Name: "transcode", Run: svc.Run})
+//	app.API().Handle("/v1/assets/{id}/{output}", svc.Handler())
+//	app.AddStatus(func(s *api.Status) { s.Proxy = svc.Status() })
 type App struct {
 	cfg     *config.Config
 	log     *slog.Logger
@@ -172,6 +179,15 @@ func (a *App) AddStatus(fn func(*api.Status)) {
 
 // API returns the HTTP API, to add handlers before Run.
 func (a *App) API() *api.Server { return a.api }
+
+// Config is the running config (stages read their sections from it).
+func (a *App) Config() *config.Config { return a.cfg }
+
+// ApplianceID is the id settled in Provision.
+func (a *App) ApplianceID() string { return a.applianceID }
+
+// Logger is the daemon's logger; stages add their own component attribute.
+func (a *App) Logger() *slog.Logger { return a.log }
 
 // Catalog returns the open catalog (after Provision).
 func (a *App) Catalog() *catalog.Catalog { return a.cat }

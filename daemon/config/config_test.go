@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestExampleHasEveryKey keeps testdata/config/example.yaml (documented in
@@ -30,7 +32,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 				break
 			}
 			for name, i := range yamlFields(v.Type()) {
-				walk(v.Field(i), join(key, name))
+				walk(v.FieldByIndex(i), join(key, name))
 			}
 			return
 		case reflect.Slice:
@@ -159,5 +161,59 @@ func TestGoodConfig(t *testing.T) {
 	}
 	if c.Settle.D() != 250*time.Millisecond || c.Rescan.D() != DefaultRescan || c.Ignore[0] != "*.tmp" || c.Log.Format != "json" {
 		t.Errorf("decoded %+v", c)
+	}
+}
+
+// TestDecodeStageSections: the decoder handles what later stages' Config
+// structs use (time.Duration, *bool, lists of structs, maps, inline), with
+// errors naming the key.
+func TestDecodeStageSections(t *testing.T) {
+	type window struct {
+		From string `yaml:"from"`
+		Rate string `yaml:"rate"`
+	}
+	type Common struct {
+		Shared string `yaml:"shared"`
+	}
+	type stage struct {
+		Enabled *bool             `yaml:"enabled"`
+		Stall   time.Duration     `yaml:"stall_timeout"`
+		Windows []window          `yaml:"bandwidth"`
+		Labels  map[string]string `yaml:"labels"`
+		Ratio   float64           `yaml:"ratio"`
+		Common  `yaml:",inline"`
+	}
+	type doc struct {
+		Proxy stage `yaml:"proxy"`
+	}
+	good := "proxy:\n  enabled: false\n  stall_timeout: 2m\n  bandwidth: [{from: '08:00', rate: 20MiB/s}]\n  labels: {a: b}\n  ratio: 0.5\n  shared: x\n"
+	var d doc
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(good), &root); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeInto(root.Content[0], reflect.ValueOf(&d).Elem(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if d.Proxy.Enabled == nil || *d.Proxy.Enabled || d.Proxy.Stall != 2*time.Minute || d.Proxy.Windows[0].Rate != "20MiB/s" ||
+		d.Proxy.Labels["a"] != "b" || d.Proxy.Ratio != 0.5 || d.Proxy.Shared != "x" {
+		t.Errorf("decoded %+v", d.Proxy)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"proxy:\n  stall_timeout: soon\n", `config: proxy.stall_timeout: invalid duration "soon" (line 2)`},
+		{"proxy:\n  enabled: maybe\n", `config: proxy.enabled: expected a boolean, got "maybe" (line 2)`},
+		{"proxy:\n  bandwidth: [{from: '08:00', rte: 1}]\n", `config: unknown key "proxy.bandwidth[0].rte" (line 2)`},
+		{"proxy:\n  ratio: half\n", `config: proxy.ratio: expected a number, got "half" (line 2)`},
+		{"proxy:\n  labels: [a]\n", `config: proxy.labels: expected a mapping of keys (line 2)`},
+	} {
+		var d doc
+		var root yaml.Node
+		if err := yaml.Unmarshal([]byte(tc.yaml), &root); err != nil {
+			t.Fatal(err)
+		}
+		err := decodeInto(root.Content[0], reflect.ValueOf(&d).Elem(), "")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got %v\nwant %s", err, tc.want)
+		}
 	}
 }

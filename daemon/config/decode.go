@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"strings"
@@ -69,7 +70,62 @@ func decodeInto(n *yaml.Node, v reflect.Value, key string) error {
 		}
 		return nil
 	}
+	if v.Type() == durationType {
+		if n.Kind != yaml.ScalarNode {
+			return &Error{Key: key, Line: n.Line, Msg: "invalid duration: expected a string like \"5s\""}
+		}
+		d, err := time.ParseDuration(n.Value)
+		if err != nil {
+			return &Error{Key: key, Line: n.Line, Msg: fmt.Sprintf("invalid duration %q", n.Value)}
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(textUnmarshalerType) {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			return &Error{Key: key, Line: n.Line, Msg: fmt.Sprintf("invalid value %q: %s", n.Value, strings.TrimPrefix(err.Error(), "yaml: "))}
+		}
+		return nil
+	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			v.SetZero()
+			return nil
+		}
+		p := reflect.New(v.Type().Elem())
+		if err := decodeInto(n, p.Elem(), key); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return &Error{Key: key, Line: n.Line, Msg: "expected a mapping of keys"}
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			kv := reflect.New(v.Type().Key()).Elem()
+			if err := decodeInto(k, kv, key); err != nil {
+				return err
+			}
+			if m.MapIndex(kv).IsValid() {
+				return &Error{Key: join(key, k.Value), Line: k.Line, Msg: "duplicate key"}
+			}
+			ev := reflect.New(v.Type().Elem()).Elem()
+			if err := decodeInto(val, ev, join(key, k.Value)); err != nil {
+				return err
+			}
+			m.SetMapIndex(kv, ev)
+		}
+		v.Set(m)
+		return nil
+	case reflect.Interface:
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			return &Error{Key: key, Line: n.Line, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+		return nil
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return &Error{Key: orRoot(key), Line: n.Line, Msg: "expected a mapping of keys"}
@@ -87,7 +143,7 @@ func decodeInto(n *yaml.Node, v reflect.Value, key string) error {
 			if !ok {
 				return &Error{Line: k.Line, Msg: fmt.Sprintf("unknown key %q", sub)}
 			}
-			if err := decodeInto(val, v.Field(idx), sub); err != nil {
+			if err := decodeInto(val, v.FieldByIndex(idx), sub); err != nil {
 				return err
 			}
 		}
@@ -131,22 +187,34 @@ func kindName(k reflect.Kind) string {
 	return "a " + k.String()
 }
 
-// yamlFields maps yaml key names to field indexes.
-func yamlFields(t reflect.Type) map[string]int {
-	m := map[string]int{}
+var (
+	durationType        = reflect.TypeFor[time.Duration]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// yamlFields maps yaml key names to field index paths; fields tagged
+// ",inline" contribute their own keys.
+func yamlFields(t reflect.Type) map[string][]int {
+	m := map[string][]int{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, sub := range yamlFields(f.Type) {
+				m[k] = append([]int{i}, sub...)
+			}
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		m[name] = i
+		m[name] = []int{i}
 	}
 	return m
 }
