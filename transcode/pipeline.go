@@ -146,6 +146,11 @@ func gpuOK(c Capabilities, v storage.Stream) bool {
 	if !c.CUDA || !c.ScaleCUDA || v.Rotation != 0 {
 		return false
 	}
+	switch v.PixFmt {
+	case "", "yuv420p", "yuvj420p", "nv12", "yuv420p10le", "p010le":
+	default:
+		return false // NVDEC decodes 4:2:0 only (no 4:2:2/4:4:4 H.264, no ProRes)
+	}
 	key := v.Codec
 	if v.BitDepth > 8 {
 		key += "10"

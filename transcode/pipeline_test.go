@@ -215,3 +215,13 @@ func TestConfigYAML(t *testing.T) {
 		t.Fatalf("decoded %+v", c)
 	}
 }
+
+func TestGPUNotFor422(t *testing.T) {
+	caps := Capabilities{CUDA: true, ScaleCUDA: true, NVDEC: map[string]bool{"h264": true}}
+	if gpuOK(caps, storage.Stream{Codec: "h264", PixFmt: "yuv422p", Width: 1920, Height: 1080}) {
+		t.Error("4:2:2 H.264 sent to NVDEC")
+	}
+	if !gpuOK(caps, storage.Stream{Codec: "h264", PixFmt: "yuv420p", Width: 1920, Height: 1080}) {
+		t.Error("4:2:0 H.264 not sent to NVDEC")
+	}
+}

@@ -210,3 +210,69 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("%d proxy.failed events, want 2 (first run and the retry)", n)
 	}
 }
+
+// TestOfflineMasterParksJob: an asset whose master cannot be read is not
+// failed: it is probed once its volume comes back (volume.online), and a
+// queued job whose master vanished is parked and resumes later.
+func TestOfflineMasterParksJob(t *testing.T) {
+	dir, _ := zoo(t)
+	tools := needFFmpeg(t)
+	vol := t.TempDir()
+	clip := filepath.Join(vol, "A.mts")
+	hidden := filepath.Join(t.TempDir(), "A.mts")
+	copyFile(t, filepath.Join(dir, "avchd.mts"), clip)
+	tools.Volumes = map[string]string{"card": vol}
+	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	id := catalogFile(t, cat, "card", vol, "A.mts")
+	if err := os.Rename(clip, hidden); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+
+	// 1. Unreadable at catalog time: not probed, not failed.
+	_, stop := startService(t, Config{GPU: GPUOff}, tools, state, cat)
+	time.Sleep(2 * time.Second)
+	if doc, _ := cat.Asset(id); doc.Kind != "" || doc.Proxy != nil {
+		t.Fatalf("unreadable master: asset %+v, want untouched", doc.Asset)
+	}
+	if err := os.Rename(hidden, clip); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.AppendEvent(storage.Event{Type: storage.EvVolumeOnline, Volume: "card"}); err != nil {
+		t.Fatal(err)
+	}
+	doc := waitAsset(t, cat, id, time.Minute, finalStatus)
+	stop()
+	if doc.Proxy.Status != StatusReady {
+		t.Fatalf("after volume.online proxy %+v", doc.Proxy)
+	}
+
+	// 2. Master vanishes between queueing and running: job parked.
+	s, err := New(Config{GPU: GPUOff}, tools, t.TempDir(), cat, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retry(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(clip, hidden); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.runJob(ctx, s.next(ctx, LaneCPU), LaneCPU)
+	doc, _ = cat.Asset(id)
+	if doc.Proxy.Status != StatusQueued || len(jobKeys(t, cat)) != 1 || countEvents(t, cat, storage.EvProxyFailed, id) != 0 {
+		t.Fatalf("vanished master: proxy %+v jobs %v, want parked (queued, record kept, no failure)", doc.Proxy, jobKeys(t, cat))
+	}
+	if st := s.Status(); st.Queued != 0 || len(st.Running) != 0 {
+		t.Fatalf("parked job still in memory: %+v", st)
+	}
+	if err := os.Rename(hidden, clip); err != nil {
+		t.Fatal(err)
+	}
+	s.unpark(id)
+	s.runJob(ctx, s.next(ctx, LaneCPU), LaneCPU)
+	if doc, _ = cat.Asset(id); doc.Proxy.Status != StatusReady || len(jobKeys(t, cat)) != 0 {
+		t.Fatalf("after unpark proxy %+v jobs %v", doc.Proxy, jobKeys(t, cat))
+	}
+}

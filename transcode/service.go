@@ -32,6 +32,7 @@ import (
 // advances the cursor only after fn returns nil.
 type Catalog interface {
 	Asset(id string) (storage.AssetDoc, error)
+	Assets(after string, limit int) ([]storage.AssetDoc, error)
 	Volume(name string) (storage.Volume, error)
 	UpdateAsset(id, eventType, detail string, fn func(*storage.Asset) error) ([]storage.Event, error)
 	Consume(ctx context.Context, cursor string, batch int, fn func([]storage.Event) error) error
@@ -47,6 +48,9 @@ const (
 	StatusFailed      = "failed"
 	StatusUnsupported = "unsupported"
 )
+
+// errNoSource: no present location of the asset can be read now.
+var errNoSource = errors.New("no readable location")
 
 const (
 	cursorName = "transcode"
@@ -150,6 +154,10 @@ func (s *Service) Run(ctx context.Context) error {
 	if caps.GPU() && s.cfg.GPU != GPUOff {
 		startLane(LaneGPU, s.cfg.GPUJobs)
 	}
+	// Assets cataloged while their volume was unreadable were never probed.
+	if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("sweep for unprobed assets", "err", err)
+	}
 	err = s.cat.Consume(ctx, cursorName, 64, func(evs []storage.Event) error {
 		for _, e := range evs {
 			switch e.Type {
@@ -158,6 +166,18 @@ func (s *Service) Run(ctx context.Context) error {
 					continue
 				}
 				if err := s.consider(ctx, e.AssetID); err != nil {
+					return err
+				}
+				if e.Type == storage.EvLocationAdded {
+					s.unpark(e.AssetID)
+				}
+			case storage.EvVolumeOnline:
+				// Parked jobs (master unreadable) and unprobed assets get
+				// another chance now that a volume is back.
+				if err := s.loadJobs(); err != nil {
+					return err
+				}
+				if err := s.sweep(ctx); err != nil {
 					return err
 				}
 			}
@@ -173,6 +193,51 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("transcode: consume events: %w", err)
 	}
 	return nil
+}
+
+// sweep considers every asset that was never probed (kind empty).
+func (s *Service) sweep(ctx context.Context) error {
+	after := ""
+	for {
+		docs, err := s.cat.Assets(after, 500)
+		if err != nil {
+			return fmt.Errorf("list assets after %q: %w", after, err)
+		}
+		if len(docs) == 0 {
+			return nil
+		}
+		for _, d := range docs {
+			if d.Kind == "" {
+				if err := s.consider(ctx, d.ID); err != nil {
+					return err
+				}
+			}
+		}
+		after = docs[len(docs)-1].ID
+	}
+}
+
+// unpark re-queues a parked job of asset id (its master was unreadable).
+func (s *Service) unpark(id string) {
+	s.mu.Lock()
+	_, inMem := s.jobs[id]
+	s.mu.Unlock()
+	if inMem {
+		return
+	}
+	var j job
+	found := false
+	_ = s.cat.ListState(jobPrefix+id, func(_ string, raw []byte) error {
+		found = json.Unmarshal(raw, &j) == nil
+		return nil
+	})
+	if found && j.ID == id {
+		var m *storage.Media
+		if doc, err := s.cat.Asset(id); err == nil {
+			m = doc.Media
+		}
+		s.enqueue(&j, m)
+	}
 }
 
 // loadJobs re-queues the jobs persisted by a previous run.
@@ -307,7 +372,7 @@ func (s *Service) masterPath(doc storage.AssetDoc) (string, error) {
 		}
 		tried = append(tried, p)
 	}
-	return "", fmt.Errorf("asset %s: no readable location (%s)", doc.ID, strings.Join(tried, ", "))
+	return "", fmt.Errorf("asset %s: %w (%s)", doc.ID, errNoSource, strings.Join(tried, ", "))
 }
 
 // enqueue puts j on the lane that suits its source.
@@ -401,6 +466,15 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 		return
 	}
 	res, err := s.cut(ctx, j, doc, lane)
+	if errors.Is(err, errNoSource) {
+		// Volume offline or file moved: park the job (its record stays) until
+		// a volume comes online or the content appears at a new path.
+		log.Warn("master not readable, job parked", "err", err)
+		s.mu.Lock()
+		delete(s.jobs, j.ID)
+		s.mu.Unlock()
+		return
+	}
 	if ctx.Err() != nil {
 		// Shutdown: the record stays, the next start re-queues the job.
 		log.Info("job interrupted, left queued for the next start")
