@@ -175,7 +175,8 @@ for want in Type=notify NotifyAccess=main WatchdogSec=60 Restart=on-failure Rest
 	'ExecStartPre=/usr/bin/ingestd validate -config /etc/ingestd/ingestd.yaml' \
 	'ExecStart=/usr/bin/ingestd run -config /etc/ingestd/ingestd.yaml' \
 	'After=network-online.target remote-fs.target local-fs.target' \
-	Environment=AWS_SHARED_CREDENTIALS_FILE=/etc/ingestd/aws-credentials; do
+	Environment=AWS_SHARED_CREDENTIALS_FILE=/etc/ingestd/aws-credentials \
+	'ReadWritePaths=-/mnt -/srv' 'ReadOnlyPaths=-/mnt/cards'; do
 	grep -qxF "$want" systemd/ingestd.service || fail "unit lacks $want"
 done
 for banned in PrivateDevices= DynamicUser= MemoryDenyWriteExecute= DevicePolicy= ProcSubset= PrivateUsers=; do
@@ -345,20 +346,29 @@ in_root dpkg --purge ingestd >/dev/null 2>&1 || fail "dpkg --purge"
 in_root getent passwd ingestd >/dev/null || fail "purge removed the system user (NAS files keep its uid)"
 pass "purge: state and config gone, volume intact, user kept"
 
-log "purge with volumes inside the state dir"
+log "purge with a configured volume inside the state dir"
 in_root dpkg -i --force-depends "/tmp/$(basename "$DEB1")" >/dev/null 2>&1 || fail "reinstall"
-mkdir -p "$ROOT/var/lib/ingestd/incoming" "$ROOT/var/lib/ingestd/nas"
+mkdir -p "$ROOT/var/lib/ingestd/incoming"
 echo keep >"$ROOT/var/lib/ingestd/incoming/a.mov"
-mount -t tmpfs tmpfs "$ROOT/var/lib/ingestd/nas"
-echo keep >"$ROOT/var/lib/ingestd/nas/b.mov"
 printf 'volumes:\n  - name: incoming\n    path: /var/lib/ingestd/incoming\n' >>"$CONF"
 in_root dpkg --purge ingestd >/dev/null 2>&1 || fail "dpkg --purge (volume inside)"
 [ "$(cat "$ROOT/var/lib/ingestd/incoming/a.mov")" = keep ] || fail "purge deleted a configured volume inside /var/lib/ingestd"
-[ "$(cat "$ROOT/var/lib/ingestd/nas/b.mov")" = keep ] || fail "purge deleted files on a mount inside /var/lib/ingestd"
 [ ! -e "$ROOT/etc/ingestd" ] || fail "purge left /etc/ingestd"
+rm -rf "$ROOT/var/lib/ingestd"
+pass "purge: a configured volume inside the state dir survives"
+
+log "purge with a file system mounted inside the state dir"
+in_root dpkg -i --force-depends "/tmp/$(basename "$DEB1")" >/dev/null 2>&1 || fail "reinstall"
+mkdir -p "$ROOT/var/lib/ingestd/nas"
+echo state >"$ROOT/var/lib/ingestd/catalog.db"
+mount -t tmpfs tmpfs "$ROOT/var/lib/ingestd/nas"
+echo keep >"$ROOT/var/lib/ingestd/nas/b.mov"
+in_root dpkg --purge ingestd >/dev/null 2>&1 || fail "dpkg --purge (mount inside)"
+[ "$(cat "$ROOT/var/lib/ingestd/nas/b.mov")" = keep ] || fail "purge deleted files on a mount inside /var/lib/ingestd"
+[ ! -e "$ROOT/var/lib/ingestd/catalog.db" ] || fail "purge left the state next to the mount"
 umount "$ROOT/var/lib/ingestd/nas"
 rm -rf "$ROOT/var/lib/ingestd"
-pass "purge: a configured volume and a mount inside the state dir survive"
+pass "purge: a mount inside the state dir is not crossed"
 
 [ ! -s "$ROOT/systemctl-calls" ] || fail "systemctl called without systemd: $(cat "$ROOT/systemctl-calls")"
 pass "deb scripts: no systemctl call without systemd"
