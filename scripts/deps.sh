@@ -25,7 +25,7 @@ PKGS=(
 
 # Go tools, pinned: import/path@version
 GO_TOOLS=(
-	honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	honnef.co/go/tools/cmd/staticcheck@v0.8.2
 )
 
 missing=()
