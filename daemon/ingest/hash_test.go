@@ -109,3 +109,18 @@ func TestHashFileMatchesReferenceTools(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHashReader: BLAKE3 + xxh128 in one pass from memory (no I/O).
+func BenchmarkHashReader(b *testing.B) {
+	data := make([]byte, 64<<20)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	buf := make([]byte, HashBufferSize)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := HashReader(bytes.NewReader(data), buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

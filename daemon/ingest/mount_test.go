@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 )
@@ -212,4 +214,37 @@ func TestMarkerRemovedGoesOffline(t *testing.T) {
 	if _, ok := h.present("v", "b.mov"); !ok {
 		t.Fatal("b.mov lost")
 	}
+}
+
+// An identity check that hangs (a dead NFS server) takes the volume
+// offline as "not responding" instead of hanging the loop; nothing is
+// removed; when it answers again the volume comes back.
+func TestHungCheckIsOffline(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "a.mov"), "a")
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}}, func(p *Pipeline) { p.verifyTimeout = 300 * time.Millisecond })
+	h.waitPresent("v", "a.mov")
+	id, _ := watch.ReadMarker(root)
+	marker := filepath.Join(root, watch.MarkerName)
+	os.Remove(marker)
+	if err := unix.Mkfifo(marker, 0o644); err != nil { // opening it for reading blocks
+		t.Fatal(err)
+	}
+	st := h.waitOnline("v", false)
+	if !strings.Contains(st.Reason, "not responding") {
+		t.Errorf("reason %q", st.Reason)
+	}
+	os.Remove(filepath.Join(root, "a.mov"))
+	h.pause("v")
+	if _, ok := h.present("v", "a.mov"); !ok {
+		t.Fatal("removed a file while the volume did not answer")
+	}
+	// Unblock the stuck open with a writer, then put the marker back.
+	if f, err := os.OpenFile(marker, os.O_WRONLY, 0); err == nil {
+		f.Close()
+	}
+	os.Remove(marker)
+	watch.WriteMarker(root, id)
+	h.waitOnline("v", true)
+	h.waitGone("v", "a.mov")
 }

@@ -137,6 +137,8 @@ type Pipeline struct {
 	// checkEvery is how often each volume's identity is verified (and an
 	// offline volume polled). Tests shorten it.
 	checkEvery time.Duration
+	// verifyTimeout bounds one identity check (a hung mount is offline).
+	verifyTimeout time.Duration
 	// walkModeEvery caps the rescan period of a volume in walk mode.
 	walkModeEvery time.Duration
 	// addFunc, when set, replaces inotify's Add (fault injection).
@@ -159,7 +161,7 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 	p := &Pipeline{
 		cat: cat, log: log.With("component", "ingest"), cfg: cfg, ignore: ig,
 		vols: map[string]*volume{}, ready: make(chan struct{}),
-		checkEvery: 5 * time.Second, walkModeEvery: time.Minute,
+		checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
 	}
 	p.settle = newSettler(p)
 	p.hashes = newHashPool(p, cfg.HashWorkers)

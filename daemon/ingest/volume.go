@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -22,12 +23,13 @@ type volume struct {
 	initial bool // counts towards Ready
 	log     *slog.Logger
 
-	online   atomic.Bool
-	index    locIndex
-	indexed  bool // index loaded (volume loop only)
-	quit     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	online    atomic.Bool
+	verifying atomic.Bool // an identity check is running
+	index     locIndex
+	indexed   bool // index loaded (volume loop only)
+	quit      chan struct{}
+	done      chan struct{}
+	stopOnce  sync.Once
 
 	rescanReq chan struct{}
 	checkReq  chan struct{}
@@ -161,7 +163,7 @@ func (v *volume) check(ctx context.Context) bool {
 	if errors.Is(err, storage.ErrNotFound) {
 		rec = storage.Volume{Name: v.name, Path: v.root}
 	}
-	dev, reason := watch.Verify(v.root, rec)
+	dev, reason := v.verify(rec)
 	if reason != "" && dev != 0 && v.mayAdopt(rec, reason) {
 		marker, adev, note, aerr := watch.Adopt(v.root)
 		if aerr != nil {
@@ -457,7 +459,7 @@ func (v *volume) verifyNow() bool {
 		v.log.Error("read volume record", "err", err)
 		return false
 	}
-	if _, reason := watch.Verify(v.root, rec); reason != "" {
+	if _, reason := v.verify(rec); reason != "" {
 		v.goOffline(rec, reason)
 		return false
 	}
@@ -507,4 +509,32 @@ func (v *volume) removeGone(ctx context.Context) {
 		v.removeIfGone(rel, "deleted or moved away")
 	}
 	v.p.progress.Add(1)
+}
+
+// verify runs watch.Verify within p.verifyTimeout: a hung NFS/SMB mount
+// must not hang the volume loop, and counts as offline. While an earlier check is
+// still blocked in the kernel, no new one is started.
+func (v *volume) verify(rec storage.Volume) (dev uint64, reason string) {
+	notResponding := fmt.Sprintf("not responding: %s did not answer within %s", v.root, v.p.verifyTimeout)
+	if !v.verifying.CompareAndSwap(false, true) {
+		return 0, notResponding // the earlier check is still blocked
+	}
+	type result struct {
+		dev    uint64
+		reason string
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer v.verifying.Store(false)
+		d, r := watch.Verify(v.root, rec)
+		ch <- result{d, r}
+	}()
+	t := time.NewTimer(v.p.verifyTimeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.dev, r.reason
+	case <-t.C:
+		return 0, notResponding
+	}
 }
