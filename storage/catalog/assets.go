@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -87,11 +88,17 @@ func presentLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
 			return nil, fmt.Errorf("bad index key %q", it.Item().Key())
 		}
 		var loc storage.Location
-		found, err := getJSON(txn, locKey(volume, path), &loc)
+		item, err := txn.Get(locKey(volume, path))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue // cannot happen while index and records change together
+		}
+		if err == nil {
+			err = item.Value(func(b []byte) error { return decodeLocation(b, volume, path, &loc) })
+		}
 		if err != nil {
 			return nil, fmt.Errorf("location %s:%s of asset %s: %w", volume, path, id, err)
 		}
-		if !found || loc.State != storage.LocPresent || loc.AssetID != id {
+		if loc.State != storage.LocPresent || loc.AssetID != id {
 			continue // cannot happen while index and records change together
 		}
 		locs = append(locs, loc)

@@ -16,11 +16,14 @@ import (
 func (c *Catalog) Location(volume, path string) (storage.Location, error) {
 	var loc storage.Location
 	err := c.db.View(func(txn *badger.Txn) error {
-		found, err := getJSON(txn, locKey(volume, path), &loc)
-		if err == nil && !found {
-			err = storage.ErrNotFound
+		item, err := txn.Get(locKey(volume, path))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return storage.ErrNotFound
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error { return decodeLocation(b, volume, path, &loc) })
 	})
 	if err != nil {
 		return storage.Location{}, fmt.Errorf("location %s:%s: %w", volume, path, err)
@@ -170,14 +173,13 @@ func (c *Catalog) RemoveLocation(volume, path, detail string) ([]storage.Event, 
 // metadata without decoding them. fn may call the catalog, including its
 // write methods; an error from fn stops the walk and is returned as is.
 func (c *Catalog) WalkLocations(volume string, fn func(storage.Location) error) error {
-	err := c.scanPresent(volume, func(b []byte) error {
+	return c.scanPresent(volume, func(path string, b []byte) error {
 		var loc storage.Location
-		if err := json.Unmarshal(b, &loc); err != nil {
-			return fmt.Errorf("decode location: %w", err)
+		if err := decodeLocation(b, volume, path, &loc); err != nil {
+			return fmt.Errorf("walk volume %s: decode location %s: %w", volume, path, err)
 		}
 		return fn(loc)
 	})
-	return err
 }
 
 // errStop marks an error returned by a caller's callback.
@@ -185,9 +187,9 @@ type errStop struct{ err error }
 
 func (e errStop) Error() string { return e.err.Error() }
 
-// scanPresent feeds the encoded value of each present location of volume
-// to fn. Errors from fn are returned unwrapped; others name the volume.
-func (c *Catalog) scanPresent(volume string, fn func([]byte) error) error {
+// scanPresent feeds the path and encoded value of each present location of
+// volume to fn. Errors from fn are returned unwrapped; others name the volume.
+func (c *Catalog) scanPresent(volume string, fn func(path string, value []byte) error) error {
 	prefix := volPrefix(volume)
 	err := c.db.View(func(txn *badger.Txn) error {
 		opt := badger.DefaultIteratorOptions
@@ -201,8 +203,9 @@ func (c *Catalog) scanPresent(volume string, fn func([]byte) error) error {
 				continue
 			}
 			var ferr error
+			path := string(item.Key()[len(prefix):])
 			if err := item.Value(func(b []byte) error {
-				ferr = fn(b)
+				ferr = fn(path, b)
 				return nil
 			}); err != nil {
 				return err
@@ -225,7 +228,7 @@ func (c *Catalog) scanPresent(volume string, fn func([]byte) error) error {
 
 // VolumeStats counts the present locations of volume and their bytes.
 func (c *Catalog) VolumeStats(volume string) (files, bytes int64, err error) {
-	err = c.scanPresent(volume, func(b []byte) error {
+	err = c.scanPresent(volume, func(_ string, b []byte) error {
 		var s struct {
 			Size int64 `json:"size"`
 		}
