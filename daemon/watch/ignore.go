@@ -26,8 +26,9 @@ var defaultNames = map[string]bool{
 	"lost+found":   true,
 }
 
-// defaultSuffixes mark files still being downloaded or copied.
-var defaultSuffixes = []string{".part", ".partial", ".crdownload"}
+// defaultSuffixes mark files still being downloaded or copied
+// (".ingestd-partial": a camera-card offload in progress, daemon/cards).
+var defaultSuffixes = []string{".part", ".partial", ".crdownload", ".ingestd-partial"}
 
 // Ignore decides which names a walk and the watcher skip. The zero value
 // applies only the built-in rules.

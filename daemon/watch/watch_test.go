@@ -37,6 +37,8 @@ func TestIgnoreMatch(t *testing.T) {
 		{"x.part", true},
 		{"x.partial", true},
 		{"x.crdownload", true},
+		{"card/A001C003.MXF.ingestd-partial", true},
+		{"card/.ingestd-offload.json", true},
 		{"@eaDir/a.jpg", true},
 		{"share/#recycle/a.mov", true},
 		{"#snapshot/a", true},
