@@ -235,6 +235,10 @@ func execOutput(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).CombinedOutput()
 }
 
+func execStdout(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).Output()
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 type response struct {

@@ -311,7 +311,8 @@ func filmstripArgs(proxy string, duration float64, n, tileH int, out string) []s
 		duration = 1
 	}
 	step := duration / float64(n)
-	sel := fmt.Sprintf("select='isnan(prev_selected_t)*gte(t\\,%.6f)+gte(t-prev_selected_t\\,%.6f)'", step/2, step*0.999)
+	// Tile k is the first frame at or after (k+0.5)*step.
+	sel := fmt.Sprintf("select='gte(t\\,(selected_n+0.5)*%.6f)'", step)
 	vf := fmt.Sprintf("%s,scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", sel, tileH, n)
 	return []string{"-i", proxy, "-map", "0:v:0", "-vf", vf, "-fps_mode", "passthrough", "-frames:v", "1",
 		"-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-update", "1", out}

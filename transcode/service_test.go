@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/big"
 	"net/http"
@@ -120,6 +121,7 @@ func TestZooProxies(t *testing.T) {
 				checkVideoProxy(t, c, doc, out(OutProxyVideo))
 				checkJPEG(t, out(OutPoster), c.ProxyW, c.ProxyH)
 				checkJPEG(t, out(OutFilmstrip), 0, 90)
+				checkLastTile(t, out(OutFilmstrip), 10)
 				if c.Audio > 0 {
 					checkWaveform(t, out(OutWaveform))
 				}
@@ -333,6 +335,26 @@ func checkJPEG(t *testing.T, path string, w, h int) {
 	}
 	if w == 0 && gw < 2*gh {
 		t.Errorf("%s: %dx%d is not a strip of tiles", filepath.Base(path), gw, gh)
+	}
+}
+
+// checkLastTile requires the last of n tiles to hold a picture (testsrc2 is
+// bright), not the black padding of a short strip.
+func checkLastTile(t *testing.T, path string, n int) {
+	t.Helper()
+	p := ffprobeJSON(t, path, "-show_streams")
+	w, h := int(num(p.Streams[0], "width")), int(num(p.Streams[0], "height"))
+	tw := w / n
+	raw, err := execStdout("ffmpeg", "-v", "error", "-i", path, "-vf", fmt.Sprintf("crop=%d:%d:%d:0,format=gray", tw, h, w-tw), "-f", "rawvideo", "-")
+	if err != nil || len(raw) == 0 {
+		t.Fatalf("decode last tile: %v", err)
+	}
+	sum := 0
+	for _, b := range raw {
+		sum += int(b)
+	}
+	if avg := sum / len(raw); avg < 40 {
+		t.Errorf("last filmstrip tile is dark (mean luma %d): fewer than %d frames picked", avg, n)
 	}
 }
 
