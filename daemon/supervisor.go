@@ -58,14 +58,15 @@ func (s *Supervisor) Run(ctx context.Context, services []Service) error {
 }
 
 func (s *Supervisor) runOne(ctx context.Context, log *slog.Logger, svc Service) error {
-	backoff := s.MinBackoff
-	if backoff <= 0 {
-		backoff = time.Second
+	minBackoff := s.MinBackoff
+	if minBackoff <= 0 {
+		minBackoff = time.Second
 	}
-	maxBackoff := max(s.MaxBackoff, backoff)
+	maxBackoff := max(s.MaxBackoff, minBackoff)
 	if s.MaxBackoff <= 0 {
-		maxBackoff = max(time.Minute, backoff)
+		maxBackoff = max(time.Minute, minBackoff)
 	}
+	backoff := minBackoff
 	stable := s.StableAfter
 	if stable <= 0 {
 		stable = time.Minute
@@ -88,7 +89,7 @@ func (s *Supervisor) runOne(ctx context.Context, log *slog.Logger, svc Service) 
 			return fmt.Errorf("service %s: %w", svc.Name, err)
 		}
 		if time.Since(start) >= stable {
-			backoff = max(s.MinBackoff, time.Millisecond)
+			backoff = minBackoff // it ran well for a while: start over
 		}
 		log.Warn("service failed; restarting", "err", err, "backoff", backoff)
 		select {
