@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,15 +68,28 @@ func TestConcurrentWritersAreSeenInOrder(t *testing.T) {
 			for i := range perWriter {
 				var evs []storage.Event
 				var err error
-				switch i % 3 {
+				switch i % 4 {
 				case 0:
 					evs, err = c.PutFile(rec(fmt.Sprint("vol", w), fmt.Sprint("f", i), fmt.Sprint(w, "/", i), 1, uint64(i)))
 				case 1: // same content elsewhere: location.added only
 					evs, err = c.PutFile(rec("shared", fmt.Sprint(w, "/", i), fmt.Sprint(w, "/", i-1), 1, uint64(i)))
-				default:
+				case 2:
 					var e storage.Event
 					e, err = c.AppendEvent(storage.Event{Type: "test"})
 					evs = []storage.Event{e}
+				default:
+					// Every write goes through write(); this one keeps its
+					// transaction open a while after numbering its event,
+					// which widens the window in which a later number
+					// could become visible first if writes were not
+					// serialised.
+					evs, err = c.write(func(w *txw) error {
+						if err := w.emit(storage.Event{Type: "slow"}); err != nil {
+							return err
+						}
+						time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+						return nil
+					})
 				}
 				if err != nil {
 					errs <- err
