@@ -248,3 +248,44 @@ func TestHungCheckIsOffline(t *testing.T) {
 	h.waitOnline("v", true)
 	h.waitGone("v", "a.mov")
 }
+
+// The daemon started before the NAS was mounted: the bare mount point was
+// adopted while empty. When the share is mounted over it, the marker is
+// "missing", but the catalog holds nothing of the volume, so the share is
+// adopted and ingested (with files cataloged it would stay offline).
+func TestMountOverEmptyAdoptedMountPoint(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "nas")
+	os.Mkdir(root, 0o755)
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	if !h.volStatus("v").Online {
+		t.Fatal("empty dir not adopted")
+	}
+	mount(t, root, "-t", "tmpfs", "-o", "size=8m", "tmpfs")
+	write(t, filepath.Join(root, "shoot/a.mov"), "on the share")
+	h.waitPresent("v", "shoot/a.mov")
+	if _, err := watch.ReadMarker(root); err != nil {
+		t.Fatalf("share not adopted: %v", err)
+	}
+}
+
+// A volume with nothing cataloged whose marker is deleted gets a new one,
+// recorded once (not re-adopted at every check).
+func TestEmptyVolumeMarkerReplacedOnce(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	os.Remove(filepath.Join(root, watch.MarkerName))
+	var id string
+	waitFor(t, "new marker", func() bool {
+		var err error
+		id, err = watch.ReadMarker(root)
+		return err == nil
+	})
+	h.pause("v")
+	rec, err := h.cat.Volume("v")
+	if err != nil || rec.Marker != id || !rec.Online {
+		t.Fatalf("volume record %+v (%v), want marker %s online", rec, err, id)
+	}
+	if now, _ := watch.ReadMarker(root); now != id {
+		t.Fatalf("marker rewritten again: %s -> %s", id, now)
+	}
+}

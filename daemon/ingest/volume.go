@@ -72,8 +72,8 @@ func (v *volume) stopped() bool {
 	}
 }
 
-// stop ends the loop and waits for it (safe before run started? no: run
-// is always started right after newVolume).
+// stop ends the loop and waits for it. Only for volumes whose run was
+// started (startVolumeLocked does both).
 func (v *volume) stop() {
 	v.stopOnce.Do(func() { close(v.quit) })
 	<-v.done
@@ -164,20 +164,21 @@ func (v *volume) check(ctx context.Context) bool {
 		rec = storage.Volume{Name: v.name, Path: v.root}
 	}
 	dev, reason := v.verify(rec)
+	adopted := false
 	if reason != "" && dev != 0 && v.mayAdopt(rec, reason) {
 		marker, adev, note, aerr := watch.Adopt(v.root)
 		if aerr != nil {
 			reason = aerr.Error()
 		} else {
 			v.log.Info("volume adopted", "path", v.root, "identity", note)
-			rec.Marker, dev, reason = marker, adev, ""
+			rec.Marker, dev, reason, adopted = marker, adev, "", true
 		}
 	}
 	if reason != "" {
 		v.goOffline(rec, reason)
 		return false
 	}
-	return v.goOnline(ctx, rec, dev)
+	return v.goOnline(ctx, rec, dev, adopted)
 }
 
 // mayAdopt: a volume never adopted, or one whose marker is missing while
@@ -190,6 +191,10 @@ func (v *volume) mayAdopt(rec storage.Volume, reason string) bool {
 	}
 	if strings.HasPrefix(reason, "root") || strings.HasPrefix(reason, "not mounted") {
 		return false
+	}
+	if v.indexed { // the volume loop's copy of the catalog: no scan per tick
+		files, _ := v.index.stats()
+		return files == 0
 	}
 	files, _, err := v.p.cat.VolumeStats(v.name)
 	return err == nil && files == 0
@@ -219,18 +224,22 @@ func (v *volume) goOffline(rec storage.Volume, reason string) {
 
 // goOnline records the identity if it changed, starts watching and walks
 // when the volume was not online in this process.
-func (v *volume) goOnline(ctx context.Context, rec storage.Volume, dev uint64) bool {
+func (v *volume) goOnline(ctx context.Context, rec storage.Volume, dev uint64, adopted bool) bool {
 	if v.online.Load() {
-		if rec.Dev == dev {
+		if rec.Dev == dev && !adopted {
 			return false
 		}
-		// Same marker, new device: unmounted and mounted again between
-		// two checks. The old mount's watches are gone: watch and walk
-		// again.
+		remounted := rec.Dev != dev
 		rec.Dev = dev
 		if _, err := v.p.cat.SetVolume(rec); err != nil {
-			v.log.Error("record volume device", "err", err)
+			v.log.Error("record volume identity", "err", err)
 		}
+		if !remounted {
+			return false
+		}
+		// New device: unmounted and mounted again (or another file
+		// system adopted) between two checks. The old mount's watches
+		// are gone: watch and walk again.
 		v.log.Info("volume remounted", "path", v.root)
 		v.startWatcher(ctx)
 		v.reconcile(ctx)
