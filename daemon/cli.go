@@ -305,7 +305,7 @@ func cmdClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	defer tw.Flush()
 	switch d := v.(type) {
 	case api.Status:
-		printStatus(tw, d)
+		printStatus(tw, d, time.Now())
 	case api.AssetsDoc:
 		printAssets(tw, d)
 	default:

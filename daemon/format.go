@@ -44,23 +44,23 @@ func quote(s string) string {
 	return s
 }
 
-func printStatus(w io.Writer, s api.Status) {
+func printStatus(w io.Writer, s api.Status, now time.Time) {
 	state := "starting"
 	if s.Ready {
 		state = "ready"
 	}
 	fmt.Fprintf(w, "ingestd %s\tappliance %s\tup %s\t%s\n", s.Version, s.ApplianceID,
-		time.Since(s.Started).Round(time.Second), state)
-	fmt.Fprintf(w, "catalog\tlast seq %d\t%s\t\n", s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
-	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\t\n", s.Queues.Settling, s.Queues.Hashing)
-	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\t\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
+		now.Sub(s.Started).Round(time.Second), state)
+	fmt.Fprintf(w, "catalog\tlast seq %d\t%s\n", s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
+	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\n", s.Queues.Settling, s.Queues.Hashing)
+	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
 	for _, sec := range []struct {
 		name string
 		v    any
 	}{{"proxy", s.Proxy}, {"sync", s.Sync}} {
 		if sec.v != nil {
 			j, _ := json.Marshal(sec.v)
-			fmt.Fprintf(w, "%s\t%s\t\t\n", sec.name, j)
+			fmt.Fprintf(w, "%s\t%s\n", sec.name, j)
 		}
 	}
 	fmt.Fprintln(w)

@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/e2e")
+
+// TestCLIGolden pins the human-readable CLI output (refresh with
+// go test ./daemon -run Golden -update).
+func TestCLIGolden(t *testing.T) {
+	loc := time.Local
+	time.Local = time.UTC
+	defer func() { time.Local = loc }()
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	id := "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+	doc := storage.AssetDoc{
+		Asset: storage.Asset{ID: id, Size: 10485760, FirstSeen: t0,
+			Hashes: storage.Hashes{BLAKE3: id, XXH128: "b5e9c1ad071b3e7fc779cfaa5e523818"}},
+		Locations: []storage.Location{
+			{Volume: "footage", Path: "day 1/A001_C002.mov", Size: 10485760, MTime: t0.Add(-time.Hour), State: storage.LocPresent},
+			{Volume: "footage", Path: "odd\nname.mov", Size: 10485760, MTime: t0, State: storage.LocPresent},
+			{Volume: "cards", Path: "gone.mov", Size: 10485760, MTime: t0, State: storage.LocRemoved},
+		},
+	}
+	st := api.Status{
+		Version: "v1.0.0", ApplianceID: "studio-a", Started: t0, Ready: true,
+		Volumes: []api.VolumeStatus{
+			{Name: "footage", Path: "/mnt/nas/footage", Online: true, WatchMode: "inotify", Files: 1234, Bytes: 5 << 40, LastScan: t0},
+			{Name: "cards", Path: "/srv/cards", Online: false, Reason: "mount root missing"},
+		},
+		Queues:  api.Queues{Settling: 3, Hashing: 1},
+		Ingest:  api.IngestStats{FilesSeen: 1240, FilesHashed: 1236, BytesHashed: 3 << 30},
+		Catalog: api.CatalogStatus{LastSeq: 5678, LSMBytes: 1 << 20, VlogBytes: 8 << 20},
+		Proxy:   map[string]int{"queued": 2},
+	}
+	cases := []struct {
+		name  string
+		print func(w *tabwriter.Writer)
+	}{
+		{"status", func(w *tabwriter.Writer) { printStatus(w, st, t0.Add(90*time.Minute)) }},
+		{"assets", func(w *tabwriter.Writer) {
+			printAssets(w, api.AssetsDoc{Assets: []storage.AssetDoc{doc}, Next: id})
+		}},
+		{"asset", func(w *tabwriter.Writer) { printAsset(w, doc) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+			tc.print(tw)
+			tw.Flush()
+			golden := filepath.Join("..", "testdata", "e2e", "cli_"+tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("output differs from %s:\n%s\nwant:\n%s", golden, buf.Bytes(), want)
+			}
+		})
+	}
+}
