@@ -8,6 +8,11 @@
 // or talk to the network. Every change writes its records, its index keys
 // and its event in ONE transaction; writes are serialised so event sequence
 // numbers become visible in order.
+//
+// Open wants a directory of its own (e.g. <state_dir>/catalog): Badger's
+// files, and Restore refuses a non-empty directory. The key layout is
+// described in keys.go. The zero Options are the production setting (every
+// commit fsynced).
 package catalog
 
 // CONTRACT (implemented by the catalog helper; signatures are fixed, other
