@@ -9,8 +9,8 @@
 // and its event in ONE transaction; writes are serialised so event sequence
 // numbers become visible in order.
 //
-// Open wants a directory of its own (e.g. <state_dir>/catalog): Badger's
-// files, and Restore refuses a non-empty directory. The key layout is
+// Open wants a directory of its own (e.g. <state_dir>/catalog): Badger owns
+// every file in it, and Restore refuses a non-empty directory. The key layout is
 // described in keys.go. The zero Options are the production setting (every
 // commit fsynced).
 package catalog
