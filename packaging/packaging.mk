@@ -6,7 +6,10 @@
 # The version comes from git (packaging/version.sh); override with
 # PKG_VERSION=... The binary is rebuilt with CGO_ENABLED=0 into bin/ingestd.
 
-PKG_VERSION ?= $(shell packaging/version.sh)
+# Computed once per make run, so deb and rpm built together agree.
+ifndef PKG_VERSION
+PKG_VERSION := $(shell packaging/version.sh)
+endif
 
 .PHONY: deb rpm package-bin package-test
 
