@@ -328,7 +328,7 @@ func (e *env) pushed(id string, outputs ...string) bool {
 		return false
 	}
 	for _, n := range outputs {
-		if st.Objects[n] == "" {
+		if st.Objects[n].BLAKE3 == "" {
 			return false
 		}
 	}

@@ -53,10 +53,17 @@ const metaBLAKE3 = "blake3"
 
 // assetState is what was last pushed for an asset.
 type assetState struct {
-	DocHash    string            `json:"doc_hash"`              // sha256 of asset.json without sync
-	FailedHash string            `json:"failed_hash,omitempty"` // doc that failed permanently
-	Objects    map[string]string `json:"objects,omitempty"`     // name -> blake3
-	At         time.Time         `json:"at"`
+	DocHash    string             `json:"doc_hash"`              // sha256 of asset.json without sync
+	FailedHash string             `json:"failed_hash,omitempty"` // doc that failed permanently
+	Objects    map[string]fileSig `json:"objects,omitempty"`     // name -> local file pushed
+	At         time.Time          `json:"at"`
+}
+
+// fileSig identifies a local file's content without reading it again.
+type fileSig struct {
+	Size   int64  `json:"size"`
+	MTime  int64  `json:"mtime_ns"`
+	BLAKE3 string `json:"blake3"`
 }
 
 // contentHash identifies the version of an asset that matters to the hub:
@@ -95,9 +102,13 @@ func (p *Pusher) pushAsset(ctx context.Context, id string) error {
 	if st.FailedHash == ch && doc.Sync != nil && doc.Sync.Status == "failed" {
 		return nil // this version failed for good; a change retries it
 	}
-	objects := map[string]string{}
+	objects := map[string]fileSig{}
 	for _, name := range outputsOf(doc.Asset) {
-		sum, err := p.uploadFile(ctx, p.Key(id, name), storage.OutputPath(p.stateDir, id, name), Outputs[name])
+		var hint *fileSig
+		if h, ok := st.Objects[name]; ok {
+			hint = &h
+		}
+		sum, err := p.uploadFile(ctx, p.Key(id, name), storage.OutputPath(p.stateDir, id, name), Outputs[name], hint)
 		if err != nil {
 			if errors.Is(err, errPermanent) {
 				return p.markFailed(id, ch, st, err)
@@ -166,28 +177,45 @@ func crcB64(c uint32) string {
 }
 
 // uploadFile puts a local file at key unless the bucket already holds the
-// same bytes; it returns the file's BLAKE3.
-func (p *Pusher) uploadFile(ctx context.Context, key, file, contentType string) (string, error) {
+// same bytes (HEAD: size and BLAKE3 metadata). hint, the file as last
+// pushed, spares reading an unchanged file again just to compare.
+func (p *Pusher) uploadFile(ctx context.Context, key, file, contentType string, hint *fileSig) (fileSig, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return "", permanent(fmt.Errorf("open %s: %w", file, err))
+		return fileSig{}, permanent(fmt.Errorf("open %s: %w", file, err))
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fileSig{}, permanent(fmt.Errorf("stat %s: %w", file, err))
+	}
+	sig := fileSig{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	if hint != nil && hint.Size == sig.Size && hint.MTime == sig.MTime && hint.BLAKE3 != "" {
+		if same, err := p.sameObject(ctx, key, sig.Size, hint.BLAKE3); err != nil {
+			return sig, err
+		} else if same {
+			return *hint, nil
+		}
+	}
 	b3, crc, size, err := localSums(f)
 	if err != nil {
-		return "", permanent(fmt.Errorf("read %s: %w", file, err))
+		return sig, permanent(fmt.Errorf("read %s: %w", file, err))
+	}
+	sig.BLAKE3 = b3
+	if size != sig.Size {
+		return sig, fmt.Errorf("%s changed while being read", file)
 	}
 	if same, err := p.sameObject(ctx, key, size, b3); err != nil {
-		return "", err
+		return sig, err
 	} else if same {
-		return b3, nil
+		return sig, nil
 	}
 	if size >= p.cfg.MultipartThreshold {
 		err = p.multipart(ctx, key, f, size, b3, crc, contentType)
 	} else {
 		err = p.put(ctx, key, io.NewSectionReader(f, 0, size), size, b3, crc, contentType)
 	}
-	return b3, err
+	return sig, err
 }
 
 // uploadBytes is uploadFile for an in-memory document.
