@@ -2,6 +2,7 @@ package s3push
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -124,4 +125,51 @@ func TestPushAllObjects(t *testing.T) {
 	if len(doc.Locations) != 2 {
 		t.Errorf("asset.json after new location has %d locations, want 2", len(doc.Locations))
 	}
+}
+
+// A derived file that cannot be read fails that asset (sync.status failed,
+// an asset.updated event saying why) without blocking the queue or looping;
+// the next change to the asset retries it.
+func TestMissingOutputFailsAsset(t *testing.T) {
+	e := newEnv(t)
+	bad := e.asset("x/C001.mov", map[string][]byte{"poster.jpg": randBytes(1000, 1)})
+	if err := os.Remove(storage.OutputPath(e.stateDir, bad, "poster.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	good := e.asset("x/C002.mov", map[string][]byte{"poster.jpg": randBytes(1000, 2)})
+	p := e.pusher(e.config())
+	stop := start(t, p)
+	failed := func() bool {
+		doc, err := e.cat.Asset(bad)
+		return err == nil && doc.Sync != nil && doc.Sync.Status == "failed"
+	}
+	waitFor(t, 30*time.Second, "bad asset failed, good asset synced", func() bool {
+		return failed() && e.pushed(good, "poster.jpg") && p.Status().BacklogAssets == 0
+	})
+	doc, _ := e.cat.Asset(bad)
+	if !strings.Contains(doc.Sync.Error, "poster.jpg") {
+		t.Errorf("sync.error %q does not name the file", doc.Sync.Error)
+	}
+	if !strings.Contains(p.Status().LastError, "poster.jpg") {
+		t.Errorf("status last_error %q", p.Status().LastError)
+	}
+	last := e.cat.LastSeq()
+	time.Sleep(1500 * time.Millisecond)
+	if e.cat.LastSeq() != last {
+		t.Errorf("events keep coming after a permanent failure (%d -> %d): a loop", last, e.cat.LastSeq())
+	}
+	evs, _ := e.cat.Events(0, 1000)
+	n := 0
+	for _, ev := range evs {
+		if ev.AssetID == bad && ev.Type == storage.EvAssetUpdated && strings.HasPrefix(ev.Detail, "sync failed: ") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d 'sync failed' events, want 1", n)
+	}
+	// The transcoder writes the file again and re-announces the proxy.
+	e.ready(bad, map[string][]byte{"poster.jpg": randBytes(1000, 3)})
+	waitFor(t, 30*time.Second, "bad asset synced after the fix", func() bool { return e.pushed(bad, "poster.jpg") })
+	stop()
 }
