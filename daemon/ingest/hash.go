@@ -115,12 +115,11 @@ func hashPipelined(r io.Reader, buf []byte, b3 *blake3.Hasher, x *xxh3.Hasher128
 // The size is what was read, which may differ from a stat taken before if
 // the file changed: callers compare stats around the call.
 func HashFile(path string) (storage.Hashes, int64, error) {
-	f, err := os.Open(path)
+	f, err := openForHash(path)
 	if err != nil {
 		return storage.Hashes{}, 0, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	h, n, err := HashReader(f, *bp)
@@ -128,4 +127,19 @@ func HashFile(path string) (storage.Hashes, int64, error) {
 		return h, n, fmt.Errorf("read %s: %w", path, err)
 	}
 	return h, n, nil
+}
+
+// openForHash opens a file for one sequential read without updating its
+// access time where allowed (O_NOATIME needs ownership or CAP_FOWNER;
+// without it the file is opened normally).
+func openForHash(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOATIME, 0)
+	if errors.Is(err, unix.EPERM) {
+		f, err = os.Open(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	return f, nil
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Reference digests: xxh128 of "media-hash-list" from the ASC MHL notes,
@@ -122,5 +125,25 @@ func BenchmarkHashReader(b *testing.B) {
 		if _, _, err := HashReader(bytes.NewReader(data), buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Hashing does not update the file's access time (O_NOATIME).
+func TestHashFileKeepsAtime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "master.mov")
+	if err := os.WriteFile(p, []byte("master"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := HashFile(p); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	unix.Stat(p, &st)
+	if got := time.Unix(st.Atim.Unix()); !got.Equal(old) {
+		t.Errorf("atime changed to %v", got)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 )
@@ -116,14 +114,13 @@ func (h *hashPool) work(ctx context.Context, j job) {
 	}
 	abs := j.v.abs(j.e.Rel)
 	log := p.log.With("volume", j.v.name, "path", j.e.Rel)
-	f, err := os.Open(abs)
+	f, err := openForHash(abs)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			log.Warn("cannot open file; retried at next rescan", "err", err)
 		}
 		return
 	}
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	bp := bufPool.Get().(*[]byte)
 	hs, n, err := HashReader(ctxReader{ctx, f}, *bp)
 	bufPool.Put(bp)
