@@ -286,7 +286,8 @@ func (p *Pipeline) Status() Status {
 // started, volumes removed are stopped (their catalog entries stay),
 // a volume whose path changed is restarted, and settle, rescan and the
 // hash worker limit take effect at once. Changed ignore rules restart the
-// volume loops (a walk, no events for unchanged files).
+// volume loops (a walk, no events for unchanged files). A volume in walk
+// mode tries inotify again (the admin may have raised the watch limit).
 func (p *Pipeline) Reload(cfg Config) error {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -325,7 +326,9 @@ func (p *Pipeline) Reload(cfg Config) error {
 		return nil
 	}
 	for _, vc := range cfg.Volumes {
-		if _, ok := p.vols[vc.Name]; !ok {
+		if v, ok := p.vols[vc.Name]; ok {
+			signal(v.rewatchReq) // a volume in walk mode tries inotify again
+		} else {
 			p.startVolumeLocked(vc, false)
 		}
 	}

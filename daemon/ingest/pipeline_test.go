@@ -333,6 +333,20 @@ func TestWatchLimitFallsBackToWalking(t *testing.T) {
 	h.waitPresent("v", "b/two.mov")
 	write(t, filepath.Join(root, "c/three.mov"), "three") // no watch: found by the walk
 	h.waitPresent("v", "c/three.mov")
+
+	// The admin raises the limit and reloads: inotify again.
+	h.p.mu.Lock()
+	h.p.addFunc = nil
+	h.p.mu.Unlock()
+	if err := h.p.Reload(Config{Volumes: []Volume{{"v", root}}, Settle: testSettle, Rescan: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "inotify mode after reload", func() bool {
+		st := h.volStatus("v")
+		return st.WatchMode == "inotify" && st.Watches == 4
+	})
+	write(t, filepath.Join(root, "d/four.mov"), "four") // no rescan for an hour: seen by inotify
+	h.waitPresent("v", "d/four.mov")
 }
 
 // Reload adds and removes volumes without losing the others' work and

@@ -31,10 +31,11 @@ type volume struct {
 	done      chan struct{}
 	stopOnce  sync.Once
 
-	rescanReq chan struct{}
-	checkReq  chan struct{}
-	goneReq   chan struct{}
-	limitReq  chan error
+	rescanReq  chan struct{}
+	checkReq   chan struct{}
+	goneReq    chan struct{}
+	limitReq   chan error
+	rewatchReq chan struct{}
 
 	mu       sync.Mutex
 	st       VolumeStatus
@@ -52,7 +53,7 @@ func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
 		log:  p.log.With("volume", vc.Name),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		rescanReq: make(chan struct{}, 1), checkReq: make(chan struct{}, 1),
-		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1),
+		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1), rewatchReq: make(chan struct{}, 1),
 		st:    VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet"},
 		gone:  map[string]bool{},
 		index: locIndex{m: map[uint64]idxEntry{}},
@@ -148,6 +149,12 @@ func (v *volume) run(ctx context.Context) {
 		case err := <-v.limitReq:
 			v.enterWalkMode(err)
 			rescan.Reset(v.p.rescanFor(v.walkMode))
+		case <-v.rewatchReq:
+			if v.walkMode && v.isOnline() { // a reload: maybe the limit was raised
+				v.startWatcher(ctx)
+				v.reconcile(ctx)
+				rescan.Reset(v.p.rescanFor(v.walkMode))
+			}
 		}
 	}
 }
