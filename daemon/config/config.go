@@ -7,8 +7,8 @@
 // network: the daemon package does all of that after a config is valid.
 //
 // Sections for later stages (proxy:, hub:) are composed here from the
-// transcode and sync packages' Config structs when they are integrated; until
-// then strict decoding rejects them as unknown keys.
+// transcode and sync packages' Config structs (stages.go); their own
+// SetDefaults and Validate run from here, errors naming the full key.
 package config
 
 import (
@@ -23,6 +23,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/transcode"
 )
 
 // Defaults applied by SetDefaults to keys left empty.
@@ -68,7 +70,10 @@ type Config struct {
 	API     API      `yaml:"api"`
 	Volumes []Volume `yaml:"volumes"`
 
-	// (proxy: and hub: sections are added here at integration.)
+	// Proxy is the transcode stage (proxies, posters, filmstrips).
+	Proxy transcode.Config `yaml:"proxy"`
+	// Hub is the cloud sync target (S3 bucket, webhook); absent: no sync.
+	Hub HubConfig `yaml:"hub"`
 }
 
 // Log configures the daemon's slog output on stderr.
@@ -169,6 +174,7 @@ func (c *Config) SetDefaults() {
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultListen
 	}
+	c.setStageDefaults()
 }
 
 func lookPath(name string) string {
@@ -230,6 +236,9 @@ func (c *Config) Validate() error {
 		return errf("log.format", "invalid format %q (text, json)", c.Log.Format)
 	}
 	if err := c.validateAPI(); err != nil {
+		return err
+	}
+	if err := c.validateStages(); err != nil {
 		return err
 	}
 	return c.validateVolumes()
