@@ -3,6 +3,7 @@ package transcode
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,9 @@ type Status struct {
 	Queued       int            `json:"queued"`
 	Running      []JobStatus    `json:"running"`
 	Done         map[string]int `json:"done"` // since start, by final status
+	// DoneByLane splits Done by the lane that ran the job's last attempt:
+	// lane (gpu|cpu) -> final status -> count since start.
+	DoneByLane map[string]map[string]int `json:"done_by_lane,omitempty"`
 }
 
 // LaneStatus is one lane's load.
@@ -50,6 +54,10 @@ func (s *Service) Status() Status {
 	st := Status{Enabled: *s.cfg.Enabled, Detected: s.detected, Capabilities: s.caps, Running: []JobStatus{}, Done: map[string]int{}}
 	for k, v := range s.done {
 		st.Done[k] = v
+	}
+	st.DoneByLane = map[string]map[string]int{}
+	for lane, m := range s.doneLane {
+		st.DoneByLane[lane] = maps.Clone(m)
 	}
 	lanes := map[string]*LaneStatus{LaneCPU: {Name: LaneCPU, Slots: s.cfg.CPUJobs}}
 	if s.caps.GPU() && s.cfg.GPU != GPUOff {

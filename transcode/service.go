@@ -90,6 +90,7 @@ type Service struct {
 	wake     map[string]chan struct{}
 	nvenc    chan struct{} // NVENC session slots
 	done     map[string]int
+	doneLane map[string]map[string]int // lane -> final status -> count (for /metrics)
 }
 
 // New checks the configuration and tools and returns a stopped Service.
@@ -112,12 +113,13 @@ func New(cfg Config, tools Tools, stateDir string, cat Catalog, log *slog.Logger
 	}
 	s := &Service{
 		cfg: cfg, tools: t, stateDir: stateDir, cat: cat,
-		log:   log.With("component", "transcode"),
-		jobs:  map[string]*job{},
-		queue: map[string][]*job{},
-		wake:  map[string]chan struct{}{LaneCPU: make(chan struct{}, 1), LaneGPU: make(chan struct{}, 1)},
-		nvenc: make(chan struct{}, max(cfg.NVENCSessions, 1)),
-		done:  map[string]int{},
+		log:      log.With("component", "transcode"),
+		jobs:     map[string]*job{},
+		queue:    map[string][]*job{},
+		wake:     map[string]chan struct{}{LaneCPU: make(chan struct{}, 1), LaneGPU: make(chan struct{}, 1)},
+		nvenc:    make(chan struct{}, max(cfg.NVENCSessions, 1)),
+		done:     map[string]int{},
+		doneLane: map[string]map[string]int{},
 	}
 	return s, nil
 }
@@ -515,7 +517,7 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 			s.requeueLater(ctx, j)
 			return
 		}
-		s.bump(status)
+		s.bump(status, lane)
 		s.forget(j)
 		return
 	}
@@ -533,13 +535,17 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 		return
 	}
 	log.Info("proxy ready", "outputs", res.outputs, "frames", res.frames, "elapsed", time.Since(j.started).Round(time.Millisecond))
-	s.bump(StatusReady)
+	s.bump(StatusReady, lane)
 	s.forget(j)
 }
 
-func (s *Service) bump(status string) {
+func (s *Service) bump(status, lane string) {
 	s.mu.Lock()
 	s.done[status]++
+	if s.doneLane[lane] == nil {
+		s.doneLane[lane] = map[string]int{}
+	}
+	s.doneLane[lane][status]++
 	s.mu.Unlock()
 }
 
