@@ -392,10 +392,13 @@ func (p *Pusher) multipart(ctx context.Context, key string, f *os.File, size int
 	)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var missing []int32
 	for n := int32(1); n <= nparts; n++ {
-		if _, ok := st.Parts[n]; ok {
-			continue
+		if _, ok := st.Parts[n]; !ok {
+			missing = append(missing, n)
 		}
+	}
+	for _, n := range missing {
 		if err := p.acquire(cctx); err != nil {
 			break
 		}
