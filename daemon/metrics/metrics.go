@@ -1,0 +1,221 @@
+// Package metrics serves ingestd's GET /metrics in the Prometheus text
+// format. It is one custom prometheus.Collector that reads the components'
+// own Status() snapshots at scrape time (ingest pipeline, catalog, transcode
+// lanes, S3 pusher, webhook notifier), plus the Go and process collectors.
+//
+// It owns metric names, labels and the registry only. It must not keep
+// counters of its own, start goroutines, or be imported by the components:
+// they stay free of Prometheus, and a component that is not running simply
+// contributes no series (each Sources func is optional).
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ingestd/ingestd/daemon/ingest"
+	"github.com/ingestd/ingestd/sync/s3push"
+	"github.com/ingestd/ingestd/sync/webhook"
+	"github.com/ingestd/ingestd/transcode"
+)
+
+// Sources are the snapshots read at each scrape. Every field is optional;
+// a func returning ok=false (stage not running) adds no series.
+type Sources struct {
+	Version string
+	Ingest  func() ingest.Status
+	// Catalog returns Badger's LSM and value-log sizes and the last event seq.
+	Catalog func() (lsm, vlog int64, lastSeq uint64)
+	Proxy   func() (transcode.Status, bool)
+	S3      func() (s3push.Status, bool)
+	Webhook func() (webhook.Status, bool)
+}
+
+const ns = "ingestd"
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(ns+"_"+name, help, labels, nil)
+}
+
+var (
+	dBuild       = desc("build_info", "Build of the running daemon (value 1).", "version")
+	dFilesSeen   = desc("ingest_files_seen_total", "Files queued to settle (new or changed) since start.")
+	dFilesHashed = desc("ingest_files_hashed_total", "Files read and hashed since start.")
+	dBytesHashed = desc("ingest_hashed_bytes_total", "Bytes read and hashed since start; hashing throughput is rate(ingestd_ingest_hashed_bytes_total[5m]).")
+	dQueue       = desc("queue_depth", "Items waiting or in work per pipeline stage.", "stage")
+	dVolOnline   = desc("volume_online", "1 when the volume is mounted, verified and watched, else 0.", "volume")
+	dVolScanning = desc("volume_scanning", "1 while a reconcile walk (initial scan or rescan) runs.", "volume")
+	dVolFiles    = desc("volume_files", "Locations present on the volume in the catalog.", "volume")
+	dVolBytes    = desc("volume_bytes", "Bytes of the locations present on the volume.", "volume")
+	dVolWatches  = desc("volume_inotify_watches", "inotify watches held for the volume.", "volume")
+	dVolWalkMode = desc("volume_walk_mode", "1 when the volume is only walked (no inotify), else 0.", "volume")
+	dVolLastScan = desc("volume_last_scan_timestamp_seconds", "End of the last reconcile walk (unix seconds); absent before the first.", "volume")
+	dVolScanSecs = desc("volume_last_scan_duration_seconds", "Duration of the last reconcile walk.", "volume")
+	dCatSize     = desc("catalog_size_bytes", "Badger on-disk size by part.", "part")
+	dCatSeq      = desc("catalog_last_event_seq", "Sequence number of the last event in the log.")
+	dProxyJobs   = desc("proxy_jobs_total", "Proxy jobs finished since start, by final result and lane.", "result", "lane")
+	dProxyLane   = desc("proxy_lane_jobs", "Proxy jobs per lane and state (queued, running) and the lane's slots.", "lane", "state")
+	dProxyGPU    = desc("proxy_gpu_usable", "1 when the NVIDIA pipeline passed its trial runs.")
+	dS3Uploaded  = desc("sync_uploaded_bytes_total", "Bytes uploaded to the hub bucket since start.")
+	dS3Synced    = desc("sync_assets_synced_total", "Assets whose objects all reached the hub bucket since start.")
+	dS3Skipped   = desc("sync_objects_skipped_total", "Objects already in the bucket (not sent again) since start.")
+	dS3Backlog   = desc("sync_backlog", "Sync backlog by unit (assets, objects, bytes).", "unit")
+	dS3InFlight  = desc("sync_uploads_in_flight", "Uploads in progress.")
+	dS3LastOK    = desc("sync_last_success_timestamp_seconds", "Last successful upload to the hub (unix seconds); 0 before the first.")
+	dS3Failing   = desc("sync_backing_off", "1 while uploads back off after a hub failure.")
+	dS3RateLimit = desc("sync_rate_limit_bytes_per_second", "Current bandwidth limit (0 = unlimited).")
+	dHookSeq     = desc("webhook_delivered_seq", "Last event seq the hub acknowledged.")
+	dHookEvents  = desc("webhook_events_sent_total", "Events delivered to the webhook since start.")
+	dHookBatches = desc("webhook_batches_sent_total", "Batches delivered to the webhook since start.")
+	dHookLastOK  = desc("webhook_last_success_timestamp_seconds", "Last accepted webhook batch (unix seconds); 0 before the first.")
+	dHookParked  = desc("webhook_parked", "1 while delivery is parked on a rejected batch.")
+	dHookBacklog = desc("webhook_backlog_events", "Events in the log not yet acknowledged by the hub (last seq - delivered seq).")
+	allDescs     = []*prometheus.Desc{dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
+	proxyResults = []string{transcode.StatusReady, transcode.StatusFailed, transcode.StatusUnsupported}
+	proxyLanes   = []string{transcode.LaneGPU, transcode.LaneCPU}
+)
+
+// Collector is the prometheus.Collector over Sources.
+type Collector struct{ src Sources }
+
+// NewCollector returns a collector reading src at every scrape.
+func NewCollector(src Sources) *Collector { return &Collector{src: src} }
+
+// Describe sends every descriptor the collector may emit.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// Collect reads the sources and sends one sample per series.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	m := func(d *prometheus.Desc, t prometheus.ValueType, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, t, v, lv...)
+	}
+	const G, C = prometheus.GaugeValue, prometheus.CounterValue
+	if c.src.Version != "" {
+		m(dBuild, G, 1, c.src.Version)
+	}
+	if c.src.Ingest != nil {
+		st := c.src.Ingest()
+		m(dFilesSeen, C, float64(st.FilesSeen))
+		m(dFilesHashed, C, float64(st.FilesHashed))
+		m(dBytesHashed, C, float64(st.BytesHashed))
+		m(dQueue, G, float64(st.Queues.Settling), "settling")
+		m(dQueue, G, float64(st.Queues.Hashing), "hashing")
+		for _, v := range st.Volumes {
+			m(dVolOnline, G, b2f(v.Online), v.Name)
+			m(dVolScanning, G, b2f(v.Scanning), v.Name)
+			m(dVolFiles, G, float64(v.Files), v.Name)
+			m(dVolBytes, G, float64(v.Bytes), v.Name)
+			m(dVolWatches, G, float64(v.Watches), v.Name)
+			m(dVolWalkMode, G, b2f(v.WatchMode == "walk"), v.Name)
+			if !v.LastScan.IsZero() {
+				m(dVolLastScan, G, unix(v.LastScan), v.Name)
+				m(dVolScanSecs, G, v.LastScanDuration.Seconds(), v.Name)
+			}
+		}
+	}
+	var lastSeq uint64
+	if c.src.Catalog != nil {
+		lsm, vlog, seq := c.src.Catalog()
+		lastSeq = seq
+		m(dCatSize, G, float64(lsm), "lsm")
+		m(dCatSize, G, float64(vlog), "vlog")
+		m(dCatSeq, G, float64(seq))
+	}
+	if c.src.Proxy != nil {
+		if st, ok := c.src.Proxy(); ok {
+			collectProxy(m, st)
+		}
+	}
+	if c.src.S3 != nil {
+		if st, ok := c.src.S3(); ok {
+			m(dS3Uploaded, C, float64(st.BytesUploaded))
+			m(dS3Synced, C, float64(st.AssetsSynced))
+			m(dS3Skipped, C, float64(st.ObjectsSkipped))
+			m(dS3Backlog, G, float64(st.BacklogAssets), "assets")
+			m(dS3Backlog, G, float64(st.BacklogObjects), "objects")
+			m(dS3Backlog, G, float64(st.BacklogBytes), "bytes")
+			m(dQueue, G, float64(st.BacklogObjects), "sync")
+			m(dS3InFlight, G, float64(len(st.InFlight)))
+			m(dS3LastOK, G, unix(st.LastSuccess))
+			m(dS3Failing, G, b2f(!st.RetryAt.IsZero()))
+			m(dS3RateLimit, G, st.RateLimitBytes)
+		}
+	}
+	if c.src.Webhook != nil {
+		if st, ok := c.src.Webhook(); ok {
+			m(dHookSeq, G, float64(st.Delivered))
+			m(dHookEvents, C, float64(st.Events))
+			m(dHookBatches, C, float64(st.Batches))
+			m(dHookLastOK, G, unix(st.LastSuccess))
+			m(dHookParked, G, b2f(st.Parked != nil))
+			if c.src.Catalog != nil && lastSeq >= st.Delivered {
+				m(dHookBacklog, G, float64(lastSeq-st.Delivered))
+			}
+		}
+	}
+}
+
+func collectProxy(m func(*prometheus.Desc, prometheus.ValueType, float64, ...string), st transcode.Status) {
+	const G, C = prometheus.GaugeValue, prometheus.CounterValue
+	// Every result x lane pair is always present (0 until it happens), so
+	// rate() and increase() see the first job.
+	for _, lane := range proxyLanes {
+		for _, r := range proxyResults {
+			m(dProxyJobs, C, float64(st.DoneByLane[lane][r]), r, lane)
+		}
+	}
+	running := 0
+	for _, l := range st.Lanes {
+		m(dProxyLane, G, float64(l.Queued), l.Name, "queued")
+		m(dProxyLane, G, float64(l.Running), l.Name, "running")
+		m(dProxyLane, G, float64(l.Slots), l.Name, "slots")
+		running += l.Running
+	}
+	m(dQueue, G, float64(st.Queued), "proxy_queued")
+	m(dQueue, G, float64(running), "proxy_running")
+	m(dProxyGPU, G, b2f(st.Capabilities.GPU()))
+}
+
+// NewRegistry returns a registry with the collector and the Go and process
+// collectors.
+func NewRegistry(src Sources) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+// Authentication is the caller's (the API's bearer token wraps it).
+func Handler(src Sources) http.Handler {
+	reg := NewRegistry(src)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry:            reg,
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+		Timeout:             30 * time.Second,
+	})
+}
