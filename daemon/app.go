@@ -55,6 +55,7 @@ type App struct {
 	applianceID string
 
 	services []Service
+	st       stages // transcode, hub sync (stages.go)
 	mu       sync.Mutex
 	sections []func(*api.Status)
 	ready    atomic.Bool
@@ -79,9 +80,10 @@ func (a *App) Provision() (err error) {
 	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("create state dir %s: %w", a.cfg.StateDir, err)
 	}
-	a.cat, err = catalog.Open(a.cfg.StateDir, catalog.Options{Logger: a.log})
+	catDir := CatalogDir(a.cfg.StateDir)
+	a.cat, err = catalog.Open(catDir, catalog.Options{Logger: a.log})
 	if err != nil {
-		return fmt.Errorf("open catalog in %s: %w", a.cfg.StateDir, err)
+		return fmt.Errorf("open catalog in %s: %w", catDir, err)
 	}
 	a.applianceID, err = a.cat.ApplianceID(a.cfg.ApplianceID)
 	if err != nil {
@@ -118,6 +120,9 @@ func (a *App) Provision() (err error) {
 			Status: a.statusLine,
 		}).Run},
 		{Name: "ready", Run: a.waitReady},
+	}
+	if err := a.provisionStages(); err != nil {
+		return err
 	}
 	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "state_dir", a.cfg.StateDir,
 		"api", a.ln.Addr().String(), "volumes", len(a.cfg.Volumes), "auth", token != "", "watchdog", wd)
@@ -251,6 +256,7 @@ func (a *App) Reload(cfg *config.Config) error {
 	for _, k := range restartKeys(a.cfg, cfg) {
 		log.Warn("config key changed; takes effect after a restart", "key", k)
 	}
+	a.reloadStages(cfg)
 	if err := a.pipe.Reload(ingestConfig(cfg)); err != nil {
 		return fmt.Errorf("reload ingest: %w", err)
 	}

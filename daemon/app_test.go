@@ -46,7 +46,7 @@ func TestProvisionFailureClosesCatalog(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "api listen") {
 		t.Fatalf("provision with a taken port: %v", err)
 	}
-	cat, err := catalog.Open(c.StateDir, catalog.Options{NoSyncWrites: true})
+	cat, err := catalog.Open(CatalogDir(c.StateDir), catalog.Options{NoSyncWrites: true})
 	if err != nil {
 		t.Fatalf("catalog still held after a failed start: %v", err)
 	}
@@ -92,7 +92,7 @@ func TestServiceFailureStopsDaemon(t *testing.T) {
 			case <-time.After(60 * time.Second):
 				t.Fatal("Run did not return")
 			}
-			cat, err := catalog.Open(c.StateDir, catalog.Options{NoSyncWrites: true})
+			cat, err := catalog.Open(CatalogDir(c.StateDir), catalog.Options{NoSyncWrites: true})
 			if err != nil {
 				t.Fatalf("catalog not closed after Run: %v", err)
 			}
