@@ -226,8 +226,12 @@ func TestHungCheckIsOffline(t *testing.T) {
 	h.waitPresent("v", "a.mov")
 	id, _ := watch.ReadMarker(root)
 	marker := filepath.Join(root, watch.MarkerName)
-	os.Remove(marker)
-	if err := unix.Mkfifo(marker, 0o644); err != nil { // opening it for reading blocks
+	// Swap the marker for a FIFO in one rename, so no check sees it missing.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil { // opening it for reading blocks
+		t.Fatal(err)
+	}
+	if err := os.Rename(fifo, marker); err != nil {
 		t.Fatal(err)
 	}
 	st := h.waitOnline("v", false)

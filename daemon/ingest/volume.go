@@ -23,13 +23,14 @@ type volume struct {
 	initial bool // counts towards Ready
 	log     *slog.Logger
 
-	online    atomic.Bool
-	verifying atomic.Bool // an identity check is running
-	index     locIndex
-	indexed   bool // index loaded (volume loop only)
-	quit      chan struct{}
-	done      chan struct{}
-	stopOnce  sync.Once
+	online   atomic.Bool
+	vmu      sync.Mutex
+	inflight *verifyCall // the identity check running now, shared by all callers
+	index    locIndex
+	indexed  bool // index loaded (volume loop only)
+	quit     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 
 	rescanReq  chan struct{}
 	checkReq   chan struct{}
@@ -527,30 +528,41 @@ func (v *volume) removeGone(ctx context.Context) {
 	v.p.progress.Add(1)
 }
 
+// verifyCall is one identity check; callers that arrive while it runs wait
+// for its result instead of starting another (or reporting a false
+// "not responding" because one is already running).
+type verifyCall struct {
+	done   chan struct{}
+	dev    uint64
+	reason string
+}
+
 // verify runs watch.Verify within p.verifyTimeout: a hung NFS/SMB mount
-// must not hang the volume loop, and counts as offline. While an earlier check is
-// still blocked in the kernel, no new one is started.
+// must not hang the volume loop, and counts as offline. While a check is
+// still running (or blocked in the kernel), no new one is started: later
+// callers share its result.
 func (v *volume) verify(rec storage.Volume) (dev uint64, reason string) {
-	notResponding := fmt.Sprintf("not responding: %s did not answer within %s", v.root, v.p.verifyTimeout)
-	if !v.verifying.CompareAndSwap(false, true) {
-		return 0, notResponding // the earlier check is still blocked
+	v.vmu.Lock()
+	c := v.inflight
+	if c == nil {
+		c = &verifyCall{done: make(chan struct{})}
+		v.inflight = c
+		go func() {
+			d, r := watch.Verify(v.root, rec)
+			v.vmu.Lock()
+			c.dev, c.reason = d, r
+			v.inflight = nil
+			v.vmu.Unlock()
+			close(c.done)
+		}()
 	}
-	type result struct {
-		dev    uint64
-		reason string
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer v.verifying.Store(false)
-		d, r := watch.Verify(v.root, rec)
-		ch <- result{d, r}
-	}()
+	v.vmu.Unlock()
 	t := time.NewTimer(v.p.verifyTimeout)
 	defer t.Stop()
 	select {
-	case r := <-ch:
-		return r.dev, r.reason
+	case <-c.done:
+		return c.dev, c.reason
 	case <-t.C:
-		return 0, notResponding
+		return 0, fmt.Sprintf("not responding: %s did not answer within %s", v.root, v.p.verifyTimeout)
 	}
 }
