@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -54,15 +53,7 @@ func printStatus(w io.Writer, s api.Status, now time.Time) {
 	fmt.Fprintf(w, "catalog\tlast seq %d\t%s\n", s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
 	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\n", s.Queues.Settling, s.Queues.Hashing)
 	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
-	for _, sec := range []struct {
-		name string
-		v    any
-	}{{"proxy", s.Proxy}, {"sync", s.Sync}} {
-		if sec.v != nil {
-			j, _ := json.Marshal(sec.v)
-			fmt.Fprintf(w, "%s\t%s\n", sec.name, j)
-		}
-	}
+	printStageStatus(w, s.Proxy, s.Sync, now)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "VOLUME\tSTATE\tMODE\tFILES\tSIZE\tLAST SCAN\tPATH")
 	for _, v := range s.Volumes {

@@ -11,6 +11,9 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/sync/s3push"
+	"github.com/ingestd/ingestd/sync/webhook"
+	"github.com/ingestd/ingestd/transcode"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/e2e")
@@ -41,7 +44,19 @@ func TestCLIGolden(t *testing.T) {
 		Queues:  api.Queues{Settling: 3, Hashing: 1},
 		Ingest:  api.IngestStats{FilesSeen: 1240, FilesHashed: 1236, BytesHashed: 3 << 30},
 		Catalog: api.CatalogStatus{LastSeq: 5678, LSMBytes: 1 << 20, VlogBytes: 8 << 20},
-		Proxy:   map[string]int{"queued": 2},
+		Proxy: ProxyStatus{Status: transcode.Status{Enabled: true, Detected: true, Queued: 2,
+			Lanes: []transcode.LaneStatus{{Name: "cpu", Slots: 1, Queued: 2, Running: 1}},
+			Running: []transcode.JobStatus{{AssetID: id, Lane: "cpu", Encoder: "libx264", Started: t0,
+				OutTimeUS: 41_000_000, DurationUS: 120_000_000, Frame: 984, Speed: 3.1}},
+			Done: map[string]int{"ready": 120, "failed": 2}}},
+		Sync: SyncStatus{
+			S3: &s3push.Status{Bucket: "studio-hub", Prefix: "edge", BacklogAssets: 3, BacklogObjects: 9, BacklogBytes: 16367928,
+				InFlight:    []s3push.InFlight{{Key: "edge/box1/assets/af13/proxy.mp4", Bytes: 8 << 20, Total: 40 << 20, Rate: 4 << 20}},
+				LastSuccess: t0, LastError: "hub.s3: connection refused", LastErrorAt: t0.Add(time.Minute),
+				RateLimit: "unlimited", AssetsSynced: 120, BytesUploaded: 987654321},
+			Webhook: &webhook.Status{URL: "https://hub.example.com/ingestd/events", Delivered: 5678, LastSuccess: t0,
+				Batches: 57, Events: 5678},
+		},
 	}
 	cases := []struct {
 		name  string
