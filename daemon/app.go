@@ -124,6 +124,7 @@ func (a *App) Provision() (err error) {
 	if err := a.provisionStages(); err != nil {
 		return err
 	}
+	a.mountOps() // /metrics, /v1/admin/backup (ops.go)
 	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "state_dir", a.cfg.StateDir,
 		"api", a.ln.Addr().String(), "volumes", len(a.cfg.Volumes), "auth", token != "", "watchdog", wd)
 	return nil
