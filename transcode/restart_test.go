@@ -131,23 +131,34 @@ func TestRestartRequeuesJob(t *testing.T) {
 	}
 }
 
-// TestGPUFailureRetriesOnCPU: a job whose GPU pipeline fails (here: no CUDA
-// device, or on a GPU machine ProRes, which NVDEC cannot decode) is retried
-// on the CPU, and the GPU stays enabled for later jobs.
+// TestGPUFailureRetriesOnCPU: a job whose GPU pipeline fails is retried on
+// the CPU, and the GPU stays enabled for later jobs. The failure is injected
+// with an ffmpeg stand-in that refuses -hwaccel (as a broken driver would),
+// so the test means the same on machines with and without a GPU.
 func TestGPUFailureRetriesOnCPU(t *testing.T) {
 	dir, _ := zoo(t)
 	tools := needFFmpeg(t)
 	tools.Volumes = map[string]string{"nas": dir}
+	broken := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\ncase \"$*\" in *-hwaccel*) echo 'cuda: CUDA_ERROR_NO_DEVICE (injected)' >&2; exit 1;; esac\nexec " + tools.FFmpeg + " \"$@\"\n"
+	if err := os.WriteFile(broken, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tools.FFmpeg = broken
 	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
-	id := catalogFile(t, cat, "nas", dir, "prores_tc_4ch.mov")
+	id := catalogFile(t, cat, "nas", dir, "avchd.mts")
 	s, err := New(Config{GPU: GPUAuto}, tools, t.TempDir(), cat, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.caps = Capabilities{CUDA: true, ScaleCUDA: true, NVDEC: map[string]bool{"h264": true, "prores10": true}}
-	ctx := context.Background()
+	s.caps = Capabilities{CUDA: true, ScaleCUDA: true, NVDEC: map[string]bool{"h264": true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	if err := s.consider(ctx, id); err != nil {
 		t.Fatal(err)
+	}
+	if st := s.Status(); len(st.Lanes) != 2 || st.Lanes[0].Name != LaneGPU || st.Lanes[0].Queued != 1 {
+		t.Fatalf("status %+v, want the job queued on the gpu lane", st)
 	}
 	j := s.next(ctx, LaneGPU)
 	if j == nil || j.ID != id {
@@ -155,7 +166,7 @@ func TestGPUFailureRetriesOnCPU(t *testing.T) {
 	}
 	s.runJob(ctx, j, LaneGPU)
 	st := s.Status()
-	if st.Queued != 1 || st.Lanes[len(st.Lanes)-1].Name != LaneCPU || st.Lanes[len(st.Lanes)-1].Queued != 1 {
+	if st.Queued != 1 || st.Lanes[1].Name != LaneCPU || st.Lanes[1].Queued != 1 {
 		t.Fatalf("after gpu failure status %+v, want the job queued on cpu", st)
 	}
 	if !s.caps.GPU() {
@@ -169,6 +180,13 @@ func TestGPUFailureRetriesOnCPU(t *testing.T) {
 	doc, _ := cat.Asset(id)
 	if doc.Proxy == nil || doc.Proxy.Status != StatusReady || doc.Proxy.Lane != LaneCPU {
 		t.Fatalf("proxy %+v, want ready on cpu", doc.Proxy)
+	}
+	// A later job still goes to the GPU lane.
+	if err := s.Retry(id); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.Lanes[0].Name != LaneGPU || st.Lanes[0].Queued != 1 {
+		t.Fatalf("later job status %+v, want it on the gpu lane", st)
 	}
 }
 
@@ -258,7 +276,8 @@ func TestOfflineMasterParksJob(t *testing.T) {
 	if err := os.Rename(clip, hidden); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	s.runJob(ctx, s.next(ctx, LaneCPU), LaneCPU)
 	doc, _ = cat.Asset(id)
 	if doc.Proxy.Status != StatusQueued || len(jobKeys(t, cat)) != 1 || countEvents(t, cat, storage.EvProxyFailed, id) != 0 {
