@@ -2,6 +2,7 @@ package s3push
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -172,4 +173,46 @@ func TestResumeNoSuchUpload(t *testing.T) {
 	if doc.Sync == nil || doc.Sync.Status != "synced" {
 		t.Errorf("sync = %+v", doc.Sync)
 	}
+}
+
+// A part that fails in flight (fault injected below the SDK, so its own
+// retries fail too) fails the round; the next round resumes the same upload
+// and sends only the parts the server lacks.
+func TestPartFailureResumesInProcess(t *testing.T) {
+	e := newEnv(t)
+	cnt := countRequests(t)
+	var failed int
+	cnt.fail = func(op string) error {
+		if op == "UploadPart" && cnt.get("UploadPart") >= 3 && failed < 3 { // the SDK tries 3 times
+			failed++
+			return errors.New("injected: connection reset")
+		}
+		return nil
+	}
+	data := randBytes(5*MinPartSize+777, 42) // 6 parts
+	id := e.asset("A004/C001.mov", map[string][]byte{"proxy.mp4": data})
+	cfg := e.config()
+	cfg.PartSize, cfg.MultipartThreshold, cfg.Concurrency = MinPartSize, MinPartSize, 1
+	p := e.pusher(cfg)
+	stop := start(t, p)
+	waitFor(t, 60*time.Second, "asset synced", func() bool { return e.pushed(id, "proxy.mp4") })
+	stop()
+	if failed != 3 {
+		t.Fatalf("fault injected %d times, want 3", failed)
+	}
+	// 6 parts sent once each, plus the 3 refused attempts of one of them.
+	if n := cnt.get("UploadPart"); n != 6+3 {
+		t.Errorf("UploadPart requests %d, want 9 (%s)", n, cnt)
+	}
+	if n := cnt.get("CreateMultipartUpload"); n != 1 {
+		t.Errorf("CreateMultipartUpload %d, want 1 (the upload resumed)", n)
+	}
+	if n := cnt.get("ListParts"); n != 1 {
+		t.Errorf("ListParts %d, want 1 (reconcile on retry)", n)
+	}
+	if !strings.Contains(p.Status().LastError, "injected") {
+		t.Errorf("last_error %q", p.Status().LastError)
+	}
+	got, _ := getObject(t, e.srv.Client(), keyFor(id, "proxy.mp4"))
+	equalBytes(t, "proxy.mp4", got, data)
 }
