@@ -17,6 +17,8 @@
 #     systemctl must never run where systemd is not PID 1
 #  7. the rpm's scriptlets in the same root (rpm --root --nodeps):
 #     install, upgrade (%posttrans), erase (.rpmsave, state kept)
+#  8. packaging/test-systemd.sh: the .deb booted under a real systemd
+#     (systemd-nspawn): notify, sandbox, marker, ingest, reload, stop
 #
 # Needs root. Exit status 77 (skip) when not root or a tool is missing,
 # unless CI=true: then missing tools are installed with apt-get and any gap
@@ -102,7 +104,7 @@ field() { dpkg-deb -f "$1" "$2"; }
 [ "$(field "$DEB1" Package)" = ingestd ] || fail "Package field"
 [ "$(field "$DEB1" Version)" = "$V1-1" ] || fail "Version field: $(field "$DEB1" Version)"
 [ "$(field "$DEB1" Architecture)" = amd64 ] || fail "Architecture field"
-[ "$(field "$DEB1" Depends)" = ffmpeg ] || fail "Depends is '$(field "$DEB1" Depends)', want ffmpeg"
+[ "$(field "$DEB1" Depends)" = "ffmpeg, procps" ] || fail "Depends is '$(field "$DEB1" Depends)', want 'ffmpeg, procps' (procps: /bin/kill for ExecReload)"
 dpkg-deb -e "$DEB1" "$T/control"
 [ "$(cat "$T/control/conffiles")" = /etc/ingestd/ingestd.yaml ] ||
 	fail "conffiles must be exactly /etc/ingestd/ingestd.yaml, got: $(tr '\n' ' ' <"$T/control/conffiles")"
@@ -154,6 +156,7 @@ flags=$(rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$RPM1")
 grep -qx '/etc/ingestd/ingestd.yaml cn' <<<"$flags" || fail "config not %config(noreplace): $(grep ingestd.yaml <<<"$flags")"
 grep -qx '/usr/lib/systemd/system/ingestd.service ' <<<"$flags" || fail "unit must be a plain file: $(grep service <<<"$flags")"
 rpm -qpR "$RPM1" | grep -qxF '(ffmpeg or ffmpeg-free)' || fail "rpm -qpR: no (ffmpeg or ffmpeg-free): $(rpm -qpR "$RPM1" | tr '\n' ' ')"
+rpm -qpR "$RPM1" | grep -qxF '/usr/bin/kill' || fail "rpm -qpR: no /usr/bin/kill (ExecReload)"
 scripts=$(rpm -qp --scripts "$RPM1")
 for s in 'preinstall scriptlet' 'postinstall scriptlet' 'preuninstall scriptlet' 'postuninstall scriptlet' 'posttrans scriptlet'; do
 	grep -q "^$s" <<<"$scripts" || fail "rpm --scripts: no $s"
@@ -401,5 +404,18 @@ cmp -s "$CONF.rpmsave" "$T/conf.edited" || fail "rpm -e did not keep the edited 
 [ "$(cat "$ROOT/srv/footage/day1/clip001.mov")" = "master bytes" ] || fail "rpm touched the volume"
 [ ! -s "$ROOT/systemctl-calls" ] || fail "systemctl called without systemd: $(cat "$ROOT/systemctl-calls")"
 pass "rpm: install (user, state dir), upgrade keeps config, erase keeps .rpmsave and state"
+
+# --- 8. under a real systemd ----------------------------------------------
+# Tear down the dpkg/rpm root first: the boot test builds its own.
+umount -l "$ROOT/dev" "$ROOT/proc" 2>/dev/null || true
+rm -rf "$ROOT"
+log "systemd boot test (packaging/test-systemd.sh)"
+rc=0
+bash packaging/test-systemd.sh "$DEB1" || rc=$?
+case $rc in
+0) ;;
+77) echo "SKIP: systemd boot test (see above)" >&2 ;;
+*) fail "systemd boot test" ;;
+esac
 
 log "all package tests passed"
