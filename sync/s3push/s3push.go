@@ -218,15 +218,11 @@ func (p *Pusher) consume(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			fails++
-			p.log.Error("consume event log", "err", err)
-		} else {
-			fails = 0
-		}
-		// Consume returned without cancellation: wait before calling it
-		// again so that no failure turns into a busy loop.
-		if !sleepCtx(ctx, backoff(p.cfg.RetryMin, p.cfg.RetryMax, max(fails, 1))) {
+		// Consume only returns on failure (or cancellation): wait before
+		// calling it again so that no failure turns into a busy loop.
+		fails++
+		p.log.Error("consume event log", "err", err)
+		if !sleepCtx(ctx, backoff(p.cfg.RetryMin, p.cfg.RetryMax, fails)) {
 			return nil
 		}
 	}

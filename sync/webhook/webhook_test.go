@@ -250,13 +250,13 @@ func TestRetries(t *testing.T) {
 		{"500", 3, func(w http.ResponseWriter) { http.Error(w, "boom", 500) }},
 		{"503 with retry-after", 2, func(w http.ResponseWriter) {
 			w.Header().Set("Retry-After", "0")
-			http.Error(w, "busy", 503)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
 		}},
 		{"429", 2, func(w http.ResponseWriter) {
 			w.Header().Set("Retry-After", "0")
-			http.Error(w, "slow down", 429)
+			http.Error(w, "slow down", http.StatusTooManyRequests)
 		}},
-		{"408", 1, func(w http.ResponseWriter) { http.Error(w, "timeout", 408) }},
+		{"408", 1, func(w http.ResponseWriter) { http.Error(w, "timeout", http.StatusRequestTimeout) }},
 		// The client gives up after 500 ms; what the hub does later is unseen.
 		{"timeout", 2, func(w http.ResponseWriter) { time.Sleep(1500 * time.Millisecond) }},
 		// More failures than retries in one round: the round fails, Run
@@ -361,7 +361,7 @@ func TestKeyStableAcrossRestart(t *testing.T) {
 	cat := openCat(t, dir)
 	defer cat.Close()
 	first := addEvents(t, cat, 3)
-	h.set(func(n int, w http.ResponseWriter) bool { http.Error(w, "down", 502); return true })
+	h.set(func(n int, w http.ResponseWriter) bool { http.Error(w, "down", http.StatusBadGateway); return true })
 	cfg := config(t, h)
 	stop := run(t, newNotifier(t, cfg, cat))
 	waitFor(t, 30*time.Second, "a failed attempt", func() bool { return len(h.requests()) >= 1 })
