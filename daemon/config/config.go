@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/transcode"
 )
 
@@ -74,6 +75,10 @@ type Config struct {
 	Proxy transcode.Config `yaml:"proxy"`
 	// Hub is the cloud sync target (S3 bucket, webhook); absent: no sync.
 	Hub HubConfig `yaml:"hub"`
+	// Cards is camera-card offload (daemon/cards); absent: off.
+	Cards *cards.Config `yaml:"cards"`
+	// Fixity schedules re-reading masters against their hashes.
+	Fixity cards.FixityConfig `yaml:"fixity"`
 }
 
 // Log configures the daemon's slog output on stderr.
@@ -175,6 +180,9 @@ func (c *Config) SetDefaults() {
 		c.API.Listen = DefaultListen
 	}
 	c.setStageDefaults()
+	if c.Cards != nil {
+		c.Cards.SetDefaults()
+	}
 }
 
 func lookPath(name string) string {
@@ -239,6 +247,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateStages(); err != nil {
+		return err
+	}
+	if err := c.validateCards(); err != nil {
 		return err
 	}
 	return c.validateVolumes()

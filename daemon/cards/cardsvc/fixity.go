@@ -1,0 +1,292 @@
+package cardsvc
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+// Line is one JSON line of POST /v1/verify.
+type Line struct {
+	Type      string `json:"type"` // start | progress | corrupt | missing | changed | error | done
+	Volume    string `json:"volume,omitempty"`
+	Path      string `json:"path,omitempty"`
+	AssetID   string `json:"asset_id,omitempty"` // the cataloged content (corrupt)
+	Got       string `json:"got,omitempty"`      // BLAKE3 read now (corrupt)
+	Detail    string `json:"detail,omitempty"`
+	Files     int    `json:"files,omitempty"` // start, progress, done: files to check
+	Bytes     int64  `json:"bytes,omitempty"`
+	FilesDone int    `json:"files_done,omitempty"`
+	BytesDone int64  `json:"bytes_done,omitempty"`
+	OK        int    `json:"ok,omitempty"` // done: counts
+	Corrupt   int    `json:"corrupt,omitempty"`
+	Missing   int    `json:"missing,omitempty"`
+	Changed   int    `json:"changed,omitempty"`
+	Errors    int    `json:"errors,omitempty"`
+}
+
+// FixityStatus is the fixity part of the cards status section.
+type FixityStatus struct {
+	Running     bool      `json:"running"`
+	Trigger     string    `json:"trigger,omitempty"` // api | schedule
+	FilesDone   int       `json:"files_done,omitempty"`
+	FilesTotal  int       `json:"files_total,omitempty"`
+	BytesDone   int64     `json:"bytes_done,omitempty"`
+	BytesTotal  int64     `json:"bytes_total,omitempty"`
+	LastStart   time.Time `json:"last_start,omitzero"`
+	LastEnd     time.Time `json:"last_end,omitzero"`
+	LastFiles   int       `json:"last_files"`
+	LastCorrupt int       `json:"last_corrupt"`
+	LastMissing int       `json:"last_missing"`
+	NextRun     time.Time `json:"next_run,omitzero"`
+}
+
+// ErrBusy is returned when a check is already running.
+var ErrBusy = errors.New("a fixity check is already running")
+
+// Fixity re-reads masters and compares them with the catalog.
+type Fixity struct {
+	cfg  cards.FixityConfig
+	cat  *catalog.Catalog
+	vols map[string]string
+	log  *slog.Logger
+
+	run sync.Mutex
+	mu  sync.Mutex
+	st  FixityStatus
+}
+
+// NewFixity builds the checker over the configured volumes.
+func NewFixity(cfg cards.FixityConfig, vols []Volume, cat *catalog.Catalog, log *slog.Logger) *Fixity {
+	f := &Fixity{cfg: cfg, cat: cat, vols: map[string]string{}, log: log.With("component", "fixity")}
+	for _, v := range vols {
+		f.vols[v.Name] = v.Path
+	}
+	return f
+}
+
+// Status is a snapshot of the checker's state.
+func (f *Fixity) Status() FixityStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+
+// Run is the scheduled walk (a service); without an interval it only
+// waits for ctx.
+func (f *Fixity) Run(ctx context.Context) error {
+	if f.cfg.Interval <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		next := time.Now().Add(f.cfg.Interval)
+		f.mu.Lock()
+		f.st.NextRun = next
+		f.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(next)):
+		}
+		vols := f.cfg.Volumes
+		if len(vols) == 0 {
+			for n := range f.vols {
+				vols = append(vols, n)
+			}
+		}
+		for _, v := range vols {
+			sum, err := f.Check(ctx, v, "", "schedule", nil)
+			if errors.Is(err, ErrBusy) {
+				continue
+			}
+			if err != nil && ctx.Err() == nil {
+				f.log.Warn("scheduled fixity check", "volume", v, "err", err)
+			}
+			f.log.Info("scheduled fixity check", "volume", v, "files", sum.Files, "corrupt", sum.Corrupt, "missing", sum.Missing)
+		}
+	}
+}
+
+// Check re-reads every present location of volume (below prefix, a
+// slash-separated path relative to the volume, "" for all), compares its
+// BLAKE3 with the cataloged asset id and records location.corrupt for each
+// mismatch. Files whose size or mtime changed since they were cataloged
+// are reported as changed (the pipeline re-catalogs them), not corrupt.
+// emit receives every line (may be nil). The reading thread runs at idle
+// IO priority for the schedule and best-effort lowest otherwise.
+func (f *Fixity) Check(ctx context.Context, volume, prefix, trigger string, emit func(Line)) (Line, error) {
+	sum := Line{Type: "done", Volume: volume}
+	root, ok := f.vols[volume]
+	if !ok {
+		return sum, fmt.Errorf("no volume named %q", volume)
+	}
+	if !f.run.TryLock() {
+		return sum, ErrBusy
+	}
+	defer f.run.Unlock()
+	if emit == nil {
+		emit = func(Line) {}
+	}
+	prefix = strings.Trim(filepath.ToSlash(prefix), "/")
+	var locs []storage.Location
+	var total int64
+	err := f.cat.WalkLocations(volume, func(l storage.Location) error {
+		if prefix == "" || l.Path == prefix || strings.HasPrefix(l.Path, prefix+"/") {
+			locs = append(locs, l)
+			total += l.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	start := time.Now()
+	f.mu.Lock()
+	f.st = FixityStatus{Running: true, Trigger: trigger, FilesTotal: len(locs), BytesTotal: total, LastStart: start, NextRun: f.st.NextRun,
+		LastEnd: f.st.LastEnd, LastFiles: f.st.LastFiles, LastCorrupt: f.st.LastCorrupt, LastMissing: f.st.LastMissing}
+	f.mu.Unlock()
+	emit(Line{Type: "start", Volume: volume, Path: prefix, Files: len(locs), Bytes: total})
+	sum.Files, sum.Bytes = len(locs), total
+
+	lines := make(chan Line, 64)
+	go func() {
+		defer close(lines)
+		runtime.LockOSThread() // ioprio applies to this thread only; it exits with the goroutine
+		class := ioprioClassBE<<ioprioClassShift | 7
+		if trigger == "schedule" {
+			class = ioprioClassIdle << ioprioClassShift
+		}
+		if err := setIOPrio(class); err != nil {
+			f.log.Debug("ioprio_set", "err", err)
+		}
+		buf := make([]byte, 1<<20)
+		for _, l := range locs {
+			if ctx.Err() != nil {
+				return
+			}
+			lines <- f.checkOne(root, l, buf)
+		}
+	}()
+	last := time.Time{}
+	var done int
+	var doneBytes int64
+	for ln := range lines {
+		done++
+		doneBytes += ln.Bytes
+		switch ln.Type {
+		case "ok":
+			sum.OK++
+		case "corrupt":
+			sum.Corrupt++
+			if _, err := f.cat.AppendEvent(storage.Event{Type: storage.EvLocationCorrupt, AssetID: ln.AssetID, Volume: volume, Path: ln.Path,
+				Detail: "fixity: read blake3 " + ln.Got + ", cataloged " + ln.AssetID}); err != nil {
+				f.log.Error("record location.corrupt", "path", ln.Path, "err", err)
+			}
+			f.log.Error("fixity mismatch", "volume", volume, "path", ln.Path, "asset", ln.AssetID, "got", ln.Got)
+		case "missing":
+			sum.Missing++
+		case "changed":
+			sum.Changed++
+		default:
+			sum.Errors++
+		}
+		if ln.Type != "ok" {
+			ln.Bytes = 0
+			emit(ln)
+		}
+		f.mu.Lock()
+		f.st.FilesDone, f.st.BytesDone = done, doneBytes
+		f.mu.Unlock()
+		if time.Since(last) > 200*time.Millisecond || done == len(locs) {
+			last = time.Now()
+			emit(Line{Type: "progress", Volume: volume, Path: ln.Path, Files: len(locs), Bytes: total, FilesDone: done, BytesDone: doneBytes})
+		}
+	}
+	sum.FilesDone, sum.BytesDone = done, doneBytes
+	f.mu.Lock()
+	f.st.Running, f.st.LastEnd, f.st.LastFiles, f.st.LastCorrupt, f.st.LastMissing = false, time.Now(), done, sum.Corrupt, sum.Missing
+	f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	f.log.Info("fixity check done", "volume", volume, "path", prefix, "files", done, "corrupt", sum.Corrupt,
+		"missing", sum.Missing, "changed", sum.Changed, "errors", sum.Errors, "seconds", time.Since(start).Seconds())
+	emit(sum)
+	return sum, nil
+}
+
+// checkOne re-reads one location. Line.Bytes carries the bytes read.
+func (f *Fixity) checkOne(root string, l storage.Location, buf []byte) Line {
+	ln := Line{Volume: l.Volume, Path: l.Path, AssetID: l.AssetID}
+	p := filepath.Join(root, filepath.FromSlash(l.Path))
+	fh, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOATIME, 0)
+	if errors.Is(err, unix.EPERM) {
+		fh, err = os.Open(p)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		ln.Type, ln.Detail = "missing", "file not found"
+		return ln
+	}
+	if err != nil {
+		ln.Type, ln.Detail = "error", err.Error()
+		return ln
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		ln.Type, ln.Detail = "error", err.Error()
+		return ln
+	}
+	if fi.Size() != l.Size || !fi.ModTime().Equal(l.MTime) {
+		ln.Type, ln.Detail = "changed", fmt.Sprintf("size/mtime differ from the catalog (%d %s, cataloged %d %s)",
+			fi.Size(), fi.ModTime().UTC().Format(time.RFC3339Nano), l.Size, l.MTime.UTC().Format(time.RFC3339Nano))
+		return ln
+	}
+	h := blake3.New()
+	n, err := io.CopyBuffer(h, fh, buf)
+	ln.Bytes = n
+	if err != nil {
+		ln.Type, ln.Detail = "error", fmt.Sprintf("read %s: %v", p, err)
+		return ln
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != l.AssetID {
+		ln.Type, ln.Got = "corrupt", got
+		return ln
+	}
+	ln.Type = "ok"
+	return ln
+}
+
+// ioprio_set(2) constants (linux/ioprio.h).
+const (
+	ioprioWhoProcess = 1 // with who 0: the calling thread
+	ioprioClassShift = 13
+	ioprioClassBE    = 2
+	ioprioClassIdle  = 3
+)
+
+func setIOPrio(prio int) error {
+	_, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

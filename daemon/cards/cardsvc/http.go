@@ -1,0 +1,156 @@
+package cardsvc
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+// clipID is a stable id for a clip of a card: 32 lowercase hex characters.
+func clipID(cardKey, name string) string {
+	sum := blake3.Sum256([]byte(cardKey + "\x00" + name))
+	return hex.EncodeToString(sum[:16])
+}
+
+// ClipsDoc is GET /v1/clips.
+type ClipsDoc struct {
+	Clips []ClipDoc `json:"clips"`
+	Next  string    `json:"next,omitempty"` // pass as after= for the next page; empty at the end
+}
+
+// CardsDoc is GET /v1/cards.
+type CardsDoc struct {
+	Cards []Record `json:"cards"`
+}
+
+// ClipsHandler serves GET /v1/clips and /v1/clips/{id}.
+func ClipsHandler(cat *catalog.Catalog) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/clips", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		after := q.Get("after")
+		limit := 100
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1000 {
+				api.WriteError(w, http.StatusBadRequest, "limit must be 1..1000", "limit")
+				return
+			}
+			limit = n
+		}
+		doc := ClipsDoc{Clips: []ClipDoc{}}
+		more := false
+		err := cat.ListState("clips/", func(key string, raw []byte) error {
+			id := strings.TrimPrefix(key, "clips/")
+			if id <= after {
+				return nil
+			}
+			if len(doc.Clips) == limit {
+				more = true
+				return errStopList
+			}
+			var c ClipDoc
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return err
+			}
+			doc.Clips = append(doc.Clips, c)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopList) {
+			api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
+			return
+		}
+		if more {
+			doc.Next = doc.Clips[len(doc.Clips)-1].ID
+		}
+		api.WriteJSON(w, http.StatusOK, doc)
+	})
+	mux.HandleFunc("GET /v1/clips/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		var c ClipDoc
+		err := cat.GetState(clipKey(id), &c)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			api.WriteError(w, http.StatusNotFound, "no clip "+id, "id")
+		case err != nil:
+			api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
+		default:
+			api.WriteJSON(w, http.StatusOK, c)
+		}
+	})
+	mux.HandleFunc("GET /v1/cards", func(w http.ResponseWriter, r *http.Request) {
+		doc := CardsDoc{Cards: []Record{}}
+		err := cat.ListState("cards/card/", func(key string, raw []byte) error {
+			var rec Record
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return err
+			}
+			doc.Cards = append(doc.Cards, rec)
+			return nil
+		})
+		if err != nil {
+			api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
+			return
+		}
+		sort.Slice(doc.Cards, func(i, j int) bool { return doc.Cards[i].Started.Before(doc.Cards[j].Started) })
+		api.WriteJSON(w, http.StatusOK, doc)
+	})
+	return mux
+}
+
+var errStopList = errors.New("stop")
+
+// VerifyHandler serves POST /v1/verify?volume=&path=: the answer is a
+// stream of JSON lines (Line), flushed as the check goes; the last is
+// "done" (or "error" when the check could not finish).
+func VerifyHandler(f *Fixity) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			api.WriteError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", "")
+			return
+		}
+		q := r.URL.Query()
+		vols := []string{}
+		if v := q.Get("volume"); v != "" {
+			if _, ok := f.vols[v]; !ok {
+				api.WriteError(w, http.StatusBadRequest, "no volume named "+strconv.Quote(v), "volume")
+				return
+			}
+			vols = append(vols, v)
+		} else {
+			for n := range f.vols {
+				vols = append(vols, n)
+			}
+			sort.Strings(vols)
+		}
+		if f.Status().Running {
+			api.WriteError(w, http.StatusConflict, ErrBusy.Error(), "")
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		enc := json.NewEncoder(w)
+		emit := func(l Line) {
+			_ = enc.Encode(l)
+			_ = rc.Flush()
+		}
+		for _, v := range vols {
+			if _, err := f.Check(r.Context(), v, q.Get("path"), "api", emit); err != nil {
+				emit(Line{Type: "error", Volume: v, Detail: err.Error()})
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,477 @@
+// Package cardsvc runs camera-card offload inside the daemon: it watches
+// mounts under the configured roots, identifies each card, offloads a new
+// or incomplete one into the offload volume (package cards does the copy,
+// verification and ASC MHL), records card and clip records and card events
+// in the catalog, and attaches the card origin and camera metadata to the
+// assets the ingest pipeline catalogs from the copy. It also owns the
+// fixity check (re-reading masters against their cataloged hashes).
+//
+// It must not hash files for the catalog nor write locations: the ingest
+// pipeline catalogs the offloaded files like any other file of the volume.
+// It never writes to a card.
+package cardsvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+// Card states shown in the status.
+const (
+	StateIdentifying = "identifying"
+	StateCopying     = "copying"
+	StateVerifying   = "verifying"
+	StateOffloaded   = "offloaded"
+	StateFailed      = "failed"
+)
+
+// Record is what the catalog keeps about a card (state key "cards/<key>").
+type Record struct {
+	Key        string         `json:"key"`
+	Identity   cards.Identity `json:"identity"`
+	Label      string         `json:"label"`
+	Layout     cards.Layout   `json:"layout"`
+	Volume     string         `json:"volume"`
+	Folder     string         `json:"folder"` // slash-separated, relative to the volume
+	Status     string         `json:"status"` // offloaded | failed
+	Files      int            `json:"files"`
+	Bytes      int64          `json:"bytes"`
+	Generation string         `json:"generation,omitempty"`
+	FailedPath string         `json:"failed_path,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
+	Started    time.Time      `json:"started"`
+	Finished   time.Time      `json:"finished"`
+	Clips      []string       `json:"clips,omitempty"`
+}
+
+// ClipPart is one file of a clip.
+type ClipPart struct {
+	Role    string `json:"role"` // video | audio | sidecar
+	Path    string `json:"path"` // relative to the volume
+	AssetID string `json:"asset_id"`
+}
+
+// ClipDoc is a clip as served at /v1/clips/{id} (state key "clips/<id>").
+type ClipDoc struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Layout    cards.Layout      `json:"layout"`
+	CardLabel string            `json:"card_label"`
+	CardKey   string            `json:"card_key"`
+	Volume    string            `json:"volume"`
+	Folder    string            `json:"folder"`
+	OffloadAt time.Time         `json:"offload_at"`
+	Parts     []ClipPart        `json:"parts"`
+	Meta      *cards.CameraMeta `json:"meta,omitempty"`
+}
+
+// pending is what still has to be attached to an asset (state key
+// "cards/pending/<asset id>") once the pipeline has cataloged it.
+type pending struct {
+	Origin storage.OriginInfo `json:"origin"`
+	Meta   *cards.CameraMeta  `json:"meta,omitempty"`
+}
+
+// CardStatus is one present card in the status.
+type CardStatus struct {
+	Mount      string       `json:"mount"`
+	Label      string       `json:"label,omitempty"`
+	Key        string       `json:"key,omitempty"`
+	Layout     cards.Layout `json:"layout,omitempty"`
+	State      string       `json:"state"`
+	Message    string       `json:"message,omitempty"`
+	Dest       string       `json:"dest,omitempty"` // volume/folder
+	FilesDone  int          `json:"files_done"`
+	FilesTotal int          `json:"files_total"`
+	BytesDone  int64        `json:"bytes_done"`
+	BytesTotal int64        `json:"bytes_total"`
+	File       string       `json:"file,omitempty"`
+	FailedPath string       `json:"failed_path,omitempty"`
+	Reason     string       `json:"reason,omitempty"`
+}
+
+// Status is the `cards` section of /v1/status.
+type Status struct {
+	Cards  []CardStatus `json:"cards"`
+	Fixity FixityStatus `json:"fixity"`
+}
+
+// Volume is a configured volume root.
+type Volume struct {
+	Name string
+	Path string // absolute
+}
+
+// Service is the running card offload. Build with New; Run it.
+type Service struct {
+	cfg     cards.Config
+	cat     *catalog.Catalog
+	log     *slog.Logger
+	vols    map[string]string
+	fixity  *Fixity
+	offload Volume
+
+	mu      sync.Mutex
+	present map[string]*present // by mount point
+	wg      sync.WaitGroup
+}
+
+type present struct {
+	st     CardStatus
+	cancel context.CancelFunc
+}
+
+// New builds the service. vols are all configured volumes (the fixity
+// check reads them); cfg.OffloadTo must be one of them.
+func New(cfg cards.Config, vols []Volume, cat *catalog.Catalog, fixity *Fixity, log *slog.Logger) (*Service, error) {
+	s := &Service{cfg: cfg, cat: cat, log: log.With("component", "cards"), vols: map[string]string{}, fixity: fixity, present: map[string]*present{}}
+	for _, v := range vols {
+		s.vols[v.Name] = v.Path
+		if v.Name == cfg.OffloadTo {
+			s.offload = v
+		}
+	}
+	if s.offload.Name == "" {
+		return nil, fmt.Errorf("cards.offload_to: no volume named %q", cfg.OffloadTo)
+	}
+	return s, nil
+}
+
+// Run watches mounts and applies pending origins until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.consume(ctx) }()
+	w := &cards.MountWatcher{
+		Roots: s.cfg.MountRoots, Mountinfo: s.cfg.Mountinfo, Interval: s.cfg.Poll, Logger: s.log,
+		OnMount:   func(m cards.Mount) { s.mounted(ctx, m) },
+		OnUnmount: s.unmounted,
+	}
+	err := w.Run(ctx)
+	cancel()
+	s.wg.Wait()
+	if cerr := <-errc; cerr != nil && !errors.Is(cerr, context.Canceled) && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Status is the cards section of /v1/status.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	st := Status{Cards: []CardStatus{}}
+	for _, p := range s.present {
+		st.Cards = append(st.Cards, p.st)
+	}
+	s.mu.Unlock()
+	sort.Slice(st.Cards, func(i, j int) bool { return st.Cards[i].Mount < st.Cards[j].Mount })
+	if s.fixity != nil {
+		st.Fixity = s.fixity.Status()
+	}
+	return st
+}
+
+func (s *Service) update(mp string, fn func(*CardStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.present[mp]; ok {
+		fn(&p.st)
+	}
+}
+
+func (s *Service) mounted(ctx context.Context, m cards.Mount) {
+	cctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	if old, ok := s.present[m.MountPoint]; ok {
+		old.cancel()
+	}
+	s.present[m.MountPoint] = &present{st: CardStatus{Mount: m.MountPoint, State: StateIdentifying}, cancel: cancel}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		s.handle(cctx, m)
+	}()
+}
+
+func (s *Service) unmounted(m cards.Mount) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.present[m.MountPoint]; ok {
+		p.cancel()
+		delete(s.present, m.MountPoint)
+	}
+}
+
+// handle identifies and, when needed, offloads the card mounted at m.
+func (s *Service) handle(ctx context.Context, m cards.Mount) {
+	mp := m.MountPoint
+	log := s.log.With("mount", mp)
+	id, err := cards.Identify(mp, cards.IdentifyOptions{Mountinfo: s.cfg.Mountinfo})
+	if err != nil {
+		log.Warn("identify card", "err", err)
+		s.update(mp, func(c *CardStatus) { c.State, c.Reason = StateFailed, err.Error() })
+		return
+	}
+	key := id.Key()
+	label := id.DisplayLabel()
+	s.update(mp, func(c *CardStatus) { c.Label, c.Key, c.Layout = label, key, id.Layout })
+	var rec Record
+	err = s.cat.GetState(recordKey(key), &rec)
+	switch {
+	case err == nil && rec.Status == StateOffloaded:
+		log.Info("card already offloaded", "label", label, "key", key, "dest", rec.Volume+"/"+rec.Folder)
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.Message, c.Dest = StateOffloaded, "already offloaded: safe to eject", rec.Volume+"/"+rec.Folder
+			c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal = rec.Files, rec.Files, rec.Bytes, rec.Bytes
+		})
+		return
+	case err == nil:
+		log.Info("resuming card offload", "label", label, "dest", rec.Volume+"/"+rec.Folder, "last_failure", rec.Reason)
+	case errors.Is(err, storage.ErrNotFound):
+		folder, derr := cards.DestPath(s.cfg.Path, id, time.Now())
+		if derr != nil {
+			log.Error("destination", "err", derr)
+			return
+		}
+		rec = Record{Key: key, Identity: id, Label: label, Layout: id.Layout, Volume: s.offload.Name, Folder: folder}
+	default:
+		log.Error("read card record", "err", err)
+		s.update(mp, func(c *CardStatus) { c.State, c.Reason = StateFailed, err.Error() })
+		return
+	}
+	root, ok := s.vols[rec.Volume]
+	if !ok {
+		root, rec.Volume = s.offload.Path, s.offload.Name
+	}
+	dst := filepath.Join(root, filepath.FromSlash(rec.Folder))
+	s.update(mp, func(c *CardStatus) { c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder })
+
+	opts := cards.Options{
+		MHLFormats: s.cfg.Formats(),
+		Logger:     s.log,
+		Progress: func(p cards.Progress) {
+			s.update(mp, func(c *CardStatus) {
+				c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal, p.File
+				if p.FilesDone == p.FilesTotal {
+					c.State = StateVerifying // sealing the ASC MHL generation
+				}
+			})
+		},
+	}
+	if s.cfg.ReadMBps > 0 {
+		lim := rate.NewLimiter(rate.Limit(s.cfg.ReadMBps<<20), 1<<20)
+		opts.BufferSize = 256 << 10
+		opts.OpenSource = func(p string) (io.ReadCloser, error) {
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			return &limitedReader{f: f, lim: lim, ctx: ctx}, nil
+		}
+	}
+	res, oerr := cards.Offload(ctx, mp, dst, opts)
+	rec.Started, rec.Finished = res.Started, res.Finished
+	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
+	if oerr != nil {
+		reason := res.Reason
+		if errors.Is(oerr, context.Canceled) || errors.Is(oerr, cards.ErrSourceGone) || !exists(mp) {
+			reason = cards.ErrSourceGone.Error() + ": " + reason
+		}
+		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
+		if err := s.cat.PutState(recordKey(key), rec); err != nil {
+			log.Error("store card record", "err", err)
+		}
+		detail, _ := json.Marshal(map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
+			"files_done": len(res.Files), "files": rec.Files, "partial": true})
+		if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardFailed, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
+			log.Error("record card.failed", "err", err)
+		}
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.FailedPath, c.Reason, c.Message = StateFailed, res.FailedPath, reason, "offload failed: NOT safe to eject; re-insert resumes"
+		})
+		return
+	}
+	rec.Status, rec.Generation, rec.FailedPath, rec.Reason = StateOffloaded, res.Generation, "", ""
+	origin := cards.Origin(id, res)
+	if err := s.recordClips(&rec, res, origin); err != nil {
+		log.Warn("clips", "err", err)
+	}
+	if err := s.cat.PutState(recordKey(key), rec); err != nil {
+		log.Error("store card record", "err", err)
+	}
+	detail, _ := json.Marshal(map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
+		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": res.Generation, "key": key})
+	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
+		log.Error("record card.offloaded", "err", err)
+	}
+	s.update(mp, func(c *CardStatus) {
+		c.State, c.Message, c.FailedPath, c.Reason = StateOffloaded, "offloaded: safe to eject", "", ""
+		c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = len(res.Files), len(res.Files), res.Bytes, res.Bytes, ""
+	})
+	// Origins for assets the pipeline already cataloged (files are
+	// renamed into place one by one, each after its own verification).
+	for _, f := range res.Files {
+		s.apply(f.BLAKE3)
+	}
+}
+
+// recordClips groups the offloaded copy into clips, stores them and the
+// pending origin and camera metadata of every file.
+func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.OriginInfo) error {
+	byPath := map[string]string{}
+	for _, f := range res.Files {
+		byPath[f.Path] = f.BLAKE3
+	}
+	meta := map[string]*cards.CameraMeta{}
+	clips, err := cards.Clips(res.Dst, res.Layout)
+	for _, c := range clips {
+		doc := ClipDoc{ID: clipID(rec.Key, c.Name), Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
+			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: c.Meta}
+		for _, role := range []struct {
+			name  string
+			paths []string
+		}{{"video", c.Video}, {"audio", c.Audio}, {"sidecar", c.Sidecars}} {
+			for _, p := range role.paths {
+				doc.Parts = append(doc.Parts, ClipPart{Role: role.name, Path: path.Join(rec.Folder, p), AssetID: byPath[p]})
+				if role.name != "sidecar" && c.Meta != nil {
+					meta[p] = c.Meta
+				}
+			}
+		}
+		if perr := s.cat.PutState(clipKey(doc.ID), doc); perr != nil {
+			return perr
+		}
+		rec.Clips = append(rec.Clips, doc.ID)
+	}
+	for _, f := range res.Files {
+		if err := s.cat.PutState(pendingKey(f.BLAKE3), pending{Origin: origin, Meta: meta[f.Path]}); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// consume applies pending origins when the pipeline catalogs (or
+// transcode probes) an asset.
+func (s *Service) consume(ctx context.Context) error {
+	for {
+		err := s.cat.Consume(ctx, "cards", 500, func(evs []storage.Event) error {
+			for _, ev := range evs {
+				switch ev.Type {
+				case storage.EvAssetCataloged, storage.EvLocationAdded, storage.EvAssetUpdated:
+					if ev.AssetID != "" {
+						s.apply(ev.AssetID)
+					}
+				}
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("consume events", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// apply attaches a pending origin and camera metadata to asset id when it
+// exists. The pending record is dropped once the origin is set and the
+// metadata (if any) landed in probed media.
+func (s *Service) apply(id string) {
+	if id == "" {
+		return
+	}
+	var p pending
+	if err := s.cat.GetState(pendingKey(id), &p); err != nil {
+		return
+	}
+	done := false
+	_, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "card origin", func(a *storage.Asset) error {
+		before, _ := json.Marshal(a)
+		if a.Origin == nil {
+			o := p.Origin
+			a.Origin = &o
+		}
+		if p.Meta != nil {
+			if a.Media == nil {
+				a.Media = &storage.Media{}
+			}
+			p.Meta.Apply(a.Media)
+		}
+		done = p.Meta == nil || a.Kind != ""
+		after, _ := json.Marshal(a)
+		if string(before) == string(after) {
+			return errUnchanged
+		}
+		return nil
+	})
+	switch {
+	case err == nil, errors.Is(err, errUnchanged):
+		// asset.updated is emitted only when something changed.
+	case errors.Is(err, storage.ErrNotFound):
+		return // not cataloged yet: the event will come
+	default:
+		s.log.Warn("attach card origin", "asset", id, "err", err)
+		return
+	}
+	if done {
+		if err := s.cat.DeleteState(pendingKey(id)); err != nil {
+			s.log.Warn("drop pending origin", "asset", id, "err", err)
+		}
+	}
+}
+
+var errUnchanged = errors.New("unchanged")
+
+func recordKey(key string) string { return "cards/card/" + key }
+func pendingKey(id string) string { return "cards/pending/" + id }
+func clipKey(id string) string    { return "clips/" + id }
+
+func exists(p string) bool {
+	ents, err := os.ReadDir(p)
+	return err == nil && len(ents) > 0
+}
+
+type limitedReader struct {
+	f   *os.File
+	lim *rate.Limiter
+	ctx context.Context
+}
+
+func (r *limitedReader) Read(b []byte) (int, error) {
+	if len(b) > r.lim.Burst() {
+		b = b[:r.lim.Burst()]
+	}
+	n, err := r.f.Read(b)
+	if n > 0 {
+		if werr := r.lim.WaitN(r.ctx, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
+}
+
+func (r *limitedReader) Close() error { return r.f.Close() }
