@@ -161,6 +161,7 @@ type limitedReader struct {
 	r    io.ReadSeeker
 	lim  *Limiter
 	prog *progress
+	read int64 // bytes counted in prog since the last rewind
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -174,12 +175,17 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		}
 		if l.prog != nil {
 			l.prog.done.Add(int64(n))
+			l.read += int64(n)
 		}
 	}
 	return n, err
 }
 
 func (l *limitedReader) Seek(off int64, whence int) (int64, error) {
+	if off == 0 && whence == io.SeekStart && l.prog != nil && l.read > 0 {
+		l.prog.done.Add(-l.read) // a retry sends the body again
+		l.read = 0
+	}
 	return l.r.Seek(off, whence)
 }
 

@@ -54,6 +54,9 @@ func TestOutage(t *testing.T) {
 		return s.LastError != "" && s.LastErrorAt.After(down) && s.BacklogAssets == 3
 	})
 	s := p.Status()
+	if !strings.Contains(s.LastError, "hub unreachable at "+e.srv.Endpoint) {
+		t.Errorf("last_error %q does not say the hub is unreachable", s.LastError)
+	}
 	if s.BacklogObjects != 3*3 || s.BacklogBytes < 10<<20 {
 		t.Errorf("backlog during outage: %d objects, %d bytes; want 9 objects, > 10 MiB", s.BacklogObjects, s.BacklogBytes)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -584,6 +585,10 @@ func (p *Pusher) hubError(op string, err error) error {
 		strings.Contains(err.Error(), "failed to retrieve credentials"),
 		strings.Contains(err.Error(), "StatusCode: 403"):
 		return fmt.Errorf("hub.s3: %w by %s for bucket %q (check the AWS credential chain and bucket policy) (%s): %w", ErrAuth, p.endpointName(), p.cfg.Bucket, op, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return fmt.Errorf("hub unreachable at %s (%s): %w", p.endpointName(), op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
