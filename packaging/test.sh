@@ -407,7 +407,8 @@ pass "rpm: install (user, state dir), upgrade keeps config, erase keeps .rpmsave
 
 # --- 8. under a real systemd ----------------------------------------------
 # Tear down the dpkg/rpm root first: the boot test builds its own.
-umount -l "$ROOT/dev" "$ROOT/proc" 2>/dev/null || true
+umount "$ROOT/dev" && umount "$ROOT/proc" || fail "cannot unmount the test root's /dev and /proc"
+! grep -q " $ROOT/" /proc/mounts || fail "mounts left under $ROOT"
 rm -rf "$ROOT"
 log "systemd boot test (packaging/test-systemd.sh)"
 rc=0
