@@ -125,6 +125,9 @@ func (a *App) Provision() (err error) {
 		return err
 	}
 	a.mountOps() // /metrics, /v1/admin/backup (ops.go)
+	if err := a.provisionCards(); err != nil {
+		return err
+	}
 	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "state_dir", a.cfg.StateDir,
 		"api", a.ln.Addr().String(), "volumes", len(a.cfg.Volumes), "auth", token != "", "watchdog", wd)
 	return nil

@@ -35,6 +35,10 @@ commands:
   status [--json]                         the running daemon's status
   assets [--json] [--after ID] [--limit N] list cataloged assets
   asset ID [--json]                       one asset with its locations
+  verify [--volume NAME] [--json] [PATH]  re-read masters against the catalog (exit 1 on a mismatch)
+  doctor [-config FILE] [--json]          check ffmpeg, encoders, GPU, inotify, state dir, volumes, hub (exit 1 on FAIL)
+  backup FILE                             the running daemon's catalog backup stream into FILE ("-": stdout)
+  restore [-config FILE] FILE             restore a backup into an empty state dir (daemon stopped)
   version                                 print the version
 
 client commands take -config FILE (for api.listen and api.token_file;
@@ -55,8 +59,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRun(ctx, rest, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
+	case "verify":
+		return cmdVerify(ctx, rest, stdout, stderr)
 	case "status", "assets", "asset":
 		return cmdClient(ctx, cmd, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, stdout, stderr)
+	case "restore":
+		return cmdRestore(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "ingestd", Version)
 		return nil
@@ -306,6 +318,9 @@ func cmdClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	switch d := v.(type) {
 	case api.Status:
 		printStatus(tw, d, time.Now())
+		tw.Flush()
+		tty, cols := ttyInfo(stdout)
+		printProgress(stdout, d, tty, cols) // cli_ops.go
 	case api.AssetsDoc:
 		printAssets(tw, d)
 	default:

@@ -54,6 +54,7 @@ func printStatus(w io.Writer, s api.Status, now time.Time) {
 	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\n", s.Queues.Settling, s.Queues.Hashing)
 	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
 	printStageStatus(w, s.Proxy, s.Sync, now)
+	printCards(w, s.Cards)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "VOLUME\tSTATE\tMODE\tFILES\tSIZE\tLAST SCAN\tPATH")
 	for _, v := range s.Volumes {

@@ -28,6 +28,8 @@ type Status struct {
 	// those stages run.
 	Proxy any `json:"proxy,omitempty"`
 	Sync  any `json:"sync,omitempty"`
+	// Cards: present camera cards and the fixity check (daemon/cards/cardsvc).
+	Cards any `json:"cards,omitempty"`
 }
 
 // VolumeStatus is one watched volume in Status.

@@ -1,0 +1,40 @@
+package daemon
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+)
+
+// provisionCards wires the fixity check (always: `ingestd verify` calls
+// POST /v1/verify) and, with a cards: section, the card offload service.
+func (a *App) provisionCards() error {
+	var vols []cardsvc.Volume
+	for _, v := range a.cfg.Volumes {
+		p := v.Path
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		vols = append(vols, cardsvc.Volume{Name: v.Name, Path: p})
+	}
+	fx := cardsvc.NewFixity(a.cfg.Fixity, vols, a.cat, a.log)
+	a.AddService(Service{Name: "fixity", Run: fx.Run})
+	a.api.Handle("/v1/verify", cardsvc.VerifyHandler(fx))
+	clips := cardsvc.ClipsHandler(a.cat)
+	a.api.Handle("GET /v1/clips", clips)
+	a.api.Handle("GET /v1/clips/{id}", clips)
+	a.api.Handle("GET /v1/cards", clips)
+	if a.cfg.Cards == nil {
+		a.AddStatus(func(s *api.Status) { s.Cards = cardsvc.Status{Cards: []cardsvc.CardStatus{}, Fixity: fx.Status()} })
+		return nil
+	}
+	svc, err := cardsvc.New(*a.cfg.Cards, vols, a.cat, fx, a.log)
+	if err != nil {
+		return err
+	}
+	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
+	a.AddStatus(func(s *api.Status) { s.Cards = svc.Status() })
+	return nil
+}
