@@ -334,7 +334,8 @@ func TestAPIErrorsAndAuth(t *testing.T) {
 		{"/v1/assets/%2e%2e", 400, "id"},
 		{"/v1/assets/" + strings.Repeat("0", 64), 404, "id"},
 		{"/v1/nope", 404, ""},
-		{"/v1/assets/" + strings.Repeat("a", 64) + "/x", 400, "id"},
+		{"/v1/assets/" + strings.Repeat("a", 64) + "/x", 404, ""}, // sub-resources exist (proxy, poster, ...): x is an unknown endpoint
+		{"/v1/assets/" + strings.Repeat("A", 64) + "/proxy", 400, "id"},
 		{"/v1/assets/a/../" + strings.Repeat("a", 64), 400, "id"},
 	}
 	for _, tc := range cases {
