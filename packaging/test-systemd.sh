@@ -180,6 +180,9 @@ done
 grep -qE '^NoNewPrivs:[[:space:]]+1' <<<"$procstatus" || fail "NoNewPrivs not set"
 grep -qE '^Seccomp:[[:space:]]+2' <<<"$procstatus" || fail "no seccomp filter"
 grep -qE '^CapEff:[[:space:]]+0+$' <<<"$procstatus" || fail "daemon has capabilities: $(grep ^CapEff <<<"$procstatus")"
+# No device allow-list: GPU nodes (/dev/dri, /dev/nvidia*) stay reachable.
+[ "$(show DevicePolicy)" = auto ] && [ -z "$(show DeviceAllow)" ] ||
+	fail "device access restricted: DevicePolicy=$(show DevicePolicy) DeviceAllow=$(show DeviceAllow)"
 pass "ingestd.service active, READY+STATUS '$status', uid $uid with video+render, NoNewPrivs, seccomp, no caps"
 
 for _ in $(seq 40); do

@@ -189,7 +189,7 @@ for want in Type=notify NotifyAccess=main WatchdogSec=60 Restart=on-failure Rest
 	'ReadWritePaths=-/mnt -/srv' 'ReadOnlyPaths=-/mnt/cards'; do
 	grep -qxF "$want" systemd/ingestd.service || fail "unit lacks $want"
 done
-for banned in PrivateDevices= DynamicUser= MemoryDenyWriteExecute= DevicePolicy= ProcSubset= PrivateUsers=; do
+for banned in PrivateDevices= DynamicUser= MemoryDenyWriteExecute= DevicePolicy= DeviceAllow= ProcSubset= PrivateUsers= ProtectClock=; do
 	grep -q "^$banned" systemd/ingestd.service && fail "unit sets $banned (breaks GPU or NAS ownership)"
 done
 sec=$(systemd-analyze security --offline=true --root="$U" ingestd.service 2>&1 | sed -n 's/.*Overall exposure level for ingestd.service: \([0-9.]*\).*/\1/p')
