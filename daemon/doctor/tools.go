@@ -31,6 +31,7 @@ func version(ctx context.Context, bin string) (string, error) {
 		return "", err
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
+	line, _, _ = strings.Cut(line, " Copyright")
 	return strings.TrimSpace(line), nil
 }
 
