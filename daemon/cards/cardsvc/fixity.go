@@ -74,6 +74,9 @@ type Fixity struct {
 
 // NewFixity builds the checker over the configured volumes.
 func NewFixity(cfg cards.FixityConfig, vols []Volume, cat *catalog.Catalog, log *slog.Logger) *Fixity {
+	if log == nil {
+		log = slog.Default()
+	}
 	f := &Fixity{cfg: cfg, cat: cat, vols: map[string]string{}, log: log.With("component", "fixity")}
 	for _, v := range vols {
 		f.vols[v.Name] = v.Path

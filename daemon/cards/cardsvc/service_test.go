@@ -1,0 +1,210 @@
+package cardsvc
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
+)
+
+func openCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Open(t.TempDir(), catalog.Options{NoSyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cat
+}
+
+// putFile writes a file under root and catalogs it as ingest would.
+func putFile(t *testing.T, cat *catalog.Catalog, root, rel string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	sum := blake3.Sum256(data)
+	id := hex.EncodeToString(sum[:])
+	if _, err := cat.PutFile(storage.FileRecord{Volume: "v", Path: rel, Size: fi.Size(), MTime: fi.ModTime(), Hashes: storage.Hashes{BLAKE3: id, XXH128: strings.Repeat("0", 32)}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// The fixity check tells corrupt (same size and mtime, other bytes) from
+// changed, missing and intact files; only corrupt ones become events, and
+// the HTTP stream carries every kind of line.
+func TestFixityCheck(t *testing.T) {
+	cat := openCatalog(t)
+	root := t.TempDir()
+	okID := putFile(t, cat, root, "a/ok.mov", []byte("intact master"))
+	badID := putFile(t, cat, root, "a/rot.mov", []byte("bit rot here"))
+	putFile(t, cat, root, "a/edited.mov", []byte("will be rewritten"))
+	putFile(t, cat, root, "b/gone.mov", []byte("will be deleted"))
+	_ = okID
+
+	rot := filepath.Join(root, "a/rot.mov")
+	fi, _ := os.Stat(rot)
+	os.WriteFile(rot, []byte("bit rot HERE"), 0o644)
+	os.Chtimes(rot, fi.ModTime(), fi.ModTime())
+	os.WriteFile(filepath.Join(root, "a/edited.mov"), []byte("rewritten, longer now"), 0o644)
+	os.Remove(filepath.Join(root, "b/gone.mov"))
+
+	fx := NewFixity(cards.FixityConfig{}, []Volume{{Name: "v", Path: root}}, cat, nil)
+	srv := httptest.NewServer(VerifyHandler(fx))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"?volume=v", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("POST /v1/verify: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	byType := map[string][]Line{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		byType[l.Type] = append(byType[l.Type], l)
+	}
+	done := byType["done"]
+	if len(done) != 1 || done[0].Files != 4 || done[0].OK != 1 || done[0].Corrupt != 1 || done[0].Changed != 1 || done[0].Missing != 1 {
+		t.Fatalf("done lines %+v", done)
+	}
+	if c := byType["corrupt"]; len(c) != 1 || c[0].Path != "a/rot.mov" || c[0].AssetID != badID || c[0].Got == badID {
+		t.Errorf("corrupt lines %+v", c)
+	}
+	if m := byType["missing"]; len(m) != 1 || m[0].Path != "b/gone.mov" {
+		t.Errorf("missing lines %+v", m)
+	}
+	if len(byType["start"]) != 1 || len(byType["progress"]) == 0 {
+		t.Errorf("start/progress lines: %+v", byType)
+	}
+	evs, _ := cat.Events(0, 1000)
+	var corrupt []storage.Event
+	for _, ev := range evs {
+		if ev.Type == storage.EvLocationCorrupt {
+			corrupt = append(corrupt, ev)
+		}
+	}
+	if len(corrupt) != 1 || corrupt[0].Path != "a/rot.mov" || corrupt[0].AssetID != badID || corrupt[0].Volume != "v" {
+		t.Errorf("location.corrupt events %+v", corrupt)
+	}
+	if st := fx.Status(); st.Running || st.LastFiles != 4 || st.LastCorrupt != 1 {
+		t.Errorf("fixity status %+v", st)
+	}
+
+	// A path limits the check; an unknown volume is a 400.
+	sum, err := fx.Check(context.Background(), "v", "a/ok.mov", "api", nil)
+	if err != nil || sum.Files != 1 || sum.OK != 1 {
+		t.Errorf("check of one file: %+v %v", sum, err)
+	}
+	r2, _ := http.Post(srv.URL+"?volume=nope", "", nil)
+	if r2.StatusCode != 400 {
+		t.Errorf("unknown volume: %d, want 400", r2.StatusCode)
+	}
+	r2.Body.Close()
+}
+
+// The checking thread runs at the requested IO priority.
+func TestIOPrio(t *testing.T) {
+	done := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread() // the thread exits with the goroutine
+		if err := setIOPrio(ioprioClassIdle << ioprioClassShift); err != nil {
+			done <- -2
+			return
+		}
+		p, _, errno := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, 0, 0)
+		if errno != 0 {
+			done <- -1
+			return
+		}
+		done <- int(p)
+	}()
+	got := <-done
+	if got < 0 {
+		t.Fatalf("ioprio_set/get failed (%d)", got)
+	}
+	if got>>ioprioClassShift != ioprioClassIdle {
+		t.Errorf("ioprio after set: class %d, want idle (%d)", got>>ioprioClassShift, ioprioClassIdle)
+	}
+}
+
+// apply sets the origin and camera metadata once the asset exists, is
+// idempotent (one asset.updated), and keeps the pending record until the
+// asset was probed.
+func TestApplyOrigin(t *testing.T) {
+	cat := openCatalog(t)
+	root := t.TempDir()
+	s := &Service{cat: cat, log: slogDiscard()}
+	meta := &cards.CameraMeta{Manufacturer: "Sony", Model: "ILME-FX3", StartTimecode: "01:02:03:04", ClipName: "C0001"}
+	origin := storage.OriginInfo{CardLabel: "SONY1", CardLayout: "sony_xavc", OffloadAt: time.Now().UTC()}
+	id := strings.Repeat("ab", 32)
+	if err := cat.PutState(pendingKey(id), pending{Origin: origin, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	s.apply(id) // not cataloged yet: nothing happens
+	id = putFile(t, cat, root, "C0001.MP4", []byte("clip"))
+	cat.PutState(pendingKey(id), pending{Origin: origin, Meta: meta})
+	s.apply(id)
+	s.apply(id)
+	d, err := cat.Asset(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Origin == nil || d.Origin.CardLabel != "SONY1" || d.Media == nil || d.Media.Make != "Sony" || d.Media.Timecode != "01:02:03:04" || d.Media.Reel != "C0001" {
+		t.Fatalf("asset after apply: origin %+v media %+v", d.Origin, d.Media)
+	}
+	evs, _ := cat.Events(0, 1000)
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == storage.EvAssetUpdated && ev.AssetID == id {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d asset.updated events, want 1", n)
+	}
+	var p pending
+	if err := cat.GetState(pendingKey(id), &p); err != nil {
+		t.Errorf("pending dropped before the asset was probed: %v", err)
+	}
+	// Probed (transcode replaced Media): metadata re-applied, pending dropped.
+	cat.UpdateAsset(id, "", "", func(a *storage.Asset) error {
+		a.Kind, a.Media = "video", &storage.Media{Container: "mov,mp4"}
+		return nil
+	})
+	s.apply(id)
+	d, _ = cat.Asset(id)
+	if d.Media.Make != "Sony" || d.Media.Container != "mov,mp4" {
+		t.Errorf("media after probe and apply: %+v", d.Media)
+	}
+	if err := cat.GetState(pendingKey(id), &p); err == nil {
+		t.Error("pending kept after the probed asset got its metadata")
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
