@@ -1,0 +1,342 @@
+package main_test
+
+// End-to-end tests of the operations features (owner: operations):
+// /metrics behind the token, backup while running and restore offline,
+// doctor's exit status, status progress on a pty and through a pipe, and
+// that no secret ever reaches the log.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// metricValue finds `name{labels} value` in a text exposition.
+func metricValue(body, series string) (string, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	e := newEnv(t, "metrics-token-1", "")
+	e.start()
+	code, _ := e.get("/metrics", "")
+	if code != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the token: %d, want 401", code)
+	}
+	code, body := e.get("/metrics", e.token)
+	if code != 200 {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	if v, _ := metricValue(string(body), "ingestd_ingest_hashed_bytes_total"); v != "0" {
+		t.Fatalf("hashed bytes before any file: %q", v)
+	}
+	data := bytes.Repeat([]byte("m"), 100_000)
+	e.writeFile("clip.mov", data)
+	e.waitFeed(60*time.Second, "clip cataloged", hasPaths(storage.EvLocationAdded, "clip.mov"))
+	_, body = e.get("/metrics", e.token)
+	s := string(body)
+	for series, want := range map[string]string{
+		"ingestd_ingest_hashed_bytes_total":                    "100000",
+		"ingestd_ingest_files_hashed_total":                    "1",
+		`ingestd_volume_online{volume="footage"}`:              "1",
+		`ingestd_volume_files{volume="footage"}`:               "1",
+		`ingestd_build_info{version="e2e-test"}`:               "1",
+		`ingestd_queue_depth{stage="settling"}`:                "0",
+		`ingestd_proxy_jobs_total{lane="gpu",result="failed"}`: "0",
+	} {
+		if got, ok := metricValue(s, series); !ok || got != want {
+			t.Errorf("%s = %q (present %v), want %q", series, got, ok, want)
+		}
+	}
+	for _, name := range []string{"# TYPE ingestd_ingest_hashed_bytes_total counter", `ingestd_catalog_size_bytes{part="vlog"}`, "go_goroutines", "process_cpu_seconds_total", `ingestd_queue_depth{stage="proxy_queued"}`} {
+		if !strings.Contains(s, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+// TestBackupRestore: backup through the API while the daemon runs, restore
+// offline into an empty state dir, and the restored daemon serves the same
+// assets and events.
+func TestBackupRestore(t *testing.T) {
+	e := newEnv(t, "backup-token", "")
+	e.start()
+	for i, name := range []string{"a.mov", "b/c.wav", "b/d.jpg"} {
+		e.writeFile(name, bytes.Repeat([]byte{byte('a' + i)}, 5000*(i+1)))
+	}
+	e.waitFeed(60*time.Second, "3 files", hasPaths(storage.EvLocationAdded, "a.mov", "b/c.wav", "b/d.jpg"))
+	before := e.feedAll()
+	ctx := context.Background()
+	assetsBefore, err := e.client().Assets(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bak := filepath.Join(e.dir, "catalog.bak")
+	// Without the token: refused, and no file appears.
+	if _, stderr, code := runBin(t, "backup", "-api", "http://"+e.addr, bak); code != 1 || !strings.Contains(stderr, "401") {
+		t.Fatalf("backup without token: exit %d, %s", code, stderr)
+	}
+	if _, err := os.Stat(bak); err == nil {
+		t.Fatal("a refused backup left a file")
+	}
+	out, stderr, code := e.cli("backup", bak)
+	if code != 0 {
+		t.Fatalf("backup: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "written to "+bak) {
+		t.Errorf("backup output %q", out)
+	}
+	fi, err := os.Stat(bak)
+	if err != nil || fi.Size() == 0 {
+		t.Fatalf("backup file: %v", err)
+	}
+	// The daemon kept running: a new file is still ingested.
+	e.writeFile("after-backup.mov", []byte("later"))
+	e.waitFeed(60*time.Second, "file after backup", hasPaths(storage.EvLocationAdded, "after-backup.mov"))
+	e.stop()
+
+	// Restore refuses a non-empty state dir (the old one).
+	if _, stderr, code := runBin(t, "restore", "-config", e.cfgPath, bak); code != 1 || !strings.Contains(stderr, "not empty") {
+		t.Fatalf("restore into the used state dir: exit %d, %s", code, stderr)
+	}
+	// Into a fresh state dir: a second env with the same volume.
+	r := newEnv(t, "backup-token", "")
+	cfg, _ := os.ReadFile(r.cfgPath)
+	os.WriteFile(r.cfgPath, []byte(strings.ReplaceAll(string(cfg), r.watch, e.watch)), 0o644)
+	r.watch = e.watch
+	out, stderr, code = runBin(t, "restore", "-config", r.cfgPath, bak)
+	if code != 0 {
+		t.Fatalf("restore: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "restored into") {
+		t.Errorf("restore output %q", out)
+	}
+	r.start()
+	assetsAfter, err := r.client().Assets(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(d any) []string {
+		b, _ := json.Marshal(d)
+		var doc struct {
+			Assets []struct {
+				ID string `json:"id"`
+			} `json:"assets"`
+		}
+		json.Unmarshal(b, &doc)
+		var out []string
+		for _, a := range doc.Assets {
+			out = append(out, a.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	got, want := ids(assetsAfter), ids(assetsBefore)
+	// The restored catalog holds everything up to the backup (3 assets);
+	// after-backup.mov is found again by the reconcile walk.
+	for _, id := range want {
+		if !contains(got, id) {
+			t.Errorf("asset %s missing after restore (have %v)", id, got)
+		}
+	}
+	after := r.feedAll()
+	if len(after) < len(before) {
+		t.Fatalf("restored feed has %d events, before backup %d", len(after), len(before))
+	}
+	for i, ev := range before {
+		if after[i].Seq != ev.Seq || after[i].Type != ev.Type || after[i].Path != ev.Path {
+			t.Fatalf("event %d differs after restore: %+v vs %+v", i, after[i], ev)
+		}
+	}
+	r.waitFeed(60*time.Second, "after-backup.mov found by the restored daemon", hasPaths(storage.EvLocationAdded, "after-backup.mov"))
+	r.stop()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDoctorExitStatus: exit 0 on a healthy config, 1 when ffmpeg is
+// missing, and JSON for scripts. The doctor runs beside a running daemon
+// (whose catalog is locked) without trouble.
+func TestDoctorExitStatus(t *testing.T) {
+	needTool(t, "ffmpeg")
+	e := newEnv(t, "", "")
+	e.start()
+	out, stderr, code := runBin(t, "doctor", "-config", e.cfgPath)
+	if code != 0 {
+		t.Fatalf("doctor on a healthy config: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"OK    ffmpeg", "OK    libx264", "OK    volume footage", "OK    state dir"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := filepath.Join(e.dir, "bad.yaml")
+	cfg, _ := os.ReadFile(e.cfgPath)
+	os.WriteFile(bad, append(cfg, []byte("ffmpeg: /nonexistent/ffmpeg\n")...), 0o644)
+	out, _, code = runBin(t, "doctor", "-config", bad, "--json")
+	if code != 1 {
+		t.Fatalf("doctor with a missing ffmpeg: exit %d, want 1\n%s", code, out)
+	}
+	var rep struct {
+		OK       bool `json:"ok"`
+		Findings []struct{ Check, Level, Message, Fix string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Check == "ffmpeg" && f.Level == "FAIL" && f.Fix != "" {
+			found = true
+		}
+	}
+	if rep.OK || !found {
+		t.Errorf("doctor --json: ok=%v, ffmpeg FAIL with fix %v\n%s", rep.OK, found, out)
+	}
+}
+
+// TestStatusProgressTTYAndPipe: a long proxy job shows as a progress bar
+// on a terminal (via script(1)) and as a plain line through a pipe.
+func TestStatusProgressTTYAndPipe(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	script := needTool(t, "script")
+	e := newEnv(t, "", "")
+	e.start()
+	// A clip long enough that its proxy job is seen running.
+	src := filepath.Join(e.dir, "long.mp4")
+	gen := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
+		"-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-g", "250", src)
+	if b, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("make clip: %v %s", err, b)
+	}
+	if err := os.Rename(src, filepath.Join(e.watch, "long.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	var plain string
+	for {
+		out, _, code := e.cli("status")
+		if code != 0 {
+			t.Fatalf("status: exit %d", code)
+		}
+		if strings.Contains(out, "progress\tproxy\t") {
+			plain = out
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no proxy progress line within 120s; last status:\n%s\n%s", out, e.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if strings.Contains(plain, "[#") || strings.Contains(plain, "[.") {
+		t.Errorf("piped status has bars:\n%s", plain)
+	}
+	// The same on a pseudo-terminal: a bar, no plain progress lines.
+	cmdline := binPath + " status -config " + e.cfgPath
+	var tty string
+	for time.Now().Before(deadline) {
+		b, err := exec.Command(script, "-qefc", cmdline, "/dev/null").Output()
+		if err != nil {
+			t.Fatalf("script: %v", err)
+		}
+		tty = string(b)
+		if strings.Contains(tty, "proxy ") && strings.Contains(tty, "%") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(tty, "] ") || !strings.Contains(tty, "proxy ") || strings.Contains(tty, "progress\t") {
+		t.Errorf("status on a terminal shows no progress bar:\n%s", tty)
+	}
+}
+
+// TestNoSecretsInLogs runs the daemon at debug level with an API token, S3
+// credentials in the environment (against an endpoint that rejects them)
+// and a webhook token, exercises every path that logs, and greps stderr.
+func TestNoSecretsInLogs(t *testing.T) {
+	const (
+		apiToken  = "api-tok-9f8e7d6c5b4a"
+		s3Key     = "AKIAEXAMPLEKEY12345"
+		s3Secret  = "s3-secret-Zx9Yw8Vu7Ts6"
+		hookToken = "hook-tok-1a2b3c4d5e6f"
+	)
+	var hookAuth []string
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hookAuth = append(hookAuth, r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusUnauthorized) // a 4xx parks the batch, with the answer logged
+		w.Write([]byte(`{"error":"bad token"}`))
+	}))
+	defer hub.Close()
+	s3srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code><Message>The access key ID you provided does not exist.</Message></Error>`))
+	}))
+	defer s3srv.Close()
+	dir := t.TempDir()
+	hookFile := filepath.Join(dir, "hub-token")
+	os.WriteFile(hookFile, []byte(hookToken+"\n"), 0o600)
+	extra := "log:\n  level: debug\nhub:\n  s3:\n    endpoint: " + s3srv.URL + "\n    region: us-east-1\n    bucket: hub\n    path_style: true\n" +
+		"  webhook:\n    url: " + hub.URL + "/events\n    token_file: " + hookFile + "\n"
+	e := newEnv(t, apiToken, extra)
+	e.extraEnv = []string{"AWS_ACCESS_KEY_ID=" + s3Key, "AWS_SECRET_ACCESS_KEY=" + s3Secret, "AWS_EC2_METADATA_DISABLED=true"}
+	e.start()
+	e.writeFile("clip.mov", []byte("some bytes"))
+	e.waitFeed(60*time.Second, "clip", hasPaths(storage.EvLocationAdded, "clip.mov"))
+	// Wrong and right tokens on the API, a scrape, a backup.
+	e.get("/v1/status", "wrong-token")
+	e.get("/metrics", apiToken)
+	e.cli("backup", filepath.Join(dir, "b.bak"))
+	deadline := time.Now().Add(30 * time.Second)
+	for len(hookAuth) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(hookAuth) == 0 || hookAuth[0] != "Bearer "+hookToken {
+		t.Fatalf("the webhook was not tried with its token: %v", hookAuth)
+	}
+	// Give the pusher time to fail against the rejecting endpoint.
+	for !strings.Contains(e.stderr.String(), "component=s3push") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.stop()
+	logs := e.stderr.String()
+	for name, secret := range map[string]string{"API token": apiToken, "S3 secret key": s3Secret, "webhook token": hookToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the %s appears in the daemon log", name)
+		}
+	}
+	// journald-friendly: one record per line with level and component.
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if !strings.Contains(line, "level=") || !strings.Contains(line, "component=") {
+			t.Errorf("log line without level or component: %s", line)
+		}
+	}
+	for _, want := range []string{"level=DEBUG", "component=ingest", "path=clip.mov", "component=webhook"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
