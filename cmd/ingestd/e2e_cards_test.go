@@ -282,8 +282,20 @@ func TestCardsEndToEnd(t *testing.T) {
 
 	// Re-inserted card: recognised, not offloaded twice.
 	gopro.Eject()
-	gopro.Insert()
+	// A person takes longer than a poll to re-insert a card: wait until the
+	// daemon saw it go (a mount at the same point may reuse the mount id).
 	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := e.cardStatus(gopro.mp); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ejected GOPRO1 still listed in the status")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	gopro.Insert()
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		cs, ok := e.cardStatus(gopro.mp)
 		if ok && strings.Contains(cs.Message, "already offloaded") {
@@ -327,7 +339,16 @@ func TestCardsEndToEnd(t *testing.T) {
 			t.Errorf("cataloged an offload in progress: %+v", ev)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let the lazily unmounted loop device go
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := e.cardStatus(big.mp); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("pulled BIG1 still listed in the status")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	big.Insert()
 	evs = e.waitFeed(120*time.Second, "BIG1 offloaded after re-insert", offloaded("BIG1"))
 	bd := cardEvents(evs, storage.EvCardOffloaded, "BIG1")[0]

@@ -39,6 +39,7 @@ const (
 	StateVerifying   = "verifying"
 	StateOffloaded   = "offloaded"
 	StateFailed      = "failed"
+	StateIgnored     = "ignored" // a mount without a camera-card layout
 )
 
 // Record is what the catalog keeps about a card (state key "cards/<key>").
@@ -231,6 +232,12 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 		s.update(mp, func(c *CardStatus) { c.State, c.Reason = StateFailed, err.Error() })
 		return
 	}
+	if id.Layout == cards.LayoutUnknown {
+		// A USB disk or stick without a camera layout: not ours to copy.
+		log.Info("mount is not a camera card; ignored", "fstype", m.FSType)
+		s.update(mp, func(c *CardStatus) { c.State, c.Label, c.Message = StateIgnored, id.DisplayLabel(), "not a camera card layout" })
+		return
+	}
 	key := id.Key()
 	label := id.DisplayLabel()
 	s.update(mp, func(c *CardStatus) { c.Label, c.Key, c.Layout = label, key, id.Layout })
@@ -293,7 +300,11 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
 	if oerr != nil {
 		reason := res.Reason
-		if errors.Is(oerr, context.Canceled) || errors.Is(oerr, cards.ErrSourceGone) || !exists(mp) {
+		switch {
+		case errors.Is(oerr, context.Canceled) && stillMounted(s.cfg.Mountinfo, m):
+			reason = "interrupted: daemon stopping (resumes when it starts again)"
+		case errors.Is(oerr, cards.ErrSourceGone):
+		case errors.Is(oerr, context.Canceled) || !exists(mp):
 			reason = cards.ErrSourceGone.Error() + ": " + reason
 		}
 		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
@@ -449,6 +460,21 @@ var errUnchanged = errors.New("unchanged")
 func recordKey(key string) string { return "cards/card/" + key }
 func pendingKey(id string) string { return "cards/pending/" + id }
 func clipKey(id string) string    { return "clips/" + id }
+
+// stillMounted reports whether mount m is still in the mount table (a
+// cancelled offload then means the daemon is stopping, not a pulled card).
+func stillMounted(mountinfo string, m cards.Mount) bool {
+	ms, err := cards.ParseMountinfo(mountinfo)
+	if err != nil {
+		return false
+	}
+	for _, n := range ms {
+		if n.MountPoint == m.MountPoint && n.ID == m.ID {
+			return true
+		}
+	}
+	return false
+}
 
 func exists(p string) bool {
 	ents, err := os.ReadDir(p)
