@@ -221,4 +221,30 @@ in_ct systemctl stop ingestd.service || fail "systemctl stop"
 [ "$(show Result)" = success ] && [ "$(show ExecMainStatus)" = 0 ] ||
 	fail "stop: Result=$(show Result) ExecMainStatus=$(show ExecMainStatus)"
 pass "stop: clean exit (Result=success, status 0)"
+
+# A broken config: ExecStartPre refuses it, naming the key, and systemd
+# stops retrying (StartLimitBurst) instead of looping every RestartSec.
+cp "$ROOT/etc/ingestd/ingestd.yaml" "$T/good.yaml"
+echo "hash_workers: many" >>"$ROOT/etc/ingestd/ingestd.yaml"
+in_ct systemctl start ingestd.service 2>/dev/null && fail "started with a broken config"
+gaveup=false
+for _ in $(seq 90); do
+	if [ "$(show ActiveState)" = failed ] && [ "$(show SubState)" = failed ] &&
+		in_ct systemctl show ingestd.service -p Result --value | grep -q start-limit-hit; then
+		gaveup=true
+		break
+	fi
+	sleep 0.5
+done
+$gaveup || fail "broken config: $(show ActiveState)/$(show SubState) Result=$(show Result) NRestarts=$(show NRestarts)"
+in_ct journalctl -u ingestd.service --no-pager | grep -q 'hash_workers' || fail "the journal does not name the bad key"
+pass "broken config: ExecStartPre names the key, systemd gives up after $(show NRestarts) restarts"
+cp "$T/good.yaml" "$ROOT/etc/ingestd/ingestd.yaml"
+in_ct systemctl reset-failed ingestd.service
+in_ct systemctl start ingestd.service || fail "start after fixing the config"
+[ "$(show ActiveState)" = active ] || fail "not active after fixing the config"
+in_ct systemctl stop ingestd.service || fail "systemctl stop"
+[ "$(show Result)" = success ] && [ "$(show ExecMainStatus)" = 0 ] ||
+	fail "stop: Result=$(show Result) ExecMainStatus=$(show ExecMainStatus)"
+pass "stop: clean exit (Result=success, status 0)"
 log "systemd tests passed"
