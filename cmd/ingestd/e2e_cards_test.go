@@ -360,6 +360,48 @@ func TestCardsEndToEnd(t *testing.T) {
 		t.Errorf("ascmhl verify of %s: %v %s", babs, err, rep)
 	}
 
+	// tmpfs mounts: a USB disk without a camera layout is ignored; a DCIM
+	// card without a filesystem UUID is offloaded under its fingerprint.
+	usb := filepath.Join(root, "USBDISK")
+	os.MkdirAll(usb, 0o755)
+	mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", usb)
+	t.Cleanup(func() { exec.Command("umount", "-l", usb).Run() })
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		cs, _ := e.cardStatus(usb)
+		if cs.State == "ignored" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tmpfs USB disk not ignored: %+v", cs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	dcimStage := t.TempDir()
+	mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dcimStage)
+	os.MkdirAll(filepath.Join(dcimStage, "DCIM/100MSDCF"), 0o755)
+	os.WriteFile(filepath.Join(dcimStage, "DCIM/100MSDCF/DSC00001.JPG"), []byte("jpeg bytes"), 0o644)
+	dcim := filepath.Join(root, "PHONE")
+	os.MkdirAll(dcim, 0o755)
+	mustRun(t, "mount", "--move", dcimStage, dcim)
+	t.Cleanup(func() { exec.Command("umount", "-l", dcim).Run() })
+	evs = e.waitFeed(60*time.Second, "tmpfs DCIM card offloaded", func(evs []storage.Event) bool {
+		for _, ev := range evs {
+			if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Detail, `"layout":"dcim"`) {
+				return true
+			}
+		}
+		return false
+	})
+	for _, ev := range evs {
+		if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Detail, `"key":"uuid:`) && strings.Contains(ev.Detail, `"layout":"dcim"`) {
+			t.Errorf("tmpfs card has a uuid key: %s", ev.Detail)
+		}
+		if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Path, "USBDISK") {
+			t.Errorf("a USB disk was offloaded: %+v", ev)
+		}
+	}
+
 	// ingestd verify: clean, then a flipped byte (mtime kept, like bit rot).
 	master := filepath.Join(gabs, "DCIM/100GOPRO/GX010002.MP4")
 	mid := fileBLAKE3(t, master)
