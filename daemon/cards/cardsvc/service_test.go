@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -208,3 +209,44 @@ func TestApplyOrigin(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// BenchmarkFixityCheck re-reads 8 x 32 MiB masters (page cache warm after
+// the first run); bench/fixity.sh compares it with b3sum --num-threads 1.
+func BenchmarkFixityCheck(b *testing.B) {
+	cat, err := catalog.Open(b.TempDir(), catalog.Options{NoSyncWrites: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cat.Close()
+	root := os.Getenv("INGESTD_FIXITY_BENCH_DIR")
+	if root == "" {
+		root = b.TempDir()
+	}
+	var total int64
+	for i := 0; i < 8; i++ {
+		data := make([]byte, 32<<20)
+		for j := range data {
+			data[j] = byte(i*7 + j*13)
+		}
+		rel := fmt.Sprintf("m%02d.mov", i)
+		p := filepath.Join(root, rel)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		fi, _ := os.Stat(p)
+		sum := blake3.Sum256(data)
+		if _, err := cat.PutFile(storage.FileRecord{Volume: "v", Path: rel, Size: fi.Size(), MTime: fi.ModTime(), Hashes: storage.Hashes{BLAKE3: hex.EncodeToString(sum[:]), XXH128: strings.Repeat("0", 32)}}); err != nil {
+			b.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	fx := NewFixity(cards.FixityConfig{}, []Volume{{Name: "v", Path: root}}, cat, slogDiscard())
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sum, err := fx.Check(context.Background(), "v", "", "api", nil)
+		if err != nil || sum.OK != 8 {
+			b.Fatalf("%+v %v", sum, err)
+		}
+	}
+}
