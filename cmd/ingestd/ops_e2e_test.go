@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,9 +284,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 		s3Secret  = "s3-secret-Zx9Yw8Vu7Ts6"
 		hookToken = "hook-tok-1a2b3c4d5e6f"
 	)
-	var hookAuth []string
+	var hookAuth atomic.Value
 	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hookAuth = append(hookAuth, r.Header.Get("Authorization"))
+		hookAuth.CompareAndSwap(nil, r.Header.Get("Authorization"))
 		w.WriteHeader(http.StatusUnauthorized) // a 4xx parks the batch, with the answer logged
 		w.Write([]byte(`{"error":"bad token"}`))
 	}))
@@ -311,18 +312,25 @@ func TestNoSecretsInLogs(t *testing.T) {
 	e.get("/metrics", apiToken)
 	e.cli("backup", filepath.Join(dir, "b.bak"))
 	deadline := time.Now().Add(30 * time.Second)
-	for len(hookAuth) == 0 && time.Now().Before(deadline) {
+	for hookAuth.Load() == nil && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if len(hookAuth) == 0 || hookAuth[0] != "Bearer "+hookToken {
-		t.Fatalf("the webhook was not tried with its token: %v", hookAuth)
+	if got, _ := hookAuth.Load().(string); got != "Bearer "+hookToken {
+		t.Fatalf("the webhook was not tried with its token: %q", got)
 	}
-	// Give the pusher time to fail against the rejecting endpoint.
-	for !strings.Contains(e.stderr.String(), "component=s3push") && time.Now().Before(deadline) {
+	// Wait for the pusher to fail against the rejecting endpoint (the
+	// error path is where a careless log would print credentials).
+	for !strings.Contains(e.stderr.String(), "credentials rejected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pusher never reported the rejected credentials:\n%s", e.stderr.String())
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.stop()
 	logs := e.stderr.String()
+	if os.Getenv("INGESTD_TEST_LOG") != "" {
+		t.Logf("daemon log:\n%s", logs)
+	}
 	for name, secret := range map[string]string{"API token": apiToken, "S3 secret key": s3Secret, "webhook token": hookToken} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the %s appears in the daemon log", name)
