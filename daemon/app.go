@@ -273,6 +273,7 @@ func (a *App) Reload(cfg *config.Config) error {
 
 func restartKeys(old, nu *config.Config) []string {
 	var ks []string
+	ks = append(ks, cardsRestartKeys(old, nu)...)
 	if old.StateDir != nu.StateDir {
 		ks = append(ks, "state_dir")
 	}

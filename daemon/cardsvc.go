@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+	"github.com/ingestd/ingestd/daemon/config"
 )
 
 // provisionCards wires the fixity check (always: `ingestd verify` calls
@@ -37,4 +39,16 @@ func (a *App) provisionCards() error {
 	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
 	a.AddStatus(func(s *api.Status) { s.Cards = svc.Status() })
 	return nil
+}
+
+// cardsRestartKeys names the cards: and fixity: keys a reload cannot apply.
+func cardsRestartKeys(old, nu *config.Config) []string {
+	var ks []string
+	if !reflect.DeepEqual(old.Cards, nu.Cards) {
+		ks = append(ks, "cards")
+	}
+	if !reflect.DeepEqual(old.Fixity, nu.Fixity) {
+		ks = append(ks, "fixity")
+	}
+	return ks
 }

@@ -235,7 +235,9 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	if id.Layout == cards.LayoutUnknown {
 		// A USB disk or stick without a camera layout: not ours to copy.
 		log.Info("mount is not a camera card; ignored", "fstype", m.FSType)
-		s.update(mp, func(c *CardStatus) { c.State, c.Label, c.Message = StateIgnored, id.DisplayLabel(), "not a camera card layout" })
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.Label, c.Message = StateIgnored, id.DisplayLabel(), "not a camera card layout"
+		})
 		return
 	}
 	key := id.Key()
@@ -384,6 +386,15 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 // consume applies pending origins when the pipeline catalogs (or
 // transcode probes) an asset.
 func (s *Service) consume(ctx context.Context) error {
+	// First start: pending origins only exist for cards offloaded from now
+	// on, so the cursor starts at the end of the log (no replay of a large
+	// existing catalog).
+	var pos uint64
+	if err := s.cat.GetState("cursor/cards", &pos); errors.Is(err, storage.ErrNotFound) {
+		if err := s.cat.PutState("cursor/cards", s.cat.LastSeq()); err != nil {
+			s.log.Warn("start event cursor", "err", err)
+		}
+	}
 	for {
 		err := s.cat.Consume(ctx, "cards", 500, func(evs []storage.Event) error {
 			for _, ev := range evs {
