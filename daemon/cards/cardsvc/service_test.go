@@ -250,3 +250,37 @@ func BenchmarkFixityCheck(b *testing.B) {
 		}
 	}
 }
+
+// The scheduled walk runs on its interval and records corruption.
+func TestFixitySchedule(t *testing.T) {
+	cat := openCatalog(t)
+	root := t.TempDir()
+	id := putFile(t, cat, root, "x.mov", []byte("scheduled"))
+	p := filepath.Join(root, "x.mov")
+	fi, _ := os.Stat(p)
+	os.WriteFile(p, []byte("Scheduled"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	fx := NewFixity(cards.FixityConfig{Interval: 100 * time.Millisecond}, []Volume{{Name: "v", Path: root}}, cat, slogDiscard())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fx.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for fx.Status().LastCorrupt != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("scheduled walk did not run: %+v", fx.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := cat.Events(0, 1000)
+	found := false
+	for _, ev := range evs {
+		found = found || (ev.Type == storage.EvLocationCorrupt && ev.AssetID == id)
+	}
+	if !found {
+		t.Error("no location.corrupt from the scheduled walk")
+	}
+}
