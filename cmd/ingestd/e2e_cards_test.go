@@ -444,3 +444,68 @@ func TestCardsEndToEnd(t *testing.T) {
 		t.Errorf("verify of the Sony folder: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// A daemon stopped (SIGTERM) or killed (-9) mid-copy resumes the card that
+// is still mounted when it starts again, into the same folder, without
+// copying the verified files again.
+func TestCardsResumeAfterRestart(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	os.MkdirAll(root, 0o755)
+	e := newEnv(t, "", "cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  poll: 200ms\n  read_mbps: 8\n")
+	big := newCard(t, root, "A001", "96M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "10000000", "DCIM/100GOPRO/GX010002.MP4": "10000000",
+		"DCIM/100GOPRO/GX010003.MP4": "10000000", "DCIM/100GOPRO/GX010004.MP4": "10000000",
+		"DCIM/100GOPRO/GX010005.MP4": "10000000",
+	})
+	big.Insert()
+	waitFiles := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			cs, _ := e.cardStatus(big.mp)
+			if cs.State == "copying" && cs.FilesDone >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("A001 copy did not reach %d files: %+v", n, cs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	e.start()
+	waitFiles(1)
+	e.stop()
+	e.start()
+	evs := e.feedAll()
+	failed := cardEvents(evs, storage.EvCardFailed, "A001")
+	if len(failed) != 1 || !strings.HasPrefix(failed[0].Reason, "interrupted: daemon stopping") {
+		t.Errorf("card.failed after SIGTERM: %+v, want one 'interrupted: daemon stopping'", failed)
+	}
+	waitFiles(2)
+	e.kill9()
+	e.start()
+	evs = e.waitFeed(120*time.Second, "A001 offloaded", func(evs []storage.Event) bool {
+		return len(cardEvents(evs, storage.EvCardOffloaded, "A001")) > 0
+	})
+	d := cardEvents(evs, storage.EvCardOffloaded, "A001")[0]
+	if d.Files != 5 || d.Resumed < 2 {
+		t.Errorf("A001 after two restarts: %+v, want 5 files, >= 2 resumed", d)
+	}
+	var folders []string
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Type, "card.") {
+			folders = append(folders, ev.Path)
+		}
+	}
+	for _, f := range folders {
+		if f != folders[0] {
+			t.Errorf("card events name different folders: %v", folders)
+		}
+	}
+	dest := filepath.Join(e.watch, filepath.FromSlash(folders[0]))
+	if rep, err := ascmhl.Verify(context.Background(), dest); err != nil || !rep.OK() || len(rep.Verified) != 5 {
+		t.Errorf("ascmhl verify of %s: %v %s", dest, err, rep)
+	}
+	e.stop()
+}

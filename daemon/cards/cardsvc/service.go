@@ -50,7 +50,7 @@ type Record struct {
 	Layout     cards.Layout   `json:"layout"`
 	Volume     string         `json:"volume"`
 	Folder     string         `json:"folder"` // slash-separated, relative to the volume
-	Status     string         `json:"status"` // offloaded | failed
+	Status     string         `json:"status"` // copying (in progress or crashed) | offloaded | failed
 	Files      int            `json:"files"`
 	Bytes      int64          `json:"bytes"`
 	Generation string         `json:"generation,omitempty"`
@@ -272,6 +272,14 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 		root, rec.Volume = s.offload.Path, s.offload.Name
 	}
 	dst := filepath.Join(root, filepath.FromSlash(rec.Folder))
+	// Remember the folder before copying: after a crash (or past midnight
+	// with {date}) the card resumes into the same place.
+	if rec.Status == "" {
+		rec.Status = StateCopying
+		if err := s.cat.PutState(recordKey(key), rec); err != nil {
+			log.Error("store card record", "err", err)
+		}
+	}
 	s.update(mp, func(c *CardStatus) { c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder })
 
 	opts := cards.Options{
