@@ -440,3 +440,95 @@ func TestHubSync(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookParkedUntilSIGHUP: a 4xx from the hub parks the batch (shown
+// in status), nothing after it is sent, and a SIGHUP sends the same batch
+// again with the same Idempotency-Key.
+func TestWebhookParkedUntilSIGHUP(t *testing.T) {
+	var mu sync.Mutex
+	reject := true
+	var posts []string // Idempotency-Key of every POST, accepted or not
+	rx := &hook{}      // the accepted batches
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		rej := reject
+		posts = append(posts, r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+		if rej {
+			http.Error(w, `{"error":"schema mismatch"}`, http.StatusUnprocessableEntity)
+			return
+		}
+		rx.ServeHTTP(w, r)
+	}))
+	defer hub.Close()
+	e := newEnv(t, "", "appliance_id: box1\nhub:\n  webhook:\n    url: "+hub.URL+"\n    batch_size: 2\n    retry_min: 100ms\n    retry_max: 1s\n")
+	e.start()
+	e.writeFile("a.txt", []byte("parked a\n"))
+	e.waitFeed(60*time.Second, "a.txt cataloged", hasPaths(storage.EvLocationAdded, "a.txt"))
+
+	var parkedKey string
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, err := e.client().Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ss struct {
+			Webhook struct {
+				Parked *struct {
+					First uint64 `json:"first_seq"`
+					Last  uint64 `json:"last_seq"`
+					Code  int    `json:"code"`
+				} `json:"parked"`
+			} `json:"webhook"`
+		}
+		redecodeJSON(t, st.Sync, &ss)
+		if p := ss.Webhook.Parked; p != nil {
+			if p.Code != http.StatusUnprocessableEntity {
+				t.Errorf("parked code %d, want 422", p.Code)
+			}
+			parkedKey = fmt.Sprintf("box1-%d-%d", p.First, p.Last)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook never parked: %+v\n%s", st.Sync, e.stderr.String())
+		}
+	}
+	out, _, _ := e.cli("status")
+	if !strings.Contains(out, "webhook parked") || !strings.Contains(out, "422") {
+		t.Errorf("ingestd status does not show the parked batch:\n%s", out)
+	}
+	// Parked means parked: no retries and nothing newer is sent.
+	time.Sleep(1500 * time.Millisecond)
+	mu.Lock()
+	sent := len(posts)
+	mu.Unlock()
+	if sent != 1 {
+		t.Errorf("%d POSTs while parked, want 1", sent)
+	}
+
+	mu.Lock()
+	reject = false
+	mu.Unlock()
+	e.proc.Process.Signal(syscall.SIGHUP)
+	feed := e.feedAll()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(rx.events()) < len(feed) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	mu.Lock()
+	keys := append([]string(nil), posts...)
+	mu.Unlock()
+	if len(keys) < 2 || keys[0] != parkedKey || keys[1] != parkedKey {
+		t.Errorf("POST keys %v: want the parked batch %s, then the same batch again after SIGHUP", keys, parkedKey)
+	}
+	got := rx.events()
+	if len(got) < len(feed) {
+		t.Fatalf("after SIGHUP the hub got %d events, feed has %d", len(got), len(feed))
+	}
+	for i, ev := range feed {
+		if got[i].Seq != ev.Seq {
+			t.Fatalf("event %d: seq %d, feed %d", i, got[i].Seq, ev.Seq)
+		}
+	}
+	e.stop()
+}
