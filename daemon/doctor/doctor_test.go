@@ -337,3 +337,20 @@ func TestClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestFUSEVolume: a volume on a FUSE mount (bindfs) is reachable but WARNs
+// that changes by other hosts are found only by the rescan walk.
+func TestFUSEVolume(t *testing.T) {
+	need(t, "bindfs")
+	src, mnt := t.TempDir(), t.TempDir()
+	if b, err := exec.Command("bindfs", "--no-allow-other", src, mnt).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
+			t.Fatalf("bindfs: %v %s", err, b)
+		}
+		t.Skipf("bindfs: %v %s", err, b)
+	}
+	t.Cleanup(func() { exec.Command("fusermount", "-u", mnt).Run(); syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	cfg := parse(t, "state_dir: "+t.TempDir()+"\nrescan: 2m\nvolumes:\n  - name: nas\n    path: "+mnt+"\n")
+	r := Run(context.Background(), cfg, Options{MinFreeBytes: 1})
+	expect(t, r, "volume nas", Warn, "fuse", "no inotify events", "every 2m0s", "lower rescan")
+}
