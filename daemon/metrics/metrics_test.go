@@ -246,3 +246,31 @@ func TestStageSeries(t *testing.T) {
 		t.Error("ingest series without an ingest source")
 	}
 }
+
+// BenchmarkScrape measures one full scrape (collector, Go and process
+// collectors, text encoding) with 32 volumes and all stages present.
+func BenchmarkScrape(b *testing.B) {
+	st := ingest.Status{FilesSeen: 1e6, BytesHashed: 1e12}
+	for i := range 32 {
+		st.Volumes = append(st.Volumes, ingest.VolumeStatus{Name: "vol" + string(rune('a'+i%26)) + string(rune('0'+i/26)), Online: true, LastScan: time.Now()})
+	}
+	h := Handler(Sources{
+		Version: "bench",
+		Ingest:  func() ingest.Status { return st },
+		Catalog: func() (int64, int64, uint64) { return 1 << 20, 1 << 30, 123456 },
+		Proxy: func() (transcode.Status, bool) {
+			return transcode.Status{Lanes: []transcode.LaneStatus{{Name: "gpu"}, {Name: "cpu"}}, DoneByLane: map[string]map[string]int{"cpu": {"ready": 5}}}, true
+		},
+		S3:      func() (s3push.Status, bool) { return s3push.Status{BytesUploaded: 1e9}, true },
+		Webhook: func() (webhook.Status, bool) { return webhook.Status{Delivered: 100}, true },
+	})
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
