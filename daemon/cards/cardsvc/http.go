@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -141,6 +142,9 @@ func VerifyHandler(f *Fixity) http.Handler {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
+		// A check of a whole NAS can take hours: no write deadline (the
+		// stream writes a progress line at least every file).
+		_ = rc.SetWriteDeadline(time.Time{})
 		enc := json.NewEncoder(w)
 		emit := func(l Line) {
 			_ = enc.Encode(l)
