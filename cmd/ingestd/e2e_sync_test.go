@@ -66,6 +66,19 @@ func minioBinary() (string, error) {
 // creates bucket; it is stopped at cleanup.
 func startMinio(t *testing.T, bucket string) *minioServer {
 	t.Helper()
+	needMinio(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return startMinioAt(t, addr, bucket)
+}
+
+// needMinio skips (fails on CI) when there is no MinIO binary.
+func needMinio(t *testing.T) string {
+	t.Helper()
 	bin, err := minioBinary()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -73,12 +86,13 @@ func startMinio(t *testing.T, bucket string) *minioServer {
 		}
 		t.Skip(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	return bin
+}
+
+// startMinioAt is startMinio on a given address.
+func startMinioAt(t *testing.T, addr, bucket string) *minioServer {
+	t.Helper()
+	bin := needMinio(t)
 	dir := t.TempDir()
 	m := &minioServer{endpoint: "http://" + addr, log: filepath.Join(dir, "minio.log")}
 	logf, err := os.Create(m.log)
@@ -529,6 +543,80 @@ func TestWebhookParkedUntilSIGHUP(t *testing.T) {
 		if got[i].Seq != ev.Seq {
 			t.Fatalf("event %d: seq %d, feed %d", i, got[i].Seq, ev.Seq)
 		}
+	}
+	e.stop()
+}
+
+// TestHubOutage: with the hub down, the backlog and the error show in the
+// status (API and CLI) and nothing is lost; when the hub comes up the
+// backlog drains by itself.
+func TestHubOutage(t *testing.T) {
+	const bucket = "studio-hub"
+	needMinio(t)
+	addr := freeAddr(t) // nothing listens there yet
+	e := newEnv(t, "", "appliance_id: box1\nhub:\n  s3:\n    endpoint: http://"+addr+"\n    bucket: "+bucket+
+		"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 1s\n")
+	e.extraEnv = (&minioServer{}).env()
+	e.start()
+	e.writeFile("a.txt", []byte("during the outage\n"))
+	evs := e.waitFeed(60*time.Second, "a.txt cataloged", hasPaths(storage.EvLocationAdded, "a.txt"))
+	id := assetOf(evs, "a.txt")
+
+	type s3st struct {
+		BacklogAssets  int       `json:"backlog_assets"`
+		BacklogObjects int       `json:"backlog_objects"`
+		BacklogBytes   int64     `json:"backlog_bytes"`
+		LastError      string    `json:"last_error"`
+		LastSuccess    time.Time `json:"last_success"`
+		AssetsSynced   int       `json:"assets_synced"`
+	}
+	s3status := func() s3st {
+		st, err := e.client().Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ss struct {
+			S3 s3st `json:"s3"`
+		}
+		redecodeJSON(t, st.Sync, &ss)
+		return ss.S3
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		s := s3status()
+		if s.LastError != "" && s.BacklogAssets >= 1 && s.BacklogObjects >= 1 {
+			if !strings.Contains(s.LastError, addr) && !strings.Contains(s.LastError, "connect") {
+				t.Logf("last_error does not name the endpoint: %s", s.LastError)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no backlog/error in status during the outage: %+v", s)
+		}
+	}
+	out, _, _ := e.cli("status")
+	if !strings.Contains(out, "s3 error") || !strings.Contains(out, "backlog 1 assets") {
+		t.Errorf("ingestd status during the outage:\n%s", out)
+	}
+	for _, ev := range e.feedAll() {
+		if ev.Type == storage.EvAssetSynced {
+			t.Fatalf("asset.synced during the outage: %+v", ev)
+		}
+	}
+
+	m := startMinioAt(t, addr, bucket)
+	e.waitFeed(60*time.Second, "asset.synced after the hub came back", hasAssetEvent(storage.EvAssetSynced, &id))
+	// The status counters follow the event within moments.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		s := s3status()
+		if s.BacklogAssets == 0 && s.BacklogObjects == 0 && !s.LastSuccess.IsZero() && s.AssetsSynced >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status after recovery: %+v", s)
+		}
+	}
+	if len(m.get(t, bucket, "edge/box1/assets/"+id+"/asset.json")) == 0 {
+		t.Error("empty asset.json")
 	}
 	e.stop()
 }
