@@ -43,7 +43,6 @@ var (
 	reGoProGP  = regexp.MustCompile(`^GP(\d{2})(\d{4})\.([A-Z0-9]+)$`)
 	reSonyMeta = regexp.MustCompile(`^(.+)M\d{2}\.XML$`)
 	reSonyThm  = regexp.MustCompile(`^(.+)T\d{2}\.JPG$`)
-	reP2Audio  = regexp.MustCompile(`^(.+?)(\d{2})\.MXF$`)
 )
 
 // Clips groups the files of a card (or an offloaded copy) into clips and
