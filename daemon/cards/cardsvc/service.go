@@ -130,6 +130,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	present map[string]*present // by mount point
+	claimed map[string]bool     // destination folders handed out
 	wg      sync.WaitGroup
 }
 
@@ -261,7 +262,7 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 			log.Error("destination", "err", derr)
 			return
 		}
-		rec = Record{Key: key, Identity: id, Label: label, Layout: id.Layout, Volume: s.offload.Name, Folder: folder}
+		rec = Record{Key: key, Identity: id, Label: label, Layout: id.Layout, Volume: s.offload.Name, Folder: s.claimFolder(folder)}
 	default:
 		log.Error("read card record", "err", err)
 		s.update(mp, func(c *CardStatus) { c.State, c.Reason = StateFailed, err.Error() })
@@ -479,6 +480,24 @@ var errUnchanged = errors.New("unchanged")
 func recordKey(key string) string { return "cards/card/" + key }
 func pendingKey(id string) string { return "cards/pending/" + id }
 func clipKey(id string) string    { return "clips/" + id }
+
+// claimFolder returns folder, or folder-2, folder-3... when another card
+// already used it (cards with the same label, e.g. "NO NAME", on one day).
+func (s *Service) claimFolder(folder string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claimed == nil {
+		s.claimed = map[string]bool{}
+	}
+	cand := folder
+	for n := 2; ; n++ {
+		if !s.claimed[cand] && !exists(filepath.Join(s.offload.Path, filepath.FromSlash(cand))) {
+			s.claimed[cand] = true
+			return cand
+		}
+		cand = fmt.Sprintf("%s-%d", folder, n)
+	}
+}
 
 // stillMounted reports whether mount m is still in the mount table (a
 // cancelled offload then means the daemon is stopping, not a pulled card).

@@ -284,3 +284,22 @@ func TestFixitySchedule(t *testing.T) {
 		t.Error("no location.corrupt from the scheduled walk")
 	}
 }
+
+// Two cards with the same label on one day get separate folders.
+func TestClaimFolder(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "2026-11-23/NO NAME/DCIM"), 0o755)
+	os.MkdirAll(filepath.Join(root, "2026-11-23/EMPTY"), 0o755)
+	s := &Service{offload: Volume{Name: "v", Path: root}}
+	for _, tc := range []struct{ in, want string }{
+		{"2026-11-23/NO NAME", "2026-11-23/NO NAME-2"},
+		{"2026-11-23/NO NAME", "2026-11-23/NO NAME-3"},
+		{"2026-11-23/EMPTY", "2026-11-23/EMPTY"},
+		{"2026-11-23/A001", "2026-11-23/A001"},
+		{"2026-11-23/A001", "2026-11-23/A001-2"},
+	} {
+		if got := s.claimFolder(tc.in); got != tc.want {
+			t.Errorf("claimFolder(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
