@@ -201,6 +201,26 @@ func (m *minioServer) get(t *testing.T, bucket, key string) []byte {
 	return b
 }
 
+// syncedAfter: asset id has an asset.synced event after its last event of typ.
+func syncedAfter(evs []storage.Event, id, typ string) bool {
+	if id == "" {
+		return false
+	}
+	seen, synced := false, false
+	for _, ev := range evs {
+		if ev.AssetID != id {
+			continue
+		}
+		switch ev.Type {
+		case typ:
+			seen, synced = true, false
+		case storage.EvAssetSynced:
+			synced = seen
+		}
+	}
+	return synced
+}
+
 // hook is the hub's webhook receiver.
 type hook struct {
 	mu      sync.Mutex
@@ -273,21 +293,10 @@ func TestHubSync(t *testing.T) {
 	var clipID, notesID string
 	evs := e.waitFeed(mediaTimeout, "both files cataloged", hasPaths(storage.EvLocationAdded, "A001_C002.mov", "notes.txt"))
 	clipID, notesID = assetOf(evs, "A001_C002.mov"), assetOf(evs, "notes.txt")
-	evs = e.waitFeed(mediaTimeout, "asset.synced after proxy.ready", func(evs []storage.Event) bool {
-		if !hasAssetEvent(storage.EvProxyReady, &clipID)(evs) {
-			return false
-		}
-		// The synced event that follows proxy.ready.
-		ready := false
-		for _, ev := range evs {
-			if ev.AssetID == clipID && ev.Type == storage.EvProxyReady {
-				ready = true
-			}
-			if ready && ev.AssetID == clipID && ev.Type == storage.EvAssetSynced {
-				return hasAssetEvent(storage.EvAssetSynced, &notesID)(evs)
-			}
-		}
-		return false
+	// Settled: the clip synced after proxy.ready, the text file after it
+	// was probed (asset.json is rewritten on every change of the asset).
+	evs = e.waitFeed(mediaTimeout, "asset.synced after proxy.ready / probe", func(evs []storage.Event) bool {
+		return syncedAfter(evs, clipID, storage.EvProxyReady) && syncedAfter(evs, notesID, storage.EvAssetUpdated)
 	})
 
 	ctx := context.Background()
@@ -389,7 +398,7 @@ func TestHubSync(t *testing.T) {
 	var laterID string
 	e.waitFeed(mediaTimeout, "later.txt synced", func(evs []storage.Event) bool {
 		laterID = assetOf(evs, "later.txt")
-		return hasAssetEvent(storage.EvAssetSynced, &laterID)(evs)
+		return syncedAfter(evs, laterID, storage.EvAssetUpdated)
 	})
 	after := map[string]object{}
 	for _, o := range m.list(t, bucket) {
@@ -410,7 +419,9 @@ func TestHubSync(t *testing.T) {
 	}
 	redecodeJSON(t, st.Sync, &ss)
 	laterJSON := m.get(t, bucket, path.Join("edge/box1/assets", laterID, "asset.json"))
-	if ss.S3.BytesUploaded != int64(len(laterJSON)) {
+	// Only later.txt's asset.json (once, or twice when its first version
+	// went up before the probe) was sent since the restart.
+	if ss.S3.BytesUploaded < int64(len(laterJSON)) || ss.S3.BytesUploaded > 2*int64(len(laterJSON)) {
 		t.Errorf("after the restart %d bytes uploaded, want only later.txt's asset.json (%d)", ss.S3.BytesUploaded, len(laterJSON))
 	}
 
