@@ -166,15 +166,32 @@ func TestMediaProxies(t *testing.T) {
 	}
 	e.dropFile(clip, "day 1/A001_C001.mov")
 	e.writeFile("notes.txt", []byte("shot list: A001 C001 good take\n"))
+	// Sound and stills get their own proxy kinds (proxy.m4a, proxy.jpg).
+	ff := needTool(t, "ffmpeg")
+	for _, g := range []struct{ name, input, codec string }{
+		{"sound.wav", "sine=f=1000:sample_rate=48000:d=2", "pcm_s24le"},
+		{"still.png", "testsrc2=s=640x360:d=1", "png"},
+	} {
+		out := filepath.Join(src, g.name)
+		args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", g.input, "-c", g.codec}
+		if g.codec == "png" {
+			args = append(args, "-frames:v", "1")
+		}
+		if b, err := exec.Command(ff, append(args, out)...).CombinedOutput(); err != nil {
+			t.Fatalf("make %s: %v\n%s", g.name, err, b)
+		}
+		e.dropFile(out, "day 1/"+g.name)
+	}
 
-	evs = e.waitFeed(mediaTimeout, "both files cataloged", hasPaths(storage.EvLocationAdded, "day 1/A001_C001.mov", "notes.txt"))
+	evs = e.waitFeed(mediaTimeout, "all files cataloged", hasPaths(storage.EvLocationAdded, "day 1/A001_C001.mov", "notes.txt", "day 1/sound.wav", "day 1/still.png"))
 	clipID, notesID = assetOf(evs, "day 1/A001_C001.mov"), assetOf(evs, "notes.txt")
+	soundID, stillID := assetOf(evs, "day 1/sound.wav"), assetOf(evs, "day 1/still.png")
 	if clipID != refHashes(t, filepath.Join(e.watch, "day 1/A001_C001.mov")).BLAKE3 {
 		t.Fatalf("clip asset id %s is not the BLAKE3 of its bytes", clipID)
 	}
 	evs = e.waitFeed(mediaTimeout, "proxy.ready for the clip, proxy.failed for the truncated clip, notes probed", func(evs []storage.Event) bool {
 		return hasAssetEvent(storage.EvProxyReady, &clipID)(evs) && hasAssetEvent(storage.EvProxyFailed, &brokenID)(evs) &&
-			hasAssetEvent(storage.EvAssetUpdated, &notesID)(evs)
+			hasAssetEvent(storage.EvAssetUpdated, &notesID)(evs) && hasAssetEvent(storage.EvProxyReady, &soundID, &stillID)(evs)
 	})
 
 	// Feed: cataloged -> updated (probed) -> proxy.ready, in that order.
@@ -284,6 +301,26 @@ func TestMediaProxies(t *testing.T) {
 			t.Errorf("GET %s: %d %s, %d bytes (local %d)", tc.what, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), len(want))
 		}
 	}
+	for _, tc := range []struct{ id, kind, file, ctype string }{
+		{soundID, "audio", "proxy.m4a", "audio/mp4"}, {stillID, "image", "proxy.jpg", "image/jpeg"},
+	} {
+		d, err := c.Asset(ctx, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Kind != tc.kind || d.Proxy == nil || d.Proxy.Status != "ready" || !slices.Contains(d.Proxy.Outputs, tc.file) {
+			t.Errorf("%s asset: kind %q proxy %+v, want ready with %s", tc.kind, d.Kind, d.Proxy, tc.file)
+			continue
+		}
+		want, err := os.ReadFile(storage.OutputPath(e.state, tc.id, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := e.rawGet("/v1/assets/"+tc.id+"/proxy", nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != tc.ctype || !bytes.Equal(body, want) {
+			t.Errorf("GET %s proxy: %d %s, %d bytes (local %d)", tc.kind, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), len(want))
+		}
+	}
 	if resp, _ := e.rawGet("/v1/assets/"+notesID+"/proxy", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("proxy of a text file: %d, want 404", resp.StatusCode)
 	}
@@ -323,7 +360,7 @@ func TestMediaProxies(t *testing.T) {
 		Running []any            `json:"running"`
 	}
 	redecodeJSON(t, st.Proxy, &ps)
-	if !ps.Enabled || ps.Done["ready"] != 1 || ps.Done["failed"] != 1 || ps.Queued != 0 || len(ps.Running) != 0 ||
+	if !ps.Enabled || ps.Done["ready"] != 3 || ps.Done["failed"] != 1 || ps.Queued != 0 || len(ps.Running) != 0 ||
 		len(ps.Lanes) != 1 || ps.Lanes[0]["name"] != "cpu" {
 		t.Errorf("status proxy section: %+v", ps)
 	}
@@ -331,7 +368,7 @@ func TestMediaProxies(t *testing.T) {
 		t.Errorf("sync section without a hub: %+v", st.Sync)
 	}
 	out, _, code := e.cli("status")
-	if code != 0 || !strings.Contains(out, "proxy") || !strings.Contains(out, "ready 1") || !strings.Contains(out, "lanes cpu 0/1") {
+	if code != 0 || !strings.Contains(out, "proxy") || !strings.Contains(out, "ready 3") || !strings.Contains(out, "lanes cpu 0/1") {
 		t.Errorf("ingestd status (%d):\n%s", code, out)
 	}
 	out, _, code = e.cli("status", "--json")
