@@ -408,7 +408,9 @@ func (s *Service) consume(ctx context.Context) error {
 		err := s.cat.Consume(ctx, "cards", 500, func(evs []storage.Event) error {
 			for _, ev := range evs {
 				switch ev.Type {
-				case storage.EvAssetCataloged, storage.EvLocationAdded, storage.EvAssetUpdated:
+				// Transcode replaces media when it probes (asset.updated, or
+				// proxy.failed for an unreadable file): re-apply then.
+				case storage.EvAssetCataloged, storage.EvLocationAdded, storage.EvAssetUpdated, storage.EvProxyFailed, storage.EvProxyReady:
 					if ev.AssetID != "" {
 						s.apply(ev.AssetID)
 					}
