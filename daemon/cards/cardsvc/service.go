@@ -431,8 +431,9 @@ func (s *Service) consume(ctx context.Context) error {
 }
 
 // apply attaches a pending origin and camera metadata to asset id when it
-// exists. The pending record is dropped once the origin is set and the
-// metadata (if any) landed in probed media.
+// exists. A record with only an origin is dropped once applied; one with
+// camera metadata is kept (one small record per clip file) so the metadata
+// survives later media rewrites.
 func (s *Service) apply(id string) {
 	if id == "" {
 		return
@@ -454,7 +455,9 @@ func (s *Service) apply(id string) {
 			}
 			p.Meta.Apply(a.Media)
 		}
-		done = p.Meta == nil || a.Kind != ""
+		// Camera metadata stays pending: transcode replaces media when it
+		// probes and again when a proxy is cut, and it is re-applied then.
+		done = p.Meta == nil
 		after, _ := json.Marshal(a)
 		if string(before) == string(after) {
 			return errUnchanged

@@ -193,7 +193,7 @@ func TestApplyOrigin(t *testing.T) {
 	if err := cat.GetState(pendingKey(id), &p); err != nil {
 		t.Errorf("pending dropped before the asset was probed: %v", err)
 	}
-	// Probed (transcode replaced Media): metadata re-applied, pending dropped.
+	// Probed (transcode replaced Media): metadata re-applied.
 	cat.UpdateAsset(id, "", "", func(a *storage.Asset) error {
 		a.Kind, a.Media = "video", &storage.Media{Container: "mov,mp4"}
 		return nil
@@ -203,8 +203,22 @@ func TestApplyOrigin(t *testing.T) {
 	if d.Media.Make != "Sony" || d.Media.Container != "mov,mp4" {
 		t.Errorf("media after probe and apply: %+v", d.Media)
 	}
-	if err := cat.GetState(pendingKey(id), &p); err == nil {
-		t.Error("pending kept after the probed asset got its metadata")
+	// A later rewrite of media (a proxy cut) gets the metadata again.
+	cat.UpdateAsset(id, "", "", func(a *storage.Asset) error {
+		a.Media = &storage.Media{Container: "mov,mp4", Duration: 2}
+		return nil
+	})
+	s.apply(id)
+	d, _ = cat.Asset(id)
+	if d.Media.Make != "Sony" || d.Media.Duration != 2 {
+		t.Errorf("media after a second rewrite and apply: %+v", d.Media)
+	}
+	// An origin-only record is dropped once applied.
+	id2 := putFile(t, cat, root, "GX010001.MP4", []byte("gopro"))
+	cat.PutState(pendingKey(id2), pending{Origin: origin})
+	s.apply(id2)
+	if err := cat.GetState(pendingKey(id2), &p); err == nil {
+		t.Error("origin-only pending kept after it was applied")
 	}
 }
 
