@@ -32,7 +32,7 @@ const usage = `usage: ingestd COMMAND [flags]
 commands:
   run [-config FILE]                      run the daemon (embedded defaults without -config)
   validate -config FILE                   check a config file; prints "config OK"
-  status [--json]                         the running daemon's status
+  status [--json] [-watch 2s]             the running daemon's status (-watch: redraw every interval)
   assets [--json] [--after ID] [--limit N] list cataloged assets
   asset ID [--json]                       one asset with its locations
   verify [--volume NAME] [--json] [PATH]  re-read masters against the catalog (exit 1 on a mismatch)
@@ -62,6 +62,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "verify":
 		return cmdVerify(ctx, rest, stdout, stderr)
 	case "status", "assets", "asset":
+		if every, r, ok, err := statusWatch(rest); cmd == "status" && (ok || err != nil) { // cli_ops.go
+			if err != nil {
+				return err
+			}
+			return cmdStatusWatch(ctx, every, r, stdout, stderr)
+		}
 		return cmdClient(ctx, cmd, rest, stdout, stderr)
 	case "doctor":
 		return cmdDoctor(ctx, rest, stdout, stderr)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"os"
 	"strings"
@@ -140,4 +141,30 @@ func TestTTYDetection(t *testing.T) {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+func TestStatusWatchFlag(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		every time.Duration
+		rest  []string
+		ok    bool
+		err   bool
+	}{
+		{[]string{"-config", "x.yaml"}, 0, []string{"-config", "x.yaml"}, false, false},
+		{[]string{"-watch", "2s", "-config", "x.yaml"}, 2 * time.Second, []string{"-config", "x.yaml"}, true, false},
+		{[]string{"--watch=500ms"}, 500 * time.Millisecond, nil, true, false},
+		{[]string{"-watch"}, 0, nil, true, true},
+		{[]string{"-watch", "1ms"}, 0, nil, true, true},
+		{[]string{"-watch", "soon"}, 0, nil, true, true},
+	} {
+		every, rest, ok, err := statusWatch(c.args)
+		if ok != c.ok || (err != nil) != c.err || (!c.err && (every != c.every || strings.Join(rest, " ") != strings.Join(c.rest, " "))) {
+			t.Errorf("%q: every=%v rest=%q ok=%v err=%v", c.args, every, rest, ok, err)
+		}
+		var ue *UsageError
+		if err != nil && !errors.As(err, &ue) {
+			t.Errorf("%q: error %v is not a usage error (exit 2)", c.args, err)
+		}
+	}
 }

@@ -349,3 +349,23 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusWatch: `status -watch` repeats until interrupted; piped, one
+// block per interval.
+func TestStatusWatch(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, "status", "-config", e.cfgPath, "-watch", "300ms")
+	out, _ := cmd.Output() // killed by the timeout
+	if n := strings.Count(string(out), "VOLUME\tSTATE") + strings.Count(string(out), "VOLUME  "); n < 3 {
+		t.Fatalf("status -watch printed %d blocks in 2.5s, want >= 3:\n%s", n, out)
+	}
+	if strings.Contains(string(out), "\x1b[") {
+		t.Error("piped status -watch writes terminal escapes")
+	}
+	if _, stderr, code := e.cli("status", "-watch", "nope"); code != 2 || !strings.Contains(stderr, "-watch") {
+		t.Errorf("bad -watch: exit %d %s", code, stderr)
+	}
+}
