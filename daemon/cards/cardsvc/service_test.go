@@ -317,3 +317,48 @@ func TestClaimFolder(t *testing.T) {
 		}
 	}
 }
+
+// /v1/clips pages in id order; /v1/clips/{id} answers 404 for an unknown id.
+func TestClipsPaging(t *testing.T) {
+	cat := openCatalog(t)
+	want := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		id := clipID("fp:x", fmt.Sprintf("C%04d", i))
+		want[id] = true
+		cat.PutState(clipKey(id), ClipDoc{ID: id, Name: fmt.Sprintf("C%04d", i)})
+	}
+	srv := httptest.NewServer(ClipsHandler(cat))
+	defer srv.Close()
+	seen := map[string]bool{}
+	after, pages := "", 0
+	for {
+		resp, err := http.Get(srv.URL + "/v1/clips?limit=2&after=" + after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d ClipsDoc
+		json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		pages++
+		for _, c := range d.Clips {
+			if seen[c.ID] || c.ID <= after {
+				t.Errorf("clip %s repeated or out of order", c.ID)
+			}
+			seen[c.ID] = true
+		}
+		if d.Next == "" {
+			break
+		}
+		after = d.Next
+	}
+	if len(seen) != 5 || pages != 3 {
+		t.Errorf("paged %d clips in %d pages, want 5 in 3", len(seen), pages)
+	}
+	for _, u := range []string{"/v1/clips/" + strings.Repeat("0", 32), "/v1/clips?limit=0"} {
+		resp, _ := http.Get(srv.URL + u)
+		if resp.StatusCode != 404 && resp.StatusCode != 400 {
+			t.Errorf("GET %s: %d", u, resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+}
