@@ -241,7 +241,15 @@ n=$(show NRestarts)
 sleep 7 # longer than RestartSec
 [ "$(show ActiveState)/$(show NRestarts)" = "failed/$n" ] && [ "$n" -le 5 ] ||
 	fail "broken config: retried after giving up: $(show ActiveState) NRestarts=$(show NRestarts) (was $n)"
-in_ct journalctl -u ingestd.service --no-pager | grep -q 'hash_workers' || fail "the journal does not name the bad key"
+named=false
+for _ in $(seq 20); do # journald stores stream output asynchronously
+	if in_ct journalctl -u ingestd.service --no-pager | grep -q 'config: hash_workers'; then
+		named=true
+		break
+	fi
+	sleep 0.5
+done
+$named || fail "the journal does not name the bad key"
 pass "broken config: ExecStartPre names the key, systemd gives up after $(show NRestarts) restarts"
 cp "$T/good.yaml" "$ROOT/etc/ingestd/ingestd.yaml"
 in_ct systemctl reset-failed ingestd.service
