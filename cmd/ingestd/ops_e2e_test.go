@@ -65,6 +65,27 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("%s = %q (present %v), want %q", series, got, ok, want)
 		}
 	}
+	// A real clip: its proxy job is counted by result and lane.
+	ffmpeg := needTool(t, "ffmpeg")
+	src := filepath.Join(e.dir, "real.mp4")
+	if b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", src).CombinedOutput(); err != nil {
+		t.Fatalf("make clip: %v %s", err, b)
+	}
+	os.Rename(src, filepath.Join(e.watch, "real.mp4"))
+	e.waitFeed(120*time.Second, "proxy.ready", func(evs []storage.Event) bool {
+		for _, ev := range evs {
+			if ev.Type == storage.EvProxyReady {
+				return true
+			}
+		}
+		return false
+	})
+	_, body = e.get("/metrics", e.token)
+	s = string(body)
+	if got, _ := metricValue(s, `ingestd_proxy_jobs_total{lane="cpu",result="ready"}`); got != "1" {
+		t.Errorf(`proxy_jobs_total{lane="cpu",result="ready"} = %q after one proxy, want 1`, got)
+	}
 	for _, name := range []string{"# TYPE ingestd_ingest_hashed_bytes_total counter", `ingestd_catalog_size_bytes{part="vlog"}`, "go_goroutines", "process_cpu_seconds_total", `ingestd_queue_depth{stage="proxy_queued"}`} {
 		if !strings.Contains(s, name) {
 			t.Errorf("/metrics lacks %s", name)
