@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -210,7 +211,8 @@ func TestDoctorExitStatus(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("doctor on a healthy config: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"OK    ffmpeg", "OK    libx264", "OK    volume footage", "OK    state dir"} {
+	pid := strconv.Itoa(e.proc.Process.Pid)
+	for _, want := range []string{"OK    ffmpeg", "OK    libx264", "OK    volume footage", "OK    state dir", "held by a running daemon (pid " + pid + ")"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}

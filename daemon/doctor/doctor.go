@@ -55,6 +55,9 @@ type Options struct {
 	ConfigPath string
 	// Timeout bounds each network check (default 15s).
 	Timeout time.Duration
+	// CatalogDir is where the daemon keeps Badger (daemon.CatalogDir);
+	// empty skips the catalog finding. It is never opened.
+	CatalogDir string
 	// MinFreeBytes below which the state dir FAILs (default 512 MiB); below
 	// 8x it, or 5% of the filesystem, it WARNs.
 	MinFreeBytes uint64
@@ -84,6 +87,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 	add(checkTools(ctx, cfg)...)
 	add(checkInotify(cfg)...)
 	add(checkStateDir(cfg, opts.MinFreeBytes)...)
+	if opts.CatalogDir != "" {
+		add(checkCatalog(opts.CatalogDir))
+	}
 	add(checkVolumes(cfg)...)
 	if cfg.Hub.S3 != nil {
 		add(checkS3(ctx, cfg, opts.Timeout)...)

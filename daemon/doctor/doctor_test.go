@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -353,4 +354,26 @@ func TestFUSEVolume(t *testing.T) {
 	cfg := parse(t, "state_dir: "+t.TempDir()+"\nrescan: 2m\nvolumes:\n  - name: nas\n    path: "+mnt+"\n")
 	r := Run(context.Background(), cfg, Options{MinFreeBytes: 1})
 	expect(t, r, "volume nas", Warn, "fuse", "no inotify events", "every 2m0s", "lower rescan")
+}
+
+// TestCatalogLock: the catalog finding reads Badger's LOCK pid file
+// without opening the store.
+func TestCatalogLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "catalog")
+	if f := checkCatalog(dir); !strings.Contains(f.Message, "does not exist yet") {
+		t.Errorf("missing: %s", f.Message)
+	}
+	os.Mkdir(dir, 0o750)
+	os.WriteFile(filepath.Join(dir, "000001.vlog"), make([]byte, 4096), 0o640)
+	if f := checkCatalog(dir); !strings.Contains(f.Message, "not open (no daemon") || !strings.Contains(f.Message, "4.0 KiB") {
+		t.Errorf("closed: %s", f.Message)
+	}
+	os.WriteFile(filepath.Join(dir, "LOCK"), []byte("999999999\n"), 0o644)
+	if f := checkCatalog(dir); !strings.Contains(f.Message, "stale LOCK of pid 999999999") {
+		t.Errorf("stale: %s", f.Message)
+	}
+	os.WriteFile(filepath.Join(dir, "LOCK"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	if f := checkCatalog(dir); !strings.Contains(f.Message, "held by a running daemon") {
+		t.Errorf("held: %s", f.Message)
+	}
 }
