@@ -110,8 +110,22 @@ func (s *settler) run(ctx context.Context) {
 			}
 			s.check(p)
 		}
-		t.Reset(s.tick())
+		t.Reset(s.nextWake())
 	}
+}
+
+// nextWake is how long the loop may sleep: until the earliest pending file
+// is due, so a file is hashed as soon as it has settled (not up to a tick
+// later), and at most one tick so progress keeps being reported.
+func (s *settler) nextWake() time.Duration {
+	d := s.tick()
+	now := time.Now()
+	s.mu.Lock()
+	for _, p := range s.m {
+		d = min(d, p.due.Sub(now))
+	}
+	s.mu.Unlock()
+	return max(d, time.Millisecond)
 }
 
 // check stats a due file: unchanged since it was armed -> hash it;
