@@ -334,6 +334,9 @@ func (c *Config) validateVolumes() error {
 			if within(filepath.Clean(sd), p) {
 				return errf("state_dir", "%s is inside volumes[%d].path %s", c.StateDir, i, c.Volumes[i].Path)
 			}
+			if within(p, filepath.Clean(sd)) {
+				return errf(fmt.Sprintf("volumes[%d].path", i), "%s is inside state_dir %s", c.Volumes[i].Path, c.StateDir)
+			}
 		}
 	}
 	return nil

@@ -120,6 +120,7 @@ func TestBadConfigs(t *testing.T) {
 		{"no volumes", state, `config: volumes: at least one volume is required`},
 		{"volumes not a list", state + "volumes: footage\n", `config: volumes: expected a list`},
 		{"state inside volume", "state_dir: " + filepath.Join(a, "st") + "\n" + vols, `config: state_dir: ` + filepath.Join(a, "st") + ` is inside volumes[0].path`},
+		{"volume inside state", "state_dir: " + dir + "\n" + vols, `config: volumes[0].path: ` + a + ` is inside state_dir ` + dir},
 		{"state is a file", "state_dir: " + file + "\n" + vols, `config: state_dir: ` + file + ` is not a directory`},
 		{"public listen without token", state + "api:\n  listen: 0.0.0.0:8470\n" + vols, `config: api.token_file: required when api.listen (0.0.0.0:8470) is not a loopback address`},
 		{"all interfaces without token", state + "api:\n  listen: :8470\n" + vols, `config: api.token_file: required when api.listen (:8470) is not a loopback address`},
