@@ -206,9 +206,6 @@ func TestRemoteFSTypes(t *testing.T) {
 			t.Errorf("isRemote(%q) = %v, want %v", typ, !want, want)
 		}
 	}
-	if got := unescapeMount(`/mnt/nas\040footage`); got != "/mnt/nas footage" {
-		t.Errorf("unescape: %q", got)
-	}
 }
 
 // TestInotifyLimit: more directories than max_user_watches FAILs with the

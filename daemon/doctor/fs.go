@@ -1,10 +1,10 @@
 package doctor
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/daemon/cards"
 	"io"
 	"io/fs"
 	"os"
@@ -232,49 +232,15 @@ func mountOf(path string) (mountPoint, fstype, source string) {
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = r
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := cards.ParseMountinfo("/proc/self/mountinfo")
 	if err != nil {
 		return "", "", ""
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superopts
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 2 {
-			continue
-		}
-		mp := unescapeMount(pf[4])
-		if (abs == mp || strings.HasPrefix(abs, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(mountPoint) {
-			// Later lines win on equal length (mounts stacked on one point).
-			mountPoint, fstype, source = mp, qf[0], unescapeMount(qf[1])
-		}
+	m, ok := cards.MountFor(mounts, abs)
+	if !ok {
+		return "", "", ""
 	}
-	return mountPoint, fstype, source
-}
-
-// unescapeMount decodes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return m.MountPoint, m.FSType, m.Source
 }
 
 // Filesystem magic numbers (statfs f_type), from linux/magic.h.
