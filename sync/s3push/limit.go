@@ -100,9 +100,9 @@ func burstFor(r float64) int { return max(chunk, int(r/10)) }
 // update applies the schedule's rate for now; it returns the limiter and
 // whether it is unlimited.
 func (l *Limiter) update() (*rate.Limiter, bool) {
-	r := l.sched.RateAt(l.now())
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	r := l.sched.RateAt(l.now())
 	if r != l.current {
 		l.current = r
 		if r == 0 {
@@ -115,6 +115,15 @@ func (l *Limiter) update() (*rate.Limiter, bool) {
 	return l.lim, l.current == 0
 }
 
+// SetSchedule replaces the schedule; the new rate applies at once, to the
+// uploads in flight too (they take every chunk from this limiter).
+func (l *Limiter) SetSchedule(s Schedule) {
+	l.mu.Lock()
+	l.sched = s
+	l.mu.Unlock()
+	l.update()
+}
+
 // Rate is the current limit in bytes/s (0 = unlimited).
 func (l *Limiter) Rate() float64 {
 	l.update()
@@ -124,7 +133,7 @@ func (l *Limiter) Rate() float64 {
 }
 
 // Burst is the current bucket size in bytes.
-func (l *Limiter) Burst() int { l.update(); return l.lim.Burst() }
+func (l *Limiter) Burst() int { lim, _ := l.update(); return lim.Burst() }
 
 // Granted is the total number of bytes let through since creation.
 func (l *Limiter) Granted() int64 { return l.granted.Load() }

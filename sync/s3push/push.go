@@ -258,16 +258,9 @@ func (p *Pusher) track(key string, total int64) (*progress, func()) {
 	}
 }
 
-func (p *Pusher) acquire(ctx context.Context) error {
-	select {
-	case p.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (p *Pusher) acquire(ctx context.Context) error { return p.slots.acquire(ctx) }
 
-func (p *Pusher) release() { <-p.slots }
+func (p *Pusher) release() { p.slots.release() }
 
 // put sends one object with a CRC32C the server verifies.
 func (p *Pusher) put(ctx context.Context, key string, body io.ReadSeeker, size int64, b3 string, crc uint32, contentType string) error {

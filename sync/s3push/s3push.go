@@ -70,7 +70,11 @@ type Pusher struct {
 	log      *slog.Logger
 	client   *s3.Client
 	lim      *Limiter
-	slots    chan struct{}
+	slots    *slots
+
+	runCtx  context.Context // set by Run; Reload starts extra workers in it
+	runWG   *sync.WaitGroup
+	workers int
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced on every queue change
@@ -111,6 +115,7 @@ type Status struct {
 	RetryAt        time.Time  `json:"retry_at,omitzero"` // backing off until then
 	RateLimit      string     `json:"rate_limit"`        // "unlimited" or e.g. "20.0MiB/s"
 	RateLimitBytes float64    `json:"rate_limit_bytes"`  // bytes/s, 0 = unlimited
+	Concurrency    int        `json:"concurrency"`       // requests carrying data at once (hub.s3.concurrency)
 	AssetsSynced   uint64     `json:"assets_synced"`     // since start
 	BytesUploaded  int64      `json:"bytes_uploaded"`    // since start
 	ObjectsSkipped uint64     `json:"objects_skipped"`   // already in the bucket
@@ -168,7 +173,7 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 		log:      log.With("component", "s3push"),
 		client:   client,
 		lim:      NewLimiter(sched, nil),
-		slots:    make(chan struct{}, cfg.Concurrency),
+		slots:    newSlots(cfg.Concurrency),
 		changed:  make(chan struct{}),
 		queued:   map[string]bool{},
 		backlog:  map[string]backlogItem{},
@@ -196,10 +201,10 @@ func (p *Pusher) Run(ctx context.Context) error {
 	p.log.Info("starting", "bucket", p.cfg.Bucket, "endpoint", p.cfg.Endpoint, "prefix", p.cfg.Prefix,
 		"backlog", len(p.backlog), "rate_limit", rateString(p.lim.Rate()))
 	var wg sync.WaitGroup
-	for range p.cfg.Concurrency {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.worker(ctx) }()
-	}
+	p.mu.Lock()
+	p.runCtx, p.runWG = ctx, &wg
+	p.startWorkersLocked(p.cfg.Concurrency)
+	p.mu.Unlock()
 	err := p.consume(ctx)
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -440,7 +445,7 @@ func (p *Pusher) Status() Status {
 		Endpoint: p.cfg.Endpoint, Bucket: p.cfg.Bucket, Prefix: p.cfg.Prefix,
 		BacklogAssets: len(p.backlog),
 		LastSuccess:   p.lastSuccess, LastError: p.lastError, LastErrorAt: p.lastErrorAt,
-		RateLimit: rateString(r), RateLimitBytes: r,
+		RateLimit: rateString(r), RateLimitBytes: r, Concurrency: p.cfg.Concurrency,
 		AssetsSynced: p.synced, BytesUploaded: p.uploaded, ObjectsSkipped: p.skipped,
 		InFlight: []InFlight{},
 	}

@@ -1,0 +1,119 @@
+package s3push
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// slots is a counting semaphore whose size can change while it is held:
+// shrinking never interrupts a holder, new acquirers wait until the number
+// held is below the new size.
+type slots struct {
+	mu   sync.Mutex
+	size int
+	held int
+	wake chan struct{} // closed and replaced on release and resize
+}
+
+func newSlots(n int) *slots { return &slots{size: n, wake: make(chan struct{})} }
+
+func (s *slots) acquire(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if s.held < s.size {
+			s.held++
+			s.mu.Unlock()
+			return nil
+		}
+		w := s.wake
+		s.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *slots) release() {
+	s.mu.Lock()
+	s.held--
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *slots) resize(n int) {
+	s.mu.Lock()
+	s.size = n
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// counts returns (size, held).
+func (s *slots) counts() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size, s.held
+}
+
+// startWorkersLocked brings the asset workers up to n (never down: the
+// slots bound the requests, an idle worker costs nothing). p.mu is held.
+func (p *Pusher) startWorkersLocked(n int) {
+	if p.runCtx == nil || p.runCtx.Err() != nil {
+		return
+	}
+	for ; p.workers < n; p.workers++ {
+		p.runWG.Add(1)
+		go func(ctx context.Context) { defer p.runWG.Done(); p.worker(ctx) }(p.runCtx)
+	}
+}
+
+// RestartKeys names the hub.s3 keys that differ between old and nu and
+// that Reload cannot apply (they take effect after a restart).
+func RestartKeys(old, nu Config) []string {
+	var ks []string
+	add := func(c bool, k string) {
+		if c {
+			ks = append(ks, "hub.s3."+k)
+		}
+	}
+	add(old.Endpoint != nu.Endpoint, "endpoint")
+	add(old.Region != nu.Region, "region")
+	add(old.Bucket != nu.Bucket, "bucket")
+	add(old.Prefix != nu.Prefix, "prefix")
+	add(old.PathStyle != nu.PathStyle, "path_style")
+	add(old.PartSize != nu.PartSize, "part_size")
+	add(old.MultipartThreshold != nu.MultipartThreshold, "multipart_threshold")
+	add(old.RetryMin != nu.RetryMin, "retry_min")
+	add(old.RetryMax != nu.RetryMax, "retry_max")
+	return ks
+}
+
+// Reload applies the live keys of cfg: the bandwidth schedule (at once,
+// uploads in flight included), concurrency (in-flight requests finish; a
+// smaller value holds back new ones until fewer are running). The keys RestartKeys names keep their running values. An invalid
+// cfg is rejected and nothing changes.
+func (p *Pusher) Reload(cfg Config) error {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	sched, err := ParseSchedule(cfg.Bandwidth)
+	if err != nil {
+		return err
+	}
+	p.lim.SetSchedule(sched)
+	p.slots.resize(cfg.Concurrency)
+	p.mu.Lock()
+	old := p.cfg
+	p.cfg.Concurrency, p.cfg.Bandwidth = cfg.Concurrency, cfg.Bandwidth
+	p.startWorkersLocked(cfg.Concurrency)
+	p.mu.Unlock()
+	if old.Concurrency != cfg.Concurrency || fmt.Sprint(old.Bandwidth) != fmt.Sprint(cfg.Bandwidth) {
+		p.log.Info("limits reloaded", "concurrency", cfg.Concurrency, "rate_limit", rateString(p.lim.Rate()))
+	}
+	return nil
+}

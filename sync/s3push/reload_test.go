@@ -1,0 +1,138 @@
+package s3push
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// SetSchedule changes the shared bucket at once: the next chunk an upload
+// in flight takes is charged at the new rate (accounting, not wall time).
+func TestLimiterSetSchedule(t *testing.T) {
+	noon := at("12:00")
+	s1, _ := ParseSchedule([]Window{{From: "08:00", To: "19:00", Rate: "1MiB/s"}})
+	l := NewLimiter(s1, func() time.Time { return noon })
+	if l.Rate() != 1<<20 || l.Burst() != burstFor(1<<20) {
+		t.Fatalf("rate %v burst %d", l.Rate(), l.Burst())
+	}
+	lim, _ := l.update() // what a reader in flight holds
+	s2, _ := ParseSchedule([]Window{{From: "00:00", To: "00:00", Rate: "40MiB/s"}})
+	l.SetSchedule(s2)
+	if l.Rate() != 40<<20 || lim.Limit() != rate.Limit(40<<20) || lim.Burst() != 4<<20 {
+		t.Fatalf("after SetSchedule: rate %v, in-flight limit %v burst %d", l.Rate(), lim.Limit(), lim.Burst())
+	}
+	// 4 MiB (one burst) pass without waiting at 40 MiB/s.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := l.WaitN(ctx, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	l.SetSchedule(Schedule{})
+	if l.Rate() != 0 || lim.Limit() != rate.Inf {
+		t.Fatalf("unlimited: rate %v, limit %v", l.Rate(), lim.Limit())
+	}
+	if err := l.WaitN(ctx, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if g := l.Granted(); g != 68<<20 {
+		t.Fatalf("granted %d, want %d", g, 68<<20)
+	}
+}
+
+func TestSlotsResize(t *testing.T) {
+	s := newSlots(2)
+	ctx := context.Background()
+	s.acquire(ctx)
+	s.acquire(ctx)
+	s.resize(1) // both holders keep their slot
+	if size, held := s.counts(); size != 1 || held != 2 {
+		t.Fatalf("size %d held %d", size, held)
+	}
+	got := make(chan struct{})
+	go func() { s.acquire(ctx); close(got) }()
+	s.release() // held 1 = size 1: the waiter still waits
+	select {
+	case <-got:
+		t.Fatal("acquired above the new size")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.release()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not woken by release")
+	}
+	// Growing wakes waiters at once.
+	got2 := make(chan struct{})
+	go func() { s.acquire(ctx); close(got2) }()
+	time.Sleep(20 * time.Millisecond)
+	s.resize(2)
+	select {
+	case <-got2:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not woken by resize")
+	}
+	if _, held := s.counts(); held != 2 {
+		t.Fatalf("held %d", held)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.acquire(cctx); err == nil {
+		t.Fatal("acquire on a full, cancelled context succeeded")
+	}
+}
+
+func TestRestartKeys(t *testing.T) {
+	a := Config{Bucket: "b", Concurrency: 4}
+	b := a
+	b.Concurrency, b.Bandwidth = 8, []Window{{From: "00:00", To: "00:00", Rate: "1MiB/s"}}
+	if ks := RestartKeys(a, b); len(ks) != 0 {
+		t.Fatalf("live keys reported as restart keys: %v", ks)
+	}
+	b.Bucket, b.PartSize = "c", 6<<20
+	if ks := RestartKeys(a, b); len(ks) != 2 || ks[0] != "hub.s3.bucket" || ks[1] != "hub.s3.part_size" {
+		t.Fatalf("restart keys %v", ks)
+	}
+}
+
+// Reload against a running pusher (MinIO): limits change in Status, an
+// invalid config changes nothing, and an upload still completes after the
+// concurrency is lowered and raised.
+func TestPusherReload(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.Concurrency = 1
+	cfg.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "2MiB/s"}}
+	p := e.pusher(cfg)
+	start(t, p)
+	if st := p.Status(); st.Concurrency != 1 || st.RateLimitBytes != 2<<20 {
+		t.Fatalf("before: %+v", st)
+	}
+	nc := cfg
+	nc.Concurrency = 6
+	nc.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "50MiB/s"}}
+	if err := p.Reload(nc); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Status(); st.Concurrency != 6 || st.RateLimitBytes != 50<<20 {
+		t.Fatalf("after: concurrency %d rate %v", st.Concurrency, st.RateLimitBytes)
+	}
+	bad := nc
+	bad.Concurrency = 1000
+	if err := p.Reload(bad); err == nil {
+		t.Fatal("invalid concurrency accepted")
+	}
+	bad = nc
+	bad.Bandwidth = []Window{{From: "25:00", To: "00:00", Rate: "1MiB/s"}}
+	if err := p.Reload(bad); err == nil {
+		t.Fatal("invalid bandwidth accepted")
+	}
+	if st := p.Status(); st.Concurrency != 6 || st.RateLimitBytes != 50<<20 {
+		t.Fatalf("after rejected reloads: concurrency %d rate %v", st.Concurrency, st.RateLimitBytes)
+	}
+	since := time.Now()
+	id := e.asset("reload/a.mov", map[string][]byte{"proxy.mp4": randBytes(3<<20, 7)})
+	waitFor(t, 30*time.Second, "asset synced after reload", func() bool { return e.synced(id, since) })
+}
