@@ -40,6 +40,9 @@ const (
 // cut makes every output of one asset on the given lane.
 func (s *Service) cut(ctx context.Context, j *job, doc storage.AssetDoc, lane string) (cutResult, error) {
 	var res cutResult
+	// The job runs with the settings of its start: a reload applies to
+	// later jobs only.
+	j.cfg = s.config()
 	src, err := s.masterPath(doc)
 	if err != nil {
 		return res, err
@@ -84,8 +87,8 @@ func (s *Service) cut(ctx context.Context, j *job, doc storage.AssetDoc, lane st
 	return res, nil
 }
 
-func (s *Service) runner() *Runner {
-	return &Runner{FFmpeg: s.tools.FFmpeg, Stall: s.cfg.StallTimeout, Log: s.log}
+func (s *Service) runner(j *job) *Runner {
+	return &Runner{FFmpeg: s.tools.FFmpeg, Stall: j.cfg.StallTimeout, Log: s.log}
 }
 
 // run runs one FFmpeg step for job j, tracking its progress.
@@ -98,7 +101,7 @@ func (s *Service) runCapture(ctx context.Context, j *job, encoder string, durati
 	s.mu.Lock()
 	j.encoder, j.duration, j.prog = encoder, duration, Progress{}
 	s.mu.Unlock()
-	return s.runner().RunCapture(ctx, args, nil, func(p Progress) {
+	return s.runner(j).RunCapture(ctx, args, nil, func(p Progress) {
 		s.mu.Lock()
 		j.prog = p
 		s.mu.Unlock()
@@ -141,17 +144,15 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	s.mu.Lock()
 	caps := s.caps
 	s.mu.Unlock()
-	pl, err := videoPlan(s.cfg, caps, m, src, "", lane)
+	pl, err := videoPlan(j.cfg, caps, m, src, "", lane)
 	if err != nil {
 		return err
 	}
 	if pl.Encoder == "h264_nvenc" {
-		select {
-		case s.nvenc <- struct{}{}:
-			defer func() { <-s.nvenc }()
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.nvenc.acquire(ctx); err != nil {
+			return err
 		}
+		defer s.nvenc.release()
 	}
 	var rep proxyReport
 	err = step(dir, OutProxyVideo, func(tmp string) error {
@@ -160,7 +161,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 		if err != nil {
 			return fmt.Errorf("proxy of %s: %w", src, err)
 		}
-		rep, err = validateVideo(ctx, s.tools.FFprobe, tmp, m, srcFrames, s.cfg, pl)
+		rep, err = validateVideo(ctx, s.tools.FFprobe, tmp, m, srcFrames, j.cfg, pl)
 		if err != nil && stderr != "" {
 			err = fmt.Errorf("%w; ffmpeg said: %s", err, excerpt(stderr, 800))
 		}
@@ -174,7 +175,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	proxy := filepath.Join(dir, OutProxyVideo)
 	dur := rep.Duration
 	if err := step(dir, OutPoster, func(tmp string) error {
-		if err := s.run(ctx, j, "mjpeg", 0, posterArgs(proxy, s.cfg.PosterAt*dur, tmp)); err != nil {
+		if err := s.run(ctx, j, "mjpeg", 0, posterArgs(proxy, j.cfg.PosterAt*dur, tmp)); err != nil {
 			return fmt.Errorf("poster of %s: %w", src, err)
 		}
 		return validateImage(ctx, s.tools.FFprobe, tmp, pl.Width, pl.Height)
@@ -183,7 +184,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	}
 	res.outputs = append(res.outputs, OutPoster)
 	if err := step(dir, OutFilmstrip, func(tmp string) error {
-		if err := s.run(ctx, j, "mjpeg", dur, filmstripArgs(proxy, dur, s.cfg.FilmstripTiles, s.cfg.FilmstripHeight, tmp)); err != nil {
+		if err := s.run(ctx, j, "mjpeg", dur, filmstripArgs(proxy, dur, j.cfg.FilmstripTiles, j.cfg.FilmstripHeight, tmp)); err != nil {
 			return fmt.Errorf("filmstrip of %s: %w", src, err)
 		}
 		return validateImage(ctx, s.tools.FFprobe, tmp, 0, 0)
@@ -201,7 +202,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 }
 
 func (s *Service) cutAudio(ctx context.Context, j *job, src, dir string, res *cutResult) error {
-	pl, err := audioPlan(s.cfg, res.media, src, "")
+	pl, err := audioPlan(j.cfg, res.media, src, "")
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func (s *Service) cutAudio(ctx context.Context, j *job, src, dir string, res *cu
 }
 
 func (s *Service) cutImage(ctx context.Context, j *job, src, dir string, res *cutResult) error {
-	pl, err := imagePlan(s.cfg, res.media, src, "")
+	pl, err := imagePlan(j.cfg, res.media, src, "")
 	if err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func (s *Service) waveform(ctx context.Context, j *job, proxy string, duration f
 		s.mu.Lock()
 		j.encoder, j.duration = "pcm", duration
 		s.mu.Unlock()
-		if err := s.runner().Run(ctx, pcmArgs(proxy), pw, nil); err != nil {
+		if err := s.runner(j).Run(ctx, pcmArgs(proxy), pw, nil); err != nil {
 			return fmt.Errorf("waveform of %s: %w", proxy, err)
 		}
 		w := pw.Result()

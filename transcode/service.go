@@ -68,6 +68,7 @@ type job struct {
 
 	lane     string
 	running  bool
+	cfg      Config // settings the job runs with (taken at its start)
 	encoder  string
 	started  time.Time
 	duration float64
@@ -88,7 +89,15 @@ type Service struct {
 	jobs     map[string]*job   // queued or running, by asset id
 	queue    map[string][]*job // lane -> FIFO of queued jobs
 	wake     map[string]chan struct{}
-	nvenc    chan struct{} // NVENC session slots
+	nvenc    *slots // NVENC session slots
+
+	// Lane workers: Run sets wctx and wg; workers counts the running
+	// workers per lane, resized is closed (and replaced) by a Reload so
+	// that idle workers above a lowered lane size exit.
+	wctx     context.Context
+	wg       *sync.WaitGroup
+	workers  map[string]int
+	resized  chan struct{}
 	done     map[string]int
 	doneLane map[string]map[string]int // lane -> final status -> count (for /metrics)
 }
@@ -117,7 +126,9 @@ func New(cfg Config, tools Tools, stateDir string, cat Catalog, log *slog.Logger
 		jobs:     map[string]*job{},
 		queue:    map[string][]*job{},
 		wake:     map[string]chan struct{}{LaneCPU: make(chan struct{}, 1), LaneGPU: make(chan struct{}, 1)},
-		nvenc:    make(chan struct{}, max(cfg.NVENCSessions, 1)),
+		nvenc:    newSlots(max(cfg.NVENCSessions, 1)),
+		workers:  map[string]int{},
+		resized:  make(chan struct{}),
 		done:     map[string]int{},
 		doneLane: map[string]map[string]int{},
 	}
@@ -143,19 +154,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	startLane := func(lane string, n int) {
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.worker(wctx, lane)
-			}()
-		}
-	}
-	startLane(LaneCPU, s.cfg.CPUJobs)
-	if caps.GPU() && s.cfg.GPU != GPUOff {
-		startLane(LaneGPU, s.cfg.GPUJobs)
-	}
+	s.mu.Lock()
+	s.wctx, s.wg = wctx, &wg
+	s.startWorkersLocked()
+	s.mu.Unlock()
 	// Assets cataloged while their volume was unreadable were never probed.
 	if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("sweep for unprobed assets", "err", err)
@@ -313,7 +315,7 @@ func (s *Service) consider(ctx context.Context, id string) error {
 	default:
 		if r := unsupportedReason(src, m); r != "" {
 			status, reason = StatusUnsupported, r
-		} else if kind != KindOther && *s.cfg.Enabled {
+		} else if kind != KindOther && *s.cfg.Enabled { // enabled is restart-only: no lock needed
 			status = StatusQueued
 		}
 	}
@@ -403,6 +405,19 @@ func (s *Service) enqueue(j *job, m *storage.Media) {
 func (s *Service) next(ctx context.Context, lane string) *job {
 	for {
 		s.mu.Lock()
+		if s.workers[lane] > s.laneSizeLocked(lane) {
+			s.workers[lane]-- // the lane was made smaller by a reload
+			more := len(s.queue[lane]) > 0
+			s.mu.Unlock()
+			if more { // pass on a wake-up this worker may have taken
+				select {
+				case s.wake[lane] <- struct{}{}:
+				default:
+				}
+			}
+			return nil
+		}
+		resized := s.resized
 		if q := s.queue[lane]; len(q) > 0 {
 			j := q[0]
 			s.queue[lane] = q[1:]
@@ -422,6 +437,7 @@ func (s *Service) next(ctx context.Context, lane string) *job {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake[lane]:
+		case <-resized:
 		}
 	}
 }

@@ -1,0 +1,118 @@
+package transcode
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func laneSlots(st Status, lane string) int {
+	for _, l := range st.Lanes {
+		if l.Name == lane {
+			return l.Slots
+		}
+	}
+	return -1
+}
+
+func (s *Service) workerCount(lane string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.workers[lane]
+}
+
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// Reload resizes the CPU lane both ways, rejects an invalid config without
+// a change, and output settings apply to the next job.
+func TestServiceReload(t *testing.T) {
+	dir, _ := zoo(t)
+	tools := needFFmpeg(t)
+	tools.Volumes = map[string]string{"nas": dir}
+	cat := openCatalog(t, t.TempDir())
+	cfg := Config{CPUJobs: 1, GPU: GPUOff}
+	s, _ := startService(t, cfg, tools, t.TempDir(), cat)
+	waitCond(t, "one cpu worker", func() bool { return s.workerCount(LaneCPU) == 1 })
+
+	up := cfg
+	up.CPUJobs, up.StallTimeout, up.MaxHeight = 3, 45*time.Second, 360
+	if err := s.Reload(up); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "three cpu workers", func() bool { return s.workerCount(LaneCPU) == 3 })
+	if n := laneSlots(s.Status(), LaneCPU); n != 3 {
+		t.Fatalf("status cpu slots %d, want 3", n)
+	}
+	if c := s.config(); c.StallTimeout != 45*time.Second || c.MaxHeight != 360 {
+		t.Fatalf("config after reload: %+v", c)
+	}
+
+	bad := up
+	bad.CPUJobs, bad.MaxHeight = 0, 99999
+	bad.Preset = "slow" // valid, but the whole config is rejected
+	if err := s.Reload(bad); err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	if c := s.config(); c.CPUJobs != 3 || c.MaxHeight != 360 || c.Preset != "veryfast" {
+		t.Fatalf("rejected reload changed the config: %+v", c)
+	}
+
+	down := up
+	down.CPUJobs = 1
+	if err := s.Reload(down); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "idle workers above the new size exit", func() bool { return s.workerCount(LaneCPU) == 1 })
+	if n := laneSlots(s.Status(), LaneCPU); n != 1 {
+		t.Fatalf("status cpu slots %d, want 1", n)
+	}
+
+	// A job started after the reload uses max_height 360 (default 720: this
+	// clip's proxy would be 1280x720).
+	id := catalogFile(t, cat, "nas", dir, "anamorphic_hdv.mov")
+	doc := waitAsset(t, cat, id, 2*time.Minute, finalStatus)
+	if doc.Proxy == nil || doc.Proxy.Status != StatusReady || doc.Proxy.Height != 360 {
+		t.Fatalf("proxy after reload: %+v", doc.Proxy)
+	}
+}
+
+func TestRestartKeys(t *testing.T) {
+	a := Config{CPUJobs: 1}
+	b := Config{CPUJobs: 4, MaxHeight: 480, StallTimeout: time.Minute}
+	if ks := RestartKeys(a, b); len(ks) != 0 {
+		t.Fatalf("live keys reported: %v", ks)
+	}
+	f := false
+	b.GPU, b.Enabled = GPUOff, &f
+	if ks := RestartKeys(a, b); len(ks) != 2 {
+		t.Fatalf("restart keys %v", ks)
+	}
+}
+
+// slots: a shrunk semaphore lets holders finish and admits no one above
+// the new size.
+func TestTranscodeSlotsResize(t *testing.T) {
+	s := newSlots(2)
+	ctx := context.Background()
+	s.acquire(ctx)
+	s.acquire(ctx)
+	s.resize(1)
+	got := make(chan struct{})
+	go func() { s.acquire(ctx); close(got) }()
+	s.release()
+	select {
+	case <-got:
+		t.Fatal("acquired above the new size")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.release()
+	<-got
+}
