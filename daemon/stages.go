@@ -113,23 +113,60 @@ func (a *App) stageStatus(doc *api.Status) {
 	}
 }
 
-// reloadStages handles the stage sections on SIGHUP. The transcode stage,
-// the S3 pusher and the notifier take their config at start only: a change
-// under proxy: or hub: is logged as needing a restart and the running
-// values are kept in cfg. The webhook token file is re-read for every batch
-// anyway, and a parked webhook batch is un-parked (sent again) by a reload.
+// reloadStages handles the stage sections on SIGHUP. Live: the transcode
+// stage's lane sizes, nvenc_sessions, stall_timeout and output settings
+// (for jobs started after the reload), and hub.s3 bandwidth and
+// concurrency (uploads in flight included). Restart-only, logged and kept
+// at their running values in cfg: proxy.gpu, proxy.enabled, the other
+// hub.s3 keys, adding or removing hub.s3, hub.webhook and ffmpeg/ffprobe.
+// The webhook token file is re-read for every batch anyway, and a parked
+// webhook batch is un-parked (sent again) by a reload.
 func (a *App) reloadStages(cfg *config.Config) {
 	log := a.log.With("component", "daemon")
+	restart := func(k string) { log.Warn("config key changed; takes effect after a restart", "key", k) }
 	if !reflect.DeepEqual(a.cfg.Proxy, cfg.Proxy) {
-		log.Warn("config key changed; takes effect after a restart", "key", "proxy")
+		if a.st.transcode == nil {
+			restart("proxy") // the stage is not running: nothing to reload
+			cfg.Proxy = a.cfg.Proxy
+		} else {
+			for _, k := range transcode.RestartKeys(a.cfg.Proxy, cfg.Proxy) {
+				restart(k)
+			}
+			cfg.Proxy.GPU, cfg.Proxy.Enabled = a.cfg.Proxy.GPU, a.cfg.Proxy.Enabled
+			if err := a.st.transcode.Reload(cfg.Proxy); err != nil {
+				log.Error("proxy settings not reloaded, keeping the running ones", "err", err)
+				cfg.Proxy = a.cfg.Proxy
+			}
+		}
 	}
-	if !reflect.DeepEqual(a.cfg.Hub, cfg.Hub) {
-		log.Warn("config key changed; takes effect after a restart", "key", "hub")
+	old, nu := a.cfg.Hub.S3, cfg.Hub.S3
+	switch {
+	case old == nil && nu == nil:
+	case old == nil || nu == nil || a.st.pusher == nil:
+		if !reflect.DeepEqual(old, nu) {
+			restart("hub.s3")
+		}
+		cfg.Hub.S3 = old
+	case !reflect.DeepEqual(*old, *nu):
+		for _, k := range s3push.RestartKeys(*old, *nu) {
+			restart(k)
+		}
+		m := *old
+		m.Concurrency, m.Bandwidth = nu.Concurrency, nu.Bandwidth
+		if err := a.st.pusher.Reload(m); err != nil {
+			log.Error("hub.s3 limits not reloaded, keeping the running ones", "err", err)
+			m = *old
+		}
+		cfg.Hub.S3 = &m
+	}
+	if !reflect.DeepEqual(a.cfg.Hub.Webhook, cfg.Hub.Webhook) {
+		restart("hub.webhook")
+		cfg.Hub.Webhook = a.cfg.Hub.Webhook
 	}
 	if a.cfg.FFmpeg != cfg.FFmpeg || a.cfg.FFprobe != cfg.FFprobe {
-		log.Warn("config key changed; takes effect after a restart", "key", "ffmpeg/ffprobe")
+		restart("ffmpeg/ffprobe")
 	}
-	cfg.Proxy, cfg.Hub, cfg.FFmpeg, cfg.FFprobe = a.cfg.Proxy, a.cfg.Hub, a.cfg.FFmpeg, a.cfg.FFprobe
+	cfg.FFmpeg, cfg.FFprobe = a.cfg.FFmpeg, a.cfg.FFprobe
 	if a.st.notifier != nil {
 		a.st.notifier.Unpark()
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/sync/s3push"
 	"github.com/ingestd/ingestd/sync/webhook"
+	"github.com/ingestd/ingestd/transcode"
 )
 
 type lockedBuf struct {
@@ -129,8 +130,9 @@ func TestStagesWithoutFFmpeg(t *testing.T) {
 	}
 }
 
-// TestReloadStagesNeedRestart: proxy and hub keys are taken at start only;
-// a reload logs them and keeps the running values.
+// TestReloadStagesNeedRestart: proxy limits and output settings are live;
+// proxy.gpu, hub.webhook (and the other restart-only keys) are logged and
+// keep their running values.
 func TestReloadStagesNeedRestart(t *testing.T) {
 	c := testConfig(t)
 	logs := &lockedBuf{}
@@ -139,18 +141,30 @@ func TestReloadStagesNeedRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	if a.st.transcode == nil {
+		t.Skip("no ffmpeg: transcode stage not running")
+	}
 	nc := *c
 	nc.Proxy.CPUJobs = 3
+	nc.Proxy.MaxHeight = 480
+	nc.Proxy.GPU = transcode.GPURequire
 	nc.Hub.Webhook = &webhook.Config{URL: "http://127.0.0.1:1/events"}
 	if err := a.Reload(&nc); err != nil {
 		t.Fatal(err)
 	}
-	if a.Config().Proxy.CPUJobs != c.Proxy.CPUJobs || a.Config().Hub.Webhook != nil {
-		t.Errorf("reload applied restart-only keys: cpu_jobs %d webhook %+v", a.Config().Proxy.CPUJobs, a.Config().Hub.Webhook)
+	got := a.Config().Proxy
+	if got.CPUJobs != 3 || got.MaxHeight != 480 || a.st.transcode.Status().Lanes[0].Slots != 3 {
+		t.Errorf("reload did not apply live proxy keys: %+v", got)
 	}
-	for _, k := range []string{"key=proxy", "key=hub"} {
+	if got.GPU != c.Proxy.GPU || a.Config().Hub.Webhook != nil {
+		t.Errorf("reload applied restart-only keys: gpu %q webhook %+v", got.GPU, a.Config().Hub.Webhook)
+	}
+	for _, k := range []string{"key=proxy.gpu", "key=hub.webhook"} {
 		if !strings.Contains(logs.String(), k) {
 			t.Errorf("reload did not log %s:\n%s", k, logs.String())
 		}
+	}
+	if strings.Contains(logs.String(), "key=proxy ") {
+		t.Errorf("live proxy keys logged as restart-only:\n%s", logs.String())
 	}
 }
