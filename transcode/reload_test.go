@@ -116,3 +116,33 @@ func TestTranscodeSlotsResize(t *testing.T) {
 	s.release()
 	<-got
 }
+
+// A job running during a reload finishes with the settings it started
+// with; the next job gets the new ones.
+func TestReloadKeepsRunningJobSettings(t *testing.T) {
+	dir, _ := zoo(t)
+	tools := needFFmpeg(t)
+	tools.Volumes = map[string]string{"nas": dir}
+	cat := openCatalog(t, t.TempDir())
+	cfg := Config{CPUJobs: 1, GPU: GPUOff, FilmstripTiles: 60}
+	s, _ := startService(t, cfg, tools, t.TempDir(), cat)
+	id := catalogFile(t, cat, "nas", dir, "anamorphic_hdv.mov")
+	waitCond(t, "job running", func() bool { return len(s.Status().Running) == 1 })
+	nc := cfg
+	nc.MaxHeight = 144
+	if err := s.Reload(nc); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Status().Running) != 1 {
+		t.Skip("the job finished before the reload; nothing to check")
+	}
+	doc := waitAsset(t, cat, id, 2*time.Minute, finalStatus)
+	if doc.Proxy == nil || doc.Proxy.Status != StatusReady || doc.Proxy.Height != 720 {
+		t.Fatalf("running job's proxy after a reload: %+v, want height 720", doc.Proxy)
+	}
+	id2 := catalogFile(t, cat, "nas", dir, "h264_vfr.mp4")
+	doc = waitAsset(t, cat, id2, 2*time.Minute, finalStatus)
+	if doc.Proxy == nil || doc.Proxy.Height != 144 {
+		t.Fatalf("next job: %+v, want height 144 (default would be 180)", doc.Proxy)
+	}
+}
