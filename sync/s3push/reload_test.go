@@ -136,3 +136,45 @@ func TestPusherReload(t *testing.T) {
 	id := e.asset("reload/a.mov", map[string][]byte{"proxy.mp4": randBytes(3<<20, 7)})
 	waitFor(t, 30*time.Second, "asset synced after reload", func() bool { return e.synced(id, since) })
 }
+
+// An upload in flight speeds up when a reload lifts the bandwidth limit:
+// at 512 KiB/s the 8 MiB object would take 16 s.
+func TestReloadBandwidthInFlight(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "512KiB/s"}}
+	p := e.pusher(cfg)
+	start(t, p)
+	since := time.Now()
+	id := e.asset("reload/big.mov", map[string][]byte{"proxy.mp4": randBytes(8<<20, 9)})
+	waitFor(t, 30*time.Second, "upload in flight", func() bool {
+		for _, f := range p.Status().InFlight {
+			if f.Total == 8<<20 && f.Bytes > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	t0 := time.Now()
+	var before int64
+	for _, f := range p.Status().InFlight {
+		before = max(before, f.Bytes)
+	}
+	nc := cfg
+	nc.Bandwidth = nil
+	if err := p.Reload(nc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "proxy uploaded", func() bool {
+		st := p.Status()
+		return st.BytesUploaded >= 8<<20 && len(st.InFlight) == 0 && st.BacklogAssets == 0
+	})
+	el := time.Since(t0)
+	if !e.synced(id, since) {
+		t.Error("asset not synced")
+	}
+	t.Logf("in flight at reload (%v after the asset): %d of %d bytes; rest took %v after the limit was lifted; limiter granted %d", t0.Sub(since), before, 8<<20, el, p.Limiter().Granted())
+	if el > 8*time.Second {
+		t.Errorf("upload took %v after the limit was lifted: the in-flight upload kept the old rate", el)
+	}
+}
