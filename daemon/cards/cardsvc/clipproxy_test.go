@@ -1,0 +1,108 @@
+package cardsvc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Three 1 s GoPro-like chapters cut with the same parameters and a closed
+// GOP (like transcode's proxies) concatenate into one clip proxy whose frame
+// count is the sum of theirs and whose timecode is the first chapter's; the
+// clip proxy is served with Range.
+func TestConcatProxiesChapters(t *testing.T) {
+	ffmpeg, err1 := exec.LookPath("ffmpeg")
+	ffprobe, err2 := exec.LookPath("ffprobe")
+	if err1 != nil || err2 != nil {
+		t.Skip("ffmpeg/ffprobe not installed")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	var parts []string
+	for i := 1; i <= 3; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("GX%02d0042.mp4", i))
+		tc := fmt.Sprintf("01:00:%02d:00", i-1)
+		out, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-y",
+			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=25:duration=1"),
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+			"-c:v", "libx264", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+			"-c:a", "aac", "-shortest", "-timecode", tc, p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ffmpeg: %v: %s", err, out)
+		}
+		parts = append(parts, p)
+	}
+	id := clipID("card", "GX0042")
+	state := t.TempDir()
+	dst := ClipProxyPath(state, id)
+	frames, err := ConcatProxies(ctx, ffmpeg, ffprobe, parts, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames != 75 {
+		t.Fatalf("frames = %d, want 75", frames)
+	}
+	n, err := countFrames(ctx, ffprobe, dst)
+	if err != nil || n != 75 {
+		t.Fatalf("clip proxy frames = %d, %v", n, err)
+	}
+	out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format=duration:stream_tags=timecode:format_tags=timecode", "-of", "default=nw=1", dst).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if !strings.Contains(s, "timecode=01:00:00:00") {
+		t.Errorf("timecode not the first chapter's: %s", s)
+	}
+	var dur float64
+	for _, l := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(l, "duration="); ok {
+			fmt.Sscan(v, &dur)
+		}
+	}
+	if dur < 3-0.04 || dur > 3+0.04+0.05 { // one frame; aac priming may add a few ms
+		t.Errorf("duration = %v, want 3 s within a frame", dur)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dst), ".proxy.tmp.mp4")); !os.IsNotExist(err) {
+		t.Errorf("temp file left: %v", err)
+	}
+
+	srv := httptest.NewServer(ClipProxyHandler(state))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/clips/"+id+"/proxy", nil)
+	req.Header.Set("Range", "bytes=0-99")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || len(b) != 100 || resp.Header.Get("ETag") == "" {
+		t.Fatalf("range: %d, %d bytes, etag %q", resp.StatusCode, len(b), resp.Header.Get("ETag"))
+	}
+	req, _ = http.NewRequest("GET", srv.URL+"/v1/clips/"+id+"/proxy", nil)
+	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(srv.URL + "/v1/clips/" + clipID("card", "other") + "/proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("missing clip proxy: %d", resp.StatusCode)
+	}
+}
