@@ -28,6 +28,7 @@ func (a *App) provisionCards() error {
 	a.api.Handle("GET /v1/clips", clips)
 	a.api.Handle("GET /v1/clips/{id}", clips)
 	a.api.Handle("GET /v1/cards", clips)
+	a.api.Handle("GET /v1/clips/{id}/proxy", cardsvc.ClipProxyHandler(a.cfg.StateDir))
 	if a.cfg.Cards == nil {
 		a.AddStatus(func(s *api.Status) { s.Cards = cardsvc.Status{Cards: []cardsvc.CardStatus{}, Fixity: fx.Status()} })
 		return nil
@@ -36,6 +37,7 @@ func (a *App) provisionCards() error {
 	if err != nil {
 		return err
 	}
+	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe)
 	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
 	a.AddStatus(func(s *api.Status) { s.Cards = svc.Status() })
 	return nil

@@ -3,6 +3,7 @@ package cardsvc
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,8 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/transcode"
 )
 
@@ -132,4 +135,107 @@ func ClipProxyHandler(stateDir string) http.Handler {
 		http.ServeContent(w, r, "proxy.mp4", fi.ModTime(), f)
 	})
 	return mux
+}
+
+// EvClipProxyReady is appended when the proxy of a whole multi-part clip is
+// in place; Path is the clip id, Detail the clip proxy JSON (ClipProxy).
+const EvClipProxyReady = "clip.proxy_ready"
+
+// ClipProxy is the state of a multi-part clip's whole-clip proxy.
+type ClipProxy struct {
+	Status string    `json:"status"` // ready | failed
+	Frames int64     `json:"frames,omitempty"`
+	Bytes  int64     `json:"bytes,omitempty"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+type clipProxyConfig struct{ stateDir, ffmpeg, ffprobe string }
+
+// SetClipProxy enables whole-clip proxies for multi-part video clips: once
+// every video part's proxy is ready, they are concatenated into
+// <state_dir>/clips/<clip id>/proxy.mp4. Call before Run.
+func (s *Service) SetClipProxy(stateDir, ffmpeg, ffprobe string) {
+	s.clipProxy = &clipProxyConfig{stateDir, ffmpeg, ffprobe}
+}
+
+func clipOfKey(assetID string) string { return "cards/clipof/" + assetID }
+
+// indexClipParts remembers which multi-part clip each video part belongs to.
+func (s *Service) indexClipParts(doc ClipDoc) error {
+	var vids []ClipPart
+	for _, p := range doc.Parts {
+		if p.Role == "video" && p.AssetID != "" {
+			vids = append(vids, p)
+		}
+	}
+	if len(vids) < 2 {
+		return nil
+	}
+	for _, p := range vids {
+		if err := s.cat.PutState(clipOfKey(p.AssetID), doc.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maybeClipProxy cuts the whole-clip proxy of the clip asset id is a video
+// part of, when all its video parts have a ready proxy.
+func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
+	if s.clipProxy == nil || assetID == "" {
+		return
+	}
+	var id string
+	if err := s.cat.GetState(clipOfKey(assetID), &id); err != nil {
+		return
+	}
+	var doc ClipDoc
+	if err := s.cat.GetState(clipKey(id), &doc); err != nil {
+		return
+	}
+	if doc.Proxy != nil && doc.Proxy.Status == "ready" {
+		return
+	}
+	var parts []string
+	for _, p := range doc.Parts {
+		if p.Role != "video" {
+			continue
+		}
+		a, err := s.cat.Asset(p.AssetID)
+		if err != nil || a.Proxy == nil || a.Proxy.Status != transcode.StatusReady {
+			return
+		}
+		f := storage.OutputPath(s.clipProxy.stateDir, p.AssetID, transcode.OutProxyVideo)
+		if fi, err := os.Stat(f); err != nil || !fi.Mode().IsRegular() {
+			return
+		}
+		parts = append(parts, f)
+	}
+	out := ClipProxyPath(s.clipProxy.stateDir, id)
+	cp := &ClipProxy{Status: "ready", At: time.Now().UTC()}
+	frames, err := ConcatProxies(ctx, s.clipProxy.ffmpeg, s.clipProxy.ffprobe, parts, out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("clip proxy", "clip", id, "err", err)
+		cp = &ClipProxy{Status: "failed", Error: err.Error(), At: cp.At}
+	} else {
+		cp.Frames = frames
+		if fi, err := os.Stat(out); err == nil {
+			cp.Bytes = fi.Size()
+		}
+	}
+	doc.Proxy = cp
+	if err := s.cat.PutState(clipKey(id), doc); err != nil {
+		s.log.Warn("clip proxy record", "clip", id, "err", err)
+		return
+	}
+	if cp.Status == "ready" {
+		detail, _ := json.Marshal(cp)
+		if _, err := s.cat.AppendEvent(storage.Event{Type: EvClipProxyReady, Volume: doc.Volume, Path: id, Detail: string(detail)}); err != nil {
+			s.log.Warn("clip proxy event", "clip", id, "err", err)
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/storage"
 )
 
 // Three 1 s GoPro-like chapters cut with the same parameters and a closed
@@ -24,21 +26,7 @@ func TestConcatProxiesChapters(t *testing.T) {
 		t.Skip("ffmpeg/ffprobe not installed")
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	var parts []string
-	for i := 1; i <= 3; i++ {
-		p := filepath.Join(dir, fmt.Sprintf("GX%02d0042.mp4", i))
-		tc := fmt.Sprintf("01:00:%02d:00", i-1)
-		out, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-y",
-			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=25:duration=1"),
-			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
-			"-c:v", "libx264", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-			"-c:a", "aac", "-shortest", "-timecode", tc, p).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ffmpeg: %v: %s", err, out)
-		}
-		parts = append(parts, p)
-	}
+	parts := makeChapters(t, ffmpeg, t.TempDir())
 	id := clipID("card", "GX0042")
 	state := t.TempDir()
 	dst := ClipProxyPath(state, id)
@@ -104,5 +92,96 @@ func TestConcatProxiesChapters(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("missing clip proxy: %d", resp.StatusCode)
+	}
+}
+
+// makeChapters cuts three 1 s chapters GX010042..GX030042 with the same
+// parameters, a closed 1 s GOP and timecodes 01:00:00:00, 01:00:01:00, ...
+func makeChapters(t *testing.T, ffmpeg, dir string) []string {
+	t.Helper()
+	var parts []string
+	for i := 1; i <= 3; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("GX%02d0042.mp4", i))
+		tc := fmt.Sprintf("01:00:%02d:00", i-1)
+		out, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-y",
+			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=25:duration=1"),
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+			"-c:v", "libx264", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+			"-c:a", "aac", "-shortest", "-timecode", tc, p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ffmpeg: %v: %s", err, out)
+		}
+		parts = append(parts, p)
+	}
+	return parts
+}
+
+// A clip whose video parts all have a ready proxy gets its whole-clip proxy
+// when the last part's proxy.ready is consumed; the clip record and the
+// clip.proxy_ready event say so.
+func TestMaybeClipProxy(t *testing.T) {
+	ffmpeg, err1 := exec.LookPath("ffmpeg")
+	ffprobe, err2 := exec.LookPath("ffprobe")
+	if err1 != nil || err2 != nil {
+		t.Skip("ffmpeg/ffprobe not installed")
+	}
+	cat := openCatalog(t)
+	vol, state := t.TempDir(), t.TempDir()
+	chapters := makeChapters(t, ffmpeg, t.TempDir())
+	doc := ClipDoc{ID: clipID("card", "GX0042"), Name: "GX0042", Volume: "v"}
+	var ids []string
+	for _, c := range chapters {
+		data, err := os.ReadFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel := "DCIM/100GOPRO/" + filepath.Base(c)
+		id := putFile(t, cat, vol, rel, data)
+		ids = append(ids, id)
+		doc.Parts = append(doc.Parts, ClipPart{Role: "video", Path: rel, AssetID: id})
+	}
+	doc.Parts = append(doc.Parts, ClipPart{Role: "sidecar", Path: "DCIM/100GOPRO/GX010042.THM", AssetID: "x"})
+	if err := cat.PutState(clipKey(doc.ID), doc); err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{cat: cat, log: slogDiscard()}
+	if err := s.indexClipParts(doc); err != nil {
+		t.Fatal(err)
+	}
+	s.SetClipProxy(state, ffmpeg, ffprobe)
+	ready := func(i int) {
+		data, _ := os.ReadFile(chapters[i])
+		out := storage.OutputPath(state, ids[i], "proxy.mp4")
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		os.WriteFile(out, data, 0o644)
+		cat.UpdateAsset(ids[i], "", "", func(a *storage.Asset) error {
+			a.Proxy = &storage.ProxyInfo{Status: "ready"}
+			return nil
+		})
+	}
+	ready(0)
+	ready(1)
+	s.maybeClipProxy(context.Background(), ids[1])
+	if _, err := os.Stat(ClipProxyPath(state, doc.ID)); err == nil {
+		t.Fatal("clip proxy cut before all parts were ready")
+	}
+	ready(2)
+	s.maybeClipProxy(context.Background(), ids[2])
+	var got ClipDoc
+	if err := cat.GetState(clipKey(doc.ID), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Proxy == nil || got.Proxy.Status != "ready" || got.Proxy.Frames != 75 || got.Proxy.Bytes == 0 {
+		t.Fatalf("clip proxy record: %+v", got.Proxy)
+	}
+	evs, _ := cat.Events(0, 1000)
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == EvClipProxyReady && ev.Path == doc.ID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d clip.proxy_ready events, want 1", n)
 	}
 }

@@ -80,6 +80,7 @@ type ClipDoc struct {
 	OffloadAt time.Time         `json:"offload_at"`
 	Parts     []ClipPart        `json:"parts"`
 	Meta      *cards.CameraMeta `json:"meta,omitempty"`
+	Proxy     *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
 }
 
 // pending is what still has to be attached to an asset (state key
@@ -127,6 +128,8 @@ type Service struct {
 	vols    map[string]string
 	fixity  *Fixity
 	offload Volume
+
+	clipProxy *clipProxyConfig // nil: no whole-clip proxies
 
 	mu      sync.Mutex
 	present map[string]*present // by mount point
@@ -382,6 +385,9 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 		if perr := s.cat.PutState(clipKey(doc.ID), doc); perr != nil {
 			return perr
 		}
+		if perr := s.indexClipParts(doc); perr != nil {
+			return perr
+		}
 		rec.Clips = append(rec.Clips, doc.ID)
 	}
 	for _, f := range res.Files {
@@ -413,6 +419,9 @@ func (s *Service) consume(ctx context.Context) error {
 				case storage.EvAssetCataloged, storage.EvLocationAdded, storage.EvAssetUpdated, storage.EvProxyFailed, storage.EvProxyReady:
 					if ev.AssetID != "" {
 						s.apply(ev.AssetID)
+					}
+					if ev.Type == storage.EvProxyReady {
+						s.maybeClipProxy(ctx, ev.AssetID)
 					}
 				}
 			}
