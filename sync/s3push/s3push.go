@@ -238,6 +238,11 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 	var ids []string
 	seen := map[string]bool{}
 	for _, e := range evs {
+		if e.Type == EvClipProxyReady && e.Path != "" && !seen[clipQ+e.Path] {
+			seen[clipQ+e.Path] = true
+			ids = append(ids, clipQ+e.Path)
+			continue
+		}
 		// asset.synced is our own record of a finished push: nothing changed
 		// that the bucket lacks.
 		if e.AssetID == "" || e.Type == storage.EvAssetSynced || seen[e.AssetID] {
@@ -366,7 +371,7 @@ func (p *Pusher) worker(ctx context.Context) {
 		if !ok {
 			return
 		}
-		err := p.pushAsset(ctx, id)
+		err := p.pushItem(ctx, id)
 		p.finish(ctx, id, g, err)
 	}
 }
