@@ -163,8 +163,3 @@ func (h *hashPool) work(ctx context.Context, j job) {
 	log.Debug("cataloged", "asset", hs.BLAKE3, "size", n)
 }
 
-func (h *hashPool) depth() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.queue) + h.active
-}

@@ -40,7 +40,6 @@ type volume struct {
 
 	mu       sync.Mutex
 	st       VolumeStatus
-	rec      storage.Volume
 	gone     map[string]bool
 	w        *watch.Watcher
 	wcancel  context.CancelFunc

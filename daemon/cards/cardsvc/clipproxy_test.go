@@ -104,7 +104,7 @@ func makeChapters(t *testing.T, ffmpeg, dir string) []string {
 		p := filepath.Join(dir, fmt.Sprintf("GX%02d0042.mp4", i))
 		tc := fmt.Sprintf("01:00:%02d:00", i-1)
 		out, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-y",
-			"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=25:duration=1"),
+			"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=1",
 			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
 			"-c:v", "libx264", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
 			"-c:a", "aac", "-shortest", "-timecode", tc, p).CombinedOutput()
