@@ -162,4 +162,3 @@ func (h *hashPool) work(ctx context.Context, j job) {
 	j.v.index.put(j.e.Rel, n, j.e.MTime, j.e.Ino)
 	log.Debug("cataloged", "asset", hs.BLAKE3, "size", n)
 }
-
