@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/zeebo/blake3"
 
+	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -60,8 +61,9 @@ func TestBenchE2ELatency(t *testing.T) {
 	clips := envInt("BENCH_CLIPS", 3)
 	seconds := envInt("BENCH_CLIP_SECONDS", 5)
 	settle := time.Duration(envInt("BENCH_SETTLE_MS", 1000)) * time.Millisecond
-	m := startMinio(t, bucket)
-	e := newEnv(t, "", "appliance_id: bench\nlog:\n  format: json\nproxy:\n  gpu: off\nhub:\n  s3:\n    endpoint: "+m.endpoint+
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	e := newEnv(t, "", "appliance_id: bench\nlog:\n  format: json\nproxy:\n  gpu: off\nhub:\n  s3:\n    endpoint: "+m.Endpoint+
 		"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n")
 	// newEnv writes settle: 300ms; the bench uses its own.
 	cfg, err := os.ReadFile(e.cfgPath)
@@ -72,7 +74,7 @@ func TestBenchE2ELatency(t *testing.T) {
 	if err := os.WriteFile(e.cfgPath, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.extraEnv = m.env()
+	e.extraEnv = miniotest.Env()
 	e.start()
 	src := t.TempDir()
 
@@ -112,7 +114,7 @@ func TestBenchE2ELatency(t *testing.T) {
 		var t1 time.Time
 		deadline := t0.Add(mediaTimeout)
 		for time.Now().Before(deadline) {
-			_, err := m.client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			_, err := m.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 			if err == nil {
 				t1 = time.Now()
 				break

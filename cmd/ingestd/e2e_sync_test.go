@@ -8,14 +8,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -26,180 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
+	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/storage"
 )
-
-// MinIO is started the way sync/internal/miniotest does it (that package is
-// internal to sync/): the binary from $INGESTD_MINIO,
-// ~/.cache/ingestd-tools/bin/minio (scripts/deps.sh) or PATH.
-const (
-	minioUser   = "ingestd-e2e"
-	minioSecret = "ingestd-e2e-secret"
-)
-
-type minioServer struct {
-	endpoint string
-	log      string
-}
-
-func minioBinary() (string, error) {
-	if p := os.Getenv("INGESTD_MINIO"); p != "" {
-		return p, nil
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "ingestd-tools", "bin", "minio")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("minio"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("minio binary not found (set INGESTD_MINIO or run scripts/deps.sh)")
-}
-
-// startMinio runs a MinIO server on a free port with a temp data dir and
-// creates bucket; it is stopped at cleanup.
-func startMinio(t *testing.T, bucket string) *minioServer {
-	t.Helper()
-	needMinio(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return startMinioAt(t, addr, bucket)
-}
-
-// needMinio skips (fails on CI) when there is no MinIO binary.
-func needMinio(t *testing.T) string {
-	t.Helper()
-	bin, err := minioBinary()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return bin
-}
-
-// startMinioAt is startMinio on a given address.
-func startMinioAt(t *testing.T, addr, bucket string) *minioServer {
-	t.Helper()
-	bin := needMinio(t)
-	dir := t.TempDir()
-	m := &minioServer{endpoint: "http://" + addr, log: filepath.Join(dir, "minio.log")}
-	logf, err := os.Create(m.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", "127.0.0.1:0", filepath.Join(dir, "data"))
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioSecret,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(m.endpoint + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(m.log)
-			t.Fatalf("minio exited: %s", b)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("minio did not become live within 60s")
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := m.client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	return m
-}
-
-func (m *minioServer) client() *s3.Client {
-	return s3.New(s3.Options{
-		BaseEndpoint:               aws.String(m.endpoint),
-		Region:                     "us-east-1",
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(minioUser, minioSecret, ""),
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
-}
-
-// env gives the daemon the server's credentials through the default chain.
-func (m *minioServer) env() []string {
-	return []string{"AWS_ACCESS_KEY_ID=" + minioUser, "AWS_SECRET_ACCESS_KEY=" + minioSecret,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull}
-}
-
-type object struct {
-	key      string
-	etag     string
-	modified time.Time
-	size     int64
-}
-
-// list returns every object of the bucket, sorted by key.
-func (m *minioServer) list(t *testing.T, bucket string) []object {
-	t.Helper()
-	var out []object
-	p := s3.NewListObjectsV2Paginator(m.client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page.Contents {
-			out = append(out, object{key: aws.ToString(o.Key), etag: aws.ToString(o.ETag), modified: aws.ToTime(o.LastModified), size: aws.ToInt64(o.Size)})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
-	return out
-}
-
-func (m *minioServer) get(t *testing.T, bucket, key string) []byte {
-	t.Helper()
-	o, err := m.client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	defer o.Body.Close()
-	b, err := io.ReadAll(o.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // syncedAfter: asset id has an asset.synced event after its last event of typ.
 func syncedAfter(evs []storage.Event, id, typ string) bool {
@@ -268,7 +93,8 @@ func (h *hook) events() []storage.Event {
 
 func TestHubSync(t *testing.T) {
 	const bucket = "studio-hub"
-	m := startMinio(t, bucket)
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
 	rx := &hook{}
 	hub := httptest.NewServer(rx)
 	defer hub.Close()
@@ -278,9 +104,9 @@ func TestHubSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, "", "appliance_id: box1\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\nhub:\n"+
-		"  s3:\n    endpoint: "+m.endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n"+
+		"  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n"+
 		"  webhook:\n    url: "+hub.URL+"/ingestd/events\n    token_file: "+hubToken+"\n    batch_size: 3\n    retry_min: 200ms\n    retry_max: 2s\n")
-	e.extraEnv = m.env()
+	e.extraEnv = miniotest.Env()
 	e.start()
 
 	clip := makeClip(t, t.TempDir(), "A001_C002.mov", 2, 550, false)
@@ -311,7 +137,7 @@ func TestHubSync(t *testing.T) {
 	// The bucket holds exactly asset.json + the proxy outputs of the clip,
 	// and asset.json of the text file: byte-identical to the local outputs,
 	// nothing else, no master.
-	objs := m.list(t, bucket)
+	objs := m.List(t, bucket)
 	want := map[string]bool{}
 	for _, o := range append([]string{"asset.json"}, doc.Proxy.Outputs...) {
 		want[path.Join("edge/box1/assets", clipID, o)] = true
@@ -319,7 +145,7 @@ func TestHubSync(t *testing.T) {
 	want[path.Join("edge/box1/assets", notesID, "asset.json")] = true
 	var got []string
 	for _, o := range objs {
-		got = append(got, o.key)
+		got = append(got, o.Key)
 	}
 	wantKeys := make([]string, 0, len(want))
 	for k := range want {
@@ -335,18 +161,18 @@ func TestHubSync(t *testing.T) {
 		}
 	}
 	for _, o := range objs {
-		body := m.get(t, bucket, o.key)
+		body := m.Get(t, bucket, o.Key)
 		if bytes.Equal(body, master) || bytes.Equal(body, []byte("sync notes\n")) {
-			t.Fatalf("a master was uploaded as %s", o.key)
+			t.Fatalf("a master was uploaded as %s", o.Key)
 		}
-		name := path.Base(o.key)
+		name := path.Base(o.Key)
 		if name == "asset.json" {
 			var a storage.AssetDoc
 			if err := json.Unmarshal(body, &a); err != nil {
-				t.Fatalf("%s: %v", o.key, err)
+				t.Fatalf("%s: %v", o.Key, err)
 			}
-			if a.Sync == nil || a.Sync.Status != "synced" || !strings.Contains(o.key, a.ID) {
-				t.Errorf("%s: id %s sync %+v", o.key, a.ID, a.Sync)
+			if a.Sync == nil || a.Sync.Status != "synced" || !strings.Contains(o.Key, a.ID) {
+				t.Errorf("%s: id %s sync %+v", o.Key, a.ID, a.Sync)
 			}
 			if a.ID == clipID && (a.Proxy == nil || a.Proxy.Status != "ready" || a.Media == nil) {
 				t.Errorf("clip asset.json without ready proxy/media: %s", body)
@@ -358,7 +184,7 @@ func TestHubSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(body, local) {
-			t.Errorf("%s differs from the local %s (%d vs %d bytes)", o.key, name, len(body), len(local))
+			t.Errorf("%s differs from the local %s (%d vs %d bytes)", o.Key, name, len(body), len(local))
 		}
 	}
 
@@ -400,14 +226,14 @@ func TestHubSync(t *testing.T) {
 		laterID = assetOf(evs, "later.txt")
 		return syncedAfter(evs, laterID, storage.EvAssetUpdated)
 	})
-	after := map[string]object{}
-	for _, o := range m.list(t, bucket) {
-		after[o.key] = o
+	after := map[string]miniotest.Object{}
+	for _, o := range m.List(t, bucket) {
+		after[o.Key] = o
 	}
 	for _, o := range objs {
-		a, ok := after[o.key]
-		if !ok || a.etag != o.etag || !a.modified.Equal(o.modified) {
-			t.Errorf("%s rewritten after a restart: %+v -> %+v", o.key, o, a)
+		a, ok := after[o.Key]
+		if !ok || a.ETag != o.ETag || !a.Modified.Equal(o.Modified) {
+			t.Errorf("%s rewritten after a restart: %+v -> %+v", o.Key, o, a)
 		}
 	}
 	if len(after) != len(objs)+1 {
@@ -418,7 +244,7 @@ func TestHubSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	redecodeJSON(t, st.Sync, &ss)
-	laterJSON := m.get(t, bucket, path.Join("edge/box1/assets", laterID, "asset.json"))
+	laterJSON := m.Get(t, bucket, path.Join("edge/box1/assets", laterID, "asset.json"))
 	// Only later.txt's asset.json (once, or twice when its first version
 	// went up before the probe) was sent since the restart.
 	if ss.S3.BytesUploaded < int64(len(laterJSON)) || ss.S3.BytesUploaded > 2*int64(len(laterJSON)) {
@@ -563,11 +389,11 @@ func TestWebhookParkedUntilSIGHUP(t *testing.T) {
 // backlog drains by itself.
 func TestHubOutage(t *testing.T) {
 	const bucket = "studio-hub"
-	needMinio(t)
+	miniotest.Require(t)
 	addr := freeAddr(t) // nothing listens there yet
 	e := newEnv(t, "", "appliance_id: box1\nhub:\n  s3:\n    endpoint: http://"+addr+"\n    bucket: "+bucket+
 		"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 1s\n")
-	e.extraEnv = (&minioServer{}).env()
+	e.extraEnv = miniotest.Env()
 	e.start()
 	e.writeFile("a.txt", []byte("during the outage\n"))
 	evs := e.waitFeed(60*time.Second, "a.txt cataloged", hasPaths(storage.EvLocationAdded, "a.txt"))
@@ -614,7 +440,8 @@ func TestHubOutage(t *testing.T) {
 		}
 	}
 
-	m := startMinioAt(t, addr, bucket)
+	m := miniotest.StartAt(t, addr)
+	m.CreateBucket(t, bucket)
 	e.waitFeed(60*time.Second, "asset.synced after the hub came back", hasAssetEvent(storage.EvAssetSynced, &id))
 	// The status counters follow the event within moments.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -626,7 +453,7 @@ func TestHubOutage(t *testing.T) {
 			t.Fatalf("status after recovery: %+v", s)
 		}
 	}
-	if len(m.get(t, bucket, "edge/box1/assets/"+id+"/asset.json")) == 0 {
+	if len(m.Get(t, bucket, "edge/box1/assets/"+id+"/asset.json")) == 0 {
 		t.Error("empty asset.json")
 	}
 	e.stop()

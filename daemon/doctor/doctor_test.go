@@ -17,11 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/internal/miniotest"
 )
 
 // need skips when a tool is missing, or fails on CI.
@@ -276,19 +273,15 @@ func TestWebhook(t *testing.T) {
 // clock finding), bad secret and unknown bucket FAIL with clear messages,
 // and the probe object is gone afterwards.
 func TestS3(t *testing.T) {
-	m := startMinIO(t)
+	m := miniotest.Start(t)
 	ctx := context.Background()
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(minioUser, minioPass, "")})
-	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("hub")}); err != nil {
-		t.Fatal(err)
-	}
+	m.CreateBucket(t, "hub")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	dir := t.TempDir()
 	yaml := func(bucket string) string {
-		return "appliance_id: box1\nstate_dir: " + dir + "\nvolumes: []\nhub:\n  s3:\n    endpoint: " + m.endpoint +
+		return "appliance_id: box1\nstate_dir: " + dir + "\nvolumes: []\nhub:\n  s3:\n    endpoint: " + m.Endpoint +
 			"\n    region: us-east-1\n    bucket: " + bucket + "\n    prefix: edge\n    path_style: true\n"
 	}
 	cases := []struct {
@@ -296,10 +289,10 @@ func TestS3(t *testing.T) {
 		want                      Level
 		contains                  []string
 	}{
-		{"good", minioUser, minioPass, "hub", OK, []string{"put, get and delete", "edge/box1"}},
-		{"bad secret", minioUser, "wrong-secret", "hub", Fail, []string{"put", "secret key is wrong", "credential chain"}},
+		{"good", miniotest.AccessKey, miniotest.SecretKey, "hub", OK, []string{"put, get and delete", "edge/box1"}},
+		{"bad secret", miniotest.AccessKey, "wrong-secret", "hub", Fail, []string{"put", "secret key is wrong", "credential chain"}},
 		{"unknown key", "nobody", "whatever123", "hub", Fail, []string{"access key id is unknown"}},
-		{"no bucket", minioUser, minioPass, "missing", Fail, []string{"bucket does not exist", "create the bucket"}},
+		{"no bucket", miniotest.AccessKey, miniotest.SecretKey, "missing", Fail, []string{"bucket does not exist", "create the bucket"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -316,12 +309,8 @@ func TestS3(t *testing.T) {
 			}
 		})
 	}
-	out, err := admin.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("hub")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Contents) != 0 {
-		t.Errorf("probe objects left in the bucket: %d", len(out.Contents))
+	if objs := m.List(t, "hub"); len(objs) != 0 {
+		t.Errorf("probe objects left in the bucket: %d", len(objs))
 	}
 }
 

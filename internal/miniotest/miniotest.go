@@ -1,7 +1,10 @@
-// Package miniotest starts a real MinIO server for the sync tests: it finds
-// the binary, runs it on a free loopback port with a temporary data
-// directory, waits for /minio/health/live, creates buckets, and can stop and
-// restart the server (same port, same data) for outage tests.
+// Package miniotest starts a real MinIO server for the module's tests (sync,
+// doctor, the cmd/ingestd end-to-end tests): it finds the binary, runs it on
+// a free loopback port (or a given address) with a temporary data directory,
+// waits for /minio/health/live, creates buckets, lists and reads objects,
+// hands out the root credentials (to the test or as an environment for a
+// child process), and can stop and restart the server (same port, same data)
+// for outage tests.
 //
 // It owns only the MinIO child process and its temp directory. It must not be
 // imported by non-test code, and never touches the catalog.
@@ -11,11 +14,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -70,9 +76,9 @@ func Binary() (string, error) {
 	return "", errors.New("minio binary not found (set INGESTD_MINIO, or run scripts/deps.sh which installs " + PinnedVersion + ")")
 }
 
-// Start runs a fresh server for the test and stops it at cleanup. Without a
-// binary the test is skipped, or fails when CI=true.
-func Start(t testing.TB) *Server {
+// Require returns the MinIO binary. Without one the test is skipped, or
+// fails when CI=true.
+func Require(t testing.TB) string {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
@@ -81,12 +87,28 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skipf("miniotest: %v", err)
 	}
+	return bin
+}
+
+// Start runs a fresh server on a free loopback port for the test and stops
+// it at cleanup. Without a binary the test is skipped, or fails when CI=true.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	Require(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
+	return StartAt(t, addr)
+}
+
+// StartAt is Start on a given address (host:port), e.g. one a daemon under
+// test was already pointed at while nothing listened there.
+func StartAt(t testing.TB, addr string) *Server {
+	t.Helper()
+	bin := Require(t)
 	dir := t.TempDir()
 	s := &Server{Endpoint: "http://" + addr, Addr: addr, Dir: filepath.Join(dir, "data"), bin: bin, log: filepath.Join(dir, "minio.log")}
 	if err := s.Start(); err != nil {
@@ -180,12 +202,65 @@ func (s *Server) CreateBucket(t testing.TB, name string) {
 	}
 }
 
+// Env is the environment that points the default AWS credential chain at the
+// root credentials of every test server (and away from any real
+// configuration), for a child process: append it to its environment.
+func Env() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + SecretKey,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+	}
+}
+
 // SetEnv points the default AWS credential chain at this server's root
 // credentials for the rest of the test (and any child process it starts).
 func (s *Server) SetEnv(t testing.TB) {
-	t.Setenv("AWS_ACCESS_KEY_ID", AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	for _, kv := range Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// Object is one listed object.
+type Object struct {
+	Key      string
+	ETag     string
+	Modified time.Time
+	Size     int64
+}
+
+// List returns every object of the bucket, sorted by key, or fails the test.
+func (s *Server) List(t testing.TB, bucket string) []Object {
+	t.Helper()
+	var out []Object
+	p := s3.NewListObjectsV2Paginator(s.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list %s: %v", bucket, err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, Object{Key: aws.ToString(o.Key), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified), Size: aws.ToInt64(o.Size)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Get returns the body of an object, or fails the test.
+func (s *Server) Get(t testing.TB, bucket, key string) []byte {
+	t.Helper()
+	o, err := s.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer o.Body.Close()
+	b, err := io.ReadAll(o.Body)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	return b
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingestd/ingestd/sync/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/miniotest"
 )
 
 // TestBenchUploadVsRclone is run by bench/sync.sh (INGESTD_BENCH=1): the

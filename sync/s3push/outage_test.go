@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingestd/ingestd/sync/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/miniotest"
 )
 
 // outageFor is how long MinIO stays down in TestOutage: 30 s as the issue
