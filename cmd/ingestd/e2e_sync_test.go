@@ -121,7 +121,7 @@ func TestHubSync(t *testing.T) {
 	clipID, notesID = assetOf(evs, "A001_C002.mov"), assetOf(evs, "notes.txt")
 	// Settled: the clip synced after proxy.ready, the text file after it
 	// was probed (asset.json is rewritten on every change of the asset).
-	evs = e.waitFeed(mediaTimeout, "asset.synced after proxy.ready / probe", func(evs []storage.Event) bool {
+	e.waitFeed(mediaTimeout, "asset.synced after proxy.ready / probe", func(evs []storage.Event) bool {
 		return syncedAfter(evs, clipID, storage.EvProxyReady) && syncedAfter(evs, notesID, storage.EvAssetUpdated)
 	})
 
