@@ -102,6 +102,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseInterleaved parses fs from args where flags may stand before or
+// after the positional arguments, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // loadConfig loads FILE, or the embedded defaults when path is empty
 // (creating ./watch, which they name).
 func loadConfig(path string) (*config.Config, error) {
@@ -269,16 +285,9 @@ func cmdClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		limit = fs.Int("limit", 50, "at most this many assets (max 1000)")
 	}
 	// Flags may come before or after the positional ID.
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	switch {
 	case cmd == "asset" && len(pos) != 1:

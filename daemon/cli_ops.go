@@ -74,16 +74,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("backup", stderr)
 	mk := clientFlags(fs)
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return usagef("backup: want exactly one FILE (\"-\" for stdout)")
@@ -154,16 +147,9 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("restore", stderr)
 	path := fs.String("config", defaultClientConfig(), "config file naming state_dir (default $INGESTD_CONFIG, else "+SystemConfig+" when readable)")
 	stateDir := fs.String("state-dir", "", "restore into this state dir instead of the config's")
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return usagef("restore: want exactly one backup FILE (\"-\" for stdin)")

@@ -30,16 +30,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mk := clientFlags(fs)
 	volume := fs.String("volume", "", "only this volume (default: every volume)")
 	asJSON := fs.Bool("json", false, "print the daemon's JSON lines")
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) > 1 {
 		return usagef("verify: at most one PATH")
