@@ -149,10 +149,10 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 		return err
 	}
 	if pl.Encoder == "h264_nvenc" {
-		if err := s.nvenc.acquire(ctx); err != nil {
+		if err := s.nvenc.Acquire(ctx); err != nil {
 			return err
 		}
-		defer s.nvenc.release()
+		defer s.nvenc.Release()
 	}
 	var rep proxyReport
 	err = step(dir, OutProxyVideo, func(tmp string) error {

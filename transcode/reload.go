@@ -3,49 +3,7 @@ package transcode
 import (
 	"context"
 	"fmt"
-	"sync"
 )
-
-// slots is a counting semaphore whose size a reload can change: shrinking
-// never interrupts a holder; new acquirers wait until fewer are held.
-type slots struct {
-	mu   sync.Mutex
-	size int
-	held int
-	wake chan struct{}
-}
-
-func newSlots(n int) *slots { return &slots{size: n, wake: make(chan struct{})} }
-
-func (s *slots) acquire(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		if s.held < s.size {
-			s.held++
-			s.mu.Unlock()
-			return nil
-		}
-		w := s.wake
-		s.mu.Unlock()
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (s *slots) release() { s.set(func() { s.held-- }) }
-
-func (s *slots) resize(n int) { s.set(func() { s.size = n }) }
-
-func (s *slots) set(f func()) {
-	s.mu.Lock()
-	f()
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
-}
 
 // config is a copy of the current settings.
 func (s *Service) config() Config {
@@ -113,7 +71,7 @@ func (s *Service) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	s.nvenc.resize(max(cfg.NVENCSessions, 1))
+	s.nvenc.Resize(max(cfg.NVENCSessions, 1))
 	s.mu.Lock()
 	old := s.cfg
 	// Field by field: gpu and enabled are read without the lock.

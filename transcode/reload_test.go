@@ -1,7 +1,6 @@
 package transcode
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -95,26 +94,6 @@ func TestRestartKeys(t *testing.T) {
 	if ks := RestartKeys(a, b); len(ks) != 2 {
 		t.Fatalf("restart keys %v", ks)
 	}
-}
-
-// slots: a shrunk semaphore lets holders finish and admits no one above
-// the new size.
-func TestTranscodeSlotsResize(t *testing.T) {
-	s := newSlots(2)
-	ctx := context.Background()
-	s.acquire(ctx)
-	s.acquire(ctx)
-	s.resize(1)
-	got := make(chan struct{})
-	go func() { s.acquire(ctx); close(got) }()
-	s.release()
-	select {
-	case <-got:
-		t.Fatal("acquired above the new size")
-	case <-time.After(50 * time.Millisecond):
-	}
-	s.release()
-	<-got
 }
 
 // A job running during a reload finishes with the settings it started

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/slots"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ type Service struct {
 	jobs     map[string]*job   // queued or running, by asset id
 	queue    map[string][]*job // lane -> FIFO of queued jobs
 	wake     map[string]chan struct{}
-	nvenc    *slots // NVENC session slots
+	nvenc    *slots.Slots // NVENC session slots
 
 	// Lane workers: Run sets wctx and wg; workers counts the running
 	// workers per lane, resized is closed (and replaced) by a Reload so
@@ -126,7 +127,7 @@ func New(cfg Config, tools Tools, stateDir string, cat Catalog, log *slog.Logger
 		jobs:     map[string]*job{},
 		queue:    map[string][]*job{},
 		wake:     map[string]chan struct{}{LaneCPU: make(chan struct{}, 1), LaneGPU: make(chan struct{}, 1)},
-		nvenc:    newSlots(max(cfg.NVENCSessions, 1)),
+		nvenc:    slots.New(max(cfg.NVENCSessions, 1)),
 		workers:  map[string]int{},
 		resized:  make(chan struct{}),
 		done:     map[string]int{},

@@ -258,9 +258,9 @@ func (p *Pusher) track(key string, total int64) (*progress, func()) {
 	}
 }
 
-func (p *Pusher) acquire(ctx context.Context) error { return p.slots.acquire(ctx) }
+func (p *Pusher) acquire(ctx context.Context) error { return p.slots.Acquire(ctx) }
 
-func (p *Pusher) release() { p.slots.release() }
+func (p *Pusher) release() { p.slots.Release() }
 
 // put sends one object with a CRC32C the server verifies.
 func (p *Pusher) put(ctx context.Context, key string, body io.ReadSeeker, size int64, b3 string, crc uint32, contentType string) error {

@@ -3,61 +3,7 @@ package s3push
 import (
 	"context"
 	"fmt"
-	"sync"
 )
-
-// slots is a counting semaphore whose size can change while it is held:
-// shrinking never interrupts a holder, new acquirers wait until the number
-// held is below the new size.
-type slots struct {
-	mu   sync.Mutex
-	size int
-	held int
-	wake chan struct{} // closed and replaced on release and resize
-}
-
-func newSlots(n int) *slots { return &slots{size: n, wake: make(chan struct{})} }
-
-func (s *slots) acquire(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		if s.held < s.size {
-			s.held++
-			s.mu.Unlock()
-			return nil
-		}
-		w := s.wake
-		s.mu.Unlock()
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (s *slots) release() {
-	s.mu.Lock()
-	s.held--
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
-}
-
-func (s *slots) resize(n int) {
-	s.mu.Lock()
-	s.size = n
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
-}
-
-// counts returns (size, held).
-func (s *slots) counts() (int, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.size, s.held
-}
 
 // startWorkersLocked brings the asset workers up to n (never down: the
 // slots bound the requests, an idle worker costs nothing). p.mu is held.
@@ -106,7 +52,7 @@ func (p *Pusher) Reload(cfg Config) error {
 		return err
 	}
 	p.lim.SetSchedule(sched)
-	p.slots.resize(cfg.Concurrency)
+	p.slots.Resize(cfg.Concurrency)
 	p.mu.Lock()
 	old := p.cfg
 	p.cfg.Concurrency, p.cfg.Bandwidth = cfg.Concurrency, cfg.Bandwidth

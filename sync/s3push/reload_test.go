@@ -41,49 +41,6 @@ func TestLimiterSetSchedule(t *testing.T) {
 	}
 }
 
-func TestSlotsResize(t *testing.T) {
-	s := newSlots(2)
-	ctx := context.Background()
-	s.acquire(ctx)
-	s.acquire(ctx)
-	s.resize(1) // both holders keep their slot
-	if size, held := s.counts(); size != 1 || held != 2 {
-		t.Fatalf("size %d held %d", size, held)
-	}
-	got := make(chan struct{})
-	go func() { s.acquire(ctx); close(got) }()
-	s.release() // held 1 = size 1: the waiter still waits
-	select {
-	case <-got:
-		t.Fatal("acquired above the new size")
-	case <-time.After(50 * time.Millisecond):
-	}
-	s.release()
-	select {
-	case <-got:
-	case <-time.After(5 * time.Second):
-		t.Fatal("waiter not woken by release")
-	}
-	// Growing wakes waiters at once.
-	got2 := make(chan struct{})
-	go func() { s.acquire(ctx); close(got2) }()
-	time.Sleep(20 * time.Millisecond)
-	s.resize(2)
-	select {
-	case <-got2:
-	case <-time.After(5 * time.Second):
-		t.Fatal("waiter not woken by resize")
-	}
-	if _, held := s.counts(); held != 2 {
-		t.Fatalf("held %d", held)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := s.acquire(cctx); err == nil {
-		t.Fatal("acquire on a full, cancelled context succeeded")
-	}
-}
-
 func TestRestartKeys(t *testing.T) {
 	a := Config{Bucket: "b", Concurrency: 4}
 	b := a

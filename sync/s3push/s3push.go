@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/slots"
 	"log/slog"
 	"math/rand/v2"
 	"path"
@@ -70,7 +71,7 @@ type Pusher struct {
 	log      *slog.Logger
 	client   *s3.Client
 	lim      *Limiter
-	slots    *slots
+	slots    *slots.Slots
 
 	runCtx  context.Context // set by Run; Reload starts extra workers in it
 	runWG   *sync.WaitGroup
@@ -173,7 +174,7 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 		log:      log.With("component", "s3push"),
 		client:   client,
 		lim:      NewLimiter(sched, nil),
-		slots:    newSlots(cfg.Concurrency),
+		slots:    slots.New(cfg.Concurrency),
 		changed:  make(chan struct{}),
 		queued:   map[string]bool{},
 		backlog:  map[string]backlogItem{},
