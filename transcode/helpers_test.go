@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,10 +44,7 @@ func needFFmpeg(t testing.TB) Tools {
 	t.Helper()
 	tools, err := Tools{}.withDefaults()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and ffmpeg/ffprobe are missing: %v", err)
-		}
-		t.Skipf("ffmpeg/ffprobe not installed: %v", err)
+		testenv.SkipOrFail(t, "ffmpeg/ffprobe not installed: %v", err)
 	}
 	return tools
 }

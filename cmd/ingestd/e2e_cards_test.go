@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"os"
 	"os/exec"
 	"path"
@@ -36,12 +37,7 @@ type card struct {
 
 func cardsNeedRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("camera-card e2e tests need root (loop mounts); CI=true")
-		}
-		t.Skip("camera-card e2e tests need root (loop mounts)")
-	}
+	testenv.NeedRoot(t)
 	needTool(t, "mkfs.ext4")
 	needTool(t, "blkid")
 }

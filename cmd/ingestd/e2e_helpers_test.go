@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"net"
 	"net/http"
 	"os"
@@ -53,14 +54,7 @@ func TestMain(m *testing.M) {
 // needTool skips when a reference tool is missing, except on CI.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed (CI=true: install it with scripts/deps.sh)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
+	return testenv.Need(t, name)
 }
 
 // env is one daemon's world: a config, a watch folder, a state dir.

@@ -3,6 +3,7 @@ package cards
 import (
 	"crypto/rand"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,24 +17,12 @@ const testdata = "../../testdata/cards"
 // need returns a tool's path, skipping when absent (failing under CI).
 func need(t *testing.T, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed (CI must not skip): %v", tool, err)
-		}
-		t.Skipf("%s not installed: %v", tool, err)
-	}
-	return p
+	return testenv.Need(t, tool)
 }
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mount tests need root (CI must not skip)")
-		}
-		t.Skip("mount tests need root")
-	}
+	testenv.NeedRoot(t)
 }
 
 func run(t *testing.T, name string, args ...string) string {

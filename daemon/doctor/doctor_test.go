@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,12 +25,7 @@ import (
 // need skips when a tool is missing, or fails on CI.
 func need(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed (CI=true)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
+	testenv.Need(t, name)
 }
 
 // parse builds a defaulted config from YAML, as the CLI does.
@@ -83,10 +79,7 @@ func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-			t.Fatalf("mount tmpfs: %v", err)
-		}
-		t.Skipf("mount tmpfs (needs root): %v", err)
+		testenv.SkipOrFail(t, "mount tmpfs (needs root): %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	return dir
@@ -331,10 +324,7 @@ func TestFUSEVolume(t *testing.T) {
 	need(t, "bindfs")
 	src, mnt := t.TempDir(), t.TempDir()
 	if b, err := exec.Command("bindfs", "--no-allow-other", src, mnt).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-			t.Fatalf("bindfs: %v %s", err, b)
-		}
-		t.Skipf("bindfs: %v %s", err, b)
+		testenv.SkipOrFail(t, "bindfs: %v %s", err, b)
 	}
 	t.Cleanup(func() { exec.Command("fusermount", "-u", mnt).Run(); syscall.Unmount(mnt, syscall.MNT_DETACH) })
 	cfg := parse(t, "state_dir: "+t.TempDir()+"\nrescan: 2m\nvolumes:\n  - name: nas\n    path: "+mnt+"\n")

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,12 +76,7 @@ func TestHashReaderError(t *testing.T) {
 // HashFile agrees with the reference tools b3sum and xxhsum -H128.
 func TestHashFileMatchesReferenceTools(t *testing.T) {
 	for _, tool := range []string{"b3sum", "xxhsum"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed (CI)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
+		testenv.Need(t, tool)
 	}
 	dir := t.TempDir()
 	for _, size := range []int{0, 1, 1023, 1024, 1025, HashBufferSize + 7, 5*HashBufferSize + 3} {

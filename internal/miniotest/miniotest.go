@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -82,10 +83,7 @@ func Require(t testing.TB) string {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("miniotest: %v", err)
-		}
-		t.Skipf("miniotest: %v", err)
+		testenv.SkipOrFail(t, "miniotest: %v", err)
 	}
 	return bin
 }

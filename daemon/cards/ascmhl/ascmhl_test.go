@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -18,14 +19,7 @@ const fixtures = "../../../testdata/cards/ascmhl"
 // need returns the path of a tool, skipping when absent (failing under CI).
 func need(t *testing.T, tool string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed (CI must not skip): %v", tool, err)
-		}
-		t.Skipf("%s not installed: %v", tool, err)
-	}
-	return p
+	return testenv.Need(t, tool)
 }
 
 // copyTree copies a fixture folder so tests can write into it.
