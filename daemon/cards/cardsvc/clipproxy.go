@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,48 +25,85 @@ func ClipProxyPath(stateDir, clipID string) string {
 	return filepath.Join(stateDir, "clips", clipID, "proxy.mp4")
 }
 
-// ConcatProxies cuts the proxy of a whole clip by stream-copying the
-// per-part proxies (cut by transcode with the same parameters and a closed
-// GOP) in order with FFmpeg's concat demuxer. It writes a temp file next to
-// out, checks with ffprobe that its video frame count is the sum of the
-// parts', and renames it into place. It returns that frame count.
-func ConcatProxies(ctx context.Context, ffmpeg, ffprobe string, parts []string, out string) (int64, error) {
-	if len(parts) == 0 {
-		return 0, fmt.Errorf("clip proxy: no parts")
+// ClipSources is what the proxy of a whole clip is cut from.
+type ClipSources struct {
+	// Video lists the per-part proxies in play order. Transcode cut them
+	// with the same parameters and a closed GOP, so they are stream-copied.
+	Video []string
+	// Audio is separate audio essence (Panasonic P2 keeps one mono MXF per
+	// channel beside a video-only MXF): per channel, the master of each
+	// span in play order. Empty: the parts' own audio is stream-copied.
+	Audio [][]string
+	// Timecode is the clip's start timecode, written as the tmcd track
+	// ("" keeps the first part's).
+	Timecode string
+	// AudioBitrate is the AAC bitrate for mixed separate audio (default 160k).
+	AudioBitrate string
+}
+
+// CutClipProxy cuts the proxy of a whole clip with FFmpeg's concat
+// demuxer: the video of the part proxies is stream-copied in order, and
+// separate audio channels, when there are any, are concatenated per
+// channel, mixed to 48 kHz stereo (odd channels left, even right, mono to
+// both, like transcode's mix) and encoded to AAC. It writes a temp file
+// next to out, checks with ffprobe that its video frame count is the sum of
+// the parts' and that the audio covers the video within a frame, and
+// renames it into place. It returns that frame count.
+func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, out string) (int64, error) {
+	if len(src.Video) == 0 {
+		return 0, fmt.Errorf("clip proxy: no video parts")
 	}
 	var want int64
-	var list strings.Builder
-	for _, p := range parts {
+	for _, p := range src.Video {
 		n, err := countFrames(ctx, ffprobe, p)
 		if err != nil {
 			return 0, err
 		}
 		want += n
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return 0, err
-		}
-		fmt.Fprintf(&list, "file '%s'\n", strings.ReplaceAll(abs, "'", `'\''`))
 	}
 	dir := filepath.Dir(out)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	lst := filepath.Join(dir, ".parts.txt")
-	if err := os.WriteFile(lst, []byte(list.String()), 0o644); err != nil {
-		return 0, err
+	args := []string{"-hide_banner", "-nostdin", "-y"}
+	lists := [][]string{src.Video}
+	lists = append(lists, src.Audio...)
+	for i, files := range lists {
+		if len(files) == 0 {
+			return 0, fmt.Errorf("clip proxy: audio channel %d has no files", i)
+		}
+		lst := filepath.Join(dir, fmt.Sprintf(".parts%d.txt", i))
+		if err := writeConcatList(lst, files); err != nil {
+			return 0, err
+		}
+		defer os.Remove(lst)
+		args = append(args, "-f", "concat", "-safe", "0", "-i", lst)
 	}
-	defer os.Remove(lst)
+	args = append(args, "-map", "0:v:0", "-c:v", "copy")
+	if n := len(src.Audio); n == 0 {
+		args = append(args, "-map", "0:a?", "-c:a", "copy")
+	} else {
+		br := src.AudioBitrate
+		if br == "" {
+			br = "160k"
+		}
+		args = append(args, "-filter_complex", separateAudioMix(n), "-map", "[aout]",
+			"-c:a", "aac", "-b:a", br, "-ar", "48000", "-ac", "2")
+	}
+	if src.Timecode != "" {
+		args = append(args, "-timecode", src.Timecode)
+	}
 	tmp := filepath.Join(dir, ".proxy.tmp.mp4")
 	defer os.Remove(tmp)
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-y", "-f", "concat", "-safe", "0",
-		"-i", lst, "-map", "0:v", "-map", "0:a?", "-c", "copy", "-movflags", "+faststart", tmp)
+	args = append(args, "-movflags", "+faststart", "-f", "mp4", tmp)
+	cmd := exec.CommandContext(ctx, ffmpeg, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return 0, fmt.Errorf("clip proxy: ffmpeg concat: %w: %s", err, tail(stderr.String(), 600))
 	}
-	if _, _, err := transcode.Probe(ctx, ffprobe, tmp); err != nil {
+	m, _, err := transcode.Probe(ctx, ffprobe, tmp)
+	if err != nil {
 		return 0, fmt.Errorf("clip proxy: %w", err)
 	}
 	got, err := countFrames(ctx, ffprobe, tmp)
@@ -75,10 +113,88 @@ func ConcatProxies(ctx context.Context, ffmpeg, ffprobe string, parts []string, 
 	if got != want {
 		return 0, fmt.Errorf("clip proxy: %d frames, parts have %d", got, want)
 	}
+	if len(src.Audio) > 0 {
+		if err := audioCoversVideo(m); err != nil {
+			return 0, fmt.Errorf("clip proxy: %w", err)
+		}
+	}
 	if err := os.Rename(tmp, out); err != nil {
 		return 0, err
 	}
 	return got, nil
+}
+
+// separateAudioMix mixes n single-channel inputs (inputs 1..n) to stereo.
+func separateAudioMix(n int) string {
+	if n == 1 {
+		return "[1:a]pan=stereo|c0=c0|c1=c0,aresample=48000[aout]"
+	}
+	var in, l, r []string
+	for i := 0; i < n; i++ {
+		in = append(in, fmt.Sprintf("[%d:a]", i+1))
+		if i%2 == 0 {
+			l = append(l, "c"+strconv.Itoa(i))
+		} else {
+			r = append(r, "c"+strconv.Itoa(i))
+		}
+	}
+	return fmt.Sprintf("%samerge=inputs=%d,pan=stereo|c0<%s|c1<%s,aresample=48000[aout]",
+		strings.Join(in, ""), n, strings.Join(l, "+"), strings.Join(r, "+"))
+}
+
+// audioCoversVideo checks that a proxy has an audio stream as long as its
+// video, within one frame (plus AAC's 1024-sample granularity).
+func audioCoversVideo(m *storage.Media) error {
+	var v, a *storage.Stream
+	for i := range m.Streams {
+		s := &m.Streams[i]
+		switch {
+		case s.Type == "video" && v == nil:
+			v = s
+		case s.Type == "audio" && a == nil:
+			a = s
+		}
+	}
+	if v == nil || a == nil {
+		return fmt.Errorf("no audio track")
+	}
+	tol := 0.05
+	if r, ok := ratFloat(v.FrameRate); ok && r > 0 {
+		tol = 1/r + 1024.0/48000
+	}
+	if d := a.Duration - v.Duration; d < -tol || d > tol {
+		return fmt.Errorf("audio %.3f s, video %.3f s", a.Duration, v.Duration)
+	}
+	return nil
+}
+
+func ratFloat(s string) (float64, bool) {
+	num, den, ok := strings.Cut(s, "/")
+	n, err1 := strconv.ParseFloat(num, 64)
+	d := 1.0
+	var err2 error
+	if ok {
+		d, err2 = strconv.ParseFloat(den, 64)
+	}
+	if err1 != nil || err2 != nil || d == 0 {
+		return 0, false
+	}
+	return n / d, true
+}
+
+func writeConcatList(lst string, files []string) error {
+	var b strings.Builder
+	for _, p := range files {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		if strings.ContainsAny(abs, "\n\r") {
+			return fmt.Errorf("clip proxy: unusable file name %q", abs)
+		}
+		fmt.Fprintf(&b, "file '%s'\n", strings.ReplaceAll(abs, "'", `'\''`))
+	}
+	return os.WriteFile(lst, []byte(b.String()), 0o644)
 }
 
 // countFrames counts the video packets of path's first video stream.
@@ -150,31 +266,46 @@ type ClipProxy struct {
 	At     time.Time `json:"at"`
 }
 
-type clipProxyConfig struct{ stateDir, ffmpeg, ffprobe string }
+type clipProxyConfig struct{ stateDir, ffmpeg, ffprobe, audioBitrate string }
 
-// SetClipProxy enables whole-clip proxies for multi-part video clips: once
-// every video part's proxy is ready, they are concatenated into
-// <state_dir>/clips/<clip id>/proxy.mp4. Call before Run.
-func (s *Service) SetClipProxy(stateDir, ffmpeg, ffprobe string) {
-	s.clipProxy = &clipProxyConfig{stateDir, ffmpeg, ffprobe}
+// SetClipProxy enables whole-clip proxies: once every video part's proxy
+// is ready, a clip of several video parts (chapters, spans) or with
+// separate audio essence (P2) gets <state_dir>/clips/<clip id>/proxy.mp4.
+// audioBitrate is the AAC bitrate of mixed separate audio ("" for 160k).
+// Call before Run.
+func (s *Service) SetClipProxy(stateDir, ffmpeg, ffprobe, audioBitrate string) {
+	s.clipProxy = &clipProxyConfig{stateDir, ffmpeg, ffprobe, audioBitrate}
 }
 
 func clipOfKey(assetID string) string { return "cards/clipof/" + assetID }
 
-// indexClipParts remembers which multi-part clip each video part belongs to.
-func (s *Service) indexClipParts(doc ClipDoc) error {
-	var vids []ClipPart
+// needsClipProxy reports whether a clip gets a whole-clip proxy: the
+// per-part proxies alone would not show the whole clip (several video
+// parts) or would be silent (audio in separate files).
+func needsClipProxy(doc ClipDoc) bool {
+	var v, a int
 	for _, p := range doc.Parts {
-		if p.Role == "video" && p.AssetID != "" {
-			vids = append(vids, p)
+		switch p.Role {
+		case "video":
+			v++
+		case "audio":
+			a++
 		}
 	}
-	if len(vids) < 2 {
+	return v >= 2 || (v >= 1 && a >= 1)
+}
+
+// indexClipParts remembers which clip each video part belongs to, for the
+// clips that get a whole-clip proxy.
+func (s *Service) indexClipParts(doc ClipDoc) error {
+	if !needsClipProxy(doc) {
 		return nil
 	}
-	for _, p := range vids {
-		if err := s.cat.PutState(clipOfKey(p.AssetID), doc.ID); err != nil {
-			return err
+	for _, p := range doc.Parts {
+		if p.Role == "video" && p.AssetID != "" {
+			if err := s.cat.PutState(clipOfKey(p.AssetID), doc.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -190,14 +321,15 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 	if err := s.cat.GetState(clipOfKey(assetID), &id); err != nil {
 		return
 	}
+	s.clipMu.Lock()
 	var doc ClipDoc
-	if err := s.cat.GetState(clipKey(id), &doc); err != nil {
+	err := s.cat.GetState(clipKey(id), &doc)
+	s.clipMu.Unlock()
+	if err != nil || (doc.Proxy != nil && doc.Proxy.Status == "ready") {
 		return
 	}
-	if doc.Proxy != nil && doc.Proxy.Status == "ready" {
-		return
-	}
-	var parts []string
+	src := ClipSources{AudioBitrate: s.clipProxy.audioBitrate}
+	var video []ClipPart
 	for _, p := range doc.Parts {
 		if p.Role != "video" {
 			continue
@@ -210,25 +342,44 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 		if fi, err := os.Stat(f); err != nil || !fi.Mode().IsRegular() {
 			return
 		}
-		parts = append(parts, f)
+		src.Video = append(src.Video, f)
+		video = append(video, p)
 	}
+	if doc.Meta != nil && doc.Meta.StartTimecode != "" {
+		src.Timecode = doc.Meta.StartTimecode
+	}
+	var cutErr error
+	src.Audio, cutErr = s.separateAudio(doc, len(video))
 	out := ClipProxyPath(s.clipProxy.stateDir, id)
 	cp := &ClipProxy{Status: "ready", At: time.Now().UTC()}
-	frames, err := ConcatProxies(ctx, s.clipProxy.ffmpeg, s.clipProxy.ffprobe, parts, out)
-	if err != nil {
+	var frames int64
+	if cutErr == nil {
+		frames, cutErr = CutClipProxy(ctx, s.clipProxy.ffmpeg, s.clipProxy.ffprobe, src, out)
+	}
+	if cutErr != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("clip proxy", "clip", id, "err", err)
-		cp = &ClipProxy{Status: "failed", Error: err.Error(), At: cp.At}
+		s.log.Warn("clip proxy", "clip", id, "err", cutErr)
+		cp = &ClipProxy{Status: "failed", Error: cutErr.Error(), At: cp.At}
 	} else {
 		cp.Frames = frames
 		if fi, err := os.Stat(out); err == nil {
 			cp.Bytes = fi.Size()
 		}
 	}
-	doc.Proxy = cp
-	if err := s.cat.PutState(clipKey(id), doc); err != nil {
+	// Store the result unless the clip changed meanwhile (another card
+	// brought more spans): then its new parts' proxies cut it again.
+	s.clipMu.Lock()
+	var cur ClipDoc
+	if err := s.cat.GetState(clipKey(id), &cur); err != nil || !sameParts(cur.Parts, doc.Parts) {
+		s.clipMu.Unlock()
+		return
+	}
+	cur.Proxy = cp
+	err = s.cat.PutState(clipKey(id), cur)
+	s.clipMu.Unlock()
+	if err != nil {
 		s.log.Warn("clip proxy record", "clip", id, "err", err)
 		return
 	}
@@ -238,4 +389,56 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 			s.log.Warn("clip proxy event", "clip", id, "err", err)
 		}
 	}
+}
+
+func sameParts(a, b []ClipPart) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// separateAudio returns the clip's separate audio masters per channel, each
+// channel's files in span order. P2 names a span's channel files
+// <clip>00.MXF, <clip>01.MXF ...: the channel is the two digits before the
+// extension. A channel missing from a span cannot be lined up with the
+// video, so only channels every span has are used.
+func (s *Service) separateAudio(doc ClipDoc, spans int) ([][]string, error) {
+	var order []string
+	byCh := map[string][]string{}
+	for _, p := range doc.Parts {
+		if p.Role != "audio" {
+			continue
+		}
+		root, ok := s.vols[doc.Volume]
+		if !ok {
+			return nil, fmt.Errorf("clip %s: volume %q not configured", doc.ID, doc.Volume)
+		}
+		stem := strings.TrimSuffix(path.Base(p.Path), path.Ext(p.Path))
+		ch := stem
+		if len(stem) >= 2 {
+			ch = stem[len(stem)-2:]
+		}
+		if _, seen := byCh[ch]; !seen {
+			order = append(order, ch)
+		}
+		byCh[ch] = append(byCh[ch], filepath.Join(root, filepath.FromSlash(p.Path)))
+	}
+	var out [][]string
+	for _, ch := range order {
+		if len(byCh[ch]) == spans {
+			out = append(out, byCh[ch])
+		} else {
+			s.log.Warn("clip proxy: audio channel not in every span, left out", "clip", doc.ID, "channel", ch, "files", len(byCh[ch]), "spans", spans)
+		}
+	}
+	if len(order) > 0 && len(out) == 0 {
+		return nil, fmt.Errorf("clip %s: no audio channel is present in all %d spans", doc.ID, spans)
+	}
+	return out, nil
 }

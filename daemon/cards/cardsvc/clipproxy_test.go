@@ -30,7 +30,7 @@ func TestConcatProxiesChapters(t *testing.T) {
 	id := clipID("card", "GX0042")
 	state := t.TempDir()
 	dst := ClipProxyPath(state, id)
-	frames, err := ConcatProxies(ctx, ffmpeg, ffprobe, parts, dst)
+	frames, err := CutClipProxy(ctx, ffmpeg, ffprobe, ClipSources{Video: parts}, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestMaybeClipProxy(t *testing.T) {
 	if err := s.indexClipParts(doc); err != nil {
 		t.Fatal(err)
 	}
-	s.SetClipProxy(state, ffmpeg, ffprobe)
+	s.SetClipProxy(state, ffmpeg, ffprobe, "")
 	ready := func(i int) {
 		data, _ := os.ReadFile(chapters[i])
 		out := storage.OutputPath(state, ids[i], "proxy.mp4")

@@ -66,6 +66,18 @@ type ClipPart struct {
 	Role    string `json:"role"` // video | audio | sidecar
 	Path    string `json:"path"` // relative to the volume
 	AssetID string `json:"asset_id"`
+	Card    string `json:"card,omitempty"` // key of the card it was offloaded from
+	// Offset is where the part's span starts in its shot, in edit units
+	// (P2 OffsetInShot); 0 for clips that are not spanned shots.
+	Offset int64 `json:"offset_in_shot,omitempty"`
+}
+
+// ClipCard is one card a clip's parts were offloaded from.
+type ClipCard struct {
+	Key       string    `json:"key"`
+	Label     string    `json:"label"`
+	Folder    string    `json:"folder"`
+	OffloadAt time.Time `json:"offload_at"`
 }
 
 // ClipDoc is a clip as served at /v1/clips/{id} (state key "clips/<id>").
@@ -79,7 +91,10 @@ type ClipDoc struct {
 	Folder    string            `json:"folder"`
 	OffloadAt time.Time         `json:"offload_at"`
 	Parts     []ClipPart        `json:"parts"`
-	Meta      *cards.CameraMeta `json:"meta,omitempty"`
+	// Cards lists every card holding parts of the clip: one, or several
+	// for a shot spanned over cards (P2), joined by its GlobalShotID.
+	Cards []ClipCard        `json:"cards,omitempty"`
+	Meta  *cards.CameraMeta `json:"meta,omitempty"`
 	Proxy     *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
 }
 
@@ -130,6 +145,7 @@ type Service struct {
 	offload Volume
 
 	clipProxy *clipProxyConfig // nil: no whole-clip proxies
+	clipMu    sync.Mutex       // serialises read-modify-write of clip records
 
 	mu      sync.Mutex
 	present map[string]*present // by mount point
@@ -368,24 +384,28 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 	}
 	meta := map[string]*cards.CameraMeta{}
 	clips, err := cards.Clips(res.Dst, res.Layout)
+	card := ClipCard{Key: rec.Key, Label: rec.Label, Folder: rec.Folder, OffloadAt: origin.OffloadAt}
 	for _, c := range clips {
-		doc := ClipDoc{ID: clipID(rec.Key, c.Name), Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
-			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: c.Meta}
+		id := clipID(rec.Key, c.Name)
+		if shot := shotID(c); shot != "" {
+			id = clipID("shot", shot)
+		}
+		doc := ClipDoc{ID: id, Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
+			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: c.Meta, Cards: []ClipCard{card}}
+		offsets := spanOffsets(res.Dst, c)
 		for _, role := range []struct {
 			name  string
 			paths []string
 		}{{"video", c.Video}, {"audio", c.Audio}, {"sidecar", c.Sidecars}} {
 			for _, p := range role.paths {
-				doc.Parts = append(doc.Parts, ClipPart{Role: role.name, Path: path.Join(rec.Folder, p), AssetID: byPath[p]})
+				doc.Parts = append(doc.Parts, ClipPart{Role: role.name, Path: path.Join(rec.Folder, p), AssetID: byPath[p],
+					Card: rec.Key, Offset: offsets[p]})
 				if role.name != "sidecar" && c.Meta != nil {
 					meta[p] = c.Meta
 				}
 			}
 		}
-		if perr := s.cat.PutState(clipKey(doc.ID), doc); perr != nil {
-			return perr
-		}
-		if perr := s.indexClipParts(doc); perr != nil {
+		if perr := s.putClip(doc); perr != nil {
 			return perr
 		}
 		rec.Clips = append(rec.Clips, doc.ID)
