@@ -82,20 +82,20 @@ type ClipCard struct {
 
 // ClipDoc is a clip as served at /v1/clips/{id} (state key "clips/<id>").
 type ClipDoc struct {
-	ID        string            `json:"id"`
-	Name      string            `json:"name"`
-	Layout    cards.Layout      `json:"layout"`
-	CardLabel string            `json:"card_label"`
-	CardKey   string            `json:"card_key"`
-	Volume    string            `json:"volume"`
-	Folder    string            `json:"folder"`
-	OffloadAt time.Time         `json:"offload_at"`
-	Parts     []ClipPart        `json:"parts"`
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Layout    cards.Layout `json:"layout"`
+	CardLabel string       `json:"card_label"`
+	CardKey   string       `json:"card_key"`
+	Volume    string       `json:"volume"`
+	Folder    string       `json:"folder"`
+	OffloadAt time.Time    `json:"offload_at"`
+	Parts     []ClipPart   `json:"parts"`
 	// Cards lists every card holding parts of the clip: one, or several
 	// for a shot spanned over cards (P2), joined by its GlobalShotID.
 	Cards []ClipCard        `json:"cards,omitempty"`
 	Meta  *cards.CameraMeta `json:"meta,omitempty"`
-	Proxy     *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
+	Proxy *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
 }
 
 // pending is what still has to be attached to an asset (state key
