@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"os"
 	"os/exec"
 	"path"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -53,30 +53,39 @@ func mustRun(t *testing.T, name string, args ...string) {
 // when the value starts with "<"), written with a fixed mtime.
 func newCard(t *testing.T, root, label, size string, files map[string]string) *card {
 	t.Helper()
+	return newCardTree(t, root, label, size, func(staging string) {
+		mt := time.Date(2026, 2, 1, 10, 15, 0, 0, time.UTC)
+		for rel, v := range files {
+			p := filepath.Join(staging, filepath.FromSlash(rel))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			data := []byte(v)
+			if !strings.HasPrefix(v, "<") {
+				var n int
+				fmt.Sscanf(v, "%d", &n)
+				data = make([]byte, n)
+				rand.Read(data)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Chtimes(p, mt, mt)
+		}
+	})
+}
+
+// newCardTree makes an ext4 image labelled label whose files fill writes
+// into the (mounted) directory it is given.
+func newCardTree(t *testing.T, root, label, size string, fill func(dir string)) *card {
+	t.Helper()
 	c := &card{t: t, img: filepath.Join(t.TempDir(), label+".img"), label: label, mp: filepath.Join(root, label)}
 	mustRun(t, "truncate", "-s", size, c.img)
 	mustRun(t, "mkfs.ext4", "-q", "-L", label, c.img)
 	staging := t.TempDir()
 	mustRun(t, "mount", "-o", "loop", c.img, staging)
 	os.RemoveAll(filepath.Join(staging, "lost+found"))
-	mt := time.Date(2026, 2, 1, 10, 15, 0, 0, time.UTC)
-	for rel, v := range files {
-		p := filepath.Join(staging, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		data := []byte(v)
-		if !strings.HasPrefix(v, "<") {
-			var n int
-			fmt.Sscanf(v, "%d", &n)
-			data = make([]byte, n)
-			rand.Read(data)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		os.Chtimes(p, mt, mt)
-	}
+	fill(staging)
 	mustRun(t, "umount", staging)
 	if err := os.MkdirAll(c.mp, 0o755); err != nil {
 		t.Fatal(err)
