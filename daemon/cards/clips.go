@@ -12,9 +12,12 @@ import (
 )
 
 // Clip is one logical clip on a card: its media parts in play order (GoPro
-// chapters, RED spans, spanned P2 clips), separate audio essence (P2), and
-// sidecars (XML, thumbnails, low-res proxies). Paths are slash-separated and
-// relative to the card root, so they hold for an offloaded copy too.
+// chapters, RED spans, spanned P2 clips, the AVCHD streams of one playlist
+// recording, XDCAM EX spans), separate audio essence (P2), and sidecars
+// (XML, thumbnails, low-res proxies). Layout is the card's, or that of the
+// folder the clip was found in (an AVCHD clip on a Sony XAVC card). Paths
+// are slash-separated and relative to the card root, so they hold for an
+// offloaded copy too.
 type Clip struct {
 	Name     string      `json:"name"`
 	Layout   Layout      `json:"layout"`
@@ -47,7 +50,8 @@ var (
 
 // Clips groups the files of a card (or an offloaded copy) into clips and
 // reads their sidecars. Files no clip claims are returned as single-file
-// clips when they are media, and ignored otherwise.
+// clips when they are media, and ignored otherwise (card-level indexes such
+// as MEDIAPRO.XML or AVCHD's INDEX.BDM and playlists).
 func Clips(root string, layout Layout) ([]Clip, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -68,6 +72,11 @@ func Clips(root string, layout Layout) ([]Clip, error) {
 	}
 	sort.Strings(files)
 	g := &grouper{root: root, layout: layout, byKey: map[string]*Clip{}, claimed: map[string]bool{}}
+	// AVCHD and XDCAM EX folders are recognised by their structure on any
+	// card (Sony cameras write AVCHD beside XAVC S), before the layout's
+	// own grouping; their clips carry their own Layout.
+	g.avchd(files)
+	g.xdcamEX(files)
 	switch layout {
 	case LayoutGoPro:
 		g.gopro(files)
@@ -169,7 +178,7 @@ func (g *grouper) sony(files []string) {
 	for _, rel := range files {
 		base := strings.ToUpper(path.Base(rel))
 		ext := path.Ext(base)
-		if ext == ".MP4" || ext == ".MXF" {
+		if (ext == ".MP4" || ext == ".MXF") && !g.claimed[rel] {
 			if strings.Contains(strings.ToUpper(rel), "/SUB/") {
 				continue // XDCAM proxies: sidecars, below
 			}

@@ -26,14 +26,15 @@ type Layout string
 // Known layouts.
 const (
 	LayoutUnknown     Layout = "unknown"
-	LayoutDCIM        Layout = "dcim"         // generic DCIM (stills cameras, phones, drones)
-	LayoutGoPro       Layout = "gopro"        // DCIM/100GOPRO, chaptered GX01xxxx/GX02xxxx
-	LayoutSonyXAVC    Layout = "sony_xavc"    // PRIVATE/M4ROOT/CLIP + NRT XML
-	LayoutSonyXDCAM   Layout = "sony_xdcam"   // XDROOT/Clip + NRT XML
-	LayoutCanonCinema Layout = "canon_cinema" // CONTENTS/CLIPS001...
-	LayoutP2          Layout = "panasonic_p2" // CONTENTS/VIDEO, AUDIO, CLIP
-	LayoutAVCHD       Layout = "avchd"        // PRIVATE/AVCHD/BDMV/STREAM
-	LayoutRED         Layout = "red"          // *.RDM / *.RDC folders with .R3D
+	LayoutDCIM        Layout = "dcim"          // generic DCIM (stills cameras, phones, drones)
+	LayoutGoPro       Layout = "gopro"         // DCIM/100GOPRO, chaptered GX01xxxx/GX02xxxx
+	LayoutSonyXAVC    Layout = "sony_xavc"     // PRIVATE/M4ROOT/CLIP + NRT XML
+	LayoutSonyXDCAM   Layout = "sony_xdcam"    // XDROOT/Clip + NRT XML
+	LayoutSonyXDCAMEX Layout = "sony_xdcam_ex" // BPAV/CLPR/<clip>/<clip>.MP4, spans <cam>_<take>_01, _02
+	LayoutCanonCinema Layout = "canon_cinema"  // CONTENTS/CLIPS001...
+	LayoutP2          Layout = "panasonic_p2"  // CONTENTS/VIDEO, AUDIO, CLIP
+	LayoutAVCHD       Layout = "avchd"         // PRIVATE/AVCHD/BDMV/STREAM (or AVCHD/BDMV, BDMV) + PLAYLIST
+	LayoutRED         Layout = "red"           // *.RDM / *.RDC folders with .R3D
 	LayoutBRAW        Layout = "blackmagic_braw"
 	LayoutARRI        Layout = "arri_mxf"
 )
@@ -101,7 +102,17 @@ func Detect(root string) (Layout, error) {
 	if _, ok := childDir(root, "XDROOT"); ok {
 		return LayoutSonyXDCAM, nil
 	}
+	if _, ok := path2(root, "BPAV", "CLPR"); ok {
+		return LayoutSonyXDCAMEX, nil
+	}
 	if _, ok := path2(root, "PRIVATE", "AVCHD", "BDMV"); ok {
+		return LayoutAVCHD, nil
+	}
+	// AVCHD copied without PRIVATE, and Blu-ray style BDMV at the root.
+	if _, ok := path2(root, "AVCHD", "BDMV", "STREAM"); ok {
+		return LayoutAVCHD, nil
+	}
+	if _, ok := path2(root, "BDMV", "STREAM"); ok {
 		return LayoutAVCHD, nil
 	}
 	if dcim, ok := childDir(root, "DCIM"); ok {

@@ -189,3 +189,37 @@ func TestParseSidecars(t *testing.T) {
 		t.Fatal("Apply overwrote a probed timecode")
 	}
 }
+
+// TestDetectAVCHDAndXDCAMEX: AVCHD under PRIVATE, AVCHD/BDMV or BDMV at the
+// root (with STREAM inside), and XDCAM EX by BPAV/CLPR, in any case.
+func TestDetectAVCHDAndXDCAMEX(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  Layout
+	}{
+		{"PRIVATE/AVCHD/BDMV", []string{"PRIVATE/AVCHD/BDMV/STREAM/00000.MTS", "PRIVATE/AVCHD/BDMV/INDEX.BDM"}, LayoutAVCHD},
+		{"AVCHD/BDMV at the root", []string{"AVCHD/BDMV/STREAM/00000.MTS", "AVCHD/BDMV/PLAYLIST/00000.MPL"}, LayoutAVCHD},
+		{"BDMV at the root", []string{"BDMV/STREAM/00000.m2ts", "BDMV/PLAYLIST/00000.mpls"}, LayoutAVCHD},
+		{"lower-case BDMV", []string{"bdmv/stream/00000.mts"}, LayoutAVCHD},
+		{"lower-case PRIVATE/AVCHD", []string{"private/avchd/bdmv/stream/00000.mts"}, LayoutAVCHD},
+		{"AVCHD with DCIM stills", []string{"PRIVATE/AVCHD/BDMV/STREAM/00000.MTS", "DCIM/100CANON/IMG_0001.JPG"}, LayoutAVCHD},
+		{"BDMV without STREAM", []string{"BDMV/PLAYLIST/00000.mpls", "notes.txt"}, LayoutUnknown},
+		{"AVCHD/BDMV without STREAM", []string{"AVCHD/BDMV/INDEX.BDM"}, LayoutUnknown},
+		{"XDCAM EX", []string{"BPAV/CLPR/709_0001_01/709_0001_01.MP4", "BPAV/MEDIAPRO.XML"}, LayoutSonyXDCAMEX},
+		{"lower-case XDCAM EX", []string{"bpav/clpr/709_0001_01/709_0001_01.mp4"}, LayoutSonyXDCAMEX},
+		{"BPAV without CLPR", []string{"BPAV/MEDIAPRO.XML", "DCIM/100MSDCF/DSC00001.JPG"}, LayoutDCIM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			tree := map[string]string{}
+			for _, f := range tc.files {
+				tree[f] = "rand:10"
+			}
+			writeTree(t, root, tree)
+			if got, err := Detect(root); err != nil || got != tc.want {
+				t.Fatalf("Detect = %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}
