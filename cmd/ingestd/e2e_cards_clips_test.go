@@ -45,8 +45,8 @@ func TestCardClipsToBucket(t *testing.T) {
 	})
 	p2a := newCardTree(t, root, "P2CARD1", "32M", func(dir string) {
 		if err := cardgen.P2Shot(ctx, ffmpeg, dir, shot, []cardgen.P2Span{
-			{Clip: "0001AB", Offset: 0, Frames: 30, Timecode: "10:00:00:00"},
-			{Clip: "0002AB", Offset: 30, Frames: 20, Timecode: "10:00:01:05"},
+			{Clip: "0001AB", Offset: 0, Frames: 30, Timecode: "10:00:00:00", Next: "0002AB"},
+			{Clip: "0002AB", Offset: 30, Frames: 20, Timecode: "10:00:01:05", Next: "0003AB"},
 		}, 2); err != nil {
 			t.Fatal(err)
 		}
@@ -143,6 +143,10 @@ func TestCardClipsToBucket(t *testing.T) {
 	}
 
 	sid := clipReady("0001AB.MXF", 50)
+	var partial cardsvc.ClipDoc
+	if err := e.client().Get(ctx, "/v1/clips/"+sid, nil, &partial); err != nil || !partial.Incomplete {
+		t.Errorf("shot with its last span on a card not offloaded yet: incomplete=%v (%v)", partial.Incomplete, err)
+	}
 	p2b.Insert()
 	if again := clipReady("0003AB.MXF", 75); again != sid {
 		t.Fatalf("the second card's span made clip %s, not the shot's %s", again, sid)
@@ -178,6 +182,9 @@ func TestCardClipsToBucket(t *testing.T) {
 	}
 	if strings.Join(vids, ",") != "P2CARD1/CONTENTS/VIDEO/0001AB.MXF,P2CARD1/CONTENTS/VIDEO/0002AB.MXF,P2CARD2/CONTENTS/VIDEO/0003AB.MXF" || len(auds) != 6 {
 		t.Errorf("shot parts: video %v audio %v", vids, auds)
+	}
+	if doc.Incomplete || len(doc.Spans) != 3 {
+		t.Errorf("whole shot: incomplete=%v spans %+v", doc.Incomplete, doc.Spans)
 	}
 	if len(doc.Cards) != 2 || doc.Cards[0].Label != "P2CARD1" || doc.Cards[1].Label != "P2CARD2" || doc.Meta == nil || doc.Meta.Manufacturer != "Panasonic" {
 		t.Errorf("shot cards %+v meta %+v", doc.Cards, doc.Meta)

@@ -30,7 +30,9 @@ type CameraMeta struct {
 	GlobalClipID  string    `json:"global_clip_id,omitempty"`
 	GlobalShotID  string    `json:"global_shot_id,omitempty"` // P2: clips of one shot spanned over files/cards
 	OffsetInShot  int64     `json:"offset_in_shot,omitempty"`
-	VideoFiles    []string  `json:"video_files,omitempty"` // P2: essence file names from the clip XML
+	PrevClipID    string    `json:"prev_clip_id,omitempty"` // P2: GlobalClipID of the shot's previous span
+	NextClipID    string    `json:"next_clip_id,omitempty"` // P2: GlobalClipID of the shot's next span
+	VideoFiles    []string  `json:"video_files,omitempty"`  // P2: essence file names from the clip XML
 	AudioFiles    []string  `json:"audio_files,omitempty"`
 }
 
@@ -206,6 +208,10 @@ type p2XML struct {
 		Relation struct {
 			OffsetInShot int64  `xml:"OffsetInShot"`
 			GlobalShotID string `xml:"GlobalShotID"`
+			// The neighbouring spans of a shot recorded over several
+			// clips (and cards).
+			Previous string `xml:"Connection>Previous>GlobalClipID"`
+			Next     string `xml:"Connection>Next>GlobalClipID"`
 		} `xml:"Relation"`
 	} `xml:"ClipContent"`
 }
@@ -228,6 +234,7 @@ func ParseP2Clip(data []byte) (*CameraMeta, error) {
 		CreationDate: parseXMLTime(c.Meta.CreationDate), StartTimecode: c.Video.StartTimecode,
 		DropFrame: strings.Contains(c.Video.StartTimecode, ";"), CaptureFPS: c.Video.FrameRate, VideoCodec: c.Video.Codec,
 		GlobalShotID: c.Relation.GlobalShotID, OffsetInShot: c.Relation.OffsetInShot,
+		PrevClipID: c.Relation.Previous, NextClipID: c.Relation.Next,
 	}
 	if m.CreationDate.IsZero() {
 		m.CreationDate = parseXMLTime(c.Meta.StartDate)

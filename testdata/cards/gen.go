@@ -29,6 +29,12 @@ type P2Span struct {
 	Offset   int64  // OffsetInShot, in frames
 	Frames   int    // video frames (25 fps)
 	Timecode string // start timecode HH:MM:SS:FF
+	Next     string // clip name of the shot's next span ("" for the last)
+}
+
+// P2GlobalClipID is the GlobalClipID the template gives clip.
+func P2GlobalClipID(clip string) string {
+	return "060A2B340101010501010D43130000" + clip + "6A1F0D8E3B0C5A0080458201D2B0"
 }
 
 // P2Shot writes the spans of one shot into the P2 card rooted at root:
@@ -64,6 +70,11 @@ func P2Shot(ctx context.Context, ffmpeg, root, shotID string, spans []P2Span, ch
 		// The template lists two channels; write the ones asked for.
 		if i, j := strings.Index(x, "\t\t\t<Audio>"), strings.LastIndex(x, "</Audio>\n"); i >= 0 && j > i {
 			x = x[:i] + audio + x[j+len("</Audio>\n"):]
+		}
+		if sp.Next != "" {
+			conn := "</GlobalShotID>\n\t\t\t<Connection>\n\t\t\t\t<Next>\n\t\t\t\t\t<GlobalClipID>" + P2GlobalClipID(sp.Next) +
+				"</GlobalClipID>\n\t\t\t\t</Next>\n\t\t\t</Connection>"
+			x = strings.Replace(x, "</GlobalShotID>", conn, 1)
 		}
 		if err := os.WriteFile(filepath.Join(c, "CLIP", sp.Clip+".XML"), []byte(x), 0o644); err != nil {
 			return err

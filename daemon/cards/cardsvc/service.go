@@ -93,9 +93,14 @@ type ClipDoc struct {
 	Parts     []ClipPart   `json:"parts"`
 	// Cards lists every card holding parts of the clip: one, or several
 	// for a shot spanned over cards (P2), joined by its GlobalShotID.
-	Cards []ClipCard        `json:"cards,omitempty"`
-	Meta  *cards.CameraMeta `json:"meta,omitempty"`
-	Proxy *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
+	Cards []ClipCard `json:"cards,omitempty"`
+	// Spans are the spans of a shot recorded over several clips (P2), in
+	// shot order; Incomplete says spans are missing (a gap, or a next span
+	// on a card not offloaded yet).
+	Spans      []ClipSpan        `json:"spans,omitempty"`
+	Incomplete bool              `json:"incomplete,omitempty"`
+	Meta       *cards.CameraMeta `json:"meta,omitempty"`
+	Proxy      *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
 }
 
 // pending is what still has to be attached to an asset (state key
@@ -392,7 +397,8 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 		}
 		doc := ClipDoc{ID: id, Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
 			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: c.Meta, Cards: []ClipCard{card}}
-		offsets := spanOffsets(res.Dst, c)
+		offsets, spans := spanInfo(res.Dst, rec.Key, c)
+		doc.Spans, doc.Incomplete = spans, incomplete(spans)
 		for _, role := range []struct {
 			name  string
 			paths []string

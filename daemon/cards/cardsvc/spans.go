@@ -23,20 +23,27 @@ func shotID(c cards.Clip) string {
 	return c.Meta.GlobalShotID
 }
 
-// spanOffsets maps each file of a P2 clip to its span's OffsetInShot, read
-// from the span's CLIP XML (a span's files all start with its clip name:
-// 0001AB.MXF, 0001AB00.MXF, 0001AB.XML, 0001AB.BMP ...). Other layouts
-// get an empty map.
-func spanOffsets(root string, c cards.Clip) map[string]int64 {
+// ClipSpan is one span of a shot recorded over several clips, each span
+// a clip of its own on its card (P2).
+type ClipSpan struct {
+	Clip         string `json:"clip"` // the span's clip name, e.g. 0001AB
+	GlobalClipID string `json:"global_clip_id,omitempty"`
+	Card         string `json:"card"`           // key of the card it was offloaded from
+	Offset       int64  `json:"offset_in_shot"` // edit units
+	Duration     int64  `json:"duration"`       // edit units
+	Next         string `json:"next_clip_id,omitempty"`
+}
+
+// spanInfo reads the CLIP XML of each span of a P2 clip: the spans, and a
+// map from each file of the clip to its span's OffsetInShot (a span's
+// files all start with its clip name: 0001AB.MXF, 0001AB00.MXF,
+// 0001AB.XML, 0001AB.BMP ...). Other layouts have neither.
+func spanInfo(root, card string, c cards.Clip) (map[string]int64, []ClipSpan) {
 	out := map[string]int64{}
 	if c.Layout != cards.LayoutP2 {
-		return out
+		return out, nil
 	}
-	type span struct {
-		name   string
-		offset int64
-	}
-	var spans []span
+	var spans []ClipSpan
 	for _, rel := range c.Sidecars {
 		if !strings.EqualFold(path.Ext(rel), ".xml") || !strings.HasSuffix(strings.ToUpper(path.Dir(rel)), "CLIP") {
 			continue
@@ -45,18 +52,39 @@ func spanOffsets(root string, c cards.Clip) map[string]int64 {
 		if err != nil || m.Source != "p2_clip" {
 			continue
 		}
-		spans = append(spans, span{strings.ToUpper(m.ClipName), m.OffsetInShot})
+		spans = append(spans, ClipSpan{Clip: m.ClipName, GlobalClipID: m.GlobalClipID, Card: card,
+			Offset: m.OffsetInShot, Duration: m.Duration, Next: m.NextClipID})
 	}
 	for _, p := range c.Parts() {
 		base := strings.ToUpper(path.Base(p))
 		for _, sp := range spans {
-			if strings.HasPrefix(base, sp.name) {
-				out[p] = sp.offset
+			if strings.HasPrefix(base, strings.ToUpper(sp.Clip)) {
+				out[p] = sp.Offset
 				break
 			}
 		}
 	}
-	return out
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Offset < spans[j].Offset })
+	return out, spans
+}
+
+// incomplete reports whether a shot lacks spans the ones it has point to:
+// the first does not start the shot, two spans do not meet (offset +
+// duration of one is not the next one's offset), or the last names a next
+// span that is not there (it is on a card not offloaded yet).
+func incomplete(spans []ClipSpan) bool {
+	if len(spans) == 0 {
+		return false
+	}
+	if spans[0].Offset != 0 {
+		return true
+	}
+	for i := 1; i < len(spans); i++ {
+		if spans[i-1].Offset+spans[i-1].Duration != spans[i].Offset {
+			return true
+		}
+	}
+	return spans[len(spans)-1].Next != ""
 }
 
 // putClip stores a clip record. A clip of a spanned shot already recorded
@@ -97,6 +125,15 @@ func mergeClip(prev, next ClipDoc) ClipDoc {
 		}
 		return a.Offset < b.Offset
 	})
+	out.Spans = nil
+	for _, sp := range prev.Spans {
+		if sp.Card != thisCard {
+			out.Spans = append(out.Spans, sp)
+		}
+	}
+	out.Spans = append(out.Spans, next.Spans...)
+	sort.SliceStable(out.Spans, func(i, j int) bool { return out.Spans[i].Offset < out.Spans[j].Offset })
+	out.Incomplete = incomplete(out.Spans)
 	out.Cards = nil
 	for _, c := range prev.Cards {
 		if c.Key != thisCard {

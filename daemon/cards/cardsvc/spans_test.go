@@ -98,8 +98,8 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 	const shot = "060A2B340101010501010D4313000000SHOT0001"
 	folderA, folderB := "2026-11-23/CARDA", "2026-11-23/CARDB"
 	if err := cardgen.P2Shot(ctx, ffmpeg, filepath.Join(vol, folderA), shot, []cardgen.P2Span{
-		{Clip: "0001AB", Offset: 0, Frames: 30, Timecode: "10:00:00:00"},
-		{Clip: "0002AB", Offset: 30, Frames: 20, Timecode: "10:00:01:05"},
+		{Clip: "0001AB", Offset: 0, Frames: 30, Timecode: "10:00:00:00", Next: "0002AB"},
+		{Clip: "0002AB", Offset: 30, Frames: 20, Timecode: "10:00:01:05", Next: "0003AB"},
 	}, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +165,9 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 	if got := strings.Join(videoParts(spanned), ","); got != "0001AB.MXF,0002AB.MXF" {
 		t.Fatalf("card A shot parts %s", got)
 	}
+	if !spanned.Incomplete || len(spanned.Spans) != 2 || single.Incomplete {
+		t.Errorf("card A alone: shot incomplete=%v spans %+v; single clip incomplete=%v", spanned.Incomplete, spanned.Spans, single.Incomplete)
+	}
 	ready(spanned, "0001AB.MXF")
 	if get(spanned.ID).Proxy != nil {
 		t.Fatal("clip proxy cut before every span's proxy was ready")
@@ -191,6 +194,9 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 	}
 	if len(merged.Cards) != 2 || merged.Cards[0].Label != "CARDA" || merged.Cards[1].Label != "CARDB" || merged.CardLabel != "CARDA" {
 		t.Errorf("merged shot cards %+v (record card %s)", merged.Cards, merged.CardLabel)
+	}
+	if merged.Incomplete || len(merged.Spans) != 3 || merged.Spans[2].Clip != "0003AB" || merged.Spans[2].Card != "uuid:B" || merged.Spans[1].Duration != 20 {
+		t.Errorf("merged shot incomplete=%v spans %+v", merged.Incomplete, merged.Spans)
 	}
 	if merged.Proxy != nil {
 		t.Errorf("the proxy of card A's spans survived the merge: %+v", merged.Proxy)
@@ -304,5 +310,24 @@ func TestMergeClipOrder(t *testing.T) {
 				t.Errorf("re-merge: %+v", again.Parts)
 			}
 		})
+	}
+}
+
+func TestIncomplete(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spans []ClipSpan
+		want  bool
+	}{
+		{"not spanned", nil, false},
+		{"one whole span", []ClipSpan{{Offset: 0, Duration: 100}}, false},
+		{"contiguous", []ClipSpan{{Offset: 0, Duration: 100}, {Offset: 100, Duration: 50}}, false},
+		{"first span missing", []ClipSpan{{Offset: 100, Duration: 50}}, true},
+		{"gap", []ClipSpan{{Offset: 0, Duration: 100}, {Offset: 150, Duration: 50}}, true},
+		{"next span elsewhere", []ClipSpan{{Offset: 0, Duration: 100, Next: "X"}}, true},
+	} {
+		if got := incomplete(tc.spans); got != tc.want {
+			t.Errorf("%s: incomplete = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
