@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/sync/s3push"
 	"github.com/ingestd/ingestd/sync/webhook"
 	"github.com/ingestd/ingestd/transcode"
@@ -142,7 +143,7 @@ func TestReloadStagesNeedRestart(t *testing.T) {
 	}
 	defer a.Close()
 	if a.st.transcode == nil {
-		t.Skip("no ffmpeg: transcode stage not running")
+		testenv.SkipOrFail(t, "no ffmpeg: transcode stage not running")
 	}
 	nc := *c
 	nc.Proxy.CPUJobs = 3

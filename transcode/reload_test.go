@@ -1,9 +1,39 @@
 package transcode
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// childFFmpeg returns the pids of this process's ffmpeg children.
+func childFFmpeg(t *testing.T) []int {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var pids []int
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || !strings.Contains(s[:i], "(ffmpeg") {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			pid, _ := strconv.Atoi(strings.Fields(s)[0])
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
 
 func laneSlots(st Status, lane string) int {
 	for _, l := range st.Lanes {
@@ -106,14 +136,31 @@ func TestReloadKeepsRunningJobSettings(t *testing.T) {
 	cfg := Config{CPUJobs: 1, GPU: GPUOff, FilmstripTiles: 60}
 	s, _ := startService(t, cfg, tools, t.TempDir(), cat)
 	id := catalogFile(t, cat, "nas", dir, "anamorphic_hdv.mov")
-	waitCond(t, "job running", func() bool { return len(s.Status().Running) == 1 })
+	// Hold the job's FFmpeg (SIGSTOP) across the reload so the job is
+	// surely still running when the settings change, then let it go on.
+	var held []int
+	waitCond(t, "job's ffmpeg running", func() bool {
+		if len(s.Status().Running) != 1 {
+			return false
+		}
+		held = childFFmpeg(t)
+		return len(held) > 0
+	})
+	for _, pid := range held {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
 	nc := cfg
 	nc.MaxHeight = 144
-	if err := s.Reload(nc); err != nil {
+	err := s.Reload(nc)
+	running := len(s.Status().Running)
+	for _, pid := range held {
+		syscall.Kill(pid, syscall.SIGCONT)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Status().Running) != 1 {
-		t.Skip("the job finished before the reload; nothing to check")
+	if running != 1 {
+		t.Fatalf("%d jobs running across the reload, want the held one", running)
 	}
 	doc := waitAsset(t, cat, id, 2*time.Minute, finalStatus)
 	if doc.Proxy == nil || doc.Proxy.Status != StatusReady || doc.Proxy.Height != 720 {

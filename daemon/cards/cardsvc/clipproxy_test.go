@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -20,11 +21,7 @@ import (
 // count is the sum of theirs and whose timecode is the first chapter's; the
 // clip proxy is served with Range.
 func TestConcatProxiesChapters(t *testing.T) {
-	ffmpeg, err1 := exec.LookPath("ffmpeg")
-	ffprobe, err2 := exec.LookPath("ffprobe")
-	if err1 != nil || err2 != nil {
-		t.Skip("ffmpeg/ffprobe not installed")
-	}
+	ffmpeg, ffprobe := testenv.Need(t, "ffmpeg"), testenv.Need(t, "ffprobe")
 	ctx := context.Background()
 	parts := makeChapters(t, ffmpeg, t.TempDir())
 	id := clipID("card", "GX0042")
@@ -120,11 +117,7 @@ func makeChapters(t *testing.T, ffmpeg, dir string) []string {
 // when the last part's proxy.ready is consumed; the clip record and the
 // clip.proxy_ready event say so.
 func TestMaybeClipProxy(t *testing.T) {
-	ffmpeg, err1 := exec.LookPath("ffmpeg")
-	ffprobe, err2 := exec.LookPath("ffprobe")
-	if err1 != nil || err2 != nil {
-		t.Skip("ffmpeg/ffprobe not installed")
-	}
+	ffmpeg, ffprobe := testenv.Need(t, "ffmpeg"), testenv.Need(t, "ffprobe")
 	cat := openCatalog(t)
 	vol, state := t.TempDir(), t.TempDir()
 	chapters := makeChapters(t, ffmpeg, t.TempDir())
