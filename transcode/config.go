@@ -23,6 +23,11 @@ type Config struct {
 	VideoBitrate string `yaml:"video_bitrate"`
 	// AudioBitrate is the AAC bitrate (default "160k").
 	AudioBitrate string `yaml:"audio_bitrate"`
+	// SourceAudio adds the source's audio to video proxies as extra AAC
+	// tracks after the stereo mix (default true) when the mix loses
+	// separation: more than one audio stream, or a stream of more than two
+	// channels (see sourceTracks). False: the mix is the only track.
+	SourceAudio *bool `yaml:"source_audio"`
 	// Preset is the libx264 preset (default "veryfast").
 	Preset string `yaml:"preset"`
 	// GOPSeconds is the closed GOP length in seconds, at most 1 (default 1).
@@ -76,6 +81,10 @@ func (c *Config) SetDefaults() {
 	if c.AudioBitrate == "" {
 		c.AudioBitrate = "160k"
 	}
+	if c.SourceAudio == nil {
+		t := true
+		c.SourceAudio = &t
+	}
 	if c.Preset == "" {
 		c.Preset = "veryfast"
 	}
@@ -107,6 +116,9 @@ func (c *Config) SetDefaults() {
 		c.StallTimeout = 2 * time.Minute
 	}
 }
+
+// sourceAudio is proxy.source_audio (true when unset).
+func (c Config) sourceAudio() bool { return c.SourceAudio == nil || *c.SourceAudio }
 
 // Validate checks the section without side effects; errors name the key.
 func (c Config) Validate() error {

@@ -66,7 +66,7 @@ func TestGPUPipeline(t *testing.T) {
 	tools.Volumes = map[string]string{"nas": dir}
 	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
 	state := t.TempDir()
-	names := []string{"avchd.mts", "hevc10_hlg.mp4", "mpeg2_interlaced.mxf", "anamorphic_hdv.mov", "h264_vfr.mp4"}
+	names := []string{"avchd.mts", "hevc10_hlg.mp4", "mpeg2_interlaced.mxf", "anamorphic_hdv.mov", "h264_vfr.mp4", "xdcam_discrete_4ch.mxf"}
 	ids := map[string]string{}
 	for _, n := range names {
 		ids[n] = catalogFile(t, cat, "nas", dir, n)

@@ -18,7 +18,54 @@ type plan struct {
 	Width   int
 	Height  int
 	Profile string // profile name recorded on the asset
+	// Audio lists the audio tracks of a video proxy in output order: the
+	// stereo mix first, then the source audio tracks (sourceTracks). Empty
+	// for a silent source.
+	Audio []audioTrack
 }
+
+// audioTrack is one AAC-LC 48 kHz audio track of a video proxy.
+type audioTrack struct {
+	// Title is the track name written as the track's handler name (MP4
+	// hdlr box, ffprobe tags.handler_name): "Mix" for the mix and
+	// "A<n> (stream <k>)" or "A<n> (stream <k> ch <c>)" for source tracks.
+	// Empty for a mix that is the only track (named like before: FFmpeg's
+	// default SoundHandler).
+	Title    string
+	Channels int    // 1, 2, or the channels of Layout
+	Layout   string // output channel layout: mono, stereo, 5.1, …
+	Bitrate  string // -b:a for this track
+	// Stream is the source stream's index in the input (-1 for the mix);
+	// Channel the 1-based source channel of a split channel, 0 when the
+	// track carries the whole stream.
+	Stream  int
+	Channel int
+	// Duration of the source stream in seconds (0: unknown).
+	Duration float64
+}
+
+// Bitrates of the source audio tracks: mono 96k, stereo 160k, and 64k per
+// channel for multichannel layouts (5.1: 384k, 7.1: 512k).
+const (
+	monoBitrate       = "96k"
+	stereoBitrate     = "160k"
+	perChannelBitrate = 64 // kbit/s
+)
+
+// aacLayouts maps the source channel layouts (ffprobe names) that FFmpeg's
+// native AAC encoder writes without a PCE to the layout of the track. Side
+// and back surrounds are the same AAC channel elements, so 5.1(side) becomes
+// 5.1 without a remix. Any other layout with more than two channels (quad,
+// 2.1, 6.1, 7.1(wide), …) cannot be kept as one AAC-LC track without a
+// remix, so it is split into one mono track per channel like an unknown
+// layout.
+var aacLayouts = map[string]string{
+	"3.0": "3.0", "4.0": "4.0", "5.0": "5.0", "5.0(side)": "5.0",
+	"5.1": "5.1", "5.1(side)": "5.1", "7.1": "7.1",
+}
+
+// layoutChannels is the channel count of each aacLayouts value.
+var layoutChannels = map[string]int{"3.0": 3, "4.0": 4, "5.0": 5, "5.1": 6, "7.1": 8}
 
 // videoStream returns the first real video stream.
 func videoStream(m *storage.Media) (storage.Stream, bool) {
@@ -141,6 +188,76 @@ func audioMix(m *storage.Media) string {
 	return strings.Join(append(parts, mix), ";")
 }
 
+// sourceTracks returns the source audio tracks that follow the mix in a
+// video proxy, or nil when the mix loses nothing (no audio, or one stream of
+// at most two channels). One mono stream gives a mono track, a stereo
+// stream a stereo track, a stream in an AAC layout (aacLayouts) one track
+// in that layout, and any other stream of more than two channels (no,
+// unknown or non-AAC layout: discrete channels) one mono track per channel.
+// Tracks are numbered A1, A2, … in order; stream k is the k-th audio stream
+// of the source (1-based, as ffprobe's a:k-1), ch c its c-th channel.
+func sourceTracks(m *storage.Media) []audioTrack {
+	as := audioStreams(m)
+	if len(as) == 0 || len(as) == 1 && as[0].Channels <= 2 {
+		return nil
+	}
+	ordinal := map[int]int{} // stream index -> 1-based audio stream number
+	for _, s := range m.Streams {
+		if s.Type == "audio" {
+			ordinal[s.Index] = len(ordinal) + 1
+		}
+	}
+	var out []audioTrack
+	add := func(t audioTrack, s storage.Stream, k int) {
+		n := len(out) + 1
+		t.Stream, t.Duration = s.Index, s.Duration
+		if t.Channel > 0 {
+			t.Title = fmt.Sprintf("A%d (stream %d ch %d)", n, k, t.Channel)
+		} else {
+			t.Title = fmt.Sprintf("A%d (stream %d)", n, k)
+		}
+		out = append(out, t)
+	}
+	for _, s := range as {
+		k := ordinal[s.Index]
+		switch l := aacLayouts[s.Layout]; {
+		case s.Channels == 1:
+			add(audioTrack{Channels: 1, Layout: "mono", Bitrate: monoBitrate}, s, k)
+		case s.Channels == 2:
+			add(audioTrack{Channels: 2, Layout: "stereo", Bitrate: stereoBitrate}, s, k)
+		case l != "" && layoutChannels[l] == s.Channels:
+			add(audioTrack{Channels: s.Channels, Layout: l, Bitrate: fmt.Sprintf("%dk", perChannelBitrate*s.Channels)}, s, k)
+		default:
+			for c := 1; c <= s.Channels; c++ {
+				add(audioTrack{Channels: 1, Layout: "mono", Bitrate: monoBitrate, Channel: c}, s, k)
+			}
+		}
+	}
+	return out
+}
+
+// sourceTrackFilters returns the filter graph chains of the source tracks,
+// labelled [s1], [s2], … (each reads its source stream again; FFmpeg
+// decodes it once).
+func sourceTrackFilters(ts []audioTrack) []string {
+	var out []string
+	for i, t := range ts {
+		var f string
+		switch {
+		case t.Channel > 0:
+			f = fmt.Sprintf("pan=mono|c0=c%d", t.Channel-1)
+		case t.Channels == 1:
+			f = "pan=mono|c0=c0"
+		case t.Channels == 2:
+			f = "pan=stereo|c0=c0|c1=c1"
+		default:
+			f = "aformat=channel_layouts=" + t.Layout
+		}
+		out = append(out, fmt.Sprintf("[0:%d]%s,aresample=48000[s%d]", t.Stream, f, i+1))
+	}
+	return out
+}
+
 // gpuOK reports whether the NVIDIA pipeline can take this source.
 func gpuOK(c Capabilities, v storage.Stream) bool {
 	if !c.CUDA || !c.ScaleCUDA || v.Rotation != 0 {
@@ -207,12 +324,25 @@ func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane s
 		vf = append(vf, "setsar=1")
 	}
 	graph := fmt.Sprintf("[0:%d]%s[vout]", v.Index, strings.Join(vf, ","))
+	var extra []audioTrack
 	if am := audioMix(m); am != "" {
 		graph += ";" + am
+		p.Audio = []audioTrack{{Channels: 2, Layout: "stereo", Bitrate: cfg.AudioBitrate, Stream: -1}}
+		if cfg.sourceAudio() {
+			extra = sourceTracks(m)
+		}
+		if len(extra) > 0 {
+			p.Audio[0].Title = "Mix"
+			p.Audio = append(p.Audio, extra...)
+			graph += ";" + strings.Join(sourceTrackFilters(extra), ";")
+		}
 	}
 	args := append(in, "-i", src, "-filter_complex", graph, "-map", "[vout]")
-	if strings.Contains(graph, "[aout]") {
+	if len(p.Audio) > 0 {
 		args = append(args, "-map", "[aout]")
+	}
+	for i := range extra {
+		args = append(args, "-map", fmt.Sprintf("[s%d]", i+1))
 	}
 	g := gopFrames(v.FrameRate, cfg.GOPSeconds)
 	args = append(args, "-fps_mode", "passthrough", "-map_metadata", "-1", "-map_chapters", "-1")
@@ -234,7 +364,14 @@ func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane s
 	if v.HDR != "" {
 		args = append(args, "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
 	}
-	if strings.Contains(graph, "[aout]") {
+	switch {
+	case len(extra) > 0:
+		args = append(args, "-c:a", "aac", "-ar", "48000")
+		for i, t := range p.Audio {
+			n := strconv.Itoa(i)
+			args = append(args, "-b:a:"+n, t.Bitrate, "-ac:a:"+n, strconv.Itoa(t.Channels), "-metadata:s:a:"+n, "handler_name="+t.Title)
+		}
+	case len(p.Audio) > 0:
 		args = append(args, "-c:a", "aac", "-b:a", cfg.AudioBitrate, "-ar", "48000", "-ac", "2")
 	}
 	if m.Timecode != "" {

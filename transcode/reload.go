@@ -62,8 +62,8 @@ func RestartKeys(old, nu Config) []string {
 // Reload applies cfg to the running stage: lane sizes (cpu_jobs, gpu_jobs)
 // and nvenc_sessions at once — a running job is never interrupted, a lane
 // made smaller loses workers as they go idle — and every output setting
-// (max_height, bitrates, preset, gop, filmstrip, poster, image, threads,
-// stall_timeout) for jobs that start after it; running jobs finish with the
+// (max_height, bitrates, source_audio, preset, gop, filmstrip, poster,
+// image, threads, stall_timeout) for jobs that start after it; running jobs finish with the
 // settings they started with. gpu and enabled keep their running values
 // (RestartKeys). An invalid cfg is rejected and nothing changes.
 func (s *Service) Reload(cfg Config) error {
@@ -79,6 +79,11 @@ func (s *Service) Reload(cfg Config) error {
 	c.MaxHeight, c.VideoBitrate, c.AudioBitrate, c.Preset, c.GOPSeconds = cfg.MaxHeight, cfg.VideoBitrate, cfg.AudioBitrate, cfg.Preset, cfg.GOPSeconds
 	c.FilmstripTiles, c.FilmstripHeight, c.PosterAt, c.ImageMaxEdge = cfg.FilmstripTiles, cfg.FilmstripHeight, cfg.PosterAt, cfg.ImageMaxEdge
 	c.CPUJobs, c.GPUJobs, c.NVENCSessions, c.Threads, c.StallTimeout = cfg.CPUJobs, cfg.GPUJobs, cfg.NVENCSessions, cfg.Threads, cfg.StallTimeout
+	if c.sourceAudio() != cfg.sourceAudio() {
+		// A new pointer only on a change: the log below compares with Sprint.
+		v := cfg.sourceAudio()
+		c.SourceAudio = &v
+	}
 	if s.laneSizeLocked(LaneGPU) == 0 && len(s.queue[LaneGPU]) > 0 {
 		// No GPU workers any more: the queued GPU jobs go to the CPU lane.
 		for _, j := range s.queue[LaneGPU] {
@@ -96,7 +101,8 @@ func (s *Service) Reload(cfg Config) error {
 	s.mu.Unlock()
 	if fmt.Sprint(old) != fmt.Sprint(nc) {
 		s.log.Info("settings reloaded", "cpu_jobs", nc.CPUJobs, "gpu_jobs", nc.GPUJobs, "nvenc_sessions", nc.NVENCSessions,
-			"stall_timeout", nc.StallTimeout, "max_height", nc.MaxHeight, "video_bitrate", nc.VideoBitrate, "preset", nc.Preset)
+			"stall_timeout", nc.StallTimeout, "max_height", nc.MaxHeight, "video_bitrate", nc.VideoBitrate, "preset", nc.Preset,
+			"source_audio", nc.sourceAudio())
 	}
 	return nil
 }

@@ -73,6 +73,8 @@ func TestServiceReload(t *testing.T) {
 
 	up := cfg
 	up.CPUJobs, up.StallTimeout, up.MaxHeight = 3, 45*time.Second, 360
+	off := false
+	up.SourceAudio = &off
 	if err := s.Reload(up); err != nil {
 		t.Fatal(err)
 	}
@@ -80,17 +82,19 @@ func TestServiceReload(t *testing.T) {
 	if n := laneSlots(s.Status(), LaneCPU); n != 3 {
 		t.Fatalf("status cpu slots %d, want 3", n)
 	}
-	if c := s.config(); c.StallTimeout != 45*time.Second || c.MaxHeight != 360 {
+	if c := s.config(); c.StallTimeout != 45*time.Second || c.MaxHeight != 360 || c.sourceAudio() {
 		t.Fatalf("config after reload: %+v", c)
 	}
 
 	bad := up
 	bad.CPUJobs, bad.MaxHeight = 0, 99999
 	bad.Preset = "slow" // valid, but the whole config is rejected
+	on := true
+	bad.SourceAudio = &on
 	if err := s.Reload(bad); err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	if c := s.config(); c.CPUJobs != 3 || c.MaxHeight != 360 || c.Preset != "veryfast" {
+	if c := s.config(); c.CPUJobs != 3 || c.MaxHeight != 360 || c.Preset != "veryfast" || c.sourceAudio() {
 		t.Fatalf("rejected reload changed the config: %+v", c)
 	}
 

@@ -227,6 +227,7 @@ func checkVideoProxy(t *testing.T, c media.Clip, doc storage.AssetDoc, path stri
 			t.Errorf("first audio %s %s %s %v ch, want aac LC 48000 2", str(a, "codec_name"), str(a, "profile"), str(a, "sample_rate"), a["channels"])
 		}
 		checkStereoSignal(t, path)
+		checkSourceAudio(t, c, path, p.Streams, audio)
 	} else if len(audio) != 0 {
 		t.Errorf("audio track from a silent source")
 	}
@@ -269,6 +270,105 @@ func checkVideoProxy(t *testing.T, c media.Clip, doc storage.AssetDoc, path stri
 	if c.Interlace && doc.Media.Streams[0].FieldOrder != "tt" {
 		t.Errorf("media field order %q, want tt", doc.Media.Streams[0].FieldOrder)
 	}
+}
+
+// zooTones are the sine frequencies of each source track of the zoo's
+// video proxies (after the mix), channel by channel; 0: a silent channel.
+var zooTones = map[string][][]float64{
+	"prores_tc_4ch.mov":      {{440}, {550}, {660}, {770}},
+	"dnxhr_tc.mxf":           {{440}, {880}},
+	"xdcam_discrete_4ch.mxf": {{440}, {550}, {660}, {770}},
+	"anamorphic_pal.mov":     {{0, 0, 440, 0, 0, 0}}, // FL FR FC LFE BL BR: centre only
+}
+
+// checkSourceAudio checks the audio tracks of a video proxy against the
+// clip's ProxyAudio: the count (one mix only for a single stream of at most
+// two channels), order (video, mix, then the source tracks, nothing in
+// between), only the mix default, channels, names, AAC-LC 48 kHz, each
+// source track as long as its source stream (within a video frame, or an
+// AAC frame when longer), and each source channel's own tone in its own
+// track.
+func checkSourceAudio(t *testing.T, c media.Clip, path string, streams []map[string]any, audio []map[string]any) {
+	t.Helper()
+	if len(audio) != len(c.ProxyAudio) {
+		t.Fatalf("%d audio tracks, want %d (%+v)", len(audio), len(c.ProxyAudio), c.ProxyAudio)
+	}
+	for i := range audio {
+		if s := streams[1+i]; str(s, "codec_type") != "audio" {
+			t.Errorf("track %d is %s, want audio track %d right after the video", 1+i, str(s, "codec_type"), i+1)
+		}
+	}
+	src := ffprobeJSON(t, filepath.Join(zooDir, c.Name), "-show_streams")
+	var srcAudio []map[string]any
+	for _, s := range src.Streams {
+		if str(s, "codec_type") == "audio" {
+			srcAudio = append(srcAudio, s)
+		}
+	}
+	fps := ratFloat(c.FrameRate)
+	tol := math.Max(1/fps, 1024.0/48000) + 0.002
+	tones := zooTones[c.Name]
+	if len(tones) != len(c.ProxyAudio)-1 {
+		t.Fatalf("zooTones has %d tracks for %s, ProxyAudio %d source tracks", len(tones), c.Name, len(c.ProxyAudio)-1)
+	}
+	for i, want := range c.ProxyAudio {
+		a := audio[i]
+		if str(a, "codec_name") != "aac" || str(a, "profile") != "LC" || str(a, "sample_rate") != "48000" || int(num(a, "channels")) != want.Channels {
+			t.Errorf("audio %d: %s %s %s %v ch, want aac LC 48000 %d ch", i+1, str(a, "codec_name"), str(a, "profile"), str(a, "sample_rate"), a["channels"], want.Channels)
+		}
+		if name := tag(a, "handler_name"); want.Title != "" && name != want.Title {
+			t.Errorf("audio %d named %q, want %q", i+1, name, want.Title)
+		}
+		disp, _ := a["disposition"].(map[string]any)
+		if def := num(disp, "default"); def != map[bool]float64{true: 1, false: 0}[i == 0] {
+			t.Errorf("audio %d: disposition default %v (only the mix is the default track)", i+1, def)
+		}
+		if i == 0 {
+			continue
+		}
+		var k int
+		if _, err := fmt.Sscanf(want.Title[strings.Index(want.Title, "(stream "):], "(stream %d", &k); err != nil || k < 1 || k > len(srcAudio) {
+			t.Fatalf("title %q names no source stream (%v)", want.Title, err)
+		}
+		if d, sd := num(a, "duration"), num(srcAudio[k-1], "duration"); math.Abs(d-sd) > tol {
+			t.Errorf("audio %d lasts %.3fs, source stream %d %.3fs", i+1, d, k, sd)
+		}
+		got := trackTones(t, path, i, want.Channels)
+		for ch, f := range tones[i-1] {
+			if f == 0 && got[ch] != 0 || f != 0 && math.Abs(got[ch]-f) > f*0.03 {
+				t.Errorf("audio %d channel %d: tone %.0f Hz, want %.0f Hz (all: %.0f)", i+1, ch+1, got[ch], f, got)
+			}
+		}
+	}
+}
+
+// trackTones decodes audio track i of a proxy and estimates each channel's
+// frequency by zero crossings; 0 for a silent channel (peak under -40 dBFS).
+func trackTones(t *testing.T, path string, i, channels int) []float64 {
+	t.Helper()
+	raw, err := execStdout("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:"+itoa(i), "-c:a", "pcm_s16le", "-f", "s16le", "-")
+	if err != nil {
+		t.Fatalf("decode audio %d: %v", i+1, err)
+	}
+	n := len(raw) / 2 / channels
+	out := make([]float64, channels)
+	for ch := 0; ch < channels; ch++ {
+		crossings, peak, prev := 0, 0, 0
+		for f := 0; f < n; f++ {
+			v := int(int16(uint16(raw[2*(f*channels+ch)]) | uint16(raw[2*(f*channels+ch)+1])<<8))
+			peak = max(peak, v, -v)
+			if v != 0 {
+				if prev != 0 && (v > 0) != (prev > 0) {
+					crossings++
+				}
+				prev = v
+			}
+		}
+		if peak > 328 && n > 0 {
+			out[ch] = float64(crossings) / 2 / (float64(n) / 48000)
+		}
+	}
+	return out
 }
 
 func sortedPTS(p probeOut) []string {

@@ -35,7 +35,8 @@ type proxyReport struct {
 // validateVideo checks a video proxy against its source and the rules: H.264
 // High yuv420p, the planned even size, no B-frames, no rotation, frame count
 // and duration within one frame of the source, timecode kept, stereo 48 kHz
-// AAC-LC first audio track when the source had audio, keyframes at most
+// AAC-LC first audio track when the source had audio, then exactly the
+// planned source audio tracks (checkSourceTracks), keyframes at most
 // GOPSeconds apart, moov before mdat.
 func validateVideo(ctx context.Context, ffprobe, out string, src *storage.Media, srcFrames int64, cfg Config, pl plan) (proxyReport, error) {
 	var rep proxyReport
@@ -107,6 +108,7 @@ func validateVideo(ctx context.Context, ffprobe, out string, src *storage.Media,
 			bad("first audio is %s %s %s Hz %d ch, want aac LC 48000 Hz stereo", a.CodecName, a.Profile, a.SampleRate, a.Channels)
 		}
 	}
+	checkSourceTracks(audio, pl.Audio, rep.Duration, fps, bad)
 	keys, last, err := keyframeTimes(ctx, ffprobe, out)
 	if err != nil {
 		return rep, err
@@ -133,6 +135,36 @@ func validateVideo(ctx context.Context, ffprobe, out string, src *storage.Media,
 		return rep, fmt.Errorf("validate %s: %s", out, strings.Join(problems, "; "))
 	}
 	return rep, nil
+}
+
+// checkSourceTracks compares the proxy's audio tracks with the plan: as
+// many tracks as planned, and each source track (after the mix) AAC-LC
+// 48 kHz with the planned channels and name, as long as its source stream
+// (the video when the stream's duration is unknown) within one video frame
+// — or one AAC frame (1024 samples, 21.3 ms) where that is longer, since
+// AAC ends on a whole frame.
+func checkSourceTracks(audio []ffStream, want []audioTrack, videoDur, fps float64, bad func(string, ...any)) {
+	if len(audio) != len(want) {
+		bad("%d audio tracks, want %d", len(audio), len(want))
+		return
+	}
+	tol := math.Max(1/fps, 1024.0/48000) + 0.002
+	for i := 1; i < len(want); i++ {
+		a, w := audio[i], want[i]
+		if a.CodecName != "aac" || a.Profile != "LC" || a.SampleRate != "48000" || a.Channels != w.Channels {
+			bad("audio track %d is %s %s %s Hz %d ch, want aac LC 48000 Hz %d ch", i+1, a.CodecName, a.Profile, a.SampleRate, a.Channels, w.Channels)
+		}
+		if name := lowerKeys(a.Tags)["handler_name"]; name != w.Title {
+			bad("audio track %d is named %q, want %q", i+1, name, w.Title)
+		}
+		d, ref := parseFloat(a.Duration), w.Duration
+		if ref <= 0 {
+			ref = videoDur
+		}
+		if ref > 0 && math.Abs(d-ref) > tol {
+			bad("audio track %d lasts %.3fs, source %.3fs", i+1, d, ref)
+		}
+	}
 }
 
 func firstPTS(keys []float64) float64 {

@@ -1,7 +1,8 @@
 // Package media generates the media zoo used by the transcode tests and
 // benchmarks: short, small clips made with FFmpeg's lavfi sources that cover
 // the cases a studio NAS holds (ProRes with timecode and several audio
-// tracks, DNxHR and MPEG-2 interlaced MXF, rotated and VFR H.264, HEVC 10-bit
+// tracks, DNxHR and MPEG-2 interlaced MXF, XDCAM-style MXF with four
+// discrete channels in one stream, rotated and VFR H.264, HEVC 10-bit
 // HLG, AVCHD-style MTS, BWF with a time reference, 5.1 audio, stills,
 // non-square pixels, a truncated file, an unknown codec and documents).
 //
@@ -34,14 +35,36 @@ type Clip struct {
 	VFR       bool
 	Audio     int // audio streams in the source
 	Channels  int // channels of the first audio stream
-	ProxyW    int // expected proxy width (images: long edge capped)
-	ProxyH    int
-	args      []string // ffmpeg arguments after the global ones, output last
-	post      func(ffmpeg, path string) error
+	// ProxyAudio is the audio of a correct video proxy (proxy.source_audio
+	// on), track by track: the stereo mix first, then the source tracks.
+	ProxyAudio []Track
+	ProxyW     int // expected proxy width (images: long edge capped)
+	ProxyH     int
+	args       []string // ffmpeg arguments after the global ones, output last
+	post       func(ffmpeg, path string) error
+}
+
+// Track is one expected audio track of a video proxy.
+type Track struct {
+	Title    string // handler name; "" for a mix that is the only track
+	Channels int
+}
+
+// mixOnly is the audio of a proxy whose source has one stream of at most
+// two channels.
+var mixOnly = []Track{{"", 2}}
+
+// monoTracks returns the mix and n mono tracks named by name(i), i from 1.
+func monoTracks(n int, name func(i int) string) []Track {
+	out := []Track{{"Mix", 2}}
+	for i := 1; i <= n; i++ {
+		out = append(out, Track{name(i), 1})
+	}
+	return out
 }
 
 // Version changes whenever a recipe changes, so cached zoos are rebuilt.
-const Version = "zoo-v6"
+const Version = "zoo-v7"
 
 func lavfiV(spec string) []string { return []string{"-f", "lavfi", "-i", spec} }
 
@@ -61,6 +84,7 @@ func Clips() []Clip {
 		{
 			Name: "prores_tc_4ch.mov", Kind: "video", Status: "ready", Frames: 24, FrameRate: "24000/1001",
 			Timecode: "01:00:00:00", Audio: 4, Channels: 1, ProxyW: 320, ProxyH: 180,
+			ProxyAudio: monoTracks(4, func(i int) string { return fmt.Sprintf("A%d (stream %d)", i, i) }),
 			args: cat(lavfiV("testsrc2=size=320x180:rate=24000/1001"), sine(440, "1.1"), sine(550, "1.1"), sine(660, "1.1"), sine(770, "1.1"),
 				[]string{"-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:a", "-map", "4:a", "-frames:v", "24",
 					"-c:v", "prores_ks", "-profile:v", "1", "-c:a", "pcm_s24le", "-timecode", "01:00:00:00",
@@ -69,21 +93,32 @@ func Clips() []Clip {
 		{
 			Name: "dnxhr_tc.mxf", Kind: "video", Status: "ready", Frames: 25, FrameRate: "25/1",
 			Timecode: "10:00:00:00", Audio: 2, Channels: 1, ProxyW: 640, ProxyH: 360,
+			ProxyAudio: monoTracks(2, func(i int) string { return fmt.Sprintf("A%d (stream %d)", i, i) }),
 			args: cat(lavfiV("testsrc2=size=640x360:rate=25:duration=1"), sine(440, "1"), sine(880, "1"),
 				[]string{"-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "dnxhd", "-profile:v", "dnxhr_lb",
 					"-pix_fmt", "yuv422p", "-c:a", "pcm_s16le", "-timecode", "10:00:00:00", "-f", "mxf"}),
 		},
 		{
 			Name: "mpeg2_interlaced.mxf", Kind: "video", Status: "ready", Frames: 25, FrameRate: "25/1",
-			Timecode: "00:59:50:00", Interlace: true, Audio: 1, Channels: 1, ProxyW: 640, ProxyH: 360,
+			Timecode: "00:59:50:00", Interlace: true, Audio: 1, Channels: 1, ProxyW: 640, ProxyH: 360, ProxyAudio: mixOnly,
 			args: cat(lavfiV("testsrc2=size=640x360:rate=50:duration=1"), sine(440, "1"),
 				[]string{"-map", "0:v", "-map", "1:a", "-vf", "tinterlace=mode=interleave_top,setfield=tff",
 					"-c:v", "mpeg2video", "-flags", "+ilme+ildct", "-top", "1", "-b:v", "4M", "-pix_fmt", "yuv422p",
 					"-c:a", "pcm_s16le", "-timecode", "00:59:50:00", "-f", "mxf"}),
 		},
 		{
+			// XDCAM-style: one PCM stream of four discrete channels (no
+			// channel layout), 4:2:0 MPEG-2 so the GPU lane can take it.
+			Name: "xdcam_discrete_4ch.mxf", Kind: "video", Status: "ready", Frames: 25, FrameRate: "25/1",
+			Timecode: "02:00:00:00", Audio: 1, Channels: 4, ProxyW: 640, ProxyH: 360,
+			ProxyAudio: monoTracks(4, func(i int) string { return fmt.Sprintf("A%d (stream 1 ch %d)", i, i) }),
+			args: cat(lavfiV("testsrc2=size=640x360:rate=25:duration=1"), sine(440, "1"), sine(550, "1"), sine(660, "1"), sine(770, "1"),
+				[]string{"-filter_complex", "[1:a][2:a][3:a][4:a]amerge=inputs=4[a]", "-map", "0:v", "-map", "[a]",
+					"-c:v", "mpeg2video", "-b:v", "4M", "-pix_fmt", "yuv420p", "-c:a", "pcm_s24le", "-timecode", "02:00:00:00", "-f", "mxf"}),
+		},
+		{
 			Name: "h264_rot90_df.mp4", Kind: "video", Status: "ready", Frames: 30, FrameRate: "30000/1001",
-			Timecode: "01:00:00;02", Rotation: 90, Audio: 1, Channels: 2, ProxyW: 180, ProxyH: 320,
+			Timecode: "01:00:00;02", Rotation: 90, Audio: 1, Channels: 2, ProxyW: 180, ProxyH: 320, ProxyAudio: mixOnly,
 			args: cat(lavfiV("testsrc2=size=320x180:rate=30000/1001"), lavfiV("sine=frequency=440:sample_rate=44100:duration=1,aformat=channel_layouts=stereo"),
 				[]string{"-map", "0:v", "-map", "1:a", "-frames:v", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
 					"-c:a", "aac", "-timecode", "01:00:00;02", "-f", "mp4"}),
@@ -107,13 +142,14 @@ func Clips() []Clip {
 		},
 		{
 			Name: "avchd.mts", Kind: "video", Status: "ready", Frames: 30, FrameRate: "30000/1001", Audio: 1, Channels: 2, ProxyW: 320, ProxyH: 180,
+			ProxyAudio: mixOnly,
 			args: cat(lavfiV("testsrc2=size=320x180:rate=30000/1001"), lavfiV("sine=frequency=440:sample_rate=48000:duration=1,aformat=channel_layouts=stereo"),
 				[]string{"-map", "0:v", "-map", "1:a", "-frames:v", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
 					"-c:a", "ac3", "-f", "mpegts"}),
 		},
 		{
 			Name: "anamorphic_pal.mov", Kind: "video", Status: "ready", Frames: 25, FrameRate: "25/1", Audio: 1, Channels: 6,
-			ProxyW: 768, ProxyH: 576,
+			ProxyW: 768, ProxyH: 576, ProxyAudio: []Track{{"Mix", 2}, {"A1 (stream 1)", 6}},
 			args: cat(lavfiV("testsrc2=size=720x576:rate=25"), lavfiV("sine=frequency=440:sample_rate=48000:duration=1,pan=5.1|FC=c0"),
 				[]string{"-map", "0:v", "-map", "1:a", "-frames:v", "25", "-vf", "setsar=16/15", "-c:v", "libx264", "-preset", "ultrafast",
 					"-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", "-f", "mov"}),
