@@ -7,12 +7,13 @@
 // touches Badger. It must not read or write the watched volumes, run FFmpeg
 // or talk to the network. Every change writes its records, its index keys
 // and its event in ONE transaction; writes are serialised so event sequence
-// numbers become visible in order.
+// numbers become visible in order, and concurrent writers share fsyncs
+// (group commit, see Catalog).
 //
 // Open wants a directory of its own (e.g. <state_dir>/catalog): Badger owns
 // every file in it, and Restore refuses a non-empty directory. The key layout is
-// described in keys.go. The zero Options are the production setting (every
-// commit fsynced).
+// described in keys.go. The zero Options are the production setting (no
+// write returns before it is synced to disk).
 package catalog
 
 // CONTRACT (implemented by the catalog helper; signatures are fixed, other

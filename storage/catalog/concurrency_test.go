@@ -150,10 +150,21 @@ func TestConcurrentWritersAreSeenInOrder(t *testing.T) {
 // production options (sync on) and checks that every change it
 // acknowledged survived, that numbers are not reused, and that re-reporting
 // the same files writes nothing.
-func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+func TestCrashKeepsAcknowledgedWrites(t *testing.T) { testCrash(t, 4) }
+
+// TestCrashKeepsAcknowledgedWritesManyWriters is the same with 32 writers
+// mixing PutFile, AppendEvent and PutState, so most changes are
+// acknowledged by a sync shared with others, and a follower reading the
+// log as the feed does: every event it saw must have survived too. (A
+// SIGKILL keeps the page cache, so this checks what the protocol
+// acknowledges and publishes; TestGroupCommitAcknowledgesAndPublishesOnlyAfterSync
+// checks that neither happens before the sync.)
+func TestCrashKeepsAcknowledgedWritesManyWriters(t *testing.T) { testCrash(t, 32) }
+
+func testCrash(t *testing.T, writers int) {
 	dir := filepath.Join(t.TempDir(), "cat")
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "CATALOG_CRASH_DIR="+dir)
+	cmd.Env = append(os.Environ(), "CATALOG_CRASH_DIR="+dir, fmt.Sprint("CATALOG_CRASH_WRITERS=", writers))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -162,26 +173,39 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	acked := map[uint64]bool{}
+	acked, seen := map[uint64]bool{}, map[uint64]bool{}
 	var ackedFiles []int
+	var ackedStates []string
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 2 || f[0] != "ACK" {
+		if len(f) < 2 {
 			continue
 		}
-		n, _ := strconv.Atoi(f[1])
-		ackedFiles = append(ackedFiles, n)
-		for _, s := range f[2:] {
-			seq, _ := strconv.ParseUint(s, 10, 64)
+		switch f[0] {
+		case "ACK": // ACK file seq...
+			n, _ := strconv.Atoi(f[1])
+			ackedFiles = append(ackedFiles, n)
+			for _, s := range f[2:] {
+				seq, _ := strconv.ParseUint(s, 10, 64)
+				acked[seq] = true
+			}
+		case "EVENT": // EVENT seq
+			seq, _ := strconv.ParseUint(f[1], 10, 64)
 			acked[seq] = true
+		case "STATE": // STATE key
+			ackedStates = append(ackedStates, f[1])
+		case "SEEN": // SEEN seq, from the follower
+			seq, _ := strconv.ParseUint(f[1], 10, 64)
+			seen[seq] = true
 		}
 	}
 	err = cmd.Wait()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("helper was not killed: %v", err)
 	}
-	t.Logf("helper acknowledged %d files (%d events) before SIGKILL", len(ackedFiles), len(acked))
+	t.Logf("helper acknowledged %d files, %d states (%d events), follower saw %d events before SIGKILL",
+		len(ackedFiles), len(ackedStates), len(acked), len(seen))
 	if len(ackedFiles) < 10 {
 		t.Fatalf("helper acknowledged only %d files", len(ackedFiles))
 	}
@@ -194,6 +218,17 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	for s := range acked {
 		if !logged[s] {
 			t.Fatalf("acknowledged event %d lost in the crash", s)
+		}
+	}
+	for s := range seen {
+		if !logged[s] {
+			t.Fatalf("event %d seen by the follower lost in the crash", s)
+		}
+	}
+	for _, k := range ackedStates {
+		var v int
+		if err := c.GetState(k, &v); err != nil {
+			t.Fatalf("acknowledged state %s lost in the crash: %v", k, err)
 		}
 	}
 	for _, n := range ackedFiles {
@@ -212,26 +247,67 @@ func crashRec(n int) storage.FileRecord {
 	return rec("v", fmt.Sprintf("clip%04d.mov", n), fmt.Sprint("content ", n), 1, uint64(n))
 }
 
-// crashHelper is the process TestCrashKeepsAcknowledgedWrites kills (run
-// from TestMain when CATALOG_CRASH_DIR is set): it writes files, printing
-// each acknowledged change, and SIGKILLs itself while writes are in flight.
+// crashHelper is the process testCrash kills (run from TestMain when
+// CATALOG_CRASH_DIR is set): CATALOG_CRASH_WRITERS writers write files
+// (with 8 writers or more, also events and state), printing each
+// acknowledged change; with 8 writers or more a follower prints every
+// event it reads. It SIGKILLs itself while writes are in flight.
 func crashHelper(dir string) {
 	c, err := Open(dir, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	writers, _ := strconv.Atoi(os.Getenv("CATALOG_CRASH_WRITERS"))
+	writers = max(writers, 1)
+	mixed := writers >= 8
 	var mu sync.Mutex
-	for w := range 4 {
+	say := func(format string, a ...any) {
+		mu.Lock()
+		fmt.Printf(format, a...)
+		mu.Unlock()
+	}
+	for w := range writers {
 		go func() {
-			for n := w; ; n += 4 {
-				evs, err := c.PutFile(crashRec(n))
+			for n := w; ; n += writers {
+				switch {
+				case mixed && n%8 == 6:
+					e, err := c.AppendEvent(storage.Event{Type: "crash"})
+					if err != nil {
+						return
+					}
+					say("EVENT %d\n", e.Seq)
+				case mixed && n%8 == 7:
+					k := fmt.Sprint("crash/", n)
+					if err := c.PutState(k, n); err != nil {
+						return
+					}
+					say("STATE %s\n", k)
+				default:
+					evs, err := c.PutFile(crashRec(n))
+					if err != nil {
+						return
+					}
+					say("ACK %d %s\n", n, strings.Trim(fmt.Sprint(seqOf(evs)), "[]"))
+				}
+			}
+		}()
+	}
+	if mixed {
+		go func() {
+			var after uint64
+			for {
+				evs, err := c.Events(after, 50)
 				if err != nil {
 					return
 				}
-				mu.Lock()
-				fmt.Printf("ACK %d %s\n", n, strings.Trim(fmt.Sprint(seqOf(evs)), "[]"))
-				mu.Unlock()
+				for _, e := range evs {
+					say("SEEN %d\n", e.Seq)
+					after = e.Seq
+				}
+				if len(evs) == 0 && c.Wait(context.Background(), after) != nil {
+					return
+				}
 			}
 		}()
 	}

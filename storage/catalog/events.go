@@ -12,24 +12,32 @@ import (
 )
 
 // Events returns up to limit events with seq greater than after, in seq
-// order. Because writes commit in seq order, a reader never sees an event
-// whose predecessors are still missing.
+// order. It returns published events only (seq <= LastSeq): later ones may
+// already be committed but are not yet durable (see Catalog). Because
+// events are published in seq order, a reader never sees an event whose
+// predecessors are still missing.
 func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	evs := []storage.Event{}
-	if after == ^uint64(0) {
+	// Every event up to last is committed, so the snapshot below holds
+	// them all.
+	last := c.last.Load()
+	if after >= last {
 		return evs, nil
 	}
 	err := c.db.View(func(txn *badger.Txn) error {
 		prefix := []byte(pfxEvent)
 		opt := badger.DefaultIteratorOptions
 		opt.Prefix = prefix
-		opt.PrefetchSize = min(limit, 100)
+		opt.PrefetchSize = int(min(uint64(limit), last-after, 100))
 		it := txn.NewIterator(opt)
 		defer it.Close()
 		for it.Seek(eventKey(after + 1)); it.ValidForPrefix(prefix) && len(evs) < limit; it.Next() {
+			if eventSeq(it.Item().Key()) > last {
+				break
+			}
 			var e storage.Event
 			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
 				return fmt.Errorf("decode event %d: %w", eventSeq(it.Item().Key()), err)
@@ -44,11 +52,12 @@ func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
 	return evs, nil
 }
 
-// LastSeq is the seq of the newest committed event (0 when there is none).
+// LastSeq is the seq of the newest published event (0 when there is none):
+// committed and, unless Options.NoSyncWrites, synced to disk.
 func (c *Catalog) LastSeq() uint64 { return c.last.Load() }
 
 // Wait returns nil as soon as an event with seq greater than after is
-// committed (at once if one already is), ctx.Err() when ctx ends first, or
+// published (at once if one already is), ctx.Err() when ctx ends first, or
 // ErrClosed when the catalog is closed.
 func (c *Catalog) Wait(ctx context.Context, after uint64) error {
 	for {

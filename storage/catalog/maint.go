@@ -87,8 +87,10 @@ func Restore(dir string, r io.Reader) error {
 		return fmt.Errorf("restore catalog %s: %w", dir, err)
 	}
 	// Open Badger directly: a Catalog would take an event-sequence lease
-	// that the restored m/seq must not compete with.
-	db, err := badger.Open(badgerOptions(dir, Options{}, slog.Default()))
+	// that the restored m/seq must not compete with. Badger syncs each
+	// write itself here: a restore is one-off and has no concurrent
+	// writers to share syncs with.
+	db, err := badger.Open(badgerOptions(dir, true, slog.Default()))
 	if err != nil {
 		return fmt.Errorf("restore catalog %s: %w", dir, err)
 	}

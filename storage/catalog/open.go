@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,10 +35,11 @@ const (
 	maxHistory = 100
 )
 
-// Options configure Open. The zero value is the production setting: every
-// commit is synced to disk, so a power cut loses nothing acknowledged.
+// Options configure Open. The zero value is the production setting: no
+// write returns before it is synced to disk, so a power cut loses nothing
+// acknowledged.
 type Options struct {
-	// NoSyncWrites turns off the fsync per commit. Only for tests and
+	// NoSyncWrites turns off syncing entirely. Only for tests and
 	// benchmarks: a power cut may then lose acknowledged changes.
 	NoSyncWrites bool
 	// Logger receives the catalog's logs (component=catalog) and Badger's
@@ -44,9 +49,50 @@ type Options struct {
 	GCInterval time.Duration
 }
 
-// Catalog is an open Badger catalog. It is safe for concurrent use. All
-// writes are serialised by one mutex, which also allocates event sequence
-// numbers, so events become visible strictly in seq order.
+// Catalog is an open Badger catalog. It is safe for concurrent use.
+//
+// Commit protocol (group commit). Badger runs with SyncWrites off and the
+// catalog syncs itself, so that concurrent writers share one fsync instead
+// of paying one each:
+//
+//  1. Commit. write runs each change in its own read-write transaction
+//     under c.mu, which serialises transactions and numbers events, so
+//     transactions commit (into Badger's memtable and its write-ahead log,
+//     not yet synced) one at a time and strictly in seq order. A change
+//     whose fn fails is discarded alone: it never fails or rolls back
+//     another writer's change. A committed change that wrote something
+//     takes the next commit ticket; c.head records the last ticket and
+//     the highest event seq committed so far. c.mu is then released so
+//     the next writer can commit while this one waits.
+//  2. Sync. The writer waits in syncTo until a sync that started after
+//     its commit has completed. When no sync is running it leads one: it
+//     reads c.head, syncs Badger's logs (syncLogs), and on success marks
+//     every ticket up to head durable, publishes the events up to head's
+//     seq and wakes the other waiters. Writers that committed while a sync
+//     was running are covered together by the next one, whose leader
+//     first waits briefly for the writers the last sync released to
+//     commit again (gather), so that writers in a loop keep sharing syncs.
+//     A change that wrote nothing (PutFile of an unchanged file) waits
+//     only for the changes committed before it, which it may have read.
+//  3. Publish. Readers of the event log only see published events:
+//     LastSeq, Wait and the notify channel follow c.last, and Events (and
+//     so Consume) stops at c.last although later events may already be in
+//     Badger. c.last moves forward only, over a committed and synced
+//     prefix, so an event is never seen before it is durable and events
+//     appear strictly in seq order.
+//
+// Other reads (Location, Asset, GetState, ...) may see a change whose
+// writer is still waiting for its sync. A write made after such a read
+// commits after that change, so the sync that acknowledges it covers the
+// change it read as well.
+//
+// A failed sync is sticky: the writers it covered and every later write
+// get the error, and no further event is published, until the catalog is
+// reopened (after a failed fsync the kernel may have dropped the dirty
+// pages, so a later successful sync would prove nothing). With
+// Options.NoSyncWrites nothing is synced and write publishes its events
+// under c.mu right after the commit. Close stops new commits, runs a last
+// sync that releases the writers still waiting, then closes Badger.
 type Catalog struct {
 	dir  string
 	db   *badger.DB
@@ -54,22 +100,52 @@ type Catalog struct {
 	log  *slog.Logger
 	opts Options
 
-	mu     sync.Mutex // serialises writes and seq allocation
+	mu     sync.Mutex // serialises transactions and seq allocation; guards closed
 	closed bool
+	head   atomic.Pointer[commitMark] // last committed change; stored under mu
 
-	last     atomic.Uint64 // highest committed event seq
+	syncMu  sync.Mutex
+	syncEnd *sync.Cond // on syncMu; broadcast when a sync ends
+	syncing bool       // a leader is syncing
+	synced  uint64     // highest ticket a completed sync covered
+	syncErr error      // sticky sync failure
+	// The last sync, for gather: how long it took, when it ended, how
+	// many changes it released and the head ticket then.
+	lastDur      time.Duration
+	lastEnd      time.Time
+	lastReleased uint64
+	lastEndHead  uint64
+	committed    chan struct{} // poked (buffer 1) by each commit, for gather
+	// syncFn syncs Badger's logs (syncLogs; tests replace it). Only the
+	// sync leader calls it, so logSynced needs no lock.
+	syncFn    func() error
+	logSynced [len(logExts)]int // per log kind, newest file id at the last sync
+	syncs     atomic.Uint64     // syncs run (for tests and benchmarks)
+	rotated   atomic.Uint64     // rotated log files fsynced by syncLogs
+
+	last     atomic.Uint64 // highest published (committed and durable) event seq
 	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after each commit with events
+	notify   chan struct{} // closed and replaced each time c.last moves
 	done     chan struct{} // closed by Close
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// badgerOptions sizes Badger for a small edge box.
-func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
+// commitMark is the position of the last committed change: its commit
+// ticket (changes that wrote something, counted from 1 since Open) and the
+// highest event seq committed so far.
+type commitMark struct {
+	ticket uint64
+	seq    uint64
+}
+
+// badgerOptions sizes Badger for a small edge box. syncWrites makes Badger
+// sync every commit itself; the catalog passes false and syncs in groups
+// (see Catalog).
+func badgerOptions(dir string, syncWrites bool, log *slog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
-		WithSyncWrites(!opts.NoSyncWrites).
+		WithSyncWrites(syncWrites).
 		WithLogger(badgerLogger{log.With("component", "badger")}).
 		WithLoggingLevel(badger.WARNING).
 		WithMemTableSize(16 << 20).
@@ -89,7 +165,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	if opts.GCInterval <= 0 {
 		opts.GCInterval = DefaultGCInterval
 	}
-	db, err := badger.Open(badgerOptions(dir, opts, opts.Logger))
+	db, err := badger.Open(badgerOptions(dir, false, opts.Logger))
 	if err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "Another process is using this Badger database") {
 			return nil, fmt.Errorf("catalog %s is in use by another process: %w", dir, err)
@@ -97,12 +173,25 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}
 	c := &Catalog{
-		dir:    dir,
-		db:     db,
-		log:    opts.Logger.With("component", "catalog"),
-		opts:   opts,
-		notify: make(chan struct{}),
-		done:   make(chan struct{}),
+		dir:       dir,
+		db:        db,
+		log:       opts.Logger.With("component", "catalog"),
+		opts:      opts,
+		notify:    make(chan struct{}),
+		done:      make(chan struct{}),
+		committed: make(chan struct{}, 1),
+	}
+	c.syncEnd = sync.NewCond(&c.syncMu)
+	c.syncFn = c.syncLogs
+	if !opts.NoSyncWrites {
+		// What Badger replays may come from a killed process's page
+		// cache, not yet on disk: sync every log once before anything
+		// is read, so no event is published that a power cut could take
+		// back.
+		if err := c.syncLogs(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open catalog %s: sync: %w", dir, err)
+		}
 	}
 	last, err := c.readLastSeq()
 	if err != nil {
@@ -110,6 +199,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("open catalog %s: read last event: %w", dir, err)
 	}
 	c.last.Store(last)
+	c.head.Store(&commitMark{seq: last})
 	c.seq, err = db.GetSequence([]byte(keySeq), seqBandwidth)
 	if err != nil {
 		db.Close()
@@ -134,15 +224,25 @@ func (c *Catalog) readLastSeq() (uint64, error) {
 	return last, err
 }
 
-// Close releases the sequence lease and closes Badger. Waiters return
-// ErrClosed. Close is idempotent.
+// Close stops new writes (they return ErrClosed), syncs the changes
+// already committed so their writers return, releases the sequence lease
+// and closes Badger. Waiters (Wait, Consume, RunGC) return ErrClosed. Close
+// is idempotent.
 func (c *Catalog) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
+		head := c.head.Load()
 		c.mu.Unlock()
-		close(c.done)
 		var errs []error
+		if !c.opts.NoSyncWrites {
+			// No change commits any more; after this sync no writer is
+			// left waiting, and none calls into Badger again.
+			if err := c.syncTo(head.ticket); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		close(c.done)
 		if err := c.seq.Release(); err != nil {
 			errs = append(errs, fmt.Errorf("release event sequence: %w", err))
 		}
@@ -160,9 +260,33 @@ func (c *Catalog) Close() error {
 // produce, committed together.
 type txw struct {
 	c      *Catalog
-	txn    *badger.Txn
+	txn    *wtxn
 	now    time.Time
 	events []storage.Event
+}
+
+// wtxn is the Badger transaction a change runs in. It shadows Set, SetEntry
+// and Delete to count writes: a change that wrote nothing takes no commit
+// ticket (see Catalog), so a restart re-reporting unchanged files costs no
+// sync.
+type wtxn struct {
+	*badger.Txn
+	writes int
+}
+
+func (t *wtxn) Set(key, val []byte) error {
+	t.writes++
+	return t.Txn.Set(key, val)
+}
+
+func (t *wtxn) SetEntry(e *badger.Entry) error {
+	t.writes++
+	return t.Txn.SetEntry(e)
+}
+
+func (t *wtxn) Delete(key []byte) error {
+	t.writes++
+	return t.Txn.Delete(key)
 }
 
 // emit numbers e, stamps its time and stores it in the transaction.
@@ -197,7 +321,7 @@ func (w *txw) setJSON(key []byte, v any, meta byte) error {
 // nextSeq returns the next event number, above every committed one. Called
 // with c.mu held.
 func (c *Catalog) nextSeq() (uint64, error) {
-	last := c.last.Load()
+	last := c.head.Load().seq
 	for {
 		n, err := c.seq.Next()
 		if err != nil {
@@ -212,39 +336,254 @@ func (c *Catalog) nextSeq() (uint64, error) {
 	}
 }
 
-// write runs fn in one read-write transaction under the write mutex,
-// retrying on conflict, and publishes the events it emitted.
+// write runs fn in one read-write transaction, retrying on conflict, and
+// returns the events it emitted once the change is durable (see Catalog for
+// the commit protocol).
 func (c *Catalog) write(fn func(w *txw) error) ([]storage.Event, error) {
+	evs, ticket, err := c.commit(fn)
+	if err != nil {
+		return nil, err
+	}
+	if !c.opts.NoSyncWrites {
+		if err := c.syncTo(ticket); err != nil {
+			return nil, err
+		}
+	}
+	return evs, nil
+}
+
+// commit runs fn in its own transaction under c.mu and commits it without
+// syncing. It returns the events fn emitted and the ticket a sync must
+// cover before the change may be acknowledged: the change's own ticket,
+// or, when it wrote nothing, the last one committed before it.
+func (c *Catalog) commit(fn func(w *txw) error) ([]storage.Event, uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
+	}
+	if err := c.failed(); err != nil {
+		return nil, 0, err
 	}
 	for attempt := 0; ; attempt++ {
 		w := &txw{c: c, now: time.Now().UTC()}
 		err := c.db.Update(func(txn *badger.Txn) error {
-			w.txn = txn
+			w.txn = &wtxn{Txn: txn}
 			return fn(w)
 		})
 		if errors.Is(err, badger.ErrConflict) && attempt < 16 {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		head := c.head.Load()
+		if w.txn.writes == 0 {
+			return w.events, head.ticket, nil // emit writes, so no events either
+		}
+		next := &commitMark{ticket: head.ticket + 1, seq: head.seq}
 		if n := len(w.events); n > 0 {
-			c.last.Store(w.events[n-1].Seq)
-			c.notifyMu.Lock()
-			close(c.notify)
-			c.notify = make(chan struct{})
-			c.notifyMu.Unlock()
+			next.seq = w.events[n-1].Seq
 		}
-		return w.events, nil
+		c.head.Store(next)
+		if c.opts.NoSyncWrites {
+			c.publish(next.seq)
+		}
+		select {
+		case c.committed <- struct{}{}:
+		default:
+		}
+		return w.events, next.ticket, nil
 	}
 }
 
+// failed returns the sticky sync error, if a sync failed.
+func (c *Catalog) failed() error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	return c.syncErr
+}
+
+// syncTo returns once a sync covering ticket has completed: at once if one
+// has, after the running sync if that covers it, or after leading a sync of
+// everything committed so far. It returns the sticky error of a failed sync
+// that left ticket uncovered.
+func (c *Catalog) syncTo(ticket uint64) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	for c.synced < ticket && c.syncErr == nil {
+		if c.syncing {
+			c.syncEnd.Wait()
+			continue
+		}
+		c.syncing = true
+		want := c.lastEndHead + c.lastReleased
+		deadline := c.lastEnd.Add(min(c.lastDur/2, maxGather))
+		c.syncMu.Unlock()
+		c.gather(want, deadline)
+		// Lead one sync for every change committed so far; ours is
+		// among them, since our commit happened before this load.
+		head := c.head.Load()
+		start := time.Now()
+		err := c.syncFn()
+		dur := time.Since(start)
+		c.syncs.Add(1)
+		c.syncMu.Lock()
+		c.syncing = false
+		if err != nil {
+			c.syncErr = fmt.Errorf("sync catalog %s (writes fail until it is reopened): %w", c.dir, err)
+			c.log.Error("catalog sync failed; writes fail until the catalog is reopened", "err", err)
+		} else {
+			c.lastDur, c.lastEnd = dur, time.Now()
+			c.lastReleased, c.lastEndHead = head.ticket-c.synced, c.head.Load().ticket
+			c.synced = head.ticket
+			c.publish(head.seq)
+		}
+		c.syncEnd.Broadcast()
+	}
+	if c.synced >= ticket {
+		return nil
+	}
+	return c.syncErr
+}
+
+// maxGather caps how long gather waits.
+const maxGather = 2 * time.Millisecond
+
+// gather waits, before a sync, until head reaches ticket want (the writers
+// the previous sync released have committed their next change), but no
+// later than deadline (half the previous sync's duration after it ended,
+// at most maxGather). Without it, writers that write in a loop split into
+// cohorts whose syncs alternate: the writers a sync released commit again
+// just after the next sync started, so they wait for the one after; two
+// writers would never share a sync. A lone writer never waits here (its
+// own commit is the one expected), nor does a writer after a pause (the
+// deadline has passed); a released writer that is not coming back costs
+// the others at most the deadline.
+func (c *Catalog) gather(want uint64, deadline time.Time) {
+	if c.head.Load().ticket >= want {
+		return
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for c.head.Load().ticket < want {
+		select {
+		case <-c.committed:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// publish makes the events up to seq visible to readers (c.last, Wait,
+// Events). It is called by one goroutine at a time: the sync leader under
+// c.syncMu, or with NoSyncWrites the committer under c.mu.
+func (c *Catalog) publish(seq uint64) {
+	if seq <= c.last.Load() {
+		return
+	}
+	c.last.Store(seq)
+	c.notifyMu.Lock()
+	close(c.notify)
+	c.notify = make(chan struct{})
+	c.notifyMu.Unlock()
+}
+
+// logExts are the suffixes of Badger's log files: memtable write-ahead logs
+// (00001.mem) and value-log files (000001.vlog), numbered upwards as
+// Badger rotates them.
+var logExts = [...]string{".mem", ".vlog"}
+
+// syncLogs makes every change committed so far durable.
+//
+// DB.Sync (badger v4.9.6, db.go) msyncs the write-ahead log of the ACTIVE
+// memtable (db.mt.SyncWAL) and the CURRENT value-log file (vlog.sync).
+// Every commit goes to both (values under the value threshold, i.e. all
+// catalog records, only to the WAL), so that covers every commit still in
+// them. It does not cover a log Badger rotated away since the last sync:
+// with SyncWrites off, ensureRoomForWrite moves a full memtable to db.imm
+// without syncing its WAL (it stays the only copy until the memtable is
+// flushed to a synced L0 table), and logFile.doneWriting closes a full
+// value-log file without syncing it. So after DB.Sync syncLogs also fsyncs
+// each log file that is no longer the newest of its kind and was not older
+// than the newest at the previous sync: exactly the files rotated since
+// then. One that is already gone was flushed to a table (Badger syncs
+// tables and the manifest before deleting a WAL). Only the sync leader (or
+// Open, before any writer) calls it.
+func (c *Catalog) syncLogs() error {
+	if err := c.db.Sync(); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		return err
+	}
+	for k, ext := range logExts {
+		newest := -1
+		var rotated []string
+		for _, e := range ents {
+			id, ok := logID(e.Name(), ext)
+			if !ok {
+				continue
+			}
+			newest = max(newest, id)
+			if id >= c.logSynced[k] {
+				rotated = append(rotated, e.Name())
+			}
+		}
+		for _, name := range rotated {
+			if id, _ := logID(name, ext); id == newest {
+				continue // synced by DB.Sync, or newer than this sync
+			}
+			if err := fsyncFile(filepath.Join(c.dir, name)); err != nil {
+				return err
+			}
+			c.rotated.Add(1)
+		}
+		if newest >= 0 {
+			c.logSynced[k] = newest
+		}
+	}
+	return nil
+}
+
+// logID parses Badger's log file name NNNNN<ext>.
+func logID(name, ext string) (int, bool) {
+	s, ok := strings.CutSuffix(name, ext)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.Atoi(s)
+	return id, err == nil && id >= 0
+}
+
+// fsyncFile fsyncs the file at path; a file already removed is no error.
+func fsyncFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// getter is a Badger transaction (*badger.Txn or a change's *wtxn).
+type getter interface {
+	Get(key []byte) (*badger.Item, error)
+}
+
 // getJSON reads key into v; a missing key is storage.ErrNotFound.
-func getJSON(txn *badger.Txn, key []byte, v any) (found bool, err error) {
+func getJSON(txn getter, key []byte, v any) (found bool, err error) {
 	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
