@@ -110,6 +110,7 @@ func (a *App) Provision() (err error) {
 		{Name: "ingest", Run: a.pipe.Run},
 		{Name: "api", Run: func(ctx context.Context) error { return a.api.Serve(ctx, a.ln) }},
 		{Name: "catalog-gc", Run: a.cat.RunGC, Restart: true},
+		{Name: "catalog-health", Run: a.cat.Health},
 		{Name: "systemd", Run: (&Watchdog{
 			Log:      a.log.With("component", "watchdog"),
 			Interval: wd,

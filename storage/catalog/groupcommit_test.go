@@ -203,6 +203,10 @@ func TestSyncFailureIsSticky(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := c.LastSeq()
+	health := make(chan error, 1)
+	hctx, hcancel := context.WithCancel(context.Background())
+	defer hcancel()
+	go func() { health <- c.Health(hctx) }()
 	boom := errors.New("disk on fire")
 	started, release := gateSync(t, c, boom)
 	errs := make(chan error, 4)
@@ -219,6 +223,9 @@ func TestSyncFailureIsSticky(t *testing.T) {
 	}
 	if err := c.PutState("later", 1); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reopened") {
 		t.Fatalf("write after a failed sync: %v", err)
+	}
+	if err := <-health; !errors.Is(err, boom) {
+		t.Fatalf("Health after a failed sync: %v", err)
 	}
 	if c.LastSeq() != last {
 		t.Fatalf("LastSeq moved from %d to %d after a failed sync", last, c.LastSeq())

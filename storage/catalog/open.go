@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -105,10 +106,11 @@ type Catalog struct {
 	head   atomic.Pointer[commitMark] // last committed change; stored under mu
 
 	syncMu  sync.Mutex
-	syncEnd *sync.Cond // on syncMu; broadcast when a sync ends
-	syncing bool       // a leader is syncing
-	synced  uint64     // highest ticket a completed sync covered
-	syncErr error      // sticky sync failure
+	syncEnd *sync.Cond    // on syncMu; broadcast when a sync ends
+	syncing bool          // a leader is syncing
+	synced  uint64        // highest ticket a completed sync covered
+	syncErr error         // sticky sync failure
+	broken  chan struct{} // closed when syncErr is set
 	// The last sync, for gather: how long it took, when it ended, how
 	// many changes it released and the head ticket then.
 	lastDur      time.Duration
@@ -179,6 +181,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		opts:      opts,
 		notify:    make(chan struct{}),
 		done:      make(chan struct{}),
+		broken:    make(chan struct{}),
 		committed: make(chan struct{}, 1),
 	}
 	c.syncEnd = sync.NewCond(&c.syncMu)
@@ -397,6 +400,21 @@ func (c *Catalog) commit(fn func(w *txw) error) ([]storage.Event, uint64, error)
 	}
 }
 
+// Health blocks until ctx ends (nil) or a sync fails (the sticky error).
+// After a failed fsync the kernel may have dropped the dirty pages, so the
+// catalog refuses writes until it is reopened; a daemon runs Health as a
+// service that is not restarted, so the failure stops the process and its
+// service manager starts it again, reopening the catalog from what is on
+// disk, instead of running on with every write failing.
+func (c *Catalog) Health(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-c.broken:
+		return c.failed()
+	}
+}
+
 // failed returns the sticky sync error, if a sync failed.
 func (c *Catalog) failed() error {
 	c.syncMu.Lock()
@@ -432,6 +450,7 @@ func (c *Catalog) syncTo(ticket uint64) error {
 		c.syncing = false
 		if err != nil {
 			c.syncErr = fmt.Errorf("sync catalog %s (writes fail until it is reopened): %w", c.dir, err)
+			close(c.broken)
 			c.log.Error("catalog sync failed; writes fail until the catalog is reopened", "err", err)
 		} else {
 			c.lastDur, c.lastEnd = dur, time.Now()
