@@ -70,6 +70,8 @@ type ClipPart struct {
 	// Offset is where the part's span starts in its shot, in edit units
 	// (P2 OffsetInShot); 0 for clips that are not spanned shots.
 	Offset int64 `json:"offset_in_shot,omitempty"`
+	// Span is the XDCAM EX span number of the part (709_0001_02: 2).
+	Span int `json:"span,omitempty"`
 }
 
 // ClipCard is one card a clip's parts were offloaded from.
@@ -391,13 +393,13 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 	clips, err := cards.Clips(res.Dst, res.Layout)
 	card := ClipCard{Key: rec.Key, Label: rec.Label, Folder: rec.Folder, OffloadAt: origin.OffloadAt}
 	for _, c := range clips {
-		id := clipID(rec.Key, c.Name)
-		if shot := shotID(c); shot != "" {
+		id, shot := clipID(rec.Key, c.Name), shotID(c)
+		if shot != "" {
 			id = clipID("shot", shot)
 		}
 		doc := ClipDoc{ID: id, Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
 			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: c.Meta, Cards: []ClipCard{card}}
-		offsets, spans := spanInfo(res.Dst, rec.Key, c)
+		offsets, spanNo, spans := spanInfo(res.Dst, rec.Key, c)
 		doc.Spans, doc.Incomplete = spans, incomplete(spans)
 		for _, role := range []struct {
 			name  string
@@ -405,16 +407,17 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 		}{{"video", c.Video}, {"audio", c.Audio}, {"sidecar", c.Sidecars}} {
 			for _, p := range role.paths {
 				doc.Parts = append(doc.Parts, ClipPart{Role: role.name, Path: path.Join(rec.Folder, p), AssetID: byPath[p],
-					Card: rec.Key, Offset: offsets[p]})
+					Card: rec.Key, Offset: offsets[p], Span: spanNo[p]})
 				if role.name != "sidecar" && c.Meta != nil {
 					meta[p] = c.Meta
 				}
 			}
 		}
-		if perr := s.putClip(doc); perr != nil {
+		id, perr := s.putClip(doc, shot != "", clipID(rec.Key, c.Name))
+		if perr != nil {
 			return perr
 		}
-		rec.Clips = append(rec.Clips, doc.ID)
+		rec.Clips = append(rec.Clips, id)
 	}
 	for _, f := range res.Files {
 		if err := s.cat.PutState(pendingKey(f.BLAKE3), pending{Origin: origin, Meta: meta[f.Path]}); err != nil {

@@ -3,45 +3,86 @@ package cardsvc
 import (
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/cards"
 )
 
-// A shot recorded over several cards (P2 spanning: the camera goes on
-// recording onto the next card when one fills) reaches the daemon as one
-// clip per card, each with some spans. They share the shot's GlobalShotID,
-// so the clip id is derived from it and the second card's parts join the
-// clip the first card started, in shot order.
+// A shot recorded over several cards (the camera goes on recording onto
+// the next card when one fills) reaches the daemon as one clip per card,
+// each with some spans. P2 spans share the shot's GlobalShotID; XDCAM EX
+// spans share the take name (709_0001, spans _01, _02 ...) of one camera
+// (the serial number in their NRT XML). The clip id is derived from that,
+// so the second card's parts join the clip the first card started, in shot
+// order.
 
 // shotID is the id of the spanned shot a clip belongs to, or "".
 func shotID(c cards.Clip) string {
-	if c.Meta == nil || c.Layout != cards.LayoutP2 {
+	if c.Meta == nil {
 		return ""
 	}
-	return c.Meta.GlobalShotID
+	switch c.Layout {
+	case cards.LayoutP2:
+		return c.Meta.GlobalShotID
+	case cards.LayoutSonyXDCAMEX:
+		if c.Meta.Serial != "" {
+			return "xdcamex\x00" + c.Meta.Serial + "\x00" + c.Name
+		}
+	}
+	return ""
+}
+
+// reSpanDir is an XDCAM EX span folder: <camera>_<take>_<span>.
+var reSpanDir = regexp.MustCompile(`^.+_\d{4}_(\d{2})$`)
+
+// xdcamEXSpans maps each file of an XDCAM EX clip to the number of the
+// span folder it is in, and lists the spans.
+func xdcamEXSpans(card string, c cards.Clip) (map[string]int, []ClipSpan) {
+	no := map[string]int{}
+	var spans []ClipSpan
+	for _, v := range c.Video {
+		dir := path.Base(path.Dir(v))
+		if m := reSpanDir.FindStringSubmatch(dir); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			spans = append(spans, ClipSpan{Clip: dir, Card: card, Span: n})
+		}
+	}
+	for _, p := range c.Parts() {
+		if m := reSpanDir.FindStringSubmatch(path.Base(path.Dir(p))); m != nil {
+			no[p], _ = strconv.Atoi(m[1])
+		}
+	}
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Span < spans[j].Span })
+	return no, spans
 }
 
 // ClipSpan is one span of a shot recorded over several clips, each span
 // a clip of its own on its card (P2).
 type ClipSpan struct {
-	Clip         string `json:"clip"` // the span's clip name, e.g. 0001AB
+	Clip         string `json:"clip"` // the span's clip name, e.g. 0001AB, 709_0001_02
 	GlobalClipID string `json:"global_clip_id,omitempty"`
-	Card         string `json:"card"`           // key of the card it was offloaded from
-	Offset       int64  `json:"offset_in_shot"` // edit units
-	Duration     int64  `json:"duration"`       // edit units
+	Card         string `json:"card"`                     // key of the card it was offloaded from
+	Offset       int64  `json:"offset_in_shot,omitempty"` // P2: edit units
+	Duration     int64  `json:"duration,omitempty"`       // P2: edit units
 	Next         string `json:"next_clip_id,omitempty"`
+	Span         int    `json:"span,omitempty"` // XDCAM EX: span number
 }
 
 // spanInfo reads the CLIP XML of each span of a P2 clip: the spans, and a
 // map from each file of the clip to its span's OffsetInShot (a span's
 // files all start with its clip name: 0001AB.MXF, 0001AB00.MXF,
 // 0001AB.XML, 0001AB.BMP ...). Other layouts have neither.
-func spanInfo(root, card string, c cards.Clip) (map[string]int64, []ClipSpan) {
+func spanInfo(root, card string, c cards.Clip) (map[string]int64, map[string]int, []ClipSpan) {
 	out := map[string]int64{}
+	if c.Layout == cards.LayoutSonyXDCAMEX {
+		no, spans := xdcamEXSpans(card, c)
+		return out, no, spans
+	}
 	if c.Layout != cards.LayoutP2 {
-		return out, nil
+		return out, nil, nil
 	}
 	var spans []ClipSpan
 	for _, rel := range c.Sidecars {
@@ -65,7 +106,7 @@ func spanInfo(root, card string, c cards.Clip) (map[string]int64, []ClipSpan) {
 		}
 	}
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Offset < spans[j].Offset })
-	return out, spans
+	return out, nil, spans
 }
 
 // incomplete reports whether a shot lacks spans the ones it has point to:
@@ -74,6 +115,15 @@ func spanInfo(root, card string, c cards.Clip) (map[string]int64, []ClipSpan) {
 // span that is not there (it is on a card not offloaded yet).
 func incomplete(spans []ClipSpan) bool {
 	if len(spans) == 0 {
+		return false
+	}
+	if spans[0].Span > 0 {
+		// XDCAM EX: spans number from 1; what follows the last is unknown.
+		for i, sp := range spans {
+			if sp.Span != i+1 {
+				return true
+			}
+		}
 		return false
 	}
 	if spans[0].Offset != 0 {
@@ -87,22 +137,56 @@ func incomplete(spans []ClipSpan) bool {
 	return spans[len(spans)-1].Next != ""
 }
 
-// putClip stores a clip record. A clip of a spanned shot already recorded
-// from another card is merged: that card's parts are kept, this card's
-// replace any it recorded before (a resumed offload), parts are ordered by
-// role and then by their offset in the shot, and a whole-clip proxy cut
-// from fewer parts is dropped so the new parts' proxies cut it again.
-func (s *Service) putClip(doc ClipDoc) error {
+// putClip stores a clip record and returns its id. A clip of a spanned
+// shot (shot) already recorded from another card is merged: that card's
+// parts are kept, this card's replace any it recorded before (a resumed
+// offload), parts are ordered by role and then by their place in the shot,
+// and a whole-clip proxy cut from fewer parts is dropped so the new parts'
+// proxies cut it again. XDCAM EX take names repeat when a camera's counter
+// is reset: spans that do not continue the recorded ones (overlapping span
+// numbers, or a gap between the cards) are stored as a clip of their own
+// under own, the id the clip would have without a shot.
+func (s *Service) putClip(doc ClipDoc, shot bool, own string) (string, error) {
 	s.clipMu.Lock()
 	defer s.clipMu.Unlock()
 	var prev ClipDoc
-	if doc.Meta != nil && doc.Meta.GlobalShotID != "" && s.cat.GetState(clipKey(doc.ID), &prev) == nil {
-		doc = mergeClip(prev, doc)
+	if shot && s.cat.GetState(clipKey(doc.ID), &prev) == nil {
+		if continues(prev, doc) {
+			doc = mergeClip(prev, doc)
+		} else {
+			doc.ID = own
+		}
 	}
 	if err := s.cat.PutState(clipKey(doc.ID), doc); err != nil {
-		return err
+		return "", err
 	}
-	return s.indexClipParts(doc)
+	return doc.ID, s.indexClipParts(doc)
+}
+
+// continues reports whether next's spans may join prev's: always for P2
+// (one GlobalShotID is one shot); for XDCAM EX when the span numbers of
+// the other cards and of next's card are disjoint and meet.
+func continues(prev, next ClipDoc) bool {
+	if len(next.Spans) == 0 || next.Spans[0].Span == 0 {
+		return true
+	}
+	var other []int
+	for _, sp := range prev.Spans {
+		if sp.Card != next.CardKey {
+			other = append(other, sp.Span)
+		}
+	}
+	if len(other) == 0 {
+		return true
+	}
+	sort.Ints(other)
+	lo, hi := next.Spans[0].Span, next.Spans[len(next.Spans)-1].Span
+	for _, n := range other {
+		if n >= lo && n <= hi {
+			return false
+		}
+	}
+	return lo == other[len(other)-1]+1 || hi+1 == other[0]
 }
 
 // mergeClip joins the record of one card's spans (next) into the record
@@ -123,7 +207,7 @@ func mergeClip(prev, next ClipDoc) ClipDoc {
 		if rank[a.Role] != rank[b.Role] {
 			return rank[a.Role] < rank[b.Role]
 		}
-		return a.Offset < b.Offset
+		return place(a) < place(b)
 	})
 	out.Spans = nil
 	for _, sp := range prev.Spans {
@@ -132,7 +216,12 @@ func mergeClip(prev, next ClipDoc) ClipDoc {
 		}
 	}
 	out.Spans = append(out.Spans, next.Spans...)
-	sort.SliceStable(out.Spans, func(i, j int) bool { return out.Spans[i].Offset < out.Spans[j].Offset })
+	sort.SliceStable(out.Spans, func(i, j int) bool {
+		if out.Spans[i].Offset != out.Spans[j].Offset {
+			return out.Spans[i].Offset < out.Spans[j].Offset
+		}
+		return out.Spans[i].Span < out.Spans[j].Span
+	})
 	out.Incomplete = incomplete(out.Spans)
 	out.Cards = nil
 	for _, c := range prev.Cards {
@@ -146,29 +235,26 @@ func mergeClip(prev, next ClipDoc) ClipDoc {
 	if first(next) < first(prev) {
 		out.Name, out.CardKey, out.CardLabel, out.Folder, out.OffloadAt, out.Meta = next.Name, next.CardKey, next.CardLabel, next.Folder, next.OffloadAt, next.Meta
 	}
-	sort.SliceStable(out.Cards, func(i, j int) bool { return cardOffset(out, out.Cards[i].Key) < cardOffset(out, out.Cards[j].Key) })
+	sort.SliceStable(out.Cards, func(i, j int) bool { return cardFirst(out, out.Cards[i].Key) < cardFirst(out, out.Cards[j].Key) })
 	if !sameParts(out.Parts, prev.Parts) {
 		out.Proxy = nil
 	}
 	return out
 }
 
-// first is the lowest shot offset of a record's video parts.
-func first(d ClipDoc) int64 {
-	lo := int64(-1)
-	for _, p := range d.Parts {
-		if p.Role == "video" && (lo < 0 || p.Offset < lo) {
-			lo = p.Offset
-		}
-	}
-	return lo
-}
+// place orders a part in its shot: P2 parts have an offset, XDCAM EX parts
+// a span number (under 100), never both.
+func place(p ClipPart) int64 { return p.Offset*100 + int64(p.Span) }
 
-func cardOffset(d ClipDoc, key string) int64 {
+// first is the place of a record's first video part.
+func first(d ClipDoc) int64 { return cardFirst(d, "") }
+
+// cardFirst is the place of the first video part from card key ("": any).
+func cardFirst(d ClipDoc, key string) int64 {
 	lo := int64(-1)
 	for _, p := range d.Parts {
-		if p.Card == key && p.Role == "video" && (lo < 0 || p.Offset < lo) {
-			lo = p.Offset
+		if p.Role == "video" && (key == "" || p.Card == key) && (lo < 0 || place(p) < lo) {
+			lo = place(p)
 		}
 	}
 	return lo

@@ -331,3 +331,82 @@ func TestIncomplete(t *testing.T) {
 		}
 	}
 }
+
+// An XDCAM EX take recorded over two cards (spans _01 and _02 on one, _03
+// on the next) is one clip with its spans in order; the same take name
+// from the same camera after a counter reset (span _01 again) is a clip of
+// its own; a take without a camera serial is never joined across cards.
+func TestXDCAMEXTakeAcrossCards(t *testing.T) {
+	cat := openCatalog(t)
+	vol := t.TempDir()
+	nrt, err := os.ReadFile("../../../testdata/cards/sidecars/sony_nrt.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSerial := []byte(strings.Replace(string(nrt), `serialNo="5012345"`, "", 1))
+	write := func(folder string, spans []string, meta []byte) {
+		for _, sp := range spans {
+			dir := filepath.Join(vol, folder, "BPAV/CLPR", sp)
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, sp+".MP4"), []byte("essence "+folder+sp), 0o644)
+			os.WriteFile(filepath.Join(dir, sp+"M01.XML"), meta, 0o644)
+			os.WriteFile(filepath.Join(dir, sp+".SMI"), []byte("<smil/>"), 0o644)
+		}
+		os.WriteFile(filepath.Join(vol, folder, "BPAV/MEDIAPRO.XML"), []byte("<MediaProfile/>"), 0o644)
+	}
+	write("A", []string{"709_0001_01", "709_0001_02"}, nrt)
+	write("B", []string{"709_0001_03"}, nrt)
+	write("C", []string{"709_0001_01"}, nrt)
+	write("D", []string{"710_0002_01"}, noSerial)
+	write("E", []string{"710_0002_02"}, noSerial)
+	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"v": vol}}
+	offload := func(card string) ClipDoc {
+		t.Helper()
+		files := catalogTree(t, cat, vol, card)
+		rec := &Record{Key: "uuid:" + card, Label: card, Volume: "v", Folder: card}
+		if err := s.recordClips(rec, cards.Result{Dst: filepath.Join(vol, card), Layout: cards.LayoutSonyXDCAMEX, Files: files}, storage.OriginInfo{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Clips) != 1 {
+			t.Fatalf("card %s: %d clips, want 1", card, len(rec.Clips))
+		}
+		var d ClipDoc
+		if err := cat.GetState(clipKey(rec.Clips[0]), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a := offload("A")
+	if got := strings.Join(videoParts(a), ","); got != "709_0001_01.MP4,709_0001_02.MP4" || a.Incomplete {
+		t.Fatalf("card A: %s incomplete=%v", got, a.Incomplete)
+	}
+	b := offload("B")
+	if b.ID != a.ID {
+		t.Fatalf("card B's span _03 made clip %s, not the take's %s", b.ID, a.ID)
+	}
+	var spans []string
+	for _, p := range b.Parts {
+		if p.Role == "video" {
+			spans = append(spans, p.Card+":"+path.Base(p.Path))
+		}
+	}
+	if got := strings.Join(spans, ","); got != "uuid:A:709_0001_01.MP4,uuid:A:709_0001_02.MP4,uuid:B:709_0001_03.MP4" {
+		t.Errorf("take over two cards: %s", got)
+	}
+	if b.Incomplete || len(b.Spans) != 3 || len(b.Cards) != 2 || b.CardKey != "uuid:A" {
+		t.Errorf("take over two cards: incomplete=%v spans %+v cards %+v record card %s", b.Incomplete, b.Spans, b.Cards, b.CardKey)
+	}
+	if c := offload("C"); c.ID == a.ID || len(videoParts(c)) != 1 {
+		t.Errorf("a reset counter's 709_0001_01 joined the earlier take: %s %v", c.ID, videoParts(c))
+	}
+	if got := strings.Join(videoParts(b), ","); got != "709_0001_01.MP4,709_0001_02.MP4,709_0001_03.MP4" {
+		t.Errorf("the earlier take changed: %s", got)
+	}
+	d, e := offload("D"), offload("E")
+	if d.ID == e.ID {
+		t.Error("takes without a camera serial joined across cards")
+	}
+	if !e.Incomplete {
+		t.Error("a take starting at span _02 is not marked incomplete")
+	}
+}
