@@ -332,6 +332,7 @@ func (a *App) statusDoc(ctx context.Context) any {
 			Name: v.Name, Path: v.Path, Online: v.Online, Reason: v.Reason,
 			WatchMode: v.WatchMode, Watches: v.Watches, Files: v.Files, Bytes: v.Bytes,
 			LastScan: v.LastScan, LastScanSeconds: v.LastScanDuration.Seconds(), Scanning: v.Scanning,
+			StalledSeconds: v.Stalled.Seconds(),
 		})
 	}
 	if cat := a.cat; cat != nil {

@@ -68,6 +68,9 @@ func printStatus(w io.Writer, s api.Status, now time.Time) {
 		if v.Scanning {
 			st += ", scanning"
 		}
+		if v.StalledSeconds > 0 {
+			st += fmt.Sprintf(", NO ANSWER from the filesystem for %s (hung mount?)", time.Duration(v.StalledSeconds*float64(time.Second)).Round(time.Second))
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.Name, st, v.WatchMode, v.Files, HumanBytes(v.Bytes), humanTime(v.LastScan), quote(v.Path))
 	}
 }

@@ -40,6 +40,8 @@ func TestCLIGolden(t *testing.T) {
 		Volumes: []api.VolumeStatus{
 			{Name: "footage", Path: "/mnt/nas/footage", Online: true, WatchMode: "inotify", Files: 1234, Bytes: 5 << 40, LastScan: t0},
 			{Name: "cards", Path: "/srv/cards", Online: false, Reason: "mount root missing"},
+			{Name: "archive", Path: "/mnt/nfs/archive", Online: true, WatchMode: "walk", Files: 99, Bytes: 1 << 30, LastScan: t0,
+				Scanning: true, StalledSeconds: 95},
 		},
 		Queues:  api.Queues{Settling: 3, Hashing: 1},
 		Ingest:  api.IngestStats{FilesSeen: 1240, FilesHashed: 1236, BytesHashed: 3 << 30},

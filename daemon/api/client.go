@@ -46,6 +46,9 @@ type VolumeStatus struct {
 	// LastScanSeconds is how long the last reconcile walk took.
 	LastScanSeconds float64 `json:"last_scan_seconds"`
 	Scanning        bool    `json:"scanning"`
+	// StalledSeconds is how long the running walk has had no answer from
+	// the filesystem, once over 30 s (a hung NAS mount); absent otherwise.
+	StalledSeconds float64 `json:"stalled_seconds,omitempty"`
 }
 
 // Queues are the ingest pipeline's queue depths.

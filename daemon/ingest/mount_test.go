@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,5 +292,44 @@ func TestEmptyVolumeMarkerReplacedOnce(t *testing.T) {
 	}
 	if now, _ := watch.ReadMarker(root); now != id {
 		t.Fatalf("marker rewritten again: %s -> %s", id, now)
+	}
+}
+
+// A walk that gets no answer from the filesystem (a hung NFS or SMB
+// server; injected here by blocking the walk in one directory) shows in the
+// volume's status as stalled, for how long, until the filesystem answers;
+// then the walk finishes and the status clears.
+func TestHungWalkShownStalled(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "a/one.mov"), "one")
+	write(t, filepath.Join(root, "stuck/two.mov"), "two")
+	release := make(chan struct{})
+	var hang atomic.Bool
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}, Rescan: 200 * time.Millisecond}, func(p *Pipeline) {
+		p.walkStall = 300 * time.Millisecond
+		p.walkDirHook = func(rel string) {
+			if strings.HasSuffix(rel, "stuck") && hang.Load() {
+				<-release
+			}
+		}
+	})
+	h.waitPresent("v", "stuck/two.mov")
+	if st := h.volStatus("v"); st.Stalled != 0 {
+		t.Fatalf("stalled before any hang: %+v", st)
+	}
+	hang.Store(true)
+	waitFor(t, "status shows the stalled walk", func() bool {
+		st := h.volStatus("v")
+		return st.Scanning && st.Stalled >= 300*time.Millisecond
+	})
+	before := h.volStatus("v").LastScan
+	hang.Store(false)
+	close(release)
+	waitFor(t, "the walk finishes once the filesystem answers", func() bool {
+		st := h.volStatus("v")
+		return st.Stalled == 0 && st.LastScan.After(before)
+	})
+	if _, ok := h.present("v", "a/one.mov"); !ok {
+		t.Error("a file was lost across the stalled walk")
 	}
 }

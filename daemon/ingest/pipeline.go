@@ -107,6 +107,10 @@ type VolumeStatus struct {
 	LastScan         time.Time
 	LastScanDuration time.Duration
 	Scanning         bool
+	// Stalled is how long the running walk has had no answer from the
+	// filesystem, once that is longer than the stall limit (a hung NFS or
+	// SMB mount: the walk goes on when the server answers again); else 0.
+	Stalled time.Duration
 }
 
 // Pipeline runs volumes -> watch -> settle -> hash -> catalog.
@@ -143,6 +147,12 @@ type Pipeline struct {
 	walkModeEvery time.Duration
 	// addFunc, when set, replaces inotify's Add (fault injection).
 	addFunc func(path string) error
+	// walkStall is how long a walk may go without an answer from the
+	// filesystem before the volume's status says it is stalled.
+	walkStall time.Duration
+	// walkDirHook, when set, runs for each directory a walk enters (fault
+	// injection: a test blocks in it like a hung mount).
+	walkDirHook func(rel string)
 }
 
 // New validates cfg and returns a pipeline; nothing runs until Run.
@@ -162,6 +172,7 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 		cat: cat, log: log.With("component", "ingest"), cfg: cfg, ignore: ig,
 		vols: map[string]*volume{}, ready: make(chan struct{}),
 		checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
+		walkStall: 30 * time.Second,
 	}
 	p.settle = newSettler(p)
 	p.hashes = newHashPool(p, cfg.HashWorkers)

@@ -45,6 +45,8 @@ type volume struct {
 	wcancel  context.CancelFunc
 	wdone    chan struct{}
 	walkMode bool // inotify limit hit: walk only
+
+	walkBeat atomic.Int64 // unix nanos of the running walk's last answer from the filesystem
 }
 
 func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
@@ -96,6 +98,11 @@ func (v *volume) status() VolumeStatus {
 		st.Watches = v.w.Watches()
 	}
 	v.mu.Unlock()
+	if st.Scanning {
+		if d := time.Since(time.Unix(0, v.walkBeat.Load())); d >= v.p.walkStall {
+			st.Stalled = d.Truncate(time.Second)
+		}
+	}
 	st.Files, st.Bytes = v.index.stats()
 	return st
 }
@@ -358,6 +365,34 @@ func (v *volume) reconcile(ctx context.Context) {
 		}
 	}
 	start := time.Now()
+	v.walkBeat.Store(start.UnixNano())
+	// A walk that hangs in a system call (a hung NFS/SMB server) cannot be
+	// interrupted: a monitor says so in the log (and status shows it)
+	// until the filesystem answers again.
+	var stalled atomic.Bool
+	beat := func() {
+		v.walkBeat.Store(time.Now().UnixNano())
+		if stalled.CompareAndSwap(true, false) {
+			v.log.Info("the filesystem answers again; the walk goes on")
+		}
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(max(v.p.walkStall/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				d := time.Since(time.Unix(0, v.walkBeat.Load()))
+				if d >= v.p.walkStall && stalled.CompareAndSwap(false, true) {
+					v.log.Warn("the walk has had no answer from the filesystem; is the mount hung?", "for", d.Truncate(time.Millisecond))
+				}
+			}
+		}
+	}()
 	v.mu.Lock()
 	v.st.Scanning = true
 	w := v.w
@@ -373,6 +408,10 @@ func (v *volume) reconcile(ctx context.Context) {
 	files, dirs, queued := 0, 0, 0
 	werr := watch.Walk(v.root, "", v.p.ignores(), watch.WalkFuncs{
 		Dir: func(rel string) error {
+			if h := v.p.walkDirHook; h != nil {
+				h(rel)
+			}
+			beat()
 			if dirs++; dirs%256 == 0 {
 				v.p.progress.Add(1)
 				if ctx.Err() != nil {
@@ -392,7 +431,9 @@ func (v *volume) reconcile(ctx context.Context) {
 			return nil
 		},
 		File: func(e watch.Entry) {
-			files++
+			if files++; files%64 == 0 {
+				beat()
+			}
 			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
 				v.p.settle.touch(v, e, false)
 				queued++

@@ -49,6 +49,7 @@ var (
 	dQueue       = desc("queue_depth", "Items waiting or in work per pipeline stage.", "stage")
 	dVolOnline   = desc("volume_online", "1 when the volume is mounted, verified and watched, else 0.", "volume")
 	dVolScanning = desc("volume_scanning", "1 while a reconcile walk (initial scan or rescan) runs.", "volume")
+	dVolStalled  = desc("volume_walk_stalled_seconds", "How long the running walk has had no answer from the filesystem, once over 30 s (a hung mount); 0 otherwise.", "volume")
 	dVolFiles    = desc("volume_files", "Locations present on the volume in the catalog.", "volume")
 	dVolBytes    = desc("volume_bytes", "Bytes of the locations present on the volume.", "volume")
 	dVolWatches  = desc("volume_inotify_watches", "inotify watches held for the volume.", "volume")
@@ -74,7 +75,7 @@ var (
 	dHookLastOK  = desc("webhook_last_success_timestamp_seconds", "Last accepted webhook batch (unix seconds); 0 before the first.")
 	dHookParked  = desc("webhook_parked", "1 while delivery is parked on a rejected batch.")
 	dHookBacklog = desc("webhook_backlog_events", "Events in the log not yet acknowledged by the hub (last seq - delivered seq).")
-	allDescs     = []*prometheus.Desc{dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
+	allDescs     = []*prometheus.Desc{dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
 	proxyResults = []string{transcode.StatusReady, transcode.StatusFailed, transcode.StatusUnsupported}
 	proxyLanes   = []string{transcode.LaneGPU, transcode.LaneCPU}
 )
@@ -125,6 +126,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for _, v := range st.Volumes {
 			m(dVolOnline, G, b2f(v.Online), v.Name)
 			m(dVolScanning, G, b2f(v.Scanning), v.Name)
+			m(dVolStalled, G, v.Stalled.Seconds(), v.Name)
 			m(dVolFiles, G, float64(v.Files), v.Name)
 			m(dVolBytes, G, float64(v.Bytes), v.Name)
 			m(dVolWatches, G, float64(v.Watches), v.Name)
