@@ -83,7 +83,7 @@ t_find=$(best find "$tree" -printf '%s %T@\n')
 out=$("$work/ingestbench" rescan "$tree" "$TRIALS")
 keep t_find "$(best find "$tree" -printf '%s %T@\n')" # before and after: the best
 echo "$out" | awk '
-	$1=="ingest"  { printf "  initial ingest: %d files in %.2fs (%.0f files/s, settle 10ms)\n", $2, $3, $2/$3 }
+	$1=="ingest"  { printf "  initial ingest: %d files in %.2fs (%.0f files/s, settle 10ms, every catalog write synced)\n", $2, $3, $2/$3 }
 	$1=="restart" { printf "  restart: ready in %.3fs (catalog index load + first walk %.3fs), files hashed: %d\n", $3, $4, $5 }
 	$1=="rescan"  { if (b=="" || $3<b) b=$3; if ($4>0) h=$4 }
 	$1=="walk"    { if (w=="" || $3<w) w=$3 }
