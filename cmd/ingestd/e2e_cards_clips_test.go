@@ -125,7 +125,7 @@ func TestCardClipsToBucket(t *testing.T) {
 		f := filepath.Join(t.TempDir(), "p.mp4")
 		os.WriteFile(f, data, 0o644)
 		out, err := exec.Command(ffprobe, "-v", "error", "-count_packets", "-show_entries",
-			"stream=codec_type,codec_name,channels,sample_rate,nb_read_packets:stream_tags=timecode:format=duration", "-of", "default=nw=1", f).Output()
+			"stream=codec_type,codec_name,channels,sample_rate,nb_read_packets:stream_tags=timecode,handler_name:format=duration", "-of", "default=nw=1", f).Output()
 		if err != nil {
 			t.Fatalf("ffprobe clip proxy: %v", err)
 		}
@@ -152,7 +152,8 @@ func TestCardClipsToBucket(t *testing.T) {
 		t.Fatalf("the second card's span made clip %s, not the shot's %s", again, sid)
 	}
 	s := probe(inBucket(sid, 75))
-	for _, want := range []string{"nb_read_packets=75", "codec_name=aac", "channels=2", "sample_rate=48000", "timecode=10:00:00:00"} {
+	for _, want := range []string{"nb_read_packets=75", "codec_name=aac", "channels=2", "sample_rate=48000", "timecode=10:00:00:00",
+		"handler_name=Mix", "handler_name=A1 (ch 1)", "handler_name=A2 (ch 2)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("P2 shot proxy lacks %s:\n%s", want, s)
 		}

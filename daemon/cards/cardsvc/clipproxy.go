@@ -39,6 +39,11 @@ type ClipSources struct {
 	Timecode string
 	// AudioBitrate is the AAC bitrate for mixed separate audio (default 160k).
 	AudioBitrate string
+	// ChannelTracks adds each separate audio channel after the mix as a
+	// mono AAC track named "A<n> (ch <n>)" (as transcode's
+	// proxy.source_audio does for a source's own channels), when there are
+	// two or more.
+	ChannelTracks bool
 }
 
 // CutClipProxy cuts the proxy of a whole clip with FFmpeg's concat
@@ -88,7 +93,16 @@ func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, 
 			br = "160k"
 		}
 		args = append(args, "-filter_complex", separateAudioMix(n), "-map", "[aout]",
-			"-c:a", "aac", "-b:a", br, "-ar", "48000", "-ac", "2")
+			"-c:a", "aac", "-b:a:0", br, "-ar", "48000", "-ac:a:0", "2")
+		if src.ChannelTracks && n >= 2 {
+			args = append(args, "-metadata:s:a:0", "handler_name=Mix")
+			for i := 1; i <= n; i++ {
+				a := strconv.Itoa(i)
+				args = append(args, "-map", a+":a:0", "-b:a:"+a, "96k", "-ac:a:"+a, "1",
+					"-metadata:s:a:"+a, fmt.Sprintf("handler_name=A%d (ch %d)", i, i), "-disposition:a:"+a, "0")
+			}
+			args = append(args, "-disposition:a:0", "default")
+		}
 	}
 	if src.Timecode != "" {
 		args = append(args, "-timecode", src.Timecode)
@@ -116,6 +130,19 @@ func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, 
 	if len(src.Audio) > 0 {
 		if err := audioCoversVideo(m); err != nil {
 			return 0, fmt.Errorf("clip proxy: %w", err)
+		}
+		want := 1
+		if src.ChannelTracks && len(src.Audio) >= 2 {
+			want += len(src.Audio)
+		}
+		n := 0
+		for _, st := range m.Streams {
+			if st.Type == "audio" {
+				n++
+			}
+		}
+		if n != want {
+			return 0, fmt.Errorf("clip proxy: %d audio tracks, want %d", n, want)
 		}
 	}
 	if err := os.Rename(tmp, out); err != nil {
@@ -266,15 +293,19 @@ type ClipProxy struct {
 	At     time.Time `json:"at"`
 }
 
-type clipProxyConfig struct{ stateDir, ffmpeg, ffprobe, audioBitrate string }
+type clipProxyConfig struct {
+	stateDir, ffmpeg, ffprobe, audioBitrate string
+	channelTracks                           bool
+}
 
 // SetClipProxy enables whole-clip proxies: once every video part's proxy
 // is ready, a clip of several video parts (chapters, spans) or with
 // separate audio essence (P2) gets <state_dir>/clips/<clip id>/proxy.mp4.
-// audioBitrate is the AAC bitrate of mixed separate audio ("" for 160k).
-// Call before Run.
-func (s *Service) SetClipProxy(stateDir, ffmpeg, ffprobe, audioBitrate string) {
-	s.clipProxy = &clipProxyConfig{stateDir, ffmpeg, ffprobe, audioBitrate}
+// audioBitrate is the AAC bitrate of mixed separate audio ("" for 160k);
+// channelTracks keeps each separate channel as a track of its own after
+// the mix (ClipSources.ChannelTracks). Call before Run.
+func (s *Service) SetClipProxy(stateDir, ffmpeg, ffprobe, audioBitrate string, channelTracks bool) {
+	s.clipProxy = &clipProxyConfig{stateDir, ffmpeg, ffprobe, audioBitrate, channelTracks}
 }
 
 func clipOfKey(assetID string) string { return "cards/clipof/" + assetID }
@@ -328,7 +359,7 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 	if err != nil || (doc.Proxy != nil && doc.Proxy.Status == "ready") {
 		return
 	}
-	src := ClipSources{AudioBitrate: s.clipProxy.audioBitrate}
+	src := ClipSources{AudioBitrate: s.clipProxy.audioBitrate, ChannelTracks: s.clipProxy.channelTracks}
 	var video []ClipPart
 	for _, p := range doc.Parts {
 		if p.Role != "video" {

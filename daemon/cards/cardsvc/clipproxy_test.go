@@ -141,7 +141,7 @@ func TestMaybeClipProxy(t *testing.T) {
 	if err := s.indexClipParts(doc); err != nil {
 		t.Fatal(err)
 	}
-	s.SetClipProxy(state, ffmpeg, ffprobe, "")
+	s.SetClipProxy(state, ffmpeg, ffprobe, "", true)
 	ready := func(i int) {
 		data, _ := os.ReadFile(chapters[i])
 		out := storage.OutputPath(state, ids[i], "proxy.mp4")

@@ -114,7 +114,7 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"v": vol}}
-	s.SetClipProxy(state, ffmpeg, ffprobe, "")
+	s.SetClipProxy(state, ffmpeg, ffprobe, "", true)
 
 	offload := func(key, label, folder string) []ClipDoc {
 		t.Helper()
@@ -177,11 +177,11 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 	if p := get(single.ID).Proxy; p == nil || p.Status != "ready" || p.Frames != 25 {
 		t.Fatalf("single-span P2 clip with separate audio: proxy %+v", p)
 	}
-	checkAudio(t, ffprobe, ffmpeg, ClipProxyPath(state, single.ID), 1.0, "11:00:00:00")
+	checkAudio(t, ffprobe, ffmpeg, ClipProxyPath(state, single.ID), 1.0, "11:00:00:00", nil)
 	if p := get(spanned.ID).Proxy; p == nil || p.Status != "ready" || p.Frames != 50 {
 		t.Fatalf("card A's spans: proxy %+v", p)
 	}
-	checkAudio(t, ffprobe, ffmpeg, ClipProxyPath(state, spanned.ID), 2.0, "10:00:00:00")
+	checkAudio(t, ffprobe, ffmpeg, ClipProxyPath(state, spanned.ID), 2.0, "10:00:00:00", []string{"Mix", "A1 (ch 1)", "A2 (ch 2)"})
 
 	// Card B: its span joins the clip (same id), after card A's.
 	docsB := offload("uuid:B", "CARDB", folderB)
@@ -214,7 +214,7 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 	if p := get(spanned.ID).Proxy; p == nil || p.Status != "ready" || p.Frames != 75 {
 		t.Fatalf("whole shot: proxy %+v", p)
 	}
-	checkAudio(t, ffprobe, ffmpeg, ClipProxyPath(state, spanned.ID), 3.0, "10:00:00:00")
+	checkAudio(t, ffprobe, ffmpeg, ClipProxyPath(state, spanned.ID), 3.0, "10:00:00:00", []string{"Mix", "A1 (ch 1)", "A2 (ch 2)"})
 
 	// Card B offloaded again (a resumed offload re-records its clips): no
 	// duplicate parts.
@@ -237,15 +237,25 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 var reRMS = regexp.MustCompile(`RMS level dB: (-?[0-9.]+|-inf)`)
 
 // checkAudio asserts a clip proxy has a 48 kHz stereo AAC track as long as
-// its video, with sound on both sides, and the given start timecode.
-func checkAudio(t *testing.T, ffprobe, ffmpeg, file string, secs float64, tc string) {
+// its video, with sound on both sides, and the given start timecode; with
+// tracks, its audio tracks are named so (the mix, then one mono track per
+// channel), else it has the mix only.
+func checkAudio(t *testing.T, ffprobe, ffmpeg, file string, secs float64, tc string, tracks []string) {
 	t.Helper()
 	out, err := exec.Command(ffprobe, "-v", "error", "-show_entries",
-		"stream=codec_type,codec_name,channels,sample_rate,duration:stream_tags=timecode:format_tags=timecode", "-of", "default=nw=1", file).Output()
+		"stream=codec_type,codec_name,channels,sample_rate,duration:stream_tags=timecode,handler_name:format_tags=timecode", "-of", "default=nw=1", file).Output()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", file, err)
 	}
 	s := string(out)
+	if n := strings.Count(s, "codec_type=audio"); n != max(len(tracks), 1) {
+		t.Errorf("%s: %d audio tracks, want %d:\n%s", filepath.Base(file), n, max(len(tracks), 1), s)
+	}
+	for _, name := range tracks {
+		if !strings.Contains(s, "TAG:handler_name="+name+"\n") {
+			t.Errorf("%s: no audio track named %q:\n%s", filepath.Base(file), name, s)
+		}
+	}
 	for _, want := range []string{"codec_name=aac", "channels=2", "sample_rate=48000", "timecode=" + tc} {
 		if !strings.Contains(s, want) {
 			t.Errorf("%s lacks %s:\n%s", filepath.Base(file), want, s)
@@ -259,7 +269,7 @@ func checkAudio(t *testing.T, ffprobe, ffmpeg, file string, secs float64, tc str
 			}
 		}
 	}
-	b, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-i", file, "-map", "0:a", "-af", "astats", "-f", "null", "-").CombinedOutput()
+	b, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-i", file, "-map", "0:a:0", "-af", "astats", "-f", "null", "-").CombinedOutput()
 	if err != nil {
 		t.Fatalf("astats: %v: %s", err, b)
 	}
