@@ -86,11 +86,16 @@ func (h *hub) requests() []received {
 	return append([]received(nil), h.reqs...)
 }
 
-// delivered lists the seqs of events in 2xx answers, in arrival order.
+// delivered lists the seqs of events in 2xx answers, in arrival order,
+// counting a batch whose Idempotency-Key was already accepted once, as the
+// contract tells a hub to (delivery is at least once: a request the
+// notifier gave up on when it stopped may still reach the hub).
 func (h *hub) delivered() []uint64 {
 	var s []uint64
+	seen := map[string]bool{}
 	for _, r := range h.requests() {
-		if r.status >= 200 && r.status < 300 {
+		if r.status >= 200 && r.status < 300 && !seen[r.key] {
+			seen[r.key] = true
 			for _, e := range r.payload.Events {
 				s = append(s, e.Seq)
 			}
