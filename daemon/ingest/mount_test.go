@@ -244,12 +244,26 @@ func TestHungCheckIsOffline(t *testing.T) {
 	if _, ok := h.present("v", "a.mov"); !ok {
 		t.Fatal("removed a file while the volume did not answer")
 	}
-	// Unblock the stuck open with a writer, then put the marker back.
-	if f, err := os.OpenFile(marker, os.O_WRONLY, 0); err == nil {
-		f.Close()
+	// Put the marker back in one rename, so later checks read it, then
+	// release the check stuck opening the FIFO (kept under a second
+	// name): a non-blocking writer open succeeds while a reader waits and
+	// fails with ENXIO once none does. (Releasing first would let a new
+	// check open the FIFO after the writer left and hang for good.)
+	keep := fifo + ".keep"
+	if err := os.Link(marker, keep); err != nil {
+		t.Fatal(err)
 	}
-	os.Remove(marker)
-	watch.WriteMarker(root, id)
+	if err := watch.WriteMarker(root, id); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1000; i++ {
+		f, err := os.OpenFile(keep, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			break
+		}
+		f.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
 	h.waitOnline("v", true)
 	h.waitGone("v", "a.mov")
 }
