@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -403,7 +404,7 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 	// brought more spans): then its new parts' proxies cut it again.
 	s.clipMu.Lock()
 	var cur ClipDoc
-	if err := s.cat.GetState(clipKey(id), &cur); err != nil || !sameParts(cur.Parts, doc.Parts) {
+	if err := s.cat.GetState(clipKey(id), &cur); err != nil || !slices.Equal(cur.Parts, doc.Parts) {
 		s.clipMu.Unlock()
 		return
 	}
@@ -420,18 +421,6 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 			s.log.Warn("clip proxy event", "clip", id, "err", err)
 		}
 	}
-}
-
-func sameParts(a, b []ClipPart) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // separateAudio returns the clip's separate audio masters per channel, each

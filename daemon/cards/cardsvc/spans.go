@@ -4,6 +4,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -236,7 +237,7 @@ func mergeClip(prev, next ClipDoc) ClipDoc {
 		out.Name, out.CardKey, out.CardLabel, out.Folder, out.OffloadAt, out.Meta = next.Name, next.CardKey, next.CardLabel, next.Folder, next.OffloadAt, next.Meta
 	}
 	sort.SliceStable(out.Cards, func(i, j int) bool { return cardFirst(out, out.Cards[i].Key) < cardFirst(out, out.Cards[j].Key) })
-	if !sameParts(out.Parts, prev.Parts) {
+	if !slices.Equal(out.Parts, prev.Parts) {
 		out.Proxy = nil
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -316,7 +317,7 @@ func TestMergeClipOrder(t *testing.T) {
 				t.Errorf("proxy kept over changed parts: %+v", m.Proxy)
 			}
 			// Merging the same card again changes nothing.
-			if again := mergeClip(m, tc.next); !sameParts(again.Parts, m.Parts) || len(again.Cards) != 2 {
+			if again := mergeClip(m, tc.next); !slices.Equal(again.Parts, m.Parts) || len(again.Cards) != 2 {
 				t.Errorf("re-merge: %+v", again.Parts)
 			}
 		})
