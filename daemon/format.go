@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/storage"
@@ -32,11 +34,20 @@ func humanTime(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
-// quote shows a path safely on a terminal (newlines and control bytes
-// escaped); ordinary names are printed as they are.
+// quote shows a path safely on a terminal: a name with control bytes (C0,
+// DEL, C1 such as CSI), other unprintable runes (bidi overrides, zero-width
+// characters) or bytes that are not UTF-8 is printed Go-quoted, each such
+// byte escaped ("a\xff.mov"), so two names that differ only there print
+// differently and nothing reaches the terminal raw; ordinary names are
+// printed as they are.
 func quote(s string) string {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == '\t' {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
+				return strconv.Quote(s)
+			}
+		}
+		if !strconv.IsPrint(r) {
 			return strconv.Quote(s)
 		}
 	}
@@ -87,18 +98,39 @@ func printAssets(w io.Writer, d api.AssetsDoc) {
 
 func locSummary(ls []storage.Location) string {
 	var present []string
+	removed := 0
 	for _, l := range ls {
 		if l.State == "" || l.State == storage.LocPresent {
 			present = append(present, l.Volume+":"+quote(l.Path))
+		} else {
+			removed++
 		}
 	}
-	switch len(present) {
-	case 0:
-		return "(none present)"
-	case 1:
+	var more []string
+	if len(present) > 1 {
+		more = append(more, fmt.Sprintf("+%d", len(present)-1))
+	}
+	if removed > 0 {
+		more = append(more, fmt.Sprintf("%d removed", removed))
+	}
+	switch {
+	case len(present) == 0:
+		return "(" + strings.Join(append([]string{"none present"}, more...), ", ") + ")"
+	case len(more) == 0:
 		return present[0]
 	}
-	return fmt.Sprintf("%s (+%d)", present[0], len(present)-1)
+	return present[0] + " (" + strings.Join(more, ", ") + ")"
+}
+
+// locState is a location's STATE cell: present, or when and how it left.
+func locState(l storage.Location) string {
+	if l.State != storage.LocRemoved || l.Removed.IsZero() {
+		return l.State
+	}
+	if l.ReplacedBy != "" {
+		return fmt.Sprintf("replaced %s by %.12s", humanTime(l.Removed), l.ReplacedBy)
+	}
+	return "removed " + humanTime(l.Removed)
 }
 
 func printAsset(w io.Writer, v any) {
@@ -122,6 +154,6 @@ func printAsset(w io.Writer, v any) {
 	}
 	fmt.Fprintf(w, "\nVOLUME\tSTATE\tSIZE\tMTIME\tPATH\n")
 	for _, l := range a.Locations {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Volume, l.State, HumanBytes(l.Size), humanTime(l.MTime), quote(l.Path))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Volume, locState(l), HumanBytes(l.Size), humanTime(l.MTime), quote(l.Path))
 	}
 }

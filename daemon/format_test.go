@@ -33,6 +33,10 @@ func TestCLIGolden(t *testing.T) {
 			{Volume: "footage", Path: "day 1/A001_C002.mov", Size: 10485760, MTime: t0.Add(-time.Hour), State: storage.LocPresent},
 			{Volume: "footage", Path: "odd\nname.mov", Size: 10485760, MTime: t0, State: storage.LocPresent},
 			{Volume: "cards", Path: "gone.mov", Size: 10485760, MTime: t0, State: storage.LocRemoved},
+			{Volume: "footage", Path: "a\xff.mov", Size: 10485760, MTime: t0, State: storage.LocPresent},
+			{Volume: "footage", Path: "a\xfe.mov", Size: 10485760, MTime: t0, State: storage.LocRemoved, Removed: t0.Add(time.Minute)},
+			{Volume: "footage", Path: "over\u202ewritten.mov", Size: 10485760, MTime: t0, State: storage.LocRemoved,
+				Removed: t0.Add(2 * time.Minute), ReplacedBy: "0b5dc3e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0a2b4c6"},
 		},
 	}
 	st := api.Status{

@@ -22,7 +22,7 @@ var ErrNotFound = errors.New("not found")
 // of the public contract in docs/api.md: add new ones, never rename.
 const (
 	EvAssetCataloged   = "asset.cataloged"   // content seen for the first time
-	EvAssetUpdated     = "asset.updated"     // media/metadata of an asset changed
+	EvAssetUpdated     = "asset.updated"     // media/metadata of an asset changed, or other content took over one of its paths
 	EvLocationAdded    = "location.added"    // a path now holds (known or new) content
 	EvLocationChanged  = "location.changed"  // a path was rewritten with other content
 	EvLocationRemoved  = "location.removed"  // a path is gone from an online volume
@@ -93,7 +93,10 @@ const (
 	LocRemoved = "removed"
 )
 
-// Location is one path on one volume and the content it holds.
+// Location is one path on one volume and the content it holds (state
+// present), or held (state removed, in an asset document: where the content
+// was). Its JSON carries path_b64 when Path is not valid UTF-8 (see
+// PathB64).
 type Location struct {
 	Volume  string    `json:"volume"`
 	Path    string    `json:"path"` // slash-separated, relative to the volume root, as on disk (no normalisation)
@@ -105,6 +108,11 @@ type Location struct {
 	State   string    `json:"state"`
 	Seen    time.Time `json:"seen"`              // when this content was cataloged at this path
 	History []Version `json:"history,omitempty"` // earlier contents of this path, oldest first
+	// Removed is when the content left this path (state removed): the file
+	// was deleted or moved away, or, with ReplacedBy set, rewritten with
+	// other content. Zero (and absent from JSON) while present.
+	Removed    time.Time `json:"removed,omitzero"`
+	ReplacedBy string    `json:"replaced_by,omitempty"` // the asset id that took this path over
 }
 
 // Version is an earlier content of a location.
@@ -128,6 +136,7 @@ type Volume struct {
 
 // Event is one numbered change in the catalog. Seq is strictly increasing but
 // may have gaps; consumers must keep the last seq they processed, never count.
+// Its JSON carries path_b64 when Path is not valid UTF-8 (see PathB64).
 type Event struct {
 	Seq     uint64    `json:"seq"`
 	Type    string    `json:"type"`
@@ -139,7 +148,8 @@ type Event struct {
 }
 
 // AssetDoc is the public document for an asset: the record plus where it
-// lives. It is what GET /v1/assets/{id} returns and what sync uploads as
+// lives (state present) and where it was (state removed, with the time it
+// left). It is what GET /v1/assets/{id} returns and what sync uploads as
 // asset.json.
 type AssetDoc struct {
 	Asset

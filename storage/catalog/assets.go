@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -13,8 +16,9 @@ import (
 // DefaultLimit is the page size used when a caller passes limit <= 0.
 const DefaultLimit = 100
 
-// Asset returns the asset id with its present locations (found through the
-// x/ index, ordered by volume then path). An unknown id is a wrapped
+// Asset returns the asset id with its locations, ordered by volume then
+// path: the present ones (found through the x/ index) and those it has left
+// (state removed, from the r/ keys). An unknown id is a wrapped
 // storage.ErrNotFound.
 func (c *Catalog) Asset(id string) (storage.AssetDoc, error) {
 	var doc storage.AssetDoc
@@ -26,7 +30,7 @@ func (c *Catalog) Asset(id string) (storage.AssetDoc, error) {
 		if !found {
 			return storage.ErrNotFound
 		}
-		doc.Locations, err = presentLocations(txn, id)
+		doc.Locations, err = assetLocations(txn, id)
 		return err
 	})
 	if err != nil {
@@ -36,7 +40,7 @@ func (c *Catalog) Asset(id string) (storage.AssetDoc, error) {
 }
 
 // Assets returns up to limit assets with ids greater than after, in id
-// order, each with its present locations.
+// order, each with its locations as in Asset.
 func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -60,7 +64,7 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 				return fmt.Errorf("decode %s: %w", item.Key(), err)
 			}
 			var err error
-			if doc.Locations, err = presentLocations(txn, doc.ID); err != nil {
+			if doc.Locations, err = assetLocations(txn, doc.ID); err != nil {
 				return err
 			}
 			docs = append(docs, doc)
@@ -71,6 +75,52 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 		return nil, fmt.Errorf("list assets after %q: %w", after, err)
 	}
 	return docs, nil
+}
+
+// assetLocations is the asset's present and removed locations, ordered by
+// volume then path (present first should a path be both, which the
+// transactions never let happen).
+func assetLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
+	locs, err := presentLocations(txn, id)
+	if err != nil {
+		return nil, err
+	}
+	removed, err := removedLocations(txn, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(removed) == 0 {
+		return locs, nil
+	}
+	locs = append(locs, removed...)
+	slices.SortStableFunc(locs, func(a, b storage.Location) int {
+		return cmp.Or(strings.Compare(a.Volume, b.Volume), strings.Compare(a.Path, b.Path))
+	})
+	return locs, nil
+}
+
+// removedLocations reads the asset's r/ keys: the paths it has left.
+func removedLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
+	var locs []storage.Location
+	prefix := removedPrefix(id)
+	opt := badger.DefaultIteratorOptions
+	opt.Prefix = prefix
+	it := txn.NewIterator(opt)
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		volume, path, ok := splitIndexKey(item.Key(), prefix)
+		if !ok {
+			return nil, fmt.Errorf("bad removed-location key %q", item.Key())
+		}
+		var loc storage.Location
+		if err := item.Value(func(b []byte) error { return decodeLocation(b, volume, path, &loc) }); err != nil {
+			return nil, fmt.Errorf("removed location %s:%q of asset %s: %w", volume, path, id, err)
+		}
+		loc.AssetID, loc.State = id, storage.LocRemoved
+		locs = append(locs, loc)
+	}
+	return locs, nil
 }
 
 // presentLocations follows the asset's x/ index keys to its locations.

@@ -10,8 +10,9 @@ import (
 
 // decodeLocation decodes a location record for the key volume\x00path.
 // Volume and Path are taken from the key, not the value: the key holds the
-// name's exact bytes, while JSON replaces invalid UTF-8 (a Latin-1 name
-// from an SMB share, say) with U+FFFD.
+// name's exact bytes (the value's path_b64 holds them too, but its path
+// replaces invalid UTF-8, a Latin-1 name from an SMB share say, with
+// U+FFFD).
 //
 // The reconcile walk decodes every location of a volume on every rescan,
 // and encoding/json is most of that cost, so records in the flat shape this
@@ -47,12 +48,16 @@ func fastLocation(b []byte, loc *storage.Location) bool {
 		}
 		key := raw[1 : len(raw)-1]
 		switch string(key) { // compared without allocating
-		case "volume", "path": // taken from the key
+		case "volume", "path", "path_b64": // taken from the key
 			if !p.skipString() {
 				return false
 			}
 		case "asset_id":
 			if loc.AssetID, ok = p.plainString(); !ok {
+				return false
+			}
+		case "replaced_by":
+			if loc.ReplacedBy, ok = p.plainString(); !ok {
 				return false
 			}
 		case "state":
@@ -88,7 +93,7 @@ func fastLocation(b []byte, loc *storage.Location) bool {
 			} else {
 				loc.Dev = v
 			}
-		case "mtime", "seen":
+		case "mtime", "seen", "removed":
 			raw, ok := p.rawString()
 			if !ok {
 				return false
@@ -97,10 +102,13 @@ func fastLocation(b []byte, loc *storage.Location) bool {
 			if t.UnmarshalJSON(raw) != nil {
 				return false
 			}
-			if string(key) == "mtime" {
+			switch string(key) {
+			case "mtime":
 				loc.MTime = t
-			} else {
+			case "seen":
 				loc.Seen = t
+			default:
+				loc.Removed = t
 			}
 		default: // history, or a field this decoder does not know
 			return false

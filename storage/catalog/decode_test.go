@@ -33,6 +33,9 @@ func TestDecodeLocationMatchesEncodingJSON(t *testing.T) {
 		{"escapes in path", func(l *storage.Location) { l.Path = "a \"quoted\"\\name\n<&>\t.mov" }, true},
 		{"unicode path", func(l *storage.Location) { l.Path = "Cafe\u0301/ファイル 😀.mov" }, true},
 		{"invalid utf-8 path", func(l *storage.Location) { l.Path = "caf\xe9.mov" }, true},
+		{"removed with time and successor", func(l *storage.Location) {
+			l.State, l.Removed, l.ReplacedBy = storage.LocRemoved, base.Seen.Add(time.Hour), id("next")
+		}, true},
 		{"history", func(l *storage.Location) {
 			l.History = []storage.Version{{AssetID: id("old"), Size: 3, MTime: base.MTime, Replaced: base.Seen}}
 		}, false},
@@ -96,7 +99,16 @@ func TestNonUTF8PathRoundTrip(t *testing.T) {
 	if evs, _ := c.PutFile(rec("v", name, "latin", 1, 1)); len(evs) != 0 {
 		t.Fatalf("unchanged non-UTF-8 file re-reported: %v", types(evs))
 	}
-	if evs, _ := c.RemoveLocation("v", name, "deleted"); len(evs) != 1 {
+	evs, _ := c.RemoveLocation("v", name, "deleted")
+	if len(evs) != 1 {
 		t.Fatalf("remove: %v", types(evs))
+	}
+	// The event read back from the log (JSON on disk) keeps the bytes.
+	if log := allEvents(t, c); log[len(log)-1].Path != name {
+		t.Fatalf("logged event path %q", log[len(log)-1].Path)
+	}
+	doc, _ = c.Asset(id("latin"))
+	if len(doc.Locations) != 1 || doc.Locations[0].Path != name || doc.Locations[0].State != storage.LocRemoved {
+		t.Fatalf("asset locations after removal %+v", doc.Locations)
 	}
 }

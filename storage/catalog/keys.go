@@ -14,6 +14,9 @@ import (
 //	                                UserMeta marks removed ones so scans can
 //	                                skip them without reading the value
 //	x/<id>/<volume>\x00<path>       empty: asset -> present location index
+//	r/<id>/<volume>\x00<path>       storage.Location (state removed, no
+//	                                history): where the asset was, for its
+//	                                document; gone when it is there again
 //	e/<seq as 8 bytes big-endian>   storage.Event; big-endian so key order is
 //	                                seq order
 //	v/<name>                        storage.Volume
@@ -29,6 +32,7 @@ const (
 	pfxAsset    = "a/"
 	pfxLocation = "l/"
 	pfxIndex    = "x/"
+	pfxRemoved  = "r/"
 	pfxEvent    = "e/"
 	pfxVolume   = "v/"
 	pfxState    = "s/"
@@ -54,7 +58,13 @@ func indexKey(id, volume, path string) []byte {
 
 func indexPrefix(id string) []byte { return []byte(pfxIndex + id + "/") }
 
-// splitIndexKey returns the volume and path of an x/ key under prefix.
+func removedKey(id, volume, path string) []byte {
+	return []byte(pfxRemoved + id + "/" + volume + "\x00" + path)
+}
+
+func removedPrefix(id string) []byte { return []byte(pfxRemoved + id + "/") }
+
+// splitIndexKey returns the volume and path of an x/ or r/ key under prefix.
 func splitIndexKey(key, prefix []byte) (volume, path string, ok bool) {
 	rest := string(key[len(prefix):])
 	volume, path, ok = strings.Cut(rest, "\x00")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -38,7 +39,10 @@ func (c *Catalog) Location(volume, path string) (storage.Location, error) {
 //   - content never seen: the asset record and asset.cataloged;
 //   - a path not cataloged, or removed earlier: location.added;
 //   - a present path with other content: location.changed, the previous
-//     content appended to the location's History;
+//     content appended to the location's History, and asset.updated for
+//     the previous content (its id, this volume and path, detail "location
+//     replaced by <new id>"): that asset lost a location, and its document
+//     now lists it as removed with replaced_by;
 //   - same content, other mtime/inode/dev: location.changed, detail "metadata";
 //   - same content and stat: nothing is written and no event is returned,
 //     so a restart that re-reports every file duplicates nothing.
@@ -96,7 +100,15 @@ func (w *txw) putFile(rec storage.FileRecord) error {
 	loc.Volume, loc.Path = rec.Volume, rec.Path
 	loc.Size, loc.MTime, loc.Inode, loc.Dev = rec.Size, rec.MTime, rec.Inode, rec.Dev
 	loc.State = storage.LocPresent
+	loc.Removed, loc.ReplacedBy = time.Time{}, ""
 	ev := storage.Event{AssetID: id, Volume: rec.Volume, Path: rec.Path}
+	var replaced *storage.Event // the previous content's event, after ev
+	if exists && !(present && old.AssetID == id) {
+		// id may have been here before: it is present again, not removed.
+		if err := w.txn.Delete(removedKey(id, rec.Volume, rec.Path)); err != nil {
+			return err
+		}
+	}
 	switch {
 	case !exists:
 		loc.AssetID, loc.Seen = id, w.now
@@ -116,6 +128,14 @@ func (w *txw) putFile(rec storage.FileRecord) error {
 		if err := w.txn.Delete(indexKey(old.AssetID, rec.Volume, rec.Path)); err != nil {
 			return err
 		}
+		gone := old
+		gone.Volume, gone.Path = rec.Volume, rec.Path
+		gone.ReplacedBy = id
+		if err := w.putRemoved(gone); err != nil {
+			return err
+		}
+		replaced = &storage.Event{Type: storage.EvAssetUpdated, AssetID: old.AssetID, Volume: rec.Volume, Path: rec.Path,
+			Detail: "location replaced by " + id}
 	default:
 		ev.Type, ev.Detail = storage.EvLocationChanged, "metadata"
 	}
@@ -125,7 +145,56 @@ func (w *txw) putFile(rec storage.FileRecord) error {
 	if err := w.txn.Set(indexKey(id, rec.Volume, rec.Path), nil); err != nil {
 		return err
 	}
-	return w.emit(ev)
+	if err := w.emit(ev); err != nil {
+		return err
+	}
+	if replaced != nil {
+		return w.emit(*replaced)
+	}
+	return nil
+}
+
+// maxRemoved caps the removed locations kept per asset (r/ keys): a volume
+// can give one content any number of names, one after another. The oldest
+// removals are dropped first; the location records themselves stay.
+const maxRemoved = 100
+
+// putRemoved records that loc's content (loc.AssetID) left loc's path now:
+// an r/ key for the asset's document, capped at maxRemoved per asset.
+func (w *txw) putRemoved(loc storage.Location) error {
+	loc.State, loc.Removed, loc.History = storage.LocRemoved, w.now, nil
+	if err := w.setJSON(removedKey(loc.AssetID, loc.Volume, loc.Path), loc, 0); err != nil {
+		return err
+	}
+	return w.pruneRemoved(loc.AssetID)
+}
+
+// pruneRemoved drops the oldest r/ keys of asset id beyond maxRemoved.
+func (w *txw) pruneRemoved(id string) error {
+	prefix := removedPrefix(id)
+	opt := badger.DefaultIteratorOptions
+	opt.Prefix = prefix
+	opt.PrefetchValues = false
+	it := w.txn.NewIterator(opt)
+	n := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		n++
+	}
+	it.Close()
+	if n <= maxRemoved {
+		return nil
+	}
+	locs, err := removedLocations(w.txn.Txn, id)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(locs, func(a, b storage.Location) int { return a.Removed.Compare(b.Removed) })
+	for _, l := range locs[:len(locs)-maxRemoved] {
+		if err := w.txn.Delete(removedKey(id, l.Volume, l.Path)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendHistory records old's content as replaced at now, keeping at most
@@ -140,7 +209,8 @@ func appendHistory(h []storage.Version, old storage.Location, now time.Time) []s
 
 // RemoveLocation marks a present location removed: the record and its
 // history stay (the hub sees the removal), the asset->location index key
-// goes, and a location.removed event carries detail. Removing an unknown or
+// goes, the asset's document lists the location as removed (with the time),
+// and a location.removed event carries detail. Removing an unknown or
 // already removed location writes nothing and returns no events.
 //
 // The caller decides that the file is really gone: only on a volume that is
@@ -153,11 +223,15 @@ func (c *Catalog) RemoveLocation(volume, path, detail string) ([]storage.Event, 
 		if err != nil || !found || loc.State != storage.LocPresent {
 			return err
 		}
-		loc.State = storage.LocRemoved
+		loc.Volume, loc.Path = volume, path
+		loc.State, loc.Removed = storage.LocRemoved, w.now
 		if err := w.setJSON(lk, loc, metaRemoved); err != nil {
 			return err
 		}
 		if err := w.txn.Delete(indexKey(loc.AssetID, volume, path)); err != nil {
+			return err
+		}
+		if err := w.putRemoved(loc); err != nil {
 			return err
 		}
 		return w.emit(storage.Event{Type: storage.EvLocationRemoved, AssetID: loc.AssetID, Volume: volume, Path: path, Detail: detail})

@@ -29,7 +29,43 @@ const (
 	add = storage.EvLocationAdded
 	chg = storage.EvLocationChanged
 	rm  = storage.EvLocationRemoved
+	upd = storage.EvAssetUpdated
 )
+
+// states lists an asset document's locations as volume:path:state, with
+// "+replaced_by" when set.
+func states(t *testing.T, c *Catalog, content string) []string {
+	t.Helper()
+	doc, err := c.Asset(id(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{}
+	for _, l := range doc.Locations {
+		s := l.Volume + ":" + l.Path + ":" + l.State
+		if l.AssetID != id(content) {
+			s += ":wrong asset " + l.AssetID
+		}
+		if l.State == storage.LocRemoved && l.Removed.IsZero() {
+			s += ":no removed time"
+		}
+		if l.State == storage.LocPresent && !l.Removed.IsZero() {
+			s += ":removed time while present"
+		}
+		if l.ReplacedBy != "" {
+			s += "+" + l.ReplacedBy
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func wantStates(t *testing.T, c *Catalog, content string, want ...string) {
+	t.Helper()
+	if got := states(t, c, content); !reflect.DeepEqual(got, append([]string{}, want...)) {
+		t.Fatalf("asset %q locations %q, want %q", content, got, want)
+	}
+}
 
 func TestPutFileAndRemove(t *testing.T) {
 	cases := []struct {
@@ -64,7 +100,7 @@ func TestPutFileAndRemove(t *testing.T) {
 			name: "rewrite in place: new asset, history keeps the old one, index moves",
 			steps: []step{
 				put(rec("v", "clip.mov", "old", 1, 10), cat, add),
-				put(rec("v", "clip.mov", "new!", 2, 10), cat, chg).withDetail("content replaced " + id("old")),
+				put(rec("v", "clip.mov", "new!", 2, 10), cat, chg, upd).withDetail("location replaced by " + id("new!")),
 			},
 			check: func(t *testing.T, c *Catalog) {
 				loc, err := c.Location("v", "clip.mov")
@@ -82,12 +118,20 @@ func TestPutFileAndRemove(t *testing.T) {
 				if err != nil {
 					t.Fatalf("old asset must stay: %v", err)
 				}
-				if len(old.Locations) != 0 {
-					t.Fatalf("old asset still indexed at %+v", old.Locations)
+				if len(old.Locations) != 1 || old.Locations[0].Size != 3 || !old.Locations[0].MTime.Equal(rec("", "", "", 1, 0).MTime) {
+					t.Fatalf("old asset locations %+v", old.Locations)
 				}
-				nw, _ := c.Asset(id("new!"))
-				if len(nw.Locations) != 1 || nw.Locations[0].Path != "clip.mov" {
-					t.Fatalf("new asset locations %+v", nw.Locations)
+				wantStates(t, c, "old", "v:clip.mov:removed+"+id("new!"))
+				wantStates(t, c, "new!", "v:clip.mov:present")
+				// location.changed names the new content and the old one;
+				// asset.updated carries the old one's id.
+				evs := allEvents(t, c)
+				chgEv, updEv := evs[len(evs)-2], evs[len(evs)-1]
+				if chgEv.AssetID != id("new!") || chgEv.Detail != "content replaced "+id("old") {
+					t.Fatalf("location.changed %+v", chgEv)
+				}
+				if updEv.AssetID != id("old") || updEv.Volume != "v" || updEv.Path != "clip.mov" {
+					t.Fatalf("asset.updated %+v", updEv)
 				}
 			},
 		},
@@ -127,10 +171,10 @@ func TestPutFileAndRemove(t *testing.T) {
 				if err != nil || loc.State != storage.LocRemoved || loc.AssetID != id("wav") {
 					t.Fatalf("removed location %+v, %v", loc, err)
 				}
-				doc, _ := c.Asset(id("wav"))
-				if len(doc.Locations) != 0 {
-					t.Fatalf("removed location still listed: %+v", doc.Locations)
+				if loc.Removed.IsZero() {
+					t.Fatalf("removed location without its time: %+v", loc)
 				}
+				wantStates(t, c, "wav", "v:gone.wav:removed")
 			},
 		},
 		{
@@ -142,9 +186,9 @@ func TestPutFileAndRemove(t *testing.T) {
 				put(rec("v", "back.mov", "b", 1, 10)),
 			},
 			check: func(t *testing.T, c *Catalog) {
-				doc, _ := c.Asset(id("b"))
-				if len(doc.Locations) != 1 || doc.Locations[0].State != storage.LocPresent {
-					t.Fatalf("locations %+v", doc.Locations)
+				wantStates(t, c, "b", "v:back.mov:present")
+				if loc, _ := c.Location("v", "back.mov"); !loc.Removed.IsZero() {
+					t.Fatalf("present again but removed time kept: %+v", loc)
 				}
 			},
 		},
@@ -160,9 +204,8 @@ func TestPutFileAndRemove(t *testing.T) {
 				if loc.AssetID != id("second") || len(loc.History) != 1 || loc.History[0].AssetID != id("first") {
 					t.Fatalf("location %+v", loc)
 				}
-				if doc, _ := c.Asset(id("first")); len(doc.Locations) != 0 {
-					t.Fatalf("first still indexed: %+v", doc.Locations)
-				}
+				wantStates(t, c, "first", "v:p:removed")
+				wantStates(t, c, "second", "v:p:present")
 			},
 		},
 		{
@@ -173,9 +216,52 @@ func TestPutFileAndRemove(t *testing.T) {
 				del("a", "same/path", rm).withDetail("deleted"),
 			},
 			check: func(t *testing.T, c *Catalog) {
-				doc, _ := c.Asset(id("x"))
-				if len(doc.Locations) != 1 || doc.Locations[0].Volume != "b" {
-					t.Fatalf("locations %+v", doc.Locations)
+				wantStates(t, c, "x", "a:same/path:removed", "b:same/path:present")
+			},
+		},
+		{
+			name: "content back at a path it was replaced at is present there again, not also removed",
+			steps: []step{
+				put(rec("v", "p", "X", 1, 10), cat, add),
+				put(rec("v", "p", "Y", 2, 10), cat, chg, upd),
+				put(rec("v", "p", "X", 3, 10), chg, upd),
+			},
+			check: func(t *testing.T, c *Catalog) {
+				wantStates(t, c, "X", "v:p:present")
+				wantStates(t, c, "Y", "v:p:removed+"+id("X"))
+			},
+		},
+		{
+			name: "a move: the old path removed, the new one present, both events carry the id",
+			steps: []step{
+				put(rec("v", "a/clip.mov", "M", 1, 10), cat, add),
+				del("v", "a/clip.mov", rm),
+				put(rec("v", "b/clip.mov", "M", 1, 10), add),
+			},
+			check: func(t *testing.T, c *Catalog) {
+				wantStates(t, c, "M", "v:a/clip.mov:removed", "v:b/clip.mov:present")
+			},
+		},
+		{
+			name: "names differing only in invalid UTF-8 bytes are two locations",
+			steps: []step{
+				put(rec("v", "a\xff.mov", "U", 1, 10), cat, add),
+				put(rec("v", "a\xfe.mov", "U", 1, 11), add),
+				del("v", "a\xfe.mov", rm),
+			},
+			check: func(t *testing.T, c *Catalog) {
+				wantStates(t, c, "U", "v:a\xfe.mov:removed", "v:a\xff.mov:present")
+				for _, p := range []string{"a\xff.mov", "a\xfe.mov"} {
+					if loc, err := c.Location("v", p); err != nil || loc.Path != p {
+						t.Fatalf("location %q: %+v, %v", p, loc, err)
+					}
+				}
+				var paths []string
+				for _, e := range allEvents(t, c) {
+					paths = append(paths, e.Path)
+				}
+				if want := []string{"a\xff.mov", "a\xff.mov", "a\xfe.mov", "a\xfe.mov"}; !reflect.DeepEqual(paths, want) {
+					t.Fatalf("event paths %q, want %q", paths, want)
 				}
 			},
 		},
@@ -326,5 +412,48 @@ func TestWalkLocations(t *testing.T) {
 	}
 	if files, _, _ := c.VolumeStats("footage"); files != 0 {
 		t.Fatalf("%d files left after removing all", files)
+	}
+}
+
+// A volume can give one content any number of names, one after another: the
+// asset document keeps the latest maxRemoved removed locations, not all.
+func TestRemovedLocationsCapped(t *testing.T) {
+	c, _ := newCat(t, fast)
+	const n = maxRemoved + 7
+	for i := range n {
+		p := fmt.Sprintf("name%03d.mov", i)
+		if _, err := c.PutFile(rec("v", p, "same", 1, uint64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RemoveLocation("v", p, "deleted"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutFile(rec("v", "last.mov", "same", 1, 999)); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := c.Asset(id("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Locations) != maxRemoved+1 {
+		t.Fatalf("%d locations, want %d removed + 1 present", len(doc.Locations), maxRemoved)
+	}
+	names := map[string]string{}
+	for _, l := range doc.Locations {
+		names[l.Path] = l.State
+	}
+	if names["last.mov"] != storage.LocPresent {
+		t.Fatalf("present location missing: %v", names)
+	}
+	for i := range n {
+		p := fmt.Sprintf("name%03d.mov", i)
+		if _, kept := names[p]; kept != (i >= n-maxRemoved) {
+			t.Fatalf("%s kept=%v (the oldest removals go first)", p, kept)
+		}
+	}
+	// The location records themselves all stay.
+	if loc, err := c.Location("v", "name000.mov"); err != nil || loc.State != storage.LocRemoved {
+		t.Fatalf("oldest location record %+v, %v", loc, err)
 	}
 }
