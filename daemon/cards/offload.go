@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
@@ -37,7 +38,15 @@ var (
 	ErrMismatch   = errors.New("destination differs from card")
 	ErrReadSource = errors.New("read error on card")
 	ErrHistory    = errors.New("card does not match its ascmhl history")
+	// ErrDestTampered: something at the destination is not what the
+	// offload made or may follow: a symlink (at a folder, a partial or a
+	// final name, ascmhl/), a FIFO or device, or a verified file replaced
+	// or changed before the card was sealed. Nothing is written through it.
+	ErrDestTampered = errors.New("destination tampered with")
 )
+
+// MaxStateSize caps the progress file read back on resume.
+const MaxStateSize = 256 << 20
 
 // StateName is the progress file kept in the destination folder while an
 // offload is incomplete; PartialSuffix marks a file still being copied.
@@ -64,11 +73,19 @@ type Options struct {
 	// with the recorded one; a file that differs is copied again.
 	TrustResumed bool
 
-	// Seams for fault injection in tests. OpenSource opens a card file
-	// (default os.Open); AfterCopy runs after a file was written and synced
-	// and before it is re-read for verification.
-	OpenSource func(path string) (io.ReadCloser, error)
-	AfterCopy  func(rel, dstPath string)
+	// DestRoot is the trusted folder dst lies in (the volume root; default
+	// the parent of dst). Every folder and file from there down is created
+	// and opened without following symlinks: one found fails the offload
+	// with ErrDestTampered.
+	DestRoot string
+
+	// SourceReader wraps each card file as it is read (rate limit; fault
+	// injection in tests). The file was opened without following symlinks
+	// or blocking, and is a regular file on the card's filesystem.
+	SourceReader func(rel string, f *os.File) io.ReadCloser
+	// AfterCopy (tests) runs after a file was written and synced and before
+	// it is re-read for verification.
+	AfterCopy func(rel, dstPath string)
 }
 
 // Progress is reported after each file.
@@ -91,6 +108,13 @@ type FileResult struct {
 	Resumed bool                     `json:"-"` // verified by an earlier run, not copied again
 }
 
+// Skipped is an entry on the card that was not copied: a symlink (never
+// followed), a FIFO, socket or device, or a filesystem mounted on the card.
+type Skipped struct {
+	Path   string `json:"path"` // slash-separated, relative to the card root
+	Reason string `json:"reason"`
+}
+
 // Result describes an offload, complete or not.
 type Result struct {
 	Status      string       `json:"status"`
@@ -102,6 +126,7 @@ type Result struct {
 	Copied      int64        `json:"copied"`       // bytes copied by this run
 	Resumed     int          `json:"resumed"`      // files skipped as already verified
 	CardHistory bool         `json:"card_history"` // the card carried an ascmhl/ history, verified and continued
+	Skipped     []Skipped    `json:"skipped,omitempty"`
 	Generation  string       `json:"generation,omitempty"`
 	FailedPath  string       `json:"failed_path,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
@@ -142,6 +167,7 @@ func Offload(ctx context.Context, src, dst string, opts Options) (Result, error)
 	o.defaults()
 	res, err := o.run(ctx)
 	res.Finished = o.opts.Now()
+	res.Skipped = o.skipped
 	if err != nil {
 		res.Status = StatusFailed
 		if res.Reason == "" {
@@ -161,11 +187,20 @@ type offloader struct {
 	log      *slog.Logger
 	src, dst string
 	srcDev   uint64
+	srcDir   *safefs.Dir // the card root, held open
+	dstDir   *safefs.Dir // the destination folder, held open
 	state    *state
 	dirty    int
 	lastSave time.Time
 	buf      []byte
+	skipped  []Skipped
+	inodes   map[string]uint64 // inode of each verified destination file
 }
+
+// errSkip marks a card entry that is not copied (Skipped).
+type errSkip struct{ reason string }
+
+func (e errSkip) Error() string { return e.reason }
 
 func (o *offloader) defaults() {
 	if o.opts.Logger == nil {
@@ -178,9 +213,10 @@ func (o *offloader) defaults() {
 	if o.opts.BufferSize <= 0 {
 		o.opts.BufferSize = 1 << 20
 	}
-	if o.opts.OpenSource == nil {
-		o.opts.OpenSource = func(p string) (io.ReadCloser, error) { return os.Open(p) }
+	if o.opts.SourceReader == nil {
+		o.opts.SourceReader = func(_ string, f *os.File) io.ReadCloser { return f }
 	}
+	o.inodes = map[string]uint64{}
 	if len(o.opts.MHLFormats) == 0 {
 		o.opts.MHLFormats = []ascmhl.Format{ascmhl.DefaultFormat}
 	}
@@ -202,13 +238,27 @@ func (o *offloader) fail(res *Result, rel string, err error) (Result, error) {
 
 func (o *offloader) run(ctx context.Context) (Result, error) {
 	res := Result{Src: o.src, Dst: o.dst, Started: o.opts.Now()}
-	var st unix.Stat_t
-	if err := unix.Stat(o.src, &st); err != nil {
+	srcDir, err := safefs.OpenRoot(o.src, true)
+	if err != nil {
 		return o.fail(&res, "", fmt.Errorf("card %s: %w: %w", o.src, ErrSourceGone, err))
 	}
-	o.srcDev = st.Dev
+	defer srcDir.Close()
+	o.srcDir, o.srcDev = srcDir, srcDir.Dev()
 	if o.dst == o.src || strings.HasPrefix(o.dst, o.src+string(filepath.Separator)) {
 		return o.fail(&res, "", fmt.Errorf("offload %s: destination %s is on the card", o.src, o.dst))
+	}
+	anchor := o.opts.DestRoot
+	if anchor == "" {
+		// Standalone use: the caller's own folder, made as before.
+		anchor = filepath.Dir(o.dst)
+		if err := os.MkdirAll(anchor, 0o755); err != nil {
+			return o.fail(&res, "", o.dstErr(err, "create "+anchor))
+		}
+	}
+	anchor = absPath(anchor)
+	dstRel, err := filepath.Rel(anchor, o.dst)
+	if err != nil || dstRel == "." || dstRel == ".." || strings.HasPrefix(dstRel, ".."+string(filepath.Separator)) {
+		return o.fail(&res, "", fmt.Errorf("offload %s: destination %s is not below %s", o.src, o.dst, anchor))
 	}
 	layout, err := Detect(o.src)
 	if err != nil {
@@ -217,7 +267,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	res.Layout = layout
 
 	// The card's own history, verified as we read, continued on success.
-	cardHist, err := ascmhl.Open(o.src)
+	cardHist, err := ascmhl.OpenDir(srcDir)
 	if err != nil {
 		return o.fail(&res, ascmhl.FolderName, fmt.Errorf("%w: %w", ErrHistory, err))
 	}
@@ -231,9 +281,16 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	for _, f := range files {
 		res.Bytes += f.size
 	}
-	if err := os.MkdirAll(o.dst, 0o755); err != nil {
+	root, err := safefs.OpenRoot(anchor, false)
+	if err != nil {
+		return o.fail(&res, "", o.dstErr(err, "open "+anchor))
+	}
+	o.dstDir, err = root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
+	root.Close()
+	if err != nil {
 		return o.fail(&res, "", o.dstErr(err, "create "+o.dst))
 	}
+	defer o.dstDir.Close()
 	o.loadState()
 
 	prog := Progress{FilesTotal: len(files), BytesTotal: res.Bytes}
@@ -246,6 +303,14 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			check = func(fr *FileResult) error { return checkAgainst(cardHist, fr) }
 		}
 		fr, resumed, err := o.file(ctx, f, formats, check)
+		var skip errSkip
+		if errors.As(err, &skip) {
+			o.skip(f.rel, skip.reason)
+			prog.FilesTotal--
+			prog.BytesTotal -= f.size
+			res.Bytes -= f.size
+			continue
+		}
 		if err != nil {
 			return o.fail(&res, f.rel, err)
 		}
@@ -279,18 +344,48 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	// Directory times last: creating files inside changed them.
 	for i := len(dirs) - 1; i >= 0; i-- {
 		d := dirs[i]
-		os.Chtimes(filepath.Join(o.dst, filepath.FromSlash(d.rel)), d.mtime, d.mtime)
+		o.dstDir.Chtimes(d.rel, d.mtime, d.mtime)
+	}
+	// Before the card is declared safe: every file at its final name is
+	// still the regular file that was verified (same inode, size, mtime).
+	for _, fr := range res.Files {
+		if err := o.checkFinal(fr); err != nil {
+			return o.fail(&res, fr.Path, err)
+		}
 	}
 	gen, err := o.writeMHL(ctx, cardHist, &res, dirs, formats)
 	if err != nil {
 		return o.fail(&res, ascmhl.FolderName, err)
 	}
 	res.Generation = gen
-	if err := os.Remove(filepath.Join(o.dst, StateName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := o.dstDir.Remove(StateName); err != nil {
 		o.log.Warn("remove offload state", "path", filepath.Join(o.dst, StateName), "err", err)
 	}
-	syncDir(o.dst)
+	o.dstDir.Sync()
 	return res, nil
+}
+
+func (o *offloader) skip(rel, reason string) {
+	o.log.Warn("card entry not copied", "path", filepath.Join(o.src, filepath.FromSlash(rel)), "reason", reason)
+	o.skipped = append(o.skipped, Skipped{Path: rel, Reason: reason})
+}
+
+// checkFinal makes sure the file at fr's final name is the very regular
+// file verified earlier in this run.
+func (o *offloader) checkFinal(fr FileResult) error {
+	st, err := o.dstDir.Lstat(fr.Path)
+	if err != nil {
+		return o.dstErr(err, "check "+fr.Path)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("check %s: %w: it is a %s now", fr.Path, ErrDestTampered, safefs.TypeName(st.Mode))
+	case st.Ino != o.inodes[fr.Path]:
+		return fmt.Errorf("check %s: %w: replaced after it was verified", fr.Path, ErrDestTampered)
+	case st.Size != fr.Size || !time.Unix(st.Mtim.Unix()).Equal(fr.ModTime):
+		return fmt.Errorf("check %s: %w: size or time changed after it was verified", fr.Path, ErrDestTampered)
+	}
+	return nil
 }
 
 // list walks the card: files and directories in path order, the card's
@@ -312,6 +407,10 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 		}
 		switch {
 		case d.IsDir():
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && uint64(st.Dev) != o.srcDev {
+				o.skip(rel, "another filesystem mounted on the card: not copied")
+				return filepath.SkipDir
+			}
 			dirs = append(dirs, srcFile{rel: rel, mtime: info.ModTime(), mode: info.Mode()})
 		case d.Type().IsRegular():
 			if strings.HasSuffix(rel, PartialSuffix) || rel == StateName {
@@ -319,7 +418,7 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 			}
 			files = append(files, srcFile{rel: rel, size: info.Size(), mtime: info.ModTime(), mode: info.Mode()})
 		default:
-			o.log.Warn("skipping non-regular file on card", "path", p, "type", d.Type().String())
+			o.skip(rel, skipReason(info.Mode()))
 		}
 		return nil
 	})
@@ -331,7 +430,11 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, bool, error) {
 	dstPath := filepath.Join(o.dst, filepath.FromSlash(f.rel))
 	if prev, ok := o.state.Files[f.rel]; ok && prev.Size == f.size && prev.ModTime.Equal(f.mtime) && hasFormats(prev, formats) {
-		if fi, err := os.Stat(dstPath); err == nil && fi.Size() == f.size && fi.ModTime().Equal(f.mtime) && o.stillVerified(dstPath, prev) {
+		st, err := o.dstDir.Lstat(f.rel)
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return nil, false, fmt.Errorf("resume %s: %w: %s is a %s", f.rel, ErrDestTampered, dstPath, safefs.TypeName(st.Mode))
+		}
+		if err == nil && st.Size == f.size && time.Unix(st.Mtim.Unix()).Equal(f.mtime) && o.stillVerified(f.rel, prev) {
 			r := *prev
 			r.Resumed = true
 			if check != nil {
@@ -342,8 +445,12 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 			return &r, true, nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(dstPath), 0o755); err != nil {
-		return nil, false, o.dstErr(err, "create "+filepath.Dir(dstPath))
+	if dir := path.Dir(f.rel); dir != "." {
+		sub, err := o.dstDir.MkdirAll(dir, 0o755)
+		if err != nil {
+			return nil, false, o.dstErr(err, "create "+filepath.Dir(dstPath))
+		}
+		sub.Close()
 	}
 	fr, err := o.copy(ctx, f, dstPath, formats, check)
 	if err != nil {
@@ -355,15 +462,21 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 	return fr, false, nil
 }
 
-func (o *offloader) stillVerified(dstPath string, prev *FileResult) bool {
-	if o.opts.TrustResumed {
-		return true
-	}
-	got, err := rereadXXH128(dstPath, o.buf)
-	if err != nil || got != prev.XXH128 {
-		o.log.Warn("offloaded file changed since it was verified; copying it again", "path", dstPath, "err", err)
+func (o *offloader) stillVerified(rel string, prev *FileResult) bool {
+	f, st, err := o.dstDir.OpenRegular(rel)
+	if err != nil {
+		o.log.Warn("offloaded file unreadable; copying it again", "path", filepath.Join(o.dst, rel), "err", err)
 		return false
 	}
+	defer f.Close()
+	if !o.opts.TrustResumed {
+		got, err := rereadXXH128(f, o.buf)
+		if err != nil || got != prev.XXH128 {
+			o.log.Warn("offloaded file changed since it was verified; copying it again", "path", filepath.Join(o.dst, rel), "err", err)
+			return false
+		}
+	}
+	o.inodes[rel] = st.Ino
 	return true
 }
 
@@ -379,18 +492,36 @@ func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
 // copy writes one file under a partial name, re-reads it, runs check (the
 // card's own history) and only then renames it into place.
 func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, error) {
-	srcPath := filepath.Join(o.src, filepath.FromSlash(f.rel))
-	in, err := o.opts.OpenSource(srcPath)
-	if err != nil {
+	// The card root is held open: a card unmounted (even lazily) since is
+	// noticed here, by its mount point no longer being that filesystem.
+	if o.sourceGone() {
+		return nil, fmt.Errorf("open %s: %w", f.rel, ErrSourceGone)
+	}
+	inf, _, err := o.srcDir.OpenRegular(f.rel)
+	switch {
+	case errors.Is(err, safefs.ErrSymlink) || errors.Is(err, safefs.ErrNotRegular) || errors.Is(err, safefs.ErrOtherDevice):
+		return nil, errSkip{fmt.Sprintf("not copied: %v", errors.Unwrap(err))}
+	case err != nil:
 		return nil, o.srcErr(err, "open "+f.rel)
 	}
+	in := o.opts.SourceReader(f.rel, inf)
 	defer in.Close()
 	partial := dstPath + PartialSuffix
-	out, err := os.OpenFile(partial, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	partRel := f.rel + PartialSuffix
+	// A partial file left by an interrupted run is started over; anything
+	// else at that name (a symlink, a FIFO) is not ours to touch.
+	if err := o.expectRegular(partRel); err != nil {
+		return nil, err
+	}
+	if err := o.dstDir.Remove(partRel); err != nil {
+		return nil, o.dstErr(err, "remove "+partial)
+	}
+	out, err := o.dstDir.OpenFile(partRel, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, o.dstErr(err, "create "+partial)
 	}
-	cleanup := func() { out.Close(); os.Remove(partial) }
+	remove := func() { o.dstDir.Remove(partRel) }
+	cleanup := func() { out.Close(); remove() }
 
 	b3 := blake3.New()
 	x128 := xxh3.New128()
@@ -461,11 +592,10 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 		cleanup()
 		return nil, o.dstErr(err, "sync "+partial)
 	}
-	// Drop the written pages so the re-read comes from the disk, not memory.
-	unix.Fadvise(int(out.Fd()), 0, 0, unix.FADV_DONTNEED)
-	if err := out.Close(); err != nil {
-		os.Remove(partial)
-		return nil, o.dstErr(err, "close "+partial)
+	var ost unix.Stat_t
+	if err := unix.Fstat(int(out.Fd()), &ost); err != nil {
+		cleanup()
+		return nil, o.dstErr(err, "stat "+partial)
 	}
 	fr := &FileResult{
 		Path: f.rel, Size: f.size, ModTime: f.mtime,
@@ -481,31 +611,86 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 	if o.opts.AfterCopy != nil {
 		o.opts.AfterCopy(f.rel, partial)
 	}
-	got, err := rereadXXH128(partial, o.buf)
+	// Re-read through the same descriptor, from the disk (the written
+	// pages are dropped first): no name is looked up again.
+	got, err := rereadXXH128(out, o.buf)
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
-		os.Remove(partial)
+		remove()
 		return nil, o.dstErr(err, "re-read "+partial)
 	}
 	if got != fr.XXH128 {
-		os.Remove(partial)
+		remove()
 		return nil, fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
 	}
 	if check != nil {
 		if err := check(fr); err != nil {
-			os.Remove(partial)
+			remove()
 			return nil, err
 		}
 	}
-	if err := os.Chtimes(partial, f.mtime, f.mtime); err != nil {
-		os.Remove(partial)
+	if err := o.dstDir.Chtimes(partRel, f.mtime, f.mtime); err != nil {
+		remove()
 		return nil, o.dstErr(err, "set times "+partial)
 	}
-	if err := os.Rename(partial, dstPath); err != nil {
-		os.Remove(partial)
+	// Only an earlier copy (a regular file) may be replaced at the final name.
+	if err := o.expectRegular(f.rel); err != nil {
+		remove()
+		return nil, err
+	}
+	if err := o.dstDir.Rename(partRel, f.rel); err != nil {
+		remove()
 		return nil, o.dstErr(err, "rename "+partial)
 	}
-	syncDir(filepath.Dir(dstPath))
+	if dir, _, err := o.parentDir(f.rel); err == nil {
+		dir.Sync()
+		if dir != o.dstDir {
+			dir.Close()
+		}
+	}
+	o.inodes[f.rel] = ost.Ino
 	return fr, nil
+}
+
+// expectRegular fails with ErrDestTampered when rel exists at the
+// destination as anything but a regular file.
+func (o *offloader) expectRegular(rel string) error {
+	st, err := o.dstDir.Lstat(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return o.dstErr(err, "check "+rel)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%w: %s is a %s (not followed, not replaced)", ErrDestTampered, filepath.Join(o.dst, filepath.FromSlash(rel)), safefs.TypeName(st.Mode))
+	}
+	return nil
+}
+
+func (o *offloader) parentDir(rel string) (*safefs.Dir, string, error) {
+	dir := path.Dir(rel)
+	if dir == "." {
+		return o.dstDir, rel, nil
+	}
+	d, err := o.dstDir.OpenDir(dir)
+	return d, path.Base(rel), err
+}
+
+func skipReason(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink on the card: not followed, not copied"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO) on the card: not read, not copied"
+	case m&fs.ModeSocket != 0:
+		return "socket on the card: not copied"
+	case m&fs.ModeDevice != 0:
+		return "device node on the card: not read, not copied"
+	}
+	return "not a regular file: not copied"
 }
 
 func absPath(p string) string {
@@ -524,15 +709,15 @@ func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
 	return false
 }
 
-func rereadXXH128(p string, buf []byte) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
+// rereadXXH128 hashes f from its start, after dropping its cached pages
+// so the bytes come from the disk.
+func rereadXXH128(f *os.File, buf []byte) (string, error) {
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
-	defer f.Close()
-	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	h := xxh3.New128()
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -572,16 +757,25 @@ func (o *offloader) sourceGone() bool {
 }
 
 func (o *offloader) dstErr(err error, what string) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return fmt.Errorf("%s: %w: %w", what, ErrNoSpace, err)
+	case errors.Is(err, ErrDestTampered):
+		return fmt.Errorf("%s: %w", what, err)
+	case errors.Is(err, safefs.ErrSymlink) || errors.Is(err, safefs.ErrNotRegular) || errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%s: %w: %w", what, ErrDestTampered, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
 func (o *offloader) loadState() {
 	o.state = &state{Version: 1, Src: o.src, Files: map[string]*FileResult{}}
-	data, err := os.ReadFile(filepath.Join(o.dst, StateName))
+	data, err := o.dstDir.ReadFile(StateName, MaxStateSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
 	if err != nil {
+		o.log.Warn("ignoring unreadable offload state", "path", filepath.Join(o.dst, StateName), "err", err)
 		return
 	}
 	var s state
@@ -600,14 +794,7 @@ func (o *offloader) saveState(force bool) {
 	}
 	data, err := json.Marshal(o.state)
 	if err == nil {
-		p := filepath.Join(o.dst, StateName)
-		tmp := p + ".tmp"
-		if err = os.WriteFile(tmp, data, 0o644); err == nil {
-			err = os.Rename(tmp, p)
-		}
-		if err != nil {
-			os.Remove(tmp)
-		}
+		err = o.dstDir.WriteFileAtomic(StateName, data, 0o644)
 	}
 	if err != nil {
 		o.log.Warn("save offload state", "dst", o.dst, "err", err)
@@ -619,14 +806,14 @@ func (o *offloader) saveState(force bool) {
 // writeMHL continues the destination's history (or the card's, carried
 // over) with a "transfer" generation of the offloaded files.
 func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res *Result, dirs []srcFile, formats []ascmhl.Format) (string, error) {
-	if !ascmhl.Exists(o.dst) && ascmhl.Exists(o.src) {
-		if err := copyHistory(filepath.Join(o.src, ascmhl.FolderName), filepath.Join(o.dst, ascmhl.FolderName)); err != nil {
+	if !ascmhl.ExistsIn(o.dstDir) && ascmhl.ExistsIn(o.srcDir) {
+		if err := copyHistory(o.srcDir, o.dstDir); err != nil {
 			return "", o.dstErr(err, "copy card ascmhl history")
 		}
 	}
-	h, err := ascmhl.Open(o.dst)
+	h, err := ascmhl.OpenDir(o.dstDir)
 	if err != nil {
-		return "", fmt.Errorf("open destination ascmhl history: %w", err)
+		return "", o.dstErr(err, "open destination ascmhl history")
 	}
 	formats = ascmhl.SortFormats(append(formats, h.OriginalFormats()...))
 	tree := ascmhl.Tree{Dirs: map[string]time.Time{}}
@@ -645,10 +832,9 @@ func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res 
 			v, ok := fr.MHL[f]
 			if !ok {
 				// a destination history in a format we did not hash
-				p := filepath.Join(o.dst, filepath.FromSlash(fr.Path))
-				more, err := ascmhl.HashFile(ctx, p, []ascmhl.Format{f})
+				more, err := o.hashDest(ctx, fr.Path, f)
 				if err != nil {
-					return "", err
+					return "", o.dstErr(err, "hash "+fr.Path)
 				}
 				v = more[f]
 			}
@@ -700,28 +886,40 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-func copyHistory(from, to string) error {
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		return err
+func (o *offloader) hashDest(ctx context.Context, rel string, f ascmhl.Format) (map[ascmhl.Format]string, error) {
+	fh, _, err := o.dstDir.OpenRegular(rel)
+	if err != nil {
+		return nil, err
 	}
-	ents, err := os.ReadDir(from)
+	defer fh.Close()
+	return ascmhl.HashReader(ctx, fh, []ascmhl.Format{f})
+}
+
+// copyHistory carries the card's ascmhl/ files (regular files only, each
+// at most ascmhl.MaxGenerationSize) over to the destination.
+func copyHistory(src, dst *safefs.Dir) error {
+	ents, err := src.ReadDir(ascmhl.FolderName)
 	if err != nil {
 		return err
 	}
+	to, err := dst.MkdirAll(ascmhl.FolderName, 0o755)
+	if err != nil {
+		return err
+	}
+	defer to.Close()
 	for _, e := range ents {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		data, err := src.ReadFile(ascmhl.FolderName+"/"+e.Name(), ascmhl.MaxGenerationSize)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+		if err := to.WriteFileAtomic(e.Name(), data, 0o644); err != nil {
 			return err
 		}
 	}
-	syncDir(to)
-	return nil
+	return to.Sync()
 }
 
 func syncDir(p string) {

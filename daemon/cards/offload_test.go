@@ -222,10 +222,9 @@ func TestOffloadCardPulledThenResumed(t *testing.T) {
 	card.Insert()
 	opened := map[string]int{}
 	res2, err := Offload(context.Background(), card.Dir, dst, Options{
-		OpenSource: func(p string) (io.ReadCloser, error) {
-			rel, _ := filepath.Rel(card.Dir, p)
-			opened[filepath.ToSlash(rel)]++
-			return os.Open(p)
+		SourceReader: func(rel string, f *os.File) io.ReadCloser {
+			opened[rel]++
+			return f
 		},
 	})
 	if err != nil {
@@ -326,12 +325,11 @@ func TestOffloadFailures(t *testing.T) {
 		{
 			name: "read error on card", dstSize: "16m", tree: tree, want: ErrReadSource, wantPath: "DCIM/100MSDCF/DSC00003.JPG",
 			opts: func(string) Options {
-				return Options{OpenSource: func(p string) (io.ReadCloser, error) {
-					f, err := os.Open(p)
-					if err != nil || !strings.HasSuffix(p, "DSC00003.JPG") {
-						return f, err
+				return Options{SourceReader: func(rel string, f *os.File) io.ReadCloser {
+					if !strings.HasSuffix(rel, "DSC00003.JPG") {
+						return f
 					}
-					return &failingReader{r: f, after: 65536}, nil
+					return &failingReader{r: f, after: 65536}
 				}}
 			},
 		},

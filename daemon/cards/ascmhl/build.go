@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -176,13 +177,21 @@ func structureOf(f Format, name, digest string) (string, error) {
 	return HashBytes(f, append([]byte(name), b...))
 }
 
-// HashFile hashes one file with every format in a single read pass.
+// HashFile hashes one file with every format in a single read pass. p must
+// be a regular file: a final symlink is not followed and a FIFO or device
+// is refused without blocking on it.
 func HashFile(ctx context.Context, p string, formats []Format) (map[Format]string, error) {
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("hash %s: %w", p, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		if err == nil {
+			err = fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+		}
+		return nil, fmt.Errorf("hash %s: %w", p, err)
+	}
 	return HashReader(ctx, f, formats)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,6 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
 )
 
 // Folder and file names of a history.
@@ -35,20 +40,73 @@ type History struct {
 	Root        string
 	Chain       []ChainEntry
 	Generations []*Generation
+
+	root *safefs.Dir // held open by the caller of OpenDir; nil after Open
 }
+
+// Limits on what is read from a history (a card's own history is
+// untrusted input): a chain or generation file larger than this fails with
+// safefs.ErrTooLarge instead of being read into memory.
+const (
+	MaxChainSize      = 16 << 20  // ascmhl_chain.xml
+	MaxGenerationSize = 256 << 20 // one .mhl file (about 500,000 entries)
+)
+
+// ErrBadChain is returned (wrapped) for a chain entry whose path is not a
+// plain file name inside ascmhl/ (absolute, "..", a sub-folder).
+var ErrBadChain = errors.New("ascmhl chain entry outside ascmhl/")
 
 // Open reads root/ascmhl: the chain and every generation it lists, checking
 // each generation file against the chain's C4 hash (as the reference does
 // when it loads a history). A root without an ascmhl/ folder gives an empty
 // History and no error; use Exists to tell the two apart.
+//
+// root itself is trusted; nothing below it is: ascmhl/ and every file in
+// it must be a real directory and regular files on root's filesystem
+// (symlinks, FIFOs and devices are refused, never followed or opened for
+// reading), files are read up to MaxChainSize/MaxGenerationSize, and a
+// chain entry must name a file inside ascmhl/ (ErrBadChain).
 func Open(root string) (*History, error) {
-	h := &History{Root: root}
-	dir := filepath.Join(root, FolderName)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+	d, err := safefs.OpenRoot(root, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &History{Root: root}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	h, err := OpenDir(d)
+	if h != nil {
+		h.root = nil
+	}
+	return h, err
+}
+
+// OpenDir is Open for a root held open by the caller, which keeps it open
+// as long as it uses the History (AddGeneration writes through it).
+func OpenDir(root *safefs.Dir) (*History, error) {
+	h := &History{Root: root.Name(), root: root}
+	st, err := root.Lstat(FolderName)
+	if errors.Is(err, fs.ErrNotExist) {
 		return h, nil
 	}
-	chainPath := filepath.Join(dir, ChainName)
-	data, err := os.ReadFile(chainPath)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		cause := ErrModified
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			cause = safefs.ErrSymlink
+		}
+		return nil, fmt.Errorf("%s: %w: %s is a %s, not a folder", root.Name(), cause, FolderName, safefs.TypeName(st.Mode))
+	}
+	dir, err := root.OpenDir(FolderName)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	chainPath := filepath.Join(dir.Name(), ChainName)
+	data, err := dir.ReadFile(ChainName, MaxChainSize)
 	if err != nil {
 		return nil, fmt.Errorf("read chain %s: %w", chainPath, err)
 	}
@@ -57,8 +115,13 @@ func Open(root string) (*History, error) {
 		return nil, fmt.Errorf("%s: %w", chainPath, err)
 	}
 	for _, ce := range h.Chain {
-		p := filepath.Join(dir, filepath.FromSlash(ce.Path))
-		raw, err := os.ReadFile(p)
+		if err := checkChainPath(ce.Path); err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", chainPath, ce.Number, err)
+		}
+	}
+	for _, ce := range h.Chain {
+		p := filepath.Join(dir.Name(), ce.Path)
+		raw, err := dir.ReadFile(ce.Path, MaxGenerationSize)
 		if err != nil {
 			return nil, fmt.Errorf("generation %s: %w: %w", p, ErrModified, err)
 		}
@@ -81,16 +144,16 @@ func Open(root string) (*History, error) {
 	}
 	// The reference also loads .mhl files the chain does not list (it
 	// reports a chain without them as incomplete); we take them in too.
-	ents, err := os.ReadDir(dir)
+	ents, err := dir.ReadDir(".")
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
+		return nil, fmt.Errorf("read %s: %w", dir.Name(), err)
 	}
 	for _, de := range ents {
 		m := genName.FindStringSubmatch(de.Name())
 		if m == nil || strings.HasPrefix(de.Name(), "._") || h.generationByFile(de.Name()) != nil {
 			continue
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		raw, err := dir.ReadFile(de.Name(), MaxGenerationSize)
 		if err != nil {
 			return nil, fmt.Errorf("read generation %s: %w", de.Name(), err)
 		}
@@ -106,10 +169,26 @@ func Open(root string) (*History, error) {
 	return h, nil
 }
 
-// Exists reports whether root has an ascmhl/ folder.
+// checkChainPath accepts only a plain file name (the reference writes the
+// generation's name, relative to ascmhl/).
+func checkChainPath(p string) error {
+	if p == "" || p == "." || p == ".." || strings.ContainsAny(p, "/\\\x00") {
+		return fmt.Errorf("%w: path %q is not a file name", ErrBadChain, p)
+	}
+	return nil
+}
+
+// Exists reports whether root has an ascmhl/ folder (a real one, not a
+// symlink).
 func Exists(root string) bool {
-	fi, err := os.Stat(filepath.Join(root, FolderName))
+	fi, err := os.Lstat(filepath.Join(root, FolderName))
 	return err == nil && fi.IsDir()
+}
+
+// ExistsIn is Exists for a root held open.
+func ExistsIn(root *safefs.Dir) bool {
+	st, err := root.Lstat(FolderName)
+	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 func (h *History) generationByFile(name string) *Generation {
@@ -221,12 +300,23 @@ func FileName(root string, n int, t time.Time) string {
 // Number and FileName when empty) and appends it to ascmhl_chain.xml with
 // the C4 hash of the written file. Both files are written to a temporary
 // name, synced and renamed, so a crash leaves either the old or the new
-// history.
+// history. Nothing is written through a symlink: ascmhl/ must be a real
+// folder and an existing file a regular one.
 func (h *History) AddGeneration(gen *Generation) error {
-	dir := filepath.Join(h.Root, FolderName)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	root := h.root
+	if root == nil {
+		d, err := safefs.OpenRoot(h.Root, false)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", h.Root, err)
+		}
+		defer d.Close()
+		root = d
 	}
+	dir, err := root.MkdirAll(FolderName, 0o755)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Join(h.Root, FolderName), err)
+	}
+	defer dir.Close()
 	if gen.Number == 0 {
 		gen.Number = h.NextNumber()
 	}
@@ -236,50 +326,23 @@ func (h *History) AddGeneration(gen *Generation) error {
 	if gen.FileName == "" {
 		gen.FileName = FileName(h.Root, gen.Number, gen.CreationDate)
 	}
+	if err := checkChainPath(gen.FileName); err != nil {
+		return err
+	}
 	data := gen.Marshal()
 	c4, err := HashBytes(C4, data)
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(filepath.Join(dir, gen.FileName), data); err != nil {
+	if err := dir.WriteFileAtomic(gen.FileName, data, 0o644); err != nil {
 		return err
 	}
 	chain := append(append([]ChainEntry(nil), h.Chain...), ChainEntry{Number: gen.Number, Path: gen.FileName, Format: C4, Hash: c4})
-	if err := writeFileSync(filepath.Join(dir, ChainName), MarshalChain(chain)); err != nil {
+	if err := dir.WriteFileAtomic(ChainName, MarshalChain(chain), 0o644); err != nil {
 		return err
 	}
 	h.Chain = chain
 	h.Generations = append(h.Generations, gen)
-	return nil
-}
-
-func writeFileSync(p string, data []byte) error {
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("sync %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("close %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("rename %s: %w", p, err)
-	}
-	if d, err := os.Open(filepath.Dir(p)); err == nil {
-		d.Sync()
-		d.Close()
-	}
 	return nil
 }
 

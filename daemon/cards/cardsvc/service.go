@@ -59,6 +59,8 @@ type Record struct {
 	Started    time.Time      `json:"started"`
 	Finished   time.Time      `json:"finished"`
 	Clips      []string       `json:"clips,omitempty"`
+	// Skipped are card entries not copied (symlinks, FIFOs, devices).
+	Skipped []cards.Skipped `json:"skipped,omitempty"`
 }
 
 // ClipPart is one file of a clip.
@@ -128,6 +130,19 @@ type CardStatus struct {
 	File       string       `json:"file,omitempty"`
 	FailedPath string       `json:"failed_path,omitempty"`
 	Reason     string       `json:"reason,omitempty"`
+	// Skipped are card entries not copied (symlinks, FIFOs, devices), at
+	// most MaxSkippedShown.
+	Skipped []cards.Skipped `json:"skipped,omitempty"`
+}
+
+// MaxSkippedShown caps the skipped entries listed in the status and events.
+const MaxSkippedShown = 50
+
+func capSkipped(s []cards.Skipped) []cards.Skipped {
+	if len(s) > MaxSkippedShown {
+		return s[:MaxSkippedShown]
+	}
+	return s
 }
 
 // Status is the `cards` section of /v1/status.
@@ -278,6 +293,7 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 		s.update(mp, func(c *CardStatus) {
 			c.State, c.Message, c.Dest = StateOffloaded, "already offloaded: safe to eject", rec.Volume+"/"+rec.Folder
 			c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal = rec.Files, rec.Files, rec.Bytes, rec.Bytes
+			c.Skipped = capSkipped(rec.Skipped)
 		})
 		return
 	case err == nil:
@@ -324,16 +340,15 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	if s.cfg.ReadMBps > 0 {
 		lim := rate.NewLimiter(rate.Limit(s.cfg.ReadMBps<<20), 1<<20)
 		opts.BufferSize = 256 << 10
-		opts.OpenSource = func(p string) (io.ReadCloser, error) {
-			f, err := os.Open(p)
-			if err != nil {
-				return nil, err
-			}
-			return &limitedReader{f: f, lim: lim, ctx: ctx}, nil
+		opts.SourceReader = func(_ string, f *os.File) io.ReadCloser {
+			return &limitedReader{f: f, lim: lim, ctx: ctx}
 		}
 	}
+	// Nothing from the volume root down is followed through a symlink.
+	opts.DestRoot = root
 	res, oerr := cards.Offload(ctx, mp, dst, opts)
 	rec.Started, rec.Finished = res.Started, res.Finished
+	rec.Skipped = capSkipped(res.Skipped)
 	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
 	if oerr != nil {
 		reason := res.Reason
@@ -349,12 +364,13 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 			log.Error("store card record", "err", err)
 		}
 		detail, _ := json.Marshal(map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
-			"files_done": len(res.Files), "files": rec.Files, "partial": true})
+			"files_done": len(res.Files), "files": rec.Files, "partial": true, "skipped": capSkipped(res.Skipped)})
 		if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardFailed, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
 			log.Error("record card.failed", "err", err)
 		}
 		s.update(mp, func(c *CardStatus) {
 			c.State, c.FailedPath, c.Reason, c.Message = StateFailed, res.FailedPath, reason, "offload failed: NOT safe to eject; re-insert resumes"
+			c.Skipped = capSkipped(res.Skipped)
 		})
 		return
 	}
@@ -367,12 +383,17 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 		log.Error("store card record", "err", err)
 	}
 	detail, _ := json.Marshal(map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
-		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": res.Generation, "key": key})
+		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": res.Generation, "key": key,
+		"skipped": capSkipped(res.Skipped)})
 	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
 		log.Error("record card.offloaded", "err", err)
 	}
 	s.update(mp, func(c *CardStatus) {
 		c.State, c.Message, c.FailedPath, c.Reason = StateOffloaded, "offloaded: safe to eject", "", ""
+		if len(res.Skipped) > 0 {
+			c.Message = fmt.Sprintf("offloaded: safe to eject; %d entries not copied (not regular files, see skipped)", len(res.Skipped))
+		}
+		c.Skipped = capSkipped(res.Skipped)
 		c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = len(res.Files), len(res.Files), res.Bytes, res.Bytes, ""
 	})
 	// Origins for assets the pipeline already cataloged (files are
