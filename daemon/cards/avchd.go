@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -145,19 +143,14 @@ func ParsePlaylist(data []byte) (*Playlist, error) {
 }
 
 // ReadPlaylist reads and parses the playlist file at p (at most
-// MaxPlaylistSize bytes).
+// MaxPlaylistSize bytes of a regular file: no symlink, FIFO or device).
 func ReadPlaylist(p string) (*Playlist, error) {
-	f, err := os.Open(p)
+	data, err := readSmallFile(p, MaxPlaylistSize)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("read playlist %s: %w: %w", p, ErrBadPlaylist, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read playlist %s: %w", p, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxPlaylistSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read playlist %s: %w", p, err)
-	}
-	if len(data) > MaxPlaylistSize {
-		return nil, fmt.Errorf("read playlist %s: %w: larger than %d bytes", p, ErrBadPlaylist, MaxPlaylistSize)
 	}
 	pl, err := ParsePlaylist(data)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cards
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,6 +19,8 @@ func TestDestPath(t *testing.T) {
 		{"/abs/{label}", "", true},
 		{"../{label}", "", true},
 		{"", "", true},
+		{"@eaDir/{label}", "", true},
+		{"{label}.part/x", "_A001_B.part_/x", false},
 	} {
 		got, err := DestPath(tc.tmpl, id, at)
 		if (err != nil) != tc.bad || got != tc.want {
@@ -26,6 +29,41 @@ func TestDestPath(t *testing.T) {
 	}
 	if got, _ := DestPath("{label}", Identity{Fingerprint: "abcdefabcdefabcdef"}, at); got != "card-abcdefabcdef" {
 		t.Errorf("label of a card without label or uuid: %q", got)
+	}
+	// Labels (and every other field) become names the catalog sees.
+	for _, tc := range []struct{ label, want string }{
+		{".hidden", "hidden"},
+		{"..", "_"},
+		{"...", "_"},
+		{"._A001", "_A001"},
+		{"a/../b", "a_.._b"},
+		{"A\x00B\tC\x7f", "A_B_C_"},
+		{"@eaDir", "_@eaDir"},
+		{"#recycle", "_#recycle"},
+		{"#snapshot", "_#snapshot"},
+		{"lost+found", "_lost+found"},
+		{"Thumbs.db", "_Thumbs.db"},
+		{"CLIP.part", "_CLIP.part_"},
+		{"x.ingestd-partial", "_x.ingestd-partial_"},
+		{"  ", "_"},
+		{"NO NAME", "NO NAME"},
+		{"A001", "A001"},
+	} {
+		got, err := DestPath("{date}/{label}", Identity{Label: tc.label, UUID: "u"}, at)
+		if err != nil || got != "2026-02-01/"+tc.want {
+			t.Errorf("label %q: %q, %v; want 2026-02-01/%s", tc.label, got, err, tc.want)
+		}
+		for _, el := range strings.Split(got, "/") {
+			if builtinIgnored(el) {
+				t.Errorf("label %q: %q is skipped by the catalog", tc.label, got)
+			}
+		}
+	}
+	for _, f := range []string{"{uuid}", "{fingerprint}", "{layout}"} {
+		got, err := DestPath(f, Identity{Label: "x", UUID: ".u", Fingerprint: ".f", Layout: ".l"}, at)
+		if err != nil || strings.HasPrefix(got, ".") {
+			t.Errorf("%s with a leading dot: %q, %v", f, got, err)
+		}
 	}
 	o := Origin(id, Result{Layout: LayoutP2, Finished: at})
 	if o.CardLabel != "A001/B" || o.CardLayout != "panasonic_p2" || !o.OffloadAt.Equal(at) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -59,9 +58,10 @@ func (m *CameraMeta) Apply(media *storage.Media) {
 
 // ParseSidecar reads a camera XML sidecar, choosing the parser by its root
 // element: Sony NonRealTimeMeta, Panasonic P2Main, else a generic reader
-// that picks the usual element names (Canon and others).
+// that picks the usual element names (Canon and others). It reads only a
+// regular file (no symlink, FIFO or device) of at most MaxSidecarSize.
 func ParseSidecar(path string) (*CameraMeta, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSmallFile(path, MaxSidecarSize)
 	if err != nil {
 		return nil, fmt.Errorf("read sidecar %s: %w", path, err)
 	}
