@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -117,7 +120,7 @@ func hashPipelined(r io.Reader, buf []byte, b3 *blake3.Hasher, x *xxh3.Hasher128
 func HashFile(path string) (storage.Hashes, int64, error) {
 	f, err := openForHash(path)
 	if err != nil {
-		return storage.Hashes{}, 0, fmt.Errorf("open %s: %w", path, err)
+		return storage.Hashes{}, 0, fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
 	bp := bufPool.Get().(*[]byte)
@@ -131,12 +134,15 @@ func HashFile(path string) (storage.Hashes, int64, error) {
 
 // openForHash opens a file for one sequential read without updating its
 // access time where allowed (O_NOATIME needs ownership or CAP_FOWNER;
-// without it the file is opened normally).
+// without it the file is opened normally). It never follows a final
+// symbolic link nor blocks in open (O_NONBLOCK), and refuses anything but
+// a regular file (a FIFO or device is never read): see watch.OpenRegular.
 func openForHash(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOATIME, 0)
-	if errors.Is(err, unix.EPERM) {
-		f, err = os.Open(path)
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
 	}
+	f, _, err := watch.OpenRegular(strings.TrimSuffix(dir, "/"), name)
 	if err != nil {
 		return nil, err
 	}

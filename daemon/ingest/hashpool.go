@@ -3,9 +3,12 @@ package ingest
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
@@ -27,10 +30,16 @@ type hashPool struct {
 	limit  int
 	closed bool
 	wg     sync.WaitGroup
+	// inFlight counts workers per file (for the log of abandoned ones).
+	inFlight map[fileKey]int
+	// writeMu and gaveUp fence catalog writes: once the drain gave up on
+	// a stuck worker, nothing it does afterwards reaches the catalog.
+	writeMu sync.RWMutex
+	gaveUp  bool
 }
 
 func newHashPool(p *Pipeline, limit int) *hashPool {
-	h := &hashPool{p: p, limit: limit}
+	h := &hashPool{p: p, limit: limit, inFlight: map[fileKey]int{}}
 	h.cond = sync.NewCond(&h.mu)
 	return h
 }
@@ -50,7 +59,10 @@ func (h *hashPool) setLimit(n int) {
 }
 
 // run starts a goroutine per job while fewer than limit run. On cancel it
-// stops taking jobs, lets running ones abort their read, and waits.
+// stops taking jobs, lets running ones abort their read, and waits for
+// them at most the pipeline's stop grace: a worker stuck in a read(2)
+// that never returns (a hung NFS server) cannot be interrupted, so it is
+// abandoned and can no longer write to the catalog.
 func (h *hashPool) run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() {
 		h.mu.Lock()
@@ -61,7 +73,7 @@ func (h *hashPool) run(ctx context.Context) {
 	defer stop()
 	for {
 		h.mu.Lock()
-		for !h.closed && (len(h.queue) == 0 || h.active >= h.limit) {
+		for !h.closed && (len(h.queue) == 0 || h.active >= h.limit || h.p.paused()) {
 			h.cond.Wait()
 		}
 		if h.closed {
@@ -72,6 +84,7 @@ func (h *hashPool) run(ctx context.Context) {
 		h.queue[0] = job{}
 		h.queue = h.queue[1:]
 		h.active++
+		h.inFlight[fileKey{j.v.name, j.e.Rel}]++
 		h.mu.Unlock()
 		h.wg.Add(1)
 		go func() {
@@ -79,11 +92,38 @@ func (h *hashPool) run(ctx context.Context) {
 			h.work(ctx, j)
 			h.mu.Lock()
 			h.active--
+			k := fileKey{j.v.name, j.e.Rel}
+			if h.inFlight[k]--; h.inFlight[k] <= 0 {
+				delete(h.inFlight, k)
+			}
 			h.mu.Unlock()
 			h.cond.Broadcast()
 		}()
 	}
-	h.wg.Wait()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(h.p.stopGrace):
+		h.writeMu.Lock()
+		h.gaveUp = true
+		h.writeMu.Unlock()
+		h.mu.Lock()
+		var stuck []string
+		for k := range h.inFlight {
+			stuck = append(stuck, k.vol+":"+k.rel)
+		}
+		h.mu.Unlock()
+		h.p.log.Error("hash workers blocked in a read past the stop grace; abandoned (their files are hashed again after the restart)",
+			"grace", h.p.stopGrace, "files", stuck)
+	}
+}
+
+// wake re-checks the wait condition (a pause ended).
+func (h *hashPool) wake() {
+	h.mu.Lock() // a waiter between its check and Wait holds mu: no lost wakeup
+	h.cond.Broadcast()
+	h.mu.Unlock()
 }
 
 type ctxReader struct {
@@ -112,17 +152,38 @@ func (h *hashPool) work(ctx context.Context, j job) {
 	if !j.v.isOnline() || j.v.stopped() {
 		return
 	}
-	abs := j.v.abs(j.e.Rel)
 	log := p.log.With("volume", j.v.name, "path", j.e.Rel)
-	f, err := openForHash(abs)
+	if p.beforeHash != nil {
+		p.beforeHash(ctx, j.v.name, j.e.Rel)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	// Never follow a link, never block in open (a FIFO swapped in since
+	// the settle), and read only the file that settled.
+	f, cur, err := watch.OpenRegular(j.v.root, j.e.Rel)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+		var nr *watch.NotRegularError
+		switch {
+		case errors.As(err, &nr):
+			p.filesRejected.Add(1)
+			log.Warn("not a regular file any more; skipped, not read", "kind", nr.Kind, "err", err)
+		case !errors.Is(err, os.ErrNotExist):
 			log.Warn("cannot open file; retried at next rescan", "err", err)
 		}
 		return
 	}
+	if !sameFile(cur, j.e) || cur.Dev != j.e.Dev {
+		f.Close()
+		log.Debug("replaced or changed since it settled; settling again", "inode", cur.Ino, "settled_inode", j.e.Ino)
+		requeue = &cur
+		return
+	}
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	bp := bufPool.Get().(*[]byte)
-	hs, n, err := HashReader(ctxReader{ctx, f}, *bp)
+	// At most one byte more than settled: a file still growing is not
+	// read to its (moving) end, it is settled again.
+	hs, n, err := HashReader(io.LimitReader(ctxReader{ctx, f}, j.e.Size+1), *bp)
 	bufPool.Put(bp)
 	f.Close()
 	if ctx.Err() != nil {
@@ -144,6 +205,11 @@ func (h *hashPool) work(ctx context.Context, j job) {
 		return
 	}
 	if !j.v.isOnline() || j.v.stopped() {
+		return
+	}
+	h.writeMu.RLock()
+	defer h.writeMu.RUnlock()
+	if h.gaveUp || ctx.Err() != nil {
 		return
 	}
 	_, err = p.cat.PutFile(storage.FileRecord{

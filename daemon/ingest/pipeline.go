@@ -88,6 +88,12 @@ type Status struct {
 	BytesHashed uint64
 	FilesSeen   uint64 // files queued to settle (new or changed)
 	FilesHashed uint64 // files read and hashed (unchanged files are only stat'ed)
+	// FilesRejected counts settled files that were no regular file when
+	// opened for hashing (swapped for a FIFO, link, device): not read.
+	FilesRejected uint64
+	// Paused is why hashing and cataloging are paused (e.g. the state
+	// dir is below its free-space floor); "" while running.
+	Paused string
 }
 
 // Queues are the files waiting in each stage.
@@ -129,10 +135,12 @@ type Pipeline struct {
 	hashes *hashPool
 	volWG  sync.WaitGroup // every volume loop ever started
 
-	progress    atomic.Uint64
-	bytesHashed atomic.Uint64
-	filesSeen   atomic.Uint64
-	filesHashed atomic.Uint64
+	progress      atomic.Uint64
+	filesRejected atomic.Uint64 // settled files found to be no regular file at open
+	pauseReason   atomic.Pointer[string]
+	bytesHashed   atomic.Uint64
+	filesSeen     atomic.Uint64
+	filesHashed   atomic.Uint64
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -153,6 +161,12 @@ type Pipeline struct {
 	// walkDirHook, when set, runs for each directory a walk enters (fault
 	// injection: a test blocks in it like a hung mount).
 	walkDirHook func(rel string)
+	// stopGrace bounds how long Run waits, once cancelled, for its loops
+	// and hash workers; a read stuck in the kernel is abandoned after it.
+	stopGrace time.Duration
+	// beforeHash, when set, runs in a hash worker before the file is
+	// opened (fault injection; see testhook.go).
+	beforeHash func(ctx context.Context, vol, rel string)
 }
 
 // New validates cfg and returns a pipeline; nothing runs until Run.
@@ -172,8 +186,9 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 		cat: cat, log: log.With("component", "ingest"), cfg: cfg, ignore: ig,
 		vols: map[string]*volume{}, ready: make(chan struct{}),
 		checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
-		walkStall: 30 * time.Second,
+		walkStall: 30 * time.Second, stopGrace: DefaultStopGrace,
 	}
+	p.beforeHash = envHashGate(p.log)
 	p.settle = newSettler(p)
 	p.hashes = newHashPool(p, cfg.HashWorkers)
 	return p, nil
@@ -235,10 +250,46 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, v := range all {
 		v.stop()
 	}
-	p.volWG.Wait() // also those a concurrent Reload is stopping
-	wg.Wait()
-	p.log.Info("stopped")
+	drained := make(chan struct{})
+	go func() {
+		p.volWG.Wait() // also those a concurrent Reload is stopping
+		wg.Wait()      // the hash pool gives up on stuck reads after stopGrace
+		close(drained)
+	}()
+	select {
+	case <-drained:
+		p.log.Info("stopped")
+	case <-time.After(p.stopGrace + time.Second):
+		// A volume loop stuck in a syscall on a hung mount: abandoned. The
+		// catalog refuses writes once the daemon closes it.
+		p.log.Error("stopped without waiting for loops blocked on a volume", "grace", p.stopGrace)
+	}
 	return nil
+}
+
+// DefaultStopGrace is how long a stopping pipeline waits for reads in
+// flight (well under systemd's TimeoutStopSec=90).
+const DefaultStopGrace = 10 * time.Second
+
+// SetPause pauses hashing and cataloging (reason non-empty, shown in
+// Status) or resumes them (""). Files keep being watched and settled
+// meanwhile; a file being hashed when the pause starts is finished.
+func (p *Pipeline) SetPause(reason string) {
+	if reason == "" {
+		p.pauseReason.Store(nil)
+	} else {
+		p.pauseReason.Store(&reason)
+	}
+	p.hashes.wake()
+}
+
+func (p *Pipeline) paused() bool { return p.pauseReason.Load() != nil }
+
+func (p *Pipeline) pausedWhy() string {
+	if r := p.pauseReason.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 func (p *Pipeline) startVolumeLocked(vc Volume, initial bool) {
@@ -281,9 +332,11 @@ func (p *Pipeline) Status() Status {
 	}
 	p.mu.Unlock()
 	st := Status{
-		BytesHashed: p.bytesHashed.Load(),
-		FilesSeen:   p.filesSeen.Load(),
-		FilesHashed: p.filesHashed.Load(),
+		BytesHashed:   p.bytesHashed.Load(),
+		FilesSeen:     p.filesSeen.Load(),
+		FilesHashed:   p.filesHashed.Load(),
+		FilesRejected: p.filesRejected.Load(),
+		Paused:        p.pausedWhy(),
 	}
 	st.Queues.Settling, st.Queues.Hashing = p.settle.counts()
 	for _, v := range vols {
