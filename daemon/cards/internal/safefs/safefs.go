@@ -123,6 +123,14 @@ func (d *Dir) openat(rel string, flags int, perm uint32) (int, error) {
 		return -1, err
 	}
 	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := d.openat1(rel, flags, perm)
+	if err == unix.ENOTDIR && d.symlinkOnPath(rel) {
+		err = unix.ELOOP
+	}
+	return fd, err
+}
+
+func (d *Dir) openat1(rel string, flags int, perm uint32) (int, error) {
 	if rel == "." {
 		return unix.Openat(d.Fd(), ".", flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), 0)
 	}
@@ -173,6 +181,28 @@ func (d *Dir) openat(rel string, flags int, perm uint32) (int, error) {
 		cur = fd
 	}
 	return cur, nil
+}
+
+// symlinkOnPath tells a symlink apart from a plain non-directory when
+// opening rel failed with ENOTDIR (O_DIRECTORY|O_NOFOLLOW on a symlink
+// says ENOTDIR): it looks at each prefix of rel in turn, never through a
+// symlink.
+func (d *Dir) symlinkOnPath(rel string) bool {
+	els := strings.Split(rel, "/")
+	for i := range els {
+		var st unix.Stat_t
+		if unix.Fstatat(d.Fd(), strings.Join(els[:i+1], "/"), &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return false
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			return true
+		case unix.S_IFDIR:
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // OpenDir opens the directory rel below d.

@@ -1,0 +1,222 @@
+package cards
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+)
+
+// A destination planted with symlinks (at the date folder, the card folder,
+// a partial name, a final name, ascmhl/) fails the offload with
+// ErrDestTampered; the symlink target outside is left byte for byte, and no
+// ascmhl generation is written.
+func TestOffloadDestinationSymlinks(t *testing.T) {
+	const clip = "DCIM/100GOPRO/GX010001.MP4"
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, vol, dst, victim string)
+	}{
+		{"date folder", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.Symlink(filepath.Dir(victim), filepath.Join(vol, "2026-02-01")))
+		}},
+		{"card folder", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+			must(t, os.Symlink(filepath.Dir(victim), dst))
+		}},
+		{"partial name", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			must(t, os.Symlink(victim, filepath.Join(dst, clip+PartialSuffix)))
+		}},
+		{"dangling partial name", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			must(t, os.Symlink(victim+".new", filepath.Join(dst, clip+PartialSuffix)))
+		}},
+		{"final name", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			must(t, os.Symlink(victim, filepath.Join(dst, clip)))
+		}},
+		{"sub folder", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(dst, 0o755))
+			must(t, os.Symlink(filepath.Dir(victim), filepath.Join(dst, "DCIM")))
+		}},
+		{"ascmhl folder", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(dst, 0o755))
+			must(t, os.Symlink(filepath.Dir(victim), filepath.Join(dst, ascmhl.FolderName)))
+		}},
+		{"fifo at the partial name", func(t *testing.T, vol, dst, victim string) {
+			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			must(t, syscall.Mkfifo(filepath.Join(dst, clip+PartialSuffix), 0o644))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			card := mountTmpfs(t, "8m")
+			writeTree(t, card, map[string]string{clip: "rand:200000", "DCIM/100GOPRO/GX010002.MP4": "rand:1000"})
+			vol := mountTmpfs(t, "8m")
+			outside := t.TempDir()
+			victim := filepath.Join(outside, "victim")
+			orig := []byte("precious bytes outside the volume\n")
+			must(t, os.WriteFile(victim, orig, 0o644))
+			dst := filepath.Join(vol, "2026-02-01", "GOPRO01")
+			tc.plant(t, vol, dst, victim)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := Offload(ctx, card, dst, Options{DestRoot: vol})
+			if !errors.Is(err, ErrDestTampered) || res.Status != StatusFailed || !strings.Contains(res.Reason, ErrDestTampered.Error()) {
+				t.Fatalf("err %v, status %s, reason %q", err, res.Status, res.Reason)
+			}
+			if got, _ := os.ReadFile(victim); !bytes.Equal(got, orig) {
+				t.Fatalf("outside file changed: %q", got)
+			}
+			ents, _ := os.ReadDir(outside)
+			if len(ents) != 1 {
+				t.Fatalf("files created outside the volume: %v", ents)
+			}
+			if fi, err := os.Lstat(filepath.Join(dst, ascmhl.FolderName)); err == nil && fi.IsDir() {
+				t.Fatal("ascmhl generation written for a tampered destination")
+			}
+		})
+	}
+}
+
+// A regular partial file (an interrupted run) is started over, and a
+// regular file at the final name (an earlier copy) is replaced.
+func TestOffloadReplacesOwnLeftovers(t *testing.T) {
+	card := mountTmpfs(t, "8m")
+	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:200000", "DCIM/100GOPRO/GX010002.MP4": "rand:3000"})
+	vol := mountTmpfs(t, "8m")
+	dst := filepath.Join(vol, "card")
+	writeTree(t, dst, map[string]string{"DCIM/100GOPRO/GX010001.MP4" + PartialSuffix: "half", "DCIM/100GOPRO/GX010002.MP4": "old copy"})
+	res, err := Offload(context.Background(), card, dst, Options{DestRoot: vol})
+	if err != nil || res.Status != StatusOffloaded {
+		t.Fatalf("%v %+v", err, res)
+	}
+	sameTree(t, card, dst)
+	noLeftovers(t, dst)
+}
+
+// FIFOs, symlinks and device nodes on a card are not followed nor read:
+// they are reported in Result.Skipped and the rest of the card is copied.
+func TestOffloadSkipsNonRegularCardEntries(t *testing.T) {
+	card := mountTmpfs(t, "8m")
+	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:20000"})
+	secret := filepath.Join(t.TempDir(), "secret")
+	must(t, os.WriteFile(secret, []byte("not on the card"), 0o600))
+	must(t, syscall.Mkfifo(filepath.Join(card, "DCIM/100GOPRO/GX010002.MP4"), 0o644))
+	must(t, os.Symlink(secret, filepath.Join(card, "DCIM/100GOPRO/GX010003.MP4")))
+	must(t, os.Symlink("/etc", filepath.Join(card, "DCIM/etc")))
+	must(t, syscall.Mknod(filepath.Join(card, "DCIM/zero"), syscall.S_IFCHR|0o644, int(1<<8|5)))
+	vol := mountTmpfs(t, "8m")
+	dst := filepath.Join(vol, "card")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := Offload(ctx, card, dst, Options{DestRoot: vol})
+	if err != nil || res.Status != StatusOffloaded || len(res.Files) != 1 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	want := map[string]string{"DCIM/100GOPRO/GX010002.MP4": "FIFO", "DCIM/100GOPRO/GX010003.MP4": "symlink", "DCIM/etc": "symlink", "DCIM/zero": "device"}
+	if len(res.Skipped) != len(want) {
+		t.Fatalf("skipped %+v", res.Skipped)
+	}
+	for _, s := range res.Skipped {
+		if w, ok := want[s.Path]; !ok || !strings.Contains(s.Reason, w) {
+			t.Errorf("skipped %s: %q (want %q)", s.Path, s.Reason, w)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "DCIM/100GOPRO/GX010003.MP4")); err == nil {
+		t.Error("symlink copied")
+	}
+	rep, err := ascmhl.Verify(context.Background(), dst)
+	if err != nil || !rep.OK() || len(rep.Verified) != 1 {
+		t.Fatalf("verify %v %s", err, rep)
+	}
+}
+
+// A card's ascmhl/ history is read within bounds: chain entries naming a
+// file outside ascmhl/ are refused without reading it (nor hashing it into
+// the reason), FIFOs and devices behind .mhl names are refused without
+// blocking, and nothing is read past the caps.
+func TestOffloadCardHistoryBounds(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "outside.mhl")
+	must(t, os.WriteFile(outside, []byte("<hashlist/>"), 0o644))
+	md5Outside, _ := ascmhl.HashBytes(ascmhl.MD5, []byte("<hashlist/>"))
+	chain := func(p string) string {
+		return `<?xml version="1.0" encoding="UTF-8"?><ascmhldirectory xmlns="urn:ASC:MHL:DIRECTORY:v2.0"><hashlist sequencenr="1"><path>` +
+			p + `</path><md5>00000000000000000000000000000000</md5></hashlist></ascmhldirectory>`
+	}
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, asc string)
+		want  string
+	}{
+		{"dotdot chain entry", func(t *testing.T, asc string) {
+			rel, _ := filepath.Rel(asc, outside)
+			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain(rel)), 0o644))
+		}, "not a file name"},
+		{"absolute chain entry", func(t *testing.T, asc string) {
+			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain(outside)), 0o644))
+		}, "not a file name"},
+		{"fifo chain entry", func(t *testing.T, asc string) {
+			must(t, syscall.Mkfifo(filepath.Join(asc, "0001_x.mhl"), 0o644))
+			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain("0001_x.mhl")), 0o644))
+		}, "not a regular file"},
+		{"symlink to /dev/zero", func(t *testing.T, asc string) {
+			must(t, os.Symlink("/dev/zero", filepath.Join(asc, "0001_x.mhl")))
+			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain("0001_x.mhl")), 0o644))
+		}, "symlink"},
+		{"chain symlink to outside", func(t *testing.T, asc string) {
+			must(t, os.Symlink(outside, filepath.Join(asc, ascmhl.ChainName)))
+		}, "symlink"},
+		{"unlisted generation is a fifo", func(t *testing.T, asc string) {
+			must(t, syscall.Mkfifo(filepath.Join(asc, "0002_x.mhl"), 0o644))
+			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(`<ascmhldirectory xmlns="urn:ASC:MHL:DIRECTORY:v2.0"/>`), 0o644))
+		}, "not a regular file"},
+		{"oversized chain", func(t *testing.T, asc string) {
+			f, err := os.Create(filepath.Join(asc, ascmhl.ChainName))
+			must(t, err)
+			must(t, f.Truncate(ascmhl.MaxChainSize+1))
+			f.Close()
+		}, "larger than the limit"},
+		{"ascmhl is a symlink", func(t *testing.T, asc string) {
+			must(t, os.Remove(asc))
+			must(t, os.Symlink(filepath.Dir(outside), asc))
+		}, "symlink"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			card := mountTmpfs(t, "64m")
+			writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:2000"})
+			asc := filepath.Join(card, ascmhl.FolderName)
+			must(t, os.Mkdir(asc, 0o755))
+			tc.plant(t, asc)
+			vol := mountTmpfs(t, "8m")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			res, err := Offload(ctx, card, filepath.Join(vol, "card"), Options{DestRoot: vol, MHLFormats: []ascmhl.Format{ascmhl.MD5}})
+			if !errors.Is(err, ErrHistory) || res.Status != StatusFailed || !strings.Contains(res.Reason, tc.want) {
+				t.Fatalf("err %v, status %s, reason %q (want %q)", err, res.Status, res.Reason, tc.want)
+			}
+			if strings.Contains(res.Reason, md5Outside) {
+				t.Fatalf("reason leaks the hash of a file outside the card: %s", res.Reason)
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("took %s", time.Since(start))
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
