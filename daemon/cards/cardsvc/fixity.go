@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -184,13 +185,21 @@ func (f *Fixity) Check(ctx context.Context, volume, prefix, trigger string, emit
 			if ctx.Err() != nil {
 				return
 			}
-			lines <- f.checkOne(root, l, buf)
+			select {
+			case lines <- f.checkOne(root, l, buf):
+			case <-ctx.Done(): // the consumer left (stop): do not block on it
+				return
+			}
 		}
 	}()
 	last := time.Time{}
 	var done int
 	var doneBytes int64
-	for ln := range lines {
+	for {
+		ln, ok := recvLine(ctx, lines)
+		if !ok {
+			break
+		}
 		done++
 		doneBytes += ln.Bytes
 		switch ln.Type {
@@ -235,38 +244,60 @@ func (f *Fixity) Check(ctx context.Context, volume, prefix, trigger string, emit
 	return sum, nil
 }
 
+// recvLine is the next line, ok false at the end or once ctx is done: a
+// stop never waits on a read stuck in the kernel (a hung mount); the
+// reading goroutine is abandoned and records nothing.
+func recvLine(ctx context.Context, lines <-chan Line) (Line, bool) {
+	select {
+	case l, ok := <-lines:
+		return l, ok
+	case <-ctx.Done():
+		return Line{}, false
+	}
+}
+
 // checkOne re-reads one location. Line.Bytes carries the bytes read.
 func (f *Fixity) checkOne(root string, l storage.Location, buf []byte) Line {
 	ln := Line{Volume: l.Volume, Path: l.Path, AssetID: l.AssetID}
 	p := filepath.Join(root, filepath.FromSlash(l.Path))
-	fh, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOATIME, 0)
-	if errors.Is(err, unix.EPERM) {
-		fh, err = os.Open(p)
-	}
-	if errors.Is(err, os.ErrNotExist) {
+	// Never follow a link nor block in open: a master swapped for a FIFO or
+	// a link (to /dev/zero, out of the volume) is reported, not read.
+	fh, cur, err := watch.OpenRegular(root, l.Path)
+	var nr *watch.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		ln.Type, ln.Detail = "missing", fmt.Sprintf("replaced by a %s (not a regular file; not read)", nr.Kind)
+		return ln
+	case errors.Is(err, os.ErrNotExist):
 		ln.Type, ln.Detail = "missing", "file not found"
 		return ln
-	}
-	if err != nil {
+	case err != nil:
 		ln.Type, ln.Detail = "error", err.Error()
 		return ln
 	}
 	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		ln.Type, ln.Detail = "error", err.Error()
-		return ln
-	}
-	if fi.Size() != l.Size || !fi.ModTime().Equal(l.MTime) {
+	mtime := time.Unix(0, cur.MTime)
+	if cur.Size != l.Size || !mtime.Equal(l.MTime) {
 		ln.Type, ln.Detail = "changed", fmt.Sprintf("size/mtime differ from the catalog (%d %s, cataloged %d %s)",
-			fi.Size(), fi.ModTime().UTC().Format(time.RFC3339Nano), l.Size, l.MTime.UTC().Format(time.RFC3339Nano))
+			cur.Size, mtime.UTC().Format(time.RFC3339Nano), l.Size, l.MTime.UTC().Format(time.RFC3339Nano))
 		return ln
 	}
+	if l.Inode != 0 && cur.Ino != l.Inode {
+		ln.Type, ln.Detail = "changed", fmt.Sprintf("replaced by another file (inode %d, cataloged %d)", cur.Ino, l.Inode)
+		return ln
+	}
+	_ = unix.Fadvise(int(fh.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	h := blake3.New()
-	n, err := io.CopyBuffer(h, fh, buf)
+	// At most one byte past the cataloged size: a file growing meanwhile
+	// is not read to its moving end.
+	n, err := io.CopyBuffer(h, io.LimitReader(fh, l.Size+1), buf)
 	ln.Bytes = n
 	if err != nil {
 		ln.Type, ln.Detail = "error", fmt.Sprintf("read %s: %v", p, err)
+		return ln
+	}
+	if n != l.Size {
+		ln.Type, ln.Detail = "changed", fmt.Sprintf("read %d bytes, cataloged %d", n, l.Size)
 		return ln
 	}
 	got := hex.EncodeToString(h.Sum(nil))
