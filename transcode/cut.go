@@ -3,6 +3,7 @@ package transcode
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,6 +51,11 @@ func (s *Service) cut(ctx context.Context, j *job, doc storage.AssetDoc, lane st
 	res.media, res.kind = doc.Media, doc.Kind
 	if res.media == nil || res.kind == "" {
 		m, kind, err := Probe(ctx, s.tools.FFprobe, src)
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			res.media, res.kind = &storage.Media{Container: refused.Format}, KindOther
+			return res, unsupportedError{refused.Reason()}
+		}
 		if err != nil {
 			return res, err
 		}
@@ -57,6 +63,10 @@ func (s *Service) cut(ctx context.Context, j *job, doc storage.AssetDoc, lane st
 	}
 	if r := unsupportedReason(src, res.media); r != "" {
 		return res, unsupportedError{r}
+	}
+	if demuxer(res.media.Container) == "" {
+		// Probed before formats were restricted: never opened again.
+		return res, unsupportedError{(&RefusedError{Format: res.media.Container}).Reason()}
 	}
 	dir := filepath.Dir(storage.OutputPath(s.stateDir, doc.ID, OutPoster))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -130,7 +140,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	}
 	srcFrames := v.Frames
 	if srcFrames == 0 {
-		n, err := countFrames(ctx, s.tools.FFprobe, src)
+		n, err := countFrames(ctx, s.tools.FFprobe, m.Container, src)
 		if err != nil {
 			return err
 		}

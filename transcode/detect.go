@@ -106,8 +106,12 @@ func Detect(ctx context.Context, tools Tools, gpu string) (Capabilities, error) 
 				delete(c.Errors, "sample-"+s.key)
 				// hwdownload fails unless the frames really are CUDA frames, so a
 				// silent fallback to software decoding cannot pass.
-				c.NVDEC[s.key] = try("nvdec-"+s.key, "-hwaccel", "cuda", "-hwaccel_output_format", "cuda", "-i", sample,
-					"-vf", "hwdownload,format="+s.dlFormat, "-f", "null", "-")
+				sf := fmtMP4
+				if s.ext == "mpg" {
+					sf = "mpeg"
+				}
+				in := append([]string{"-hwaccel", "cuda", "-hwaccel_output_format", "cuda"}, ownInput(sf, sample)...)
+				c.NVDEC[s.key] = try("nvdec-"+s.key, append(in, "-vf", "hwdownload,format="+s.dlFormat, "-f", "null", "-")...)
 			}
 		}
 	}

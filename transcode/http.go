@@ -52,6 +52,13 @@ func (s *Service) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Enabled: *s.cfg.Enabled, Detected: s.detected, Capabilities: s.caps, Running: []JobStatus{}, Done: map[string]int{}}
+	if len(s.caps.Errors) > 0 {
+		// Trial errors can name the trial's temp files: no absolute paths served.
+		st.Capabilities.Errors = make(map[string]string, len(s.caps.Errors))
+		for k, v := range s.caps.Errors {
+			st.Capabilities.Errors[k] = ScrubPaths(v, map[string]string{s.stateDir: "state_dir"})
+		}
+	}
 	for k, v := range s.done {
 		st.Done[k] = v
 	}

@@ -288,6 +288,10 @@ func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane s
 	if !ok {
 		return plan{}, fmt.Errorf("no video stream in %s", src)
 	}
+	input, err := inputArgs(m.Container, src)
+	if err != nil {
+		return plan{}, fmt.Errorf("proxy of %s: %w", src, err)
+	}
 	w, h := proxyDims(v, cfg.MaxHeight)
 	p := plan{Lane: lane, Encoder: "libx264", Width: w, Height: h,
 		Profile: fmt.Sprintf("h264-high-%dp", h)}
@@ -337,7 +341,7 @@ func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane s
 			graph += ";" + strings.Join(sourceTrackFilters(extra), ";")
 		}
 	}
-	args := append(in, "-i", src, "-filter_complex", graph, "-map", "[vout]")
+	args := append(append(in, input...), "-filter_complex", graph, "-map", "[vout]")
 	if len(p.Audio) > 0 {
 		args = append(args, "-map", "[aout]")
 	}
@@ -401,8 +405,12 @@ func audioPlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
 	if am == "" {
 		return plan{}, fmt.Errorf("no audio stream in %s", src)
 	}
-	args := []string{"-i", src, "-filter_complex", am, "-map", "[aout]", "-vn", "-map_metadata", "-1",
-		"-c:a", "aac", "-b:a", cfg.AudioBitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart", "-f", "mp4", out}
+	input, err := inputArgs(m.Container, src)
+	if err != nil {
+		return plan{}, fmt.Errorf("audio proxy of %s: %w", src, err)
+	}
+	args := append(input, "-filter_complex", am, "-map", "[aout]", "-vn", "-map_metadata", "-1",
+		"-c:a", "aac", "-b:a", cfg.AudioBitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart", "-f", "mp4", out)
 	return plan{Lane: LaneCPU, Encoder: "aac", Args: args, Profile: "aac-lc-48k-stereo"}, nil
 }
 
@@ -429,17 +437,22 @@ func imagePlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
 	if !ok {
 		return plan{}, fmt.Errorf("no picture in %s", src)
 	}
+	input, err := inputArgs(m.Container, src)
+	if err != nil {
+		return plan{}, fmt.Errorf("image proxy of %s: %w", src, err)
+	}
 	w, h := imageDims(v, cfg.ImageMaxEdge)
-	args := []string{"-i", src, "-map", fmt.Sprintf("0:%d", v.Index), "-frames:v", "1",
+	args := append(input, "-map", fmt.Sprintf("0:%d", v.Index), "-frames:v", "1",
 		"-vf", fmt.Sprintf("scale=%d:%d:flags=lanczos,setsar=1,format=yuvj444p", w, h),
-		"-map_metadata", "-1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out}
+		"-map_metadata", "-1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out)
 	return plan{Lane: LaneCPU, Encoder: "mjpeg", Args: args, Width: w, Height: h, Profile: fmt.Sprintf("jpeg-%d", cfg.ImageMaxEdge)}, nil
 }
 
 // posterArgs takes one frame of the (already square-pixel, SDR) proxy.
 func posterArgs(proxy string, at float64, out string) []string {
-	return []string{"-ss", strconv.FormatFloat(at, 'f', 3, 64), "-i", proxy, "-map", "0:v:0", "-frames:v", "1",
-		"-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out}
+	args := append([]string{"-ss", strconv.FormatFloat(at, 'f', 3, 64)}, ownInput(fmtMP4, proxy)...)
+	return append(args, "-map", "0:v:0", "-frames:v", "1",
+		"-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out)
 }
 
 // filmstripArgs tiles n evenly spaced frames of the proxy into one row.
@@ -451,11 +464,11 @@ func filmstripArgs(proxy string, duration float64, n, tileH int, out string) []s
 	// Tile k is the first frame at or after (k+0.5)*step.
 	sel := fmt.Sprintf("select='gte(t\\,(selected_n+0.5)*%.6f)'", step)
 	vf := fmt.Sprintf("%s,scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", sel, tileH, n)
-	return []string{"-i", proxy, "-map", "0:v:0", "-vf", vf, "-fps_mode", "passthrough", "-frames:v", "1",
-		"-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-update", "1", out}
+	return append(ownInput(fmtMP4, proxy), "-map", "0:v:0", "-vf", vf, "-fps_mode", "passthrough", "-frames:v", "1",
+		"-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-update", "1", out)
 }
 
 // pcmArgs decodes the first audio track of a proxy to stereo s16le on stdout.
 func pcmArgs(proxy string) []string {
-	return []string{"-i", proxy, "-map", "0:a:0", "-ac", "2", "-ar", "48000", "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1"}
+	return append(ownInput(fmtMP4, proxy), "-map", "0:a:0", "-ac", "2", "-ar", "48000", "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1")
 }

@@ -72,7 +72,7 @@ func TestAudioMix(t *testing.T) {
 func TestVideoPlanRules(t *testing.T) {
 	cfg := Config{}
 	cfg.SetDefaults()
-	m := &storage.Media{Duration: 2, Timecode: "01:00:00;00", Streams: []storage.Stream{
+	m := &storage.Media{Container: "mov", Duration: 2, Timecode: "01:00:00;00", Streams: []storage.Stream{
 		{Index: 0, Type: "video", Codec: "h264", Width: 1920, Height: 1080, FrameRate: "30000/1001", FieldOrder: "tt", HDR: "pq", BitDepth: 10},
 		{Index: 1, Type: "audio", Channels: 2, Layout: "stereo"},
 	}}
@@ -281,7 +281,7 @@ func TestSourceAudioPlan(t *testing.T) {
 				cfg.SourceAudio = &off
 			}
 			cfg.SetDefaults()
-			m := &storage.Media{Duration: 2, Streams: append([]storage.Stream{video}, c.streams...)}
+			m := &storage.Media{Container: "mov", Duration: 2, Streams: append([]storage.Stream{video}, c.streams...)}
 			caps := Capabilities{CUDA: true, ScaleCUDA: true, NVDEC: map[string]bool{"h264": true}}
 			cpu, err := videoPlan(cfg, caps, m, "in.mov", "out.mp4", LaneCPU)
 			if err != nil {
@@ -384,7 +384,7 @@ func argValues(args []string, flag string) []string {
 func TestAudioProxyPlanUnchanged(t *testing.T) {
 	cfg := Config{}
 	cfg.SetDefaults()
-	m := &storage.Media{Streams: []storage.Stream{
+	m := &storage.Media{Container: "wav", Streams: []storage.Stream{
 		{Index: 0, Type: "audio", Channels: 6, Layout: "5.1"},
 		{Index: 1, Type: "audio", Channels: 4, Layout: "unknown"},
 	}}

@@ -80,10 +80,12 @@ type ffPacket struct {
 	Flags   string `json:"flags"`
 }
 
-// runPackets lists the packets (pts, flags) of the first video stream.
+// runPackets lists the packets (pts, flags) of the first video stream of
+// one of ingestd's own MP4 outputs.
 func runPackets(ctx context.Context, ffprobe, path string) ([]ffPacket, error) {
-	cmd := exec.CommandContext(ctx, ffprobe, "-hide_banner", "-v", "error", "-print_format", "json",
-		"-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-i", path)
+	args := append([]string{"-hide_banner", "-v", "error", "-print_format", "json",
+		"-select_streams", "v:0", "-show_entries", "packet=pts_time,flags"}, ownInput(fmtMP4, path)...)
+	cmd := exec.CommandContext(ctx, ffprobe, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -98,15 +100,21 @@ func runPackets(ctx context.Context, ffprobe, path string) ([]ffPacket, error) {
 	return out.Packets, nil
 }
 
-// runProbe runs ffprobe with JSON output and extra arguments.
-func runProbe(ctx context.Context, ffprobe, path string, extra ...string) (*ffProbe, error) {
+// runProbe runs ffprobe with JSON output and extra arguments on path; in
+// is the input part of the command (probeInput for a master of unknown
+// format, inputArgs/ownInput otherwise). A master whose detected format is
+// not accepted gives a *RefusedError (ErrRefused) instead of ErrProbe.
+func runProbe(ctx context.Context, ffprobe, path string, in []string, extra ...string) (*ffProbe, error) {
 	args := append([]string{"-hide_banner", "-v", "error", "-print_format", "json"}, extra...)
-	args = append(args, "-i", path)
+	args = append(args, in...)
 	cmd := exec.CommandContext(ctx, ffprobe, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if err != nil {
+		if re := refusedFrom(stderr.String()); re != nil {
+			return nil, fmt.Errorf("ffprobe %s: %w", path, re)
+		}
 		return nil, fmt.Errorf("ffprobe %s: %w: %w: %s", path, ErrProbe, err, excerpt(stderr.String(), 600))
 	}
 	var p ffProbe
@@ -119,11 +127,17 @@ func runProbe(ctx context.Context, ffprobe, path string, extra ...string) (*ffPr
 // Probe runs ffprobe on path and returns what it found and the asset kind
 // (video, audio, image or other). Files ffprobe cannot open at all return an
 // error wrapping ErrProbe; the caller decides from the name whether that is
-// a corrupt media file or just a document.
+// a corrupt media file or just a document. A file whose detected format is
+// not one of AcceptedFormats (a playlist, a list of other files) is never
+// read past the probe: the error is a *RefusedError wrapping ErrRefused.
 func Probe(ctx context.Context, ffprobe, path string) (*storage.Media, string, error) {
-	p, err := runProbe(ctx, ffprobe, path, "-show_format", "-show_streams")
+	p, err := runProbe(ctx, ffprobe, path, probeInput(path), "-show_format", "-show_streams")
 	if err != nil {
 		return nil, "", err
+	}
+	if demuxer(p.Format.FormatName) == "" {
+		// Cannot happen with -format_whitelist; refuse rather than trust it.
+		return nil, "", fmt.Errorf("ffprobe %s: %w", path, &RefusedError{Format: p.Format.FormatName})
 	}
 	m := convertProbe(p)
 	return m, classify(p, m), nil

@@ -306,7 +306,15 @@ func (s *Service) consider(ctx context.Context, id string) error {
 	}
 	ext := strings.ToLower(filepath.Ext(src))
 	var status, reason string
+	var refused *RefusedError
 	switch {
+	case errors.As(perr, &refused) && (refused.Reference() || rawExtensions[ext] == ""):
+		// A playlist, a list of other files or a container that is not
+		// accepted: cataloged as what it is, never opened again.
+		kind, m = KindOther, &storage.Media{Container: refused.Format}
+		if refused.Reference() || mediaExtensions[ext] != "" {
+			status, reason = StatusUnsupported, refused.Reason()
+		}
 	case perr != nil && rawExtensions[ext] != "":
 		kind, status, reason = KindVideo, StatusUnsupported, unsupportedReason(src, nil)
 	case perr != nil && mediaExtensions[ext] != "":
@@ -336,6 +344,8 @@ func (s *Service) consider(ctx context.Context, id string) error {
 		s.enqueue(j, m)
 	case StatusFailed, StatusUnsupported:
 		s.log.Warn("no proxy", "asset", id, "path", src, "status", status, "reason", reason)
+		// Served by the API: no absolute server path (the log keeps them).
+		reason = ScrubPaths(reason, s.pathPrefixes(doc))
 		if _, err := s.cat.UpdateAsset(id, storage.EvProxyFailed, reason, func(a *storage.Asset) error {
 			a.Kind, a.Media = kind, m
 			a.Proxy = &storage.ProxyInfo{Status: status, Error: reason, At: time.Now().UTC()}
@@ -378,6 +388,27 @@ func (s *Service) masterPath(doc storage.AssetDoc) (string, error) {
 		tried = append(tried, p)
 	}
 	return "", fmt.Errorf("asset %s: %w (%s)", doc.ID, errNoSource, strings.Join(tried, ", "))
+}
+
+// pathPrefixes maps the absolute server paths an FFmpeg or ffprobe error
+// about asset doc can name to what may be served instead: each volume root
+// to the volume's name, the state dir to "state_dir" (for ScrubPaths).
+func (s *Service) pathPrefixes(doc storage.AssetDoc) map[string]string {
+	out := map[string]string{s.stateDir: "state_dir"}
+	for name, root := range s.tools.Volumes {
+		if root != "" {
+			out[root] = name
+		}
+	}
+	for _, l := range doc.Locations {
+		if _, ok := s.tools.Volumes[l.Volume]; ok {
+			continue
+		}
+		if v, err := s.cat.Volume(l.Volume); err == nil && v.Path != "" {
+			out[v.Path] = l.Volume
+		}
+	}
+	return out
 }
 
 // enqueue puts j on the lane that suits its source.
@@ -520,6 +551,8 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 		}
 		msg = excerpt(msg, 1500)
 		log.Warn("proxy failed", "status", status, "err", msg)
+		// Served by the API: no absolute server path (the log keeps them).
+		msg = ScrubPaths(msg, s.pathPrefixes(doc))
 		if _, uerr := s.cat.UpdateAsset(j.ID, storage.EvProxyFailed, msg, func(a *storage.Asset) error {
 			if res.media != nil {
 				a.Media = res.media

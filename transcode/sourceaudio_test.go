@@ -34,7 +34,7 @@ func TestSourceAudioSetting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			frames, err := countFrames(t.Context(), tools.FFprobe, src)
+			frames, err := countFrames(t.Context(), tools.FFprobe, m.Container, src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestSourceAudioSetting(t *testing.T) {
 				if _, err := validateVideo(t.Context(), tools.FFprobe, out, m, frames, cfg, pl); err != nil {
 					t.Fatalf("source_audio %v: %v", on, err)
 				}
-				p, err := runProbe(t.Context(), tools.FFprobe, out, "-show_streams")
+				p, err := runProbe(t.Context(), tools.FFprobe, out, ownInput(fmtMP4, out), "-show_streams")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -15,8 +15,13 @@ import (
 
 // countFrames counts the packets of the first video stream (demux only, no
 // decode): the frame count of sources whose container does not store it.
-func countFrames(ctx context.Context, ffprobe, path string) (int64, error) {
-	p, err := runProbe(ctx, ffprobe, path, "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets")
+// format is the probed container (storage.Media.Container).
+func countFrames(ctx context.Context, ffprobe, format, path string) (int64, error) {
+	in, err := inputArgs(format, path)
+	if err != nil {
+		return 0, fmt.Errorf("count frames %s: %w", path, err)
+	}
+	p, err := runProbe(ctx, ffprobe, path, in, "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets")
 	if err != nil {
 		return 0, err
 	}
@@ -40,7 +45,7 @@ type proxyReport struct {
 // GOPSeconds apart, moov before mdat.
 func validateVideo(ctx context.Context, ffprobe, out string, src *storage.Media, srcFrames int64, cfg Config, pl plan) (proxyReport, error) {
 	var rep proxyReport
-	p, err := runProbe(ctx, ffprobe, out, "-show_format", "-show_streams", "-count_packets")
+	p, err := runProbe(ctx, ffprobe, out, ownInput(fmtMP4, out), "-show_format", "-show_streams", "-count_packets")
 	if err != nil {
 		return rep, err
 	}
@@ -199,7 +204,7 @@ func keyframeTimes(ctx context.Context, ffprobe, path string) ([]float64, float6
 // 50 ms of the source's longest audio stream, moov first.
 func validateAudio(ctx context.Context, ffprobe, out string, src *storage.Media) (proxyReport, error) {
 	var rep proxyReport
-	p, err := runProbe(ctx, ffprobe, out, "-show_format", "-show_streams")
+	p, err := runProbe(ctx, ffprobe, out, ownInput(fmtMP4, out), "-show_format", "-show_streams")
 	if err != nil {
 		return rep, err
 	}
@@ -231,7 +236,7 @@ func validateAudio(ctx context.Context, ffprobe, out string, src *storage.Media)
 
 // validateImage checks a JPEG output's codec and size.
 func validateImage(ctx context.Context, ffprobe, out string, w, h int) error {
-	p, err := runProbe(ctx, ffprobe, out, "-show_streams")
+	p, err := runProbe(ctx, ffprobe, out, ownInput(fmtJPEG, out), "-show_streams")
 	if err != nil {
 		return err
 	}

@@ -79,11 +79,16 @@ func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, 
 			return 0, fmt.Errorf("clip proxy: audio channel %d has no files", i)
 		}
 		lst := filepath.Join(dir, fmt.Sprintf(".parts%d.txt", i))
-		if err := writeConcatList(lst, files); err != nil {
+		// Part proxies are ingestd's own MP4s; separate audio is P2 MXF.
+		format := "mov"
+		if i > 0 {
+			format = "mxf"
+		}
+		if err := writeConcatList(lst, files, format); err != nil {
 			return 0, err
 		}
 		defer os.Remove(lst)
-		args = append(args, "-f", "concat", "-safe", "0", "-i", lst)
+		args = append(args, concatInput(lst, format)...)
 	}
 	args = append(args, "-map", "0:v:0", "-c:v", "copy")
 	if n := len(src.Audio); n == 0 {
@@ -210,8 +215,24 @@ func ratFloat(s string) (float64, bool) {
 	return n / d, true
 }
 
-func writeConcatList(lst string, files []string) error {
+// concatInput is the input part of the FFmpeg command for a concat list
+// that ingestd wrote (writeConcatList). The concat demuxer is the only
+// demuxer here that opens other files, and only because ingestd names
+// them: -safe 0 is needed for the absolute paths of its own list, the file
+// protocol is the only one allowed (the parts inherit the whitelists), and
+// each part may only be opened with the demuxer its list names.
+func concatInput(lst, format string) []string {
+	return []string{"-protocol_whitelist", "file", "-format_whitelist", "concat," + format,
+		"-f", "concat", "-safe", "0", "-i", transcode.Literal(lst)}
+}
+
+// writeConcatList writes an ffconcat list of files (absolute paths that
+// ingestd chose: part proxies under state_dir/media, masters under a
+// volume root), each named as a literal file (file:) and opened only with
+// demuxer format and the file protocol.
+func writeConcatList(lst string, files []string, format string) error {
 	var b strings.Builder
+	b.WriteString("ffconcat version 1.0\n")
 	for _, p := range files {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -220,15 +241,21 @@ func writeConcatList(lst string, files []string) error {
 		if strings.ContainsAny(abs, "\n\r") {
 			return fmt.Errorf("clip proxy: unusable file name %q", abs)
 		}
-		fmt.Fprintf(&b, "file '%s'\n", strings.ReplaceAll(abs, "'", `'\''`))
+		fmt.Fprintf(&b, "file '%s'\n", strings.ReplaceAll(transcode.Literal(abs), "'", `'\''`))
+		fmt.Fprintf(&b, "option format_whitelist %s\noption protocol_whitelist file\n", format)
 	}
 	return os.WriteFile(lst, []byte(b.String()), 0o644)
 }
 
-// countFrames counts the video packets of path's first video stream.
+// countFrames counts the video packets of path's first video stream (an
+// MP4 that ingestd wrote).
 func countFrames(ctx context.Context, ffprobe, path string) (int64, error) {
-	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0", "-count_packets",
-		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path)
+	in, err := transcode.InputArgs("mov", path)
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(ctx, ffprobe, append([]string{"-v", "error", "-select_streams", "v:0", "-count_packets",
+		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"}, in...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
@@ -393,7 +420,12 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 			return
 		}
 		s.log.Warn("clip proxy", "clip", id, "err", cutErr)
-		cp = &ClipProxy{Status: "failed", Error: cutErr.Error(), At: cp.At}
+		// Served by the API: no absolute server path (the log keeps them).
+		prefixes := map[string]string{s.clipProxy.stateDir: "state_dir"}
+		for name, root := range s.vols {
+			prefixes[root] = name
+		}
+		cp = &ClipProxy{Status: "failed", Error: transcode.ScrubPaths(cutErr.Error(), prefixes), At: cp.At}
 	} else {
 		cp.Frames = frames
 		if fi, err := os.Stat(out); err == nil {
@@ -447,7 +479,11 @@ func (s *Service) separateAudio(doc ClipDoc, spans int) ([][]string, error) {
 		if _, seen := byCh[ch]; !seen {
 			order = append(order, ch)
 		}
-		byCh[ch] = append(byCh[ch], filepath.Join(root, filepath.FromSlash(p.Path)))
+		f := filepath.Join(root, filepath.FromSlash(p.Path))
+		if !strings.HasPrefix(f, filepath.Clean(root)+string(filepath.Separator)) {
+			return nil, fmt.Errorf("clip %s: audio part %q is not inside volume %q", doc.ID, p.Path, doc.Volume)
+		}
+		byCh[ch] = append(byCh[ch], f)
 	}
 	var out [][]string
 	for _, ch := range order {
