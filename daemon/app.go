@@ -81,7 +81,12 @@ func (a *App) Provision() (err error) {
 		return fmt.Errorf("create state dir %s: %w", a.cfg.StateDir, err)
 	}
 	catDir := CatalogDir(a.cfg.StateDir)
-	a.cat, err = catalog.Open(catDir, catalog.Options{Logger: a.log})
+	for _, w := range a.cfg.PermissionWarnings() {
+		log.Warn("config file permissions", "key", w.Key, "warning", w.Msg)
+	}
+	// The identity file outside Badger makes Open refuse a catalog that is
+	// not the one this state dir had (catalog.ErrIdentityMismatch, exit 65).
+	a.cat, err = catalog.Open(catDir, catalog.Options{Logger: a.log, IdentityFile: IdentityFile(a.cfg.StateDir)})
 	if err != nil {
 		return fmt.Errorf("open catalog in %s: %w", catDir, err)
 	}
@@ -89,7 +94,7 @@ func (a *App) Provision() (err error) {
 	if err != nil {
 		return fmt.Errorf("appliance id: %w", err)
 	}
-	token, err := readToken(a.cfg.API.TokenFile, log)
+	token, err := readToken(a.cfg.API.TokenFile)
 	if err != nil {
 		return err
 	}
@@ -111,6 +116,9 @@ func (a *App) Provision() (err error) {
 		{Name: "api", Run: func(ctx context.Context) error { return a.api.Serve(ctx, a.ln) }},
 		{Name: "catalog-gc", Run: a.cat.RunGC, Restart: true},
 		{Name: "catalog-health", Run: a.cat.Health},
+		{Name: "catalog-identity", Run: func(ctx context.Context) error {
+			return a.cat.RunIdentity(ctx, catalog.DefaultIdentityInterval)
+		}},
 		{Name: "systemd", Run: (&Watchdog{
 			Log:      a.log.With("component", "watchdog"),
 			Interval: wd,
@@ -129,7 +137,7 @@ func (a *App) Provision() (err error) {
 	if err := a.provisionCards(); err != nil {
 		return err
 	}
-	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "state_dir", a.cfg.StateDir,
+	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "catalog_id", a.cat.CatalogID(), "state_dir", a.cfg.StateDir,
 		"api", a.ln.Addr().String(), "volumes", len(a.cfg.Volumes), "auth", token != "", "watchdog", wd)
 	return nil
 }
@@ -156,8 +164,9 @@ func ingestConfig(c *config.Config) ingest.Config {
 	return ic
 }
 
-// readToken reads the API token file (trimmed); empty path: no auth.
-func readToken(path string, log *slog.Logger) (string, error) {
+// readToken reads the API token file (trimmed); empty path: no auth. Who
+// may read it is checked by config.PermissionWarnings (logged above).
+func readToken(path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
@@ -168,9 +177,6 @@ func readToken(path string, log *slog.Logger) (string, error) {
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
 		return "", fmt.Errorf("api token file %s is empty", path)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
-		log.Warn("api token file is world-readable; chmod 0640 it", "path", path)
 	}
 	return tok, nil
 }
@@ -336,6 +342,7 @@ func (a *App) statusDoc(ctx context.Context) any {
 		})
 	}
 	if cat := a.cat; cat != nil {
+		doc.CatalogID = cat.CatalogID()
 		doc.Catalog.LastSeq = cat.LastSeq()
 		doc.Catalog.LSMBytes, doc.Catalog.VlogBytes = cat.Size()
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/ingestd/ingestd/daemon/config"
 )
 
-// UsageError is a command-line mistake (exit status 2, like a bad config).
+// UsageError is a command-line mistake (exit status ExitUsage, 64).
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
@@ -39,6 +39,8 @@ commands:
   doctor [-config FILE] [--json]          check ffmpeg, encoders, GPU, inotify, state dir, volumes, hub (exit 1 on FAIL)
   backup FILE                             the running daemon's catalog backup stream into FILE ("-": stdout)
   restore [-config FILE] FILE             restore a backup into an empty state dir (daemon stopped)
+  reset-catalog [-config FILE] --yes      move the catalog aside and start a new one (daemon stopped;
+                                          new catalog id, feed restarts at seq 1: reset the hub's cursor)
   version                                 print the version
 
 client commands take -config FILE (for api.listen and api.token_file;
@@ -47,7 +49,8 @@ or -api URL and -token-file FILE.
 `
 
 // Main runs one ingestd command. The caller maps the error to an exit
-// status: nil 0, *UsageError or *config.Error 2, anything else 1.
+// status with ExitStatus: nil 0, *UsageError 64, *config.Error 78,
+// catalog.ErrIdentityMismatch 65, anything else 1.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -75,6 +78,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(rest, stdout, stderr)
+	case "reset-catalog":
+		return cmdResetCatalog(rest, stdout, stderr) // cli_reset.go
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "ingestd", Version)
 		return nil
@@ -146,8 +151,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if *path == "" {
 		return usagef("validate: -config FILE is required")
 	}
-	if _, err := config.Load(*path); err != nil {
+	cfg, err := config.Load(*path)
+	if err != nil {
 		return err
+	}
+	for _, w := range cfg.PermissionWarnings() {
+		fmt.Fprintln(stderr, "warning: config:", w)
 	}
 	fmt.Fprintln(stdout, "config OK")
 	return nil

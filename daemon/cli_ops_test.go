@@ -164,7 +164,7 @@ func TestStatusWatchFlag(t *testing.T) {
 		}
 		var ue *UsageError
 		if err != nil && !errors.As(err, &ue) {
-			t.Errorf("%q: error %v is not a usage error (exit 2)", c.args, err)
+			t.Errorf("%q: error %v is not a usage error (exit 64)", c.args, err)
 		}
 	}
 }

@@ -203,7 +203,7 @@ set +e
 out=$("$T/bin1/ingestd" validate -config packaging/ingestd.yaml 2>&1)
 rc=$?
 set -e
-[ $rc = 2 ] && grep -q 'volumes' <<<"$out" || fail "shipped config: want exit 2 naming volumes, got $rc: $out"
+[ $rc = 78 ] && grep -q 'volumes' <<<"$out" || fail "shipped config: want exit 78 (EX_CONFIG) naming volumes, got $rc: $out"
 # Uncomment the keys the daemon implements (everything above the proxy:
 # section), point the example paths at temp dirs: it must validate.
 C=$T/cfg

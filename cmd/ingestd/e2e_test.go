@@ -172,7 +172,7 @@ func TestIngestFeedAssetsAndCLI(t *testing.T) {
 			t.Errorf("unknown asset: code %d, stderr %s", code, errOut)
 		}
 		_, errOut, code = e.cli("asset", "not-an-id")
-		if code != 2 || !strings.Contains(errOut, "400") {
+		if code != 64 || !strings.Contains(errOut, "400") {
 			t.Errorf("bad asset id: code %d, stderr %s", code, errOut)
 		}
 	})
@@ -198,12 +198,12 @@ func TestUsageAndVersion(t *testing.T) {
 		out  string
 	}{
 		{[]string{"version"}, 0, "ingestd e2e-test"},
-		{nil, 2, "usage"},
-		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{[]string{"run", "-nope"}, 2, "flag provided but not defined"},
-		{[]string{"validate"}, 2, "-config FILE is required"},
-		{[]string{"asset"}, 2, "exactly one asset ID"},
-		{[]string{"assets", "--limit", "x"}, 2, "invalid value"},
+		{nil, 64, "usage"}, // EX_USAGE: 2 is Go's own status for a crash
+		{[]string{"frobnicate"}, 64, `unknown command "frobnicate"`},
+		{[]string{"run", "-nope"}, 64, "flag provided but not defined"},
+		{[]string{"validate"}, 64, "-config FILE is required"},
+		{[]string{"asset"}, 64, "exactly one asset ID"},
+		{[]string{"assets", "--limit", "x"}, 64, "invalid value"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -215,9 +215,10 @@ func TestUsageAndVersion(t *testing.T) {
 	}
 }
 
-// TestBadConfigExits2: a bad config exits 2 with one message naming the key
-// and starts nothing (no state dir, no listener).
-func TestBadConfigExits2(t *testing.T) {
+// TestBadConfigExits78: a bad config exits 78 (EX_CONFIG; not 2, which a
+// Go crash exits with and systemd must restart) with one message naming the
+// key and starts nothing (no state dir, no listener).
+func TestBadConfigExits78(t *testing.T) {
 	dir := t.TempDir()
 	watch := filepath.Join(dir, "watch")
 	if err := os.Mkdir(watch, 0o755); err != nil {
@@ -248,8 +249,8 @@ func TestBadConfigExits2(t *testing.T) {
 			}
 			for _, cmd := range []string{"run", "validate"} {
 				out, errOut, code := runBin(t, cmd, "-config", cfg)
-				if code != 2 {
-					t.Errorf("%s: exit %d, want 2\n%s%s", cmd, code, out, errOut)
+				if code != 78 {
+					t.Errorf("%s: exit %d, want 78\n%s%s", cmd, code, out, errOut)
 				}
 				if !strings.Contains(errOut, tc.want) {
 					t.Errorf("%s: stderr %q lacks %q", cmd, errOut, tc.want)

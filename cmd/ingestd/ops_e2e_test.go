@@ -388,7 +388,7 @@ func TestStatusWatch(t *testing.T) {
 	if strings.Contains(string(out), "\x1b[") {
 		t.Error("piped status -watch writes terminal escapes")
 	}
-	if _, stderr, code := e.cli("status", "-watch", "nope"); code != 2 || !strings.Contains(stderr, "-watch") {
+	if _, stderr, code := e.cli("status", "-watch", "nope"); code != 64 || !strings.Contains(stderr, "-watch") {
 		t.Errorf("bad -watch: exit %d %s", code, stderr)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type Status struct {
 	Version     string         `json:"version"`
 	ApplianceID string         `json:"appliance_id"`
+	CatalogID   string         `json:"catalog_id"` // new only after ingestd reset-catalog: the feed restarted at seq 1
 	Started     time.Time      `json:"started"`
 	Ready       bool           `json:"ready"`
 	Volumes     []VolumeStatus `json:"volumes"`

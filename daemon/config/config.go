@@ -274,6 +274,15 @@ func (c *Config) validateAPI() error {
 		if fi.IsDir() {
 			return errf("api.token_file", "%s is a directory", c.API.TokenFile)
 		}
+		// The same test as the daemon's start: validate must not pass a
+		// token file that run refuses.
+		b, err := os.ReadFile(c.API.TokenFile)
+		if err != nil {
+			return errf("api.token_file", "%v", err)
+		}
+		if strings.TrimSpace(string(b)) == "" {
+			return errf("api.token_file", "%s is empty", c.API.TokenFile)
+		}
 	}
 	return nil
 }

@@ -84,6 +84,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 	} else {
 		add(Finding{Check: "config", Level: OK, Message: name + " is valid"})
 	}
+	for _, w := range cfg.PermissionWarnings() {
+		add(Finding{Check: "permissions", Level: Warn, Message: w.String(),
+			Fix: "secrets 0640 owned by root, group of the daemon (ingestd); state_dir 0750"})
+	}
 	add(checkTools(ctx, cfg)...)
 	add(checkInotify(cfg)...)
 	add(checkStateDir(cfg, opts.MinFreeBytes)...)

@@ -48,6 +48,11 @@ type Options struct {
 	Logger *slog.Logger
 	// GCInterval is how often RunGC runs value-log GC (default 10m).
 	GCInterval time.Duration
+	// IdentityFile, when set, is the catalog identity file outside the
+	// Badger directory (identity.go): Open refuses a catalog that does not
+	// match it (*IdentityError), creates or adopts it when it is absent,
+	// and Close and RunIdentity record the last seq in it.
+	IdentityFile string
 }
 
 // Catalog is an open Badger catalog. It is safe for concurrent use.
@@ -132,6 +137,10 @@ type Catalog struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	identMu    sync.Mutex // guards ident, identSaved and writes of the identity file
+	ident      Identity   // the identity (LastSeq unused); zero without Options.IdentityFile
+	identSaved uint64     // LastSeq last written to the identity file
 }
 
 // commitMark is the position of the last committed change: its commit
@@ -166,6 +175,25 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	}
 	if opts.GCInterval <= 0 {
 		opts.GCInterval = DefaultGCInterval
+	}
+	var want *Identity
+	if opts.IdentityFile != "" {
+		var err error
+		if want, err = ReadIdentity(opts.IdentityFile); err != nil {
+			return nil, &IdentityError{Dir: dir, File: opts.IdentityFile, Reason: fmt.Sprintf("%v (remove the file to adopt the catalog as it is)", err)}
+		}
+	}
+	// Look before Badger does: it "repairs" a missing or cut MANIFEST by
+	// deleting tables. Under Badger's own directory lock, so a running
+	// daemon's MANIFEST is never read half-written.
+	release, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s is in use by another process: %w", dir, err)
+	}
+	err = preOpenCheck(dir, opts.IdentityFile, want)
+	release()
+	if err != nil {
+		return nil, err
 	}
 	db, err := badger.Open(badgerOptions(dir, false, opts.Logger))
 	if err != nil {
@@ -203,6 +231,14 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	}
 	c.last.Store(last)
 	c.head.Store(&commitMark{seq: last})
+	if opts.IdentityFile != "" {
+		// Before the sequence lease, which writes: a refused catalog is
+		// closed as it was found.
+		if err := c.settleIdentity(want); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	c.seq, err = db.GetSequence([]byte(keySeq), seqBandwidth)
 	if err != nil {
 		db.Close()
@@ -246,6 +282,10 @@ func (c *Catalog) Close() error {
 			}
 		}
 		close(c.done)
+		// Record the last seq (durable by now) for the next Open's check.
+		if err := c.saveIdentity(); err != nil {
+			errs = append(errs, err)
+		}
 		if err := c.seq.Release(); err != nil {
 			errs = append(errs, fmt.Errorf("release event sequence: %w", err))
 		}
@@ -615,7 +655,8 @@ func getJSON(txn getter, key []byte, v any) (found bool, err error) {
 
 // ApplianceID settles the appliance id: a configured one is stored and
 // returned; otherwise the stored one, generated ("edge-" + 8 hex digits) on
-// first use.
+// first use (with Options.IdentityFile, Open generates it). With an
+// identity file, a changed id is recorded there too.
 func (c *Catalog) ApplianceID(configured string) (string, error) {
 	var id string
 	_, err := c.write(func(w *txw) error {
@@ -643,6 +684,17 @@ func (c *Catalog) ApplianceID(configured string) (string, error) {
 	})
 	if err != nil {
 		return "", fmt.Errorf("appliance id in catalog %s: %w", c.dir, err)
+	}
+	if c.opts.IdentityFile != "" {
+		c.identMu.Lock()
+		changed := c.ident.ApplianceID != id
+		c.ident.ApplianceID = id
+		c.identMu.Unlock()
+		if changed {
+			if err := c.saveIdentity(); err != nil {
+				return "", err
+			}
+		}
 	}
 	return id, nil
 }
