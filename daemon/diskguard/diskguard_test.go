@@ -1,0 +1,187 @@
+package diskguard
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+)
+
+func TestParseFloor(t *testing.T) {
+	cases := []struct {
+		in      string
+		bytes   uint64
+		percent float64
+		err     string
+	}{
+		{in: "2GiB", bytes: 2 << 30},
+		{in: "500MB", bytes: 500e6},
+		{in: "1.5G", bytes: 3 << 29},
+		{in: "64 MiB", bytes: 64 << 20},
+		{in: "1073741824", bytes: 1 << 30},
+		{in: "10k", bytes: 10 << 10},
+		{in: "0", bytes: 0},
+		{in: "5%", percent: 5},
+		{in: "0.5 %", percent: 0.5},
+		{in: "", err: "empty"},
+		{in: "lots", err: "invalid size"},
+		{in: "-1GiB", err: "invalid size"},
+		{in: "100%", err: "invalid percentage"},
+		{in: "-3%", err: "invalid percentage"},
+		{in: "1e30TiB", err: "too large"},
+	}
+	for _, c := range cases {
+		f, err := ParseFloor(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseFloor(%q) = %+v, %v; want error %q", c.in, f, err, c.err)
+			}
+			continue
+		}
+		if err != nil || f.Bytes != c.bytes || f.Percent != c.percent {
+			t.Errorf("ParseFloor(%q) = %+v, %v; want %d bytes %v%%", c.in, f, err, c.bytes, c.percent)
+		}
+	}
+}
+
+func TestConfigValidateNamesKey(t *testing.T) {
+	for _, c := range []struct {
+		cfg Config
+		err string
+	}{
+		{Config{MinFree: "2GiB"}, ""},
+		{Config{MinFree: "3%"}, ""},
+		{Config{MinFree: "plenty"}, "disk.min_free: invalid size"},
+		{Config{MinFree: "150%"}, "disk.min_free: invalid percentage"},
+	} {
+		err := c.cfg.Validate()
+		if (c.err == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), c.err) {
+			t.Errorf("%+v: %v, want %q", c.cfg, err, c.err)
+		}
+	}
+	var d Config
+	d.SetDefaults()
+	if d.MinFree != DefaultMinFree || d.Validate() != nil {
+		t.Errorf("defaults %+v", d)
+	}
+}
+
+func TestFloorOfAndLow(t *testing.T) {
+	cases := []struct {
+		floor        Floor
+		total, free  uint64
+		wasLow, want bool
+	}{
+		{Floor{Bytes: 100}, 1000, 99, false, true},
+		{Floor{Bytes: 100}, 1000, 100, false, false},
+		{Floor{Bytes: 100}, 1000, 104, true, true}, // hysteresis: needs 105
+		{Floor{Bytes: 100}, 1000, 105, true, false},
+		{Floor{Percent: 10}, 1000, 99, false, true},
+		{Floor{Percent: 10}, 1000, 100, false, false},
+		{Floor{Bytes: 0}, 1000, 0, false, false}, // off
+		{Floor{Percent: 0.5}, 1001, 5, false, true},
+	}
+	for _, c := range cases {
+		if got := Low(c.free, c.floor.Of(c.total), c.wasLow); got != c.want {
+			t.Errorf("%+v total %d free %d wasLow %v: low %v, want %v", c.floor, c.total, c.free, c.wasLow, got, c.want)
+		}
+	}
+}
+
+// A real tmpfs filled past the floor: the guard goes low (callback, Wait
+// blocks, status) and back to ok when the filler is deleted.
+func TestGuardTmpfs(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.SkipOrFail(t, "mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	g, err := New(Config{MinFree: "6MiB"}, []Path{{Name: "state_dir", Path: dir}, {Name: "state_dir", Path: "/dup"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var changes []PathStatus
+	g.OnChange(func(p PathStatus) { mu.Lock(); changes = append(changes, p); mu.Unlock() })
+	g.Check()
+	st := g.Status()
+	if st.Low || len(st.Paths) != 1 || st.Paths[0].TotalBytes != 16<<20 || st.Paths[0].MinFreeBytes != 6<<20 {
+		t.Fatalf("empty tmpfs: %+v", st)
+	}
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 12<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Check()
+	if st := g.Status(); !st.Low || !st.Paths[0].Low || st.Paths[0].FreeBytes >= 6<<20 {
+		t.Fatalf("filled tmpfs not low: %+v", st)
+	}
+	if low := g.LowPaths("state_dir"); len(low) != 1 {
+		t.Fatalf("LowPaths %v", low)
+	}
+	if low := g.LowPaths("offload:x"); len(low) != 0 {
+		t.Fatalf("LowPaths of another path %v", low)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- g.Wait(context.Background(), "state_dir") }()
+	select {
+	case err := <-waited:
+		t.Fatalf("Wait returned %v while low", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.Wait(ctx); err == nil {
+		t.Fatal("Wait with a done ctx while low returned nil")
+	}
+	os.Remove(filler)
+	g.Check()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return once space came back")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || !changes[0].Low || changes[1].Low || changes[0].Name != "state_dir" {
+		t.Fatalf("changes %+v, want low then ok", changes)
+	}
+}
+
+// A statfs that never answers (a hung NFS offload destination, injected)
+// does not block Check, keeps the last state and is reported.
+func TestGuardHungStatfs(t *testing.T) {
+	g, err := New(Config{MinFree: "1GiB"}, []Path{{Name: "offload:nas", Path: "/mnt/nas"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.timeout = 50 * time.Millisecond
+	block := make(chan struct{})
+	defer close(block)
+	g.statfs = func(string, *unix.Statfs_t) error { <-block; return nil }
+	for range 3 {
+		done := make(chan struct{})
+		go func() { g.Check(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Check blocked on a hung statfs")
+		}
+	}
+	st := g.Status()
+	if st.Low || st.Paths[0].Error == "" {
+		t.Fatalf("status %+v, want an error and no change", st)
+	}
+}
