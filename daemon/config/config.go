@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/transcode"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 	Cards *cards.Config `yaml:"cards"`
 	// Fixity schedules re-reading masters against their hashes.
 	Fixity cards.FixityConfig `yaml:"fixity"`
+	// Disk is the free-space floor of the state dir and offload volume
+	// (daemon/diskguard).
+	Disk diskguard.Config `yaml:"disk"`
 }
 
 // Log configures the daemon's slog output on stderr.
@@ -180,6 +184,7 @@ func (c *Config) SetDefaults() {
 		c.API.Listen = DefaultListen
 	}
 	c.setStageDefaults()
+	c.Disk.SetDefaults()
 	if c.Cards != nil {
 		c.Cards.SetDefaults()
 	}
@@ -251,6 +256,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateCards(); err != nil {
 		return err
+	}
+	if err := c.Disk.Validate(); err != nil {
+		return stageErr(err)
 	}
 	return c.validateVolumes()
 }
