@@ -11,7 +11,10 @@
 // (group commit, see Catalog).
 //
 // Open wants a directory of its own (e.g. <state_dir>/catalog): Badger owns
-// every file in it, and Restore refuses a non-empty directory. The key layout is
+// every file in it, and Restore refuses a non-empty directory. With
+// Options.IdentityFile (e.g. <state_dir>/catalog-identity.json) Open
+// refuses a catalog that is not the one recorded there (identity.go), and
+// Reset re-creates it explicitly. The key layout is
 // described in keys.go. The zero Options are the production setting (no
 // write returns before it is synced to disk).
 package catalog
@@ -22,6 +25,9 @@ package catalog
 //	Open(dir string, opts Options) (*Catalog, error)
 //	(*Catalog).Close() error
 //	(*Catalog).ApplianceID(configured string) (string, error)
+//	(*Catalog).CatalogID() string
+//	(*Catalog).RunIdentity(ctx context.Context, interval time.Duration) error
+//	Reset(dir, identityFile, applianceID string, opts Options) (ResetResult, error)
 //
 //	(*Catalog).Location(volume, path string) (storage.Location, error)
 //	(*Catalog).PutFile(rec storage.FileRecord) ([]storage.Event, error)

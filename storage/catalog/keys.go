@@ -23,6 +23,9 @@ import (
 //	s/<key>                         consumer state (cursors, jobs, uploads),
 //	                                caller-defined JSON
 //	m/appliance_id                  the appliance id (JSON string)
+//	m/catalog_id                    the catalog id (JSON string), also kept
+//	                                outside Badger in the identity file
+//	                                (identity.go)
 //	m/seq                           Badger sequence lease for event numbers
 //
 // The NUL byte separates volume from path: neither a volume name nor a POSIX
