@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +12,11 @@ import (
 // The disk: section: default floor, strict decoding, errors naming the key.
 func TestDiskSection(t *testing.T) {
 	dir := t.TempDir()
-	base := "state_dir: " + filepath.Join(dir, "state") + "\nvolumes:\n  - name: footage\n    path: " + dir + "\n"
+	vol := filepath.Join(dir, "a")
+	if err := os.Mkdir(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := "state_dir: " + filepath.Join(dir, "state") + "\nvolumes:\n  - name: footage\n    path: " + vol + "\n"
 	for _, tc := range []struct{ name, yaml, want, err string }{
 		{"default", "", diskguard.DefaultMinFree, ""},
 		{"size", "disk:\n  min_free: 512MiB\n", "512MiB", ""},
