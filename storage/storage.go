@@ -35,6 +35,8 @@ const (
 	EvCardOffloaded    = "card.offloaded"    // camera card copied and verified
 	EvCardFailed       = "card.failed"       // camera card offload failed
 	EvApplianceStarted = "appliance.started" // daemon started (feed consumers may resync)
+	EvDiskLow          = "disk.low"          // state dir or offload volume below disk.min_free: writers paused
+	EvDiskOK           = "disk.ok"           // free space back above the floor: writers resumed
 )
 
 // Hashes are the content digests of an asset, lowercase hex.
