@@ -31,6 +31,9 @@ type Status struct {
 	Sync  any `json:"sync,omitempty"`
 	// Cards: present camera cards and the fixity check (daemon/cards/cardsvc).
 	Cards any `json:"cards,omitempty"`
+	// Disk: free space of the state dir and offload volume against
+	// disk.min_free, and whether writers are paused (daemon/diskguard).
+	Disk any `json:"disk,omitempty"`
 }
 
 // VolumeStatus is one watched volume in Status.
