@@ -101,7 +101,15 @@ type Service struct {
 	resized  chan struct{}
 	done     map[string]int
 	doneLane map[string]map[string]int // lane -> final status -> count (for /metrics)
+	// gate, when set, is waited on before each job (the state dir's free
+	// space floor, daemon/diskguard); an error (ctx done) ends the worker.
+	gate func(ctx context.Context) error
 }
+
+// SetGate makes every job wait for gate before it starts (call before
+// Run). A job waiting there is re-queued by the next start if the daemon
+// stops meanwhile.
+func (s *Service) SetGate(gate func(ctx context.Context) error) { s.gate = gate }
 
 // New checks the configuration and tools and returns a stopped Service.
 // tools.Volumes maps volume names to roots (see Tools); cat is the
@@ -479,6 +487,9 @@ func (s *Service) worker(ctx context.Context, lane string) {
 		j := s.next(ctx, lane)
 		if j == nil {
 			return
+		}
+		if s.gate != nil && s.gate(ctx) != nil {
+			return // stopping; the job's record re-queues it at the next start
 		}
 		s.runJob(ctx, j, lane)
 	}
