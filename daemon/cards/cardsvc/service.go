@@ -173,7 +173,15 @@ type Service struct {
 	present map[string]*present // by mount point
 	claimed map[string]bool     // destination folders handed out
 	wg      sync.WaitGroup
+
+	// gate, when set, is waited on before a card is copied (free space of
+	// the state dir and the offload volume, daemon/diskguard).
+	gate func(ctx context.Context) error
 }
+
+// SetGate makes each offload wait for gate before it copies (call before
+// Run); the card shows a message meanwhile.
+func (s *Service) SetGate(gate func(ctx context.Context) error) { s.gate = gate }
 
 type present struct {
 	st     CardStatus
@@ -315,6 +323,13 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 		root, rec.Volume = s.offload.Path, s.offload.Name
 	}
 	dst := filepath.Join(root, filepath.FromSlash(rec.Folder))
+	if s.gate != nil {
+		s.update(mp, func(c *CardStatus) { c.Message = "waiting: disk space below disk.min_free" })
+		if err := s.gate(ctx); err != nil {
+			return // card pulled or daemon stopping: nothing was written
+		}
+		s.update(mp, func(c *CardStatus) { c.Message = "" })
+	}
 	// Remember the folder before copying: after a crash (or past midnight
 	// with {date}) the card resumes into the same place.
 	if rec.Status == "" {
