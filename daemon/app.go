@@ -102,7 +102,7 @@ func (a *App) Provision() (err error) {
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	a.api = api.New(api.Options{Store: a.cat, Token: token, Status: a.statusDoc, Log: a.log})
+	a.api = api.New(api.Options{Store: a.cat, Token: token, Listen: a.cfg.API.Listen, Status: a.statusDoc, Log: a.log})
 	a.ln, err = net.Listen("tcp", a.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api listen %s: %w", a.cfg.API.Listen, err)

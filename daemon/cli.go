@@ -18,6 +18,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/internal/redact"
 )
 
 // UsageError is a command-line mistake (exit status ExitUsage, 64).
@@ -167,10 +168,11 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: lvl}
+	// redact.Handler: no URL secret (userinfo, query) reaches the log.
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(redact.Handler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.Handler(slog.NewTextHandler(w, opts)))
 }
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {

@@ -53,12 +53,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		q.Set("volume", vol)
 		q.Set("path", rel)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/v1/verify?"+q.Encode(), nil)
+	req, err := c.NewRequest(ctx, http.MethodPost, "/v1/verify", q, nil)
 	if err != nil {
 		return err
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

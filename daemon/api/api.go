@@ -17,11 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ingestd/ingestd/storage"
@@ -50,8 +52,13 @@ type Store interface {
 type Options struct {
 	Store Store
 	// Token, when not empty, is required as `Authorization: Bearer <token>`
-	// on every path but /healthz.
+	// on every path but /healthz (the scheme in any case, RFC 7235).
 	Token string
+	// Listen is the configured listen address (api.listen). Without a
+	// token on a loopback listener, only Host headers naming the listener
+	// (loopback IP, localhost or this address, with its port) are served:
+	// see checkHost. Serve adds the listener's own address.
+	Listen string
 	// Status returns the /v1/status document (normally a Status value).
 	Status func(ctx context.Context) any
 	Log    *slog.Logger
@@ -64,6 +71,7 @@ type Server struct {
 	mux   *http.ServeMux
 	log   *slog.Logger
 	token [32]byte
+	hosts atomic.Pointer[hostPolicy] // nil: any Host
 }
 
 // New builds the API's routes.
@@ -75,6 +83,7 @@ func New(opts Options) *Server {
 	if opts.Token != "" {
 		s.token = sha256.Sum256([]byte(opts.Token))
 	}
+	s.setHosts(opts.Listen, "")
 	s.mux.Handle("/healthz", get(http.HandlerFunc(s.healthz)))
 	s.mux.Handle("/v1/status", get(http.HandlerFunc(s.status)))
 	s.mux.Handle("/v1/feed", get(http.HandlerFunc(s.feed)))
@@ -106,7 +115,7 @@ const (
 
 // Handler returns the whole API: recovery, authentication, routes.
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.recover(s.checkHost(s.auth(s.checkUnsafe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
 		// An id is one path element: reject traversal before ServeMux
 		// cleans the path and answers with a redirect.
@@ -115,7 +124,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		s.mux.ServeHTTP(w, r)
-	})))
+	})))))
 }
 
 // extra reports whether r matches a handler added with Handle (e.g.
@@ -128,6 +137,7 @@ func (s *Server) extra(r *http.Request) bool {
 // Serve serves on ln until ctx is done, then shuts down; long-polls end
 // as soon as ctx is cancelled.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.setHosts(s.opts.Listen, ln.Addr().String())
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -176,11 +186,124 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+		if !s.validToken(r.Header.Get("Authorization")) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ingestd"`)
 			WriteError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// validToken reports whether an Authorization header carries the token:
+// the "Bearer" scheme in any case (RFC 7235), compared in constant time
+// (both sides hashed first, so neither length nor content leaks).
+func (s *Server) validToken(header string) bool {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
+}
+
+// RequestHeader must be present (any value; the CLI sends "1") on a
+// state-changing request (any method but GET, HEAD and OPTIONS) when no
+// token is configured: a browser cannot send it cross-site without a CORS
+// preflight, which the API never grants, so a web page cannot make a
+// loopback daemon act (a form post to /v1/verify). A request whose
+// Content-Type is application/json is accepted too, for the same reason.
+const RequestHeader = "X-Ingestd-Request"
+
+func (s *Server) checkUnsafe(next http.Handler) http.Handler {
+	if s.opts.Token != "" {
+		return next // the bearer token already proves the caller
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if r.Header.Get(RequestHeader) == "" && mt != "application/json" {
+				WriteError(w, http.StatusForbidden, "a "+r.Method+" without a token needs the "+RequestHeader+" header (or Content-Type: application/json)", "")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostPolicy is the set of Host headers a tokenless loopback API serves.
+type hostPolicy struct {
+	port  string
+	names map[string]bool // lowercase host names besides loopback IPs
+}
+
+// setHosts turns the host check on when there is no token and the API
+// listens on loopback: listen is the configured address, bound the
+// listener's (its port wins, e.g. for ":0").
+func (s *Server) setHosts(listen, bound string) {
+	if s.opts.Token != "" {
+		s.hosts.Store(nil)
+		return
+	}
+	addr := bound
+	if addr == "" {
+		addr = listen
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || !loopbackHost(host) {
+		s.hosts.Store(nil)
+		return
+	}
+	p := &hostPolicy{port: port, names: map[string]bool{"localhost": true}}
+	for _, a := range []string{listen, bound} {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+			p.names[strings.ToLower(strings.TrimSuffix(h, "."))] = true
+		}
+	}
+	s.hosts.Store(p)
+}
+
+// loopbackHost: a loopback IP or localhost.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(strings.TrimSuffix(h, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// AllowedHost reports whether a tokenless loopback API listening on port
+// (with the extra names, e.g. the configured listen host) serves a request
+// whose Host header is host: a loopback IP, localhost or one of names,
+// with port (no port only for port 80).
+func AllowedHost(host, port string, names map[string]bool) bool {
+	h, p, err := net.SplitHostPort(host)
+	if err != nil {
+		h, p = host, "80"
+		if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+			h = h[1 : len(h)-1]
+		}
+	}
+	if p != port || h == "" {
+		return false
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.IsLoopback()
+	}
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	return h == "localhost" || names[h]
+}
+
+// checkHost refuses, on a tokenless loopback API, a Host header that is
+// not the listener's: a web page whose name an attacker re-points at
+// 127.0.0.1 (DNS rebinding) sends its own name and could otherwise read
+// the API, the backup included, through the victim's browser.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := s.hosts.Load(); p != nil && !AllowedHost(r.Host, p.port, p.names) {
+			WriteError(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here: use 127.0.0.1:%s or localhost:%s (or configure api.token_file)", r.Host, p.port, p.port), "")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -97,19 +97,32 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Get fetches path (with query) and decodes the JSON answer into v.
-func (c *Client) Get(ctx context.Context, path string, q url.Values, v any) error {
+// NewRequest builds a request to path (with query) carrying the bearer
+// token, if any, and RequestHeader, which a state-changing request (POST)
+// to a daemon without a token needs.
+func (c *Client) NewRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
 	u := strings.TrimSuffix(c.Base, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return fmt.Errorf("request %s: %w", u, err)
+		return nil, fmt.Errorf("request %s: %w", u, err)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
+	req.Header.Set(RequestHeader, "1")
+	return req, nil
+}
+
+// Get fetches path (with query) and decodes the JSON answer into v.
+func (c *Client) Get(ctx context.Context, path string, q url.Values, v any) error {
+	req, err := c.NewRequest(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return err
+	}
+	u := req.URL.String()
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: MaxWait + 10*time.Second}

@@ -16,14 +16,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/sync/s3push"
+	"github.com/ingestd/ingestd/sync/webhook"
 )
 
 const credFix = "check the AWS credential chain of the ingestd user (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the unit's EnvironmentFile, or AWS_SHARED_CREDENTIALS_FILE under /etc) and that the bucket policy allows s3:PutObject, s3:GetObject and s3:DeleteObject on the prefix"
@@ -32,8 +33,12 @@ const credFix = "check the AWS credential chain of the ingestd user (AWS_ACCESS_
 // <prefix>/<appliance_id>/ with the daemon's client settings, and compares
 // our clock with the server's Date header. It never touches the catalog.
 func checkS3(ctx context.Context, cfg *config.Config, timeout time.Duration) []Finding {
+	return redactFindings(s3Findings(ctx, cfg, timeout))
+}
+
+func s3Findings(ctx context.Context, cfg *config.Config, timeout time.Duration) []Finding {
 	c := *cfg.Hub.S3
-	where := c.Endpoint
+	where := redact.URL(c.Endpoint)
 	if where == "" {
 		where = "AWS S3 (" + c.Region + ")"
 	}
@@ -42,7 +47,9 @@ func checkS3(ctx context.Context, cfg *config.Config, timeout time.Duration) []F
 	defer cancel()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(c.Region),
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)),
+		// The daemon's client (connect, response and stall timeouts; keeps
+		// AWS_CA_BUNDLE working), each request bounded by timeout.
+		awsconfig.WithHTTPClient(s3push.HTTPClient(c).WithTimeout(timeout)),
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 		awsconfig.WithRetryMaxAttempts(1),
@@ -164,6 +171,20 @@ func s3Fix(err error) string {
 // checkWebhook sends a HEAD (no events) to the webhook URL with the bearer
 // token and reports whether the hub answers.
 func checkWebhook(ctx context.Context, cfg *config.Config, timeout time.Duration) []Finding {
+	return redactFindings(webhookFindings(ctx, cfg, timeout))
+}
+
+// redactFindings masks URL secrets (userinfo, query values) in findings:
+// doctor prints them and errors from net/http embed the request's URL.
+func redactFindings(fs []Finding) []Finding {
+	for i := range fs {
+		fs[i].Message = redact.String(fs[i].Message)
+		fs[i].Fix = redact.String(fs[i].Fix)
+	}
+	return fs
+}
+
+func webhookFindings(ctx context.Context, cfg *config.Config, timeout time.Duration) []Finding {
 	w := cfg.Hub.Webhook
 	var fs []Finding
 	token := ""
@@ -182,19 +203,21 @@ func checkWebhook(ctx context.Context, cfg *config.Config, timeout time.Duration
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, w.URL, nil)
 	if err != nil {
-		return append(fs, Finding{Check: "webhook", Level: Fail, Message: "hub.webhook.url: " + err.Error(), Fix: "correct hub.webhook.url"})
+		return append(fs, Finding{Check: "webhook", Level: Fail, Message: "hub.webhook.url: " + redact.String(err.Error()), Fix: "correct hub.webhook.url"})
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("User-Agent", "ingestd-doctor")
-	resp, err := (&http.Client{Timeout: timeout}).Do(req)
+	wc := *w
+	wc.Timeout = timeout
+	resp, err := webhook.HTTPClient(wc).Do(req)
 	if err != nil {
-		return append(fs, Finding{Check: "webhook", Level: Fail, Message: "cannot reach " + redactURL(w.URL) + ": " + oneLine(strings.ReplaceAll(err.Error(), w.URL, redactURL(w.URL))),
+		return append(fs, Finding{Check: "webhook", Level: Fail, Message: "cannot reach " + redact.URL(w.URL) + ": " + oneLine(redact.String(err.Error())),
 			Fix: "check hub.webhook.url, DNS, TLS certificates, the firewall and any proxy"})
 	}
 	resp.Body.Close()
-	msg := fmt.Sprintf("%s answers HEAD with %s (no events sent)", redactURL(w.URL), resp.Status)
+	msg := fmt.Sprintf("%s answers HEAD with %s (no events sent)", redact.URL(w.URL), resp.Status)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		fs = append(fs, Finding{Check: "webhook", Level: Warn, Message: msg + ": the hub may reject the token", Fix: "check hub.webhook.token_file holds the token the hub expects"})
@@ -204,17 +227,4 @@ func checkWebhook(ctx context.Context, cfg *config.Config, timeout time.Duration
 		fs = append(fs, Finding{Check: "webhook", Level: OK, Message: msg})
 	}
 	return fs
-}
-
-// redactURL drops user info and the query (they may carry secrets).
-func redactURL(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		if at := strings.Index(u[i+3:], "@"); at >= 0 && !strings.Contains(u[i+3:i+3+at], "/") {
-			u = u[:i+3] + "…@" + u[i+3+at+1:]
-		}
-	}
-	if q := strings.IndexByte(u, '?'); q >= 0 {
-		u = u[:q] + "?…"
-	}
-	return u
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/redact"
 )
 
 // Defaults applied by SetDefaults.
@@ -20,6 +22,13 @@ const (
 	DefaultRetryMax    = 5 * time.Minute
 	// DefaultMultipartThreshold: objects of at least this size go multipart.
 	DefaultMultipartThreshold = DefaultPartSize
+	// DefaultTimeout bounds connecting, the TLS handshake and the wait for
+	// a response's headers once the request is sent.
+	DefaultTimeout = 30 * time.Second
+	// DefaultStallTimeout: a connection on which no byte moved, either
+	// way, for this long while a request is in progress is closed and the
+	// request fails (and is retried).
+	DefaultStallTimeout = 60 * time.Second
 )
 
 // Config is the yaml section hub.s3. Credentials come from the standard AWS
@@ -45,6 +54,13 @@ type Config struct {
 	// after a failed attempt (defaults 1s and 5m).
 	RetryMin time.Duration `yaml:"retry_min"`
 	RetryMax time.Duration `yaml:"retry_max"`
+	// Timeout bounds connecting, the TLS handshake and the wait for a
+	// response's headers after the request was sent (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// StallTimeout cancels a request whose bytes stop moving, either way,
+	// for this long: a hub that accepts and never answers, or stops
+	// reading an upload or sending a response midway (default 60s).
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 }
 
 // Window is one time-of-day bandwidth rule.
@@ -74,6 +90,12 @@ func (c *Config) SetDefaults() {
 	if c.RetryMax == 0 {
 		c.RetryMax = DefaultRetryMax
 	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
 	c.Prefix = strings.Trim(c.Prefix, "/")
 }
 
@@ -93,9 +115,8 @@ func (c Config) Validate() error {
 		return keyErr("bucket", "invalid bucket name %q", c.Bucket)
 	}
 	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return keyErr("endpoint", "invalid URL %q: want http(s)://host[:port]", c.Endpoint)
+		if err := CheckEndpoint(c.Endpoint); err != nil {
+			return keyErr("endpoint", "%v", err)
 		}
 	}
 	if c.Region == "" {
@@ -116,8 +137,40 @@ func (c Config) Validate() error {
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		return keyErr("retry_max", "need 0 < retry_min (%s) <= retry_max (%s)", c.RetryMin, c.RetryMax)
 	}
-	if _, err := ParseSchedule(c.Bandwidth); err != nil {
+	if c.Timeout < time.Second || c.Timeout > time.Hour {
+		return keyErr("timeout", "must be between 1s and 1h, got %s", c.Timeout)
+	}
+	if c.StallTimeout < time.Second || c.StallTimeout > time.Hour {
+		return keyErr("stall_timeout", "must be between 1s and 1h, got %s", c.StallTimeout)
+	}
+	sched, err := ParseSchedule(c.Bandwidth)
+	if err != nil {
 		return err
+	}
+	// The limiter hands out chunk bytes at a time: at a very low rate the
+	// connection would sit idle past the stall timeout between two chunks.
+	for i, r := range sched.rules {
+		if r.rate > 0 && time.Duration(float64(chunk)/r.rate*float64(time.Second)) > c.StallTimeout/2 {
+			return keyErr(fmt.Sprintf("bandwidth[%d].rate", i), "%s is too slow for hub.s3.stall_timeout %s (at least %.0f bytes/s, or raise stall_timeout)",
+				r.text, c.StallTimeout, 2*float64(chunk)/c.StallTimeout.Seconds())
+		}
+	}
+	return nil
+}
+
+// CheckEndpoint checks an S3 endpoint URL without echoing it: it may carry
+// credentials, which belong in the AWS credential chain, never in the
+// config (they would reach logs and /v1/status).
+func CheckEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid URL %q: want http(s)://host[:port]", redact.URL(endpoint))
+	}
+	if u.User != nil {
+		return errors.New("must not contain user info (user:password@): give credentials through the AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a shared credentials file)")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return fmt.Errorf("invalid URL %q: a query or fragment is not allowed", redact.URL(endpoint))
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/zeebo/blake3"
 
+	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -149,7 +150,7 @@ func (p *Pusher) pushAsset(ctx context.Context, id string) error {
 // same version forever.
 func (p *Pusher) markFailed(id, ch string, st assetState, cause error) error {
 	p.log.Error("asset cannot be synced", "asset", id, "err", cause)
-	msg := cause.Error()
+	msg := redact.String(cause.Error())
 	if _, err := p.cat.UpdateAsset(id, storage.EvAssetUpdated, "sync failed: "+msg, func(a *storage.Asset) error {
 		a.Sync = &storage.SyncInfo{Status: "failed", At: time.Now().UTC().Truncate(time.Millisecond), Error: msg}
 		return nil
@@ -580,15 +581,19 @@ func (p *Pusher) hubError(op string, err error) error {
 		return fmt.Errorf("hub.s3: %w by %s for bucket %q (check the AWS credential chain and bucket policy) (%s): %w", ErrAuth, p.endpointName(), p.cfg.Bucket, op, err)
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
-		return fmt.Errorf("hub unreachable at %s (%s): %w", p.endpointName(), op, err)
+	if errors.As(err, &ne) && ne.Timeout() {
+		return redact.Error(fmt.Errorf("hub timed out at %s (%s; hub.s3.timeout %s, hub.s3.stall_timeout %s): %w",
+			p.endpointName(), op, p.cfg.Timeout, p.cfg.StallTimeout, err))
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	if errors.As(err, &ne) {
+		return redact.Error(fmt.Errorf("hub unreachable at %s (%s): %w", p.endpointName(), op, err))
+	}
+	return redact.Error(fmt.Errorf("%s: %w", op, err))
 }
 
 func (p *Pusher) endpointName() string {
 	if p.cfg.Endpoint != "" {
-		return p.cfg.Endpoint
+		return redact.URL(p.cfg.Endpoint)
 	}
 	return "AWS S3 (" + p.cfg.Region + ")"
 }

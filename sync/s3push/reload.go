@@ -35,6 +35,8 @@ func RestartKeys(old, nu Config) []string {
 	add(old.MultipartThreshold != nu.MultipartThreshold, "multipart_threshold")
 	add(old.RetryMin != nu.RetryMin, "retry_min")
 	add(old.RetryMax != nu.RetryMax, "retry_max")
+	add(old.Timeout != nu.Timeout, "timeout")
+	add(old.StallTimeout != nu.StallTimeout, "stall_timeout")
 	return ks
 }
 

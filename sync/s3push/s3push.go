@@ -30,10 +30,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -87,6 +87,9 @@ type Pusher struct {
 	inflight map[*progress]struct{}
 	failures int
 	pause    time.Time
+	// attemptFailures counts S3 request attempts that failed in transport
+	// (refused, reset, timed out, stalled), SDK retries included.
+	attemptFailures uint64
 
 	lastSuccess time.Time
 	lastError   string
@@ -120,6 +123,9 @@ type Status struct {
 	AssetsSynced   uint64     `json:"assets_synced"`     // since start
 	BytesUploaded  int64      `json:"bytes_uploaded"`    // since start
 	ObjectsSkipped uint64     `json:"objects_skipped"`   // already in the bucket
+	// AttemptFailures counts request attempts that failed in transport
+	// (refused, reset, timed out, stalled), retries included, since start.
+	AttemptFailures uint64 `json:"attempt_failures"`
 }
 
 // InFlight is one upload in progress.
@@ -148,8 +154,9 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 	sched, _ := ParseSchedule(cfg.Bandwidth)
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(),
 		awsconfig.WithRegion(cfg.Region),
-		// The buildable client keeps AWS_CA_BUNDLE working.
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient()),
+		// A buildable client (keeps AWS_CA_BUNDLE working) with connect,
+		// response and stall timeouts.
+		awsconfig.WithHTTPClient(HTTPClient(cfg)),
 		// Since s3 v1.73 the SDK adds CRC32 checksums to every request by
 		// default, which several S3-compatible servers reject. We send
 		// explicit CRC32C checksums ourselves.
@@ -160,19 +167,9 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("s3push: aws config: %w", err)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.UsePathStyle = cfg.PathStyle
-		if wrapHTTPClient != nil {
-			o.HTTPClient = wrapHTTPClient(o.HTTPClient)
-		}
-	})
-	return &Pusher{
+	p := &Pusher{
 		cfg: cfg, appID: applianceID, stateDir: stateDir, cat: cat,
 		log:      log.With("component", "s3push"),
-		client:   client,
 		lim:      NewLimiter(sched, nil),
 		slots:    slots.New(cfg.Concurrency),
 		changed:  make(chan struct{}),
@@ -181,7 +178,18 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 		gen:      map[string]uint64{},
 		working:  map[string]bool{},
 		inflight: map[*progress]struct{}{},
-	}, nil
+	}
+	p.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		if wrapHTTPClient != nil {
+			o.HTTPClient = wrapHTTPClient(o.HTTPClient)
+		}
+		o.APIOptions = append(o.APIOptions, p.watchAttempts)
+	})
+	return p, nil
 }
 
 // Key is the object key of an asset's file name.
@@ -199,7 +207,8 @@ func (p *Pusher) Run(ctx context.Context) error {
 	if err := p.loadBacklog(); err != nil {
 		return err
 	}
-	p.log.Info("starting", "bucket", p.cfg.Bucket, "endpoint", p.cfg.Endpoint, "prefix", p.cfg.Prefix,
+	p.log.Info("starting", "bucket", p.cfg.Bucket, "endpoint", redact.URL(p.cfg.Endpoint), "prefix", p.cfg.Prefix,
+		"timeout", p.cfg.Timeout, "stall_timeout", p.cfg.StallTimeout,
 		"backlog", len(p.backlog), "rate_limit", rateString(p.lim.Rate()))
 	var wg sync.WaitGroup
 	p.mu.Lock()
@@ -417,7 +426,7 @@ func (p *Pusher) finish(ctx context.Context, id string, g uint64, err error) {
 }
 
 func (p *Pusher) setErrorLocked(err error) {
-	p.lastError = err.Error()
+	p.lastError = redact.String(err.Error())
 	p.lastErrorAt = time.Now().UTC()
 }
 
@@ -448,12 +457,13 @@ func (p *Pusher) Status() Status {
 	defer p.mu.Unlock()
 	r := p.lim.Rate()
 	s := Status{
-		Endpoint: p.cfg.Endpoint, Bucket: p.cfg.Bucket, Prefix: p.cfg.Prefix,
+		Endpoint: redact.URL(p.cfg.Endpoint), Bucket: p.cfg.Bucket, Prefix: p.cfg.Prefix,
 		BacklogAssets: len(p.backlog),
 		LastSuccess:   p.lastSuccess, LastError: p.lastError, LastErrorAt: p.lastErrorAt,
 		RateLimit: rateString(r), RateLimitBytes: r, Concurrency: p.cfg.Concurrency,
 		AssetsSynced: p.synced, BytesUploaded: p.uploaded, ObjectsSkipped: p.skipped,
-		InFlight: []InFlight{},
+		AttemptFailures: p.attemptFailures,
+		InFlight:        []InFlight{},
 	}
 	if time.Now().Before(p.pause) {
 		s.RetryAt = p.pause

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,6 +35,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -103,7 +105,10 @@ func (c Config) Validate() error {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return keyErr("url", "invalid URL %q: want http(s)://host/path", c.URL)
+		return keyErr("url", "invalid URL %q: want http(s)://host/path", redact.URL(c.URL))
+	}
+	if u.User != nil {
+		return keyErr("url", "must not contain user info (user:password@): put the hub's token in hub.webhook.token_file")
 	}
 	if c.TokenFile != "" {
 		fi, err := os.Stat(c.TokenFile)
@@ -193,11 +198,11 @@ func New(cfg Config, applianceID string, cat *catalog.Catalog, log *slog.Logger)
 		log = slog.Default()
 	}
 	log = log.With("component", "webhook")
-	hc := cleanhttp.DefaultPooledClient()
-	hc.Timeout = cfg.Timeout
 	rc := &retryablehttp.Client{
-		HTTPClient:   hc,
-		Logger:       log, // *slog.Logger is a retryablehttp.LeveledLogger
+		HTTPClient: HTTPClient(cfg),
+		// The library logs the request URL (query included) and net/http's
+		// errors, which embed it too: mask them (internal/redact).
+		Logger:       leveledLogger{log},
 		RetryWaitMin: cfg.RetryMin,
 		RetryWaitMax: min(cfg.RetryMax, 30*time.Second),
 		RetryMax:     cfg.Retries,
@@ -206,17 +211,47 @@ func New(cfg Config, applianceID string, cat *catalog.Catalog, log *slog.Logger)
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	n := &Notifier{cfg: cfg, appID: applianceID, cat: cat, log: log, client: rc, unpark: make(chan struct{}, 1)}
-	n.st.URL = redact(cfg.URL)
+	n.st.URL = redact.URL(cfg.URL)
 	return n, nil
 }
 
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
+// HTTPClient is the notifier's HTTP client: cfg.Timeout bounds each whole
+// attempt (connect, TLS, headers and body, http.Client.Timeout), and the
+// transport bounds connecting (cleanhttp: 30s dial, 10s TLS handshake)
+// and the wait for response headers, each to at most cfg.Timeout.
+func HTTPClient(cfg Config) *http.Client {
+	hc := cleanhttp.DefaultPooledClient()
+	hc.Timeout = cfg.Timeout
+	if t, ok := hc.Transport.(*http.Transport); ok {
+		t.ResponseHeaderTimeout = cfg.Timeout
+		t.TLSHandshakeTimeout = min(t.TLSHandshakeTimeout, cfg.Timeout)
+		d := &net.Dialer{Timeout: min(30*time.Second, cfg.Timeout), KeepAlive: 30 * time.Second}
+		t.DialContext = d.DialContext
 	}
-	return u.Redacted()
+	return hc
 }
+
+// leveledLogger is a retryablehttp.LeveledLogger on slog whose values
+// pass through internal/redact (the daemon's handler does it too; this
+// keeps a notifier built with any logger safe).
+type leveledLogger struct{ l *slog.Logger }
+
+func (g leveledLogger) log(lvl slog.Level, msg string, kv []any) {
+	for i, v := range kv {
+		switch x := v.(type) {
+		case string:
+			kv[i] = redact.String(x)
+		case error:
+			kv[i] = redact.String(x.Error())
+		}
+	}
+	g.l.Log(context.Background(), lvl, redact.String(msg), kv...)
+}
+
+func (g leveledLogger) Error(msg string, kv ...any) { g.log(slog.LevelError, msg, kv) }
+func (g leveledLogger) Info(msg string, kv ...any)  { g.log(slog.LevelInfo, msg, kv) }
+func (g leveledLogger) Debug(msg string, kv ...any) { g.log(slog.LevelDebug, msg, kv) }
+func (g leveledLogger) Warn(msg string, kv ...any)  { g.log(slog.LevelWarn, msg, kv) }
 
 // checkRetry retries connection errors, timeouts, 408, 429 and 5xx (but
 // 501); every other answer is final.
@@ -262,7 +297,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	n.mu.Lock()
 	n.st.Delivered = acked
 	n.mu.Unlock()
-	n.log.Info("starting", "url", redact(n.cfg.URL), "delivered_seq", acked)
+	n.log.Info("starting", "url", redact.URL(n.cfg.URL), "delivered_seq", acked, "timeout", n.cfg.Timeout)
 	fails := 0
 	for ctx.Err() == nil {
 		err := n.cat.Consume(ctx, cursorName, n.cfg.BatchSize, func(evs []storage.Event) error {
@@ -321,7 +356,7 @@ func (n *Notifier) Status() Status {
 
 func (n *Notifier) setError(err error) {
 	n.mu.Lock()
-	n.st.LastError = err.Error()
+	n.st.LastError = redact.String(err.Error())
 	n.st.LastErrorAt = time.Now().UTC()
 	n.mu.Unlock()
 }
@@ -413,7 +448,7 @@ func (n *Notifier) post(ctx context.Context, batch []storage.Event) error {
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post events %d..%d to %s: %w", first, last, redact(n.cfg.URL), err)
+		return redact.Error(fmt.Errorf("post events %d..%d to %s: %w", first, last, redact.URL(n.cfg.URL), err))
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	resp.Body.Close()
@@ -424,7 +459,7 @@ func (n *Notifier) post(ctx context.Context, batch []storage.Event) error {
 	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
 		p := &Parked{
 			First: first, Last: last, Code: code, Since: time.Now().UTC(),
-			Error:  fmt.Sprintf("hub rejected events %d..%d: %s: %s", first, last, resp.Status, strings.TrimSpace(string(msg))),
+			Error:  redact.String(fmt.Sprintf("hub rejected events %d..%d: %s: %s", first, last, resp.Status, strings.TrimSpace(string(msg)))),
 			Unpark: "fix the hub or hub.webhook config, then reload or restart ingestd (or call Unpark through the API); the same batch is sent again",
 		}
 		n.mu.Lock()
@@ -435,5 +470,5 @@ func (n *Notifier) post(ctx context.Context, batch []storage.Event) error {
 		n.log.Error("batch parked", "first_seq", first, "last_seq", last, "code", code, "err", p.Error)
 		return errParked
 	}
-	return fmt.Errorf("post events %d..%d to %s: %s: %s", first, last, redact(n.cfg.URL), resp.Status, strings.TrimSpace(string(msg)))
+	return redact.Error(fmt.Errorf("post events %d..%d to %s: %s: %s", first, last, redact.URL(n.cfg.URL), resp.Status, strings.TrimSpace(string(msg))))
 }

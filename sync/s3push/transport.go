@@ -1,0 +1,191 @@
+package s3push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// HTTPClient is the S3 client's HTTP client for cfg (defaulted): the SDK's
+// buildable client, so that AWS_CA_BUNDLE keeps working, with
+//
+//   - cfg.Timeout on connecting, on the TLS handshake, and on the wait for
+//     a response's headers once the request is sent;
+//   - cfg.StallTimeout on every connection: a read or write that moves no
+//     byte for that long, in either direction, fails with ErrStalled (a hub
+//     that accepts and never answers, stops reading an upload midway, or
+//     stops sending a response midway). Activity either way re-arms it, so
+//     a long upload waiting on nothing but its own writes is not cut.
+//
+// The default HTTP client of aws-sdk-go-v2 has none of these: a hub that
+// accepts a connection and never answers would stall an upload forever.
+func HTTPClient(cfg Config) *awshttp.BuildableClient {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	stall := cfg.StallTimeout
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	return awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) {
+			d.Timeout = cfg.Timeout
+		}).
+		WithTransportOptions(func(t *http.Transport) {
+			t.TLSHandshakeTimeout = cfg.Timeout
+			t.ResponseHeaderTimeout = cfg.Timeout
+			// Close pooled connections before their stall deadline does.
+			t.IdleConnTimeout = min(t.IdleConnTimeout, stall/2)
+			dial := t.DialContext
+			if dial == nil {
+				dial = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+			}
+			t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return newStallConn(c, stall), nil
+			}
+		})
+}
+
+// ErrStalled is the cause of a request cut by hub.s3.stall_timeout.
+var ErrStalled = errors.New("no bytes moved")
+
+// stallError is what a stalled read or write returns: a net.Error whose
+// Timeout() is true (the SDK and the pusher retry it) naming the timeout.
+type stallError struct {
+	op      string
+	timeout time.Duration
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("%s: %v for %s (hub.s3.stall_timeout): stall timeout", e.op, ErrStalled, e.timeout)
+}
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
+func (e *stallError) Unwrap() []error { return []error{ErrStalled, os.ErrDeadlineExceeded} }
+
+// stallConn fails a read or write once no byte moved on the connection,
+// either way, for stall. Bytes queued in the kernel's send buffer count:
+// while that queue changes (the hub is still taking an upload we already
+// handed over), the connection is moving. The transport always has a read
+// pending, so a hub that accepts and never answers is caught too.
+type stallConn struct {
+	net.Conn
+	stall   time.Duration
+	moved   atomic.Int64 // unix nanoseconds of the last progress
+	outq    atomic.Int64 // send-queue length seen at the last check
+	stalled atomic.Bool
+}
+
+func newStallConn(c net.Conn, stall time.Duration) net.Conn {
+	sc := &stallConn{Conn: c, stall: stall}
+	sc.outq.Store(-1)
+	sc.progress(false)
+	return sc
+}
+
+// progress records that bytes moved and pushes the deadline out. After a
+// write it notes the send queue, whose shrinking shows the hub taking
+// what was written.
+func (c *stallConn) progress(wrote bool) {
+	now := time.Now()
+	c.moved.Store(now.UnixNano())
+	_ = c.Conn.SetDeadline(now.Add(c.stall))
+	if wrote {
+		c.outq.Store(sendQueue(c.Conn))
+	}
+}
+
+// expired is called when a deadline passed: it reports whether the
+// connection is really stalled, else re-arms the deadline.
+func (c *stallConn) expired() bool {
+	if q, prev := sendQueue(c.Conn), c.outq.Load(); q >= 0 && prev >= 0 && q < prev {
+		c.outq.Store(q)
+		c.progress(false)
+		return false
+	}
+	last := time.Unix(0, c.moved.Load())
+	if time.Since(last) < c.stall {
+		_ = c.Conn.SetDeadline(last.Add(c.stall))
+		return false
+	}
+	c.stalled.Store(true)
+	return true
+}
+
+// fail turns the errors of a stalled connection (the deadline, or the
+// close that followed on the other side) into a stallError.
+func (c *stallConn) fail(op string, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) || c.stalled.Load() {
+		return &stallError{op: op, timeout: c.stall}
+	}
+	return err
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.progress(false)
+		}
+		if err != nil && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.expired() {
+			continue
+		}
+		if err != nil {
+			err = c.fail("read", err)
+		}
+		return n, err
+	}
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	total := 0
+	for {
+		n, err := c.Conn.Write(p[total:])
+		total += n
+		if n > 0 {
+			c.progress(true)
+		}
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && (n > 0 || !c.expired()) {
+			continue
+		}
+		if err != nil {
+			err = c.fail("write", err)
+		}
+		return total, err
+	}
+}
+
+// watchAttempts adds, after the SDK's retry loop, a middleware that sees
+// every attempt: a transport failure (refused, reset, timed out, stalled)
+// is logged and shown in Status at once, not only after the SDK's last
+// attempt.
+func (p *Pusher) watchAttempts(st *middleware.Stack) error {
+	return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("IngestdAttemptWatch",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleFinalize(ctx, in)
+			var ne net.Error
+			if err != nil && ctx.Err() == nil && errors.As(err, &ne) {
+				op := awsmw.GetOperationName(ctx)
+				herr := p.hubError(op, err)
+				p.mu.Lock()
+				p.attemptFailures++
+				p.setErrorLocked(herr)
+				p.mu.Unlock()
+				p.log.Warn("hub request failed; retrying", "op", op, "err", herr)
+			}
+			return out, md, err
+		}), "Retry", middleware.After)
+}

@@ -1,0 +1,212 @@
+package s3push
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hangServer accepts connections and runs serve on each; it counts them.
+func hangServer(t *testing.T, serve func(net.Conn)) (string, *atomic.Int64) {
+	t.Helper()
+	// A small receive buffer: what the server does not read stays in the
+	// client's send queue, as over a real network.
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); close(done) })
+	return "http://" + ln.Addr().String(), &n
+}
+
+func testClientConfig(timeout, stall time.Duration) Config {
+	c := Config{Bucket: "b", Timeout: timeout, StallTimeout: stall}
+	c.SetDefaults()
+	return c
+}
+
+// readRequest reads one request's header and body (Content-Length).
+func readRequest(c net.Conn) bool {
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err != nil {
+		return false
+	}
+	_, err = io.Copy(io.Discard, req.Body)
+	return err == nil
+}
+
+func TestHTTPClientTimeouts(t *testing.T) {
+	const timeout, stall = 700 * time.Millisecond, 900 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		serve func(net.Conn)
+		body  io.Reader // request body; nil: GET
+		want  string    // in the error
+		// max is how long the request may take before failing.
+		max time.Duration
+	}{
+		{"accepts, never answers", func(c net.Conn) { readRequest(c); time.Sleep(10 * time.Second) }, nil, "timeout awaiting response headers", 3 * timeout},
+		{"never reads the upload", func(c net.Conn) { time.Sleep(10 * time.Second) },
+			// Bytes entering the kernel's send buffer (which grows while
+			// it fills) count as moving: a few rounds before it is full.
+			bytes.NewReader(make([]byte, 64<<20)), "stall timeout", 6 * stall},
+		{"headers then stalls mid-body", func(c net.Conn) {
+			readRequest(c)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst bytes")
+			time.Sleep(10 * time.Second)
+		}, nil, "stall timeout", 3 * stall},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, conns := hangServer(t, tc.serve)
+			hc := HTTPClient(testClientConfig(timeout, stall))
+			method := http.MethodGet
+			if tc.body != nil {
+				method = http.MethodPut
+			}
+			req, _ := http.NewRequest(method, url+"/b/k", tc.body)
+			t0 := time.Now()
+			resp, err := hc.Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			took := time.Since(t0)
+			if err == nil {
+				t.Fatal("request succeeded against a stalled server")
+			}
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				t.Errorf("error is not a net.Error timeout: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+			if took > tc.max {
+				t.Errorf("took %s, want < %s", took, tc.max)
+			}
+			if conns.Load() < 1 {
+				t.Error("no connection reached the server")
+			}
+			t.Logf("failed after %s: %v", took.Round(time.Millisecond), err)
+		})
+	}
+}
+
+// TestHTTPClientSlowButMoving: an upload that takes several stall timeouts
+// in all, with bytes moving all along, is not cut.
+func TestHTTPClientSlowButMoving(t *testing.T) {
+	const stall = 400 * time.Millisecond
+	url, _ := hangServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 16<<10)
+		var got int64
+		for {
+			time.Sleep(stall / 4) // a slow reader: the client's writes block
+			n, err := req.Body.Read(buf)
+			got += int64(n)
+			if err != nil {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	// timeout (response headers) well above: the test is about the stall
+	// watchdog, and the headers' wait starts once the body is in the
+	// kernel's send queue, not at the hub.
+	hc := HTTPClient(testClientConfig(30*time.Second, stall))
+	body := make([]byte, 40*16<<10) // 40 slow reads: about 10 stall timeouts
+	req, _ := http.NewRequest(http.MethodPut, url+"/b/k", bytes.NewReader(body))
+	t0 := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("slow but steady upload cut after %s: %v", time.Since(t0), err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "ok" || time.Since(t0) < 3*stall {
+		t.Errorf("answer %q after %s", b, time.Since(t0))
+	}
+}
+
+func TestValidateEndpointAndTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mod     func(*Config)
+		wantKey string // "" = valid
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"endpoint", func(c *Config) { c.Endpoint = "https://minio.example:9000" }, ""},
+		{"userinfo", func(c *Config) { c.Endpoint = "http://AKIA:SECRETPW@minio:9000" }, "hub.s3.endpoint"},
+		{"user only", func(c *Config) { c.Endpoint = "http://SECRETPW@minio:9000" }, "hub.s3.endpoint"},
+		{"query", func(c *Config) { c.Endpoint = "http://minio:9000/?X-Amz-Security-Token=SECRETPW" }, "hub.s3.endpoint"},
+		{"unparseable", func(c *Config) { c.Endpoint = "http://u:SECRETPW@minio:9000/%zz" }, "hub.s3.endpoint"},
+		{"scheme", func(c *Config) { c.Endpoint = "ftp://minio" }, "hub.s3.endpoint"},
+		{"timeout small", func(c *Config) { c.Timeout = time.Millisecond }, "hub.s3.timeout"},
+		{"timeout big", func(c *Config) { c.Timeout = 2 * time.Hour }, "hub.s3.timeout"},
+		{"stall negative", func(c *Config) { c.StallTimeout = -time.Second }, "hub.s3.stall_timeout"},
+		{"stall ok", func(c *Config) { c.StallTimeout = 5 * time.Second }, ""},
+		{"rate too slow for stall", func(c *Config) {
+			c.StallTimeout = 10 * time.Second
+			c.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "1KiB/s"}}
+		}, "hub.s3.bandwidth[0].rate"},
+		{"rate fine", func(c *Config) {
+			c.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "100KiB/s"}}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{Bucket: "studio-hub"}
+			tc.mod(&c)
+			c.SetDefaults()
+			err := c.Validate()
+			if tc.wantKey == "" {
+				if err != nil {
+					t.Fatalf("want valid: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantKey+":") {
+				t.Fatalf("error %v, want one naming %s", err, tc.wantKey)
+			}
+			if strings.Contains(err.Error(), "SECRETPW") {
+				t.Errorf("the error echoes the secret: %v", err)
+			}
+		})
+	}
+	if c := (Config{}); true {
+		c.SetDefaults()
+		if c.Timeout != DefaultTimeout || c.StallTimeout != DefaultStallTimeout {
+			t.Errorf("defaults: %s %s", c.Timeout, c.StallTimeout)
+		}
+	}
+}
