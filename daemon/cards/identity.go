@@ -239,7 +239,9 @@ func blkid(bin, dev string) (uuid, label string) {
 		}
 		bin = p
 	}
-	out, err := exec.Command(bin, "-o", "export", dev).Output()
+	// -c /dev/null: probe the device itself, never blkid's cache, which
+	// keeps the label of the card a loop or card-reader device held before.
+	out, err := exec.Command(bin, "-c", "/dev/null", "-o", "export", dev).Output()
 	if err != nil {
 		return "", ""
 	}
