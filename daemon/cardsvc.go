@@ -37,6 +37,7 @@ func (a *App) provisionCards() error {
 	if err != nil {
 		return err
 	}
+	svc.SetGate(a.diskGate()) // state dir and offload volume above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
 	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
 	a.AddStatus(func(s *api.Status) { s.Cards = svc.Status() })

@@ -66,6 +66,7 @@ func printStatus(w io.Writer, s api.Status, now time.Time) {
 	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
 	printStageStatus(w, s.Proxy, s.Sync, now)
 	printCards(w, s.Cards)
+	printDisk(w, s.Disk)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "VOLUME\tSTATE\tMODE\tFILES\tSIZE\tLAST SCAN\tPATH")
 	for _, v := range s.Volumes {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/metrics"
 	"github.com/ingestd/ingestd/storage/catalog"
 	"github.com/ingestd/ingestd/sync/s3push"
@@ -47,6 +48,9 @@ func (a *App) metricsSources() metrics.Sources {
 	}
 	if p := a.st.pusher; p != nil {
 		src.S3 = func() (s3push.Status, bool) { return p.Status(), true }
+	}
+	if g := a.st.disk; g != nil {
+		src.Disk = func() (diskguard.Status, bool) { return g.Status(), true }
 	}
 	if n := a.st.notifier; n != nil {
 		src.Webhook = func() (webhook.Status, bool) { return n.Status(), true }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/sync/s3push"
 	"github.com/ingestd/ingestd/sync/webhook"
 	"github.com/ingestd/ingestd/transcode"
@@ -40,6 +41,7 @@ type stages struct {
 	proxyErr  string
 	pusher    *s3push.Pusher
 	notifier  *webhook.Notifier
+	disk      *diskguard.Guard // free-space floor (stages_disk.go)
 }
 
 // provisionStages builds the transcode stage and the configured hub
@@ -85,6 +87,9 @@ func (a *App) provisionStages() error {
 		a.st.notifier = n
 		a.AddService(Service{Name: "webhook", Run: n.Run, Restart: true})
 		sync.Webhook = &webhook.Status{}
+	}
+	if err := a.provisionDisk(); err != nil {
+		return err
 	}
 	a.AddStatus(a.stageStatus)
 	return nil
@@ -170,4 +175,5 @@ func (a *App) reloadStages(cfg *config.Config) {
 	if a.st.notifier != nil {
 		a.st.notifier.Unpark()
 	}
+	a.reloadDisk(cfg.Disk)
 }

@@ -186,6 +186,19 @@ func New(cfg Config, paths []Path, log *slog.Logger) (*Guard, error) {
 	return g, nil
 }
 
+// SetConfig changes the floor (a reload); the next Check applies it.
+func (g *Guard) SetConfig(c Config) error {
+	c.SetDefaults()
+	f, err := ParseFloor(c.MinFree)
+	if err != nil {
+		return fmt.Errorf("disk.min_free: %w", err)
+	}
+	g.mu.Lock()
+	g.floor, g.minFree = f, c.MinFree
+	g.mu.Unlock()
+	return nil
+}
+
 // SetInterval changes the polling period (tests; the daemon keeps the
 // default).
 func (g *Guard) SetInterval(d time.Duration) {

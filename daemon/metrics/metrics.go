@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/sync/s3push"
 	"github.com/ingestd/ingestd/sync/webhook"
@@ -33,6 +34,8 @@ type Sources struct {
 	Proxy   func() (transcode.Status, bool)
 	S3      func() (s3push.Status, bool)
 	Webhook func() (webhook.Status, bool)
+	// Disk is the free-space guard (state dir, offload volume).
+	Disk func() (diskguard.Status, bool)
 }
 
 const ns = "ingestd"
@@ -75,7 +78,11 @@ var (
 	dHookLastOK  = desc("webhook_last_success_timestamp_seconds", "Last accepted webhook batch (unix seconds); 0 before the first.")
 	dHookParked  = desc("webhook_parked", "1 while delivery is parked on a rejected batch.")
 	dHookBacklog = desc("webhook_backlog_events", "Events in the log not yet acknowledged by the hub (last seq - delivered seq).")
-	allDescs     = []*prometheus.Desc{dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
+	dDiskFree    = desc("disk_free_bytes", "Free bytes (for the daemon's user) on the filesystem of a guarded path.", "name", "path")
+	dDiskFloor   = desc("disk_min_free_bytes", "The disk.min_free floor of a guarded path, in bytes.", "name", "path")
+	dDiskLow     = desc("disk_low", "1 while a guarded path is below disk.min_free (its writers are paused), else 0.", "name", "path")
+	dDiskLowAny  = desc("disk_paused", "1 while any guarded path is below disk.min_free, else 0.")
+	allDescs     = []*prometheus.Desc{dDiskFree, dDiskFloor, dDiskLow, dDiskLowAny, dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
 	proxyResults = []string{transcode.StatusReady, transcode.StatusFailed, transcode.StatusUnsupported}
 	proxyLanes   = []string{transcode.LaneGPU, transcode.LaneCPU}
 )
@@ -163,6 +170,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			m(dS3LastOK, G, unix(st.LastSuccess))
 			m(dS3Failing, G, b2f(!st.RetryAt.IsZero()))
 			m(dS3RateLimit, G, st.RateLimitBytes)
+		}
+	}
+	if c.src.Disk != nil {
+		if st, ok := c.src.Disk(); ok {
+			for _, p := range st.Paths {
+				m(dDiskFree, G, float64(p.FreeBytes), p.Name, p.Path)
+				m(dDiskFloor, G, float64(p.MinFreeBytes), p.Name, p.Path)
+				m(dDiskLow, G, b2f(p.Low), p.Name, p.Path)
+			}
+			m(dDiskLowAny, G, b2f(st.Low))
 		}
 	}
 	if c.src.Webhook != nil {

@@ -1,0 +1,169 @@
+package daemon
+
+// Wiring of the free-space guard (daemon/diskguard): the state dir and the
+// card offload volume are checked against disk.min_free; below it, ingest
+// (hashing and cataloging), transcode and card offload pause, with an
+// event, a status section, metrics and a log line, and they resume by
+// themselves once space is back. Badger mmaps its files: a full state dir
+// would end in SIGBUS, not in an error.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/diskguard"
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Guarded path names (the `name` of /v1/status disk.paths[] and of the
+// metrics' label).
+const (
+	diskStateDir      = "state_dir"
+	diskOffloadPrefix = "offload:"
+)
+
+// DiskStatus is the `disk` section of /v1/status.
+type DiskStatus struct {
+	diskguard.Status
+	// Paused lists the writers paused now: ingest, transcode, cards.
+	Paused []string `json:"paused"`
+}
+
+// provisionDisk builds the guard, checks once (a daemon started on a full
+// disk starts paused) and registers its service and status section.
+func (a *App) provisionDisk() error {
+	paths := []diskguard.Path{{Name: diskStateDir, Path: a.cfg.StateDir}}
+	if c := a.cfg.Cards; c != nil {
+		for _, v := range a.cfg.Volumes {
+			if v.Name == c.OffloadTo {
+				p := v.Path
+				if abs, err := filepath.Abs(p); err == nil {
+					p = abs
+				}
+				paths = append(paths, diskguard.Path{Name: diskOffloadPrefix + v.Name, Path: p})
+			}
+		}
+	}
+	g, err := diskguard.New(a.cfg.Disk, paths, a.log)
+	if err != nil {
+		return err
+	}
+	a.st.disk = g
+	g.OnChange(a.diskChanged)
+	g.Check()
+	a.AddService(Service{Name: "diskguard", Run: g.Run})
+	a.AddStatus(func(s *api.Status) { s.Disk = a.diskStatus() })
+	if t := a.st.transcode; t != nil {
+		t.SetGate(a.diskGate(diskStateDir))
+	}
+	return nil
+}
+
+// diskGate is what a writer waits on before a job: the named paths (all
+// guarded paths when none) above their floor.
+func (a *App) diskGate(names ...string) func(ctx context.Context) error {
+	g := a.st.disk
+	if g == nil {
+		return nil
+	}
+	return func(ctx context.Context) error { return g.Wait(ctx, names...) }
+}
+
+// pausedWriters names what is paused for the low paths.
+func pausedWriters(low []string, cards bool) []string {
+	var out []string
+	state := false
+	offload := false
+	for _, n := range low {
+		if n == diskStateDir {
+			state = true
+		}
+		if strings.HasPrefix(n, diskOffloadPrefix) {
+			offload = true
+		}
+	}
+	if state {
+		out = append(out, "ingest", "transcode")
+	}
+	if cards && (state || offload) {
+		out = append(out, "cards")
+	}
+	return out
+}
+
+func (a *App) diskStatus() DiskStatus {
+	st := a.st.disk.Status()
+	return DiskStatus{Status: st, Paused: pausedWriters(a.st.disk.LowPaths(), a.cfg.Cards != nil)}
+}
+
+// diskChanged records a path going low or back to ok and (un)pauses the
+// ingest pipeline; transcode and cards wait on the guard themselves.
+func (a *App) diskChanged(p diskguard.PathStatus) {
+	log := a.log.With("component", "daemon")
+	low := a.st.disk.LowPaths(diskStateDir)
+	if len(low) > 0 {
+		a.pipe.SetPause(fmt.Sprintf("state dir below disk.min_free (%s free, floor %s)",
+			HumanBytes(int64(p.FreeBytes)), HumanBytes(int64(p.MinFreeBytes))))
+	} else {
+		a.pipe.SetPause("")
+	}
+	ev := storage.Event{Type: storage.EvDiskOK}
+	what := "resumed"
+	if p.Low {
+		ev.Type = storage.EvDiskLow
+		what = "paused: " + strings.Join(pausedWriters([]string{p.Name}, a.cfg.Cards != nil), ", ")
+	}
+	if v, ok := strings.CutPrefix(p.Name, diskOffloadPrefix); ok {
+		ev.Volume = v
+	}
+	ev.Detail = fmt.Sprintf("%s %s: %s free of %s, floor %s; %s", p.Name, p.Path, HumanBytes(int64(p.FreeBytes)),
+		HumanBytes(int64(p.TotalBytes)), HumanBytes(int64(p.MinFreeBytes)), what)
+	if a.cat == nil {
+		return
+	}
+	if _, err := a.cat.AppendEvent(ev); err != nil {
+		log.Error("record disk event", "type", ev.Type, "path", p.Path, "err", err)
+	}
+}
+
+// reloadDisk applies a changed disk.min_free at once.
+func (a *App) reloadDisk(c diskguard.Config) {
+	if g := a.st.disk; g != nil {
+		if err := g.SetConfig(c); err != nil {
+			a.log.Error("disk.min_free not reloaded, keeping the running one", "component", "daemon", "err", err)
+			return
+		}
+		g.Check()
+	}
+}
+
+// printDisk prints the disk line(s) of `ingestd status`.
+func printDisk(w io.Writer, v any) {
+	if v == nil {
+		return
+	}
+	var st DiskStatus
+	if redecode(v, &st) != nil {
+		return
+	}
+	state := "ok"
+	if st.Low {
+		state = "LOW: paused " + strings.Join(st.Paused, ", ")
+	}
+	fmt.Fprintf(w, "disk\t%s\tmin_free %s\n", state, st.MinFree)
+	for _, p := range st.Paths {
+		mark := ""
+		if p.Low {
+			mark = "\tbelow the floor"
+		}
+		if p.Error != "" {
+			mark += "\t" + p.Error
+		}
+		fmt.Fprintf(w, "  %s\t%s free of %s (floor %s)%s\t%s\n", p.Name, HumanBytes(int64(p.FreeBytes)),
+			HumanBytes(int64(p.TotalBytes)), HumanBytes(int64(p.MinFreeBytes)), mark, quote(p.Path))
+	}
+}
