@@ -8,6 +8,7 @@ package main_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/ingest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -251,4 +253,210 @@ func TestSecurity5VerifyFIFO(t *testing.T) {
 		t.Errorf("verify exited 0 with replaced masters")
 	}
 	e.stop()
+}
+
+// secrDiskDoc is the disk section of /v1/status.
+type secrDiskDoc struct {
+	Disk *struct {
+		MinFree string   `json:"min_free"`
+		Low     bool     `json:"low"`
+		Paused  []string `json:"paused"`
+		Paths   []struct {
+			Name         string `json:"name"`
+			Path         string `json:"path"`
+			FreeBytes    uint64 `json:"free_bytes"`
+			MinFreeBytes uint64 `json:"min_free_bytes"`
+			Low          bool   `json:"low"`
+		} `json:"paths"`
+	} `json:"disk"`
+}
+
+func secrDisk(t *testing.T, e *env) secrDiskDoc {
+	t.Helper()
+	code, body := e.get("/v1/status", e.token)
+	if code != 200 {
+		t.Fatalf("GET /v1/status: %d %s", code, body)
+	}
+	var d secrDiskDoc
+	if err := json.Unmarshal(body, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Disk == nil {
+		t.Fatalf("/v1/status has no disk section: %s", body)
+	}
+	return d
+}
+
+func secrWaitDisk(t *testing.T, e *env, what string, cond func(secrDiskDoc) bool) secrDiskDoc {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d := secrDisk(t, e)
+		if cond(d) {
+			return d
+		}
+		select {
+		case <-e.exited:
+			t.Fatalf("daemon exited (%d) while waiting for %s:\n%s", e.exitCode, what, e.stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.Marshal(d)
+			t.Fatalf("timed out waiting for %s: %s", what, b)
+		}
+	}
+}
+
+// secrMountTmpfs mounts a tmpfs of size at dir (root only).
+func secrMountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	testenv.NeedRoot(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.SkipOrFail(t, "mount tmpfs at %s: %v %s", dir, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+}
+
+// secrFill writes a filler file under dir that leaves about leave bytes
+// free on its filesystem.
+func secrFill(t *testing.T, dir string, leave uint64) string {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	avail := st.Bavail * uint64(st.Bsize)
+	if avail <= leave {
+		t.Fatalf("only %d bytes free on %s, want more than %d", avail, dir, leave)
+	}
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for n := avail - leave; n > 0; {
+		k := min(n, uint64(len(buf)))
+		if _, err := f.Write(buf[:k]); err != nil {
+			t.Fatalf("fill %s: %v", p, err)
+		}
+		n -= k
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// secrHasLine reports whether some line of out starts with prefix and
+// contains want (`ingestd status` is column-aligned).
+func secrHasLine(out, prefix, want string) bool {
+	for _, ln := range strings.Split(out, "\n") {
+		if strings.HasPrefix(ln, prefix) && strings.Contains(ln, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func secrMetric(t *testing.T, e *env, series string) string {
+	t.Helper()
+	code, body := e.get("/metrics", e.token)
+	if code != 200 {
+		t.Fatalf("GET /metrics: %d", code)
+	}
+	for _, ln := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(ln, series+" ") {
+			return strings.TrimPrefix(ln, series+" ")
+		}
+	}
+	return ""
+}
+
+// Item 6: the state dir on a small real tmpfs, filled below disk.min_free
+// while the daemon runs: it pauses (status, event, metric, `ingestd
+// status`), files dropped meanwhile are not lost, and once the filler is
+// deleted it resumes by itself and ingests them. It never crashes (no
+// SIGBUS from Badger's mmap on a full filesystem).
+func TestSecurity6DiskFloorStateDir(t *testing.T) {
+	e := newEnv(t, "", "disk:\n  min_free: 48MiB\n")
+	secrMountTmpfs(t, e.state, "96m")
+	e.start()
+	e.writeFile("before.mov", []byte("ingested while there is room"))
+	e.waitFeed(60*time.Second, "before.mov cataloged", hasPaths(storage.EvLocationAdded, "before.mov"))
+	if d := secrDisk(t, e); d.Disk.Low || len(d.Disk.Paths) != 1 || d.Disk.Paths[0].Name != "state_dir" || d.Disk.Paths[0].MinFreeBytes != 48<<20 {
+		t.Fatalf("disk section before the fill: %+v", *d.Disk)
+	}
+
+	filler := secrFill(t, e.state, 40<<20) // 40 MiB left < 48 MiB floor
+	d := secrWaitDisk(t, e, "disk low", func(d secrDiskDoc) bool { return d.Disk.Low })
+	if strings.Join(d.Disk.Paused, ",") != "ingest,transcode" || !d.Disk.Paths[0].Low {
+		t.Fatalf("disk section while low: %+v", *d.Disk)
+	}
+	evs := e.waitFeed(30*time.Second, "disk.low event", func(evs []storage.Event) bool {
+		for _, ev := range evs {
+			if ev.Type == storage.EvDiskLow {
+				return true
+			}
+		}
+		return false
+	})
+	for _, ev := range evs {
+		if ev.Type == storage.EvDiskLow && !strings.Contains(ev.Detail, "state_dir") {
+			t.Fatalf("disk.low detail %q does not name the path", ev.Detail)
+		}
+	}
+	if v := secrMetric(t, e, `ingestd_disk_low{name="state_dir",path="`+e.state+`"}`); v != "1" {
+		t.Fatalf("ingestd_disk_low = %q while low", v)
+	}
+	if v := secrMetric(t, e, "ingestd_disk_paused"); v != "1" {
+		t.Fatalf("ingestd_disk_paused = %q while low", v)
+	}
+	out, _, code := e.cli("status")
+	if code != 0 || !secrHasLine(out, "disk", "LOW: paused ingest, transcode") {
+		t.Fatalf("ingestd status while low (exit %d):\n%s", code, out)
+	}
+
+	// Files dropped while paused wait; nothing is cataloged.
+	e.writeFile("during/a.mov", []byte("dropped while the state dir is full"))
+	e.writeFile("during/b.mov", []byte("another one"))
+	time.Sleep(3 * time.Second) // 10 settle periods
+	if locs := secrLocations(e.feedAll()); locs["during/a.mov"] || locs["during/b.mov"] {
+		t.Fatalf("cataloged while paused: %v", locs)
+	}
+	select {
+	case <-e.exited:
+		t.Fatalf("daemon died while the state dir was full (exit %d):\n%s", e.exitCode, e.stderr.String())
+	default:
+	}
+
+	// Space comes back: it resumes by itself and ingests what waited.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFeed(60*time.Second, "files dropped while paused cataloged", hasPaths(storage.EvLocationAdded, "during/a.mov", "during/b.mov"))
+	secrWaitDisk(t, e, "disk ok", func(d secrDiskDoc) bool { return !d.Disk.Low && len(d.Disk.Paused) == 0 })
+	evs = e.feedAll()
+	var low, ok int
+	for _, ev := range evs {
+		switch ev.Type {
+		case storage.EvDiskLow:
+			low++
+		case storage.EvDiskOK:
+			ok++
+		}
+	}
+	if low != 1 || ok != 1 {
+		t.Fatalf("disk events: %d low, %d ok; want one of each:\n%s", low, ok, dumpEvents(evs))
+	}
+	if v := secrMetric(t, e, "ingestd_disk_paused"); v != "0" {
+		t.Fatalf("ingestd_disk_paused = %q after space came back", v)
+	}
+	e.stop()
+	if s := e.stderr.String(); strings.Contains(s, "SIGBUS") || strings.Contains(s, "unexpected fault address") {
+		t.Fatalf("daemon faulted:\n%s", s)
+	}
 }
