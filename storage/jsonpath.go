@@ -25,9 +25,11 @@ func PathB64(p string) string {
 	return base64.StdEncoding.EncodeToString([]byte(p))
 }
 
-// decodePathB64 returns the raw path a path_b64 field holds, or display
-// when b64 is empty.
-func decodePathB64(display, b64 string) (string, error) {
+// PathFromB64 returns the exact path a path_b64 field holds, or display
+// when b64 is empty (the path was UTF-8). Other packages' JSON types that
+// carry paths (clip parts, verify lines) use PathB64 and PathFromB64 the
+// same way Location and Event do.
+func PathFromB64(display, b64 string) (string, error) {
 	if b64 == "" {
 		return display, nil
 	}
@@ -60,7 +62,7 @@ func (l *Location) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	p, err := decodePathB64(v.Path, v.PathB64)
+	p, err := PathFromB64(v.Path, v.PathB64)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	p, err := decodePathB64(v.Path, v.PathB64)
+	p, err := PathFromB64(v.Path, v.PathB64)
 	if err != nil {
 		return err
 	}
