@@ -91,6 +91,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 	add(checkTools(ctx, cfg)...)
 	add(checkInotify(cfg)...)
 	add(checkStateDir(cfg, opts.MinFreeBytes)...)
+	add(checkDiskFloor(cfg)...)
 	if opts.CatalogDir != "" {
 		add(checkCatalog(opts.CatalogDir))
 	}
