@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestPathB64ClipPartsAndLines(t *testing.T) {
 	for _, path := range []string{"CARD/DCIM/GX01\xff.MP4", "CARD/DCIM/GX01\xfe.MP4", "CARD/ok.MP4"} {
 		b64 := base64.StdEncoding.EncodeToString([]byte(path))
-		wantB64 := strings.ContainsAny(path, "\xff\xfe")
+		wantB64 := !utf8.ValidString(path)
 		for _, v := range []any{ClipPart{Role: "video", Path: path, AssetID: "ab"}, Line{Type: "corrupt", Volume: "v", Path: path}} {
 			b, err := json.Marshal(v)
 			if err != nil {
