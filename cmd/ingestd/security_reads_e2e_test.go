@@ -320,9 +320,9 @@ func secrMountTmpfs(t *testing.T, dir, size string) {
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }
 
-// secrFill writes a filler file under dir that leaves about leave bytes
-// free on its filesystem.
-func secrFill(t *testing.T, dir string, leave uint64) string {
+// secrFill writes the file dir/name that leaves about leave bytes free on
+// its filesystem.
+func secrFill(t *testing.T, dir, name string, leave uint64) string {
 	t.Helper()
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
@@ -332,7 +332,7 @@ func secrFill(t *testing.T, dir string, leave uint64) string {
 	if avail <= leave {
 		t.Fatalf("only %d bytes free on %s, want more than %d", avail, dir, leave)
 	}
-	p := filepath.Join(dir, "filler")
+	p := filepath.Join(dir, name)
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +391,7 @@ func TestSecurity6DiskFloorStateDir(t *testing.T) {
 		t.Fatalf("disk section before the fill: %+v", *d.Disk)
 	}
 
-	filler := secrFill(t, e.state, 40<<20) // 40 MiB left < 48 MiB floor
+	filler := secrFill(t, e.state, "filler", 40<<20) // 40 MiB left < 48 MiB floor
 	d := secrWaitDisk(t, e, "disk low", func(d secrDiskDoc) bool { return d.Disk.Low })
 	if strings.Join(d.Disk.Paused, ",") != "ingest,transcode" || !d.Disk.Paths[0].Low {
 		t.Fatalf("disk section while low: %+v", *d.Disk)
@@ -459,4 +459,82 @@ func TestSecurity6DiskFloorStateDir(t *testing.T) {
 	if s := e.stderr.String(); strings.Contains(s, "SIGBUS") || strings.Contains(s, "unexpected fault address") {
 		t.Fatalf("daemon faulted:\n%s", s)
 	}
+}
+
+// Item 6: the card offload volume on a small real tmpfs, filled below
+// disk.min_free: card offload pauses (status, event naming the volume,
+// metric), a card inserted meanwhile waits without anything written, and
+// once the filler is deleted the card is offloaded by itself.
+func TestSecurity6DiskFloorOffload(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "", "cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  poll: 200ms\ndisk:\n  min_free: 40MiB\n")
+	secrMountTmpfs(t, e.watch, "64m")
+	c := newCard(t, root, "DISK1", "32M", map[string]string{"DCIM/100GOPRO/GX010001.MP4": "200000"})
+	e.start()
+	d := secrDisk(t, e)
+	if d.Disk.Low || len(d.Disk.Paths) != 2 || d.Disk.Paths[1].Name != "offload:footage" {
+		t.Fatalf("disk section: %+v", *d.Disk)
+	}
+	// A dotfile: ignored by ingest, it only takes the space.
+	filler := secrFill(t, e.watch, ".filler", 30<<20)
+	d = secrWaitDisk(t, e, "offload volume low", func(d secrDiskDoc) bool { return d.Disk.Low })
+	if strings.Join(d.Disk.Paused, ",") != "cards" || d.Disk.Paths[0].Low || !d.Disk.Paths[1].Low {
+		t.Fatalf("disk section while the offload volume is low: %+v", *d.Disk)
+	}
+	if v := secrMetric(t, e, `ingestd_disk_low{name="offload:footage",path="`+e.watch+`"}`); v != "1" {
+		t.Fatalf("ingestd_disk_low for the offload volume = %q", v)
+	}
+
+	c.Insert()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, ok := e.cardStatus(c.mp)
+		if ok && strings.Contains(st.Message, "waiting: disk space below disk.min_free") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("card not waiting on the floor: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	ents, _ := os.ReadDir(e.watch)
+	for _, de := range ents {
+		if n := de.Name(); n != ".filler" && n != ".ingestd-volume" {
+			t.Fatalf("written on the full offload volume while paused: %s", n)
+		}
+	}
+	for _, ev := range e.feedAll() {
+		if ev.Type == storage.EvCardOffloaded || ev.Type == storage.EvCardFailed {
+			t.Fatalf("card event while paused: %+v", ev)
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.waitFeed(60*time.Second, "DISK1 offloaded after space came back", func(evs []storage.Event) bool {
+		return len(cardEvents(evs, storage.EvCardOffloaded, "DISK1")) > 0
+	})
+	var low, ok int
+	for _, ev := range evs {
+		if (ev.Type == storage.EvDiskLow || ev.Type == storage.EvDiskOK) && ev.Volume != "footage" {
+			t.Fatalf("disk event without the offload volume: %+v", ev)
+		}
+		switch ev.Type {
+		case storage.EvDiskLow:
+			low++
+		case storage.EvDiskOK:
+			ok++
+		}
+	}
+	if low != 1 || ok != 1 {
+		t.Fatalf("disk events: %d low, %d ok:\n%s", low, ok, dumpEvents(evs))
+	}
+	c.Eject()
+	e.stop()
 }
