@@ -139,6 +139,10 @@ func TestSecurity5SwapBeforeHash(t *testing.T) {
 		}
 	}
 
+	if v := secrMetric(t, e, "ingestd_ingest_files_rejected_total"); v != "2" {
+		t.Fatalf("ingestd_ingest_files_rejected_total = %q, want 2", v)
+	}
+
 	// A read stuck for good: the stop must not wait for it.
 	e.writeFile("c/hung.mov", []byte("on a hung NFS server"))
 	if err := os.WriteFile(filepath.Join(g.dir, "hold-all"), nil, 0o644); err != nil {

@@ -48,6 +48,7 @@ var (
 	dBuild       = desc("build_info", "Build of the running daemon (value 1).", "version")
 	dFilesSeen   = desc("ingest_files_seen_total", "Files queued to settle (new or changed) since start.")
 	dFilesHashed = desc("ingest_files_hashed_total", "Files read and hashed since start.")
+	dFilesRejct  = desc("ingest_files_rejected_total", "Settled files that were no regular file when opened to hash (swapped for a FIFO, link or device): skipped unread.")
 	dBytesHashed = desc("ingest_hashed_bytes_total", "Bytes read and hashed since start; hashing throughput is rate(ingestd_ingest_hashed_bytes_total[5m]).")
 	dQueue       = desc("queue_depth", "Items waiting or in work per pipeline stage.", "stage")
 	dVolOnline   = desc("volume_online", "1 when the volume is mounted, verified and watched, else 0.", "volume")
@@ -82,7 +83,7 @@ var (
 	dDiskFloor   = desc("disk_min_free_bytes", "The disk.min_free floor of a guarded path, in bytes.", "name", "path")
 	dDiskLow     = desc("disk_low", "1 while a guarded path is below disk.min_free (its writers are paused), else 0.", "name", "path")
 	dDiskLowAny  = desc("disk_paused", "1 while any guarded path is below disk.min_free, else 0.")
-	allDescs     = []*prometheus.Desc{dDiskFree, dDiskFloor, dDiskLow, dDiskLowAny, dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
+	allDescs     = []*prometheus.Desc{dFilesRejct, dDiskFree, dDiskFloor, dDiskLow, dDiskLowAny, dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
 	proxyResults = []string{transcode.StatusReady, transcode.StatusFailed, transcode.StatusUnsupported}
 	proxyLanes   = []string{transcode.LaneGPU, transcode.LaneCPU}
 )
@@ -128,6 +129,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		m(dFilesSeen, C, float64(st.FilesSeen))
 		m(dFilesHashed, C, float64(st.FilesHashed))
 		m(dBytesHashed, C, float64(st.BytesHashed))
+		m(dFilesRejct, C, float64(st.FilesRejected))
 		m(dQueue, G, float64(st.Queues.Settling), "settling")
 		m(dQueue, G, float64(st.Queues.Hashing), "hashing")
 		for _, v := range st.Volumes {
