@@ -62,8 +62,6 @@ func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
 	}
 }
 
-func (v *volume) abs(rel string) string { return v.root + "/" + rel }
-
 func (v *volume) isOnline() bool { return v.online.Load() }
 
 func (v *volume) stopped() bool {
