@@ -921,10 +921,3 @@ func copyHistory(src, dst *safefs.Dir) error {
 	}
 	return to.Sync()
 }
-
-func syncDir(p string) {
-	if d, err := os.Open(p); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
