@@ -70,7 +70,7 @@ func (w *txw) putFile(rec storage.FileRecord) error {
 	id := rec.Hashes.BLAKE3
 	lk := locKey(rec.Volume, rec.Path)
 	var old storage.Location
-	exists, err := getJSON(w.txn, lk, &old)
+	exists, err := getLocation(w.txn, rec.Volume, rec.Path, &old)
 	if err != nil {
 		return err
 	}
@@ -197,6 +197,19 @@ func (w *txw) pruneRemoved(id string) error {
 	return nil
 }
 
+// getLocation reads the location record of volume/path into loc (the fast
+// decoder, exact name from the key); found is false when there is none.
+func getLocation(txn getter, volume, path string, loc *storage.Location) (found bool, err error) {
+	item, err := txn.Get(locKey(volume, path))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, item.Value(func(b []byte) error { return decodeLocation(b, volume, path, loc) })
+}
+
 // appendHistory records old's content as replaced at now, keeping at most
 // maxHistory versions (oldest dropped).
 func appendHistory(h []storage.Version, old storage.Location, now time.Time) []storage.Version {
@@ -219,7 +232,7 @@ func (c *Catalog) RemoveLocation(volume, path, detail string) ([]storage.Event, 
 	evs, err := c.write(func(w *txw) error {
 		lk := locKey(volume, path)
 		var loc storage.Location
-		found, err := getJSON(w.txn, lk, &loc)
+		found, err := getLocation(w.txn, volume, path, &loc)
 		if err != nil || !found || loc.State != storage.LocPresent {
 			return err
 		}
