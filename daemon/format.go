@@ -61,7 +61,7 @@ func printStatus(w io.Writer, s api.Status, now time.Time) {
 	}
 	fmt.Fprintf(w, "ingestd %s\tappliance %s\tup %s\t%s\n", s.Version, s.ApplianceID,
 		now.Sub(s.Started).Round(time.Second), state)
-	fmt.Fprintf(w, "catalog\tlast seq %d\t%s\n", s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
+	fmt.Fprintf(w, "catalog %s\tlast seq %d\t%s\n", s.CatalogID, s.Catalog.LastSeq, HumanBytes(s.Catalog.LSMBytes+s.Catalog.VlogBytes))
 	fmt.Fprintf(w, "queues\tsettling %d\thashing %d\n", s.Queues.Settling, s.Queues.Hashing)
 	fmt.Fprintf(w, "ingest\t%d files seen\t%s hashed\n", s.Ingest.FilesSeen, HumanBytes(int64(s.Ingest.BytesHashed)))
 	printStageStatus(w, s.Proxy, s.Sync, now)

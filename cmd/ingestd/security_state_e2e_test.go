@@ -101,6 +101,9 @@ func TestSecurity2CatalogIdentity(t *testing.T) {
 		t.Fatalf("/v1/status: catalog_id %q appliance_id %q", st.CatalogID, st.ApplianceID)
 	}
 	app, cat := st.ApplianceID, st.CatalogID
+	if out, _, code := e.cli("status"); code != 0 || !strings.Contains(out, "catalog "+cat) {
+		t.Errorf("ingestd status does not show the catalog id %s (exit %d):\n%s", cat, code, out)
+	}
 	backup := filepath.Join(e.dir, "catalog.backup")
 	if _, errOut, code := e.cli("backup", backup); code != 0 {
 		t.Fatalf("backup: exit %d: %s", code, errOut)
