@@ -102,7 +102,10 @@ func secDocsFeedRaw(t *testing.T, e *env) []map[string]any {
 // and the asset document carry each exact name in path_b64, and the CLI
 // prints them escaped and distinguishable.
 func TestSecurity12InvalidUTF8Names(t *testing.T) {
-	e := newEnv(t, "", "")
+	rx := &hook{} // the hub's webhook receiver decodes path_b64 as a hub would
+	hub := httptest.NewServer(rx)
+	defer hub.Close()
+	e := newEnv(t, "", "hub:\n  webhook:\n    url: "+hub.URL+"/ingestd/events\n    retry_min: 200ms\n    retry_max: 2s\n")
 	e.start()
 	names := []string{"a\xff.mov", "a\xfe.mov"}
 	content := []byte("the same bytes under two names that JSON alone cannot tell apart\n")
@@ -152,6 +155,17 @@ func TestSecurity12InvalidUTF8Names(t *testing.T) {
 			t.Errorf("path_b64 of %q does not name the file: %v", n, err)
 		}
 	}
+	// The webhook bodies carry the same events: each exact name arrives.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := countPaths(rx.events(), storage.EvLocationAdded)
+		if got[names[0]] == 1 && got[names[1]] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook location.added paths %v, want each of %q once", got, names)
+		}
+	}
+
 	// An ordinary name carries no path_b64.
 	e.writeFile("plain.mov", []byte("plain\n"))
 	evs = e.waitFeed(60*time.Second, "plain.mov cataloged", hasPaths(storage.EvLocationAdded, "plain.mov"))
