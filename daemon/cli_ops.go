@@ -54,7 +54,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err // not even decodable: nothing to check against
 	}
 	cfg.SetDefaults()
-	rep := doctor.Run(ctx, cfg, doctor.Options{ConfigErr: cfg.Validate(), ConfigPath: *path, CatalogDir: CatalogDir(cfg.StateDir)})
+	rep := doctor.Run(ctx, cfg, doctor.Options{ConfigErr: cfg.Validate(), ConfigPath: *path, CatalogDir: CatalogDir(cfg.StateDir), IdentityFile: IdentityFile(cfg.StateDir)})
 	if *asJSON {
 		if err := rep.WriteJSON(stdout); err != nil {
 			return err

@@ -187,6 +187,20 @@ func TestSecurity2CatalogIdentity(t *testing.T) {
 					t.Errorf("the refused start re-created %s", catDir)
 				}
 			}
+			// doctor names it too, without opening anything.
+			out, _, _ := e.cli("doctor")
+			found := false
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, "FAIL") && strings.Contains(l, "catalog identity") && strings.Contains(l, d.want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("doctor has no FAIL catalog identity line with %q:\n%s", d.want, out)
+			}
+			if n := stateTables(catDir); n != tables {
+				t.Errorf("doctor changed the catalog: %d of %d tables", n, tables)
+			}
 		})
 	}
 

@@ -58,6 +58,9 @@ type Options struct {
 	// CatalogDir is where the daemon keeps Badger (daemon.CatalogDir);
 	// empty skips the catalog finding. It is never opened.
 	CatalogDir string
+	// IdentityFile is the catalog identity file (daemon.IdentityFile);
+	// with CatalogDir, the catalog identity finding. Nothing is opened.
+	IdentityFile string
 	// MinFreeBytes below which the state dir FAILs (default 512 MiB); below
 	// 8x it, or 5% of the filesystem, it WARNs.
 	MinFreeBytes uint64
@@ -94,6 +97,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 	add(checkDiskFloor(cfg)...)
 	if opts.CatalogDir != "" {
 		add(checkCatalog(opts.CatalogDir))
+		if opts.IdentityFile != "" {
+			add(checkIdentity(opts.CatalogDir, opts.IdentityFile))
+		}
 	}
 	add(checkVolumes(cfg)...)
 	if cfg.Hub.S3 != nil {

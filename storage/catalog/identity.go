@@ -456,3 +456,19 @@ func Reset(dir, identityFile, applianceID string, opts Options) (ResetResult, er
 	}
 	return res, nil
 }
+
+// CheckIdentity runs the checks Open makes before Badger touches dir (the
+// identity file is readable; the MANIFEST is there, readable, not cut
+// short, and names every table it should) without opening or locking
+// anything, for `ingestd doctor`. It returns the identity file's record
+// (nil when there is none). The checks Open makes after Badger opened
+// (catalog id, appliance id, last seq) need Badger and are not made here.
+// A daemon writing the catalog meanwhile may cause a false alarm: check a
+// stopped daemon's catalog.
+func CheckIdentity(dir, identityFile string) (*Identity, error) {
+	want, err := ReadIdentity(identityFile)
+	if err != nil {
+		return nil, &IdentityError{Dir: dir, File: identityFile, Reason: fmt.Sprintf("%v (remove the file to adopt the catalog as it is)", err)}
+	}
+	return want, preOpenCheck(dir, identityFile, want)
+}
