@@ -213,3 +213,33 @@ func mustT(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// SetPause holds hashing and cataloging (files keep settling and wait in
+// the hash queue); clearing it resumes by itself and nothing is lost.
+func TestPauseHoldsHashing(t *testing.T) {
+	root := t.TempDir()
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
+	h.p.SetPause("state dir below disk.min_free")
+	write(t, filepath.Join(root, "a.mov"), "dropped while paused")
+	write(t, filepath.Join(root, "d/b.mov"), "another")
+	waitFor(t, "both files queued to hash", func() bool {
+		st := h.p.Status()
+		return st.Queues.Hashing == 2 && st.Queues.Settling == 0
+	})
+	time.Sleep(5 * testSettle)
+	st := h.p.Status()
+	if st.FilesHashed != 0 || st.Paused != "state dir below disk.min_free" {
+		t.Fatalf("while paused: %+v", st)
+	}
+	for _, rel := range []string{"a.mov", "d/b.mov"} {
+		if _, ok := h.present("v", rel); ok {
+			t.Fatalf("%s cataloged while paused", rel)
+		}
+	}
+	h.p.SetPause("")
+	h.waitPresent("v", "a.mov")
+	h.waitPresent("v", "d/b.mov")
+	if st := h.p.Status(); st.Paused != "" || st.FilesHashed != 2 {
+		t.Fatalf("after resume: %+v", st)
+	}
+}
