@@ -28,7 +28,16 @@ type Supervisor struct {
 	// MinBackoff and MaxBackoff bound the delay before a restart; it
 	// doubles after each failure and resets once a run lasted StableAfter.
 	MinBackoff, MaxBackoff, StableAfter time.Duration
+	// StopTimeout bounds the drain once the services are cancelled
+	// (default DefaultStopTimeout): a service stuck in a system call that
+	// cannot be interrupted (a read on a hung NFS server) is abandoned and
+	// named in the log, so the daemon exits before systemd's
+	// TimeoutStopSec (90 s) and its SIGKILL.
+	StopTimeout time.Duration
 }
+
+// DefaultStopTimeout is the drain limit when StopTimeout is 0.
+const DefaultStopTimeout = 60 * time.Second
 
 // Run starts every service and blocks until ctx is cancelled and all have
 // returned (result nil), or until a service without Restart fails: then
@@ -41,16 +50,48 @@ func (s *Supervisor) Run(ctx context.Context, services []Service) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	running := map[string]int{}
 	for _, svc := range services {
 		wg.Add(1)
+		mu.Lock()
+		running[svc.Name]++
+		mu.Unlock()
 		go func() {
 			defer wg.Done()
+			defer func() {
+				mu.Lock()
+				if running[svc.Name]--; running[svc.Name] <= 0 {
+					delete(running, svc.Name)
+				}
+				mu.Unlock()
+			}()
 			if err := s.runOne(ctx, log.With("service", svc.Name), svc); err != nil {
 				cancel(err)
 			}
 		}()
 	}
-	wg.Wait()
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		stop := s.StopTimeout
+		if stop <= 0 {
+			stop = DefaultStopTimeout
+		}
+		select {
+		case <-drained:
+		case <-time.After(stop):
+			mu.Lock()
+			var stuck []string
+			for name := range running {
+				stuck = append(stuck, name)
+			}
+			mu.Unlock()
+			log.Error("services still running after the stop timeout; exiting without them", "services", stuck, "timeout", stop)
+		}
+	}
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
