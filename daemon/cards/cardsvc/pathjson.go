@@ -67,3 +67,78 @@ func (l *Line) UnmarshalJSON(b []byte) error {
 	l.Path = path
 	return nil
 }
+
+// Card records and statuses name paths in other fields: each such field F
+// gets F_b64 on the same terms (folder_b64, failed_path_b64, file_b64,
+// dest_b64).
+
+type recordJSON Record
+
+// MarshalJSON writes the record with folder_b64 and failed_path_b64 when
+// those paths are not UTF-8.
+func (r Record) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		recordJSON
+		FolderB64     string `json:"folder_b64,omitempty"`
+		FailedPathB64 string `json:"failed_path_b64,omitempty"`
+	}{recordJSON(r), storage.PathB64(r.Folder), storage.PathB64(r.FailedPath)})
+}
+
+// UnmarshalJSON reads a record, its exact paths from the _b64 fields.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var v struct {
+		recordJSON
+		FolderB64     string `json:"folder_b64"`
+		FailedPathB64 string `json:"failed_path_b64"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	folder, err := storage.PathFromB64(v.Folder, v.FolderB64)
+	if err != nil {
+		return err
+	}
+	failed, err := storage.PathFromB64(v.FailedPath, v.FailedPathB64)
+	if err != nil {
+		return err
+	}
+	*r = Record(v.recordJSON)
+	r.Folder, r.FailedPath = folder, failed
+	return nil
+}
+
+type cardStatusJSON CardStatus
+
+// MarshalJSON writes the status with dest_b64, file_b64 and
+// failed_path_b64 when those paths are not UTF-8.
+func (c CardStatus) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		cardStatusJSON
+		DestB64       string `json:"dest_b64,omitempty"`
+		FileB64       string `json:"file_b64,omitempty"`
+		FailedPathB64 string `json:"failed_path_b64,omitempty"`
+	}{cardStatusJSON(c), storage.PathB64(c.Dest), storage.PathB64(c.File), storage.PathB64(c.FailedPath)})
+}
+
+// UnmarshalJSON reads a status, its exact paths from the _b64 fields.
+func (c *CardStatus) UnmarshalJSON(b []byte) error {
+	var v struct {
+		cardStatusJSON
+		DestB64       string `json:"dest_b64"`
+		FileB64       string `json:"file_b64"`
+		FailedPathB64 string `json:"failed_path_b64"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	var err error
+	*c = CardStatus(v.cardStatusJSON)
+	if c.Dest, err = storage.PathFromB64(v.Dest, v.DestB64); err != nil {
+		return err
+	}
+	if c.File, err = storage.PathFromB64(v.File, v.FileB64); err != nil {
+		return err
+	}
+	c.FailedPath, err = storage.PathFromB64(v.FailedPath, v.FailedPathB64)
+	return err
+}
