@@ -194,7 +194,7 @@ type offloader struct {
 	lastSave time.Time
 	buf      []byte
 	skipped  []Skipped
-	inodes   map[string]uint64 // inode of each verified destination file
+	verified map[string]fileID // each destination file as verified (checkFinal)
 }
 
 // errSkip marks a card entry that is not copied (Skipped).
@@ -216,7 +216,7 @@ func (o *offloader) defaults() {
 	if o.opts.SourceReader == nil {
 		o.opts.SourceReader = func(_ string, f *os.File) io.ReadCloser { return f }
 	}
-	o.inodes = map[string]uint64{}
+	o.verified = map[string]fileID{}
 	if len(o.opts.MHLFormats) == 0 {
 		o.opts.MHLFormats = []ascmhl.Format{ascmhl.DefaultFormat}
 	}
@@ -370,8 +370,16 @@ func (o *offloader) skip(rel, reason string) {
 	o.skipped = append(o.skipped, Skipped{Path: rel, Reason: reason})
 }
 
+// fileID is a verified destination file as lstat saw it at its final
+// name: any write, truncation, chmod or utimes since changes its ctime.
+type fileID struct {
+	ino   uint64
+	ctime unix.Timespec
+}
+
 // checkFinal makes sure the file at fr's final name is the very regular
-// file verified earlier in this run.
+// file verified earlier in this run (same inode), unchanged since (same
+// ctime, size and mtime): the hash verified then is still its hash.
 func (o *offloader) checkFinal(fr FileResult) error {
 	st, err := o.dstDir.Lstat(fr.Path)
 	if err != nil {
@@ -380,10 +388,10 @@ func (o *offloader) checkFinal(fr FileResult) error {
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return fmt.Errorf("check %s: %w: it is a %s now", fr.Path, ErrDestTampered, safefs.TypeName(st.Mode))
-	case st.Ino != o.inodes[fr.Path]:
+	case st.Ino != o.verified[fr.Path].ino:
 		return fmt.Errorf("check %s: %w: replaced after it was verified", fr.Path, ErrDestTampered)
-	case st.Size != fr.Size || !time.Unix(st.Mtim.Unix()).Equal(fr.ModTime):
-		return fmt.Errorf("check %s: %w: size or time changed after it was verified", fr.Path, ErrDestTampered)
+	case st.Size != fr.Size || !time.Unix(st.Mtim.Unix()).Equal(fr.ModTime) || st.Ctim != o.verified[fr.Path].ctime:
+		return fmt.Errorf("check %s: %w: changed after it was verified", fr.Path, ErrDestTampered)
 	}
 	return nil
 }
@@ -476,7 +484,12 @@ func (o *offloader) stillVerified(rel string, prev *FileResult) bool {
 			return false
 		}
 	}
-	o.inodes[rel] = st.Ino
+	var after unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &after); err != nil || after.Ctim != st.Ctim {
+		o.log.Warn("offloaded file changed while it was re-read; copying it again", "path", filepath.Join(o.dst, rel), "err", err)
+		return false
+	}
+	o.verified[rel] = fileID{st.Ino, st.Ctim}
 	return true
 }
 
@@ -650,7 +663,14 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 			dir.Close()
 		}
 	}
-	o.inodes[f.rel] = ost.Ino
+	st, err := o.dstDir.Lstat(f.rel)
+	if err != nil {
+		return nil, o.dstErr(err, "check "+dstPath)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != ost.Ino {
+		return nil, fmt.Errorf("check %s: %w: replaced right after it was renamed into place", dstPath, ErrDestTampered)
+	}
+	o.verified[f.rel] = fileID{st.Ino, st.Ctim}
 	return fr, nil
 }
 

@@ -220,3 +220,54 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A file verified and renamed into place, then changed at the destination
+// before the card is sealed (same size, time put back), or replaced by a
+// symlink, fails the card: it is not declared safe.
+func TestOffloadFinalCheckBeforeSeal(t *testing.T) {
+	const a, b = "DCIM/100GOPRO/GX010001.MP4", "DCIM/100GOPRO/GX010002.MP4"
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, p string)
+	}{
+		{"rewritten in place", func(t *testing.T, p string) {
+			fi, _ := os.Stat(p)
+			data, _ := os.ReadFile(p)
+			data[10] ^= 0xff
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			must(t, err)
+			f.WriteAt(data[10:11], 10)
+			f.Close()
+			must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+		}},
+		{"replaced by a symlink", func(t *testing.T, p string) {
+			must(t, os.Remove(p))
+			must(t, os.Symlink("/etc/hostname", p))
+		}},
+		{"replaced by a copy", func(t *testing.T, p string) {
+			fi, _ := os.Stat(p)
+			data, _ := os.ReadFile(p)
+			must(t, os.Remove(p))
+			must(t, os.WriteFile(p, data, 0o644))
+			must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			card := mountTmpfs(t, "8m")
+			writeTree(t, card, map[string]string{a: "rand:20000", b: "rand:20000"})
+			vol := mountTmpfs(t, "8m")
+			dst := filepath.Join(vol, "card")
+			res, err := Offload(context.Background(), card, dst, Options{DestRoot: vol, AfterCopy: func(rel, _ string) {
+				if rel == b {
+					tc.tamper(t, filepath.Join(dst, a))
+				}
+			}})
+			if !errors.Is(err, ErrDestTampered) || res.Status != StatusFailed || res.FailedPath != a {
+				t.Fatalf("err %v, status %s, failed %s", err, res.Status, res.FailedPath)
+			}
+			if ascmhl.Exists(dst) {
+				t.Fatal("sealed a tampered destination")
+			}
+		})
+	}
+}
