@@ -6,6 +6,7 @@ package main_test
 // FIFOs and symlinks among the clips, and a card labelled ".hidden".
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -145,7 +146,9 @@ func secCardsFailedStatus(t *testing.T, e *env, mount string) {
 // secCardsResumeInto offloads a card part way (stopped after one file),
 // lets plant tamper with the destination folder, then starts the daemon
 // again: the resumed offload must fail the card as tampered.
-func secCardsResumeInto(t *testing.T, plant func(dest, victim string)) {
+// With then, the planted entry is removed and the card re-inserted: it
+// must complete into the same folder.
+func secCardsResumeInto(t *testing.T, plant func(dest, victim string), planted string) {
 	cardsNeedRoot(t)
 	root := filepath.Join(t.TempDir(), "media")
 	os.MkdirAll(root, 0o755)
@@ -196,6 +199,35 @@ func secCardsResumeInto(t *testing.T, plant func(dest, victim string)) {
 	secCardsFailedStatus(t, e, c.mp)
 	unchanged()
 	secCardsNoMHL(t, dest)
+	if planted == "" || t.Failed() {
+		return
+	}
+	// What was planted removed, the card re-inserted: it resumes and
+	// completes, sealed with an ASC MHL that verifies.
+	if err := os.Remove(filepath.Join(dest, filepath.FromSlash(planted))); err != nil {
+		t.Fatal(err)
+	}
+	c.Eject()
+	// Re-insert once the daemon saw the card go (a mount at the same point
+	// may reuse the mount id).
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, ok := e.cardStatus(c.mp); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the daemon did not notice the card was ejected")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.Insert()
+	evs = e.waitFeed(90*time.Second, "SEC1 offloaded after the symlink was removed", func(evs []storage.Event) bool {
+		off, _ := secCardsEvents(evs, storage.EvCardOffloaded, "SEC1")
+		return len(off) > 0
+	})
+	if rep, err := ascmhl.Verify(context.Background(), dest); err != nil || !rep.OK() || len(rep.Verified) != 5 {
+		t.Errorf("ascmhl verify of %s after the resume: %v %s", dest, err, rep)
+	}
+	unchanged()
 }
 
 // Item 1: a symlink planted at the partial name of a file still to be
@@ -206,7 +238,7 @@ func TestSecurity1CardDestSymlinkPartial(t *testing.T) {
 		if err := os.Symlink(victim, filepath.Join(dest, "DCIM/100GOPRO/GX010004.MP4.ingestd-partial")); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}, "DCIM/100GOPRO/GX010004.MP4.ingestd-partial")
 }
 
 // Item 1: a symlink at the final name of a file still to be copied.
@@ -215,7 +247,7 @@ func TestSecurity1CardDestSymlinkFinal(t *testing.T) {
 		if err := os.Symlink(victim, filepath.Join(dest, "DCIM/100GOPRO/GX010004.MP4")); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}, "")
 }
 
 // Item 1: the {date} folder of cards.path is a symlink out of the volume
