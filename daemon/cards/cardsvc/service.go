@@ -378,8 +378,12 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 		if err := s.cat.PutState(recordKey(key), rec); err != nil {
 			log.Error("store card record", "err", err)
 		}
-		detail, _ := json.Marshal(map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
-			"files_done": len(res.Files), "files": rec.Files, "partial": true, "skipped": capSkipped(res.Skipped)})
+		fields := map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
+			"files_done": len(res.Files), "files": rec.Files, "partial": true}
+		if len(res.Skipped) > 0 {
+			fields["skipped"] = capSkipped(res.Skipped)
+		}
+		detail, _ := json.Marshal(fields)
 		if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardFailed, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
 			log.Error("record card.failed", "err", err)
 		}
@@ -397,9 +401,12 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	if err := s.cat.PutState(recordKey(key), rec); err != nil {
 		log.Error("store card record", "err", err)
 	}
-	detail, _ := json.Marshal(map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
-		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": res.Generation, "key": key,
-		"skipped": capSkipped(res.Skipped)})
+	fields := map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
+		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": res.Generation, "key": key}
+	if len(res.Skipped) > 0 {
+		fields["skipped"] = capSkipped(res.Skipped)
+	}
+	detail, _ := json.Marshal(fields)
 	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
 		log.Error("record card.offloaded", "err", err)
 	}
