@@ -1,0 +1,501 @@
+package main_test
+
+// A fleet (issue 15 item 6): three real appliances (separate processes,
+// state dirs, watch folders, appliance ids) push to one MinIO bucket under
+// one prefix while a seeded-random schedule kill -9's and restarts them, and
+// the reference hub consumer (cmd/hubfeed, package sync/hubfeed, a separate
+// process with persisted cursors, itself killed with -9) follows all three
+// feeds. At the end the consumer holds every event of every appliance
+// exactly once after dedupe, and the bucket every asset's objects under its
+// own appliance's prefix only. docs/scale.md reports what this proved.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/sync/hubfeed"
+)
+
+var (
+	fleetHubOnce sync.Once
+	fleetHubBin  string
+	fleetHubErr  error
+)
+
+// fleetBuildHub builds cmd/hubfeed once (with -race under -race).
+func fleetBuildHub(t *testing.T) string {
+	t.Helper()
+	fleetHubOnce.Do(func() {
+		fleetHubBin = filepath.Join(filepath.Dir(binPath), "hubfeed")
+		args := []string{"build", "-o", fleetHubBin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, "github.com/ingestd/ingestd/cmd/hubfeed")...).CombinedOutput()
+		if err != nil {
+			fleetHubErr = fmt.Errorf("build cmd/hubfeed: %v\n%s", err, out)
+		}
+	})
+	if fleetHubErr != nil {
+		t.Fatal(fleetHubErr)
+	}
+	return fleetHubBin
+}
+
+// fleetHub is the consumer process: stdout appends to out (JSON lines),
+// cursors live in state, stderr of every run accumulates in log.
+type fleetHub struct {
+	t      *testing.T
+	args   []string
+	state  string
+	out    string
+	log    *syncBuffer
+	proc   *exec.Cmd
+	exited chan struct{}
+	runs   int
+}
+
+func (h *fleetHub) start() {
+	h.t.Helper()
+	f, err := os.OpenFile(h.out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	h.proc = exec.Command(fleetBuildHub(h.t), append([]string{"-state", h.state, "-gaps"}, h.args...)...)
+	h.proc.Stdout, h.proc.Stderr = f, h.log
+	if err := h.proc.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.runs++
+	h.exited = make(chan struct{})
+	go func(p *exec.Cmd, done chan struct{}) { p.Wait(); close(done) }(h.proc, h.exited)
+	h.t.Cleanup(func() {
+		select {
+		case <-h.exited:
+		default:
+			h.proc.Process.Kill()
+			<-h.exited
+		}
+	})
+}
+
+func (h *fleetHub) kill9() {
+	h.proc.Process.Signal(syscall.SIGKILL)
+	<-h.exited
+}
+
+func (h *fleetHub) stop() {
+	h.t.Helper()
+	h.proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-h.exited:
+	case <-time.After(20 * time.Second):
+		h.t.Fatalf("hubfeed did not stop on SIGTERM:\n%s", h.log.String())
+	}
+	if c := h.proc.ProcessState.ExitCode(); c != 0 {
+		h.t.Fatalf("hubfeed exit status %d:\n%s", c, h.log.String())
+	}
+}
+
+// fleetLine is one line of the consumer's output.
+type fleetLine struct {
+	Source      string        `json:"source"`
+	ApplianceID string        `json:"appliance_id"`
+	CatalogID   string        `json:"catalog_id"`
+	Event       storage.Event `json:"event"`
+}
+
+// lines reads every line written so far; a torn or foreign line fails.
+func (h *fleetHub) lines() []fleetLine {
+	h.t.Helper()
+	b, err := os.ReadFile(h.out)
+	if err != nil && !os.IsNotExist(err) {
+		h.t.Fatal(err)
+	}
+	var out []fleetLine
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l fleetLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.ApplianceID == "" || l.Event.Seq == 0 {
+			h.t.Fatalf("consumer output line %q: %v", sc.Text(), err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// fleetRun is one run of the consumer: its first output line, and the
+// cursors (per appliance id) it found.
+type fleetRun struct {
+	first   int
+	cursors map[string]uint64
+}
+
+// fleetSeed is INGESTD_FLEET_SEED, or a fixed seed so CI replays one
+// schedule; the log names it.
+func fleetSeed(t *testing.T) uint64 {
+	if s := os.Getenv("INGESTD_FLEET_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("INGESTD_FLEET_SEED=%q: %v", s, err)
+		}
+		return n
+	}
+	return 15
+}
+
+func TestFleet(t *testing.T) {
+	const (
+		boxes  = 3
+		rounds = 4
+		bucket = "fleet"
+		prefix = "site"
+	)
+	needTool(t, "ffmpeg")
+	seed := fleetSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 6))
+	t.Logf("schedule seed %d (INGESTD_FLEET_SEED replays it)", seed)
+	t0 := time.Now()
+
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	fleetBuildHub(t)
+
+	// Distinct media per box and round (the sine's pitch differs), so no
+	// two boxes hold the same content and any object under a box's prefix
+	// that belongs to another box's asset is a crossing.
+	src := t.TempDir()
+	clips := map[[2]int]string{}
+	for b := range boxes {
+		for r := range rounds {
+			clips[[2]int{b, r}] = makeClip(t, src, fmt.Sprintf("box%d_r%d.mov", b, r), 1, 300+100*b+17*r, false)
+		}
+	}
+
+	apps := make([]*env, boxes)
+	ids := make([]string, boxes)
+	var srcArgs []string
+	for b := range apps {
+		ids[b] = fmt.Sprintf("site-box%d", b+1)
+		e := newEnv(t, fmt.Sprintf("tok-%d", b+1), "appliance_id: "+ids[b]+"\nproxy:\n  gpu: off\n  filmstrip_tiles: 2\n"+
+			"hub:\n  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: "+prefix+
+			"\n    path_style: true\n    retry_min: 100ms\n    retry_max: 1s\n")
+		e.extraEnv = miniotest.Env()
+		e.start()
+		apps[b] = e
+		srcArgs = append(srcArgs, "-source", fmt.Sprintf("box%d=http://%s,%s", b+1, e.addr, filepath.Join(e.dir, "token")))
+	}
+	hubDir := t.TempDir()
+	hub := &fleetHub{t: t, args: srcArgs, state: filepath.Join(hubDir, "cursors"), out: filepath.Join(hubDir, "events.jsonl"), log: &syncBuffer{}}
+	if err := os.Mkdir(hub.state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hub.start()
+
+	// Rounds: every box gets a clip and a text file, then one or two boxes
+	// are killed with -9 at a random moment and restarted after a random
+	// pause; the consumer is killed with -9 in rounds 1 and 3.
+	dropped := make([][]string, boxes)
+	kills := 0
+	hubRuns := []fleetRun{{cursors: map[string]uint64{}}} // where each consumer run started
+	for r := range rounds {
+		for b, e := range apps {
+			clip := fmt.Sprintf("r%d/%s_C%03d.mov", r, strings.ToUpper(ids[b][5:]), r)
+			e.dropFile(clips[[2]int{b, r}], clip)
+			notes := fmt.Sprintf("r%d/notes.txt", r)
+			e.writeFile(notes, []byte(fmt.Sprintf("%s round %d\n", ids[b], r)))
+			dropped[b] = append(dropped[b], clip, notes)
+		}
+		for range 1 + rng.IntN(2) {
+			time.Sleep(time.Duration(rng.IntN(1200)) * time.Millisecond)
+			v := rng.IntN(boxes)
+			apps[v].kill9()
+			kills++
+			time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+			apps[v].start()
+		}
+		if r == 1 || r == 3 {
+			time.Sleep(time.Duration(rng.IntN(800)) * time.Millisecond)
+			hub.kill9()
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+			hubRuns = append(hubRuns, fleetRun{first: len(hub.lines()), cursors: map[string]uint64{}})
+			for b := range apps {
+				cur, err := hubfeed.LoadCursor(hub.state, fmt.Sprintf("box%d", b+1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				hubRuns[len(hubRuns)-1].cursors[ids[b]] = cur.After
+			}
+			hub.start()
+		}
+	}
+	tDropped := time.Since(t0)
+
+	// Converge: every dropped file cataloged, every asset's last event is
+	// asset.synced (asset.json rewritten after its last change), every
+	// clip's proxy ready, and the consumer has caught up with every feed.
+	feeds := make([][]storage.Event, boxes)
+	deadline := time.Now().Add(mediaTimeout)
+	for {
+		done := true
+		lines := hub.lines()
+		got := map[string]bool{}
+		for _, l := range lines {
+			got[fmt.Sprintf("%s/%d", l.ApplianceID, l.Event.Seq)] = true
+		}
+		for b, e := range apps {
+			feeds[b] = e.feedAll()
+			if !fleetSettled(feeds[b], dropped[b]) {
+				done = false
+			}
+			for _, ev := range feeds[b] {
+				if !got[fmt.Sprintf("%s/%d", ids[b], ev.Seq)] {
+					done = false
+				}
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			for b := range apps {
+				t.Logf("%s feed:\n%s", ids[b], dumpEvents(feeds[b]))
+			}
+			t.Fatalf("fleet did not converge within %v; consumer log:\n%s", mediaTimeout, hub.log.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	tSettled := time.Since(t0)
+	// A quiet period: nothing more may arrive, and nothing may be missing.
+	time.Sleep(1500 * time.Millisecond)
+	hub.stop()
+	lines := hub.lines()
+
+	// 1. Every event of every appliance exactly once after dedupe, with the
+	// feed's content, under the appliance's own catalog id.
+	dups := 0
+	byBox := map[string]map[uint64]storage.Event{}
+	for _, l := range lines {
+		if byBox[l.ApplianceID] == nil {
+			byBox[l.ApplianceID] = map[uint64]storage.Event{}
+		}
+		if prev, ok := byBox[l.ApplianceID][l.Event.Seq]; ok {
+			dups++
+			if !fleetSameEvent(prev, l.Event) {
+				t.Errorf("%s seq %d delivered twice with different content: %+v / %+v", l.ApplianceID, l.Event.Seq, prev, l.Event)
+			}
+		}
+		byBox[l.ApplianceID][l.Event.Seq] = l.Event
+	}
+	if len(byBox) != boxes {
+		t.Errorf("consumer saw appliances %v, want %v", slices.Sorted(maps.Keys(byBox)), ids)
+	}
+	totalEvents, feedGaps := 0, 0
+	assetsOf := make([]map[string]bool, boxes)
+	for b, e := range apps {
+		feed := e.feedAll()
+		feeds[b] = feed
+		st, err := e.client().Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		totalEvents += len(feed)
+		if len(byBox[ids[b]]) != len(feed) {
+			t.Errorf("%s: consumer holds %d distinct events, the feed %d", ids[b], len(byBox[ids[b]]), len(feed))
+		}
+		for i, ev := range feed {
+			if i > 0 && ev.Seq > feed[i-1].Seq+1 {
+				feedGaps++
+			}
+			got, ok := byBox[ids[b]][ev.Seq]
+			if !ok {
+				t.Errorf("%s seq %d (%s %s) lost by the consumer", ids[b], ev.Seq, ev.Type, ev.Path)
+			} else if !fleetSameEvent(got, ev) {
+				t.Errorf("%s seq %d: consumer has %+v, feed %+v", ids[b], ev.Seq, got, ev)
+			}
+		}
+		for _, l := range lines {
+			if l.ApplianceID == ids[b] && (l.CatalogID != st.CatalogID || l.Source != fmt.Sprintf("box%d", b+1)) {
+				t.Fatalf("%s: line with catalog %q source %q, want %q box%d", ids[b], l.CatalogID, l.Source, st.CatalogID, b+1)
+			}
+		}
+		// Every dropped file cataloged exactly once.
+		added, cataloged := countPaths(feed, storage.EvLocationAdded), countPaths(feed, storage.EvAssetCataloged)
+		for _, p := range dropped[b] {
+			if added[p] != 1 || cataloged[p] != 1 {
+				t.Errorf("%s %s: location.added %d, asset.cataloged %d; want exactly 1 each", ids[b], p, added[p], cataloged[p])
+			}
+		}
+		// The cursor file holds the last seq under this catalog.
+		cur, err := hubfeed.LoadCursor(hub.state, fmt.Sprintf("box%d", b+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.ApplianceID != ids[b] || cur.CatalogID != st.CatalogID || cur.After != feed[len(feed)-1].Seq {
+			t.Errorf("%s cursor %+v, want catalog %s after %d", ids[b], cur, st.CatalogID, feed[len(feed)-1].Seq)
+		}
+		assetsOf[b] = map[string]bool{}
+		for _, ev := range feed {
+			if ev.AssetID != "" {
+				assetsOf[b][ev.AssetID] = true
+			}
+		}
+	}
+	// Each consumer run resumed from the cursors its predecessor persisted
+	// (killed with -9): its first event per appliance is the one right after
+	// the cursor, and within a run the seqs only increase. Events a killed
+	// run delivered after its last cursor write come again (at least once).
+	for k, run := range hubRuns {
+		end := len(lines)
+		if k+1 < len(hubRuns) {
+			end = hubRuns[k+1].first
+		}
+		last := maps.Clone(run.cursors)
+		for _, l := range lines[run.first:end] {
+			if c, ok := run.cursors[l.ApplianceID]; ok && last[l.ApplianceID] == c {
+				feed := feeds[slices.Index(ids, l.ApplianceID)]
+				i := slices.IndexFunc(feed, func(ev storage.Event) bool { return ev.Seq > c })
+				if i < 0 || feed[i].Seq != l.Event.Seq {
+					t.Errorf("consumer run %d: first %s event seq %d, want the first after its cursor %d", k+1, l.ApplianceID, l.Event.Seq, c)
+				}
+			}
+			if l.Event.Seq <= last[l.ApplianceID] {
+				t.Errorf("consumer run %d: %s seq %d after %d: not resumed from its cursor", k+1, l.ApplianceID, l.Event.Seq, last[l.ApplianceID])
+			}
+			last[l.ApplianceID] = l.Event.Seq
+		}
+	}
+
+	// Gaps: each one in a feed is reported by the consumer (gap detection
+	// on); none is an error.
+	gapLines := regexp.MustCompile(`gap in seq" .*?appliance_id=(\S+) after=(\d+) seq=(\d+)`).FindAllStringSubmatch(hub.log.String(), -1)
+	reported := map[string]bool{}
+	for _, g := range gapLines {
+		reported[g[1]+"/"+g[2]+"/"+g[3]] = true
+	}
+	for b := range apps {
+		feed := feeds[b]
+		for i := 1; i < len(feed); i++ {
+			if feed[i].Seq > feed[i-1].Seq+1 && !reported[fmt.Sprintf("%s/%d/%d", ids[b], feed[i-1].Seq, feed[i].Seq)] {
+				t.Errorf("%s: gap %d..%d not reported by the consumer", ids[b], feed[i-1].Seq, feed[i].Seq)
+			}
+		}
+	}
+	if strings.Contains(hub.log.String(), "reset:") {
+		t.Errorf("the consumer reported a catalog reset:\n%s", hub.log.String())
+	}
+
+	// 2. The bucket: every asset's asset.json and proxy outputs under its
+	// own appliance's prefix, nothing under another's, nothing unknown.
+	for b := range boxes {
+		for c := b + 1; c < boxes; c++ {
+			for id := range assetsOf[b] {
+				if assetsOf[c][id] {
+					t.Fatalf("asset %s on %s and %s: the media were meant to be distinct", id, ids[b], ids[c])
+				}
+			}
+		}
+	}
+	objs := m.List(t, bucket)
+	keys := map[string]bool{}
+	for _, o := range objs {
+		keys[o.Key] = true
+		parts := strings.Split(o.Key, "/")
+		b := slices.Index(ids, parts[min(1, len(parts)-1)])
+		if len(parts) != 5 || parts[0] != prefix || b < 0 || parts[2] != "assets" {
+			t.Errorf("unexpected object %s", o.Key)
+			continue
+		}
+		if !assetsOf[b][parts[3]] {
+			t.Errorf("object %s: asset %s is not %s's: crossed prefixes", o.Key, parts[3], ids[b])
+		}
+	}
+	proxies := 0
+	for b, e := range apps {
+		for id := range assetsOf[b] {
+			doc, err := e.client().Asset(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"asset.json"}
+			if doc.Kind == "video" {
+				if doc.Proxy == nil || doc.Proxy.Status != "ready" {
+					t.Errorf("%s asset %s: proxy %+v, want ready", ids[b], id, doc.Proxy)
+					continue
+				}
+				want = append(want, doc.Proxy.Outputs...)
+				proxies++
+			}
+			for _, name := range want {
+				k := path.Join(prefix, ids[b], "assets", id, name)
+				if !keys[k] {
+					t.Errorf("%s: %s missing from the bucket", ids[b], k)
+				}
+			}
+			var a storage.AssetDoc
+			if err := json.Unmarshal(m.Get(t, bucket, path.Join(prefix, ids[b], "assets", id, "asset.json")), &a); err != nil {
+				t.Fatal(err)
+			}
+			if a.ID != id || a.Sync == nil || a.Sync.Status != "synced" || len(a.Locations) != 1 || !slices.Contains(dropped[b], a.Locations[0].Path) {
+				t.Errorf("%s asset.json of %s: id %s sync %+v locations %+v", ids[b], id, a.ID, a.Sync, a.Locations)
+			}
+		}
+	}
+	if proxies != boxes*rounds {
+		t.Errorf("%d assets with proxies, want %d (one clip per box and round)", proxies, boxes*rounds)
+	}
+	t.Logf("fleet: %d appliances, %d files, %d kill -9 of appliances, %d of the consumer (%d runs); %d events (%d delivered again after a consumer kill, deduped), %d gaps in seq (%d distinct gaps reported); %d objects, %d proxies; dropped in %v, settled at %v, total %v",
+		boxes, boxes*rounds*2, kills, hub.runs-1, hub.runs, totalEvents, dups, feedGaps, len(reported), len(objs), proxies,
+		tDropped.Round(time.Millisecond), tSettled.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+}
+
+func fleetSameEvent(a, b storage.Event) bool {
+	return a.Seq == b.Seq && a.Type == b.Type && a.AssetID == b.AssetID && a.Volume == b.Volume && a.Path == b.Path && a.Detail == b.Detail && a.Time.Equal(b.Time)
+}
+
+// fleetSettled: every dropped path cataloged, every .mov's asset has
+// proxy.ready, and every asset's last event is asset.synced.
+func fleetSettled(feed []storage.Event, dropped []string) bool {
+	last := map[string]string{}
+	ready := map[string]bool{}
+	for _, ev := range feed {
+		if ev.AssetID != "" {
+			last[ev.AssetID] = ev.Type
+		}
+		if ev.Type == storage.EvProxyReady {
+			ready[ev.AssetID] = true
+		}
+	}
+	for _, p := range dropped {
+		id := assetOf(feed, p)
+		if id == "" || (strings.HasSuffix(p, ".mov") && !ready[id]) {
+			return false
+		}
+	}
+	for _, typ := range last {
+		if typ != storage.EvAssetSynced {
+			return false
+		}
+	}
+	return true
+}
