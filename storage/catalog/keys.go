@@ -26,7 +26,11 @@ import (
 //	m/catalog_id                    the catalog id (JSON string), also kept
 //	                                outside Badger in the identity file
 //	                                (identity.go)
-//	m/seq                           Badger sequence lease for event numbers
+//	m/last_seq                      the last event seq (8 bytes big-endian),
+//	                                written in the transaction of every event
+//	m/seq                           legacy: the Badger sequence lease older
+//	                                versions numbered events from (read by
+//	                                nothing; seq is contiguous now)
 //
 // The NUL byte separates volume from path: neither a volume name nor a POSIX
 // path can contain it, and it sorts before every other byte, so the prefix
@@ -40,7 +44,8 @@ const (
 	pfxVolume   = "v/"
 	pfxState    = "s/"
 	keyAppID    = "m/appliance_id"
-	keySeq      = "m/seq"
+	keyLastSeq  = "m/last_seq"
+	keySeq      = "m/seq" // legacy sequence lease
 
 	// metaRemoved is the UserMeta of a location record whose state is
 	// storage.LocRemoved.

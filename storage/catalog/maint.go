@@ -86,9 +86,8 @@ func Restore(dir string, r io.Reader) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("restore catalog %s: %w", dir, err)
 	}
-	// Open Badger directly: a Catalog would take an event-sequence lease
-	// that the restored m/seq must not compete with. Badger syncs each
-	// write itself here: a restore is one-off and has no concurrent
+	// Open Badger directly (a Catalog would write its identity). Badger
+	// syncs each write itself here: a restore is one-off and has no concurrent
 	// writers to share syncs with.
 	db, err := badger.Open(badgerOptions(dir, true, slog.Default()))
 	if err != nil {

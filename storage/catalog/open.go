@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,9 +30,13 @@ var ErrClosed = errors.New("catalog closed")
 // Defaults used when Options leaves a field zero.
 const (
 	DefaultGCInterval = 10 * time.Minute
-	// seqBandwidth is how many event numbers one Badger sequence lease
-	// covers; a crash skips at most this many.
-	seqBandwidth = 100
+	// maxBatch caps the changes committed in one transaction, and
+	// maxBatchBytes the bytes they write (keys and values; Badger refuses
+	// a transaction above 15% of the memtable, 2.4 MiB here, with
+	// ErrTxnTooBig), so a batch stays well inside one memtable and its
+	// commit takes a few milliseconds.
+	maxBatch      = 256
+	maxBatchBytes = 1 << 20
 	// maxHistory caps Location.History; the oldest versions are dropped.
 	maxHistory = 100
 )
@@ -61,15 +66,29 @@ type Options struct {
 // catalog syncs itself, so that concurrent writers share one fsync instead
 // of paying one each:
 //
-//  1. Commit. write runs each change in its own read-write transaction
-//     under c.mu, which serialises transactions and numbers events, so
-//     transactions commit (into Badger's memtable and its write-ahead log,
-//     not yet synced) one at a time and strictly in seq order. A change
-//     whose fn fails is discarded alone: it never fails or rolls back
-//     another writer's change. A committed change that wrote something
-//     takes the next commit ticket; c.head records the last ticket and
-//     the highest event seq committed so far. c.mu is then released so
-//     the next writer can commit while this one waits.
+//  1. Commit (batched). write queues its change and either finds it
+//     committed by another writer or becomes the committer (c.token):
+//     the committer takes the changes queued so far (up to maxBatch and
+//     maxBatchBytes) and runs them one after the other in ONE read-write
+//     transaction, each seeing the ones before it, then commits it (into
+//     Badger's memtable and its write-ahead log, not yet synced). While
+//     one batch commits, the next one queues up, so many concurrent
+//     writers (the ingest pipeline's catalog stage) pay one transaction
+//     and one sync between them. Transactions commit one at a time and
+//     strictly in seq order. Event numbers are assigned inside the
+//     transaction that records the change, from the last committed seq,
+//     and the last one is stored in the same transaction (m/last_seq):
+//     seq is contiguous, and a crash leaves no hole (a batch that was
+//     committed but not synced can be lost by a power cut as a whole;
+//     its numbers were never published, and are given to the next
+//     changes). A change whose fn fails is discarded alone: the
+//     transaction is thrown away and the changes before it in the batch
+//     are run again without it (a change that would make the transaction
+//     too big, ErrTxnTooBig, starts the next one), so it never fails or
+//     rolls back another writer's change. A committed batch that wrote
+//     something takes the next commit ticket; c.head records the last
+//     ticket and the highest event seq committed so far. The token is
+//     then released so the next batch can commit while this one waits.
 //  2. Sync. The writer waits in syncTo until a sync that started after
 //     its commit has completed. When no sync is running it leads one: it
 //     reads c.head, syncs Badger's logs (syncLogs), and on success marks
@@ -102,13 +121,14 @@ type Options struct {
 type Catalog struct {
 	dir  string
 	db   *badger.DB
-	seq  *badger.Sequence
 	log  *slog.Logger
 	opts Options
 
-	mu     sync.Mutex // serialises transactions and seq allocation; guards closed
+	mu     sync.Mutex // guards closed and queue
 	closed bool
-	head   atomic.Pointer[commitMark] // last committed change; stored under mu
+	queue  []*commitReq               // changes waiting for a committer
+	token  chan struct{}              // capacity 1, held by the committer: serialises transactions and seq allocation
+	head   atomic.Pointer[commitMark] // last committed change; stored by the committer
 
 	syncMu  sync.Mutex
 	syncEnd *sync.Cond    // on syncMu; broadcast when a sync ends
@@ -141,6 +161,22 @@ type Catalog struct {
 	identMu    sync.Mutex // guards ident, identSaved and writes of the identity file
 	ident      Identity   // the identity (LastSeq unused); zero without Options.IdentityFile
 	identSaved uint64     // LastSeq last written to the identity file
+}
+
+// commitReq is one change on its way through commit: queued by its
+// writer, run and committed by whichever writer holds the token, which
+// then sets the result and closes done.
+type commitReq struct {
+	fn     func(w *txw) error
+	evs    []storage.Event
+	ticket uint64
+	err    error
+	done   chan struct{}
+}
+
+func (r *commitReq) finish(evs []storage.Event, ticket uint64, err error) {
+	r.evs, r.ticket, r.err = evs, ticket, err
+	close(r.done)
 }
 
 // commitMark is the position of the last committed change: its commit
@@ -211,6 +247,7 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		done:      make(chan struct{}),
 		broken:    make(chan struct{}),
 		committed: make(chan struct{}, 1),
+		token:     make(chan struct{}, 1),
 	}
 	c.syncEnd = sync.NewCond(&c.syncMu)
 	c.syncFn = c.syncLogs
@@ -232,47 +269,67 @@ func Open(dir string, opts Options) (*Catalog, error) {
 	c.last.Store(last)
 	c.head.Store(&commitMark{seq: last})
 	if opts.IdentityFile != "" {
-		// Before the sequence lease, which writes: a refused catalog is
-		// closed as it was found.
+		// A refused catalog is closed as it was found (nothing written).
 		if err := c.settleIdentity(want); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
-	c.seq, err = db.GetSequence([]byte(keySeq), seqBandwidth)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open catalog %s: event sequence: %w", dir, err)
-	}
 	c.log.Debug("catalog open", "dir", dir, "last_seq", last)
 	return c, nil
 }
 
+// readLastSeq returns the last committed event seq: the larger of
+// m/last_seq (written with every event) and the newest event key (a
+// catalog written before m/last_seq existed).
 func (c *Catalog) readLastSeq() (uint64, error) {
 	var last uint64
 	err := c.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(keyLastSeq))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+		case err != nil:
+			return err
+		default:
+			if err := item.Value(func(b []byte) error {
+				if len(b) != 8 {
+					return fmt.Errorf("%s: %d bytes, want 8", keyLastSeq, len(b))
+				}
+				last = binary.BigEndian.Uint64(b)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pfxEvent)})
 		defer it.Close()
 		// In reverse mode Seek finds the largest key <= the seek key.
 		it.Seek(eventKey(^uint64(0)))
 		if it.ValidForPrefix([]byte(pfxEvent)) {
-			last = eventSeq(it.Item().Key())
+			last = max(last, eventSeq(it.Item().Key()))
 		}
 		return nil
 	})
 	return last, err
 }
 
-// Close stops new writes (they return ErrClosed), syncs the changes
-// already committed so their writers return, releases the sequence lease
+// Close stops new writes (they return ErrClosed, as do changes still
+// queued), syncs the changes already committed so their writers return,
 // and closes Badger. Waiters (Wait, Consume, RunGC) return ErrClosed. Close
 // is idempotent.
 func (c *Catalog) Close() error {
 	c.closeOnce.Do(func() {
+		c.token <- struct{}{} // no batch is being committed
 		c.mu.Lock()
 		c.closed = true
-		head := c.head.Load()
+		queued := c.queue
+		c.queue = nil
 		c.mu.Unlock()
+		head := c.head.Load()
+		<-c.token
+		for _, r := range queued {
+			r.finish(nil, 0, ErrClosed)
+		}
 		var errs []error
 		if !c.opts.NoSyncWrites {
 			// No change commits any more; after this sync no writer is
@@ -285,9 +342,6 @@ func (c *Catalog) Close() error {
 		// Record the last seq (durable by now) for the next Open's check.
 		if err := c.saveIdentity(); err != nil {
 			errs = append(errs, err)
-		}
-		if err := c.seq.Release(); err != nil {
-			errs = append(errs, fmt.Errorf("release event sequence: %w", err))
 		}
 		if err := c.db.Close(); err != nil {
 			errs = append(errs, err)
@@ -305,6 +359,7 @@ type txw struct {
 	c      *Catalog
 	txn    *wtxn
 	now    time.Time
+	seq    *uint64 // the batch's last assigned event seq
 	events []storage.Event
 }
 
@@ -312,32 +367,36 @@ type txw struct {
 // and Delete to count writes: a change that wrote nothing takes no commit
 // ticket (see Catalog), so a restart re-reporting unchanged files costs no
 // sync.
+// It also adds up the bytes written, to bound a batch (maxBatchBytes).
 type wtxn struct {
 	*badger.Txn
 	writes int
+	bytes  int
 }
 
 func (t *wtxn) Set(key, val []byte) error {
 	t.writes++
+	t.bytes += len(key) + len(val)
 	return t.Txn.Set(key, val)
 }
 
 func (t *wtxn) SetEntry(e *badger.Entry) error {
 	t.writes++
+	t.bytes += len(e.Key) + len(e.Value)
 	return t.Txn.SetEntry(e)
 }
 
 func (t *wtxn) Delete(key []byte) error {
 	t.writes++
+	t.bytes += len(key)
 	return t.Txn.Delete(key)
 }
 
-// emit numbers e, stamps its time and stores it in the transaction.
+// emit numbers e (the next seq after every committed event and the ones
+// before it in this transaction), stamps its time and stores it, and the
+// new last seq (m/last_seq), in the transaction.
 func (w *txw) emit(e storage.Event) error {
-	seq, err := w.c.nextSeq()
-	if err != nil {
-		return err
-	}
+	seq := *w.seq + 1
 	e.Seq = seq
 	if e.Time.IsZero() {
 		e.Time = w.now
@@ -345,12 +404,18 @@ func (w *txw) emit(e storage.Event) error {
 	if err := w.setJSON(eventKey(seq), e, 0); err != nil {
 		return err
 	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	if err := w.txn.Set([]byte(keyLastSeq), b[:]); err != nil {
+		return err
+	}
+	*w.seq = seq
 	w.events = append(w.events, e)
 	return nil
 }
 
 func (w *txw) setJSON(key []byte, v any, meta byte) error {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
@@ -359,24 +424,6 @@ func (w *txw) setJSON(key []byte, v any, meta byte) error {
 		e = e.WithMeta(meta)
 	}
 	return w.txn.SetEntry(e)
-}
-
-// nextSeq returns the next event number, above every committed one. Called
-// with c.mu held.
-func (c *Catalog) nextSeq() (uint64, error) {
-	last := c.head.Load().seq
-	for {
-		n, err := c.seq.Next()
-		if err != nil {
-			return 0, fmt.Errorf("next event seq: %w", err)
-		}
-		// A fresh sequence starts at 0, and seq 0 means "before the
-		// first event" to readers; never hand out a number at or below
-		// a committed one.
-		if n > last {
-			return n, nil
-		}
-	}
 }
 
 // write runs fn in one read-write transaction, retrying on conflict, and
@@ -395,39 +442,120 @@ func (c *Catalog) write(fn func(w *txw) error) ([]storage.Event, error) {
 	return evs, nil
 }
 
-// commit runs fn in its own transaction under c.mu and commits it without
-// syncing. It returns the events fn emitted and the ticket a sync must
-// cover before the change may be acknowledged: the change's own ticket,
-// or, when it wrote nothing, the last one committed before it.
+// commit queues fn and returns once it is committed (not yet synced),
+// by this writer or by another one that held the token (see Catalog). It
+// returns the events fn emitted and the ticket a sync must cover before
+// the change may be acknowledged: its batch's ticket, or, when the batch
+// wrote nothing, the last one committed before it.
 func (c *Catalog) commit(fn func(w *txw) error) ([]storage.Event, uint64, error) {
+	req := &commitReq{fn: fn, done: make(chan struct{})}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil, 0, ErrClosed
 	}
-	if err := c.failed(); err != nil {
-		return nil, 0, err
+	c.queue = append(c.queue, req)
+	c.mu.Unlock()
+	for {
+		select {
+		case <-req.done:
+			return req.evs, req.ticket, req.err
+		case c.token <- struct{}{}:
+			c.commitQueued()
+			<-c.token
+		}
 	}
+}
+
+// commitQueued commits the changes queued so far, up to maxBatch. Called
+// with the token held.
+func (c *Catalog) commitQueued() {
+	c.mu.Lock()
+	n := min(len(c.queue), maxBatch)
+	batch := make([]*commitReq, n)
+	copy(batch, c.queue)
+	if n == len(c.queue) {
+		c.queue = c.queue[:0]
+	} else {
+		c.queue = append(c.queue[:0], c.queue[n:]...)
+	}
+	closed := c.closed
+	c.mu.Unlock()
+	err := c.failed()
+	if closed {
+		err = ErrClosed
+	}
+	if err != nil {
+		for _, r := range batch {
+			r.finish(nil, 0, err)
+		}
+		return
+	}
+	for len(batch) > 0 {
+		batch = batch[c.commitPrefix(batch):]
+	}
+}
+
+// commitPrefix runs reqs in one transaction and commits them, or the
+// longest prefix that fits (maxBatchBytes, ErrTxnTooBig), and finishes
+// every change it settled: committed, or failed alone when its fn failed
+// (the others are run again without it). It returns how many changes it
+// settled, at least one. Called with the token held.
+func (c *Catalog) commitPrefix(reqs []*commitReq) int {
 	for attempt := 0; ; attempt++ {
-		w := &txw{c: c, now: time.Now().UTC()}
-		err := c.db.Update(func(txn *badger.Txn) error {
-			w.txn = &wtxn{Txn: txn}
-			return fn(w)
-		})
+		head := c.head.Load()
+		seq := head.seq
+		txn := &wtxn{Txn: c.db.NewTransaction(true)}
+		now := time.Now().UTC()
+		n, failed, ferr := 0, -1, error(nil)
+		for i, r := range reqs {
+			w := &txw{c: c, txn: txn, now: now, seq: &seq}
+			if err := r.fn(w); err != nil {
+				failed, ferr = i, err
+				break
+			}
+			r.evs = w.events
+			n = i + 1
+			if txn.bytes >= maxBatchBytes {
+				break
+			}
+		}
+		if failed >= 0 {
+			txn.Discard()
+			if failed == 0 {
+				reqs[0].finish(nil, 0, ferr)
+				return 1
+			}
+			// Commit the changes before it without it.
+			for done := 0; done < failed; {
+				done += c.commitPrefix(reqs[done:failed])
+			}
+			if errors.Is(ferr, badger.ErrTxnTooBig) {
+				return failed // it starts the next transaction
+			}
+			reqs[failed].finish(nil, 0, ferr)
+			return failed + 1
+		}
+		if txn.writes == 0 {
+			// Nothing written, so no events either: what these changes
+			// read was committed before, by the batch of head.ticket.
+			txn.Discard()
+			for _, r := range reqs[:n] {
+				r.finish(r.evs, head.ticket, nil)
+			}
+			return n
+		}
+		err := txn.Commit()
 		if errors.Is(err, badger.ErrConflict) && attempt < 16 {
 			continue
 		}
 		if err != nil {
-			return nil, 0, err
+			for _, r := range reqs[:n] {
+				r.finish(nil, 0, err)
+			}
+			return n
 		}
-		head := c.head.Load()
-		if w.txn.writes == 0 {
-			return w.events, head.ticket, nil // emit writes, so no events either
-		}
-		next := &commitMark{ticket: head.ticket + 1, seq: head.seq}
-		if n := len(w.events); n > 0 {
-			next.seq = w.events[n-1].Seq
-		}
+		next := &commitMark{ticket: head.ticket + 1, seq: seq}
 		c.head.Store(next)
 		if c.opts.NoSyncWrites {
 			c.publish(next.seq)
@@ -436,7 +564,10 @@ func (c *Catalog) commit(fn func(w *txw) error) ([]storage.Event, uint64, error)
 		case c.committed <- struct{}{}:
 		default:
 		}
-		return w.events, next.ticket, nil
+		for _, r := range reqs[:n] {
+			r.finish(r.evs, next.ticket, nil)
+		}
+		return n
 	}
 }
 
@@ -540,7 +671,7 @@ func (c *Catalog) gather(want uint64, deadline time.Time) {
 
 // publish makes the events up to seq visible to readers (c.last, Wait,
 // Events). It is called by one goroutine at a time: the sync leader under
-// c.syncMu, or with NoSyncWrites the committer under c.mu.
+// c.syncMu, or with NoSyncWrites the committer holding the token.
 func (c *Catalog) publish(seq uint64) {
 	if seq <= c.last.Load() {
 		return
