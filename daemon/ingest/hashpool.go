@@ -26,10 +26,13 @@ type hashPool struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []job
-	active int
+	active int // workers hashing (at most limit)
 	limit  int
-	closed bool
-	wg     sync.WaitGroup
+	// catalog holds a slot per worker that hashed its file and waits for
+	// the catalog (toCatalog): at most maxCataloging files at once.
+	catalog chan struct{}
+	closed  bool
+	wg      sync.WaitGroup
 	// inFlight counts workers per file (for the log of abandoned ones).
 	inFlight map[fileKey]int
 	// writeMu and gaveUp fence catalog writes: once the drain gave up on
@@ -39,7 +42,7 @@ type hashPool struct {
 }
 
 func newHashPool(p *Pipeline, limit int) *hashPool {
-	h := &hashPool{p: p, limit: limit, inFlight: map[fileKey]int{}}
+	h := &hashPool{p: p, limit: limit, inFlight: map[fileKey]int{}, catalog: make(chan struct{}, maxCataloging)}
 	h.cond = sync.NewCond(&h.mu)
 	return h
 }
@@ -89,9 +92,13 @@ func (h *hashPool) run(ctx context.Context) {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			h.work(ctx, j)
+			cataloging := h.work(ctx, j)
 			h.mu.Lock()
-			h.active--
+			if cataloging {
+				<-h.catalog
+			} else {
+				h.active--
+			}
 			k := fileKey{j.v.name, j.e.Rel}
 			if h.inFlight[k]--; h.inFlight[k] <= 0 {
 				delete(h.inFlight, k)
@@ -138,7 +145,27 @@ func (r ctxReader) Read(b []byte) (int, error) {
 	return r.f.Read(b)
 }
 
-func (h *hashPool) work(ctx context.Context, j job) {
+// maxCataloging bounds the hashed files waiting for the catalog at once.
+// The catalog commits the files waiting together, in one transaction and
+// one sync (group commit): a worker gives its hash slot back while its
+// file waits (toCatalog), so hashing goes on meanwhile and the catalog
+// gets whole batches, not one file per hash worker.
+const maxCataloging = 256
+
+// toCatalog moves a worker from hashing to waiting for the catalog: it
+// takes a catalog slot (waiting while maxCataloging files wait) and gives
+// its hash slot back.
+func (h *hashPool) toCatalog() {
+	h.catalog <- struct{}{}
+	h.mu.Lock()
+	h.active--
+	h.mu.Unlock()
+	h.cond.Broadcast()
+}
+
+// work hashes and catalogs one file; cataloging reports that it called
+// toCatalog (its hash slot is back already, its catalog slot is not).
+func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 	p := h.p
 	k := fileKey{j.v.name, j.e.Rel}
 	var requeue *watch.Entry
@@ -207,6 +234,8 @@ func (h *hashPool) work(ctx context.Context, j job) {
 	if !j.v.isOnline() || j.v.stopped() {
 		return
 	}
+	h.toCatalog()
+	cataloging = true
 	h.writeMu.RLock()
 	defer h.writeMu.RUnlock()
 	if h.gaveUp || ctx.Err() != nil {
@@ -227,4 +256,5 @@ func (h *hashPool) work(ctx context.Context, j job) {
 	}
 	j.v.index.put(j.e.Rel, n, j.e.MTime, j.e.Ino)
 	log.Debug("cataloged", "asset", hs.BLAKE3, "size", n)
+	return
 }
