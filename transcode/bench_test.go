@@ -2,13 +2,22 @@ package transcode
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -48,17 +57,24 @@ func bareFFmpeg(b *testing.B, ffmpeg string, args []string) time.Duration {
 	return time.Since(t0)
 }
 
+// benchProxyClip is the clip of BenchmarkProxyOverhead and
+// BenchmarkMasterReads: 4 s 1080p25 H.264 + stereo PCM with timecode.
+func benchProxyClip(b *testing.B, tools Tools) string {
+	return benchClip(b, tools, "bench_1080p25_h264.mov",
+		"-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=4", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
+		"-map", "0:v", "-map", "1:a", "-ac", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le",
+		"-timecode", "01:00:00:00", "-f", "mov")
+}
+
 // BenchmarkProxyOverhead: the proxy command through the supervised Runner
 // (process group, progress pipe, stderr drain, stall watchdog) next to the
 // bare FFmpeg command with the same arguments, alternated on the same clip.
 // Reports runner/bare (goal ≤ 1.05) and the whole service job (probe-less:
-// proxy + ffprobe validation + poster + filmstrip + waveform) over bare.
+// one FFmpeg run for proxy + poster + filmstrip + waveform, then the
+// ffprobe validations) over the bare proxy encode (goal ≤ 1.3).
 func BenchmarkProxyOverhead(b *testing.B) {
 	tools := needFFmpeg(b)
-	clip := benchClip(b, tools, "bench_1080p25_h264.mov",
-		"-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=4", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
-		"-map", "0:v", "-map", "1:a", "-ac", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le",
-		"-timecode", "01:00:00:00", "-f", "mov")
+	clip := benchProxyClip(b, tools)
 	m, _, err := Probe(b.Context(), tools.FFprobe, clip)
 	if err != nil {
 		b.Fatal(err)
@@ -119,6 +135,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	b.ReportMetric(mb.Seconds(), "bare-s")
 	b.ReportMetric(mr.Seconds(), "runner-s")
 	b.ReportMetric(mr.Seconds()/mb.Seconds(), "runner/bare")
+	b.ReportMetric(mj.Seconds(), "job-s")
 	b.ReportMetric(mj.Seconds()/mb.Seconds(), "job/bare")
 	if _, err := os.Stat(storage.OutputPath(state, id, OutProxyVideo)); err != nil {
 		b.Fatal(err)
@@ -167,4 +184,140 @@ func BenchmarkGPUvsCPU(b *testing.B) {
 	b.ReportMetric(median(tc).Seconds(), "cpu-s")
 	b.ReportMetric(median(tg).Seconds(), "gpu-s")
 	b.ReportMetric(median(tc).Seconds()/median(tg).Seconds(), "gpu-speedup")
+}
+
+// BenchmarkMasterReads ingests the bench clip through ingestd's own code,
+// one fresh volume and catalog per iteration, and counts the times the
+// master file is opened, per ingest: by the hash (the ingest pipeline
+// alone runs first, until the asset is cataloged), then by ffprobe (probe,
+// frame count) and by FFmpeg (transcode) while the transcode service makes
+// the proxy. Opens are counted by the kernel (inotify IN_OPEN on the
+// volume directory, any process) and split between ffprobe and FFmpeg by
+// logging wrappers around the real binaries; both must agree.
+func BenchmarkMasterReads(b *testing.B) {
+	real := needFFmpeg(b)
+	clip := benchProxyClip(b, real)
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := blake3.Sum256(data)
+	id := hex.EncodeToString(sum[:])
+	var hashReads, probeReads, transcodeReads int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		vol := b.TempDir()
+		master := filepath.Join(vol, "A001C001.mov")
+		if err := os.WriteFile(master, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		opens, stopCount := countOpens(b, vol, filepath.Base(master))
+		cat := openCatalog(b, filepath.Join(b.TempDir(), "catalog"))
+		p, err := ingest.New(ingest.Config{Volumes: []ingest.Volume{{Name: "nas", Path: vol}}, Settle: 200 * time.Millisecond}, cat, testLogger(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		waitAsset(b, cat, id, time.Minute, func(d storage.AssetDoc) bool { return d.Hashes.BLAKE3 == id })
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			b.Fatalf("ingest: %v", err)
+		}
+		hashed := opens()
+
+		tl := newToolLog(b, real)
+		tools := tl.Tools
+		tools.Volumes = map[string]string{"nas": vol}
+		_, stop := startService(b, Config{GPU: GPUOff}, tools, b.TempDir(), cat)
+		doc := waitAsset(b, cat, id, 2*time.Minute, finalStatus)
+		stop()
+		if doc.Proxy == nil || doc.Proxy.Status != StatusReady {
+			b.Fatalf("proxy %+v", doc.Proxy)
+		}
+		total := stopCount()
+		probes, decodes := len(tl.calls(b, "ffprobe", master)), len(tl.calls(b, "ffmpeg", master))
+		if total-hashed != probes+decodes {
+			b.Fatalf("master opened %d times by the transcode service, but the wrappers saw %d ffprobe + %d ffmpeg runs on it", total-hashed, probes, decodes)
+		}
+		hashReads += hashed
+		probeReads += probes
+		transcodeReads += decodes
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(hashReads)/n, "hash-reads")
+	b.ReportMetric(float64(probeReads)/n, "probe-reads")
+	b.ReportMetric(float64(transcodeReads)/n, "transcode-reads")
+}
+
+// countOpens counts IN_OPEN events for name in dir (opens by any process)
+// from now: opens returns the count so far, stop ends the count and
+// returns the final one.
+func countOpens(b *testing.B, dir, name string) (opens func() int, stop func() int) {
+	b.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		b.Fatalf("inotify: %v", err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_OPEN); err != nil {
+		unix.Close(fd)
+		b.Fatalf("inotify watch %s: %v", dir, err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify") // non-blocking: Close ends a pending Read
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			k, err := f.Read(buf)
+			if err != nil {
+				if !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.EOF) {
+					b.Errorf("inotify read: %v", err)
+				}
+				return
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= k; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				nb := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+				if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+					b.Errorf("inotify queue overflow: opens lost")
+				}
+				if i := indexZero(nb); ev.Mask&unix.IN_OPEN != 0 && string(nb[:i]) == name {
+					mu.Lock()
+					n++
+					mu.Unlock()
+				}
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}()
+	// Events are queued by the kernel before open returns; a short pause
+	// lets the reader drain them before a count is taken.
+	get := func() int {
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+	var once sync.Once
+	stopFn := func() int {
+		c := get()
+		once.Do(func() { f.Close(); <-done })
+		return c
+	}
+	b.Cleanup(func() { stopFn() })
+	return get, stopFn
+}
+
+func indexZero(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return len(b)
 }

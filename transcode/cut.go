@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -108,10 +110,15 @@ func (s *Service) run(ctx context.Context, j *job, encoder string, duration floa
 }
 
 func (s *Service) runCapture(ctx context.Context, j *job, encoder string, duration float64, args []string) (string, error) {
+	return s.runCaptureOut(ctx, j, encoder, duration, args, nil)
+}
+
+// runCaptureOut is runCapture with FFmpeg's stdout going to stdout.
+func (s *Service) runCaptureOut(ctx context.Context, j *job, encoder string, duration float64, args []string, stdout io.Writer) (string, error) {
 	s.mu.Lock()
 	j.encoder, j.duration, j.prog = encoder, duration, Progress{}
 	s.mu.Unlock()
-	return s.runner(j).RunCapture(ctx, args, nil, func(p Progress) {
+	return s.runner(j).RunCapture(ctx, args, stdout, func(p Progress) {
 		s.mu.Lock()
 		j.prog = p
 		s.mu.Unlock()
@@ -132,6 +139,11 @@ func step(dir, name string, make func(tmp string) error) error {
 	return nil
 }
 
+// cutVideo makes the proxy, poster, filmstrip and waveform of a video in
+// one FFmpeg run (videoJobPlan: the master is read and decoded once), then
+// validates each output and renames it into place: the proxy first, then
+// the poster, the filmstrip and the waveform. A failed validation removes
+// what is left of the run.
 func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, res *cutResult) error {
 	m := res.media
 	v, ok := videoStream(m)
@@ -145,6 +157,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 			return err
 		}
 		srcFrames = n
+		v.Frames = n
 		for i := range m.Streams {
 			if m.Streams[i].Index == v.Index {
 				m.Streams[i].Frames = n
@@ -154,7 +167,14 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	s.mu.Lock()
 	caps := s.caps
 	s.mu.Unlock()
-	pl, err := videoPlan(j.cfg, caps, m, src, "", lane)
+	tmp := func(name string) string { return filepath.Join(dir, name+".tmp") }
+	// The proxy keeps every frame and starts at the first one, so its
+	// timeline is the source video's (validateVideo holds it to one frame).
+	dur := videoDuration(m, v)
+	d := derived{Poster: tmp(OutPoster), PosterAt: j.cfg.PosterAt * dur,
+		Filmstrip: tmp(OutFilmstrip), Duration: dur, Tiles: j.cfg.FilmstripTiles, TileHeight: j.cfg.FilmstripHeight,
+		PCM: len(audioStreams(m)) > 0}
+	pl, err := videoJobPlan(j.cfg, caps, m, src, tmp(OutProxyVideo), lane, d)
 	if err != nil {
 		return err
 	}
@@ -164,46 +184,50 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 		}
 		defer s.nvenc.Release()
 	}
-	var rep proxyReport
-	err = step(dir, OutProxyVideo, func(tmp string) error {
-		args := append(append([]string{}, pl.Args[:len(pl.Args)-1]...), tmp)
-		stderr, err := s.runCapture(ctx, j, pl.Encoder, m.Duration, args)
-		if err != nil {
-			return fmt.Errorf("proxy of %s: %w", src, err)
+	tmps := []string{tmp(OutProxyVideo), d.Poster, d.Filmstrip}
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t) // nothing left once renamed
 		}
-		rep, err = validateVideo(ctx, s.tools.FFprobe, tmp, m, srcFrames, j.cfg, pl)
-		if err != nil && stderr != "" {
-			err = fmt.Errorf("%w; ffmpeg said: %s", err, excerpt(stderr, 800))
-		}
-		return err
-	})
+	}()
+	var pw *peakWriter
+	var stdout io.Writer
+	if d.PCM {
+		pw = newPeakWriter(48000, 2, samplesPerPeak(dur, 48000))
+		stdout = pw
+	}
+	stderr, err := s.runCaptureOut(ctx, j, pl.Encoder, m.Duration, pl.Args, stdout)
 	if err != nil {
+		return fmt.Errorf("proxy of %s: %w", src, err)
+	}
+	rep, err := validateVideo(ctx, s.tools.FFprobe, tmp(OutProxyVideo), m, srcFrames, j.cfg, pl)
+	if err != nil && stderr != "" {
+		err = fmt.Errorf("%w; ffmpeg said: %s", err, excerpt(stderr, 800))
+	}
+	if err != nil {
+		return err
+	}
+	if err := place(dir, OutProxyVideo); err != nil {
 		return err
 	}
 	res.profile, res.width, res.height, res.frames = pl.Profile, pl.Width, pl.Height, rep.Frames
 	res.outputs = []string{OutProxyVideo}
-	proxy := filepath.Join(dir, OutProxyVideo)
-	dur := rep.Duration
-	if err := step(dir, OutPoster, func(tmp string) error {
-		if err := s.run(ctx, j, "mjpeg", 0, posterArgs(proxy, j.cfg.PosterAt*dur, tmp)); err != nil {
-			return fmt.Errorf("poster of %s: %w", src, err)
-		}
-		return validateImage(ctx, s.tools.FFprobe, tmp, pl.Width, pl.Height)
-	}); err != nil {
+	if err := validateImage(ctx, s.tools.FFprobe, d.Poster, pl.Width, pl.Height); err != nil {
+		return fmt.Errorf("poster of %s: %w", src, err)
+	}
+	if err := place(dir, OutPoster); err != nil {
 		return err
 	}
 	res.outputs = append(res.outputs, OutPoster)
-	if err := step(dir, OutFilmstrip, func(tmp string) error {
-		if err := s.run(ctx, j, "mjpeg", dur, filmstripArgs(proxy, dur, j.cfg.FilmstripTiles, j.cfg.FilmstripHeight, tmp)); err != nil {
-			return fmt.Errorf("filmstrip of %s: %w", src, err)
-		}
-		return validateImage(ctx, s.tools.FFprobe, tmp, 0, 0)
-	}); err != nil {
+	if err := validateImage(ctx, s.tools.FFprobe, d.Filmstrip, 0, j.cfg.FilmstripHeight); err != nil {
+		return fmt.Errorf("filmstrip of %s: %w", src, err)
+	}
+	if err := place(dir, OutFilmstrip); err != nil {
 		return err
 	}
 	res.outputs = append(res.outputs, OutFilmstrip)
-	if len(audioStreams(m)) > 0 {
-		if err := s.waveform(ctx, j, proxy, dur, dir); err != nil {
+	if pw != nil {
+		if err := writeWaveform(dir, pw, src); err != nil {
 			return err
 		}
 		res.outputs = append(res.outputs, OutWaveform)
@@ -211,26 +235,69 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	return nil
 }
 
+// videoDuration is the duration of the first video stream of m (v): as
+// stored, else from its frame count and rate, else the container's.
+func videoDuration(m *storage.Media, v storage.Stream) float64 {
+	if v.Duration > 0 {
+		return v.Duration
+	}
+	if fps := ratFloat(v.FrameRate); v.Frames > 0 && fps > 0 && !v.VFR {
+		return float64(v.Frames) / fps
+	}
+	return m.Duration
+}
+
+// place renames name.tmp, written and validated, to name in dir.
+func place(dir, name string) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// writeWaveform writes waveform.json from the PCM the proxy run wrote to pw.
+func writeWaveform(dir string, pw *peakWriter, src string) error {
+	return step(dir, OutWaveform, func(tmp string) error {
+		w := pw.Result()
+		if w.Length == 0 {
+			return fmt.Errorf("waveform of %s: no samples", src)
+		}
+		b, err := json.Marshal(w)
+		if err != nil {
+			return fmt.Errorf("waveform of %s: %w", src, err)
+		}
+		return os.WriteFile(tmp, b, 0o644)
+	})
+}
+
+// cutAudio makes the M4A proxy and the waveform in one FFmpeg run (the
+// master is read and decoded once), then validates and renames them.
 func (s *Service) cutAudio(ctx context.Context, j *job, src, dir string, res *cutResult) error {
-	pl, err := audioPlan(j.cfg, res.media, src, "")
+	tmp := filepath.Join(dir, OutProxyAudio+".tmp")
+	pl, err := audioJobPlan(j.cfg, res.media, src, tmp, true)
 	if err != nil {
 		return err
 	}
-	var rep proxyReport
-	err = step(dir, OutProxyAudio, func(tmp string) error {
-		args := append(append([]string{}, pl.Args[:len(pl.Args)-1]...), tmp)
-		if err := s.run(ctx, j, pl.Encoder, res.media.Duration, args); err != nil {
-			return fmt.Errorf("audio proxy of %s: %w", src, err)
-		}
-		rep, err = validateAudio(ctx, s.tools.FFprobe, tmp, res.media)
+	defer os.Remove(tmp) // nothing left once renamed
+	dur := res.media.Duration
+	for _, a := range audioStreams(res.media) {
+		dur = math.Max(dur, a.Duration)
+	}
+	pw := newPeakWriter(48000, 2, samplesPerPeak(dur, 48000))
+	if _, err := s.runCaptureOut(ctx, j, pl.Encoder, res.media.Duration, pl.Args, pw); err != nil {
+		return fmt.Errorf("audio proxy of %s: %w", src, err)
+	}
+	if _, err := validateAudio(ctx, s.tools.FFprobe, tmp, res.media); err != nil {
 		return err
-	})
-	if err != nil {
+	}
+	if err := place(dir, OutProxyAudio); err != nil {
 		return err
 	}
 	res.profile = pl.Profile
 	res.outputs = []string{OutProxyAudio}
-	if err := s.waveform(ctx, j, filepath.Join(dir, OutProxyAudio), rep.Duration, dir); err != nil {
+	if err := writeWaveform(dir, pw, src); err != nil {
 		return err
 	}
 	res.outputs = append(res.outputs, OutWaveform)
@@ -255,26 +322,4 @@ func (s *Service) cutImage(ctx context.Context, j *job, src, dir string, res *cu
 	res.profile, res.width, res.height, res.frames = pl.Profile, pl.Width, pl.Height, 1
 	res.outputs = []string{OutProxyImage}
 	return nil
-}
-
-// waveform decodes the proxy's first audio track and writes waveform.json.
-func (s *Service) waveform(ctx context.Context, j *job, proxy string, duration float64, dir string) error {
-	return step(dir, OutWaveform, func(tmp string) error {
-		pw := newPeakWriter(48000, 2, samplesPerPeak(duration, 48000))
-		s.mu.Lock()
-		j.encoder, j.duration = "pcm", duration
-		s.mu.Unlock()
-		if err := s.runner(j).Run(ctx, pcmArgs(proxy), pw, nil); err != nil {
-			return fmt.Errorf("waveform of %s: %w", proxy, err)
-		}
-		w := pw.Result()
-		if w.Length == 0 {
-			return fmt.Errorf("waveform of %s: no samples", proxy)
-		}
-		b, err := json.Marshal(w)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(tmp, b, 0o644)
-	})
 }

@@ -85,6 +85,8 @@ func TestArgBuildersRestrictInputs(t *testing.T) {
 		}
 		return p.Args
 	}
+	jobOuts := derived{Poster: "/state/poster.jpg.tmp", PosterAt: 0.2, Filmstrip: "/state/filmstrip.jpg.tmp",
+		Duration: 2, Tiles: 10, TileHeight: 90, PCM: true}
 	cases := []struct {
 		name   string
 		args   []string
@@ -99,8 +101,11 @@ func TestArgBuildersRestrictInputs(t *testing.T) {
 		{"image png_pipe", must(imagePlan(cfg, still("png"), src, out)), 1},
 		{"image image2", must(imagePlan(cfg, still("image2"), "/vol/frame%03d.png", out)), 1},
 		{"image jpeg", must(imagePlan(cfg, still("jpeg"), src, out)), 1},
-		{"poster", posterArgs("/state/proxy.mp4", 1, "/state/poster.jpg.tmp"), 1},
-		{"filmstrip", filmstripArgs("/state/proxy.mp4", 2, 10, 90, "/state/filmstrip.jpg.tmp"), 1},
+		// The job's one run: proxy, poster, filmstrip and waveform PCM.
+		{"video job cpu", must(videoJobPlan(cfg, Capabilities{}, video("mov"), src, out, LaneCPU, jobOuts)), 1},
+		{"video job cpu mpegts", must(videoJobPlan(cfg, Capabilities{}, video("mpegts"), src, out, LaneCPU, jobOuts)), 1},
+		{"video job gpu", must(videoJobPlan(cfg, gpu, video("matroska"), src, out, LaneGPU, jobOuts)), 1},
+		{"audio job", must(audioJobPlan(cfg, audio, src, out, true)), 1},
 		{"waveform pcm", pcmArgs("/state/proxy.m4a"), 1},
 		{"probe master", probeInput(src), 1},
 		{"own mp4", ownInput(fmtMP4, "/state/proxy.mp4"), 1},

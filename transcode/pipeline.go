@@ -282,8 +282,47 @@ func gpuOK(c Capabilities, v storage.Stream) bool {
 	return v.Width <= maxW && v.Height <= maxW
 }
 
-// videoPlan builds the proxy command for a video source on the given lane.
+// videoPlan builds the proxy command for a video source on the given lane:
+// the proxy alone (the bare encode the bench compares the job with).
 func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane string) (plan, error) {
+	return videoJobPlan(cfg, caps, m, src, out, lane, derived{})
+}
+
+// derived are the outputs a video job takes from the proxy's own FFmpeg
+// run: the decoded, scaled (tone-mapped, deinterlaced, rotated) frames are
+// split into the proxy encoder, a poster branch and a filmstrip branch, and
+// the stereo mix into the AAC encoder and a PCM branch for the waveform, so
+// the master is read and decoded once per job. Times are seconds from the
+// first video frame (the proxy's timeline).
+type derived struct {
+	Poster     string  // poster JPEG path, "" for none
+	PosterAt   float64 // the poster is the first frame at or after this
+	Filmstrip  string  // filmstrip JPEG path, "" for none
+	Duration   float64 // video duration: the filmstrip spacing
+	Tiles      int     // filmstrip frames, side by side in one row
+	TileHeight int     // filmstrip height in pixels
+	PCM        bool    // the mix as 48 kHz stereo s16le on stdout (waveform)
+}
+
+// posterFilter picks the first frame at or after at seconds (one frame only).
+func posterFilter(at float64) string {
+	return fmt.Sprintf("setpts=PTS-STARTPTS,select='gte(t\\,%s)*eq(selected_n\\,0)',format=yuvj420p", strconv.FormatFloat(at, 'f', 3, 64))
+}
+
+// filmstripFilter tiles n evenly spaced frames of a clip of duration
+// seconds into one row of height h: tile k is the first frame at or after
+// (k+0.5)*duration/n.
+func filmstripFilter(duration float64, n, h int) string {
+	if duration <= 0 {
+		duration = 1
+	}
+	step := duration / float64(n)
+	return fmt.Sprintf("setpts=PTS-STARTPTS,select='gte(t\\,(selected_n+0.5)*%.6f)*lt(selected_n\\,%d)',scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", step, n, h, n)
+}
+
+// videoJobPlan is videoPlan with the derived outputs d added to the same
+// FFmpeg run (outputs after the proxy; the PCM goes to stdout).
+func videoJobPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane string, d derived) (plan, error) {
 	v, ok := videoStream(m)
 	if !ok {
 		return plan{}, fmt.Errorf("no video stream in %s", src)
@@ -327,9 +366,37 @@ func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane s
 	} else {
 		vf = append(vf, "setsar=1")
 	}
-	graph := fmt.Sprintf("[0:%d]%s[vout]", v.Index, strings.Join(vf, ","))
+	var branches [][2]string // derived video branches after the split: label, filters
+	if d.Poster != "" {
+		branches = append(branches, [2]string{"poster", posterFilter(d.PosterAt)})
+	}
+	if d.Filmstrip != "" {
+		branches = append(branches, [2]string{"film", filmstripFilter(d.Duration, d.Tiles, d.TileHeight)})
+	}
+	graph := fmt.Sprintf("[0:%d]%s", v.Index, strings.Join(vf, ","))
+	if len(branches) == 0 {
+		graph += "[vout]"
+	} else {
+		graph += fmt.Sprintf(",split=%d[vout]", len(branches)+1)
+		var chains []string
+		for _, b := range branches {
+			name, f := b[0], b[1]
+			graph += "[" + name + "0]"
+			if p.Encoder == "h264_nvenc" {
+				// The proxy's frames stay on the GPU: JPEGs need them in memory.
+				f = "hwdownload,format=nv12," + f
+			}
+			chains = append(chains, fmt.Sprintf("[%s0]%s[%s]", name, f, name))
+		}
+		graph += ";" + strings.Join(chains, ";")
+	}
 	var extra []audioTrack
+	pcm := false
 	if am := audioMix(m); am != "" {
+		if d.PCM {
+			am = strings.TrimSuffix(am, "[aout]") + ",asplit=2[aout][wave]"
+			pcm = true
+		}
 		graph += ";" + am
 		p.Audio = []audioTrack{{Channels: 2, Layout: "stereo", Bitrate: cfg.AudioBitrate, Stream: -1}}
 		if cfg.sourceAudio() {
@@ -382,8 +449,25 @@ func videoPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lane s
 		args = append(args, "-timecode", m.Timecode)
 	}
 	args = append(args, "-movflags", "+faststart", "-f", "mp4", out)
+	if d.Poster != "" {
+		args = append(args, "-map", "[poster]", "-fps_mode", "passthrough", "-frames:v", "1",
+			"-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", d.Poster)
+	}
+	if d.Filmstrip != "" {
+		args = append(args, "-map", "[film]", "-fps_mode", "passthrough", "-frames:v", "1",
+			"-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-update", "1", d.Filmstrip)
+	}
+	if pcm {
+		args = append(args, pcmOutput("[wave]")...)
+	}
 	p.Args = args
 	return p, nil
+}
+
+// pcmOutput is the output part that writes an audio stream as 48 kHz
+// stereo s16le to stdout (the waveform's input).
+func pcmOutput(stream string) []string {
+	return []string{"-map", stream, "-ac", "2", "-ar", "48000", "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1"}
 }
 
 func doubleRate(r string) string {
@@ -401,6 +485,12 @@ func doubleRate(r string) string {
 
 // audioPlan builds the AAC M4A proxy command.
 func audioPlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
+	return audioJobPlan(cfg, m, src, out, false)
+}
+
+// audioJobPlan is audioPlan that, with pcm, also writes the mix as 48 kHz
+// stereo s16le to stdout (the waveform) from the same decode.
+func audioJobPlan(cfg Config, m *storage.Media, src, out string, pcm bool) (plan, error) {
 	am := audioMix(m)
 	if am == "" {
 		return plan{}, fmt.Errorf("no audio stream in %s", src)
@@ -409,8 +499,14 @@ func audioPlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
 	if err != nil {
 		return plan{}, fmt.Errorf("audio proxy of %s: %w", src, err)
 	}
+	if pcm {
+		am = strings.TrimSuffix(am, "[aout]") + ",asplit=2[aout][wave]"
+	}
 	args := append(input, "-filter_complex", am, "-map", "[aout]", "-vn", "-map_metadata", "-1",
 		"-c:a", "aac", "-b:a", cfg.AudioBitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart", "-f", "mp4", out)
+	if pcm {
+		args = append(args, pcmOutput("[wave]")...)
+	}
 	return plan{Lane: LaneCPU, Encoder: "aac", Args: args, Profile: "aac-lc-48k-stereo"}, nil
 }
 
@@ -448,27 +544,8 @@ func imagePlan(cfg Config, m *storage.Media, src, out string) (plan, error) {
 	return plan{Lane: LaneCPU, Encoder: "mjpeg", Args: args, Width: w, Height: h, Profile: fmt.Sprintf("jpeg-%d", cfg.ImageMaxEdge)}, nil
 }
 
-// posterArgs takes one frame of the (already square-pixel, SDR) proxy.
-func posterArgs(proxy string, at float64, out string) []string {
-	args := append([]string{"-ss", strconv.FormatFloat(at, 'f', 3, 64)}, ownInput(fmtMP4, proxy)...)
-	return append(args, "-map", "0:v:0", "-frames:v", "1",
-		"-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", out)
-}
-
-// filmstripArgs tiles n evenly spaced frames of the proxy into one row.
-func filmstripArgs(proxy string, duration float64, n, tileH int, out string) []string {
-	if duration <= 0 {
-		duration = 1
-	}
-	step := duration / float64(n)
-	// Tile k is the first frame at or after (k+0.5)*step.
-	sel := fmt.Sprintf("select='gte(t\\,(selected_n+0.5)*%.6f)'", step)
-	vf := fmt.Sprintf("%s,scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", sel, tileH, n)
-	return append(ownInput(fmtMP4, proxy), "-map", "0:v:0", "-vf", vf, "-fps_mode", "passthrough", "-frames:v", "1",
-		"-c:v", "mjpeg", "-q:v", "4", "-f", "image2", "-update", "1", out)
-}
-
-// pcmArgs decodes the first audio track of a proxy to stereo s16le on stdout.
+// pcmArgs decodes the first audio track of a proxy to stereo s16le on stdout
+// (tests read proxies with it; jobs take the PCM from the proxy run).
 func pcmArgs(proxy string) []string {
 	return append(ownInput(fmtMP4, proxy), "-map", "0:a:0", "-ac", "2", "-ar", "48000", "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1")
 }

@@ -234,7 +234,7 @@ func validateAudio(ctx context.Context, ffprobe, out string, src *storage.Media)
 	return rep, nil
 }
 
-// validateImage checks a JPEG output's codec and size.
+// validateImage checks a JPEG output's codec and size (w or h 0: any).
 func validateImage(ctx context.Context, ffprobe, out string, w, h int) error {
 	p, err := runProbe(ctx, ffprobe, out, ownInput(fmtJPEG, out), "-show_streams")
 	if err != nil {
@@ -243,7 +243,7 @@ func validateImage(ctx context.Context, ffprobe, out string, w, h int) error {
 	if len(p.Streams) != 1 || p.Streams[0].CodecName != "mjpeg" {
 		return fmt.Errorf("validate %s: not a single JPEG picture", out)
 	}
-	if s := p.Streams[0]; w > 0 && (s.Width != w || s.Height != h) {
+	if s := p.Streams[0]; w > 0 && s.Width != w || h > 0 && s.Height != h {
 		return fmt.Errorf("validate %s: size %dx%d, want %dx%d", out, s.Width, s.Height, w, h)
 	}
 	return nil
