@@ -161,6 +161,12 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) { testCrash(t, 4) }
 // checks that neither happens before the sync.)
 func TestCrashKeepsAcknowledgedWritesManyWriters(t *testing.T) { testCrash(t, 32) }
 
+// TestCrashKeepsAcknowledgedWritesBatched is the same with 256 writers,
+// as many as the ingest pipeline lets wait for the catalog: changes are
+// committed in batches of up to maxBatch, so the kill lands among
+// transactions of many changes each.
+func TestCrashKeepsAcknowledgedWritesBatched(t *testing.T) { testCrash(t, 256) }
+
 func testCrash(t *testing.T, writers int) {
 	dir := filepath.Join(t.TempDir(), "cat")
 	cmd := exec.Command(os.Args[0])
@@ -212,8 +218,28 @@ func testCrash(t *testing.T, writers int) {
 
 	c := open(t, dir, Options{})
 	logged := map[uint64]bool{}
-	for _, e := range allEvents(t, c) {
+	log := allEvents(t, c)
+	added := map[string]int{}
+	for i, e := range log {
 		logged[e.Seq] = true
+		// seq is contiguous: a crash leaves no hole, so a hub can tell
+		// a lost event by a missing number.
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d of the log has seq %d: the seq after the crash is not 1..%d without holes", i+1, e.Seq, len(log))
+		}
+		if e.Type == storage.EvLocationAdded {
+			added[e.Path]++
+		}
+	}
+	for p, n := range added {
+		if n != 1 {
+			t.Fatalf("%s: %d location.added in the log, want 1", p, n)
+		}
+	}
+	for _, n := range ackedFiles {
+		if p := crashRec(n).Path; added[p] != 1 {
+			t.Fatalf("acknowledged file %s: %d location.added in the log, want 1", p, added[p])
+		}
 	}
 	for s := range acked {
 		if !logged[s] {
@@ -237,9 +263,12 @@ func testCrash(t *testing.T, writers int) {
 		}
 	}
 	last := c.LastSeq()
+	if last != uint64(len(log)) {
+		t.Fatalf("LastSeq %d after the crash, log has %d events", last, len(log))
+	}
 	e, err := c.AppendEvent(storage.Event{Type: "after-crash"})
-	if err != nil || e.Seq <= last {
-		t.Fatalf("seq after crash %d, last %d, %v", e.Seq, last, err)
+	if err != nil || e.Seq != last+1 {
+		t.Fatalf("seq after crash %d, want %d (last %d), %v", e.Seq, last+1, last, err)
 	}
 }
 
