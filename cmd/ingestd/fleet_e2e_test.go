@@ -144,6 +144,39 @@ func (h *fleetHub) lines() []fleetLine {
 	return out
 }
 
+// fleetBlockCursor puts a directory where the cursor file is, so that
+// the consumer's rename onto it fails, and returns the cursor written last.
+func fleetBlockCursor(t *testing.T, file string) []byte {
+	t.Helper()
+	for range 100 {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(file); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(file, 0o755); err == nil {
+			return b
+		}
+		// The consumer wrote a new cursor in between: take that one.
+	}
+	t.Fatalf("could not block %s", file)
+	return nil
+}
+
+// fleetWaitUntil polls cond every 50 ms until it holds or timeout passes.
+func fleetWaitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // fleetRun is one run of the consumer: its first output line, and the
 // cursors (per appliance id) it found.
 type fleetRun struct {
@@ -214,11 +247,20 @@ func TestFleet(t *testing.T) {
 
 	// Rounds: every box gets a clip and a text file, then one or two boxes
 	// are killed with -9 at a random moment and restarted after a random
-	// pause; the consumer is killed with -9 in rounds 1 and 3.
+	// pause; the consumer is killed with -9 in rounds 1 and 3. In round 3
+	// box1's cursor cannot be written (a directory stands in its place, the
+	// fault injected): the consumer delivers box1's events, fails to persist
+	// the cursor and retries, is killed, and its next run must deliver those
+	// events again from the last cursor that was written (at least once).
 	dropped := make([][]string, boxes)
 	kills := 0
 	hubRuns := []fleetRun{{cursors: map[string]uint64{}}} // where each consumer run started
+	curFile := filepath.Join(hub.state, "box1.cursor.json")
+	var savedCursor []byte
 	for r := range rounds {
+		if r == rounds-1 {
+			savedCursor = fleetBlockCursor(t, curFile)
+		}
 		for b, e := range apps {
 			clip := fmt.Sprintf("r%d/%s_C%03d.mov", r, strings.ToUpper(ids[b][5:]), r)
 			e.dropFile(clips[[2]int{b, r}], clip)
@@ -234,9 +276,22 @@ func TestFleet(t *testing.T) {
 			time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
 			apps[v].start()
 		}
-		if r == 1 || r == 3 {
+		if r == 1 || r == rounds-1 {
 			time.Sleep(time.Duration(rng.IntN(800)) * time.Millisecond)
+			if r == rounds-1 {
+				fleetWaitUntil(t, 30*time.Second, "the consumer failing to write box1's cursor after delivering", func() bool {
+					return regexp.MustCompile(`write cursor \S*box1\.cursor\.json`).MatchString(hub.log.String())
+				})
+			}
 			hub.kill9()
+			if r == rounds-1 {
+				if err := os.Remove(curFile); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(curFile, savedCursor, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 			hubRuns = append(hubRuns, fleetRun{first: len(hub.lines()), cursors: map[string]uint64{}})
 			for b := range apps {
@@ -306,6 +361,9 @@ func TestFleet(t *testing.T) {
 			}
 		}
 		byBox[l.ApplianceID][l.Event.Seq] = l.Event
+	}
+	if dups == 0 {
+		t.Errorf("no event delivered twice, although box1's cursor could not be written before the consumer was killed")
 	}
 	if len(byBox) != boxes {
 		t.Errorf("consumer saw appliances %v, want %v", slices.Sorted(maps.Keys(byBox)), ids)
