@@ -220,7 +220,7 @@ func secCardsResumeInto(t *testing.T, plant func(dest, victim string), planted s
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.Insert()
-	evs = e.waitFeed(90*time.Second, "SEC1 offloaded after the symlink was removed", func(evs []storage.Event) bool {
+	e.waitFeed(90*time.Second, "SEC1 offloaded after the symlink was removed", func(evs []storage.Event) bool {
 		off, _ := secCardsEvents(evs, storage.EvCardOffloaded, "SEC1")
 		return len(off) > 0
 	})
