@@ -23,7 +23,7 @@ import (
 func main() {
 	var cfg hubfeed.Config
 	flag.StringVar(&cfg.StateDir, "state", ".", "directory of the cursor files")
-	flag.BoolVar(&cfg.DetectGaps, "gaps", false, "log gaps in seq (expected after an appliance crash)")
+	flag.BoolVar(&cfg.DetectGaps, "gaps", true, "warn of gaps in seq (the feed is contiguous: a gap is lost events)")
 	flag.Func("source", "NAME=URL[,TOKEN_FILE] (repeat per appliance)", func(v string) error {
 		name, rest, ok := strings.Cut(v, "=")
 		if !ok {

@@ -8,8 +8,10 @@
 // retried with jittered exponential backoff; a re-created catalog (another
 // catalog_id) or a feed behind the cursor (a catalog restored from an older
 // backup) is reported through OnReset and the cursor is moved as docs/api.md
-// says, never skipped silently. Sequence numbers may have gaps: they are not
-// an error; with DetectGaps each gap is reported (OnGap, a log line, Stats).
+// says, never skipped silently. seq is contiguous (docs/api.md), so a gap
+// means events the appliance lost (or a catalog written before numbers were
+// contiguous): with DetectGaps each gap is reported (OnGap, a warning,
+// Stats), never fatal; the events around it are delivered.
 //
 // It owns the cursor files under Config.StateDir and nothing else. It is NOT
 // used by the daemon: it only speaks the public HTTP API, as a hub written
@@ -100,8 +102,9 @@ const (
 )
 
 // Gap reports seq numbers skipped between two consecutive events: After,
-// then Seq, with nothing between. Today a crash skips the rest of a leased
-// block, so gaps are expected (docs/api.md); they are reported, never fatal.
+// then Seq, with nothing between. The feed promises contiguous numbers
+// (docs/api.md), so a gap is an alert: events lost on the appliance, or
+// older events of a catalog written before numbers were contiguous.
 type Gap struct {
 	Source      string
 	ApplianceID string
@@ -123,8 +126,9 @@ type Config struct {
 	// OnReset, when set, is told of every reset before the moved cursor is
 	// persisted (a crash in between reports it again).
 	OnReset func(Reset)
-	// DetectGaps reports gaps in seq (OnGap, a warning, Stats). Off by
-	// default: gaps are normal today after an appliance crash.
+	// DetectGaps reports gaps in seq (OnGap, a warning, Stats); they are
+	// never fatal. Off by default, for catalogs whose older events predate
+	// contiguous numbering.
 	DetectGaps bool
 	OnGap      func(Gap)
 	Wait       time.Duration // long-poll wait; default 30s, at most 60s
