@@ -25,10 +25,13 @@ func (a *App) provisionCards() error {
 	a.AddService(Service{Name: "fixity", Run: fx.Run})
 	a.api.Handle("/v1/verify", cardsvc.VerifyHandler(fx))
 	clips := cardsvc.ClipsHandler(a.cat)
-	a.api.Handle("GET /v1/clips", clips)
-	a.api.Handle("GET /v1/clips/{id}", clips)
-	a.api.Handle("GET /v1/cards", clips)
-	a.api.Handle("GET /v1/clips/{id}/proxy", cardsvc.ClipProxyHandler(a.cfg.StateDir))
+	// No method in these patterns: the handlers' own GET routes answer
+	// another method with 405 and Allow (a method pattern here would leave
+	// it to the catch-all 404).
+	a.api.Handle("/v1/clips", clips)
+	a.api.Handle("/v1/clips/{id}", clips)
+	a.api.Handle("/v1/cards", clips)
+	a.api.Handle("/v1/clips/{id}/proxy", cardsvc.ClipProxyHandler(a.cfg.StateDir))
 	if a.cfg.Cards == nil {
 		a.AddStatus(func(s *api.Status) { s.Cards = cardsvc.Status{Cards: []cardsvc.CardStatus{}, Fixity: fx.Status()} })
 		return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -103,7 +104,8 @@ var routes = map[string][]struct{ file, ctype string }{
 }
 
 // Handler serves GET and HEAD /v1/assets/{id}/proxy|poster|filmstrip|waveform
-// from state_dir/media with Range, ETag and If-None-Match (http.ServeContent).
+// from state_dir/media with Range, ETag and If-None-Match (api.ServeContent:
+// Accept-Ranges and Last-Modified on every answer, 304 included).
 // It parses the path itself, so it can be mounted under any pattern that
 // routes those paths to it (e.g. "/v1/assets/{id}/{output}"). Only derived
 // outputs are served: never a master. Errors are JSON {"error": …}.
@@ -142,7 +144,7 @@ func (s *Service) Handler() http.Handler {
 			h.Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, strings.TrimSuffix(c.file, filepath.Ext(c.file)), fi.Size(), fi.ModTime().UnixNano()))
 			h.Set("Cache-Control", "private, max-age=60")
 			h.Set("X-Content-Type-Options", "nosniff")
-			http.ServeContent(w, r, c.file, fi.ModTime(), f)
+			api.ServeContent(w, r, c.file, fi.ModTime(), f)
 			return
 		}
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("asset %s has no %s", id, what), "")

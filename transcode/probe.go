@@ -171,7 +171,7 @@ func convertProbe(p *ffProbe) *storage.Media {
 			Index:    s.Index,
 			Type:     s.CodecType,
 			Codec:    s.CodecName,
-			CodecTag: s.CodecTag,
+			CodecTag: fourCC(s.CodecTag),
 			Profile:  s.Profile,
 		}
 		switch s.CodecType {
@@ -473,4 +473,21 @@ func excerpt(s string, n int) string {
 		}
 	}
 	return s
+}
+
+// fourCC is ffprobe's codec_tag_string when it is a four-character code
+// of printable characters ("avc1", "apcn"); "" (codec_tag omitted) for no
+// tag ("[0][0][0][0]") or a numeric one that ffprobe prints with bytes in
+// brackets (an MPEG-TS stream type "[27][0][0][0]", a WAV format tag
+// "[1][0][0][0]"): not a fourcc, and `codec` already names the codec.
+func fourCC(tag string) string {
+	if len(tag) != 4 || strings.Contains(tag, "[") {
+		return ""
+	}
+	for i := 0; i < len(tag); i++ {
+		if tag[i] < 0x20 || tag[i] > 0x7e {
+			return ""
+		}
+	}
+	return tag
 }

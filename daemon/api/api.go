@@ -102,7 +102,9 @@ func New(opts Options) *Server {
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ExtraWriteTimeout))
-		h.ServeHTTP(w, r)
+		jw := &jsonErrors{ResponseWriter: w}
+		h.ServeHTTP(jw, r)
+		jw.finish()
 	}))
 }
 
@@ -121,6 +123,13 @@ func (s *Server) Handler() http.Handler {
 		// cleans the path and answers with a redirect.
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/assets/"); ok && !ValidID(rest) && !s.extra(r) {
 			WriteError(w, http.StatusBadRequest, "id must be 64 lowercase hex characters", "id")
+			return
+		}
+		// ServeMux would answer a path that is not clean ("//v1/status",
+		// "/v1/./feed") with a redirect and an HTML body: the API never
+		// redirects, and every error body is JSON.
+		if c := cleanPath(r.URL.Path); c != r.URL.Path {
+			WriteError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s (not a canonical path; did you mean %s?)", r.URL.Path, c), "")
 			return
 		}
 		s.mux.ServeHTTP(w, r)
@@ -482,6 +491,11 @@ func parseUint(q query, name string) (uint64, error) {
 	}
 	return n, nil
 }
+
+// ParseLimit reads the `limit` query parameter of a listing: DefaultLimit
+// when absent, an error (400, param "limit") unless a positive integer,
+// clamped to MaxLimit (docs/api.md: larger values are clamped).
+func ParseLimit(q query) (int, error) { return parseLimit(q) }
 
 func parseLimit(q query) (int, error) {
 	v := q.Get("limit")

@@ -42,7 +42,7 @@ type VolumeStatus struct {
 	Path      string    `json:"path"`
 	Online    bool      `json:"online"`
 	Reason    string    `json:"reason,omitempty"`
-	WatchMode string    `json:"watch_mode"` // e.g. "inotify" or "walk"
+	WatchMode string    `json:"watch_mode"` // "inotify", "walk" or "none" (offline)
 	Watches   int       `json:"watches"`
 	Files     int64     `json:"files"`
 	Bytes     int64     `json:"bytes"`

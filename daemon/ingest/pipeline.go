@@ -107,7 +107,7 @@ type VolumeStatus struct {
 	Name, Path       string
 	Online           bool
 	Reason           string // why offline, or a note (e.g. walk mode cause)
-	WatchMode        string // "inotify" | "walk" ("" while offline)
+	WatchMode        string // "inotify" | "walk" | "none" (offline: nothing watched)
 	Watches          int
 	Files, Bytes     int64 // present locations in the catalog
 	LastScan         time.Time

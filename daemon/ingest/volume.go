@@ -56,7 +56,7 @@ func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
 		quit: make(chan struct{}), done: make(chan struct{}),
 		rescanReq: make(chan struct{}, 1), checkReq: make(chan struct{}, 1),
 		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1), rewatchReq: make(chan struct{}, 1),
-		st:    VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet"},
+		st:    VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet", WatchMode: "none"},
 		gone:  map[string]bool{},
 		index: locIndex{m: map[uint64]idxEntry{}},
 	}
@@ -218,7 +218,7 @@ func (v *volume) goOffline(rec storage.Volume, reason string) {
 	v.p.settle.dropVolume(v.name)
 	v.mu.Lock()
 	changed := v.st.Reason != reason || wasOnline
-	v.st.Online, v.st.Reason, v.st.WatchMode, v.st.Scanning = false, reason, "", false
+	v.st.Online, v.st.Reason, v.st.WatchMode, v.st.Scanning = false, reason, "none", false
 	v.mu.Unlock()
 	if wasOnline || rec.Online || (rec.Reason != reason && rec.Marker != "") {
 		rec.Online, rec.Reason, rec.Changed = false, reason, time.Now().UTC()

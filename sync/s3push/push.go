@@ -119,7 +119,7 @@ func (p *Pusher) pushAsset(ctx context.Context, id string) error {
 		}
 		objects[name] = sum
 	}
-	at := time.Now().UTC().Truncate(time.Millisecond)
+	at := time.Now().UTC()
 	doc.Sync = &storage.SyncInfo{Status: "synced", At: at}
 	body, err := docJSON(doc)
 	if err != nil {
@@ -152,7 +152,7 @@ func (p *Pusher) markFailed(id, ch string, st assetState, cause error) error {
 	p.log.Error("asset cannot be synced", "asset", id, "err", cause)
 	msg := redact.String(cause.Error())
 	if _, err := p.cat.UpdateAsset(id, storage.EvAssetUpdated, "sync failed: "+msg, func(a *storage.Asset) error {
-		a.Sync = &storage.SyncInfo{Status: "failed", At: time.Now().UTC().Truncate(time.Millisecond), Error: msg}
+		a.Sync = &storage.SyncInfo{Status: "failed", At: time.Now().UTC(), Error: msg}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("record sync failure of %s: %w", id, err)

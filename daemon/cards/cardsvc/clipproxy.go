@@ -282,8 +282,8 @@ func ClipProxyHandler(stateDir string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/clips/{id}/proxy", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
-			api.WriteError(w, http.StatusNotFound, "no clip "+id, "id")
+		if !ValidClipID(id) {
+			api.WriteError(w, http.StatusBadRequest, "id must be 32 lowercase hex characters", "id")
 			return
 		}
 		f, err := os.Open(ClipProxyPath(stateDir, id))
@@ -303,7 +303,7 @@ func ClipProxyHandler(stateDir string) http.Handler {
 		h.Set("ETag", fmt.Sprintf(`"clip-%x-%x"`, fi.Size(), fi.ModTime().UnixNano()))
 		h.Set("Cache-Control", "private, max-age=60")
 		h.Set("X-Content-Type-Options", "nosniff")
-		http.ServeContent(w, r, "proxy.mp4", fi.ModTime(), f)
+		api.ServeContent(w, r, "proxy.mp4", fi.ModTime(), f)
 	})
 	return mux
 }

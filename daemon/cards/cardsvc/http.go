@@ -23,6 +23,12 @@ func clipID(cardKey, name string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// ValidClipID reports whether id looks like a clip id: 32 lowercase hex
+// characters (a malformed id is a 400, like an asset id).
+func ValidClipID(id string) bool {
+	return len(id) == 32 && strings.Trim(id, "0123456789abcdef") == ""
+}
+
 // ClipsDoc is GET /v1/clips.
 type ClipsDoc struct {
 	Clips []ClipDoc `json:"clips"`
@@ -40,18 +46,19 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 	mux.HandleFunc("GET /v1/clips", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		after := q.Get("after")
-		limit := 100
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 1000 {
-				api.WriteError(w, http.StatusBadRequest, "limit must be 1..1000", "limit")
-				return
-			}
-			limit = n
+		if after != "" && !ValidClipID(after) {
+			api.WriteError(w, http.StatusBadRequest, "after must be a clip id (32 lowercase hex characters)", "after")
+			return
+		}
+		// Like the feed and the assets: larger limits are clamped.
+		limit, err := api.ParseLimit(q)
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), "limit")
+			return
 		}
 		doc := ClipsDoc{Clips: []ClipDoc{}}
 		more := false
-		err := cat.ListState("clips/", func(key string, raw []byte) error {
+		err = cat.ListState("clips/", func(key string, raw []byte) error {
 			id := strings.TrimPrefix(key, "clips/")
 			if id <= after {
 				return nil
@@ -78,6 +85,10 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/clips/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
+		if !ValidClipID(id) {
+			api.WriteError(w, http.StatusBadRequest, "id must be 32 lowercase hex characters", "id")
+			return
+		}
 		var c ClipDoc
 		err := cat.GetState(clipKey(id), &c)
 		switch {

@@ -1,0 +1,907 @@
+package main_test
+
+// The contract test: docs/api.md against the live daemon, as a hub
+// integrator would read it. One real daemon (tokenless, loopback) with two
+// volumes (one taken offline), real media (a clip, a WAV, a PNG, text
+// files, a deleted and a rewritten file, a non-UTF-8 name), FFmpeg proxies,
+// MinIO for hub.s3 and an httptest webhook receiver; a second daemon with
+// a token for the 401s. The list of endpoints comes from docs/api.md
+// itself: an endpoint documented there that no case below walks fails the
+// test. Each JSON document is compared key by key with the fields listed
+// here, and every listed field must be named in docs/api.md: an
+// undocumented key from the daemon fails, and so does a listed field the
+// doc never names.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/storage"
+)
+
+// ctShape is the documented field set of one JSON object: req fields must
+// be present, opt fields may be (omitted when empty, per the doc); any
+// other key fails. kids are the shapes of nested objects (or of the
+// elements of nested arrays) by field name; with anyKeys the keys are
+// data (e.g. done counts by status) and kids["*"] shapes every value.
+type ctShape struct {
+	req, opt []string
+	kids     map[string]*ctShape
+	anyKeys  bool
+}
+
+// ctObj builds a shape from "a b c? d": a trailing ? marks an optional
+// field.
+func ctObj(spec string, kids map[string]*ctShape) *ctShape {
+	s := &ctShape{kids: kids}
+	for _, f := range strings.Fields(spec) {
+		if n, ok := strings.CutSuffix(f, "?"); ok {
+			s.opt = append(s.opt, n)
+		} else {
+			s.req = append(s.req, f)
+		}
+	}
+	return s
+}
+
+func ctMap(elem *ctShape) *ctShape {
+	return &ctShape{anyKeys: true, kids: map[string]*ctShape{"*": elem}}
+}
+
+// Time fields: RFC 3339, UTC ("Z"), fraction as Go's RFC3339Nano writes it.
+var ctTimeKeys = map[string]bool{
+	"started": true, "last_scan": true, "time": true, "first_seen": true, "mtime": true, "seen": true,
+	"at": true, "removed": true, "replaced": true, "last_success": true, "last_error_at": true,
+	"retry_at": true, "since": true, "last_start": true, "last_end": true, "next_run": true,
+	"offload_at": true, "finished": true,
+}
+
+// ctCheck compares v with s, recursively; where names the position.
+func ctCheck(t *testing.T, where string, v any, s *ctShape) {
+	t.Helper()
+	if s == nil || v == nil {
+		return
+	}
+	if arr, ok := v.([]any); ok {
+		for i, e := range arr {
+			ctCheck(t, fmt.Sprintf("%s[%d]", where, i), e, s)
+		}
+		return
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf("%s: %T, want an object", where, v)
+		return
+	}
+	if s.anyKeys {
+		for k, x := range m {
+			ctCheck(t, where+"."+k, x, s.kids["*"])
+		}
+		return
+	}
+	for _, f := range s.req {
+		if _, ok := m[f]; !ok {
+			t.Errorf("%s: documented field %q missing (have %v)", where, f, ctKeys(m))
+		}
+	}
+	for k, x := range m {
+		if !slices.Contains(s.req, k) && !slices.Contains(s.opt, k) {
+			t.Errorf("%s: field %q (= %s) is not documented in docs/api.md", where, k, ctShort(x))
+			continue
+		}
+		if ctTimeKeys[k] {
+			if str, ok := x.(string); ok {
+				ts, err := time.Parse(time.RFC3339Nano, str)
+				if err != nil || !strings.HasSuffix(str, "Z") || ts.UTC().Format(time.RFC3339Nano) != str {
+					t.Errorf("%s.%s = %q: want an RFC 3339 UTC time as documented", where, k, str)
+				}
+			}
+		}
+		if ks := s.kids[k]; ks != nil {
+			ctCheck(t, where+"."+k, x, ks)
+		}
+	}
+}
+
+func ctKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func ctShort(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 80 {
+		return string(b[:80]) + "…"
+	}
+	return string(b)
+}
+
+// ctFieldNames lists every field named by a shape, for the check that the
+// doc names each.
+func ctFieldNames(s *ctShape, into map[string]bool) {
+	if s == nil {
+		return
+	}
+	for _, f := range append(append([]string{}, s.req...), s.opt...) {
+		into[f] = true
+	}
+	for _, k := range s.kids {
+		ctFieldNames(k, into)
+	}
+}
+
+// The documented JSON documents.
+var (
+	ctErrorShape = ctObj("error param?", nil)
+
+	ctLocationShape = ctObj("volume path path_b64? asset_id size mtime inode dev state seen removed? replaced_by? history?",
+		map[string]*ctShape{"history": ctObj("asset_id size mtime replaced", nil)})
+	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? locations", map[string]*ctShape{
+		"hashes": ctObj("blake3 xxh128", nil),
+		"media": ctObj("container? duration? timecode? drop_frame? reel? make? model? time_reference? streams?", map[string]*ctShape{
+			"streams": ctObj("index type codec? codec_tag? profile? width? height? sar? dar? frame_rate? vfr? frames? "+
+				"field_order? pix_fmt? bit_depth? color_primaries? color_transfer? color_matrix? hdr? rotation? "+
+				"channels? channel_layout? sample_rate? duration? attached_pic?", nil),
+		}),
+		"proxy":     ctObj("status profile? lane? width? height? frames? bytes? error? outputs? at?", nil),
+		"sync":      ctObj("status at? error?", nil),
+		"origin":    ctObj("card_label? card_layout? offload_at?", nil),
+		"locations": ctLocationShape,
+	})
+	ctAssetsShape = ctObj("assets next", map[string]*ctShape{"assets": ctAssetShape})
+
+	ctStatusShape = ctObj("version appliance_id catalog_id started ready volumes queues ingest catalog "+
+		// proxy, sync, cards and disk appear when those stages run: all do here.
+		"proxy sync cards disk", map[string]*ctShape{
+		"volumes": ctObj("name path online reason? watch_mode watches files bytes last_scan last_scan_seconds scanning stalled_seconds?", nil),
+		"queues":  ctObj("settling hashing", nil),
+		"ingest":  ctObj("files_seen files_hashed bytes_hashed", nil),
+		"catalog": ctObj("last_seq lsm_bytes vlog_bytes", nil),
+		"proxy": ctObj("enabled detected capabilities lanes queued running done done_by_lane? error?", map[string]*ctShape{
+			"capabilities": ctObj("gpu_mode cuda nvdec? scale_cuda nvenc vaapi? qsv libx264 errors?", nil),
+			"lanes":        ctObj("name slots queued running", nil),
+			"running":      ctObj("asset_id lane encoder started out_time_us duration_us frame speed", nil),
+		}),
+		"sync": ctObj("s3 webhook", map[string]*ctShape{
+			"s3": ctObj("endpoint? bucket prefix backlog_assets backlog_objects backlog_bytes in_flight last_success? last_error? "+
+				"last_error_at? retry_at? rate_limit rate_limit_bytes concurrency assets_synced bytes_uploaded objects_skipped attempt_failures",
+				map[string]*ctShape{"in_flight": ctObj("key bytes total rate", nil)}),
+			"webhook": ctObj("url delivered_seq last_success? last_error? last_error_at? parked? batches_sent events_sent",
+				map[string]*ctShape{"parked": ctObj("first_seq last_seq code error since unpark", nil)}),
+		}),
+		"cards": ctObj("cards fixity", map[string]*ctShape{
+			"fixity": ctObj("running trigger? files_done? files_total? bytes_done? bytes_total? last_start? last_end? last_files last_corrupt last_missing next_run?", nil),
+		}),
+		"disk": ctObj("min_free low paused? paths", map[string]*ctShape{
+			"paths": ctObj("name path free_bytes total_bytes min_free_bytes low error?", nil),
+		}),
+	})
+
+	ctWaveformShape = ctObj("version sample_rate samples_per_peak channels bits length peaks", nil)
+	ctClipsShape    = ctObj("clips next?", nil)
+	ctCardsShape    = ctObj("cards", nil)
+	ctHealthShape   = ctObj("status", nil)
+	// Lines of POST /v1/verify, by type (zero counts are omitted).
+	ctVerifyShapes = map[string]*ctShape{
+		"start":    ctObj("type volume files? bytes?", nil),
+		"progress": ctObj("type volume files_done? bytes_done? files? bytes? path? path_b64?", nil),
+		"done":     ctObj("type volume files? bytes? files_done? bytes_done? ok? corrupt? missing? changed? errors?", nil),
+	}
+)
+
+// ctDoc reads docs/api.md.
+func ctDoc(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// ctDocEndpoints lists the endpoints docs/api.md documents, as
+// "GET /path" or "POST /path" (HEAD goes with GET): every `GET /…`,
+// `GET|HEAD /…` or `POST /…` it names, and the rows of its endpoint
+// tables (`| GET, HEAD | /…`). Query strings are dropped.
+func ctDocEndpoints(doc string) []string {
+	set := map[string]bool{}
+	add := func(method, path string) {
+		if method != "POST" {
+			method = "GET"
+		}
+		set[method+" "+path] = true
+	}
+	for _, m := range regexp.MustCompile("(GET|POST|HEAD)(?:\\|HEAD)? (/[A-Za-z0-9_{}./-]*)").FindAllStringSubmatch(doc, -1) {
+		add(m[1], m[2])
+	}
+	for _, m := range regexp.MustCompile("(?m)^\\| *(GET|POST)[A-Z, ]* *\\| *`(/[^`?]+)`").FindAllStringSubmatch(doc, -1) {
+		add(m[1], m[2])
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ctDocEventTypes parses the "Event types" table: type -> required and
+// optional fields (before and after the first ";" of the fields column),
+// using the field names of the "Event fields" table.
+func ctDocEventTypes(t *testing.T, doc string) map[string]*ctShape {
+	t.Helper()
+	sec := func(head string) string {
+		i := strings.Index(doc, head)
+		if i < 0 {
+			t.Fatalf("docs/api.md has no %q", head)
+		}
+		rest := doc[i+len(head):]
+		if j := strings.Index(rest, "\n#"); j >= 0 {
+			rest = rest[:j]
+		}
+		return rest
+	}
+	names := map[string]bool{}
+	for _, row := range regexp.MustCompile("(?m)^\\| (`[a-z_0-9]+`(?:, `[a-z_0-9]+`)*) \\|").FindAllStringSubmatch(sec("#### Event fields"), -1) {
+		for _, n := range strings.Split(row[1], ", ") {
+			names[strings.Trim(n, "`")] = true
+		}
+	}
+	for _, n := range []string{"seq", "type", "time", "asset_id", "volume", "path", "detail"} {
+		if !names[n] {
+			t.Fatalf("Event fields table lacks %q (parsed %v)", n, names)
+		}
+	}
+	word := regexp.MustCompile(`[a-z_0-9]+`)
+	types := map[string]*ctShape{}
+	for _, row := range regexp.MustCompile("(?m)^\\| `([a-z]+\\.[a-z_]+)` \\| ([^|]*) \\|").FindAllStringSubmatch(sec("#### Event types"), -1) {
+		req, opt, _ := strings.Cut(row[2], ";")
+		s := &ctShape{req: []string{"seq", "type", "time"}}
+		for i, part := range []string{req, opt} {
+			for _, w := range word.FindAllString(part, -1) {
+				if !names[w] || slices.Contains(s.req, w) || slices.Contains(s.opt, w) {
+					continue
+				}
+				if i == 0 {
+					s.req = append(s.req, w)
+				} else {
+					s.opt = append(s.opt, w)
+				}
+			}
+		}
+		if slices.Contains(s.req, "path") || slices.Contains(s.opt, "path") {
+			s.opt = append(s.opt, "path_b64") // when the name is not UTF-8
+		}
+		types[row[1]] = s
+	}
+	if len(types) < 10 {
+		t.Fatalf("parsed only %d event types from docs/api.md", len(types))
+	}
+	return types
+}
+
+// ctDocMetrics lists the metric names of the /metrics table.
+func ctDocMetrics(doc string) map[string]bool {
+	out := map[string]bool{}
+	for _, row := range regexp.MustCompile("(?m)^\\| (`ingestd_[a-z_0-9]+`(?:, `ingestd_[a-z_0-9]+`)*) \\|").FindAllStringSubmatch(doc, -1) {
+		for _, n := range strings.Split(row[1], ", ") {
+			out[strings.Trim(n, "`")] = true
+		}
+	}
+	return out
+}
+
+// ctClient never follows a redirect: the API must not answer with one.
+var ctClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// ctResp is one answer, body read.
+type ctResp struct {
+	*http.Response
+	body []byte
+}
+
+func ctDo(t *testing.T, e *env, method, path string, hdr map[string]string) ctResp {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+e.addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := ctClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	return ctResp{resp, b}
+}
+
+// ctJSON decodes a JSON body into a generic value.
+func ctJSON(t *testing.T, what string, b []byte) any {
+	t.Helper()
+	var v any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("%s: body is not JSON: %v: %q", what, err, ctShort(string(b)))
+	}
+	return v
+}
+
+// ctWantError checks a documented error answer: status, JSON body
+// {"error", "param"?}, the param.
+func ctWantError(t *testing.T, r ctResp, what string, code int, param string) {
+	t.Helper()
+	if r.StatusCode != code {
+		t.Errorf("%s: status %d, want %d (%s)", what, r.StatusCode, code, ctShort(string(r.body)))
+		if r.StatusCode < 400 {
+			return
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("%s: Content-Type %q, want application/json (the JSON error body)", what, ct)
+		return
+	}
+	v := ctJSON(t, what, r.body)
+	ctCheck(t, what, v, ctErrorShape)
+	m, _ := v.(map[string]any)
+	if e, _ := m["error"].(string); e == "" {
+		t.Errorf("%s: empty error text", what)
+	}
+	if p, _ := m["param"].(string); p != param {
+		t.Errorf("%s: param %q, want %q", what, p, param)
+	}
+}
+
+// ctFFmpeg runs ffmpeg into dir/name and returns the path.
+func ctFFmpeg(t *testing.T, dir, name string, args ...string) string {
+	t.Helper()
+	ff := needTool(t, "ffmpeg")
+	out := filepath.Join(dir, name)
+	all := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
+	if b, err := exec.Command(ff, append(all, out)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// ctAsset finds the asset id last cataloged at path (feed).
+func ctAsset(evs []storage.Event, path string) string {
+	id := ""
+	for _, ev := range evs {
+		if ev.Path == path && ev.Volume == "footage" && (ev.Type == storage.EvLocationAdded || ev.Type == storage.EvLocationChanged) {
+			id = ev.AssetID
+		}
+	}
+	return id
+}
+
+func TestContractAPI(t *testing.T) {
+	doc := ctDoc(t)
+	needTool(t, "ffprobe")
+	const bucket = "contract-hub"
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	rx := &hook{}
+	hub := httptest.NewServer(rx)
+	defer hub.Close()
+	dir := t.TempDir()
+	hubToken := filepath.Join(dir, "hub-token")
+	if err := os.WriteFile(hubToken, []byte("hub-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spare := filepath.Join(dir, "spare")
+	if err := os.Mkdir(spare, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// extra continues the volumes list, then adds top-level keys.
+	e := newEnv(t, "", "  - name: spare\n    path: "+spare+"\n"+
+		"appliance_id: contract\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\nhub:\n"+
+		"  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n"+
+		"  webhook:\n    url: "+hub.URL+"/ingestd/events\n    token_file: "+hubToken+"\n    retry_min: 200ms\n    retry_max: 2s\n")
+	e.extraEnv = miniotest.Env()
+	e.start()
+	defer e.stop()
+
+	// Media and the changes whose events the feed must carry.
+	tmp := t.TempDir()
+	clip := makeClip(t, tmp, "A001_C001.mov", 1, 440, true)
+	wav := ctFFmpeg(t, tmp, "tone.wav", "-f", "lavfi", "-i", "sine=f=660:sample_rate=48000:d=1", "-c:a", "pcm_s16le")
+	png := ctFFmpeg(t, tmp, "still.png", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=1:d=1", "-frames:v", "1")
+	e.dropFile(clip, "day 1/A001_C001.mov")
+	e.dropFile(wav, "audio/tone.wav")
+	e.dropFile(png, "stills/still.png")
+	e.writeFile("notes.txt", []byte("contract notes\n"))
+	e.writeFile("gone.txt", []byte("soon deleted\n"))
+	e.writeFile("rewrite.txt", []byte("first content\n"))
+	latin1 := "caf\xe9.txt"
+	e.writeFile(latin1, []byte("latin-1 name\n"))
+	evs := e.waitFeed(mediaTimeout, "files cataloged", hasPaths(storage.EvLocationAdded,
+		"day 1/A001_C001.mov", "audio/tone.wav", "stills/still.png", "notes.txt", "gone.txt", "rewrite.txt", latin1))
+	if err := os.Remove(filepath.Join(e.watch, "gone.txt")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // another mtime second
+	e.writeFile("rewrite.txt", []byte("second content, longer\n"))
+	clipID, wavID, pngID := ctAsset(evs, "day 1/A001_C001.mov"), ctAsset(evs, "audio/tone.wav"), ctAsset(evs, "stills/still.png")
+	evs = e.waitFeed(mediaTimeout, "proxies ready, clip synced, removal and rewrite", func(evs []storage.Event) bool {
+		return hasAssetEvent(storage.EvProxyReady, &clipID, &wavID, &pngID)(evs) &&
+			syncedAfter(evs, clipID, storage.EvProxyReady) &&
+			hasPaths(storage.EvLocationRemoved, "gone.txt")(evs) && hasPaths(storage.EvLocationChanged, "rewrite.txt")(evs)
+	})
+	// The spare volume goes away: offline, nothing removed.
+	if err := os.Rename(spare, spare+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	evs = e.waitFeed(time.Minute, "volume.offline", func(evs []storage.Event) bool {
+		return slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == storage.EvVolumeOffline && ev.Volume == "spare" })
+	})
+	// Let the asset documents and the webhook settle: every asset synced
+	// after its last change, and the hub holds the whole feed.
+	last := evs[len(evs)-1].Seq
+	deadline := time.Now().Add(mediaTimeout)
+	for {
+		var st struct {
+			Sync struct {
+				S3 struct {
+					BacklogAssets int `json:"backlog_assets"`
+				} `json:"s3"`
+				Webhook struct {
+					Delivered uint64 `json:"delivered_seq"`
+				} `json:"webhook"`
+			} `json:"sync"`
+		}
+		r := ctDo(t, e, "GET", "/v1/status", nil)
+		if err := json.Unmarshal(r.body, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Sync.S3.BacklogAssets == 0 && st.Sync.Webhook.Delivered >= last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sync did not settle: %s", r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	evs = e.feedAll()
+
+	covered := map[string]bool{}
+	cover := func(key string) { covered[key] = true }
+	anyID := strings.Repeat("0", 64)
+	anyClip := strings.Repeat("0", 32)
+
+	t.Run("healthz", func(t *testing.T) {
+		cover("GET /healthz")
+		r := ctDo(t, e, "GET", "/healthz", nil)
+		ctWantJSON(t, r, "GET /healthz", ctHealthShape)
+	})
+
+	t.Run("status", func(t *testing.T) {
+		cover("GET /v1/status")
+		r := ctDo(t, e, "GET", "/v1/status", nil)
+		v := ctWantJSON(t, r, "GET /v1/status", ctStatusShape)
+		st, _ := v.(map[string]any)
+		if id, _ := st["catalog_id"].(string); !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(id) {
+			t.Errorf("catalog_id %q: want 32 hex digits", id)
+		}
+		vols, _ := st["volumes"].([]any)
+		modes := map[string]string{}
+		for _, x := range vols {
+			vm, _ := x.(map[string]any)
+			name, _ := vm["name"].(string)
+			mode, _ := vm["watch_mode"].(string)
+			modes[name] = mode
+			online, _ := vm["online"].(bool)
+			reason, _ := vm["reason"].(string)
+			switch {
+			case online && mode != "inotify" && mode != "walk":
+				t.Errorf("volume %s online: watch_mode %q, want inotify or walk", name, mode)
+			case !online && (mode != "none" || reason == ""):
+				t.Errorf("volume %s offline: watch_mode %q reason %q, want none and a reason", name, mode, reason)
+			}
+		}
+		if modes["footage"] != "inotify" || modes["spare"] != "none" {
+			t.Errorf("watch modes %v: want footage inotify, spare none (offline)", modes)
+		}
+	})
+
+	t.Run("feed", func(t *testing.T) {
+		cover("GET /v1/feed")
+		types := ctDocEventTypes(t, doc)
+		r := ctDo(t, e, "GET", "/v1/feed?after=0&limit=1000", nil)
+		v := ctWantJSON(t, r, "GET /v1/feed", ctObj("events next", nil))
+		fm, _ := v.(map[string]any)
+		list, _ := fm["events"].([]any)
+		seenTypes := map[string]bool{}
+		for i, x := range list {
+			ev, _ := x.(map[string]any)
+			typ, _ := ev["type"].(string)
+			s := types[typ]
+			if s == nil {
+				t.Errorf("event %d: type %q is not in docs/api.md's Event types table", i, typ)
+				continue
+			}
+			seenTypes[typ] = true
+			ctCheck(t, fmt.Sprintf("event %d (%s)", i, typ), ev, s)
+		}
+		for _, typ := range []string{"appliance.started", "asset.cataloged", "location.added", "asset.updated", "location.changed",
+			"location.removed", "proxy.ready", "asset.synced", "volume.offline"} {
+			if !seenTypes[typ] {
+				t.Errorf("the feed has no %s event to check", typ)
+			}
+		}
+		// Documented details of location events.
+		for _, ev := range evs {
+			switch {
+			case ev.Type == storage.EvLocationRemoved && ev.Path == "gone.txt" && ev.Detail != "deleted or moved away" && ev.Detail != "missing at rescan":
+				t.Errorf("location.removed detail %q: want one documented in docs/api.md", ev.Detail)
+			case ev.Type == storage.EvLocationChanged && ev.Path == "rewrite.txt" && !strings.HasPrefix(ev.Detail, "content replaced ") && ev.Detail != "metadata":
+				t.Errorf("location.changed detail %q: want one documented in docs/api.md", ev.Detail)
+			case ev.Path == latin1 && ev.Type == storage.EvLocationAdded:
+				raw, _ := json.Marshal(ev)
+				if !bytes.Contains(raw, []byte(`"path_b64":"`+base64.StdEncoding.EncodeToString([]byte(latin1))+`"`)) {
+					t.Errorf("event of a non-UTF-8 name without its path_b64: %s", raw)
+				}
+			}
+		}
+		// Clamped limit; long-poll that runs out: next = after, events [].
+		ctWantJSON(t, ctDo(t, e, "GET", "/v1/feed?limit=5000", nil), "GET /v1/feed?limit=5000", ctObj("events next", nil))
+		after := fmt.Sprint(evs[len(evs)-1].Seq + 1000)
+		r = ctDo(t, e, "GET", "/v1/feed?after="+after+"&wait=1", nil)
+		if got := strings.TrimSpace(string(r.body)); got != `{"events":[],"next":`+after+`}` {
+			t.Errorf("feed past the end: %s", got)
+		}
+	})
+
+	var assets []any
+	t.Run("assets", func(t *testing.T) {
+		cover("GET /v1/assets")
+		r := ctDo(t, e, "GET", "/v1/assets?limit=5000", nil) // clamped, not rejected
+		v := ctWantJSON(t, r, "GET /v1/assets", ctAssetsShape)
+		am, _ := v.(map[string]any)
+		assets, _ = am["assets"].([]any)
+		if len(assets) < 7 {
+			t.Errorf("%d assets listed, want at least 7", len(assets))
+		}
+		if next, _ := am["next"].(string); next != "" {
+			t.Errorf("next %q on a complete listing, want \"\"", next)
+		}
+		r = ctDo(t, e, "GET", "/v1/assets?limit=1", nil)
+		am, _ = ctWantJSON(t, r, "GET /v1/assets?limit=1", ctAssetsShape).(map[string]any)
+		if next, _ := am["next"].(string); !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(next) {
+			t.Errorf("next %q on a full page, want the last id", next)
+		}
+	})
+
+	t.Run("asset", func(t *testing.T) {
+		cover("GET /v1/assets/{id}")
+		for _, id := range []string{clipID, wavID, pngID} {
+			r := ctDo(t, e, "GET", "/v1/assets/"+id, nil)
+			v := ctWantJSON(t, r, "GET /v1/assets/"+id, ctAssetShape)
+			a, _ := v.(map[string]any)
+			media, _ := a["media"].(map[string]any)
+			streams, _ := media["streams"].([]any)
+			if len(streams) == 0 {
+				t.Errorf("asset %s: no media.streams", id)
+			}
+			for _, s := range streams {
+				sm, _ := s.(map[string]any)
+				if tag, ok := sm["codec_tag"].(string); ok && !regexp.MustCompile(`^[ -~]{4}$`).MatchString(tag) || strings.Contains(fmt.Sprint(sm["codec_tag"]), "[") {
+					t.Errorf("asset %s stream codec_tag %q: documented as a four-character code, absent otherwise", id, tag)
+				}
+			}
+		}
+		// sync.at: nanoseconds like every other time (not truncated).
+		r := ctDo(t, e, "GET", "/v1/assets/"+clipID, nil)
+		var a storage.AssetDoc
+		if err := json.Unmarshal(r.body, &a); err != nil || a.Sync == nil || a.Sync.Status != "synced" {
+			t.Fatalf("clip asset: %v %s", err, r.body)
+		}
+		if a.Sync.At.Nanosecond()%int(time.Millisecond) == 0 && a.FirstSeen.Nanosecond()%int(time.Millisecond) != 0 {
+			t.Errorf("sync.at %s has millisecond precision, first_seen %s nanoseconds", a.Sync.At.Format(time.RFC3339Nano), a.FirstSeen.Format(time.RFC3339Nano))
+		}
+		// A removed location and a replaced one are documented.
+		for _, x := range assets {
+			am, _ := x.(map[string]any)
+			locs, _ := am["locations"].([]any)
+			for _, l := range locs {
+				lm, _ := l.(map[string]any)
+				if lm["state"] != "present" && lm["state"] != "removed" {
+					t.Errorf("location state %v", lm["state"])
+				}
+			}
+		}
+	})
+
+	t.Run("media", func(t *testing.T) {
+		type out struct{ path, ctype string }
+		outs := []out{
+			{"/v1/assets/" + clipID + "/proxy", "video/mp4"},
+			{"/v1/assets/" + wavID + "/proxy", "audio/mp4"},
+			{"/v1/assets/" + pngID + "/proxy", "image/jpeg"},
+			{"/v1/assets/" + clipID + "/poster", "image/jpeg"},
+			{"/v1/assets/" + clipID + "/filmstrip", "image/jpeg"},
+			{"/v1/assets/" + clipID + "/waveform", "application/json"},
+		}
+		for _, o := range outs {
+			cover("GET /v1/assets/{id}/" + filepath.Base(o.path))
+			t.Run(filepath.Base(o.path)+"-"+o.ctype, func(t *testing.T) {
+				ctWantContent(t, e, o.path, o.ctype)
+			})
+		}
+		wf := ctDo(t, e, "GET", "/v1/assets/"+clipID+"/waveform", nil)
+		ctCheck(t, "waveform.json", ctJSON(t, "waveform", wf.body), ctWaveformShape)
+		for _, w := range []string{"proxy", "poster", "filmstrip", "waveform"} {
+			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/"+w, nil), "GET unknown asset's "+w, 404, "")
+			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/XYZ/"+w, nil), "GET malformed asset id's "+w, 400, "id")
+		}
+	})
+
+	t.Run("clips", func(t *testing.T) {
+		cover("GET /v1/clips")
+		cover("GET /v1/clips/{id}")
+		cover("GET /v1/clips/{id}/proxy")
+		cover("GET /v1/cards")
+		ctWantJSON(t, ctDo(t, e, "GET", "/v1/clips", nil), "GET /v1/clips", ctClipsShape)
+		ctWantJSON(t, ctDo(t, e, "GET", "/v1/clips?limit=5000", nil), "GET /v1/clips?limit=5000 (clamped)", ctClipsShape)
+		ctWantJSON(t, ctDo(t, e, "GET", "/v1/cards", nil), "GET /v1/cards", ctCardsShape)
+		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/"+anyClip, nil), "GET unknown clip", 404, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/"+anyClip+"/proxy", nil), "GET unknown clip proxy", 404, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/not-a-clip", nil), "GET malformed clip id", 400, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/not-a-clip/proxy", nil), "GET malformed clip id proxy", 400, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/clips?limit=0", nil), "GET /v1/clips?limit=0", 400, "limit")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/clips?after=../x", nil), "GET /v1/clips?after=../x", 400, "after")
+	})
+
+	t.Run("verify", func(t *testing.T) {
+		cover("POST /v1/verify")
+		r := ctDo(t, e, "POST", "/v1/verify?volume=footage", map[string]string{"X-Ingestd-Request": "1"})
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/x-ndjson" {
+			t.Fatalf("POST /v1/verify: %d %q %s", r.StatusCode, r.Header.Get("Content-Type"), r.body)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(r.body))
+		var types []string
+		for sc.Scan() {
+			v := ctJSON(t, "verify line", sc.Bytes())
+			lm, _ := v.(map[string]any)
+			typ, _ := lm["type"].(string)
+			types = append(types, typ)
+			s := ctVerifyShapes[typ]
+			if s == nil {
+				t.Errorf("verify line of type %q (a clean volume has no problem lines): %s", typ, sc.Bytes())
+				continue
+			}
+			ctCheck(t, "verify "+typ, v, s)
+		}
+		if len(types) < 2 || types[0] != "start" || types[len(types)-1] != "done" {
+			t.Errorf("verify lines %v: want start … done", types)
+		}
+		ctWantError(t, ctDo(t, e, "POST", "/v1/verify?volume=nope", map[string]string{"X-Ingestd-Request": "1"}), "POST /v1/verify unknown volume", 400, "volume")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/verify", nil), "POST /v1/verify without X-Ingestd-Request", 403, "")
+		r = ctDo(t, e, "GET", "/v1/verify", nil)
+		ctWantError(t, r, "GET /v1/verify", 405, "")
+		if r.Header.Get("Allow") != "POST" {
+			t.Errorf("GET /v1/verify: Allow %q, want POST", r.Header.Get("Allow"))
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		cover("GET /metrics")
+		r := ctDo(t, e, "GET", "/metrics", nil)
+		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+			t.Fatalf("GET /metrics: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		documented := ctDocMetrics(doc)
+		exposed := map[string]bool{}
+		for _, mt := range regexp.MustCompile(`(?m)^# TYPE (ingestd_[a-z_0-9]+) `).FindAllStringSubmatch(string(r.body), -1) {
+			exposed[mt[1]] = true
+			if !documented[mt[1]] {
+				t.Errorf("metric %s is not in docs/api.md's metrics table", mt[1])
+			}
+		}
+		for name := range documented {
+			if !exposed[name] {
+				t.Errorf("documented metric %s not exposed (every stage runs here)", name)
+			}
+		}
+	})
+
+	t.Run("backup", func(t *testing.T) {
+		cover("GET /v1/admin/backup")
+		r := ctDo(t, e, "GET", "/v1/admin/backup", nil)
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/octet-stream" ||
+			!strings.HasPrefix(r.Header.Get("Content-Disposition"), "attachment; filename=") || len(r.body) == 0 {
+			t.Errorf("GET /v1/admin/backup: %d %q %q %d bytes", r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("Content-Disposition"), len(r.body))
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			hdr          map[string]string
+			code         int
+			param        string
+		}{
+			{"GET", "/v1/feed?after=x", nil, 400, "after"},
+			{"GET", "/v1/feed?limit=-5", nil, 400, "limit"},
+			{"GET", "/v1/feed?wait=forever", nil, 400, "wait"},
+			{"GET", "/v1/assets?after=xyz", nil, 400, "after"},
+			{"GET", "/v1/assets?limit=abc", nil, 400, "limit"},
+			{"GET", "/v1/assets/XYZ", nil, 400, "id"},
+			{"GET", "/v1/assets/" + anyID, nil, 404, "id"},
+			{"GET", "/v1/nope", nil, 404, ""},
+			{"GET", "//v1/status", nil, 404, ""}, // never a redirect
+			{"GET", "/v1/./feed", nil, 404, ""},  // never a redirect
+			{"POST", "/v1/status", nil, 405, ""}, // GET/HEAD only
+			{"POST", "/v1/clips", nil, 405, ""},  // idem
+			{"DELETE", "/v1/assets/" + anyID, nil, 405, ""},
+			{"PUT", "/v1/assets/" + clipID + "/proxy", nil, 405, ""},
+			{"POST", "/metrics", nil, 405, ""},
+			{"GET", "/v1/status", map[string]string{"Host": "evil.example:" + e.addr[strings.LastIndex(e.addr, ":")+1:]}, 421, ""},
+			{"GET", "/healthz", map[string]string{"Host": "evil.example"}, 421, ""},
+		} {
+			hdr := tc.hdr
+			if tc.method != "GET" && tc.code == 405 {
+				hdr = map[string]string{"X-Ingestd-Request": "1"}
+			}
+			what := tc.method + " " + tc.path
+			r := ctDo(t, e, tc.method, tc.path, hdr)
+			ctWantError(t, r, what, tc.code, tc.param)
+			if tc.code == 405 && !strings.Contains(r.Header.Get("Allow"), "GET") {
+				t.Errorf("%s: Allow %q, want GET, HEAD", what, r.Header.Get("Allow"))
+			}
+		}
+	})
+
+	// Every endpoint docs/api.md documents is walked above.
+	t.Run("coverage", func(t *testing.T) {
+		for _, k := range ctDocEndpoints(doc) {
+			if !covered[k] {
+				t.Errorf("docs/api.md documents %s, which the contract test does not walk: add a case", k)
+			}
+		}
+		names := map[string]bool{}
+		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape} {
+			ctFieldNames(s, names)
+		}
+		for _, s := range ctVerifyShapes {
+			ctFieldNames(s, names)
+		}
+		for n := range names {
+			// `name`, "name" or a dotted mention (`volumes[].name`, `origin.name`).
+			if !regexp.MustCompile("[`\".]" + regexp.QuoteMeta(n) + "[`\"]").MatchString(doc) {
+				t.Errorf("the test lists field %q, which docs/api.md never names", n)
+			}
+		}
+	})
+
+	// The same endpoints behind a token: 401 with the JSON body and
+	// WWW-Authenticate on every one of them but /healthz.
+	t.Run("auth", func(t *testing.T) {
+		const token = "contract-token"
+		te := newEnv(t, token, "proxy:\n  enabled: false\n")
+		te.start()
+		defer te.stop()
+		for _, k := range ctDocEndpoints(doc) {
+			method, p, _ := strings.Cut(k, " ")
+			id := anyID
+			if strings.HasPrefix(p, "/v1/clips/") {
+				id = anyClip
+			}
+			p = strings.ReplaceAll(p, "{id}", id)
+			noTok := *te
+			noTok.token = ""
+			r := ctDo(t, &noTok, method, p, nil)
+			if p == "/healthz" {
+				if r.StatusCode != 200 {
+					t.Errorf("GET /healthz without a token: %d", r.StatusCode)
+				}
+				continue
+			}
+			ctWantError(t, r, k+" without a token", 401, "")
+			if r.Header.Get("WWW-Authenticate") != `Bearer realm="ingestd"` {
+				t.Errorf("%s without a token: WWW-Authenticate %q", k, r.Header.Get("WWW-Authenticate"))
+			}
+		}
+	})
+}
+
+// ctWantJSON checks a 200 JSON document and its fields; returns it.
+func ctWantJSON(t *testing.T, r ctResp, what string, s *ctShape) any {
+	t.Helper()
+	if r.StatusCode != 200 {
+		t.Errorf("%s: status %d: %s", what, r.StatusCode, ctShort(string(r.body)))
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s: Content-Type %q, want application/json", what, ct)
+	}
+	v := ctJSON(t, what, r.body)
+	ctCheck(t, what, v, s)
+	return v
+}
+
+// ctWantContent checks a download as documented: 200 with the type,
+// Accept-Ranges, Last-Modified and a strong ETag; HEAD alike without a
+// body; 304 on If-None-Match and If-Modified-Since with the same headers;
+// 206 for a Range, 416 with the JSON error body past the end.
+func ctWantContent(t *testing.T, e *env, path, ctype string) {
+	t.Helper()
+	promised := func(what string, r ctResp) {
+		t.Helper()
+		if r.Header.Get("Accept-Ranges") != "bytes" {
+			t.Errorf("%s: Accept-Ranges %q, want bytes", what, r.Header.Get("Accept-Ranges"))
+		}
+		if _, err := http.ParseTime(r.Header.Get("Last-Modified")); err != nil {
+			t.Errorf("%s: Last-Modified %q", what, r.Header.Get("Last-Modified"))
+		}
+		if et := r.Header.Get("ETag"); !strings.HasPrefix(et, `"`) || !strings.HasSuffix(et, `"`) || len(et) < 3 {
+			t.Errorf("%s: ETag %q, want a strong one", what, et)
+		}
+	}
+	full := ctDo(t, e, "GET", path, nil)
+	if full.StatusCode != 200 || full.Header.Get("Content-Type") != ctype || len(full.body) == 0 {
+		t.Fatalf("GET %s: %d %q %d bytes, want 200 %s", path, full.StatusCode, full.Header.Get("Content-Type"), len(full.body), ctype)
+	}
+	promised("GET "+path, full)
+	head := ctDo(t, e, "HEAD", path, nil)
+	if head.StatusCode != 200 || head.Header.Get("Content-Type") != ctype || len(head.body) != 0 ||
+		head.Header.Get("Content-Length") != fmt.Sprint(len(full.body)) {
+		t.Errorf("HEAD %s: %d %q length %q", path, head.StatusCode, head.Header.Get("Content-Type"), head.Header.Get("Content-Length"))
+	}
+	promised("HEAD "+path, head)
+	for _, h := range []map[string]string{
+		{"If-None-Match": full.Header.Get("ETag")},
+		{"If-Modified-Since": full.Header.Get("Last-Modified")},
+	} {
+		r := ctDo(t, e, "GET", path, h)
+		what := fmt.Sprintf("GET %s %v", path, h)
+		if r.StatusCode != 304 || len(r.body) != 0 {
+			t.Errorf("%s: %d, %d bytes, want 304", what, r.StatusCode, len(r.body))
+		}
+		promised(what, r)
+	}
+	r := ctDo(t, e, "GET", path, map[string]string{"Range": "bytes=0-9"})
+	if r.StatusCode != 206 || len(r.body) != 10 || !bytes.Equal(r.body, full.body[:10]) ||
+		r.Header.Get("Content-Range") != fmt.Sprintf("bytes 0-9/%d", len(full.body)) {
+		t.Errorf("GET %s Range 0-9: %d %q %d bytes", path, r.StatusCode, r.Header.Get("Content-Range"), len(r.body))
+	}
+	promised("GET "+path+" Range", r)
+	r = ctDo(t, e, "GET", path, map[string]string{"Range": fmt.Sprintf("bytes=%d-", len(full.body)+100)})
+	ctWantError(t, r, "GET "+path+" Range past the end", 416, "")
+	if r.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", len(full.body)) {
+		t.Errorf("GET %s 416: Content-Range %q", path, r.Header.Get("Content-Range"))
+	}
+}
