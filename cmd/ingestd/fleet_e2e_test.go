@@ -523,9 +523,86 @@ func TestFleet(t *testing.T) {
 	if proxies != boxes*rounds {
 		t.Errorf("%d assets with proxies, want %d (one clip per box and round)", proxies, boxes*rounds)
 	}
-	t.Logf("fleet: %d appliances, %d files, %d kill -9 of appliances, %d of the consumer (%d runs); %d events (%d delivered again after a consumer kill, deduped), %d gaps in seq; %d objects, %d proxies; dropped in %v, settled at %v, total %v",
-		boxes, boxes*rounds*2, kills, hub.runs-1, hub.runs, totalEvents, dups, feedGaps, len(objs), proxies,
-		tDropped.Round(time.Millisecond), tSettled.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	tChecked := time.Since(t0)
+
+	// 3. A catalog re-created while the consumer follows: box3 is stopped,
+	// `ingestd reset-catalog --yes` gives it a new catalog_id, and it
+	// re-catalogs its volume from seq 1. The consumer reports the reset
+	// (never skipping: its cursor was far above 1) and delivers the new
+	// catalog's whole feed under the new catalog_id.
+	e3, id3 := apps[boxes-1], ids[boxes-1]
+	oldStatus, err := e3.client().Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := len(hub.lines())
+	hub.start()
+	time.Sleep(time.Second) // following all three feeds again
+	e3.stop()
+	if out, errOut, code := e3.cli("reset-catalog", "--yes"); code != 0 {
+		t.Fatalf("reset-catalog: exit %d\n%s%s", code, out, errOut)
+	}
+	e3.start()
+	e3.writeFile("after-reset/notes.txt", []byte(id3+" after the reset\n"))
+	newStatus, err := e3.client().Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newStatus.CatalogID == oldStatus.CatalogID || newStatus.ApplianceID != id3 {
+		t.Fatalf("after reset-catalog: appliance %s catalog %s (was %s)", newStatus.ApplianceID, newStatus.CatalogID, oldStatus.CatalogID)
+	}
+	var newFeed []storage.Event
+	fleetWaitUntil(t, mediaTimeout, "the consumer to follow box3's new catalog", func() bool {
+		newFeed = e3.feedAll()
+		if !hasPaths(storage.EvLocationAdded, append(slices.Clone(dropped[boxes-1]), "after-reset/notes.txt")...)(newFeed) {
+			return false
+		}
+		got := map[uint64]bool{}
+		for _, l := range hub.lines()[mark:] {
+			if l.ApplianceID == id3 && l.CatalogID == newStatus.CatalogID {
+				got[l.Event.Seq] = true
+			}
+		}
+		for _, ev := range newFeed {
+			if !got[ev.Seq] {
+				return false
+			}
+		}
+		return true
+	})
+	hub.stop()
+	after := hub.lines()[mark:]
+	newSeqs := map[uint64]storage.Event{}
+	for _, l := range after {
+		if l.ApplianceID != id3 {
+			continue
+		}
+		if l.CatalogID != newStatus.CatalogID {
+			t.Errorf("after the reset: %s seq %d under catalog %s, want %s", id3, l.Event.Seq, l.CatalogID, newStatus.CatalogID)
+		}
+		newSeqs[l.Event.Seq] = l.Event
+	}
+	newFeed = e3.feedAll()
+	if len(newSeqs) != len(newFeed) || newFeed[0].Seq != 1 {
+		t.Errorf("after the reset the consumer holds %d events of %s, its new feed %d (first seq %d)", len(newSeqs), id3, len(newFeed), newFeed[0].Seq)
+	}
+	for _, ev := range newFeed {
+		if got, ok := newSeqs[ev.Seq]; !ok || !fleetSameEvent(got, ev) {
+			t.Errorf("after the reset: %s seq %d: consumer has %+v, feed %+v", id3, ev.Seq, got, ev)
+		}
+	}
+	resetLine := regexp.MustCompile(`reset: the appliance's feed does not continue the cursor" .*appliance_id=` + id3 +
+		` reason="catalog_id changed" old_catalog_id=` + oldStatus.CatalogID + ` new_catalog_id=` + newStatus.CatalogID)
+	if n := len(resetLine.FindAllString(hub.log.String(), -1)); n != 1 {
+		t.Errorf("consumer reported the reset of %s %d times, want once:\n%s", id3, n, hub.log.String())
+	}
+	if cur, err := hubfeed.LoadCursor(hub.state, fmt.Sprintf("box%d", boxes)); err != nil || cur.CatalogID != newStatus.CatalogID || cur.After != newFeed[len(newFeed)-1].Seq {
+		t.Errorf("box%d cursor after the reset %+v (%v), want catalog %s after %d", boxes, cur, err, newStatus.CatalogID, newFeed[len(newFeed)-1].Seq)
+	}
+
+	t.Logf("fleet: %d appliances, %d files, %d kill -9 of appliances, %d of the consumer (%d runs); %d events (%d delivered again after a consumer kill, deduped), %d gaps in seq; %d objects, %d proxies; dropped in %v, settled at %v, checked at %v; catalog reset of %s followed (%d events of the new catalog), total %v",
+		boxes, boxes*rounds*2, kills, hub.runs-2, hub.runs, totalEvents, dups, feedGaps, len(objs), proxies,
+		tDropped.Round(time.Millisecond), tSettled.Round(time.Millisecond), tChecked.Round(time.Millisecond), id3, len(newFeed), time.Since(t0).Round(time.Millisecond))
 }
 
 func fleetSameEvent(a, b storage.Event) bool {
