@@ -15,6 +15,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -33,7 +34,24 @@ import (
 
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/storage"
+	cardgen "github.com/ingestd/ingestd/testdata/cards"
 )
+
+// ctCanMountCards: loop-mounted cards need root and mkfs.ext4/blkid; on CI
+// (CI=true) their absence fails instead (cardsNeedRoot).
+func ctCanMountCards(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		cardsNeedRoot(t)
+		return true
+	}
+	for _, tool := range []string{"mkfs.ext4", "blkid", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return false
+		}
+	}
+	return os.Geteuid() == 0
+}
 
 // ctShape is the documented field set of one JSON object: req fields must
 // be present, opt fields may be (omitted when empty, per the doc); any
@@ -190,6 +208,8 @@ var (
 				map[string]*ctShape{"parked": ctObj("first_seq last_seq code error since unpark", nil)}),
 		}),
 		"cards": ctObj("cards fixity", map[string]*ctShape{
+			"cards": ctObj("mount label? key? layout? state message? dest? dest_b64? files_done files_total bytes_done bytes_total "+
+				"file? file_b64? failed_path? failed_path_b64? reason? skipped?", map[string]*ctShape{"skipped": ctSkippedShape}),
 			"fixity": ctObj("running trigger? files_done? files_total? bytes_done? bytes_total? last_start? last_end? last_files last_corrupt last_missing next_run?", nil),
 		}),
 		"disk": ctObj("min_free low paused? paths", map[string]*ctShape{
@@ -198,9 +218,24 @@ var (
 	})
 
 	ctWaveformShape = ctObj("version sample_rate samples_per_peak channels bits length peaks", nil)
-	ctClipsShape    = ctObj("clips next?", nil)
-	ctCardsShape    = ctObj("cards", nil)
-	ctHealthShape   = ctObj("status", nil)
+	ctSkippedShape  = ctObj("path reason", nil)
+	ctClipProxy     = ctObj("status frames? bytes? error? at", nil)
+	ctClipShape     = ctObj("id name layout card_label card_key volume folder offload_at parts cards? spans? incomplete? meta proxy?", map[string]*ctShape{
+		"parts": ctObj("role path path_b64? asset_id card? offset_in_shot? span?", nil),
+		"cards": ctObj("key label folder offload_at", nil),
+		"spans": ctObj("clip global_clip_id? card offset_in_shot? duration? next_clip_id? span?", nil),
+		"meta":  ctMap(nil), // the parsed camera sidecar: its keys are listed as examples ("…")
+		"proxy": ctClipProxy,
+	})
+	ctClipsShape = ctObj("clips next?", map[string]*ctShape{"clips": ctClipShape})
+	ctCardsShape = ctObj("cards", map[string]*ctShape{"cards": ctObj("key identity label layout volume folder folder_b64? status files bytes "+
+		"generation? failed_path? failed_path_b64? reason? started finished clips? skipped?", map[string]*ctShape{
+		"identity": ctObj("uuid? label? device? fstype? layout fingerprint", nil),
+		"skipped":  ctSkippedShape,
+	})})
+	// detail of card.offloaded (a JSON object in a string).
+	ctCardOffloadedShape = ctObj("label layout key files bytes copied resumed clips generation skipped?", map[string]*ctShape{"skipped": ctSkippedShape})
+	ctHealthShape        = ctObj("status", nil)
 	// Lines of POST /v1/verify, by type (zero counts are omitted).
 	ctVerifyShapes = map[string]*ctShape{
 		"start":    ctObj("type volume files? bytes?", nil),
@@ -426,8 +461,26 @@ func TestContractAPI(t *testing.T) {
 	if err := os.Mkdir(spare, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A camera card with a clip in two chapters (real media), when this
+	// machine can mount one (root, mkfs.ext4); on CI it must.
+	cardRoot := filepath.Join(dir, "media")
+	if err := os.Mkdir(cardRoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var gopro *card
+	if ctCanMountCards(t) {
+		ffmpeg := needTool(t, "ffmpeg")
+		gopro = newCardTree(t, cardRoot, "GOPRO5", "32M", func(d string) {
+			if err := cardgen.GoProChapters(context.Background(), ffmpeg, d, 5, 2, 25); err != nil {
+				t.Fatal(err)
+			}
+		})
+	} else {
+		t.Log("not root or no mkfs.ext4: the card documents are checked empty only")
+	}
 	// extra continues the volumes list, then adds top-level keys.
 	e := newEnv(t, "", "  - name: spare\n    path: "+spare+"\n"+
+		"cards:\n  mount_roots: ["+cardRoot+"]\n  offload_to: footage\n  path: \"{label}\"\n  poll: 200ms\n"+
 		"appliance_id: contract\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\nhub:\n"+
 		"  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n"+
 		"  webhook:\n    url: "+hub.URL+"/ingestd/events\n    token_file: "+hubToken+"\n    retry_min: 200ms\n    retry_max: 2s\n")
@@ -448,6 +501,9 @@ func TestContractAPI(t *testing.T) {
 	e.writeFile("rewrite.txt", []byte("first content\n"))
 	latin1 := "caf\xe9.txt"
 	e.writeFile(latin1, []byte("latin-1 name\n"))
+	if gopro != nil {
+		gopro.Insert()
+	}
 	evs := e.waitFeed(mediaTimeout, "files cataloged", hasPaths(storage.EvLocationAdded,
 		"day 1/A001_C001.mov", "audio/tone.wav", "stills/still.png", "notes.txt", "gone.txt", "rewrite.txt", latin1))
 	if err := os.Remove(filepath.Join(e.watch, "gone.txt")); err != nil {
@@ -459,7 +515,8 @@ func TestContractAPI(t *testing.T) {
 	evs = e.waitFeed(mediaTimeout, "proxies ready, clip synced, removal and rewrite", func(evs []storage.Event) bool {
 		return hasAssetEvent(storage.EvProxyReady, &clipID, &wavID, &pngID)(evs) &&
 			syncedAfter(evs, clipID, storage.EvProxyReady) &&
-			hasPaths(storage.EvLocationRemoved, "gone.txt")(evs) && hasPaths(storage.EvLocationChanged, "rewrite.txt")(evs)
+			hasPaths(storage.EvLocationRemoved, "gone.txt")(evs) && hasPaths(storage.EvLocationChanged, "rewrite.txt")(evs) &&
+			(gopro == nil || slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == "clip.proxy_ready" }))
 	})
 	// The spare volume goes away: offline, nothing removed.
 	if err := os.Rename(spare, spare+".gone"); err != nil {
@@ -674,9 +731,33 @@ func TestContractAPI(t *testing.T) {
 		cover("GET /v1/clips/{id}")
 		cover("GET /v1/clips/{id}/proxy")
 		cover("GET /v1/cards")
-		ctWantJSON(t, ctDo(t, e, "GET", "/v1/clips", nil), "GET /v1/clips", ctClipsShape)
+		cl, _ := ctWantJSON(t, ctDo(t, e, "GET", "/v1/clips", nil), "GET /v1/clips", ctClipsShape).(map[string]any)
+		clips, _ := cl["clips"].([]any)
+		cards, _ := ctWantJSON(t, ctDo(t, e, "GET", "/v1/cards", nil), "GET /v1/cards", ctCardsShape).(map[string]any)
+		if recs, _ := cards["cards"].([]any); gopro != nil && len(recs) != 1 {
+			t.Errorf("GET /v1/cards: %d records, want the card offloaded", len(recs))
+		}
+		whole := ""
+		for _, ev := range evs {
+			if ev.Type == "clip.proxy_ready" {
+				whole = ev.Path
+				ctCheck(t, "clip.proxy_ready detail", ctJSON(t, "clip.proxy_ready detail", []byte(ev.Detail)), ctClipProxy)
+			}
+			if ev.Type == storage.EvCardOffloaded {
+				ctCheck(t, "card.offloaded detail", ctJSON(t, "card.offloaded detail", []byte(ev.Detail)), ctCardOffloadedShape)
+			}
+		}
+		if gopro != nil {
+			if len(clips) == 0 || whole == "" {
+				t.Fatalf("card offloaded but %d clips, clip.proxy_ready for %q", len(clips), whole)
+			}
+			one, _ := ctWantJSON(t, ctDo(t, e, "GET", "/v1/clips/"+whole, nil), "GET /v1/clips/{id}", ctClipShape).(map[string]any)
+			if _, ok := one["meta"]; !ok || one["meta"] != nil {
+				t.Errorf("GoPro clip (no sidecar): meta %v, want null", one["meta"])
+			}
+			t.Run("proxy", func(t *testing.T) { ctWantContent(t, e, "/v1/clips/"+whole+"/proxy", "video/mp4") })
+		}
 		ctWantJSON(t, ctDo(t, e, "GET", "/v1/clips?limit=5000", nil), "GET /v1/clips?limit=5000 (clamped)", ctClipsShape)
-		ctWantJSON(t, ctDo(t, e, "GET", "/v1/cards", nil), "GET /v1/cards", ctCardsShape)
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/"+anyClip, nil), "GET unknown clip", 404, "id")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/"+anyClip+"/proxy", nil), "GET unknown clip proxy", 404, "id")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/not-a-clip", nil), "GET malformed clip id", 400, "id")
@@ -793,7 +874,7 @@ func TestContractAPI(t *testing.T) {
 			}
 		}
 		names := map[string]bool{}
-		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape} {
+		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctCardOffloadedShape} {
 			ctFieldNames(s, names)
 		}
 		for _, s := range ctVerifyShapes {

@@ -103,7 +103,7 @@ type ClipDoc struct {
 	// on a card not offloaded yet).
 	Spans      []ClipSpan        `json:"spans,omitempty"`
 	Incomplete bool              `json:"incomplete,omitempty"`
-	Meta       *cards.CameraMeta `json:"meta,omitempty"`
+	Meta       *cards.CameraMeta `json:"meta"` // null without a camera sidecar (docs/api.md)
 	Proxy      *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
 }
 
