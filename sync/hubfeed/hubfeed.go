@@ -352,7 +352,7 @@ func (c *Consumer) follow(ctx context.Context, src Source, cur Cursor) {
 func (c *Consumer) gaps(src Source, cur Cursor, evs []Event, log *slog.Logger) {
 	prev := cur.After
 	for _, ev := range evs {
-		if prev > 0 && ev.Seq > prev+1 {
+		if ev.Seq > prev+1 { // from after=0 the first event is seq 1
 			g := Gap{Source: src.Name, ApplianceID: cur.ApplianceID, After: prev, Seq: ev.Seq}
 			log.Warn("hub feed: gap in seq", "appliance_id", g.ApplianceID, "after", g.After, "seq", g.Seq, "missing", g.Missing())
 			c.update(src.Name, func(st *SourceStats) { st.Gaps++; st.GapSeqs += g.Missing() })

@@ -279,6 +279,28 @@ func TestFollowTwoAppliances(t *testing.T) {
 	}
 }
 
+// Numbers missing before the first event are a gap too (the feed starts
+// at 1); without DetectGaps nothing is reported and all is delivered.
+func TestGapAtStart(t *testing.T) {
+	for _, detect := range []bool{true, false} {
+		a, sa := newFake(t, "box-a")
+		a.add(3, 4)
+		s := &sink{}
+		cfg := s.config(t.TempDir(), Source{Name: "a", URL: sa.URL})
+		cfg.DetectGaps = detect
+		c, stop := run(t, cfg)
+		waitFor(t, "events", func() bool { return len(s.keys()) == 2 })
+		stop()
+		var want []Gap
+		if detect {
+			want = []Gap{{Source: "a", ApplianceID: "box-a", After: 0, Seq: 3}}
+		}
+		if !slices.Equal(s.gaps, want) || c.Stats()[0].GapSeqs != uint64(len(want))*2 {
+			t.Errorf("DetectGaps %v: gaps %+v stats %+v, want %+v", detect, s.gaps, c.Stats()[0], want)
+		}
+	}
+}
+
 // A consumer stopped and started again continues from the persisted
 // cursor: nothing delivered twice after a clean stop.
 func TestRestartFromCursor(t *testing.T) {
