@@ -5,11 +5,24 @@
 #      goroutine overlapping the read and xxh128) over HASH_FILES files
 #      of HASH_MB MiB in tmpfs, warm, next to `b3sum --num-threads 1` and
 #      `xxhsum -H128`; plus the bounded pool (HASH_WORKERS, default min(4, nproc)).
-#   2. rescan: the pipeline's reconcile of an unchanged TREE_FILES-file tree
-#      next to `find DIR -printf '%s %T@\n'`.
-# Goals: hashing >= 1.0x single-thread b3sum; rescan >= 0.5x find.
+#   2. first ingest: the real pipeline and catalog (durable: every catalog
+#      write synced before it is acknowledged, as in the daemon) over a new
+#      tree of TREE_FILES small files, next to `b3sum --num-threads 1` over
+#      the same tree (find | xargs), with the process's RSS: peak (VmHWM),
+#      at the end and after 3 s idle (VmRSS), and the anonymous part
+#      (RssAnon; the rest is Badger's mapped files, resident when the state
+#      dir is on tmpfs). INGEST_TRIALS first ingests, each into a new catalog.
+#   3. rescan: a restart on that catalog (a process of its own: its peak
+#      RSS is the restart's), the reconcile of the unchanged tree next to
+#      `find DIR -printf '%s %T@\n'`, and paging every asset (/v1/assets).
+#   4. with INGEST_1M=1, section 2 again with 1,000,000 files (about 4 GiB
+#      of tmpfs for the tree; 2-4 minutes on 2 cores).
+# Goals: hashing >= 1.0x single-thread b3sum; first ingest <= 5x b3sum over
+# the same tree; rescan >= 0.5x find; RSS <= 256 MB (issue 15).
 # Env: BENCH_DIR (default: a new dir in /dev/shm), HASH_FILES=4, HASH_MB=512,
-#      TREE_FILES=100000, TRIALS=3.
+#      TREE_FILES=100000, TRIALS=3, INGEST_TRIALS=1, STATE_DIR (where the
+#      catalogs go; default: BENCH_DIR's dir, tmpfs; a disk dir measures
+#      real fsyncs), INGEST_1M.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,11 +30,13 @@ HASH_FILES=${HASH_FILES:-4}
 HASH_MB=${HASH_MB:-512}
 TREE_FILES=${TREE_FILES:-100000}
 TRIALS=${TRIALS:-3}
+INGEST_TRIALS=${INGEST_TRIALS:-1}
 NPROC=$(nproc)
 HASH_WORKERS=${HASH_WORKERS:-$(( NPROC < 4 ? NPROC : 4 ))}
 base=${BENCH_DIR:-/dev/shm}
 work=$(mktemp -d "$base/ingest-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+states=$(mktemp -d "${STATE_DIR:-$work}/ingest-bench-state.XXXXXX")
+trap 'rm -rf "$work" "$states"' EXIT
 
 for tool in b3sum xxhsum find; do
 	command -v "$tool" >/dev/null || { echo "ingest bench: $tool not installed (scripts/deps.sh installs it)"; exit 1; }
@@ -76,19 +91,60 @@ echo "  ratio HashFile / b3sum 1-thread no-mmap:  $(ratio $t_b3nm $t_ours)x"
 echo "  ratio pool / b3sum 1-thread:              $(ratio $t_b3 $t_pool)x"
 rm -f "${files[@]}"
 
-echo "-- rescan: unchanged tree of $TREE_FILES files in $base, warm"
-tree="$work/tree"
-"$work/ingestbench" mktree "$tree" "$TREE_FILES"
+kb2mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+# first_ingest N: section 2 for a new tree of N files; leaves the tree in
+# $tree and the last catalog in $state.
+first_ingest() {
+	local n=$1 t_b3tree out best_s="" best_c="" i secs cpu
+	tree="$work/tree$n"
+	"$work/ingestbench" mktree "$tree" "$n"
+	echo "-- first durable ingest: $n small files in $base, state in $states ($(stat -f -c %T "$states")), vs b3sum over the same tree"
+	b3tree() { find "$tree" -type f -print0 | xargs -0 b3sum --num-threads 1 >/dev/null; }
+	t_b3tree=$(best b3tree)
+	# CPU seconds (user + system) of the same, best of TRIALS: on a shared
+	# machine wall times swing with the load, CPU time much less.
+	local c_b3tree="" c
+	for _ in $(seq "$TRIALS"); do
+		c=$( { TIMEFORMAT='%U %S'; time b3tree; } 2>&1 | awk '{ print $1 + $2 }')
+		keep c_b3tree "$c"
+	done
+	for i in $(seq "$INGEST_TRIALS"); do
+		state="$states/cat$n.$i"
+		out=$("$work/ingestbench" ingest "$tree" "$state" "$n")
+		# ingest FILES SECONDS CPU_SECONDS PEAK RSS ANON IDLE_RSS IDLE_ANON
+		read -r _ files secs cpu peak rss anon irss ianon <<<"$out"
+		printf '  ingestd first ingest (durable): %d files in %.2fs (%.0f files/s, CPU %.2fs); RSS peak %s MB, at end %s MB (anon %s), after 3s idle %s MB (anon %s)\n' \
+			"$files" "$secs" "$(awk -v n="$files" -v s="$secs" 'BEGIN { print n / s }')" "$cpu" \
+			"$(kb2mb "$peak")" "$(kb2mb "$rss")" "$(kb2mb "$anon")" "$(kb2mb "$irss")" "$(kb2mb "$ianon")"
+		if [ -z "$best_s" ] || lt "$secs" "$best_s"; then best_s=$secs; fi
+		if [ -z "$best_c" ] || lt "$cpu" "$best_c"; then best_c=$cpu; fi
+		if [ "$i" -lt "$INGEST_TRIALS" ]; then rm -rf "$state"; fi
+	done
+	printf '  %-44s %8.2fs (CPU %.2fs)\n' "b3sum --num-threads 1 over the tree (best)" "$t_b3tree" "$c_b3tree"
+	echo "  ratio first ingest / b3sum, wall:         $(ratio "$best_s" "$t_b3tree")x (goal <= 5)"
+	echo "  ratio first ingest / b3sum, CPU time:     $(ratio "$best_c" "$c_b3tree")x"
+}
+
+first_ingest "$TREE_FILES"
+echo "-- restart, rescan and paging on that catalog ($TREE_FILES files)"
 t_find=$(best find "$tree" -printf '%s %T@\n')
-out=$("$work/ingestbench" rescan "$tree" "$TRIALS")
+out=$("$work/ingestbench" rescan "$tree" "$state" "$TRIALS")
 keep t_find "$(best find "$tree" -printf '%s %T@\n')" # before and after: the best
 echo "$out" | awk '
-	$1=="ingest"  { printf "  initial ingest: %d files in %.2fs (%.0f files/s, settle 10ms, every catalog write synced)\n", $2, $3, $2/$3 }
 	$1=="restart" { printf "  restart: ready in %.3fs (catalog index load + first walk %.3fs), files hashed: %d\n", $3, $4, $5 }
 	$1=="rescan"  { if (b=="" || $3<b) b=$3; if ($4>0) h=$4 }
+	$1=="page"    { printf "  paging %d assets (as /v1/assets, 1000 a page): %.2fs\n", $2, $3 }
 	$1=="walk"    { if (w=="" || $3<w) w=$3 }
+	$1=="rss"     { printf "  restart process RSS: peak %.0f MB, at end %.0f MB (anon %.0f)\n", $2/1024, $3/1024, $4/1024 }
 	END { printf "  reconcile rescan (best): %.3fs, files hashed: %d\n  bare walk (best): %.3fs\n", b, h, w; print b > "/dev/stderr" }
 ' 2>"$work/rescan.best"
 t_rescan=$(cat "$work/rescan.best")
 printf '  %-44s %8.3fs\n' "find -printf '%s %T@\\n'" "$t_find"
 echo "  ratio rescan / find:                      $(ratio $t_find $t_rescan)x (goal >= 0.5)"
+rm -rf "$tree" "$states"/cat*
+
+if [ "${INGEST_1M:-}" = 1 ]; then
+	first_ingest 1000000
+	rm -rf "$tree" "$states"/cat*
+fi

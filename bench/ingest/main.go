@@ -6,8 +6,12 @@
 //	go run ./bench/ingest hash FILE...        one HashFile per file, serially
 //	go run ./bench/ingest hashpool N FILE...  the same files through N workers
 //	go run ./bench/ingest mktree DIR N        N small files in DIR (100 per directory)
-//	go run ./bench/ingest rescan DIR [TRIALS] catalog DIR once, then time restart scans
-//	                                          of the unchanged tree (real pipeline, real catalog)
+//	go run ./bench/ingest ingest DIR STATE N  first durable ingest of DIR (N files) into a new
+//	                                          catalog in STATE (real pipeline, real catalog), with
+//	                                          this process's peak and steady RSS
+//	go run ./bench/ingest rescan DIR STATE [TRIALS]
+//	                                          restart on that catalog and time rescans of the
+//	                                          unchanged tree, page the assets; peak and final RSS
 package main
 
 import (
@@ -22,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: ingest hash FILE... | hashpool N FILE... | mktree DIR N | rescan DIR [TRIALS]")
+		fmt.Fprintln(os.Stderr, "usage: ingest hash FILE... | hashpool N FILE... | mktree DIR N | ingest DIR STATE N | rescan DIR STATE [TRIALS]")
 		os.Exit(2)
 	}
 	var err error
@@ -32,12 +36,23 @@ func main() {
 	case "mktree":
 		n, _ := strconv.Atoi(os.Args[3])
 		err = mktree(os.Args[2], n)
-	case "rescan":
-		trials := 3
-		if len(os.Args) > 3 {
-			trials, _ = strconv.Atoi(os.Args[3])
+	case "ingest":
+		if len(os.Args) < 5 {
+			err = fmt.Errorf("usage: ingest DIR STATE N")
+			break
 		}
-		err = rescan(os.Args[2], trials)
+		n, _ := strconv.ParseInt(os.Args[4], 10, 64)
+		err = firstIngest(os.Args[2], os.Args[3], n)
+	case "rescan":
+		if len(os.Args) < 4 {
+			err = fmt.Errorf("usage: rescan DIR STATE [TRIALS]")
+			break
+		}
+		trials := 3
+		if len(os.Args) > 4 {
+			trials, _ = strconv.Atoi(os.Args[4])
+		}
+		err = rescan(os.Args[2], os.Args[3], trials)
 	case "hashpool":
 		n, _ := strconv.Atoi(os.Args[2])
 		err = hashFiles(n, os.Args[3:])

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/ingest"
@@ -69,28 +74,82 @@ func (r *run) stop() error {
 	return err
 }
 
-// rescan catalogs dir once (printing the initial ingest rate), restarts
-// the pipeline on the unchanged tree (time to Ready: catalog index load +
-// first walk) and lets it rescan `trials` times (walk + compare against
-// the in-memory index), printing the files hashed (must stay 0); then a
-// bare watch.Walk for reference. Output lines: "ingest FILES SECONDS",
-// "restart FILES READY_SECONDS SCAN_SECONDS HASHED",
-// "rescan FILES SECONDS HASHED", "walk FILES SECONDS".
-func rescan(dir string, trials int) error {
-	state, err := os.MkdirTemp("", "ingest-bench-state")
-	if s := os.Getenv("INGEST_BENCH_STATE"); s != "" {
-		state = s
+// memKB returns this process's VmHWM (peak RSS), VmRSS and RssAnon (the
+// part of VmRSS that is not mapped files: Badger maps its tables and logs,
+// which on tmpfs count as resident) in KiB.
+func memKB() (hwm, rss, anon int64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0, 0
 	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmHWM":
+			hwm = n
+		case "VmRSS":
+			rss = n
+		case "RssAnon":
+			anon = n
+		}
+	}
+	return hwm, rss, anon
+}
+
+// cpuSeconds is this process's CPU time so far (user + system).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// startProfile starts a CPU profile into $INGEST_BENCH_CPUPROFILE when set.
+func startProfile() (stop func(), err error) {
+	prof := os.Getenv("INGEST_BENCH_CPUPROFILE")
+	if prof == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prof)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// heapProfile writes a heap profile into $INGEST_BENCH_MEMPROFILE when set.
+func heapProfile() {
+	if prof := os.Getenv("INGEST_BENCH_MEMPROFILE"); prof != "" {
+		if f, err := os.Create(prof); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+}
+
+// firstIngest catalogs dir into a new catalog in state, durable like the
+// daemon (every catalog write synced before it is acknowledged;
+// INGEST_BENCH_NOSYNC=1 turns syncing off), and returns once want files
+// are cataloged and nothing is queued. Output line: "ingest FILES SECONDS
+// CPU_SECONDS PEAK_RSS_KB RSS_KB ANON_KB IDLE_RSS_KB IDLE_ANON_KB" (the process's
+// VmHWM, VmRSS and RssAnon at the end, and VmRSS and RssAnon after IDLE
+// seconds with the pipeline still running, $INGEST_BENCH_IDLE, default 3).
+func firstIngest(dir, state string, want int64) error {
+	stopProf, err := startProfile()
 	if err != nil {
 		return err
 	}
-	if os.Getenv("INGEST_BENCH_STATE") == "" {
-		defer os.RemoveAll(state)
-	}
-	// The initial ingest is durable, like the daemon's (every catalog
-	// write synced, concurrent writers sharing syncs); INGEST_BENCH_NOSYNC=1
-	// measures it without syncs.
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuSeconds()
 	r, err := startRun(state, dir, 10*time.Millisecond, time.Hour, os.Getenv("INGEST_BENCH_NOSYNC") != "1")
 	if err != nil {
 		return err
@@ -98,26 +157,47 @@ func rescan(dir string, trials int) error {
 	var files int64
 	for {
 		st := r.p.Status()
-		v := st.Volumes[0]
-		if st.Queues.Settling == 0 && st.Queues.Hashing == 0 && v.Files > 0 && !v.Scanning {
-			time.Sleep(100 * time.Millisecond)
-			if st2 := r.p.Status(); st2.Queues.Settling == 0 && st2.Queues.Hashing == 0 {
-				f, _, err := r.cat.VolumeStats("bench")
-				if err != nil {
-					return err
-				}
+		// Status counts from the pipeline's index; the catalog's own count
+		// (a scan of every location) only once that says done.
+		if v := st.Volumes[0]; st.Queues.Settling == 0 && st.Queues.Hashing == 0 && !v.Scanning && v.Files >= want {
+			f, _, err := r.cat.VolumeStats("bench")
+			if err != nil {
+				return err
+			}
+			if f >= want {
 				files = f
 				break
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	fmt.Printf("ingest %d %.6f\n", files, time.Since(t0).Seconds())
-	if err := r.stop(); err != nil {
-		return err
+	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
+	stopProf()
+	hwm, rss, anon := memKB()
+	heapProfile()
+	idle := 3
+	if s := os.Getenv("INGEST_BENCH_IDLE"); s != "" {
+		idle, _ = strconv.Atoi(s)
 	}
+	time.Sleep(time.Duration(idle) * time.Second)
+	_, idleRSS, idleAnon := memKB()
+	fmt.Printf("ingest %d %.6f %.3f %d %d %d %d %d\n", files, secs, cpu, hwm, rss, anon, idleRSS, idleAnon)
+	return r.stop()
+}
+
+// rescan restarts the pipeline on the catalog in state (made by
+// firstIngest) over the unchanged tree dir, in a process of its own: time
+// to Ready (catalog index load + first walk), then `trials` rescans (walk
+// + compare against the in-memory index), printing the files hashed (must
+// stay 0); then pages every asset through the catalog as the API does
+// (/v1/assets), then a bare watch.Walk for reference. Output lines:
+// "restart FILES READY_SECONDS SCAN_SECONDS HASHED", "rescan FILES
+// SECONDS HASHED", "page ASSETS SECONDS", "walk FILES SECONDS", "rss
+// PEAK_RSS_KB RSS_KB ANON_KB" (VmHWM, VmRSS, RssAnon of this process at
+// the end).
+func rescan(dir, state string, trials int) error {
 	t1 := time.Now()
-	r, err = startRun(state, dir, 10*time.Millisecond, time.Second, false)
+	r, err := startRun(state, dir, 10*time.Millisecond, time.Second, false)
 	if err != nil {
 		return err
 	}
@@ -136,6 +216,28 @@ func rescan(dir string, trials int) error {
 		i++
 		fmt.Printf("rescan %d %.6f %d\n", v.Files, v.LastScanDuration.Seconds(), st.FilesHashed)
 	}
+	if prof := os.Getenv("INGEST_BENCH_PAGEPROFILE"); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	t2 := time.Now()
+	assets, after := 0, ""
+	for {
+		page, err := r.cat.Assets(after, 1000)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		assets += len(page)
+		after = page[len(page)-1].ID
+	}
+	fmt.Printf("page %d %.6f\n", assets, time.Since(t2).Seconds())
 	if err := r.stop(); err != nil {
 		return err
 	}
@@ -147,5 +249,7 @@ func rescan(dir string, trials int) error {
 		}
 		fmt.Printf("walk %d %.6f\n", n, time.Since(t).Seconds())
 	}
+	hwm, rss, anon := memKB()
+	fmt.Printf("rss %d %d %d\n", hwm, rss, anon)
 	return nil
 }

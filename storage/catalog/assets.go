@@ -30,7 +30,9 @@ func (c *Catalog) Asset(id string) (storage.AssetDoc, error) {
 		if !found {
 			return storage.ErrNotFound
 		}
-		doc.Locations, err = assetLocations(txn, id)
+		li := newLocIters(txn)
+		defer li.close()
+		doc.Locations, err = li.assetLocations(id)
 		return err
 	})
 	if err != nil {
@@ -53,6 +55,10 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 		opt.PrefetchSize = min(limit, 100)
 		it := txn.NewIterator(opt)
 		defer it.Close()
+		// One pair of index iterators for the page, each asset a Seek:
+		// a Badger iterator costs far more to make than to seek.
+		li := newLocIters(txn)
+		defer li.close()
 		start := assetKey(after)
 		for it.Seek(start); it.ValidForPrefix(prefix) && len(docs) < limit; it.Next() {
 			item := it.Item()
@@ -64,7 +70,7 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 				return fmt.Errorf("decode %s: %w", item.Key(), err)
 			}
 			var err error
-			if doc.Locations, err = assetLocations(txn, doc.ID); err != nil {
+			if doc.Locations, err = li.assetLocations(doc.ID); err != nil {
 				return err
 			}
 			docs = append(docs, doc)
@@ -77,15 +83,38 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 	return docs, nil
 }
 
+// locIters reads assets' locations in a read-only transaction: one
+// iterator over the x/ index and one over the r/ keys, sought to each
+// asset in turn.
+type locIters struct {
+	txn        *badger.Txn
+	index, rem *badger.Iterator
+}
+
+func newLocIters(txn *badger.Txn) *locIters {
+	opt := badger.DefaultIteratorOptions
+	opt.PrefetchValues = false
+	opt.Prefix = []byte(pfxIndex)
+	li := &locIters{txn: txn, index: txn.NewIterator(opt)}
+	opt.Prefix = []byte(pfxRemoved)
+	li.rem = txn.NewIterator(opt)
+	return li
+}
+
+func (li *locIters) close() {
+	li.index.Close()
+	li.rem.Close()
+}
+
 // assetLocations is the asset's present and removed locations, ordered by
 // volume then path (present first should a path be both, which the
 // transactions never let happen).
-func assetLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
-	locs, err := presentLocations(txn, id)
+func (li *locIters) assetLocations(id string) ([]storage.Location, error) {
+	locs, err := presentLocations(li.txn, li.index, id)
 	if err != nil {
 		return nil, err
 	}
-	removed, err := removedLocations(txn, id)
+	removed, err := removedLocations(li.rem, id)
 	if err != nil {
 		return nil, err
 	}
@@ -99,14 +128,21 @@ func assetLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
 	return locs, nil
 }
 
-// removedLocations reads the asset's r/ keys: the paths it has left.
-func removedLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
-	var locs []storage.Location
-	prefix := removedPrefix(id)
+// removedLocationsTxn reads the asset's r/ keys in txn with an iterator of
+// its own (a read-write transaction allows one open iterator at a time).
+func removedLocationsTxn(txn *badger.Txn, id string) ([]storage.Location, error) {
 	opt := badger.DefaultIteratorOptions
-	opt.Prefix = prefix
+	opt.Prefix = removedPrefix(id)
 	it := txn.NewIterator(opt)
 	defer it.Close()
+	return removedLocations(it, id)
+}
+
+// removedLocations reads the asset's r/ keys with it (an iterator over
+// them, or over all r/ keys): the paths it has left.
+func removedLocations(it *badger.Iterator, id string) ([]storage.Location, error) {
+	var locs []storage.Location
+	prefix := removedPrefix(id)
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		volume, path, ok := splitIndexKey(item.Key(), prefix)
@@ -123,15 +159,11 @@ func removedLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
 	return locs, nil
 }
 
-// presentLocations follows the asset's x/ index keys to its locations.
-func presentLocations(txn *badger.Txn, id string) ([]storage.Location, error) {
+// presentLocations follows the asset's x/ index keys (read with it, an
+// iterator over all x/ keys) to its locations.
+func presentLocations(txn *badger.Txn, it *badger.Iterator, id string) ([]storage.Location, error) {
 	locs := []storage.Location{}
 	prefix := indexPrefix(id)
-	opt := badger.DefaultIteratorOptions
-	opt.Prefix = prefix
-	opt.PrefetchValues = false
-	it := txn.NewIterator(opt)
-	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		volume, path, ok := splitIndexKey(it.Item().Key(), prefix)
 		if !ok {

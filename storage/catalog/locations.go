@@ -184,7 +184,7 @@ func (w *txw) pruneRemoved(id string) error {
 	if n <= maxRemoved {
 		return nil
 	}
-	locs, err := removedLocations(w.txn.Txn, id)
+	locs, err := removedLocationsTxn(w.txn.Txn, id)
 	if err != nil {
 		return err
 	}
