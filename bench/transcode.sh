@@ -20,7 +20,7 @@ command -v ffmpeg >/dev/null || { echo "transcode bench: ffmpeg missing"; exit 1
 out=$(go test -v -run '^$' -bench 'BenchmarkProxyOverhead|BenchmarkMasterReads|BenchmarkGPUvsCPU' -benchtime "${N}x" ./transcode/ 2>&1) || { echo "$out"; exit 1; }
 metric() { echo "$out" | awk -v b="$1" -v u="$2" '$1 ~ b { for (i = 1; i <= NF; i++) if ($(i+1) == u) print $i }'; }
 echo "transcode proxy 1080p->720p: bare ffmpeg $(metric BenchmarkProxyOverhead bare-s) s, runner $(metric BenchmarkProxyOverhead runner-s) s, ratio $(metric BenchmarkProxyOverhead runner/bare) (goal <= 1.05)"
-echo "transcode whole job (proxy + poster + filmstrip + waveform + validation): bare proxy encode $(metric BenchmarkProxyOverhead bare-s) s, whole job $(metric BenchmarkProxyOverhead job-s) s, ratio $(metric BenchmarkProxyOverhead job/bare) (goal <= 1.3)"
+echo "transcode whole job (proxy + poster + filmstrip + waveform + validation): bare proxy encode $(metric BenchmarkProxyOverhead bare-s) s, whole job $(metric BenchmarkProxyOverhead job-s) s, ratio $(metric BenchmarkProxyOverhead job/bare) (goal <= 1.3; CPU time ratio $(metric BenchmarkProxyOverhead cpu-job/bare))"
 echo "master reads per ingest (mean over ${N} ingests, counted): hash: $(metric BenchmarkMasterReads hash-reads), probe: $(metric BenchmarkMasterReads probe-reads), transcode: $(metric BenchmarkMasterReads transcode-reads)"
 if echo "$out" | grep -q 'BenchmarkGPUvsCPU.*gpu-speedup'; then
   echo "transcode 4K HEVC10->720p: cpu $(metric BenchmarkGPUvsCPU cpu-s) s, gpu $(metric BenchmarkGPUvsCPU gpu-s) s, gpu speedup $(metric BenchmarkGPUvsCPU gpu-speedup)x"

@@ -47,6 +47,26 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+func medianF(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// cpuTime is the user + system time of this process and its waited-for
+// children so far.
+func cpuTime(b *testing.B) time.Duration {
+	var t time.Duration
+	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
+		var ru unix.Rusage
+		if err := unix.Getrusage(who, &ru); err != nil {
+			b.Fatalf("getrusage: %v", err)
+		}
+		t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return t
+}
+
 func bareFFmpeg(b *testing.B, ffmpeg string, args []string) time.Duration {
 	b.Helper()
 	t0 := time.Now()
@@ -104,31 +124,43 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	}
 	doc, _ := cat.Asset(id)
 
+	// Wall time, and CPU time (user + system of the process and its
+	// children: FFmpeg, ffprobe), per step. CPU time is what the job costs
+	// the machine and moves little when other work shares it; the wall
+	// ratio is taken per round from neighbouring runs, in rotating order,
+	// so drift on a shared machine cancels.
 	var bare, run, jobs []time.Duration
-	b.ResetTimer()
-	runner := func() {
+	var jobRatio, cpuRatio []float64
+	measure := func(f func()) (wall, cpu time.Duration) {
+		c0 := cpuTime(b)
 		t0 := time.Now()
+		f()
+		return time.Since(t0), cpuTime(b) - c0
+	}
+	bareStep := func() { bareFFmpeg(b, tools.FFmpeg, pl.Args) }
+	runnerStep := func() {
 		if err := r.Run(ctx, pl.Args, nil, func(Progress) {}); err != nil {
 			b.Fatal(err)
 		}
-		run = append(run, time.Since(t0))
 	}
-	// Warm the page cache and the binaries once, unmeasured.
-	bareFFmpeg(b, tools.FFmpeg, pl.Args)
-	for i := 0; i < b.N; i++ {
-		// Alternate which goes first, so drift on a shared machine cancels.
-		if i%2 == 0 {
-			bare = append(bare, bareFFmpeg(b, tools.FFmpeg, pl.Args))
-			runner()
-		} else {
-			runner()
-			bare = append(bare, bareFFmpeg(b, tools.FFmpeg, pl.Args))
-		}
-		t0 := time.Now()
+	jobStep := func() {
 		if _, err := s.cut(ctx, &job{ID: id}, doc, LaneCPU); err != nil {
 			b.Fatal(err)
 		}
-		jobs = append(jobs, time.Since(t0))
+	}
+	// Warm the page cache and the binaries once, unmeasured.
+	bareStep()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var wall, cpu [3]time.Duration
+		steps := []func(){bareStep, runnerStep, jobStep}
+		for k := 0; k < 3; k++ {
+			n := (i + k) % 3
+			wall[n], cpu[n] = measure(steps[n])
+		}
+		bare, run, jobs = append(bare, wall[0]), append(run, wall[1]), append(jobs, wall[2])
+		jobRatio = append(jobRatio, wall[2].Seconds()/wall[0].Seconds())
+		cpuRatio = append(cpuRatio, cpu[2].Seconds()/cpu[0].Seconds())
 	}
 	b.StopTimer()
 	mb, mr, mj := median(bare), median(run), median(jobs)
@@ -136,7 +168,8 @@ func BenchmarkProxyOverhead(b *testing.B) {
 	b.ReportMetric(mr.Seconds(), "runner-s")
 	b.ReportMetric(mr.Seconds()/mb.Seconds(), "runner/bare")
 	b.ReportMetric(mj.Seconds(), "job-s")
-	b.ReportMetric(mj.Seconds()/mb.Seconds(), "job/bare")
+	b.ReportMetric(medianF(jobRatio), "job/bare")
+	b.ReportMetric(medianF(cpuRatio), "cpu-job/bare")
 	if _, err := os.Stat(storage.OutputPath(state, id, OutProxyVideo)); err != nil {
 		b.Fatal(err)
 	}

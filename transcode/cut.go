@@ -212,14 +212,14 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	}
 	res.profile, res.width, res.height, res.frames = pl.Profile, pl.Width, pl.Height, rep.Frames
 	res.outputs = []string{OutProxyVideo}
-	if err := validateImage(ctx, s.tools.FFprobe, d.Poster, pl.Width, pl.Height); err != nil {
+	if err := validateJPEG(d.Poster, pl.Width, pl.Height); err != nil {
 		return fmt.Errorf("poster of %s: %w", src, err)
 	}
 	if err := place(dir, OutPoster); err != nil {
 		return err
 	}
 	res.outputs = append(res.outputs, OutPoster)
-	if err := validateImage(ctx, s.tools.FFprobe, d.Filmstrip, 0, j.cfg.FilmstripHeight); err != nil {
+	if err := validateJPEG(d.Filmstrip, 0, j.cfg.FilmstripHeight); err != nil {
 		return fmt.Errorf("filmstrip of %s: %w", src, err)
 	}
 	if err := place(dir, OutFilmstrip); err != nil {

@@ -228,3 +228,49 @@ func TestVideoJobPlan(t *testing.T) {
 		})
 	}
 }
+
+// validateJPEG decodes a poster or filmstrip whole: a truncated, wrong-size,
+// missing or non-JPEG file is refused.
+func TestValidateJPEG(t *testing.T) {
+	tools := needFFmpeg(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jpg")
+	png := filepath.Join(dir, "pic.jpg")
+	for _, c := range [][]string{
+		{"-f", "lavfi", "-i", "testsrc2=s=320x180:d=1", "-frames:v", "1", "-vf", "format=yuvj420p", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", good},
+		{"-f", "lavfi", "-i", "testsrc2=s=320x180:d=1", "-frames:v", "1", "-c:v", "png", "-f", "image2", "-update", "1", png},
+	} {
+		if out, err := execOutput(tools.FFmpeg, append([]string{"-v", "error", "-y"}, c...)...); err != nil {
+			t.Fatalf("make test picture: %v: %s", err, out)
+		}
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.jpg")
+	if err := os.WriteFile(truncated, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		path string
+		w, h int
+		ok   bool
+	}{
+		{"good", good, 320, 180, true},
+		{"good, height only", good, 0, 180, true},
+		{"wrong width", good, 640, 180, false},
+		{"wrong height", good, 0, 90, false},
+		{"truncated", truncated, 320, 180, false},
+		{"png", png, 320, 180, false},
+		{"missing", filepath.Join(dir, "none.jpg"), 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := validateJPEG(c.path, c.w, c.h); (err == nil) != c.ok {
+				t.Errorf("validateJPEG(%s, %d, %d) = %v, want ok=%v", filepath.Base(c.path), c.w, c.h, err, c.ok)
+			}
+		})
+	}
+}

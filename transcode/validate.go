@@ -1,9 +1,11 @@
 package transcode
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"math"
 	"os"
@@ -245,6 +247,25 @@ func validateImage(ctx context.Context, ffprobe, out string, w, h int) error {
 	}
 	if s := p.Streams[0]; w > 0 && s.Width != w || h > 0 && s.Height != h {
 		return fmt.Errorf("validate %s: size %dx%d, want %dx%d", out, s.Width, s.Height, w, h)
+	}
+	return nil
+}
+
+// validateJPEG checks a poster or filmstrip by decoding it whole, in
+// process (no ffprobe run): a complete baseline JPEG of the given size (w or
+// h 0: any).
+func validateJPEG(out string, w, h int) error {
+	f, err := os.Open(out)
+	if err != nil {
+		return fmt.Errorf("validate %s: %w", out, err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("validate %s: not a complete JPEG: %w", out, err)
+	}
+	if b := img.Bounds(); w > 0 && b.Dx() != w || h > 0 && b.Dy() != h {
+		return fmt.Errorf("validate %s: size %dx%d, want %dx%d", out, b.Dx(), b.Dy(), w, h)
 	}
 	return nil
 }
