@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,10 +64,22 @@ type Options struct {
 	// Formats of an existing card history are always added.
 	MHLFormats []ascmhl.Format
 	Creator    ascmhl.Creator // tool name defaults to "ingestd"
-	BufferSize int            // read size, default 1 MiB (4 in flight)
+	BufferSize int            // read size, default 1 MiB
 	Logger     *slog.Logger
-	Progress   func(Progress)
-	Now        func() time.Time
+	// Progress is called after each file and about every ProgressEvery
+	// while the card is read (from another goroutine than the caller's).
+	Progress      func(Progress)
+	ProgressEvery time.Duration // default 500ms
+	Now           func() time.Time
+
+	// QueueBlocks is how many read buffers a destination may fall behind
+	// the card (default 32: 32 MiB with the default BufferSize). A
+	// destination that stays that far behind for StallTimeout (default
+	// 10s) while another destination keeps up is dropped from the card
+	// pass (DestResult.Dropped, ErrFellBehind): the others go on at card
+	// speed. A single destination is never dropped for being slow.
+	QueueBlocks  int
+	StallTimeout time.Duration
 
 	// TrustResumed skips re-hashing the destination copy of files an
 	// earlier run verified (size and mtime still match on both sides). By
@@ -73,28 +87,87 @@ type Options struct {
 	// with the recorded one; a file that differs is copied again.
 	TrustResumed bool
 
-	// DestRoot is the trusted folder dst lies in (the volume root; default
-	// the parent of dst). Every folder and file from there down is created
-	// and opened without following symlinks: one found fails the offload
-	// with ErrDestTampered.
+	// DestRoot is the trusted folder dst lies in for Offload (the volume
+	// root; default the parent of dst); OffloadMulti uses each
+	// Destination.Root. Every folder and file from there down is created
+	// and opened without following symlinks: one found fails that
+	// destination with ErrDestTampered.
 	DestRoot string
 
 	// SourceReader wraps each card file as it is read (rate limit; fault
 	// injection in tests). The file was opened without following symlinks
 	// or blocking, and is a regular file on the card's filesystem.
 	SourceReader func(rel string, f *os.File) io.ReadCloser
+	// DestWriter (tests: fault injection, a slow destination) wraps each
+	// partial file as it is written at destination name.
+	DestWriter func(name, rel string, w io.Writer) io.Writer
 	// AfterCopy (tests) runs after a file was written and synced and before
-	// it is re-read for verification.
+	// it is re-read for verification (once per destination).
 	AfterCopy func(rel, dstPath string)
 }
 
-// Progress is reported after each file.
+// Progress is reported after each file and periodically while reading.
 type Progress struct {
 	File       string
-	FilesDone  int
-	FilesTotal int
-	BytesDone  int64
+	FilesDone  int   // card files read (and hashed) so far
+	FilesTotal int   //
+	BytesDone  int64 // card bytes read so far (files resumed everywhere count as read)
 	BytesTotal int64
+	Dests      []DestProgress // one per destination, in order
+}
+
+// DestProgress is where one destination stands.
+type DestProgress struct {
+	Name  string
+	Dst   string
+	State string // DestCopying, DestVerifying, DestVerified, DestFailed
+	// BytesWritten counts bytes written at the destination by this run
+	// plus files resumed; BytesVerified bytes re-read from it and matched
+	// (or verified by an earlier run).
+	BytesWritten  int64
+	BytesVerified int64
+	BytesTotal    int64
+	FilesVerified int
+}
+
+// Destination is one place a card is copied to.
+type Destination struct {
+	Name string // how results and logs name it (a volume name); default Dir
+	Dir  string // the folder the card is copied into (created)
+	// Root is the trusted folder Dir lies in (the volume root; default the
+	// parent of Dir, created). Nothing from there down is followed through
+	// a symlink.
+	Root string
+}
+
+// Destination states (DestResult.State, DestProgress.State).
+const (
+	DestCopying   = "copying"
+	DestVerifying = "verifying" // the card is read; re-reads and the ASC MHL generation are being finished
+	DestVerified  = "verified"  // every file re-read and matched, MHL generation written and synced
+	DestFailed    = "failed"    // see Reason; with Dropped it fell behind the card
+	// DestPending is never set by this package: the daemon shows a failed
+	// destination that will be filled from a verified one as pending.
+	DestPending = "pending"
+)
+
+// ErrFellBehind: a destination stayed Options.QueueBlocks behind the card
+// for Options.StallTimeout while another one kept up; it was dropped from
+// the card pass, to be filled from a verified copy.
+var ErrFellBehind = errors.New("destination fell behind the card")
+
+// DestResult is the outcome at one destination.
+type DestResult struct {
+	Name       string `json:"name"`
+	Dst        string `json:"dst"`
+	State      string `json:"state"`             // DestVerified or DestFailed
+	Copied     int64  `json:"copied"`            // bytes written and verified by this run
+	Resumed    int    `json:"resumed"`           // files verified by an earlier run
+	Dropped    bool   `json:"dropped,omitempty"` // dropped from the card pass (ErrFellBehind or its own failure while others went on)
+	Generation string `json:"generation,omitempty"`
+	FailedPath string `json:"failed_path,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Err        error  `json:"-"`
 }
 
 // FileResult is one offloaded file.
@@ -115,7 +188,8 @@ type Skipped struct {
 	Reason string `json:"reason"`
 }
 
-// Result describes an offload, complete or not.
+// Result describes an offload, complete or not. For OffloadMulti, Dst,
+// Generation are those of the first destination; Dests has each one.
 type Result struct {
 	Status      string       `json:"status"`
 	Src         string       `json:"src"`
@@ -123,8 +197,8 @@ type Result struct {
 	Layout      Layout       `json:"layout"`
 	Files       []FileResult `json:"files"`
 	Bytes       int64        `json:"bytes"`        // total size of the card's files
-	Copied      int64        `json:"copied"`       // bytes copied by this run
-	Resumed     int          `json:"resumed"`      // files skipped as already verified
+	Copied      int64        `json:"copied"`       // bytes read from the card and copied by this run
+	Resumed     int          `json:"resumed"`      // files skipped as already verified (at every destination)
 	CardHistory bool         `json:"card_history"` // the card carried an ascmhl/ history, verified and continued
 	Skipped     []Skipped    `json:"skipped,omitempty"`
 	Generation  string       `json:"generation,omitempty"`
@@ -132,6 +206,21 @@ type Result struct {
 	Reason      string       `json:"reason,omitempty"`
 	Started     time.Time    `json:"started"`
 	Finished    time.Time    `json:"finished"`
+	Dests       []DestResult `json:"dests"`
+	// Manifests are the checksum manifests found on the card (.md5,
+	// .xxhash), each checked against the copy (manifest.go).
+	Manifests []ManifestCheck `json:"manifests,omitempty"`
+}
+
+// Verified returns the destinations verified, in order.
+func (r Result) Verified() []DestResult {
+	var out []DestResult
+	for _, d := range r.Dests {
+		if d.State == DestVerified {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // state is the progress file: every file verified so far, keyed by path.
@@ -162,39 +251,110 @@ type srcFile struct {
 // error wraps one of the Err sentinels, nothing is presented as complete,
 // and the progress file lets a later call resume without copying verified
 // files again.
+//
+// src may also be a verified copy (a cascade): its ascmhl/ history is then
+// checked like a card's and carried over, so the new copy's history shows
+// card → first copy → this copy.
 func Offload(ctx context.Context, src, dst string, opts Options) (Result, error) {
-	o := &offloader{opts: opts, src: absPath(src), dst: absPath(dst)}
+	return OffloadMulti(ctx, src, []Destination{{Dir: dst, Root: opts.DestRoot}}, opts)
+}
+
+// OffloadMulti reads the card at src once and writes it to every
+// destination in parallel: one goroutine reads (and hashes) the card and
+// hands each buffer to a writer goroutine per destination through a
+// bounded queue; each destination has its own partial files, re-read
+// verification (on its own goroutine), progress file and ASC MHL
+// generation. A destination that fails, or falls behind (see
+// Options.QueueBlocks), is dropped from the pass and reported in its
+// DestResult while the others go on. The error is nil only when every
+// destination is verified; a card-side failure (read error, card pulled,
+// history mismatch) fails every destination not yet verified.
+func OffloadMulti(ctx context.Context, src string, dsts []Destination, opts Options) (Result, error) {
+	o := &offloader{opts: opts, src: absPath(src)}
 	o.defaults()
+	for i, d := range dsts {
+		dd := &dest{o: o, Destination: d, idx: i}
+		dd.Dir = absPath(d.Dir)
+		if dd.Name == "" {
+			dd.Name = dd.Dir
+		}
+		dd.log = o.log.With("dest", dd.Name)
+		dd.verified = map[string]fileID{}
+		dd.rbuf = make([]byte, o.opts.BufferSize)
+		dd.vbuf = make([]byte, o.opts.BufferSize)
+		dd.setPhase(DestCopying)
+		o.dests = append(o.dests, dd)
+	}
+	if len(o.dests) > 0 {
+		o.dst = o.dests[0].Dir
+	}
 	res, err := o.run(ctx)
 	res.Finished = o.opts.Now()
 	res.Skipped = o.skipped
+	res.Dests = nil
+	var firstErr error
+	var firstDest *dest
+	for _, d := range o.dests {
+		dr := d.result()
+		res.Dests = append(res.Dests, dr)
+		if dr.Err != nil && firstErr == nil {
+			firstErr, firstDest = dr.Err, d
+		}
+	}
+	if len(o.dests) > 0 {
+		d0 := res.Dests[0]
+		res.Dst, res.Generation = d0.Dst, d0.Generation
+	}
+	if err == nil && firstErr != nil {
+		err = firstErr
+		if res.FailedPath == "" && res.Reason == "" {
+			res.FailedPath, res.Reason = firstDest.failedPath, firstErr.Error()
+		}
+	}
+	if err == nil && len(o.dests) == 0 {
+		err = fmt.Errorf("offload %s: no destination", o.src)
+	}
 	if err != nil {
 		res.Status = StatusFailed
 		if res.Reason == "" {
 			res.Reason = err.Error()
 		}
-		o.log.Warn("card offload failed", "src", o.src, "dst", o.dst, "file", res.FailedPath, "reason", res.Reason)
+		o.log.Warn("card offload failed", "src", o.src, "dst", res.Dst, "dests", len(o.dests), "verified", len(res.Verified()), "file", res.FailedPath, "reason", res.Reason)
 		return res, err
 	}
 	res.Status = StatusOffloaded
-	o.log.Info("card offloaded", "src", o.src, "dst", o.dst, "files", len(res.Files), "bytes", res.Bytes,
+	o.log.Info("card offloaded", "src", o.src, "dst", res.Dst, "dests", len(o.dests), "files", len(res.Files), "bytes", res.Bytes,
 		"copied", res.Copied, "resumed", res.Resumed, "generation", res.Generation)
 	return res, nil
 }
 
 type offloader struct {
-	opts     Options
-	log      *slog.Logger
-	src, dst string
-	srcDev   uint64
-	srcDir   *safefs.Dir // the card root, held open
-	dstDir   *safefs.Dir // the destination folder, held open
-	state    *state
-	dirty    int
-	lastSave time.Time
-	buf      []byte
-	skipped  []Skipped
-	verified map[string]fileID // each destination file as verified (checkFinal)
+	opts    Options
+	log     *slog.Logger
+	src     string
+	dst     string // the first destination's folder
+	srcDev  uint64
+	srcDir  *safefs.Dir // the card root, held open
+	dests   []*dest
+	skipped []Skipped
+	// dstDir is the first destination still in the pass once they are
+	// opened (code that reads back one copy, e.g. manifests, uses it).
+	dstDir *safefs.Dir
+
+	pool      chan *block
+	readBytes atomic.Int64
+
+	progMu sync.Mutex
+	prog   Progress
+	emitMu sync.Mutex // one Progress call at a time
+}
+
+// block is one read buffer, handed to the hashers and every destination
+// still in the pass; it goes back to the pool when all are done with it.
+type block struct {
+	b    []byte
+	n    int
+	refs atomic.Int32
 }
 
 // errSkip marks a card entry that is not copied (Skipped).
@@ -213,10 +373,18 @@ func (o *offloader) defaults() {
 	if o.opts.BufferSize <= 0 {
 		o.opts.BufferSize = 1 << 20
 	}
+	if o.opts.QueueBlocks <= 0 {
+		o.opts.QueueBlocks = 32
+	}
+	if o.opts.StallTimeout <= 0 {
+		o.opts.StallTimeout = 10 * time.Second
+	}
+	if o.opts.ProgressEvery <= 0 {
+		o.opts.ProgressEvery = 500 * time.Millisecond
+	}
 	if o.opts.SourceReader == nil {
 		o.opts.SourceReader = func(_ string, f *os.File) io.ReadCloser { return f }
 	}
-	o.verified = map[string]fileID{}
 	if len(o.opts.MHLFormats) == 0 {
 		o.opts.MHLFormats = []ascmhl.Format{ascmhl.DefaultFormat}
 	}
@@ -226,14 +394,37 @@ func (o *offloader) defaults() {
 	if o.opts.Creator.HostName == "" {
 		o.opts.Creator.HostName, _ = os.Hostname()
 	}
-	o.buf = make([]byte, o.opts.BufferSize)
+	// The pool: a destination may hold QueueBlocks, the hashers a few.
+	n := o.opts.QueueBlocks + 4
+	o.pool = make(chan *block, n)
+	for i := 0; i < n; i++ {
+		o.pool <- &block{b: make([]byte, o.opts.BufferSize)}
+	}
 }
 
+// fail records a card-side failure: every destination still in the pass
+// fails with it (their progress files are kept for a resume).
 func (o *offloader) fail(res *Result, rel string, err error) (Result, error) {
 	res.FailedPath = rel
 	res.Reason = err.Error()
-	o.saveState(true)
+	for _, d := range o.dests {
+		if d.phase() != DestVerified {
+			d.fail(rel, err)
+		}
+		d.saveState(true)
+	}
 	return *res, err
+}
+
+// active are the destinations still in the pass.
+func (o *offloader) active() []*dest {
+	var out []*dest
+	for _, d := range o.dests {
+		if !d.out() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (o *offloader) run(ctx context.Context) (Result, error) {
@@ -244,21 +435,15 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	}
 	defer srcDir.Close()
 	o.srcDir, o.srcDev = srcDir, srcDir.Dev()
-	if o.dst == o.src || strings.HasPrefix(o.dst, o.src+string(filepath.Separator)) {
-		return o.fail(&res, "", fmt.Errorf("offload %s: destination %s is on the card", o.src, o.dst))
-	}
-	anchor := o.opts.DestRoot
-	if anchor == "" {
-		// Standalone use: the caller's own folder, made as before.
-		anchor = filepath.Dir(o.dst)
-		if err := os.MkdirAll(anchor, 0o755); err != nil {
-			return o.fail(&res, "", o.dstErr(err, "create "+anchor))
+	seen := map[string]bool{}
+	for _, d := range o.dests {
+		if d.Dir == o.src || strings.HasPrefix(d.Dir, o.src+string(filepath.Separator)) {
+			return o.fail(&res, "", fmt.Errorf("offload %s: destination %s is on the card", o.src, d.Dir))
 		}
-	}
-	anchor = absPath(anchor)
-	dstRel, err := filepath.Rel(anchor, o.dst)
-	if err != nil || dstRel == "." || dstRel == ".." || strings.HasPrefix(dstRel, ".."+string(filepath.Separator)) {
-		return o.fail(&res, "", fmt.Errorf("offload %s: destination %s is not below %s", o.src, o.dst, anchor))
+		if seen[d.Dir] {
+			return o.fail(&res, "", fmt.Errorf("offload %s: destination %s given twice", o.src, d.Dir))
+		}
+		seen[d.Dir] = true
 	}
 	layout, err := Detect(o.src)
 	if err != nil {
@@ -281,37 +466,78 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	for _, f := range files {
 		res.Bytes += f.size
 	}
-	root, err := safefs.OpenRoot(anchor, false)
-	if err != nil {
-		return o.fail(&res, "", o.dstErr(err, "open "+anchor))
+	for _, d := range o.dests {
+		if err := d.open(); err != nil {
+			d.fail("", err)
+		}
 	}
-	o.dstDir, err = root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
-	root.Close()
-	if err != nil {
-		return o.fail(&res, "", o.dstErr(err, "create "+o.dst))
+	defer func() {
+		for _, d := range o.dests {
+			if d.dir != nil {
+				d.dir.Close()
+			}
+		}
+	}()
+	if len(o.active()) == 0 {
+		d := o.dests[0]
+		res.FailedPath, res.Reason = d.failedPath, d.err.Error()
+		return res, d.err
 	}
-	defer o.dstDir.Close()
-	o.loadState()
+	o.dstDir = o.active()[0].dir
+	for _, d := range o.active() {
+		d.loadState()
+		d.ops = make(chan destOp, o.opts.QueueBlocks+16)
+		d.vq = make(chan *writtenFile, 8)
+		d.bytesTotal = res.Bytes
+		d.wg.Add(2)
+		go d.writer()
+		go d.verifier()
+	}
+	o.progMu.Lock()
+	o.prog = Progress{FilesTotal: len(files), BytesTotal: res.Bytes}
+	o.progMu.Unlock()
+	stopTick := o.ticker()
+	defer stopTick()
+	finishPass := func() {
+		for _, d := range o.dests {
+			d.closeOps()
+		}
+		for _, d := range o.dests {
+			d.wg.Wait()
+		}
+	}
 
-	prog := Progress{FilesTotal: len(files), BytesTotal: res.Bytes}
+	var check func(*FileResult) error
+	if res.CardHistory {
+		check = func(fr *FileResult) error { return checkAgainst(cardHist, fr) }
+	}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
+			finishPass()
 			return o.fail(&res, f.rel, err)
 		}
-		var check func(*FileResult) error
-		if res.CardHistory {
-			check = func(fr *FileResult) error { return checkAgainst(cardHist, fr) }
+		if len(o.active()) == 0 {
+			break
 		}
 		fr, resumed, err := o.file(ctx, f, formats, check)
 		var skip errSkip
 		if errors.As(err, &skip) {
 			o.skip(f.rel, skip.reason)
-			prog.FilesTotal--
-			prog.BytesTotal -= f.size
 			res.Bytes -= f.size
+			o.progMu.Lock()
+			o.prog.FilesTotal--
+			o.prog.BytesTotal -= f.size
+			o.progMu.Unlock()
+			for _, d := range o.dests {
+				d.addTotal(-f.size)
+			}
 			continue
 		}
+		if errors.Is(err, errNoDest) {
+			break // every destination failed: OffloadMulti reports the first
+		}
 		if err != nil {
+			finishPass()
 			return o.fail(&res, f.rel, err)
 		}
 		if resumed {
@@ -320,10 +546,14 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			res.Copied += f.size
 		}
 		res.Files = append(res.Files, *fr)
-		prog.File, prog.FilesDone, prog.BytesDone = f.rel, prog.FilesDone+1, prog.BytesDone+f.size
-		if o.opts.Progress != nil {
-			o.opts.Progress(prog)
-		}
+		o.progMu.Lock()
+		o.prog.File, o.prog.FilesDone = f.rel, o.prog.FilesDone+1
+		o.progMu.Unlock()
+		o.emit()
+	}
+	finishPass()
+	if len(o.active()) == 0 {
+		return res, nil // every destination failed: OffloadMulti reports the first
 	}
 	if res.CardHistory {
 		seen := map[string]bool{}
@@ -331,8 +561,9 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			seen[f.rel] = true
 		}
 		var missing []string
+		pats := mergeIgnore(cardHist.IgnorePatterns()) // OS junk is not copied even when the history lists it
 		for p := range cardHist.Files() {
-			if !seen[p] && !ascmhl.Ignored(cardHist.IgnorePatterns(), p, false) {
+			if !seen[p] && !ascmhl.Ignored(pats, p, false) && !ignoredBelow(pats, p) {
 				missing = append(missing, p)
 			}
 		}
@@ -341,28 +572,65 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			return o.fail(&res, missing[0], fmt.Errorf("%w: %d file(s) of the history missing on the card, first %s", ErrHistory, len(missing), missing[0]))
 		}
 	}
-	// Directory times last: creating files inside changed them.
-	for i := len(dirs) - 1; i >= 0; i-- {
-		d := dirs[i]
-		o.dstDir.Chtimes(d.rel, d.mtime, d.mtime)
+	// Each destination still in the pass is sealed on its own.
+	var wg sync.WaitGroup
+	for _, d := range o.active() {
+		d.setPhase(DestVerifying)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.seal(ctx, cardHist, res.Files, dirs, formats)
+		}()
 	}
-	// Before the card is declared safe: every file at its final name is
-	// still the regular file that was verified (same inode, size, mtime).
-	for _, fr := range res.Files {
-		if err := o.checkFinal(fr); err != nil {
-			return o.fail(&res, fr.Path, err)
+	wg.Wait()
+	if v := o.active(); len(v) > 0 { // manifest.go
+		if res.Manifests, err = checkManifests(ctx, o.log, v[0].dir, v[0].Dir, res.Files); err != nil {
+			return o.fail(&res, "", err)
 		}
 	}
-	gen, err := o.writeMHL(ctx, cardHist, &res, dirs, formats)
-	if err != nil {
-		return o.fail(&res, ascmhl.FolderName, err)
-	}
-	res.Generation = gen
-	if err := o.dstDir.Remove(StateName); err != nil {
-		o.log.Warn("remove offload state", "path", filepath.Join(o.dst, StateName), "err", err)
-	}
-	o.dstDir.Sync()
+	o.emit()
 	return res, nil
+}
+
+// ticker emits progress every ProgressEvery until stopped.
+func (o *offloader) ticker() func() {
+	if o.opts.Progress == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(o.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				o.emit()
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+// emit reports progress (card and every destination).
+func (o *offloader) emit() {
+	if o.opts.Progress == nil {
+		return
+	}
+	o.emitMu.Lock()
+	defer o.emitMu.Unlock()
+	o.progMu.Lock()
+	p := o.prog
+	o.progMu.Unlock()
+	p.BytesDone = o.readBytes.Load()
+	p.Dests = make([]DestProgress, len(o.dests))
+	for i, d := range o.dests {
+		p.Dests[i] = d.progress()
+	}
+	o.opts.Progress(p)
 }
 
 func (o *offloader) skip(rel, reason string) {
@@ -377,25 +645,6 @@ type fileID struct {
 	ctime unix.Timespec
 }
 
-// checkFinal makes sure the file at fr's final name is the very regular
-// file verified earlier in this run (same inode), unchanged since (same
-// ctime, size and mtime): the hash verified then is still its hash.
-func (o *offloader) checkFinal(fr FileResult) error {
-	st, err := o.dstDir.Lstat(fr.Path)
-	if err != nil {
-		return o.dstErr(err, "check "+fr.Path)
-	}
-	switch {
-	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return fmt.Errorf("check %s: %w: it is a %s now", fr.Path, ErrDestTampered, safefs.TypeName(st.Mode))
-	case st.Ino != o.verified[fr.Path].ino:
-		return fmt.Errorf("check %s: %w: replaced after it was verified", fr.Path, ErrDestTampered)
-	case st.Size != fr.Size || !time.Unix(st.Mtim.Unix()).Equal(fr.ModTime) || st.Ctim != o.verified[fr.Path].ctime:
-		return fmt.Errorf("check %s: %w: changed after it was verified", fr.Path, ErrDestTampered)
-	}
-	return nil
-}
-
 // list walks the card: files and directories in path order, the card's
 // ascmhl/ folder excluded (it is carried over separately).
 func (o *offloader) list() ([]srcFile, []srcFile, error) {
@@ -408,6 +657,12 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() && rel == ascmhl.FolderName {
 			return filepath.SkipDir
+		}
+		if IsOSJunk(rel, d.IsDir()) { // neither copied nor listed (cardtree.go)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -433,64 +688,64 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 	return files, dirs, err
 }
 
-// file copies and verifies one file, or recognises it as verified by an
-// earlier run (same size and mtime on the card and at the destination).
+// file copies and verifies one file to every destination still in the
+// pass that does not hold it yet, or recognises it as verified by an
+// earlier run everywhere (same size and mtime on the card and at the
+// destination, same xxh128 re-read).
 func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, bool, error) {
-	dstPath := filepath.Join(o.dst, filepath.FromSlash(f.rel))
-	if prev, ok := o.state.Files[f.rel]; ok && prev.Size == f.size && prev.ModTime.Equal(f.mtime) && hasFormats(prev, formats) {
-		st, err := o.dstDir.Lstat(f.rel)
-		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-			return nil, false, fmt.Errorf("resume %s: %w: %s is a %s", f.rel, ErrDestTampered, dstPath, safefs.TypeName(st.Mode))
+	var need []*dest
+	var prev *FileResult
+	act := o.active()
+	prevs := make([]*FileResult, len(act))
+	errs := make([]error, len(act))
+	var wg sync.WaitGroup
+	for i, d := range act {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			prevs[i], errs[i] = d.resumable(f, formats)
+		}()
+	}
+	wg.Wait()
+	for i, d := range act {
+		switch {
+		case errs[i] != nil:
+			d.fail(f.rel, errs[i])
+		case prevs[i] != nil:
+			prev = prevs[i]
+		default:
+			need = append(need, d)
 		}
-		if err == nil && st.Size == f.size && time.Unix(st.Mtim.Unix()).Equal(f.mtime) && o.stillVerified(f.rel, prev) {
-			r := *prev
-			r.Resumed = true
-			if check != nil {
-				if err := check(&r); err != nil {
-					return nil, false, err
-				}
+	}
+	if len(need) == 0 {
+		if prev == nil {
+			return nil, false, errNoDest
+		}
+		r := *prev
+		r.Resumed = true
+		if check != nil {
+			if err := check(&r); err != nil {
+				return nil, false, err
 			}
-			return &r, true, nil
 		}
-	}
-	if dir := path.Dir(f.rel); dir != "." {
-		sub, err := o.dstDir.MkdirAll(dir, 0o755)
-		if err != nil {
-			return nil, false, o.dstErr(err, "create "+filepath.Dir(dstPath))
+		o.readBytes.Add(f.size)
+		for i, d := range act {
+			if prevs[i] != nil {
+				d.resumedFile(f.size)
+			}
 		}
-		sub.Close()
+		return &r, true, nil
 	}
-	fr, err := o.copy(ctx, f, dstPath, formats, check)
+	fr, err := o.copy(ctx, f, need, formats, check)
 	if err != nil {
 		return nil, false, err
 	}
-	o.state.Files[f.rel] = fr
-	o.dirty++
-	o.saveState(false)
-	return fr, false, nil
-}
-
-func (o *offloader) stillVerified(rel string, prev *FileResult) bool {
-	f, st, err := o.dstDir.OpenRegular(rel)
-	if err != nil {
-		o.log.Warn("offloaded file unreadable; copying it again", "path", filepath.Join(o.dst, rel), "err", err)
-		return false
-	}
-	defer f.Close()
-	if !o.opts.TrustResumed {
-		got, err := rereadXXH128(f, o.buf)
-		if err != nil || got != prev.XXH128 {
-			o.log.Warn("offloaded file changed since it was verified; copying it again", "path", filepath.Join(o.dst, rel), "err", err)
-			return false
+	for i, d := range act {
+		if prevs[i] != nil {
+			d.resumedFile(f.size)
 		}
 	}
-	var after unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &after); err != nil || after.Ctim != st.Ctim {
-		o.log.Warn("offloaded file changed while it was re-read; copying it again", "path", filepath.Join(o.dst, rel), "err", err)
-		return false
-	}
-	o.verified[rel] = fileID{st.Ino, st.Ctim}
-	return true
+	return fr, false, nil
 }
 
 func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
@@ -502,9 +757,106 @@ func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
 	return fr.XXH128 != "" && fr.BLAKE3 != ""
 }
 
-// copy writes one file under a partial name, re-reads it, runs check (the
-// card's own history) and only then renames it into place.
-func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, error) {
+// getBlock returns a free read buffer. While none comes back for
+// StallTimeout, the destination holding most of them is dropped from the
+// pass (when another one is still in it).
+func (o *offloader) getBlock(ctx context.Context) (*block, error) {
+	select {
+	case b := <-o.pool:
+		return b, nil
+	default:
+	}
+	for {
+		t := time.NewTimer(o.opts.StallTimeout)
+		select {
+		case b := <-o.pool:
+			t.Stop()
+			return b, nil
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+			var slow *dest
+			for _, d := range o.active() {
+				if slow == nil || d.held.Load() > slow.held.Load() {
+					slow = d
+				}
+			}
+			if slow != nil && slow.held.Load() >= int32(o.opts.QueueBlocks/2) {
+				o.drop(slow)
+			}
+		}
+	}
+}
+
+// release hands a block back once nobody uses it any more.
+func (o *offloader) release(b *block) {
+	if b.refs.Add(-1) == 0 {
+		select {
+		case o.pool <- b:
+		default: // replaced when a destination was dropped
+		}
+	}
+}
+
+// drop takes a slow destination out of the pass (when another one stays
+// in it); fresh buffers replace those it still holds.
+func (o *offloader) drop(d *dest) bool {
+	if d.out() || len(o.active()) < 2 {
+		return false
+	}
+	held := int(d.held.Load())
+	d.fail(d.curRel(), fmt.Errorf("%w: %d MiB behind for %s while another destination kept up: dropped from the card pass",
+		ErrFellBehind, int64(o.opts.QueueBlocks)*int64(o.opts.BufferSize)>>20, o.opts.StallTimeout))
+	d.mu.Lock()
+	d.dropped = true
+	d.mu.Unlock()
+	d.closeOps()
+	for i := 0; i < held; i++ {
+		select {
+		case o.pool <- &block{b: make([]byte, o.opts.BufferSize)}:
+		default:
+		}
+	}
+	return true
+}
+
+// send queues op for destination d; when d's queue stays full for
+// StallTimeout and another destination is in the pass, d is dropped.
+func (o *offloader) send(d *dest, op destOp) {
+	if op.blk != nil {
+		d.held.Add(1)
+	}
+	if op.kind == opOpen {
+		d.inflight.Add(1)
+	}
+	if !d.sendable() {
+		d.doneWith(op)
+		return
+	}
+	select {
+	case d.ops <- op:
+		return
+	default:
+	}
+	if len(o.active()) < 2 {
+		d.ops <- op
+		return
+	}
+	t := time.NewTimer(o.opts.StallTimeout)
+	defer t.Stop()
+	select {
+	case d.ops <- op:
+	case <-t.C:
+		o.drop(d)
+		d.doneWith(op)
+	}
+}
+
+// copy reads one card file once, hashing it, and hands every buffer to
+// the destinations in need; their writers write, sync, re-read and rename
+// it on their own goroutines.
+func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, error) {
 	// The card root is held open: a card unmounted (even lazily) since is
 	// noticed here, by its mount point no longer being that filesystem.
 	if o.sourceGone() {
@@ -519,29 +871,13 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 	}
 	in := o.opts.SourceReader(f.rel, inf)
 	defer in.Close()
-	partial := dstPath + PartialSuffix
-	partRel := f.rel + PartialSuffix
-	// A partial file left by an interrupted run is started over; anything
-	// else at that name (a symlink, a FIFO) is not ours to touch.
-	if err := o.expectRegular(partRel); err != nil {
-		return nil, err
-	}
-	if err := o.dstDir.Remove(partRel); err != nil {
-		return nil, o.dstErr(err, "remove "+partial)
-	}
-	out, err := o.dstDir.OpenFile(partRel, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, o.dstErr(err, "create "+partial)
-	}
-	remove := func() { o.dstDir.Remove(partRel) }
-	cleanup := func() { out.Close(); remove() }
 
 	b3 := blake3.New()
 	x128 := xxh3.New128()
-	// Sinks: the file, BLAKE3, then the xxHash family together (fast), then
-	// each slower MHL format on its own goroutine.
+	// Hashers: BLAKE3, the xxHash family together (fast), then each slower
+	// MHL format on its own goroutine.
 	fast := []io.Writer{x128}
-	sinks := []io.Writer{out, b3}
+	sinks := []io.Writer{b3}
 	mhl := map[ascmhl.Format]hash.Hash{}
 	for _, fm := range formats {
 		if fm == ascmhl.XXH128 {
@@ -549,7 +885,6 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 		}
 		h, err := ascmhl.NewHash(fm)
 		if err != nil {
-			cleanup()
 			return nil, err
 		}
 		mhl[fm] = h
@@ -560,7 +895,16 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 		}
 	}
 	sinks = append(sinks, io.MultiWriter(fast...))
-	p := newPipe(o.opts.BufferSize, 4, sinks...)
+	hs := newHashers(o, sinks)
+	for _, d := range need {
+		o.send(d, destOp{kind: opOpen, f: f})
+	}
+	abort := func() {
+		hs.close()
+		for _, d := range need {
+			o.send(d, destOp{kind: opEnd, f: f})
+		}
+	}
 	var n int64
 	var rerr error
 	for {
@@ -568,14 +912,33 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 			rerr = err
 			break
 		}
-		if err := p.err(0); err != nil {
+		var live []*dest
+		for _, d := range need {
+			if d.sendable() {
+				live = append(live, d)
+			}
+		}
+		if len(live) == 0 {
+			break // every destination in need dropped out; the caller notices
+		}
+		blk, err := o.getBlock(ctx)
+		if err != nil {
+			rerr = err
 			break
 		}
-		buf := p.buffer()
-		k, err := io.ReadFull(in, buf)
+		k, err := io.ReadFull(in, blk.b)
 		if k > 0 {
-			p.submit(k)
+			blk.n = k
+			blk.refs.Store(int32(len(hs.sinks) + len(live)))
+			hs.submit(blk)
+			for _, d := range live {
+				o.send(d, destOp{kind: opData, f: f, blk: blk})
+			}
 			n += int64(k)
+			o.readBytes.Add(int64(k))
+		} else {
+			blk.refs.Store(1)
+			o.release(blk)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -585,31 +948,22 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 			break
 		}
 	}
-	p.close()
-	if err := p.err(0); err != nil {
-		cleanup()
-		return nil, o.dstErr(err, "write "+partial)
+	if len(o.active()) == 0 && rerr == nil {
+		abort()
+		return nil, errNoDest
 	}
 	if rerr != nil {
-		cleanup()
+		abort()
 		if ctx.Err() != nil {
 			return nil, rerr
 		}
 		return nil, o.srcErr(rerr, "read "+f.rel)
 	}
 	if n != f.size {
-		cleanup()
+		abort()
 		return nil, o.srcErr(fmt.Errorf("read %d bytes, card listed %d", n, f.size), "read "+f.rel)
 	}
-	if err := out.Sync(); err != nil {
-		cleanup()
-		return nil, o.dstErr(err, "sync "+partial)
-	}
-	var ost unix.Stat_t
-	if err := unix.Fstat(int(out.Fd()), &ost); err != nil {
-		cleanup()
-		return nil, o.dstErr(err, "stat "+partial)
-	}
+	hs.close()
 	fr := &FileResult{
 		Path: f.rel, Size: f.size, ModTime: f.mtime,
 		BLAKE3: hex.EncodeToString(b3.Sum(nil)), XXH128: hex.EncodeToString(x128.Sum(nil)),
@@ -621,82 +975,580 @@ func (o *offloader) copy(ctx context.Context, f srcFile, dstPath string, formats
 	if containsFormat(formats, ascmhl.XXH128) {
 		fr.MHL[ascmhl.XXH128] = fr.XXH128
 	}
+	if check != nil {
+		if err := check(fr); err != nil {
+			for _, d := range need {
+				o.send(d, destOp{kind: opEnd, f: f})
+			}
+			return nil, err
+		}
+	}
+	for _, d := range need {
+		o.send(d, destOp{kind: opEnd, f: f, fr: fr})
+	}
 	if o.opts.AfterCopy != nil {
-		o.opts.AfterCopy(f.rel, partial)
+		// Tests act between two files: each is verified everywhere
+		// before the next is read.
+		for _, d := range need {
+			d.inflight.Wait()
+		}
+	}
+	return fr, nil
+}
+
+// errNoDest: every destination left the pass while a file was read.
+var errNoDest = errors.New("no destination left")
+
+// hashers run the card-side hash sinks, each on its own goroutine, in order.
+type hashers struct {
+	o     *offloader
+	sinks []chan *block
+	wg    sync.WaitGroup
+}
+
+func newHashers(o *offloader, ws []io.Writer) *hashers {
+	h := &hashers{o: o}
+	for _, w := range ws {
+		ch := make(chan *block, o.opts.QueueBlocks+4)
+		h.sinks = append(h.sinks, ch)
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			for b := range ch {
+				w.Write(b.b[:b.n]) // hashes never fail
+				o.release(b)
+			}
+		}()
+	}
+	return h
+}
+
+func (h *hashers) submit(b *block) {
+	for _, ch := range h.sinks {
+		ch <- b
+	}
+}
+
+func (h *hashers) close() {
+	if h.sinks == nil {
+		return
+	}
+	for _, ch := range h.sinks {
+		close(ch)
+	}
+	h.wg.Wait()
+	h.sinks = nil
+}
+
+// dest is one destination of a pass.
+type dest struct {
+	o *offloader
+	Destination
+	idx int
+	log *slog.Logger
+	dir *safefs.Dir // the destination folder, held open
+
+	rbuf []byte // resume re-reads (reader goroutine)
+	vbuf []byte // verification re-reads (verifier goroutine)
+
+	mu         sync.Mutex // guards what follows
+	state      *state
+	dirty      int
+	lastSave   time.Time
+	verified   map[string]fileID // each file as verified (checkFinal)
+	err        error
+	failedPath string
+	dropped    bool
+	gone       bool   // out of the pass (failed or dropped)
+	ph         string // phase
+	generation string
+	resumed    int
+	cur        string // file being written
+	bytesTotal int64
+	filesOK    int
+
+	ops      chan destOp
+	opsOnce  sync.Once
+	opsShut  atomic.Bool
+	vq       chan *writtenFile
+	wg       sync.WaitGroup
+	held     atomic.Int32 // blocks queued or in hand
+	inflight sync.WaitGroup // files handed to the writer and not yet verified or abandoned
+	written  atomic.Int64
+	verBytes atomic.Int64
+	copied   atomic.Int64
+}
+
+type opKind int
+
+const (
+	opOpen opKind = iota
+	opData
+	opEnd // fr nil: abandon the file
+)
+
+type destOp struct {
+	kind opKind
+	f    srcFile
+	blk  *block
+	fr   *FileResult
+}
+
+// writtenFile is a partial file written and synced, waiting for its re-read.
+type writtenFile struct {
+	f   srcFile
+	out *os.File
+	fr  *FileResult
+	ino uint64
+}
+
+func (d *dest) out() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gone
+}
+
+func (d *dest) sendable() bool { return !d.opsShut.Load() && !d.out() }
+
+func (d *dest) closeOps() {
+	d.opsOnce.Do(func() {
+		d.opsShut.Store(true)
+		if d.ops != nil {
+			close(d.ops)
+		}
+	})
+}
+
+// doneWith releases what op holds without using it.
+func (d *dest) doneWith(op destOp) {
+	if op.blk != nil {
+		d.held.Add(-1)
+		d.o.release(op.blk)
+	}
+	if op.kind == opOpen {
+		d.inflight.Done()
+	}
+}
+
+func (d *dest) phase() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ph
+}
+
+func (d *dest) setPhase(p string) {
+	d.mu.Lock()
+	if !d.gone || p == DestFailed {
+		d.ph = p
+	}
+	d.mu.Unlock()
+}
+
+func (d *dest) curRel() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cur
+}
+
+func (d *dest) addTotal(n int64) {
+	d.mu.Lock()
+	d.bytesTotal += n
+	d.mu.Unlock()
+}
+
+// fail takes d out of the pass with err (the first error is kept).
+func (d *dest) fail(rel string, err error) {
+	d.mu.Lock()
+	first := d.err == nil
+	if first {
+		d.err, d.failedPath = err, rel
+	}
+	d.gone, d.ph = true, DestFailed
+	d.mu.Unlock()
+	if first {
+		if len(d.o.dests) > 1 {
+			d.log.Warn("destination out of the card pass", "dst", d.Dir, "file", rel, "err", err)
+		}
+		d.saveState(true)
+	}
+}
+
+func (d *dest) resumedFile(size int64) {
+	d.written.Add(size)
+	d.verBytes.Add(size)
+	d.mu.Lock()
+	d.resumed++
+	d.filesOK++
+	d.mu.Unlock()
+}
+
+func (d *dest) progress() DestProgress {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return DestProgress{Name: d.Name, Dst: d.Dir, State: d.ph, BytesWritten: d.written.Load(), BytesVerified: d.verBytes.Load(),
+		BytesTotal: d.bytesTotal, FilesVerified: d.filesOK}
+}
+
+func (d *dest) result() DestResult {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := DestResult{Name: d.Name, Dst: d.Dir, State: d.ph, Copied: d.copied.Load(), Resumed: d.resumed, Dropped: d.dropped,
+		Generation: d.generation, FailedPath: d.failedPath, Err: d.err}
+	if d.err != nil {
+		r.State, r.Reason = DestFailed, d.err.Error()
+	} else if r.State != DestVerified {
+		r.State = DestFailed
+		r.Err = fmt.Errorf("offload to %s: not finished", d.Dir)
+		r.Reason = r.Err.Error()
+	}
+	return r
+}
+
+// open creates the destination folder below its root, symlink-safe.
+func (d *dest) open() error {
+	anchor := d.Root
+	if anchor == "" {
+		// Standalone use: the caller's own folder, made as before.
+		anchor = filepath.Dir(d.Dir)
+		if err := os.MkdirAll(anchor, 0o755); err != nil {
+			return dstErr(err, "create "+anchor)
+		}
+	}
+	anchor = absPath(anchor)
+	dstRel, err := filepath.Rel(anchor, d.Dir)
+	if err != nil || dstRel == "." || dstRel == ".." || strings.HasPrefix(dstRel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("offload %s: destination %s is not below %s", d.o.src, d.Dir, anchor)
+	}
+	root, err := safefs.OpenRoot(anchor, false)
+	if err != nil {
+		return dstErr(err, "open "+anchor)
+	}
+	d.dir, err = root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
+	root.Close()
+	if err != nil {
+		d.dir = nil
+		return dstErr(err, "create "+d.Dir)
+	}
+	return nil
+}
+
+// resumable returns the earlier run's result for f when the copy at d is
+// still the file it verified (nil: copy it), or ErrDestTampered.
+func (d *dest) resumable(f srcFile, formats []ascmhl.Format) (*FileResult, error) {
+	d.mu.Lock()
+	prev, ok := d.state.Files[f.rel]
+	d.mu.Unlock()
+	if !ok || prev.Size != f.size || !prev.ModTime.Equal(f.mtime) || !hasFormats(prev, formats) {
+		return nil, nil
+	}
+	dstPath := filepath.Join(d.Dir, filepath.FromSlash(f.rel))
+	st, err := d.dir.Lstat(f.rel)
+	if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("resume %s: %w: %s is a %s", f.rel, ErrDestTampered, dstPath, safefs.TypeName(st.Mode))
+	}
+	if err == nil && st.Size == f.size && time.Unix(st.Mtim.Unix()).Equal(f.mtime) && d.stillVerified(f.rel, prev) {
+		return prev, nil
+	}
+	return nil, nil
+}
+
+func (d *dest) stillVerified(rel string, prev *FileResult) bool {
+	f, st, err := d.dir.OpenRegular(rel)
+	if err != nil {
+		d.log.Warn("offloaded file unreadable; copying it again", "path", filepath.Join(d.Dir, rel), "err", err)
+		return false
+	}
+	defer f.Close()
+	if !d.o.opts.TrustResumed {
+		got, err := rereadXXH128(f, d.rbuf)
+		if err != nil || got != prev.XXH128 {
+			d.log.Warn("offloaded file changed since it was verified; copying it again", "path", filepath.Join(d.Dir, rel), "err", err)
+			return false
+		}
+	}
+	var after unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &after); err != nil || after.Ctim != st.Ctim {
+		d.log.Warn("offloaded file changed while it was re-read; copying it again", "path", filepath.Join(d.Dir, rel), "err", err)
+		return false
+	}
+	d.mu.Lock()
+	d.verified[rel] = fileID{st.Ino, st.Ctim}
+	d.mu.Unlock()
+	return true
+}
+
+// writer writes the files the card pass hands to d, each under its partial
+// name, syncs it and queues it for its re-read.
+func (d *dest) writer() {
+	defer d.wg.Done()
+	defer close(d.vq)
+	var cur *os.File
+	var w io.Writer
+	var curF srcFile
+	cleanup := func() {
+		if cur != nil {
+			cur.Close()
+			d.dir.Remove(curF.rel + PartialSuffix)
+			cur = nil
+			d.inflight.Done()
+		}
+	}
+	defer cleanup()
+	for op := range d.ops {
+		switch op.kind {
+		case opOpen:
+			cleanup()
+			if d.out() {
+				d.inflight.Done()
+				continue
+			}
+			d.mu.Lock()
+			d.cur = op.f.rel
+			d.mu.Unlock()
+			f, err := d.openPartial(op.f)
+			if err != nil {
+				d.fail(op.f.rel, err)
+				d.inflight.Done()
+				continue
+			}
+			cur, curF, w = f, op.f, io.Writer(f)
+			if d.o.opts.DestWriter != nil {
+				w = d.o.opts.DestWriter(d.Name, op.f.rel, f)
+			}
+		case opData:
+			if cur != nil && !d.out() {
+				if _, err := w.Write(op.blk.b[:op.blk.n]); err != nil {
+					d.fail(curF.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(curF.rel))+PartialSuffix))
+					cleanup()
+				} else {
+					d.written.Add(int64(op.blk.n))
+				}
+			}
+			d.doneWith(op)
+		case opEnd:
+			if cur == nil {
+				continue
+			}
+			if op.fr == nil || d.out() {
+				cleanup()
+				continue
+			}
+			partial := filepath.Join(d.Dir, filepath.FromSlash(curF.rel)) + PartialSuffix
+			if err := cur.Sync(); err != nil {
+				d.fail(curF.rel, dstErr(err, "sync "+partial))
+				cleanup()
+				continue
+			}
+			var ost unix.Stat_t
+			if err := unix.Fstat(int(cur.Fd()), &ost); err != nil {
+				d.fail(curF.rel, dstErr(err, "stat "+partial))
+				cleanup()
+				continue
+			}
+			d.vq <- &writtenFile{f: curF, out: cur, fr: op.fr, ino: ost.Ino}
+			cur = nil
+		}
+	}
+}
+
+// openPartial creates f's partial file (its folders first).
+func (d *dest) openPartial(f srcFile) (*os.File, error) {
+	dstPath := filepath.Join(d.Dir, filepath.FromSlash(f.rel))
+	if dir := path.Dir(f.rel); dir != "." {
+		sub, err := d.dir.MkdirAll(dir, 0o755)
+		if err != nil {
+			return nil, dstErr(err, "create "+filepath.Dir(dstPath))
+		}
+		sub.Close()
+	}
+	partial := dstPath + PartialSuffix
+	partRel := f.rel + PartialSuffix
+	// A partial file left by an interrupted run is started over; anything
+	// else at that name (a symlink, a FIFO) is not ours to touch.
+	if err := d.expectRegular(partRel); err != nil {
+		return nil, err
+	}
+	if err := d.dir.Remove(partRel); err != nil {
+		return nil, dstErr(err, "remove "+partial)
+	}
+	out, err := d.dir.OpenFile(partRel, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, dstErr(err, "create "+partial)
+	}
+	return out, nil
+}
+
+// verifier re-reads each written file and renames it into place.
+func (d *dest) verifier() {
+	defer d.wg.Done()
+	for w := range d.vq {
+		if d.out() {
+			w.out.Close()
+			d.dir.Remove(w.f.rel + PartialSuffix)
+			d.inflight.Done()
+			continue
+		}
+		if err := d.finish(w); err != nil {
+			d.fail(w.f.rel, err)
+			d.inflight.Done()
+			continue
+		}
+		d.mu.Lock()
+		d.state.Files[w.f.rel] = w.fr
+		d.dirty++
+		d.filesOK++
+		d.mu.Unlock()
+		d.verBytes.Add(w.f.size)
+		d.copied.Add(w.f.size)
+		d.saveState(false)
+		d.inflight.Done()
+	}
+}
+
+// finish re-reads a written partial file, compares it with the card's
+// xxh128 and only then renames it into place.
+func (d *dest) finish(w *writtenFile) error {
+	f, fr, out := w.f, w.fr, w.out
+	dstPath := filepath.Join(d.Dir, filepath.FromSlash(f.rel))
+	partial := dstPath + PartialSuffix
+	partRel := f.rel + PartialSuffix
+	remove := func() { d.dir.Remove(partRel) }
+	if d.o.opts.AfterCopy != nil {
+		d.o.opts.AfterCopy(f.rel, partial)
 	}
 	// Re-read through the same descriptor, from the disk (the written
 	// pages are dropped first): no name is looked up again.
-	got, err := rereadXXH128(out, o.buf)
+	got, err := rereadXXH128(out, d.vbuf)
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
 		remove()
-		return nil, o.dstErr(err, "re-read "+partial)
+		return dstErr(err, "re-read "+partial)
 	}
 	if got != fr.XXH128 {
 		remove()
-		return nil, fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
+		return fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
 	}
-	if check != nil {
-		if err := check(fr); err != nil {
-			remove()
-			return nil, err
-		}
-	}
-	if err := o.dstDir.Chtimes(partRel, f.mtime, f.mtime); err != nil {
+	if err := d.dir.Chtimes(partRel, f.mtime, f.mtime); err != nil {
 		remove()
-		return nil, o.dstErr(err, "set times "+partial)
+		return dstErr(err, "set times "+partial)
 	}
 	// Only an earlier copy (a regular file) may be replaced at the final name.
-	if err := o.expectRegular(f.rel); err != nil {
+	if err := d.expectRegular(f.rel); err != nil {
 		remove()
-		return nil, err
+		return err
 	}
-	if err := o.dstDir.Rename(partRel, f.rel); err != nil {
+	if err := d.dir.Rename(partRel, f.rel); err != nil {
 		remove()
-		return nil, o.dstErr(err, "rename "+partial)
+		return dstErr(err, "rename "+partial)
 	}
-	if dir, _, err := o.parentDir(f.rel); err == nil {
+	if dir, _, err := d.parentDir(f.rel); err == nil {
 		dir.Sync()
-		if dir != o.dstDir {
+		if dir != d.dir {
 			dir.Close()
 		}
 	}
-	st, err := o.dstDir.Lstat(f.rel)
+	st, err := d.dir.Lstat(f.rel)
 	if err != nil {
-		return nil, o.dstErr(err, "check "+dstPath)
+		return dstErr(err, "check "+dstPath)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != ost.Ino {
-		return nil, fmt.Errorf("check %s: %w: replaced right after it was renamed into place", dstPath, ErrDestTampered)
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != w.ino {
+		return fmt.Errorf("check %s: %w: replaced right after it was renamed into place", dstPath, ErrDestTampered)
 	}
-	o.verified[f.rel] = fileID{st.Ino, st.Ctim}
-	return fr, nil
+	d.mu.Lock()
+	d.verified[f.rel] = fileID{st.Ino, st.Ctim}
+	d.mu.Unlock()
+	return nil
 }
 
-// expectRegular fails with ErrDestTampered when rel exists at the
-// destination as anything but a regular file.
-func (o *offloader) expectRegular(rel string) error {
-	st, err := o.dstDir.Lstat(rel)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+// seal finishes a destination whose files are all verified: folder times,
+// a last check of every file, its ASC MHL generation, the progress file
+// removed.
+func (d *dest) seal(ctx context.Context, cardHist *ascmhl.History, files []FileResult, dirs []srcFile, formats []ascmhl.Format) {
+	// Every folder of the card, empty ones too (cardtree.go).
+	if err := makeDirs(d.dir, dirs); err != nil {
+		d.fail("", err)
+		return
 	}
+	// Directory times last: creating files inside changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		dd := dirs[i]
+		d.dir.Chtimes(dd.rel, dd.mtime, dd.mtime)
+	}
+	// Before the card is declared safe: every file at its final name is
+	// still the regular file that was verified (same inode, size, mtime).
+	for _, fr := range files {
+		if err := d.checkFinal(fr); err != nil {
+			d.fail(fr.Path, err)
+			return
+		}
+	}
+	gen, err := d.writeMHL(ctx, cardHist, files, dirs, formats)
 	if err != nil {
-		return o.dstErr(err, "check "+rel)
+		d.fail(ascmhl.FolderName, err)
+		return
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("%w: %s is a %s (not followed, not replaced)", ErrDestTampered, filepath.Join(o.dst, filepath.FromSlash(rel)), safefs.TypeName(st.Mode))
+	if err := d.dir.Remove(StateName); err != nil {
+		d.log.Warn("remove offload state", "path", filepath.Join(d.Dir, StateName), "err", err)
+	}
+	if err := d.dir.Sync(); err != nil {
+		d.fail("", dstErr(err, "sync "+d.Dir))
+		return
+	}
+	d.mu.Lock()
+	d.generation = gen
+	d.mu.Unlock()
+	d.setPhase(DestVerified)
+}
+
+// checkFinal makes sure the file at fr's final name is the very regular
+// file verified earlier in this run (same inode), unchanged since (same
+// ctime, size and mtime): the hash verified then is still its hash.
+func (d *dest) checkFinal(fr FileResult) error {
+	st, err := d.dir.Lstat(fr.Path)
+	if err != nil {
+		return dstErr(err, "check "+fr.Path)
+	}
+	d.mu.Lock()
+	id, ok := d.verified[fr.Path]
+	d.mu.Unlock()
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("check %s: %w: it is a %s now", fr.Path, ErrDestTampered, safefs.TypeName(st.Mode))
+	case !ok:
+		return fmt.Errorf("check %s: not verified at %s", fr.Path, d.Dir)
+	case st.Ino != id.ino:
+		return fmt.Errorf("check %s: %w: replaced after it was verified", fr.Path, ErrDestTampered)
+	case st.Size != fr.Size || !time.Unix(st.Mtim.Unix()).Equal(fr.ModTime) || st.Ctim != id.ctime:
+		return fmt.Errorf("check %s: %w: changed after it was verified", fr.Path, ErrDestTampered)
 	}
 	return nil
 }
 
-func (o *offloader) parentDir(rel string) (*safefs.Dir, string, error) {
+// expectRegular fails with ErrDestTampered when rel exists at the
+// destination as anything but a regular file.
+func (d *dest) expectRegular(rel string) error {
+	st, err := d.dir.Lstat(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return dstErr(err, "check "+rel)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%w: %s is a %s (not followed, not replaced)", ErrDestTampered, filepath.Join(d.Dir, filepath.FromSlash(rel)), safefs.TypeName(st.Mode))
+	}
+	return nil
+}
+
+func (d *dest) parentDir(rel string) (*safefs.Dir, string, error) {
 	dir := path.Dir(rel)
 	if dir == "." {
-		return o.dstDir, rel, nil
+		return d.dir, rel, nil
 	}
-	d, err := o.dstDir.OpenDir(dir)
-	return d, path.Base(rel), err
+	sub, err := d.dir.OpenDir(dir)
+	return sub, path.Base(rel), err
 }
 
 func skipReason(m fs.FileMode) string {
@@ -776,7 +1628,10 @@ func (o *offloader) sourceGone() bool {
 	return o.srcDev != 0 && st.Dev != o.srcDev
 }
 
-func (o *offloader) dstErr(err error, what string) error {
+// dstErr classifies an error at a destination.
+func (o *offloader) dstErr(err error, what string) error { return dstErr(err, what) }
+
+func dstErr(err error, what string) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return fmt.Errorf("%s: %w: %w", what, ErrNoSpace, err)
@@ -788,62 +1643,66 @@ func (o *offloader) dstErr(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func (o *offloader) loadState() {
-	o.state = &state{Version: 1, Src: o.src, Files: map[string]*FileResult{}}
-	data, err := o.dstDir.ReadFile(StateName, MaxStateSize)
+func (d *dest) loadState() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.state = &state{Version: 1, Src: d.o.src, Files: map[string]*FileResult{}}
+	data, err := d.dir.ReadFile(StateName, MaxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	if err != nil {
-		o.log.Warn("ignoring unreadable offload state", "path", filepath.Join(o.dst, StateName), "err", err)
+		d.log.Warn("ignoring unreadable offload state", "path", filepath.Join(d.Dir, StateName), "err", err)
 		return
 	}
 	var s state
 	if err := json.Unmarshal(data, &s); err != nil || s.Version != 1 || s.Files == nil {
-		o.log.Warn("ignoring unreadable offload state", "path", filepath.Join(o.dst, StateName), "err", err)
+		d.log.Warn("ignoring unreadable offload state", "path", filepath.Join(d.Dir, StateName), "err", err)
 		return
 	}
-	o.state.Files = s.Files
-	o.log.Info("resuming card offload", "dst", o.dst, "verified_files", len(s.Files))
+	d.state.Files = s.Files
+	d.log.Info("resuming card offload", "dst", d.Dir, "verified_files", len(s.Files))
 }
 
 // saveState writes the progress file (at most every 2 s unless forced).
-func (o *offloader) saveState(force bool) {
-	if o.state == nil || o.dirty == 0 || (!force && time.Since(o.lastSave) < 2*time.Second) {
+func (d *dest) saveState(force bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == nil || d.dir == nil || d.dirty == 0 || (!force && time.Since(d.lastSave) < 2*time.Second) {
 		return
 	}
-	data, err := json.Marshal(o.state)
+	data, err := json.Marshal(d.state)
 	if err == nil {
-		err = o.dstDir.WriteFileAtomic(StateName, data, 0o644)
+		err = d.dir.WriteFileAtomic(StateName, data, 0o644)
 	}
 	if err != nil {
-		o.log.Warn("save offload state", "dst", o.dst, "err", err)
+		d.log.Warn("save offload state", "dst", d.Dir, "err", err)
 		return
 	}
-	o.dirty, o.lastSave = 0, time.Now()
+	d.dirty, d.lastSave = 0, time.Now()
 }
 
 // writeMHL continues the destination's history (or the card's, carried
 // over) with a "transfer" generation of the offloaded files.
-func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res *Result, dirs []srcFile, formats []ascmhl.Format) (string, error) {
-	if !ascmhl.ExistsIn(o.dstDir) && ascmhl.ExistsIn(o.srcDir) {
-		if err := copyHistory(o.srcDir, o.dstDir); err != nil {
-			return "", o.dstErr(err, "copy card ascmhl history")
+func (d *dest) writeMHL(ctx context.Context, cardHist *ascmhl.History, files []FileResult, dirs []srcFile, formats []ascmhl.Format) (string, error) {
+	if !ascmhl.ExistsIn(d.dir) && ascmhl.ExistsIn(d.o.srcDir) {
+		if err := copyHistory(d.o.srcDir, d.dir); err != nil {
+			return "", dstErr(err, "copy card ascmhl history")
 		}
 	}
-	h, err := ascmhl.OpenDir(o.dstDir)
+	h, err := ascmhl.OpenDir(d.dir)
 	if err != nil {
-		return "", o.dstErr(err, "open destination ascmhl history")
+		return "", dstErr(err, "open destination ascmhl history")
 	}
 	formats = ascmhl.SortFormats(append(formats, h.OriginalFormats()...))
 	tree := ascmhl.Tree{Dirs: map[string]time.Time{}}
 	ignore := mergeIgnore(h.IgnorePatterns())
-	for _, d := range dirs {
-		if d.rel == "." || !ascmhl.Ignored(ignore, d.rel, true) {
-			tree.Dirs[d.rel] = d.mtime
+	for _, dd := range dirs {
+		if dd.rel == "." || !ascmhl.Ignored(ignore, dd.rel, true) {
+			tree.Dirs[dd.rel] = dd.mtime
 		}
 	}
-	for _, fr := range res.Files {
+	for _, fr := range files {
 		if ascmhl.Ignored(ignore, fr.Path, false) || ignoredBelow(ignore, fr.Path) {
 			continue
 		}
@@ -852,9 +1711,9 @@ func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res 
 			v, ok := fr.MHL[f]
 			if !ok {
 				// a destination history in a format we did not hash
-				more, err := o.hashDest(ctx, fr.Path, f)
+				more, err := d.hashDest(ctx, fr.Path, f)
 				if err != nil {
-					return "", o.dstErr(err, "hash "+fr.Path)
+					return "", dstErr(err, "hash "+fr.Path)
 				}
 				v = more[f]
 			}
@@ -862,13 +1721,13 @@ func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res 
 		}
 		tree.Files = append(tree.Files, ascmhl.File{Path: fr.Path, Size: fr.Size, ModTime: fr.ModTime, Hashes: hs})
 	}
-	gen, fails, err := h.Build(tree, formats, ascmhl.ProcessTransfer, o.opts.Creator, o.opts.Now())
+	gen, fails, err := h.Build(tree, formats, ascmhl.ProcessTransfer, d.o.opts.Creator, d.o.opts.Now())
 	if err != nil {
 		return "", err
 	}
 	gen.Ignore = ignore
 	if err := h.AddGeneration(gen); err != nil {
-		return "", o.dstErr(err, "write ascmhl generation")
+		return "", dstErr(err, "write ascmhl generation")
 	}
 	if len(fails) > 0 {
 		return gen.FileName, fmt.Errorf("%w: %s differs from the destination's ascmhl history (%s)", ErrHistory, fails[0].Path, fails[0].Format)
@@ -880,7 +1739,7 @@ func (o *offloader) writeMHL(ctx context.Context, cardHist *ascmhl.History, res 
 // so that a verify during a later partial re-run never trips on them.
 func mergeIgnore(pats []string) []string {
 	out := append([]string(nil), pats...)
-	for _, p := range []string{StateName, "*" + PartialSuffix} {
+	for _, p := range append([]string{StateName, "*" + PartialSuffix}, OSJunk...) {
 		if !containsString(out, p) {
 			out = append(out, p)
 		}
@@ -906,8 +1765,8 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-func (o *offloader) hashDest(ctx context.Context, rel string, f ascmhl.Format) (map[ascmhl.Format]string, error) {
-	fh, _, err := o.dstDir.OpenRegular(rel)
+func (d *dest) hashDest(ctx context.Context, rel string, f ascmhl.Format) (map[ascmhl.Format]string, error) {
+	fh, _, err := d.dir.OpenRegular(rel)
 	if err != nil {
 		return nil, err
 	}

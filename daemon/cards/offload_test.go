@@ -153,7 +153,11 @@ func TestOffloadClean(t *testing.T) {
 	}
 	sameTree(t, card.Dir, dst)
 	noLeftovers(t, dst)
-	if len(progress) != len(res.Files) || progress[len(progress)-1].BytesDone != res.Bytes {
+	// After each file (and every ProgressEvery); the last one has
+	// everything read and the destination verified.
+	last := progress[len(progress)-1]
+	if len(progress) < len(res.Files) || last.BytesDone != res.Bytes || len(last.Dests) != 1 ||
+		last.Dests[0].State != DestVerified || last.Dests[0].BytesVerified != res.Bytes {
 		t.Fatalf("progress %+v", progress[len(progress)-1])
 	}
 	// Hashes equal an independent computation, encoded as the ingest
