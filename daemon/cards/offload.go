@@ -1072,7 +1072,7 @@ type dest struct {
 	opsShut  atomic.Bool
 	vq       chan *writtenFile
 	wg       sync.WaitGroup
-	held     atomic.Int32 // blocks queued or in hand
+	held     atomic.Int32   // blocks queued or in hand
 	inflight sync.WaitGroup // files handed to the writer and not yet verified or abandoned
 	written  atomic.Int64
 	verBytes atomic.Int64
