@@ -61,6 +61,8 @@ type Record struct {
 	Clips      []string       `json:"clips,omitempty"`
 	// Skipped are card entries not copied (symlinks, FIFOs, devices).
 	Skipped []cards.Skipped `json:"skipped,omitempty"`
+	// Manifests are the checksum manifests on the card, as checked (manifests.go).
+	Manifests []cards.ManifestCheck `json:"manifests,omitempty"`
 }
 
 // ClipPart is one file of a clip.
@@ -133,6 +135,8 @@ type CardStatus struct {
 	// Skipped are card entries not copied (symlinks, FIFOs, devices), at
 	// most MaxSkippedShown.
 	Skipped []cards.Skipped `json:"skipped,omitempty"`
+	// Manifests are the checksum manifests on the card, as checked (manifests.go).
+	Manifests []cards.ManifestCheck `json:"manifests,omitempty"`
 }
 
 // MaxSkippedShown caps the skipped entries listed in the status and events.
@@ -302,6 +306,7 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 			c.State, c.Message, c.Dest = StateOffloaded, "already offloaded: safe to eject", rec.Volume+"/"+rec.Folder
 			c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal = rec.Files, rec.Files, rec.Bytes, rec.Bytes
 			c.Skipped = capSkipped(rec.Skipped)
+			c.Manifests = rec.Manifests
 		})
 		return
 	case err == nil:
@@ -364,6 +369,7 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	res, oerr := cards.Offload(ctx, mp, dst, opts)
 	rec.Started, rec.Finished = res.Started, res.Finished
 	rec.Skipped = capSkipped(res.Skipped)
+	rec.Manifests = capManifests(res.Manifests)
 	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
 	if oerr != nil {
 		reason := res.Reason
@@ -406,6 +412,9 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	if len(res.Skipped) > 0 {
 		fields["skipped"] = capSkipped(res.Skipped)
 	}
+	if len(res.Manifests) > 0 {
+		fields["manifests"] = rec.Manifests
+	}
 	detail, _ := json.Marshal(fields)
 	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
 		log.Error("record card.offloaded", "err", err)
@@ -416,6 +425,7 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 			c.Message = fmt.Sprintf("offloaded: safe to eject; %d entries not copied (not regular files, see skipped)", len(res.Skipped))
 		}
 		c.Skipped = capSkipped(res.Skipped)
+		c.Manifests, c.Message = rec.Manifests, c.Message+manifestNote(res.Manifests)
 		c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = len(res.Files), len(res.Files), res.Bytes, res.Bytes, ""
 	})
 	// Origins for assets the pipeline already cataloged (files are
