@@ -21,6 +21,12 @@ PKGS=(
 	update-ca-certificates:ca-certificates
 	xmllint:libxml2-utils
 	blkid:util-linux
+	# camera cards as real FAT/exFAT images (the kernel may lack vfat/exfat:
+	# the tests mount them with the FUSE drivers)
+	mkfs.vfat:dosfstools
+	mkfs.exfat:exfatprogs
+	mount.exfat-fuse:exfat-fuse
+	fusefat:fusefat
 )
 
 # Go tools, pinned: import/path@version
@@ -33,6 +39,11 @@ for entry in "${PKGS[@]}"; do
 	cmd=${entry%%:*} pkg=${entry#*:}
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# The ASC's reference ascmhl tool (../shared/tools/ascmhl/run) runs on
+# Debian's python3 packages.
+if ! /usr/bin/python3 -c 'import click, lxml, packaging, pathspec, requests, xxhash, dateutil' >/dev/null 2>&1; then
+	missing+=(python3 python3-click python3-lxml python3-packaging python3-pathspec python3-requests python3-xxhash python3-dateutil)
+fi
 
 if [ ${#missing[@]} -gt 0 ] && [ "${CI:-}" != "true" ] && [ "$(id -u)" != 0 ]; then
 	# Outside CI, tests skip what they cannot run.
