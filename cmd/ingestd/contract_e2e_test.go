@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,12 +26,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/zeebo/blake3"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/storage"
@@ -349,6 +356,27 @@ func ctDocMetrics(doc string) map[string]bool {
 // ctClient never follows a redirect: the API must not answer with one.
 var ctClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
+// ctHook is the hub's webhook receiver (the one fake): it keeps each
+// request as sent.
+type ctHook struct {
+	mu   sync.Mutex
+	reqs []ctHookReq
+}
+
+type ctHookReq struct {
+	method string
+	hdr    http.Header
+	body   []byte
+}
+
+func (h *ctHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	h.reqs = append(h.reqs, ctHookReq{r.Method, r.Header.Clone(), b})
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // ctResp is one answer, body read.
 type ctResp struct {
 	*http.Response
@@ -449,7 +477,7 @@ func TestContractAPI(t *testing.T) {
 	const bucket = "contract-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)
-	rx := &hook{}
+	rx := &ctHook{}
 	hub := httptest.NewServer(rx)
 	defer hub.Close()
 	dir := t.TempDir()
@@ -862,6 +890,126 @@ func TestContractAPI(t *testing.T) {
 			ctWantError(t, r, what, tc.code, tc.param)
 			if tc.code == 405 && !strings.Contains(r.Header.Get("Allow"), "GET") {
 				t.Errorf("%s: Allow %q, want GET, HEAD", what, r.Header.Get("Allow"))
+			}
+		}
+	})
+
+	// The webhook: the feed's events, as documented (Webhook).
+	t.Run("webhook", func(t *testing.T) {
+		feed := map[float64]map[string]any{}
+		fd, _ := ctJSON(t, "feed", ctDo(t, e, "GET", "/v1/feed?limit=1000", nil).body).(map[string]any)
+		for _, x := range fd["events"].([]any) {
+			ev := x.(map[string]any)
+			n, _ := ev["seq"].(json.Number).Float64()
+			feed[n] = ev
+		}
+		rx.mu.Lock()
+		reqs := slices.Clone(rx.reqs)
+		rx.mu.Unlock()
+		if len(reqs) == 0 {
+			t.Fatal("the webhook received nothing")
+		}
+		got := map[float64]bool{}
+		for i, rq := range reqs {
+			what := fmt.Sprintf("webhook POST %d", i)
+			if rq.method != "POST" || rq.hdr.Get("Content-Type") != "application/json" || rq.hdr.Get("Authorization") != "Bearer hub-secret" {
+				t.Errorf("%s: method %s, Content-Type %q, Authorization %q", what, rq.method, rq.hdr.Get("Content-Type"), rq.hdr.Get("Authorization"))
+			}
+			v := ctJSON(t, what, rq.body)
+			ctCheck(t, what, v, ctObj("appliance_id events", nil))
+			b, _ := v.(map[string]any)
+			evs, _ := b["events"].([]any)
+			if b["appliance_id"] != "contract" || len(evs) == 0 {
+				t.Errorf("%s: appliance_id %v, %d events", what, b["appliance_id"], len(evs))
+				continue
+			}
+			var first, last float64
+			for j, x := range evs {
+				ev, _ := x.(map[string]any)
+				n, _ := ev["seq"].(json.Number).Float64()
+				if j == 0 {
+					first = n
+				}
+				last = n
+				got[n] = true
+				if want, ok := feed[n]; !ok || !reflect.DeepEqual(ev, want) {
+					t.Errorf("%s: event %v differs from the feed's %v", what, ev, want)
+				}
+			}
+			if k := rq.hdr.Get("Idempotency-Key"); k != fmt.Sprintf("contract-%.0f-%.0f", first, last) {
+				t.Errorf("%s: Idempotency-Key %q, want contract-%.0f-%.0f", what, k, first, last)
+			}
+		}
+		for n := range feed {
+			if n <= float64(last) && !got[n] {
+				t.Errorf("feed event %.0f never reached the webhook", n)
+			}
+		}
+	})
+
+	// The hub bucket holds, per synced asset, asset.json (the API's document)
+	// and the outputs it lists, each with x-amz-meta-blake3; per clip with a
+	// whole-clip proxy, proxy.mp4 and clip.json (the API's clip document).
+	t.Run("bucket", func(t *testing.T) {
+		objs := map[string]bool{}
+		for _, o := range m.List(t, bucket) {
+			objs[o.Key] = true
+		}
+		want := map[string]bool{}
+		equalDoc := func(key, api string) {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				remote := ctJSON(t, key, m.Get(t, bucket, key))
+				local := ctJSON(t, api, ctDo(t, e, "GET", api, nil).body)
+				if reflect.DeepEqual(remote, local) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("%s differs from GET %s:\n%s\n%s", key, api, m.Get(t, bucket, key), ctDo(t, e, "GET", api, nil).body)
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		for _, x := range assets {
+			a, _ := x.(map[string]any)
+			id, _ := a["id"].(string)
+			pfx := "edge/contract/assets/" + id + "/"
+			want[pfx+"asset.json"] = true
+			if px, _ := a["proxy"].(map[string]any); px["status"] == "ready" {
+				outs, _ := px["outputs"].([]any)
+				for _, o := range outs {
+					want[pfx+o.(string)] = true
+				}
+			}
+			equalDoc(pfx+"asset.json", "/v1/assets/"+id)
+		}
+		cl, _ := ctJSON(t, "clips", ctDo(t, e, "GET", "/v1/clips", nil).body).(map[string]any)
+		for _, x := range cl["clips"].([]any) {
+			c, _ := x.(map[string]any)
+			if px, _ := c["proxy"].(map[string]any); px["status"] == "ready" {
+				pfx := "edge/contract/clips/" + c["id"].(string) + "/"
+				want[pfx+"proxy.mp4"], want[pfx+"clip.json"] = true, true
+				equalDoc(pfx+"clip.json", "/v1/clips/"+c["id"].(string))
+			}
+		}
+		for k := range want {
+			if !objs[k] {
+				t.Errorf("bucket lacks %s", k)
+			}
+		}
+		for k := range objs {
+			if !want[k] {
+				t.Errorf("bucket holds %s, which docs/api.md's layout does not name", k)
+			}
+			h, err := m.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+			if err != nil {
+				t.Fatalf("head %s: %v", k, err)
+			}
+			sum := blake3.Sum256(m.Get(t, bucket, k))
+			if h.Metadata["blake3"] != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: x-amz-meta-blake3 %q, want the BLAKE3 of its bytes", k, h.Metadata["blake3"])
 			}
 		}
 	})
