@@ -341,8 +341,10 @@ type offloader struct {
 	// opened (code that reads back one copy, e.g. manifests, uses it).
 	dstDir *safefs.Dir
 
-	pool      chan *block
-	readBytes atomic.Int64
+	pool       chan *block
+	readBytes  atomic.Int64
+	stallDest  *dest // reader goroutine: who held the card since stallSince
+	stallSince time.Time
 
 	progMu sync.Mutex
 	prog   Progress
@@ -757,17 +759,20 @@ func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
 	return fr.XXH128 != "" && fr.BLAKE3 != ""
 }
 
-// getBlock returns a free read buffer. While none comes back for
-// StallTimeout, the destination holding most of them is dropped from the
-// pass (when another one is still in it).
+// getBlock returns a free read buffer. When none is free because one
+// destination holds the queue full while another keeps up, and that lasts
+// StallTimeout, the slow one is dropped from the pass.
 func (o *offloader) getBlock(ctx context.Context) (*block, error) {
 	select {
 	case b := <-o.pool:
+		o.stallDest = nil
 		return b, nil
 	default:
 	}
+	tick := max(o.opts.StallTimeout/4, time.Millisecond)
 	for {
-		t := time.NewTimer(o.opts.StallTimeout)
+		o.checkStall()
+		t := time.NewTimer(tick)
 		select {
 		case b := <-o.pool:
 			t.Stop()
@@ -776,16 +781,40 @@ func (o *offloader) getBlock(ctx context.Context) (*block, error) {
 			t.Stop()
 			return nil, ctx.Err()
 		case <-t.C:
-			var slow *dest
-			for _, d := range o.active() {
-				if slow == nil || d.held.Load() > slow.held.Load() {
-					slow = d
-				}
-			}
-			if slow != nil && slow.held.Load() >= int32(o.opts.QueueBlocks/2) {
-				o.drop(slow)
-			}
 		}
+	}
+}
+
+// checkStall runs while the reader waits for a buffer: the destination
+// holding most of them, at least half its queue, with another one holding
+// at most half as many, is what holds the card; once that has lasted
+// StallTimeout it is dropped.
+func (o *offloader) checkStall() {
+	act := o.active()
+	var slow *dest
+	for _, d := range act {
+		if slow == nil || d.held.Load() > slow.held.Load() {
+			slow = d
+		}
+	}
+	keepsUp := false
+	for _, d := range act {
+		if d != slow && 2*d.held.Load() <= slow.held.Load() {
+			keepsUp = true
+		}
+	}
+	if slow == nil || !keepsUp || slow.held.Load() < int32(o.opts.QueueBlocks/2) {
+		o.stallDest = nil
+		return
+	}
+	now := time.Now()
+	if o.stallDest != slow {
+		o.stallDest, o.stallSince = slow, now
+		return
+	}
+	if now.Sub(o.stallSince) >= o.opts.StallTimeout {
+		o.drop(slow)
+		o.stallDest = nil
 	}
 }
 
