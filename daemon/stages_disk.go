@@ -75,7 +75,7 @@ func (a *App) diskGate(names ...string) func(ctx context.Context) error {
 
 // pausedWriters names what is paused for the low paths.
 func pausedWriters(low []string, cards bool) []string {
-	var out []string
+	out := []string{} // [] when nothing is paused (never null: docs/api.md)
 	state := false
 	offload := false
 	for _, n := range low {

@@ -67,15 +67,20 @@ func ctCanMountCards(t *testing.T) bool {
 // data (e.g. done counts by status) and kids["*"] shapes every value.
 type ctShape struct {
 	req, opt []string
+	lists    []string // fields that are JSON arrays, never null ("name[]")
 	kids     map[string]*ctShape
 	anyKeys  bool
 }
 
-// ctObj builds a shape from "a b c? d": a trailing ? marks an optional
-// field.
+// ctObj builds a shape from "a b c? d[]": a trailing ? marks an optional
+// field, [] one that is a list (an array when present, never null).
 func ctObj(spec string, kids map[string]*ctShape) *ctShape {
 	s := &ctShape{kids: kids}
 	for _, f := range strings.Fields(spec) {
+		if n, ok := strings.CutSuffix(strings.TrimSuffix(f, "?"), "[]"); ok {
+			s.lists = append(s.lists, n)
+			f = strings.Replace(f, "[]", "", 1)
+		}
 		if n, ok := strings.CutSuffix(f, "?"); ok {
 			s.opt = append(s.opt, n)
 		} else {
@@ -130,6 +135,9 @@ func ctCheck(t *testing.T, where string, v any, s *ctShape) {
 			t.Errorf("%s: field %q (= %s) is not documented in docs/api.md", where, k, ctShort(x))
 			continue
 		}
+		if _, isList := x.([]any); slices.Contains(s.lists, k) && !isList {
+			t.Errorf("%s.%s = %s: documented as a list, want an array", where, k, ctShort(x))
+		}
 		if ctTimeKeys[k] {
 			if str, ok := x.(string); ok {
 				ts, err := time.Parse(time.RFC3339Nano, str)
@@ -179,69 +187,69 @@ func ctFieldNames(s *ctShape, into map[string]bool) {
 var (
 	ctErrorShape = ctObj("error param?", nil)
 
-	ctLocationShape = ctObj("volume path path_b64? asset_id size mtime inode dev state seen removed? replaced_by? history?",
+	ctLocationShape = ctObj("volume path path_b64? asset_id size mtime inode dev state seen removed? replaced_by? history[]?",
 		map[string]*ctShape{"history": ctObj("asset_id size mtime replaced", nil)})
-	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? locations", map[string]*ctShape{
+	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? locations[]", map[string]*ctShape{
 		"hashes": ctObj("blake3 xxh128", nil),
-		"media": ctObj("container? duration? timecode? drop_frame? reel? make? model? time_reference? streams?", map[string]*ctShape{
+		"media": ctObj("container? duration? timecode? drop_frame? reel? make? model? time_reference? streams[]?", map[string]*ctShape{
 			"streams": ctObj("index type codec? codec_tag? profile? width? height? sar? dar? frame_rate? vfr? frames? "+
 				"field_order? pix_fmt? bit_depth? color_primaries? color_transfer? color_matrix? hdr? rotation? "+
 				"channels? channel_layout? sample_rate? duration? attached_pic?", nil),
 		}),
-		"proxy":     ctObj("status profile? lane? width? height? frames? bytes? error? outputs? at?", nil),
+		"proxy":     ctObj("status profile? lane? width? height? frames? bytes? error? outputs[]? at?", nil),
 		"sync":      ctObj("status at? error?", nil),
 		"origin":    ctObj("card_label? card_layout? offload_at?", nil),
 		"locations": ctLocationShape,
 	})
-	ctAssetsShape = ctObj("assets next", map[string]*ctShape{"assets": ctAssetShape})
+	ctAssetsShape = ctObj("assets[] next", map[string]*ctShape{"assets": ctAssetShape})
 
-	ctStatusShape = ctObj("version appliance_id catalog_id started ready volumes queues ingest catalog "+
+	ctStatusShape = ctObj("version appliance_id catalog_id started ready volumes[] queues ingest catalog "+
 		// proxy, sync, cards and disk appear when those stages run: all do here.
 		"proxy sync cards disk", map[string]*ctShape{
 		"volumes": ctObj("name path online reason? watch_mode watches files bytes last_scan last_scan_seconds scanning stalled_seconds?", nil),
 		"queues":  ctObj("settling hashing", nil),
 		"ingest":  ctObj("files_seen files_hashed bytes_hashed", nil),
 		"catalog": ctObj("last_seq lsm_bytes vlog_bytes", nil),
-		"proxy": ctObj("enabled detected capabilities lanes queued running done done_by_lane? error?", map[string]*ctShape{
+		"proxy": ctObj("enabled detected capabilities lanes[] queued running[] done done_by_lane? error?", map[string]*ctShape{
 			"capabilities": ctObj("gpu_mode cuda nvdec? scale_cuda nvenc vaapi? qsv libx264 errors?", nil),
 			"lanes":        ctObj("name slots queued running", nil),
 			"running":      ctObj("asset_id lane encoder started out_time_us duration_us frame speed", nil),
 		}),
 		"sync": ctObj("s3 webhook", map[string]*ctShape{
-			"s3": ctObj("endpoint? bucket prefix backlog_assets backlog_objects backlog_bytes in_flight last_success? last_error? "+
+			"s3": ctObj("endpoint? bucket prefix backlog_assets backlog_objects backlog_bytes in_flight[] last_success? last_error? "+
 				"last_error_at? retry_at? rate_limit rate_limit_bytes concurrency assets_synced bytes_uploaded objects_skipped attempt_failures",
 				map[string]*ctShape{"in_flight": ctObj("key bytes total rate", nil)}),
 			"webhook": ctObj("url delivered_seq last_success? last_error? last_error_at? parked? batches_sent events_sent",
 				map[string]*ctShape{"parked": ctObj("first_seq last_seq code error since unpark", nil)}),
 		}),
-		"cards": ctObj("cards fixity", map[string]*ctShape{
+		"cards": ctObj("cards[] fixity", map[string]*ctShape{
 			"cards": ctObj("mount label? key? layout? state message? dest? dest_b64? files_done files_total bytes_done bytes_total "+
-				"file? file_b64? failed_path? failed_path_b64? reason? skipped?", map[string]*ctShape{"skipped": ctSkippedShape}),
+				"file? file_b64? failed_path? failed_path_b64? reason? skipped[]?", map[string]*ctShape{"skipped": ctSkippedShape}),
 			"fixity": ctObj("running trigger? files_done? files_total? bytes_done? bytes_total? last_start? last_end? last_files last_corrupt last_missing next_run?", nil),
 		}),
-		"disk": ctObj("min_free low paused? paths", map[string]*ctShape{
+		"disk": ctObj("min_free low paused[] paths[]", map[string]*ctShape{
 			"paths": ctObj("name path free_bytes total_bytes min_free_bytes low error?", nil),
 		}),
 	})
 
-	ctWaveformShape = ctObj("version sample_rate samples_per_peak channels bits length peaks", nil)
+	ctWaveformShape = ctObj("version sample_rate samples_per_peak channels bits length peaks[]", nil)
 	ctSkippedShape  = ctObj("path reason", nil)
 	ctClipProxy     = ctObj("status frames? bytes? error? at", nil)
-	ctClipShape     = ctObj("id name layout card_label card_key volume folder offload_at parts cards? spans? incomplete? meta proxy?", map[string]*ctShape{
+	ctClipShape     = ctObj("id name layout card_label card_key volume folder offload_at parts[] cards[]? spans[]? incomplete? meta proxy?", map[string]*ctShape{
 		"parts": ctObj("role path path_b64? asset_id card? offset_in_shot? span?", nil),
 		"cards": ctObj("key label folder offload_at", nil),
 		"spans": ctObj("clip global_clip_id? card offset_in_shot? duration? next_clip_id? span?", nil),
 		"meta":  ctMap(nil), // the parsed camera sidecar: its keys are listed as examples ("…")
 		"proxy": ctClipProxy,
 	})
-	ctClipsShape = ctObj("clips next?", map[string]*ctShape{"clips": ctClipShape})
-	ctCardsShape = ctObj("cards", map[string]*ctShape{"cards": ctObj("key identity label layout volume folder folder_b64? status files bytes "+
-		"generation? failed_path? failed_path_b64? reason? started finished clips? skipped?", map[string]*ctShape{
+	ctClipsShape = ctObj("clips[] next?", map[string]*ctShape{"clips": ctClipShape})
+	ctCardsShape = ctObj("cards[]", map[string]*ctShape{"cards": ctObj("key identity label layout volume folder folder_b64? status files bytes "+
+		"generation? failed_path? failed_path_b64? reason? started finished clips[]? skipped[]?", map[string]*ctShape{
 		"identity": ctObj("uuid? label? device? fstype? layout fingerprint", nil),
 		"skipped":  ctSkippedShape,
 	})})
 	// detail of card.offloaded (a JSON object in a string).
-	ctCardOffloadedShape = ctObj("label layout key files bytes copied resumed clips generation skipped?", map[string]*ctShape{"skipped": ctSkippedShape})
+	ctCardOffloadedShape = ctObj("label layout key files bytes copied resumed clips generation skipped[]?", map[string]*ctShape{"skipped": ctSkippedShape})
 	ctHealthShape        = ctObj("status", nil)
 	// Lines of POST /v1/verify, by type (zero counts are omitted).
 	ctVerifyShapes = map[string]*ctShape{
@@ -626,7 +634,7 @@ func TestContractAPI(t *testing.T) {
 		cover("GET /v1/feed")
 		types := ctDocEventTypes(t, doc)
 		r := ctDo(t, e, "GET", "/v1/feed?after=0&limit=1000", nil)
-		v := ctWantJSON(t, r, "GET /v1/feed", ctObj("events next", nil))
+		v := ctWantJSON(t, r, "GET /v1/feed", ctObj("events[] next", nil))
 		fm, _ := v.(map[string]any)
 		list, _ := fm["events"].([]any)
 		seenTypes := map[string]bool{}
@@ -916,7 +924,7 @@ func TestContractAPI(t *testing.T) {
 				t.Errorf("%s: method %s, Content-Type %q, Authorization %q", what, rq.method, rq.hdr.Get("Content-Type"), rq.hdr.Get("Authorization"))
 			}
 			v := ctJSON(t, what, rq.body)
-			ctCheck(t, what, v, ctObj("appliance_id events", nil))
+			ctCheck(t, what, v, ctObj("appliance_id events[]", nil))
 			b, _ := v.(map[string]any)
 			evs, _ := b["events"].([]any)
 			if b["appliance_id"] != "contract" || len(evs) == 0 {
