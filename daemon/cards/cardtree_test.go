@@ -12,6 +12,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/testenv"
+	cardgen "github.com/ingestd/ingestd/testdata/cards"
 )
 
 func TestIsOSJunk(t *testing.T) {
@@ -334,5 +335,27 @@ func TestOffloadContinuesReferenceHistory(t *testing.T) {
 				t.Fatalf("reference verify of the continued history: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestSkeletonLayouts: every generated card tree (testdata/cards
+// Skeleton plus Extras) is detected as its layout, so the e2e interop
+// test really covers each supported layout.
+func TestSkeletonLayouts(t *testing.T) {
+	mt := time.Date(2026, 2, 1, 10, 15, 0, 0, time.UTC)
+	for _, l := range cardgen.Layouts {
+		for _, ascii := range []bool{false, true} {
+			sk, err := cardgen.Skeleton(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			root := t.TempDir()
+			if err := cardgen.Merge(sk, cardgen.Extras(ascii)).Write(root, mt); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := Detect(root); err != nil || string(got) != l {
+				t.Errorf("skeleton %s (ascii %v) detected as %q (%v)", l, ascii, got, err)
+			}
+		}
 	}
 }
