@@ -34,6 +34,7 @@ const (
 	EvAssetSynced      = "asset.synced"      // all of an asset's objects are in the bucket
 	EvCardOffloaded    = "card.offloaded"    // camera card copied and verified
 	EvCardFailed       = "card.failed"       // camera card offload failed
+	EvCardSafe         = "card.safe"         // every destination of a card verified, MHLs and catalog synced: safe to format
 	EvApplianceStarted = "appliance.started" // daemon started (feed consumers may resync)
 	EvDiskLow          = "disk.low"          // state dir or offload volume below disk.min_free: writers paused
 	EvDiskOK           = "disk.ok"           // free space back above the floor: writers resumed

@@ -16,9 +16,22 @@ type Config struct {
 	// (default /media, /run/media, /mnt/cards). The roots themselves are
 	// never cards.
 	MountRoots []string `yaml:"mount_roots"`
-	// OffloadTo names the volume (volumes[].name) cards are copied into;
-	// required. The copies are then cataloged like any other file there.
+	// OffloadTo names the volume (volumes[].name) cards are copied into:
+	// the one-destination form of Destinations (one of the two is
+	// required). The copies are then cataloged like any other file there.
 	OffloadTo string `yaml:"offload_to"`
+	// Destinations: the card is read once and written to each of them in
+	// parallel; each is verified on its own and gets its own ascmhl/
+	// history. The first is the primary copy (clip records point at it).
+	Destinations []DestConfig `yaml:"destinations"`
+	// Cascade: copy to the first destination at card speed, release the
+	// card, then fill the others from that verified copy.
+	Cascade bool `yaml:"cascade"`
+	// EjectWhenSafe unmounts the card once it is safe to format.
+	EjectWhenSafe bool `yaml:"eject_when_safe"`
+	// RetryInterval is how often a destination left failed is filled again
+	// from the first verified copy (default 1m).
+	RetryInterval time.Duration `yaml:"retry_interval"`
 	// Path is the destination folder inside that volume, a template with
 	// {date} {time} {label} {layout} {uuid} {fingerprint} (default
 	// "{date}/{label}").
@@ -34,6 +47,21 @@ type Config struct {
 	// ReadMBps caps how fast a card is read, in MB/s (0: no cap). Useful
 	// when offloads share a NAS link with editors.
 	ReadMBps int `yaml:"read_mbps"`
+}
+
+// DestConfig is one cards.destinations entry.
+type DestConfig struct {
+	Volume string `yaml:"volume"` // volumes[].name
+	Path   string `yaml:"path"`   // folder template like cards.path (default cards.path)
+}
+
+// Dests returns the destinations in effect (after SetDefaults):
+// Destinations, or offload_to with path.
+func (c *Config) Dests() []DestConfig {
+	if len(c.Destinations) > 0 {
+		return c.Destinations
+	}
+	return []DestConfig{{Volume: c.OffloadTo, Path: c.Path}}
 }
 
 // Defaults of Config.
@@ -61,13 +89,52 @@ func (c *Config) SetDefaults() {
 	if len(c.Hashes) == 0 {
 		c.Hashes = []string{string(ascmhl.DefaultFormat)}
 	}
+	for i := range c.Destinations {
+		if c.Destinations[i].Path == "" {
+			c.Destinations[i].Path = c.Path
+		}
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
 }
+
+// DefaultRetryInterval is the default cards.retry_interval.
+const DefaultRetryInterval = time.Minute
 
 // Validate checks the section on its own (the daemon checks that
 // offload_to names a volume). Errors name the key ("cards.path: ...").
 func (c *Config) Validate() error {
-	if c.OffloadTo == "" {
-		return errors.New("cards.offload_to: required (the name of a volume)")
+	switch {
+	case c.OffloadTo == "" && len(c.Destinations) == 0:
+		return errors.New("cards.offload_to: required (the name of a volume), or cards.destinations")
+	case c.OffloadTo != "" && len(c.Destinations) > 0:
+		return errors.New("cards.destinations: give either offload_to (one destination) or destinations, not both")
+	}
+	seen := map[string]int{}
+	for i, d := range c.Destinations {
+		if d.Volume == "" {
+			return fmt.Errorf("cards.destinations[%d].volume: required (the name of a volume)", i)
+		}
+		p := d.Path
+		if p == "" {
+			p = c.Path
+		}
+		sample := Identity{Label: "CARD", UUID: "0000-0000", Layout: LayoutGoPro, Fingerprint: "0123456789abcdef"}
+		if _, err := DestPath(p, sample, time.Now()); err != nil {
+			return fmt.Errorf("cards.destinations[%d].path: %v", i, err)
+		}
+		k := d.Volume + "\x00" + p
+		if j, ok := seen[k]; ok {
+			return fmt.Errorf("cards.destinations[%d]: same volume %q and path as destinations[%d]", i, d.Volume, j)
+		}
+		seen[k] = i
+	}
+	if c.Cascade && len(c.Dests()) < 2 {
+		return errors.New("cards.cascade: needs at least two cards.destinations")
+	}
+	if c.RetryInterval < 0 || (c.RetryInterval > 0 && c.RetryInterval < 100*time.Millisecond) {
+		return fmt.Errorf("cards.retry_interval: must be at least 100ms, got %s", c.RetryInterval)
 	}
 	for i, r := range c.MountRoots {
 		if !filepath.IsAbs(r) || filepath.Clean(r) == "/" {

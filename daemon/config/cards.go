@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // validateCards checks the cards: and fixity: sections; offload_to and
 // fixity.volumes must name configured volumes.
 func (c *Config) validateCards() error {
@@ -16,10 +18,21 @@ func (c *Config) validateCards() error {
 	if err := c.Cards.Validate(); err != nil {
 		return stageErr(err)
 	}
-	for _, n := range names {
-		if n == c.Cards.OffloadTo {
-			return nil
+	known := func(v string) bool {
+		for _, n := range names {
+			if n == v {
+				return true
+			}
+		}
+		return false
+	}
+	for i, d := range c.Cards.Destinations {
+		if !known(d.Volume) {
+			return errf(fmt.Sprintf("cards.destinations[%d].volume", i), "no volume named %q", d.Volume)
 		}
 	}
-	return errf("cards.offload_to", "no volume named %q", c.Cards.OffloadTo)
+	if c.Cards.OffloadTo != "" && !known(c.Cards.OffloadTo) {
+		return errf("cards.offload_to", "no volume named %q", c.Cards.OffloadTo)
+	}
+	return nil
 }

@@ -16,13 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -37,28 +37,36 @@ const (
 	StateIdentifying = "identifying"
 	StateCopying     = "copying"
 	StateVerifying   = "verifying"
-	StateOffloaded   = "offloaded"
+	StateOffloaded   = "offloaded" // every destination verified: safe to format
+	StatePartial     = "partial"   // a verified copy exists; other destinations pending or failed: NOT safe to format
+	StateCascading   = "cascading" // (status) filling destinations from the first verified copy, card released
 	StateFailed      = "failed"
 	StateIgnored     = "ignored" // a mount without a camera-card layout
 )
 
 // Record is what the catalog keeps about a card (state key "cards/<key>").
 type Record struct {
-	Key        string         `json:"key"`
-	Identity   cards.Identity `json:"identity"`
-	Label      string         `json:"label"`
-	Layout     cards.Layout   `json:"layout"`
-	Volume     string         `json:"volume"`
-	Folder     string         `json:"folder"` // slash-separated, relative to the volume
-	Status     string         `json:"status"` // copying (in progress or crashed) | offloaded | failed
-	Files      int            `json:"files"`
-	Bytes      int64          `json:"bytes"`
-	Generation string         `json:"generation,omitempty"`
-	FailedPath string         `json:"failed_path,omitempty"`
-	Reason     string         `json:"reason,omitempty"`
-	Started    time.Time      `json:"started"`
-	Finished   time.Time      `json:"finished"`
-	Clips      []string       `json:"clips,omitempty"`
+	Key      string         `json:"key"`
+	Identity cards.Identity `json:"identity"`
+	Label    string         `json:"label"`
+	Layout   cards.Layout   `json:"layout"`
+	Volume   string         `json:"volume"` // the primary copy (first verified destination)
+	Folder   string         `json:"folder"` // slash-separated, relative to the volume
+	Status   string         `json:"status"` // copying (in progress or crashed) | partial | offloaded | failed
+	// Destinations: every configured destination of the card and where it
+	// stands; SafeToFormat only once all are verified, their MHLs written
+	// and synced and this record is durable.
+	Destinations []DestState `json:"destinations"`
+	SafeToFormat bool        `json:"safe_to_format"`
+	SafeAt       *time.Time  `json:"safe_at,omitempty"`
+	Files        int         `json:"files"`
+	Bytes        int64       `json:"bytes"`
+	Generation   string      `json:"generation,omitempty"`
+	FailedPath   string      `json:"failed_path,omitempty"`
+	Reason       string      `json:"reason,omitempty"`
+	Started      time.Time   `json:"started"`
+	Finished     time.Time   `json:"finished"`
+	Clips        []string    `json:"clips,omitempty"`
 	// Skipped are card entries not copied (symlinks, FIFOs, devices).
 	Skipped []cards.Skipped `json:"skipped,omitempty"`
 	// Manifests are the checksum manifests on the card, as checked (manifests.go).
@@ -105,7 +113,7 @@ type ClipDoc struct {
 	// on a card not offloaded yet).
 	Spans      []ClipSpan        `json:"spans,omitempty"`
 	Incomplete bool              `json:"incomplete,omitempty"`
-	Meta       *cards.CameraMeta `json:"meta"` // null without a camera sidecar (docs/api.md)
+	Meta       *cards.CameraMeta `json:"meta"`            // null without a camera sidecar (docs/api.md)
 	Proxy      *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
 }
 
@@ -132,6 +140,10 @@ type CardStatus struct {
 	File       string       `json:"file,omitempty"`
 	FailedPath string       `json:"failed_path,omitempty"`
 	Reason     string       `json:"reason,omitempty"`
+	// Destinations with bytes done/total, rate and ETA; SafeToFormat as in
+	// the record.
+	Destinations []DestState `json:"destinations"`
+	SafeToFormat bool        `json:"safe_to_format"`
 	// Skipped are card entries not copied (symlinks, FIFOs, devices), at
 	// most MaxSkippedShown.
 	Skipped []cards.Skipped `json:"skipped,omitempty"`
@@ -168,15 +180,22 @@ type Service struct {
 	log     *slog.Logger
 	vols    map[string]string
 	fixity  *Fixity
-	offload Volume
+	offload Volume    // the first destination's volume
+	dests   []destVol // the destinations in effect
+	runCtx  context.Context
+
+	// unmount ejects a card (cards.eject_when_safe); syscall.Unmount.
+	unmount func(mountPoint string) error
 
 	clipProxy *clipProxyConfig // nil: no whole-clip proxies
 	clipMu    sync.Mutex       // serialises read-modify-write of clip records
 
-	mu      sync.Mutex
-	present map[string]*present // by mount point
-	claimed map[string]bool     // destination folders handed out
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	present   map[string]*present    // by mount point
+	claimed   map[string]bool        // destination folders handed out (volume + NUL + folder)
+	busy      map[string]bool        // card keys with a card pass or cascade running
+	cascading map[string]*CardStatus // by card key: cascades in progress
+	wg        sync.WaitGroup
 
 	// gate, when set, is waited on before a card is copied (free space of
 	// the state dir and the offload volume, daemon/diskguard).
@@ -195,16 +214,30 @@ type present struct {
 // New builds the service. vols are all configured volumes (the fixity
 // check reads them); cfg.OffloadTo must be one of them.
 func New(cfg cards.Config, vols []Volume, cat *catalog.Catalog, fixity *Fixity, log *slog.Logger) (*Service, error) {
-	s := &Service{cfg: cfg, cat: cat, log: log.With("component", "cards"), vols: map[string]string{}, fixity: fixity, present: map[string]*present{}}
+	s := &Service{cfg: cfg, cat: cat, log: log.With("component", "cards"), vols: map[string]string{}, fixity: fixity, present: map[string]*present{},
+		busy: map[string]bool{}, cascading: map[string]*CardStatus{}, unmount: func(mp string) error { return syscall.Unmount(mp, 0) }}
 	for _, v := range vols {
 		s.vols[v.Name] = v.Path
-		if v.Name == cfg.OffloadTo {
-			s.offload = v
+	}
+	if s.cfg.Path == "" {
+		s.cfg.Path = cards.DefaultPath
+	}
+	for i, d := range s.cfg.Dests() {
+		root, ok := s.vols[d.Volume]
+		if !ok {
+			key := "cards.offload_to"
+			if len(cfg.Destinations) > 0 {
+				key = fmt.Sprintf("cards.destinations[%d].volume", i)
+			}
+			return nil, fmt.Errorf("%s: no volume named %q", key, d.Volume)
 		}
+		tmpl := d.Path
+		if tmpl == "" {
+			tmpl = s.cfg.Path
+		}
+		s.dests = append(s.dests, destVol{Volume: Volume{Name: d.Volume, Path: root}, tmpl: tmpl})
 	}
-	if s.offload.Name == "" {
-		return nil, fmt.Errorf("cards.offload_to: no volume named %q", cfg.OffloadTo)
-	}
+	s.offload = s.dests[0].Volume
 	return s, nil
 }
 
@@ -212,8 +245,13 @@ func New(cfg cards.Config, vols []Volume, cat *catalog.Catalog, fixity *Fixity, 
 func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.mu.Lock()
+	s.runCtx = ctx
+	s.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- s.consume(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.retryLoop(ctx) }()
 	w := &cards.MountWatcher{
 		Roots: s.cfg.MountRoots, Mountinfo: s.cfg.Mountinfo, Interval: s.cfg.Poll, Logger: s.log,
 		OnMount:   func(m cards.Mount) { s.mounted(ctx, m) },
@@ -233,10 +271,22 @@ func (s *Service) Status() Status {
 	s.mu.Lock()
 	st := Status{Cards: []CardStatus{}}
 	for _, p := range s.present {
-		st.Cards = append(st.Cards, p.st)
+		c := p.st
+		c.Destinations = append([]DestState(nil), c.Destinations...)
+		st.Cards = append(st.Cards, c)
+	}
+	for _, c := range s.cascading {
+		cc := *c
+		cc.Destinations = append([]DestState(nil), c.Destinations...)
+		st.Cards = append(st.Cards, cc)
 	}
 	s.mu.Unlock()
-	sort.Slice(st.Cards, func(i, j int) bool { return st.Cards[i].Mount < st.Cards[j].Mount })
+	sort.Slice(st.Cards, func(i, j int) bool {
+		if st.Cards[i].Mount != st.Cards[j].Mount {
+			return st.Cards[i].Mount < st.Cards[j].Mount
+		}
+		return st.Cards[i].Key < st.Cards[j].Key
+	})
 	if s.fixity != nil {
 		st.Fixity = s.fixity.Status()
 	}
@@ -297,142 +347,7 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	key := id.Key()
 	label := id.DisplayLabel()
 	s.update(mp, func(c *CardStatus) { c.Label, c.Key, c.Layout = label, key, id.Layout })
-	var rec Record
-	err = s.cat.GetState(recordKey(key), &rec)
-	switch {
-	case err == nil && rec.Status == StateOffloaded:
-		log.Info("card already offloaded", "label", label, "key", key, "dest", rec.Volume+"/"+rec.Folder)
-		s.update(mp, func(c *CardStatus) {
-			c.State, c.Message, c.Dest = StateOffloaded, "already offloaded: safe to eject", rec.Volume+"/"+rec.Folder
-			c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal = rec.Files, rec.Files, rec.Bytes, rec.Bytes
-			c.Skipped = capSkipped(rec.Skipped)
-			c.Manifests = rec.Manifests
-		})
-		return
-	case err == nil:
-		log.Info("resuming card offload", "label", label, "dest", rec.Volume+"/"+rec.Folder, "last_failure", rec.Reason)
-	case errors.Is(err, storage.ErrNotFound):
-		folder, derr := cards.DestPath(s.cfg.Path, id, time.Now())
-		if derr != nil {
-			log.Error("destination", "err", derr)
-			return
-		}
-		rec = Record{Key: key, Identity: id, Label: label, Layout: id.Layout, Volume: s.offload.Name, Folder: s.claimFolder(folder)}
-	default:
-		log.Error("read card record", "err", err)
-		s.update(mp, func(c *CardStatus) { c.State, c.Reason = StateFailed, err.Error() })
-		return
-	}
-	root, ok := s.vols[rec.Volume]
-	if !ok {
-		root, rec.Volume = s.offload.Path, s.offload.Name
-	}
-	dst := filepath.Join(root, filepath.FromSlash(rec.Folder))
-	if s.gate != nil {
-		s.update(mp, func(c *CardStatus) { c.Message = "waiting: disk space below disk.min_free" })
-		if err := s.gate(ctx); err != nil {
-			return // card pulled or daemon stopping: nothing was written
-		}
-		s.update(mp, func(c *CardStatus) { c.Message = "" })
-	}
-	// Remember the folder before copying: after a crash (or past midnight
-	// with {date}) the card resumes into the same place.
-	if rec.Status == "" {
-		rec.Status = StateCopying
-		if err := s.cat.PutState(recordKey(key), rec); err != nil {
-			log.Error("store card record", "err", err)
-		}
-	}
-	s.update(mp, func(c *CardStatus) { c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder })
-
-	opts := cards.Options{
-		MHLFormats: s.cfg.Formats(),
-		Logger:     s.log,
-		Progress: func(p cards.Progress) {
-			s.update(mp, func(c *CardStatus) {
-				c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal, p.File
-				if p.FilesDone == p.FilesTotal {
-					c.State = StateVerifying // sealing the ASC MHL generation
-				}
-			})
-		},
-	}
-	if s.cfg.ReadMBps > 0 {
-		lim := rate.NewLimiter(rate.Limit(s.cfg.ReadMBps<<20), 1<<20)
-		opts.BufferSize = 256 << 10
-		opts.SourceReader = func(_ string, f *os.File) io.ReadCloser {
-			return &limitedReader{f: f, lim: lim, ctx: ctx}
-		}
-	}
-	// Nothing from the volume root down is followed through a symlink.
-	opts.DestRoot = root
-	res, oerr := cards.Offload(ctx, mp, dst, opts)
-	rec.Started, rec.Finished = res.Started, res.Finished
-	rec.Skipped = capSkipped(res.Skipped)
-	rec.Manifests = capManifests(res.Manifests)
-	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
-	if oerr != nil {
-		reason := res.Reason
-		switch {
-		case errors.Is(oerr, context.Canceled) && stillMounted(s.cfg.Mountinfo, m):
-			reason = "interrupted: daemon stopping (resumes when it starts again)"
-		case errors.Is(oerr, cards.ErrSourceGone):
-		case errors.Is(oerr, context.Canceled) || !exists(mp):
-			reason = cards.ErrSourceGone.Error() + ": " + reason
-		}
-		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
-		if err := s.cat.PutState(recordKey(key), rec); err != nil {
-			log.Error("store card record", "err", err)
-		}
-		fields := map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
-			"files_done": len(res.Files), "files": rec.Files, "partial": true}
-		if len(res.Skipped) > 0 {
-			fields["skipped"] = capSkipped(res.Skipped)
-		}
-		detail, _ := json.Marshal(fields)
-		if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardFailed, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
-			log.Error("record card.failed", "err", err)
-		}
-		s.update(mp, func(c *CardStatus) {
-			c.State, c.FailedPath, c.Reason, c.Message = StateFailed, res.FailedPath, reason, "offload failed: NOT safe to eject; re-insert resumes"
-			c.Skipped = capSkipped(res.Skipped)
-		})
-		return
-	}
-	rec.Status, rec.Generation, rec.FailedPath, rec.Reason = StateOffloaded, res.Generation, "", ""
-	origin := cards.Origin(id, res)
-	if err := s.recordClips(&rec, res, origin); err != nil {
-		log.Warn("clips", "err", err)
-	}
-	if err := s.cat.PutState(recordKey(key), rec); err != nil {
-		log.Error("store card record", "err", err)
-	}
-	fields := map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
-		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": res.Generation, "key": key}
-	if len(res.Skipped) > 0 {
-		fields["skipped"] = capSkipped(res.Skipped)
-	}
-	if len(res.Manifests) > 0 {
-		fields["manifests"] = rec.Manifests
-	}
-	detail, _ := json.Marshal(fields)
-	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
-		log.Error("record card.offloaded", "err", err)
-	}
-	s.update(mp, func(c *CardStatus) {
-		c.State, c.Message, c.FailedPath, c.Reason = StateOffloaded, "offloaded: safe to eject", "", ""
-		if len(res.Skipped) > 0 {
-			c.Message = fmt.Sprintf("offloaded: safe to eject; %d entries not copied (not regular files, see skipped)", len(res.Skipped))
-		}
-		c.Skipped = capSkipped(res.Skipped)
-		c.Manifests, c.Message = rec.Manifests, c.Message+manifestNote(res.Manifests)
-		c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = len(res.Files), len(res.Files), res.Bytes, res.Bytes, ""
-	})
-	// Origins for assets the pipeline already cataloged (files are
-	// renamed into place one by one, each after its own verification).
-	for _, f := range res.Files {
-		s.apply(f.BLAKE3)
-	}
+	s.offloadCard(ctx, m, id, log)
 }
 
 // recordClips groups the offloaded copy into clips, stores them and the
@@ -579,7 +494,10 @@ func clipKey(id string) string    { return "clips/" + id }
 
 // claimFolder returns folder, or folder-2, folder-3... when another card
 // already used it (cards with the same label, e.g. "NO NAME", on one day).
-func (s *Service) claimFolder(folder string) string {
+func (s *Service) claimFolder(folder string) string { return s.claimFolderIn(s.offload, folder) }
+
+// claimFolderIn is claimFolder on volume v.
+func (s *Service) claimFolderIn(v Volume, folder string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.claimed == nil {
@@ -587,8 +505,9 @@ func (s *Service) claimFolder(folder string) string {
 	}
 	cand := folder
 	for n := 2; ; n++ {
-		if !s.claimed[cand] && !exists(filepath.Join(s.offload.Path, filepath.FromSlash(cand))) {
-			s.claimed[cand] = true
+		k := v.Name + "\x00" + cand
+		if !s.claimed[k] && !exists(filepath.Join(v.Path, filepath.FromSlash(cand))) {
+			s.claimed[k] = true
 			return cand
 		}
 		cand = fmt.Sprintf("%s-%d", folder, n)

@@ -1,0 +1,629 @@
+package cardsvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/storage"
+)
+
+// destVol is one configured destination: a volume and its folder template.
+type destVol struct {
+	Volume
+	tmpl string
+}
+
+// DestState is one destination of a card (record and status).
+type DestState struct {
+	Volume string `json:"volume"`
+	Path   string `json:"path"` // folder, slash-separated, relative to the volume
+	// State: copying | verifying | verified | failed | pending (to be
+	// filled from the first verified copy).
+	State         string  `json:"state"`
+	BytesDone     int64   `json:"bytes_done"`     // written at the destination (copy progress)
+	BytesVerified int64   `json:"bytes_verified"` // re-read and matched
+	BytesTotal    int64   `json:"bytes_total"`
+	RateBps       float64 `json:"rate_bps"`              // bytes/s written, smoothed; 0 when idle
+	ETASeconds    float64 `json:"eta_seconds,omitempty"` // at that rate, until written and verified
+	Generation    string  `json:"generation,omitempty"`  // its ASC MHL generation once verified
+	FailedPath    string  `json:"failed_path,omitempty"`
+	Error         string  `json:"error,omitempty"`
+}
+
+// rateMeter smooths a byte counter into bytes/s.
+type rateMeter struct {
+	last  int64
+	lastT time.Time
+	rate  float64
+}
+
+func (m *rateMeter) add(n int64, now time.Time) float64 {
+	if !m.lastT.IsZero() {
+		if dt := now.Sub(m.lastT).Seconds(); dt > 0.05 {
+			r := float64(n-m.last) / dt
+			if m.rate == 0 {
+				m.rate = r
+			} else {
+				m.rate = 0.6*m.rate + 0.4*r
+			}
+			m.last, m.lastT = n, now
+		}
+		return m.rate
+	}
+	m.last, m.lastT = n, now
+	return 0
+}
+
+func allVerified(rec *Record) bool {
+	for _, d := range rec.Destinations {
+		if d.State != cards.DestVerified {
+			return false
+		}
+	}
+	return len(rec.Destinations) > 0
+}
+
+func firstVerified(rec *Record) int {
+	for i, d := range rec.Destinations {
+		if d.State == cards.DestVerified {
+			return i
+		}
+	}
+	return -1
+}
+
+// claim marks a card key busy (one card pass or cascade at a time).
+func (s *Service) claim(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[key] {
+		return false
+	}
+	s.busy[key] = true
+	return true
+}
+
+func (s *Service) unclaim(key string) {
+	s.mu.Lock()
+	delete(s.busy, key)
+	s.mu.Unlock()
+}
+
+func (s *Service) destDir(d DestState) (string, string, bool) {
+	root, ok := s.vols[d.Volume]
+	if !ok {
+		return "", "", false
+	}
+	return root, filepath.Join(root, filepath.FromSlash(d.Path)), true
+}
+
+// migrate gives a record written before destinations existed its one.
+func migrate(rec *Record) {
+	if len(rec.Destinations) > 0 || rec.Volume == "" {
+		return
+	}
+	st := cards.DestPending
+	switch rec.Status {
+	case StateOffloaded:
+		st = cards.DestVerified
+	case StateFailed:
+		st = cards.DestFailed
+	}
+	rec.Destinations = []DestState{{Volume: rec.Volume, Path: rec.Folder, State: st, Generation: rec.Generation, Error: rec.Reason}}
+	rec.SafeToFormat = rec.Status == StateOffloaded
+}
+
+// offloadCard reads the identified card at m into the destinations that
+// need it; a verified copy then fills the others (cascade).
+func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Identity, log *slog.Logger) {
+	mp := m.MountPoint
+	key, label := id.Key(), id.DisplayLabel()
+	if !s.claim(key) {
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.Message = StateCascading, "destinations being filled from the verified copy: NOT safe to format yet"
+		})
+		return
+	}
+	defer s.unclaim(key)
+	var rec Record
+	err := s.cat.GetState(recordKey(key), &rec)
+	switch {
+	case err == nil:
+		migrate(&rec)
+		if rec.SafeToFormat && allVerified(&rec) {
+			log.Info("card already offloaded", "label", label, "key", key, "dest", rec.Volume+"/"+rec.Folder)
+			s.update(mp, func(c *CardStatus) {
+				c.State, c.Message, c.Dest = StateOffloaded, "already offloaded: safe to eject, SAFE TO FORMAT", rec.Volume+"/"+rec.Folder
+				c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal = rec.Files, rec.Files, rec.Bytes, rec.Bytes
+				c.Skipped = capSkipped(rec.Skipped)
+				c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), true
+			})
+			s.eject(mp, log)
+			return
+		}
+		log.Info("resuming card offload", "label", label, "dest", rec.Volume+"/"+rec.Folder, "last_failure", rec.Reason)
+	case errors.Is(err, storage.ErrNotFound):
+		rec = Record{Key: key, Identity: id, Label: label, Layout: id.Layout}
+		now := time.Now()
+		for _, d := range s.dests {
+			folder, derr := cards.DestPath(d.tmpl, id, now)
+			if derr != nil {
+				log.Error("destination", "volume", d.Name, "err", derr)
+				return
+			}
+			rec.Destinations = append(rec.Destinations, DestState{Volume: d.Name, Path: s.claimFolderIn(d.Volume, folder), State: cards.DestPending})
+		}
+		rec.Volume, rec.Folder = rec.Destinations[0].Volume, rec.Destinations[0].Path
+	default:
+		log.Error("read card record", "err", err)
+		s.update(mp, func(c *CardStatus) { c.State, c.Reason = StateFailed, err.Error() })
+		return
+	}
+	// Which destinations the card is read to: those not verified; with
+	// cascade only the first of them, unless a verified copy exists.
+	var pass []int
+	fv := firstVerified(&rec)
+	for i, d := range rec.Destinations {
+		if d.State == cards.DestVerified {
+			continue
+		}
+		if s.cfg.Cascade && (fv >= 0 || len(pass) > 0) {
+			continue
+		}
+		pass = append(pass, i)
+	}
+	if len(pass) == 0 {
+		// A verified copy exists: the rest is filled from it.
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.Message = StatePartial, "card read complete: filling the other destinations from the verified copy; NOT safe to format yet"
+			c.Destinations = append([]DestState(nil), rec.Destinations...)
+		})
+		s.unclaim(key)
+		s.startCascade(key)
+		return
+	}
+	if s.gate != nil {
+		s.update(mp, func(c *CardStatus) { c.Message = "waiting: disk space below disk.min_free" })
+		if err := s.gate(ctx); err != nil {
+			return // card pulled or daemon stopping: nothing was written
+		}
+		s.update(mp, func(c *CardStatus) { c.Message = "" })
+	}
+	// Remember the folders before copying: after a crash (or past
+	// midnight with {date}) the card resumes into the same places.
+	var dsts []cards.Destination
+	for _, i := range pass {
+		rec.Destinations[i].State, rec.Destinations[i].Error, rec.Destinations[i].FailedPath = cards.DestCopying, "", ""
+		root, dir, ok := s.destDir(rec.Destinations[i])
+		if !ok {
+			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
+			continue
+		}
+		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root})
+	}
+	if rec.Status == "" || rec.Status == StateFailed {
+		rec.Status = StateCopying
+	}
+	rec.SafeToFormat = false
+	if err := s.cat.PutState(recordKey(key), rec); err != nil {
+		log.Error("store card record", "err", err)
+	}
+	s.update(mp, func(c *CardStatus) {
+		c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder
+		c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), false
+	})
+
+	meters := make([]rateMeter, len(rec.Destinations))
+	opts := cards.Options{
+		MHLFormats: s.cfg.Formats(),
+		Logger:     s.log,
+		Progress: func(p cards.Progress) {
+			now := time.Now()
+			s.update(mp, func(c *CardStatus) {
+				c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal, p.File
+				if p.FilesDone == p.FilesTotal {
+					c.State = StateVerifying // re-reads and the ASC MHL generations
+				}
+				for j, dp := range p.Dests {
+					if j < len(pass) && pass[j] < len(c.Destinations) {
+						i := pass[j]
+						progressInto(&c.Destinations[i], dp, meters[i].add(dp.BytesWritten, now))
+					}
+				}
+			})
+		},
+	}
+	if s.cfg.ReadMBps > 0 {
+		lim := rate.NewLimiter(rate.Limit(s.cfg.ReadMBps<<20), 1<<20)
+		opts.BufferSize = 256 << 10
+		opts.QueueBlocks = 128
+		opts.SourceReader = func(_ string, f *os.File) io.ReadCloser {
+			return &limitedReader{f: f, lim: lim, ctx: ctx}
+		}
+	}
+	res, oerr := cards.OffloadMulti(ctx, mp, dsts, opts)
+	rec.Started, rec.Finished = res.Started, res.Finished
+	rec.Skipped = capSkipped(res.Skipped)
+	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
+	j := 0
+	for _, i := range pass {
+		if rec.Destinations[i].State != cards.DestCopying {
+			continue // not configured
+		}
+		if j >= len(res.Dests) {
+			break
+		}
+		dr := res.Dests[j]
+		j++
+		d := &rec.Destinations[i]
+		d.State, d.Generation, d.FailedPath, d.Error = dr.State, dr.Generation, dr.FailedPath, dr.Reason
+		d.BytesTotal, d.RateBps, d.ETASeconds = res.Bytes, 0, 0
+		if dr.State == cards.DestVerified {
+			d.BytesDone, d.BytesVerified = res.Bytes, res.Bytes
+		}
+	}
+	fv = firstVerified(&rec)
+	if fv < 0 {
+		reason := res.Reason
+		switch {
+		case errors.Is(oerr, context.Canceled) && stillMounted(s.cfg.Mountinfo, m):
+			reason = "interrupted: daemon stopping (resumes when it starts again)"
+		case errors.Is(oerr, cards.ErrSourceGone):
+		case errors.Is(oerr, context.Canceled) || !exists(mp):
+			reason = cards.ErrSourceGone.Error() + ": " + reason
+		}
+		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
+		if err := s.cat.PutState(recordKey(key), rec); err != nil {
+			log.Error("store card record", "err", err)
+		}
+		fields := map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
+			"files_done": len(res.Files), "files": rec.Files, "partial": true, "destinations": rec.Destinations}
+		if len(res.Skipped) > 0 {
+			fields["skipped"] = capSkipped(res.Skipped)
+		}
+		detail, _ := json.Marshal(fields)
+		if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardFailed, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
+			log.Error("record card.failed", "err", err)
+		}
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.FailedPath, c.Reason, c.Message = StateFailed, res.FailedPath, reason, "offload failed: NOT safe to eject, NOT SAFE TO FORMAT; re-insert resumes"
+			c.Skipped = capSkipped(res.Skipped)
+			c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), false
+		})
+		return
+	}
+	// A verified copy: the failed ones are filled from it.
+	for i := range rec.Destinations {
+		if rec.Destinations[i].State == cards.DestFailed {
+			rec.Destinations[i].State = cards.DestPending
+		}
+	}
+	firstCopy := rec.Generation == ""
+	primary := rec.Destinations[fv]
+	rec.Volume, rec.Folder = primary.Volume, primary.Path
+	rec.Generation, rec.FailedPath, rec.Reason = primary.Generation, "", ""
+	if res.Generation == "" || res.Dst == "" || (len(res.Dests) > 0 && res.Dests[0].State != cards.DestVerified) {
+		for _, dr := range res.Dests {
+			if dr.State == cards.DestVerified {
+				res.Dst, res.Generation = dr.Dst, dr.Generation
+				break
+			}
+		}
+	}
+	if allVerified(&rec) {
+		rec.Status = StateOffloaded
+	} else {
+		rec.Status = StatePartial
+	}
+	origin := cards.Origin(id, res)
+	if firstCopy || len(rec.Clips) == 0 {
+		rec.Clips = nil
+		if err := s.recordClips(&rec, res, origin); err != nil {
+			log.Warn("clips", "err", err)
+		}
+	}
+	if err := s.cat.PutState(recordKey(key), rec); err != nil {
+		log.Error("store card record", "err", err)
+	}
+	fields := map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
+		"copied": res.Copied, "resumed": res.Resumed, "clips": len(rec.Clips), "generation": rec.Generation, "key": key,
+		"destinations": rec.Destinations, "safe_to_format": false}
+	if len(res.Skipped) > 0 {
+		fields["skipped"] = capSkipped(res.Skipped)
+	}
+	detail, _ := json.Marshal(fields)
+	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
+		log.Error("record card.offloaded", "err", err)
+	}
+	all := allVerified(&rec)
+	s.update(mp, func(c *CardStatus) {
+		c.FailedPath, c.Reason = "", ""
+		if all {
+			c.State, c.Message = StateOffloaded, "offloaded: safe to eject; finishing SAFE TO FORMAT checks"
+		} else {
+			c.State, c.Message = StatePartial, fmt.Sprintf("card read complete, verified at %d of %d destinations: NOT SAFE TO FORMAT until the others are filled from the verified copy",
+				countVerified(&rec), len(rec.Destinations))
+		}
+		if len(res.Skipped) > 0 {
+			c.Message += fmt.Sprintf("; %d entries not copied (not regular files, see skipped)", len(res.Skipped))
+		}
+		c.Skipped = capSkipped(res.Skipped)
+		c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = len(res.Files), len(res.Files), res.Bytes, res.Bytes, ""
+		c.Destinations = append([]DestState(nil), rec.Destinations...)
+	})
+	// Origins for assets the pipeline already cataloged (files are
+	// renamed into place one by one, each after its own verification).
+	for _, f := range res.Files {
+		s.apply(f.BLAKE3)
+	}
+	if all {
+		s.markSafe(&rec, log)
+		return
+	}
+	s.unclaim(key)
+	s.startCascade(key)
+}
+
+func countVerified(rec *Record) int {
+	n := 0
+	for _, d := range rec.Destinations {
+		if d.State == cards.DestVerified {
+			n++
+		}
+	}
+	return n
+}
+
+func progressInto(d *DestState, dp cards.DestProgress, rate float64) {
+	d.State, d.BytesDone, d.BytesVerified, d.BytesTotal = dp.State, dp.BytesWritten, dp.BytesVerified, dp.BytesTotal
+	if dp.State == cards.DestFailed {
+		d.State = cards.DestFailed
+		rate = 0
+	}
+	d.RateBps = rate
+	d.ETASeconds = 0
+	if rate > 1 && d.State == cards.DestCopying {
+		d.ETASeconds = float64(max(dp.BytesTotal-dp.BytesWritten, 0)+max(dp.BytesTotal-dp.BytesVerified, 0)/2) / rate
+	}
+}
+
+// markSafe records the card safe to format once every destination is
+// verified: the record first (synced), then card.safe, then the eject.
+func (s *Service) markSafe(rec *Record, log *slog.Logger) {
+	now := time.Now().UTC()
+	rec.SafeToFormat, rec.SafeAt, rec.Status = true, &now, StateOffloaded
+	// PutState commits and syncs the catalog (every write is synced): the
+	// card record, clips and pending origins written before are durable.
+	if err := s.cat.PutState(recordKey(rec.Key), rec); err != nil {
+		log.Error("store card record: NOT announcing safe to format", "err", err)
+		return
+	}
+	mp := s.mountOf(rec.Key)
+	ejected, ejectErr := false, ""
+	if s.cfg.EjectWhenSafe && mp != "" {
+		if err := s.unmount(mp); err != nil {
+			ejectErr = fmt.Sprintf("eject %s: %v", mp, err)
+			log.Error("eject card failed: it is safe to format, unmount it by hand", "mount", mp, "err", err)
+		} else {
+			ejected = true
+			log.Info("card ejected (safe to format)", "mount", mp)
+		}
+	}
+	var dsts []map[string]string
+	for _, d := range rec.Destinations {
+		dsts = append(dsts, map[string]string{"volume": d.Volume, "path": d.Path, "generation": d.Generation})
+	}
+	fields := map[string]any{"label": rec.Label, "key": rec.Key, "files": rec.Files, "bytes": rec.Bytes, "destinations": dsts, "ejected": ejected}
+	if ejectErr != "" {
+		fields["eject_error"] = ejectErr
+	}
+	detail, _ := json.Marshal(fields)
+	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardSafe, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
+		log.Error("record card.safe", "err", err)
+	}
+	log.Info("card safe to format", "label", rec.Label, "key", rec.Key, "destinations", len(rec.Destinations))
+	msg := fmt.Sprintf("offloaded: safe to eject, SAFE TO FORMAT (%d destinations verified)", len(rec.Destinations))
+	if ejected {
+		msg += "; ejected"
+	}
+	if ejectErr != "" {
+		msg += "; " + ejectErr
+	}
+	s.updateKey(rec.Key, func(c *CardStatus) {
+		c.State, c.Message, c.SafeToFormat = StateOffloaded, msg, true
+		c.Destinations = append([]DestState(nil), rec.Destinations...)
+	})
+}
+
+// eject unmounts an already safe card when cards.eject_when_safe.
+func (s *Service) eject(mp string, log *slog.Logger) {
+	if !s.cfg.EjectWhenSafe {
+		return
+	}
+	if err := s.unmount(mp); err != nil {
+		log.Error("eject card failed: it is safe to format, unmount it by hand", "mount", mp, "err", err)
+		s.update(mp, func(c *CardStatus) { c.Message += fmt.Sprintf("; eject %s: %v", mp, err) })
+		return
+	}
+	log.Info("card ejected (safe to format)", "mount", mp)
+}
+
+// mountOf is where the card with key is mounted now ("" when not).
+func (s *Service) mountOf(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for mp, p := range s.present {
+		if p.st.Key == key {
+			return mp
+		}
+	}
+	return ""
+}
+
+// updateKey updates the status of the card with key, present or cascading.
+func (s *Service) updateKey(key string, fn func(*CardStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.present {
+		if p.st.Key == key {
+			fn(&p.st)
+		}
+	}
+	if c, ok := s.cascading[key]; ok {
+		fn(c)
+	}
+}
+
+// startCascade fills the card's destinations that are not verified from
+// its first verified copy, in the background (the card is not needed).
+func (s *Service) startCascade(key string) {
+	s.mu.Lock()
+	ctx := s.runCtx
+	s.mu.Unlock()
+	if ctx == nil || ctx.Err() != nil || !s.claim(key) {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.unclaim(key)
+		s.cascade(ctx, key)
+	}()
+}
+
+func (s *Service) cascade(ctx context.Context, key string) {
+	log := s.log.With("card", key)
+	var rec Record
+	if err := s.cat.GetState(recordKey(key), &rec); err != nil {
+		log.Error("read card record", "err", err)
+		return
+	}
+	migrate(&rec)
+	fv := firstVerified(&rec)
+	if fv < 0 || rec.SafeToFormat {
+		return
+	}
+	_, from, ok := s.destDir(rec.Destinations[fv])
+	if !ok {
+		return
+	}
+	st := &CardStatus{Label: rec.Label, Key: key, Layout: rec.Layout, State: StateCascading, Dest: rec.Volume + "/" + rec.Folder,
+		Message:      "filling destinations from the verified copy " + rec.Destinations[fv].Volume + "/" + rec.Destinations[fv].Path + ": NOT safe to format yet",
+		Destinations: append([]DestState(nil), rec.Destinations...), FilesTotal: rec.Files, BytesTotal: rec.Bytes}
+	s.mu.Lock()
+	s.cascading[key] = st
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.cascading, key)
+		s.mu.Unlock()
+	}()
+	for i := range rec.Destinations {
+		d := &rec.Destinations[i]
+		if d.State == cards.DestVerified {
+			continue
+		}
+		root, dir, ok := s.destDir(*d)
+		if !ok {
+			d.State, d.Error = cards.DestFailed, "volume "+d.Volume+" not configured"
+			continue
+		}
+		if s.gate != nil {
+			if err := s.gate(ctx); err != nil {
+				return
+			}
+		}
+		d.State, d.Error, d.FailedPath = cards.DestCopying, "", ""
+		s.updateKey(key, func(c *CardStatus) {
+			if i < len(c.Destinations) {
+				c.Destinations[i] = *d
+			}
+		})
+		var meter rateMeter
+		log.Info("filling destination from the verified copy", "from", from, "dst", dir)
+		res, err := cards.Offload(ctx, from, dir, cards.Options{
+			MHLFormats: s.cfg.Formats(), Logger: s.log, DestRoot: root,
+			Progress: func(p cards.Progress) {
+				if len(p.Dests) == 0 {
+					return
+				}
+				r := meter.add(p.Dests[0].BytesWritten, time.Now())
+				s.updateKey(key, func(c *CardStatus) {
+					if i < len(c.Destinations) {
+						progressInto(&c.Destinations[i], p.Dests[0], r)
+					}
+				})
+			},
+		})
+		if ctx.Err() != nil {
+			return // daemon stopping: resumes on the next start
+		}
+		d.BytesTotal, d.RateBps, d.ETASeconds = res.Bytes, 0, 0
+		if err != nil {
+			d.State, d.FailedPath, d.Error = cards.DestFailed, res.FailedPath, "filling from the verified copy: "+res.Reason
+			log.Warn("filling destination from the verified copy failed; retried", "dst", dir, "err", err, "retry_in", s.cfg.RetryInterval)
+		} else {
+			d.State, d.Generation, d.BytesDone, d.BytesVerified = cards.DestVerified, res.Generation, res.Bytes, res.Bytes
+		}
+		if err := s.cat.PutState(recordKey(key), rec); err != nil {
+			log.Error("store card record", "err", err)
+		}
+		s.updateKey(key, func(c *CardStatus) {
+			if i < len(c.Destinations) {
+				c.Destinations[i] = *d
+			}
+		})
+	}
+	if allVerified(&rec) {
+		s.markSafe(&rec, log)
+	}
+}
+
+// retryLoop fills, every cards.retry_interval (and at start, after a
+// restart), the destinations left failed or pending of cards that have a
+// verified copy.
+func (s *Service) retryLoop(ctx context.Context) {
+	every := s.cfg.RetryInterval
+	if every <= 0 {
+		every = cards.DefaultRetryInterval
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var keys []string
+		s.cat.ListState("cards/card/", func(k string, raw []byte) error {
+			var rec Record
+			if json.Unmarshal(raw, &rec) != nil {
+				return nil
+			}
+			migrate(&rec)
+			if !rec.SafeToFormat && firstVerified(&rec) >= 0 && !allVerified(&rec) {
+				keys = append(keys, strings.TrimPrefix(k, "cards/card/"))
+			}
+			if !rec.SafeToFormat && allVerified(&rec) {
+				keys = append(keys, strings.TrimPrefix(k, "cards/card/")) // crashed before card.safe
+			}
+			return nil
+		})
+		for _, k := range keys {
+			s.startCascade(k)
+		}
+		t.Reset(every)
+	}
+}
