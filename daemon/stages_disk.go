@@ -1,7 +1,7 @@
 package daemon
 
 // Wiring of the free-space guard (daemon/diskguard): the state dir and the
-// card offload volume are checked against disk.min_free; below it, ingest
+// card destination volumes are checked against disk.min_free; below it, ingest
 // (hashing and cataloging), transcode and card offload pause, with an
 // event, a status section, metrics and a log line, and they resume by
 // themselves once space is back. Badger mmaps its files: a full state dir
@@ -38,8 +38,14 @@ type DiskStatus struct {
 func (a *App) provisionDisk() error {
 	paths := []diskguard.Path{{Name: diskStateDir, Path: a.cfg.StateDir}}
 	if c := a.cfg.Cards; c != nil {
+		// Every destination volume of the cards (cards.destinations, or
+		// offload_to) is guarded: an offload waits for all of them.
+		dest := map[string]bool{c.OffloadTo: true}
+		for _, d := range c.Destinations {
+			dest[d.Volume] = true
+		}
 		for _, v := range a.cfg.Volumes {
-			if v.Name == c.OffloadTo {
+			if dest[v.Name] {
 				p := v.Path
 				if abs, err := filepath.Abs(p); err == nil {
 					p = abs
