@@ -132,7 +132,7 @@ func ctCheck(t *testing.T, where string, v any, s *ctShape) {
 	}
 	for k, x := range m {
 		if !slices.Contains(s.req, k) && !slices.Contains(s.opt, k) {
-			t.Errorf("%s: field %q (= %s) is not documented in docs/api.md", where, k, ctShort(x))
+			t.Errorf("%s: field %q (= %s) is not documented in docs/api.md (document it there, then list it in this test's shape)", where, k, ctShort(x))
 			continue
 		}
 		if _, isList := x.([]any); slices.Contains(s.lists, k) && !isList {
@@ -643,7 +643,7 @@ func TestContractAPI(t *testing.T) {
 			typ, _ := ev["type"].(string)
 			s := types[typ]
 			if s == nil {
-				t.Errorf("event %d: type %q is not in docs/api.md's Event types table", i, typ)
+				t.Errorf("event %d: type %q is not in docs/api.md's Event types table (add a row there)", i, typ)
 				continue
 			}
 			seenTypes[typ] = true
@@ -725,16 +725,32 @@ func TestContractAPI(t *testing.T) {
 		if a.Sync.At.Nanosecond()%int(time.Millisecond) == 0 && a.FirstSeen.Nanosecond()%int(time.Millisecond) != 0 {
 			t.Errorf("sync.at %s has millisecond precision, first_seen %s nanoseconds", a.Sync.At.Format(time.RFC3339Nano), a.FirstSeen.Format(time.RFC3339Nano))
 		}
-		// A removed location and a replaced one are documented.
+		// Locations: present, removed (with the time it left), replaced
+		// (removed with replaced_by), a non-UTF-8 name with path_b64.
+		seen := map[string]map[string]any{}
 		for _, x := range assets {
 			am, _ := x.(map[string]any)
 			locs, _ := am["locations"].([]any)
 			for _, l := range locs {
 				lm, _ := l.(map[string]any)
+				p, _ := lm["path"].(string)
+				seen[p+" "+fmt.Sprint(lm["state"])] = lm
 				if lm["state"] != "present" && lm["state"] != "removed" {
-					t.Errorf("location state %v", lm["state"])
+					t.Errorf("location %s: state %v", p, lm["state"])
+				}
+				if _, ok := lm["removed"]; ok != (lm["state"] == "removed") {
+					t.Errorf("location %s (%v): removed %v, want the time exactly when state is removed", p, lm["state"], lm["removed"])
 				}
 			}
+		}
+		if l := seen["gone.txt removed"]; l == nil || l["replaced_by"] != nil {
+			t.Errorf("deleted gone.txt: location %v, want removed without replaced_by", l)
+		}
+		if l := seen["rewrite.txt removed"]; l == nil || l["replaced_by"] == nil || seen["rewrite.txt present"] == nil {
+			t.Errorf("rewritten rewrite.txt: old location %v, want removed with replaced_by, and a present one", l)
+		}
+		if l := seen["caf\ufffd.txt present"]; l == nil || l["path_b64"] != base64.StdEncoding.EncodeToString([]byte(latin1)) {
+			t.Errorf("non-UTF-8 name: location %v, want path_b64 of its bytes", l)
 		}
 	})
 
