@@ -248,13 +248,14 @@ func TestFleet(t *testing.T) {
 	}
 	hub.start()
 
-	// Rounds: every box gets a clip and a text file, then one or two boxes
-	// are killed with -9 at a random moment and restarted after a random
-	// pause; the consumer is killed with -9 in rounds 1 and 3. In round 3
-	// box1's cursor cannot be written (a directory stands in its place, the
-	// fault injected): the consumer delivers box1's events, fails to persist
-	// the cursor and retries, is killed, and its next run must deliver those
-	// events again from the last cursor that was written (at least once).
+	// Rounds (counted from 0): every box gets a clip and a text file, then
+	// one or two boxes are killed with -9 at a random moment and restarted
+	// after a random pause; the consumer is killed with -9 in rounds 1 and
+	// 3. In round 3 box1's cursor cannot be written (a directory stands in
+	// its place, the fault injected): the consumer delivers box1's events,
+	// fails to persist the cursor and retries, is killed, and its next run
+	// must deliver those events again from the last cursor that was
+	// written (at least once).
 	dropped := make([][]string, boxes)
 	kills := 0
 	hubRuns := []fleetRun{{cursors: map[string]uint64{}}} // where each consumer run started
