@@ -40,7 +40,8 @@ func (a *App) provisionCards() error {
 	if err != nil {
 		return err
 	}
-	svc.SetGate(a.diskGate()) // state dir and offload volume above disk.min_free
+	a.st.cards = svc
+	svc.SetGate(a.diskGate()) // state dir and every card destination volume above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
 	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
 	a.AddStatus(func(s *api.Status) { s.Cards = svc.Status() })

@@ -10,6 +10,7 @@ import (
 	"reflect"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/sync/s3push"
@@ -42,6 +43,7 @@ type stages struct {
 	pusher    *s3push.Pusher
 	notifier  *webhook.Notifier
 	disk      *diskguard.Guard // free-space floor (stages_disk.go)
+	cards     *cardsvc.Service // card offload (cardsvc.go); nil without cards:
 }
 
 // provisionStages builds the transcode stage and the configured hub

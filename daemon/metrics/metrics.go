@@ -36,6 +36,17 @@ type Sources struct {
 	Webhook func() (webhook.Status, bool)
 	// Disk is the free-space guard (state dir, offload volume).
 	Disk func() (diskguard.Status, bool)
+	// Cards are the destinations of the cards being offloaded or filled.
+	Cards func() []CardDest
+}
+
+// CardDest is one destination of a card in progress (cards section of the
+// status).
+type CardDest struct {
+	Card, Key, Dest, State string
+	Done, Verified, Total  int64
+	Rate, ETA              float64
+	Safe                   bool
 }
 
 const ns = "ingestd"
@@ -83,7 +94,14 @@ var (
 	dDiskFloor   = desc("disk_min_free_bytes", "The disk.min_free floor of a guarded path, in bytes.", "name", "path")
 	dDiskLow     = desc("disk_low", "1 while a guarded path is below disk.min_free (its writers are paused), else 0.", "name", "path")
 	dDiskLowAny  = desc("disk_paused", "1 while any guarded path is below disk.min_free, else 0.")
-	allDescs     = []*prometheus.Desc{dFilesRejct, dDiskFree, dDiskFloor, dDiskLow, dDiskLowAny, dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
+	dCardDone    = desc("card_bytes_done", "Bytes of a card written at one destination (card = label, key = card key, dest = volume).", "card", "key", "dest")
+	dCardVerif   = desc("card_bytes_verified", "Bytes of a card re-read and matched at one destination.", "card", "key", "dest")
+	dCardTotal   = desc("card_bytes_total", "Bytes of the card's files.", "card", "key", "dest")
+	dCardRate    = desc("card_rate_bytes_per_second", "Write rate at one destination, smoothed (0 when idle).", "card", "key", "dest")
+	dCardETA     = desc("card_eta_seconds", "Estimated seconds until the destination is written and verified (0: unknown or done).", "card", "key", "dest")
+	dCardDestOK  = desc("card_dest_verified", "1 when the destination is verified, else 0.", "card", "key", "dest")
+	dCardSafe    = desc("card_safe_to_format", "1 once every destination of the card is verified and recorded (safe to format), else 0.", "card", "key")
+	allDescs     = []*prometheus.Desc{dCardDone, dCardVerif, dCardTotal, dCardRate, dCardETA, dCardDestOK, dCardSafe, dFilesRejct, dDiskFree, dDiskFloor, dDiskLow, dDiskLowAny, dBuild, dFilesSeen, dFilesHashed, dBytesHashed, dQueue, dVolOnline, dVolScanning, dVolStalled, dVolFiles, dVolBytes, dVolWatches, dVolWalkMode, dVolLastScan, dVolScanSecs, dCatSize, dCatSeq, dProxyJobs, dProxyLane, dProxyGPU, dS3Uploaded, dS3Synced, dS3Skipped, dS3Backlog, dS3InFlight, dS3LastOK, dS3Failing, dS3RateLimit, dHookSeq, dHookEvents, dHookBatches, dHookLastOK, dHookParked, dHookBacklog}
 	proxyResults = []string{transcode.StatusReady, transcode.StatusFailed, transcode.StatusUnsupported}
 	proxyLanes   = []string{transcode.LaneGPU, transcode.LaneCPU}
 )
@@ -182,6 +200,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				m(dDiskLow, G, b2f(p.Low), p.Name, p.Path)
 			}
 			m(dDiskLowAny, G, b2f(st.Low))
+		}
+	}
+	if c.src.Cards != nil {
+		safe := map[[2]string]bool{}
+		for _, d := range c.src.Cards() {
+			m(dCardDone, G, float64(d.Done), d.Card, d.Key, d.Dest)
+			m(dCardVerif, G, float64(d.Verified), d.Card, d.Key, d.Dest)
+			m(dCardTotal, G, float64(d.Total), d.Card, d.Key, d.Dest)
+			m(dCardRate, G, d.Rate, d.Card, d.Key, d.Dest)
+			m(dCardETA, G, d.ETA, d.Card, d.Key, d.Dest)
+			m(dCardDestOK, G, b2f(d.State == "verified"), d.Card, d.Key, d.Dest)
+			k := [2]string{d.Card, d.Key}
+			if _, ok := safe[k]; !ok {
+				safe[k] = d.Safe
+				m(dCardSafe, G, b2f(d.Safe), d.Card, d.Key)
+			}
 		}
 	}
 	if c.src.Webhook != nil {
