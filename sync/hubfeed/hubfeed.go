@@ -139,7 +139,7 @@ type Config struct {
 	// often while polls come back empty; default 1m. It is always checked
 	// after a connection error or an appliance.started event.
 	StatusEvery time.Duration
-	HTTP        *http.Client // default: a client with a timeout of Wait+15s
+	HTTP        *http.Client // default: a client with a timeout of Wait+15s (a timeout must exceed Wait)
 	Logger      *slog.Logger
 }
 

@@ -31,6 +31,7 @@ type fakeAppliance struct {
 	events    []Event
 	changed   chan struct{}
 	down      int // answer this many requests with 503
+	hang      int // hold this many requests without an answer until the client gives up
 	requests  int
 	backwards bool // serve an event with seq <= after (a broken feed)
 }
@@ -66,6 +67,12 @@ func (f *fakeAppliance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.token != "" && r.Header.Get("Authorization") != "Bearer "+f.token {
 		f.mu.Unlock()
 		http.Error(w, `{"error":"missing or invalid bearer token"}`, http.StatusUnauthorized)
+		return
+	}
+	if f.hang > 0 {
+		f.hang--
+		f.mu.Unlock()
+		<-r.Context().Done()
 		return
 	}
 	if f.down > 0 {
@@ -422,6 +429,24 @@ func listenRetry(t *testing.T, addr string) net.Listener {
 			t.Fatalf("listen %s again: %v", addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An appliance that accepts and never answers (a wedged process, a
+// half-open connection) costs one client timeout, then is retried.
+func TestHungAppliance(t *testing.T) {
+	a, sa := newFake(t, "box-a")
+	a.add(1, 2)
+	a.hang = 2
+	s := &sink{}
+	cfg := s.config(t.TempDir(), Source{Name: "a", URL: sa.URL})
+	cfg.HTTP = &http.Client{Timeout: 200 * time.Millisecond}
+	cfg.Wait = 100 * time.Millisecond
+	c, stop := run(t, cfg)
+	waitFor(t, "delivery after the hung requests", func() bool { return len(s.keys()) == 2 })
+	stop()
+	if st := c.Stats()[0]; st.Errors != 2 || !strings.Contains(st.LastError, "Timeout") {
+		t.Errorf("stats %+v: want the 2 hung requests counted as timeouts", st)
 	}
 }
 
