@@ -36,6 +36,7 @@ commands:
   status [--json] [-watch 2s]             the running daemon's status (-watch: redraw every interval)
   assets [--json] [--after ID] [--limit N] list cataloged assets
   asset ID [--json]                       one asset with its locations
+  cards [--json]                          camera cards: state, progress per destination, SAFE TO FORMAT or not
   verify [--volume NAME] [--json] [PATH]  re-read masters against the catalog (exit 1 on a mismatch)
   doctor [-config FILE] [--json]          check ffmpeg, encoders, GPU, inotify, state dir, volumes, hub (exit 1 on FAIL)
   backup FILE                             the running daemon's catalog backup stream into FILE ("-": stdout)
@@ -73,6 +74,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cmdStatusWatch(ctx, every, r, stdout, stderr)
 		}
 		return cmdClient(ctx, cmd, rest, stdout, stderr)
+	case "cards":
+		return cmdCards(ctx, rest, stdout, stderr) // cli_cards.go
 	case "doctor":
 		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "backup":

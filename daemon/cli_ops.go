@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -268,6 +270,28 @@ func statusProgress(s api.Status) []progressItem {
 			}
 			it.detail += "  " + j.Lane + " " + j.Encoder
 			items = append(items, it)
+		}
+	}
+	var cs cardsvc.Status
+	if s.Cards != nil && jsonRoundTrip(s.Cards, &cs) == nil {
+		for _, c := range cs.Cards {
+			for _, d := range c.Destinations {
+				if d.State != cards.DestCopying && d.State != cards.DestVerifying {
+					continue
+				}
+				it := progressItem{kind: "card", name: c.Label + " -> " + d.Volume, frac: -1}
+				if d.BytesTotal > 0 {
+					it.frac = min(float64(d.BytesDone)/float64(d.BytesTotal), 1)
+				}
+				it.detail = HumanBytes(d.BytesDone) + " / " + HumanBytes(d.BytesTotal) + "  " + d.State
+				if d.RateBps > 0 {
+					it.detail += "  " + HumanBytes(int64(d.RateBps)) + "/s"
+				}
+				if d.ETASeconds > 0 {
+					it.detail += "  ETA " + (time.Duration(d.ETASeconds) * time.Second).String()
+				}
+				items = append(items, it)
+			}
 		}
 	}
 	var sync SyncStatus

@@ -225,6 +225,13 @@ func printCards(w io.Writer, v any) {
 		if c.Reason != "" {
 			line += "\t" + quote(c.FailedPath) + ": " + c.Reason
 		}
+		if c.Key != "" && c.State != cardsvc.StateIgnored {
+			if c.SafeToFormat {
+				line += "\tSAFE TO FORMAT"
+			} else {
+				line += "\tNOT SAFE TO FORMAT"
+			}
+		}
 		fmt.Fprintf(w, "%s\t(%s)\n", line, quote(c.Mount))
 	}
 	fx := st.Fixity

@@ -1,0 +1,163 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+)
+
+// CardsView is `ingestd cards --json`: every card the catalog knows, with
+// the live progress of those being offloaded or filled.
+type CardsView struct {
+	Cards []CardView `json:"cards"`
+}
+
+// CardView is one card: its record, and its live status when present.
+type CardView struct {
+	cardsvc.Record
+	Mount   string `json:"mount,omitempty"`
+	Live    string `json:"live_state,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// cmdCards lists cards with their state, a progress bar per destination
+// and a plain SAFE TO FORMAT / NOT SAFE TO FORMAT.
+func cmdCards(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cards", stderr)
+	mk := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("cards: unexpected argument %q", fs.Arg(0))
+	}
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var doc cardsvc.CardsDoc
+	err = c.Get(ctx, "/v1/cards", nil, &doc)
+	var live cardsvc.Status
+	if err == nil {
+		var st struct {
+			Cards *cardsvc.Status `json:"cards"`
+		}
+		if err = c.Get(ctx, "/v1/status", nil, &st); err == nil && st.Cards != nil {
+			live = *st.Cards
+		}
+	}
+	if err != nil {
+		var ne net.Error
+		var oe *net.OpError
+		if errors.As(err, &oe) || errors.As(err, &ne) {
+			return fmt.Errorf("cannot reach the daemon at %s (is it running? -api/-config): %w", c.Base, err)
+		}
+		return err
+	}
+	view := cardsView(doc, live)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(view)
+	}
+	tty, cols := ttyInfo(stdout)
+	printCardsView(stdout, view, tty, cols)
+	return nil
+}
+
+// cardsView merges the records with the live status (by card key): live
+// destination progress replaces the recorded one while a card is worked on.
+func cardsView(doc cardsvc.CardsDoc, live cardsvc.Status) CardsView {
+	v := CardsView{Cards: []CardView{}}
+	byKey := map[string]cardsvc.CardStatus{}
+	for _, c := range live.Cards {
+		if c.Key != "" {
+			byKey[c.Key] = c
+		}
+	}
+	for _, r := range doc.Cards {
+		cv := CardView{Record: r}
+		if l, ok := byKey[r.Key]; ok {
+			cv.Mount, cv.Live, cv.Message = l.Mount, l.State, l.Message
+			if len(l.Destinations) == len(r.Destinations) && !r.SafeToFormat {
+				cv.Destinations = l.Destinations
+			}
+		}
+		v.Cards = append(v.Cards, cv)
+	}
+	return v
+}
+
+func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
+	if len(v.Cards) == 0 {
+		fmt.Fprintln(w, "no cards")
+		return
+	}
+	for _, c := range v.Cards {
+		safe := "NOT SAFE TO FORMAT"
+		if c.SafeToFormat {
+			safe = "SAFE TO FORMAT"
+		}
+		state := c.Status
+		if c.Live != "" {
+			state = c.Live
+		}
+		key := c.Key
+		if len(key) > 12 {
+			key = key[:12]
+		}
+		line := fmt.Sprintf("card %s\t%s\t%s\t%s\t%d files, %s", quote(c.Label), key, state, safe, c.Files, HumanBytes(c.Bytes))
+		if c.Mount != "" {
+			line += "\tmounted at " + quote(c.Mount)
+		}
+		if !tty {
+			fmt.Fprintln(w, line)
+		} else {
+			fmt.Fprintln(w, strings.ReplaceAll(line, "\t", "  "))
+		}
+		for _, d := range c.Destinations {
+			frac := -1.0
+			if d.BytesTotal > 0 {
+				frac = min(float64(d.BytesDone)/float64(d.BytesTotal), 1)
+			}
+			if d.State == "verified" {
+				frac = 1
+			}
+			pct := "-"
+			if frac >= 0 {
+				pct = fmt.Sprintf("%.0f%%", frac*100)
+			}
+			detail := fmt.Sprintf("%s/%s", HumanBytes(d.BytesDone), HumanBytes(d.BytesTotal))
+			if d.RateBps > 0 {
+				detail += "  " + HumanBytes(int64(d.RateBps)) + "/s"
+			}
+			if d.ETASeconds > 0 {
+				detail += "  ETA " + (time.Duration(d.ETASeconds) * time.Second).String()
+			}
+			if d.Error != "" {
+				detail += "  error: " + d.Error
+			}
+			name := d.Volume + "/" + d.Path
+			if !tty {
+				fmt.Fprintf(w, "  dest\t%s\t%s\t%s\t%s\n", quote(name), d.State, pct, detail)
+				continue
+			}
+			width := max(10, min(30, cols-60))
+			fmt.Fprintf(w, "  %-28s %-9s %s %4s  %s\n", progTrim(quote(name), 28), d.State, progBar(frac, width), pct, detail)
+		}
+		if c.Message != "" {
+			fmt.Fprintf(w, "  %s\n", c.Message)
+		}
+	}
+}
