@@ -23,6 +23,10 @@ const HashBufferSize = 1 << 20
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, HashBufferSize); return &b }}
 
+// b3Pool keeps BLAKE3 hashers (about 10 KB each) for reuse: a first ingest
+// of small files allocated one per file, most of its garbage.
+var b3Pool = sync.Pool{New: func() any { return blake3.New() }}
+
 // HashReader reads r to EOF once and returns its BLAKE3-256 and xxh128
 // digests (lowercase hex; xxh128 big-endian as `xxhsum -H128` prints it)
 // and the number of bytes read. buf is the read buffer (1 MiB is good; nil
@@ -33,7 +37,9 @@ func HashReader(r io.Reader, buf []byte) (storage.Hashes, int64, error) {
 	if len(buf) == 0 {
 		buf = make([]byte, HashBufferSize)
 	}
-	b3 := blake3.New()
+	b3 := b3Pool.Get().(*blake3.Hasher)
+	b3.Reset()
+	defer b3Pool.Put(b3) // the helper goroutine is done with it when hashPipelined returns
 	x := xxh3.New128()
 	var n int64
 	var err error
