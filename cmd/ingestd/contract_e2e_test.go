@@ -281,7 +281,7 @@ func ctDocEndpoints(doc string) []string {
 		}
 		set[method+" "+path] = true
 	}
-	for _, m := range regexp.MustCompile("(GET|POST|HEAD)(?:\\|HEAD)? (/[A-Za-z0-9_{}./-]*)").FindAllStringSubmatch(doc, -1) {
+	for _, m := range regexp.MustCompile(`(GET|POST|HEAD)(?:\|HEAD)? (/[A-Za-z0-9_{}./-]*)`).FindAllStringSubmatch(doc, -1) {
 		add(m[1], m[2])
 	}
 	for _, m := range regexp.MustCompile("(?m)^\\| *(GET|POST)[A-Z, ]* *\\| *`(/[^`?]+)`").FindAllStringSubmatch(doc, -1) {
@@ -548,7 +548,7 @@ func TestContractAPI(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // another mtime second
 	e.writeFile("rewrite.txt", []byte("second content, longer\n"))
 	clipID, wavID, pngID := ctAsset(evs, "day 1/A001_C001.mov"), ctAsset(evs, "audio/tone.wav"), ctAsset(evs, "stills/still.png")
-	evs = e.waitFeed(mediaTimeout, "proxies ready, clip synced, removal and rewrite", func(evs []storage.Event) bool {
+	e.waitFeed(mediaTimeout, "proxies ready, clip synced, removal and rewrite", func(evs []storage.Event) bool {
 		return hasAssetEvent(storage.EvProxyReady, &clipID, &wavID, &pngID)(evs) &&
 			syncedAfter(evs, clipID, storage.EvProxyReady) &&
 			hasPaths(storage.EvLocationRemoved, "gone.txt")(evs) && hasPaths(storage.EvLocationChanged, "rewrite.txt")(evs) &&
@@ -1122,6 +1122,9 @@ func ctWantContent(t *testing.T, e *env, path, ctype string) {
 		}
 		if et := r.Header.Get("ETag"); !strings.HasPrefix(et, `"`) || !strings.HasSuffix(et, `"`) || len(et) < 3 {
 			t.Errorf("%s: ETag %q, want a strong one", what, et)
+		}
+		if cc := r.Header.Get("Cache-Control"); cc != "private, max-age=60" {
+			t.Errorf("%s: Cache-Control %q, want private, max-age=60", what, cc)
 		}
 	}
 	full := ctDo(t, e, "GET", path, nil)
