@@ -147,6 +147,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 				c.State, c.Message, c.Dest = StateOffloaded, "already offloaded: safe to eject, SAFE TO FORMAT", rec.Volume+"/"+rec.Folder
 				c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal = rec.Files, rec.Files, rec.Bytes, rec.Bytes
 				c.Skipped = capSkipped(rec.Skipped)
+				c.Manifests, c.Message = rec.Manifests, c.Message+manifestNote(rec.Manifests)
 				c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), true
 			})
 			s.eject(mp, log)
@@ -255,6 +256,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	res, oerr := cards.OffloadMulti(ctx, mp, dsts, opts)
 	rec.Started, rec.Finished = res.Started, res.Finished
 	rec.Skipped = capSkipped(res.Skipped)
+	rec.Manifests = capManifests(res.Manifests) // manifests.go
 	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
 	j := 0
 	for _, i := range pass {
@@ -342,6 +344,9 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	if len(res.Skipped) > 0 {
 		fields["skipped"] = capSkipped(res.Skipped)
 	}
+	if len(rec.Manifests) > 0 {
+		fields["manifests"] = rec.Manifests
+	}
 	detail, _ := json.Marshal(fields)
 	if _, err := s.cat.AppendEvent(storage.Event{Type: storage.EvCardOffloaded, Volume: rec.Volume, Path: rec.Folder, Detail: string(detail)}); err != nil {
 		log.Error("record card.offloaded", "err", err)
@@ -359,6 +364,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			c.Message += fmt.Sprintf("; %d entries not copied (not regular files, see skipped)", len(res.Skipped))
 		}
 		c.Skipped = capSkipped(res.Skipped)
+		c.Manifests, c.Message = rec.Manifests, c.Message+manifestNote(rec.Manifests)
 		c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = len(res.Files), len(res.Files), res.Bytes, res.Bytes, ""
 		c.Destinations = append([]DestState(nil), rec.Destinations...)
 	})
@@ -440,6 +446,7 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	if ejectErr != "" {
 		msg += "; " + ejectErr
 	}
+	msg += manifestNote(rec.Manifests)
 	s.updateKey(rec.Key, func(c *CardStatus) {
 		c.State, c.Message, c.SafeToFormat = StateOffloaded, msg, true
 		c.Destinations = append([]DestState(nil), rec.Destinations...)
