@@ -55,17 +55,21 @@ func (a *App) metricsSources() metrics.Sources {
 	if n := a.st.notifier; n != nil {
 		src.Webhook = func() (webhook.Status, bool) { return n.Status(), true }
 	}
-	if cs := a.st.cards; cs != nil {
-		src.Cards = func() []metrics.CardDest {
-			var out []metrics.CardDest
-			for _, c := range cs.Status().Cards {
-				for _, d := range c.Destinations {
-					out = append(out, metrics.CardDest{Card: c.Label, Key: c.Key, Dest: d.Volume, State: d.State, Done: d.BytesDone,
-						Verified: d.BytesVerified, Total: d.BytesTotal, Rate: d.RateBps, ETA: d.ETASeconds, Safe: c.SafeToFormat})
-				}
-			}
-			return out
+	// The cards service is provisioned after /metrics is mounted: looked
+	// up at scrape time.
+	src.Cards = func() []metrics.CardDest {
+		cs := a.st.cards
+		if cs == nil {
+			return nil
 		}
+		var out []metrics.CardDest
+		for _, c := range cs.Status().Cards {
+			for _, d := range c.Destinations {
+				out = append(out, metrics.CardDest{Card: c.Label, Key: c.Key, Dest: d.Volume, State: d.State, Done: d.BytesDone,
+					Verified: d.BytesVerified, Total: d.BytesTotal, Rate: d.RateBps, ETA: d.ETASeconds, Safe: c.SafeToFormat})
+			}
+		}
+		return out
 	}
 	return src
 }
