@@ -127,6 +127,50 @@ type mhlCardDetail struct {
 	File       string                `json:"file"`
 	Reason     string                `json:"reason"`
 	Manifests  []cards.ManifestCheck `json:"manifests"`
+	Dests      []struct {
+		Volume, Path, State string
+	} `json:"destinations"`
+}
+
+// mhlDests returns the absolute folder of every destination of a card
+// event (volume name -> root in vols), failing for one not verified.
+func mhlDests(t *testing.T, d mhlCardDetail, vols map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, dd := range d.Dests {
+		if dd.State != "verified" {
+			t.Errorf("%s: destination %s/%s is %s, want verified", d.Label, dd.Volume, dd.Path, dd.State)
+			continue
+		}
+		out = append(out, filepath.Join(vols[dd.Volume], filepath.FromSlash(dd.Path)))
+	}
+	if len(out) != len(vols) {
+		t.Errorf("%s: %d destinations verified, want %d: %+v", d.Label, len(out), len(vols), d.Dests)
+	}
+	return out
+}
+
+// mhlWaitSafe waits for the card.safe event of label (every destination
+// verified, cascaded ones included) and returns its destinations.
+func mhlWaitSafe(e *env, label string, vols map[string]string) []string {
+	e.t.Helper()
+	var d mhlCardDetail
+	e.waitFeed(90*time.Second, label+" safe to format", func(evs []storage.Event) bool {
+		for _, ev := range evs {
+			if ev.Type == storage.EvCardSafe && json.Unmarshal([]byte(ev.Detail), &d) == nil && d.Label == label {
+				return true
+			}
+		}
+		return false
+	})
+	var out []string
+	for _, dd := range d.Dests {
+		out = append(out, filepath.Join(vols[dd.Volume], filepath.FromSlash(dd.Path)))
+	}
+	if len(out) != len(vols) {
+		e.t.Errorf("%s: card.safe lists %d destinations, want %d", label, len(out), len(vols))
+	}
+	return out
 }
 
 // mhlNextCard waits for the card event after the first n card events
@@ -246,11 +290,12 @@ func mhlListed(t *testing.T, dest string) (paths []string, formats map[ascmhl.Fo
 // TestCardsMHLReferenceEveryLayout offloads every supported layout, with
 // empty folders, hidden files, OS junk, a deep tree and non-ASCII names,
 // from ext4 and exFAT card images (and three from FAT), with the real
-// daemon, and has the ASC's reference tool verify, diff and schema-check
-// each offload; then offloads the ext4 cards again with a second daemon
-// (xxh64 + md5, as OffShoot writes) into another folder: the reference
-// tool passes that too, both list the same entries, and the xxh64 values
-// are what xxhsum prints.
+// daemon to two destinations at once, and has the ASC's reference tool
+// verify, diff and schema-check each destination's offload; then offloads
+// the ext4 cards again with a second daemon (xxh64 + md5, as OffShoot
+// writes; the second destination cascaded from the first) into other
+// folders: the reference tool passes those too, both offloads list the
+// same entries, and the xxh64 values are what xxhsum prints.
 func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 	cardsNeedRoot(t)
 	run := testenv.ASCMHL(t)
@@ -291,7 +336,13 @@ func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 		}
 	}
 
-	e := newEnv(t, "", "cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  path: \"first/{label}\"\n  poll: 200ms\n")
+	// Two destinations written in parallel from one card read: each gets
+	// its own history, each must pass the reference tool.
+	shuttle := t.TempDir()
+	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n"+
+		"  destinations:\n    - volume: footage\n      path: \"first/{label}\"\n    - volume: shuttle\n      path: \"first/{label}\"\n")
+	vols := map[string]string{"footage": e.watch, "shuttle": shuttle}
 	e.start()
 	n := 0
 	dests := map[*job]string{}
@@ -307,9 +358,12 @@ func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 		if d.Layout != j.layout {
 			t.Errorf("%s %s card detected as %q", j.fs, j.layout, d.Layout)
 		}
-		dest := filepath.Join(e.watch, filepath.FromSlash(ev.Path))
-		dests[j] = dest
-		mhlCheckOffload(t, run, dest, j.tree)
+		for i, dest := range mhlDests(t, d, vols) {
+			if i == 0 {
+				dests[j] = dest
+			}
+			mhlCheckOffload(t, run, dest, j.tree)
+		}
 	}
 	e.stop()
 	if t.Failed() {
@@ -317,8 +371,13 @@ func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 	}
 
 	// The ext4 cards again, by a second daemon, into other folders, with
-	// xxh64 and md5 (OffShoot's formats).
-	e2 := newEnv(t, "", "cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  path: \"second/{label}\"\n  poll: 200ms\n  hashes: [xxh64, md5]\n")
+	// xxh64 and md5 (OffShoot's formats), the second destination filled
+	// from the first's verified copy (cascade).
+	shuttle2 := t.TempDir()
+	e2 := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle2+"\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  hashes: [xxh64, md5]\n  cascade: true\n"+
+		"  destinations:\n    - volume: footage\n      path: \"second/{label}\"\n    - volume: shuttle\n      path: \"second/{label}\"\n")
+	vols2 := map[string]string{"footage": e2.watch, "shuttle": shuttle2}
 	e2.start()
 	defer e2.stop()
 	n = 0
@@ -329,12 +388,17 @@ func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 		j.img.Insert()
 		ev, d, next := mhlNextCard(e2, n, "second offload of "+j.layout)
 		n = next
-		j.img.Eject()
 		if ev.Type != storage.EvCardOffloaded {
+			j.img.Eject()
 			t.Errorf("second offload of %s: %s %+v", j.layout, ev.Type, d)
 			continue
 		}
-		dest := filepath.Join(e2.watch, filepath.FromSlash(ev.Path))
+		all := mhlWaitSafe(e2, d.Label, vols2)
+		j.img.Eject()
+		for _, dest := range all[1:] {
+			mhlCheckOffload(t, run, dest, j.tree) // cascaded from the first
+		}
+		dest := all[0]
 		mhlCheckOffload(t, run, dest, j.tree)
 		first, _ := mhlListed(t, dests[j])
 		second, formats := mhlListed(t, dest)
