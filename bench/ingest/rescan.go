@@ -154,25 +154,26 @@ func firstIngest(dir, state string, want int64) error {
 	if err != nil {
 		return err
 	}
-	var files int64
 	for {
 		st := r.p.Status()
 		// Status counts from the pipeline's index; the catalog's own count
 		// (a scan of every location) only once that says done.
 		if v := st.Volumes[0]; st.Queues.Settling == 0 && st.Queues.Hashing == 0 && !v.Scanning && v.Files >= want {
-			f, _, err := r.cat.VolumeStats("bench")
-			if err != nil {
-				return err
-			}
-			if f >= want {
-				files = f
-				break
-			}
+			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
 	stopProf()
+	// The catalog's own count: every file is in it (and durable: a file
+	// leaves the hashing queue only once its catalog write is synced).
+	files, _, err := r.cat.VolumeStats("bench")
+	if err != nil {
+		return err
+	}
+	if files < want {
+		return fmt.Errorf("the pipeline is idle with %d files cataloged, want %d", files, want)
+	}
 	hwm, rss, anon := memKB()
 	heapProfile()
 	idle := 3

@@ -119,14 +119,15 @@ func BenchmarkPutFileSynced(b *testing.B) {
 }
 
 // BenchmarkPutFileSyncedParallel is BenchmarkPutFileSynced from several
-// writers at once, as ingest's hash workers (min(4, GOMAXPROCS)) call PutFile;
-// ns/op is wall time per file over all writers. With group commit the
-// writers share syncs.
+// writers at once; ns/op is wall time per file over all writers. The
+// writers' changes are committed in batches (txns/op: transactions per
+// file) and share syncs. 256 is how many files ingest lets wait for the
+// catalog at once (daemon/ingest maxCataloging).
 func BenchmarkPutFileSyncedParallel(b *testing.B) {
-	for _, writers := range []int{2, 4, 16} {
+	for _, writers := range []int{2, 4, 16, 256} {
 		b.Run(fmt.Sprint("writers=", writers), func(b *testing.B) {
 			c, _ := newCat(b, Options{})
-			syncs := c.syncs.Load()
+			syncs, txns := c.syncs.Load(), c.head.Load().ticket
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ResetTimer()
@@ -146,6 +147,7 @@ func BenchmarkPutFileSyncedParallel(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(c.syncs.Load()-syncs)/float64(b.N), "syncs/op")
+			b.ReportMetric(float64(c.head.Load().ticket-txns)/float64(b.N), "txns/op")
 		})
 	}
 }
