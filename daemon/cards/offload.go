@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -1611,17 +1612,71 @@ func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
 }
 
 // rereadXXH128 hashes f from its start, after dropping its cached pages
-// so the bytes come from the disk.
+// so the bytes come from the disk. The file is hashed through a read-only
+// mapping, in windows (the pages are not copied into buf); where mapping
+// is refused it is read into buf. Bytes past the size seen at the start
+// are read too.
 func rereadXXH128(f *os.File, buf []byte) (string, error) {
-	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	fd := int(f.Fd())
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return "", err
 	}
 	h := xxh3.New128()
+	var from int64
+	if st.Size > 0 {
+		mapped, err := hashMapped(fd, st.Size, h)
+		if err != nil {
+			return "", err
+		}
+		if mapped {
+			from = st.Size
+		} else {
+			h.Reset()
+		}
+	}
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return "", err
+	}
 	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// mapWindow is how much of a file is mapped at once for a re-read.
+const mapWindow = 64 << 20
+
+// hashMapped writes the first size bytes of fd to h through read-only
+// mappings; false when the filesystem refuses to map it (nothing hashed).
+// The file shrinking under the mapping (SIGBUS) is an error, not a crash.
+func hashMapped(fd int, size int64, h io.Writer) (ok bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var m []byte
+	defer func() {
+		if r := recover(); r != nil {
+			if m != nil {
+				unix.Munmap(m)
+			}
+			ok, err = true, fmt.Errorf("file shrank or became unreadable while re-read: %v", r)
+		}
+	}()
+	for off := int64(0); off < size; off += mapWindow {
+		n := min(int64(mapWindow), size-off)
+		m, err = unix.Mmap(fd, off, int(n), unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			if off == 0 {
+				return false, nil
+			}
+			return true, err
+		}
+		unix.Madvise(m, unix.MADV_SEQUENTIAL)
+		h.Write(m)
+		unix.Munmap(m)
+		m = nil
+	}
+	return true, nil
 }
 
 // checkAgainst compares a file's hashes with the card history's original.

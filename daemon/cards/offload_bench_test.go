@@ -64,3 +64,44 @@ func BenchmarkOffload(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOffloadMulti reads the card once into two destinations (each
+// written, synced, re-read and sealed with its own MHL). INGESTD_BENCH_CARD
+// and INGESTD_BENCH_DST as for BenchmarkOffload; INGESTD_BENCH_DST2 puts
+// the second destination elsewhere (default next to the first).
+func BenchmarkOffloadMulti(b *testing.B) {
+	card := os.Getenv("INGESTD_BENCH_CARD")
+	if card == "" {
+		card = b.TempDir()
+		for i := 0; i < 8; i++ {
+			p := filepath.Join(card, "CLIP", fmt.Sprintf("C%04d.MP4", i))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			f, _ := os.Create(p)
+			io.CopyN(f, rand.Reader, 8<<20)
+			f.Close()
+		}
+	}
+	dst1 := os.Getenv("INGESTD_BENCH_DST")
+	if dst1 == "" {
+		dst1 = b.TempDir()
+	}
+	dst2 := os.Getenv("INGESTD_BENCH_DST2")
+	if dst2 == "" {
+		dst2 = dst1
+	}
+	var size int64
+	for i := 0; i < b.N; i++ {
+		a, c := filepath.Join(dst1, fmt.Sprintf("multi-a-%d", i)), filepath.Join(dst2, fmt.Sprintf("multi-b-%d", i))
+		res, err := OffloadMulti(context.Background(), card, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: c}},
+			Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = res.Bytes
+		b.StopTimer()
+		os.RemoveAll(a)
+		os.RemoveAll(c)
+		b.StartTimer()
+	}
+	b.SetBytes(size)
+}
