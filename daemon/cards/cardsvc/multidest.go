@@ -446,6 +446,9 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	if ejectErr != "" {
 		msg += "; " + ejectErr
 	}
+	if len(rec.Skipped) > 0 {
+		msg += fmt.Sprintf("; %d entries not copied (not regular files, see skipped)", len(rec.Skipped))
+	}
 	msg += manifestNote(rec.Manifests)
 	s.updateKey(rec.Key, func(c *CardStatus) {
 		c.State, c.Message, c.SafeToFormat = StateOffloaded, msg, true
