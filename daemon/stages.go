@@ -71,6 +71,9 @@ func (a *App) provisionStages() error {
 		a.AddService(Service{Name: "transcode", Run: svc.Run})
 		a.api.Handle("/v1/assets/{id}/{output}", svc.Handler())
 	}
+	if err := a.provisionSequences(); err != nil {
+		return err
+	}
 	var sync SyncStatus
 	if c := cfg.Hub.S3; c != nil {
 		p, err := s3push.New(*c, a.applianceID, cfg.StateDir, a.cat, a.log)
@@ -165,6 +168,10 @@ func (a *App) reloadStages(cfg *config.Config) {
 			m = *old
 		}
 		cfg.Hub.S3 = &m
+	}
+	if !reflect.DeepEqual(a.cfg.Sequences, cfg.Sequences) {
+		restart("sequences")
+		cfg.Sequences = a.cfg.Sequences
 	}
 	if !reflect.DeepEqual(a.cfg.Hub.Webhook, cfg.Hub.Webhook) {
 		restart("hub.webhook")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/diskguard"
+	"github.com/ingestd/ingestd/daemon/sequences"
 	"github.com/ingestd/ingestd/transcode"
 )
 
@@ -74,6 +75,8 @@ type Config struct {
 
 	// Proxy is the transcode stage (proxies, posters, filmstrips).
 	Proxy transcode.Config `yaml:"proxy"`
+	// Sequences groups numbered frames into sequences (daemon/sequences).
+	Sequences sequences.Config `yaml:"sequences"`
 	// Hub is the cloud sync target (S3 bucket, webhook); absent: no sync.
 	Hub HubConfig `yaml:"hub"`
 	// Cards is camera-card offload (daemon/cards); absent: off.

@@ -17,6 +17,7 @@ type HubConfig struct {
 // setStageDefaults applies the proxy and hub sections' own defaults.
 func (c *Config) setStageDefaults() {
 	c.Proxy.SetDefaults()
+	c.Sequences.SetDefaults()
 	if c.Hub.S3 != nil {
 		c.Hub.S3.SetDefaults()
 	}
@@ -30,6 +31,9 @@ func (c *Config) setStageDefaults() {
 // the first one into an *Error.
 func (c *Config) validateStages() error {
 	if err := c.Proxy.Validate(); err != nil {
+		return stageErr(err)
+	}
+	if err := c.Sequences.Validate(); err != nil {
 		return stageErr(err)
 	}
 	if c.Hub.S3 != nil {

@@ -41,10 +41,14 @@ func (p *Pusher) pushClip(ctx context.Context, id string) error {
 	return err
 }
 
-// pushItem pushes one queue item: an asset id or clipQ + a clip id.
+// pushItem pushes one queue item: an asset id, clipQ + a clip id or
+// seqQ + a sequence id.
 func (p *Pusher) pushItem(ctx context.Context, id string) error {
 	if c, ok := strings.CutPrefix(id, clipQ); ok {
 		return p.pushClip(ctx, c)
+	}
+	if c, ok := strings.CutPrefix(id, seqQ); ok {
+		return p.pushSequence(ctx, c)
 	}
 	return p.pushAsset(ctx, id)
 }

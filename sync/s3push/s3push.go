@@ -253,6 +253,13 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 			ids = append(ids, clipQ+e.Path)
 			continue
 		}
+		if e.Type == EvSequenceProxyReady && e.Path != "" {
+			if !seen[seqQ+e.Path] {
+				seen[seqQ+e.Path] = true
+				ids = append(ids, seqQ+e.Path)
+			}
+			continue
+		}
 		// asset.synced is our own record of a finished push: nothing changed
 		// that the bucket lacks.
 		if e.AssetID == "" || e.Type == storage.EvAssetSynced || seen[e.AssetID] {
