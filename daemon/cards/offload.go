@@ -514,15 +514,28 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	if res.CardHistory {
 		check = func(fr *FileResult) error { return checkAgainst(cardHist, fr) }
 	}
+	// The finisher completes each file in card order (its hashes, the
+	// card history check, the end of it handed to the writers) while the
+	// reader goes on with the next one.
+	fin := o.startFinisher()
+	stop := func() (string, error) {
+		fin.close()
+		finishPass()
+		return fin.failure()
+	}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
-			finishPass()
+			stop()
 			return o.fail(&res, f.rel, err)
+		}
+		if rel, err := fin.failure(); err != nil {
+			stop()
+			return o.fail(&res, rel, err)
 		}
 		if len(o.active()) == 0 {
 			break
 		}
-		fr, resumed, err := o.file(ctx, f, formats, check)
+		fr, resumed, pf, err := o.file(ctx, f, formats, check)
 		var skip errSkip
 		if errors.As(err, &skip) {
 			o.skip(f.rel, skip.reason)
@@ -540,21 +553,23 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			break // every destination failed: OffloadMulti reports the first
 		}
 		if err != nil {
-			finishPass()
+			stop()
 			return o.fail(&res, f.rel, err)
 		}
-		if resumed {
-			res.Resumed++
-		} else {
-			res.Copied += f.size
+		fin.push(finItem{f: f, fr: fr, resumed: resumed, pf: pf})
+		if pf != nil && o.opts.AfterCopy != nil {
+			// Tests act between two files: each is verified everywhere
+			// before the next is read.
+			<-pf.done
+			for _, d := range pf.need {
+				d.inflight.Wait()
+			}
 		}
-		res.Files = append(res.Files, *fr)
-		o.progMu.Lock()
-		o.prog.File, o.prog.FilesDone = f.rel, o.prog.FilesDone+1
-		o.progMu.Unlock()
-		o.emit()
 	}
-	finishPass()
+	if rel, err := stop(); err != nil {
+		return o.fail(&res, rel, err)
+	}
+	res.Files, res.Copied, res.Resumed = fin.files, fin.copied, fin.resumed
 	if len(o.active()) == 0 {
 		return res, nil // every destination failed: OffloadMulti reports the first
 	}
@@ -695,7 +710,7 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 // pass that does not hold it yet, or recognises it as verified by an
 // earlier run everywhere (same size and mtime on the card and at the
 // destination, same xxh128 re-read).
-func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, bool, error) {
+func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, bool, *pendingFile, error) {
 	var need []*dest
 	var prev *FileResult
 	act := o.active()
@@ -722,13 +737,13 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 	}
 	if len(need) == 0 {
 		if prev == nil {
-			return nil, false, errNoDest
+			return nil, false, nil, errNoDest
 		}
 		r := *prev
 		r.Resumed = true
 		if check != nil {
 			if err := check(&r); err != nil {
-				return nil, false, err
+				return nil, false, nil, err
 			}
 		}
 		o.readBytes.Add(f.size)
@@ -737,18 +752,144 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 				d.resumedFile(f.size)
 			}
 		}
-		return &r, true, nil
+		return &r, true, nil, nil
 	}
-	fr, err := o.copy(ctx, f, need, formats, check)
+	pf, err := o.copy(ctx, f, need, formats, check)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	for i, d := range act {
 		if prevs[i] != nil {
 			d.resumedFile(f.size)
 		}
 	}
-	return fr, false, nil
+	return nil, false, pf, nil
+}
+
+// pendingFile is a card file read to the end whose hashes are still
+// being computed; the finisher completes it.
+type pendingFile struct {
+	f       srcFile
+	hs      *hashers
+	b3      hash.Hash
+	x128    *xxh3.Hasher128
+	mhl     map[ascmhl.Format]hash.Hash
+	formats []ascmhl.Format
+	need    []*dest
+	check   func(*FileResult) error
+	done    chan struct{}
+}
+
+type finItem struct {
+	f       srcFile
+	fr      *FileResult // resumed
+	resumed bool
+	pf      *pendingFile
+}
+
+// finisher completes files in card order on its own goroutine.
+type finisher struct {
+	o       *offloader
+	q       chan finItem
+	wg      sync.WaitGroup
+	once    sync.Once
+	mu      sync.Mutex
+	err     error
+	errPath string
+	files   []FileResult
+	copied  int64
+	resumed int
+}
+
+func (o *offloader) startFinisher() *finisher {
+	fn := &finisher{o: o, q: make(chan finItem, 8)}
+	fn.wg.Add(1)
+	go func() {
+		defer fn.wg.Done()
+		for it := range fn.q {
+			fr := it.fr
+			if it.pf != nil {
+				_, failed := fn.failure()
+				var err error
+				fr, err = o.finishFile(it.pf, failed != nil)
+				close(it.pf.done)
+				if err != nil {
+					fn.mu.Lock()
+					if fn.err == nil {
+						fn.err, fn.errPath = err, it.f.rel
+					}
+					fn.mu.Unlock()
+				}
+				if fr == nil {
+					continue
+				}
+			}
+			fn.mu.Lock()
+			fn.files = append(fn.files, *fr)
+			if it.resumed {
+				fn.resumed++
+			} else {
+				fn.copied += it.f.size
+			}
+			fn.mu.Unlock()
+			o.progMu.Lock()
+			o.prog.File, o.prog.FilesDone = it.f.rel, o.prog.FilesDone+1
+			o.progMu.Unlock()
+			o.emit()
+		}
+	}()
+	return fn
+}
+
+func (fn *finisher) push(it finItem) { fn.q <- it }
+
+// close waits until every file pushed is completed.
+func (fn *finisher) close() {
+	fn.once.Do(func() { close(fn.q) })
+	fn.wg.Wait()
+}
+
+func (fn *finisher) failure() (string, error) {
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	return fn.errPath, fn.err
+}
+
+// finishFile waits for a read file's hashes, checks them against the card
+// history and hands the end of the file to its destinations (abandoned
+// there when abort or the check fails).
+func (o *offloader) finishFile(pf *pendingFile, abort bool) (*FileResult, error) {
+	pf.hs.close()
+	f := pf.f
+	if abort {
+		for _, d := range pf.need {
+			o.send(d, destOp{kind: opEnd, f: f})
+		}
+		return nil, nil
+	}
+	fr := &FileResult{
+		Path: f.rel, Size: f.size, ModTime: f.mtime,
+		BLAKE3: hex.EncodeToString(pf.b3.Sum(nil)), XXH128: hex.EncodeToString(pf.x128.Sum(nil)),
+		MHL: map[ascmhl.Format]string{},
+	}
+	for fm, h := range pf.mhl {
+		fr.MHL[fm] = ascmhl.Encode(fm, h.Sum(nil))
+	}
+	if containsFormat(pf.formats, ascmhl.XXH128) {
+		fr.MHL[ascmhl.XXH128] = fr.XXH128
+	}
+	if pf.check != nil {
+		if err := pf.check(fr); err != nil {
+			for _, d := range pf.need {
+				o.send(d, destOp{kind: opEnd, f: f})
+			}
+			return nil, err
+		}
+	}
+	for _, d := range pf.need {
+		o.send(d, destOp{kind: opEnd, f: f, fr: fr})
+	}
+	return fr, nil
 }
 
 func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
@@ -860,24 +1001,31 @@ func (o *offloader) send(d *dest, op destOp) {
 	if op.kind == opOpen {
 		d.inflight.Add(1)
 	}
+	// The reader and the finisher both send; closeOps takes the lock too.
+	d.sendMu.Lock()
 	if !d.sendable() {
+		d.sendMu.Unlock()
 		d.doneWith(op)
 		return
 	}
 	select {
 	case d.ops <- op:
+		d.sendMu.Unlock()
 		return
 	default:
 	}
 	if len(o.active()) < 2 {
 		d.ops <- op
+		d.sendMu.Unlock()
 		return
 	}
 	t := time.NewTimer(o.opts.StallTimeout)
 	defer t.Stop()
 	select {
 	case d.ops <- op:
+		d.sendMu.Unlock()
 	case <-t.C:
+		d.sendMu.Unlock()
 		o.drop(d)
 		d.doneWith(op)
 	}
@@ -886,7 +1034,7 @@ func (o *offloader) send(d *dest, op destOp) {
 // copy reads one card file once, hashing it, and hands every buffer to
 // the destinations in need; their writers write, sync, re-read and rename
 // it on their own goroutines.
-func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats []ascmhl.Format, check func(*FileResult) error) (*FileResult, error) {
+func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats []ascmhl.Format, check func(*FileResult) error) (*pendingFile, error) {
 	// The card root is held open: a card unmounted (even lazily) since is
 	// noticed here, by its mount point no longer being that filesystem.
 	if o.sourceGone() {
@@ -993,37 +1141,7 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		abort()
 		return nil, o.srcErr(fmt.Errorf("read %d bytes, card listed %d", n, f.size), "read "+f.rel)
 	}
-	hs.close()
-	fr := &FileResult{
-		Path: f.rel, Size: f.size, ModTime: f.mtime,
-		BLAKE3: hex.EncodeToString(b3.Sum(nil)), XXH128: hex.EncodeToString(x128.Sum(nil)),
-		MHL: map[ascmhl.Format]string{},
-	}
-	for fm, h := range mhl {
-		fr.MHL[fm] = ascmhl.Encode(fm, h.Sum(nil))
-	}
-	if containsFormat(formats, ascmhl.XXH128) {
-		fr.MHL[ascmhl.XXH128] = fr.XXH128
-	}
-	if check != nil {
-		if err := check(fr); err != nil {
-			for _, d := range need {
-				o.send(d, destOp{kind: opEnd, f: f})
-			}
-			return nil, err
-		}
-	}
-	for _, d := range need {
-		o.send(d, destOp{kind: opEnd, f: f, fr: fr})
-	}
-	if o.opts.AfterCopy != nil {
-		// Tests act between two files: each is verified everywhere
-		// before the next is read.
-		for _, d := range need {
-			d.inflight.Wait()
-		}
-	}
-	return fr, nil
+	return &pendingFile{f: f, hs: hs, b3: b3, x128: x128, mhl: mhl, formats: formats, need: need, check: check, done: make(chan struct{})}, nil
 }
 
 // errNoDest: every destination left the pass while a file was read.
@@ -1098,6 +1216,7 @@ type dest struct {
 	filesOK    int
 
 	ops      chan destOp
+	sendMu   sync.Mutex // one sender at a time; no send after closeOps
 	opsOnce  sync.Once
 	opsShut  atomic.Bool
 	vq       chan *writtenFile
@@ -1141,6 +1260,8 @@ func (d *dest) out() bool {
 func (d *dest) sendable() bool { return !d.opsShut.Load() && !d.out() }
 
 func (d *dest) closeOps() {
+	d.sendMu.Lock()
+	defer d.sendMu.Unlock()
 	d.opsOnce.Do(func() {
 		d.opsShut.Store(true)
 		if d.ops != nil {
@@ -1308,26 +1429,39 @@ func (d *dest) stillVerified(rel string, prev *FileResult) bool {
 }
 
 // writer writes the files the card pass hands to d, each under its partial
-// name, syncs it and queues it for its re-read.
+// name, syncs it and queues it for its re-read. A file read to its end
+// waits for its hashes (opEnd) while the next one is written already.
 func (d *dest) writer() {
 	defer d.wg.Done()
 	defer close(d.vq)
-	var cur *os.File
-	var w io.Writer
-	var curF srcFile
-	cleanup := func() {
-		if cur != nil {
-			cur.Close()
-			d.dir.Remove(curF.rel + PartialSuffix)
-			cur = nil
-			d.inflight.Done()
-		}
+	type openFile struct {
+		f   srcFile
+		out *os.File
+		w   io.Writer
 	}
-	defer cleanup()
+	open := map[string]*openFile{}
+	var cur *openFile
+	drop := func(of *openFile) {
+		of.out.Close()
+		d.dir.Remove(of.f.rel + PartialSuffix)
+		delete(open, of.f.rel)
+		if cur == of {
+			cur = nil
+		}
+		d.inflight.Done()
+	}
+	defer func() {
+		for _, of := range open {
+			drop(of)
+		}
+	}()
 	for op := range d.ops {
 		switch op.kind {
 		case opOpen:
-			cleanup()
+			cur = nil
+			if of := open[op.f.rel]; of != nil {
+				drop(of) // the same name again: the earlier copy is abandoned
+			}
 			if d.out() {
 				d.inflight.Done()
 				continue
@@ -1341,42 +1475,47 @@ func (d *dest) writer() {
 				d.inflight.Done()
 				continue
 			}
-			cur, curF, w = f, op.f, io.Writer(f)
+			cur = &openFile{f: op.f, out: f, w: f}
 			if d.o.opts.DestWriter != nil {
-				w = d.o.opts.DestWriter(d.Name, op.f.rel, f)
+				cur.w = d.o.opts.DestWriter(d.Name, op.f.rel, f)
 			}
+			open[op.f.rel] = cur
 		case opData:
-			if cur != nil && !d.out() {
-				if _, err := w.Write(op.blk.b[:op.blk.n]); err != nil {
-					d.fail(curF.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(curF.rel))+PartialSuffix))
-					cleanup()
+			if cur != nil && cur.f.rel == op.f.rel && !d.out() {
+				if _, err := cur.w.Write(op.blk.b[:op.blk.n]); err != nil {
+					d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(cur.f.rel))+PartialSuffix))
+					drop(cur)
 				} else {
 					d.written.Add(int64(op.blk.n))
 				}
 			}
 			d.doneWith(op)
 		case opEnd:
-			if cur == nil {
+			of := open[op.f.rel]
+			if of == nil {
 				continue
 			}
 			if op.fr == nil || d.out() {
-				cleanup()
+				drop(of)
 				continue
 			}
-			partial := filepath.Join(d.Dir, filepath.FromSlash(curF.rel)) + PartialSuffix
-			if err := cur.Sync(); err != nil {
-				d.fail(curF.rel, dstErr(err, "sync "+partial))
-				cleanup()
+			partial := filepath.Join(d.Dir, filepath.FromSlash(of.f.rel)) + PartialSuffix
+			if err := of.out.Sync(); err != nil {
+				d.fail(of.f.rel, dstErr(err, "sync "+partial))
+				drop(of)
 				continue
 			}
 			var ost unix.Stat_t
-			if err := unix.Fstat(int(cur.Fd()), &ost); err != nil {
-				d.fail(curF.rel, dstErr(err, "stat "+partial))
-				cleanup()
+			if err := unix.Fstat(int(of.out.Fd()), &ost); err != nil {
+				d.fail(of.f.rel, dstErr(err, "stat "+partial))
+				drop(of)
 				continue
 			}
-			d.vq <- &writtenFile{f: curF, out: cur, fr: op.fr, ino: ost.Ino}
-			cur = nil
+			delete(open, of.f.rel)
+			if cur == of {
+				cur = nil
+			}
+			d.vq <- &writtenFile{f: of.f, out: of.out, fr: op.fr, ino: ost.Ino}
 		}
 	}
 }
