@@ -82,15 +82,19 @@ func Cut(ctx context.Context, j Job) (CutResult, error) {
 	}
 	args = append(args, "-an", "-movflags", "+faststart", "-f", "mp4", transcode.Literal(tmp))
 	run := &transcode.Runner{FFmpeg: j.FFmpeg, Stall: j.Profile.StallTimeout, Log: j.Log}
-	if err := run.Run(ctx, args, nil, nil); err != nil {
+	stderr, err := run.RunCapture(ctx, args, nil, nil)
+	if err != nil {
 		return res, fmt.Errorf("sequence proxy: %w", err)
 	}
 	n, w, h, err := probeProxy(ctx, j.FFprobe, tmp)
 	if err != nil {
 		return res, err
 	}
+	// The concat demuxer ends the input at a frame it cannot open (another
+	// format than its siblings: refused by the whitelist) and FFmpeg still
+	// exits 0: the count tells.
 	if n != int64(len(j.Files)) {
-		return res, fmt.Errorf("sequence proxy: %d frames, the sequence has %d", n, len(j.Files))
+		return res, fmt.Errorf("sequence proxy: %d frames, the sequence has %d; ffmpeg said: %s", n, len(j.Files), strings.TrimSpace(stderr))
 	}
 	res.Frames, res.Width, res.Height = n, w, h
 

@@ -92,8 +92,8 @@ type Record struct {
 	ColorTransfer  string `json:"color_transfer,omitempty"`
 	ColorPrimaries string `json:"color_primaries,omitempty"`
 
-	FrameRate       string `json:"frame_rate"`        // fraction, e.g. 24/1 or 24000/1001
-	FrameRateSource string `json:"frame_rate_source"` // config | header
+	FrameRate       string `json:"frame_rate"`         // fraction, e.g. 24/1 or 24000/1001
+	FrameRateSource string `json:"frame_rate_source"`  // config | header
 	Timecode        string `json:"timecode,omitempty"` // of the first frame, from its header
 
 	// Signature names the frame set (numbers and asset ids); Changed is
