@@ -135,7 +135,15 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		})
 		return
 	}
-	defer s.unclaim(key)
+	// Handed over to a cascade (which claims the key itself) or released.
+	claimed := true
+	release := func() {
+		if claimed {
+			claimed = false
+			s.unclaim(key)
+		}
+	}
+	defer release()
 	var rec Record
 	err := s.cat.GetState(recordKey(key), &rec)
 	switch {
@@ -190,7 +198,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			c.State, c.Message = StatePartial, "card read complete: filling the other destinations from the verified copy; NOT safe to format yet"
 			c.Destinations = append([]DestState(nil), rec.Destinations...)
 		})
-		s.unclaim(key)
+		release()
 		s.startCascade(key)
 		return
 	}
@@ -377,7 +385,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		s.markSafe(&rec, log)
 		return
 	}
-	s.unclaim(key)
+	release()
 	s.startCascade(key)
 }
 
