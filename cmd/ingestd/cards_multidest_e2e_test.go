@@ -317,3 +317,64 @@ func TestCardsMultiDestCascadeProgressEject(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 }
+
+// kill -9 while a card is written to two destinations: after the restart
+// the offload resumes at both (files verified before are not copied
+// again), both end verified and card.safe comes once.
+func TestCardsMultiDestKill9Resume(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shuttle := mdTmpfs(t, "64m")
+	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
+		"disk:\n  min_free: 4096\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  read_mbps: 4\n  retry_interval: 1s\n"+
+		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"{label}\"\n")
+	c := newCard(t, root, "KILL1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "2500000", "DCIM/100GOPRO/GX010002.MP4": "2500000",
+		"DCIM/100GOPRO/GX010003.MP4": "2500000", "DCIM/100GOPRO/GX010004.MP4": "2500000",
+	})
+	e.start()
+	c.Insert()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cs, ok := mdStatusCard(t, e, "KILL1")
+		if ok && len(cs.Destinations) == 2 && cs.Destinations[0].BytesVerified >= 2500000 && cs.Destinations[1].BytesVerified >= 2500000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no verified file at both destinations: %+v", cs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := mdEvents(e.feedAll(), storage.EvCardSafe, "KILL1"); len(s) > 0 {
+		t.Fatalf("card.safe while the card is still being copied: %+v", s)
+	}
+	e.kill9()
+	e.start()
+	defer e.stop()
+	evs := e.waitFeed(60*time.Second, "KILL1 safe", func(evs []storage.Event) bool {
+		return len(mdEvents(evs, storage.EvCardSafe, "KILL1")) > 0
+	})
+	if n := len(mdEvents(evs, storage.EvCardSafe, "KILL1")); n != 1 {
+		t.Errorf("%d card.safe events", n)
+	}
+	var resumed int
+	for _, d := range cardEvents(evs, storage.EvCardOffloaded, "KILL1") {
+		resumed = d.Resumed
+	}
+	if resumed < 1 {
+		t.Errorf("card.offloaded after the restart resumed %d files, want at least 1", resumed)
+	}
+	a, b := filepath.Join(e.watch, "KILL1"), filepath.Join(shuttle, "KILL1")
+	mdSameFiles(t, a, b)
+	mdVerify(t, a, 1)
+	mdVerify(t, b, 1)
+	for _, d := range []string{a, b} {
+		if _, err := os.Stat(filepath.Join(d, ".ingestd-offload.json")); err == nil {
+			t.Errorf("progress file left in %s", d)
+		}
+	}
+}
