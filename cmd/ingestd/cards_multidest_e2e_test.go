@@ -378,3 +378,56 @@ func TestCardsMultiDestKill9Resume(t *testing.T) {
 		}
 	}
 }
+
+// A card pulled while it is written to two destinations is never shown
+// safe: card.failed, NOT SAFE TO FORMAT; re-inserted, it resumes and only
+// then is it safe.
+func TestCardsMultiDestPulledNotSafe(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shuttle := mdTmpfs(t, "64m")
+	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
+		"disk:\n  min_free: 4096\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  read_mbps: 4\n"+
+		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"{label}\"\n")
+	c := newCard(t, root, "PULL1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "4000000", "DCIM/100GOPRO/GX010002.MP4": "4000000",
+	})
+	e.start()
+	defer e.stop()
+	c.Insert()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cs, ok := mdStatusCard(t, e, "PULL1")
+		if ok && len(cs.Destinations) == 2 && cs.Destinations[1].BytesDone > 1000000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress: %+v", cs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.Pull()
+	e.waitFeed(30*time.Second, "PULL1 failed", func(evs []storage.Event) bool {
+		return len(cardEvents(evs, storage.EvCardFailed, "PULL1")) > 0
+	})
+	rec := mdCardRecord(t, e, "PULL1")
+	if rec.SafeToFormat || rec.Status != "failed" || len(rec.Destinations) != 2 || rec.Destinations[0].State == "verified" || rec.Destinations[1].State == "verified" {
+		t.Errorf("record of the pulled card: %+v", rec)
+	}
+	if out, _, _ := e.cli("cards"); !strings.Contains(out, "PULL1") || !strings.Contains(out, "NOT SAFE TO FORMAT") {
+		t.Errorf("ingestd cards after the pull:\n%s", out)
+	}
+	if s := mdEvents(e.feedAll(), storage.EvCardSafe, "PULL1"); len(s) > 0 {
+		t.Fatalf("card.safe for a pulled card: %+v", s)
+	}
+	c.Insert()
+	e.waitFeed(60*time.Second, "PULL1 safe", func(evs []storage.Event) bool {
+		return len(mdEvents(evs, storage.EvCardSafe, "PULL1")) > 0
+	})
+	mdSameFiles(t, filepath.Join(e.watch, "PULL1"), filepath.Join(shuttle, "PULL1"))
+	mdVerify(t, filepath.Join(shuttle, "PULL1"), 1)
+}
