@@ -359,3 +359,32 @@ func TestSkeletonLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestOffloadEmptyFolderSymlinkPlanted: a symlink planted at the
+// destination where an empty folder of the card goes is not followed:
+// the offload fails (destination tampered with) and nothing is created
+// where it points.
+func TestOffloadEmptyFolderSymlinkPlanted(t *testing.T) {
+	src := cardTreeFixture(t)
+	base := t.TempDir()
+	dst := filepath.Join(base, "A001")
+	outside := filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(dst, "PRIVATE", "M4ROOT"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dst, "PRIVATE", "M4ROOT", "GENERAL")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Offload(context.Background(), src, dst, Options{DestRoot: base})
+	if !errors.Is(err, ErrDestTampered) || res.Status != StatusFailed {
+		t.Fatalf("offload through a planted symlink: err %v, status %s", err, res.Status)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("created through the symlink: %v", ents)
+	}
+	if ascmhl.Exists(dst) {
+		t.Error("an MHL was sealed for a destination that was tampered with")
+	}
+}
