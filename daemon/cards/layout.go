@@ -2,7 +2,11 @@
 // layout a mounted card has, how to identify the card again when it is
 // re-inserted, which files form one logical clip and what the camera wrote
 // in its sidecars, and a verified copy of the whole card onto a volume with
-// an ASC MHL history (package cards/ascmhl).
+// an ASC MHL history (package cards/ascmhl). The copy is a faithful clone
+// of what that MHL lists: every folder (empty ones too), hidden files, and
+// nothing of the OS junk in OSJunk (cardtree.go). A card's own ASC MHL
+// history is verified and continued; its checksum manifests (.md5,
+// .xxhash) are checked and reported (manifest.go).
 //
 // It works on paths it is given and never writes to a card. It must not
 // touch the catalog, the watcher or the network: the daemon wires mount
