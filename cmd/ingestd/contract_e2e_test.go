@@ -223,8 +223,9 @@ var (
 				map[string]*ctShape{"parked": ctObj("first_seq last_seq code error since unpark", nil)}),
 		}),
 		"cards": ctObj("cards[] fixity", map[string]*ctShape{
-			"cards": ctObj("mount label? key? layout? state message? dest? dest_b64? files_done files_total bytes_done bytes_total "+
-				"file? file_b64? failed_path? failed_path_b64? reason? skipped[]?", map[string]*ctShape{"skipped": ctSkippedShape}),
+			"cards": ctObj("mount? label? key? layout? state message? dest? dest_b64? files_done files_total bytes_done bytes_total "+
+				"file? file_b64? failed_path? failed_path_b64? reason? skipped[]? manifests[]? destinations[]? safe_to_format?",
+				map[string]*ctShape{"skipped": ctSkippedShape, "manifests": ctManifestShape, "destinations": ctDestShape}),
 			"fixity": ctObj("running trigger? files_done? files_total? bytes_done? bytes_total? last_start? last_end? last_files last_corrupt last_missing next_run?", nil),
 		}),
 		"disk": ctObj("min_free low paused[] paths[]", map[string]*ctShape{
@@ -234,8 +235,11 @@ var (
 
 	ctWaveformShape = ctObj("version sample_rate samples_per_peak channels bits length peaks[]", nil)
 	ctSkippedShape  = ctObj("path reason", nil)
-	ctClipProxy     = ctObj("status frames? bytes? error? at", nil)
-	ctClipShape     = ctObj("id name layout card_label card_key volume folder offload_at parts[] cards[]? spans[]? incomplete? meta proxy?", map[string]*ctShape{
+	ctManifestShape = ctObj("file format ok checked? matched? mismatches[]? error?", map[string]*ctShape{"mismatches": ctSkippedShape})
+	// destinations[] of a card (status, record, card.offloaded, card.failed).
+	ctDestShape = ctObj("volume path state bytes_done bytes_verified bytes_total rate_bps eta_seconds? generation? failed_path? error?", nil)
+	ctClipProxy = ctObj("status frames? bytes? error? at", nil)
+	ctClipShape = ctObj("id name layout card_label card_key volume folder offload_at parts[] cards[]? spans[]? incomplete? meta proxy?", map[string]*ctShape{
 		"parts": ctObj("role path path_b64? asset_id card? offset_in_shot? span?", nil),
 		"cards": ctObj("key label folder offload_at", nil),
 		"spans": ctObj("clip global_clip_id? card offset_in_shot? duration? next_clip_id? span?", nil),
@@ -244,13 +248,22 @@ var (
 	})
 	ctClipsShape = ctObj("clips[] next?", map[string]*ctShape{"clips": ctClipShape})
 	ctCardsShape = ctObj("cards[]", map[string]*ctShape{"cards": ctObj("key identity label layout volume folder folder_b64? status files bytes "+
-		"generation? failed_path? failed_path_b64? reason? started finished clips[]? skipped[]?", map[string]*ctShape{
-		"identity": ctObj("uuid? label? device? fstype? layout fingerprint", nil),
-		"skipped":  ctSkippedShape,
+		"generation? failed_path? failed_path_b64? reason? started finished clips[]? skipped[]? manifests[]? destinations[] safe_to_format safe_at?", map[string]*ctShape{
+		"identity":     ctObj("uuid? label? device? fstype? layout fingerprint", nil),
+		"skipped":      ctSkippedShape,
+		"manifests":    ctManifestShape,
+		"destinations": ctDestShape,
 	})})
-	// detail of card.offloaded (a JSON object in a string).
-	ctCardOffloadedShape = ctObj("label layout key files bytes copied resumed clips generation skipped[]?", map[string]*ctShape{"skipped": ctSkippedShape})
-	ctHealthShape        = ctObj("status", nil)
+	// detail of the card events (a JSON object in a string), by type.
+	ctCardDetailShapes = map[string]*ctShape{
+		"card.offloaded": ctObj("label layout key files bytes copied resumed clips generation skipped[]? manifests[]? destinations[] safe_to_format",
+			map[string]*ctShape{"skipped": ctSkippedShape, "manifests": ctManifestShape, "destinations": ctDestShape}),
+		"card.failed": ctObj("label layout file reason files_done files partial? skipped[]? destinations[]?",
+			map[string]*ctShape{"skipped": ctSkippedShape, "destinations": ctDestShape}),
+		"card.safe": ctObj("label key files bytes destinations[] ejected eject_error?",
+			map[string]*ctShape{"destinations": ctObj("volume path generation", nil)}),
+	}
+	ctHealthShape = ctObj("status", nil)
 	// Lines of POST /v1/verify, by type (zero counts are omitted).
 	ctVerifyShapes = map[string]*ctShape{
 		"start":    ctObj("type volume files? bytes?", nil),
@@ -795,8 +808,8 @@ func TestContractAPI(t *testing.T) {
 				whole = ev.Path
 				ctCheck(t, "clip.proxy_ready detail", ctJSON(t, "clip.proxy_ready detail", []byte(ev.Detail)), ctClipProxy)
 			}
-			if ev.Type == storage.EvCardOffloaded {
-				ctCheck(t, "card.offloaded detail", ctJSON(t, "card.offloaded detail", []byte(ev.Detail)), ctCardOffloadedShape)
+			if s := ctCardDetailShapes[ev.Type]; s != nil {
+				ctCheck(t, ev.Type+" detail", ctJSON(t, ev.Type+" detail", []byte(ev.Detail)), s)
 			}
 		}
 		if gopro != nil {
@@ -1046,7 +1059,10 @@ func TestContractAPI(t *testing.T) {
 			}
 		}
 		names := map[string]bool{}
-		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctCardOffloadedShape} {
+		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape} {
+			ctFieldNames(s, names)
+		}
+		for _, s := range ctCardDetailShapes {
 			ctFieldNames(s, names)
 		}
 		for _, s := range ctVerifyShapes {
