@@ -109,11 +109,14 @@ type Options struct {
 
 // Progress is reported after each file and periodically while reading.
 type Progress struct {
-	File       string
-	FilesDone  int   // card files read (and hashed) so far
-	FilesTotal int   //
-	BytesDone  int64 // card bytes read so far (files resumed everywhere count as read)
+	File string // the last file read from the card
+	// FilesDone and BytesDone are verified at every destination still in
+	// the pass (re-read and matched, or by an earlier run).
+	FilesDone  int
+	FilesTotal int
+	BytesDone  int64
 	BytesTotal int64
+	BytesRead  int64          // card bytes read so far (files resumed everywhere count as read)
 	Dests      []DestProgress // one per destination, in order
 }
 
@@ -643,11 +646,23 @@ func (o *offloader) emit() {
 	o.progMu.Lock()
 	p := o.prog
 	o.progMu.Unlock()
-	p.BytesDone = o.readBytes.Load()
+	p.BytesRead = o.readBytes.Load()
 	p.Dests = make([]DestProgress, len(o.dests))
+	p.FilesDone, p.BytesDone = -1, -1
 	for i, d := range o.dests {
-		p.Dests[i] = d.progress()
+		dp := d.progress()
+		p.Dests[i] = dp
+		if dp.State == DestFailed {
+			continue
+		}
+		if p.FilesDone < 0 || dp.FilesVerified < p.FilesDone {
+			p.FilesDone = dp.FilesVerified
+		}
+		if p.BytesDone < 0 || dp.BytesVerified < p.BytesDone {
+			p.BytesDone = dp.BytesVerified
+		}
 	}
+	p.FilesDone, p.BytesDone = max(p.FilesDone, 0), max(p.BytesDone, 0)
 	o.opts.Progress(p)
 }
 
@@ -833,7 +848,7 @@ func (o *offloader) startFinisher() *finisher {
 			}
 			fn.mu.Unlock()
 			o.progMu.Lock()
-			o.prog.File, o.prog.FilesDone = it.f.rel, o.prog.FilesDone+1
+			o.prog.File = it.f.rel
 			o.progMu.Unlock()
 			o.emit()
 		}
