@@ -252,7 +252,7 @@ func (c *Catalog) catalogIdentity() (app, cat string, empty bool, err error) {
 		defer it.Close()
 		empty = true
 		for it.Rewind(); it.Valid(); it.Next() {
-			if string(it.Item().Key()) != keySeq { // the sequence lease alone is no content
+			if string(it.Item().Key()) != keySeq { // the legacy sequence lease (written at open by older versions) alone is no content
 				empty = false
 				break
 			}
