@@ -27,6 +27,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/daemon/console"
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -102,7 +103,8 @@ func (a *App) Provision() (err error) {
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	a.api = api.New(api.Options{Store: a.cat, Token: token, Listen: a.cfg.API.Listen, Status: a.statusDoc, Log: a.log})
+	a.api = api.New(api.Options{Store: a.cat, Token: token, Listen: a.cfg.API.Listen, Status: a.statusDoc, Log: a.log,
+		Console: console.Handler()}) // web console at / (daemon/console)
 	a.ln, err = net.Listen("tcp", a.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api listen %s: %w", a.cfg.API.Listen, err)
@@ -133,7 +135,8 @@ func (a *App) Provision() (err error) {
 	if err := a.provisionStages(); err != nil {
 		return err
 	}
-	a.mountOps() // /metrics, /v1/admin/backup (ops.go)
+	a.mountOps()     // /metrics, /v1/admin/backup (ops.go)
+	a.mountActions() // console actions: retry, rescan, unpark (console.go)
 	if err := a.provisionCards(); err != nil {
 		return err
 	}

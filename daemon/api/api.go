@@ -62,16 +62,21 @@ type Options struct {
 	// Status returns the /v1/status document (normally a Status value).
 	Status func(ctx context.Context) any
 	Log    *slog.Logger
+	// Console, when set, is the web console (daemon/console), served at
+	// "/" and under "/ui/" without authentication (static files only;
+	// the page logs in through /v1/session).
+	Console http.Handler
 }
 
 // Server is the HTTP API. Create it with New, add handlers with Handle
 // before Serve.
 type Server struct {
-	opts  Options
-	mux   *http.ServeMux
-	log   *slog.Logger
-	token [32]byte
-	hosts atomic.Pointer[hostPolicy] // nil: any Host
+	opts     Options
+	mux      *http.ServeMux
+	log      *slog.Logger
+	token    [32]byte
+	hosts    atomic.Pointer[hostPolicy] // nil: any Host
+	sessions *sessions                  // console logins (session.go)
 }
 
 // New builds the API's routes.
@@ -79,7 +84,7 @@ func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), log: opts.Log.With("component", "api")}
+	s := &Server{opts: opts, mux: http.NewServeMux(), log: opts.Log.With("component", "api"), sessions: newSessions()}
 	if opts.Token != "" {
 		s.token = sha256.Sum256([]byte(opts.Token))
 	}
@@ -89,6 +94,12 @@ func New(opts Options) *Server {
 	s.mux.Handle("/v1/feed", get(http.HandlerFunc(s.feed)))
 	s.mux.Handle("/v1/assets", get(http.HandlerFunc(s.assets)))
 	s.mux.Handle("/v1/assets/{id}", get(http.HandlerFunc(s.asset)))
+	s.mux.HandleFunc("/v1/session", s.session)
+	s.mux.Handle("/v1/events/stream", get(http.HandlerFunc(s.stream)))
+	if opts.Console != nil {
+		s.mux.Handle("/{$}", get(opts.Console))
+		s.mux.Handle("/ui/", get(opts.Console))
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, "")
 	})
@@ -143,6 +154,18 @@ func (s *Server) extra(r *http.Request) bool {
 	return pattern != "" && pattern != "/" && pattern != "/v1/assets/{id}"
 }
 
+// public reports whether path is served without authentication: /healthz,
+// the console's login endpoint and its static files (no data in them).
+func (s *Server) public(path string) bool {
+	if path == "/healthz" || path == "/v1/session" {
+		return true
+	}
+	if s.opts.Console == nil || cleanPath(path) != path {
+		return false
+	}
+	return path == "/" || strings.HasPrefix(path, "/ui/")
+}
+
 // Serve serves on ln until ctx is done, then shuts down; long-polls end
 // as soon as ctx is cancelled.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -191,11 +214,21 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if s.public(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		if !s.validToken(r.Header.Get("Authorization")) {
+			// The console's session cookie (session.go) stands for the
+			// token; what it sends to change state needs its CSRF token.
+			if sess := s.sessions.get(r, time.Now()); sess != nil && r.Header.Get("Authorization") == "" {
+				if unsafeMethod(r.Method) && !sess.csrfOK(r) {
+					WriteError(w, http.StatusForbidden, "a "+r.Method+" with the session cookie needs the "+CSRFHeader+" header of the session", "")
+					return
+				}
+				next.ServeHTTP(w, r)
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ingestd"`)
 			WriteError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
 			return
@@ -423,6 +456,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 type AssetsDoc struct {
 	Assets []storage.AssetDoc `json:"assets"`
 	Next   string             `json:"next"`
+	// Scanned is how many assets a filtered request read (search.go).
+	Scanned *int `json:"scanned,omitempty"`
 }
 
 func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
@@ -435,6 +470,15 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 	limit, err := parseLimit(q)
 	if err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error(), "limit")
+		return
+	}
+	f, param, err := parseFilter(q)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), param)
+		return
+	}
+	if !f.empty() {
+		s.searchAssets(w, r, f, after, limit)
 		return
 	}
 	docs, err := s.opts.Store.Assets(after, limit)
