@@ -17,10 +17,10 @@ func TestParseFrame(t *testing.T) {
 		{"render-12.png", true, Frame{Name: "render-12.png", Base: "render-", Number: 12, Width: 2, Ext: "png"}},
 		{"00042.tif", true, Frame{Name: "00042.tif", Base: "", Number: 42, Width: 5, Ext: "tif"}},
 		{"a.0001.jpeg", true, Frame{Name: "a.0001.jpeg", Base: "a.", Number: 1, Width: 4, Ext: "jpeg"}},
-		{"clip.0001.mov", false, Frame{}},        // not a frame format
-		{"notes.txt", false, Frame{}},            // no number
-		{"shot.exr", false, Frame{}},             // no number
-		{"shot.0001", false, Frame{}},            // no extension
+		{"clip.0001.mov", false, Frame{}}, // not a frame format
+		{"notes.txt", false, Frame{}},     // no number
+		{"shot.exr", false, Frame{}},      // no number
+		{"shot.0001", false, Frame{}},     // no extension
 		{".0001.exr", true, Frame{Name: ".0001.exr", Base: ".", Number: 1, Width: 4, Ext: "exr"}},
 		{"x.1234567890123.exr", false, Frame{}}, // more than 12 digits
 		{"shot.0001.exr.", false, Frame{}},

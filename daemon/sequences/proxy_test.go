@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/ingestd/ingestd/internal/testenv"
-	"github.com/ingestd/ingestd/transcode"
 	gen "github.com/ingestd/ingestd/testdata/sequences"
+	"github.com/ingestd/ingestd/transcode"
 )
 
 // Cut makes a proxy with one frame per present frame and a poster, for a
