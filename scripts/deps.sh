@@ -21,6 +21,8 @@ PKGS=(
 	update-ca-certificates:ca-certificates
 	xmllint:libxml2-utils
 	blkid:util-linux
+	# the web console's browser tests (cmd/ingestd/console_e2e_test.go)
+	chromium:chromium
 	# camera cards as real FAT/exFAT images (the kernel may lack vfat/exfat:
 	# the tests mount them with the FUSE drivers)
 	mkfs.vfat:dosfstools

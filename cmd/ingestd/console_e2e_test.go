@@ -305,8 +305,7 @@ func TestConsoleE2E(t *testing.T) {
 		brokenID = consoleFeedAsset(evs, storage.EvLocationAdded, "BROKEN_C002.mov")
 		return clipID != "" && brokenID != "" && consoleHasEvent(evs, storage.EvProxyReady, clipID) && consoleHasEvent(evs, storage.EvProxyFailed, brokenID)
 	})
-	ov := b.shot("overview")
-	consoleDocsCopy(t, ov, "console-overview.png")
+	b.shot("overview")
 
 	// Assets: server-side search by name finds the clip, with its poster.
 	b.open("#/assets?q=a001_c001")
@@ -388,6 +387,10 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	b.shot("cards")
 	t.Logf("card progress values seen: %v", seen)
+	b.open("#/overview")
+	b.waitJS("overview lists the card", `document.querySelector('a[href="#/cards"]')`, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // one more status snapshot
+	consoleDocsCopy(t, b.shot("overview-after-card"), "console-overview.png")
 
 	// Events: the live feed, filtered by type.
 	b.open("#/events?type=proxy.ready")

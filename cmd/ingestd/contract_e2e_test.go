@@ -1051,6 +1051,56 @@ func TestContractAPI(t *testing.T) {
 		}
 	})
 
+	// The web console's endpoints (docs/api.md, Web console; the browser
+	// tests are cmd/ingestd/console_e2e_test.go).
+	t.Run("console", func(t *testing.T) {
+		cover("GET /")
+		r := ctDo(t, e, "GET", "/", nil)
+		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src 'self'") || r.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET /: %d %v", r.StatusCode, r.Header)
+		}
+		cover("GET /ui/{file}")
+		if r := ctDo(t, e, "GET", "/ui/app.js", nil); r.StatusCode != 200 || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET /ui/app.js: %d %v", r.StatusCode, r.Header)
+		}
+		ctWantError(t, ctDo(t, e, "GET", "/ui/nope.js", nil), "GET /ui/nope.js", 404, "")
+		cover("GET /v1/session")
+		ctWantJSON(t, ctDo(t, e, "GET", "/v1/session", nil), "GET /v1/session", ctObj("auth authenticated", nil))
+		cover("POST /v1/session")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/session", map[string]string{"Content-Type": "application/json"}), "POST /v1/session without a token file", 405, "")
+		cover("GET /v1/events/stream")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+e.addr+"/v1/events/stream?after=0", nil)
+		resp, err := ctClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var kinds []string
+		for sc.Scan() && len(kinds) < 2 {
+			if k, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				kinds = append(kinds, k)
+			}
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Content-Type") != "text/event-stream" || len(kinds) < 2 || kinds[0] != "status" || kinds[1] != "feed" {
+			t.Errorf("GET /v1/events/stream: %s, events %v", resp.Header.Get("Content-Type"), kinds)
+		}
+		unsafe := map[string]string{"X-Ingestd-Request": "1"}
+		cover("POST /v1/assets/{id}/retry")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/assets/"+anyID+"/retry", unsafe), "POST retry of an unknown asset", 404, "id")
+		cover("POST /v1/volumes/{name}/rescan")
+		if r := ctDo(t, e, "POST", "/v1/volumes/footage/rescan", unsafe); r.StatusCode != 202 {
+			t.Errorf("POST /v1/volumes/footage/rescan: %d %s", r.StatusCode, r.body)
+		}
+		ctWantError(t, ctDo(t, e, "POST", "/v1/volumes/nope/rescan", unsafe), "POST rescan of an unknown volume", 404, "volume")
+		cover("POST /v1/sync/webhook/unpark")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/sync/webhook/unpark", unsafe), "POST unpark while delivering", 409, "")
+	})
+
 	// Every endpoint docs/api.md documents is walked above.
 	t.Run("coverage", func(t *testing.T) {
 		for _, k := range ctDocEndpoints(doc) {
@@ -1090,9 +1140,16 @@ func TestContractAPI(t *testing.T) {
 				id = anyClip
 			}
 			p = strings.ReplaceAll(p, "{id}", id)
+			p = strings.NewReplacer("{name}", "footage", "{file}", "app.js").Replace(p)
 			noTok := *te
 			noTok.token = ""
 			r := ctDo(t, &noTok, method, p, nil)
+			if p == "/" || p == "/ui/app.js" || p == "/v1/session" { // public: the console's files and login
+				if r.StatusCode == 401 {
+					t.Errorf("%s without a token: 401, want it public (docs/api.md, Web console)", k)
+				}
+				continue
+			}
 			if p == "/healthz" {
 				if r.StatusCode != 200 {
 					t.Errorf("GET /healthz without a token: %d", r.StatusCode)

@@ -8,7 +8,7 @@ function panel(title, ...kids) { return el('section', { class: 'panel', 'aria-la
 function table(head, rows, cls) {
   return el('div', { class: 'scroll' }, el('table', { class: cls || '' },
     el('thead', {}, el('tr', {}, head.map(h => el('th', { scope: 'col', class: h.endsWith('#') ? 'num' : '' }, h.replace(/#$/, ''))))),
-    el('tbody', {}, rows)));
+    rows instanceof HTMLElement && rows.tagName === 'TBODY' ? rows : el('tbody', {}, rows)));
 }
 function kv(pairs) { return el('dl', { class: 'kv' }, pairs.filter(Boolean).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])); }
 function assetLink(id, text) { return el('a', { href: '#/asset/' + id, class: 'mono' }, text || shortID(id)); }
@@ -254,8 +254,8 @@ async function problemsPage(root) {
   const vols = el('div', {}), hook = el('div', {}), disk = el('div', {}), failed = el('tbody', {}), corrupt = el('tbody', {});
   root.append(el('h1', {}, 'Problems'), el('div', { class: 'grid' },
     panel('Offline volumes', vols), panel('Webhook', hook), panel('Disk', disk),
-    el('section', { class: 'panel wide', 'aria-label': 'Failed proxies' }, el('h2', {}, 'Failed proxies'), table(['Asset', 'Where', 'Error', 'Action'], [failed], 'failed')),
-    el('section', { class: 'panel wide', 'aria-label': 'Corrupt locations' }, el('h2', {}, 'Corrupt locations (recent fixity failures)'), table(['Time', 'Asset', 'Where', 'Detail', 'Action'], [corrupt]))));
+    el('section', { class: 'panel wide', 'aria-label': 'Failed proxies' }, el('h2', {}, 'Failed proxies'), table(['Asset', 'Where', 'Error', 'Action'], failed, 'failed')),
+    el('section', { class: 'panel wide', 'aria-label': 'Corrupt locations' }, el('h2', {}, 'Corrupt locations (recent fixity failures)'), table(['Time', 'Asset', 'Where', 'Detail', 'Action'], corrupt))));
   const renderStatus = st => {
     const off = (st.volumes || []).filter(v => !v.online);
     clear(vols, off.length ? off.map(v => el('p', { 'data-volume': v.name }, badge(false, 'OFFLINE'), ` ${v.name}: ${v.reason || ''} `,
