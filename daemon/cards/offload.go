@@ -1867,8 +1867,6 @@ func (o *offloader) sourceGone() bool {
 }
 
 // dstErr classifies an error at a destination.
-func (o *offloader) dstErr(err error, what string) error { return dstErr(err, what) }
-
 func dstErr(err error, what string) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):

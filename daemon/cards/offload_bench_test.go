@@ -38,18 +38,13 @@ func BenchmarkOffload(b *testing.B) {
 	}
 	for _, tc := range []struct {
 		name    string
-		inline  bool
 		formats []ascmhl.Format
 	}{
-		{"xxh128", false, []ascmhl.Format{ascmhl.XXH128}},
-		{"xxh128-inline", true, []ascmhl.Format{ascmhl.XXH128}},
-		{"xxh128+md5+xxh64", false, []ascmhl.Format{ascmhl.XXH128, ascmhl.MD5, ascmhl.XXH64}},
-		{"xxh128+md5+xxh64-inline", true, []ascmhl.Format{ascmhl.XXH128, ascmhl.MD5, ascmhl.XXH64}},
+		{"xxh128", []ascmhl.Format{ascmhl.XXH128}},
+		{"xxh128+md5+xxh64", []ascmhl.Format{ascmhl.XXH128, ascmhl.MD5, ascmhl.XXH64}},
 	} {
 		formats := tc.formats
 		b.Run(tc.name, func(b *testing.B) {
-			pipeInline = tc.inline
-			defer func() { pipeInline = false }()
 			var size int64
 			for i := 0; i < b.N; i++ {
 				dst := filepath.Join(dstRoot, fmt.Sprintf("bench-%d", i))
