@@ -12,11 +12,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -526,6 +528,27 @@ func TestConsoleE2EAuth(t *testing.T) {
 	}
 	b.shot("overview-logged-in")
 
+	// Keyboard: Tab reaches the skip link, then the page links in order;
+	// Enter follows one.
+	b.do("reload", chromedp.Navigate(base+"/#/overview"))
+	b.waitJS("overview", `document.querySelector('table.volumes')`, 10*time.Second)
+	consoleEval[chromedp.Void](b, `(() => { document.activeElement && document.activeElement.blur(); window.focus(); return null; })()`)
+	// (The first key event may only give the page focus.)
+	for i := 0; i < 3 && consoleEval[string](b, `document.activeElement.className`) != "skip"; i++ {
+		b.do("tab", chromedp.KeyEvent("\t"))
+	}
+	if cls := consoleEval[string](b, `document.activeElement.className`); cls != "skip" {
+		t.Errorf("Tab does not reach the skip link first (focus on %q)", cls)
+	}
+	for _, want := range []string{"Overview", "Cards"} {
+		b.do("tab", chromedp.KeyEvent("\t"))
+		if txt := consoleEval[string](b, `document.activeElement.innerText`); txt != want {
+			t.Errorf("Tab focuses %q, want the %s link", txt, want)
+		}
+	}
+	b.do("enter", chromedp.KeyEvent("\r"))
+	b.waitJS("Enter on Cards opens the cards page", `location.hash === '#/cards' && document.getElementById('cards')`, 10*time.Second)
+
 	// Log out: the cookie no longer works.
 	b.do("log out", chromedp.Click(chromedp.ID("logout")))
 	b.waitJS("login form after logout", `document.getElementById('login')`, 10*time.Second)
@@ -582,5 +605,60 @@ func TestConsoleE2ETokenlessCSRF(t *testing.T) {
 	code, body := e.get("/v1/session", "")
 	if code != 200 || !strings.Contains(string(body), `"auth":"none"`) {
 		t.Errorf("/v1/session tokenless: %d %s", code, body)
+	}
+}
+
+// TestConsoleE2EWebhookUnpark: the hub rejects a batch (400): the webhook
+// parks, the overview and Problems say so, and Un-park on Problems sends
+// the batch again once the hub accepts it.
+func TestConsoleE2EWebhookUnpark(t *testing.T) {
+	consoleChromium(t)
+	var accept atomic.Bool
+	var got atomic.Int64
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !accept.Load() {
+			http.Error(w, "schema mismatch", http.StatusBadRequest)
+			return
+		}
+		var body struct {
+			Events []storage.Event `json:"events"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		got.Add(int64(len(body.Events)))
+		w.WriteHeader(200)
+	}))
+	defer hub.Close()
+	tok := filepath.Join(t.TempDir(), "hub-token")
+	if err := os.WriteFile(tok, []byte("hubtoken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "", "hub:\n  webhook:\n    url: "+hub.URL+"/events\n    token_file: "+tok+"\n    retry_min: 200ms\n    retry_max: 1s\n")
+	e.start()
+	defer e.stop()
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+	b.open("#/overview")
+	b.waitJS("overview warns of the parked webhook", `document.getElementById('warnings')?.innerText.includes('Webhook PARKED')`, 30*time.Second)
+	b.open("#/problems")
+	b.waitJS("Problems offers Un-park", `document.getElementById('unpark')`, 10*time.Second)
+	if n := consoleEval[string](b, `document.getElementById('problem-count').innerText`); n != "1" {
+		t.Errorf("nav problem count %q, want 1", n)
+	}
+	b.shot("problems-parked")
+	if got.Load() != 0 {
+		t.Fatalf("events delivered while parked: %d", got.Load())
+	}
+	accept.Store(true)
+	b.do("click Un-park", chromedp.Click(chromedp.ID("unpark")))
+	b.waitJS("un-park accepted", `document.querySelector('#unpark + .result, #unpark ~ .result')?.innerText.includes('un-parked')`, 10*time.Second)
+	b.waitJS("Problems: delivering again", `document.querySelector('[aria-label="Webhook"]')?.innerText.includes('Delivering')`, 20*time.Second)
+	if got.Load() == 0 {
+		t.Errorf("the hub received no event after Un-park")
+	}
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("the page reported errors: %v", errs)
+	}
+	// Un-park while delivering is refused (409), not a silent no-op.
+	if st := consoleEval[int](b, `fetch('/v1/sync/webhook/unpark', {method: 'POST', headers: {'X-Ingestd-Request': '1'}}).then(r => r.status)`); st != 409 {
+		t.Errorf("un-park while delivering: %d, want 409", st)
 	}
 }

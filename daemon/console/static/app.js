@@ -36,6 +36,7 @@ async function route() {
 function showLogin(msg) {
   live.stop();
   document.getElementById('logout').hidden = true;
+  document.getElementById('conn').textContent = 'not logged in';
   const input = el('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'current-password', required: true });
   const err = el('p', { class: 'error', role: 'alert', id: 'login-error' }, msg || '');
   const form = el('form', { id: 'login', onsubmit: async ev => {
