@@ -31,14 +31,14 @@ ref() {
   rm -rf "$work/dst/a" "$work/dst/b"
   echo "$t0 $t1" | awk -v b="$bytes" '{ printf "%.1f", b / ($2 - $1) / 1e6 }'
 }
-# best of 3 for the reference, like -benchtime 3x averages ours
+# best of 3 runs on either side (the machine may be shared)
 best=0
 for _ in 1 2 3; do
   r=$(ref)
   best=$(awk -v a="$r" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
 done
 ours=$(INGESTD_BENCH_CARD="$work/card" INGESTD_BENCH_DST="$work/dst" \
-  go test -run '^$' -bench 'BenchmarkOffloadMulti$' -benchtime 3x ./daemon/cards/ | awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") print $i }')
+  go test -run '^$' -bench 'BenchmarkOffloadMulti$' -benchtime 1x -count 3 ./daemon/cards/ | awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s" && $i + 0 > best + 0) best = $i } END { print best }')
 echo "cards offload to 2 destinations ${SIZE_MB} MiB: ingestd ${ours} MB/s, cp to both + xxhsum -H128 of both ${best} MB/s, ratio $(awk -v a="$ours" -v b="$best" 'BEGIN { printf "%.2f", a / b }')"
 
 # The same with the card on a disk: an ext4 image on a direct-io loop
@@ -74,6 +74,6 @@ for p in sys.argv[1:]:
     best=$(awk -v a="$r" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
   done
   ours=$(INGESTD_BENCH_EVICT=1 INGESTD_BENCH_CARD="$disk/card" INGESTD_BENCH_DST="$work/dst" \
-    go test -run '^$' -bench 'BenchmarkOffloadMulti$' -benchtime 3x ./daemon/cards/ | awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") print $i }')
+    go test -run '^$' -bench 'BenchmarkOffloadMulti$' -benchtime 1x -count 3 ./daemon/cards/ | awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s" && $i + 0 > best + 0) best = $i } END { print best }')
   echo "cards offload to 2 destinations ${SIZE_MB} MiB, card on disk (direct-io loop, cache dropped): ingestd ${ours} MB/s, cp to both + xxhsum -H128 of both ${best} MB/s, ratio $(awk -v a="$ours" -v b="$best" 'BEGIN { printf "%.2f", a / b }')"
 fi
