@@ -19,6 +19,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 func serveConsole(t *testing.T, token string, n int) (*httptest.Server, *api.Server) {
@@ -254,4 +255,45 @@ func TestEventStreamTails(t *testing.T) {
 		}
 	}
 	t.Fatalf("no feed event on the stream: %v", sc.Err())
+}
+
+// BenchmarkAssetsSearchCap: one filtered request that matches nothing
+// reads SearchScanCap (20,000) assets, the most any filtered request
+// reads, whatever the catalog size.
+func BenchmarkAssetsSearchCap(b *testing.B) {
+	cat := benchCatalog(b, api.SearchScanCap+100)
+	s := api.New(api.Options{Store: cat, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := http.Get(ts.URL + "/v1/assets?q=no-such-name&limit=50")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var d api.AssetsDoc
+		json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if d.Scanned == nil || *d.Scanned != api.SearchScanCap || d.Next == "" {
+			b.Fatalf("scanned %v next %q", d.Scanned, d.Next)
+		}
+	}
+}
+
+func benchCatalog(tb testing.TB, n int) *catalog.Catalog {
+	tb.Helper()
+	cat, err := catalog.Open(tb.TempDir(), catalog.Options{NoSyncWrites: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cat.Close() })
+	for i := range n {
+		rec := storage.FileRecord{Volume: "footage", Path: fmt.Sprintf("day %d/A%03d_C%04d.mov", i/1000, i%997, i), Size: int64(100 + i),
+			MTime: time.Unix(1700000000, 0).UTC(), Inode: uint64(1000 + i), Dev: 1,
+			Hashes: storage.Hashes{BLAKE3: fmt.Sprintf("%064x", i+1), XXH128: fmt.Sprintf("%032x", i+1)}}
+		if _, err := cat.PutFile(rec); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return cat
 }
