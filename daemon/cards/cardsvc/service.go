@@ -272,12 +272,12 @@ func (s *Service) Status() Status {
 	st := Status{Cards: []CardStatus{}}
 	for _, p := range s.present {
 		c := p.st
-		c.Destinations = append([]DestState(nil), c.Destinations...)
+		c.Destinations = append([]DestState{}, c.Destinations...)
 		st.Cards = append(st.Cards, c)
 	}
 	for _, c := range s.cascading {
 		cc := *c
-		cc.Destinations = append([]DestState(nil), c.Destinations...)
+		cc.Destinations = append([]DestState{}, c.Destinations...)
 		st.Cards = append(st.Cards, cc)
 	}
 	s.mu.Unlock()
