@@ -300,6 +300,14 @@ func (s *Service) poke() {
 // scanDebounce lets a burst of frames land before a folder is listed.
 const scanDebounce = 300 * time.Millisecond
 
+// errOffline: the folder's volume is offline (catalog volume record); its
+// sequences are kept as they are and the folder is rescanned later.
+var errOffline = errors.New("volume offline")
+
+// offlineRetry is how long a folder of an offline volume waits before
+// the next try.
+const offlineRetry = 5 * time.Second
+
 func (s *Service) scanDirty(ctx context.Context) {
 	now := time.Now()
 	s.mu.Lock()
@@ -317,7 +325,17 @@ func (s *Service) scanDirty(ctx context.Context) {
 		s.mu.Lock()
 		f := s.dirty[k]
 		s.mu.Unlock()
-		if err := s.scanFolder(ctx, f.Volume, f.Folder); err != nil {
+		if err := s.scanFolder(ctx, f.Volume, f.Folder); errors.Is(err, errOffline) {
+			// Nothing is removed while the volume is offline: rescan the
+			// folder once it is back.
+			s.mu.Lock()
+			if cur, ok := s.dirty[k]; ok && cur.At.Equal(f.At) {
+				cur.At = time.Now().Add(offlineRetry)
+				s.dirty[k] = cur
+			}
+			s.mu.Unlock()
+			continue
+		} else if err != nil {
 			s.log.Warn("scan folder", "volume", f.Volume, "folder", f.Folder, "err", err)
 		}
 		s.mu.Lock()
@@ -353,6 +371,9 @@ func (s *Service) scanFolder(ctx context.Context, volume, folder string) error {
 	dir := filepath.Join(root, filepath.FromSlash(folder))
 	if !within(dir, root) {
 		return fmt.Errorf("folder %q is not inside volume %q", folder, volume)
+	}
+	if v, err := s.cat.Volume(volume); err == nil && !v.Online {
+		return errOffline
 	}
 	frames, err := s.listFrames(volume, folder, dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -173,3 +173,63 @@ func TestServiceFollowsCatalog(t *testing.T) {
 		t.Errorf("sequence through a symlinked folder: %+v %v", leaked, err)
 	}
 }
+
+// While its volume is offline a sequence is kept, even if its folder is
+// gone (an unmounted share looks empty); it is rescanned once the volume
+// is back.
+func TestServiceKeepsOfflineVolume(t *testing.T) {
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	ffprobe := testenv.Need(t, "ffprobe")
+	dir := t.TempDir()
+	cat, err := catalog.Open(filepath.Join(dir, "catalog"), catalog.Options{NoSyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	e := &svcEnv{t: t, cat: cat, root: filepath.Join(dir, "vol"), state: filepath.Join(dir, "state")}
+	if _, err := cat.SetVolume(storage.Volume{Name: "nas", Path: e.root, Online: true}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{Settle: 200 * time.Millisecond}, transcode.Config{}, ffmpeg, ffprobe, e.state, []Volume{{Name: "nas", Path: e.root}}, cat, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	spec := gen.Spec{Base: "o.", Ext: "jpg", First: 1, Frames: 4}
+	if err := os.MkdirAll(filepath.Join(e.root, "f"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gen.Render(ffmpeg, filepath.Join(e.root, "f"), spec); err != nil {
+		t.Fatal(err)
+	}
+	for n := int64(1); n <= 4; n++ {
+		e.catalogFile("f/" + spec.Name(n))
+	}
+	id := ID("nas", "f", Key{"o.", "jpg", 4})
+	e.waitRecord(id, "proxy", func(r *Record, ok bool) bool { return ok && r.Proxy != nil && r.Proxy.Status == ProxyReady })
+	if _, err := cat.SetVolume(storage.Volume{Name: "nas", Path: e.root, Online: false, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.root, "f")); err != nil {
+		t.Fatal(err)
+	}
+	// One location event marks the folder for a rescan while offline.
+	if _, err := cat.RemoveLocation("nas", "f/"+spec.Name(4), "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	var r Record
+	if err := cat.GetState(recordKey(id), &r); err != nil || r.Count != 4 {
+		t.Fatalf("sequence of an offline volume changed: %+v %v", r, err)
+	}
+	if st := svc.Status(); st.Rescans != 1 {
+		t.Errorf("status %+v, want the folder still marked", st)
+	}
+	if _, err := cat.SetVolume(storage.Volume{Name: "nas", Path: e.root, Online: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRecord(id, "removal once online", func(r *Record, ok bool) bool { return !ok })
+}
