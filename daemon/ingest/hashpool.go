@@ -145,6 +145,10 @@ func (r ctxReader) Read(b []byte) (int, error) {
 	return r.f.Read(b)
 }
 
+// smallFile is the size below which a file is hashed without HashReader's
+// second goroutine.
+const smallFile = 64 << 10
+
 // maxCataloging bounds the hashed files waiting for the catalog at once.
 // The catalog commits the files waiting together, in one transaction and
 // one sync (group commit): a worker gives its hash slot back while its
@@ -210,7 +214,14 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 	bp := bufPool.Get().(*[]byte)
 	// At most one byte more than settled: a file still growing is not
 	// read to its (moving) end, it is settled again.
-	hs, n, err := HashReader(io.LimitReader(ctxReader{ctx, f}, j.e.Size+1), *bp)
+	buf := *bp
+	if j.e.Size < smallFile {
+		// Read in one go, hashed on this goroutine: HashReader overlaps
+		// reading and BLAKE3 on a second goroutine only with a buffer of
+		// 128 KiB or more, which for a small file costs more than it saves.
+		buf = buf[:smallFile]
+	}
+	hs, n, err := HashReader(io.LimitReader(ctxReader{ctx, f}, j.e.Size+1), buf)
 	bufPool.Put(bp)
 	f.Close()
 	if ctx.Err() != nil {
