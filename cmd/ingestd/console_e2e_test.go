@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
@@ -208,11 +209,14 @@ func consoleDocsCopy(t *testing.T, src, name string) {
 
 // consoleClip writes a 4 s 25 fps H.264/AAC clip with start timecode
 // 01:00:00:00 at p (made elsewhere, then renamed in: a "drop").
-func consoleClip(t *testing.T, p string, hz int) {
+func consoleClip(t *testing.T, p string, hz int) { consoleClipLen(t, p, hz, 4) }
+
+// consoleClipLen is consoleClip of secs seconds.
+func consoleClipLen(t *testing.T, p string, hz, secs int) {
 	t.Helper()
 	tmp := filepath.Join(t.TempDir(), filepath.Base(p))
 	out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
-		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%d:sample_rate=48000", hz), "-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%d:sample_rate=48000", hz), "-t", fmt.Sprint(secs), "-c:v", "libx264", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-timecode", "01:00:00:00", "-y", tmp).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg clip: %v\n%s", err, out)
@@ -660,5 +664,58 @@ func TestConsoleE2EWebhookUnpark(t *testing.T) {
 	// Un-park while delivering is refused (409), not a silent no-op.
 	if st := consoleEval[int](b, `fetch('/v1/sync/webhook/unpark', {method: 'POST', headers: {'X-Ingestd-Request': '1'}}).then(r => r.status)`); st != 409 {
 		t.Errorf("un-park while delivering: %d, want 409", st)
+	}
+}
+
+// TestConsoleE2EHubSync: with a real S3 hub (MinIO) behind a bandwidth
+// window, the overview shows the upload in flight with its progress bar
+// and rate, the window in force, then the backlog drained.
+func TestConsoleE2EHubSync(t *testing.T) {
+	consoleChromium(t)
+	needTool(t, "ffmpeg")
+	needTool(t, "ffprobe")
+	const bucket = "console-hub"
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	e := newEnv(t, "", "proxy:\n  gpu: off\nhub:\n  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n"+
+		"    retry_min: 200ms\n    retry_max: 2s\n    bandwidth:\n      - {from: \"00:00\", to: \"00:00\", rate: \"256KiB/s\"}\n")
+	e.extraEnv = miniotest.Env()
+	e.start()
+	defer e.stop()
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+	b.open("#/overview")
+	hubPanel := `document.querySelector('section[aria-label="Hub sync"]')`
+	b.waitJS("hub sync panel with the window in force", hubPanel+`?.innerText.includes('256.0 KiB/s (window in force)')`, 20*time.Second)
+	consoleClipLen(t, filepath.Join(e.watch, "S001_C001.mov"), 660, 12)
+	var jobSeen bool
+	var upload []float64
+	deadline := time.Now().Add(3 * time.Minute)
+	for len(upload) < 2 {
+		if consoleEval[bool](b, `!!document.querySelector('section[aria-label="Queues"] .bar progress')`) {
+			jobSeen = true
+		}
+		v := consoleEval[[]float64](b, `[...document.querySelectorAll('section[aria-label="Hub sync"] .bar')].filter(e => e.innerText.includes('proxy.mp4') && /\/s/.test(e.innerText)).map(e => Number(e.querySelector('progress').value))`)
+		if len(v) > 0 && v[0] > 0 && v[0] < 100 && (len(upload) == 0 || upload[len(upload)-1] != v[0]) {
+			upload = append(upload, v[0])
+			if len(upload) == 1 {
+				b.shot("overview-uploading")
+			}
+		}
+		if time.Now().After(deadline) {
+			b.shot("hub-timeout")
+			t.Fatalf("no proxy upload in flight with progress and rate on the overview; values %v; page errors %v", upload, b.pageErrors())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("upload progress seen: %v; proxy job progress bar seen: %v", upload, jobSeen)
+	if upload[1] <= upload[0] {
+		t.Errorf("the upload's bar did not move forward: %v", upload)
+	}
+	b.waitJS("backlog drained", hubPanel+`?.innerText.includes('Backlog\n0 assets, 0 objects')`, 2*time.Minute)
+	if txt := consoleEval[string](b, hubPanel+`.innerText`); strings.Contains(txt, "Last success\nnever") {
+		t.Errorf("hub panel after the upload:\n%s", txt)
+	}
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("the page reported errors: %v", errs)
 	}
 }

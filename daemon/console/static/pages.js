@@ -71,11 +71,11 @@ function renderOverview(root, st) {
       panel('Hub sync', s3 ? [kv([
         ['Bucket', s3.bucket + (s3.prefix ? '/' + s3.prefix : '')],
         ['Backlog', `${num(s3.backlog_assets)} assets, ${num(s3.backlog_objects)} objects, ${bytes(s3.backlog_bytes)}`],
-        ['Bandwidth', s3.rate_limit === 'unlimited' ? 'unlimited (no window in force)' : s3.rate_limit + ' (window in force)'],
+        ['Bandwidth', s3.rate_limit_bytes > 0 ? rate(s3.rate_limit_bytes) + ' (window in force)' : 'unlimited (no window in force)'],
         ['Concurrency', s3.concurrency], ['Synced', num(s3.assets_synced) + ' assets, ' + bytes(s3.bytes_uploaded)],
         ['Last success', s3.last_success ? ago(s3.last_success) : 'never'],
         s3.last_error ? ['Last error', el('span', { class: 'bad' }, s3.last_error, ' (', ago(s3.last_error_at), ')')] : null]),
-        (s3.in_flight || []).map(u => bar(u.key.split('/').slice(-2).join('/'), u.bytes, u.total, rate(u.rate)))]
+        (s3.in_flight || []).map(u => { const k = u.key.split('/'); return bar(`${k[k.length - 1]} · ${k[k.length - 3]} ${shortID(k[k.length - 2])}`, u.bytes, u.total, `${bytes(u.bytes)} of ${bytes(u.total)} · ${rate(u.rate)}`); })]
         : el('p', { class: 'muted' }, 'No hub.s3 configured.'),
         el('h2', {}, 'Webhook'),
         wh ? kv([['URL', wh.url], ['Delivered up to', 'seq ' + num(wh.delivered_seq)], ['Last success', wh.last_success ? ago(wh.last_success) : 'never'],
