@@ -8,7 +8,8 @@ import (
 
 // provisionSequences registers the /v1/sequences routes and, unless
 // sequences.enabled is false, the frame-sequence stage (daemon/sequences).
-// Its config is restart-only.
+// With sequences.frame_proxies false, transcode asks it whether a still is
+// a sequence frame before queuing its image proxy. Restart-only.
 func (a *App) provisionSequences() error {
 	cfg := a.cfg
 	// No method in these patterns: the handler's own GET routes answer
@@ -32,6 +33,9 @@ func (a *App) provisionSequences() error {
 	svc, err := sequences.New(cfg.Sequences, cfg.Proxy, cfg.FFmpeg, cfg.FFprobe, cfg.StateDir, vols, a.cat, a.log)
 	if err != nil {
 		return err
+	}
+	if !*cfg.Sequences.FrameProxies && a.st.transcode != nil {
+		a.st.transcode.SetSkipImageProxy(svc.IsFrame)
 	}
 	a.AddService(Service{Name: "sequences", Run: svc.Run, Restart: true})
 	return nil

@@ -104,12 +104,40 @@ type Service struct {
 	// gate, when set, is waited on before each job (the state dir's free
 	// space floor, daemon/diskguard); an error (ctx done) ends the worker.
 	gate func(ctx context.Context) error
+	// skipImage, when set, says a still at (volume, path) is a frame of a
+	// sequence whose own proxy covers it (daemon/sequences): such an image
+	// gets no proxy of its own (SetSkipImageProxy).
+	skipImage func(volume, path string) bool
 }
 
 // SetGate makes every job wait for gate before it starts (call before
 // Run). A job waiting there is re-queued by the next start if the daemon
 // stops meanwhile.
 func (s *Service) SetGate(gate func(ctx context.Context) error) { s.gate = gate }
+
+// SetSkipImageProxy makes an image asset whose every present location
+// satisfies skip (a frame of a sequence) get kind and media but no proxy
+// job: the sequence's proxy shows it. Call before Run.
+func (s *Service) SetSkipImageProxy(skip func(volume, path string) bool) { s.skipImage = skip }
+
+// sequenceFrame reports whether every present location of doc is a
+// sequence frame by skipImage.
+func (s *Service) sequenceFrame(doc storage.AssetDoc) bool {
+	if s.skipImage == nil {
+		return false
+	}
+	n := 0
+	for _, l := range doc.Locations {
+		if l.State != storage.LocPresent && l.State != "" {
+			continue
+		}
+		if !s.skipImage(l.Volume, l.Path) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
 
 // New checks the configuration and tools and returns a stopped Service.
 // tools.Volumes maps volume names to roots (see Tools); cat is the
@@ -334,6 +362,9 @@ func (s *Service) consider(ctx context.Context, id string) error {
 			status, reason = StatusUnsupported, r
 		} else if kind != KindOther && *s.cfg.Enabled { // enabled is restart-only: no lock needed
 			status = StatusQueued
+			if kind == KindImage && s.sequenceFrame(doc) {
+				status = "" // the sequence's proxy shows it
+			}
 		}
 	}
 	switch status {

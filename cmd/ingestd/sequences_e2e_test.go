@@ -295,3 +295,54 @@ func seqE2EWaitObjects(t *testing.T, m *miniotest.Server, bucket, base string, m
 		t.Errorf("sequence.json under %s: %+v %v", base, rec, err)
 	}
 }
+
+// With sequences.frame_proxies false the frames of a sequence get no image
+// proxy of their own (the sequence proxy shows them), while a still that is
+// not a frame keeps its proxy.
+func TestSequencesE2ENoFrameProxies(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	needTool(t, "ffprobe")
+	e := newEnv(t, "", "proxy:\n  gpu: off\n  max_height: 72\nsequences:\n  settle: 1s\n  frame_proxies: false\n")
+	e.start()
+	spec := seqgen.Spec{Base: "fx.", Ext: "png", First: 1, Frames: 6}
+	seqE2EDrop(t, e, ffmpeg, "comp", spec)
+	// Other content than the frames (an identical still would be the same
+	// asset, which keeps its proxy for the still's sake).
+	seqE2EDrop(t, e, ffmpeg, "stills", seqgen.Spec{Base: "poster", Ext: "png", First: 1, Frames: 1, W: 96, H: 54})
+	id := sequences.ID("footage", "comp", sequences.Key{Base: "fx.", Ext: "png", Width: 4})
+	evs := e.waitFeed(mediaTimeout, "the sequence proxy and the still's proxy", func(evs []storage.Event) bool {
+		still := ""
+		for _, ev := range evs {
+			if ev.Type == storage.EvLocationAdded && ev.Path == "stills/poster0001.png" {
+				still = ev.AssetID
+			}
+		}
+		return seqE2EReadyCount(evs, id) > 0 && still != "" && slices.ContainsFunc(evs, func(ev storage.Event) bool {
+			return ev.Type == storage.EvProxyReady && ev.AssetID == still
+		})
+	})
+	frames := 0
+	for _, ev := range evs {
+		if ev.Type != storage.EvLocationAdded || !strings.HasPrefix(ev.Path, "comp/") {
+			continue
+		}
+		frames++
+		doc, err := e.client().Asset(t.Context(), ev.AssetID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc.Kind != "image" || doc.Media == nil || doc.Proxy != nil {
+			t.Errorf("%s: kind %q media %v proxy %+v; want a probed image without a proxy", ev.Path, doc.Kind, doc.Media != nil, doc.Proxy)
+		}
+		if slices.ContainsFunc(evs, func(x storage.Event) bool { return x.Type == storage.EvProxyReady && x.AssetID == ev.AssetID }) {
+			t.Errorf("%s: proxy.ready for a sequence frame", ev.Path)
+		}
+	}
+	if frames != 6 {
+		t.Errorf("%d frames cataloged, want 6", frames)
+	}
+	if r := seqE2ERecord(t, e, id); r.Count != 6 || r.Proxy == nil || r.Proxy.Frames != 6 {
+		t.Errorf("sequence %+v proxy %+v", r, r.Proxy)
+	}
+	e.stop()
+}

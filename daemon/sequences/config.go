@@ -27,6 +27,12 @@ type Config struct {
 	// Extensions are the frame file extensions considered, lower case,
 	// without the dot (default dpx, exr, tif, tiff, png, jpg, jpeg).
 	Extensions []string `yaml:"extensions"`
+	// FrameProxies keeps the image proxy (proxy.jpg) of each frame
+	// (default true). False: a still that is a frame of a sequence when
+	// transcode probes it gets no proxy of its own (the sequence proxy
+	// shows it); the first frames of a render, before min_frames of them
+	// exist, still get theirs.
+	FrameProxies *bool `yaml:"frame_proxies"`
 }
 
 // DefaultExtensions are the frame formats grouped by default.
@@ -46,6 +52,10 @@ func (c *Config) SetDefaults() {
 	}
 	if c.FPS == "" {
 		c.FPS = "24"
+	}
+	if c.FrameProxies == nil {
+		t := true
+		c.FrameProxies = &t
 	}
 	if len(c.Extensions) == 0 {
 		c.Extensions = slices.Clone(DefaultExtensions)

@@ -140,6 +140,8 @@ type Service struct {
 	pending map[string]time.Time // sequence id -> changed, proxy not current
 	wake    chan struct{}
 	cutting string
+
+	frames frameCache // IsFrame's folder listings
 }
 
 type folderRef struct {
