@@ -184,17 +184,31 @@ async function assetsPage(root, r) {
     el('thead', {}, el('tr', {}, ['', 'Name', 'Kind', 'Size', 'Duration', 'First seen', 'Proxy'].map((h, i) => el('th', { scope: 'col', class: (i === 3 || i === 4 ? 'num ' : '') + (i === 4 || i === 5 ? 'hide-sm' : '') }, h)))), tbody)), info, pager);
   const filtered = ['q', 'kind', 'proxy', 'since', 'until'].some(k => p.get(k));
   const stack = [];
+  let gen = 0; // a newer load abandons an older one's search steps
   const load = async after => {
+    const my = ++gen;
     const q = new URLSearchParams(p);
     q.set('limit', '50');
-    if (after) q.set('after', after); else q.delete('after');
     info.textContent = 'Loading…';
-    const doc = await api('/v1/assets?' + q.toString());
-    clear(tbody, doc.assets.map(assetRow));
-    info.textContent = `${doc.assets.length} shown` + (doc.scanned !== undefined ? ` · ${num(doc.scanned)} assets searched in this step` : '') + (doc.next ? '' : ' · end of the catalog');
+    // A filtered request reads at most 20,000 assets: keep stepping (up to
+    // ~3 s) until the page is full or the catalog ends, showing progress.
+    let rows = [], next = after, scanned = 0, doc;
+    const t0 = Date.now();
+    do {
+      if (next) q.set('after', next); else q.delete('after');
+      doc = await api('/v1/assets?' + q.toString());
+      if (my !== gen) return;
+      rows = rows.concat(doc.assets);
+      scanned += doc.scanned || 0;
+      next = doc.next;
+      if (filtered) info.textContent = `Searching… ${num(scanned)} assets read, ${rows.length} found`;
+    } while (filtered && next && rows.length < 50 && Date.now() - t0 < 3000);
+    clear(tbody, rows.slice(0, 50).map(assetRow));
+    if (rows.length > 50) next = rows[49].id; // continue after the last shown
+    info.textContent = `${Math.min(rows.length, 50)} shown` + (filtered ? ` · ${num(scanned)} assets searched` : '') + (next ? '' : ' · end of the catalog');
     clear(pager,
       el('button', { type: 'button', disabled: stack.length === 0, onclick: () => { stack.pop(); load(stack[stack.length - 1] || ''); } }, '← Previous'),
-      doc.next ? el('button', { type: 'button', id: 'next-page', onclick: () => { stack.push(doc.next); load(doc.next); } }, filtered && doc.assets.length === 0 ? 'Search further →' : 'Next →') : null);
+      next ? el('button', { type: 'button', id: 'next-page', onclick: () => { stack.push(next); load(next); } }, filtered && rows.length === 0 ? 'Search further →' : 'Next →') : null);
   };
   await load('');
   return null;
