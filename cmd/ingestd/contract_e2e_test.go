@@ -263,7 +263,15 @@ var (
 		"card.safe": ctObj("label key files bytes destinations[] ejected eject_error?",
 			map[string]*ctShape{"destinations": ctObj("volume path generation", nil)}),
 	}
-	ctHealthShape = ctObj("status", nil)
+	ctHealthShape   = ctObj("status", nil)
+	ctSessionShape  = ctObj("auth authenticated csrf? expires?", nil)
+	ctSequenceShape = ctObj("id volume folder pattern base ext padding format codec? first_frame last_frame frames missing[] missing_frames bytes "+
+		"first_path first_asset width? height? pix_fmt? bit_depth? color_space? color_transfer? color_primaries? frame_rate frame_rate_source "+
+		"timecode? signature changed proxy probe_error?", map[string]*ctShape{
+		"missing": ctObj("first last", nil),
+		"proxy":   ctObj("status frames? width? height? bytes? outputs[]? signature? error? at?", nil),
+	})
+	ctSequencesShape = ctObj("sequences[] next?", map[string]*ctShape{"sequences": ctSequenceShape})
 	// Lines of POST /v1/verify, by type (zero counts are omitted).
 	ctVerifyShapes = map[string]*ctShape{
 		"start":    ctObj("type volume files? bytes?", nil),
@@ -289,13 +297,24 @@ func ctDoc(t *testing.T) string {
 func ctDocEndpoints(doc string) []string {
 	set := map[string]bool{}
 	add := func(method, path string) {
-		if method != "POST" {
+		if method == "HEAD" {
 			method = "GET"
 		}
 		set[method+" "+path] = true
 	}
-	for _, m := range regexp.MustCompile(`(GET|POST|HEAD)(?:\|HEAD)? (/[A-Za-z0-9_{}./-]*)`).FindAllStringSubmatch(doc, -1) {
+	for _, m := range regexp.MustCompile(`(GET|POST|HEAD|DELETE)(?:\|HEAD)? (/[A-Za-z0-9_{}./-]*)`).FindAllStringSubmatch(doc, -1) {
 		add(m[1], m[2])
+	}
+	// A heading names more paths after the first ("### `GET /a` and `/b`"):
+	// they go with its first method.
+	for _, h := range regexp.MustCompile("(?m)^#+ .*$").FindAllString(doc, -1) {
+		first := regexp.MustCompile(`(GET|POST|HEAD|DELETE)`).FindString(h)
+		if first == "" {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`(/[A-Za-z0-9_{}./-]*)`").FindAllStringSubmatch(h, -1) {
+			add(first, m[1])
+		}
 	}
 	for _, m := range regexp.MustCompile("(?m)^\\| *(GET|POST)[A-Z, ]* *\\| *`(/[^`?]+)`").FindAllStringSubmatch(doc, -1) {
 		add(m[1], m[2])
@@ -530,7 +549,7 @@ func TestContractAPI(t *testing.T) {
 	// extra continues the volumes list, then adds top-level keys.
 	e := newEnv(t, "", "  - name: spare\n    path: "+spare+"\n"+
 		"cards:\n  mount_roots: ["+cardRoot+"]\n  offload_to: footage\n  path: \"{label}\"\n  poll: 200ms\n"+
-		"appliance_id: contract\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\nhub:\n"+
+		"appliance_id: contract\nsequences:\n  settle: 1s\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\nhub:\n"+
 		"  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n"+
 		"  webhook:\n    url: "+hub.URL+"/ingestd/events\n    token_file: "+hubToken+"\n    retry_min: 200ms\n    retry_max: 2s\n")
 	e.extraEnv = miniotest.Env()
@@ -550,6 +569,14 @@ func TestContractAPI(t *testing.T) {
 	e.writeFile("rewrite.txt", []byte("first content\n"))
 	latin1 := "caf\xe9.txt"
 	e.writeFile(latin1, []byte("latin-1 name\n"))
+	seqDir := filepath.Join(tmp, "seq")
+	if err := os.Mkdir(seqDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctFFmpeg(t, seqDir, "plate.%04d.png", "-f", "lavfi", "-i", "testsrc2=s=160x90:r=25", "-frames:v", "3", "-start_number", "1001")
+	if err := os.Rename(seqDir, filepath.Join(e.watch, "plates")); err != nil {
+		t.Fatal(err)
+	}
 	if gopro != nil {
 		gopro.Insert()
 	}
@@ -565,7 +592,8 @@ func TestContractAPI(t *testing.T) {
 		return hasAssetEvent(storage.EvProxyReady, &clipID, &wavID, &pngID)(evs) &&
 			syncedAfter(evs, clipID, storage.EvProxyReady) &&
 			hasPaths(storage.EvLocationRemoved, "gone.txt")(evs) && hasPaths(storage.EvLocationChanged, "rewrite.txt")(evs) &&
-			(gopro == nil || slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == "clip.proxy_ready" }))
+			(gopro == nil || slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == "clip.proxy_ready" })) &&
+			slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == "sequence.proxy_ready" })
 	})
 	// The spare volume goes away: offline, nothing removed.
 	if err := os.Rename(spare, spare+".gone"); err != nil {
@@ -931,6 +959,135 @@ func TestContractAPI(t *testing.T) {
 		}
 	})
 
+	// The web console's endpoints (docs/api.md, Web console; the browser
+	// tests are cmd/ingestd/console_e2e_test.go).
+	t.Run("console", func(t *testing.T) {
+		cover("GET /")
+		cover("GET /ui/{file}")
+		consoleHeaders := func(what string, r ctResp) {
+			t.Helper()
+			for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+				"Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"} {
+				if got := r.Header.Get(k); got != want {
+					t.Errorf("%s: %s %q, want %q", what, k, got, want)
+				}
+			}
+			if csp := r.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'; script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("%s: Content-Security-Policy %q", what, csp)
+			}
+		}
+		r := ctDo(t, e, "GET", "/", nil)
+		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET /: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		consoleHeaders("GET /", r)
+		files := regexp.MustCompile(`"(/ui/[A-Za-z0-9_./-]+)"`).FindAllStringSubmatch(string(r.body), -1)
+		if len(files) == 0 {
+			t.Fatalf("GET /: the page names no /ui/ file: %s", ctShort(string(r.body)))
+		}
+		for _, f := range files {
+			fr := ctDo(t, e, "GET", f[1], nil)
+			if fr.StatusCode != 200 || len(fr.body) == 0 {
+				t.Errorf("GET %s: %d, %d bytes", f[1], fr.StatusCode, len(fr.body))
+			}
+			consoleHeaders("GET "+f[1], fr)
+		}
+		ctWantError(t, ctDo(t, e, "GET", "/ui/no-such-file.js", nil), "GET /ui/no-such-file.js", 404, "")
+		ctWantError(t, ctDo(t, e, "GET", "/", map[string]string{"Host": "evil.example:" + e.addr[strings.LastIndex(e.addr, ":")+1:]}), "GET / with a foreign Host", 421, "")
+	})
+
+	t.Run("session-tokenless", func(t *testing.T) {
+		cover("GET /v1/session")
+		cover("POST /v1/session")
+		r := ctDo(t, e, "GET", "/v1/session", nil)
+		v, _ := ctWantJSON(t, r, "GET /v1/session", ctSessionShape).(map[string]any)
+		if v["auth"] != "none" || v["authenticated"] != true {
+			t.Errorf("GET /v1/session without a token file: %v, want auth none, authenticated", v)
+		}
+		ctWantError(t, ctDo(t, e, "POST", "/v1/session", map[string]string{"X-Ingestd-Request": "1", "Content-Type": "application/json"}),
+			"POST /v1/session without a token file", 405, "")
+	})
+
+	t.Run("events-stream", func(t *testing.T) {
+		cover("GET /v1/events/stream")
+		req, _ := http.NewRequest("GET", "http://"+e.addr+"/v1/events/stream?after=0&status=1", nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("GET /v1/events/stream: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		first := evs[0]
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 8<<20)
+		var event, id string
+		gotFeed, gotStatus, gotRetry := false, false, false
+		for !(gotFeed && gotStatus) && sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "retry: 3000":
+				gotRetry = true
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "id: "):
+				id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "data: "):
+				data := []byte(strings.TrimPrefix(line, "data: "))
+				switch event {
+				case "status":
+					gotStatus = true
+					ctCheck(t, "stream status", ctJSON(t, "stream status", data), ctStatusShape)
+				case "feed":
+					var ev storage.Event
+					if err := json.Unmarshal(data, &ev); err != nil {
+						t.Fatalf("stream feed data %q: %v", data, err)
+					}
+					if !gotFeed && (ev.Seq != first.Seq || id != fmt.Sprint(first.Seq) || !reflect.DeepEqual(ev, first)) {
+						t.Errorf("first feed event of the stream: id %s %+v, want the feed's %+v", id, ev, first)
+					}
+					gotFeed = true
+				}
+			}
+		}
+		if !gotFeed || !gotStatus || !gotRetry {
+			t.Errorf("stream: feed %v status %v retry %v (%v)", gotFeed, gotStatus, gotRetry, sc.Err())
+		}
+		ctWantError(t, ctDo(t, e, "GET", "/v1/events/stream?after=x", nil), "GET /v1/events/stream?after=x", 400, "after")
+	})
+
+	t.Run("assets-filtered", func(t *testing.T) {
+		r := ctDo(t, e, "GET", "/v1/assets?q=notes&kind=other", nil)
+		v, _ := ctWantJSON(t, r, "GET /v1/assets?q=notes", ctObj("assets[] next scanned", map[string]*ctShape{"assets": ctAssetShape})).(map[string]any)
+		list, _ := v["assets"].([]any)
+		if len(list) != 1 {
+			t.Errorf("GET /v1/assets?q=notes&kind=other: %d assets, want notes.txt", len(list))
+		}
+		ctWantError(t, ctDo(t, e, "GET", "/v1/assets?kind=bogus", nil), "GET /v1/assets?kind=bogus", 400, "kind")
+	})
+
+	t.Run("sequences", func(t *testing.T) {
+		cover("GET /v1/sequences")
+		cover("GET /v1/sequences/{id}")
+		cover("GET /v1/sequences/{id}/proxy")
+		cover("GET /v1/sequences/{id}/poster")
+		v, _ := ctWantJSON(t, ctDo(t, e, "GET", "/v1/sequences?limit=5000", nil), "GET /v1/sequences", ctSequencesShape).(map[string]any)
+		list, _ := v["sequences"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("GET /v1/sequences: %d sequences, want the PNG frames", len(list))
+		}
+		id, _ := list[0].(map[string]any)["id"].(string)
+		ctWantJSON(t, ctDo(t, e, "GET", "/v1/sequences/"+id, nil), "GET /v1/sequences/{id}", ctSequenceShape)
+		ctWantContent(t, e, "/v1/sequences/"+id+"/proxy", "video/mp4")
+		ctWantContent(t, e, "/v1/sequences/"+id+"/poster", "image/jpeg")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/sequences/"+anyClip, nil), "GET unknown sequence", 404, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/sequences/XYZ", nil), "GET malformed sequence id", 400, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/sequences/"+anyClip+"/proxy", nil), "GET unknown sequence proxy", 404, "id")
+	})
+
 	// The webhook: the feed's events, as documented (Webhook).
 	t.Run("webhook", func(t *testing.T) {
 		feed := map[float64]map[string]any{}
@@ -1031,6 +1188,18 @@ func TestContractAPI(t *testing.T) {
 				equalDoc(pfx+"clip.json", "/v1/clips/"+c["id"].(string))
 			}
 		}
+		sq, _ := ctJSON(t, "sequences", ctDo(t, e, "GET", "/v1/sequences", nil).body).(map[string]any)
+		for _, x := range sq["sequences"].([]any) {
+			q, _ := x.(map[string]any)
+			if px, _ := q["proxy"].(map[string]any); px["status"] == "ready" {
+				pfx := "edge/contract/sequences/" + q["id"].(string) + "/"
+				want[pfx+"sequence.json"] = true
+				for _, o := range px["outputs"].([]any) {
+					want[pfx+o.(string)] = true
+				}
+				equalDoc(pfx+"sequence.json", "/v1/sequences/"+q["id"].(string))
+			}
+		}
 		for k := range want {
 			if !objs[k] {
 				t.Errorf("bucket lacks %s", k)
@@ -1051,57 +1220,119 @@ func TestContractAPI(t *testing.T) {
 		}
 	})
 
-	// The web console's endpoints (docs/api.md, Web console; the browser
-	// tests are cmd/ingestd/console_e2e_test.go).
-	t.Run("console", func(t *testing.T) {
-		cover("GET /")
-		r := ctDo(t, e, "GET", "/", nil)
-		if r.StatusCode != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
-			!strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src 'self'") || r.Header.Get("X-Frame-Options") != "DENY" {
-			t.Errorf("GET /: %d %v", r.StatusCode, r.Header)
-		}
-		cover("GET /ui/{file}")
-		if r := ctDo(t, e, "GET", "/ui/app.js", nil); r.StatusCode != 200 || r.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("GET /ui/app.js: %d %v", r.StatusCode, r.Header)
-		}
-		ctWantError(t, ctDo(t, e, "GET", "/ui/nope.js", nil), "GET /ui/nope.js", 404, "")
-		cover("GET /v1/session")
-		ctWantJSON(t, ctDo(t, e, "GET", "/v1/session", nil), "GET /v1/session", ctObj("auth authenticated", nil))
-		cover("POST /v1/session")
-		ctWantError(t, ctDo(t, e, "POST", "/v1/session", map[string]string{"Content-Type": "application/json"}), "POST /v1/session without a token file", 405, "")
-		cover("GET /v1/events/stream")
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+e.addr+"/v1/events/stream?after=0", nil)
-		resp, err := ctClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		var kinds []string
-		for sc.Scan() && len(kinds) < 2 {
-			if k, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-				kinds = append(kinds, k)
+	// Console actions (last: a retry changes an asset).
+	t.Run("actions", func(t *testing.T) {
+		cover("POST /v1/assets/{id}/retry")
+		cover("POST /v1/volumes/{name}/rescan")
+		cover("POST /v1/sync/webhook/unpark")
+		act := map[string]string{"X-Ingestd-Request": "1"}
+		for _, p := range []string{"/v1/volumes/footage/rescan", "/v1/assets/" + wavID + "/retry"} {
+			r := ctDo(t, e, "POST", p, act)
+			if r.StatusCode != 202 || r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("POST %s: %d %q %s", p, r.StatusCode, r.Header.Get("Content-Type"), r.body)
+			} else {
+				ctJSON(t, "POST "+p, r.body)
 			}
 		}
-		resp.Body.Close()
-		if resp.Header.Get("Content-Type") != "text/event-stream" || len(kinds) < 2 || kinds[0] != "status" || kinds[1] != "feed" {
-			t.Errorf("GET /v1/events/stream: %s, events %v", resp.Header.Get("Content-Type"), kinds)
-		}
-		unsafe := map[string]string{"X-Ingestd-Request": "1"}
-		cover("POST /v1/assets/{id}/retry")
-		ctWantError(t, ctDo(t, e, "POST", "/v1/assets/"+anyID+"/retry", unsafe), "POST retry of an unknown asset", 404, "id")
-		cover("POST /v1/volumes/{name}/rescan")
-		if r := ctDo(t, e, "POST", "/v1/volumes/footage/rescan", unsafe); r.StatusCode != 202 {
-			t.Errorf("POST /v1/volumes/footage/rescan: %d %s", r.StatusCode, r.body)
-		}
-		ctWantError(t, ctDo(t, e, "POST", "/v1/volumes/nope/rescan", unsafe), "POST rescan of an unknown volume", 404, "volume")
-		cover("POST /v1/sync/webhook/unpark")
-		ctWantError(t, ctDo(t, e, "POST", "/v1/sync/webhook/unpark", unsafe), "POST unpark while delivering", 409, "")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/volumes/nope/rescan", act), "POST rescan of an unknown volume", 404, "volume")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/assets/"+anyID+"/retry", act), "POST retry of an unknown asset", 404, "id")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/sync/webhook/unpark", act), "POST unpark when not parked", 409, "")
+		ctWantError(t, ctDo(t, e, "POST", "/v1/volumes/footage/rescan", nil), "POST rescan without X-Ingestd-Request", 403, "")
 	})
 
-	// Every endpoint docs/api.md documents is walked above.
+	// The same endpoints behind a token: 401 with the JSON body and
+	// WWW-Authenticate on every one of them but /healthz.
+	t.Run("auth", func(t *testing.T) {
+		const token = "contract-token"
+		te := newEnv(t, token, "proxy:\n  enabled: false\n")
+		te.start()
+		defer te.stop()
+		cover("DELETE /v1/session")
+		noTok := *te
+		noTok.token = ""
+		r := ctDo(t, &noTok, "GET", "/v1/session", nil)
+		if v, _ := ctWantJSON(t, r, "GET /v1/session (token)", ctSessionShape).(map[string]any); v["auth"] != "token" || v["authenticated"] != false {
+			t.Errorf("GET /v1/session before login: %v", v)
+		}
+		ctWantError(t, ctDo(t, &noTok, "POST", "/v1/session", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}), "POST /v1/session as a form", 415, "")
+		login := func(body string) (*http.Response, []byte) {
+			req, _ := http.NewRequest("POST", "http://"+te.addr+"/v1/session", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := ctClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, b
+		}
+		resp, b := login(`{"token":"wrong"}`)
+		ctWantError(t, ctResp{resp, b}, "POST /v1/session with a wrong token", 401, "token")
+		resp, b = login(`{"token":"` + token + `"}`)
+		var sess map[string]any
+		if v := ctWantJSON(t, ctResp{resp, b}, "POST /v1/session", ctSessionShape); v != nil {
+			sess, _ = v.(map[string]any)
+		}
+		var cookie *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "ingestd_session" {
+				cookie = c
+			}
+		}
+		if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
+			t.Fatalf("login cookie %+v, want ingestd_session; Path=/; HttpOnly; SameSite=Strict", cookie)
+		}
+		csrf, _ := sess["csrf"].(string)
+		if sess["authenticated"] != true || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(csrf) {
+			t.Errorf("session after login: %v", sess)
+		}
+		withCookie := func(method, path string, hdr map[string]string) ctResp {
+			req, _ := http.NewRequest(method, "http://"+te.addr+path, nil)
+			req.AddCookie(cookie)
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := ctClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return ctResp{resp, b}
+		}
+		if r := withCookie("GET", "/v1/status", nil); r.StatusCode != 200 {
+			t.Errorf("GET /v1/status with the session cookie: %d", r.StatusCode)
+		}
+		ctWantError(t, withCookie("DELETE", "/v1/session", nil), "DELETE /v1/session without X-Ingestd-CSRF", 403, "")
+		if r := withCookie("DELETE", "/v1/session", map[string]string{"X-Ingestd-CSRF": csrf}); r.StatusCode/100 != 2 {
+			t.Errorf("DELETE /v1/session: %d %s", r.StatusCode, r.body)
+		}
+		ctWantError(t, withCookie("GET", "/v1/status", nil), "GET /v1/status with an ended session", 401, "")
+		for _, k := range ctDocEndpoints(doc) {
+			method, p, _ := strings.Cut(k, " ")
+			id := anyID
+			if strings.HasPrefix(p, "/v1/clips/") {
+				id = anyClip
+			}
+			p = strings.ReplaceAll(p, "{id}", id)
+			p = strings.NewReplacer("{name}", "footage", "{file}", "app.js").Replace(p)
+			r := ctDo(t, &noTok, method, p, nil)
+			// Public: liveness, the console's files and its login.
+			if p == "/healthz" || p == "/" || strings.HasPrefix(p, "/ui/") || p == "/v1/session" {
+				if r.StatusCode == 401 {
+					t.Errorf("%s without a token: 401, documented as needing none", k)
+				}
+				continue
+			}
+			ctWantError(t, r, k+" without a token", 401, "")
+			if r.Header.Get("WWW-Authenticate") != `Bearer realm="ingestd"` {
+				t.Errorf("%s without a token: WWW-Authenticate %q", k, r.Header.Get("WWW-Authenticate"))
+			}
+		}
+	})
+
+	// Every endpoint docs/api.md documents is walked above (last: the
+	// token daemon walks DELETE /v1/session).
 	t.Run("coverage", func(t *testing.T) {
 		for _, k := range ctDocEndpoints(doc) {
 			if !covered[k] {
@@ -1109,7 +1340,7 @@ func TestContractAPI(t *testing.T) {
 			}
 		}
 		names := map[string]bool{}
-		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape} {
+		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctSessionShape, ctSequencesShape} {
 			ctFieldNames(s, names)
 		}
 		for _, s := range ctCardDetailShapes {
@@ -1122,43 +1353,6 @@ func TestContractAPI(t *testing.T) {
 			// `name`, "name" or a dotted mention (`volumes[].name`, `origin.name`).
 			if !regexp.MustCompile("[`\".]" + regexp.QuoteMeta(n) + "[`\"]").MatchString(doc) {
 				t.Errorf("the test lists field %q, which docs/api.md never names", n)
-			}
-		}
-	})
-
-	// The same endpoints behind a token: 401 with the JSON body and
-	// WWW-Authenticate on every one of them but /healthz.
-	t.Run("auth", func(t *testing.T) {
-		const token = "contract-token"
-		te := newEnv(t, token, "proxy:\n  enabled: false\n")
-		te.start()
-		defer te.stop()
-		for _, k := range ctDocEndpoints(doc) {
-			method, p, _ := strings.Cut(k, " ")
-			id := anyID
-			if strings.HasPrefix(p, "/v1/clips/") {
-				id = anyClip
-			}
-			p = strings.ReplaceAll(p, "{id}", id)
-			p = strings.NewReplacer("{name}", "footage", "{file}", "app.js").Replace(p)
-			noTok := *te
-			noTok.token = ""
-			r := ctDo(t, &noTok, method, p, nil)
-			if p == "/" || p == "/ui/app.js" || p == "/v1/session" { // public: the console's files and login
-				if r.StatusCode == 401 {
-					t.Errorf("%s without a token: 401, want it public (docs/api.md, Web console)", k)
-				}
-				continue
-			}
-			if p == "/healthz" {
-				if r.StatusCode != 200 {
-					t.Errorf("GET /healthz without a token: %d", r.StatusCode)
-				}
-				continue
-			}
-			ctWantError(t, r, k+" without a token", 401, "")
-			if r.Header.Get("WWW-Authenticate") != `Bearer realm="ingestd"` {
-				t.Errorf("%s without a token: WWW-Authenticate %q", k, r.Header.Get("WWW-Authenticate"))
 			}
 		}
 	})

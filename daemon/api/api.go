@@ -72,7 +72,7 @@ type Options struct {
 // before Serve.
 type Server struct {
 	opts     Options
-	mux      *http.ServeMux
+	mux      *routeMux
 	log      *slog.Logger
 	token    [32]byte
 	hosts    atomic.Pointer[hostPolicy] // nil: any Host
@@ -84,7 +84,7 @@ func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), log: opts.Log.With("component", "api"), sessions: newSessions()}
+	s := &Server{opts: opts, mux: &routeMux{ServeMux: http.NewServeMux()}, log: opts.Log.With("component", "api"), sessions: newSessions()}
 	if opts.Token != "" {
 		s.token = sha256.Sum256([]byte(opts.Token))
 	}

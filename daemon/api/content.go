@@ -126,3 +126,24 @@ func (n *notModified) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{n.ResponseWriter}, r)
 }
+
+// routeMux is the API's ServeMux, recording each pattern registered (the
+// contract test compares them with docs/api.md: a route served but not
+// documented fails it).
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// Routes lists the patterns the server serves (New's and Handle's), in the
+// order registered, as http.ServeMux patterns ("/v1/assets/{id}").
+func (s *Server) Routes() []string { return append([]string(nil), s.mux.patterns...) }
