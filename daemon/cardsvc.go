@@ -32,6 +32,9 @@ func (a *App) provisionCards() error {
 	a.api.Handle("/v1/clips/{id}", clips)
 	a.api.Handle("/v1/cards", clips)
 	a.api.Handle("/v1/clips/{id}/proxy", cardsvc.ClipProxyHandler(a.cfg.StateDir))
+	reports := cardsvc.ReportHandler(a.cat, a.cfg.StateDir, a.log)
+	a.api.Handle("/v1/cards/{id}/report", reports)
+	a.api.Handle("/v1/cards/{id}/report.json", reports)
 	if a.cfg.Cards == nil {
 		a.AddStatus(func(s *api.Status) { s.Cards = cardsvc.Status{Cards: []cardsvc.CardStatus{}, Fixity: fx.Status()} })
 		return nil
@@ -41,6 +44,7 @@ func (a *App) provisionCards() error {
 		return err
 	}
 	a.st.cards = svc
+	svc.SetReports(a.cfg.StateDir) // offload reports (report.go)
 	svc.SetGate(a.diskGate()) // state dir and every card destination volume above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
 	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})

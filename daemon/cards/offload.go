@@ -1975,7 +1975,9 @@ func (d *dest) writeMHL(ctx context.Context, cardHist *ascmhl.History, files []F
 // so that a verify during a later partial re-run never trips on them.
 func mergeIgnore(pats []string) []string {
 	out := append([]string(nil), pats...)
-	for _, p := range append([]string{StateName, "*" + PartialSuffix}, OSJunk...) {
+	// ingestd-report.html/.json: the offload report cardsvc writes next to
+	// ascmhl/ once the card is safe (not card content).
+	for _, p := range append([]string{StateName, "*" + PartialSuffix, "ingestd-report.html", "ingestd-report.json"}, OSJunk...) {
 		if !containsString(out, p) {
 			out = append(out, p)
 		}

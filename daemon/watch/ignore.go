@@ -24,6 +24,10 @@ var defaultNames = map[string]bool{
 	"#snapshot":    true, // Synology snapshots
 	"$RECYCLE.BIN": true, // Windows recycle bin on SMB shares
 	"lost+found":   true,
+	// The offload report written next to a card copy's ascmhl/
+	// (daemon/cards/cardsvc): not footage.
+	"ingestd-report.html": true,
+	"ingestd-report.json": true,
 }
 
 // defaultSuffixes mark files still being downloaded or copied

@@ -47,6 +47,9 @@ func (p *Pusher) pushItem(ctx context.Context, id string) error {
 	if c, ok := strings.CutPrefix(id, clipQ); ok {
 		return p.pushClip(ctx, c)
 	}
+	if c, ok := strings.CutPrefix(id, cardQ); ok {
+		return p.pushCardReport(ctx, c) // cards.go
+	}
 	if c, ok := strings.CutPrefix(id, seqQ); ok {
 		return p.pushSequence(ctx, c)
 	}

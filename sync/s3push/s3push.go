@@ -253,6 +253,13 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 			ids = append(ids, clipQ+e.Path)
 			continue
 		}
+		if e.Type == EvCardReportReady && e.Path != "" { // cards.go
+			if !seen[cardQ+e.Path] {
+				seen[cardQ+e.Path] = true
+				ids = append(ids, cardQ+e.Path)
+			}
+			continue
+		}
 		if e.Type == EvSequenceProxyReady && e.Path != "" {
 			if !seen[seqQ+e.Path] {
 				seen[seqQ+e.Path] = true

@@ -107,6 +107,7 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 			if err := json.Unmarshal(raw, &rec); err != nil {
 				return err
 			}
+			rec.ID = CardID(rec.Key)
 			doc.Cards = append(doc.Cards, rec)
 			return nil
 		})

@@ -343,6 +343,9 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			log.Warn("clips", "err", err)
 		}
 	}
+	if err := s.storeFiles(key, res.Files); err != nil { // report.go: per-file hashes for the offload report
+		log.Warn("offload report", "err", err)
+	}
 	if err := s.cat.PutState(recordKey(key), rec); err != nil {
 		log.Error("store card record", "err", err)
 	}
@@ -447,6 +450,7 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 		log.Error("record card.safe", "err", err)
 	}
 	log.Info("card safe to format", "label", rec.Label, "key", rec.Key, "destinations", len(rec.Destinations))
+	s.writeReport(rec.Key, true) // report.go: report files next to ascmhl/, card.report_ready
 	msg := fmt.Sprintf("offloaded: safe to eject, SAFE TO FORMAT (%d destinations verified)", len(rec.Destinations))
 	if ejected {
 		msg += "; ejected"

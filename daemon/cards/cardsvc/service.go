@@ -46,6 +46,8 @@ const (
 
 // Record is what the catalog keeps about a card (state key "cards/<key>").
 type Record struct {
+	// ID is CardID(Key), the card's id in URLs (set when listed).
+	ID       string         `json:"id,omitempty"`
 	Key      string         `json:"key"`
 	Identity cards.Identity `json:"identity"`
 	Label    string         `json:"label"`
@@ -197,6 +199,12 @@ type Service struct {
 	cascading map[string]*CardStatus // by card key: cascades in progress
 	wg        sync.WaitGroup
 
+	// reportState is the state dir report files are written to ("": no
+	// report files); reportTimers debounce rewrites per card (report.go).
+	reportState  string
+	reportMu     sync.Mutex
+	reportTimers map[string]*time.Timer
+
 	// gate, when set, is waited on before a card is copied (free space of
 	// the state dir and the offload volume, daemon/diskguard).
 	gate func(ctx context.Context) error
@@ -260,6 +268,7 @@ func (s *Service) Run(ctx context.Context) error {
 	err := w.Run(ctx)
 	cancel()
 	s.wg.Wait()
+	s.stopReports()
 	if cerr := <-errc; cerr != nil && !errors.Is(cerr, context.Canceled) && err == nil {
 		err = cerr
 	}
@@ -420,6 +429,9 @@ func (s *Service) consume(ctx context.Context) error {
 					if ev.Type == storage.EvProxyReady {
 						s.maybeClipProxy(ctx, ev.AssetID)
 					}
+					s.reportTrigger(ev.AssetID) // report.go: media or poster landed
+				case EvClipProxyReady:
+					s.reportTriggerClip(ev.Path)
 				}
 			}
 			return nil

@@ -1,0 +1,360 @@
+package cardsvc
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/storage"
+)
+
+func reportRecord(label, key string) Record {
+	t0 := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	safe := t0.Add(3 * time.Second)
+	return Record{Key: key, Label: label, Layout: cards.LayoutGoPro, Identity: cards.Identity{UUID: "1234-ABCD", FSType: "exfat"},
+		Volume: "raid", Folder: "2026-11-23/" + label, Status: StateOffloaded, SafeToFormat: true, SafeAt: &safe,
+		Started: t0, Finished: t0.Add(2 * time.Second), Files: 2, Bytes: 20_000_000,
+		Destinations: []DestState{{Volume: "raid", Path: "2026-11-23/" + label, State: cards.DestVerified, BytesVerified: 20_000_000, Generation: "0001_x.mhl"},
+			{Volume: "shuttle", Path: "2026-11-23/" + label, State: cards.DestFailed, Error: "<b>disk full</b>"}}}
+}
+
+// writeJPEG writes a w×h JPEG (a gradient) to p.
+func writeJPEG(t *testing.T, p string, w, h int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// external finds anything in the page that would load from elsewhere.
+var external = regexp.MustCompile(`(?i)(https?:|ftp:|file:|@import|url\()`)
+
+func TestReportBuild(t *testing.T) {
+	stateDir := t.TempDir()
+	const assetA = "aaaa000000000000000000000000000000000000000000000000000000000000"
+	writeJPEG(t, storage.OutputPath(stateDir, assetA, "poster.jpg"), 640, 360)
+	media := map[string]*storage.AssetDoc{assetA: {Asset: storage.Asset{ID: assetA, Media: &storage.Media{Duration: 10.01, Timecode: "01:00:00;00", DropFrame: true,
+		Make: "GoPro", Model: "HERO12", Streams: []storage.Stream{{Type: "video", Codec: "h264", FrameRate: "30000/1001", Width: 1920, Height: 1080, Frames: 300}}}}}}
+	asset := func(id string) (*storage.AssetDoc, error) {
+		if a, ok := media[id]; ok {
+			return a, nil
+		}
+		return nil, storage.ErrNotFound
+	}
+	for _, tc := range []struct {
+		name     string
+		label    string
+		clip     string
+		files    []ReportFile
+		clipMeta *cards.CameraMeta
+		asset    string
+		// want
+		tcOut    string
+		poster   bool
+		warnings []string
+		b64      bool
+	}{
+		{name: "probed clip with poster", label: "GOPRO1", clip: "GX0001", asset: assetA,
+			files:    []ReportFile{{Path: "DCIM/100GOPRO/GX010001.MP4", Size: 10, BLAKE3: "b3", XXH128: "x128", MHL: map[string]string{"xxh128": "x128", "md5": "m5"}}},
+			clipMeta: &cards.CameraMeta{Manufacturer: "GoPro", Model: "HERO12", Serial: "C3441"},
+			tcOut:    "01:00:10;00", poster: true, warnings: []string{"not verified (failed): <b>disk full</b>"}},
+		{name: "hostile names", label: `<script>alert(1)</script>"'&`, clip: `<img src=x onerror=alert(1)>`, asset: assetA,
+			files: []ReportFile{{Path: `DCIM/<script>x</script>.MP4`, BLAKE3: "b3"}}, tcOut: "01:00:10;00", poster: true},
+		{name: "not UTF-8", label: "CARD\xff\xfe", clip: "GX\x80001", asset: assetA,
+			files: []ReportFile{{Path: "DCIM/GX\x80.MP4", BLAKE3: "b3"}}, tcOut: "01:00:10;00", poster: true, b64: true},
+		{name: "missing metadata", label: "NO NAME", clip: "C0001", asset: "bbbb000000000000000000000000000000000000000000000000000000000000",
+			warnings: []string{"no probed media yet", "per-file hashes not recorded"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := reportRecord(tc.label, "uuid:1234-ABCD/ff00")
+			clip := ClipDoc{ID: clipID(rec.Key, tc.clip), Name: tc.clip, Meta: tc.clipMeta,
+				Parts: []ClipPart{{Role: "video", Path: rec.Folder + "/DCIM/100GOPRO/" + tc.clip + ".MP4", AssetID: tc.asset}}}
+			r := buildReport(rec, tc.files, []ClipDoc{clip}, asset, stateDir)
+			if r.Label != tc.label || r.UUID != "1234-ABCD" || len(r.Clips) != 1 || len(r.Destinations) != 2 {
+				t.Fatalf("report %+v", r)
+			}
+			if !r.Destinations[0].Verified || r.Destinations[1].Verified {
+				t.Errorf("destinations %+v", r.Destinations)
+			}
+			if r.MBps != 10 || r.Seconds != 2 {
+				t.Errorf("rate %v MB/s over %v s, want 10 over 2", r.MBps, r.Seconds)
+			}
+			c := r.Clips[0]
+			if c.TCOut != tc.tcOut || c.Poster != tc.poster {
+				t.Errorf("clip %+v: tc_out %q poster %v, want %q %v", c, c.TCOut, c.Poster, tc.tcOut, tc.poster)
+			}
+			if c.Parts[0].Path != "DCIM/100GOPRO/"+tc.clip+".MP4" {
+				t.Errorf("part path %q not relative to the card", c.Parts[0].Path)
+			}
+			for _, w := range tc.warnings {
+				if !strings.Contains(strings.Join(r.Warnings, "\n"), w) {
+					t.Errorf("warnings %q lack %q", r.Warnings, w)
+				}
+			}
+			js, err := r.JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back map[string]any
+			if err := json.Unmarshal(js, &back); err != nil {
+				t.Fatal(err)
+			}
+			if tc.b64 {
+				if got, _ := base64.StdEncoding.DecodeString(back["label_b64"].(string)); string(got) != tc.label {
+					t.Errorf("label_b64 %q", back["label_b64"])
+				}
+				fl := back["file_list"].([]any)[0].(map[string]any)
+				if got, _ := base64.StdEncoding.DecodeString(fl["path_b64"].(string)); string(got) != tc.files[0].Path {
+					t.Errorf("file path_b64 %v", fl)
+				}
+			} else if _, ok := back["label_b64"]; ok {
+				t.Errorf("label_b64 on a UTF-8 label")
+			}
+			page, err := r.HTML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPage(t, page)
+			for _, raw := range []string{tc.label, tc.clip} {
+				if strings.ContainsAny(raw, "<>") && bytes.Contains(page, []byte(raw)) {
+					t.Errorf("page holds %q unescaped", raw)
+				}
+			}
+			if tc.poster != bytes.Contains(page, []byte(`src="data:image/jpeg;base64,`)) {
+				t.Errorf("poster embedded: %v, want %v", !tc.poster, tc.poster)
+			}
+			if tc.b64 && !bytes.Contains(page, []byte(`CARD\xff\xfe`)) {
+				t.Errorf("non-UTF-8 label not shown escaped")
+			}
+		})
+	}
+}
+
+// checkPage asserts the page is valid UTF-8, self-contained and script-free.
+func checkPage(t *testing.T, page []byte) {
+	t.Helper()
+	if !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || !bytes.Contains(page, []byte("</html>")) {
+		t.Fatalf("not a page: %.200s", page)
+	}
+	if !json.Valid([]byte(`"`+strings.ReplaceAll(strings.ReplaceAll(string(page), `\`, `\\`), `"`, `\"`)+`"`)) && !isUTF8(page) {
+		t.Errorf("page not UTF-8")
+	}
+	// No URL scheme or CSS import anywhere (names are shown escaped as
+	// text, so only a real reference could carry one) ...
+	if m := external.Find(page); m != nil {
+		i := bytes.Index(page, m)
+		t.Errorf("external reference %q in %q", m, page[max(0, i-80):min(len(page), i+80)])
+	}
+	// ... and in the tags: no script, frame or link element, no event
+	// handler, no src/href other than an embedded JPEG.
+	for _, tag := range regexp.MustCompile(`<[^>]*>`).FindAll(page, -1) {
+		lt := bytes.ToLower(regexp.MustCompile(`src="data:image/jpeg;base64,[A-Za-z0-9+/=&#;]+"`).ReplaceAll(tag, []byte("src=DATA")))
+		if regexp.MustCompile(`^</?(script|link|iframe|object|embed|base|meta http-equiv|form)`).Match(lt) ||
+			regexp.MustCompile(`\son[a-z]+=`).Match(lt) || bytes.Contains(lt, []byte("href=")) || bytes.Contains(lt, []byte("//")) ||
+			bytes.Count(lt, []byte("src=")) != bytes.Count(lt, []byte("src=data")) {
+			t.Errorf("tag %.200q", tag)
+		}
+	}
+	if n := bytes.Count(page, []byte("<style>")); n != 1 || !bytes.Contains(page, []byte("<style>"+reportCSS+"</style>")) {
+		t.Errorf("want exactly the one hashed <style> block, got %d", n)
+	}
+}
+
+func isUTF8(b []byte) bool { return strings.ToValidUTF8(string(b), "") == string(b) }
+
+func TestAddTimecode(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		frames int64
+		fps    float64
+		df     bool
+		want   string
+	}{
+		{"00:00:00:00", 25, 25, false, "00:00:01:00"},
+		{"01:00:00:00", 24 * 60, 23.976, false, "01:01:00:00"},
+		{"00:00:59;29", 1, 29.97, true, "00:01:00;02"}, // frames 00 and 01 dropped
+		{"00:09:59;29", 1, 29.97, true, "00:10:00;00"}, // not at the tenth minute
+		{"01:00:00;00", 300, 29.97, true, "01:00:10;00"},
+		{"00:00:00;00", 17982, 29.97, true, "00:10:00;00"},
+		{"23:59:59:24", 1, 25, false, "00:00:00:00"},
+		{"00:00:00:00", 3600, 59.94, true, "00:01:00;04"},
+		{"garbage", 10, 25, false, ""},
+		{"00:00:00:00", 10, 0, false, ""},
+	} {
+		if got := addTimecode(tc.in, tc.frames, tc.fps, tc.df); got != tc.want {
+			t.Errorf("addTimecode(%q, %d, %v, %v) = %q, want %q", tc.in, tc.frames, tc.fps, tc.df, got, tc.want)
+		}
+	}
+}
+
+func TestPosterThumb(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "poster.jpg")
+	writeJPEG(t, good, 1280, 720)
+	uri, err := posterThumb(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(string(uri), "data:image/jpeg;base64,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(raw))
+	if err != nil || cfg.Width != reportPosterWidth || cfg.Height != 90 {
+		t.Fatalf("thumbnail %dx%d (%v), want %dx90", cfg.Width, cfg.Height, err, reportPosterWidth)
+	}
+	// Refused: a symlink, a FIFO, a file that is not a JPEG, too large.
+	os.Symlink(good, filepath.Join(dir, "link.jpg"))
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo.jpg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "text.jpg"), []byte("<html>"), 0o644)
+	big, _ := os.Create(filepath.Join(dir, "big.jpg"))
+	big.Truncate(reportPosterMaxIn + 1)
+	big.Close()
+	for _, n := range []string{"link.jpg", "fifo.jpg", "text.jpg", "big.jpg", "missing.jpg"} {
+		done := make(chan error, 1)
+		go func() { _, err := posterThumb(filepath.Join(dir, n)); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s: embedded", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: posterThumb blocked", n)
+		}
+	}
+}
+
+// TestReportFilesAndHandler: a safe card's report is written to the state
+// dir and next to ascmhl/ in the verified destination (never through a
+// planted symlink), card.report_ready is appended once per change, and the
+// handler serves both forms with CSP and ETag.
+func TestReportFilesAndHandler(t *testing.T) {
+	cat := openCatalog(t)
+	stateDir, raid, shuttle := t.TempDir(), t.TempDir(), t.TempDir()
+	rec := reportRecord("A001", "uuid:1234-ABCD/ff00")
+	os.MkdirAll(filepath.Join(raid, rec.Folder, "ascmhl"), 0o755)
+	// The second destination (failed) has a planted symlink: never written.
+	os.MkdirAll(filepath.Join(shuttle, rec.Folder), 0o755)
+	outside := filepath.Join(t.TempDir(), "victim.html")
+	os.WriteFile(outside, []byte("victim"), 0o644)
+	os.Symlink(outside, filepath.Join(shuttle, rec.Folder, ReportHTMLName))
+	rec.Destinations[1].State = cards.DestVerified
+	s := &Service{cat: cat, log: slog.New(slog.NewTextHandler(io.Discard, nil)), vols: map[string]string{"raid": raid, "shuttle": shuttle}}
+	s.SetReports(stateDir)
+	if err := cat.PutState(recordKey(rec.Key), rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.storeFiles(rec.Key, []cards.FileResult{{Path: "DCIM/100GOPRO/GX010001.MP4", Size: 10, BLAKE3: "b3", XXH128: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.writeReport(rec.Key, true)
+	id := CardID(rec.Key)
+	for _, p := range []string{filepath.Join(stateDir, "cards", id, "report.html"), filepath.Join(stateDir, "cards", id, "report.json"),
+		filepath.Join(raid, rec.Folder, ReportHTMLName), filepath.Join(raid, rec.Folder, ReportJSONName)} {
+		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "victim" {
+		t.Errorf("report written through a symlink: %q", b)
+	}
+	if fi, err := os.Lstat(filepath.Join(shuttle, rec.Folder, ReportHTMLName)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("planted symlink replaced: %v", err)
+	}
+	countEvents := func() int {
+		n := 0
+		evs, _ := cat.Events(0, 1000)
+		for _, e := range evs {
+			if e.Type == EvCardReportReady && e.Path == id {
+				n++
+			}
+		}
+		return n
+	}
+	if n := countEvents(); n != 1 {
+		t.Fatalf("%d card.report_ready events, want 1", n)
+	}
+	s.writeReport(rec.Key, false) // unchanged: no new event
+	if n := countEvents(); n != 1 {
+		t.Errorf("%d card.report_ready events after an unchanged rebuild, want 1", n)
+	}
+
+	h := ReportHandler(cat, stateDir, s.log)
+	get := func(path, inm string) *http.Response {
+		req := httptest.NewRequest("GET", path, nil)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Result()
+	}
+	res := get("/v1/cards/"+id+"/report", "")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.HasPrefix(res.Header.Get("Content-Security-Policy"), "default-src 'none'; img-src data:; style-src 'sha256-") {
+		t.Fatalf("report: %d %v", res.StatusCode, res.Header)
+	}
+	checkPage(t, body)
+	if r := get("/v1/cards/"+id+"/report", res.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d", r.StatusCode)
+	}
+	res = get("/v1/cards/"+id+"/report.json", "")
+	var rep Report
+	if err := json.NewDecoder(res.Body).Decode(&rep); err != nil || res.StatusCode != 200 || rep.ID != id || len(rep.FileList) != 1 {
+		t.Errorf("report.json: %d %v %+v", res.StatusCode, err, rep)
+	}
+	for path, code := range map[string]int{"/v1/cards/" + strings.Repeat("0", 32) + "/report": 404, "/v1/cards/XYZ/report.json": 400} {
+		if r := get(path, ""); r.StatusCode != code {
+			t.Errorf("%s: %d, want %d", path, r.StatusCode, code)
+		}
+	}
+}
+
+// TestReportNotOverCardFile: a card file named like the report is never
+// overwritten by it.
+func TestReportNotOverCardFile(t *testing.T) {
+	root := t.TempDir()
+	s := &Service{vols: map[string]string{"v": root}}
+	os.MkdirAll(filepath.Join(root, "c"), 0o755)
+	os.WriteFile(filepath.Join(root, "c", ReportHTMLName), []byte("card's own"), 0o644)
+	err := s.writeDestReport(DestState{Volume: "v", Path: "c"}, map[string]bool{strings.ToLower(ReportHTMLName): true}, []byte("x"), []byte("{}"))
+	if err == nil {
+		t.Fatal("wrote over a card file")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "c", ReportHTMLName)); string(b) != "card's own" {
+		t.Errorf("card file now %q", b)
+	}
+	if err := s.writeDestReport(DestState{Volume: "v", Path: "../etc"}, nil, nil, nil); err == nil {
+		t.Errorf("outside the volume: %v", err)
+	}
+}
