@@ -2,15 +2,20 @@ package main_test
 
 // The contract test: docs/api.md against the live daemon, as a hub
 // integrator would read it. One real daemon (tokenless, loopback) with two
-// volumes (one taken offline), real media (a clip, a WAV, a PNG, text
-// files, a deleted and a rewritten file, a non-UTF-8 name), FFmpeg proxies,
-// MinIO for hub.s3 and an httptest webhook receiver; a second daemon with
-// a token for the 401s. The list of endpoints comes from docs/api.md
-// itself: an endpoint documented there that no case below walks fails the
-// test. Each JSON document is compared key by key with the fields listed
-// here, and every listed field must be named in docs/api.md: an
-// undocumented key from the daemon fails, and so does a listed field the
-// doc never names.
+// volumes (one taken offline), real media (a clip, a WAV, a PNG, a PNG
+// frame sequence, text files, a deleted and a rewritten file, a non-UTF-8
+// name), a loop-mounted GoPro card (when root), FFmpeg proxies, MinIO for
+// hub.s3 and an httptest webhook receiver; a second daemon with a token for
+// the 401s and the console login.
+//
+// What comes from docs/api.md itself: the endpoints (an endpoint documented
+// there that no case walks fails the test; TestAPIRoutesDocumented in
+// daemon/ fails a route served but not documented), the event types and
+// their fields (the Event types table), the metrics (its table). Each JSON
+// document is compared key by key with the fields listed here (required,
+// optional "?", list "[]"), and every listed field must be named in
+// docs/api.md: an undocumented key from the daemon fails, and so does a
+// listed field the doc never names.
 
 import (
 	"bufio"
