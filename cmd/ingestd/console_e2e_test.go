@@ -391,6 +391,10 @@ func TestConsoleE2E(t *testing.T) {
 	if txt := consoleEval[string](b, `document.querySelector('#cards article.card').innerText`); !strings.Contains(txt, "footage/") {
 		t.Errorf("card article lacks its destination:\n%s", txt)
 	}
+	// The card's offload report (GET /v1/cards/{id}/report) is linked
+	// once it is safe, and loads.
+	b.waitJS("report link of the safe card", `document.querySelector('#cards article.card[data-safe="yes"] a.report')`, 20*time.Second)
+	b.waitJS("the offload report loads", `fetch(document.querySelector('#cards article.card a.report').href).then(r => r.ok && (r.headers.get('Content-Type') || '').startsWith('text/html'))`, 20*time.Second)
 	b.shot("cards")
 	t.Logf("card progress values seen: %v", seen)
 	b.open("#/overview")

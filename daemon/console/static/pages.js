@@ -124,7 +124,8 @@ function cardArticle(c, rec) {
       rec ? ['Started', timeEl(rec.started)] : null, rec ? ['Finished', timeEl(rec.finished)] : null,
       rec && rec.safe_at ? ['Safe since', timeEl(rec.safe_at)] : null,
       (c && c.skipped || rec && rec.skipped) ? ['Not copied', ((c && c.skipped) || rec.skipped).map(s => s.path + ': ' + s.reason).join('; ')] : null,
-      folder ? ['Report', el('a', { href: '#/assets?q=' + encodeURIComponent(folder) }, 'offloaded files of ' + folder)] : null]));
+      rec && rec.id && safe ? ['Report', el('a', { href: `/v1/cards/${rec.id}/report`, class: 'report', target: '_blank', rel: 'noopener' }, 'offload report'), ' (', el('a', { href: `/v1/cards/${rec.id}/report.json`, target: '_blank', rel: 'noopener' }, 'JSON'), ')'] : null,
+      folder ? ['Browse', el('a', { href: '#/assets?q=' + encodeURIComponent(folder) }, 'offloaded files of ' + folder)] : null]));
 }
 
 async function cardsPage(root) {
