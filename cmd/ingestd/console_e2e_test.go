@@ -344,6 +344,25 @@ func TestConsoleE2E(t *testing.T) {
 	as := b.shot("asset")
 	consoleDocsCopy(t, as, "console-asset.png")
 
+	// An audio file: its page plays the m4a proxy and draws the waveform.
+	wav := filepath.Join(t.TempDir(), "sound_01.wav")
+	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000:duration=3",
+		"-ac", "2", "-y", wav).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg wav: %v %s", err, out)
+	}
+	mustRun(t, "cp", wav, filepath.Join(e.watch, "sound_01.wav"))
+	var wavID string
+	e.waitFeed(2*time.Minute, "proxy.ready for the wav", func(evs []storage.Event) bool {
+		wavID = consoleFeedAsset(evs, storage.EvLocationAdded, "sound_01.wav")
+		return wavID != "" && consoleHasEvent(evs, storage.EvProxyReady, wavID)
+	})
+	b.open("#/asset/" + wavID)
+	b.waitJS("audio element", `document.querySelector('audio#player')`, 10*time.Second)
+	b.waitJS("audio waveform drawn", `Number(document.querySelector('.wave')?.dataset.peaks) > 0`, 10*time.Second)
+	consoleEval[chromedp.Void](b, `document.getElementById('player').play().then(() => null)`)
+	b.waitJS("audio proxy plays", `(() => { const a = document.getElementById('player'); return a.readyState >= 3 && a.currentTime > 0.3; })()`, 20*time.Second)
+	b.shot("asset-audio")
+
 	// Problems: the failed proxy is listed; the fault is fixed and Retry
 	// makes the proxy.
 	if err := os.Remove(flag); err != nil {

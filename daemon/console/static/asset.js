@@ -43,11 +43,14 @@ function drawWave(canvas, w) {
   const g = canvas.getContext('2d');
   const ch = w.channels || 1, n = w.length || 0;
   g.fillStyle = getComputedStyle(canvas).color;
+  // Scaled to the loudest peak (a quiet take is still readable).
+  let top = 1;
+  for (const v of w.peaks || []) top = Math.max(top, Math.abs(v));
   for (let x = 0; x < W; x++) {
     const i = Math.floor((x / W) * n);
     let lo = 0, hi = 0;
     for (let c = 0; c < ch; c++) { lo = Math.min(lo, w.peaks[(i * ch + c) * 2] || 0); hi = Math.max(hi, w.peaks[(i * ch + c) * 2 + 1] || 0); }
-    const y1 = H / 2 - (hi / 32768) * (H / 2), y2 = H / 2 - (lo / 32768) * (H / 2);
+    const y1 = H / 2 - (hi / top) * (H / 2 - 2), y2 = H / 2 - (lo / top) * (H / 2 - 2);
     g.fillRect(x, y1, 1, Math.max(1, y2 - y1));
   }
 }
@@ -63,7 +66,7 @@ export async function assetPage(root, r) {
   const outs = (a.proxy && a.proxy.outputs) || [];
   const ready = a.proxy && a.proxy.status === 'ready';
   const startFrames = m.timecode ? tcToFrames(m.timecode, fps, m.drop_frame) : 0;
-  const tc = el('output', { class: 'tc', id: 'tc', 'aria-live': 'off', 'data-frame': '0' }, m.timecode ? framesToTC(startFrames, fps, m.drop_frame) : '00:00:00:00');
+  const tc = el('output', { class: 'tc', id: 'tc', 'aria-live': 'off', 'data-frame': '0' }, !vs ? '00:00:00.000' : m.timecode ? framesToTC(startFrames, fps, m.drop_frame) : '00:00:00:00');
   let media = null;
   if (ready && outs.includes('proxy.mp4')) media = el('video', { id: 'player', controls: true, preload: 'auto', playsinline: true, src: `/v1/assets/${a.id}/proxy`, poster: outs.includes('poster.jpg') ? `/v1/assets/${a.id}/poster` : null });
   else if (ready && outs.includes('proxy.m4a')) media = el('audio', { id: 'player', controls: true, preload: 'auto', src: `/v1/assets/${a.id}/proxy` });
@@ -74,16 +77,17 @@ export async function assetPage(root, r) {
   if (isAV) {
     const step = d => { media.pause(); media.currentTime = Math.max(0, (frameAt(media.currentTime) + d + 0.5) / fps); };
     left.append(el('div', { class: 'controls' },
-      el('span', {}, 'Source timecode ', tc, m.timecode ? null : el('span', { class: 'muted' }, ' (no source timecode: from 00:00:00:00)')),
+      vs ? el('span', {}, 'Source timecode ', tc, m.timecode ? null : el('span', { class: 'muted' }, ' (no source timecode: from 00:00:00:00)')) : el('span', {}, 'Position ', tc),
       media.tagName === 'VIDEO' ? [el('button', { type: 'button', onclick: () => step(-1), 'aria-label': 'Previous frame' }, '◀ frame'), el('button', { type: 'button', onclick: () => step(1), 'aria-label': 'Next frame' }, 'frame ▶')] : null,
       el('span', { class: 'muted', id: 'frame-no' }, '')));
   }
   const frameAt = t => Math.max(0, Math.floor(t * fps + 1e-3));
+  const clock = t => `${pad(Math.floor(t / 3600))}:${pad(Math.floor(t / 60) % 60)}:${pad(Math.floor(t) % 60)}.${String(Math.floor((t % 1) * 1000)).padStart(3, '0')}`;
   const setFrame = (f, t) => {
-    tc.textContent = framesToTC(startFrames + f, fps, m.drop_frame);
+    tc.textContent = vs ? framesToTC(startFrames + f, fps, m.drop_frame) : clock(t);
     tc.dataset.frame = String(f);
     const fn = document.getElementById('frame-no');
-    if (fn) fn.textContent = `frame ${num(f)} · ${t.toFixed(3)} s`;
+    if (fn) fn.textContent = vs ? `frame ${num(f)} · ${t.toFixed(3)} s` : '';
     for (const h of left.querySelectorAll('.head')) h.style.left = (m.duration ? (100 * t) / m.duration : 0) + '%';
   };
   const seekFrac = (ev, box) => {
