@@ -161,6 +161,9 @@ type Pipeline struct {
 	// walkDirHook, when set, runs for each directory a walk enters (fault
 	// injection: a test blocks in it like a hung mount).
 	walkDirHook func(rel string)
+	// maxPending bounds the files a walk keeps queued at once (see
+	// settler.touchWalk). Tests shorten it.
+	maxPending int
 	// stopGrace bounds how long Run waits, once cancelled, for its loops
 	// and hash workers; a read stuck in the kernel is abandoned after it.
 	stopGrace time.Duration
@@ -186,7 +189,7 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 		cat: cat, log: log.With("component", "ingest"), cfg: cfg, ignore: ig,
 		vols: map[string]*volume{}, ready: make(chan struct{}),
 		checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
-		walkStall: 30 * time.Second, stopGrace: DefaultStopGrace,
+		walkStall: 30 * time.Second, stopGrace: DefaultStopGrace, maxPending: DefaultMaxPending,
 	}
 	p.beforeHash = envHashGate(p.log)
 	p.settle = newSettler(p)

@@ -20,20 +20,89 @@ type pend struct {
 // settle time, then hands them to the hash pool. Every event re-arms a
 // file's timer; a check that finds a different size, mtime or inode
 // re-arms it too, so a slow writer is never cataloged early.
+//
+// Memory (issue 15): a walk never queues more than the pipeline's
+// maxPending files at once (settling plus handed to the hash pool and not
+// cataloged yet): touchWalk blocks the walk until files are done, so the
+// first walk of a tree of a million files holds a few thousand of them,
+// not all. A walked file is due once its ctime is settle old (nothing
+// about it changed for the settle time: the same fact a timer started at
+// discovery proves, only learned from the inode), so a first ingest of
+// old files is not slowed to maxPending files per settle period.
 type settler struct {
 	p    *Pipeline
 	mu   sync.Mutex
 	m    map[fileKey]*pend
 	busy map[fileKey]bool // handed to the hash pool, not done yet
+	// space is signalled whenever a file leaves (done, dropped): a walk
+	// blocked in touchWalk re-checks the bound.
+	space chan struct{}
+	// peak is the most files ever pending at once (tests).
+	peak int
 }
 
 func newSettler(p *Pipeline) *settler {
-	return &settler{p: p, m: map[fileKey]*pend{}, busy: map[fileKey]bool{}}
+	return &settler{p: p, m: map[fileKey]*pend{}, busy: map[fileKey]bool{}, space: make(chan struct{}, 1)}
+}
+
+// DefaultMaxPending bounds the files a walk keeps queued at once.
+const DefaultMaxPending = 4096
+
+func (s *settler) freed() {
+	select {
+	case s.space <- struct{}{}:
+	default:
+	}
+}
+
+// pendingLocked is what the bound counts.
+func (s *settler) pendingLocked() int { return len(s.m) + len(s.busy) }
+
+// touchWalk queues a file a walk found, first waiting while maxPending
+// files are pending (backpressure: the walk pauses until the hash pool
+// catches up). It does not wait while hashing is paused (nothing would
+// drain) and returns false at once when ctx or quit ends the wait.
+// progress is called whenever a file left meanwhile.
+func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume, e watch.Entry, progress func()) bool {
+	limit := s.p.maxPending
+	for {
+		s.mu.Lock()
+		n := s.pendingLocked()
+		s.mu.Unlock()
+		if limit <= 0 || n < limit || s.p.paused() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-quit:
+			return false
+		case <-s.space:
+			progress()
+		case <-time.After(250 * time.Millisecond): // a pause may have begun
+		}
+	}
+	s.touchAt(v, e, false, walkDue(e, s.p.settleFor()))
+	return true
+}
+
+// walkDue is when a walked file has settled: its ctime plus the settle
+// time, not earlier than now (a ctime in the future: now plus settle).
+func walkDue(e watch.Entry, settle time.Duration) time.Time {
+	now := time.Now()
+	if e.CTime <= 0 || e.CTime > now.UnixNano() {
+		return now.Add(settle)
+	}
+	return time.Unix(0, e.CTime).Add(settle)
 }
 
 // touch (re)queues a file. rearm: an event saw it change, restart its
 // timer from e; otherwise (a walk found it) keep a pending timer as it is.
 func (s *settler) touch(v *volume, e watch.Entry, rearm bool) {
+	s.touchAt(v, e, rearm, time.Now().Add(s.p.settleFor()))
+}
+
+func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
 	k := fileKey{v.name, e.Rel}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,11 +111,12 @@ func (s *settler) touch(v *volume, e watch.Entry, rearm bool) {
 	}
 	if p, ok := s.m[k]; ok {
 		if rearm {
-			p.v, p.e, p.due = v, e, time.Now().Add(s.p.settleFor())
+			p.v, p.e, p.due = v, e, due
 		}
 		return
 	}
-	s.m[k] = &pend{v: v, e: e, due: time.Now().Add(s.p.settleFor())}
+	s.m[k] = &pend{v: v, e: e, due: due}
+	s.peak = max(s.peak, s.pendingLocked())
 	s.p.filesSeen.Add(1)
 }
 
@@ -55,6 +125,7 @@ func (s *settler) drop(vol, rel string) {
 	s.mu.Lock()
 	delete(s.m, fileKey{vol, rel})
 	s.mu.Unlock()
+	s.freed()
 }
 
 // dropVolume forgets every pending file of a volume (offline, removed).
@@ -66,12 +137,14 @@ func (s *settler) dropVolume(vol string) {
 		}
 	}
 	s.mu.Unlock()
+	s.freed()
 }
 
 func (s *settler) done(k fileKey) {
 	s.mu.Lock()
 	delete(s.busy, k)
 	s.mu.Unlock()
+	s.freed()
 }
 
 func (s *settler) counts() (settling, hashing int) {
@@ -148,6 +221,7 @@ func (s *settler) check(p *pend) {
 			s.p.log.Warn("stat settling file", "volume", k.vol, "path", k.rel, "err", err)
 		}
 		delete(s.m, k)
+		s.freed()
 		return
 	}
 	if !sameFile(e, p.e) {

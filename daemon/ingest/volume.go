@@ -404,8 +404,15 @@ func (v *volume) reconcile(ctx context.Context) {
 	v.index.beginWalk()
 	var failed []string
 	files, dirs, queued := 0, 0, 0
+	aborted := false // a wait for queue space ended by stop or cancel
 	werr := watch.Walk(v.root, "", v.p.ignores(), watch.WalkFuncs{
 		Dir: func(rel string) error {
+			if aborted {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return errWalkStopped
+			}
 			if h := v.p.walkDirHook; h != nil {
 				h(rel)
 			}
@@ -432,8 +439,16 @@ func (v *volume) reconcile(ctx context.Context) {
 			if files++; files%64 == 0 {
 				beat()
 			}
+			if aborted {
+				return
+			}
 			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
-				v.p.settle.touch(v, e, false)
+				// Blocks while the pipeline holds maxPending files: the
+				// walk goes on as the hash pool catches up.
+				if !v.p.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.p.progress.Add(1) }) {
+					aborted = true
+					return
+				}
 				queued++
 			}
 		},
@@ -443,7 +458,7 @@ func (v *volume) reconcile(ctx context.Context) {
 		},
 	})
 	if werr != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(werr, errWalkStopped) {
 			v.log.Warn("reconcile walk failed; checking the volume", "err", werr)
 			signal(v.checkReq)
 		}
@@ -459,6 +474,9 @@ func (v *volume) reconcile(ctx context.Context) {
 	v.mu.Unlock()
 	v.log.Info("reconciled", "files", files, "dirs", dirs, "queued", queued, "removed", removed, "took", dur.Round(time.Millisecond))
 }
+
+// errWalkStopped ends a walk whose volume is being stopped.
+var errWalkStopped = errors.New("walk stopped: the volume is being stopped")
 
 // loadIndex reads the volume's present locations from the catalog once.
 func (v *volume) loadIndex() {

@@ -17,6 +17,9 @@ type Entry struct {
 	MTime int64 // unix nanoseconds
 	Ino   uint64
 	Dev   uint64
+	// CTime is the last status change (unix nanoseconds): any write,
+	// truncate, rename or chmod moves it and no user can set it back.
+	CTime int64
 }
 
 // WalkFuncs receives what a walk finds. Nil funcs are skipped.
@@ -191,7 +194,7 @@ func fstatat(dirfd int, name string, st *unix.Stat_t) error {
 }
 
 func entryOf(rel string, st *unix.Stat_t) Entry {
-	return Entry{Rel: rel, Size: st.Size, MTime: st.Mtim.Nano(), Ino: st.Ino, Dev: uint64(st.Dev)}
+	return Entry{Rel: rel, Size: st.Size, MTime: st.Mtim.Nano(), Ino: st.Ino, Dev: uint64(st.Dev), CTime: st.Ctim.Nano()}
 }
 
 // Stat returns the Entry of root/rel without following a final symbolic

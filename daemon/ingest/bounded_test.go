@@ -1,0 +1,78 @@
+package ingest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/watch"
+)
+
+// TestWalkPendingBounded: the first walk of a large tree never holds more
+// than maxPending files (settling, queued for or in the hash pool): the
+// walk waits for the hash pool instead of queueing the whole tree (issue
+// 15: with every file of a 1M tree pending, the first ingest's heap grew by
+// hundreds of MB). It fails if the walk goes back to queueing everything.
+func TestWalkPendingBounded(t *testing.T) {
+	const dirs, perDir, bound = 200, 100, 200
+	root := t.TempDir()
+	for d := range dirs {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range perDir {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.bin", f)), []byte(fmt.Sprintf("file %d/%d", d, f)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h := start(t, "", Config{Volumes: []Volume{{Name: "v", Path: root}}, Settle: 50 * time.Millisecond},
+		func(p *Pipeline) { p.maxPending = bound })
+	waitFor(t, "every file cataloged", func() bool {
+		files, _ := h.p.vols["v"].index.stats()
+		return files == dirs*perDir
+	})
+	h.p.settle.mu.Lock()
+	peak := h.p.settle.peak
+	h.p.settle.mu.Unlock()
+	if peak > bound {
+		t.Fatalf("%d files pending at once, bound %d: the walk queued past its bound", peak, bound)
+	}
+	if peak < bound {
+		// 20,000 files found far faster than they are hashed: the walk
+		// must have reached the bound and waited there.
+		t.Fatalf("peak pending %d never reached the bound %d: backpressure not exercised", peak, bound)
+	}
+	if got := h.p.Status().FilesHashed; got != dirs*perDir {
+		t.Fatalf("files hashed %d, want %d", got, dirs*perDir)
+	}
+}
+
+func TestWalkDue(t *testing.T) {
+	const settle = 5 * time.Second
+	now := time.Now()
+	for _, tc := range []struct {
+		name     string
+		ctime    time.Time
+		min, max time.Time
+	}{
+		{"old file: due at once", now.Add(-time.Hour), now.Add(-time.Hour + settle), now.Add(-time.Hour + settle)},
+		{"changed 1s ago: due 4s from now", now.Add(-time.Second), now.Add(4 * time.Second), now.Add(4 * time.Second)},
+		{"ctime in the future: settle from now", now.Add(time.Hour), now.Add(settle), now.Add(settle + time.Second)},
+		{"no ctime: settle from now", time.Time{}, now.Add(settle), now.Add(settle + time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := watch.Entry{Rel: "a"}
+			if !tc.ctime.IsZero() {
+				e.CTime = tc.ctime.UnixNano()
+			}
+			got := walkDue(e, settle)
+			if got.Before(tc.min) || got.After(tc.max) {
+				t.Fatalf("due %v, want between %v and %v", got.Sub(now), tc.min.Sub(now), tc.max.Sub(now))
+			}
+		})
+	}
+}
