@@ -295,20 +295,32 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		var first *storage.AssetDoc
 		var dur float64
 		var frames int64
+		videos, probed := 0, 0
 		for _, p := range c.Parts {
 			if p.Role != "video" || p.AssetID == "" {
 				continue
 			}
+			videos++
 			a, err := asset(p.AssetID)
-			if err != nil || a == nil || a.Media == nil {
+			if err != nil || a == nil || a.Media == nil || a.Media.Duration <= 0 {
 				continue
 			}
+			probed++
 			if first == nil {
 				first = a
 			}
 			dur += a.Media.Duration
-			if v := videoStream(a.Media); v != nil {
+			if v := videoStream(a.Media); v != nil && v.Frames > 0 && frames >= 0 {
 				frames += v.Frames
+			} else {
+				frames = -1 // not counted for every part: from the duration
+			}
+		}
+		if probed < videos {
+			// Duration and TC out only once every video part is probed.
+			dur, frames = 0, 0
+			if first != nil {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("clip %s: %d of %d video files not probed yet (duration, TC out unknown)", c.Name, videos-probed, videos))
 			}
 		}
 		if first != nil {
@@ -336,10 +348,10 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		} else {
 			r.Warnings = append(r.Warnings, "clip "+c.Name+": no probed media yet (duration, frame rate unknown)")
 		}
-		if frames == 0 && rc.FPS > 0 && rc.Duration > 0 {
+		if frames <= 0 && rc.FPS > 0 && rc.Duration > 0 && probed == videos {
 			frames = int64(math.Round(rc.Duration * rc.FPS))
 		}
-		rc.Frames = frames
+		rc.Frames = max(frames, 0)
 		if rc.TCIn != "" && rc.FPS > 0 && frames > 0 {
 			rc.TCOut = addTimecode(rc.TCIn, frames, rc.FPS, rc.DropFrame)
 		}
