@@ -252,13 +252,25 @@ var (
 		"proxy": ctClipProxy,
 	})
 	ctClipsShape = ctObj("clips[] next?", map[string]*ctShape{"clips": ctClipShape})
-	ctCardsShape = ctObj("cards[]", map[string]*ctShape{"cards": ctObj("key identity label layout volume folder folder_b64? status files bytes "+
+	ctCardsShape = ctObj("cards[]", map[string]*ctShape{"cards": ctObj("id key identity label layout volume folder folder_b64? status files bytes "+
 		"generation? failed_path? failed_path_b64? reason? started finished clips[]? skipped[]? manifests[]? destinations[] safe_to_format safe_at?", map[string]*ctShape{
 		"identity":     ctObj("uuid? label? device? fstype? layout fingerprint", nil),
 		"skipped":      ctSkippedShape,
 		"manifests":    ctManifestShape,
 		"destinations": ctDestShape,
 	})})
+	// GET /v1/cards/{id}/report.json (issue 11 item 5).
+	ctCamShape    = ctObj("make? model? serial?", nil)
+	ctReportShape = ctObj("version id key label label_b64? uuid? fstype? layout camera status safe_to_format safe_at? started finished "+
+		"seconds files bytes mb_per_s hash_formats[] destinations[] clips[] file_list[] skipped[]? manifests[]? warnings[]", map[string]*ctShape{
+		"camera":       ctCamShape,
+		"destinations": ctObj("volume path path_b64? state verified bytes_verified generation? error?", nil),
+		"clips": ctObj("id name name_b64? duration? frame_rate? fps? frames? tc_in? tc_out? drop_frame? codec? width? height? camera? parts[] poster proxy?",
+			map[string]*ctShape{"camera": ctCamShape, "parts": ctObj("role path path_b64? asset_id", nil)}),
+		"file_list": ctObj("path path_b64? size blake3 xxh128 mhl?", map[string]*ctShape{"mhl": ctMap(nil)}),
+		"skipped":   ctSkippedShape,
+		"manifests": ctManifestShape,
+	})
 	// detail of the card events (a JSON object in a string), by type.
 	ctCardDetailShapes = map[string]*ctShape{
 		"card.offloaded": ctObj("label layout key files bytes copied resumed clips generation skipped[]? manifests[]? destinations[] safe_to_format",
@@ -859,6 +871,20 @@ func TestContractAPI(t *testing.T) {
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/"+anyClip, nil), "GET unknown clip", 404, "id")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/"+anyClip+"/proxy", nil), "GET unknown clip proxy", 404, "id")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/not-a-clip", nil), "GET malformed clip id", 400, "id")
+		// The offload report (issue 11 item 5).
+		cover("GET /v1/cards/{id}/report")
+		cover("GET /v1/cards/{id}/report.json")
+		if recs, _ := cards["cards"].([]any); gopro != nil && len(recs) == 1 {
+			id, _ := recs[0].(map[string]any)["id"].(string)
+			ctWantJSON(t, ctDo(t, e, "GET", "/v1/cards/"+id+"/report.json", nil), "GET /v1/cards/{id}/report.json", ctReportShape)
+			r := ctDo(t, e, "GET", "/v1/cards/"+id+"/report", nil)
+			if r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+				!strings.HasPrefix(r.Header.Get("Content-Security-Policy"), "default-src 'none'") || r.Header.Get("ETag") == "" {
+				t.Errorf("GET /v1/cards/{id}/report: %d %v", r.StatusCode, r.Header)
+			}
+		}
+		ctWantError(t, ctDo(t, e, "GET", "/v1/cards/"+anyClip+"/report", nil), "GET unknown card's report", 404, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/cards/not-a-card/report.json", nil), "GET malformed card id's report", 400, "id")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips/not-a-clip/proxy", nil), "GET malformed clip id proxy", 400, "id")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips?limit=0", nil), "GET /v1/clips?limit=0", 400, "limit")
 		ctWantError(t, ctDo(t, e, "GET", "/v1/clips?after=../x", nil), "GET /v1/clips?after=../x", 400, "after")
@@ -1191,6 +1217,14 @@ func TestContractAPI(t *testing.T) {
 				pfx := "edge/contract/clips/" + c["id"].(string) + "/"
 				want[pfx+"proxy.mp4"], want[pfx+"clip.json"] = true, true
 				equalDoc(pfx+"clip.json", "/v1/clips/"+c["id"].(string))
+			}
+		}
+		// Offload reports of the cards safe to format, and only these names.
+		cr, _ := ctJSON(t, "cards", ctDo(t, e, "GET", "/v1/cards", nil).body).(map[string]any)
+		for _, x := range cr["cards"].([]any) {
+			if c, _ := x.(map[string]any); c["safe_to_format"] == true {
+				pfx := "edge/contract/cards/" + c["id"].(string) + "/"
+				want[pfx+"report.html"], want[pfx+"report.json"] = true, true
 			}
 		}
 		sq, _ := ctJSON(t, "sequences", ctDo(t, e, "GET", "/v1/sequences", nil).body).(map[string]any)
