@@ -306,7 +306,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		s3Key     = "AKIAEXAMPLEKEY12345"
 		s3Secret  = "s3-secret-Zx9Yw8Vu7Ts6"
 		hookToken = "hook-tok-1a2b3c4d5e6f"
-		urlPass   = "url-pass-0o9i8u7y" // basic-auth password in the webhook URL
+		urlPass   = "url-pass-0o9i8u7y" // a signature in the webhook URL's query (user info is refused by validation)
 	)
 	var hookAuth atomic.Value
 	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -325,7 +325,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	hookFile := filepath.Join(dir, "hub-token")
 	os.WriteFile(hookFile, []byte(hookToken+"\n"), 0o600)
 	extra := "log:\n  level: debug\nhub:\n  s3:\n    endpoint: " + s3srv.URL + "\n    region: us-east-1\n    bucket: hub\n    path_style: true\n" +
-		"  webhook:\n    url: " + strings.Replace(hub.URL, "://", "://hub:"+urlPass+"@", 1) + "/events\n    token_file: " + hookFile + "\n"
+		"  webhook:\n    url: " + hub.URL + "/events?sig=" + urlPass + "\n    token_file: " + hookFile + "\n"
 	e := newEnv(t, apiToken, extra)
 	e.extraEnv = []string{"AWS_ACCESS_KEY_ID=" + s3Key, "AWS_SECRET_ACCESS_KEY=" + s3Secret, "AWS_EC2_METADATA_DISABLED=true"}
 	e.start()
@@ -355,7 +355,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if os.Getenv("INGESTD_TEST_LOG") != "" {
 		t.Logf("daemon log:\n%s", logs)
 	}
-	for name, secret := range map[string]string{"API token": apiToken, "S3 secret key": s3Secret, "webhook token": hookToken, "webhook URL password": urlPass} {
+	for name, secret := range map[string]string{"API token": apiToken, "S3 secret key": s3Secret, "webhook token": hookToken, "webhook URL signature": urlPass} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the %s appears in the daemon log", name)
 		}
