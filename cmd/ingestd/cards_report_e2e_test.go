@@ -60,8 +60,8 @@ func TestCardsReportE2E(t *testing.T) {
 	shuttle := mdTmpfs(t, "64m")
 	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
 		"disk:\n  min_free: 4096\nappliance_id: box1\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\n"+
-		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  hashes: [xxh128, md5]\n"+
-		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"copy2/{label}\"\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  hashes: [xxh128]\n"+
+		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"copy2/{label}\"\n      hashes: [md5, sha1]\n"+
 		"hub:\n  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n")
 	e.extraEnv = miniotest.Env()
 	e.start()
@@ -130,7 +130,7 @@ func TestCardsReportE2E(t *testing.T) {
 			t.Errorf("destination %+v not verified", d)
 		}
 	}
-	if strings.Join(rep.HashFormats, ",") != "blake3,xxh128,md5" {
+	if strings.Join(rep.HashFormats, ",") != "blake3,xxh128,md5,sha1" {
 		t.Errorf("hash formats %v", rep.HashFormats)
 	}
 
@@ -162,7 +162,7 @@ func TestCardsReportE2E(t *testing.T) {
 		t.Errorf("report lists %d files, the card holds %d", len(rep.FileList), len(b3))
 	}
 	for _, f := range rep.FileList {
-		if f.BLAKE3 != b3[f.Path] || f.XXH128 != x128[f.Path] || f.MHL["md5"] == "" || f.MHL["xxh128"] != f.XXH128 {
+		if f.BLAKE3 != b3[f.Path] || f.XXH128 != x128[f.Path] || f.MHL["md5"] == "" || f.MHL["sha1"] == "" || f.MHL["xxh128"] != f.XXH128 {
 			t.Errorf("%s: report blake3 %s xxh128 %s, b3sum %s xxhsum %s, mhl %v", f.Path, f.BLAKE3, f.XXH128, b3[f.Path], x128[f.Path], f.MHL)
 		}
 	}
@@ -213,6 +213,17 @@ func TestCardsReportE2E(t *testing.T) {
 		}
 		reportSelfContained(t, onDiskHTML)
 		mdVerify(t, dir, 1)
+		// Hash formats per destination: the footage history in
+		// cards.hashes (xxh128), the shuttle's in its own (md5, sha1).
+		gen, err := os.ReadFile(filepath.Join(dir, "ascmhl", d.Generation))
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := func(f string) bool { return bytes.Contains(gen, []byte("<"+f+" ")) }
+		if d.Volume == "footage" && (!has("xxh128") || has("md5") || has("sha1")) ||
+			d.Volume == "shuttle" && (has("xxh128") || !has("md5") || !has("sha1")) {
+			t.Errorf("%s: generation %s hashes: xxh128 %v md5 %v sha1 %v", d.Volume, d.Generation, has("xxh128"), has("md5"), has("sha1"))
+		}
 	}
 
 	// The bucket: the rewritten report (with the poster) under cards/<id>/,

@@ -53,6 +53,26 @@ type Config struct {
 type DestConfig struct {
 	Volume string `yaml:"volume"` // volumes[].name
 	Path   string `yaml:"path"`   // folder template like cards.path (default cards.path)
+	// Hashes are this destination's ASC MHL hash formats (default
+	// cards.hashes): e.g. md5 for a client shuttle, xxh128 on the RAID.
+	// The card is still read once, hashed in every format named.
+	Hashes []string `yaml:"hashes"`
+}
+
+// DestFormats are the parsed hash formats of destination i (after
+// Validate): its own hashes, else cards.hashes.
+func (c *Config) DestFormats(i int) []ascmhl.Format {
+	ds := c.Dests()
+	if i < 0 || i >= len(ds) || len(ds[i].Hashes) == 0 {
+		return c.Formats()
+	}
+	var fs []ascmhl.Format
+	for _, h := range ds[i].Hashes {
+		if f, err := ascmhl.ParseFormat(h); err == nil {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 // Dests returns the destinations in effect (after SetDefaults):
@@ -123,6 +143,11 @@ func (c *Config) Validate() error {
 		sample := Identity{Label: "CARD", UUID: "0000-0000", Layout: LayoutGoPro, Fingerprint: "0123456789abcdef"}
 		if _, err := DestPath(p, sample, time.Now()); err != nil {
 			return fmt.Errorf("cards.destinations[%d].path: %v", i, err)
+		}
+		for j, h := range d.Hashes {
+			if _, err := ascmhl.ParseFormat(h); err != nil {
+				return fmt.Errorf("cards.destinations[%d].hashes[%d]: %v", i, j, err)
+			}
 		}
 		k := d.Volume + "\x00" + p
 		if j, ok := seen[k]; ok {

@@ -142,6 +142,10 @@ type Destination struct {
 	// parent of Dir, created). Nothing from there down is followed through
 	// a symlink.
 	Root string
+	// Formats are the ASC MHL hash formats of this destination's history
+	// (empty: Options.MHLFormats). The card is read once and hashed in
+	// every destination's formats.
+	Formats []ascmhl.Format
 }
 
 // Destination states (DestResult.State, DestProgress.State).
@@ -463,7 +467,21 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		return o.fail(&res, ascmhl.FolderName, fmt.Errorf("%w: %w", ErrHistory, err))
 	}
 	res.CardHistory = len(cardHist.Generations) > 0
-	formats := ascmhl.SortFormats(append(append([]ascmhl.Format(nil), o.opts.MHLFormats...), cardHist.OriginalFormats()...))
+	// Per-destination formats (Destination.Formats): the card is hashed in
+	// all of them; each history is written in its own (else MHLFormats),
+	// plus the card's own.
+	base := ascmhl.SortFormats(append(append([]ascmhl.Format(nil), o.opts.MHLFormats...), cardHist.OriginalFormats()...))
+	all := append([]ascmhl.Format(nil), base...)
+	for _, d := range o.dests {
+		all = append(all, d.Formats...)
+	}
+	formats := ascmhl.SortFormats(all)
+	destFormats := func(d *dest) []ascmhl.Format {
+		if len(d.Formats) == 0 {
+			return base
+		}
+		return ascmhl.SortFormats(append(append([]ascmhl.Format(nil), d.Formats...), cardHist.OriginalFormats()...))
+	}
 
 	files, dirs, err := o.list()
 	if err != nil {
@@ -600,7 +618,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.seal(ctx, cardHist, res.Files, dirs, formats)
+			d.seal(ctx, cardHist, res.Files, dirs, destFormats(d))
 		}()
 	}
 	wg.Wait()

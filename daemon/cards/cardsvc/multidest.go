@@ -15,13 +15,30 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/storage"
 )
 
 // destVol is one configured destination: a volume and its folder template.
 type destVol struct {
 	Volume
-	tmpl string
+	tmpl    string
+	formats []ascmhl.Format // its ASC MHL hash formats (hashes:, else cards.hashes)
+}
+
+// destFormats are the hash formats of record destination i: those of the
+// configured destination at the same place on the same volume, else of
+// the first on that volume, else cards.hashes.
+func (s *Service) destFormats(rec *Record, i int) []ascmhl.Format {
+	if i < len(s.dests) && i < len(rec.Destinations) && s.dests[i].Name == rec.Destinations[i].Volume {
+		return s.dests[i].formats
+	}
+	for _, d := range s.dests {
+		if i < len(rec.Destinations) && d.Name == rec.Destinations[i].Volume {
+			return d.formats
+		}
+	}
+	return s.cfg.Formats()
 }
 
 // DestState is one destination of a card (record and status).
@@ -219,7 +236,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
 			continue
 		}
-		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root})
+		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root, Formats: s.destFormats(&rec, i)})
 	}
 	if rec.Status == "" || rec.Status == StateFailed {
 		rec.Status = StateCopying
@@ -575,7 +592,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		var meter rateMeter
 		log.Info("filling destination from the verified copy", "from", from, "dst", dir)
 		res, err := cards.Offload(ctx, from, dir, cards.Options{
-			MHLFormats: s.cfg.Formats(), Logger: s.log, DestRoot: root,
+			MHLFormats: s.destFormats(&rec, i), Logger: s.log, DestRoot: root,
 			Progress: func(p cards.Progress) {
 				if len(p.Dests) == 0 {
 					return

@@ -243,7 +243,7 @@ func New(cfg cards.Config, vols []Volume, cat *catalog.Catalog, fixity *Fixity, 
 		if tmpl == "" {
 			tmpl = s.cfg.Path
 		}
-		s.dests = append(s.dests, destVol{Volume: Volume{Name: d.Volume, Path: root}, tmpl: tmpl})
+		s.dests = append(s.dests, destVol{Volume: Volume{Name: d.Volume, Path: root}, tmpl: tmpl, formats: s.cfg.DestFormats(i)})
 	}
 	s.offload = s.dests[0].Volume
 	return s, nil
