@@ -74,6 +74,9 @@ func (a *App) provisionStages() error {
 	if err := a.provisionSequences(); err != nil {
 		return err
 	}
+	if err := a.provisionAnalysis(); err != nil {
+		return err
+	}
 	var sync SyncStatus
 	if c := cfg.Hub.S3; c != nil {
 		p, err := s3push.New(*c, a.applianceID, cfg.StateDir, a.cat, a.log)

@@ -38,6 +38,8 @@ const (
 	EvApplianceStarted = "appliance.started" // daemon started (feed consumers may resync)
 	EvDiskLow          = "disk.low"          // state dir or offload volume below disk.min_free: writers paused
 	EvDiskOK           = "disk.ok"           // free space back above the floor: writers resumed
+	EvAnalysisReady    = "analysis.ready"    // technical QC and shot list of an asset are done (analysis package)
+	EvAnalysisFailed   = "analysis.failed"   // analysis of an asset failed
 )
 
 // Hashes are the content digests of an asset, lowercase hex.
@@ -59,6 +61,38 @@ type Asset struct {
 	Proxy  *ProxyInfo  `json:"proxy,omitempty"`
 	Sync   *SyncInfo   `json:"sync,omitempty"`
 	Origin *OriginInfo `json:"origin,omitempty"`
+	// Analysis is the technical QC summary (package analysis); the full
+	// result is the output analysis.json.
+	Analysis *AnalysisInfo `json:"analysis,omitempty"`
+}
+
+// AnalysisInfo is the `analysis` section of an asset: the state of its
+// technical QC and the verdict summary.
+type AnalysisInfo struct {
+	Status   string    `json:"status"`            // queued | ready | failed
+	Verdict  string    `json:"verdict,omitempty"` // pass | warn | fail (worst of the checks)
+	Checks   []Check   `json:"checks,omitempty"`
+	Shots    int       `json:"shots,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Outputs  []string  `json:"outputs,omitempty"` // analysis.json, shots.jpg
+	Loudness *Loudness `json:"loudness,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+}
+
+// Loudness is an EBU R128 measurement of a programme, and its clipping.
+type Loudness struct {
+	Integrated     float64 `json:"integrated_lufs"`
+	Range          float64 `json:"range_lu"`
+	TruePeak       float64 `json:"true_peak_dbtp"`
+	SamplePeak     float64 `json:"sample_peak_dbfs"`
+	ClippedSamples int64   `json:"clipped_samples"`
+}
+
+// Check is one QC verdict: a rule, its result and why.
+type Check struct {
+	Rule    string `json:"rule"`
+	Verdict string `json:"verdict"` // pass | warn | fail
+	Reason  string `json:"reason"`
 }
 
 // ProxyInfo is the state of an asset's proxy outputs.

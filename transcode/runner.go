@@ -36,6 +36,9 @@ type Runner struct {
 	Stall     time.Duration // 0: no watchdog
 	WaitDelay time.Duration // after a kill, how long to wait for pipes (default 5s)
 	Log       *slog.Logger
+	// Stderr, when set, also receives all of FFmpeg's stderr as it is
+	// written (a streaming parser of filter logs, e.g. analysis).
+	Stderr io.Writer
 }
 
 // RunError is an FFmpeg failure with the tail of its stderr.
@@ -94,6 +97,9 @@ func (r *Runner) RunCapture(ctx context.Context, args []string, stdout io.Writer
 	}
 	tail := &tailBuffer{max: 16 << 10}
 	cmd.Stderr = tail
+	if r.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(tail, r.Stderr)
+	}
 
 	if err := cmd.Start(); err != nil {
 		pw.Close()

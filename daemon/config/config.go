@@ -13,8 +13,10 @@ package config
 
 import (
 	_ "embed"
+
 	"errors"
 	"fmt"
+	"github.com/ingestd/ingestd/analysis"
 	"net"
 	"os"
 	"os/exec"
@@ -77,6 +79,8 @@ type Config struct {
 	Proxy transcode.Config `yaml:"proxy"`
 	// Sequences groups numbered frames into sequences (daemon/sequences).
 	Sequences sequences.Config `yaml:"sequences"`
+	// Analysis is technical QC and shots of each proxy (package analysis).
+	Analysis analysis.Config `yaml:"analysis"`
 	// Hub is the cloud sync target (S3 bucket, webhook); absent: no sync.
 	Hub HubConfig `yaml:"hub"`
 	// Cards is camera-card offload (daemon/cards); absent: off.

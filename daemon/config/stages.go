@@ -18,6 +18,7 @@ type HubConfig struct {
 func (c *Config) setStageDefaults() {
 	c.Proxy.SetDefaults()
 	c.Sequences.SetDefaults()
+	c.Analysis.SetDefaults()
 	if c.Hub.S3 != nil {
 		c.Hub.S3.SetDefaults()
 	}
@@ -34,6 +35,9 @@ func (c *Config) validateStages() error {
 		return stageErr(err)
 	}
 	if err := c.Sequences.Validate(); err != nil {
+		return stageErr(err)
+	}
+	if err := c.Analysis.Validate(); err != nil {
 		return stageErr(err)
 	}
 	if c.Hub.S3 != nil {

@@ -1,0 +1,234 @@
+package analysis
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/storage"
+	gen "github.com/ingestd/ingestd/testdata/analysis"
+	"github.com/ingestd/ingestd/transcode"
+)
+
+func qcInput(t *testing.T, audio bool) (input, string) {
+	ff := testenv.Need(t, "ffmpeg")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "qc.mov")
+	if err := gen.QCClip(context.Background(), ff, p, audio); err != nil {
+		t.Fatal(err)
+	}
+	return input{path: p, format: "mov", video: true, audio: audio, duration: 12, frameRate: "25",
+		timecode: gen.Known.Timecode, width: 320, height: 240}, ff
+}
+
+func testCfg() Config {
+	var c Config
+	c.SetDefaults()
+	return c
+}
+
+// within1 asserts t is within one frame (1/25 s) of frame f.
+func within1(t *testing.T, what string, got float64, f int) {
+	t.Helper()
+	if want := float64(f) / gen.Known.FPS; math.Abs(got-want) > 1/gen.Known.FPS+1e-9 {
+		t.Errorf("%s = %.3fs, want frame %d (%.3fs) within one frame", what, got, f, want)
+	}
+}
+
+func TestAnalyseQCClip(t *testing.T) {
+	in, ff := qcInput(t, true)
+	work := t.TempDir()
+	res, err := analyse(context.Background(), transcode.Runner{FFmpeg: ff, Stall: time.Minute}, in, testCfg(), work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := gen.Known
+	if len(res.Black) != 1 {
+		t.Fatalf("black = %+v, want one segment", res.Black)
+	}
+	within1(t, "black start", res.Black[0].Start, k.BlackStart)
+	within1(t, "black end", res.Black[0].End, k.BlackEnd)
+	if res.Black[0].StartTC != "01:00:02:00" || *res.Black[0].StartF != 50 {
+		t.Errorf("black start tc %q frame %d, want 01:00:02:00 / 50", res.Black[0].StartTC, *res.Black[0].StartF)
+	}
+	// The black stretch is frozen too; the held frame 149 is the other freeze.
+	var fz *Segment
+	for i := range res.Freeze {
+		if res.Freeze[i].Start > 5 {
+			fz = &res.Freeze[i]
+		}
+	}
+	if fz == nil {
+		t.Fatalf("freeze = %+v, want one from frame %d", res.Freeze, k.FreezeStart)
+	}
+	within1(t, "freeze start", fz.Start, k.FreezeStart)
+	within1(t, "freeze end", fz.End, k.FreezeEnd)
+	if len(res.Silence) != 1 {
+		t.Fatalf("silence = %+v, want one", res.Silence)
+	}
+	within1(t, "silence start", res.Silence[0].Start, int(k.SilenceStart*k.FPS))
+	within1(t, "silence end", res.Silence[0].End, int(k.SilenceEnd*k.FPS))
+	if len(res.Shots) != len(k.Cuts) {
+		t.Fatalf("shots = %+v, want starts at frames %v", res.Shots, k.Cuts)
+	}
+	for i, s := range res.Shots {
+		within1(t, "shot "+strconv.Itoa(i)+" start", s.Start, k.Cuts[i])
+		if s.Thumbnail == "" {
+			t.Errorf("shot %d has no thumbnail", i)
+		} else if _, err := os.Stat(filepath.Join(work, s.Thumbnail)); err != nil {
+			t.Errorf("shot %d thumbnail: %v", i, err)
+		}
+	}
+	if res.Shots[3].StartTC != "01:00:08:00" {
+		t.Errorf("shot 3 tc %q, want 01:00:08:00", res.Shots[3].StartTC)
+	}
+	if fi, err := os.Stat(filepath.Join(work, OutShots)); err != nil || fi.Size() == 0 {
+		t.Errorf("contact sheet: %v", err)
+	}
+	// R128 against FFmpeg's own ebur128 run separately on the same file.
+	want := ebur128(t, ff, in.path)
+	l := res.Loudness
+	if l == nil {
+		t.Fatal("no loudness")
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"I", l.Integrated, want["I"]}, {"LRA", l.Range, want["LRA"]}, {"TP", l.TruePeak, want["Peak"]}} {
+		if math.Abs(c.got-c.want) > 0.1 {
+			t.Errorf("%s = %.2f, ffmpeg ebur128 says %.2f", c.name, c.got, c.want)
+		}
+	}
+	if l.ClippedSamples != 0 {
+		t.Errorf("clipped samples %d in a -20 dBFS tone", l.ClippedSamples)
+	}
+	check(res, in, testCfg().Rules)
+	verdicts := map[string]string{}
+	for _, c := range res.Checks {
+		verdicts[c.Rule] = c.Verdict
+		if c.Reason == "" {
+			t.Errorf("check %s has no reason", c.Rule)
+		}
+	}
+	// Black is 2.00 s against a 2 s limit: pass; the freeze holds 51 frames
+	// (2.04 s): fail; silence 2 s < 5 s: pass; the -19 LUFS tone is 4 LU off
+	// a -23±1 target: fail.
+	for r, v := range map[string]string{"max_black": Pass, "max_freeze": Fail, "loudness": Fail, "max_silence": Pass, "clipping": Pass, "max_true_peak": Pass} {
+		if verdicts[r] != v {
+			t.Errorf("%s = %q, want %q (%+v)", r, verdicts[r], v, res.Checks)
+		}
+	}
+	// Integrated ≈ -21 LUFS: 2 LU from -23 with tolerance 1 → warn at most…
+	if verdicts["loudness"] == Pass {
+		t.Errorf("loudness %.1f passes a -23±1 target", l.Integrated)
+	}
+}
+
+func TestChecksFollowRules(t *testing.T) {
+	tgt, tp := -21.0, -30.0
+	res := &Result{Duration: 12, Black: []Segment{{Start: 2, End: 4, Duration: 2}},
+		Loudness: &storage.Loudness{Integrated: -21.2, TruePeak: -17}}
+	in := input{video: true, audio: true, frameRate: "24000/1001", width: 1280, height: 720}
+	cases := []struct {
+		name  string
+		rules Rules
+		rule  string
+		want  string
+	}{
+		{"black over", Rules{MaxBlack: time.Second}, "max_black", Fail},
+		{"black under", Rules{MaxBlack: 3 * time.Second}, "max_black", Pass},
+		{"loudness in", Rules{LoudnessTarget: &tgt, LoudnessTolerance: 1}, "loudness", Pass},
+		{"true peak", Rules{MaxTruePeak: &tp}, "max_true_peak", Fail},
+		{"short", Rules{MinDuration: 20 * time.Second}, "min_duration", Fail},
+		{"rate", Rules{FrameRate: "25"}, "frame_rate", Warn},
+		{"rate ok", Rules{FrameRate: "23.976023976023976"}, "frame_rate", Warn},
+		{"rate exact", Rules{FrameRate: "24000/1001"}, "frame_rate", Pass},
+		{"size", Rules{Width: 1920, Height: 1080}, "resolution", Warn},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := *res
+			check(&r, in, c.rules)
+			for _, ch := range r.Checks {
+				if ch.Rule == c.rule {
+					if ch.Verdict != c.want {
+						t.Errorf("%s = %s (%s), want %s", c.rule, ch.Verdict, ch.Reason, c.want)
+					}
+					if c.want == Fail && r.Verdict != Fail {
+						t.Errorf("overall %s with a failing check", r.Verdict)
+					}
+					return
+				}
+			}
+			t.Errorf("no %s check in %+v", c.rule, r.Checks)
+		})
+	}
+}
+
+var reSummary = regexp.MustCompile(`(?m)^\s+(I|LRA|Peak):\s+(\S+)`)
+
+// ebur128 runs FFmpeg's ebur128 on path on its own and returns the last
+// summary's I, LRA and (true) Peak.
+func ebur128(t *testing.T, ff, path string) map[string]float64 {
+	t.Helper()
+	out, err := exec.Command(ff, "-hide_banner", "-nostats", "-i", path, "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ebur128: %v: %s", err, out)
+	}
+	s := string(out)
+	s = s[strings.LastIndex(s, "Summary:"):]
+	m := map[string]float64{}
+	for _, x := range reSummary.FindAllStringSubmatch(s, -1) {
+		if _, seen := m[x[1]]; !seen {
+			m[x[1]], _ = strconv.ParseFloat(x[2], 64)
+		}
+	}
+	if len(m) != 3 {
+		t.Fatalf("ebur128 summary unreadable: %s", s)
+	}
+	return m
+}
+
+func TestParserCapsAndLines(t *testing.T) {
+	p := &parser{}
+	var b strings.Builder
+	for i := range maxEvents + 5 {
+		b.WriteString("[blackdetect @ 0x1] black_start:" + strconv.Itoa(i) + " black_end:" + strconv.Itoa(i) + ".5 black_duration:0.5\n")
+	}
+	b.WriteString(strings.Repeat("x", 3*maxLine) + "\n")
+	b.WriteString("[silencedetect @ 0x2] silence_start: 1.5\n")
+	s := b.String()
+	for len(s) > 0 { // odd write sizes: lines split across writes
+		n := min(len(s), 777)
+		p.Write([]byte(s[:n]))
+		s = s[n:]
+	}
+	p.finish(9)
+	if len(p.black) != maxEvents || !p.truncated {
+		t.Errorf("black %d truncated %v, want %d and true", len(p.black), p.truncated, maxEvents)
+	}
+	if len(p.silence) != 1 || p.silence[0].Start != 1.5 || p.silence[0].End != 9 {
+		t.Errorf("silence open at the end = %+v, want 1.5–9", p.silence)
+	}
+}
+
+func TestTimecode(t *testing.T) {
+	r, _ := parseRate("30000/1001")
+	tc := parseTimecode("10:00:00:00", r)
+	for f, want := range map[int64]string{0: "10:00:00:00", 29: "10:00:00:29", 30: "10:00:01:00", 108000: "11:00:00:00"} {
+		if got := tc.at(f); got != want {
+			t.Errorf("frame %d = %s, want %s", f, got, want)
+		}
+	}
+	if _, err := parseRate("abc"); err == nil {
+		t.Error("abc accepted as a frame rate")
+	}
+}

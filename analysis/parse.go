@@ -1,0 +1,311 @@
+package analysis
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// maxEvents caps the segments and shots kept per kind (a pathological file
+// cannot grow the result without bound); Truncated says when more came.
+const maxEvents = 10000
+
+// maxLine caps one stderr line kept for parsing.
+const maxLine = 4096
+
+// Segment is a black, frozen or silent stretch of the programme: start and
+// end in seconds of the proxy (= of the master), their frame numbers and
+// source timecodes (video frame rate; for audio-only assets, frames are
+// empty).
+type Segment struct {
+	Start    float64 `json:"start"`
+	End      float64 `json:"end"`
+	Duration float64 `json:"duration"`
+	StartF   *int64  `json:"start_frame,omitempty"`
+	EndF     *int64  `json:"end_frame,omitempty"`
+	StartTC  string  `json:"start_tc,omitempty"`
+	EndTC    string  `json:"end_tc,omitempty"`
+}
+
+// Shot is one shot: where it starts (a scene cut, or the first frame) and
+// its thumbnail (shots/NNNNN.jpg under the asset's outputs), if kept.
+type Shot struct {
+	Start     float64 `json:"start"`
+	StartF    *int64  `json:"start_frame,omitempty"`
+	StartTC   string  `json:"start_tc,omitempty"`
+	End       float64 `json:"end"`
+	Thumbnail string  `json:"thumbnail,omitempty"`
+}
+
+// parser reads FFmpeg's stderr (loglevel info) line by line as it comes
+// and keeps what the filters report. It is an io.Writer.
+type parser struct {
+	partial []byte
+	long    bool // the current line is over maxLine: dropped
+
+	black, freeze, silence  []Segment
+	openFreeze, openSilence *float64
+	cuts                    []float64
+	truncated               bool
+
+	// ebur128 summary (the last one wins: a filter instance that FFmpeg
+	// builds and throws away while parsing the graph prints zeros first).
+	inSummary           bool
+	section             string
+	integrated, lra, tp float64
+	haveR128            bool
+	// astats overall.
+	inOverall bool
+	peakDB    float64
+	peakCount int64
+	havePeak  bool
+	samples   int64
+}
+
+var (
+	reBlack   = regexp.MustCompile(`\[blackdetect @ [^\]]*\] black_start:\s*(\S+)\s+black_end:\s*(\S+)`)
+	reFreezeS = regexp.MustCompile(`\[freezedetect @ [^\]]*\] lavfi\.freezedetect\.freeze_start:\s*(\S+)`)
+	reFreezeE = regexp.MustCompile(`\[freezedetect @ [^\]]*\] lavfi\.freezedetect\.freeze_end:\s*(\S+)`)
+	reSilS    = regexp.MustCompile(`\[silencedetect @ [^\]]*\] silence_start:\s*(\S+)`)
+	reSilE    = regexp.MustCompile(`\[silencedetect @ [^\]]*\] silence_end:\s*(\S+)`)
+	reShow    = regexp.MustCompile(`\[Parsed_showinfo_\d+ @ [^\]]*\] n:\s*\d+ pts:\s*-?\d+ pts_time:(\S+)`)
+	reFilter  = regexp.MustCompile(`^\[(Parsed_ebur128|Parsed_astats)_\d+ @ [^\]]*\] (.*)$`)
+	reKV      = regexp.MustCompile(`^\s*([A-Za-z ]+):\s*(\S+)`)
+)
+
+func (p *parser) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexAny(b, "\n\r")
+		if i < 0 {
+			if len(p.partial)+len(b) > maxLine {
+				p.long, p.partial = true, p.partial[:0]
+			} else if !p.long {
+				p.partial = append(p.partial, b...)
+			}
+			break
+		}
+		if !p.long && len(p.partial)+i <= maxLine {
+			p.partial = append(p.partial, b[:i]...)
+			p.line(string(p.partial))
+		}
+		p.partial, p.long = p.partial[:0], false
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func num(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		if strings.HasPrefix(s, "-inf") {
+			return math.Inf(-1), true
+		}
+		return 0, false
+	}
+	return f, true
+}
+
+func (p *parser) add(list *[]Segment, s, e float64) {
+	if len(*list) >= maxEvents {
+		p.truncated = true
+		return
+	}
+	*list = append(*list, Segment{Start: s, End: e, Duration: e - s})
+}
+
+func (p *parser) line(l string) {
+	if m := reFilter.FindStringSubmatch(l); m != nil {
+		p.filterLine(m[1], m[2])
+		return
+	}
+	if p.inSummary && (strings.TrimSpace(l) == "" || strings.HasPrefix(l, " ")) {
+		p.summaryLine(l)
+		return
+	}
+	p.inSummary = false
+	switch {
+	case strings.Contains(l, "[blackdetect @"):
+		if m := reBlack.FindStringSubmatch(l); m != nil {
+			s, ok1 := num(m[1])
+			e, ok2 := num(m[2])
+			if ok1 && ok2 {
+				p.add(&p.black, s, e)
+			}
+		}
+	case strings.Contains(l, "[freezedetect @"):
+		if m := reFreezeS.FindStringSubmatch(l); m != nil {
+			if s, ok := num(m[1]); ok {
+				p.openFreeze = &s
+			}
+		} else if m := reFreezeE.FindStringSubmatch(l); m != nil && p.openFreeze != nil {
+			if e, ok := num(m[1]); ok {
+				p.add(&p.freeze, *p.openFreeze, e)
+				p.openFreeze = nil
+			}
+		}
+	case strings.Contains(l, "[silencedetect @"):
+		if m := reSilS.FindStringSubmatch(l); m != nil {
+			if s, ok := num(m[1]); ok {
+				p.openSilence = &s
+			}
+		} else if m := reSilE.FindStringSubmatch(l); m != nil && p.openSilence != nil {
+			if e, ok := num(m[1]); ok {
+				p.add(&p.silence, *p.openSilence, e)
+				p.openSilence = nil
+			}
+		}
+	case strings.Contains(l, "showinfo"):
+		if m := reShow.FindStringSubmatch(l); m != nil {
+			if t, ok := num(m[1]); ok {
+				if len(p.cuts) >= maxEvents {
+					p.truncated = true
+				} else {
+					p.cuts = append(p.cuts, t)
+				}
+			}
+		}
+	}
+}
+
+// filterLine handles a line of ebur128's summary or astats' report.
+func (p *parser) filterLine(filter, rest string) {
+	switch filter {
+	case "Parsed_ebur128":
+		if strings.HasPrefix(rest, "Summary:") {
+			p.inSummary, p.section = true, ""
+			p.haveR128 = false
+		}
+	case "Parsed_astats":
+		if rest == "Overall" {
+			p.inOverall = true
+			return
+		}
+		if !p.inOverall {
+			return
+		}
+		k, v, ok := strings.Cut(rest, ":")
+		if !ok {
+			return
+		}
+		f, ok := num(v)
+		if !ok {
+			return
+		}
+		switch k {
+		case "Peak level dB":
+			p.peakDB, p.havePeak = f, true
+		case "Peak count":
+			p.peakCount = int64(f)
+		case "Number of samples":
+			p.samples = int64(f)
+		}
+	}
+}
+
+// summaryLine handles an indented line of the ebur128 summary.
+func (p *parser) summaryLine(l string) {
+	t := strings.TrimSpace(l)
+	switch t {
+	case "Integrated loudness:", "Loudness range:", "True peak:", "Sample peak:":
+		p.section = t
+		return
+	}
+	m := reKV.FindStringSubmatch(l)
+	if m == nil {
+		return
+	}
+	f, ok := num(m[2])
+	if !ok {
+		return
+	}
+	switch {
+	case p.section == "Integrated loudness:" && m[1] == "I":
+		p.integrated, p.haveR128 = f, true
+	case p.section == "Loudness range:" && m[1] == "LRA":
+		p.lra = f
+	case p.section == "True peak:" && m[1] == "Peak":
+		p.tp = f
+	}
+}
+
+// finish closes segments still open at the end of the programme.
+func (p *parser) finish(duration float64) {
+	if p.openFreeze != nil {
+		p.add(&p.freeze, *p.openFreeze, max(duration, *p.openFreeze))
+		p.openFreeze = nil
+	}
+	if p.openSilence != nil {
+		p.add(&p.silence, *p.openSilence, max(duration, *p.openSilence))
+		p.openSilence = nil
+	}
+}
+
+// floorDB makes -inf (digital silence) a finite floor that JSON can carry.
+func floorDB(v float64) float64 {
+	if math.IsInf(v, -1) || math.IsNaN(v) || v < -200 {
+		return -200
+	}
+	return v
+}
+
+// rate is an exact frame rate.
+type rate struct{ num, den int64 }
+
+func parseRate(s string) (rate, error) {
+	r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
+	if !ok || r.Sign() <= 0 || !r.Num().IsInt64() || !r.Denom().IsInt64() || r.Cmp(big.NewRat(1000, 1)) > 0 {
+		return rate{}, fmt.Errorf("frame rate %q is not a positive number or fraction up to 1000", s)
+	}
+	return rate{r.Num().Int64(), r.Denom().Int64()}, nil
+}
+
+func (r rate) fps() float64 { return float64(r.num) / float64(r.den) }
+
+// frame is the frame at time t (nearest).
+func (r rate) frame(t float64) int64 { return int64(math.Round(t * r.fps())) }
+
+// timecode is the source timecode of frame f, counted from start
+// ("HH:MM:SS:FF", non-drop arithmetic on the nominal rate; a drop-frame
+// start gives non-drop labels past it).
+type timecode struct {
+	start int64 // frames
+	base  int64 // nominal frames per second
+	ok    bool
+}
+
+func parseTimecode(tc string, r rate) timecode {
+	base := int64(math.Round(r.fps()))
+	if base <= 0 {
+		return timecode{}
+	}
+	f := strings.FieldsFunc(tc, func(c rune) bool { return c == ':' || c == ';' || c == '.' })
+	if len(f) != 4 {
+		return timecode{base: base, ok: true}
+	}
+	var v [4]int64
+	for i, s := range f {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return timecode{base: base, ok: true}
+		}
+		v[i] = n
+	}
+	return timecode{start: ((v[0]*60+v[1])*60+v[2])*base + v[3], base: base, ok: true}
+}
+
+func (t timecode) at(frame int64) string {
+	if !t.ok {
+		return ""
+	}
+	f := t.start + frame
+	day := 24 * 3600 * t.base
+	f = ((f % day) + day) % day
+	ff := f % t.base
+	s := f / t.base
+	return fmt.Sprintf("%02d:%02d:%02d:%02d", s/3600, s/60%60, s%60, ff)
+}

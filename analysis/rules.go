@@ -1,0 +1,111 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Verdicts.
+const (
+	Pass = "pass"
+	Warn = "warn"
+	Fail = "fail"
+)
+
+func longest(s []Segment) (float64, float64) {
+	var d, at float64
+	for _, x := range s {
+		if x.Duration > d {
+			d, at = x.Duration, x.Start
+		}
+	}
+	return d, at
+}
+
+// check applies the rules to res (the master's frame rate and size come
+// from in) and sets Checks and Verdict.
+func check(res *Result, in input, r Rules) {
+	var cs []storage.Check
+	add := func(rule, v, f string, a ...any) {
+		cs = append(cs, storage.Check{Rule: rule, Verdict: v, Reason: fmt.Sprintf(f, a...)})
+	}
+	seg := func(rule, what string, s []Segment, limit float64) {
+		d, at := longest(s)
+		if limit <= 0 {
+			return
+		}
+		if d > limit {
+			add(rule, Fail, "longest %s %.2fs (at %.2fs) is over %.2fs", what, d, at, limit)
+		} else {
+			add(rule, Pass, "longest %s %.2fs, limit %.2fs", what, d, limit)
+		}
+	}
+	if in.video {
+		seg("max_black", "black", res.Black, r.MaxBlack.Seconds())
+		seg("max_freeze", "freeze", res.Freeze, r.MaxFreeze.Seconds())
+	}
+	if in.audio {
+		seg("max_silence", "silence", res.Silence, r.MaxSilence.Seconds())
+		if l := res.Loudness; l != nil && r.LoudnessTarget != nil {
+			off := math.Abs(l.Integrated - *r.LoudnessTarget)
+			tol := r.LoudnessTolerance
+			switch {
+			case off > 2*tol:
+				add("loudness", Fail, "integrated %.1f LUFS is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, off, *r.LoudnessTarget, tol)
+			case off > tol:
+				add("loudness", Warn, "integrated %.1f LUFS is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, off, *r.LoudnessTarget, tol)
+			default:
+				add("loudness", Pass, "integrated %.1f LUFS, target %.1f±%.1f", l.Integrated, *r.LoudnessTarget, tol)
+			}
+		}
+		if l := res.Loudness; l != nil && r.MaxTruePeak != nil {
+			if l.TruePeak > *r.MaxTruePeak {
+				add("max_true_peak", Fail, "true peak %.1f dBTP is over %.1f", l.TruePeak, *r.MaxTruePeak)
+			} else {
+				add("max_true_peak", Pass, "true peak %.1f dBTP, limit %.1f", l.TruePeak, *r.MaxTruePeak)
+			}
+		}
+		if l := res.Loudness; l != nil {
+			if l.ClippedSamples > 0 {
+				add("clipping", Fail, "%d samples at full scale", l.ClippedSamples)
+			} else {
+				add("clipping", Pass, "no sample at full scale (peak %.1f dBFS)", l.SamplePeak)
+			}
+		}
+	} else {
+		add("audio", Warn, "no audio stream")
+	}
+	if r.MinDuration > 0 {
+		if res.Duration < r.MinDuration.Seconds() {
+			add("min_duration", Fail, "duration %.2fs is under %.2fs", res.Duration, r.MinDuration.Seconds())
+		} else {
+			add("min_duration", Pass, "duration %.2fs, minimum %.2fs", res.Duration, r.MinDuration.Seconds())
+		}
+	}
+	if r.FrameRate != "" && in.video {
+		want, _ := parseRate(r.FrameRate)
+		got, err := parseRate(in.frameRate)
+		if err != nil || got.num*want.den != want.num*got.den {
+			add("frame_rate", Warn, "frame rate %s, expected %s", in.frameRate, r.FrameRate)
+		} else {
+			add("frame_rate", Pass, "frame rate %s", in.frameRate)
+		}
+	}
+	if (r.Width > 0 || r.Height > 0) && in.video {
+		if (r.Width > 0 && in.width != r.Width) || (r.Height > 0 && in.height != r.Height) {
+			add("resolution", Warn, "%dx%d, expected %dx%d", in.width, in.height, r.Width, r.Height)
+		} else {
+			add("resolution", Pass, "%dx%d", in.width, in.height)
+		}
+	}
+	res.Checks, res.Verdict = cs, Pass
+	for _, c := range cs {
+		if c.Verdict == Fail {
+			res.Verdict = Fail
+		} else if c.Verdict == Warn && res.Verdict == Pass {
+			res.Verdict = Warn
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/transcode"
+)
+
+// Output names under storage.OutputPath.
+const (
+	OutJSON  = "analysis.json"
+	OutShots = "shots.jpg"
+	OutThumb = "shots" // folder of per-shot thumbnails NNNNN.jpg
+)
+
+// Result is analysis.json.
+type Result struct {
+	AssetID   string  `json:"asset_id"`
+	Source    string  `json:"source"` // the output measured: proxy.mp4 | proxy.m4a
+	Duration  float64 `json:"duration"`
+	FrameRate string  `json:"frame_rate,omitempty"`
+	StartTC   string  `json:"start_tc,omitempty"`
+	Video     bool    `json:"video"`
+	Audio     bool    `json:"audio"`
+
+	Black   []Segment `json:"black"`
+	Freeze  []Segment `json:"freeze"`
+	Silence []Segment `json:"silence"`
+	Shots   []Shot    `json:"shots"`
+	// Loudness of the proxy's audio (the programme mix), EBU R128.
+	Loudness *storage.Loudness `json:"loudness,omitempty"`
+	// Truncated: more than 10,000 segments or shots of a kind were found;
+	// the first ones are kept.
+	Truncated bool            `json:"truncated,omitempty"`
+	Checks    []storage.Check `json:"checks"`
+	Verdict   string          `json:"verdict"`
+	Elapsed   float64         `json:"elapsed_s"`
+	At        time.Time       `json:"at"`
+}
+
+// input is what one analysis reads: the proxy, and what the asset's
+// probe says of the master.
+type input struct {
+	path      string // proxy file
+	format    string // demuxer
+	video     bool
+	audio     bool
+	duration  float64
+	frameRate string
+	timecode  string
+	width     int
+	height    int
+}
+
+// args builds the one FFmpeg command of an analysis: the proxy through
+// transcode's input builder (file protocol only, demuxer forced), a video
+// graph ending in the shot thumbnails (image2 into thumbs) and an audio
+// graph ending in a null sink.
+func args(in input, scene float64, thumbs string) ([]string, error) {
+	a, err := transcode.InputArgs(in.format, in.path)
+	if err != nil {
+		return nil, err
+	}
+	a = append([]string{"-loglevel", "info"}, a...)
+	var graph []string
+	if in.video {
+		graph = append(graph, fmt.Sprintf("[0:v:0]blackdetect=d=0:pix_th=0.10,freezedetect=n=0.001:d=0.2,"+
+			"select='eq(n\\,0)+gt(scene\\,%g)',showinfo,scale=160:-2,format=yuvj420p[th]", scene))
+	}
+	if in.audio {
+		graph = append(graph, "[0:a:0]silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=none,ebur128=peak=true+sample[ao]")
+	}
+	if len(graph) == 0 {
+		return nil, fmt.Errorf("nothing to analyse in %s", filepath.Base(in.path))
+	}
+	a = append(a, "-filter_complex", strings.Join(graph, ";"))
+	if in.video {
+		a = append(a, "-map", "[th]", "-fps_mode", "passthrough", "-q:v", "5", "-f", "image2",
+			transcode.Literal(filepath.Join(thumbs, "%05d.jpg")))
+	}
+	if in.audio {
+		a = append(a, "-map", "[ao]", "-f", "null", "-")
+	}
+	return a, nil
+}
+
+// analyse runs FFmpeg over in, writes the thumbnails into work/shots and
+// the contact sheet work/shots.jpg, and returns the result (checks not yet
+// applied).
+func analyse(ctx context.Context, r transcode.Runner, in input, cfg Config, work string) (*Result, error) {
+	thumbs := filepath.Join(work, OutThumb)
+	if err := os.MkdirAll(thumbs, 0o755); err != nil {
+		return nil, fmt.Errorf("thumbnail dir: %w", err)
+	}
+	a, err := args(in, cfg.SceneThreshold, thumbs)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{}
+	r.Stderr = p
+	start := time.Now()
+	if err := r.Run(ctx, a, nil, nil); err != nil {
+		return nil, err
+	}
+	p.finish(in.duration)
+	res := &Result{Duration: in.duration, Video: in.video, Audio: in.audio, StartTC: in.timecode,
+		FrameRate: in.frameRate, Truncated: p.truncated, Black: p.black, Freeze: p.freeze, Silence: p.silence}
+	var rt rate
+	var tc timecode
+	if in.video && in.frameRate != "" {
+		if x, err := parseRate(in.frameRate); err == nil {
+			rt, tc = x, parseTimecode(in.timecode, x)
+		}
+	}
+	stamp := func(t float64) (*int64, string) {
+		if rt.num == 0 {
+			return nil, ""
+		}
+		f := rt.frame(t)
+		return &f, tc.at(f)
+	}
+	for _, list := range [][]Segment{res.Black, res.Freeze, res.Silence} {
+		for i := range list {
+			list[i].StartF, list[i].StartTC = stamp(list[i].Start)
+			list[i].EndF, list[i].EndTC = stamp(list[i].End)
+		}
+	}
+	if in.audio && p.haveR128 {
+		l := &storage.Loudness{Integrated: floorDB(p.integrated), Range: p.lra, TruePeak: floorDB(p.tp),
+			SamplePeak: floorDB(p.peakDB)}
+		if p.havePeak && p.peakDB >= -0.001 { // samples at full scale: clipped
+			l.ClippedSamples = p.peakCount
+		}
+		res.Loudness = l
+	} else if in.audio {
+		return nil, fmt.Errorf("ebur128 gave no summary for %s", filepath.Base(in.path))
+	}
+	// Shots: one per selected frame, thumbnails in order of the frames.
+	files, _ := filepath.Glob(filepath.Join(thumbs, "*.jpg"))
+	sort.Strings(files)
+	for i, t := range p.cuts {
+		s := Shot{Start: t, End: in.duration}
+		s.StartF, s.StartTC = stamp(t)
+		if i < len(files) && i < cfg.MaxThumbnails {
+			s.Thumbnail = OutThumb + "/" + filepath.Base(files[i])
+		}
+		if i > 0 {
+			res.Shots[i-1].End = t
+		}
+		res.Shots = append(res.Shots, s)
+	}
+	for i := cfg.MaxThumbnails; i < len(files); i++ {
+		_ = os.Remove(files[i])
+	}
+	if len(files) > cfg.MaxThumbnails {
+		files = files[:cfg.MaxThumbnails]
+	}
+	if len(files) > 0 {
+		if err := contactSheet(files, filepath.Join(work, OutShots)); err != nil {
+			return nil, err
+		}
+	}
+	res.Elapsed = time.Since(start).Seconds()
+	if res.Black == nil {
+		res.Black = []Segment{}
+	}
+	if res.Freeze == nil {
+		res.Freeze = []Segment{}
+	}
+	if res.Silence == nil {
+		res.Silence = []Segment{}
+	}
+	if res.Shots == nil {
+		res.Shots = []Shot{}
+	}
+	return res, nil
+}
+
+// contactSheet tiles the thumbnails, 10 a row, into one JPEG.
+func contactSheet(files []string, out string) error {
+	const cols = 10
+	var imgs []image.Image
+	w, h := 0, 0
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return fmt.Errorf("thumbnail: %w", err)
+		}
+		img, err := jpeg.Decode(fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("thumbnail %s: %w", filepath.Base(f), err)
+		}
+		b := img.Bounds()
+		w, h = max(w, b.Dx()), max(h, b.Dy())
+		imgs = append(imgs, img)
+	}
+	rows := (len(imgs) + cols - 1) / cols
+	c := min(len(imgs), cols)
+	sheet := image.NewRGBA(image.Rect(0, 0, c*w, rows*h))
+	for i, img := range imgs {
+		at := image.Pt(i%cols*w, i/cols*h)
+		draw.Draw(sheet, image.Rectangle{Min: at, Max: at.Add(img.Bounds().Size())}, img, img.Bounds().Min, draw.Src)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("contact sheet: %w", err)
+	}
+	if err := jpeg.Encode(f, sheet, &jpeg.Options{Quality: 80}); err != nil {
+		f.Close()
+		return fmt.Errorf("contact sheet %s: %w", out, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,354 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/transcode"
+)
+
+// Catalog is the part of *catalog.Catalog this stage uses.
+type Catalog interface {
+	Asset(id string) (storage.AssetDoc, error)
+	UpdateAsset(id, eventType, detail string, fn func(*storage.Asset) error) ([]storage.Event, error)
+	Consume(ctx context.Context, cursor string, batch int, fn func([]storage.Event) error) error
+	PutState(key string, v any) error
+	DeleteState(key string) error
+	ListState(prefix string, fn func(key string, raw []byte) error) error
+}
+
+// Analysis statuses on storage.AnalysisInfo.
+const (
+	StatusQueued = "queued"
+	StatusReady  = "ready"
+	StatusFailed = "failed"
+)
+
+const (
+	cursorName = "analysis"
+	jobPrefix  = "analysis/job/"
+)
+
+type job struct {
+	ID     string    `json:"id"`
+	Queued time.Time `json:"queued"`
+}
+
+// Status is the stage's section of /v1/status.
+type Status struct {
+	Enabled bool           `json:"enabled"`
+	Slots   int            `json:"slots"`
+	Queued  int            `json:"queued"`
+	Running []string       `json:"running"`
+	Done    map[string]int `json:"done"`
+}
+
+// Service is the analysis stage. Create it with New, run it with Run.
+type Service struct {
+	cfg      Config
+	ffmpeg   string
+	stateDir string
+	cat      Catalog
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	queue   []string
+	pending map[string]bool // queued or running
+	running map[string]bool
+	done    map[string]int
+	wake    chan struct{}
+}
+
+// New checks cfg and returns a stopped Service.
+func New(cfg Config, ffmpeg, stateDir string, cat Catalog, log *slog.Logger) (*Service, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if ffmpeg == "" {
+		ffmpeg = "ffmpeg"
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{cfg: cfg, ffmpeg: ffmpeg, stateDir: stateDir, cat: cat, log: log.With("component", "analysis"),
+		pending: map[string]bool{}, running: map[string]bool{}, done: map[string]int{}, wake: make(chan struct{}, 1)}, nil
+}
+
+// Status returns a snapshot of the stage.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Enabled: s.cfg.On(), Slots: s.cfg.Jobs, Queued: len(s.queue), Running: []string{}, Done: map[string]int{}}
+	for id := range s.running {
+		st.Running = append(st.Running, id)
+	}
+	sort.Strings(st.Running)
+	for k, v := range s.done {
+		st.Done[k] = v
+	}
+	return st
+}
+
+// Run re-queues the jobs left by a previous run, starts cfg.Jobs workers
+// and queues every asset whose proxy becomes ready, until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var loaded []job
+	err := s.cat.ListState(jobPrefix, func(key string, raw []byte) error {
+		var j job
+		if json.Unmarshal(raw, &j) != nil || j.ID == "" {
+			j.ID = strings.TrimPrefix(key, jobPrefix)
+		}
+		loaded = append(loaded, j)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("analysis: load jobs: %w", err)
+	}
+	sort.Slice(loaded, func(a, b int) bool { return loaded[a].Queued.Before(loaded[b].Queued) })
+	for _, j := range loaded {
+		s.push(j.ID)
+	}
+	var wg sync.WaitGroup
+	for range s.cfg.Jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.worker(ctx) }()
+	}
+	err = s.cat.Consume(ctx, cursorName, 64, func(evs []storage.Event) error {
+		for _, e := range evs {
+			if e.Type != storage.EvProxyReady || e.AssetID == "" {
+				continue
+			}
+			if err := s.queueAsset(e.AssetID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("analysis: consume events: %w", err)
+	}
+	return nil
+}
+
+// queueAsset persists a job for a video or audio asset and queues it.
+func (s *Service) queueAsset(id string) error {
+	doc, err := s.cat.Asset(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("asset %s: %w", id, err)
+	}
+	if doc.Kind != transcode.KindVideo && doc.Kind != transcode.KindAudio {
+		return nil
+	}
+	s.mu.Lock()
+	busy := s.pending[id]
+	s.mu.Unlock()
+	if busy {
+		return nil
+	}
+	if err := s.cat.PutState(jobPrefix+id, job{ID: id, Queued: time.Now().UTC()}); err != nil {
+		return fmt.Errorf("persist analysis job %s: %w", id, err)
+	}
+	if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "analysis queued", func(a *storage.Asset) error {
+		a.Analysis = &storage.AnalysisInfo{Status: StatusQueued, At: time.Now().UTC()}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("update asset %s: %w", id, err)
+	}
+	s.push(id)
+	return nil
+}
+
+func (s *Service) push(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[id] {
+		return
+	}
+	s.pending[id] = true
+	s.queue = append(s.queue, id)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) worker(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		var id string
+		if len(s.queue) > 0 {
+			id, s.queue = s.queue[0], s.queue[1:]
+			s.running[id] = true
+			if len(s.queue) > 0 {
+				select {
+				case s.wake <- struct{}{}:
+				default:
+				}
+			}
+		}
+		s.mu.Unlock()
+		if id == "" {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+				continue
+			}
+		}
+		s.runJob(ctx, id)
+		s.mu.Lock()
+		delete(s.running, id)
+		delete(s.pending, id)
+		s.mu.Unlock()
+	}
+}
+
+// runJob analyses one asset and records the result or the failure; a job
+// interrupted by shutdown keeps its record and runs at the next start.
+func (s *Service) runJob(ctx context.Context, id string) {
+	log := s.log.With("asset", id)
+	res, err := s.analyseAsset(ctx, id)
+	if ctx.Err() != nil {
+		log.Info("analysis interrupted, left queued for the next start")
+		return
+	}
+	now := time.Now().UTC()
+	if err != nil {
+		msg := transcode.ScrubPaths(err.Error(), map[string]string{s.stateDir: "state_dir"})
+		if len(msg) > 1500 {
+			msg = msg[:1500] + "…"
+		}
+		log.Warn("analysis failed", "err", err)
+		if _, uerr := s.cat.UpdateAsset(id, storage.EvAnalysisFailed, msg, func(a *storage.Asset) error {
+			a.Analysis = &storage.AnalysisInfo{Status: StatusFailed, Error: msg, At: now}
+			return nil
+		}); uerr != nil && !errors.Is(uerr, storage.ErrNotFound) {
+			log.Error("record analysis failure", "err", uerr)
+			return
+		}
+		s.finish(id, StatusFailed)
+		return
+	}
+	outs := []string{OutJSON}
+	if len(res.Shots) > 0 && res.Video {
+		outs = append(outs, OutShots)
+	}
+	if _, uerr := s.cat.UpdateAsset(id, storage.EvAnalysisReady, res.Verdict, func(a *storage.Asset) error {
+		a.Analysis = &storage.AnalysisInfo{Status: StatusReady, Verdict: res.Verdict, Checks: res.Checks,
+			Shots: len(res.Shots), Loudness: res.Loudness, Outputs: outs, At: now}
+		return nil
+	}); uerr != nil && !errors.Is(uerr, storage.ErrNotFound) {
+		log.Error("record analysis", "err", uerr)
+		return
+	}
+	log.Info("analysis ready", "verdict", res.Verdict, "shots", len(res.Shots), "elapsed", res.Elapsed)
+	s.finish(id, StatusReady)
+}
+
+func (s *Service) finish(id, status string) {
+	if err := s.cat.DeleteState(jobPrefix + id); err != nil {
+		s.log.Error("delete analysis job record", "asset", id, "err", err)
+	}
+	s.mu.Lock()
+	s.done[status]++
+	s.mu.Unlock()
+}
+
+// analyseAsset runs the analysis of asset id's proxy and installs its
+// outputs (by rename) beside the proxy.
+func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) {
+	doc, err := s.cat.Asset(id)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: %w", id, err)
+	}
+	in, err := s.inputOf(doc)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(storage.OutputPath(s.stateDir, id, OutJSON))
+	work, err := os.MkdirTemp(dir, ".analysis-")
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: work dir: %w", id, err)
+	}
+	defer os.RemoveAll(work)
+	r := transcode.Runner{FFmpeg: s.ffmpeg, Stall: s.cfg.StallTimeout, Log: s.log}
+	res, err := analyse(ctx, r, in, s.cfg, work)
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: analyse %s: %w", id, filepath.Base(in.path), err)
+	}
+	res.AssetID, res.Source, res.At = id, filepath.Base(in.path), time.Now().UTC()
+	check(res, in, s.cfg.Rules)
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("asset %s: encode analysis: %w", id, err)
+	}
+	if err := os.WriteFile(filepath.Join(work, OutJSON), b, 0o644); err != nil {
+		return nil, fmt.Errorf("asset %s: write analysis: %w", id, err)
+	}
+	// Install: thumbnails folder, contact sheet, then analysis.json last.
+	_ = os.RemoveAll(filepath.Join(dir, OutThumb))
+	if err := os.Rename(filepath.Join(work, OutThumb), filepath.Join(dir, OutThumb)); err != nil {
+		return nil, fmt.Errorf("asset %s: install thumbnails: %w", id, err)
+	}
+	if _, err := os.Stat(filepath.Join(work, OutShots)); err == nil {
+		if err := os.Rename(filepath.Join(work, OutShots), filepath.Join(dir, OutShots)); err != nil {
+			return nil, fmt.Errorf("asset %s: install %s: %w", id, OutShots, err)
+		}
+	}
+	if err := os.Rename(filepath.Join(work, OutJSON), filepath.Join(dir, OutJSON)); err != nil {
+		return nil, fmt.Errorf("asset %s: install %s: %w", id, OutJSON, err)
+	}
+	return res, nil
+}
+
+// inputOf picks the asset's proxy and what its probe says of the master.
+func (s *Service) inputOf(doc storage.AssetDoc) (input, error) {
+	if doc.Proxy == nil || doc.Proxy.Status != transcode.StatusReady {
+		return input{}, fmt.Errorf("asset %s: no ready proxy", doc.ID)
+	}
+	m := doc.Media
+	if m == nil {
+		m = &storage.Media{}
+	}
+	in := input{duration: m.Duration, timecode: m.Timecode, format: "mov"}
+	for _, st := range m.Streams {
+		switch st.Type {
+		case "video":
+			if !in.video && !st.AttachedPic {
+				in.video, in.frameRate, in.width, in.height = true, st.FrameRate, st.Width, st.Height
+			}
+		case "audio":
+			in.audio = true
+		}
+	}
+	name := transcode.OutProxyVideo
+	if doc.Kind == transcode.KindAudio {
+		name, in.video = transcode.OutProxyAudio, false
+	}
+	in.path = storage.OutputPath(s.stateDir, doc.ID, name)
+	if fi, err := os.Stat(in.path); err != nil || !fi.Mode().IsRegular() {
+		return input{}, fmt.Errorf("asset %s: proxy %s missing", doc.ID, name)
+	}
+	if !in.video && !in.audio {
+		return input{}, fmt.Errorf("asset %s: no video or audio stream to analyse", doc.ID)
+	}
+	return in, nil
+}

@@ -1,0 +1,25 @@
+package daemon
+
+import (
+	"github.com/ingestd/ingestd/analysis"
+)
+
+// provisionAnalysis registers /v1/assets/{id}/analysis.json and shots.jpg
+// and, unless analysis.enabled is false or the transcode stage is not
+// running (no proxies to analyse), the analysis stage (package analysis):
+// technical QC and shots of each proxy once it is ready. Restart-only.
+func (a *App) provisionAnalysis() error {
+	cfg := a.cfg
+	h := analysis.Handler(cfg.StateDir)
+	a.api.Handle("/v1/assets/{id}/analysis.json", h)
+	a.api.Handle("/v1/assets/{id}/shots.jpg", h)
+	if !cfg.Analysis.On() || a.st.transcode == nil {
+		return nil
+	}
+	svc, err := analysis.New(cfg.Analysis, cfg.FFmpeg, cfg.StateDir, a.cat, a.log)
+	if err != nil {
+		return err
+	}
+	a.AddService(Service{Name: "analysis", Run: svc.Run, Restart: true})
+	return nil
+}

@@ -1,0 +1,60 @@
+// Package analysis generates clips with known technical faults and
+// structure for the analysis stage's tests: a black segment, a frozen
+// stretch, a silence and hard cuts at known frames, with a known start
+// timecode. It owns only the files it is asked to write.
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+)
+
+// Known is what the QC clip holds (25 fps, 300 frames = 12 s, start
+// timecode 01:00:00:00, 48 kHz stereo 440 Hz tone):
+//   - frames 0–49: testsrc2 (moving);
+//   - frames 50–99: black (BlackStart..BlackEnd);
+//   - frames 100–149: testsrc (moving), frame 149 then held: frames
+//     149–199 identical (FreezeStart..FreezeEnd);
+//   - frames 200–299: negated testsrc2 (moving);
+//   - audio silent from 2.0 s to 4.0 s (SilenceStart..SilenceEnd).
+//
+// Hard cuts (shot starts) at frames 0, 50, 100 and 200.
+var Known = struct {
+	FPS                      float64
+	Frames                   int
+	Timecode                 string
+	BlackStart, BlackEnd     int // frames, end exclusive
+	FreezeStart, FreezeEnd   int
+	SilenceStart, SilenceEnd float64 // seconds
+	Cuts                     []int
+}{25, 300, "01:00:00:00", 50, 100, 149, 200, 2.0, 4.0, []int{0, 50, 100, 200}}
+
+// QCClip writes the clip described by Known to path (a .mov, H.264 and
+// PCM, 320x240). With audio false the clip has no audio stream.
+func QCClip(ctx context.Context, ffmpeg, path string, audio bool) error {
+	graph := "[0:v]trim=end_frame=50,setpts=PTS-STARTPTS[a0];" +
+		"[1:v]trim=end_frame=50,setpts=PTS-STARTPTS[b0];" +
+		"[2:v]trim=end_frame=50,setpts=PTS-STARTPTS,tpad=stop=50:stop_mode=clone[c];" +
+		"[3:v]trim=end_frame=100,setpts=PTS-STARTPTS,negate[d];" +
+		"[a0][b0][c][d]concat=n=4:v=1:a=0,format=yuv420p[v]"
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", "testsrc2=s=320x240:r=25",
+		"-f", "lavfi", "-i", "color=c=black:s=320x240:r=25",
+		"-f", "lavfi", "-i", "testsrc=s=320x240:r=25",
+		"-f", "lavfi", "-i", "testsrc2=s=320x240:r=25"}
+	maps := []string{"-map", "[v]"}
+	if audio {
+		args = append(args, "-f", "lavfi", "-i", "sine=f=440:r=48000:d=12")
+		graph += ";[4:a]volume=0:enable='between(t,2,4)',pan=stereo|c0=c0|c1=c0[a]"
+		maps = append(maps, "-map", "[a]", "-c:a", "pcm_s16le")
+	}
+	args = append(args, "-filter_complex", graph)
+	args = append(args, maps...)
+	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-frames:v", "300",
+		"-timecode", "01:00:00:00", path)
+	if out, err := exec.CommandContext(ctx, ffmpeg, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("generate %s: %w: %s", path, err, out)
+	}
+	return nil
+}
