@@ -254,10 +254,24 @@ func blkid(bin, dev string) (uuid, label string) {
 		case "UUID":
 			uuid = v
 		case "LABEL":
-			label = strings.ReplaceAll(v, `\ `, " ")
+			label = unescapeExport(v)
 		}
 	}
 	return uuid, label
+}
+
+// unescapeExport undoes the shell escaping of `blkid -o export` values:
+// a backslash before any character (space, <, &, ", ', $ ...) stands for
+// that character.
+func unescapeExport(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // Fingerprint hashes the layout and the sorted relative paths, sizes and
