@@ -56,6 +56,8 @@ var Outputs = map[string]string{
 	"poster.jpg":    "image/jpeg",
 	"filmstrip.jpg": "image/jpeg",
 	"waveform.json": "application/json",
+	"analysis.json": "application/json", // from the asset's analysis outputs
+	"shots.jpg":     "image/jpeg",
 }
 
 // wrapHTTPClient, when set (tests only), wraps the S3 client's HTTP client,
@@ -506,6 +508,14 @@ func outputsOf(a storage.Asset) []string {
 	for _, n := range a.Proxy.Outputs {
 		if _, ok := Outputs[n]; ok && !slices.Contains(names, n) {
 			names = append(names, n)
+		}
+	}
+	// A ready analysis (package analysis) adds analysis.json and shots.jpg.
+	if a.Analysis != nil && a.Analysis.Status == "ready" {
+		for _, n := range a.Analysis.Outputs {
+			if _, ok := Outputs[n]; ok && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
 		}
 	}
 	return names

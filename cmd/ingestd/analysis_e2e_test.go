@@ -1,0 +1,198 @@
+package main_test
+
+// End-to-end test of edge analysis (issue 14 item 1): the real binary cuts
+// the proxy of a generated clip with known black, freeze, silence and cuts,
+// then analyses that proxy on its own lane: the asset document's analysis
+// section carries the verdicts per the configured rules, analysis.json and
+// shots.jpg are served and uploaded to a real MinIO, a clip without audio
+// is analysed without loudness, and a corrupt file gets its own error while
+// the queue goes on.
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/analysis"
+	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/storage"
+	angen "github.com/ingestd/ingestd/testdata/analysis"
+)
+
+// anE2EAsset returns the asset id cataloged at rel.
+func anE2EAsset(evs []storage.Event, rel string) string {
+	for _, ev := range evs {
+		if ev.Type == storage.EvAssetCataloged && ev.Path == rel {
+			return ev.AssetID
+		}
+	}
+	return ""
+}
+
+func anE2EHas(evs []storage.Event, typ, id string) bool {
+	return slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == typ && ev.AssetID == id })
+}
+
+func TestAnalysisE2E(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	needTool(t, "ffprobe")
+	const bucket = "analysis-hub"
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	e := newEnv(t, "", "appliance_id: box1\nproxy:\n  gpu: off\n"+
+		"analysis:\n  rules:\n    max_black: 1s\n    loudness_target: -19\n    loudness_tolerance: 1\n    frame_rate: 30000/1001\n"+
+		"hub:\n  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n")
+	e.extraEnv = miniotest.Env()
+
+	stage := filepath.Join(e.dir, "stage")
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := angen.QCClip(ctx, ffmpeg, filepath.Join(stage, "qc.mov"), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := angen.QCClip(ctx, ffmpeg, filepath.Join(stage, "mute.mov"), false); err != nil {
+		t.Fatal(err)
+	}
+	// A corrupt file: the QC clip's first 64 KiB then garbage, no moov.
+	good, err := os.ReadFile(filepath.Join(stage, "qc.mov"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append(append([]byte{}, good[:64<<10]...), []byte(strings.Repeat("garbage!", 4096))...)
+	if err := os.WriteFile(filepath.Join(stage, "corrupt.mov"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	// The corrupt file first: the queue must go on past it.
+	for _, n := range []string{"corrupt.mov", "qc.mov", "mute.mov"} {
+		if err := os.Rename(filepath.Join(stage, n), filepath.Join(e.watch, n)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	evs := e.waitFeed(mediaTimeout, "analysis of qc.mov and mute.mov", func(evs []storage.Event) bool {
+		q, mu := anE2EAsset(evs, "qc.mov"), anE2EAsset(evs, "mute.mov")
+		return q != "" && mu != "" && anE2EHas(evs, storage.EvAnalysisReady, q) && anE2EHas(evs, storage.EvAnalysisReady, mu)
+	})
+	qc, mute, corrupt := anE2EAsset(evs, "qc.mov"), anE2EAsset(evs, "mute.mov"), anE2EAsset(evs, "corrupt.mov")
+
+	// The corrupt file: a clear per-asset error, no analysis.
+	if corrupt == "" {
+		t.Fatalf("corrupt.mov not cataloged:\n%s", dumpEvents(evs))
+	}
+	var cdoc storage.AssetDoc
+	anE2EGetJSON(t, e, "/v1/assets/"+corrupt, &cdoc)
+	if cdoc.Proxy == nil || cdoc.Proxy.Status == "ready" || cdoc.Proxy.Error == "" || cdoc.Analysis != nil {
+		t.Errorf("corrupt.mov: proxy %+v analysis %+v, want a proxy error and no analysis", cdoc.Proxy, cdoc.Analysis)
+	}
+
+	// qc.mov: the asset document's analysis section and its verdicts.
+	var doc storage.AssetDoc
+	anE2EGetJSON(t, e, "/v1/assets/"+qc, &doc)
+	a := doc.Analysis
+	if a == nil || a.Status != analysis.StatusReady {
+		t.Fatalf("qc.mov analysis = %+v", a)
+	}
+	verdicts := map[string]string{}
+	for _, c := range a.Checks {
+		verdicts[c.Rule] = c.Verdict
+	}
+	// Rules: black 2 s over a 1 s limit fails; the freeze holds 2.04 s over
+	// the default 2 s: fails; the tone (≈ -18.9 LUFS) is within -19±1; the
+	// 25 fps master is not the expected 29.97: warns.
+	for r, v := range map[string]string{"max_black": "fail", "max_freeze": "fail", "max_silence": "pass", "loudness": "pass", "frame_rate": "warn", "clipping": "pass"} {
+		if verdicts[r] != v {
+			t.Errorf("check %s = %q, want %q (%+v)", r, verdicts[r], v, a.Checks)
+		}
+	}
+	if a.Verdict != "fail" || a.Shots != 4 || a.Loudness == nil || !slices.Contains(a.Outputs, "shots.jpg") {
+		t.Errorf("qc.mov analysis = %+v", a)
+	}
+
+	// analysis.json: times within one frame of the known positions, in
+	// source timecode.
+	var res analysis.Result
+	anE2EGetJSON(t, e, "/v1/assets/"+qc+"/analysis.json", &res)
+	k := angen.Known
+	near := func(what string, got float64, frame int) {
+		if want := float64(frame) / k.FPS; math.Abs(got-want) > 1/k.FPS+1e-9 {
+			t.Errorf("%s = %.3f s, want %.3f s (frame %d) within one frame", what, got, want, frame)
+		}
+	}
+	if len(res.Black) != 1 || len(res.Silence) != 1 || len(res.Shots) != len(k.Cuts) {
+		t.Fatalf("analysis.json: black %+v silence %+v shots %+v", res.Black, res.Silence, res.Shots)
+	}
+	near("black start", res.Black[0].Start, k.BlackStart)
+	near("black end", res.Black[0].End, k.BlackEnd)
+	near("silence start", res.Silence[0].Start, int(k.SilenceStart*k.FPS))
+	near("silence end", res.Silence[0].End, int(k.SilenceEnd*k.FPS))
+	for i, s := range res.Shots {
+		near("shot start", s.Start, k.Cuts[i])
+	}
+	if res.Black[0].StartTC != "01:00:02:00" || res.Shots[2].StartTC != "01:00:04:00" {
+		t.Errorf("timecodes: black %q shot 2 %q, want 01:00:02:00 and 01:00:04:00", res.Black[0].StartTC, res.Shots[2].StartTC)
+	}
+	found := false
+	for _, f := range res.Freeze {
+		if math.Abs(f.Start-float64(k.FreezeStart)/k.FPS) <= 1/k.FPS {
+			near("freeze end", f.End, k.FreezeEnd)
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no freeze from frame %d: %+v", k.FreezeStart, res.Freeze)
+	}
+	code, body := e.get("/v1/assets/"+qc+"/shots.jpg", "")
+	if code != 200 || len(body) < 3 || body[0] != 0xff || body[1] != 0xd8 {
+		t.Errorf("GET shots.jpg: %d, %d bytes", code, len(body))
+	}
+
+	// mute.mov: analysed without audio: no loudness, an audio warning.
+	var mdoc storage.AssetDoc
+	anE2EGetJSON(t, e, "/v1/assets/"+mute, &mdoc)
+	if ma := mdoc.Analysis; ma == nil || ma.Status != analysis.StatusReady || ma.Loudness != nil ||
+		!slices.ContainsFunc(ma.Checks, func(c storage.Check) bool { return c.Rule == "audio" && c.Verdict == "warn" }) {
+		t.Errorf("mute.mov analysis = %+v", mdoc.Analysis)
+	}
+
+	// The hub: analysis.json and shots.jpg beside the proxy.
+	base := "edge/box1/assets/" + qc
+	deadline := time.Now().Add(mediaTimeout)
+	for {
+		var keys []string
+		for _, o := range m.List(t, bucket) {
+			keys = append(keys, o.Key)
+		}
+		if slices.Contains(keys, base+"/analysis.json") && slices.Contains(keys, base+"/shots.jpg") {
+			var up analysis.Result
+			if err := json.Unmarshal(m.Get(t, bucket, base+"/analysis.json"), &up); err != nil || up.AssetID != qc {
+				t.Errorf("uploaded analysis.json: %+v %v", up.AssetID, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("objects under %s: %v", base, keys)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	e.stop()
+}
+
+func anE2EGetJSON(t *testing.T, e *env, path string, v any) {
+	t.Helper()
+	code, body := e.get(path, "")
+	if code != 200 {
+		t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, body)
+	}
+}
