@@ -232,3 +232,56 @@ func TestTimecode(t *testing.T) {
 		t.Error("abc accepted as a frame rate")
 	}
 }
+
+// TestArgsRestrictInputs: the one FFmpeg command of an analysis reads only
+// the proxy, through transcode's input builder (file protocol only, the
+// demuxer forced, a file: path), and writes thumbnails to a file: path; a
+// refused format is never run.
+func TestArgsRestrictInputs(t *testing.T) {
+	in := input{path: "/state/media/ab/x/-i evil:proxy.mp4", format: "mov", video: true, audio: true}
+	a, err := args(in, 0.3, "/state/work/shots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Join(a, "\x00")
+	for _, want := range []string{"-protocol_whitelist\x00file\x00", "-f\x00mov\x00", "-i\x00file:/state/media/ab/x/-i evil:proxy.mp4\x00",
+		"\x00file:/state/work/shots/%05d.jpg\x00", "-f\x00null\x00-"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("args lack %q: %q", want, a)
+		}
+	}
+	if n := strings.Count(s, "\x00-i\x00"); n != 1 {
+		t.Errorf("%d inputs, want 1: %q", n, a)
+	}
+	if _, err := args(input{path: "/x.m3u8", format: "hls", audio: true}, 0.3, "/w"); err == nil {
+		t.Error("an hls input was accepted")
+	}
+	if _, err := args(input{path: "/x.mp4", format: "mov"}, 0.3, "/w"); err == nil {
+		t.Error("nothing to analyse was accepted")
+	}
+}
+
+// TestAnalyseNoAudioAndCorrupt: a clip without audio is analysed (no
+// loudness, an audio warning); a corrupt proxy fails with FFmpeg's error.
+func TestAnalyseNoAudioAndCorrupt(t *testing.T) {
+	in, ff := qcInput(t, false)
+	r := transcode.Runner{FFmpeg: ff, Stall: time.Minute}
+	res, err := analyse(context.Background(), r, in, testCfg(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(res, in, testCfg().Rules)
+	if res.Loudness != nil || len(res.Black) != 1 || len(res.Shots) != 4 {
+		t.Errorf("no-audio result: loudness %+v black %+v shots %d", res.Loudness, res.Black, len(res.Shots))
+	}
+	bad := filepath.Join(t.TempDir(), "proxy.mp4")
+	if err := os.WriteFile(bad, []byte(strings.Repeat("not a movie ", 1000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.path, in.audio = bad, true
+	if _, err := analyse(context.Background(), r, in, testCfg(), t.TempDir()); err == nil {
+		t.Error("a corrupt proxy was analysed")
+	} else {
+		t.Logf("corrupt: %v", err)
+	}
+}
