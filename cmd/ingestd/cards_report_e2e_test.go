@@ -126,7 +126,8 @@ func TestCardsReportE2E(t *testing.T) {
 		t.Fatalf("destinations %+v", rep.Destinations)
 	}
 	for _, d := range rep.Destinations {
-		if !d.Verified || d.State != "verified" || d.Generation == "" || d.BytesVerified != rep.Bytes {
+		want := map[string]string{"footage": "xxh128", "shuttle": "md5,sha1"}[d.Volume]
+		if !d.Verified || d.State != "verified" || d.Generation == "" || d.BytesVerified != rep.Bytes || strings.Join(d.Hashes, ",") != want {
 			t.Errorf("destination %+v not verified", d)
 		}
 	}

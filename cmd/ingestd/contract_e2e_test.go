@@ -194,19 +194,29 @@ var (
 
 	ctLocationShape = ctObj("volume path path_b64? asset_id size mtime inode dev state seen removed? replaced_by? history[]?",
 		map[string]*ctShape{"history": ctObj("asset_id size mtime replaced", nil)})
-	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? locations[]", map[string]*ctShape{
+	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? analysis? locations[]", map[string]*ctShape{
 		"hashes": ctObj("blake3 xxh128", nil),
 		"media": ctObj("container? duration? timecode? drop_frame? reel? make? model? time_reference? streams[]?", map[string]*ctShape{
 			"streams": ctObj("index type codec? codec_tag? profile? width? height? sar? dar? frame_rate? vfr? frames? "+
 				"field_order? pix_fmt? bit_depth? color_primaries? color_transfer? color_matrix? hdr? rotation? "+
 				"channels? channel_layout? sample_rate? duration? attached_pic?", nil),
 		}),
-		"proxy":     ctObj("status profile? lane? width? height? frames? bytes? error? outputs[]? at?", nil),
-		"sync":      ctObj("status at? error?", nil),
-		"origin":    ctObj("card_label? card_layout? offload_at?", nil),
+		"proxy":  ctObj("status profile? lane? width? height? frames? bytes? error? outputs[]? at?", nil),
+		"sync":   ctObj("status at? error?", nil),
+		"origin": ctObj("card_label? card_layout? offload_at?", nil),
+		"analysis": ctObj("status verdict? checks[]? shots? error? outputs[]? loudness? at?", map[string]*ctShape{
+			"checks":   ctObj("rule verdict reason", nil),
+			"loudness": ctObj("integrated_lufs range_lu true_peak_dbtp sample_peak_dbfs clipped_samples", nil),
+		}),
 		"locations": ctLocationShape,
 	})
-	ctAssetsShape = ctObj("assets[] next", map[string]*ctShape{"assets": ctAssetShape})
+	ctAssetsShape   = ctObj("assets[] next", map[string]*ctShape{"assets": ctAssetShape})
+	ctSegmentShape  = ctObj("start end duration start_frame? end_frame? start_tc? end_tc?", nil)
+	ctAnalysisShape = ctObj("asset_id source duration frame_rate? start_tc? video audio black[] freeze[] silence[] shots[] loudness? truncated? checks[] verdict elapsed_s at",
+		map[string]*ctShape{"black": ctSegmentShape, "freeze": ctSegmentShape, "silence": ctSegmentShape,
+			"shots":    ctObj("start start_frame? start_tc? end thumbnail?", nil),
+			"loudness": ctObj("integrated_lufs range_lu true_peak_dbtp sample_peak_dbfs clipped_samples", nil),
+			"checks":   ctObj("rule verdict reason", nil)})
 
 	ctStatusShape = ctObj("version appliance_id catalog_id started ready volumes[] queues ingest catalog "+
 		// proxy, sync, cards and disk appear when those stages run: all do here.
@@ -242,7 +252,7 @@ var (
 	ctSkippedShape  = ctObj("path reason", nil)
 	ctManifestShape = ctObj("file format ok checked? matched? mismatches[]? error?", map[string]*ctShape{"mismatches": ctSkippedShape})
 	// destinations[] of a card (status, record, card.offloaded, card.failed).
-	ctDestShape = ctObj("volume path state bytes_done bytes_verified bytes_total rate_bps eta_seconds? generation? failed_path? error?", nil)
+	ctDestShape = ctObj("volume path state bytes_done bytes_verified bytes_total rate_bps eta_seconds? generation? hashes[]? failed_path? error?", nil)
 	ctClipProxy = ctObj("status frames? bytes? error? at", nil)
 	ctClipShape = ctObj("id name layout card_label card_key volume folder offload_at parts[] cards[]? spans[]? incomplete? meta proxy?", map[string]*ctShape{
 		"parts": ctObj("role path path_b64? asset_id card? offset_in_shot? span?", nil),
@@ -264,7 +274,7 @@ var (
 	ctReportShape = ctObj("version id key label label_b64? uuid? fstype? layout camera status safe_to_format safe_at? started finished "+
 		"seconds files bytes mb_per_s hash_formats[] destinations[] clips[] file_list[] skipped[]? manifests[]? warnings[]", map[string]*ctShape{
 		"camera":       ctCamShape,
-		"destinations": ctObj("volume path path_b64? state verified bytes_verified generation? error?", nil),
+		"destinations": ctObj("volume path path_b64? state verified bytes_verified generation? hashes[]? error?", nil),
 		"clips": ctObj("id name name_b64? duration? frame_rate? fps? frames? tc_in? tc_out? drop_frame? codec? width? height? camera? parts[] poster proxy?",
 			map[string]*ctShape{"camera": ctCamShape, "parts": ctObj("role path path_b64? asset_id", nil)}),
 		"file_list": ctObj("path path_b64? size blake3 xxh128 mhl?", map[string]*ctShape{"mhl": ctMap(nil)}),
@@ -834,6 +844,16 @@ func TestContractAPI(t *testing.T) {
 			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/"+w, nil), "GET unknown asset's "+w, 404, "")
 			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/XYZ/"+w, nil), "GET malformed asset id's "+w, 400, "id")
 		}
+		// Edge analysis of the clip's proxy (once analysis.ready).
+		e.waitFeed(mediaTimeout, "analysis.ready of the clip", func(evs []storage.Event) bool {
+			return slices.ContainsFunc(evs, func(ev storage.Event) bool { return ev.Type == storage.EvAnalysisReady && ev.AssetID == clipID })
+		})
+		for _, o := range []struct{ name, ctype string }{{"analysis.json", "application/json"}, {"shots.jpg", "image/jpeg"}} {
+			cover("GET /v1/assets/{id}/" + o.name)
+			t.Run(o.name, func(t *testing.T) { ctWantContent(t, e, "/v1/assets/"+clipID+"/"+o.name, o.ctype) })
+			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/"+o.name, nil), "GET unknown asset's "+o.name, 404, "")
+		}
+		ctCheck(t, "analysis.json", ctJSON(t, "analysis.json", ctDo(t, e, "GET", "/v1/assets/"+clipID+"/analysis.json", nil).body), ctAnalysisShape)
 	})
 
 	t.Run("clips", func(t *testing.T) {
@@ -1208,6 +1228,13 @@ func TestContractAPI(t *testing.T) {
 					want[pfx+o.(string)] = true
 				}
 			}
+			// Edge analysis: analysis.json and shots.jpg of a ready analysis.
+			if an, _ := a["analysis"].(map[string]any); an["status"] == "ready" {
+				outs, _ := an["outputs"].([]any)
+				for _, o := range outs {
+					want[pfx+o.(string)] = true
+				}
+			}
 			equalDoc(pfx+"asset.json", "/v1/assets/"+id)
 		}
 		cl, _ := ctJSON(t, "clips", ctDo(t, e, "GET", "/v1/clips", nil).body).(map[string]any)
@@ -1379,7 +1406,7 @@ func TestContractAPI(t *testing.T) {
 			}
 		}
 		names := map[string]bool{}
-		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctSessionShape, ctSequencesShape} {
+		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctSessionShape, ctSequencesShape, ctAnalysisShape} {
 			ctFieldNames(s, names)
 		}
 		for _, s := range ctCardDetailShapes {

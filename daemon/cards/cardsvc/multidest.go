@@ -26,6 +26,14 @@ type destVol struct {
 	formats []ascmhl.Format // its ASC MHL hash formats (hashes:, else cards.hashes)
 }
 
+func formatNames(fs []ascmhl.Format) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, string(f))
+	}
+	return out
+}
+
 // destFormats are the hash formats of record destination i: those of the
 // configured destination at the same place on the same volume, else of
 // the first on that volume, else cards.hashes.
@@ -47,15 +55,16 @@ type DestState struct {
 	Path   string `json:"path"` // folder, slash-separated, relative to the volume
 	// State: copying | verifying | verified | failed | pending (to be
 	// filled from the first verified copy).
-	State         string  `json:"state"`
-	BytesDone     int64   `json:"bytes_done"`     // written at the destination (copy progress)
-	BytesVerified int64   `json:"bytes_verified"` // re-read and matched
-	BytesTotal    int64   `json:"bytes_total"`
-	RateBps       float64 `json:"rate_bps"`              // bytes/s written, smoothed; 0 when idle
-	ETASeconds    float64 `json:"eta_seconds,omitempty"` // at that rate, until written and verified
-	Generation    string  `json:"generation,omitempty"`  // its ASC MHL generation once verified
-	FailedPath    string  `json:"failed_path,omitempty"`
-	Error         string  `json:"error,omitempty"`
+	State         string   `json:"state"`
+	BytesDone     int64    `json:"bytes_done"`     // written at the destination (copy progress)
+	BytesVerified int64    `json:"bytes_verified"` // re-read and matched
+	BytesTotal    int64    `json:"bytes_total"`
+	RateBps       float64  `json:"rate_bps"`              // bytes/s written, smoothed; 0 when idle
+	ETASeconds    float64  `json:"eta_seconds,omitempty"` // at that rate, until written and verified
+	Generation    string   `json:"generation,omitempty"`  // its ASC MHL generation once verified
+	Hashes        []string `json:"hashes,omitempty"`      // its ASC MHL hash formats (cards.destinations[].hashes, else cards.hashes)
+	FailedPath    string   `json:"failed_path,omitempty"`
+	Error         string   `json:"error,omitempty"`
 }
 
 // rateMeter smooths a byte counter into bytes/s.
@@ -236,7 +245,9 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
 			continue
 		}
-		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root, Formats: s.destFormats(&rec, i)})
+		fs := s.destFormats(&rec, i)
+		rec.Destinations[i].Hashes = formatNames(fs)
+		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root, Formats: fs})
 	}
 	if rec.Status == "" || rec.Status == StateFailed {
 		rec.Status = StateCopying
@@ -584,6 +595,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 			}
 		}
 		d.State, d.Error, d.FailedPath = cards.DestCopying, "", ""
+		d.Hashes = formatNames(s.destFormats(&rec, i))
 		s.updateKey(key, func(c *CardStatus) {
 			if i < len(c.Destinations) {
 				c.Destinations[i] = *d

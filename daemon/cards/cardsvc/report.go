@@ -139,14 +139,15 @@ type ReportPart struct {
 
 // ReportDest is one destination and its verification.
 type ReportDest struct {
-	Volume        string `json:"volume"`
-	Path          string `json:"path"`
-	PathB64       string `json:"path_b64,omitempty"`
-	State         string `json:"state"`
-	Verified      bool   `json:"verified"`
-	BytesVerified int64  `json:"bytes_verified"`
-	Generation    string `json:"generation,omitempty"`
-	Error         string `json:"error,omitempty"`
+	Volume        string   `json:"volume"`
+	Path          string   `json:"path"`
+	PathB64       string   `json:"path_b64,omitempty"`
+	State         string   `json:"state"`
+	Verified      bool     `json:"verified"`
+	BytesVerified int64    `json:"bytes_verified"`
+	Generation    string   `json:"generation,omitempty"`
+	Hashes        []string `json:"hashes,omitempty"` // the ASC MHL hash formats of its history
+	Error         string   `json:"error,omitempty"`
 }
 
 // Report is GET /v1/cards/{id}/report.json.
@@ -258,7 +259,7 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 	sort.Strings(r.HashFormats[2:])
 	for _, d := range rec.Destinations {
 		rd := ReportDest{Volume: d.Volume, Path: d.Path, PathB64: storage.PathB64(d.Path), State: d.State,
-			Verified: d.State == cards.DestVerified, BytesVerified: d.BytesVerified, Generation: d.Generation, Error: d.Error}
+			Verified: d.State == cards.DestVerified, BytesVerified: d.BytesVerified, Generation: d.Generation, Hashes: d.Hashes, Error: d.Error}
 		r.Destinations = append(r.Destinations, rd)
 		if !rd.Verified {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("destination %s/%s not verified (%s)%s", d.Volume, d.Path, d.State, suffix(": ", d.Error)))
@@ -627,8 +628,8 @@ const reportHTML = `<!DOCTYPE html>
 </dl>
 {{if .Warnings}}<h2>Warnings</h2>{{range .Warnings}}<div class="warn">{{show .}}</div>{{end}}{{end}}
 <h2>Destinations</h2>
-<table><tr><th>Volume</th><th>Folder</th><th>Verification</th><th>Bytes verified</th><th>ASC MHL generation</th></tr>
-{{range .Destinations}}<tr><td>{{show .Volume}}</td><td>{{show .Path}}</td><td>{{if .Verified}}<span class="ok">verified</span>{{else}}<span class="bad">{{.State}}</span> {{show .Error}}{{end}}</td><td>{{mb .BytesVerified}} MB</td><td>{{show .Generation}}</td></tr>
+<table><tr><th>Volume</th><th>Folder</th><th>Verification</th><th>Bytes verified</th><th>ASC MHL generation</th><th>Hashes</th></tr>
+{{range .Destinations}}<tr><td>{{show .Volume}}</td><td>{{show .Path}}</td><td>{{if .Verified}}<span class="ok">verified</span>{{else}}<span class="bad">{{.State}}</span> {{show .Error}}{{end}}</td><td>{{mb .BytesVerified}} MB</td><td>{{show .Generation}}</td><td>{{range $i, $h := .Hashes}}{{if $i}}, {{end}}{{$h}}{{end}}</td></tr>
 {{end}}</table>
 <h2>Clips ({{len .Clips}})</h2>
 <table><tr><th>Poster</th><th>Clip</th><th>Duration</th><th>TC in</th><th>TC out</th><th>Frame rate</th><th>Video</th><th>Files</th></tr>
