@@ -135,6 +135,7 @@ echo "$out" | awk '
 	$1=="restart" { printf "  restart: ready in %.3fs (catalog index load + first walk %.3fs), files hashed: %d\n", $3, $4, $5 }
 	$1=="rescan"  { if (b=="" || $3<b) b=$3; if ($4>0) h=$4 }
 	$1=="page"    { printf "  paging %d assets (as /v1/assets, 1000 a page): %.2fs\n", $2, $3 }
+	$1=="pagecost" { printf "  cost of one page of 1000 (of %d; median of 10): first %.1f ms, middle %.1f ms, last %.1f ms\n", $2, $3*1000, $4*1000, $5*1000 }
 	$1=="walk"    { if (w=="" || $3<w) w=$3 }
 	$1=="rss"     { printf "  restart process RSS: peak %.0f MB, at end %.0f MB (anon %.0f)\n", $2/1024, $3/1024, $4/1024 }
 	END { printf "  reconcile rescan (best): %.3fs, files hashed: %d\n  bare walk (best): %.3fs\n", b, h, w; print b > "/dev/stderr" }

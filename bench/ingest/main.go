@@ -17,6 +17,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ func main() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: ingest hash FILE... | hashpool N FILE... | mktree DIR N | ingest DIR STATE N | rescan DIR STATE [TRIALS]")
 		os.Exit(2)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(200 << 20) // as cmd/ingestd does
 	}
 	var err error
 	switch os.Args[1] {

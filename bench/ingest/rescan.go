@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -227,7 +228,9 @@ func rescan(dir, state string, trials int) error {
 	}
 	t2 := time.Now()
 	assets, after := 0, ""
+	var costs []time.Duration // each page's time: the first, middle and last are printed
 	for {
+		tp := time.Now()
 		page, err := r.cat.Assets(after, 1000)
 		if err != nil {
 			return err
@@ -235,10 +238,21 @@ func rescan(dir, state string, trials int) error {
 		if len(page) == 0 {
 			break
 		}
+		costs = append(costs, time.Since(tp))
 		assets += len(page)
 		after = page[len(page)-1].ID
 	}
 	fmt.Printf("page %d %.6f\n", assets, time.Since(t2).Seconds())
+	if n := len(costs); n > 0 {
+		// The median of 10 pages at the start, the middle and the end.
+		med := func(from int) float64 {
+			from = max(0, min(from, n-10))
+			w := slices.Clone(costs[from:min(n, from+10)])
+			slices.Sort(w)
+			return w[len(w)/2].Seconds()
+		}
+		fmt.Printf("pagecost %d %.6f %.6f %.6f\n", n, med(0), med(n/2-5), med(n-10))
+	}
 	if err := r.stop(); err != nil {
 		return err
 	}

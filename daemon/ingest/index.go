@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/zeebo/xxh3"
@@ -12,15 +14,24 @@ import (
 
 // locIndex is a compact in-memory copy of what the catalog holds for one
 // volume's present locations: per path (keyed by the 64-bit xxh3 of the
-// path, about 50 bytes a file) size, mtime and inode. It is loaded once
-// from the catalog when the volume loop starts and kept up to date by the
-// pipeline's own PutFile and RemoveLocation calls, so a rescan of an
-// unchanged tree is a walk plus map lookups, with no catalog reads. Paths
-// are not kept: when a rescan finds entries missing, their paths are
-// resolved by one catalog walk (rare: only after deletions).
+// path) size, mtime and inode. It is loaded once from the catalog when the
+// volume loop starts and kept up to date by the pipeline's own PutFile and
+// RemoveLocation calls, so a rescan of an unchanged tree is a walk plus
+// lookups, with no catalog reads. Paths are not kept: when a rescan finds
+// entries missing, their paths are resolved by one catalog walk (rare:
+// only after deletions).
+//
+// Memory (issue 15): the entries are one slice sorted by key (40 bytes a
+// file, binary search) plus a small map of recent additions, merged into
+// the slice once it holds an eighth as many; removed entries are marked
+// dead in place until the next merge. A map of a million entries took
+// ~92 MB of heap at the end of a first ingest; the slice takes 40 MB.
 type locIndex struct {
 	mu    sync.Mutex
-	m     map[uint64]idxEntry
+	ents  []idxSlot // sorted by key, unique keys; size < 0: removed
+	dead  int       // removed entries still in ents
+	over  map[uint64]idxEntry
+	files int64
 	bytes int64
 	gen   uint32 // current walk generation
 }
@@ -31,45 +42,136 @@ type idxEntry struct {
 	gen         uint32
 }
 
+type idxSlot struct {
+	key uint64
+	idxEntry
+}
+
+// minMerge is the overflow map's size below which it is never merged.
+const minMerge = 4096
+
 func pathKey(rel string) uint64 { return xxh3.HashString(rel) }
 
 func (x *locIndex) load(cat *catalog.Catalog, vol string) error {
-	m := map[uint64]idxEntry{}
-	var bytes int64
+	var ents []idxSlot
 	err := cat.WalkLocations(vol, func(l storage.Location) error {
-		m[pathKey(l.Path)] = idxEntry{size: l.Size, mtime: l.MTime.UnixNano(), ino: l.Inode}
-		bytes += l.Size
+		ents = append(ents, idxSlot{pathKey(l.Path), idxEntry{size: l.Size, mtime: l.MTime.UnixNano(), ino: l.Inode}})
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("load locations of %s: %w", vol, err)
 	}
+	slices.SortStableFunc(ents, func(a, b idxSlot) int { return cmp.Compare(a.key, b.key) })
+	// Two paths with one key (a 64-bit hash collision) share an entry,
+	// the later one winning, as they would in a map.
+	out := ents[:0]
+	for _, e := range ents {
+		if n := len(out); n > 0 && out[n-1].key == e.key {
+			out[n-1] = e
+			continue
+		}
+		out = append(out, e)
+	}
+	ents = slices.Clip(out)
+	var bytes int64
+	for _, e := range ents {
+		bytes += e.size
+	}
 	x.mu.Lock()
-	x.m, x.bytes = m, bytes
+	x.ents, x.dead, x.over = ents, 0, nil
+	x.files, x.bytes = int64(len(ents)), bytes
 	x.mu.Unlock()
 	return nil
+}
+
+// find returns the live entry of k: in ents (i >= 0) or in over (i == -1);
+// ok false if none.
+func (x *locIndex) find(k uint64) (e idxEntry, i int, ok bool) {
+	if j, found := slices.BinarySearchFunc(x.ents, k, func(s idxSlot, k uint64) int { return cmp.Compare(s.key, k) }); found {
+		if x.ents[j].size >= 0 {
+			return x.ents[j].idxEntry, j, true
+		}
+		return idxEntry{}, j, false
+	}
+	e, ok = x.over[k]
+	return e, -1, ok
+}
+
+// set stores e for k (live), given what find returned for it.
+func (x *locIndex) set(k uint64, e idxEntry, i int) {
+	if i >= 0 {
+		x.ents[i].idxEntry = e
+		return
+	}
+	if x.over == nil {
+		x.over = map[uint64]idxEntry{}
+	}
+	x.over[k] = e
+	if len(x.over) >= max(minMerge, len(x.ents)/8) {
+		x.merge()
+	}
+}
+
+// merge moves the overflow map into ents and drops removed entries.
+func (x *locIndex) merge() {
+	add := make([]idxSlot, 0, len(x.over))
+	for k, e := range x.over {
+		add = append(add, idxSlot{k, e})
+	}
+	slices.SortFunc(add, func(a, b idxSlot) int { return cmp.Compare(a.key, b.key) })
+	out := make([]idxSlot, 0, len(x.ents)-x.dead+len(add))
+	i, j := 0, 0
+	for i < len(x.ents) || j < len(add) {
+		switch {
+		case j == len(add) || (i < len(x.ents) && x.ents[i].key < add[j].key):
+			if x.ents[i].size >= 0 {
+				out = append(out, x.ents[i])
+			}
+			i++
+		default: // over never holds a key ents has (set updates ents in place)
+			out = append(out, add[j])
+			j++
+		}
+	}
+	x.ents, x.dead, x.over = out, 0, nil
 }
 
 // put records a cataloged file (seen in the current walk).
 func (x *locIndex) put(rel string, size, mtime int64, ino uint64) {
 	k := pathKey(rel)
 	x.mu.Lock()
-	if old, ok := x.m[k]; ok {
+	defer x.mu.Unlock()
+	old, i, ok := x.find(k)
+	if ok {
 		x.bytes -= old.size
+	} else {
+		x.files++
+		if i >= 0 {
+			x.dead-- // a removed entry comes back
+		}
 	}
-	x.m[k] = idxEntry{size: size, mtime: mtime, ino: ino, gen: x.gen}
 	x.bytes += size
-	x.mu.Unlock()
+	x.set(k, idxEntry{size: size, mtime: mtime, ino: ino, gen: x.gen}, i)
 }
 
 func (x *locIndex) del(rel string) {
 	k := pathKey(rel)
 	x.mu.Lock()
-	if old, ok := x.m[k]; ok {
-		x.bytes -= old.size
-		delete(x.m, k)
+	defer x.mu.Unlock()
+	old, i, ok := x.find(k)
+	if !ok {
+		return
 	}
-	x.mu.Unlock()
+	x.files--
+	x.bytes -= old.size
+	if i < 0 {
+		delete(x.over, k)
+		return
+	}
+	x.ents[i].size = -1
+	if x.dead++; x.dead >= max(minMerge, len(x.ents)/4) {
+		x.merge()
+	}
 }
 
 // beginWalk starts a new generation.
@@ -85,12 +187,16 @@ func (x *locIndex) seen(rel string, size, mtime int64, ino uint64) (unchanged bo
 	k := pathKey(rel)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	e, ok := x.m[k]
+	e, i, ok := x.find(k)
 	if !ok {
 		return false
 	}
 	e.gen = x.gen
-	x.m[k] = e
+	if i >= 0 {
+		x.ents[i].gen = x.gen
+	} else {
+		x.over[k] = e
+	}
 	return e.size == size && e.mtime == mtime && e.ino == ino
 }
 
@@ -99,7 +205,12 @@ func (x *locIndex) unseen() map[uint64]bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	out := map[uint64]bool{}
-	for k, e := range x.m {
+	for _, e := range x.ents {
+		if e.size >= 0 && e.gen != x.gen {
+			out[e.key] = true
+		}
+	}
+	for k, e := range x.over {
 		if e.gen != x.gen {
 			out[k] = true
 		}
@@ -110,5 +221,5 @@ func (x *locIndex) unseen() map[uint64]bool {
 func (x *locIndex) stats() (files, bytes int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return int64(len(x.m)), x.bytes
+	return x.files, x.bytes
 }

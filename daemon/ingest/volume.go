@@ -58,7 +58,7 @@ func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
 		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1), rewatchReq: make(chan struct{}, 1),
 		st:    VolumeStatus{Name: vc.Name, Path: vc.Path, Reason: "not checked yet", WatchMode: "none"},
 		gone:  map[string]bool{},
-		index: locIndex{m: map[uint64]idxEntry{}},
+		index: locIndex{},
 	}
 }
 
