@@ -67,7 +67,15 @@ type Service struct {
 	running map[string]bool
 	done    map[string]int
 	wake    chan struct{}
+	// busy, when set, reports that the proxy stage has work queued: an
+	// analysis waits until it has none (SetProxyBusy).
+	busy func() bool
 }
+
+// SetProxyBusy makes each analysis wait while busy reports proxy jobs
+// queued, so that analysis never delays a proxy (call before Run). The
+// FFmpeg of an analysis also runs at a lower CPU priority (nice 10).
+func (s *Service) SetProxyBusy(busy func() bool) { s.busy = busy }
 
 // New checks cfg and returns a stopped Service.
 func New(cfg Config, ffmpeg, stateDir string, cat Catalog, log *slog.Logger) (*Service, error) {
@@ -213,6 +221,13 @@ func (s *Service) worker(ctx context.Context) {
 				continue
 			}
 		}
+		for s.busy != nil && s.busy() {
+			select {
+			case <-ctx.Done():
+				return // the job's record re-queues it at the next start
+			case <-time.After(time.Second):
+			}
+		}
 		s.runJob(ctx, id)
 		s.mu.Lock()
 		delete(s.running, id)
@@ -289,7 +304,7 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 		return nil, fmt.Errorf("asset %s: work dir: %w", id, err)
 	}
 	defer os.RemoveAll(work)
-	r := transcode.Runner{FFmpeg: s.ffmpeg, Stall: s.cfg.StallTimeout, Log: s.log}
+	r := transcode.Runner{FFmpeg: s.ffmpeg, Stall: s.cfg.StallTimeout, Log: s.log, Nice: 10}
 	res, err := analyse(ctx, r, in, s.cfg, work)
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: analyse %s: %w", id, filepath.Base(in.path), err)

@@ -7,7 +7,8 @@ import (
 // provisionAnalysis registers /v1/assets/{id}/analysis.json and shots.jpg
 // and, unless analysis.enabled is false or the transcode stage is not
 // running (no proxies to analyse), the analysis stage (package analysis):
-// technical QC and shots of each proxy once it is ready. Restart-only.
+// technical QC and shots of each proxy once it is ready, waiting while
+// proxy jobs are queued (analysis never delays a proxy). Restart-only.
 func (a *App) provisionAnalysis() error {
 	cfg := a.cfg
 	h := analysis.Handler(cfg.StateDir)
@@ -20,6 +21,8 @@ func (a *App) provisionAnalysis() error {
 	if err != nil {
 		return err
 	}
+	ts := a.st.transcode
+	svc.SetProxyBusy(func() bool { return ts.Status().Queued > 0 })
 	a.AddService(Service{Name: "analysis", Run: svc.Run, Restart: true})
 	return nil
 }

@@ -39,6 +39,9 @@ type Runner struct {
 	// Stderr, when set, also receives all of FFmpeg's stderr as it is
 	// written (a streaming parser of filter logs, e.g. analysis).
 	Stderr io.Writer
+	// Nice, when above 0, lowers FFmpeg's CPU priority by that much right
+	// after it starts (background work such as analysis yields to proxies).
+	Nice int
 }
 
 // RunError is an FFmpeg failure with the tail of its stderr.
@@ -106,6 +109,10 @@ func (r *Runner) RunCapture(ctx context.Context, args []string, stdout io.Writer
 		return "", fmt.Errorf("start %s: %w", r.FFmpeg, err)
 	}
 	pw.Close()
+	if r.Nice > 0 {
+		// Best effort: threads FFmpeg starts from now on inherit it.
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, r.Nice)
+	}
 
 	// Watchdog: any progress line resets it; it fires when none came for Stall.
 	alive := make(chan struct{}, 1)
