@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -279,9 +280,24 @@ func TestAnalyseNoAudioAndCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.path, in.audio = bad, true
-	if _, err := analyse(context.Background(), r, in, testCfg(), t.TempDir()); err == nil {
-		t.Error("a corrupt proxy was analysed")
-	} else {
-		t.Logf("corrupt: %v", err)
+	_, err = analyse(context.Background(), r, in, testCfg(), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "moov atom not found") || strings.Contains(err.Error(), "Stream mapping") {
+		t.Errorf("corrupt proxy: err %v, want FFmpeg's error lines only", err)
+	}
+}
+
+// TestAnalyseStalls: an FFmpeg that hangs without progress is killed by
+// the stall watchdog and the analysis fails with ErrStalled.
+func TestAnalyseStalls(t *testing.T) {
+	in, _ := qcInput(t, true)
+	hang := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := transcode.Runner{FFmpeg: hang, Stall: time.Second, WaitDelay: time.Second}
+	t0 := time.Now()
+	_, err := analyse(context.Background(), r, in, testCfg(), t.TempDir())
+	if !errors.Is(err, transcode.ErrStalled) || time.Since(t0) > 20*time.Second {
+		t.Errorf("hanging ffmpeg: err %v after %s, want ErrStalled after about 1s", err, time.Since(t0))
 	}
 }

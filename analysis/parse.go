@@ -58,6 +58,9 @@ type parser struct {
 	section             string
 	integrated, lra, tp float64
 	haveR128            bool
+	// errs keeps the last lines that read as errors, for a failure's
+	// message (the stderr tail at loglevel info is mostly filter reports).
+	errs []string
 	// astats overall.
 	inOverall bool
 	peakDB    float64
@@ -75,6 +78,7 @@ var (
 	reShow    = regexp.MustCompile(`\[Parsed_showinfo_\d+ @ [^\]]*\] n:\s*\d+ pts:\s*-?\d+ pts_time:(\S+)`)
 	reFilter  = regexp.MustCompile(`^\[(Parsed_ebur128|Parsed_astats)_\d+ @ [^\]]*\] (.*)$`)
 	reKV      = regexp.MustCompile(`^\s*([A-Za-z ]+):\s*(\S+)`)
+	reErrLine = regexp.MustCompile(`(?i)error|invalid|not found|failed|corrupt|no such|unable|cannot|could not|missing`)
 )
 
 func (p *parser) Write(b []byte) (int, error) {
@@ -128,6 +132,12 @@ func (p *parser) line(l string) {
 		return
 	}
 	p.inSummary = false
+	if reErrLine.MatchString(l) {
+		if len(p.errs) == 8 {
+			p.errs = p.errs[1:]
+		}
+		p.errs = append(p.errs, l)
+	}
 	switch {
 	case strings.Contains(l, "[blackdetect @"):
 		if m := reBlack.FindStringSubmatch(l); m != nil {

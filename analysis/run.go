@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/draw"
@@ -110,6 +111,11 @@ func analyse(ctx context.Context, r transcode.Runner, in input, cfg Config, work
 	r.Stderr = p
 	start := time.Now()
 	if err := r.Run(ctx, a, nil, nil); err != nil {
+		var re *transcode.RunError
+		if errors.As(err, &re) && len(p.errs) > 0 {
+			// FFmpeg's error lines, not the filter reports around them.
+			return nil, fmt.Errorf("%w: %s", re.Err, strings.Join(p.errs, "\n"))
+		}
 		return nil, err
 	}
 	p.finish(in.duration)

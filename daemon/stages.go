@@ -176,6 +176,10 @@ func (a *App) reloadStages(cfg *config.Config) {
 		restart("sequences")
 		cfg.Sequences = a.cfg.Sequences
 	}
+	if !reflect.DeepEqual(a.cfg.Analysis, cfg.Analysis) {
+		restart("analysis")
+		cfg.Analysis = a.cfg.Analysis
+	}
 	if !reflect.DeepEqual(a.cfg.Hub.Webhook, cfg.Hub.Webhook) {
 		restart("hub.webhook")
 		cfg.Hub.Webhook = a.cfg.Hub.Webhook
