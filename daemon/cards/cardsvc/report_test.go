@@ -284,6 +284,16 @@ func TestReportFilesAndHandler(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
+	// Only the two report files next to ascmhl/: no temp name left (a temp
+	// name is *.ingestd-partial, which the catalog and the MHL ignore).
+	ents, _ := os.ReadDir(filepath.Join(raid, rec.Folder))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "ascmhl,"+ReportHTMLName+","+ReportJSONName {
+		t.Errorf("destination folder holds %v", names)
+	}
 	if b, _ := os.ReadFile(outside); string(b) != "victim" {
 		t.Errorf("report written through a symlink: %q", b)
 	}
