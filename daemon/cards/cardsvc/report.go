@@ -865,6 +865,9 @@ func (s *Service) reportTriggerClip(id string) {
 func (s *Service) scheduleReport(key string) {
 	s.reportMu.Lock()
 	defer s.reportMu.Unlock()
+	if s.reportStopped {
+		return
+	}
 	if s.reportTimers == nil {
 		s.reportTimers = map[string]*time.Timer{}
 	}
@@ -875,19 +878,28 @@ func (s *Service) scheduleReport(key string) {
 	s.reportTimers[key] = time.AfterFunc(reportDebounce, func() {
 		s.reportMu.Lock()
 		delete(s.reportTimers, key)
+		if s.reportStopped {
+			s.reportMu.Unlock()
+			return
+		}
+		s.reportWG.Add(1)
 		s.reportMu.Unlock()
+		defer s.reportWG.Done()
 		s.writeReport(key, false)
 	})
 }
 
-// stopReports stops pending report rewrites (on shutdown).
+// stopReports stops pending report rewrites and waits for a running one
+// (on shutdown).
 func (s *Service) stopReports() {
 	s.reportMu.Lock()
-	defer s.reportMu.Unlock()
+	s.reportStopped = true
 	for k, t := range s.reportTimers {
 		t.Stop()
 		delete(s.reportTimers, k)
 	}
+	s.reportMu.Unlock()
+	s.reportWG.Wait() // a rewrite already running finishes before the catalog closes
 }
 
 // ReportHandler serves GET /v1/cards/{id}/report (HTML) and
@@ -903,6 +915,21 @@ func ReportHandler(cat *catalog.Catalog, stateDir string, log *slog.Logger) http
 			}
 			var key string
 			err := cat.GetState(cardIDKey(id), &key)
+			if errors.Is(err, storage.ErrNotFound) {
+				// A card offloaded before reports existed has no id index.
+				err = cat.ListState("cards/card/", func(k string, _ []byte) error {
+					if k := strings.TrimPrefix(k, "cards/card/"); CardID(k) == id {
+						key = k
+						return errStopList
+					}
+					return nil
+				})
+				if errors.Is(err, errStopList) {
+					err = nil
+				} else if err == nil {
+					err = storage.ErrNotFound
+				}
+			}
 			if errors.Is(err, storage.ErrNotFound) {
 				api.WriteError(w, http.StatusNotFound, "no card "+id, "id")
 				return

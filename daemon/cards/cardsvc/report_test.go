@@ -368,3 +368,27 @@ func TestReportNotOverCardFile(t *testing.T) {
 		t.Errorf("outside the volume: %v", err)
 	}
 }
+
+// A card offloaded before reports existed (no id index, no file hashes)
+// still has a report, which says what it lacks; writeReport after the
+// service stopped writes nothing.
+func TestReportOldCard(t *testing.T) {
+	cat := openCatalog(t)
+	rec := reportRecord("OLD1", "uuid:0000/abcd")
+	if err := cat.PutState(recordKey(rec.Key), rec); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	ReportHandler(cat, "", slog.New(slog.NewTextHandler(io.Discard, nil))).ServeHTTP(w, httptest.NewRequest("GET", "/v1/cards/"+CardID(rec.Key)+"/report.json", nil))
+	var rep Report
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil || w.Code != 200 || rep.Key != rec.Key ||
+		!strings.Contains(strings.Join(rep.Warnings, "\n"), "per-file hashes not recorded") {
+		t.Fatalf("%d %v %+v", w.Code, err, rep)
+	}
+	s := &Service{cat: cat, log: slog.New(slog.NewTextHandler(io.Discard, nil)), reportState: t.TempDir()}
+	s.stopReports()
+	s.scheduleReport(rec.Key)
+	if len(s.reportTimers) != 0 {
+		t.Errorf("rewrite scheduled after stop")
+	}
+}

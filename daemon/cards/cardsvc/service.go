@@ -201,9 +201,11 @@ type Service struct {
 
 	// reportState is the state dir report files are written to ("": no
 	// report files); reportTimers debounce rewrites per card (report.go).
-	reportState  string
-	reportMu     sync.Mutex
-	reportTimers map[string]*time.Timer
+	reportState   string
+	reportMu      sync.Mutex
+	reportTimers  map[string]*time.Timer
+	reportStopped bool           // after Run: no more rewrites
+	reportWG      sync.WaitGroup // rewrites running
 
 	// gate, when set, is waited on before a card is copied (free space of
 	// the state dir and the offload volume, daemon/diskguard).
