@@ -41,6 +41,9 @@ type Config struct {
 	MaxThumbnails int `yaml:"max_thumbnails"`
 	// Rules are the QC verdicts' thresholds.
 	Rules Rules `yaml:"rules"`
+	// Enrichers are external commands run after the FFmpeg analysis of
+	// each asset (transcripts, tags…), in order (enrich.go).
+	Enrichers []Enricher `yaml:"enrichers"`
 }
 
 // Rules are the QC thresholds. A zero duration or dimension disables its
@@ -87,6 +90,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxThumbnails == 0 {
 		c.MaxThumbnails = 200
+	}
+	for i := range c.Enrichers {
+		c.Enrichers[i].setDefaults()
 	}
 	r := &c.Rules
 	if r.LoudnessTarget == nil {
@@ -146,6 +152,12 @@ func (c Config) Validate() error {
 	}
 	if r.Width < 0 || r.Height < 0 {
 		bad("rules.width", "width and height must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, e := range c.Enrichers {
+		if err := e.validate(i, seen); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -44,9 +44,11 @@ type Result struct {
 	// the first ones are kept.
 	Truncated bool            `json:"truncated,omitempty"`
 	Checks    []storage.Check `json:"checks"`
-	Verdict   string          `json:"verdict"`
-	Elapsed   float64         `json:"elapsed_s"`
-	At        time.Time       `json:"at"`
+	// Enrichments are the results of analysis.enrichers, in order.
+	Enrichments []Enrichment `json:"enrichments,omitempty"`
+	Verdict     string       `json:"verdict"`
+	Elapsed     float64      `json:"elapsed_s"`
+	At          time.Time    `json:"at"`
 }
 
 // input is what one analysis reads: the proxy, and what the asset's

@@ -311,6 +311,19 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 	}
 	res.AssetID, res.Source, res.At = id, filepath.Base(in.path), time.Now().UTC()
 	check(res, in, s.cfg.Rules)
+	for _, e := range s.cfg.Enrichers {
+		req := EnrichRequest{AssetID: id, Kind: doc.Kind, Proxy: in.path, Duration: in.duration,
+			FrameRate: in.frameRate, StartTC: in.timecode, Analysis: res}
+		en := enrich(ctx, e, req, work)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if en.Error != "" {
+			en.Error = transcode.ScrubPaths(en.Error, map[string]string{s.stateDir: "state_dir"})
+			s.log.Warn("enricher failed", "asset", id, "enricher", e.Name, "err", en.Error)
+		}
+		res.Enrichments = append(res.Enrichments, en)
+	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: encode analysis: %w", id, err)
@@ -326,6 +339,12 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 	if _, err := os.Stat(filepath.Join(work, OutShots)); err == nil {
 		if err := os.Rename(filepath.Join(work, OutShots), filepath.Join(dir, OutShots)); err != nil {
 			return nil, fmt.Errorf("asset %s: install %s: %w", id, OutShots, err)
+		}
+	}
+	_ = os.RemoveAll(filepath.Join(dir, "enrich"))
+	if _, err := os.Stat(filepath.Join(work, "enrich")); err == nil {
+		if err := os.Rename(filepath.Join(work, "enrich"), filepath.Join(dir, "enrich")); err != nil {
+			return nil, fmt.Errorf("asset %s: install enricher files: %w", id, err)
 		}
 	}
 	if err := os.Rename(filepath.Join(work, OutJSON), filepath.Join(dir, OutJSON)); err != nil {

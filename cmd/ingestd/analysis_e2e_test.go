@@ -196,3 +196,67 @@ func anE2EGetJSON(t *testing.T, e *env, path string, v any) {
 		t.Fatalf("GET %s: %v: %s", path, err, body)
 	}
 }
+
+// TestAnalysisE2EEnrichers (issue 14 item 2): enrichers configured in the
+// real daemon get the JSON request on stdin; a good one's data and file
+// land in analysis.json and beside it; one that hangs is killed at its
+// timeout and one that prints garbage fails, each with its own error, and
+// the analysis (and the next asset) goes on.
+func TestAnalysisE2EEnrichers(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	needTool(t, "ffprobe")
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", `req=$(cat); dir=$(printf '%s' "$req" | sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p')
+printf 'WEBVTT\n' > "$dir/words.vtt"
+printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc -c)"`)
+	hang := write("hang", "cat >/dev/null; sleep 120")
+	junk := write("junk", "cat >/dev/null; echo '<html>oops'")
+	e := newEnv(t, "", "proxy:\n  gpu: off\nanalysis:\n  enrichers:\n"+
+		"    - {name: words, command: ["+good+"]}\n"+
+		"    - {name: hang, command: ["+hang+"], timeout: 2s}\n"+
+		"    - {name: junk, command: ["+junk+"]}\n")
+	for _, n := range []string{"a.mov", "b.mov"} {
+		if err := angen.QCClip(context.Background(), ffmpeg, filepath.Join(dir, n), n == "a.mov"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.start()
+	for _, n := range []string{"a.mov", "b.mov"} {
+		if err := os.Rename(filepath.Join(dir, n), filepath.Join(e.watch, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.waitFeed(mediaTimeout, "analysis.ready of a.mov and b.mov", func(evs []storage.Event) bool {
+		a, b := anE2EAsset(evs, "a.mov"), anE2EAsset(evs, "b.mov")
+		return a != "" && b != "" && anE2EHas(evs, storage.EvAnalysisReady, a) && anE2EHas(evs, storage.EvAnalysisReady, b)
+	})
+	for _, rel := range []string{"a.mov", "b.mov"} {
+		id := anE2EAsset(evs, rel)
+		var res analysis.Result
+		anE2EGetJSON(t, e, "/v1/assets/"+id+"/analysis.json", &res)
+		if len(res.Enrichments) != 3 {
+			t.Fatalf("%s: enrichments %+v", rel, res.Enrichments)
+		}
+		w, h, j := res.Enrichments[0], res.Enrichments[1], res.Enrichments[2]
+		if w.Name != "words" || w.Status != "ready" || len(w.Files) != 1 || !strings.Contains(string(w.Data), `"bytes":`) {
+			t.Errorf("%s: words = %+v", rel, w)
+		}
+		if b, err := os.ReadFile(storage.OutputPath(e.state, id, "enrich/words/words.vtt")); err != nil || string(b) != "WEBVTT\n" {
+			t.Errorf("%s: words.vtt %q %v", rel, b, err)
+		}
+		if h.Status != "failed" || !strings.Contains(h.Error, "timed out after 2s") || h.Elapsed > 30 {
+			t.Errorf("%s: hang = %+v", rel, h)
+		}
+		if j.Status != "failed" || !strings.Contains(j.Error, "not a response object") {
+			t.Errorf("%s: junk = %+v", rel, j)
+		}
+	}
+	e.stop()
+}

@@ -1,0 +1,193 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Enricher is one entry of `analysis.enrichers`: an external command run
+// after the FFmpeg analysis of each asset, speaking the JSON contract of
+// docs/api.md (Enrichers): one request object on stdin, one response
+// object on stdout.
+type Enricher struct {
+	// Name ([a-z0-9_-], 1..32, unique) keys its result and its files.
+	Name string `yaml:"name"`
+	// Command is the argv (no shell); the first element an absolute path
+	// or a name in PATH.
+	Command []string `yaml:"command"`
+	// Timeout kills the command (its process group) after this long
+	// (default 10m).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxOutput caps its stdout in bytes (default 4 MiB): more is an error.
+	MaxOutput int64 `yaml:"max_output"`
+}
+
+// EnrichVersion is the version of the enricher contract.
+const EnrichVersion = 1
+
+var reEnricherName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+var reEnrichFile = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// EnrichRequest is what an enricher reads on stdin.
+type EnrichRequest struct {
+	Version   int     `json:"version"`
+	AssetID   string  `json:"asset_id"`
+	Kind      string  `json:"kind"`
+	Proxy     string  `json:"proxy"`   // absolute path of the proxy file (read only)
+	OutDir    string  `json:"out_dir"` // an empty folder for the files it makes
+	Duration  float64 `json:"duration"`
+	FrameRate string  `json:"frame_rate,omitempty"`
+	StartTC   string  `json:"start_tc,omitempty"`
+	Analysis  *Result `json:"analysis"`
+}
+
+// enrichResponse is what an enricher writes on stdout.
+type enrichResponse struct {
+	Data  json.RawMessage `json:"data"`
+	Files []string        `json:"files"`
+}
+
+// Enrichment is one enricher's result in analysis.json.
+type Enrichment struct {
+	Name    string          `json:"name"`
+	Status  string          `json:"status"` // ready | failed
+	Error   string          `json:"error,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+	Files   []string        `json:"files,omitempty"` // enrich/<name>/<file>, beside analysis.json
+	Elapsed float64         `json:"elapsed_s"`
+}
+
+func (e Enricher) validate(i int, seen map[string]bool) error {
+	k := fmt.Sprintf("analysis.enrichers[%d]", i)
+	switch {
+	case !reEnricherName.MatchString(e.Name):
+		return fmt.Errorf("%s.name: %q must be 1..32 of a-z, 0-9, _ and -", k, e.Name)
+	case seen[e.Name]:
+		return fmt.Errorf("%s.name: %q is used twice", k, e.Name)
+	case len(e.Command) == 0 || e.Command[0] == "":
+		return fmt.Errorf("%s.command: empty", k)
+	case e.Timeout < 0 || e.MaxOutput < 0:
+		return fmt.Errorf("%s.timeout: timeout and max_output must not be negative", k)
+	}
+	seen[e.Name] = true
+	return nil
+}
+
+func (e *Enricher) setDefaults() {
+	if e.Timeout == 0 {
+		e.Timeout = 10 * time.Minute
+	}
+	if e.MaxOutput == 0 {
+		e.MaxOutput = 4 << 20
+	}
+}
+
+// capped is a buffer that refuses bytes past max (the command is then
+// killed: its output is not read further).
+type capped struct {
+	buf  bytes.Buffer
+	max  int64
+	over bool
+	kill func()
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if int64(c.buf.Len()+len(p)) > c.max {
+		if !c.over {
+			c.over = true
+			c.kill()
+		}
+		return 0, errors.New("output over the cap")
+	}
+	return c.buf.Write(p)
+}
+
+// enrich runs e for req and installs the files it lists into
+// dest/enrich/<name>/. A failure is returned in the Enrichment, never
+// fails the analysis.
+func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enrichment {
+	e.setDefaults()
+	t0 := time.Now()
+	res := Enrichment{Name: e.Name, Status: StatusFailed}
+	fail := func(f string, a ...any) Enrichment {
+		res.Error, res.Elapsed = fmt.Sprintf(f, a...), time.Since(t0).Seconds()
+		return res
+	}
+	out, err := os.MkdirTemp(dest, ".enrich-")
+	if err != nil {
+		return fail("work dir: %v", err)
+	}
+	defer os.RemoveAll(out)
+	req.OutDir, req.Version = out, EnrichVersion
+	in, err := json.Marshal(req)
+	if err != nil {
+		return fail("encode request: %v", err)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, e.Timeout, fmt.Errorf("timed out after %s", e.Timeout))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.Command[0], e.Command[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error { kill(); return nil }
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Stdin = bytes.NewReader(in)
+	stdout := &capped{max: e.MaxOutput, kill: kill}
+	stderr := &capped{max: 4 << 10, kill: func() {}}
+	cmd.Stdout, cmd.Stderr = stdout, io.Writer(stderr)
+	cmd.Dir = out
+	err = cmd.Run()
+	tail := strings.TrimSpace(stderr.buf.String())
+	switch {
+	case stdout.over:
+		return fail("output over %d bytes", e.MaxOutput)
+	case ctx.Err() != nil && context.Cause(ctx) != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fail("%v", context.Cause(ctx))
+	case err != nil:
+		if tail != "" {
+			return fail("%v: %s", err, tail)
+		}
+		return fail("%v", err)
+	}
+	var resp enrichResponse
+	dec := json.NewDecoder(bytes.NewReader(stdout.buf.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&resp); err != nil {
+		return fail("stdout is not a response object: %v", err)
+	}
+	if dec.More() {
+		return fail("stdout has more than one JSON value")
+	}
+	final := filepath.Join(dest, "enrich", e.Name)
+	if err := os.RemoveAll(final); err != nil {
+		return fail("clear %s: %v", final, err)
+	}
+	for _, f := range resp.Files {
+		if !reEnrichFile.MatchString(f) {
+			return fail("file %q: must be a plain name in out_dir", f)
+		}
+		fi, err := os.Lstat(filepath.Join(out, f))
+		if err != nil || !fi.Mode().IsRegular() {
+			return fail("file %q: not a regular file in out_dir", f)
+		}
+		if err := os.MkdirAll(final, 0o755); err != nil {
+			return fail("%v", err)
+		}
+		if err := os.Rename(filepath.Join(out, f), filepath.Join(final, f)); err != nil {
+			return fail("install %q: %v", f, err)
+		}
+		res.Files = append(res.Files, "enrich/"+e.Name+"/"+f)
+	}
+	res.Status, res.Data, res.Elapsed = StatusReady, resp.Data, time.Since(t0).Seconds()
+	return res
+}

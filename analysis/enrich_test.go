@@ -1,0 +1,96 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// script writes an executable shell script and returns its path.
+func script(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "enricher")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEnrichContract: a well-behaved enricher reads the request on stdin
+// and its files are installed; one that hangs, crashes, prints garbage,
+// prints too much or names a file outside out_dir gets a clear error of its
+// own, quickly, and leaves nothing installed.
+func TestEnrichContract(t *testing.T) {
+	good := script(t, `req=$(cat); id=$(printf '%s' "$req" | sed -n 's/.*"asset_id":"\([0-9a-f]*\)".*/\1/p')
+dir=$(printf '%s' "$req" | sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p')
+printf 'WEBVTT\n' > "$dir/t.vtt"
+printf '{"data":{"asset":"%s","words":3},"files":["t.vtt"]}' "$id"`)
+	cases := []struct {
+		name, body string
+		timeout    time.Duration
+		wantErr    string
+	}{
+		{"hangs", "sleep 60 & sleep 60", time.Second, "timed out after 1s"},
+		{"crashes", "echo boom >&2; kill -SEGV $$", 0, "signal: segmentation fault"},
+		{"exits 3", "echo 'no model' >&2; exit 3", 0, "exit status 3: no model"},
+		{"garbage", "echo 'hello, not json'", 0, "not a response object"},
+		{"two values", `echo '{"data":1}{"data":2}'`, 0, "more than one JSON value"},
+		{"unknown field", `echo '{"data":1,"extra":2}'`, 0, "not a response object"},
+		{"huge", "yes aaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "output over 65536 bytes"},
+		{"escaping file", `echo '{"files":["../../etc/passwd"]}'`, 0, "must be a plain name"},
+		{"missing file", `echo '{"files":["nothere.txt"]}'`, 0, "not a regular file"},
+	}
+	req := EnrichRequest{AssetID: strings.Repeat("ab", 32), Kind: "video", Proxy: "/x/proxy.mp4", Analysis: &Result{AssetID: strings.Repeat("ab", 32), Verdict: Pass}}
+	dest := t.TempDir()
+	en := enrich(context.Background(), Enricher{Name: "stt", Command: []string{good}}, req, dest)
+	if en.Status != StatusReady || len(en.Files) != 1 || en.Files[0] != "enrich/stt/t.vtt" {
+		t.Fatalf("good enricher: %+v", en)
+	}
+	var data struct {
+		Asset string `json:"asset"`
+		Words int    `json:"words"`
+	}
+	if err := json.Unmarshal(en.Data, &data); err != nil || data.Asset != req.AssetID || data.Words != 3 {
+		t.Errorf("data %s (%v): the request did not reach the enricher", en.Data, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, en.Files[0])); err != nil || string(b) != "WEBVTT\n" {
+		t.Errorf("installed file: %q %v", b, err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := t.TempDir()
+			t0 := time.Now()
+			en := enrich(context.Background(), Enricher{Name: "x", Command: []string{script(t, c.body)}, Timeout: c.timeout, MaxOutput: 64 << 10}, req, d)
+			if en.Status != StatusFailed || !strings.Contains(en.Error, c.wantErr) {
+				t.Errorf("status %s error %q, want failed with %q", en.Status, en.Error, c.wantErr)
+			}
+			if time.Since(t0) > 10*time.Second {
+				t.Errorf("took %s", time.Since(t0))
+			}
+			if _, err := os.Stat(filepath.Join(d, "enrich")); err == nil {
+				t.Error("files installed for a failed enricher")
+			}
+		})
+	}
+}
+
+func TestEnricherConfig(t *testing.T) {
+	for _, c := range []struct {
+		e    []Enricher
+		want string
+	}{
+		{[]Enricher{{Name: "Bad Name", Command: []string{"x"}}}, "analysis.enrichers[0].name"},
+		{[]Enricher{{Name: "a", Command: []string{"x"}}, {Name: "a", Command: []string{"y"}}}, "analysis.enrichers[1].name"},
+		{[]Enricher{{Name: "a"}}, "analysis.enrichers[0].command"},
+	} {
+		cfg := Config{Enrichers: c.e}
+		cfg.SetDefaults()
+		if err := cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error naming %s", c.e, err, c.want)
+		}
+	}
+}
