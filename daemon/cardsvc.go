@@ -44,7 +44,8 @@ func (a *App) provisionCards() error {
 		return err
 	}
 	a.st.cards = svc
-	svc.SetReports(a.cfg.StateDir) // offload reports (report.go)
+	// Offload reports: files in state_dir/cards/<id>/ (cardsvc/report.go).
+	svc.SetReports(a.cfg.StateDir)
 	svc.SetGate(a.diskGate()) // state dir and every card destination volume above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
 	a.AddService(Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
