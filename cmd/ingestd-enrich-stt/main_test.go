@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ingestd/ingestd/analysis"
+	"github.com/ingestd/ingestd/internal/testenv"
+)
+
+// TestTranscribesSynthesisedSpeech: numbers spoken by espeak-ng after one
+// second of silence, in an AAC proxy.m4a, come back as words with times
+// (the first after the silence, in order, within the clip) and as a WebVTT
+// file with per-word timestamps.
+func TestTranscribesSynthesisedSpeech(t *testing.T) {
+	ff := testenv.Need(t, "ffmpeg")
+	espeak := testenv.Need(t, "espeak-ng")
+	testenv.Need(t, "pocketsphinx_continuous")
+	dir := t.TempDir()
+	speech := filepath.Join(dir, "speech.wav")
+	if b, err := exec.Command(espeak, "-s", "120", "-w", speech, "one two three four five six seven eight nine ten").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v: %s", err, b)
+	}
+	proxy := filepath.Join(dir, "proxy.m4a")
+	if b, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=1",
+		"-i", speech, "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1[a]", "-map", "[a]", "-c:a", "aac", "-ar", "48000", "-ac", "2", proxy).CombinedOutput(); err != nil {
+		t.Fatalf("proxy: %v: %s", err, b)
+	}
+	req := analysis.EnrichRequest{Version: analysis.EnrichVersion, AssetID: "x", Kind: "audio", Proxy: proxy, OutDir: dir,
+		Duration: 6, Analysis: &analysis.Result{Audio: true}}
+	in, _ := json.Marshal(req)
+	var out bytes.Buffer
+	if err := run(bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Data struct {
+			Text  string `json:"text"`
+			Words []Word `json:"words"`
+		} `json:"data"`
+		Files []string `json:"files"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &resp); err != nil {
+		t.Fatalf("response %s: %v", out.Bytes(), err)
+	}
+	w := resp.Data.Words
+	t.Logf("heard: %q", resp.Data.Text)
+	if len(w) < 4 || len(resp.Files) != 1 || resp.Files[0] != "transcript.vtt" {
+		t.Fatalf("response: %+v", resp)
+	}
+	if w[0].Start < 0.8 {
+		t.Errorf("first word at %.2fs, inside the leading second of silence", w[0].Start)
+	}
+	numbers := regexp.MustCompile(`\b(one|won|two|to|too|three|four|for|five|six|seven|eight|nine|ten)\b`)
+	if !numbers.MatchString(resp.Data.Text) {
+		t.Errorf("no spoken number recognised in %q", resp.Data.Text)
+	}
+	for i := range w {
+		if w[i].End < w[i].Start || w[i].End > 8 || (i > 0 && w[i].Start < w[i-1].Start) {
+			t.Errorf("word %d %+v out of order or past the clip", i, w[i])
+		}
+	}
+	vtt, err := exec.Command("cat", filepath.Join(dir, "transcript.vtt")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(vtt)
+	if !strings.HasPrefix(s, "WEBVTT\n\n") || !regexp.MustCompile(`\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n`).MatchString(s) ||
+		!regexp.MustCompile(`<\d\d:\d\d:\d\d\.\d{3}>`).MatchString(s) {
+		t.Errorf("transcript.vtt:\n%s", s)
+	}
+}
+
+func TestWebVTTAndParse(t *testing.T) {
+	w := parse([]byte("hello world\n<s> 0.000 0.300 1.0\nhello 0.31 0.60 0.9\n<sil> 0.6 0.7 1\nworld(2) 0.71 1.00 0.5\n[NOISE] 1.0 1.2 1\nlater 3.5 3.9 0.8\ngarbage line\n"))
+	if len(w) != 3 || w[1].Word != "world" || w[2].Start != 3.5 {
+		t.Fatalf("parse: %+v", w)
+	}
+	want := "WEBVTT\n\n00:00:00.310 --> 00:00:01.000\nhello <00:00:00.710>world\n\n00:00:03.500 --> 00:00:03.900\nlater\n"
+	if got := webVTT(w); got != want {
+		t.Errorf("webVTT:\n%s\nwant:\n%s", got, want)
+	}
+}
