@@ -14,6 +14,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ingestd
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))ingestd-enrich-stt ./cmd/ingestd-enrich-stt
 
 # Embedded defaults: watch ./watch (created), state ./state, API 127.0.0.1:8470.
 run: build

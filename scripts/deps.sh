@@ -29,6 +29,10 @@ PKGS=(
 	mkfs.exfat:exfatprogs
 	mount.exfat-fuse:exfat-fuse
 	fusefat:fusefat
+	# edge analysis: the speech-to-text enricher (cmd/ingestd-enrich-stt)
+	# and the speech its test synthesises
+	pocketsphinx_continuous:pocketsphinx
+	espeak-ng:espeak-ng
 )
 
 # Go tools, pinned: import/path@version
@@ -41,6 +45,8 @@ for entry in "${PKGS[@]}"; do
 	cmd=${entry%%:*} pkg=${entry#*:}
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# PocketSphinx's US English model (no command of its own).
+[ -d /usr/share/pocketsphinx/model/en-us ] || missing+=(pocketsphinx-en-us)
 # The ASC's reference ascmhl tool (../shared/tools/ascmhl/run) runs on
 # Debian's python3 packages.
 if ! /usr/bin/python3 -c 'import click, lxml, packaging, pathspec, requests, xxhash, dateutil' >/dev/null 2>&1; then
