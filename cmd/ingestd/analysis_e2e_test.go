@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -257,6 +258,62 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 		if j.Status != "failed" || !strings.Contains(j.Error, "not a response object") {
 			t.Errorf("%s: junk = %+v", rel, j)
 		}
+	}
+	e.stop()
+}
+
+// TestAnalysisE2ESpeechToText (issue 14 item 3): the shipped
+// ingestd-enrich-stt enricher, configured in the real daemon, transcribes
+// a WAV of espeak-ng speech: analysis.json carries its words and
+// transcript.vtt lands beside it.
+func TestAnalysisE2ESpeechToText(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	espeak := needTool(t, "espeak-ng")
+	needTool(t, "pocketsphinx_continuous")
+	dir := t.TempDir()
+	stt := filepath.Join(dir, "ingestd-enrich-stt")
+	if b, err := exec.Command("go", "build", "-o", stt, "../ingestd-enrich-stt").CombinedOutput(); err != nil {
+		t.Fatalf("build enricher: %v: %s", err, b)
+	}
+	speech := filepath.Join(dir, "speech.wav")
+	if b, err := exec.Command(espeak, "-s", "120", "-w", speech, "one two three four five six seven eight nine ten").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v: %s", err, b)
+	}
+	wav := filepath.Join(dir, "talk.wav")
+	if b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=1",
+		"-i", speech, "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1[a]", "-map", "[a]", "-ar", "48000", wav).CombinedOutput(); err != nil {
+		t.Fatalf("talk.wav: %v: %s", err, b)
+	}
+	e := newEnv(t, "", "proxy:\n  gpu: off\nanalysis:\n  enrichers:\n    - {name: transcript, command: ["+stt+"], timeout: 5m}\n")
+	e.start()
+	if err := os.Rename(wav, filepath.Join(e.watch, "talk.wav")); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.waitFeed(mediaTimeout, "analysis.ready of talk.wav", func(evs []storage.Event) bool {
+		id := anE2EAsset(evs, "talk.wav")
+		return id != "" && anE2EHas(evs, storage.EvAnalysisReady, id)
+	})
+	id := anE2EAsset(evs, "talk.wav")
+	var res analysis.Result
+	anE2EGetJSON(t, e, "/v1/assets/"+id+"/analysis.json", &res)
+	if res.Source != "proxy.m4a" || len(res.Enrichments) != 1 {
+		t.Fatalf("analysis.json: source %s enrichments %+v", res.Source, res.Enrichments)
+	}
+	en := res.Enrichments[0]
+	var data struct {
+		Text  string `json:"text"`
+		Words []struct {
+			Word       string
+			Start, End float64
+		} `json:"words"`
+	}
+	if err := json.Unmarshal(en.Data, &data); err != nil || en.Status != "ready" || len(data.Words) < 4 || data.Words[0].Start < 0.8 {
+		t.Fatalf("transcript enrichment %+v (%v)", en, err)
+	}
+	t.Logf("heard: %q", data.Text)
+	vtt, err := os.ReadFile(storage.OutputPath(e.state, id, "enrich/transcript/transcript.vtt"))
+	if err != nil || !strings.HasPrefix(string(vtt), "WEBVTT\n") || !strings.Contains(string(vtt), " --> ") {
+		t.Errorf("transcript.vtt: %q %v", vtt, err)
 	}
 	e.stop()
 }
