@@ -275,6 +275,13 @@ func TestAnalyseNoAudioAndCorrupt(t *testing.T) {
 	if res.Loudness != nil || len(res.Black) != 1 || len(res.Shots) != 4 {
 		t.Errorf("no-audio result: loudness %+v black %+v shots %d", res.Loudness, res.Black, len(res.Shots))
 	}
+	// Audio expected but absent from the proxy: an error the service
+	// recognises (it then analyses the video only).
+	in.audio = true
+	if _, err := analyse(context.Background(), r, in, testCfg(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "matches no streams") {
+		t.Errorf("audio missing from the proxy: %v, want FFmpeg's 'matches no streams'", err)
+	}
+	in.audio = false
 	bad := filepath.Join(t.TempDir(), "proxy.mp4")
 	if err := os.WriteFile(bad, []byte(strings.Repeat("not a movie ", 1000)), 0o644); err != nil {
 		t.Fatal(err)

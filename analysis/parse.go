@@ -78,7 +78,7 @@ var (
 	reShow    = regexp.MustCompile(`\[Parsed_showinfo_\d+ @ [^\]]*\] n:\s*\d+ pts:\s*-?\d+ pts_time:(\S+)`)
 	reFilter  = regexp.MustCompile(`^\[(Parsed_ebur128|Parsed_astats)_\d+ @ [^\]]*\] (.*)$`)
 	reKV      = regexp.MustCompile(`^\s*([A-Za-z ]+):\s*(\S+)`)
-	reErrLine = regexp.MustCompile(`(?i)error|invalid|not found|failed|corrupt|no such|unable|cannot|could not|missing`)
+	reErrLine = regexp.MustCompile(`(?i)error|invalid|not found|failed|corrupt|no such|unable|cannot|could not|missing|matches no streams`)
 )
 
 func (p *parser) Write(b []byte) (int, error) {

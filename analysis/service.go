@@ -306,6 +306,12 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 	defer os.RemoveAll(work)
 	r := transcode.Runner{FFmpeg: s.ffmpeg, Stall: s.cfg.StallTimeout, Log: s.log, Nice: 10}
 	res, err := analyse(ctx, r, in, s.cfg, work)
+	if err != nil && in.audio && in.video && strings.Contains(err.Error(), "matches no streams") {
+		// The master has audio the proxy does not carry: video only.
+		s.log.Warn("proxy has no audio stream; analysing its video only", "asset", id)
+		in.audio = false
+		res, err = analyse(ctx, r, in, s.cfg, work)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: analyse %s: %w", id, filepath.Base(in.path), err)
 	}
