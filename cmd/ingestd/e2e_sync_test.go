@@ -119,10 +119,12 @@ func TestHubSync(t *testing.T) {
 	var clipID, notesID string
 	evs := e.waitFeed(mediaTimeout, "both files cataloged", hasPaths(storage.EvLocationAdded, "A001_C002.mov", "notes.txt"))
 	clipID, notesID = assetOf(evs, "A001_C002.mov"), assetOf(evs, "notes.txt")
-	// Settled: the clip synced after proxy.ready, the text file after it
-	// was probed (asset.json is rewritten on every change of the asset).
-	e.waitFeed(mediaTimeout, "asset.synced after proxy.ready / probe", func(evs []storage.Event) bool {
-		return syncedAfter(evs, clipID, storage.EvProxyReady) && syncedAfter(evs, notesID, storage.EvAssetUpdated)
+	// Settled: the clip synced after its analysis (which follows
+	// proxy.ready), the text file after it was probed (asset.json is
+	// rewritten on every change of the asset).
+	e.waitFeed(mediaTimeout, "asset.synced after proxy.ready, analysis.ready / probe", func(evs []storage.Event) bool {
+		return syncedAfter(evs, clipID, storage.EvProxyReady) && syncedAfter(evs, clipID, storage.EvAnalysisReady) &&
+			syncedAfter(evs, notesID, storage.EvAssetUpdated)
 	})
 
 	ctx := context.Background()
@@ -134,12 +136,13 @@ func TestHubSync(t *testing.T) {
 		t.Fatalf("clip proxy %+v sync %+v, want ready and synced", doc.Proxy, doc.Sync)
 	}
 
-	// The bucket holds exactly asset.json + the proxy outputs of the clip,
-	// and asset.json of the text file: byte-identical to the local outputs,
-	// nothing else, no master.
+	// The bucket holds exactly asset.json + the proxy outputs + the
+	// analysis (analysis.json, shots.jpg) of the clip, and asset.json of
+	// the text file: byte-identical to the local outputs, nothing else, no
+	// master.
 	objs := m.List(t, bucket)
 	want := map[string]bool{}
-	for _, o := range append([]string{"asset.json"}, doc.Proxy.Outputs...) {
+	for _, o := range append([]string{"asset.json", "analysis.json", "shots.jpg"}, doc.Proxy.Outputs...) {
 		want[path.Join("edge/box1/assets", clipID, o)] = true
 	}
 	want[path.Join("edge/box1/assets", notesID, "asset.json")] = true
