@@ -105,17 +105,6 @@ func hasAssetEvent(typ string, ids ...*string) func([]storage.Event) bool {
 	}
 }
 
-// typesOf lists the types of the events concerning asset id, in order.
-func typesOf(evs []storage.Event, id string) []string {
-	var ts []string
-	for _, ev := range evs {
-		if ev.AssetID == id {
-			ts = append(ts, ev.Type)
-		}
-	}
-	return ts
-}
-
 // rawGet does a GET with extra headers and returns the response with its body read.
 func (e *env) rawGet(path string, hdr map[string]string) (*http.Response, []byte) {
 	e.t.Helper()
