@@ -122,7 +122,10 @@ func TestHTTPClientTimeouts(t *testing.T) {
 // TestHTTPClientSlowButMoving: an upload that takes several stall timeouts
 // in all, with bytes moving all along, is not cut.
 func TestHTTPClientSlowButMoving(t *testing.T) {
-	const stall = 400 * time.Millisecond
+	// The reader pauses a tenth of the stall timeout between reads: a
+	// loaded CI machine may delay a read several times over without a
+	// false stall.
+	const stall = 1500 * time.Millisecond
 	url, _ := hangServer(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		req, err := http.ReadRequest(br)
@@ -132,7 +135,7 @@ func TestHTTPClientSlowButMoving(t *testing.T) {
 		buf := make([]byte, 16<<10)
 		var got int64
 		for {
-			time.Sleep(stall / 4) // a slow reader: the client's writes block
+			time.Sleep(stall / 10) // a slow reader: the client's writes block
 			n, err := req.Body.Read(buf)
 			got += int64(n)
 			if err != nil {
@@ -145,7 +148,7 @@ func TestHTTPClientSlowButMoving(t *testing.T) {
 	// watchdog, and the headers' wait starts once the body is in the
 	// kernel's send queue, not at the hub.
 	hc := HTTPClient(testClientConfig(30*time.Second, stall))
-	body := make([]byte, 40*16<<10) // 40 slow reads: about 10 stall timeouts
+	body := make([]byte, 40*16<<10) // 40 slow reads: about 4 stall timeouts
 	req, _ := http.NewRequest(http.MethodPut, url+"/b/k", bytes.NewReader(body))
 	t0 := time.Now()
 	resp, err := hc.Do(req)
