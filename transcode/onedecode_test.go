@@ -26,7 +26,10 @@ func newToolLog(t testing.TB, real Tools) *toolLog {
 	l := &toolLog{Tools: real, path: filepath.Join(dir, "calls.log")}
 	wrap := func(name, bin string) string {
 		p := filepath.Join(dir, name)
-		script := fmt.Sprintf("#!/bin/sh\n{ printf '%%s' %s; for a in \"$@\"; do printf '\\t%%s' \"$a\"; done; printf '\\n'; } >>'%s'\nexec '%s' \"$@\"\n",
+		// The line is built first and appended with one printf (one
+		// write(2) on an O_APPEND file): probes and FFmpeg runs that
+		// overlap must not interleave their lines.
+		script := fmt.Sprintf("#!/bin/sh\nline=%s\nfor a in \"$@\"; do line=\"$line$(printf '\\t%%s' \"$a\")\"; done\nprintf '%%s\\n' \"$line\" >>'%s'\nexec '%s' \"$@\"\n",
 			name, l.path, bin)
 		if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
 			t.Fatal(err)
