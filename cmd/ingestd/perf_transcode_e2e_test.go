@@ -24,7 +24,9 @@ func perf15Wrappers(t *testing.T) (dir, log string) {
 	log = filepath.Join(dir, "calls.log")
 	for _, name := range []string{"ffmpeg", "ffprobe"} {
 		real := needTool(t, name)
-		script := fmt.Sprintf("#!/bin/sh\n{ printf '%%s' %s; for a in \"$@\"; do printf '\\t%%s' \"$a\"; done; printf '\\n'; } >>'%s'\nexec '%s' \"$@\"\n",
+		// One printf per call (one write(2) on an O_APPEND file), so
+		// overlapping runs never interleave their lines.
+		script := fmt.Sprintf("#!/bin/sh\nline=%s\nfor a in \"$@\"; do line=\"$line$(printf '\\t%%s' \"$a\")\"; done\nprintf '%%s\\n' \"$line\" >>'%s'\nexec '%s' \"$@\"\n",
 			name, log, real)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
