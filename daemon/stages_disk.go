@@ -24,6 +24,7 @@ import (
 const (
 	diskStateDir      = "state_dir"
 	diskOffloadPrefix = "offload:"
+	diskVolumePrefix  = "volume:" // a watched volume, reported only
 )
 
 // DiskStatus is the `disk` section of /v1/status.
@@ -52,6 +53,22 @@ func (a *App) provisionDisk() error {
 				}
 				paths = append(paths, diskguard.Path{Name: diskOffloadPrefix + v.Name, Path: p})
 			}
+		}
+	}
+	// Every other watched volume: its free space is reported (status,
+	// metrics, the console's overview) but it has no floor: ingest only
+	// reads it. A hung mount's statfs is abandoned by the guard.
+	guarded := map[string]bool{}
+	for _, p := range paths {
+		guarded[p.Path] = true
+	}
+	for _, v := range a.cfg.Volumes {
+		p := v.Path
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if !guarded[p] { // a card destination is already there, with its floor
+			paths = append(paths, diskguard.Path{Name: diskVolumePrefix + v.Name, Path: p, ReportOnly: true})
 		}
 	}
 	g, err := diskguard.New(a.cfg.Disk, paths, a.log)

@@ -269,6 +269,7 @@ type secrDiskDoc struct {
 			Name         string `json:"name"`
 			Path         string `json:"path"`
 			FreeBytes    uint64 `json:"free_bytes"`
+			TotalBytes   uint64 `json:"total_bytes"`
 			MinFreeBytes uint64 `json:"min_free_bytes"`
 			Low          bool   `json:"low"`
 		} `json:"paths"`
@@ -391,7 +392,10 @@ func TestSecurity6DiskFloorStateDir(t *testing.T) {
 	e.start()
 	e.writeFile("before.mov", []byte("ingested while there is room"))
 	e.waitFeed(60*time.Second, "before.mov cataloged", hasPaths(storage.EvLocationAdded, "before.mov"))
-	if d := secrDisk(t, e); d.Disk.Low || len(d.Disk.Paths) != 1 || d.Disk.Paths[0].Name != "state_dir" || d.Disk.Paths[0].MinFreeBytes != 48<<20 {
+	// The state dir with its floor, and the watched volume reported for
+	// its free space only (no floor: ingest only reads it).
+	if d := secrDisk(t, e); d.Disk.Low || len(d.Disk.Paths) != 2 || d.Disk.Paths[0].Name != "state_dir" || d.Disk.Paths[0].MinFreeBytes != 48<<20 ||
+		d.Disk.Paths[1].Name != "volume:footage" || d.Disk.Paths[1].MinFreeBytes != 0 || d.Disk.Paths[1].TotalBytes == 0 {
 		t.Fatalf("disk section before the fill: %+v", *d.Disk)
 	}
 

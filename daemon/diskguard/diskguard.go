@@ -123,8 +123,12 @@ func ParseFloor(s string) (Floor, error) {
 
 // Path is one guarded filesystem, by the directory ingestd writes in.
 type Path struct {
-	Name string // "state_dir", "offload:<volume>"
+	Name string // "state_dir", "offload:<volume>", "volume:<volume>"
 	Path string
+	// ReportOnly paths (the watched volumes ingestd only reads) have their
+	// free space checked and reported like the others, but no floor: they
+	// are never low and never pause anything.
+	ReportOnly bool
 }
 
 // PathStatus is one guarded path in Status.
@@ -138,6 +142,8 @@ type PathStatus struct {
 	// Error is why the last check failed (statfs error, no answer); the
 	// low state is kept as it was.
 	Error string `json:"error,omitempty"`
+
+	reportOnly bool
 }
 
 // Status is the `disk` section of /v1/status.
@@ -181,7 +187,7 @@ func New(cfg Config, paths []Path, log *slog.Logger) (*Guard, error) {
 			continue
 		}
 		seen[p.Name] = true
-		g.paths = append(g.paths, PathStatus{Name: p.Name, Path: p.Path})
+		g.paths = append(g.paths, PathStatus{Name: p.Name, Path: p.Path, reportOnly: p.ReportOnly})
 	}
 	return g, nil
 }
@@ -284,6 +290,9 @@ func (g *Guard) checkOne(i int) {
 		ps.FreeBytes = r.st.Bavail * bs
 		ps.TotalBytes = r.st.Blocks * bs
 		ps.MinFreeBytes = g.floor.Of(ps.TotalBytes)
+		if ps.reportOnly {
+			ps.MinFreeBytes = 0 // no floor: Low is always false
+		}
 		low := Low(ps.FreeBytes, ps.MinFreeBytes, ps.Low)
 		if low != ps.Low {
 			ps.Low = low

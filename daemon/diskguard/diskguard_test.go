@@ -185,3 +185,41 @@ func TestGuardHungStatfs(t *testing.T) {
 		t.Fatalf("status %+v, want an error and no change", st)
 	}
 }
+
+// A report-only path (a watched volume ingest only reads) has its free
+// space reported but no floor: filled to the brim it is never low, fires
+// no change and never holds a writer.
+func TestGuardReportOnly(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.SkipOrFail(t, "mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	g, err := New(Config{MinFree: "6MiB"}, []Path{{Name: "volume:nas", Path: dir, ReportOnly: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := 0
+	g.OnChange(func(PathStatus) { fired++ })
+	if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, 7<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.Check()
+	st := g.Status()
+	if len(st.Paths) != 1 {
+		t.Fatalf("paths %+v", st.Paths)
+	}
+	p := st.Paths[0]
+	if p.TotalBytes != 8<<20 || p.FreeBytes >= 2<<20 || p.FreeBytes == 0 {
+		t.Errorf("free %d of %d, want the tmpfs's real figures (under 2 MiB of 8 MiB)", p.FreeBytes, p.TotalBytes)
+	}
+	if st.Low || p.Low || p.MinFreeBytes != 0 || fired != 0 || len(g.LowPaths()) != 0 {
+		t.Errorf("report-only path went low: %+v (fired %d)", st, fired)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := g.Wait(ctx); err != nil {
+		t.Errorf("Wait held by a report-only path: %v", err)
+	}
+}

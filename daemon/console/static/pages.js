@@ -34,7 +34,7 @@ function warnings(st) {
 
 function freeFor(st, v) {
   const paths = (st.disk && st.disk.paths) || [];
-  const p = paths.find(p => p.name === 'offload:' + v.name || p.path === v.path);
+  const p = paths.find(p => p.name === 'offload:' + v.name || p.name === 'volume:' + v.name || p.path === v.path);
   return p ? `${bytes(p.free_bytes)} free of ${bytes(p.total_bytes)}` + (p.low ? ' (LOW)' : '') : '—';
 }
 
