@@ -43,6 +43,7 @@ type stages struct {
 	pusher    *s3push.Pusher
 	notifier  *webhook.Notifier
 	disk      *diskguard.Guard // free-space floor (stages_disk.go)
+	diskCards bool             // cards: configured at start (restart-only); read without a.cfg, which a reload swaps
 	cards     *cardsvc.Service // card offload (cardsvc.go); nil without cards:
 }
 

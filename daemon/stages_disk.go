@@ -76,6 +76,7 @@ func (a *App) provisionDisk() error {
 		return err
 	}
 	a.st.disk = g
+	a.st.diskCards = a.cfg.Cards != nil
 	g.OnChange(a.diskChanged)
 	g.Check()
 	a.AddService(Service{Name: "diskguard", Run: g.Run})
@@ -120,7 +121,7 @@ func pausedWriters(low []string, cards bool) []string {
 
 func (a *App) diskStatus() DiskStatus {
 	st := a.st.disk.Status()
-	return DiskStatus{Status: st, Paused: pausedWriters(a.st.disk.LowPaths(), a.cfg.Cards != nil)}
+	return DiskStatus{Status: st, Paused: pausedWriters(a.st.disk.LowPaths(), a.st.diskCards)}
 }
 
 // diskChanged records a path going low or back to ok and (un)pauses the
@@ -138,7 +139,7 @@ func (a *App) diskChanged(p diskguard.PathStatus) {
 	what := "resumed"
 	if p.Low {
 		ev.Type = storage.EvDiskLow
-		what = "paused: " + strings.Join(pausedWriters([]string{p.Name}, a.cfg.Cards != nil), ", ")
+		what = "paused: " + strings.Join(pausedWriters([]string{p.Name}, a.st.diskCards), ", ")
 	}
 	if v, ok := strings.CutPrefix(p.Name, diskOffloadPrefix); ok {
 		ev.Volume = v

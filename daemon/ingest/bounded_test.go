@@ -31,6 +31,11 @@ func TestWalkPendingBounded(t *testing.T) {
 	}
 	h := start(t, "", Config{Volumes: []Volume{{Name: "v", Path: root}}, Settle: 50 * time.Millisecond},
 		func(p *Pipeline) { p.maxPending = bound })
+	// Ready came while the throttled first walk was still going (a daemon
+	// must not wait for a whole first ingest before it reports ready).
+	if files, _ := h.p.vols["v"].index.stats(); files >= dirs*perDir {
+		t.Errorf("Ready only after all %d files were cataloged: the throttled first walk held it", files)
+	}
 	waitFor(t, "every file cataloged", func() bool {
 		files, _ := h.p.vols["v"].index.stats()
 		return files == dirs*perDir

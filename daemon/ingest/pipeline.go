@@ -311,8 +311,10 @@ func (p *Pipeline) firstDone() {
 
 // Ready is closed once every volume configured at Run has been checked
 // and, if online, watched and walked once (the first reconcile finished:
-// every directory has its watch and new or changed files are queued).
-// An offline volume counts as ready; it is polled until it comes back.
+// every directory has its watch and new or changed files are queued), or
+// its first walk is throttled by the hash pool (a first ingest of a large
+// tree: the walk goes on at hashing speed after Ready). An offline volume
+// counts as ready; it is polled until it comes back.
 func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
 
 // Progress increases whenever a loop makes progress: settle ticks, volume

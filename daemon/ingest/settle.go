@@ -72,6 +72,7 @@ func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume
 		if limit <= 0 || n < limit || s.p.paused() {
 			break
 		}
+		v.markFirst() // throttled: the volume is up and ingesting (Ready)
 		select {
 		case <-ctx.Done():
 			return false

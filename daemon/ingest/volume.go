@@ -23,6 +23,8 @@ type volume struct {
 	initial bool // counts towards Ready
 	log     *slog.Logger
 
+	firstOnce sync.Once // firstDone, once: after the first check, or when the first walk waits on the hash pool
+
 	online   atomic.Bool
 	vmu      sync.Mutex
 	inflight *verifyCall // the identity check running now, shared by all callers
@@ -105,6 +107,18 @@ func (v *volume) status() VolumeStatus {
 	return st
 }
 
+// markFirst counts this volume towards the pipeline's Ready, once. It is
+// called when the first check (and its first walk) is done, or earlier,
+// when that first walk has to wait for the hash pool (touchWalk): the
+// first walk of a large tree is throttled to the hashing speed, and the
+// daemon must not wait for a million files to be hashed before it
+// reports ready (systemd's start timeout); the walk goes on meanwhile.
+func (v *volume) markFirst() {
+	if v.initial {
+		v.firstOnce.Do(v.p.firstDone)
+	}
+}
+
 func (v *volume) run(ctx context.Context) {
 	defer close(v.done)
 	ctx, cancel := context.WithCancel(ctx)
@@ -120,9 +134,7 @@ func (v *volume) run(ctx context.Context) {
 
 	v.loadIndex()
 	v.check(ctx)
-	if v.initial {
-		v.p.firstDone()
-	}
+	v.markFirst()
 	tick := time.NewTicker(v.p.checkEvery)
 	defer tick.Stop()
 	rescan := time.NewTimer(v.p.rescanFor(v.walkMode))
