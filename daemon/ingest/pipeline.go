@@ -235,6 +235,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, vc := range vols {
 		p.startVolumeLocked(vc, true)
 	}
+	started := p.cfg // read under p.mu: a Reload may swap p.cfg as soon as a volume is ready
 	p.mu.Unlock()
 	if len(vols) == 0 {
 		p.readyOnce.Do(func() { close(p.ready) })
@@ -242,7 +243,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { p.settle.run(ctx) })
 	wg.Go(func() { p.hashes.run(ctx) })
-	p.log.Info("started", "volumes", len(vols), "settle", p.cfg.Settle, "rescan", p.cfg.Rescan, "hash_workers", p.cfg.HashWorkers)
+	p.log.Info("started", "volumes", len(vols), "settle", started.Settle, "rescan", started.Rescan, "hash_workers", started.HashWorkers)
 	<-ctx.Done()
 	p.mu.Lock()
 	var all []*volume
