@@ -73,11 +73,11 @@ func TestPerf15SeqContiguousAcrossKill9(t *testing.T) {
 	}
 	late := perf15WriteTree(t, e, "late", 200)
 	all = append(all, late...)
-	evs := e.waitFeed(180*time.Second, "every file after two kills", hasPaths(storage.EvLocationAdded, all...))
+	e.waitFeed(180*time.Second, "every file after two kills", hasPaths(storage.EvLocationAdded, all...))
 
 	// Let the daemon go idle, then read the whole feed once more.
 	time.Sleep(time.Second)
-	evs = e.feedAll()
+	evs := e.feedAll()
 	for i, ev := range evs {
 		if ev.Seq != uint64(i+1) {
 			t.Fatalf("feed position %d has seq %d: seq is not 1..%d without holes\n%s", i+1, ev.Seq, len(evs), dumpEvents(evs[max(0, i-3):min(len(evs), i+3)]))

@@ -142,14 +142,14 @@ func TestSecurity3PlaylistRefused(t *testing.T) {
 	for rel := range refused {
 		all = append(all, rel)
 	}
-	evs := e.waitFeed(mediaTimeout, "playlists, lists and frames probed", secMediaProbed(all...))
+	e.waitFeed(mediaTimeout, "playlists, lists and frames probed", secMediaProbed(all...))
 
 	// The queue goes on: a real clip dropped after them gets its proxy. Its
 	// name is literal too (a leading '-', a ':' and a '%').
 	after := makeClip(t, src, "after.mov", 1, 880, false)
 	e.dropFile(after, "-late: take %d.mov")
 	var afterID, patternID string
-	evs = e.waitFeed(mediaTimeout, "proxy.ready for the clip dropped after and the pattern-named still", func(evs []storage.Event) bool {
+	evs := e.waitFeed(mediaTimeout, "proxy.ready for the clip dropped after and the pattern-named still", func(evs []storage.Event) bool {
 		afterID, patternID = assetOf(evs, "-late: take %d.mov"), assetOf(evs, "seq/frame%03d.png")
 		return hasAssetEvent(storage.EvProxyReady, &afterID, &patternID)(evs)
 	})
