@@ -9,19 +9,18 @@ import (
 	"math"
 	"math/big"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/ingestd/ingestd/storage"
 )
 
-// Asset kinds.
+// Asset kinds (storage's, named here for transcode's callers).
 const (
-	KindVideo = "video"
-	KindAudio = "audio"
-	KindImage = "image"
-	KindOther = "other"
+	KindVideo = storage.KindVideo
+	KindAudio = storage.KindAudio
+	KindImage = storage.KindImage
+	KindOther = storage.KindOther
 )
 
 // ErrProbe marks a file ffprobe could not read; the wrapped error carries
@@ -260,29 +259,11 @@ func isImageCodec(c string) bool {
 	return false
 }
 
-// rawExtensions are camera raw formats FFmpeg 5.1 cannot decode.
-var rawExtensions = map[string]string{
-	".r3d": "RED R3D", ".braw": "Blackmagic RAW", ".ari": "ARRIRAW", ".arx": "ARRIRAW (HDE)",
-	".crm": "Canon Cinema RAW Light", ".nev": "Nikon N-RAW", ".mxr": "ARRIRAW in MXF",
-}
-
-// mediaExtensions name files that should be media: when ffprobe cannot read
-// one of these it is corrupt, not a document.
-var mediaExtensions = map[string]string{
-	".mov": KindVideo, ".mp4": KindVideo, ".m4v": KindVideo, ".mxf": KindVideo, ".mts": KindVideo,
-	".m2ts": KindVideo, ".ts": KindVideo, ".avi": KindVideo, ".mkv": KindVideo, ".webm": KindVideo,
-	".mpg": KindVideo, ".mpeg": KindVideo, ".m2v": KindVideo, ".dv": KindVideo, ".3gp": KindVideo,
-	".wav": KindAudio, ".bwf": KindAudio, ".aif": KindAudio, ".aiff": KindAudio, ".mp3": KindAudio,
-	".m4a": KindAudio, ".aac": KindAudio, ".flac": KindAudio, ".ogg": KindAudio, ".opus": KindAudio,
-	".png": KindImage, ".jpg": KindImage, ".jpeg": KindImage, ".tif": KindImage, ".tiff": KindImage,
-	".dpx": KindImage, ".exr": KindImage, ".bmp": KindImage, ".webp": KindImage,
-}
-
 // unsupportedReason says why FFmpeg cannot make a proxy of this source, or
 // "" when it can.
 func unsupportedReason(path string, m *storage.Media) string {
-	if name, ok := rawExtensions[strings.ToLower(filepath.Ext(path))]; ok {
-		return name + " is not decodable by FFmpeg"
+	if e, _ := storage.MediaExtOf(path); e.NoDecoder != "" {
+		return e.NoDecoder + " is not decodable by FFmpeg"
 	}
 	if m == nil {
 		return ""

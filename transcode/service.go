@@ -340,21 +340,23 @@ func (s *Service) consider(ctx context.Context, id string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	ext := strings.ToLower(filepath.Ext(src))
+	// What the name says it is: a media extension ffprobe cannot read is
+	// corrupt (failed) or undecodable (unsupported), anything else a document.
+	ext, isMedia := storage.MediaExtOf(src)
 	var status, reason string
 	var refused *RefusedError
 	switch {
-	case errors.As(perr, &refused) && (refused.Reference() || rawExtensions[ext] == ""):
+	case errors.As(perr, &refused) && (refused.Reference() || ext.NoDecoder == ""):
 		// A playlist, a list of other files or a container that is not
 		// accepted: cataloged as what it is, never opened again.
 		kind, m = KindOther, &storage.Media{Container: refused.Format}
-		if refused.Reference() || mediaExtensions[ext] != "" {
+		if refused.Reference() || isMedia {
 			status, reason = StatusUnsupported, refused.Reason()
 		}
-	case perr != nil && rawExtensions[ext] != "":
-		kind, status, reason = KindVideo, StatusUnsupported, unsupportedReason(src, nil)
-	case perr != nil && mediaExtensions[ext] != "":
-		kind, status, reason = mediaExtensions[ext], StatusFailed, perr.Error()
+	case perr != nil && ext.NoDecoder != "":
+		kind, status, reason = ext.Kind, StatusUnsupported, unsupportedReason(src, nil)
+	case perr != nil && isMedia:
+		kind, status, reason = ext.Kind, StatusFailed, perr.Error()
 	case perr != nil:
 		kind = KindOther
 	default:

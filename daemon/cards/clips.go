@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ingestd/ingestd/storage"
 )
 
 // Clip is one logical clip on a card: its media parts in play order (GoPro
@@ -31,12 +33,6 @@ type Clip struct {
 func (c *Clip) Parts() []string {
 	out := append(append(append([]string(nil), c.Video...), c.Audio...), c.Sidecars...)
 	return out
-}
-
-var mediaExt = map[string]bool{
-	".MP4": true, ".MOV": true, ".MXF": true, ".MTS": true, ".M2TS": true, ".R3D": true, ".BRAW": true,
-	".ARI": true, ".AVI": true, ".MKV": true, ".360": true, ".WAV": true, ".CRM": true, ".DNG": true,
-	".JPG": true, ".JPEG": true, ".HEIC": true, ".CR2": true, ".CR3": true, ".ARW": true, ".NEF": true, ".RAF": true, ".INSV": true,
 }
 
 var (
@@ -311,7 +307,7 @@ func (g *grouper) generic(files []string) {
 		return strings.ToUpper(strings.TrimSuffix(rel, path.Ext(rel)))
 	}
 	for _, rel := range files {
-		if g.claimed[rel] || !mediaExt[strings.ToUpper(path.Ext(rel))] {
+		if _, media := storage.MediaExtOf(rel); g.claimed[rel] || !media {
 			continue
 		}
 		key := "gen:" + stem(rel)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/storage"
 )
 
 // Config is the `sequences:` section of the daemon configuration.
@@ -35,8 +37,10 @@ type Config struct {
 	FrameProxies *bool `yaml:"frame_proxies"`
 }
 
-// DefaultExtensions are the frame formats grouped by default.
-var DefaultExtensions = []string{"dpx", "exr", "tif", "tiff", "png", "jpg", "jpeg"}
+// DefaultExtensions are the frame formats grouped by default: the frame
+// formats of storage's media-extension table (dpx, exr, tif, tiff, png,
+// jpg, jpeg).
+var DefaultExtensions = storage.FrameExtensions()
 
 // SetDefaults fills zero values with the defaults documented on Config.
 func (c *Config) SetDefaults() {

@@ -2,7 +2,11 @@ package sequences
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/storage"
 )
 
 func TestParseFrame(t *testing.T) {
@@ -100,6 +104,30 @@ func TestGroup(t *testing.T) {
 		ID("nas", "renders/sh010", Key{"shot_011.", "exr", 4}), ID("nas", "renders/sh010", Key{"shot_010.", "dpx", 4}), ID("nas", "renders/sh010", Key{"shot_010.", "exr", 5})} {
 		if b == a {
 			t.Errorf("id collision %s", b)
+		}
+	}
+}
+
+// TestDefaultExtensionsAreTableImages: the default frame formats are the
+// image formats storage's media-extension table marks as frames (in the
+// documented order), so transcode classifies every default frame as an
+// image, and each parses as a frame.
+func TestDefaultExtensionsAreTableImages(t *testing.T) {
+	want := []string{"dpx", "exr", "tif", "tiff", "png", "jpg", "jpeg"} // docs: sequences.extensions
+	if !slices.Equal(DefaultExtensions, want) {
+		t.Fatalf("default extensions %v, want %v", DefaultExtensions, want)
+	}
+	for _, e := range DefaultExtensions {
+		if me, ok := storage.MediaExtOf("f." + strings.ToUpper(e)); !ok || me.Kind != storage.KindImage || !me.Frame {
+			t.Errorf("%s: %+v in the media table, want a frame image", e, me)
+		}
+		if _, ok := ParseFrame("shot.0001."+e, DefaultExtensions); !ok {
+			t.Errorf("shot.0001.%s does not parse as a frame", e)
+		}
+	}
+	for _, me := range storage.MediaExts() {
+		if me.Frame != slices.Contains(DefaultExtensions, strings.TrimPrefix(me.Ext, ".")) {
+			t.Errorf("%s: frame %v in the table, disagrees with DefaultExtensions", me.Ext, me.Frame)
 		}
 	}
 }
