@@ -1,5 +1,6 @@
 #!/bin/sh
-# Builds ingestd's packages with nfpm (pinned in go.mod: `go tool nfpm`).
+# Builds ingestd's packages with nfpm (pinned in tools/go.mod, the build
+# tools' own module: `go -C tools tool nfpm`, kept out of the daemon's go.mod).
 #
 #   packaging/build.sh bin [VERSION] [OUT]      CGO_ENABLED=0 binary (default bin/ingestd)
 #   packaging/build.sh deb|rpm [VERSION] [BIN]  dist/ingestd_<v>_amd64.deb, dist/ingestd-<v>.x86_64.rpm
@@ -62,6 +63,9 @@ gzip -9n <packaging/ingestd.1 >"$tmp/ingestd.1.gz"
 mkdir -p "$dist"
 rm -f "$target"
 sed "s|\${PKG_CHANGELOG}|$tmp/changelog.yml|" packaging/nfpm.yaml >"$tmp/nfpm.yaml"
+# The path of nfpm built from tools/go.mod (go tool -n builds it into the
+# build cache); run from here so that the relative paths above hold.
+nfpm=$($GO -C tools tool -n nfpm) || { echo "build.sh: cannot build nfpm (tools/go.mod)" >&2; exit 1; }
 PKG_VERSION=$version PKG_BIN=$bin PKG_MAN=$tmp/ingestd.1.gz \
-	$GO tool nfpm package --config "$tmp/nfpm.yaml" --packager "$what" --target "$target" >&2
+	"$nfpm" package --config "$tmp/nfpm.yaml" --packager "$what" --target "$target" >&2
 echo "$target"
