@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/slots"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/slots"
 	"github.com/ingestd/ingestd/storage"
 )
 

@@ -3,13 +3,14 @@ package cards
 import (
 	"crypto/rand"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 const testdata = "../../testdata/cards"

@@ -11,8 +11,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 )
 
 // BenchmarkOffload copies, hashes (xxh128+BLAKE3, plus MHL formats) and

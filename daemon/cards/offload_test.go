@@ -14,9 +14,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
+
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 )
 
 // treeFiles lists the regular files under root (slash paths -> content).

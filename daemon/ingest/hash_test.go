@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // Reference digests: xxh128 of "media-hash-list" from the ASC MHL notes,

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )

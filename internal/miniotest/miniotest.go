@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -31,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ingestd/ingestd/internal/testenv"
 )
 
 // PinnedVersion is the module version installed by scripts/deps.sh.

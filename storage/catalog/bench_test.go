@@ -2,14 +2,14 @@ package catalog
 
 import (
 	"encoding/json"
-
 	"fmt"
-	badger "github.com/dgraph-io/badger/v4"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/ingestd/ingestd/storage"
 )
