@@ -191,3 +191,72 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 	res.Status, res.Data, res.Elapsed = StatusReady, resp.Data, time.Since(t0).Seconds()
 	return res
 }
+
+// Per-asset outputs made of the enrichers' results, beside analysis.json
+// (served by Handler, uploaded by sync/s3push in the hub layout).
+const (
+	// OutTranscript is the transcript.vtt of the first ready enricher (in
+	// configured order) that lists a file named transcript.vtt.
+	OutTranscript = "transcript.vtt"
+	// OutEnrichDir holds <name>.json per ready enricher: its Enrichment
+	// with the asset id.
+	OutEnrichDir = "enrichment"
+)
+
+// EnrichmentDoc is enrichment/<name>.json.
+type EnrichmentDoc struct {
+	AssetID string `json:"asset_id"`
+	Enrichment
+}
+
+// enrichOutputs lists the outputs that ens make (enrichment/<name>.json
+// per ready enricher, then transcript.vtt) and the enricher file that
+// transcript.vtt is a copy of ("" when none).
+func enrichOutputs(ens []Enrichment) (outs []string, transcript string) {
+	for _, en := range ens {
+		if en.Status != StatusReady {
+			continue
+		}
+		outs = append(outs, OutEnrichDir+"/"+en.Name+".json")
+		for _, f := range en.Files {
+			if transcript == "" && f == "enrich/"+en.Name+"/"+OutTranscript {
+				transcript = f
+			}
+		}
+	}
+	if transcript != "" {
+		outs = append(outs, OutTranscript)
+	}
+	return outs, transcript
+}
+
+// writeEnrichOutputs writes the outputs of enrichOutputs(ens) into work,
+// where the enrichers' files are already installed (work/enrich/…).
+func writeEnrichOutputs(work, id string, ens []Enrichment) error {
+	outs, transcript := enrichOutputs(ens)
+	if len(outs) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(work, OutEnrichDir), 0o755); err != nil {
+		return fmt.Errorf("asset %s: %w", id, err)
+	}
+	for _, en := range ens {
+		if en.Status != StatusReady {
+			continue
+		}
+		b, err := json.MarshalIndent(EnrichmentDoc{AssetID: id, Enrichment: en}, "", "  ")
+		if err != nil {
+			return fmt.Errorf("asset %s: encode enrichment %s: %w", id, en.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(work, OutEnrichDir, en.Name+".json"), append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("asset %s: write enrichment %s: %w", id, en.Name, err)
+		}
+	}
+	if transcript != "" {
+		// A hard link: the two names are one file in the same folder tree.
+		if err := os.Link(filepath.Join(work, filepath.FromSlash(transcript)), filepath.Join(work, OutTranscript)); err != nil {
+			return fmt.Errorf("asset %s: %s: %w", id, OutTranscript, err)
+		}
+	}
+	return nil
+}

@@ -5,20 +5,25 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/storage"
 )
 
-// Handler serves GET and HEAD /v1/assets/{id}/analysis.json and
-// /v1/assets/{id}/shots.jpg from state_dir/media (Range, ETag). It does not
-// need the stage to run: outputs of an earlier run are served.
+// Handler serves GET and HEAD /v1/assets/{id}/analysis.json, shots.jpg,
+// transcript.vtt and enrichment/{name}.json from state_dir/media (Range,
+// ETag). It does not need the stage to run: outputs of an earlier run are
+// served.
 func Handler(stateDir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, _ := strings.CutPrefix(r.URL.Path, "/v1/assets/")
 		id, what, _ := strings.Cut(rest, "/")
-		ctype := map[string]string{OutJSON: "application/json", OutShots: "image/jpeg"}[what]
+		ctype := map[string]string{OutJSON: "application/json", OutShots: "image/jpeg", OutTranscript: "text/vtt; charset=utf-8"}[what]
+		if n, ok := strings.CutPrefix(what, OutEnrichDir+"/"); ok && reEnricherName.MatchString(strings.TrimSuffix(n, ".json")) && strings.HasSuffix(n, ".json") {
+			ctype = "application/json"
+		}
 		if ctype == "" {
 			writeErr(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 			return
@@ -45,10 +50,10 @@ func Handler(stateDir string) http.Handler {
 		}
 		h := w.Header()
 		h.Set("Content-Type", ctype)
-		h.Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, strings.TrimSuffix(what, ".jpg"), fi.Size(), fi.ModTime().UnixNano()))
+		h.Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, strings.ReplaceAll(strings.TrimSuffix(what, ".jpg"), "/", "-"), fi.Size(), fi.ModTime().UnixNano()))
 		h.Set("Cache-Control", "private, max-age=60")
 		h.Set("X-Content-Type-Options", "nosniff")
-		api.ServeContent(w, r, what, fi.ModTime(), f)
+		api.ServeContent(w, r, path.Base(what), fi.ModTime(), f)
 	})
 }
 

@@ -101,6 +101,12 @@ func args(in input, scene float64, thumbs string) ([]string, error) {
 // the contact sheet work/shots.jpg, and returns the result (checks not yet
 // applied).
 func analyse(ctx context.Context, r transcode.Runner, in input, cfg Config, work string) (*Result, error) {
+	return analyseProgress(ctx, r, in, cfg, work, nil)
+}
+
+// analyseProgress is analyse calling progress, if set, with the fraction
+// (0..1) of the programme FFmpeg has read.
+func analyseProgress(ctx context.Context, r transcode.Runner, in input, cfg Config, work string, progress func(float64)) (*Result, error) {
 	thumbs := filepath.Join(work, OutThumb)
 	if err := os.MkdirAll(thumbs, 0o755); err != nil {
 		return nil, fmt.Errorf("thumbnail dir: %w", err)
@@ -112,7 +118,13 @@ func analyse(ctx context.Context, r transcode.Runner, in input, cfg Config, work
 	p := &parser{}
 	r.Stderr = p
 	start := time.Now()
-	if err := r.Run(ctx, a, nil, nil); err != nil {
+	var onProgress func(transcode.Progress)
+	if progress != nil && in.duration > 0 {
+		onProgress = func(p transcode.Progress) {
+			progress(min(1, max(0, float64(p.OutTimeUS)/(in.duration*1e6))))
+		}
+	}
+	if err := r.Run(ctx, a, nil, onProgress); err != nil {
 		var re *transcode.RunError
 		if errors.As(err, &re) && len(p.errs) > 0 {
 			// FFmpeg's error lines, not the filter reports around them.

@@ -44,13 +44,40 @@ type job struct {
 	Queued time.Time `json:"queued"`
 }
 
-// Status is the stage's section of /v1/status.
+// Status is the stage's section of /v1/status (docs/api.md, Edge
+// analysis).
 type Status struct {
-	Enabled bool           `json:"enabled"`
-	Slots   int            `json:"slots"`
-	Queued  int            `json:"queued"`
-	Running []string       `json:"running"`
-	Done    map[string]int `json:"done"`
+	Enabled bool `json:"enabled"`
+	Slots   int  `json:"slots"`
+	Queued  int  `json:"queued"`
+	// Running are the jobs in progress, by asset id.
+	Running []RunningJob `json:"running"`
+	// Done counts finished jobs since the start by status (ready, failed).
+	Done map[string]int `json:"done"`
+	// Enrichers are the configured enrichers, in order, with their counts
+	// since the start and their last error.
+	Enrichers []EnricherStatus `json:"enrichers"`
+}
+
+// RunningJob is one analysis in progress.
+type RunningJob struct {
+	AssetID string    `json:"asset_id"`
+	Started time.Time `json:"started"`
+	// Step is "waiting" (for the proxy stage to have nothing queued),
+	// "ffmpeg" or "enricher:<name>".
+	Step string `json:"step"`
+	// Progress is the fraction (0..1) of the programme FFmpeg has read.
+	Progress float64 `json:"progress"`
+}
+
+// EnricherStatus is one enricher in Status.
+type EnricherStatus struct {
+	Name           string     `json:"name"`
+	Ready          int        `json:"ready"`
+	Failed         int        `json:"failed"`
+	LastError      string     `json:"last_error,omitempty"`
+	LastErrorAsset string     `json:"last_error_asset,omitempty"`
+	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
 }
 
 // Service is the analysis stage. Create it with New, run it with Run.
@@ -64,8 +91,9 @@ type Service struct {
 	mu      sync.Mutex
 	queue   []string
 	pending map[string]bool // queued or running
-	running map[string]bool
+	running map[string]*RunningJob
 	done    map[string]int
+	enrich  []EnricherStatus
 	wake    chan struct{}
 	// busy, when set, reports that the proxy stage has work queued: an
 	// analysis waits until it has none (SetProxyBusy).
@@ -89,23 +117,54 @@ func New(cfg Config, ffmpeg, stateDir string, cat Catalog, log *slog.Logger) (*S
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{cfg: cfg, ffmpeg: ffmpeg, stateDir: stateDir, cat: cat, log: log.With("component", "analysis"),
-		pending: map[string]bool{}, running: map[string]bool{}, done: map[string]int{}, wake: make(chan struct{}, 1)}, nil
+	s := &Service{cfg: cfg, ffmpeg: ffmpeg, stateDir: stateDir, cat: cat, log: log.With("component", "analysis"),
+		pending: map[string]bool{}, running: map[string]*RunningJob{}, done: map[string]int{}, wake: make(chan struct{}, 1)}
+	for _, e := range cfg.Enrichers {
+		s.enrich = append(s.enrich, EnricherStatus{Name: e.Name})
+	}
+	return s, nil
 }
 
 // Status returns a snapshot of the stage.
 func (s *Service) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Enabled: s.cfg.On(), Slots: s.cfg.Jobs, Queued: len(s.queue), Running: []string{}, Done: map[string]int{}}
-	for id := range s.running {
-		st.Running = append(st.Running, id)
+	st := Status{Enabled: s.cfg.On(), Slots: s.cfg.Jobs, Queued: len(s.queue), Running: []RunningJob{},
+		Done: map[string]int{StatusReady: 0, StatusFailed: 0}, Enrichers: append([]EnricherStatus{}, s.enrich...)}
+	for _, j := range s.running {
+		st.Running = append(st.Running, *j)
 	}
-	sort.Strings(st.Running)
+	sort.Slice(st.Running, func(a, b int) bool { return st.Running[a].AssetID < st.Running[b].AssetID })
 	for k, v := range s.done {
 		st.Done[k] = v
 	}
 	return st
+}
+
+// setStep records the step and progress of running job id.
+func (s *Service) setStep(id, step string, progress float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.running[id]; j != nil {
+		j.Step, j.Progress = step, progress
+	}
+}
+
+// enriched counts an enricher's result for the status.
+func (s *Service) enriched(id string, i int, en Enrichment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i >= len(s.enrich) {
+		return
+	}
+	e := &s.enrich[i]
+	if en.Status == StatusReady {
+		e.Ready++
+		return
+	}
+	now := time.Now().UTC()
+	e.Failed++
+	e.LastError, e.LastErrorAsset, e.LastErrorAt = en.Error, id, &now
 }
 
 // Run re-queues the jobs left by a previous run, starts cfg.Jobs workers
@@ -204,7 +263,7 @@ func (s *Service) worker(ctx context.Context) {
 		var id string
 		if len(s.queue) > 0 {
 			id, s.queue = s.queue[0], s.queue[1:]
-			s.running[id] = true
+			s.running[id] = &RunningJob{AssetID: id, Started: time.Now().UTC(), Step: "waiting"}
 			if len(s.queue) > 0 {
 				select {
 				case s.wake <- struct{}{}:
@@ -266,6 +325,8 @@ func (s *Service) runJob(ctx context.Context, id string) {
 	if len(res.Shots) > 0 && res.Video {
 		outs = append(outs, OutShots)
 	}
+	en, _ := enrichOutputs(res.Enrichments)
+	outs = append(outs, en...)
 	if _, uerr := s.cat.UpdateAsset(id, storage.EvAnalysisReady, res.Verdict, func(a *storage.Asset) error {
 		a.Analysis = &storage.AnalysisInfo{Status: StatusReady, Verdict: res.Verdict, Checks: res.Checks,
 			Shots: len(res.Shots), Loudness: res.Loudness, Outputs: outs, At: now}
@@ -305,19 +366,22 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 	}
 	defer os.RemoveAll(work)
 	r := transcode.Runner{FFmpeg: s.ffmpeg, Stall: s.cfg.StallTimeout, Log: s.log, Nice: 10}
-	res, err := analyse(ctx, r, in, s.cfg, work)
+	progress := func(f float64) { s.setStep(id, "ffmpeg", f) }
+	progress(0)
+	res, err := analyseProgress(ctx, r, in, s.cfg, work, progress)
 	if err != nil && in.audio && in.video && strings.Contains(err.Error(), "matches no streams") {
 		// The master has audio the proxy does not carry: video only.
 		s.log.Warn("proxy has no audio stream; analysing its video only", "asset", id)
 		in.audio = false
-		res, err = analyse(ctx, r, in, s.cfg, work)
+		res, err = analyseProgress(ctx, r, in, s.cfg, work, progress)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: analyse %s: %w", id, filepath.Base(in.path), err)
 	}
 	res.AssetID, res.Source, res.At = id, filepath.Base(in.path), time.Now().UTC()
 	check(res, in, s.cfg.Rules)
-	for _, e := range s.cfg.Enrichers {
+	for i, e := range s.cfg.Enrichers {
+		s.setStep(id, "enricher:"+e.Name, 1)
 		req := EnrichRequest{AssetID: id, Kind: doc.Kind, Proxy: in.path, Duration: in.duration,
 			FrameRate: in.frameRate, StartTC: in.timecode, Analysis: res}
 		en := enrich(ctx, e, req, work)
@@ -328,7 +392,11 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 			en.Error = transcode.ScrubPaths(en.Error, map[string]string{s.stateDir: "state_dir"})
 			s.log.Warn("enricher failed", "asset", id, "enricher", e.Name, "err", en.Error)
 		}
+		s.enriched(id, i, en)
 		res.Enrichments = append(res.Enrichments, en)
+	}
+	if err := writeEnrichOutputs(work, id, res.Enrichments); err != nil {
+		return nil, err
 	}
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -347,10 +415,12 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 			return nil, fmt.Errorf("asset %s: install %s: %w", id, OutShots, err)
 		}
 	}
-	_ = os.RemoveAll(filepath.Join(dir, "enrich"))
-	if _, err := os.Stat(filepath.Join(work, "enrich")); err == nil {
-		if err := os.Rename(filepath.Join(work, "enrich"), filepath.Join(dir, "enrich")); err != nil {
-			return nil, fmt.Errorf("asset %s: install enricher files: %w", id, err)
+	for _, n := range []string{"enrich", OutEnrichDir, OutTranscript} {
+		_ = os.RemoveAll(filepath.Join(dir, n))
+		if _, err := os.Lstat(filepath.Join(work, n)); err == nil {
+			if err := os.Rename(filepath.Join(work, n), filepath.Join(dir, n)); err != nil {
+				return nil, fmt.Errorf("asset %s: install enricher output %s: %w", id, n, err)
+			}
 		}
 	}
 	if err := os.Rename(filepath.Join(work, OutJSON), filepath.Join(dir, OutJSON)); err != nil {

@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"github.com/ingestd/ingestd/analysis"
+	"github.com/ingestd/ingestd/daemon/api"
 )
 
-// provisionAnalysis registers /v1/assets/{id}/analysis.json and shots.jpg
+// provisionAnalysis registers /v1/assets/{id}/analysis.json, shots.jpg,
+// transcript.vtt and enrichment/{name}.json
 // and, unless analysis.enabled is false or the transcode stage is not
 // running (no proxies to analyse), the analysis stage (package analysis):
 // technical QC and shots of each proxy once it is ready, waiting while
@@ -14,6 +16,8 @@ func (a *App) provisionAnalysis() error {
 	h := analysis.Handler(cfg.StateDir)
 	a.api.Handle("/v1/assets/{id}/analysis.json", h)
 	a.api.Handle("/v1/assets/{id}/shots.jpg", h)
+	a.api.Handle("/v1/assets/{id}/transcript.vtt", h)
+	a.api.Handle("/v1/assets/{id}/enrichment/{name}", h)
 	if !cfg.Analysis.On() || a.st.transcode == nil {
 		return nil
 	}
@@ -24,5 +28,6 @@ func (a *App) provisionAnalysis() error {
 	ts := a.st.transcode
 	svc.SetProxyBusy(func() bool { return ts.Status().Queued > 0 })
 	a.AddService(Service{Name: "analysis", Run: svc.Run, Restart: true})
+	a.AddStatus(func(st *api.Status) { st.Analysis = svc.Status() })
 	return nil
 }

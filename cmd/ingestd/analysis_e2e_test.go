@@ -9,6 +9,7 @@ package main_test
 // the queue goes on.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -264,8 +265,9 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 
 // TestAnalysisE2ESpeechToText (issue 14 item 3): the shipped
 // ingestd-enrich-stt enricher, configured in the real daemon, transcribes
-// a WAV of espeak-ng speech: analysis.json carries its words and
-// transcript.vtt lands beside it.
+// a WAV of espeak-ng speech: analysis.json carries its words,
+// transcript.vtt lands beside it, and transcript.vtt and
+// enrichment/transcript.json are served and uploaded to a real MinIO.
 func TestAnalysisE2ESpeechToText(t *testing.T) {
 	ffmpeg := needTool(t, "ffmpeg")
 	espeak := needTool(t, "espeak-ng")
@@ -284,7 +286,12 @@ func TestAnalysisE2ESpeechToText(t *testing.T) {
 		"-i", speech, "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1[a]", "-map", "[a]", "-ar", "48000", wav).CombinedOutput(); err != nil {
 		t.Fatalf("talk.wav: %v: %s", err, b)
 	}
-	e := newEnv(t, "", "proxy:\n  gpu: off\nanalysis:\n  enrichers:\n    - {name: transcript, command: ["+stt+"], timeout: 5m}\n")
+	const bucket = "stt-hub"
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	e := newEnv(t, "", "appliance_id: box1\nproxy:\n  gpu: off\nanalysis:\n  enrichers:\n    - {name: transcript, command: ["+stt+"], timeout: 5m}\n"+
+		"hub:\n  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n")
+	e.extraEnv = miniotest.Env()
 	e.start()
 	if err := os.Rename(wav, filepath.Join(e.watch, "talk.wav")); err != nil {
 		t.Fatal(err)
@@ -314,6 +321,51 @@ func TestAnalysisE2ESpeechToText(t *testing.T) {
 	vtt, err := os.ReadFile(storage.OutputPath(e.state, id, "enrich/transcript/transcript.vtt"))
 	if err != nil || !strings.HasPrefix(string(vtt), "WEBVTT\n") || !strings.Contains(string(vtt), " --> ") {
 		t.Errorf("transcript.vtt: %q %v", vtt, err)
+	}
+
+	// Served and uploaded in the hub layout: transcript.vtt and
+	// enrichment/transcript.json, the same bytes in the bucket as from the
+	// API, listed in the asset's analysis outputs.
+	var doc storage.AssetDoc
+	anE2EGetJSON(t, e, "/v1/assets/"+id, &doc)
+	if doc.Analysis == nil || !slices.Contains(doc.Analysis.Outputs, "transcript.vtt") || !slices.Contains(doc.Analysis.Outputs, "enrichment/transcript.json") {
+		t.Fatalf("analysis section %+v: want transcript.vtt and enrichment/transcript.json in outputs", doc.Analysis)
+	}
+	code, apiVTT := e.get("/v1/assets/"+id+"/transcript.vtt", "")
+	if code != 200 || string(apiVTT) != string(vtt) {
+		t.Errorf("GET transcript.vtt: %d %q, want the enricher's file %q", code, apiVTT, vtt)
+	}
+	var ed analysis.EnrichmentDoc
+	anE2EGetJSON(t, e, "/v1/assets/"+id+"/enrichment/transcript.json", &ed)
+	var got, want bytes.Buffer
+	_, _ = json.Compact(&got, ed.Data), json.Compact(&want, en.Data)
+	if ed.AssetID != id || ed.Name != "transcript" || ed.Status != "ready" || got.Len() == 0 || got.String() != want.String() {
+		t.Errorf("enrichment/transcript.json: %s %s %s data %s, want the analysis.json entry's data %s", ed.AssetID, ed.Name, ed.Status, got.Bytes(), want.Bytes())
+	}
+	_, apiEN := e.get("/v1/assets/"+id+"/enrichment/transcript.json", "")
+	if code, _ := e.get("/v1/assets/"+id+"/enrichment/nope.json", ""); code != 404 {
+		t.Errorf("GET enrichment/nope.json: %d, want 404", code)
+	}
+	base := "edge/box1/assets/" + id
+	deadline := time.Now().Add(mediaTimeout)
+	for {
+		var keys []string
+		for _, o := range m.List(t, bucket) {
+			keys = append(keys, o.Key)
+		}
+		if slices.Contains(keys, base+"/transcript.vtt") && slices.Contains(keys, base+"/enrichment/transcript.json") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("objects under %s: %v", base, keys)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if up := m.Get(t, bucket, base+"/transcript.vtt"); string(up) != string(apiVTT) {
+		t.Errorf("uploaded transcript.vtt %q, API %q", up, apiVTT)
+	}
+	if up := m.Get(t, bucket, base+"/enrichment/transcript.json"); string(up) != string(apiEN) {
+		t.Errorf("uploaded enrichment/transcript.json %q, API %q", up, apiEN)
 	}
 	e.stop()
 }

@@ -219,8 +219,12 @@ var (
 			"checks":   ctObj("rule verdict reason", nil)})
 
 	ctStatusShape = ctObj("version appliance_id catalog_id started ready volumes[] queues ingest catalog "+
-		// proxy, sync, cards and disk appear when those stages run: all do here.
-		"proxy sync cards disk", map[string]*ctShape{
+		// proxy, sync, cards, disk and analysis appear when those stages run: all do here.
+		"proxy sync cards disk analysis", map[string]*ctShape{
+		"analysis": ctObj("enabled slots queued running[] done enrichers[]", map[string]*ctShape{
+			"running":   ctObj("asset_id started step progress", nil),
+			"enrichers": ctObj("name ready failed last_error? last_error_asset? last_error_at?", nil),
+		}),
 		"volumes": ctObj("name path online reason? watch_mode watches files bytes last_scan last_scan_seconds scanning stalled_seconds?", nil),
 		"queues":  ctObj("settling hashing", nil),
 		"ingest":  ctObj("files_seen files_hashed bytes_hashed", nil),

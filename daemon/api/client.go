@@ -34,6 +34,9 @@ type Status struct {
 	// Disk: free space of the state dir and offload volume against
 	// disk.min_free, and whether writers are paused (daemon/diskguard).
 	Disk any `json:"disk,omitempty"`
+	// Analysis: the edge analysis stage's queue, running jobs and
+	// enrichers (package analysis), present when it runs.
+	Analysis any `json:"analysis,omitempty"`
 }
 
 // VolumeStatus is one watched volume in Status.

@@ -110,7 +110,7 @@ func (p *Pusher) pushAsset(ctx context.Context, id string) error {
 		if h, ok := st.Objects[name]; ok {
 			hint = &h
 		}
-		sum, err := p.uploadFile(ctx, p.Key(id, name), storage.OutputPath(p.stateDir, id, name), Outputs[name], hint)
+		sum, err := p.uploadFile(ctx, p.Key(id, name), storage.OutputPath(p.stateDir, id, name), outputType(name), hint)
 		if err != nil {
 			if errors.Is(err, errPermanent) {
 				return p.markFailed(id, ch, st, err)

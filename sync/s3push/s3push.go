@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -50,14 +51,27 @@ const (
 // Outputs are the derived files that may be uploaded, by name. Anything else
 // listed in an asset's proxy outputs is ignored.
 var Outputs = map[string]string{
-	"proxy.mp4":     "video/mp4",
-	"proxy.m4a":     "audio/mp4",
-	"proxy.jpg":     "image/jpeg",
-	"poster.jpg":    "image/jpeg",
-	"filmstrip.jpg": "image/jpeg",
-	"waveform.json": "application/json",
-	"analysis.json": "application/json", // from the asset's analysis outputs
-	"shots.jpg":     "image/jpeg",
+	"proxy.mp4":      "video/mp4",
+	"proxy.m4a":      "audio/mp4",
+	"proxy.jpg":      "image/jpeg",
+	"poster.jpg":     "image/jpeg",
+	"filmstrip.jpg":  "image/jpeg",
+	"waveform.json":  "application/json",
+	"analysis.json":  "application/json", // from the asset's analysis outputs
+	"shots.jpg":      "image/jpeg",
+	"transcript.vtt": "text/vtt; charset=utf-8",
+}
+
+// reEnrichment matches an analysis output enrichment/<enricher name>.json
+// (package analysis), uploaded as application/json.
+var reEnrichment = regexp.MustCompile(`^enrichment/[a-z0-9_-]{1,32}\.json$`)
+
+// outputType is the Content-Type of an uploadable output name.
+func outputType(name string) string {
+	if reEnrichment.MatchString(name) {
+		return "application/json"
+	}
+	return Outputs[name]
 }
 
 // wrapHTTPClient, when set (tests only), wraps the S3 client's HTTP client,
@@ -510,10 +524,11 @@ func outputsOf(a storage.Asset) []string {
 			names = append(names, n)
 		}
 	}
-	// A ready analysis (package analysis) adds analysis.json and shots.jpg.
+	// A ready analysis (package analysis) adds analysis.json, shots.jpg and
+	// its enrichers' transcript.vtt and enrichment/<name>.json.
 	if a.Analysis != nil && a.Analysis.Status == "ready" {
 		for _, n := range a.Analysis.Outputs {
-			if _, ok := Outputs[n]; ok && !slices.Contains(names, n) {
+			if outputType(n) != "" && !slices.Contains(names, n) {
 				names = append(names, n)
 			}
 		}
