@@ -35,9 +35,13 @@ PKGS=(
 	espeak-ng:espeak-ng
 )
 
-# Go tools, pinned: import/path@version
+# Go build tools (staticcheck, goimports, nfpm) are pinned in tools/go.mod,
+# their own module: the Makefile and packaging/build.sh run them with
+# `go -C tools tool -n NAME`. Installed into GOPATH/bin too, for running by
+# hand: import paths resolved at tools/go.mod's versions.
 GO_TOOLS=(
-	honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	honnef.co/go/tools/cmd/staticcheck
+	golang.org/x/tools/cmd/goimports
 )
 
 missing=()
@@ -80,12 +84,24 @@ if [ "$have" = none ] || [ "$(printf '%s\n' "go$GO_VERSION" "$have" | sort -V | 
 fi
 export PATH="/usr/local/go/bin:$PATH"
 
-if [ "${CI:-}" = "true" ]; then
+tools_dir=$(cd "$(dirname "$0")/../tools" && pwd)
+if command -v go >/dev/null 2>&1; then
 	gobin=$(go env GOPATH)/bin
 	for t in "${GO_TOOLS[@]}"; do
-		name=$(basename "${t%@*}")
-		[ -x "$gobin/$name" ] || command -v "$name" >/dev/null 2>&1 || go install "$t" || echo "deps: could not install $t" >&2
+		name=$(basename "$t")
+		want=$(go -C "$tools_dir" list -m -f '{{.Version}}' "$(go -C "$tools_dir" list -f '{{.Module.Path}}' "$t")")
+		# The installed binary is used only when it is tools/go.mod's version.
+		if [ -x "$gobin/$name" ] && go version -m "$gobin/$name" 2>/dev/null | grep -q "[[:space:]]$want[[:space:]]"; then
+			continue
+		fi
+		echo "deps: installing $t $want (tools/go.mod)"
+		GOBIN=$gobin go -C "$tools_dir" install "$t" || echo "deps: could not install $t" >&2
 	done
+	# nfpm (make deb/rpm) is built on first use; on CI build it now, so that
+	# a module download failure shows here.
+	if [ "${CI:-}" = "true" ]; then
+		go -C "$tools_dir" tool -n nfpm >/dev/null || echo "deps: could not build nfpm (tools/go.mod)" >&2
+	fi
 fi
 
 # --- sync engineer: MinIO for the sync/s3push tests (a real S3 server) ---
