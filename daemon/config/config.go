@@ -161,7 +161,8 @@ func LoadBytes(data []byte) (*Config, error) {
 }
 
 // SetDefaults fills keys left empty. Relative paths are kept as written
-// (they are relative to the daemon's working directory).
+// (they are relative to the daemon's working directory; Validate makes
+// volume paths absolute).
 func (c *Config) SetDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
@@ -210,7 +211,9 @@ var (
 )
 
 // Validate checks a defaulted config and returns the first problem as an
-// *Error naming the key. It only stats paths.
+// *Error naming the key. It only stats paths. On success every
+// volumes[].path is absolute and clean (relative ones are resolved against
+// the working directory), so no consumer makes them absolute again.
 func (c *Config) Validate() error {
 	if c.ApplianceID != "" && !reApplianceID.MatchString(c.ApplianceID) {
 		return errf("appliance_id", "invalid id %q (letters, digits, '.', '_', '-'; at most 64)", c.ApplianceID)
@@ -362,6 +365,12 @@ func (c *Config) validateVolumes() error {
 				return errf(fmt.Sprintf("volumes[%d].path", i), "%s is inside state_dir %s", c.Volumes[i].Path, c.StateDir)
 			}
 		}
+	}
+	// The one place volume paths are made absolute: every stage (ingest's
+	// watch roots, transcode, sequences, cards, the disk guard) takes them
+	// from here, and watch events carry paths joined onto the root.
+	for i, p := range paths {
+		c.Volumes[i].Path = p
 	}
 	return nil
 }

@@ -66,11 +66,44 @@ func TestDefaultYAMLLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Listen != "127.0.0.1:8470" || c.StateDir != "./state" || len(c.Volumes) != 1 || c.Volumes[0].Path != "./watch" {
+	// Validate made the volume's "./watch" absolute (the one place it is).
+	if c.API.Listen != "127.0.0.1:8470" || c.StateDir != "./state" || len(c.Volumes) != 1 || c.Volumes[0].Path != filepath.Join(dir, "watch") {
 		t.Errorf("embedded defaults changed: %+v", c)
 	}
 	if c.Settle.D() != 5*time.Second || c.Rescan.D() != 5*time.Minute || c.HashWorkers < 1 || c.Log.Format != "text" {
 		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+// TestVolumePathsAbsolute: Validate makes every volume path absolute and
+// clean, once, and keeps what the user wrote in its error messages.
+func TestVolumePathsAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{"a", "b/c", "d"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y := "state_dir: ./state\nvolumes:\n  - {name: a, path: a}\n  - {name: c, path: ./b/../b/c/}\n  - {name: d, path: " + dir + "//d/.}\n"
+	c, err := LoadBytes([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b", "c"), filepath.Join(dir, "d")}
+	for i, v := range c.Volumes {
+		if v.Path != want[i] {
+			t.Errorf("volumes[%d].path %q, want %q", i, v.Path, want[i])
+		}
+	}
+	if err := c.Validate(); err != nil || c.Volumes[1].Path != want[1] {
+		t.Errorf("validating again: %v, %q", err, c.Volumes[1].Path)
+	}
+	// A rejected config is left as written; the message names its paths.
+	y = "state_dir: ./state\nvolumes:\n  - {name: a, path: ./a}\n  - {name: b, path: ./a/}\n"
+	_, err = LoadBytes([]byte(y))
+	if err == nil || !strings.Contains(err.Error(), "./a/ overlaps volumes[0].path ./a") {
+		t.Errorf("overlap: %v", err)
 	}
 }
 
