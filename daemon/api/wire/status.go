@@ -24,6 +24,9 @@ type Status struct {
 	Cards *CardsStatus `json:"cards,omitempty"`
 	// Disk: free space against disk.min_free, and the writers paused.
 	Disk *DiskStatus `json:"disk,omitempty"`
+	// Analysis: the edge analysis stage's queue, running jobs and
+	// enrichers, present when it runs.
+	Analysis *AnalysisStatus `json:"analysis,omitempty"`
 }
 
 // VolumeStatus is one watched volume in Status.
@@ -202,4 +205,39 @@ type DiskPath struct {
 	Low          bool   `json:"low"`
 	// Error is why the last check failed (statfs error, no answer).
 	Error string `json:"error,omitempty"`
+}
+
+// AnalysisStatus is the `analysis` section (package analysis).
+type AnalysisStatus struct {
+	Enabled bool `json:"enabled"`
+	Slots   int  `json:"slots"`
+	Queued  int  `json:"queued"`
+	// Running are the jobs in progress.
+	Running []AnalysisJob `json:"running"`
+	// Done counts finished jobs since the start by status (ready, failed).
+	Done map[string]int `json:"done"`
+	// Enrichers are the configured enrichers, in order, with their counts
+	// since the start and their last error.
+	Enrichers []EnricherStatus `json:"enrichers"`
+}
+
+// AnalysisJob is one analysis in progress.
+type AnalysisJob struct {
+	AssetID string    `json:"asset_id"`
+	Started time.Time `json:"started"`
+	// Step is "waiting" (for the proxy stage to have nothing queued),
+	// "ffmpeg" or "enricher:<name>".
+	Step string `json:"step"`
+	// Progress is the fraction (0..1) of the programme FFmpeg has read.
+	Progress float64 `json:"progress"`
+}
+
+// EnricherStatus is one enricher in AnalysisStatus.
+type EnricherStatus struct {
+	Name           string     `json:"name"`
+	Ready          int        `json:"ready"`
+	Failed         int        `json:"failed"`
+	LastError      string     `json:"last_error,omitempty"`
+	LastErrorAsset string     `json:"last_error_asset,omitempty"`
+	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
 }

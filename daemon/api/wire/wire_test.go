@@ -107,6 +107,10 @@ func documents() map[string]any {
 				{Name: "state_dir", Path: "/var/lib/ingestd", FreeBytes: 1 << 30, TotalBytes: 100 << 30, MinFreeBytes: 5 << 30, Low: true},
 				{Name: "volume:nas", Path: "/srv/nas", Error: "no answer within 5s (hung mount?)"}},
 				Paused: []string{"ingest", "transcode"}},
+			Analysis: &AnalysisStatus{Enabled: true, Slots: 1, Queued: 4,
+				Running:   []AnalysisJob{{AssetID: id64, Started: t0, Step: "ffmpeg", Progress: 0.42}},
+				Done:      map[string]int{"ready": 118, "failed": 2},
+				Enrichers: []EnricherStatus{{Name: "transcript", Ready: 118, Failed: 2, LastError: "timed out after 30m0s", LastErrorAsset: id64, LastErrorAt: &t1}}},
 		},
 		"asset":       asset,
 		"assets_page": AssetsPage{Assets: []Asset{asset}, Next: id64, Scanned: &scanned},
@@ -233,7 +237,7 @@ func TestDocumented(t *testing.T) {
 				continue
 			}
 			// "key": in an example, or `key`, `a.key`, `a[].key`, `key=…` in the text.
-			if !regexp.MustCompile(`["`+"`"+`.]`+k+`["`+"`"+`=]`).Match(doc) {
+			if !regexp.MustCompile(`["` + "`" + `.]` + k + `["` + "`" + `=]`).Match(doc) {
 				missing[k] = append(missing[k], filepath.Base(f))
 				continue
 			}
