@@ -11,6 +11,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -56,15 +57,6 @@ func committedEvents(t *testing.T, c *Catalog) int {
 	return n
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // While a sync is running, writers commit but neither return nor publish
 // their events; one more sync then covers all of them. A change whose fn
 // fails returns its error at once and affects no other writer.
@@ -91,7 +83,7 @@ func TestGroupCommitAcknowledgesAndPublishesOnlyAfterSync(t *testing.T) {
 		}()
 	}
 	// Each new file is asset.cataloged + location.added.
-	waitFor(t, "commits", func() bool { return committedEvents(t, c) == 1+2*writers })
+	testutil.WaitFor(t, 10*time.Second, "commits", func() bool { return committedEvents(t, c) == 1+2*writers })
 
 	boom := errors.New("boom")
 	if _, err := c.write(func(w *txw) error {
@@ -261,7 +253,7 @@ func TestCloseReleasesWaitingWriters(t *testing.T) {
 			results <- result{e, err}
 		}()
 	}
-	waitFor(t, "commits", func() bool { return committedEvents(t, c) >= writers/2 })
+	testutil.WaitFor(t, 10*time.Second, "commits", func() bool { return committedEvents(t, c) >= writers/2 })
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close() }()
 	select {
