@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // fakeAppliance serves /v1/status and /v1/feed (after, limit, wait).
@@ -196,17 +198,6 @@ func run(t *testing.T, cfg Config) (*Consumer, func()) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func wantKeys(app, cat string, seqs ...uint64) []Key {
 	var ks []Key
 	for _, s := range seqs {
@@ -240,10 +231,10 @@ func TestFollowTwoAppliances(t *testing.T) {
 	a.add(1, 2, 3, 4, 5)
 	s := &sink{}
 	c, stop := run(t, s.config(dir, Source{Name: "a", URL: sa.URL}, Source{Name: "b", URL: sb.URL, Token: "secret-b"}))
-	waitFor(t, "a's first events", func() bool { return len(s.keys()) == 5 })
+	testutil.WaitFor(t, 10*time.Second, "a's first events", func() bool { return len(s.keys()) == 5 })
 	b.add(1, 2, 40) // 3..39 skipped: a crash after a leased block
 	a.add(9)
-	waitFor(t, "all events", func() bool { return len(s.keys()) == 9 })
+	testutil.WaitFor(t, 10*time.Second, "all events", func() bool { return len(s.keys()) == 9 })
 	stop()
 
 	got := sortedKeys(s.keys())
@@ -296,7 +287,7 @@ func TestGapAtStart(t *testing.T) {
 		cfg := s.config(t.TempDir(), Source{Name: "a", URL: sa.URL})
 		cfg.DetectGaps = detect
 		c, stop := run(t, cfg)
-		waitFor(t, "events", func() bool { return len(s.keys()) == 2 })
+		testutil.WaitFor(t, 10*time.Second, "events", func() bool { return len(s.keys()) == 2 })
 		stop()
 		var want []Gap
 		if detect {
@@ -317,13 +308,13 @@ func TestRestartFromCursor(t *testing.T) {
 	s := &sink{}
 	cfg := s.config(dir, Source{Name: "a", URL: sa.URL})
 	_, stop := run(t, cfg)
-	waitFor(t, "first events", func() bool { return len(s.keys()) == 3 })
+	testutil.WaitFor(t, 10*time.Second, "first events", func() bool { return len(s.keys()) == 3 })
 	stop()
 	a.add(7, 8)
 	s2 := &sink{}
 	cfg.Deliver = s2.deliver
 	_, stop = run(t, cfg)
-	waitFor(t, "events after restart", func() bool { return len(s2.keys()) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "events after restart", func() bool { return len(s2.keys()) == 2 })
 	stop()
 	if got, want := s2.keys(), wantKeys("box-a", "cat-box-a", 7, 8); !slices.Equal(got, want) {
 		t.Fatalf("after restart delivered %v, want %v", got, want)
@@ -368,7 +359,7 @@ func TestAtLeastOnceAcrossCrash(t *testing.T) {
 	s := &sink{fail: 2}
 	cfg.Deliver = s.deliver
 	c2, stop := run(t, cfg)
-	waitFor(t, "redelivery", func() bool { return len(s.keys()) == 3 })
+	testutil.WaitFor(t, 10*time.Second, "redelivery", func() bool { return len(s.keys()) == 3 })
 	stop()
 	all := append(slices.Clone(got), s.keys()...)
 	if len(all) != 6 {
@@ -396,7 +387,7 @@ func TestOutageBackoff(t *testing.T) {
 	s := &sink{}
 	cfg := s.config(dir, Source{Name: "a", URL: sa.URL})
 	c, stop := run(t, cfg)
-	waitFor(t, "delivery after the outage", func() bool { return len(s.keys()) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "delivery after the outage", func() bool { return len(s.keys()) == 1 })
 	if st := c.Stats()[0]; st.Errors < 4 || st.LastError == "" {
 		t.Errorf("stats %+v: want 4 errors counted", st)
 	}
@@ -410,7 +401,7 @@ func TestOutageBackoff(t *testing.T) {
 	ln := listenRetry(t, addr)
 	go srv.Serve(ln)
 	defer srv.Close()
-	waitFor(t, "delivery after the restart", func() bool { return len(s.keys()) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "delivery after the restart", func() bool { return len(s.keys()) == 2 })
 	stop()
 	if got, want := s.keys(), wantKeys("box-a", "cat-box-a", 1, 2); !slices.Equal(got, want) {
 		t.Fatalf("delivered %v, want %v", got, want)
@@ -443,7 +434,7 @@ func TestHungAppliance(t *testing.T) {
 	cfg.HTTP = &http.Client{Timeout: 200 * time.Millisecond}
 	cfg.Wait = 100 * time.Millisecond
 	c, stop := run(t, cfg)
-	waitFor(t, "delivery after the hung requests", func() bool { return len(s.keys()) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "delivery after the hung requests", func() bool { return len(s.keys()) == 2 })
 	stop()
 	if st := c.Stats()[0]; st.Errors != 2 || !strings.Contains(st.LastError, "Timeout") {
 		t.Errorf("stats %+v: want the 2 hung requests counted as timeouts", st)
@@ -483,12 +474,12 @@ func TestCatalogReset(t *testing.T) {
 	s := &sink{}
 	cfg := s.config(dir, Source{Name: "a", URL: sa.URL})
 	_, stop := run(t, cfg)
-	waitFor(t, "old catalog's events", func() bool { return len(s.keys()) == 4 })
+	testutil.WaitFor(t, 10*time.Second, "old catalog's events", func() bool { return len(s.keys()) == 4 })
 	stop()
 	a.reset("cat-new")
 	a.add(1, 2)
 	_, stop = run(t, cfg)
-	waitFor(t, "new catalog's events", func() bool { return len(s.keys()) == 6 })
+	testutil.WaitFor(t, 10*time.Second, "new catalog's events", func() bool { return len(s.keys()) == 6 })
 	stop()
 	want := append(wantKeys("box-a", "cat-box-a", 1, 2, 3, 4), wantKeys("box-a", "cat-new", 1, 2)...)
 	if got := s.keys(); !slices.Equal(got, want) {
@@ -514,9 +505,9 @@ func TestFeedBehindCursor(t *testing.T) {
 	}
 	s := &sink{}
 	_, stop := run(t, s.config(dir, Source{Name: "a", URL: sa.URL}))
-	waitFor(t, "the reset", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.resets) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the reset", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.resets) == 1 })
 	a.add(4, 5) // new events after the restore
-	waitFor(t, "events after the restore", func() bool { return len(s.keys()) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "events after the restore", func() bool { return len(s.keys()) == 2 })
 	stop()
 	if got, want := s.keys(), wantKeys("box-a", "cat-box-a", 4, 5); !slices.Equal(got, want) {
 		t.Fatalf("delivered %v, want %v", got, want)
@@ -537,7 +528,7 @@ func TestWrongAppliance(t *testing.T) {
 	}
 	s := &sink{}
 	c, stop := run(t, s.config(dir, Source{Name: "a", URL: sb.URL}))
-	waitFor(t, "the refusal", func() bool { return c.Stats()[0].Errors >= 2 })
+	testutil.WaitFor(t, 10*time.Second, "the refusal", func() bool { return c.Stats()[0].Errors >= 2 })
 	stop()
 	if len(s.keys()) != 0 {
 		t.Fatalf("delivered %v from the wrong appliance", s.keys())
@@ -555,7 +546,7 @@ func TestFeedBackwardsRefused(t *testing.T) {
 	s := &sink{}
 	cfg := s.config(dir, Source{Name: "a", URL: sa.URL})
 	_, stop := run(t, cfg)
-	waitFor(t, "events", func() bool { return len(s.keys()) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "events", func() bool { return len(s.keys()) == 2 })
 	a.mu.Lock()
 	a.backwards = true
 	a.mu.Unlock()
