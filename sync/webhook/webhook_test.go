@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -104,21 +105,6 @@ func (h *hub) delivered() []uint64 {
 	return s
 }
 
-func logger() *slog.Logger {
-	if os.Getenv("INGESTD_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func openCat(t *testing.T, dir string) *catalog.Catalog {
-	cat, err := catalog.Open(dir, catalog.Options{NoSyncWrites: true, Logger: logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cat
-}
-
 func addEvents(t *testing.T, cat *catalog.Catalog, n int) []uint64 {
 	var seqs []uint64
 	for i := range n {
@@ -165,22 +151,11 @@ func run(t *testing.T, n *Notifier) (stop func()) {
 }
 
 func newNotifier(t *testing.T, cfg Config, cat *catalog.Catalog) *Notifier {
-	n, err := New(cfg, app, cat, logger())
+	n, err := New(cfg, app, cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func equalSeqs(a, b []uint64) bool {
@@ -200,16 +175,16 @@ func equalSeqs(a, b []uint64) bool {
 func TestDeliverInOrder(t *testing.T) {
 	h := newHub(t)
 	dir := t.TempDir()
-	cat := openCat(t, dir)
+	cat := catalogtest.Open(t, dir)
 	defer cat.Close()
 	want := addEvents(t, cat, 25)
 	cfg := config(t, h)
 	n := newNotifier(t, cfg, cat)
 	stop := run(t, n)
-	waitFor(t, 30*time.Second, "25 events delivered", func() bool { return len(h.delivered()) >= 25 })
+	testutil.WaitFor(t, 30*time.Second, "25 events delivered", func() bool { return len(h.delivered()) >= 25 })
 	more := addEvents(t, cat, 7)
 	want = append(want, more...)
-	waitFor(t, 30*time.Second, "32 events delivered", func() bool { return len(h.delivered()) >= 32 })
+	testutil.WaitFor(t, 30*time.Second, "32 events delivered", func() bool { return len(h.delivered()) >= 32 })
 	stop()
 	if got := h.delivered(); !equalSeqs(got, want) {
 		t.Fatalf("delivered %v\nwant %v", got, want)
@@ -270,7 +245,7 @@ func TestRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHub(t)
-			cat := openCat(t, t.TempDir())
+			cat := catalogtest.Open(t, t.TempDir())
 			defer cat.Close()
 			want := addEvents(t, cat, 5)
 			h.set(func(n int, w http.ResponseWriter) bool {
@@ -284,7 +259,7 @@ func TestRetries(t *testing.T) {
 			cfg.Timeout = 500 * time.Millisecond
 			nt := newNotifier(t, cfg, cat)
 			stop := run(t, nt)
-			waitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 5 })
+			testutil.WaitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 5 })
 			stop()
 			reqs := h.requests()
 			if len(reqs) != tc.fails+1 {
@@ -310,7 +285,7 @@ func TestRetries(t *testing.T) {
 func TestParkOn4xx(t *testing.T) {
 	h := newHub(t)
 	dir := t.TempDir()
-	cat := openCat(t, dir)
+	cat := catalogtest.Open(t, dir)
 	defer cat.Close()
 	want := addEvents(t, cat, 4)
 	reject := true
@@ -326,7 +301,7 @@ func TestParkOn4xx(t *testing.T) {
 	})
 	nt := newNotifier(t, config(t, h), cat)
 	stop := run(t, nt)
-	waitFor(t, 30*time.Second, "parked", func() bool { return nt.Status().Parked != nil })
+	testutil.WaitFor(t, 30*time.Second, "parked", func() bool { return nt.Status().Parked != nil })
 	time.Sleep(time.Second)
 	if n := len(h.requests()); n != 1 {
 		t.Errorf("%d requests for a rejected batch, want 1 (parked, not retried)", n)
@@ -347,7 +322,7 @@ func TestParkOn4xx(t *testing.T) {
 	reject = false
 	mu.Unlock()
 	nt.Unpark()
-	waitFor(t, 30*time.Second, "delivery after unpark", func() bool { return len(h.delivered()) == 4 })
+	testutil.WaitFor(t, 30*time.Second, "delivery after unpark", func() bool { return len(h.delivered()) == 4 })
 	stop()
 	reqs := h.requests()
 	if reqs[0].key != reqs[1].key {
@@ -363,20 +338,20 @@ func TestParkOn4xx(t *testing.T) {
 func TestKeyStableAcrossRestart(t *testing.T) {
 	h := newHub(t)
 	dir := t.TempDir()
-	cat := openCat(t, dir)
+	cat := catalogtest.Open(t, dir)
 	defer cat.Close()
 	first := addEvents(t, cat, 3)
 	h.set(func(n int, w http.ResponseWriter) bool { http.Error(w, "down", http.StatusBadGateway); return true })
 	cfg := config(t, h)
 	stop := run(t, newNotifier(t, cfg, cat))
-	waitFor(t, 30*time.Second, "a failed attempt", func() bool { return len(h.requests()) >= 1 })
+	testutil.WaitFor(t, 30*time.Second, "a failed attempt", func() bool { return len(h.requests()) >= 1 })
 	stop()
 	down := h.requests()
 	more := addEvents(t, cat, 4)
 
 	h.set(nil)
 	stop2 := run(t, newNotifier(t, cfg, cat))
-	waitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 7 })
+	testutil.WaitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 7 })
 	stop2()
 	reqs := h.requests()[len(down):]
 	if reqs[0].key != down[0].key || !equalSeqs(seqsOf(reqs[0]), first) {
