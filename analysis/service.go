@@ -212,7 +212,19 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// MarkQueued sets the analysis of a video or audio asset to queued. The
+// transcode stage calls it in the update that records proxy.ready
+// (transcode.Service.SetOnReady), so that queueing costs no event of its
+// own: the hub gets one asset.json for the proxy and the queued analysis.
+func MarkQueued(a *storage.Asset) {
+	if a.Kind == transcode.KindVideo || a.Kind == transcode.KindAudio {
+		a.Analysis = &storage.AnalysisInfo{Status: StatusQueued, At: time.Now().UTC()}
+	}
+}
+
 // queueAsset persists a job for a video or audio asset and queues it.
+// Unless its proxy.ready already marked it queued (MarkQueued), the asset
+// is marked queued by an asset.updated event.
 func (s *Service) queueAsset(id string) error {
 	doc, err := s.cat.Asset(id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -233,11 +245,13 @@ func (s *Service) queueAsset(id string) error {
 	if err := s.cat.PutState(jobPrefix+id, job{ID: id, Queued: time.Now().UTC()}); err != nil {
 		return fmt.Errorf("persist analysis job %s: %w", id, err)
 	}
-	if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "analysis queued", func(a *storage.Asset) error {
-		a.Analysis = &storage.AnalysisInfo{Status: StatusQueued, At: time.Now().UTC()}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("update asset %s: %w", id, err)
+	if doc.Analysis == nil || doc.Analysis.Status != StatusQueued {
+		if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "analysis queued", func(a *storage.Asset) error {
+			MarkQueued(a)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("update asset %s: %w", id, err)
+		}
 	}
 	s.push(id)
 	return nil

@@ -108,6 +108,9 @@ type Service struct {
 	// sequence whose own proxy covers it (daemon/sequences): such an image
 	// gets no proxy of its own (SetSkipImageProxy).
 	skipImage func(volume, path string) bool
+	// onReady, when set, amends the asset in the update that records its
+	// proxy.ready (SetOnReady).
+	onReady func(a *storage.Asset)
 }
 
 // SetGate makes every job wait for gate before it starts (call before
@@ -119,6 +122,11 @@ func (s *Service) SetGate(gate func(ctx context.Context) error) { s.gate = gate 
 // satisfies skip (a frame of a sequence) get kind and media but no proxy
 // job: the sequence's proxy shows it. Call before Run.
 func (s *Service) SetSkipImageProxy(skip func(volume, path string) bool) { s.skipImage = skip }
+
+// SetOnReady makes fn amend each asset in the same update that records its
+// proxy.ready (the analysis stage marks the asset's analysis queued there,
+// so that the hub sees one change of the asset, not two). Call before Run.
+func (s *Service) SetOnReady(fn func(a *storage.Asset)) { s.onReady = fn }
 
 // sequenceFrame reports whether every present location of doc is a
 // sequence frame by skipImage.
@@ -622,6 +630,9 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 		}
 		a.Proxy = &storage.ProxyInfo{Status: StatusReady, Profile: res.profile, Lane: lane, Width: res.width,
 			Height: res.height, Frames: res.frames, Bytes: res.bytes, Outputs: res.outputs, At: now}
+		if s.onReady != nil {
+			s.onReady(a)
+		}
 		return nil
 	}); uerr != nil {
 		log.Error("record result", "err", uerr)

@@ -210,10 +210,11 @@ var (
 		}),
 		"locations": ctLocationShape,
 	})
-	ctAssetsShape   = ctObj("assets[] next", map[string]*ctShape{"assets": ctAssetShape})
-	ctSegmentShape  = ctObj("start end duration start_frame? end_frame? start_tc? end_tc?", nil)
-	ctAnalysisShape = ctObj("asset_id source duration frame_rate? start_tc? video audio black[] freeze[] silence[] shots[] loudness? truncated? checks[] verdict elapsed_s at",
-		map[string]*ctShape{"black": ctSegmentShape, "freeze": ctSegmentShape, "silence": ctSegmentShape,
+	ctAssetsShape     = ctObj("assets[] next", map[string]*ctShape{"assets": ctAssetShape})
+	ctSegmentShape    = ctObj("start end duration start_frame? end_frame? start_tc? end_tc?", nil)
+	ctEnrichmentShape = ctObj("asset_id? name status error? data? files[]? elapsed_s", nil)
+	ctAnalysisShape   = ctObj("asset_id source duration frame_rate? start_tc? video audio black[] freeze[] silence[] shots[] loudness? truncated? checks[] enrichments[]? verdict elapsed_s at",
+		map[string]*ctShape{"black": ctSegmentShape, "freeze": ctSegmentShape, "silence": ctSegmentShape, "enrichments": ctEnrichmentShape,
 			"shots":    ctObj("start start_frame? start_tc? end thumbnail?", nil),
 			"loudness": ctObj("integrated_lufs range_lu true_peak_dbtp sample_peak_dbfs clipped_samples", nil),
 			"checks":   ctObj("rule verdict reason", nil)})
@@ -577,8 +578,16 @@ func TestContractAPI(t *testing.T) {
 	} else {
 		t.Log("not root or no mkfs.ext4: the card documents are checked empty only")
 	}
+	// An enricher (docs/api.md, Enrichers) that makes a transcript.vtt.
+	words := filepath.Join(t.TempDir(), "words")
+	if err := os.WriteFile(words, []byte("#!/bin/sh\nreq=$(cat); dir=$(printf '%s' \"$req\" | sed -n 's/.*\"out_dir\":\"\\([^\"]*\\)\".*/\\1/p')\n"+
+		"printf 'WEBVTT\\n\\n00:00:00.000 --> 00:00:00.500\\nhello\\n' > \"$dir/transcript.vtt\"\n"+
+		"printf '{\"data\":{\"words\":1},\"files\":[\"transcript.vtt\"]}'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// extra continues the volumes list, then adds top-level keys.
 	e := newEnv(t, "", "  - name: spare\n    path: "+spare+"\n"+
+		"analysis:\n  enrichers:\n    - {name: words, command: ["+words+"]}\n"+
 		"cards:\n  mount_roots: ["+cardRoot+"]\n  offload_to: footage\n  path: \"{label}\"\n  poll: 200ms\n"+
 		"appliance_id: contract\nsequences:\n  settle: 1s\nproxy:\n  gpu: off\n  filmstrip_tiles: 4\nhub:\n"+
 		"  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 2s\n"+
@@ -858,6 +867,18 @@ func TestContractAPI(t *testing.T) {
 			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/"+o.name, nil), "GET unknown asset's "+o.name, 404, "")
 		}
 		ctCheck(t, "analysis.json", ctJSON(t, "analysis.json", ctDo(t, e, "GET", "/v1/assets/"+clipID+"/analysis.json", nil).body), ctAnalysisShape)
+		// The enricher's outputs.
+		cover("GET /v1/assets/{id}/transcript.vtt")
+		cover("GET /v1/assets/{id}/enrichment/{name}.json")
+		t.Run("transcript.vtt", func(t *testing.T) {
+			ctWantContent(t, e, "/v1/assets/"+clipID+"/transcript.vtt", "text/vtt; charset=utf-8")
+		})
+		t.Run("enrichment.json", func(t *testing.T) {
+			ctWantContent(t, e, "/v1/assets/"+clipID+"/enrichment/words.json", "application/json")
+		})
+		ctCheck(t, "enrichment/words.json", ctJSON(t, "enrichment/words.json", ctDo(t, e, "GET", "/v1/assets/"+clipID+"/enrichment/words.json", nil).body), ctEnrichmentShape)
+		ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+clipID+"/enrichment/nope.json", nil), "GET an enricher's result that is not there", 404, "")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/transcript.vtt", nil), "GET unknown asset's transcript.vtt", 404, "")
 	})
 
 	t.Run("clips", func(t *testing.T) {
@@ -1410,7 +1431,7 @@ func TestContractAPI(t *testing.T) {
 			}
 		}
 		names := map[string]bool{}
-		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctSessionShape, ctSequencesShape, ctAnalysisShape} {
+		for _, s := range []*ctShape{ctErrorShape, ctAssetsShape, ctStatusShape, ctWaveformShape, ctClipsShape, ctCardsShape, ctHealthShape, ctSessionShape, ctSequencesShape, ctAnalysisShape, ctEnrichmentShape} {
 			ctFieldNames(s, names)
 		}
 		for _, s := range ctCardDetailShapes {
