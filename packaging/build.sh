@@ -2,7 +2,8 @@
 # Builds ingestd's packages with nfpm (pinned in tools/go.mod, the build
 # tools' own module: `go -C tools tool nfpm`, kept out of the daemon's go.mod).
 #
-#   packaging/build.sh bin [VERSION] [OUT]      CGO_ENABLED=0 binary (default bin/ingestd)
+#   packaging/build.sh bin [VERSION] [OUT]      CGO_ENABLED=0 binaries (default bin/ingestd, and
+#                                               OUT-enrich-stt: the speech-to-text enricher)
 #   packaging/build.sh deb|rpm [VERSION] [BIN]  dist/ingestd_<v>_amd64.deb, dist/ingestd-<v>.x86_64.rpm
 #
 # VERSION defaults to packaging/version.sh (from git). DIST (default dist)
@@ -28,6 +29,7 @@ bin)
 			-ldflags "-s -w -X github.com/ingestd/ingestd/daemon.Version=$version" \
 			-o "$out" ./cmd/ingestd
 	fi
+	CGO_ENABLED=0 $GO build -trimpath -buildmode=pie -ldflags "-s -w" -o "$out-enrich-stt" ./cmd/ingestd-enrich-stt
 	exit 0
 	;;
 deb) target="$dist/ingestd_${version}_amd64.deb" ;;
@@ -39,7 +41,7 @@ rpm) target="$dist/ingestd-${version}.x86_64.rpm" ;;
 esac
 
 bin=${3:-bin/ingestd}
-[ -x "$bin" ] || { echo "build.sh: $bin missing: run packaging/build.sh bin first" >&2; exit 1; }
+[ -x "$bin" ] && [ -x "$bin-enrich-stt" ] || { echo "build.sh: $bin or $bin-enrich-stt missing: run packaging/build.sh bin first" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -59,6 +61,7 @@ cat >"$tmp/changelog.yml" <<YAML
 YAML
 
 gzip -9n <packaging/ingestd.1 >"$tmp/ingestd.1.gz"
+gzip -9n <packaging/ingestd-enrich-stt.1 >"$tmp/ingestd-enrich-stt.1.gz"
 
 mkdir -p "$dist"
 rm -f "$target"
@@ -66,6 +69,6 @@ sed "s|\${PKG_CHANGELOG}|$tmp/changelog.yml|" packaging/nfpm.yaml >"$tmp/nfpm.ya
 # The path of nfpm built from tools/go.mod (go tool -n builds it into the
 # build cache); run from here so that the relative paths above hold.
 nfpm=$($GO -C tools tool -n nfpm) || { echo "build.sh: cannot build nfpm (tools/go.mod)" >&2; exit 1; }
-PKG_VERSION=$version PKG_BIN=$bin PKG_MAN=$tmp/ingestd.1.gz \
+PKG_VERSION=$version PKG_BIN=$bin PKG_MAN=$tmp/ingestd.1.gz PKG_MAN_STT=$tmp/ingestd-enrich-stt.1.gz \
 	"$nfpm" package --config "$tmp/nfpm.yaml" --packager "$what" --target "$target" >&2
 echo "$target"

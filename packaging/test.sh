@@ -119,6 +119,10 @@ want_mode() { # path mode owner
 	[ "$got" = "$2 $3" ] || fail "$1: want '$2 $3', got '$got'"
 }
 want_mode /usr/bin/ingestd -rwxr-xr-x root/root
+want_mode /usr/bin/ingestd-enrich-stt -rwxr-xr-x root/root
+want_mode /usr/share/man/man1/ingestd-enrich-stt.1.gz -rw-r--r-- root/root
+[ "$(field "$DEB1" Recommends)" = "pocketsphinx, pocketsphinx-en-us" ] ||
+	fail "Recommends is '$(field "$DEB1" Recommends)', want 'pocketsphinx, pocketsphinx-en-us' (ingestd-enrich-stt)"
 want_mode /usr/lib/systemd/system/ingestd.service -rw-r--r-- root/root
 want_mode /etc/ingestd/ingestd.yaml -rw-r--r-- root/root
 want_mode /usr/lib/sysusers.d/ingestd.conf -rw-r--r-- root/root
@@ -146,7 +150,7 @@ rpm -qp --qf '%{NAME} %{VERSION} %{RELEASE} %{ARCH}\n' "$RPM1" | grep -qx "inges
 files=$(rpm -qpl "$RPM1")
 for f in /usr/bin/ingestd /usr/lib/systemd/system/ingestd.service /etc/ingestd/ingestd.yaml \
 	/usr/lib/sysusers.d/ingestd.conf /usr/lib/tmpfiles.d/ingestd.conf /usr/lib/sysctl.d/60-ingestd.conf \
-	/usr/share/doc/ingestd/copyright; do
+	/usr/share/doc/ingestd/copyright /usr/bin/ingestd-enrich-stt; do
 	grep -qx "$f" <<<"$files" || fail "rpm -qpl: $f missing"
 done
 grep -q lintian <<<"$files" && fail "rpm carries the lintian overrides"
@@ -157,6 +161,7 @@ grep -qx '/etc/ingestd/ingestd.yaml cn' <<<"$flags" || fail "config not %config(
 grep -qx '/usr/lib/systemd/system/ingestd.service ' <<<"$flags" || fail "unit must be a plain file: $(grep service <<<"$flags")"
 rpm -qpR "$RPM1" | grep -qxF '(ffmpeg or ffmpeg-free)' || fail "rpm -qpR: no (ffmpeg or ffmpeg-free): $(rpm -qpR "$RPM1" | tr '\n' ' ')"
 rpm -qpR "$RPM1" | grep -qxF '/usr/bin/kill' || fail "rpm -qpR: no /usr/bin/kill (ExecReload)"
+rpm -qp --suggests "$RPM1" | grep -qxF pocketsphinx || fail "rpm --suggests: no pocketsphinx (ingestd-enrich-stt)"
 scripts=$(rpm -qp --scripts "$RPM1")
 for s in 'preinstall scriptlet' 'postinstall scriptlet' 'preuninstall scriptlet' 'postuninstall scriptlet' 'posttrans scriptlet'; do
 	grep -q "^$s" <<<"$scripts" || fail "rpm --scripts: no $s"
