@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/ingest"
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -110,11 +112,11 @@ func BenchmarkProxyOverhead(b *testing.B) {
 
 	// The service path, for the whole-job figure.
 	vol := filepath.Dir(clip)
-	cat := openCatalog(b, filepath.Join(b.TempDir(), "catalog"))
+	cat := catalogtest.Open(b, filepath.Join(b.TempDir(), "catalog"))
 	tools.Volumes = map[string]string{"nas": vol}
 	id := catalogFile(b, cat, "nas", vol, filepath.Base(clip))
 	state := b.TempDir()
-	s, err := New(Config{GPU: GPUOff}, tools, state, cat, testLogger(b))
+	s, err := New(Config{GPU: GPUOff}, tools, state, cat, testutil.Logger(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -245,8 +247,8 @@ func BenchmarkMasterReads(b *testing.B) {
 			b.Fatal(err)
 		}
 		opens, stopCount := countOpens(b, vol, filepath.Base(master))
-		cat := openCatalog(b, filepath.Join(b.TempDir(), "catalog"))
-		p, err := ingest.New(ingest.Config{Volumes: []ingest.Volume{{Name: "nas", Path: vol}}, Settle: 200 * time.Millisecond}, cat, testLogger(b))
+		cat := catalogtest.Open(b, filepath.Join(b.TempDir(), "catalog"))
+		p, err := ingest.New(ingest.Config{Volumes: []ingest.Volume{{Name: "nas", Path: vol}}, Settle: 200 * time.Millisecond}, cat, testutil.Logger(b))
 		if err != nil {
 			b.Fatal(err)
 		}

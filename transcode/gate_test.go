@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -22,9 +24,9 @@ func TestGateHoldsJobs(t *testing.T) {
 		t.Fatalf("make clip: %v %s", err, out)
 	}
 	tools.Volumes = map[string]string{"nas": vol}
-	cat := openCatalog(t, t.TempDir())
+	cat := catalogtest.Open(t, t.TempDir())
 	stateDir := t.TempDir()
-	svc, err := New(Config{CPUJobs: 1}, tools, stateDir, cat, testLogger(t))
+	svc, err := New(Config{CPUJobs: 1}, tools, stateDir, cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -64,7 +65,7 @@ func TestGPUPipeline(t *testing.T) {
 		t.Skipf("no working NVDEC + scale_cuda pipeline (trial errors: %v): GPU test skipped", caps.Errors)
 	}
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	cat := catalogtest.Open(t, filepath.Join(t.TempDir(), "catalog"))
 	state := t.TempDir()
 	names := []string{"avchd.mts", "hevc10_hlg.mp4", "mpeg2_interlaced.mxf", "anamorphic_hdv.mov", "h264_vfr.mp4", "xdcam_discrete_4ch.mxf"}
 	ids := map[string]string{}

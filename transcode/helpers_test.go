@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	"github.com/ingestd/ingestd/testdata/media"
@@ -90,27 +89,6 @@ func clipByName(t testing.TB, name string) media.Clip {
 	return media.Clip{}
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func openCatalog(t testing.TB, dir string) *catalog.Catalog {
-	t.Helper()
-	c, err := catalog.Open(dir, catalog.Options{NoSyncWrites: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("open catalog: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // catalogFile hashes a real file and records it as ingest would.
 func catalogFile(t testing.TB, c *catalog.Catalog, volume, root, rel string) string {
 	t.Helper()
@@ -135,7 +113,7 @@ func catalogFile(t testing.TB, c *catalog.Catalog, volume, root, rel string) str
 // startService runs a Service until the returned stop func is called.
 func startService(t testing.TB, cfg Config, tools Tools, stateDir string, c Catalog) (*Service, func()) {
 	t.Helper()
-	s, err := New(cfg, tools, stateDir, c, testLogger(t))
+	s, err := New(cfg, tools, stateDir, c, testutil.Logger(t))
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}

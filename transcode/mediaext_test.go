@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -20,7 +21,7 @@ func TestUnreadableFileFollowsExtensionTable(t *testing.T) {
 	tools := needFFmpeg(t)
 	dir := t.TempDir()
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, t.TempDir())
+	cat := catalogtest.Open(t, t.TempDir())
 	type want struct {
 		kind, status, reason string
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -88,7 +89,7 @@ func TestJobDecodesMasterOnce(t *testing.T) {
 	tl := newToolLog(t, real)
 	tools := tl.Tools
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, t.TempDir())
+	cat := catalogtest.Open(t, t.TempDir())
 	stateDir := t.TempDir()
 	// Timecode + 4 discrete channels (source tracks), MPEG-TS (no stored
 	// frame count, interlaced), HLG (tone map), rotation, VFR, audio only.

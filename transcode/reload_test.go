@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 )
 
 // childFFmpeg returns the pids of this process's ffmpeg children.
@@ -66,7 +68,7 @@ func TestServiceReload(t *testing.T) {
 	dir, _ := zoo(t)
 	tools := needFFmpeg(t)
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, t.TempDir())
+	cat := catalogtest.Open(t, t.TempDir())
 	cfg := Config{CPUJobs: 1, GPU: GPUOff}
 	s, _ := startService(t, cfg, tools, t.TempDir(), cat)
 	waitCond(t, "one cpu worker", func() bool { return s.workerCount(LaneCPU) == 1 })
@@ -136,7 +138,7 @@ func TestReloadKeepsRunningJobSettings(t *testing.T) {
 	dir, _ := zoo(t)
 	tools := needFFmpeg(t)
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, t.TempDir())
+	cat := catalogtest.Open(t, t.TempDir())
 	cfg := Config{CPUJobs: 1, GPU: GPUOff, FilmstripTiles: 60}
 	s, _ := startService(t, cfg, tools, t.TempDir(), cat)
 	id := catalogFile(t, cat, "nas", dir, "anamorphic_hdv.mov")

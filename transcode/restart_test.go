@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -71,7 +73,7 @@ func TestRestartRequeuesJob(t *testing.T) {
 	}
 	catDir := filepath.Join(t.TempDir(), "catalog")
 	state := t.TempDir()
-	cat := openCatalog(t, catDir)
+	cat := catalogtest.Open(t, catDir)
 	id := catalogFile(t, cat, "card", vol, "DCIM/clip.mts")
 	cfg := Config{GPU: GPUOff}
 
@@ -145,9 +147,9 @@ func TestGPUFailureRetriesOnCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	tools.FFmpeg = broken
-	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	cat := catalogtest.Open(t, filepath.Join(t.TempDir(), "catalog"))
 	id := catalogFile(t, cat, "nas", dir, "avchd.mts")
-	s, err := New(Config{GPU: GPUAuto}, tools, t.TempDir(), cat, testLogger(t))
+	s, err := New(Config{GPU: GPUAuto}, tools, t.TempDir(), cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func TestRetry(t *testing.T) {
 	dir, _ := zoo(t)
 	tools := needFFmpeg(t)
 	tools.Volumes = map[string]string{"nas": dir}
-	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	cat := catalogtest.Open(t, filepath.Join(t.TempDir(), "catalog"))
 	id := catalogFile(t, cat, "nas", dir, "truncated.mov")
 	vol2 := t.TempDir()
 	tools.Volumes["nas2"] = vol2
@@ -240,7 +242,7 @@ func TestOfflineMasterParksJob(t *testing.T) {
 	hidden := filepath.Join(t.TempDir(), "A.mts")
 	copyFile(t, filepath.Join(dir, "avchd.mts"), clip)
 	tools.Volumes = map[string]string{"card": vol}
-	cat := openCatalog(t, filepath.Join(t.TempDir(), "catalog"))
+	cat := catalogtest.Open(t, filepath.Join(t.TempDir(), "catalog"))
 	id := catalogFile(t, cat, "card", vol, "A.mts")
 	if err := os.Rename(clip, hidden); err != nil {
 		t.Fatal(err)
@@ -266,7 +268,7 @@ func TestOfflineMasterParksJob(t *testing.T) {
 	}
 
 	// 2. Master vanishes between queueing and running: job parked.
-	s, err := New(Config{GPU: GPUOff}, tools, t.TempDir(), cat, testLogger(t))
+	s, err := New(Config{GPU: GPUOff}, tools, t.TempDir(), cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

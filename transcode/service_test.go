@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/testdata/media"
 )
@@ -42,7 +44,7 @@ func runZoo(t *testing.T) *zooRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := openCatalog(t, catDir)
+	cat := catalogtest.Open(t, catDir)
 	stateDir, err := os.MkdirTemp("", "ingestd-transcode-zoo-state-")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +54,7 @@ func runZoo(t *testing.T) *zooRun {
 		r.ids[c.Name] = catalogFile(t, cat, "nas", dir, c.Name)
 	}
 	cfg := Config{CPUJobs: 2}
-	svc, err := New(cfg, tools, stateDir, cat, testLogger(t))
+	svc, err := New(cfg, tools, stateDir, cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
