@@ -361,10 +361,21 @@ type offloader struct {
 
 // block is one read buffer, handed to the hashers and every destination
 // still in the pass; it goes back to the pool when all are done with it.
+// A block is either a pool buffer the card file was read into, or a slice
+// of a read-only mapping of the card file (win set; own keeps the pool
+// buffer meanwhile): then nothing was copied, and the mapping is released
+// with its last block.
 type block struct {
 	b    []byte
 	n    int
 	refs atomic.Int32
+	own  []byte
+	win  *mapWin
+}
+
+func newBlock(size int) *block {
+	b := make([]byte, size)
+	return &block{b: b, own: b}
 }
 
 // errSkip marks a card entry that is not copied (Skipped).
@@ -392,9 +403,6 @@ func (o *offloader) defaults() {
 	if o.opts.ProgressEvery <= 0 {
 		o.opts.ProgressEvery = 500 * time.Millisecond
 	}
-	if o.opts.SourceReader == nil {
-		o.opts.SourceReader = func(_ string, f *os.File) io.ReadCloser { return f }
-	}
 	if len(o.opts.MHLFormats) == 0 {
 		o.opts.MHLFormats = []ascmhl.Format{ascmhl.DefaultFormat}
 	}
@@ -408,7 +416,7 @@ func (o *offloader) defaults() {
 	n := o.opts.QueueBlocks + 4
 	o.pool = make(chan *block, n)
 	for i := 0; i < n; i++ {
-		o.pool <- &block{b: make([]byte, o.opts.BufferSize)}
+		o.pool <- newBlock(o.opts.BufferSize)
 	}
 }
 
@@ -894,9 +902,13 @@ func (fn *finisher) failure() (string, error) {
 func (o *offloader) finishFile(pf *pendingFile, abort bool) (*FileResult, error) {
 	pf.hs.close()
 	f := pf.f
-	if abort {
+	herr := pf.hs.err()
+	if abort || herr != nil {
 		for _, d := range pf.need {
 			o.send(d, destOp{kind: opEnd, f: f})
+		}
+		if herr != nil && !abort {
+			return nil, o.srcErr(herr, "read "+f.rel)
 		}
 		return nil, nil
 	}
@@ -996,6 +1008,10 @@ func (o *offloader) checkStall() {
 // release hands a block back once nobody uses it any more.
 func (o *offloader) release(b *block) {
 	if b.refs.Add(-1) == 0 {
+		if w := b.win; w != nil {
+			b.win, b.b = nil, b.own
+			w.release()
+		}
 		select {
 		case o.pool <- b:
 		default: // replaced when a destination was dropped
@@ -1018,7 +1034,7 @@ func (o *offloader) drop(d *dest) bool {
 	d.closeOps()
 	for i := 0; i < held; i++ {
 		select {
-		case o.pool <- &block{b: make([]byte, o.opts.BufferSize)}:
+		case o.pool <- newBlock(o.opts.BufferSize):
 		default:
 		}
 	}
@@ -1073,14 +1089,29 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 	if o.sourceGone() {
 		return nil, fmt.Errorf("open %s: %w", f.rel, ErrSourceGone)
 	}
-	inf, _, err := o.srcDir.OpenRegular(f.rel)
+	inf, st, err := o.srcDir.OpenRegular(f.rel)
 	switch {
 	case errors.Is(err, safefs.ErrSymlink) || errors.Is(err, safefs.ErrNotRegular) || errors.Is(err, safefs.ErrOtherDevice):
 		return nil, errSkip{fmt.Sprintf("not copied: %v", errors.Unwrap(err))}
 	case err != nil:
 		return nil, o.srcErr(err, "open "+f.rel)
 	}
-	in := o.opts.SourceReader(f.rel, inf)
+	// By default the card file is mapped, not read into buffers: every
+	// consumer (hashers, destination writers) works on the page cache's
+	// own pages, so each card byte is fetched once and copied only into
+	// the destinations. A SourceReader (rate limit, tests), or a file the
+	// filesystem will not map, is read into the pool's buffers instead.
+	var in io.ReadCloser = inf
+	var mr *mappedReader
+	if o.opts.SourceReader != nil {
+		in = o.opts.SourceReader(f.rel, inf)
+	} else if st.Size != f.size {
+		inf.Close()
+		return nil, o.srcErr(fmt.Errorf("size %d, card listed %d", st.Size, f.size), "read "+f.rel)
+	} else {
+		mr = &mappedReader{fd: int(inf.Fd()), size: f.size}
+		defer mr.close()
+	}
 	defer in.Close()
 
 	b3 := blake3.New()
@@ -1137,7 +1168,17 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			rerr = err
 			break
 		}
-		k, err := io.ReadFull(in, blk.b)
+		var k int
+		if mr != nil {
+			k, err = mr.next(blk, o.opts.BufferSize)
+			if errors.Is(err, errNoMap) {
+				mr.close() // nothing mapped yet: read it
+				mr = nil
+				k, err = io.ReadFull(in, blk.b)
+			}
+		} else {
+			k, err = io.ReadFull(in, blk.b)
+		}
 		if k > 0 {
 			blk.n = k
 			blk.refs.Store(int32(len(hs.sinks) + len(live)))
@@ -1174,6 +1215,18 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		abort()
 		return nil, o.srcErr(fmt.Errorf("read %d bytes, card listed %d", n, f.size), "read "+f.rel)
 	}
+	if mr != nil {
+		// A mapping reads what the listing said is there: a file that
+		// changed size while read is as much an error as when read.
+		var now unix.Stat_t
+		if err := unix.Fstat(mr.fd, &now); err != nil || now.Size != f.size {
+			abort()
+			if err == nil {
+				err = fmt.Errorf("size changed to %d while read, card listed %d", now.Size, f.size)
+			}
+			return nil, o.srcErr(err, "read "+f.rel)
+		}
+	}
 	return &pendingFile{f: f, hs: hs, b3: b3, x128: x128, mhl: mhl, formats: formats, need: need, check: check, done: make(chan struct{})}, nil
 }
 
@@ -1185,6 +1238,7 @@ type hashers struct {
 	o     *offloader
 	sinks []chan *block
 	wg    sync.WaitGroup
+	fault atomic.Pointer[error] // a mapped card page could not be read
 }
 
 func newHashers(o *offloader, ws []io.Writer) *hashers {
@@ -1195,13 +1249,28 @@ func newHashers(o *offloader, ws []io.Writer) *hashers {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
+			// A mapped page of a card pulled or truncated meanwhile
+			// faults: an error for this file, not a crash.
+			debug.SetPanicOnFault(true)
 			for b := range ch {
-				w.Write(b.b[:b.n]) // hashes never fail
+				if h.fault.Load() == nil {
+					if err := faultFree(func() { w.Write(b.b[:b.n]) }); err != nil { // hashes never fail otherwise
+						h.fault.CompareAndSwap(nil, &err)
+					}
+				}
 				o.release(b)
 			}
 		}()
 	}
 	return h
+}
+
+// err is the first fault a hasher met reading mapped card pages.
+func (h *hashers) err() error {
+	if p := h.fault.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (h *hashers) submit(b *block) {
@@ -1467,6 +1536,7 @@ func (d *dest) stillVerified(rel string, prev *FileResult) bool {
 func (d *dest) writer() {
 	defer d.wg.Done()
 	defer close(d.vq)
+	debug.SetPanicOnFault(true) // writeBlock: blocks may be mapped card pages
 	type openFile struct {
 		f   srcFile
 		out *os.File
@@ -1515,8 +1585,13 @@ func (d *dest) writer() {
 			open[op.f.rel] = cur
 		case opData:
 			if cur != nil && cur.f.rel == op.f.rel && !d.out() {
-				if _, err := cur.w.Write(op.blk.b[:op.blk.n]); err != nil {
-					d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(cur.f.rel))+PartialSuffix))
+				if err := writeBlock(cur.w, op.blk); err != nil {
+					if errors.Is(err, errCardFault) {
+						// The card's page, not the destination, failed.
+						d.fail(cur.f.rel, fmt.Errorf("%w: %s: %w", ErrReadSource, cur.f.rel, err))
+					} else {
+						d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(cur.f.rel))+PartialSuffix))
+					}
 					drop(cur)
 				} else {
 					d.written.Add(int64(op.blk.n))
@@ -1843,7 +1918,11 @@ func hashMapped(fd int, size int64, h io.Writer) (ok bool, err error) {
 			}
 			return true, err
 		}
-		unix.Madvise(m, unix.MADV_SEQUENTIAL)
+		// Faulted in with one call where the kernel can (else page by
+		// page as it is hashed).
+		if unix.Madvise(m, unix.MADV_POPULATE_READ) != nil {
+			unix.Madvise(m, unix.MADV_SEQUENTIAL)
+		}
 		h.Write(m)
 		unix.Munmap(m)
 		m = nil

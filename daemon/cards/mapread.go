@@ -1,0 +1,145 @@
+package cards
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// srcWindow is how much of a card file is mapped at once (a multiple of
+// the page size; blocks are cut from it and never span two windows).
+const srcWindow = 8 << 20
+
+// errNoMap: the card's filesystem refuses to map the file (nothing was
+// mapped); it is read into buffers instead.
+var errNoMap = errors.New("card file cannot be mapped")
+
+// errCardFault: a mapped card page could not be read (the card was pulled,
+// or the file truncated, while it was copied).
+var errCardFault = errors.New("card page unreadable while copied")
+
+// mapWin is one read-only mapping of a window of a card file. The reader
+// holds one reference until it moves past it and every block cut from it
+// one more; the last release unmaps it.
+type mapWin struct {
+	m    []byte
+	refs atomic.Int32
+}
+
+func (w *mapWin) release() {
+	if w.refs.Add(-1) == 0 {
+		unix.Munmap(w.m)
+	}
+}
+
+// mappedReader hands out a card file as blocks that are slices of its
+// mappings. Each window is faulted in by the reader (MADV_POPULATE_READ,
+// which reports an unreadable page as an error) before any block of it is
+// handed on, and the next window's readahead is started meanwhile.
+type mappedReader struct {
+	fd     int
+	size   int64
+	off    int64
+	win    *mapWin
+	winOff int64
+}
+
+// next points blk at the next (at most n) bytes of the file: io.EOF at
+// its end, errNoMap when the first window cannot be mapped.
+func (r *mappedReader) next(blk *block, n int) (int, error) {
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	if r.win == nil || r.off >= r.winOff+int64(len(r.win.m)) {
+		if r.win != nil {
+			r.win.release()
+			r.win = nil
+		}
+		ln := min(int64(srcWindow), r.size-r.off)
+		m, err := unix.Mmap(r.fd, r.off, int(ln), unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			if r.off == 0 {
+				return 0, errNoMap
+			}
+			return 0, fmt.Errorf("map at %d: %w", r.off, err)
+		}
+		w := &mapWin{m: m}
+		w.refs.Store(1)
+		unix.Madvise(m, unix.MADV_SEQUENTIAL)
+		if next := r.off + ln; next < r.size {
+			unix.Fadvise(r.fd, next, min(int64(srcWindow), r.size-next), unix.FADV_WILLNEED)
+		}
+		if err := populate(m); err != nil {
+			w.release()
+			return 0, fmt.Errorf("read at %d: %w", r.off, err)
+		}
+		r.win, r.winOff = w, r.off
+	}
+	start := r.off - r.winOff
+	k := min(int64(n), int64(len(r.win.m))-start)
+	r.win.refs.Add(1)
+	blk.b, blk.win = r.win.m[start:start+k], r.win
+	r.off += k
+	return int(k), nil
+}
+
+// close drops the reader's reference to its current window.
+func (r *mappedReader) close() {
+	if r.win != nil {
+		r.win.release()
+		r.win = nil
+	}
+}
+
+// populate faults m in: through MADV_POPULATE_READ (Linux 5.14), else by
+// touching each page with faults turned into errors.
+func populate(m []byte) error {
+	err := unix.Madvise(m, unix.MADV_POPULATE_READ)
+	if err == nil || !(errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS)) {
+		return err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return faultFree(func() {
+		var x byte
+		for i := 0; i < len(m); i += unix.Getpagesize() {
+			x ^= m[i]
+		}
+		_ = x
+	})
+}
+
+// faultFree runs fn, turning a memory fault (a mapped card page that can
+// no longer be read) into errCardFault. The calling goroutine must have
+// debug.SetPanicOnFault(true).
+func faultFree(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if re, ok := r.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("%w: fault at %#x", errCardFault, re.Addr())
+				return
+			}
+			panic(r)
+		}
+	}()
+	fn()
+	return nil
+}
+
+// writeBlock writes a block to a destination. A mapped card page that
+// cannot be read fails the write with EFAULT, or faults in a wrapping
+// writer; both are errCardFault.
+func writeBlock(w io.Writer, b *block) error {
+	var err error
+	if ferr := faultFree(func() { _, err = w.Write(b.b[:b.n]) }); ferr != nil {
+		return ferr
+	}
+	if b.win != nil && errors.Is(err, syscall.EFAULT) {
+		return fmt.Errorf("%w: %w", errCardFault, err)
+	}
+	return err
+}

@@ -1,0 +1,139 @@
+package cards
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// loopSectorsRead is what the kernel counts as read from the card's loop
+// device (512-byte sectors, /sys/block/loopN/stat).
+func loopSectorsRead(t *testing.T, mnt string) int64 {
+	t.Helper()
+	out, err := exec.Command("findmnt", "-n", "-o", "SOURCE", mnt).Output()
+	if err != nil {
+		t.Fatalf("findmnt %s: %v", mnt, err)
+	}
+	dev := filepath.Base(strings.TrimSpace(string(out)))
+	data, err := os.ReadFile(filepath.Join("/sys/block", dev, "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	n, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		t.Fatalf("%s stat %q: %v", dev, data, err)
+	}
+	return n
+}
+
+// dropCardCache syncs the card and drops its files' pages: what is read
+// next comes from the card's device.
+func dropCardCache(t *testing.T, dir string) {
+	t.Helper()
+	run(t, "sync", "-f", dir)
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if f, err := os.Open(p); err == nil {
+				unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+				f.Close()
+			}
+		}
+		return nil
+	})
+}
+
+// The default (mapped) card read fetches each card byte from the card's
+// device once for two destinations, as the kernel counts it.
+func TestOffloadMultiMappedReadsCardOnce(t *testing.T) {
+	card := newExt4Card(t, "96m", "MAPPED")
+	writeTree(t, card.Dir, map[string]string{
+		"CLIP/C0001.MP4": "rand:20000000",
+		"CLIP/C0002.MP4": "rand:9000000",
+		"CLIP/C0003.MP4": "rand:4097",
+	})
+	a := filepath.Join(mountTmpfs(t, "64m"), "MAPPED")
+	b := filepath.Join(mountTmpfs(t, "64m"), "MAPPED")
+	dropCardCache(t, card.Dir)
+	before := loopSectorsRead(t, card.Dir)
+	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := (loopSectorsRead(t, card.Dir) - before) * 512
+	if res.Bytes != 20000000+9000000+4097 {
+		t.Fatalf("offloaded %d bytes", res.Bytes)
+	}
+	// Folders, inodes and readahead past a file's end come on top of the
+	// files; a second read of the clips would double it.
+	if read < res.Bytes || read > res.Bytes+res.Bytes/4 {
+		t.Fatalf("card device read %d bytes for %d bytes of files (want each once)", read, res.Bytes)
+	}
+	checkVerifiedCopy(t, card.Dir, a)
+	checkVerifiedCopy(t, card.Dir, b)
+}
+
+// A card file truncated while its mapped pages are copied (as when a card
+// is pulled or rewritten) fails the offload with a card read error: no
+// crash on the faulting pages, no destination verified, nothing left.
+func TestOffloadMappedCardFileTruncatedMidCopy(t *testing.T) {
+	card := newExt4Card(t, "96m", "TRUNC")
+	writeTree(t, card.Dir, map[string]string{
+		"CLIP/C0001.MP4": "rand:30000000",
+		"CLIP/C0002.MP4": "rand:1000",
+	})
+	victim := filepath.Join(card.Dir, "CLIP", "C0001.MP4")
+	a := filepath.Join(mountTmpfs(t, "64m"), "TRUNC")
+	b := filepath.Join(mountTmpfs(t, "64m"), "TRUNC")
+	dropCardCache(t, card.Dir)
+	var once atomic.Bool
+	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}, Options{
+		BufferSize: 256 << 10,
+		DestWriter: func(_, rel string, w io.Writer) io.Writer {
+			if rel != "CLIP/C0001.MP4" {
+				return w
+			}
+			return writerFunc(func(p []byte) (int, error) {
+				if once.CompareAndSwap(false, true) {
+					if err := os.Truncate(victim, 0); err != nil {
+						t.Error(err)
+					}
+				}
+				return w.Write(p)
+			})
+		},
+	})
+	if err == nil {
+		t.Fatalf("offload of a card file truncated mid-copy succeeded: %+v", res)
+	}
+	if !errors.Is(err, ErrReadSource) && !errors.Is(err, ErrSourceGone) {
+		t.Fatalf("error %v, want a card read error", err)
+	}
+	if res.FailedPath != "CLIP/C0001.MP4" {
+		t.Fatalf("failed path %q (%v)", res.FailedPath, err)
+	}
+	for _, d := range res.Dests {
+		if d.State == DestVerified {
+			t.Fatalf("destination %s verified from a truncated card file", d.Name)
+		}
+	}
+	for _, dst := range []string{a, b} {
+		if _, err := os.Stat(filepath.Join(dst, "CLIP", "C0001.MP4")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: truncated clip at its final name (%v)", dst, err)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
