@@ -43,6 +43,7 @@ package catalog
 //	(*Catalog).UpdateAsset(id, eventType, detail string, fn func(*storage.Asset) error) ([]storage.Event, error)
 //
 //	(*Catalog).Events(after uint64, limit int) ([]storage.Event, error)
+//	(*Catalog).AssetEvents(id string, cursor uint64, limit int, newestFirst bool) ([]storage.Event, error)
 //	(*Catalog).LastSeq() uint64
 //	(*Catalog).Wait(ctx context.Context, after uint64) error
 //	(*Catalog).AppendEvent(e storage.Event) (storage.Event, error)

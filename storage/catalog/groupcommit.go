@@ -200,8 +200,9 @@ func (t *wtxn) Delete(key []byte) error {
 }
 
 // emit numbers e (the next seq after every committed event and the ones
-// before it in this transaction), stamps its time and stores it, and the
-// new last seq (m/last_seq), in the transaction.
+// before it in this transaction), stamps its time and stores it, its key in
+// the per-asset event index (when it names an asset) and the new last seq
+// (m/last_seq), in the transaction.
 func (w *txw) emit(e storage.Event) error {
 	seq := *w.seq + 1
 	e.Seq = seq
@@ -210,6 +211,11 @@ func (w *txw) emit(e storage.Event) error {
 	}
 	if err := w.setJSON(eventKey(seq), e, 0); err != nil {
 		return err
+	}
+	if e.AssetID != "" && checkID(e.AssetID) == nil {
+		if err := w.txn.Set(assetEventKey(e.AssetID, seq), nil); err != nil {
+			return err
+		}
 	}
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], seq)

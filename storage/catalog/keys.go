@@ -19,6 +19,9 @@ import (
 //	                                document; gone when it is there again
 //	e/<seq as 8 bytes big-endian>   storage.Event; big-endian so key order is
 //	                                seq order
+//	y/<id>/<seq as 8 bytes>         empty: asset -> its events (those whose
+//	                                asset_id is id), in seq order; written
+//	                                with the event (assetevents.go)
 //	v/<name>                        storage.Volume
 //	s/<key>                         consumer state (cursors, jobs, uploads),
 //	                                caller-defined JSON
@@ -26,6 +29,8 @@ import (
 //	m/catalog_id                    the catalog id (JSON string), also kept
 //	                                outside Badger in the identity file
 //	                                (identity.go)
+//	m/asset_events                  present once every event is in the y/
+//	                                index (Open backfills older catalogs)
 //	m/last_seq                      the last event seq (8 bytes big-endian),
 //	                                written in the transaction of every event
 //	m/seq                           legacy: the Badger sequence lease older
@@ -41,11 +46,15 @@ const (
 	pfxIndex    = "x/"
 	pfxRemoved  = "r/"
 	pfxEvent    = "e/"
-	pfxVolume   = "v/"
-	pfxState    = "s/"
-	keyAppID    = "m/appliance_id"
-	keyLastSeq  = "m/last_seq"
-	keySeq      = "m/seq" // legacy sequence lease
+	// pfxAssetEvent is the per-asset event index.
+	pfxAssetEvent = "y/"
+	pfxVolume     = "v/"
+	pfxState      = "s/"
+	keyAppID      = "m/appliance_id"
+	keyLastSeq    = "m/last_seq"
+	// keyAssetEvents marks the y/ index complete.
+	keyAssetEvents = "m/asset_events"
+	keySeq         = "m/seq" // legacy sequence lease
 
 	// metaRemoved is the UserMeta of a location record whose state is
 	// storage.LocRemoved.

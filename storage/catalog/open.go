@@ -167,6 +167,10 @@ func Open(dir string, opts Options) (*Catalog, error) {
 			return nil, err
 		}
 	}
+	if err := c.backfillAssetEvents(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
+	}
 	c.log.Debug("catalog open", "dir", dir, "last_seq", last)
 	return c, nil
 }
