@@ -234,6 +234,58 @@ func TestTimecode(t *testing.T) {
 	}
 }
 
+// TestTimecodeDropFrame: a drop-frame start timecode (';') at 29.97 and
+// 59.94 gives SMPTE drop-frame labels: labels 00-01 (00-03) skipped at
+// each minute but every tenth, so that an hour of frames (107892 at 29.97)
+// is one hour of labels; the same start with ':' stays non-drop, and ';'
+// at a rate that has no drop-frame (25) is labelled non-drop.
+func TestTimecodeDropFrame(t *testing.T) {
+	r30, _ := parseRate("30000/1001")
+	r60, _ := parseRate("60000/1001")
+	r25, _ := parseRate("25")
+	cases := []struct {
+		start string
+		r     rate
+		frame int64
+		want  string
+	}{
+		{"01:00:00;00", r30, 0, "01:00:00;00"},
+		{"01:00:00;00", r30, 1799, "01:00:59;29"},
+		{"01:00:00;00", r30, 1800, "01:01:00;02"}, // 01:01:00;00 and ;01 do not exist
+		{"01:00:00;00", r30, 17981, "01:09:59;29"},
+		{"01:00:00;00", r30, 17982, "01:10:00;00"}, // every tenth minute keeps its labels
+		{"01:00:00;00", r30, 107892, "02:00:00;00"},
+		{"00:00:59;29", r30, 1, "00:01:00;02"},
+		{"00:01:00;02", r30, 0, "00:01:00;02"},
+		{"00:01:00;02", r30, -1, "00:00:59;29"},
+		{"23:59:59;29", r30, 1, "00:00:00;00"}, // the day wraps
+		{"01:00:00;00", r60, 3599, "01:00:59;59"},
+		{"01:00:00;00", r60, 3600, "01:01:00;04"},
+		{"01:00:00;00", r60, 215784, "02:00:00;00"},
+		{"01:00:00:00", r30, 1800, "01:01:00:00"}, // non-drop
+		{"01:00:00;00", r25, 1500, "01:01:00:00"},
+	}
+	for _, c := range cases {
+		if got := parseTimecode(c.start, c.r).at(c.frame); got != c.want {
+			t.Errorf("%s at %d/%d fps + %d frames = %s, want %s", c.start, c.r.num, c.r.den, c.frame, got, c.want)
+		}
+	}
+	// Every frame of a day at 29.97 DF gets a distinct, valid label, in
+	// order: labels parse back to their frame.
+	tc := parseTimecode("00:00:00;00", r30)
+	prev := ""
+	for f := int64(0); f < 2*17982+5; f++ {
+		l := tc.at(f)
+		if l <= prev {
+			t.Fatalf("frame %d: %s after %s", f, l, prev)
+		}
+		if back := parseTimecode(l, r30).start; back != f {
+			t.Fatalf("frame %d labelled %s parses back to frame %d", f, l, back)
+		}
+		prev = l
+	}
+}
+
 // TestArgsRestrictInputs: the one FFmpeg command of an analysis reads only
 // the proxy, through transcode's input builder (file protocol only, the
 // demuxer forced, a file: path), and writes thumbnails to a file: path; a

@@ -279,12 +279,15 @@ func (r rate) fps() float64 { return float64(r.num) / float64(r.den) }
 // frame is the frame at time t (nearest).
 func (r rate) frame(t float64) int64 { return int64(math.Round(t * r.fps())) }
 
-// timecode is the source timecode of frame f, counted from start
-// ("HH:MM:SS:FF", non-drop arithmetic on the nominal rate; a drop-frame
-// start gives non-drop labels past it).
+// timecode is the source timecode of frame f, counted from start:
+// "HH:MM:SS:FF", non-drop arithmetic on the nominal rate; or, for a
+// drop-frame start timecode ("HH:MM:SS;FF", the ';' separator) at 29.97 or
+// 59.94 fps, SMPTE drop-frame labels "HH:MM:SS;FF" (frame labels 0-1, or
+// 0-3 at 59.94, skipped at the start of each minute not a multiple of 10).
 type timecode struct {
 	start int64 // frames
 	base  int64 // nominal frames per second
+	drop  int64 // labels dropped per minute (0: non-drop)
 	ok    bool
 }
 
@@ -293,19 +296,25 @@ func parseTimecode(tc string, r rate) timecode {
 	if base <= 0 {
 		return timecode{}
 	}
+	t := timecode{base: base, ok: true}
+	if strings.Contains(tc, ";") && r.den == 1001 && (base == 30 || base == 60) {
+		t.drop = base / 15
+	}
 	f := strings.FieldsFunc(tc, func(c rune) bool { return c == ':' || c == ';' || c == '.' })
 	if len(f) != 4 {
-		return timecode{base: base, ok: true}
+		return t
 	}
 	var v [4]int64
 	for i, s := range f {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return timecode{base: base, ok: true}
+			return t
 		}
 		v[i] = n
 	}
-	return timecode{start: ((v[0]*60+v[1])*60+v[2])*base + v[3], base: base, ok: true}
+	mins := v[0]*60 + v[1]
+	t.start = ((v[0]*60+v[1])*60+v[2])*base + v[3] - t.drop*(mins-mins/10)
+	return t
 }
 
 func (t timecode) at(frame int64) string {
@@ -313,9 +322,20 @@ func (t timecode) at(frame int64) string {
 		return ""
 	}
 	f := t.start + frame
-	day := 24 * 3600 * t.base
+	per10 := t.base*600 - t.drop*9 // frames in ten minutes
+	day := per10 * 144
 	f = ((f % day) + day) % day
+	sep := ":"
+	if t.drop > 0 {
+		// Frame count to label: add back the labels skipped so far.
+		tens, rem := f/per10, f%per10
+		f += t.drop * 9 * tens
+		if rem > t.drop {
+			f += t.drop * ((rem - t.drop) / (t.base*60 - t.drop))
+		}
+		sep = ";"
+	}
 	ff := f % t.base
 	s := f / t.base
-	return fmt.Sprintf("%02d:%02d:%02d:%02d", s/3600, s/60%60, s%60, ff)
+	return fmt.Sprintf("%02d:%02d:%02d%s%02d", s/3600, s/60%60, s%60, sep, ff)
 }
