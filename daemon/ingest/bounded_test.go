@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/watch"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // TestWalkPendingBounded: the first walk of a large tree never holds more
@@ -36,7 +37,7 @@ func TestWalkPendingBounded(t *testing.T) {
 	if files, _ := h.p.vols["v"].index.stats(); files >= dirs*perDir {
 		t.Errorf("Ready only after all %d files were cataloged: the throttled first walk held it", files)
 	}
-	waitFor(t, "every file cataloged", func() bool {
+	testutil.WaitFor(t, waitLong, "every file cataloged", func() bool {
 		files, _ := h.p.vols["v"].index.stats()
 		return files == dirs*perDir
 	})

@@ -3,10 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -22,30 +21,6 @@ const (
 	testSettle = 200 * time.Millisecond
 	waitLong   = 20 * time.Second
 )
-
-func testLogger(t *testing.T) *slog.Logger {
-	if os.Getenv("INGEST_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSpace(string(b)))
-	return len(b), nil
-}
-
-func openCatalog(t *testing.T, dir string) *catalog.Catalog {
-	t.Helper()
-	cat, err := catalog.Open(dir, catalog.Options{NoSyncWrites: true, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatalf("open catalog: %v", err)
-	}
-	return cat
-}
 
 // harness is one pipeline over a real catalog in a temp dir.
 type harness struct {
@@ -72,8 +47,8 @@ func start(t *testing.T, stateDir string, cfg Config, opts ...opt) *harness {
 	if cfg.Rescan == 0 {
 		cfg.Rescan = time.Hour
 	}
-	h := &harness{t: t, stateDir: stateDir, cat: openCatalog(t, stateDir), done: make(chan error, 1)}
-	p, err := New(cfg, h.cat, testLogger(t))
+	h := &harness{t: t, stateDir: stateDir, cat: catalogtest.Open(t, stateDir), done: make(chan error, 1)}
+	p, err := New(cfg, h.cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatalf("new pipeline: %v", err)
 	}
@@ -114,17 +89,6 @@ func (h *harness) stop() {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // present returns the present location of vol:rel, ok false if none.
 func (h *harness) present(vol, rel string) (storage.Location, bool) {
 	l, err := h.cat.Location(vol, rel)
@@ -140,7 +104,7 @@ func (h *harness) present(vol, rel string) (storage.Location, bool) {
 func (h *harness) waitPresent(vol, rel string) storage.Location {
 	h.t.Helper()
 	var l storage.Location
-	waitFor(h.t, "cataloged "+vol+":"+rel, func() bool {
+	testutil.WaitFor(h.t, waitLong, "cataloged "+vol+":"+rel, func() bool {
 		var ok bool
 		l, ok = h.present(vol, rel)
 		return ok
@@ -150,7 +114,7 @@ func (h *harness) waitPresent(vol, rel string) storage.Location {
 
 func (h *harness) waitGone(vol, rel string) {
 	h.t.Helper()
-	waitFor(h.t, "removed "+vol+":"+rel, func() bool {
+	testutil.WaitFor(h.t, waitLong, "removed "+vol+":"+rel, func() bool {
 		_, ok := h.present(vol, rel)
 		return !ok
 	})
@@ -159,12 +123,12 @@ func (h *harness) waitGone(vol, rel string) {
 // idle waits until nothing is settling or hashing, then one more settle.
 func (h *harness) idle() {
 	h.t.Helper()
-	waitFor(h.t, "queues empty", func() bool {
+	testutil.WaitFor(h.t, waitLong, "queues empty", func() bool {
 		q := h.p.Status().Queues
 		return q.Settling == 0 && q.Hashing == 0
 	})
 	time.Sleep(2 * h.p.settleFor())
-	waitFor(h.t, "queues empty", func() bool {
+	testutil.WaitFor(h.t, waitLong, "queues empty", func() bool {
 		q := h.p.Status().Queues
 		return q.Settling == 0 && q.Hashing == 0
 	})
@@ -206,53 +170,20 @@ func (h *harness) rescan(name string) {
 	v.requestRescan()
 }
 
-func write(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// need skips (or fails on CI) when a tool is missing.
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			skipOrFail(t, tool+" not installed")
-		}
-	}
-}
-
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	testenv.SkipOrFail(t, "%s", why)
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
 // mount mounts or skips (fails on CI) when mounting is not possible here;
 // the mount is lazily detached when the test ends.
 func mount(t *testing.T, dir string, args ...string) {
 	t.Helper()
 	out, err := exec.Command("mount", append(args, dir)...).CombinedOutput()
 	if err != nil {
-		skipOrFail(t, "cannot mount here: "+strings.TrimSpace(string(out)))
+		testenv.SkipOrFail(t, "cannot mount here: %s", strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }
 
 func umount(t *testing.T, dir string) {
 	t.Helper()
-	run(t, "umount", dir)
+	testutil.Run(t, "umount", dir)
 }
 
 var errENOSPC = unix.ENOSPC

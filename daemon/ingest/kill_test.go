@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -22,12 +23,12 @@ func TestHelperPipelineProcess(t *testing.T) {
 	if root == "" {
 		t.Skip("helper process only")
 	}
-	cat, err := catalog.Open(state, catalog.Options{Logger: testLogger(t)}) // synced writes, as in production
+	cat, err := catalog.Open(state, catalog.Options{Logger: testutil.Logger(t)}) // synced writes, as in production
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	p, _ := New(Config{Volumes: []Volume{{"v", root}}, Settle: 50 * time.Millisecond, Rescan: time.Hour, HashWorkers: 1}, cat, testLogger(t))
+	p, _ := New(Config{Volumes: []Volume{{"v", root}}, Settle: 50 * time.Millisecond, Rescan: time.Hour, HashWorkers: 1}, cat, testutil.Logger(t))
 	go p.Run(context.Background())
 	for {
 		fmt.Println("hashed", p.Status().FilesHashed)
@@ -42,7 +43,7 @@ func TestKill9Restart(t *testing.T) {
 	root, state := t.TempDir(), t.TempDir()
 	const n = 300
 	for i := 0; i < n; i++ {
-		write(t, filepath.Join(root, fmt.Sprintf("d%d/clip%03d.mov", i%7, i)), strings.Repeat(fmt.Sprintf("clip %d ", i), 2000))
+		testutil.WriteFile(t, filepath.Join(root, fmt.Sprintf("d%d/clip%03d.mov", i%7, i)), strings.Repeat(fmt.Sprintf("clip %d ", i), 2000))
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPipelineProcess$", "-test.v")
 	cmd.Env = append(os.Environ(), "INGEST_HELPER_ROOT="+root, "INGEST_HELPER_STATE="+state)
@@ -66,7 +67,7 @@ func TestKill9Restart(t *testing.T) {
 	}
 
 	h := start(t, state, Config{Volumes: []Volume{{"v", root}}})
-	waitFor(t, "all files cataloged", func() bool { return h.volStatus("v").Files == n })
+	testutil.WaitFor(t, waitLong, "all files cataloged", func() bool { return h.volStatus("v").Files == n })
 	h.idle()
 	hashed := h.p.Status().FilesHashed
 	t.Logf("after the kill: %d of %d files left to hash", hashed, n)

@@ -11,20 +11,22 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/watch"
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
 func fill(t *testing.T, root string, files map[string]string) {
 	t.Helper()
 	for n, c := range files {
-		write(t, filepath.Join(root, n), c)
+		testutil.WriteFile(t, filepath.Join(root, n), c)
 	}
 }
 
 func (h *harness) waitOnline(name string, online bool) VolumeStatus {
 	h.t.Helper()
 	var st VolumeStatus
-	waitFor(h.t, "volume "+name+" online="+map[bool]string{true: "true", false: "false"}[online], func() bool {
+	testutil.WaitFor(h.t, waitLong, "volume "+name+" online="+map[bool]string{true: "true", false: "false"}[online], func() bool {
 		st = h.volStatus(name)
 		return st.Online == online
 	})
@@ -80,7 +82,7 @@ func TestTmpfsUnmountOfflineAndBack(t *testing.T) {
 	}
 
 	mount(t, root, "-t", "tmpfs", "-o", "size=16m", "tmpfs")
-	write(t, filepath.Join(root, watch.MarkerName), string(marker))
+	testutil.WriteFile(t, filepath.Join(root, watch.MarkerName), string(marker))
 	fill(t, root, map[string]string{"a.mov": "A", "day1/b.mov": "B"}) // c.wav really gone now
 	h.waitOnline("v", true)
 	h.waitGone("v", "day1/c.wav")
@@ -98,9 +100,10 @@ func TestTmpfsUnmountOfflineAndBack(t *testing.T) {
 
 func ext4Image(t *testing.T, path string) {
 	t.Helper()
-	need(t, "mkfs.ext4", "truncate")
-	run(t, "truncate", "-s", "64M", path)
-	run(t, "mkfs.ext4", "-q", "-F", path)
+	testenv.Need(t, "mkfs.ext4")
+	testenv.Need(t, "truncate")
+	testutil.Run(t, "truncate", "-s", "64M", path)
+	testutil.Run(t, "mkfs.ext4", "-q", "-F", path)
 }
 
 // An ext4 loop image unmounted goes offline and nothing is removed;
@@ -131,7 +134,7 @@ func TestExt4LoopUnmountReplaceRemount(t *testing.T) {
 
 	mount(t, root, "-o", "loop", other)
 	fill(t, root, map[string]string{"intruder.mov": "not ours"})
-	waitFor(t, "replaced mount reported", func() bool {
+	testutil.WaitFor(t, waitLong, "replaced mount reported", func() bool {
 		return strings.Contains(h.volStatus("v").Reason, "marker")
 	})
 	h.pause("v")
@@ -158,13 +161,13 @@ func TestExt4LoopUnmountReplaceRemount(t *testing.T) {
 // Writes the watcher cannot see (behind a FUSE view, the way NAS writes by
 // other hosts arrive) are found by the reconcile walk, deletions too.
 func TestUnseenWritesFoundByRescan(t *testing.T) {
-	need(t, "bindfs")
+	testenv.Need(t, "bindfs")
 	backing, view := t.TempDir(), t.TempDir()
-	write(t, filepath.Join(backing, "before.mov"), "before")
+	testutil.WriteFile(t, filepath.Join(backing, "before.mov"), "before")
 	mount(t, view, "-t", "fuse.bindfs", backing) // mount(8) helper for bindfs
 	h := start(t, "", Config{Volumes: []Volume{{"v", view}}, Rescan: 400 * time.Millisecond})
 	h.waitPresent("v", "before.mov")
-	write(t, filepath.Join(backing, "nas/written-by-nas.mov"), "behind the view")
+	testutil.WriteFile(t, filepath.Join(backing, "nas/written-by-nas.mov"), "behind the view")
 	l := h.waitPresent("v", "nas/written-by-nas.mov")
 	if l.Size != int64(len("behind the view")) {
 		t.Errorf("size %d", l.Size)
@@ -181,7 +184,7 @@ func TestMissingRootThenCreated(t *testing.T) {
 	if st := h.volStatus("v"); st.Online || !strings.Contains(st.Reason, "root missing") {
 		t.Fatalf("status %+v", st)
 	}
-	write(t, filepath.Join(root, "x.mov"), "x")
+	testutil.WriteFile(t, filepath.Join(root, "x.mov"), "x")
 	h.waitOnline("v", true)
 	h.waitPresent("v", "x.mov")
 }
@@ -222,7 +225,7 @@ func TestMarkerRemovedGoesOffline(t *testing.T) {
 // removed; when it answers again the volume comes back.
 func TestHungCheckIsOffline(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "a.mov"), "a")
+	testutil.WriteFile(t, filepath.Join(root, "a.mov"), "a")
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}}, func(p *Pipeline) { p.verifyTimeout = 300 * time.Millisecond })
 	h.waitPresent("v", "a.mov")
 	id, _ := watch.ReadMarker(root)
@@ -280,7 +283,7 @@ func TestMountOverEmptyAdoptedMountPoint(t *testing.T) {
 		t.Fatal("empty dir not adopted")
 	}
 	mount(t, root, "-t", "tmpfs", "-o", "size=8m", "tmpfs")
-	write(t, filepath.Join(root, "shoot/a.mov"), "on the share")
+	testutil.WriteFile(t, filepath.Join(root, "shoot/a.mov"), "on the share")
 	h.waitPresent("v", "shoot/a.mov")
 	if _, err := watch.ReadMarker(root); err != nil {
 		t.Fatalf("share not adopted: %v", err)
@@ -294,7 +297,7 @@ func TestEmptyVolumeMarkerReplacedOnce(t *testing.T) {
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
 	os.Remove(filepath.Join(root, watch.MarkerName))
 	var id string
-	waitFor(t, "new marker", func() bool {
+	testutil.WaitFor(t, waitLong, "new marker", func() bool {
 		var err error
 		id, err = watch.ReadMarker(root)
 		return err == nil
@@ -315,8 +318,8 @@ func TestEmptyVolumeMarkerReplacedOnce(t *testing.T) {
 // then the walk finishes and the status clears.
 func TestHungWalkShownStalled(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "a/one.mov"), "one")
-	write(t, filepath.Join(root, "stuck/two.mov"), "two")
+	testutil.WriteFile(t, filepath.Join(root, "a/one.mov"), "one")
+	testutil.WriteFile(t, filepath.Join(root, "stuck/two.mov"), "two")
 	release := make(chan struct{})
 	var hang atomic.Bool
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}, Rescan: 200 * time.Millisecond}, func(p *Pipeline) {
@@ -332,14 +335,14 @@ func TestHungWalkShownStalled(t *testing.T) {
 		t.Fatalf("stalled before any hang: %+v", st)
 	}
 	hang.Store(true)
-	waitFor(t, "status shows the stalled walk", func() bool {
+	testutil.WaitFor(t, waitLong, "status shows the stalled walk", func() bool {
 		st := h.volStatus("v")
 		return st.Scanning && st.Stalled >= 300*time.Millisecond
 	})
 	before := h.volStatus("v").LastScan
 	hang.Store(false)
 	close(release)
-	waitFor(t, "the walk finishes once the filesystem answers", func() bool {
+	testutil.WaitFor(t, waitLong, "the walk finishes once the filesystem answers", func() bool {
 		st := h.volStatus("v")
 		return st.Stalled == 0 && st.LastScan.After(before)
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/watch"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -15,10 +16,10 @@ import (
 // those of HashFile.
 func TestDuplicatesAreOneAsset(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "a.mov"), "same bytes")
+	testutil.WriteFile(t, filepath.Join(root, "a.mov"), "same bytes")
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
-	write(t, filepath.Join(root, "sub/b.mov"), "same bytes")
-	write(t, filepath.Join(root, "c.wav"), "other bytes")
+	testutil.WriteFile(t, filepath.Join(root, "sub/b.mov"), "same bytes")
+	testutil.WriteFile(t, filepath.Join(root, "c.wav"), "other bytes")
 	a := h.waitPresent("v", "a.mov")
 	b := h.waitPresent("v", "sub/b.mov")
 	c := h.waitPresent("v", "c.wav")
@@ -84,10 +85,10 @@ func TestSlowWriterNotCatalogedEarly(t *testing.T) {
 // rename.
 func TestRenameDeleteRewrite(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "a.mov"), "clip A")
-	write(t, filepath.Join(root, "b.mov"), "clip B")
-	write(t, filepath.Join(root, "c.mov"), "clip C v1")
-	write(t, filepath.Join(root, "dir/x/d.mov"), "clip D")
+	testutil.WriteFile(t, filepath.Join(root, "a.mov"), "clip A")
+	testutil.WriteFile(t, filepath.Join(root, "b.mov"), "clip B")
+	testutil.WriteFile(t, filepath.Join(root, "c.mov"), "clip C v1")
+	testutil.WriteFile(t, filepath.Join(root, "dir/x/d.mov"), "clip D")
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
 	a := h.waitPresent("v", "a.mov")
 	h.waitPresent("v", "b.mov")
@@ -113,9 +114,9 @@ func TestRenameDeleteRewrite(t *testing.T) {
 		}
 	})
 	t.Run("rewrite in place", func(t *testing.T) {
-		write(t, filepath.Join(root, "c.mov"), "clip C version 2")
+		testutil.WriteFile(t, filepath.Join(root, "c.mov"), "clip C version 2")
 		var c2 storage.Location
-		waitFor(t, "c.mov rewritten", func() bool {
+		testutil.WaitFor(t, waitLong, "c.mov rewritten", func() bool {
 			c2, _ = h.present("v", "c.mov")
 			return c2.AssetID != c1.AssetID
 		})
@@ -133,7 +134,7 @@ func TestRenameDeleteRewrite(t *testing.T) {
 			t.Errorf("asset changed on move")
 		}
 		// The moved tree is watched under its new name.
-		write(t, filepath.Join(root, "moved/x/e.mov"), "clip E")
+		testutil.WriteFile(t, filepath.Join(root, "moved/x/e.mov"), "clip E")
 		h.waitPresent("v", "moved/x/e.mov")
 	})
 	h.idle()
@@ -148,9 +149,9 @@ func TestChangedWhileHashingIsDiscarded(t *testing.T) {
 	root := t.TempDir()
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
 	p := filepath.Join(root, "f.mov")
-	write(t, p, "first")
+	testutil.WriteFile(t, p, "first")
 	e, _, _ := watch.Stat(root, "f.mov")
-	write(t, p, "second, longer") // changes after the "settled" stat
+	testutil.WriteFile(t, p, "second, longer") // changes after the "settled" stat
 	h.p.mu.Lock()
 	v := h.p.vols["v"]
 	h.p.mu.Unlock()
@@ -175,7 +176,7 @@ func TestRestartNoRehashNoDuplicates(t *testing.T) {
 	root := t.TempDir()
 	state := t.TempDir()
 	for i, name := range []string{"a.mov", "b.mov", "sub/c.mov", "sub/deep/d.mov"} {
-		write(t, filepath.Join(root, name), strings.Repeat("x", i+1))
+		testutil.WriteFile(t, filepath.Join(root, name), strings.Repeat("x", i+1))
 	}
 	h := start(t, state, Config{Volumes: []Volume{{"v", root}}})
 	h.waitPresent("v", "sub/deep/d.mov")
@@ -196,8 +197,8 @@ func TestRestartNoRehashNoDuplicates(t *testing.T) {
 	}
 	h2.stop()
 
-	write(t, filepath.Join(root, "new.mov"), "new while stopped")
-	write(t, filepath.Join(root, "a.mov"), "changed while stopped")
+	testutil.WriteFile(t, filepath.Join(root, "new.mov"), "new while stopped")
+	testutil.WriteFile(t, filepath.Join(root, "a.mov"), "changed while stopped")
 	os.Remove(filepath.Join(root, "b.mov"))
 	h3 := start(t, state, Config{Volumes: []Volume{{"v", root}}})
 	h3.waitPresent("v", "new.mov")
@@ -221,11 +222,11 @@ func TestWeirdNames(t *testing.T) {
 		"dir with space/ünï cödé/file.mov",
 	}
 	for i, n := range names[:3] {
-		write(t, filepath.Join(root, n), "content "+string(rune('a'+i)))
+		testutil.WriteFile(t, filepath.Join(root, n), "content "+string(rune('a'+i)))
 	}
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
 	for i, n := range names[3:] {
-		write(t, filepath.Join(root, n), "later "+string(rune('a'+i)))
+		testutil.WriteFile(t, filepath.Join(root, n), "later "+string(rune('a'+i)))
 	}
 	for _, n := range names {
 		if l := h.waitPresent("v", n); l.Path != n {
@@ -247,8 +248,8 @@ func TestWeirdNames(t *testing.T) {
 func TestSymlinksNotFollowed(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
-	write(t, filepath.Join(outside, "secret.mov"), "outside the volume")
-	write(t, filepath.Join(root, "real/inside.mov"), "inside")
+	testutil.WriteFile(t, filepath.Join(outside, "secret.mov"), "outside the volume")
+	testutil.WriteFile(t, filepath.Join(root, "real/inside.mov"), "inside")
 	for link, target := range map[string]string{
 		"out":          outside,
 		"real/loop":    "..",
@@ -264,7 +265,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 	h.waitPresent("v", "real/inside.mov")
 	// A link created while watching is ignored too.
 	os.Symlink(outside, filepath.Join(root, "real/out2"))
-	write(t, filepath.Join(outside, "later.mov"), "later outside")
+	testutil.WriteFile(t, filepath.Join(outside, "later.mov"), "later outside")
 	h.rescan("v")
 	h.idle()
 	var paths []string
@@ -288,13 +289,13 @@ func TestIgnoreRules(t *testing.T) {
 	}
 	kept := []string{"clip.mov", "sub/clip2.mov", "tmp.mov", "deep/cache/render.mov"}
 	for _, n := range append(append([]string{}, skipped...), kept...) {
-		write(t, filepath.Join(root, n), "content of "+n)
+		testutil.WriteFile(t, filepath.Join(root, n), "content of "+n)
 	}
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}, Ignore: []string{"*.tmp", "cache/*"}})
 	for _, n := range skipped {
-		write(t, filepath.Join(root, "live", n), "live "+n)
+		testutil.WriteFile(t, filepath.Join(root, "live", n), "live "+n)
 	}
-	write(t, filepath.Join(root, "live/kept.mov"), "kept live")
+	testutil.WriteFile(t, filepath.Join(root, "live/kept.mov"), "kept live")
 	for _, n := range kept {
 		h.waitPresent("v", n)
 	}
@@ -314,8 +315,8 @@ func TestIgnoreRules(t *testing.T) {
 // (status says so); files are still found, by walking.
 func TestWatchLimitFallsBackToWalking(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "a/one.mov"), "one")
-	write(t, filepath.Join(root, "b/two.mov"), "two")
+	testutil.WriteFile(t, filepath.Join(root, "a/one.mov"), "one")
+	testutil.WriteFile(t, filepath.Join(root, "b/two.mov"), "two")
 	adds := 0
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}, Rescan: 300 * time.Millisecond}, func(p *Pipeline) {
 		p.addFunc = func(path string) error {
@@ -331,7 +332,7 @@ func TestWatchLimitFallsBackToWalking(t *testing.T) {
 	}
 	h.waitPresent("v", "a/one.mov")
 	h.waitPresent("v", "b/two.mov")
-	write(t, filepath.Join(root, "c/three.mov"), "three") // no watch: found by the walk
+	testutil.WriteFile(t, filepath.Join(root, "c/three.mov"), "three") // no watch: found by the walk
 	h.waitPresent("v", "c/three.mov")
 
 	// The admin raises the limit and reloads: inotify again.
@@ -341,11 +342,11 @@ func TestWatchLimitFallsBackToWalking(t *testing.T) {
 	if err := h.p.Reload(Config{Volumes: []Volume{{"v", root}}, Settle: testSettle, Rescan: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "inotify mode after reload", func() bool {
+	testutil.WaitFor(t, waitLong, "inotify mode after reload", func() bool {
 		st := h.volStatus("v")
 		return st.WatchMode == "inotify" && st.Watches == 4
 	})
-	write(t, filepath.Join(root, "d/four.mov"), "four") // no rescan for an hour: seen by inotify
+	testutil.WriteFile(t, filepath.Join(root, "d/four.mov"), "four") // no rescan for an hour: seen by inotify
 	h.waitPresent("v", "d/four.mov")
 }
 
@@ -353,8 +354,8 @@ func TestWatchLimitFallsBackToWalking(t *testing.T) {
 // applies the new limits.
 func TestReloadVolumes(t *testing.T) {
 	ra, rb := t.TempDir(), t.TempDir()
-	write(t, filepath.Join(ra, "a.mov"), "a")
-	write(t, filepath.Join(rb, "b.mov"), "b")
+	testutil.WriteFile(t, filepath.Join(ra, "a.mov"), "a")
+	testutil.WriteFile(t, filepath.Join(rb, "b.mov"), "b")
 	cfg := Config{Volumes: []Volume{{"a", ra}}, Settle: testSettle, Rescan: time.Hour}
 	h := start(t, "", cfg)
 	h.waitPresent("a", "a.mov")
@@ -384,8 +385,8 @@ func TestReloadVolumes(t *testing.T) {
 	if len(st.Volumes) != 1 || st.Volumes[0].Name != "b" {
 		t.Fatalf("volumes after removing a: %+v", st.Volumes)
 	}
-	write(t, filepath.Join(ra, "after.mov"), "not watched any more")
-	write(t, filepath.Join(rb, "b2.mov"), "b2")
+	testutil.WriteFile(t, filepath.Join(ra, "after.mov"), "not watched any more")
+	testutil.WriteFile(t, filepath.Join(rb, "b2.mov"), "b2")
 	h.waitPresent("b", "b2.mov")
 	h.idle()
 	if _, ok := h.present("a", "after.mov"); ok {
@@ -414,7 +415,7 @@ func TestUnreadableFileSkippedThenCataloged(t *testing.T) {
 		t.Fatal("cataloged an unreadable file")
 	}
 	os.Remove(filepath.Join(root, "odd.mov"))
-	write(t, filepath.Join(root, "odd.mov"), "readable now")
+	testutil.WriteFile(t, filepath.Join(root, "odd.mov"), "readable now")
 	h.rescan("v")
 	h.waitPresent("v", "odd.mov")
 }

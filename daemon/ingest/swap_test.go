@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // gate holds hash workers before they open a file until the test releases
@@ -109,7 +111,7 @@ func TestSwapBetweenSettleAndHash(t *testing.T) {
 			g := newGate("clip.mov")
 			h := start(t, "", Config{Volumes: []Volume{{"v", root}}, HashWorkers: 1}, func(p *Pipeline) { p.beforeHash = g.hook })
 			p := filepath.Join(root, "clip.mov")
-			write(t, p, "original bytes")
+			testutil.WriteFile(t, p, "original bytes")
 			g.waitSeen(t, "clip.mov")
 			// Swapped by a rename over the settled name, as an attacker would.
 			c.swap(t, p+".swap")
@@ -119,7 +121,7 @@ func TestSwapBetweenSettleAndHash(t *testing.T) {
 				defer close(done)
 				g.release("clip.mov")
 				// Another file still ingests after the swapped one.
-				write(t, filepath.Join(root, "next.mov"), "next")
+				testutil.WriteFile(t, filepath.Join(root, "next.mov"), "next")
 				h.waitPresent("v", "next.mov")
 			}()
 			select {
@@ -163,9 +165,9 @@ func TestStopAbandonsStuckRead(t *testing.T) {
 		p.beforeHash = g.hook
 		p.stopGrace = 300 * time.Millisecond
 	})
-	write(t, filepath.Join(root, "ok.mov"), "fine")
+	testutil.WriteFile(t, filepath.Join(root, "ok.mov"), "fine")
 	h.waitPresent("v", "ok.mov")
-	write(t, filepath.Join(root, "stuck.mov"), "read late")
+	testutil.WriteFile(t, filepath.Join(root, "stuck.mov"), "read late")
 	g.waitSeen(t, "stuck.mov")
 	before := h.cat.LastSeq()
 	t0 := time.Now()
@@ -191,7 +193,7 @@ func TestStopAbandonsStuckRead(t *testing.T) {
 	}
 	// The read returns at last: the worker hashes, but must not catalog.
 	close(unstick)
-	waitFor(t, "abandoned worker finished", func() bool {
+	testutil.WaitFor(t, waitLong, "abandoned worker finished", func() bool {
 		hp.mu.Lock()
 		defer hp.mu.Unlock()
 		return hp.active == 0
@@ -220,9 +222,9 @@ func TestPauseHoldsHashing(t *testing.T) {
 	root := t.TempDir()
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}})
 	h.p.SetPause("state dir below disk.min_free")
-	write(t, filepath.Join(root, "a.mov"), "dropped while paused")
-	write(t, filepath.Join(root, "d/b.mov"), "another")
-	waitFor(t, "both files queued to hash", func() bool {
+	testutil.WriteFile(t, filepath.Join(root, "a.mov"), "dropped while paused")
+	testutil.WriteFile(t, filepath.Join(root, "d/b.mov"), "another")
+	testutil.WaitFor(t, waitLong, "both files queued to hash", func() bool {
 		st := h.p.Status()
 		return st.Queues.Hashing == 2 && st.Queues.Settling == 0
 	})
