@@ -11,154 +11,98 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// TestOpenRegular: what OpenRegular refuses, and how it names it
+// (*NotRegularError kinds ingest and fixity report). Both resolvers
+// (openat2 and the walk without it) and a file swapped between the stat
+// and the open are tested in internal/safefs, which OpenRegular uses.
 func TestOpenRegular(t *testing.T) {
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("outside"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, fallback := range []bool{false, true} {
-		name := "openat2"
-		if fallback {
-			name = "no-openat2"
-		}
-		t.Run(name, func(t *testing.T) {
-			if fallback {
-				old := openat2
-				openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.ENOSYS }
-				t.Cleanup(func() { openat2 = old })
-			}
-			root := t.TempDir()
-			mk := func(rel string) string { return filepath.Join(root, rel) }
-			if err := os.WriteFile(mk("plain"), []byte("hello"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := unix.Mkfifo(mk("fifo"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			must(t, os.Symlink("/dev/zero", mk("zero")))
-			must(t, os.Symlink("plain", mk("link-in")))
-			must(t, os.Mkdir(mk("dir"), 0o755))
-			must(t, os.WriteFile(mk("dir/f"), []byte("in dir"), 0o644))
-			must(t, os.Symlink(outside, mk("out")))
-			if err := unix.Mknod(mk("null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
-				t.Logf("mknod: %v (not root?)", err)
-			}
-			cases := []struct {
-				rel      string
-				want     string // content; "" for an error
-				kind     string // NotRegularError kind
-				notExist bool
-				// symlinked directory: only openat2 refuses it; the
-				// fallback refuses the last component only.
-				onlyOpenat2 bool
-			}{
-				{rel: "plain", want: "hello"},
-				{rel: "dir/f", want: "in dir"},
-				{rel: "fifo", kind: "fifo"},
-				{rel: "zero", kind: "symlink"},
-				{rel: "link-in", kind: "symlink"},
-				{rel: "dir", kind: "directory"},
-				{rel: "null", kind: "char device"},
-				{rel: "missing", notExist: true},
-				{rel: "out/secret", kind: "symlink", onlyOpenat2: true},
-				{rel: "../" + filepath.Base(root) + "/plain", kind: "path leading out of the volume"},
-			}
-			for _, c := range cases {
-				if c.rel == "null" {
-					if _, err := os.Lstat(mk("null")); err != nil {
-						continue
-					}
-				}
-				if c.onlyOpenat2 && fallback && c.rel == "out/secret" {
-					continue
-				}
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					f, e, err := OpenRegular(root, c.rel)
-					switch {
-					case c.want != "":
-						if err != nil {
-							t.Errorf("%s: %v", c.rel, err)
-							return
-						}
-						defer f.Close()
-						b, _ := io.ReadAll(f)
-						if string(b) != c.want || e.Size != int64(len(c.want)) || e.Rel != c.rel {
-							t.Errorf("%s: read %q entry %+v", c.rel, b, e)
-						}
-						var st unix.Stat_t
-						must(t, unix.Lstat(mk(c.rel), &st))
-						if e.Ino != st.Ino || e.Dev != uint64(st.Dev) {
-							t.Errorf("%s: entry %+v is not the file's inode %d", c.rel, e, st.Ino)
-						}
-						fl, _ := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
-						if fl&unix.O_NONBLOCK != 0 {
-							t.Errorf("%s: still O_NONBLOCK", c.rel)
-						}
-					case c.notExist:
-						if !errors.Is(err, os.ErrNotExist) {
-							t.Errorf("%s: err %v, want not exist", c.rel, err)
-						}
-					default:
-						var nr *NotRegularError
-						if !errors.As(err, &nr) || nr.Kind != c.kind || !errors.Is(err, ErrNotRegular) {
-							t.Errorf("%s: err %v, want a %s", c.rel, err, c.kind)
-						}
-						if f != nil {
-							t.Errorf("%s: got a file", c.rel)
-						}
-					}
-				}()
-				select {
-				case <-done:
-				case <-time.After(5 * time.Second):
-					t.Fatalf("%s: OpenRegular blocked", c.rel)
-				}
-			}
-		})
+	root := t.TempDir()
+	mk := func(rel string) string { return filepath.Join(root, rel) }
+	if err := os.WriteFile(mk("plain"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// TestOpenRegularSwapAfterStat: the last component is replaced by a FIFO
-// between the stat and the open (the fstat of the open descriptor catches
-// it) - simulated by swapping inside the openat2 hook.
-func TestOpenRegularSwapAfterStat(t *testing.T) {
-	for _, kind := range []string{"fifo", "symlink"} {
-		t.Run(kind, func(t *testing.T) {
-			root := t.TempDir()
-			p := filepath.Join(root, "clip.mov")
-			must(t, os.WriteFile(p, []byte("data"), 0o644))
-			old := openat2
-			t.Cleanup(func() { openat2 = old })
-			openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
-				must(t, os.Remove(p))
-				if kind == "fifo" {
-					must(t, unix.Mkfifo(p, 0o644))
-				} else {
-					must(t, os.Symlink("/dev/zero", p))
-				}
-				openat2 = old
-				return old(dirfd, rel, how)
+	if err := unix.Mkfifo(mk("fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Symlink("/dev/zero", mk("zero")))
+	must(t, os.Symlink("plain", mk("link-in")))
+	must(t, os.Mkdir(mk("dir"), 0o755))
+	must(t, os.WriteFile(mk("dir/f"), []byte("in dir"), 0o644))
+	must(t, os.Symlink(outside, mk("out")))
+	if err := unix.Mknod(mk("null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
+		t.Logf("mknod: %v (not root?)", err)
+	}
+	cases := []struct {
+		rel      string
+		want     string // content; "" for an error
+		kind     string // NotRegularError kind
+		notExist bool
+	}{
+		{rel: "plain", want: "hello"},
+		{rel: "dir/f", want: "in dir"},
+		{rel: "fifo", kind: "fifo"},
+		{rel: "zero", kind: "symlink"},
+		{rel: "link-in", kind: "symlink"},
+		{rel: "dir", kind: "directory"},
+		{rel: "null", kind: "char device"},
+		{rel: "missing", notExist: true},
+		{rel: "out/secret", kind: "symlink"},
+		{rel: "dir/../plain", kind: "path leading out of the volume"},
+		{rel: "../" + filepath.Base(root) + "/plain", kind: "path leading out of the volume"},
+	}
+	for _, c := range cases {
+		if c.rel == "null" {
+			if _, err := os.Lstat(mk("null")); err != nil {
+				continue
 			}
-			done := make(chan error, 1)
-			go func() {
-				f, _, err := OpenRegular(root, "clip.mov")
-				if f != nil {
-					f.Close()
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f, e, err := OpenRegular(root, c.rel)
+			switch {
+			case c.want != "":
+				if err != nil {
+					t.Errorf("%s: %v", c.rel, err)
+					return
 				}
-				done <- err
-			}()
-			select {
-			case err := <-done:
+				defer f.Close()
+				b, _ := io.ReadAll(f)
+				if string(b) != c.want || e.Size != int64(len(c.want)) || e.Rel != c.rel {
+					t.Errorf("%s: read %q entry %+v", c.rel, b, e)
+				}
+				var st unix.Stat_t
+				must(t, unix.Lstat(mk(c.rel), &st))
+				if e.Ino != st.Ino || e.Dev != uint64(st.Dev) {
+					t.Errorf("%s: entry %+v is not the file's inode %d", c.rel, e, st.Ino)
+				}
+				fl, _ := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+				if fl&unix.O_NONBLOCK != 0 {
+					t.Errorf("%s: still O_NONBLOCK", c.rel)
+				}
+			case c.notExist:
+				if !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s: err %v, want not exist", c.rel, err)
+				}
+			default:
 				var nr *NotRegularError
-				if !errors.As(err, &nr) || nr.Kind != kind {
-					t.Fatalf("err %v, want a %s", err, kind)
+				if !errors.As(err, &nr) || nr.Kind != c.kind || !errors.Is(err, ErrNotRegular) {
+					t.Errorf("%s: err %v, want a %s", c.rel, err, c.kind)
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("OpenRegular blocked on the swapped-in file")
+				if f != nil {
+					t.Errorf("%s: got a file", c.rel)
+				}
 			}
-		})
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: OpenRegular blocked", c.rel)
+		}
 	}
 }
 

@@ -1,0 +1,496 @@
+// Package safefs opens, creates and renames files below a directory that
+// is held open, without ever following a symlink and without leaving it:
+// watched volumes (daemon/watch, for ingest and fixity reads), the card
+// offload's destination (a volume others can write to) and the card itself
+// (whatever a camera, or someone else, put on it) are all untrusted trees.
+// It is the one implementation of these opens; it must not know about
+// volumes, cards or the catalog.
+//
+// Every name is resolved from the held directory with openat2(2) and
+// RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS (plus
+// RESOLVE_NO_XDEV for a Dir opened with SameDevice). Where the kernel has
+// no openat2 (before 5.6, or a seccomp filter answering ENOSYS) each
+// component is opened in turn with O_NOFOLLOW, which refuses the same
+// things. A symlink anywhere on the way fails with ErrSymlink.
+package safefs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Errors, checked with errors.Is.
+var (
+	ErrSymlink     = errors.New("symlink in the path (not followed)")
+	ErrNotRegular  = errors.New("not a regular file")
+	ErrOtherDevice = errors.New("on another filesystem")
+	ErrTooLarge    = errors.New("file larger than the limit")
+	ErrBadName     = errors.New("absolute path or .. in a name")
+)
+
+// noOpenat2 is set once openat2 answered ENOSYS (or by tests) and the
+// component-by-component walk is used from then on.
+var noOpenat2 atomic.Bool
+
+// openat2 is unix.Openat2; a test replaces it to act between a stat and
+// the open.
+var openat2 = unix.Openat2
+
+// Dir is a directory held open.
+type Dir struct {
+	f       *os.File
+	name    string // for messages: the path it was opened at
+	dev     uint64
+	sameDev bool
+}
+
+// OpenRoot opens the trusted folder p (symlinks in p itself are followed:
+// it comes from the configuration or the caller). With sameDevice, files
+// on another filesystem mounted below it are refused (ErrOtherDevice).
+func OpenRoot(p string, sameDevice bool) (*Dir, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR { // a FUSE mount interrupted by a signal
+		fd, err = unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	return newDir(fd, p, sameDevice, 0)
+}
+
+func newDir(fd int, name string, sameDev bool, wantDev uint64) (*Dir, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if sameDev && wantDev != 0 && uint64(st.Dev) != wantDev {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s: %w", name, ErrOtherDevice)
+	}
+	return &Dir{f: os.NewFile(uintptr(fd), name), name: name, dev: uint64(st.Dev), sameDev: sameDev}, nil
+}
+
+// Close closes the directory.
+func (d *Dir) Close() error { return d.f.Close() }
+
+// Name is the path the directory was opened at (for messages).
+func (d *Dir) Name() string { return d.name }
+
+// Dev is the device number of the directory's filesystem.
+func (d *Dir) Dev() uint64 { return d.dev }
+
+// Fd is the directory's descriptor.
+func (d *Dir) Fd() int { return int(d.f.Fd()) }
+
+func (d *Dir) join(rel string) string { return filepath.Join(d.name, filepath.FromSlash(rel)) }
+
+// clean checks a slash-separated relative name: not absolute, no "..".
+func clean(rel string) (string, error) {
+	if rel == "" || rel == "." {
+		return ".", nil
+	}
+	if strings.HasPrefix(rel, "/") || strings.ContainsRune(rel, 0) {
+		return "", fmt.Errorf("%q: %w", rel, ErrBadName)
+	}
+	for _, el := range strings.Split(rel, "/") {
+		if el == ".." {
+			return "", fmt.Errorf("%q: %w", rel, ErrBadName)
+		}
+	}
+	return path.Clean(rel), nil
+}
+
+// wrap names the path and turns ELOOP into ErrSymlink, EXDEV into
+// ErrOtherDevice.
+func (d *Dir) wrap(op, rel string, err error) error {
+	p := d.join(rel)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: %w", ErrSymlink, err)}
+	case errors.Is(err, unix.EXDEV):
+		return &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("%w: %w", ErrOtherDevice, err)}
+	}
+	return &fs.PathError{Op: op, Path: p, Err: err}
+}
+
+// openat opens rel below d with flags (O_NOFOLLOW and O_CLOEXEC are
+// always added) and returns the raw descriptor.
+func (d *Dir) openat(rel string, flags int, perm uint32) (int, error) {
+	rel, err := clean(rel)
+	if err != nil {
+		return -1, err
+	}
+	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := d.openat1(rel, flags, perm)
+	if err == unix.ENOTDIR && d.symlinkOnPath(rel) {
+		err = unix.ELOOP
+	}
+	return fd, err
+}
+
+func (d *Dir) openat1(rel string, flags int, perm uint32) (int, error) {
+	if rel == "." {
+		return unix.Openat(d.Fd(), ".", flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC), 0)
+	}
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+		if flags&unix.O_CREAT != 0 {
+			how.Mode = uint64(perm)
+		}
+		if d.sameDev {
+			how.Resolve |= unix.RESOLVE_NO_XDEV
+		}
+		for {
+			fd, err := openat2(d.Fd(), rel, &how)
+			if err == unix.EINTR || err == unix.EAGAIN {
+				continue // EAGAIN: a concurrent rename somewhere; retry
+			}
+			if err != unix.ENOSYS {
+				return fd, err
+			}
+			noOpenat2.Store(true)
+			break
+		}
+	}
+	// Walk: every directory component with O_NOFOLLOW|O_DIRECTORY, then the
+	// last one with the caller's flags plus O_NOFOLLOW.
+	els := strings.Split(rel, "/")
+	cur := d.Fd()
+	for i, el := range els {
+		last := i == len(els)-1
+		fl := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if last {
+			fl = flags
+		}
+		fd, err := unix.Openat(cur, el, fl, perm)
+		if cur != d.Fd() {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return -1, err
+		}
+		if d.sameDev {
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil || uint64(st.Dev) != d.dev {
+				unix.Close(fd)
+				return -1, unix.EXDEV
+			}
+		}
+		cur = fd
+	}
+	return cur, nil
+}
+
+// symlinkOnPath tells a symlink apart from a plain non-directory when
+// opening rel failed with ENOTDIR (O_DIRECTORY|O_NOFOLLOW on a symlink
+// says ENOTDIR): it looks at each prefix of rel in turn, never through a
+// symlink.
+func (d *Dir) symlinkOnPath(rel string) bool {
+	els := strings.Split(rel, "/")
+	for i := range els {
+		var st unix.Stat_t
+		if unix.Fstatat(d.Fd(), strings.Join(els[:i+1], "/"), &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return false
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			return true
+		case unix.S_IFDIR:
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// OpenDir opens the directory rel below d.
+func (d *Dir) OpenDir(rel string) (*Dir, error) {
+	fd, err := d.openat(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, d.wrap("open", rel, err)
+	}
+	return newDir(fd, d.join(rel), d.sameDev, d.dev)
+}
+
+// MkdirAll creates rel below d where missing (each component a real
+// directory, never a symlink) and opens it.
+func (d *Dir) MkdirAll(rel string, perm os.FileMode) (*Dir, error) {
+	rel, err := clean(rel)
+	if err != nil {
+		return nil, err
+	}
+	cur := d
+	if rel != "." {
+		done := ""
+		for _, el := range strings.Split(rel, "/") {
+			done = path.Join(done, el)
+			if err := unix.Mkdirat(cur.Fd(), el, uint32(perm.Perm())); err != nil && err != unix.EEXIST {
+				if cur != d {
+					cur.Close()
+				}
+				return nil, d.wrap("mkdir", done, err)
+			}
+			next, err := cur.OpenDir(el)
+			if cur != d {
+				cur.Close()
+			}
+			if err != nil {
+				return nil, err
+			}
+			next.name = d.join(done)
+			cur = next
+		}
+		return cur, nil
+	}
+	return d.OpenDir(".")
+}
+
+// OpenFile opens rel below d with flags (os.O_*); O_NOFOLLOW is added.
+func (d *Dir) OpenFile(rel string, flags int, perm os.FileMode) (*os.File, error) {
+	fd, err := d.openat(rel, flags, uint32(perm.Perm()))
+	if err != nil {
+		return nil, d.wrap("open", rel, err)
+	}
+	return os.NewFile(uintptr(fd), d.join(rel)), nil
+}
+
+// OpenRegular opens rel below d for reading, only when it is a regular
+// file: rel is stat'ed first, so a device, FIFO or socket already there is
+// never opened at all (opening some devices has side effects) and fails
+// with ErrNotRegular, a symlink with ErrSymlink; the open itself is
+// O_NONBLOCK (a FIFO swapped in since the stat opens at once instead of
+// waiting for a writer) and its descriptor is fstat'ed again, so the file
+// returned, and the Stat_t, are the regular file actually opened. The
+// Stat_t is also returned with an ErrNotRegular error (its type). O_NOATIME
+// is used where permitted. The descriptor is blocking again when returned.
+func (d *Dir) OpenRegular(rel string) (*os.File, unix.Stat_t, error) {
+	st, err := d.Lstat(rel)
+	switch {
+	case err != nil:
+		return nil, st, err
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return nil, st, d.wrap("open", rel, unix.ELOOP)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return nil, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
+	}
+	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY
+	fd, err := d.openat(rel, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM { // O_NOATIME: not the owner
+		fd, err = d.openat(rel, flags, 0)
+	}
+	if err != nil {
+		return nil, st, d.wrap("open", rel, err)
+	}
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, st, d.wrap("stat", rel, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
+	}
+	if d.sameDev && uint64(st.Dev) != d.dev {
+		unix.Close(fd)
+		return nil, st, d.wrap("open", rel, unix.EXDEV)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, st, d.wrap("open", rel, err)
+	}
+	return os.NewFile(uintptr(fd), d.join(rel)), st, nil
+}
+
+// ReadFile reads the regular file rel below d, failing with ErrTooLarge
+// past max bytes (never reading more than max+1).
+func (d *Dir) ReadFile(rel string, max int64) ([]byte, error) {
+	f, st, err := d.OpenRegular(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st.Size > max {
+		return nil, &fs.PathError{Op: "read", Path: d.join(rel), Err: fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, st.Size, max)}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: d.join(rel), Err: err}
+	}
+	if int64(len(data)) > max {
+		return nil, &fs.PathError{Op: "read", Path: d.join(rel), Err: fmt.Errorf("%w: limit %d", ErrTooLarge, max)}
+	}
+	return data, nil
+}
+
+// parent opens the directory holding rel and returns it with rel's last
+// element. The caller closes the Dir unless it is d itself.
+func (d *Dir) parent(rel string) (*Dir, string, error) {
+	rel, err := clean(rel)
+	if err != nil || rel == "." {
+		if err == nil {
+			err = fmt.Errorf("%q: %w", rel, ErrBadName)
+		}
+		return nil, "", err
+	}
+	dir, base := path.Split(rel)
+	if dir == "" {
+		return d, base, nil
+	}
+	p, err := d.OpenDir(strings.TrimSuffix(dir, "/"))
+	return p, base, err
+}
+
+func (d *Dir) done(p *Dir) {
+	if p != d {
+		p.Close()
+	}
+}
+
+// Lstat stats rel below d without following a final symlink.
+func (d *Dir) Lstat(rel string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	p, base, err := d.parent(rel)
+	if err != nil {
+		return st, err
+	}
+	defer d.done(p)
+	if err := unix.Fstatat(p.Fd(), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return st, d.wrap("lstat", rel, err)
+	}
+	return st, nil
+}
+
+// Remove removes the file (or empty directory) rel below d; a symlink is
+// removed itself, never its target. A missing rel is not an error.
+func (d *Dir) Remove(rel string) error {
+	p, base, err := d.parent(rel)
+	if err != nil {
+		return err
+	}
+	defer d.done(p)
+	err = unix.Unlinkat(p.Fd(), base, 0)
+	if err == unix.EISDIR {
+		err = unix.Unlinkat(p.Fd(), base, unix.AT_REMOVEDIR)
+	}
+	if err != nil && err != unix.ENOENT {
+		return d.wrap("remove", rel, err)
+	}
+	return nil
+}
+
+// Rename renames from to to, both below d (a symlink at to is replaced,
+// never followed).
+func (d *Dir) Rename(from, to string) error {
+	pf, bf, err := d.parent(from)
+	if err != nil {
+		return err
+	}
+	defer d.done(pf)
+	pt, bt, err := d.parent(to)
+	if err != nil {
+		return err
+	}
+	defer d.done(pt)
+	if err := unix.Renameat(pf.Fd(), bf, pt.Fd(), bt); err != nil {
+		return d.wrap("rename", from, err)
+	}
+	return nil
+}
+
+// Chtimes sets the access and modification times of rel below d (a
+// symlink itself is never touched through).
+func (d *Dir) Chtimes(rel string, atime, mtime time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if rel == "." || rel == "" {
+		return unix.UtimesNanoAt(d.Fd(), ".", ts, 0)
+	}
+	p, base, err := d.parent(rel)
+	if err != nil {
+		return err
+	}
+	defer d.done(p)
+	if err := unix.UtimesNanoAt(p.Fd(), base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return d.wrap("chtimes", rel, err)
+	}
+	return nil
+}
+
+// ReadDir lists the directory rel below d.
+func (d *Dir) ReadDir(rel string) ([]fs.DirEntry, error) {
+	sub, err := d.OpenDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	return sub.f.ReadDir(-1)
+}
+
+// Sync flushes the directory itself (after creating or renaming in it).
+func (d *Dir) Sync() error { return d.f.Sync() }
+
+// WriteFileAtomic writes data to rel below d through a fresh temporary
+// file (created O_EXCL, never through a symlink), synced and renamed over
+// rel. A rel that exists as anything but a regular file is refused.
+func (d *Dir) WriteFileAtomic(rel string, data []byte, perm os.FileMode) error {
+	if st, err := d.Lstat(rel); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return &fs.PathError{Op: "write", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
+	}
+	tmp := rel + ".tmp"
+	if err := d.Remove(tmp); err != nil {
+		return err
+	}
+	f, err := d.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = d.Rename(tmp, rel)
+	}
+	if err != nil {
+		d.Remove(tmp)
+		return fmt.Errorf("write %s: %w", d.join(rel), err)
+	}
+	if p, _, perr := d.parent(rel); perr == nil {
+		p.Sync()
+		d.done(p)
+	}
+	return nil
+}
+
+// TypeName names a file type from a stat mode, for messages.
+func TypeName(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "regular file"
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFLNK:
+		return "symlink"
+	case unix.S_IFIFO:
+		return "named pipe (FIFO)"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
+	}
+	return "unknown type"
+}

@@ -1,0 +1,201 @@
+package safefs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Both resolvers (openat2, and the per-component walk used without it)
+// refuse symlinks anywhere in a name, "..", and absolute names, and
+// OpenRegular refuses FIFOs without blocking.
+func TestResolvers(t *testing.T) {
+	for _, walk := range []bool{false, true} {
+		name := "openat2"
+		if walk {
+			name = "walk"
+		}
+		t.Run(name, func(t *testing.T) {
+			noOpenat2.Store(walk)
+			defer noOpenat2.Store(false)
+			root := t.TempDir()
+			outside := t.TempDir()
+			os.WriteFile(filepath.Join(outside, "f"), []byte("outside"), 0o644)
+			os.MkdirAll(filepath.Join(root, "a/b"), 0o755)
+			os.WriteFile(filepath.Join(root, "a/b/f"), []byte("inside"), 0o644)
+			os.Symlink(outside, filepath.Join(root, "a/out"))
+			os.Symlink("b", filepath.Join(root, "a/in"))
+			os.Symlink(filepath.Join(outside, "f"), filepath.Join(root, "a/b/link"))
+			syscall.Mkfifo(filepath.Join(root, "a/fifo"), 0o644)
+			d, err := OpenRoot(root, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if b, err := d.ReadFile("a/b/f", 100); err != nil || string(b) != "inside" {
+				t.Fatalf("plain read: %q %v", b, err)
+			}
+			if _, err := d.ReadFile("a/b/f", 3); !errors.Is(err, ErrTooLarge) {
+				t.Errorf("cap: %v", err)
+			}
+			for _, tc := range []struct {
+				rel  string
+				want error
+			}{
+				{"a/out/f", ErrSymlink},
+				{"a/in/f", ErrSymlink},
+				{"a/b/link", ErrSymlink},
+				{"a/fifo", ErrNotRegular},
+				{"../x", ErrBadName},
+				{"/etc/passwd", ErrBadName},
+				{"a/b/../../../x", ErrBadName},
+			} {
+				if _, err := d.ReadFile(tc.rel, 100); !errors.Is(err, tc.want) {
+					t.Errorf("ReadFile(%s): %v, want %v", tc.rel, err, tc.want)
+				}
+			}
+			if _, err := d.MkdirAll("a/out/new", 0o755); !errors.Is(err, ErrSymlink) {
+				t.Errorf("MkdirAll through a symlink: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(outside, "new")); err == nil {
+				t.Error("folder created outside")
+			}
+			if _, err := d.OpenFile("a/b/link", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644); !errors.Is(err, ErrSymlink) {
+				t.Errorf("create over a symlink: %v", err)
+			}
+			if err := d.WriteFileAtomic("a/b/link", []byte("x"), 0o644); !errors.Is(err, ErrNotRegular) {
+				t.Errorf("atomic write over a symlink: %v", err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(outside, "f")); string(b) != "outside" {
+				t.Fatalf("outside file written: %q", b)
+			}
+			if err := d.WriteFileAtomic("a/b/new", []byte("x"), 0o644); err != nil {
+				t.Errorf("atomic write: %v", err)
+			}
+			sub, err := d.MkdirAll("x/y/z", 0o755)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub.Close()
+			if st, err := d.Lstat("a/out"); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+				t.Errorf("lstat symlink: %v", err)
+			}
+		})
+	}
+}
+
+// TestOpenRegularStatsFirst: a FIFO, device, directory or symlink already
+// at the name is refused from its stat, never opened (opening some devices
+// has side effects); a regular file is opened once, blocking again, with
+// the open descriptor's stat.
+func TestOpenRegularStatsFirst(t *testing.T) {
+	root := t.TempDir()
+	mk := func(rel string) string { return filepath.Join(root, rel) }
+	must(t, os.WriteFile(mk("plain"), []byte("hello"), 0o644))
+	must(t, syscall.Mkfifo(mk("fifo"), 0o644))
+	must(t, os.Mkdir(mk("dir"), 0o755))
+	must(t, os.Symlink("plain", mk("link")))
+	if err := unix.Mknod(mk("null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
+		t.Logf("mknod: %v (not root?)", err)
+	}
+	opened := map[string]int{}
+	old := openat2
+	t.Cleanup(func() { openat2 = old })
+	openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
+		opened[rel]++
+		return old(dirfd, rel, how)
+	}
+	d, err := OpenRoot(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for rel, want := range map[string]error{"fifo": ErrNotRegular, "dir": ErrNotRegular, "null": ErrNotRegular, "link": ErrSymlink} {
+		if _, err := os.Lstat(mk(rel)); err != nil {
+			continue // no device without root
+		}
+		f, st, err := d.OpenRegular(rel)
+		if f != nil || !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", rel, err, want)
+		}
+		if want == ErrNotRegular && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			t.Errorf("%s: the returned stat does not say its type", rel)
+		}
+		if opened[rel] != 0 {
+			t.Errorf("%s: opened %d times, want never", rel, opened[rel])
+		}
+	}
+	f, st, err := d.OpenRegular("plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var fst unix.Stat_t
+	must(t, unix.Fstat(int(f.Fd()), &fst))
+	if opened["plain"] != 1 || st.Ino != fst.Ino || st.Size != 5 {
+		t.Errorf("plain: opened %d times, stat %+v, descriptor's %+v", opened["plain"], st, fst)
+	}
+	if fl, _ := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); fl&unix.O_NONBLOCK != 0 || fl&unix.O_NOATIME == 0 {
+		t.Errorf("plain: flags %#x, want blocking and O_NOATIME (we own it)", fl)
+	}
+}
+
+// TestOpenRegularSwapAfterStat: the name is replaced by a FIFO or a symlink
+// between the stat and the open; the O_NONBLOCK|O_NOFOLLOW open and the
+// fstat of its descriptor refuse it without blocking.
+func TestOpenRegularSwapAfterStat(t *testing.T) {
+	for kind, want := range map[string]error{"fifo": ErrNotRegular, "symlink": ErrSymlink} {
+		t.Run(kind, func(t *testing.T) {
+			root := t.TempDir()
+			p := filepath.Join(root, "clip.mov")
+			must(t, os.WriteFile(p, []byte("data"), 0o644))
+			old := openat2
+			t.Cleanup(func() { openat2 = old })
+			openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
+				if rel == "clip.mov" {
+					must(t, os.Remove(p))
+					if kind == "fifo" {
+						must(t, syscall.Mkfifo(p, 0o644))
+					} else {
+						must(t, os.Symlink("/dev/zero", p))
+					}
+					openat2 = old
+				}
+				return old(dirfd, rel, how)
+			}
+			d, err := OpenRoot(root, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			done := make(chan error, 1)
+			go func() {
+				f, _, err := d.OpenRegular("clip.mov")
+				if f != nil {
+					f.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, want) {
+					t.Fatalf("err %v, want %v", err, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("OpenRegular blocked on the swapped-in file")
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
