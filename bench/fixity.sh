@@ -11,7 +11,7 @@ cleanup() { umount "$work" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 if [ "$(id -u)" = 0 ]; then mount -t tmpfs -o size=400m tmpfs "$work"; fi
 command -v b3sum >/dev/null || { echo "fixity bench: b3sum missing"; exit 1; }
-ours=$(INGESTD_FIXITY_BENCH_DIR="$work" go test -run '^$' -bench 'BenchmarkFixityCheck$' -benchtime 5x ./daemon/cards/cardsvc/ |
+ours=$(INGESTD_FIXITY_BENCH_DIR="$work" go test -run '^$' -bench 'BenchmarkFixityCheck$' -benchtime 5x ./daemon/cards/fixity/ |
   awk '/MB\/s/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") print $i }')
 bytes=$(du -sb "$work" | cut -f1)
 b3sum --num-threads 1 "$work"/*.mov > /dev/null

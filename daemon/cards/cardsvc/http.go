@@ -6,9 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -122,51 +120,3 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 }
 
 var errStopList = errors.New("stop")
-
-// VerifyHandler serves POST /v1/verify?volume=&path=: the answer is a
-// stream of JSON lines (Line), flushed as the check goes; the last is
-// "done" (or "error" when the check could not finish).
-func VerifyHandler(f *Fixity) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			api.WriteError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", "")
-			return
-		}
-		q := r.URL.Query()
-		vols := []string{}
-		if v := q.Get("volume"); v != "" {
-			if _, ok := f.vols[v]; !ok {
-				api.WriteError(w, http.StatusBadRequest, "no volume named "+strconv.Quote(v), "volume")
-				return
-			}
-			vols = append(vols, v)
-		} else {
-			for n := range f.vols {
-				vols = append(vols, n)
-			}
-			sort.Strings(vols)
-		}
-		if f.Status().Running {
-			api.WriteError(w, http.StatusConflict, ErrBusy.Error(), "")
-			return
-		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		// A check of a whole NAS can take hours: no write deadline (the
-		// stream writes a progress line at least every file).
-		_ = rc.SetWriteDeadline(time.Time{})
-		enc := json.NewEncoder(w)
-		emit := func(l Line) {
-			_ = enc.Encode(l)
-			_ = rc.Flush()
-		}
-		for _, v := range vols {
-			if _, err := f.Check(r.Context(), v, q.Get("path"), "api", emit); err != nil {
-				emit(Line{Type: "error", Volume: v, Detail: err.Error()})
-				return
-			}
-		}
-	})
-}

@@ -6,7 +6,7 @@ import (
 	"github.com/ingestd/ingestd/storage"
 )
 
-// Paths of clip parts and verify lines are names found on cards and
+// Paths of clip parts are names found on cards and
 // volumes: bytes that need not be UTF-8. Like storage.Location, their JSON
 // carries path_b64 (the exact bytes, standard base64) when the path is not
 // valid UTF-8, and decoding takes the path from it (docs/api.md, "Paths
@@ -37,34 +37,6 @@ func (p *ClipPart) UnmarshalJSON(b []byte) error {
 	}
 	*p = ClipPart(v.clipPartJSON)
 	p.Path = path
-	return nil
-}
-
-type lineJSON Line
-
-// MarshalJSON writes the line with path_b64 when its path is not UTF-8.
-func (l Line) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		lineJSON
-		PathB64 string `json:"path_b64,omitempty"`
-	}{lineJSON(l), storage.PathB64(l.Path)})
-}
-
-// UnmarshalJSON reads a line, its exact path from path_b64 when present.
-func (l *Line) UnmarshalJSON(b []byte) error {
-	var v struct {
-		lineJSON
-		PathB64 string `json:"path_b64"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	path, err := storage.PathFromB64(v.Path, v.PathB64)
-	if err != nil {
-		return err
-	}
-	*l = Line(v.lineJSON)
-	l.Path = path
 	return nil
 }
 

@@ -3,8 +3,9 @@
 // or incomplete one into the offload volume (package cards does the copy,
 // verification and ASC MHL), records card and clip records and card events
 // in the catalog, and attaches the card origin and camera metadata to the
-// assets the ingest pipeline catalogs from the copy. It also owns the
-// fixity check (re-reading masters against their cataloged hashes).
+// assets the ingest pipeline catalogs from the copy. The fixity check is
+// not its own: it is package daemon/cards/fixity (fixity.go here only keeps
+// the old names for callers).
 //
 // It must not hash files for the catalog nor write locations: the ingest
 // pipeline catalogs the offloaded files like any other file of the volume.

@@ -1,4 +1,4 @@
-package cardsvc
+package fixity
 
 import (
 	"context"
@@ -77,7 +77,7 @@ func TestFixitySwappedMasters(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.swap(t, root, rel)
-			fx := NewFixity(cards.FixityConfig{}, []Volume{{Name: "v", Path: root}}, cat, nil)
+			fx := New(cards.FixityConfig{}, []Volume{{Name: "v", Path: root}}, cat, nil)
 			var lines []Line
 			type res struct {
 				sum Line
