@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // encodeMPL writes an MPLS playlist the way a camcorder does: the 40-byte
@@ -423,18 +426,18 @@ func TestClipsAVCHD(t *testing.T) {
 // playlist with their real IN/OUT times, and checks that the clip's parts,
 // played in order, are the whole recording: as long as the playlist says.
 func TestAVCHDRealStreams(t *testing.T) {
-	ffmpeg, ffprobe := need(t, "ffmpeg"), need(t, "ffprobe")
+	ffmpeg, ffprobe := testenv.Need(t, "ffmpeg"), testenv.Need(t, "ffprobe")
 	root := t.TempDir()
 	bdmv := filepath.Join(root, "PRIVATE", "AVCHD", "BDMV")
 	stream := filepath.Join(bdmv, "STREAM")
 	for _, d := range []string{stream, filepath.Join(bdmv, "CLIPINF"), filepath.Join(bdmv, "PLAYLIST")} {
 		os.MkdirAll(d, 0o755)
 	}
-	run(t, ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x36:rate=25", "-t", "3",
+	testutil.Run(t, ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x36:rate=25", "-t", "3",
 		"-c:v", "libx264", "-g", "25", "-f", "segment", "-segment_time", "1", "-segment_format", "mpegts",
 		"-segment_start_number", "0", filepath.Join(stream, "%05d.MTS"))
 	probe := func(args ...string) (start, dur float64) {
-		out := run(t, ffprobe, append([]string{"-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0"}, args...)...)
+		out := testutil.Run(t, ffprobe, append([]string{"-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0"}, args...)...)
 		f := strings.Split(strings.TrimSpace(out), ",")
 		if len(f) != 2 {
 			t.Fatalf("ffprobe: %q", out)

@@ -11,39 +11,10 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 const testdata = "../../testdata/cards"
-
-// need returns a tool's path, skipping when absent (failing under CI).
-func need(t *testing.T, tool string) string {
-	t.Helper()
-	return testenv.Need(t, tool)
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	testenv.NeedRoot(t)
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// mountTmpfs mounts a tmpfs of the given size (e.g. "64m") and returns it.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	needRoot(t)
-	dir := t.TempDir()
-	run(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
 
 // ext4Card is an ext4 image on a loop device, a stand-in for a card (vfat
 // and exfat do not mount here). Insert and Eject mount and unmount it.
@@ -56,18 +27,18 @@ type ext4Card struct {
 
 func newExt4Card(t *testing.T, size, label string) *ext4Card {
 	t.Helper()
-	needRoot(t)
-	need(t, "mkfs.ext4")
+	testenv.NeedRoot(t)
+	testenv.Need(t, "mkfs.ext4")
 	c := &ext4Card{t: t, img: filepath.Join(t.TempDir(), "card.img"), Dir: t.TempDir(), label: label}
-	run(t, "truncate", "-s", size, c.img)
-	run(t, "mkfs.ext4", "-q", "-L", label, c.img)
+	testutil.Run(t, "truncate", "-s", size, c.img)
+	testutil.Run(t, "mkfs.ext4", "-q", "-L", label, c.img)
 	c.Insert()
 	os.RemoveAll(filepath.Join(c.Dir, "lost+found"))
 	t.Cleanup(func() { exec.Command("umount", "-l", c.Dir).Run() })
 	return c
 }
 
-func (c *ext4Card) Insert() { run(c.t, "mount", "-o", "loop", c.img, c.Dir) }
+func (c *ext4Card) Insert() { testutil.Run(c.t, "mount", "-o", "loop", c.img, c.Dir) }
 
 // Pull lazily unmounts the card, as when it is yanked out while open.
 func (c *ext4Card) Pull() { exec.Command("umount", "-l", c.Dir).Run() }

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 func TestParseMountinfo(t *testing.T) {
@@ -32,7 +35,7 @@ func TestParseMountinfo(t *testing.T) {
 func TestIdentifyExt4Card(t *testing.T) {
 	card := newExt4Card(t, "16M", "EOS_DIGITAL")
 	writeTree(t, card.Dir, cardTrees(t)[LayoutCanonCinema])
-	need(t, "blkid")
+	testenv.Need(t, "blkid")
 	id, err := Identify(card.Dir, IdentifyOptions{DiskDir: filepath.Join(t.TempDir(), "no-udev")})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +72,7 @@ func TestIdentifyExt4Card(t *testing.T) {
 
 // A filesystem without a UUID (tmpfs here) is identified by content.
 func TestIdentifyByFingerprint(t *testing.T) {
-	dir := mountTmpfs(t, "8m")
+	dir := testutil.MountTmpfs(t, "8m")
 	writeTree(t, dir, cardTrees(t)[LayoutGoPro])
 	id, err := Identify(dir, IdentifyOptions{})
 	if err != nil {

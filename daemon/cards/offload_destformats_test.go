@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // Hash formats per destination (issue 11 item 5, "hash formats selectable
@@ -15,8 +16,8 @@ import (
 // formats; each destination's ASC MHL history holds its own formats only.
 func TestOffloadMultiHashesPerDestination(t *testing.T) {
 	card := multiCard(t)
-	a := filepath.Join(mountTmpfs(t, "32m"), "2026-02-01", "MULTI")
-	b := filepath.Join(mountTmpfs(t, "32m"), "shuttle", "MULTI")
+	a := filepath.Join(testutil.MountTmpfs(t, "32m"), "2026-02-01", "MULTI")
+	b := filepath.Join(testutil.MountTmpfs(t, "32m"), "shuttle", "MULTI")
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{
 		{Name: "raid", Dir: a}, // Options.MHLFormats
 		{Name: "shuttle", Dir: b, Formats: []ascmhl.Format{ascmhl.MD5, ascmhl.SHA1}}, // its own

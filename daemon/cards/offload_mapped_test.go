@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // loopSectorsRead is what the kernel counts as read from the card's loop
@@ -41,7 +43,7 @@ func loopSectorsRead(t *testing.T, mnt string) int64 {
 // next comes from the card's device.
 func dropCardCache(t *testing.T, dir string) {
 	t.Helper()
-	run(t, "sync", "-f", dir)
+	testutil.Run(t, "sync", "-f", dir)
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if f, err := os.Open(p); err == nil {
@@ -62,8 +64,8 @@ func TestOffloadMultiMappedReadsCardOnce(t *testing.T) {
 		"CLIP/C0002.MP4": "rand:9000000",
 		"CLIP/C0003.MP4": "rand:4097",
 	})
-	a := filepath.Join(mountTmpfs(t, "64m"), "MAPPED")
-	b := filepath.Join(mountTmpfs(t, "64m"), "MAPPED")
+	a := filepath.Join(testutil.MountTmpfs(t, "64m"), "MAPPED")
+	b := filepath.Join(testutil.MountTmpfs(t, "64m"), "MAPPED")
 	dropCardCache(t, card.Dir)
 	before := loopSectorsRead(t, card.Dir)
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}, Options{})
@@ -93,8 +95,8 @@ func TestOffloadMappedCardFileTruncatedMidCopy(t *testing.T) {
 		"CLIP/C0002.MP4": "rand:1000",
 	})
 	victim := filepath.Join(card.Dir, "CLIP", "C0001.MP4")
-	a := filepath.Join(mountTmpfs(t, "64m"), "TRUNC")
-	b := filepath.Join(mountTmpfs(t, "64m"), "TRUNC")
+	a := filepath.Join(testutil.MountTmpfs(t, "64m"), "TRUNC")
+	b := filepath.Join(testutil.MountTmpfs(t, "64m"), "TRUNC")
 	dropCardCache(t, card.Dir)
 	var once atomic.Bool
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}, Options{

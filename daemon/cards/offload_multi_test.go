@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // multiCard is a loop-mounted ext4 card with a few MiB of clips.
@@ -56,8 +57,8 @@ func checkVerifiedCopy(t *testing.T, card, dst string) {
 // with its own ascmhl/ history.
 func TestOffloadMultiTwoDestinations(t *testing.T) {
 	card := multiCard(t)
-	a := filepath.Join(mountTmpfs(t, "32m"), "2026-02-01", "MULTI")
-	b := filepath.Join(mountTmpfs(t, "32m"), "shuttle", "MULTI")
+	a := filepath.Join(testutil.MountTmpfs(t, "32m"), "2026-02-01", "MULTI")
+	b := filepath.Join(testutil.MountTmpfs(t, "32m"), "shuttle", "MULTI")
 	var reads atomic.Int64
 	var last Progress
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "raid", Dir: a}, {Name: "shuttle", Dir: b}}, Options{
@@ -105,8 +106,8 @@ func (r *countingReader) Close() error { return r.f.Close() }
 // is filled from the verified copy, without the card, and verified too.
 func TestOffloadMultiOneDestinationFullThenCascade(t *testing.T) {
 	card := multiCard(t)
-	a := filepath.Join(mountTmpfs(t, "32m"), "MULTI")
-	smallVol := mountTmpfs(t, "4m")
+	a := filepath.Join(testutil.MountTmpfs(t, "32m"), "MULTI")
+	smallVol := testutil.MountTmpfs(t, "4m")
 	b := filepath.Join(smallVol, "MULTI")
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "raid", Dir: a}, {Name: "small", Dir: b}}, Options{})
 	if !errors.Is(err, ErrNoSpace) {
@@ -126,7 +127,7 @@ func TestOffloadMultiOneDestinationFullThenCascade(t *testing.T) {
 
 	// The card goes away; the small volume grows; cascade from a.
 	card.Pull()
-	run(t, "mount", "-o", "remount,size=32m", smallVol)
+	testutil.Run(t, "mount", "-o", "remount,size=32m", smallVol)
 	cres, err := Offload(context.Background(), a, b, Options{DestRoot: smallVol})
 	if err != nil {
 		t.Fatalf("cascade: %v", err)
@@ -146,7 +147,7 @@ func TestOffloadMultiOneDestinationFullThenCascade(t *testing.T) {
 // cascade checks every file against that copy's history.
 func TestOffloadMultiCascadeChecksSource(t *testing.T) {
 	card := multiCard(t)
-	a := filepath.Join(mountTmpfs(t, "32m"), "MULTI")
+	a := filepath.Join(testutil.MountTmpfs(t, "32m"), "MULTI")
 	if _, err := Offload(context.Background(), card.Dir, a, Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestOffloadMultiCascadeChecksSource(t *testing.T) {
 	data[1000] ^= 1
 	os.WriteFile(p, data, 0o644)
 	os.Chtimes(p, fi.ModTime(), fi.ModTime())
-	vol := mountTmpfs(t, "32m")
+	vol := testutil.MountTmpfs(t, "32m")
 	_, err := Offload(context.Background(), a, filepath.Join(vol, "MULTI"), Options{DestRoot: vol})
 	if !errors.Is(err, ErrHistory) {
 		t.Fatalf("cascade from a damaged copy: %v", err)
@@ -178,8 +179,8 @@ func (s slowWriter) Write(b []byte) (int, error) {
 // card speed, the slow one is reported (fell behind) and filled later.
 func TestOffloadMultiSlowDestinationDropped(t *testing.T) {
 	card := multiCard(t)
-	a := filepath.Join(mountTmpfs(t, "32m"), "MULTI")
-	vol := mountTmpfs(t, "32m")
+	a := filepath.Join(testutil.MountTmpfs(t, "32m"), "MULTI")
+	vol := testutil.MountTmpfs(t, "32m")
 	b := filepath.Join(vol, "MULTI")
 	start := time.Now()
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "fast", Dir: a}, {Name: "slow", Dir: b}}, Options{
@@ -213,8 +214,8 @@ func TestOffloadMultiSlowDestinationDropped(t *testing.T) {
 // destination: files verified before are not copied again.
 func TestOffloadMultiResume(t *testing.T) {
 	card := multiCard(t)
-	a := filepath.Join(mountTmpfs(t, "32m"), "MULTI")
-	b := filepath.Join(mountTmpfs(t, "32m"), "MULTI")
+	a := filepath.Join(testutil.MountTmpfs(t, "32m"), "MULTI")
+	b := filepath.Join(testutil.MountTmpfs(t, "32m"), "MULTI")
 	ctx, cancel := context.WithCancel(context.Background())
 	dsts := []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}
 	_, err := OffloadMulti(ctx, card.Dir, dsts, Options{AfterCopy: func(rel, _ string) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // A destination planted with symlinks (at the date folder, the card folder,
@@ -57,9 +58,9 @@ func TestOffloadDestinationSymlinks(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			card := mountTmpfs(t, "8m")
+			card := testutil.MountTmpfs(t, "8m")
 			writeTree(t, card, map[string]string{clip: "rand:200000", "DCIM/100GOPRO/GX010002.MP4": "rand:1000"})
-			vol := mountTmpfs(t, "8m")
+			vol := testutil.MountTmpfs(t, "8m")
 			outside := t.TempDir()
 			victim := filepath.Join(outside, "victim")
 			orig := []byte("precious bytes outside the volume\n")
@@ -90,9 +91,9 @@ func TestOffloadDestinationSymlinks(t *testing.T) {
 // A regular partial file (an interrupted run) is started over, and a
 // regular file at the final name (an earlier copy) is replaced.
 func TestOffloadReplacesOwnLeftovers(t *testing.T) {
-	card := mountTmpfs(t, "8m")
+	card := testutil.MountTmpfs(t, "8m")
 	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:200000", "DCIM/100GOPRO/GX010002.MP4": "rand:3000"})
-	vol := mountTmpfs(t, "8m")
+	vol := testutil.MountTmpfs(t, "8m")
 	dst := filepath.Join(vol, "card")
 	writeTree(t, dst, map[string]string{"DCIM/100GOPRO/GX010001.MP4" + PartialSuffix: "half", "DCIM/100GOPRO/GX010002.MP4": "old copy"})
 	res, err := Offload(context.Background(), card, dst, Options{DestRoot: vol})
@@ -106,7 +107,7 @@ func TestOffloadReplacesOwnLeftovers(t *testing.T) {
 // FIFOs, symlinks and device nodes on a card are not followed nor read:
 // they are reported in Result.Skipped and the rest of the card is copied.
 func TestOffloadSkipsNonRegularCardEntries(t *testing.T) {
-	card := mountTmpfs(t, "8m")
+	card := testutil.MountTmpfs(t, "8m")
 	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:20000"})
 	secret := filepath.Join(t.TempDir(), "secret")
 	must(t, os.WriteFile(secret, []byte("not on the card"), 0o600))
@@ -114,7 +115,7 @@ func TestOffloadSkipsNonRegularCardEntries(t *testing.T) {
 	must(t, os.Symlink(secret, filepath.Join(card, "DCIM/100GOPRO/GX010003.MP4")))
 	must(t, os.Symlink("/etc", filepath.Join(card, "DCIM/etc")))
 	must(t, syscall.Mknod(filepath.Join(card, "DCIM/zero"), syscall.S_IFCHR|0o644, int(1<<8|5)))
-	vol := mountTmpfs(t, "8m")
+	vol := testutil.MountTmpfs(t, "8m")
 	dst := filepath.Join(vol, "card")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -191,12 +192,12 @@ func TestOffloadCardHistoryBounds(t *testing.T) {
 		}, "symlink"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			card := mountTmpfs(t, "64m")
+			card := testutil.MountTmpfs(t, "64m")
 			writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:2000"})
 			asc := filepath.Join(card, ascmhl.FolderName)
 			must(t, os.Mkdir(asc, 0o755))
 			tc.plant(t, asc)
-			vol := mountTmpfs(t, "8m")
+			vol := testutil.MountTmpfs(t, "8m")
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			start := time.Now()
@@ -253,9 +254,9 @@ func TestOffloadFinalCheckBeforeSeal(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			card := mountTmpfs(t, "8m")
+			card := testutil.MountTmpfs(t, "8m")
 			writeTree(t, card, map[string]string{a: "rand:20000", b: "rand:20000"})
-			vol := mountTmpfs(t, "8m")
+			vol := testutil.MountTmpfs(t, "8m")
 			dst := filepath.Join(vol, "card")
 			res, err := Offload(context.Background(), card, dst, Options{DestRoot: vol, AfterCopy: func(rel, _ string) {
 				if rel == b {

@@ -18,6 +18,8 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // treeFiles lists the regular files under root (slash paths -> content).
@@ -71,7 +73,7 @@ func sameTree(t *testing.T, card, dst string) {
 
 func xsdCheck(t *testing.T, root string) {
 	t.Helper()
-	xmllint := need(t, "xmllint")
+	xmllint := testenv.Need(t, "xmllint")
 	xsd, _ := filepath.Abs(filepath.Join(testdata, "ascmhl", "ASCMHL.xsd"))
 	dirXSD := filepath.Join(testdata, "ascmhl", "ASCMHLDirectory.xsd")
 	cat := filepath.Join(t.TempDir(), "catalog.xml")
@@ -135,10 +137,10 @@ func TestOffloadClean(t *testing.T) {
 	card := newExt4Card(t, "32M", "GOPRO01")
 	writeTree(t, card.Dir, cardTrees(t)[LayoutGoPro])
 	writeTree(t, card.Dir, map[string]string{"DCIM/100GOPRO/GX010003.MP4": "rand:3000000", "EMPTY/.keep": ""})
-	ffmpeg := need(t, "ffmpeg")
-	run(t, ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=320x180:d=1", "-f", "lavfi", "-i", "sine=d=1",
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	testutil.Run(t, ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=320x180:d=1", "-f", "lavfi", "-i", "sine=d=1",
 		"-c:v", "libx264", "-c:a", "aac", "-shortest", "-y", filepath.Join(card.Dir, "DCIM/100GOPRO/GX010004.MP4"))
-	dst := filepath.Join(mountTmpfs(t, "64m"), "2026-02-01", "GOPRO01")
+	dst := filepath.Join(testutil.MountTmpfs(t, "64m"), "2026-02-01", "GOPRO01")
 
 	var progress []Progress
 	res, err := Offload(context.Background(), card.Dir, dst, Options{
@@ -201,7 +203,7 @@ func TestOffloadCardPulledThenResumed(t *testing.T) {
 		files["PRIVATE/M4ROOT/CLIP/"+n+"M01.XML"] = sidecar(t, "sony_nrt.xml")
 	}
 	writeTree(t, card.Dir, files)
-	dst := filepath.Join(mountTmpfs(t, "64m"), "A001")
+	dst := filepath.Join(testutil.MountTmpfs(t, "64m"), "A001")
 	copied := 0
 	res, err := Offload(context.Background(), card.Dir, dst, Options{
 		AfterCopy: func(rel, _ string) {
@@ -256,9 +258,9 @@ func TestOffloadCardPulledThenResumed(t *testing.T) {
 // A file verified by an earlier run but damaged at the destination since
 // (same size and mtime) is not trusted on resume: it is copied again.
 func TestOffloadResumeRechecksDestination(t *testing.T) {
-	card := mountTmpfs(t, "8m")
+	card := testutil.MountTmpfs(t, "8m")
 	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:300000", "DCIM/100GOPRO/GX010002.MP4": "rand:300000"})
-	dst := filepath.Join(mountTmpfs(t, "8m"), "card")
+	dst := filepath.Join(testutil.MountTmpfs(t, "8m"), "card")
 	_, err := Offload(context.Background(), card, dst, Options{AfterCopy: func(rel, _ string) {
 		if rel == "DCIM/100GOPRO/GX010001.MP4" {
 			// file 2 vanishes: the first run fails after verifying file 1
@@ -345,9 +347,9 @@ func TestOffloadFailures(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			card := mountTmpfs(t, "16m")
+			card := testutil.MountTmpfs(t, "16m")
 			writeTree(t, card, tc.tree)
-			dst := filepath.Join(mountTmpfs(t, tc.dstSize), "card")
+			dst := filepath.Join(testutil.MountTmpfs(t, tc.dstSize), "card")
 			res, err := Offload(context.Background(), card, dst, tc.opts(card))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
@@ -380,11 +382,11 @@ func TestOffloadFailures(t *testing.T) {
 // carried over and continued; a card that no longer matches it fails.
 func TestOffloadContinuesCardHistory(t *testing.T) {
 	src := filepath.Join(testdata, "ascmhl", "scenario_02", "file_server", "A002R2EC")
-	card := mountTmpfs(t, "16m")
+	card := testutil.MountTmpfs(t, "16m")
 	for rel, data := range treeFiles(t, src) {
 		writeTree(t, card, map[string]string{rel: string(data)})
 	}
-	dst := filepath.Join(mountTmpfs(t, "16m"), "A002R2EC")
+	dst := filepath.Join(testutil.MountTmpfs(t, "16m"), "A002R2EC")
 	res, err := Offload(context.Background(), card, dst, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,11 +8,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // Real tmpfs mounts under a mount root, seen through /proc/self/mountinfo.
 func TestMountWatcher(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t)
 	root := t.TempDir()
 	other := t.TempDir()
 	var mu sync.Mutex
@@ -38,11 +41,11 @@ func TestMountWatcher(t *testing.T) {
 	}
 	card := filepath.Join(root, "CARD1")
 	os.MkdirAll(card, 0o755)
-	run(t, "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", card)
-	run(t, "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", other) // not under a root
+	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", card)
+	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", other) // not under a root
 	defer exec.Command("umount", "-l", other).Run()
 	wait("mount", func() bool { return len(added) == 1 && added[0] == card })
-	run(t, "umount", card)
+	testutil.Run(t, "umount", card)
 	wait("unmount", func() bool { return len(removed) == 1 && removed[0] == card })
 	cancel()
 	if err := <-done; err != nil {

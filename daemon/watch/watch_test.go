@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -64,24 +65,16 @@ func TestIgnoreMatch(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, path, data string) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestWalk(t *testing.T) {
 	root := t.TempDir()
 	outside := t.TempDir()
-	write(t, filepath.Join(outside, "o.mov"), "o")
+	testutil.WriteFile(t, filepath.Join(outside, "o.mov"), "o")
 	files := []string{"a.mov", "d1/b.mov", "d1/d2/c.mov", "e\u0301.mov", "n\nl.mov", strings.Repeat("x", 255)}
 	for _, f := range files {
-		write(t, filepath.Join(root, f), f)
+		testutil.WriteFile(t, filepath.Join(root, f), f)
 	}
-	write(t, filepath.Join(root, ".DS_Store"), "skip")
-	write(t, filepath.Join(root, "@eaDir/t.jpg"), "skip")
+	testutil.WriteFile(t, filepath.Join(root, ".DS_Store"), "skip")
+	testutil.WriteFile(t, filepath.Join(root, "@eaDir/t.jpg"), "skip")
 	os.Symlink(outside, filepath.Join(root, "out"))
 	os.Symlink("..", filepath.Join(root, "d1/loop"))
 	os.Symlink("a.mov", filepath.Join(root, "link.mov"))
@@ -121,7 +114,7 @@ func TestVerifyAndAdopt(t *testing.T) {
 	if _, reason := Verify(filepath.Join(root, "nope"), storage.Volume{Marker: "x"}); !strings.HasPrefix(reason, "root missing") {
 		t.Errorf("missing root: %q", reason)
 	}
-	write(t, filepath.Join(root, "file"), "")
+	testutil.WriteFile(t, filepath.Join(root, "file"), "")
 	if _, reason := Verify(filepath.Join(root, "file"), storage.Volume{Marker: "x"}); !strings.Contains(reason, "not a directory") {
 		t.Errorf("file root: %q", reason)
 	}
@@ -173,7 +166,7 @@ func TestAdoptRefusesUnmountedFstabEntry(t *testing.T) {
 	mp := filepath.Join(root, "mnt nas")
 	os.Mkdir(mp, 0o755)
 	fstab := filepath.Join(root, "fstab")
-	write(t, fstab, "# comment\nnas:/footage "+strings.ReplaceAll(mp, " ", `\040`)+" nfs defaults 0 0\n")
+	testutil.WriteFile(t, fstab, "# comment\nnas:/footage "+strings.ReplaceAll(mp, " ", `\040`)+" nfs defaults 0 0\n")
 	old := FstabPath
 	FstabPath = fstab
 	defer func() { FstabPath = old }()
@@ -206,8 +199,8 @@ func TestWatcherNewDirectoriesAndRemovals(t *testing.T) {
 		Changed: func(e Entry) { mu.Lock(); changed[e.Rel]++; mu.Unlock() },
 		Gone:    func(rel string) { mu.Lock(); gone[rel]++; mu.Unlock() },
 	})
-	write(t, filepath.Join(root, "a/b/c/deep.mov"), "x") // MkdirAll then the file, at once
-	for i := 0; i < 50; i++ {                            // a burst on one file
+	testutil.WriteFile(t, filepath.Join(root, "a/b/c/deep.mov"), "x") // MkdirAll then the file, at once
+	for i := 0; i < 50; i++ {                                         // a burst on one file
 		f, _ := os.OpenFile(filepath.Join(root, "burst.mov"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		f.Write([]byte("y"))
 		f.Close()

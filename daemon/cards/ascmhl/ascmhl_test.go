@@ -17,12 +17,6 @@ import (
 
 const fixtures = "../../../testdata/cards/ascmhl"
 
-// need returns the path of a tool, skipping when absent (failing under CI).
-func need(t *testing.T, tool string) string {
-	t.Helper()
-	return testenv.Need(t, tool)
-}
-
 // copyTree copies a fixture folder so tests can write into it.
 func copyTree(t *testing.T, src string) string {
 	t.Helper()
@@ -50,7 +44,7 @@ func copyTree(t *testing.T, src string) string {
 
 func xsdValidate(t *testing.T, root string) {
 	t.Helper()
-	xmllint := need(t, "xmllint")
+	xmllint := testenv.Need(t, "xmllint")
 	ents, err := os.ReadDir(filepath.Join(root, FolderName))
 	if err != nil {
 		t.Fatal(err)

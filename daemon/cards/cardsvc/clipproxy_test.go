@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -118,7 +119,7 @@ func makeChapters(t *testing.T, ffmpeg, dir string) []string {
 // clip.proxy_ready event say so.
 func TestMaybeClipProxy(t *testing.T) {
 	ffmpeg, ffprobe := testenv.Need(t, "ffmpeg"), testenv.Need(t, "ffprobe")
-	cat := openCatalog(t)
+	cat := catalogtest.Open(t, t.TempDir())
 	vol, state := t.TempDir(), t.TempDir()
 	chapters := makeChapters(t, ffmpeg, t.TempDir())
 	doc := ClipDoc{ID: clipID("card", "GX0042"), Name: "GX0042", Volume: "v"}

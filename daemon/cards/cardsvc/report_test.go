@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -258,7 +259,7 @@ func TestPosterThumb(t *testing.T) {
 // planted symlink), card.report_ready is appended once per change, and the
 // handler serves both forms with CSP and ETag.
 func TestReportFilesAndHandler(t *testing.T) {
-	cat := openCatalog(t)
+	cat := catalogtest.Open(t, t.TempDir())
 	stateDir, raid, shuttle := t.TempDir(), t.TempDir(), t.TempDir()
 	rec := reportRecord("A001", "uuid:1234-ABCD/ff00")
 	os.MkdirAll(filepath.Join(raid, rec.Folder, "ascmhl"), 0o755)
@@ -373,7 +374,7 @@ func TestReportNotOverCardFile(t *testing.T) {
 // still has a report, which says what it lacks; writeReport after the
 // service stopped writes nothing.
 func TestReportOldCard(t *testing.T) {
-	cat := openCatalog(t)
+	cat := catalogtest.Open(t, t.TempDir())
 	rec := reportRecord("OLD1", "uuid:0000/abcd")
 	if err := cat.PutState(recordKey(rec.Key), rec); err != nil {
 		t.Fatal(err)

@@ -21,13 +21,6 @@ import (
 	"github.com/ingestd/ingestd/storage/catalog"
 )
 
-// openCatalog is kept for fixity_security_test.go until its move to
-// daemon/cards/fixity lands; new tests call catalogtest.Open.
-func openCatalog(t *testing.T) *catalog.Catalog {
-	t.Helper()
-	return catalogtest.Open(t, t.TempDir())
-}
-
 // putFile writes a file under root and catalogs it as ingest would.
 func putFile(t *testing.T, cat *catalog.Catalog, root, rel string, data []byte) string {
 	t.Helper()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	cardgen "github.com/ingestd/ingestd/testdata/cards"
@@ -94,7 +95,7 @@ func videoParts(d ClipDoc) []string {
 func TestSpannedShotAcrossCards(t *testing.T) {
 	ffmpeg, ffprobe := testenv.Need(t, "ffmpeg"), testenv.Need(t, "ffprobe")
 	ctx := context.Background()
-	cat := openCatalog(t)
+	cat := catalogtest.Open(t, t.TempDir())
 	vol, state := t.TempDir(), t.TempDir()
 	const shot = "060A2B340101010501010D4313000000SHOT0001"
 	folderA, folderB := "2026-11-23/CARDA", "2026-11-23/CARDB"
@@ -348,7 +349,7 @@ func TestIncomplete(t *testing.T) {
 // from the same camera after a counter reset (span _01 again) is a clip of
 // its own; a take without a camera serial is never joined across cards.
 func TestXDCAMEXTakeAcrossCards(t *testing.T) {
-	cat := openCatalog(t)
+	cat := catalogtest.Open(t, t.TempDir())
 	vol := t.TempDir()
 	nrt, err := os.ReadFile("../../../testdata/cards/sidecars/sony_nrt.xml")
 	if err != nil {
