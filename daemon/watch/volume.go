@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/internal/atomicfile"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -138,30 +139,10 @@ func ReadMarker(root string) (string, error) {
 }
 
 func writeMarker(root, id string) error {
-	p := filepath.Join(root, MarkerName)
-	tmp, err := os.CreateTemp(root, MarkerName+".tmp*")
-	if err != nil {
-		return err
-	}
 	body := "# ingestd volume marker: ingestd recognises this volume by it.\n" +
 		"# Deleting it takes the volume offline in ingestd (nothing is removed from the catalog).\n" +
 		"id " + id + "\n"
-	_, werr := tmp.WriteString(body)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if d, err := os.Open(root); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(root, MarkerName), []byte(body), 0o600)
 }
 
 // WriteMarker writes (or rewrites) root's marker with id: an admin's way

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/atomicfile"
 )
 
 // Cursor is what the hub keeps per appliance: the last seq delivered, and
@@ -44,7 +46,7 @@ func LoadCursor(dir, name string) (Cursor, error) {
 	return c, nil
 }
 
-// SaveCursor replaces <dir>/<c.Source>.cursor.json durably: a temp file in
+// SaveCursor replaces <dir>/<c.Source>.cursor.json durably (internal/atomicfile): a temp file in
 // the same directory is written and fsynced, renamed over the old one, and
 // the directory is fsynced, so after a crash or power cut the file holds
 // either the old or the new cursor, whole.
@@ -54,32 +56,8 @@ func SaveCursor(dir string, c Cursor) error {
 	if err != nil {
 		return fmt.Errorf("hubfeed: cursor %s: %w", p, err)
 	}
-	f, err := os.CreateTemp(dir, "."+c.Source+".cursor-*.tmp")
-	if err != nil {
-		return fmt.Errorf("hubfeed: cursor %s: %w", p, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("hubfeed: write cursor %s: %w", p, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("hubfeed: sync dir of cursor %s: %w", p, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("hubfeed: sync dir of cursor %s: %w", p, err)
+	if err := atomicfile.WriteFile(p, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("hubfeed: save cursor: %w", err)
 	}
 	return nil
 }
