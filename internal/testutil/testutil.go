@@ -1,7 +1,7 @@
 // Package testutil holds the helpers that tests across the tree share, so
 // that each exists once: a logger that writes into the test's log, a poll
-// loop with a deadline, running a command and mounting a tmpfs, writing a
-// file with its parents. Only _test.go files import it.
+// loop with a deadline, a service's Run(ctx) until the test ends, running
+// a command and mounting a tmpfs, writing a file with its parents. Only _test.go files import it.
 //
 // It owns only test scaffolding. It must not decide when a test skips
 // (internal/testenv owns that rule, which it calls), start servers
@@ -11,6 +11,7 @@
 package testutil
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -121,4 +122,34 @@ func WriteFile(t testing.TB, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// StopTimeout is how long Start's stop waits for Run to return.
+const StopTimeout = 30 * time.Second
+
+// Start runs run (a service's Run) on its own goroutine until the returned
+// stop is called or the test ends. stop cancels run's context and waits
+// up to StopTimeout for it to return; an error it returns, or a run that
+// does not return, fails the test naming what. stop may be called more
+// than once.
+func Start(t testing.TB, what string, run func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: Run: %v", what, err)
+				}
+			case <-time.After(StopTimeout):
+				t.Errorf("%s did not stop within %s of cancellation", what, StopTimeout)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,3 +81,38 @@ func TestRunAndWriteFile(t *testing.T) {
 		t.Fatalf("cat %s = %q", p, out)
 	}
 }
+
+func TestStart(t *testing.T) {
+	t.Run("stop cancels and waits", func(t *testing.T) {
+		var returned atomic.Bool
+		stop := Start(t, "svc", func(ctx context.Context) error {
+			<-ctx.Done()
+			time.Sleep(20 * time.Millisecond)
+			returned.Store(true)
+			return nil
+		})
+		stop()
+		if !returned.Load() {
+			t.Fatal("stop returned before Run did")
+		}
+		stop() // a second stop is a no-op
+	})
+	t.Run("Run's error fails the test", func(t *testing.T) {
+		f := &errorTB{TB: t}
+		Start(f, "svc", func(ctx context.Context) error {
+			<-ctx.Done()
+			return errors.New("boom")
+		})()
+		if !strings.Contains(f.msg, "svc: Run: boom") {
+			t.Fatalf("error reported as %q", f.msg)
+		}
+	})
+}
+
+// errorTB records Errorf instead of failing the test.
+type errorTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *errorTB) Errorf(format string, args ...any) { f.msg = fmt.Sprintf(format, args...) }
