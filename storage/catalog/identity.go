@@ -26,6 +26,8 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/atomicfile"
 )
 
 // keyCatalogID is the catalog id (JSON string), written once when the
@@ -92,38 +94,16 @@ func ReadIdentity(path string) (*Identity, error) {
 	return &id, nil
 }
 
-// WriteIdentity replaces the identity file atomically: a temp file in the
-// same directory, fsynced, renamed over it, and the directory fsynced.
+// WriteIdentity replaces the identity file atomically (internal/atomicfile):
+// a temp file in the same directory, fsynced, renamed over it, and the
+// directory fsynced.
 func WriteIdentity(path string, id Identity) error {
 	b, err := json.MarshalIndent(id, "", "  ")
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write catalog identity %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Chmod(0o640)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write catalog identity %s: %w", path, err)
-	}
-	if err := fsyncFile(dir); err != nil {
-		return fmt.Errorf("write catalog identity %s: sync dir: %w", path, err)
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o640); err != nil {
+		return fmt.Errorf("catalog identity: %w", err)
 	}
 	return nil
 }
