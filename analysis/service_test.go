@@ -17,26 +17,11 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	gen "github.com/ingestd/ingestd/testdata/analysis"
 )
-
-// countEvents counts events of type typ for asset id in the catalog.
-func countEvents(t *testing.T, cat *catalog.Catalog, typ, id string) int {
-	t.Helper()
-	evs, err := cat.Events(0, 100000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range evs {
-		if e.Type == typ && e.AssetID == id {
-			n++
-		}
-	}
-	return n
-}
 
 // TestServiceRunsAfterProxyAndAfterRestart: with a real catalog, the stage
 // analyses an asset once its proxy is ready (analysis section, outputs,
@@ -62,7 +47,7 @@ func TestServiceRunsAfterProxyAndAfterRestart(t *testing.T) {
 				t.Errorf("Run: %v", err)
 			}
 		}()
-		for countEvents(t, cat, storage.EvAnalysisReady, id) < want {
+		for catalogtest.CountEvents(t, cat, storage.EvAnalysisReady, id) < want {
 			if time.Since(t0) > time.Minute {
 				t.Fatalf("no analysis.ready #%d after a minute", want)
 			}
@@ -195,7 +180,7 @@ printf '{"data":{"words":1},"files":["transcript.vtt"]}'`)
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for countEvents(t, cat, storage.EvAnalysisReady, id) < 1 {
+	for catalogtest.CountEvents(t, cat, storage.EvAnalysisReady, id) < 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("no analysis.ready after a minute")
 		}

@@ -117,25 +117,7 @@ func startService(t testing.TB, cfg Config, tools Tools, stateDir string, c Cata
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("service run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("service did not stop within 30s of cancellation")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return s, stop
+	return s, testutil.Start(t, "transcode service", s.Run)
 }
 
 // waitAsset polls until cond holds for the asset or the deadline passes.

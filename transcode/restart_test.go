@@ -37,23 +37,6 @@ func jobKeys(t *testing.T, c Catalog) []string {
 	return keys
 }
 
-func countEvents(t *testing.T, c interface {
-	Events(uint64, int) ([]storage.Event, error)
-}, typ, id string) int {
-	t.Helper()
-	evs, err := c.Events(0, 100000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range evs {
-		if e.Type == typ && e.AssetID == id {
-			n++
-		}
-	}
-	return n
-}
-
 // TestRestartRequeuesJob: a job interrupted by shutdown stays persisted and
 // runs on the next start; it completes exactly once, and a stale job record
 // for a finished asset does not run it again.
@@ -96,7 +79,7 @@ func TestRestartRequeuesJob(t *testing.T) {
 		t.Fatalf("after shutdown job records %v, want the interrupted job", keys)
 	}
 	doc, _ := cat.Asset(id)
-	if doc.Proxy == nil || doc.Proxy.Status != StatusQueued || countEvents(t, cat, storage.EvProxyReady, id) != 0 {
+	if doc.Proxy == nil || doc.Proxy.Status != StatusQueued || catalogtest.CountEvents(t, cat, storage.EvProxyReady, id) != 0 {
 		t.Fatalf("after shutdown proxy %+v, want queued and no proxy.ready", doc.Proxy)
 	}
 	if out, _ := exec.Command("pgrep", "-f", "sleep 300").Output(); len(out) > 0 {
@@ -107,8 +90,8 @@ func TestRestartRequeuesJob(t *testing.T) {
 	_, stop2 := startService(t, cfg, tools, state, cat)
 	doc = waitAsset(t, cat, id, 2*time.Minute, finalStatus)
 	stop2()
-	if doc.Proxy.Status != StatusReady || countEvents(t, cat, storage.EvProxyReady, id) != 1 || len(jobKeys(t, cat)) != 0 {
-		t.Fatalf("after restart proxy %+v, %d ready events, jobs %v", doc.Proxy, countEvents(t, cat, storage.EvProxyReady, id), jobKeys(t, cat))
+	if doc.Proxy.Status != StatusReady || catalogtest.CountEvents(t, cat, storage.EvProxyReady, id) != 1 || len(jobKeys(t, cat)) != 0 {
+		t.Fatalf("after restart proxy %+v, %d ready events, jobs %v", doc.Proxy, catalogtest.CountEvents(t, cat, storage.EvProxyReady, id), jobKeys(t, cat))
 	}
 	proxy := storage.OutputPath(state, id, OutProxyVideo)
 	before, err := os.Stat(proxy)
@@ -127,9 +110,9 @@ func TestRestartRequeuesJob(t *testing.T) {
 	}
 	stop3()
 	after, _ := os.Stat(proxy)
-	if len(jobKeys(t, cat)) != 0 || countEvents(t, cat, storage.EvProxyReady, id) != 1 || !after.ModTime().Equal(before.ModTime()) {
+	if len(jobKeys(t, cat)) != 0 || catalogtest.CountEvents(t, cat, storage.EvProxyReady, id) != 1 || !after.ModTime().Equal(before.ModTime()) {
 		t.Fatalf("stale job ran again: jobs %v, %d ready events, proxy rewritten %v", jobKeys(t, cat),
-			countEvents(t, cat, storage.EvProxyReady, id), !after.ModTime().Equal(before.ModTime()))
+			catalogtest.CountEvents(t, cat, storage.EvProxyReady, id), !after.ModTime().Equal(before.ModTime()))
 	}
 }
 
@@ -203,7 +186,7 @@ func TestRetry(t *testing.T) {
 	tools.Volumes["nas2"] = vol2
 	s, _ := startService(t, Config{GPU: GPUOff}, tools, t.TempDir(), cat)
 	waitAsset(t, cat, id, time.Minute, finalStatus)
-	if n := countEvents(t, cat, storage.EvProxyFailed, id); n != 1 {
+	if n := catalogtest.CountEvents(t, cat, storage.EvProxyFailed, id); n != 1 {
 		t.Fatalf("%d proxy.failed events, want 1", n)
 	}
 	// The same content seen at another path is not retried (only a content
@@ -219,14 +202,14 @@ func TestRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Minute)
-	for countEvents(t, cat, storage.EvProxyFailed, id) != 2 {
+	for catalogtest.CountEvents(t, cat, storage.EvProxyFailed, id) != 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("retry did not run")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if n := countEvents(t, cat, storage.EvProxyFailed, id); n != 2 {
+	if n := catalogtest.CountEvents(t, cat, storage.EvProxyFailed, id); n != 2 {
 		t.Fatalf("%d proxy.failed events, want 2 (first run and the retry)", n)
 	}
 }
@@ -282,7 +265,7 @@ func TestOfflineMasterParksJob(t *testing.T) {
 	defer cancel()
 	s.runJob(ctx, s.next(ctx, LaneCPU), LaneCPU)
 	doc, _ = cat.Asset(id)
-	if doc.Proxy.Status != StatusQueued || len(jobKeys(t, cat)) != 1 || countEvents(t, cat, storage.EvProxyFailed, id) != 0 {
+	if doc.Proxy.Status != StatusQueued || len(jobKeys(t, cat)) != 1 || catalogtest.CountEvents(t, cat, storage.EvProxyFailed, id) != 0 {
 		t.Fatalf("vanished master: proxy %+v jobs %v, want parked (queued, record kept, no failure)", doc.Proxy, jobKeys(t, cat))
 	}
 	if st := s.Status(); st.Queued != 0 || len(st.Running) != 0 {

@@ -182,20 +182,7 @@ func run(t *testing.T, cfg Config) (*Consumer, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	return c, func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return after cancel")
-		}
-	}
+	return c, testutil.Start(t, "consumer", c.Run)
 }
 
 func wantKeys(app, cat string, seqs ...uint64) []Key {

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,28 +127,6 @@ func config(t *testing.T, h *hub) Config {
 	return c
 }
 
-func run(t *testing.T, n *Notifier) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Errorf("notifier did not stop")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 func newNotifier(t *testing.T, cfg Config, cat *catalog.Catalog) *Notifier {
 	n, err := New(cfg, app, cat, testutil.Logger(t))
 	if err != nil {
@@ -180,7 +157,7 @@ func TestDeliverInOrder(t *testing.T) {
 	want := addEvents(t, cat, 25)
 	cfg := config(t, h)
 	n := newNotifier(t, cfg, cat)
-	stop := run(t, n)
+	stop := testutil.Start(t, "notifier", n.Run)
 	testutil.WaitFor(t, 30*time.Second, "25 events delivered", func() bool { return len(h.delivered()) >= 25 })
 	more := addEvents(t, cat, 7)
 	want = append(want, more...)
@@ -211,7 +188,7 @@ func TestDeliverInOrder(t *testing.T) {
 
 	// Restart: nothing is sent again.
 	before := len(h.requests())
-	stop2 := run(t, newNotifier(t, cfg, cat))
+	stop2 := testutil.Start(t, "notifier", newNotifier(t, cfg, cat).Run)
 	time.Sleep(500 * time.Millisecond)
 	stop2()
 	if after := len(h.requests()); after != before {
@@ -258,7 +235,7 @@ func TestRetries(t *testing.T) {
 			cfg := config(t, h)
 			cfg.Timeout = 500 * time.Millisecond
 			nt := newNotifier(t, cfg, cat)
-			stop := run(t, nt)
+			stop := testutil.Start(t, "notifier", nt.Run)
 			testutil.WaitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 5 })
 			stop()
 			reqs := h.requests()
@@ -300,7 +277,7 @@ func TestParkOn4xx(t *testing.T) {
 		return false
 	})
 	nt := newNotifier(t, config(t, h), cat)
-	stop := run(t, nt)
+	stop := testutil.Start(t, "notifier", nt.Run)
 	testutil.WaitFor(t, 30*time.Second, "parked", func() bool { return nt.Status().Parked != nil })
 	time.Sleep(time.Second)
 	if n := len(h.requests()); n != 1 {
@@ -343,14 +320,14 @@ func TestKeyStableAcrossRestart(t *testing.T) {
 	first := addEvents(t, cat, 3)
 	h.set(func(n int, w http.ResponseWriter) bool { http.Error(w, "down", http.StatusBadGateway); return true })
 	cfg := config(t, h)
-	stop := run(t, newNotifier(t, cfg, cat))
+	stop := testutil.Start(t, "notifier", newNotifier(t, cfg, cat).Run)
 	testutil.WaitFor(t, 30*time.Second, "a failed attempt", func() bool { return len(h.requests()) >= 1 })
 	stop()
 	down := h.requests()
 	more := addEvents(t, cat, 4)
 
 	h.set(nil)
-	stop2 := run(t, newNotifier(t, cfg, cat))
+	stop2 := testutil.Start(t, "notifier", newNotifier(t, cfg, cat).Run)
 	testutil.WaitFor(t, 30*time.Second, "delivery", func() bool { return len(h.delivered()) >= 7 })
 	stop2()
 	reqs := h.requests()[len(down):]
