@@ -61,6 +61,9 @@ type Asset struct {
 	Proxy  *ProxyInfo  `json:"proxy,omitempty"`
 	Sync   *SyncInfo   `json:"sync,omitempty"`
 	Origin *OriginInfo `json:"origin,omitempty"`
+	// Camera: the camera card's sidecar facts (owned by the card service;
+	// see Camera).
+	Camera *Camera `json:"camera,omitempty"`
 	// Analysis is the technical QC summary (package analysis); the full
 	// result is the output analysis.json.
 	Analysis *AnalysisInfo `json:"analysis,omitempty"`

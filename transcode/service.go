@@ -384,7 +384,7 @@ func (s *Service) consider(ctx context.Context, id string) error {
 			return fmt.Errorf("persist job %s: %w", id, err)
 		}
 		if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "probed: "+kind, func(a *storage.Asset) error {
-			a.Kind, a.Media = kind, m
+			a.Kind, a.Media = kind, a.Camera.FillMedia(m) // camera facts: the card service's
 			a.Proxy = &storage.ProxyInfo{Status: StatusQueued, At: time.Now().UTC()}
 			return nil
 		}); err != nil {
@@ -396,7 +396,7 @@ func (s *Service) consider(ctx context.Context, id string) error {
 		// Served by the API: no absolute server path (the log keeps them).
 		reason = ScrubPaths(reason, s.pathPrefixes(doc))
 		if _, err := s.cat.UpdateAsset(id, storage.EvProxyFailed, reason, func(a *storage.Asset) error {
-			a.Kind, a.Media = kind, m
+			a.Kind, a.Media = kind, a.Camera.FillMedia(m) // camera facts: the card service's
 			a.Proxy = &storage.ProxyInfo{Status: status, Error: reason, At: time.Now().UTC()}
 			return nil
 		}); err != nil {
@@ -404,7 +404,7 @@ func (s *Service) consider(ctx context.Context, id string) error {
 		}
 	default:
 		if _, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "probed: "+kind, func(a *storage.Asset) error {
-			a.Kind, a.Media = kind, m
+			a.Kind, a.Media = kind, a.Camera.FillMedia(m) // camera facts: the card service's
 			return nil
 		}); err != nil {
 			return fmt.Errorf("update asset %s: %w", id, err)
@@ -607,7 +607,7 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 		msg = ScrubPaths(msg, s.pathPrefixes(doc))
 		if _, uerr := s.cat.UpdateAsset(j.ID, storage.EvProxyFailed, msg, func(a *storage.Asset) error {
 			if res.media != nil {
-				a.Media = res.media
+				a.Media = a.Camera.FillMedia(res.media)
 				if a.Kind == "" {
 					a.Kind = res.kind
 				}
@@ -624,7 +624,7 @@ func (s *Service) runJob(ctx context.Context, j *job, lane string) {
 		return
 	}
 	if _, uerr := s.cat.UpdateAsset(j.ID, storage.EvProxyReady, "", func(a *storage.Asset) error {
-		a.Media = res.media
+		a.Media = a.Camera.FillMedia(res.media)
 		if a.Kind == "" {
 			a.Kind = res.kind
 		}

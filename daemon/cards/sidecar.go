@@ -35,26 +35,19 @@ type CameraMeta struct {
 	AudioFiles    []string  `json:"audio_files,omitempty"`
 }
 
-// Apply copies the sidecar's camera facts into probed media metadata,
-// keeping what the probe already found.
-func (m *CameraMeta) Apply(media *storage.Media) {
-	if media == nil || m == nil {
-		return
+// Record is the asset's camera field for these sidecar facts.
+func (m *CameraMeta) Record() *storage.Camera {
+	if m == nil {
+		return nil
 	}
-	if media.Make == "" {
-		media.Make = m.Manufacturer
-	}
-	if media.Model == "" {
-		media.Model = m.Model
-	}
-	if media.Timecode == "" && m.StartTimecode != "" {
-		media.Timecode = m.StartTimecode
-		media.DropFrame = m.DropFrame
-	}
-	if media.Reel == "" {
-		media.Reel = m.ClipName
-	}
+	return &storage.Camera{Source: m.Source, Manufacturer: m.Manufacturer, Model: m.Model, Serial: m.Serial,
+		CreationDate: m.CreationDate, StartTimecode: m.StartTimecode, DropFrame: m.DropFrame, TimecodeFPS: m.TimecodeFPS,
+		CaptureFPS: m.CaptureFPS, VideoCodec: m.VideoCodec, ClipName: m.ClipName, GlobalClipID: m.GlobalClipID}
 }
+
+// Apply copies the sidecar's camera facts into probed media metadata,
+// keeping what the probe already found (storage.Camera.FillMedia).
+func (m *CameraMeta) Apply(media *storage.Media) { m.Record().FillMedia(media) }
 
 // ParseSidecar reads a camera XML sidecar, choosing the parser by its root
 // element: Sony NonRealTimeMeta, Panasonic P2Main, else a generic reader

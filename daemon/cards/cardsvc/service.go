@@ -423,8 +423,8 @@ func (s *Service) consume(ctx context.Context) error {
 		err := s.cat.Consume(ctx, "cards", 500, func(evs []storage.Event) error {
 			for _, ev := range evs {
 				switch ev.Type {
-				// Transcode replaces media when it probes (asset.updated, or
-				// proxy.failed for an unreadable file): re-apply then.
+				// The first of these for an asset with a pending origin
+				// applies it (apply is a lookup otherwise).
 				case storage.EvAssetCataloged, storage.EvLocationAdded, storage.EvAssetUpdated, storage.EvProxyFailed, storage.EvProxyReady:
 					if ev.AssetID != "" {
 						s.apply(ev.AssetID)
@@ -452,9 +452,10 @@ func (s *Service) consume(ctx context.Context) error {
 }
 
 // apply attaches a pending origin and camera metadata to asset id when it
-// exists. A record with only an origin is dropped once applied; one with
-// camera metadata is kept (one small record per clip file) so the metadata
-// survives later media rewrites.
+// exists, once: the origin, the asset's camera field (storage.Camera, owned
+// here) and the media facts the probe left empty. The pending record is
+// then dropped: transcode fills media from the camera field itself when it
+// replaces media, so nothing is re-added (no further asset.updated).
 func (s *Service) apply(id string) {
 	if id == "" {
 		return
@@ -463,7 +464,6 @@ func (s *Service) apply(id string) {
 	if err := s.cat.GetState(pendingKey(id), &p); err != nil {
 		return
 	}
-	done := false
 	_, err := s.cat.UpdateAsset(id, storage.EvAssetUpdated, "card origin", func(a *storage.Asset) error {
 		before, _ := json.Marshal(a)
 		if a.Origin == nil {
@@ -471,14 +471,14 @@ func (s *Service) apply(id string) {
 			a.Origin = &o
 		}
 		if p.Meta != nil {
+			if a.Camera == nil {
+				a.Camera = p.Meta.Record()
+			}
 			if a.Media == nil {
 				a.Media = &storage.Media{}
 			}
-			p.Meta.Apply(a.Media)
+			a.Camera.FillMedia(a.Media)
 		}
-		// Camera metadata stays pending: transcode replaces media when it
-		// probes and again when a proxy is cut, and it is re-applied then.
-		done = p.Meta == nil
 		after, _ := json.Marshal(a)
 		if string(before) == string(after) {
 			return errUnchanged
@@ -494,10 +494,8 @@ func (s *Service) apply(id string) {
 		s.log.Warn("attach card origin", "asset", id, "err", err)
 		return
 	}
-	if done {
-		if err := s.cat.DeleteState(pendingKey(id)); err != nil {
-			s.log.Warn("drop pending origin", "asset", id, "err", err)
-		}
+	if err := s.cat.DeleteState(pendingKey(id)); err != nil {
+		s.log.Warn("drop pending origin", "asset", id, "err", err)
 	}
 }
 

@@ -38,9 +38,8 @@ func putFile(t *testing.T, cat *catalog.Catalog, root, rel string, data []byte) 
 	return id
 }
 
-// apply sets the origin and camera metadata once the asset exists, is
-// idempotent (one asset.updated), and keeps the pending record until the
-// asset was probed.
+// apply sets the origin, the camera field and the camera's media facts once
+// the asset exists, once (one asset.updated), and drops the pending record.
 func TestApplyOrigin(t *testing.T) {
 	cat := catalogtest.Open(t, t.TempDir())
 	root := t.TempDir()
@@ -73,29 +72,33 @@ func TestApplyOrigin(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d asset.updated events, want 1", n)
 	}
+	if d.Camera == nil || d.Camera.Manufacturer != "Sony" || d.Camera.Model != "ILME-FX3" || d.Camera.StartTimecode != "01:02:03:04" {
+		t.Fatalf("camera field after apply: %+v", d.Camera)
+	}
+	// Applied once: the pending record is gone, and a later media rewrite
+	// (transcode's probe, FillMedia from the camera field) adds nothing here.
 	var p pending
-	if err := cat.GetState(pendingKey(id), &p); err != nil {
-		t.Errorf("pending dropped before the asset was probed: %v", err)
+	if err := cat.GetState(pendingKey(id), &p); err == nil {
+		t.Error("pending kept after it was applied")
 	}
-	// Probed (transcode replaced Media): metadata re-applied.
 	cat.UpdateAsset(id, "", "", func(a *storage.Asset) error {
-		a.Kind, a.Media = "video", &storage.Media{Container: "mov,mp4"}
+		a.Kind, a.Media = "video", a.Camera.FillMedia(&storage.Media{Container: "mov,mp4"})
 		return nil
 	})
 	s.apply(id)
 	d, _ = cat.Asset(id)
-	if d.Media.Make != "Sony" || d.Media.Container != "mov,mp4" {
-		t.Errorf("media after probe and apply: %+v", d.Media)
+	if d.Media.Make != "Sony" || d.Media.Container != "mov,mp4" || d.Camera == nil {
+		t.Errorf("media after probe: %+v camera %+v", d.Media, d.Camera)
 	}
-	// A later rewrite of media (a proxy cut) gets the metadata again.
-	cat.UpdateAsset(id, "", "", func(a *storage.Asset) error {
-		a.Media = &storage.Media{Container: "mov,mp4", Duration: 2}
-		return nil
-	})
-	s.apply(id)
-	d, _ = cat.Asset(id)
-	if d.Media.Make != "Sony" || d.Media.Duration != 2 {
-		t.Errorf("media after a second rewrite and apply: %+v", d.Media)
+	evs, _ = cat.Events(0, 1000)
+	n = 0
+	for _, ev := range evs {
+		if ev.Type == storage.EvAssetUpdated && ev.AssetID == id && ev.Detail == "card origin" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d asset.updated (card origin) events after a re-probe, want 1", n)
 	}
 	// An origin-only record is dropped once applied.
 	id2 := putFile(t, cat, root, "GX010001.MP4", []byte("gopro"))
