@@ -5,8 +5,12 @@
 //
 // It owns wiring and lifecycle only. It must not hash files, touch Badger
 // directly, or parse HTTP requests: those belong to daemon/ingest,
-// storage/catalog and daemon/api. Later stages (transcode, hub sync) plug
-// in through AddService, API().Handle and AddStatus.
+// storage/catalog and daemon/api. Each pipeline stage (ingest, transcode,
+// sequences, analysis, disk guard, cards, hub S3 and webhook) is one
+// registration in its own file, stage_<name>.go (stage.go): its services,
+// routes, status section, metrics, doctor check and reload. Provision,
+// /v1/status, /metrics, doctor and the SIGHUP reload loop over them;
+// docs/architecture.md shows how to add one.
 package daemon
 
 import (
@@ -37,13 +41,7 @@ import (
 var Version = "dev"
 
 // App is one running daemon. Create with New, then Provision, then Run.
-//
-// A later stage plugs in between Provision and Run, e.g. transcode:
-//
-//	svc, _ := transcode.New(cfg.Proxy, tools, app.Config().StateDir, app.Catalog(), app.Logger())
-//	app.AddService(daemon.Service{Name: "transcode", Run: svc.Run})
-//	app.API().Handle("/v1/assets/{id}/{output}", svc.Handler())
-//	app.AddStatus(func(s *api.Status) { s.Proxy = svc.Status() })
+// The stages come from the registry (registerStage in stage_<name>.go).
 type App struct {
 	cfg     *config.Config
 	log     *slog.Logger
@@ -56,12 +54,16 @@ type App struct {
 	applianceID string
 
 	services []Service
-	st       stages // transcode, hub sync (stages.go)
-	mu       sync.Mutex
-	sections []func(*api.Status)
+	stages   []provisioned // the registered stages, provisioned (stage.go)
+	st       shared        // stages that other stages use (stage.go)
+	mu       sync.Mutex    // serialises Reload
 	ready    atomic.Bool
 	apiBeats atomic.Uint64
 }
+
+// CatalogDir is where the Badger catalog lives: its own directory under
+// state_dir (transcode writes state_dir/media beside it).
+func CatalogDir(stateDir string) string { return filepath.Join(stateDir, "catalog") }
 
 // New returns an App for a validated config. Nothing is opened yet.
 func New(cfg *config.Config, log *slog.Logger) *App {
@@ -114,7 +116,6 @@ func (a *App) Provision() (err error) {
 	}
 	wd, _ := sd.SdWatchdogEnabled(false)
 	a.services = []Service{
-		{Name: "ingest", Run: a.pipe.Run},
 		{Name: "api", Run: func(ctx context.Context) error { return a.api.Serve(ctx, a.ln) }},
 		{Name: "catalog-gc", Run: a.cat.RunGC, Restart: true},
 		{Name: "catalog-health", Run: a.cat.Health},
@@ -132,39 +133,13 @@ func (a *App) Provision() (err error) {
 		}).Run},
 		{Name: "ready", Run: a.waitReady},
 	}
-	if err := a.provisionStages(); err != nil {
+	if err := a.provisionStages(); err != nil { // stage.go: every registered stage
 		return err
 	}
-	a.mountOps()     // /metrics, /v1/admin/backup (ops.go)
-	a.mountActions() // console actions: retry, rescan, unpark (console.go)
-	if err := a.provisionCards(); err != nil {
-		return err
-	}
+	a.mountOps() // /metrics, /v1/admin/backup (ops.go)
 	log.Info("provisioned", "version", Version, "appliance_id", a.applianceID, "catalog_id", a.cat.CatalogID(), "state_dir", a.cfg.StateDir,
 		"api", a.ln.Addr().String(), "volumes", len(a.cfg.Volumes), "auth", token != "", "watchdog", wd)
 	return nil
-}
-
-// ingestConfig maps the daemon config onto the pipeline's.
-func ingestConfig(c *config.Config) ingest.Config {
-	ic := ingest.Config{
-		Settle:      c.Settle.D(),
-		Rescan:      c.Rescan.D(),
-		Ignore:      c.Ignore,
-		HashWorkers: c.HashWorkers,
-		StateDir:    c.StateDir,
-	}
-	for _, v := range c.Volumes {
-		// Absolute roots: watch events carry paths joined onto the root, and
-		// a relative root ("./watch" in the embedded defaults) would not
-		// match them.
-		p := v.Path
-		if abs, err := filepath.Abs(p); err == nil {
-			p = abs
-		}
-		ic.Volumes = append(ic.Volumes, ingest.Volume{Name: v.Name, Path: p})
-	}
-	return ic
 }
 
 // readToken reads the API token file (trimmed); empty path: no auth. Who
@@ -184,17 +159,9 @@ func readToken(path string) (string, error) {
 	return tok, nil
 }
 
-// AddService adds a service (a later stage) to run under the supervisor.
-// Call between Provision and Run.
+// AddService adds a service to run under the supervisor (a stage's are
+// added by its registration). Call between Provision and Run.
 func (a *App) AddService(s Service) { a.services = append(a.services, s) }
-
-// AddStatus adds a function that fills a section (Proxy, Sync) of the
-// /v1/status document.
-func (a *App) AddStatus(fn func(*api.Status)) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.sections = append(a.sections, fn)
-}
 
 // API returns the HTTP API, to add handlers before Run.
 func (a *App) API() *api.Server { return a.api }
@@ -262,38 +229,53 @@ func (a *App) waitReady(ctx context.Context) error {
 }
 
 // Reload applies a new config (SIGHUP). The caller validated it. Keys that
-// need a restart are reported and keep their old values.
+// need a restart are reported and keep their old values (ReloadConfig).
 func (a *App) Reload(cfg *config.Config) error {
+	_, err := a.ReloadConfig(cfg)
+	return err
+}
+
+// ReloadConfig applies a new, validated config and reports per key what
+// was applied live and what needs a restart (kept at its running value).
+// The daemon's own keys (state_dir, api, appliance_id) need a restart;
+// every registered stage commits its part (Parts.Reload), in order. An
+// error from a stage aborts: the running config stays.
+func (a *App) ReloadConfig(cfg *config.Config) (ReloadReport, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	log := a.log.With("component", "daemon")
 	notify(a.log, "RELOADING=1", "MONOTONIC_USEC="+sd.SdNotifyMonotonicUsec())
 	defer notify(a.log, "READY=1")
-	for _, k := range restartKeys(a.cfg, cfg) {
+	var r ReloadReport
+	old, nc := a.cfg, *cfg
+	for _, k := range []struct {
+		key     string
+		changed bool
+	}{{"state_dir", old.StateDir != nc.StateDir}, {"api", old.API != nc.API}, {"appliance_id", old.ApplianceID != nc.ApplianceID}} {
+		if k.changed {
+			r.NeedRestart(k.key)
+		}
+	}
+	nc.StateDir, nc.API, nc.ApplianceID = old.StateDir, old.API, old.ApplianceID
+	var err error
+	for _, s := range a.stages {
+		if s.Reload == nil {
+			continue
+		}
+		if err = s.Reload(old, &nc, &r); err != nil {
+			err = fmt.Errorf("reload %s: %w", s.name, err)
+			break
+		}
+	}
+	for _, k := range r.Restart {
 		log.Warn("config key changed; takes effect after a restart", "key", k)
 	}
-	a.reloadStages(cfg)
-	if err := a.pipe.Reload(ingestConfig(cfg)); err != nil {
-		return fmt.Errorf("reload ingest: %w", err)
+	if err != nil {
+		return r, err
 	}
-	nc := *cfg
-	nc.StateDir, nc.API, nc.ApplianceID = a.cfg.StateDir, a.cfg.API, a.cfg.ApplianceID
 	a.cfg = &nc
-	log.Info("config reloaded")
-	return nil
-}
-
-func restartKeys(old, nu *config.Config) []string {
-	var ks []string
-	ks = append(ks, cardsRestartKeys(old, nu)...)
-	if old.StateDir != nu.StateDir {
-		ks = append(ks, "state_dir")
-	}
-	if old.API != nu.API {
-		ks = append(ks, "api")
-	}
-	if old.ApplianceID != nu.ApplianceID {
-		ks = append(ks, "appliance_id")
-	}
-	return ks
+	log.Info("config reloaded", "applied", r.Applied, "restart", r.Restart)
+	return r, nil
 }
 
 // probeAPI asks the API for /healthz; the counter advances on success, so
@@ -326,35 +308,19 @@ func dialAddr(listen string) string {
 
 // statusDoc builds GET /v1/status.
 func (a *App) statusDoc(ctx context.Context) any {
-	st := a.pipe.Status()
 	doc := api.Status{
 		Version:     Version,
 		ApplianceID: a.applianceID,
 		Started:     a.started.UTC(),
 		Ready:       a.ready.Load(),
 		Volumes:     []api.VolumeStatus{},
-		Queues:      api.Queues{Settling: st.Queues.Settling, Hashing: st.Queues.Hashing},
-		Ingest:      api.IngestStats{FilesSeen: st.FilesSeen, FilesHashed: st.FilesHashed, BytesHashed: st.BytesHashed},
-	}
-	for _, v := range st.Volumes {
-		doc.Volumes = append(doc.Volumes, api.VolumeStatus{
-			Name: v.Name, Path: v.Path, Online: v.Online, Reason: v.Reason,
-			WatchMode: v.WatchMode, Watches: v.Watches, Files: v.Files, Bytes: v.Bytes,
-			LastScan: v.LastScan, LastScanSeconds: v.LastScanDuration.Seconds(), Scanning: v.Scanning,
-			StalledSeconds: v.Stalled.Seconds(),
-		})
 	}
 	if cat := a.cat; cat != nil {
 		doc.CatalogID = cat.CatalogID()
 		doc.Catalog.LastSeq = cat.LastSeq()
 		doc.Catalog.LSMBytes, doc.Catalog.VlogBytes = cat.Size()
 	}
-	a.mu.Lock()
-	sections := append([]func(*api.Status){}, a.sections...)
-	a.mu.Unlock()
-	for _, fn := range sections {
-		fn(&doc)
-	}
+	a.stageStatus(&doc) // volumes, queues, ingest and every stage's section
 	return doc
 }
 

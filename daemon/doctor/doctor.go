@@ -4,6 +4,10 @@
 // filesystem, the hub bucket and webhook) and says, for each finding, how to
 // fix it.
 //
+// Run does the machine's checks itself; a pipeline stage's own checks (the
+// hub's S3 and webhook probes: S3, Webhook) come in Options.Checks, from the
+// stage's registration in package daemon (daemon.Doctor fills them).
+//
 // It must not open the catalog (a running daemon holds Badger's lock), write
 // anything on the volumes, or send events to the hub: the S3 check writes,
 // reads and deletes one probe object of its own, and the webhook check is a
@@ -64,6 +68,32 @@ type Options struct {
 	// MinFreeBytes below which the state dir FAILs (default 512 MiB); below
 	// 8x it, or 5% of the filesystem, it WARNs.
 	MinFreeBytes uint64
+	// Checks are the registered stages' checks (daemon.Doctor passes
+	// them), run after the machine's, in order.
+	Checks []Check
+}
+
+// A Check is one stage's part of the report: it looks at its own config
+// section (and returns nothing when the stage is not configured), may
+// reach the network within opts.Timeout, and must keep to the package's
+// rules (no catalog, no writes on volumes, no events to the hub).
+type Check func(ctx context.Context, cfg *config.Config, opts Options) []Finding
+
+// S3 is the hub.s3 stage's check (checkS3); nothing without hub.s3.
+func S3(ctx context.Context, cfg *config.Config, opts Options) []Finding {
+	if cfg.Hub.S3 == nil {
+		return nil
+	}
+	return checkS3(ctx, cfg, opts.Timeout)
+}
+
+// Webhook is the hub.webhook stage's check (checkWebhook); nothing
+// without an enabled hub.webhook.
+func Webhook(ctx context.Context, cfg *config.Config, opts Options) []Finding {
+	if w := cfg.Hub.Webhook; w == nil || !w.Enabled() {
+		return nil
+	}
+	return checkWebhook(ctx, cfg, opts.Timeout)
 }
 
 // Run performs every check for cfg (parsed and defaulted).
@@ -102,11 +132,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 		}
 	}
 	add(checkVolumes(cfg)...)
-	if cfg.Hub.S3 != nil {
-		add(checkS3(ctx, cfg, opts.Timeout)...)
-	}
-	if w := cfg.Hub.Webhook; w != nil && w.Enabled() {
-		add(checkWebhook(ctx, cfg, opts.Timeout)...)
+	for _, c := range opts.Checks {
+		add(c(ctx, cfg, opts)...)
 	}
 	r.OK = true
 	for _, f := range r.Findings {

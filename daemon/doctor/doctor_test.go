@@ -243,7 +243,7 @@ func TestWebhook(t *testing.T) {
 	tok := filepath.Join(dir, "hub-token")
 	os.WriteFile(tok, []byte("s3cr3t-hub\n"), 0o600)
 	cfg := parse(t, "state_dir: "+dir+"\nvolumes: []\nhub:\n  webhook:\n    url: "+srv.URL+"/events\n    token_file: "+tok+"\n")
-	r := Run(context.Background(), cfg, Options{MinFreeBytes: 1})
+	r := Run(context.Background(), cfg, Options{MinFreeBytes: 1, Checks: []Check{Webhook}})
 	expect(t, r, "webhook", OK, "405", "no events sent")
 	if heads.Load() != 1 || others.Load() != 0 {
 		t.Fatalf("hub saw %d HEAD and %d other requests, want 1 and 0", heads.Load(), others.Load())
@@ -258,7 +258,7 @@ func TestWebhook(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	cfg = parse(t, "state_dir: "+dir+"\nvolumes: []\nhub:\n  webhook:\n    url: http://"+dead+"/events\n")
-	r = Run(context.Background(), cfg, Options{MinFreeBytes: 1, Timeout: 3 * time.Second})
+	r = Run(context.Background(), cfg, Options{MinFreeBytes: 1, Timeout: 3 * time.Second, Checks: []Check{Webhook}})
 	expect(t, r, "webhook", Fail, "cannot reach", "connection refused")
 }
 
@@ -292,7 +292,7 @@ func TestS3(t *testing.T) {
 			t.Setenv("AWS_ACCESS_KEY_ID", c.key)
 			t.Setenv("AWS_SECRET_ACCESS_KEY", c.secret)
 			cfg := parse(t, yaml(c.bucket))
-			r := Run(ctx, cfg, Options{MinFreeBytes: 1, Timeout: 10 * time.Second})
+			r := Run(ctx, cfg, Options{MinFreeBytes: 1, Timeout: 10 * time.Second, Checks: []Check{S3}})
 			expect(t, r, "s3", c.want, c.contains...)
 			if c.want == OK {
 				expect(t, r, "clock", OK, "clock skew")

@@ -18,7 +18,7 @@ func TestDiskMetrics(t *testing.T) {
 		{"low", diskguard.Status{Low: true, Paths: []diskguard.PathStatus{{Name: "state_dir", Path: "/var/lib/ingestd", FreeBytes: 1 << 20, MinFreeBytes: 2 << 30, Low: true}}}, 1},
 	} {
 		st := tc.st
-		fams := scrape(t, Handler(Sources{Disk: func() (diskguard.Status, bool) { return st, true }}))
+		fams := scrape(t, Handler(Sources{Parts: []Part{Disk(func() (diskguard.Status, bool) { return st, true })}}))
 		lbl := map[string]string{"name": "state_dir", "path": "/var/lib/ingestd"}
 		if v, ok := value(t, fams, "ingestd_disk_free_bytes", lbl); !ok || v != float64(st.Paths[0].FreeBytes) {
 			t.Errorf("%s: disk_free_bytes %v %v", tc.name, v, ok)
@@ -34,7 +34,7 @@ func TestDiskMetrics(t *testing.T) {
 		}
 	}
 	// Guard not running: no series.
-	fams := scrape(t, Handler(Sources{Disk: func() (diskguard.Status, bool) { return diskguard.Status{}, false }}))
+	fams := scrape(t, Handler(Sources{Parts: []Part{Disk(func() (diskguard.Status, bool) { return diskguard.Status{}, false })}}))
 	if _, ok := fams["ingestd_disk_paused"]; ok {
 		t.Error("disk series without a guard")
 	}

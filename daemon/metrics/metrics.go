@@ -1,12 +1,15 @@
 // Package metrics serves ingestd's GET /metrics in the Prometheus text
 // format. It is one custom prometheus.Collector that reads the components'
-// own Status() snapshots at scrape time (ingest pipeline, catalog, transcode
-// lanes, S3 pusher, webhook notifier), plus the Go and process collectors.
+// own Status() snapshots at scrape time, one Part per running stage (ingest
+// pipeline, catalog, transcode lanes, S3 pusher, webhook notifier, disk
+// guard, cards), plus the Go and process collectors.
 //
 // It owns metric names, labels and the registry only. It must not keep
 // counters of its own, start goroutines, or be imported by the components:
-// they stay free of Prometheus, and a component that is not running simply
-// contributes no series (each Sources func is optional).
+// they stay free of Prometheus. Package daemon builds the Parts from each
+// stage's registration (daemon/stage_<name>.go); a stage that is not
+// running contributes no Part, hence no series. A new stage's series are a
+// Part of its own, with descriptors from NewDesc.
 package metrics
 
 import (
@@ -24,20 +27,29 @@ import (
 	"github.com/ingestd/ingestd/transcode"
 )
 
-// Sources are the snapshots read at each scrape. Every field is optional;
-// a func returning ok=false (stage not running) adds no series.
+// Sources are what is read at each scrape.
 type Sources struct {
 	Version string
-	Ingest  func() ingest.Status
-	// Catalog returns Badger's LSM and value-log sizes and the last event seq.
-	Catalog func() (lsm, vlog int64, lastSeq uint64)
-	Proxy   func() (transcode.Status, bool)
-	S3      func() (s3push.Status, bool)
-	Webhook func() (webhook.Status, bool)
-	// Disk is the free-space guard (state dir, offload volume).
-	Disk func() (diskguard.Status, bool)
-	// Cards are the destinations of the cards being offloaded or filled.
-	Cards func() []CardDest
+	// Parts are the running stages' series (and the catalog's).
+	Parts []Part
+}
+
+// A Part is one stage's series: Collect reads the stage's snapshot and
+// emits one sample per series. Descs lists the descriptors Collect may
+// use beyond the ones this package defines (a new stage's own, from
+// NewDesc); a Part of this package leaves it empty.
+type Part struct {
+	Descs   []*prometheus.Desc
+	Collect func(emit Emit)
+}
+
+// Emit sends one sample: descriptor, type, value and label values in the
+// descriptor's order.
+type Emit func(d *prometheus.Desc, t prometheus.ValueType, v float64, labelValues ...string)
+
+// NewDesc is a descriptor named ingestd_<name>, for a stage's own Part.
+func NewDesc(name, help string, labels ...string) *prometheus.Desc {
+	return desc(name, help, labels...)
 }
 
 // CardDest is one destination of a card in progress (cards section of the
@@ -114,8 +126,18 @@ func NewCollector(src Sources) *Collector { return &Collector{src: src} }
 
 // Describe sends every descriptor the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	seen := map[*prometheus.Desc]bool{}
 	for _, d := range allDescs {
+		seen[d] = true
 		ch <- d
+	}
+	for _, p := range c.src.Parts {
+		for _, d := range p.Descs {
+			if !seen[d] {
+				seen[d] = true
+				ch <- d
+			}
+		}
 	}
 }
 
@@ -133,124 +155,165 @@ func unix(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
 
+const gauge, counter = prometheus.GaugeValue, prometheus.CounterValue
+
 // Collect reads the sources and sends one sample per series.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	m := func(d *prometheus.Desc, t prometheus.ValueType, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(d, t, v, lv...)
 	}
-	const G, C = prometheus.GaugeValue, prometheus.CounterValue
 	if c.src.Version != "" {
-		m(dBuild, G, 1, c.src.Version)
+		m(dBuild, gauge, 1, c.src.Version)
 	}
-	if c.src.Ingest != nil {
-		st := c.src.Ingest()
-		m(dFilesSeen, C, float64(st.FilesSeen))
-		m(dFilesHashed, C, float64(st.FilesHashed))
-		m(dBytesHashed, C, float64(st.BytesHashed))
-		m(dFilesRejct, C, float64(st.FilesRejected))
-		m(dQueue, G, float64(st.Queues.Settling), "settling")
-		m(dQueue, G, float64(st.Queues.Hashing), "hashing")
-		for _, v := range st.Volumes {
-			m(dVolOnline, G, b2f(v.Online), v.Name)
-			m(dVolScanning, G, b2f(v.Scanning), v.Name)
-			m(dVolStalled, G, v.Stalled.Seconds(), v.Name)
-			m(dVolFiles, G, float64(v.Files), v.Name)
-			m(dVolBytes, G, float64(v.Bytes), v.Name)
-			m(dVolWatches, G, float64(v.Watches), v.Name)
-			m(dVolWalkMode, G, b2f(v.WatchMode == "walk"), v.Name)
-			if !v.LastScan.IsZero() {
-				m(dVolLastScan, G, unix(v.LastScan), v.Name)
-				m(dVolScanSecs, G, v.LastScanDuration.Seconds(), v.Name)
-			}
-		}
-	}
-	var lastSeq uint64
-	if c.src.Catalog != nil {
-		lsm, vlog, seq := c.src.Catalog()
-		lastSeq = seq
-		m(dCatSize, G, float64(lsm), "lsm")
-		m(dCatSize, G, float64(vlog), "vlog")
-		m(dCatSeq, G, float64(seq))
-	}
-	if c.src.Proxy != nil {
-		if st, ok := c.src.Proxy(); ok {
-			collectProxy(m, st)
-		}
-	}
-	if c.src.S3 != nil {
-		if st, ok := c.src.S3(); ok {
-			m(dS3Uploaded, C, float64(st.BytesUploaded))
-			m(dS3Synced, C, float64(st.AssetsSynced))
-			m(dS3Skipped, C, float64(st.ObjectsSkipped))
-			m(dS3Backlog, G, float64(st.BacklogAssets), "assets")
-			m(dS3Backlog, G, float64(st.BacklogObjects), "objects")
-			m(dS3Backlog, G, float64(st.BacklogBytes), "bytes")
-			m(dQueue, G, float64(st.BacklogObjects), "sync")
-			m(dS3InFlight, G, float64(len(st.InFlight)))
-			m(dS3LastOK, G, unix(st.LastSuccess))
-			m(dS3Failing, G, b2f(!st.RetryAt.IsZero()))
-			m(dS3RateLimit, G, st.RateLimitBytes)
-		}
-	}
-	if c.src.Disk != nil {
-		if st, ok := c.src.Disk(); ok {
-			for _, p := range st.Paths {
-				m(dDiskFree, G, float64(p.FreeBytes), p.Name, p.Path)
-				m(dDiskFloor, G, float64(p.MinFreeBytes), p.Name, p.Path)
-				m(dDiskLow, G, b2f(p.Low), p.Name, p.Path)
-			}
-			m(dDiskLowAny, G, b2f(st.Low))
-		}
-	}
-	if c.src.Cards != nil {
-		safe := map[[2]string]bool{}
-		for _, d := range c.src.Cards() {
-			m(dCardDone, G, float64(d.Done), d.Card, d.Key, d.Dest)
-			m(dCardVerif, G, float64(d.Verified), d.Card, d.Key, d.Dest)
-			m(dCardTotal, G, float64(d.Total), d.Card, d.Key, d.Dest)
-			m(dCardRate, G, d.Rate, d.Card, d.Key, d.Dest)
-			m(dCardETA, G, d.ETA, d.Card, d.Key, d.Dest)
-			m(dCardDestOK, G, b2f(d.State == "verified"), d.Card, d.Key, d.Dest)
-			k := [2]string{d.Card, d.Key}
-			if _, ok := safe[k]; !ok {
-				safe[k] = d.Safe
-				m(dCardSafe, G, b2f(d.Safe), d.Card, d.Key)
-			}
-		}
-	}
-	if c.src.Webhook != nil {
-		if st, ok := c.src.Webhook(); ok {
-			m(dHookSeq, G, float64(st.Delivered))
-			m(dHookEvents, C, float64(st.Events))
-			m(dHookBatches, C, float64(st.Batches))
-			m(dHookLastOK, G, unix(st.LastSuccess))
-			m(dHookParked, G, b2f(st.Parked != nil))
-			if c.src.Catalog != nil && lastSeq >= st.Delivered {
-				m(dHookBacklog, G, float64(lastSeq-st.Delivered))
-			}
+	for _, p := range c.src.Parts {
+		if p.Collect != nil {
+			p.Collect(m)
 		}
 	}
 }
 
-func collectProxy(m func(*prometheus.Desc, prometheus.ValueType, float64, ...string), st transcode.Status) {
-	const G, C = prometheus.GaugeValue, prometheus.CounterValue
+// Ingest is the ingest pipeline's series (files, bytes, queues, volumes).
+func Ingest(status func() ingest.Status) Part {
+	return Part{Collect: func(m Emit) {
+		st := status()
+		m(dFilesSeen, counter, float64(st.FilesSeen))
+		m(dFilesHashed, counter, float64(st.FilesHashed))
+		m(dBytesHashed, counter, float64(st.BytesHashed))
+		m(dFilesRejct, counter, float64(st.FilesRejected))
+		m(dQueue, gauge, float64(st.Queues.Settling), "settling")
+		m(dQueue, gauge, float64(st.Queues.Hashing), "hashing")
+		for _, v := range st.Volumes {
+			m(dVolOnline, gauge, b2f(v.Online), v.Name)
+			m(dVolScanning, gauge, b2f(v.Scanning), v.Name)
+			m(dVolStalled, gauge, v.Stalled.Seconds(), v.Name)
+			m(dVolFiles, gauge, float64(v.Files), v.Name)
+			m(dVolBytes, gauge, float64(v.Bytes), v.Name)
+			m(dVolWatches, gauge, float64(v.Watches), v.Name)
+			m(dVolWalkMode, gauge, b2f(v.WatchMode == "walk"), v.Name)
+			if !v.LastScan.IsZero() {
+				m(dVolLastScan, gauge, unix(v.LastScan), v.Name)
+				m(dVolScanSecs, gauge, v.LastScanDuration.Seconds(), v.Name)
+			}
+		}
+	}}
+}
+
+// Catalog is Badger's LSM and value-log sizes and the last event seq.
+func Catalog(size func() (lsm, vlog int64, lastSeq uint64)) Part {
+	return Part{Collect: func(m Emit) {
+		lsm, vlog, seq := size()
+		m(dCatSize, gauge, float64(lsm), "lsm")
+		m(dCatSize, gauge, float64(vlog), "vlog")
+		m(dCatSeq, gauge, float64(seq))
+	}}
+}
+
+// Proxy is the transcode stage's series; ok=false (not running): none.
+func Proxy(status func() (transcode.Status, bool)) Part {
+	return Part{Collect: func(m Emit) {
+		if st, ok := status(); ok {
+			collectProxy(m, st)
+		}
+	}}
+}
+
+// S3 is the hub.s3 pusher's series; ok=false: none.
+func S3(status func() (s3push.Status, bool)) Part {
+	return Part{Collect: func(m Emit) {
+		st, ok := status()
+		if !ok {
+			return
+		}
+		m(dS3Uploaded, counter, float64(st.BytesUploaded))
+		m(dS3Synced, counter, float64(st.AssetsSynced))
+		m(dS3Skipped, counter, float64(st.ObjectsSkipped))
+		m(dS3Backlog, gauge, float64(st.BacklogAssets), "assets")
+		m(dS3Backlog, gauge, float64(st.BacklogObjects), "objects")
+		m(dS3Backlog, gauge, float64(st.BacklogBytes), "bytes")
+		m(dQueue, gauge, float64(st.BacklogObjects), "sync")
+		m(dS3InFlight, gauge, float64(len(st.InFlight)))
+		m(dS3LastOK, gauge, unix(st.LastSuccess))
+		m(dS3Failing, gauge, b2f(!st.RetryAt.IsZero()))
+		m(dS3RateLimit, gauge, st.RateLimitBytes)
+	}}
+}
+
+// Disk is the free-space guard's series (state dir, card destinations,
+// watched volumes); ok=false: none.
+func Disk(status func() (diskguard.Status, bool)) Part {
+	return Part{Collect: func(m Emit) {
+		st, ok := status()
+		if !ok {
+			return
+		}
+		for _, p := range st.Paths {
+			m(dDiskFree, gauge, float64(p.FreeBytes), p.Name, p.Path)
+			m(dDiskFloor, gauge, float64(p.MinFreeBytes), p.Name, p.Path)
+			m(dDiskLow, gauge, b2f(p.Low), p.Name, p.Path)
+		}
+		m(dDiskLowAny, gauge, b2f(st.Low))
+	}}
+}
+
+// Cards are the destinations of the cards being offloaded or filled.
+func Cards(dests func() []CardDest) Part {
+	return Part{Collect: func(m Emit) {
+		safe := map[[2]string]bool{}
+		for _, d := range dests() {
+			m(dCardDone, gauge, float64(d.Done), d.Card, d.Key, d.Dest)
+			m(dCardVerif, gauge, float64(d.Verified), d.Card, d.Key, d.Dest)
+			m(dCardTotal, gauge, float64(d.Total), d.Card, d.Key, d.Dest)
+			m(dCardRate, gauge, d.Rate, d.Card, d.Key, d.Dest)
+			m(dCardETA, gauge, d.ETA, d.Card, d.Key, d.Dest)
+			m(dCardDestOK, gauge, b2f(d.State == "verified"), d.Card, d.Key, d.Dest)
+			k := [2]string{d.Card, d.Key}
+			if _, ok := safe[k]; !ok {
+				safe[k] = d.Safe
+				m(dCardSafe, gauge, b2f(d.Safe), d.Card, d.Key)
+			}
+		}
+	}}
+}
+
+// Webhook is the hub.webhook notifier's series; ok=false: none. lastSeq
+// (the catalog's last event seq; nil: unknown) gives the backlog.
+func Webhook(status func() (webhook.Status, bool), lastSeq func() uint64) Part {
+	return Part{Collect: func(m Emit) {
+		st, ok := status()
+		if !ok {
+			return
+		}
+		m(dHookSeq, gauge, float64(st.Delivered))
+		m(dHookEvents, counter, float64(st.Events))
+		m(dHookBatches, counter, float64(st.Batches))
+		m(dHookLastOK, gauge, unix(st.LastSuccess))
+		m(dHookParked, gauge, b2f(st.Parked != nil))
+		if lastSeq != nil {
+			if seq := lastSeq(); seq >= st.Delivered {
+				m(dHookBacklog, gauge, float64(seq-st.Delivered))
+			}
+		}
+	}}
+}
+
+func collectProxy(m Emit, st transcode.Status) {
 	// Every result x lane pair is always present (0 until it happens), so
 	// rate() and increase() see the first job.
 	for _, lane := range proxyLanes {
 		for _, r := range proxyResults {
-			m(dProxyJobs, C, float64(st.DoneByLane[lane][r]), r, lane)
+			m(dProxyJobs, counter, float64(st.DoneByLane[lane][r]), r, lane)
 		}
 	}
 	running := 0
 	for _, l := range st.Lanes {
-		m(dProxyLane, G, float64(l.Queued), l.Name, "queued")
-		m(dProxyLane, G, float64(l.Running), l.Name, "running")
-		m(dProxyLane, G, float64(l.Slots), l.Name, "slots")
+		m(dProxyLane, gauge, float64(l.Queued), l.Name, "queued")
+		m(dProxyLane, gauge, float64(l.Running), l.Name, "running")
+		m(dProxyLane, gauge, float64(l.Slots), l.Name, "slots")
 		running += l.Running
 	}
-	m(dQueue, G, float64(st.Queued), "proxy_queued")
-	m(dQueue, G, float64(running), "proxy_running")
-	m(dProxyGPU, G, b2f(st.Capabilities.GPU()))
+	m(dQueue, gauge, float64(st.Queued), "proxy_queued")
+	m(dQueue, gauge, float64(running), "proxy_running")
+	m(dProxyGPU, gauge, b2f(st.Capabilities.GPU()))
 }
 
 // NewRegistry returns a registry with the collector and the Go and process

@@ -111,8 +111,10 @@ func TestIngestActivity(t *testing.T) {
 	}
 	h := Handler(Sources{
 		Version: "test",
-		Ingest:  pipe.Status,
-		Catalog: func() (int64, int64, uint64) { l, v := cat.Size(); return l, v, cat.LastSeq() },
+		Parts: []Part{
+			Ingest(pipe.Status),
+			Catalog(func() (int64, int64, uint64) { l, v := cat.Size(); return l, v, cat.LastSeq() }),
+		},
 	})
 	before := scrape(t, h)
 	if v := must(t, before, "ingestd_ingest_hashed_bytes_total", nil); v != 0 {
@@ -192,24 +194,24 @@ func TestIngestActivity(t *testing.T) {
 // sync series from their Status snapshots.
 func TestStageSeries(t *testing.T) {
 	last := time.Date(2026, 11, 23, 9, 0, 38, 0, time.UTC)
-	h := Handler(Sources{
-		Catalog: func() (int64, int64, uint64) { return 10, 20, 100 },
-		Proxy: func() (transcode.Status, bool) {
+	h := Handler(Sources{Parts: []Part{
+		Catalog(func() (int64, int64, uint64) { return 10, 20, 100 }),
+		Proxy(func() (transcode.Status, bool) {
 			return transcode.Status{
 				Lanes:      []transcode.LaneStatus{{Name: "gpu", Slots: 2, Queued: 3, Running: 2}, {Name: "cpu", Slots: 1, Queued: 0, Running: 1}},
 				Queued:     3,
 				Done:       map[string]int{"ready": 5, "failed": 1},
 				DoneByLane: map[string]map[string]int{"gpu": {"ready": 4}, "cpu": {"ready": 1, "failed": 1}},
 			}, true
-		},
-		S3: func() (s3push.Status, bool) {
+		}),
+		S3(func() (s3push.Status, bool) {
 			return s3push.Status{BacklogAssets: 3, BacklogObjects: 9, BacklogBytes: 16367928, BytesUploaded: 987654321,
 				AssetsSynced: 120, LastSuccess: last, InFlight: []s3push.InFlight{{Key: "k", Bytes: 1, Total: 2}}}, true
-		},
-		Webhook: func() (webhook.Status, bool) {
+		}),
+		Webhook(func() (webhook.Status, bool) {
 			return webhook.Status{Delivered: 90, Events: 90, Batches: 3, Parked: &webhook.Parked{}}, true
-		},
-	})
+		}, func() uint64 { return 100 }),
+	}})
 	fams := scrape(t, h)
 	for _, c := range []struct {
 		name   string
@@ -254,16 +256,15 @@ func BenchmarkScrape(b *testing.B) {
 	for i := range 32 {
 		st.Volumes = append(st.Volumes, ingest.VolumeStatus{Name: "vol" + string(rune('a'+i%26)) + string(rune('0'+i/26)), Online: true, LastScan: time.Now()})
 	}
-	h := Handler(Sources{
-		Version: "bench",
-		Ingest:  func() ingest.Status { return st },
-		Catalog: func() (int64, int64, uint64) { return 1 << 20, 1 << 30, 123456 },
-		Proxy: func() (transcode.Status, bool) {
+	h := Handler(Sources{Version: "bench", Parts: []Part{
+		Ingest(func() ingest.Status { return st }),
+		Catalog(func() (int64, int64, uint64) { return 1 << 20, 1 << 30, 123456 }),
+		Proxy(func() (transcode.Status, bool) {
 			return transcode.Status{Lanes: []transcode.LaneStatus{{Name: "gpu"}, {Name: "cpu"}}, DoneByLane: map[string]map[string]int{"cpu": {"ready": 5}}}, true
-		},
-		S3:      func() (s3push.Status, bool) { return s3push.Status{BytesUploaded: 1e9}, true },
-		Webhook: func() (webhook.Status, bool) { return webhook.Status{Delivered: 100}, true },
-	})
+		}),
+		S3(func() (s3push.Status, bool) { return s3push.Status{BytesUploaded: 1e9}, true }),
+		Webhook(func() (webhook.Status, bool) { return webhook.Status{Delivered: 100}, true }, func() uint64 { return 123456 }),
+	}})
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,6 +1,6 @@
 package daemon
 
-// Wiring of the free-space guard (daemon/diskguard): the state dir and the
+// The disk guard stage: wiring of the free-space guard (daemon/diskguard): the state dir and the
 // card destination volumes are checked against disk.min_free; below it, ingest
 // (hashing and cataloging), transcode and card offload pause, with an
 // event, a status section, metrics and a log line, and they resume by
@@ -11,11 +11,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/diskguard"
+	"github.com/ingestd/ingestd/daemon/metrics"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -34,9 +35,15 @@ type DiskStatus struct {
 	Paused []string `json:"paused"`
 }
 
+func init() {
+	registerStage(Stage{Name: "disk", Order: orderDisk, Provision: provisionDisk})
+}
+
 // provisionDisk builds the guard, checks once (a daemon started on a full
-// disk starts paused) and registers its service and status section.
-func (a *App) provisionDisk() error {
+// disk starts paused), gates the transcode stage on the state dir and
+// returns its service, status section, metrics and reload (disk.min_free
+// is applied at once).
+func provisionDisk(a *App) (*Parts, error) {
 	paths := []diskguard.Path{{Name: diskStateDir, Path: a.cfg.StateDir}}
 	if c := a.cfg.Cards; c != nil {
 		// Every destination volume of the cards (cards.destinations, or
@@ -47,11 +54,7 @@ func (a *App) provisionDisk() error {
 		}
 		for _, v := range a.cfg.Volumes {
 			if dest[v.Name] {
-				p := v.Path
-				if abs, err := filepath.Abs(p); err == nil {
-					p = abs
-				}
-				paths = append(paths, diskguard.Path{Name: diskOffloadPrefix + v.Name, Path: p})
+				paths = append(paths, diskguard.Path{Name: diskOffloadPrefix + v.Name, Path: v.Path}) // absolute: config.Validate
 			}
 		}
 	}
@@ -63,28 +66,27 @@ func (a *App) provisionDisk() error {
 		guarded[p.Path] = true
 	}
 	for _, v := range a.cfg.Volumes {
-		p := v.Path
-		if abs, err := filepath.Abs(p); err == nil {
-			p = abs
-		}
-		if !guarded[p] { // a card destination is already there, with its floor
-			paths = append(paths, diskguard.Path{Name: diskVolumePrefix + v.Name, Path: p, ReportOnly: true})
+		if !guarded[v.Path] { // a card destination is already there, with its floor
+			paths = append(paths, diskguard.Path{Name: diskVolumePrefix + v.Name, Path: v.Path, ReportOnly: true})
 		}
 	}
 	g, err := diskguard.New(a.cfg.Disk, paths, a.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a.st.disk = g
 	a.st.diskCards = a.cfg.Cards != nil
 	g.OnChange(a.diskChanged)
 	g.Check()
-	a.AddService(Service{Name: "diskguard", Run: g.Run})
-	a.AddStatus(func(s *api.Status) { s.Disk = a.diskStatus() })
 	if t := a.st.transcode; t != nil {
 		t.SetGate(a.diskGate(diskStateDir))
 	}
-	return nil
+	return &Parts{
+		Services: []Service{{Name: "diskguard", Run: g.Run}},
+		Status:   func(s *api.Status) { s.Disk = a.diskStatus() },
+		Metrics:  []metrics.Part{metrics.Disk(func() (diskguard.Status, bool) { return g.Status(), true })},
+		Reload:   a.reloadDisk,
+	}, nil
 }
 
 // diskGate is what a writer waits on before a job: the named paths (all
@@ -155,14 +157,16 @@ func (a *App) diskChanged(p diskguard.PathStatus) {
 }
 
 // reloadDisk applies a changed disk.min_free at once.
-func (a *App) reloadDisk(c diskguard.Config) {
-	if g := a.st.disk; g != nil {
-		if err := g.SetConfig(c); err != nil {
-			a.log.Error("disk.min_free not reloaded, keeping the running one", "component", "daemon", "err", err)
-			return
-		}
-		g.Check()
+func (a *App) reloadDisk(old, nu *config.Config, r *ReloadReport) error {
+	g := a.st.disk
+	if err := g.SetConfig(nu.Disk); err != nil {
+		a.log.Error("disk.min_free not reloaded, keeping the running one", "component", "daemon", "err", err)
+		nu.Disk = old.Disk
+		return nil
 	}
+	r.Apply(changedKeys("disk", old.Disk, nu.Disk)...)
+	g.Check()
+	return nil
 }
 
 // printDisk prints the disk line(s) of `ingestd status`.
