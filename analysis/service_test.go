@@ -17,6 +17,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -37,16 +38,8 @@ func TestServiceRunsAfterProxyAndAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc.SetProxyBusy(busy)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
 		t0 := time.Now()
-		go func() { done <- svc.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}()
+		defer testutil.Start(t, "analysis service", svc.Run)()
 		for catalogtest.CountEvents(t, cat, storage.EvAnalysisReady, id) < want {
 			if time.Since(t0) > time.Minute {
 				t.Fatalf("no analysis.ready #%d after a minute", want)
@@ -154,15 +147,7 @@ printf '{"data":{"words":1},"files":["transcript.vtt"]}'`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	defer testutil.Start(t, "analysis service", svc.Run)()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		st := svc.Status()
