@@ -1,109 +1,64 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/internal/redact"
-	"github.com/ingestd/ingestd/sync/s3push"
+	"github.com/ingestd/ingestd/sync/hubstore"
 	"github.com/ingestd/ingestd/sync/webhook"
 )
 
 const credFix = "check the AWS credential chain of the ingestd user (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the unit's EnvironmentFile, or AWS_SHARED_CREDENTIALS_FILE under /etc) and that the bucket policy allows s3:PutObject, s3:GetObject and s3:DeleteObject on the prefix"
 
-// checkS3 writes, reads back and deletes a probe object under
-// <prefix>/<appliance_id>/ with the daemon's client settings, and compares
-// our clock with the server's Date header. It never touches the catalog.
+// checkS3 runs the pusher's probe (hubstore.Probe: put, read back and
+// delete a probe object under <prefix>/<appliance_id>/, clock skew against
+// the server's Date header) with the daemon's client settings. It never
+// touches the catalog.
 func checkS3(ctx context.Context, cfg *config.Config, timeout time.Duration) []Finding {
 	return redactFindings(s3Findings(ctx, cfg, timeout))
 }
 
 func s3Findings(ctx context.Context, cfg *config.Config, timeout time.Duration) []Finding {
 	c := *cfg.Hub.S3
-	where := redact.URL(c.Endpoint)
-	if where == "" {
-		where = "AWS S3 (" + c.Region + ")"
-	}
-	target := fmt.Sprintf("bucket %q at %s", c.Bucket, where)
 	ctx, cancel := context.WithTimeout(ctx, 4*timeout)
 	defer cancel()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
-		awsconfig.WithRegion(c.Region),
-		// The daemon's client (connect, response and stall timeouts; keeps
-		// AWS_CA_BUNDLE working), each request bounded by timeout.
-		awsconfig.WithHTTPClient(s3push.HTTPClient(c).WithTimeout(timeout)),
-		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
-		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-		awsconfig.WithRetryMaxAttempts(1),
-	)
+	// The daemon's store (connect, response and stall timeouts; keeps
+	// AWS_CA_BUNDLE working), one attempt per request, each bounded by
+	// timeout.
+	st, err := hubstore.NewS3(hubstore.S3Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, PathStyle: c.PathStyle,
+		Timeout: c.Timeout, StallTimeout: c.StallTimeout, RequestTimeout: timeout})
 	if err != nil {
 		return []Finding{{Check: "s3", Level: Fail, Message: "AWS configuration: " + err.Error(), Fix: credFix}}
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.Endpoint)
-		}
-		o.UsePathStyle = c.PathStyle
-	})
+	where := st.Endpoint()
+	target := fmt.Sprintf("bucket %q at %s", c.Bucket, where)
 	app := cfg.ApplianceID
 	if app == "" {
 		app = "ingestd-doctor"
 	}
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	key := path.Join(c.Prefix, app, ".ingestd-doctor-probe-"+hex.EncodeToString(rnd[:]))
-	body := []byte("ingestd doctor probe " + time.Now().UTC().Format(time.RFC3339Nano))
-	fail := func(op string, err error) []Finding {
-		return []Finding{{Check: "s3", Level: Fail, Message: fmt.Sprintf("%s: %s of probe object %s failed: %s", target, op, key, s3Reason(err)), Fix: s3Fix(err)}}
+	dir := path.Join(c.Prefix, app)
+	// The probe the pusher runs (s3push.Pusher.Check).
+	r, err := hubstore.Probe(ctx, st, dir)
+	var pe *hubstore.ProbeError
+	switch {
+	case errors.As(err, &pe) && errors.Is(err, hubstore.ErrProbeMismatch):
+		return []Finding{{Check: "s3", Level: Fail, Message: fmt.Sprintf("%s: probe %s: %v", target, pe.Key, pe.Err), Fix: "check for a proxy or gateway rewriting objects"}}
+	case errors.As(err, &pe):
+		return []Finding{{Check: "s3", Level: Fail, Message: fmt.Sprintf("%s: %s of probe object %s failed: %s", target, pe.Op, pe.Key, s3Reason(pe.Err)), Fix: s3Fix(pe.Err)}}
+	case err != nil:
+		return []Finding{{Check: "s3", Level: Fail, Message: fmt.Sprintf("%s: probe failed: %s", target, s3Reason(err)), Fix: s3Fix(err)}}
 	}
-	sent := time.Now()
-	out, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.Bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))})
-	if err != nil {
-		return fail("put", err)
-	}
-	rtt := time.Since(sent)
-	var skewF *Finding
-	if raw, ok := awsmw.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
-		if d, err := http.ParseTime(raw.Header.Get("Date")); err == nil {
-			skewF = skewFinding(sent.Add(rtt/2).Sub(d), where)
-		}
-	}
-	get, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &c.Bucket, Key: &key})
-	if err != nil {
-		return fail("get", err)
-	}
-	got, err := io.ReadAll(get.Body)
-	get.Body.Close()
-	if err != nil {
-		return fail("get", err)
-	}
-	if !bytes.Equal(got, body) {
-		return []Finding{{Check: "s3", Level: Fail, Message: fmt.Sprintf("%s: probe %s read back %d bytes that differ from the %d written", target, key, len(got), len(body)), Fix: "check for a proxy or gateway rewriting objects"}}
-	}
-	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &c.Bucket, Key: &key}); err != nil {
-		return fail("delete", err)
-	}
-	fs := []Finding{{Check: "s3", Level: OK, Message: fmt.Sprintf("%s: put, get and delete of a probe object under %s/ work (%s round trip)", target, path.Join(c.Prefix, app), rtt.Round(time.Millisecond))}}
-	if skewF != nil {
-		fs = append(fs, *skewF)
+	fs := []Finding{{Check: "s3", Level: OK, Message: fmt.Sprintf("%s: put, get and delete of a probe object under %s/ work (%s round trip)", target, dir, r.RTT.Round(time.Millisecond))}}
+	if r.SkewKnown {
+		fs = append(fs, *skewFinding(r.Skew, where))
 	} else {
 		fs = append(fs, Finding{Check: "clock", Level: Warn, Message: "the S3 server sent no Date header; clock skew not measured", Fix: "make sure NTP runs (timedatectl)"})
 	}
@@ -118,24 +73,22 @@ func skewFinding(skew time.Duration, where string) *Finding {
 	msg := fmt.Sprintf("clock skew %s against %s", skew.Round(time.Millisecond), where)
 	fix := "enable NTP: timedatectl set-ntp true (or chrony/systemd-timesyncd)"
 	switch {
-	case abs > s3push.MaxClockSkew:
-		return &Finding{Check: "clock", Level: Fail, Message: msg + fmt.Sprintf(": beyond %s; S3 refuses requests signed more than 15 minutes off", s3push.MaxClockSkew), Fix: fix}
+	case abs > hubstore.MaxClockSkew:
+		return &Finding{Check: "clock", Level: Fail, Message: msg + fmt.Sprintf(": beyond %s; S3 refuses requests signed more than 15 minutes off", hubstore.MaxClockSkew), Fix: fix}
 	case abs > 30*time.Second:
 		return &Finding{Check: "clock", Level: Warn, Message: msg + ": event times will be off", Fix: fix}
 	}
 	return &Finding{Check: "clock", Level: OK, Message: msg}
 }
 
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
+// s3Reason explains a probe failure; err is the store's error (a
+// *hubstore.Error), whose cause is the SDK's.
 func s3Reason(err error) string {
-	switch code := apiCode(err); code {
+	var he *hubstore.Error
+	if errors.As(err, &he) && he.Err != nil {
+		err = he.Err
+	}
+	switch code := hubstore.ErrorCode(err); code {
 	case "InvalidAccessKeyId":
 		return "credentials rejected: the access key id is unknown to the server (" + code + ")"
 	case "SignatureDoesNotMatch":
@@ -155,7 +108,11 @@ func s3Reason(err error) string {
 }
 
 func s3Fix(err error) string {
-	switch apiCode(err) {
+	var he *hubstore.Error
+	if errors.As(err, &he) && he.Err != nil {
+		err = he.Err
+	}
+	switch hubstore.ErrorCode(err) {
 	case "NoSuchBucket":
 		return "create the bucket, or correct hub.s3.bucket / hub.s3.endpoint"
 	case "RequestTimeTooSkewed":

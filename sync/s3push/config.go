@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ingestd/ingestd/internal/redact"
+	"github.com/ingestd/ingestd/sync/hubstore"
 )
 
 // Defaults applied by SetDefaults.
 const (
 	DefaultPartSize    = 16 << 20
-	MinPartSize        = 5 << 20
-	MaxPartSize        = 5 << 30
+	MinPartSize        = hubstore.MinPartSize
+	MaxPartSize        = hubstore.MaxPartSize
 	DefaultConcurrency = 4
 	DefaultRetryMin    = time.Second
 	DefaultRetryMax    = 5 * time.Minute
@@ -24,11 +24,11 @@ const (
 	DefaultMultipartThreshold = DefaultPartSize
 	// DefaultTimeout bounds connecting, the TLS handshake and the wait for
 	// a response's headers once the request is sent.
-	DefaultTimeout = 30 * time.Second
+	DefaultTimeout = hubstore.DefaultTimeout
 	// DefaultStallTimeout: a connection on which no byte moved, either
 	// way, for this long while a request is in progress is closed and the
 	// request fails (and is retried).
-	DefaultStallTimeout = 60 * time.Second
+	DefaultStallTimeout = hubstore.DefaultStallTimeout
 )
 
 // Config is the yaml section hub.s3. Credentials come from the standard AWS
@@ -64,11 +64,7 @@ type Config struct {
 }
 
 // Window is one time-of-day bandwidth rule.
-type Window struct {
-	From string `yaml:"from"` // HH:MM, local time
-	To   string `yaml:"to"`   // HH:MM; To < From crosses midnight; To == From is all day
-	Rate string `yaml:"rate"` // "20MiB/s", "500KiB/s", "80Mbit/s", "unlimited"
-}
+type Window = hubstore.Window
 
 // SetDefaults fills keys left empty.
 func (c *Config) SetDefaults() {
@@ -143,16 +139,17 @@ func (c Config) Validate() error {
 	if c.StallTimeout < time.Second || c.StallTimeout > time.Hour {
 		return keyErr("stall_timeout", "must be between 1s and 1h, got %s", c.StallTimeout)
 	}
-	sched, err := ParseSchedule(c.Bandwidth)
+	sched, err := hubstore.ParseSchedule(c.Bandwidth)
 	if err != nil {
-		return err
+		return fmt.Errorf("hub.s3.%w", err)
 	}
-	// The limiter hands out chunk bytes at a time: at a very low rate the
+	// The limiter hands out Chunk bytes at a time: at a very low rate the
 	// connection would sit idle past the stall timeout between two chunks.
-	for i, r := range sched.rules {
-		if r.rate > 0 && time.Duration(float64(chunk)/r.rate*float64(time.Second)) > c.StallTimeout/2 {
+	const chunk = hubstore.Chunk
+	for i, r := range sched.Rules() {
+		if r.Rate > 0 && time.Duration(float64(chunk)/r.Rate*float64(time.Second)) > c.StallTimeout/2 {
 			return keyErr(fmt.Sprintf("bandwidth[%d].rate", i), "%s is too slow for hub.s3.stall_timeout %s (at least %.0f bytes/s, or raise stall_timeout)",
-				r.text, c.StallTimeout, 2*float64(chunk)/c.StallTimeout.Seconds())
+				r.Text, c.StallTimeout, 2*float64(chunk)/c.StallTimeout.Seconds())
 		}
 	}
 	return nil
@@ -173,45 +170,4 @@ func CheckEndpoint(endpoint string) error {
 		return fmt.Errorf("invalid URL %q: a query or fragment is not allowed", redact.URL(endpoint))
 	}
 	return nil
-}
-
-// ParseRate parses "20MiB/s", "500 KiB/s", "10MB/s", "80Mbit/s", "1048576"
-// (bytes per second), or "unlimited" (0).
-func ParseRate(s string) (float64, error) {
-	t := strings.TrimSpace(strings.ToLower(s))
-	if t == "unlimited" || t == "0" {
-		return 0, nil
-	}
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.TrimSpace(t[i:])
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("invalid rate %q", s)
-	}
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"kb": 1e3, "mb": 1e6, "gb": 1e9,
-		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
-		"k": 1 << 10, "m": 1 << 20, "g": 1 << 30,
-		"kbit": 1e3 / 8, "mbit": 1e6 / 8, "gbit": 1e9 / 8,
-	}[unit]
-	if mult == 0 {
-		return 0, fmt.Errorf("invalid rate %q: unknown unit %q", s, unit)
-	}
-	return v * mult, nil
-}
-
-// clock is minutes since local midnight.
-func parseClock(s string) (int, error) {
-	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
-	hh, err1 := strconv.Atoi(h)
-	mm, err2 := strconv.Atoi(m)
-	if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm != 0) {
-		return 0, errors.New("want HH:MM")
-	}
-	return hh*60 + mm, nil
 }

@@ -3,6 +3,8 @@ package s3push
 import (
 	"context"
 	"fmt"
+
+	"github.com/ingestd/ingestd/sync/hubstore"
 )
 
 // startWorkersLocked brings the asset workers up to n (never down: the
@@ -49,7 +51,7 @@ func (p *Pusher) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	sched, err := ParseSchedule(cfg.Bandwidth)
+	sched, err := hubstore.ParseSchedule(cfg.Bandwidth)
 	if err != nil {
 		return err
 	}
@@ -61,7 +63,7 @@ func (p *Pusher) Reload(cfg Config) error {
 	p.startWorkersLocked(cfg.Concurrency)
 	p.mu.Unlock()
 	if old.Concurrency != cfg.Concurrency || fmt.Sprint(old.Bandwidth) != fmt.Sprint(cfg.Bandwidth) {
-		p.log.Info("limits reloaded", "concurrency", cfg.Concurrency, "rate_limit", rateString(p.lim.Rate()))
+		p.log.Info("limits reloaded", "concurrency", cfg.Concurrency, "rate_limit", hubstore.RateString(p.lim.Rate()))
 	}
 	return nil
 }

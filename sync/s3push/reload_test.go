@@ -1,45 +1,9 @@
 package s3push
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 )
-
-// SetSchedule changes the shared bucket at once: the next chunk an upload
-// in flight takes is charged at the new rate (accounting, not wall time).
-func TestLimiterSetSchedule(t *testing.T) {
-	noon := at("12:00")
-	s1, _ := ParseSchedule([]Window{{From: "08:00", To: "19:00", Rate: "1MiB/s"}})
-	l := NewLimiter(s1, func() time.Time { return noon })
-	if l.Rate() != 1<<20 || l.Burst() != burstFor(1<<20) {
-		t.Fatalf("rate %v burst %d", l.Rate(), l.Burst())
-	}
-	lim, _ := l.update() // what a reader in flight holds
-	s2, _ := ParseSchedule([]Window{{From: "00:00", To: "00:00", Rate: "40MiB/s"}})
-	l.SetSchedule(s2)
-	if l.Rate() != 40<<20 || lim.Limit() != rate.Limit(40<<20) || lim.Burst() != 4<<20 {
-		t.Fatalf("after SetSchedule: rate %v, in-flight limit %v burst %d", l.Rate(), lim.Limit(), lim.Burst())
-	}
-	// 4 MiB (one burst) pass without waiting at 40 MiB/s.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := l.WaitN(ctx, 4<<20); err != nil {
-		t.Fatal(err)
-	}
-	l.SetSchedule(Schedule{})
-	if l.Rate() != 0 || lim.Limit() != rate.Inf {
-		t.Fatalf("unlimited: rate %v, limit %v", l.Rate(), lim.Limit())
-	}
-	if err := l.WaitN(ctx, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	if g := l.Granted(); g != 68<<20 {
-		t.Fatalf("granted %d, want %d", g, 68<<20)
-	}
-}
 
 func TestRestartKeys(t *testing.T) {
 	a := Config{Bucket: "b", Concurrency: 4}

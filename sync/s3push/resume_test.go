@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/sync/hubstore"
 )
 
 const childEnv = "INGESTD_S3PUSH_CHILD" // catalog dir | state dir | endpoint
@@ -131,8 +132,8 @@ func TestResumeAfterKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, crc, _, _ := localSums(strings.NewReader(string(data)))
-	if aws.ToString(head.ChecksumCRC32C) != crcB64(crc) {
-		t.Errorf("server full-object CRC32C %q, local %q", aws.ToString(head.ChecksumCRC32C), crcB64(crc))
+	if aws.ToString(head.ChecksumCRC32C) != hubstore.EncodeCRC32C(crc) {
+		t.Errorf("server full-object CRC32C %q, local %q", aws.ToString(head.ChecksumCRC32C), hubstore.EncodeCRC32C(crc))
 	}
 	if err := e.cat.GetState(multipartPfx+key, &st); err == nil {
 		t.Errorf("upload state still present after completion: %+v", st)
@@ -152,7 +153,7 @@ func TestResumeNoSuchUpload(t *testing.T) {
 	key := keyFor(id, "proxy.mp4")
 	b3, crc, _, _ := localSums(strings.NewReader(string(data)))
 	if err := e.cat.PutState(multipartPfx+key, mpuState{Key: key, UploadID: "gone-upload-id", Size: int64(len(data)), BLAKE3: b3,
-		CRC32C: crcB64(crc), PartSize: MinPartSize, Parts: map[int32]partInfo{1: {ETag: `"x"`, CRC32C: "AAAAAA==", Size: MinPartSize}}}); err != nil {
+		CRC32C: hubstore.EncodeCRC32C(crc), PartSize: MinPartSize, Parts: map[int32]partInfo{1: {ETag: `"x"`, CRC32C: "AAAAAA==", Size: MinPartSize}}}); err != nil {
 		t.Fatal(err)
 	}
 	e.ready(id, map[string][]byte{"proxy.mp4": data})

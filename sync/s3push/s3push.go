@@ -3,8 +3,11 @@
 // persisted backlog of assets to push, uploads each asset's derived outputs
 // and its asset.json (idempotently: HEAD compares size and the BLAKE3 kept in
 // object metadata), resumes multipart uploads across restarts from part
-// state kept in the catalog, honours a time-of-day bandwidth schedule shared
-// by all uploads, and records asset.synced.
+// state kept in the catalog, and records asset.synced. It talks to the
+// bucket only through a hubstore.Store: the S3 store wrapped with
+// hubstore.Retry (per-request retries with backoff) and hubstore.Limit (the
+// time-of-day bandwidth schedule shared by all uploads); its own queue backs
+// off between rounds after a failure.
 //
 // Layout: <prefix>/<appliance_id>/assets/<asset_id>/{asset.json, proxy.mp4 |
 // proxy.m4a | proxy.jpg, poster.jpg, filmstrip.jpg, waveform.json}.
@@ -20,9 +23,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/internal/slots"
 	"log/slog"
-	"math/rand/v2"
+	"net"
 	"path"
 	"regexp"
 	"slices"
@@ -30,13 +32,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ingestd/ingestd/internal/redact"
+	"github.com/ingestd/ingestd/internal/slots"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
+	"github.com/ingestd/ingestd/sync/hubstore"
 )
 
 // State keys in the catalog.
@@ -85,8 +87,9 @@ type Pusher struct {
 	stateDir string
 	cat      *catalog.Catalog
 	log      *slog.Logger
-	client   *s3.Client
-	lim      *Limiter
+	s3       *hubstore.S3   // the bucket, one attempt per call
+	store    hubstore.Store // s3 with retries and the bandwidth limit
+	lim      *hubstore.Limiter
 	slots    *slots.Slots
 
 	runCtx  context.Context // set by Run; Reload starts extra workers in it
@@ -167,26 +170,17 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 	if log == nil {
 		log = slog.Default()
 	}
-	sched, _ := ParseSchedule(cfg.Bandwidth)
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(),
-		awsconfig.WithRegion(cfg.Region),
-		// A buildable client (keeps AWS_CA_BUNDLE working) with connect,
-		// response and stall timeouts.
-		awsconfig.WithHTTPClient(HTTPClient(cfg)),
-		// Since s3 v1.73 the SDK adds CRC32 checksums to every request by
-		// default, which several S3-compatible servers reject. We send
-		// explicit CRC32C checksums ourselves.
-		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
-		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-		awsconfig.WithRetryMaxAttempts(3),
-	)
+	sched, _ := hubstore.ParseSchedule(cfg.Bandwidth)
+	st, err := hubstore.NewS3(hubstore.S3Config{Endpoint: cfg.Endpoint, Region: cfg.Region, Bucket: cfg.Bucket, PathStyle: cfg.PathStyle,
+		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, WrapHTTPClient: wrapHTTPClient})
 	if err != nil {
-		return nil, fmt.Errorf("s3push: aws config: %w", err)
+		return nil, fmt.Errorf("s3push: %w", err)
 	}
 	p := &Pusher{
 		cfg: cfg, appID: applianceID, stateDir: stateDir, cat: cat,
 		log:      log.With("component", "s3push"),
-		lim:      NewLimiter(sched, nil),
+		s3:       st,
+		lim:      hubstore.NewLimiter(sched, nil),
 		slots:    slots.New(cfg.Concurrency),
 		changed:  make(chan struct{}),
 		queued:   map[string]bool{},
@@ -195,16 +189,10 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 		working:  map[string]bool{},
 		inflight: map[*progress]struct{}{},
 	}
-	p.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.UsePathStyle = cfg.PathStyle
-		if wrapHTTPClient != nil {
-			o.HTTPClient = wrapHTTPClient(o.HTTPClient)
-		}
-		o.APIOptions = append(o.APIOptions, p.watchAttempts)
-	})
+	// hubstore.S3 makes one attempt per call: Retry makes three, with
+	// the waits of the SDK's own retryer, then the queue backs off
+	// (hub.s3.retry_min/retry_max) before the next round.
+	p.store = hubstore.Retry(hubstore.Limit(st, p.lim), hubstore.RetryOptions{Attempts: 3, Observe: p.observe})
 	return p, nil
 }
 
@@ -214,7 +202,22 @@ func (p *Pusher) Key(assetID, name string) string {
 }
 
 // Limiter is the shared bandwidth limiter (for status and tests).
-func (p *Pusher) Limiter() *Limiter { return p.lim }
+func (p *Pusher) Limiter() *hubstore.Limiter { return p.lim }
+
+// observe sees every failed request attempt (hubstore.Retry): a transport
+// failure (refused, reset, timed out, stalled) is counted, logged and shown
+// in Status at once, not only after the last attempt.
+func (p *Pusher) observe(op string, err error) {
+	var ne net.Error
+	if !errors.As(err, &ne) {
+		return
+	}
+	p.mu.Lock()
+	p.attemptFailures++
+	p.setErrorLocked(err)
+	p.mu.Unlock()
+	p.log.Warn("hub request failed; retrying", "op", op, "err", err)
+}
 
 // Run consumes the event log and uploads until ctx is cancelled. Hub
 // failures (outage, bad credentials, missing bucket) never end it: they are
@@ -225,7 +228,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 	}
 	p.log.Info("starting", "bucket", p.cfg.Bucket, "endpoint", redact.URL(p.cfg.Endpoint), "prefix", p.cfg.Prefix,
 		"timeout", p.cfg.Timeout, "stall_timeout", p.cfg.StallTimeout,
-		"backlog", len(p.backlog), "rate_limit", rateString(p.lim.Rate()))
+		"backlog", len(p.backlog), "rate_limit", hubstore.RateString(p.lim.Rate()))
 	var wg sync.WaitGroup
 	p.mu.Lock()
 	p.runCtx, p.runWG = ctx, &wg
@@ -253,8 +256,12 @@ func (p *Pusher) consume(ctx context.Context) error {
 		// calling it again so that no failure turns into a busy loop.
 		fails++
 		p.log.Error("consume event log", "err", err)
-		if !sleepCtx(ctx, backoff(p.cfg.RetryMin, p.cfg.RetryMax, fails)) {
+		t := time.NewTimer(hubstore.Backoff(p.cfg.RetryMin, p.cfg.RetryMax, fails))
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return nil
+		case <-t.C:
 		}
 	}
 	return nil
@@ -264,22 +271,10 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 	var ids []string
 	seen := map[string]bool{}
 	for _, e := range evs {
-		if e.Type == EvClipProxyReady && e.Path != "" && !seen[clipQ+e.Path] {
-			seen[clipQ+e.Path] = true
-			ids = append(ids, clipQ+e.Path)
-			continue
-		}
-		if e.Type == EvCardReportReady && e.Path != "" { // cards.go
-			if !seen[cardQ+e.Path] {
-				seen[cardQ+e.Path] = true
-				ids = append(ids, cardQ+e.Path)
-			}
-			continue
-		}
-		if e.Type == EvSequenceProxyReady && e.Path != "" {
-			if !seen[seqQ+e.Path] {
-				seen[seqQ+e.Path] = true
-				ids = append(ids, seqQ+e.Path)
+		if k := kindOfEvent(e.Type); k != nil {
+			if e.Path != "" && !seen[k.queue+e.Path] {
+				seen[k.queue+e.Path] = true
+				ids = append(ids, k.queue+e.Path)
 			}
 			continue
 		}
@@ -443,7 +438,7 @@ func (p *Pusher) finish(ctx context.Context, id string, g uint64, err error) {
 			return // shutting down: the asset stays in the persisted backlog
 		}
 		p.failures++
-		d := backoff(p.cfg.RetryMin, p.cfg.RetryMax, p.failures)
+		d := hubstore.Backoff(p.cfg.RetryMin, p.cfg.RetryMax, p.failures)
 		p.pause = time.Now().Add(d)
 		p.setErrorLocked(err)
 		p.log.Warn("push failed; backing off", "asset", id, "retry_in", d.Round(time.Millisecond), "err", err)
@@ -460,27 +455,6 @@ func (p *Pusher) setErrorLocked(err error) {
 	p.lastErrorAt = time.Now().UTC()
 }
 
-// backoff is exponential from lo to hi with jitter in [d/2, d].
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // Status reports backlog, in-flight uploads, last success and last error.
 func (p *Pusher) Status() Status {
 	p.mu.Lock()
@@ -490,7 +464,7 @@ func (p *Pusher) Status() Status {
 		Endpoint: redact.URL(p.cfg.Endpoint), Bucket: p.cfg.Bucket, Prefix: p.cfg.Prefix,
 		BacklogAssets: len(p.backlog),
 		LastSuccess:   p.lastSuccess, LastError: p.lastError, LastErrorAt: p.lastErrorAt,
-		RateLimit: rateString(r), RateLimitBytes: r, Concurrency: p.cfg.Concurrency,
+		RateLimit: hubstore.RateString(r), RateLimitBytes: r, Concurrency: p.cfg.Concurrency,
 		AssetsSynced: p.synced, BytesUploaded: p.uploaded, ObjectsSkipped: p.skipped,
 		AttemptFailures: p.attemptFailures,
 		InFlight:        []InFlight{},

@@ -1,11 +1,12 @@
-package s3push
+package hubstore
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func TestParseRate(t *testing.T) {
@@ -69,51 +70,6 @@ func TestScheduleRateAt(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	good := func() Config {
-		c := Config{Endpoint: "http://127.0.0.1:9000", Bucket: "studio-hub", Prefix: "edge"}
-		c.SetDefaults()
-		return c
-	}
-	for _, tc := range []struct {
-		name string
-		mod  func(*Config)
-		want string
-	}{
-		{"ok", func(c *Config) {}, ""},
-		{"no bucket", func(c *Config) { c.Bucket = "" }, "hub.s3.bucket: required"},
-		{"bad bucket", func(c *Config) { c.Bucket = "Studio_Hub" }, "hub.s3.bucket: invalid"},
-		{"bad endpoint", func(c *Config) { c.Endpoint = "s3.example.com" }, "hub.s3.endpoint: invalid"},
-		{"small part", func(c *Config) { c.PartSize = 1 << 20 }, "hub.s3.part_size"},
-		{"zero concurrency", func(c *Config) { c.Concurrency = -1 }, "hub.s3.concurrency"},
-		{"bad window time", func(c *Config) { c.Bandwidth = []Window{{From: "8am", To: "19:00", Rate: "1MiB/s"}} }, "hub.s3.bandwidth[0].from"},
-		{"bad window rate", func(c *Config) {
-			c.Bandwidth = []Window{{From: "08:00", To: "19:00", Rate: "1MiB/s"}, {From: "20:00", To: "21:00", Rate: "lots"}}
-		}, "hub.s3.bandwidth[1].rate"},
-		{"bad prefix", func(c *Config) { c.Prefix = "a/../b" }, "hub.s3.prefix"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := good()
-			tc.mod(&c)
-			err := c.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate = %v, want %q", err, tc.want)
-			}
-		})
-	}
-	var c Config
-	c.SetDefaults()
-	if c.PartSize != 16<<20 || c.Concurrency != 4 || c.Region == "" {
-		t.Errorf("defaults: %+v", c)
-	}
-}
-
 // The limiter follows the schedule as the clock moves, and a token bucket
 // shared by concurrent callers never lets through more than burst + rate *
 // elapsed (checked on its own accounting, not on wall time).
@@ -162,5 +118,38 @@ func TestLimiterScheduleAndAccounting(t *testing.T) {
 	mu.Unlock()
 	if l.Rate() != 0 {
 		t.Errorf("19:00: rate %v, want unlimited", l.Rate())
+	}
+}
+
+// SetSchedule changes the shared bucket at once: the next chunk an upload
+// in flight takes is charged at the new rate (accounting, not wall time).
+func TestLimiterSetSchedule(t *testing.T) {
+	noon := at("12:00")
+	s1, _ := ParseSchedule([]Window{{From: "08:00", To: "19:00", Rate: "1MiB/s"}})
+	l := NewLimiter(s1, func() time.Time { return noon })
+	if l.Rate() != 1<<20 || l.Burst() != burstFor(1<<20) {
+		t.Fatalf("rate %v burst %d", l.Rate(), l.Burst())
+	}
+	lim, _ := l.update() // what a reader in flight holds
+	s2, _ := ParseSchedule([]Window{{From: "00:00", To: "00:00", Rate: "40MiB/s"}})
+	l.SetSchedule(s2)
+	if l.Rate() != 40<<20 || lim.Limit() != rate.Limit(40<<20) || lim.Burst() != 4<<20 {
+		t.Fatalf("after SetSchedule: rate %v, in-flight limit %v burst %d", l.Rate(), lim.Limit(), lim.Burst())
+	}
+	// 4 MiB (one burst) pass without waiting at 40 MiB/s.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := l.WaitN(ctx, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	l.SetSchedule(Schedule{})
+	if l.Rate() != 0 || lim.Limit() != rate.Inf {
+		t.Fatalf("unlimited: rate %v, limit %v", l.Rate(), lim.Limit())
+	}
+	if err := l.WaitN(ctx, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if g := l.Granted(); g != 68<<20 {
+		t.Fatalf("granted %d, want %d", g, 68<<20)
 	}
 }

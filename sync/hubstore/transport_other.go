@@ -1,6 +1,6 @@
 //go:build !linux
 
-package s3push
+package hubstore
 
 import "net"
 

@@ -1,4 +1,4 @@
-package s3push
+package hubstore
 
 import (
 	"bufio"
@@ -46,12 +46,6 @@ func hangServer(t *testing.T, serve func(net.Conn)) (string, *atomic.Int64) {
 	return "http://" + ln.Addr().String(), &n
 }
 
-func testClientConfig(timeout, stall time.Duration) Config {
-	c := Config{Bucket: "b", Timeout: timeout, StallTimeout: stall}
-	c.SetDefaults()
-	return c
-}
-
 // readRequest reads one request's header and body (Content-Length).
 func readRequest(c net.Conn) bool {
 	req, err := http.ReadRequest(bufio.NewReader(c))
@@ -85,7 +79,7 @@ func TestHTTPClientTimeouts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url, conns := hangServer(t, tc.serve)
-			hc := HTTPClient(testClientConfig(timeout, stall))
+			hc := HTTPClient(timeout, stall)
 			method := http.MethodGet
 			if tc.body != nil {
 				method = http.MethodPut
@@ -147,7 +141,7 @@ func TestHTTPClientSlowButMoving(t *testing.T) {
 	// timeout (response headers) well above: the test is about the stall
 	// watchdog, and the headers' wait starts once the body is in the
 	// kernel's send queue, not at the hub.
-	hc := HTTPClient(testClientConfig(30*time.Second, stall))
+	hc := HTTPClient(30*time.Second, stall)
 	body := make([]byte, 40*16<<10) // 40 slow reads: about 4 stall timeouts
 	req, _ := http.NewRequest(http.MethodPut, url+"/b/k", bytes.NewReader(body))
 	t0 := time.Now()
@@ -159,57 +153,5 @@ func TestHTTPClientSlowButMoving(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "ok" || time.Since(t0) < 3*stall {
 		t.Errorf("answer %q after %s", b, time.Since(t0))
-	}
-}
-
-func TestValidateEndpointAndTimeouts(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		mod     func(*Config)
-		wantKey string // "" = valid
-	}{
-		{"defaults", func(c *Config) {}, ""},
-		{"endpoint", func(c *Config) { c.Endpoint = "https://minio.example:9000" }, ""},
-		{"userinfo", func(c *Config) { c.Endpoint = "http://AKIA:SECRETPW@minio:9000" }, "hub.s3.endpoint"},
-		{"user only", func(c *Config) { c.Endpoint = "http://SECRETPW@minio:9000" }, "hub.s3.endpoint"},
-		{"query", func(c *Config) { c.Endpoint = "http://minio:9000/?X-Amz-Security-Token=SECRETPW" }, "hub.s3.endpoint"},
-		{"unparseable", func(c *Config) { c.Endpoint = "http://u:SECRETPW@minio:9000/%zz" }, "hub.s3.endpoint"},
-		{"scheme", func(c *Config) { c.Endpoint = "ftp://minio" }, "hub.s3.endpoint"},
-		{"timeout small", func(c *Config) { c.Timeout = time.Millisecond }, "hub.s3.timeout"},
-		{"timeout big", func(c *Config) { c.Timeout = 2 * time.Hour }, "hub.s3.timeout"},
-		{"stall negative", func(c *Config) { c.StallTimeout = -time.Second }, "hub.s3.stall_timeout"},
-		{"stall ok", func(c *Config) { c.StallTimeout = 5 * time.Second }, ""},
-		{"rate too slow for stall", func(c *Config) {
-			c.StallTimeout = 10 * time.Second
-			c.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "1KiB/s"}}
-		}, "hub.s3.bandwidth[0].rate"},
-		{"rate fine", func(c *Config) {
-			c.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "100KiB/s"}}
-		}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := Config{Bucket: "studio-hub"}
-			tc.mod(&c)
-			c.SetDefaults()
-			err := c.Validate()
-			if tc.wantKey == "" {
-				if err != nil {
-					t.Fatalf("want valid: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tc.wantKey+":") {
-				t.Fatalf("error %v, want one naming %s", err, tc.wantKey)
-			}
-			if strings.Contains(err.Error(), "SECRETPW") {
-				t.Errorf("the error echoes the secret: %v", err)
-			}
-		})
-	}
-	if c := (Config{}); true {
-		c.SetDefaults()
-		if c.Timeout != DefaultTimeout || c.StallTimeout != DefaultStallTimeout {
-			t.Errorf("defaults: %s %s", c.Timeout, c.StallTimeout)
-		}
 	}
 }

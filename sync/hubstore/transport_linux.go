@@ -1,4 +1,4 @@
-package s3push
+package hubstore
 
 import (
 	"net"

@@ -1,4 +1,4 @@
-package s3push
+package hubstore
 
 import (
 	"context"
@@ -10,44 +10,52 @@ import (
 	"sync/atomic"
 	"time"
 
-	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go/middleware"
 )
 
-// HTTPClient is the S3 client's HTTP client for cfg (defaulted): the SDK's
-// buildable client, so that AWS_CA_BUNDLE keeps working, with
+// Defaults of NewS3 and HTTPClient for a zero timeout.
+const (
+	// DefaultTimeout bounds connecting, the TLS handshake and the wait for
+	// a response's headers once the request is sent.
+	DefaultTimeout = 30 * time.Second
+	// DefaultStallTimeout: a connection on which no byte moved, either
+	// way, for this long while a request is in progress is closed and the
+	// request fails (ErrUnavailable, retryable).
+	DefaultStallTimeout = 60 * time.Second
+)
+
+// HTTPClient is the S3 client's HTTP client: the SDK's buildable client, so
+// that AWS_CA_BUNDLE keeps working, with
 //
-//   - cfg.Timeout on connecting, on the TLS handshake, and on the wait for
-//     a response's headers once the request is sent;
-//   - cfg.StallTimeout on every connection: a read or write that moves no
-//     byte for that long, in either direction, fails with ErrStalled (a hub
-//     that accepts and never answers, stops reading an upload midway, or
-//     stops sending a response midway). Activity either way re-arms it, so
-//     a long upload waiting on nothing but its own writes is not cut.
+//   - timeout on connecting, on the TLS handshake, and on the wait for a
+//     response's headers once the request is sent;
+//   - stall on every connection: a read or write that moves no byte for
+//     that long, in either direction, fails with ErrStalled (a hub that
+//     accepts and never answers, stops reading an upload midway, or stops
+//     sending a response midway). Activity either way re-arms it, so a
+//     long upload waiting on nothing but its own writes is not cut.
 //
 // The default HTTP client of aws-sdk-go-v2 has none of these: a hub that
 // accepts a connection and never answers would stall an upload forever.
-func HTTPClient(cfg Config) *awshttp.BuildableClient {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+func HTTPClient(timeout, stall time.Duration) *awshttp.BuildableClient {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
-	stall := cfg.StallTimeout
 	if stall <= 0 {
 		stall = DefaultStallTimeout
 	}
 	return awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) {
-			d.Timeout = cfg.Timeout
+			d.Timeout = timeout
 		}).
 		WithTransportOptions(func(t *http.Transport) {
-			t.TLSHandshakeTimeout = cfg.Timeout
-			t.ResponseHeaderTimeout = cfg.Timeout
+			t.TLSHandshakeTimeout = timeout
+			t.ResponseHeaderTimeout = timeout
 			// Close pooled connections before their stall deadline does.
 			t.IdleConnTimeout = min(t.IdleConnTimeout, stall/2)
 			dial := t.DialContext
 			if dial == nil {
-				dial = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+				dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 			}
 			t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := dial(ctx, network, addr)
@@ -166,26 +174,4 @@ func (c *stallConn) Write(p []byte) (int, error) {
 		}
 		return total, err
 	}
-}
-
-// watchAttempts adds, after the SDK's retry loop, a middleware that sees
-// every attempt: a transport failure (refused, reset, timed out, stalled)
-// is logged and shown in Status at once, not only after the SDK's last
-// attempt.
-func (p *Pusher) watchAttempts(st *middleware.Stack) error {
-	return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("IngestdAttemptWatch",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			out, md, err := next.HandleFinalize(ctx, in)
-			var ne net.Error
-			if err != nil && ctx.Err() == nil && errors.As(err, &ne) {
-				op := awsmw.GetOperationName(ctx)
-				herr := p.hubError(op, err)
-				p.mu.Lock()
-				p.attemptFailures++
-				p.setErrorLocked(herr)
-				p.mu.Unlock()
-				p.log.Warn("hub request failed; retrying", "op", op, "err", herr)
-			}
-			return out, md, err
-		}), "Retry", middleware.After)
 }
