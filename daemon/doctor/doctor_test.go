@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,13 +19,9 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
-
-// need skips when a tool is missing, or fails on CI.
-func need(t *testing.T, name string) {
-	t.Helper()
-	testenv.Need(t, name)
-}
 
 // parse builds a defaulted config from YAML, as the CLI does.
 func parse(t *testing.T, yaml string) *config.Config {
@@ -74,24 +69,13 @@ func text(r Report) string {
 	return b.String()
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a temp dir (root only).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		testenv.SkipOrFail(t, "mount tmpfs (needs root): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
 // TestHealthyMachine: real FFmpeg, a real volume on a tmpfs, a state dir
 // with room: everything OK, encoders found by trial runs.
 func TestHealthyMachine(t *testing.T) {
-	need(t, "ffmpeg")
-	need(t, "ffprobe")
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
 	dir := t.TempDir()
-	vol := mountTmpfs(t, "16m")
+	vol := testutil.MountTmpfs(t, "16m")
 	for _, d := range []string{"day1/A001", "day1/A002", "day2"} {
 		os.MkdirAll(filepath.Join(vol, d), 0o755)
 	}
@@ -149,7 +133,7 @@ func TestMissingFFmpeg(t *testing.T) {
 // TestStateDirNearlyFull: a tmpfs state dir is OK while empty and FAILs
 // when nearly full.
 func TestStateDirNearlyFull(t *testing.T) {
-	state := mountTmpfs(t, "64m")
+	state := testutil.MountTmpfs(t, "64m")
 	cfg := parse(t, "state_dir: "+state+"\nvolumes: []\n")
 	r := Run(context.Background(), cfg, Options{MinFreeBytes: 1 << 20})
 	expect(t, r, "state dir", OK, "tmpfs")
@@ -321,7 +305,7 @@ func TestClockSkew(t *testing.T) {
 // TestFUSEVolume: a volume on a FUSE mount (bindfs) is reachable but WARNs
 // that changes by other hosts are found only by the rescan walk.
 func TestFUSEVolume(t *testing.T) {
-	need(t, "bindfs")
+	testenv.Need(t, "bindfs")
 	src, mnt := t.TempDir(), t.TempDir()
 	if b, err := exec.Command("bindfs", "--no-allow-other", src, mnt).CombinedOutput(); err != nil {
 		testenv.SkipOrFail(t, "bindfs: %v %s", err, b)
