@@ -1,7 +1,9 @@
 // Package testutil holds the helpers that tests across the tree share, so
 // that each exists once: a logger that writes into the test's log, a poll
 // loop with a deadline, a service's Run(ctx) until the test ends, running
-// a command and mounting a tmpfs, writing a file with its parents. Only _test.go files import it.
+// a command and mounting a tmpfs, writing a file with its parents, Must,
+// and a benchmark's size knob from the environment. Only _test.go files
+// import it.
 //
 // It owns only test scaffolding. It must not decide when a test skips
 // (internal/testenv owns that rule, which it calls), start servers
@@ -17,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -152,4 +155,21 @@ func Start(t testing.TB, what string, run func(context.Context) error) (stop fun
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// Must fails the test at once when err is not nil.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// EnvInt is the positive integer in environment variable name (a
+// benchmark's size knob), or def when it is unset or not one.
+func EnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }

@@ -116,3 +116,15 @@ type errorTB struct {
 }
 
 func (f *errorTB) Errorf(format string, args ...any) { f.msg = fmt.Sprintf(format, args...) }
+
+func TestEnvInt(t *testing.T) {
+	for _, tc := range []struct {
+		val  string
+		want int
+	}{{"", 7}, {"12", 12}, {"0", 7}, {"-3", 7}, {"x", 7}} {
+		t.Setenv("TESTUTIL_ENVINT", tc.val)
+		if got := EnvInt("TESTUTIL_ENVINT", 7); got != tc.want {
+			t.Errorf("EnvInt with %q = %d, want %d", tc.val, got, tc.want)
+		}
+	}
+}
