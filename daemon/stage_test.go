@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -207,5 +208,27 @@ func TestChangedKeys(t *testing.T) {
 	}
 	if got := changedKeys("settle", config.Duration(1), config.Duration(2)); !slices.Equal(got, []string{"settle"}) {
 		t.Errorf("scalar: %v", got)
+	}
+}
+
+// TestArchitectureExample: the registration docs/architecture.md shows as
+// the worked example is the real one, verbatim.
+func TestArchitectureExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## Adding a stage")
+	_, rest, ok2 := strings.Cut(rest, "```go\n")
+	block, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 || len(block) < 200 {
+		t.Fatal("docs/architecture.md: no go block under '## Adding a stage'")
+	}
+	src, err := os.ReadFile("stage_webhook.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), block) {
+		t.Error("the example in docs/architecture.md differs from daemon/stage_webhook.go: copy the registration again")
 	}
 }

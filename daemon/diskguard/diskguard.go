@@ -1,10 +1,11 @@
 // Package diskguard watches the free space of the filesystems ingestd
 // writes to (the state dir with the Badger catalog and derived media, and
-// the card offload destination volume) and says when one falls below the
+// the card offload destination volumes) and says when one falls below the
 // configured floor (`disk.min_free`), so that the writers pause before
 // the disk is full: Badger mmaps its files, and a full filesystem under an
 // mmap is a SIGBUS, not an error. Space coming back ends the pause by
-// itself.
+// itself. The other watched volumes are only reported (Path.ReportOnly:
+// no floor, never low), for the status and the console.
 //
 // It owns the `disk:` config section, the statfs polling and the low/ok
 // decision with its hysteresis. It must not write anything: the daemon
