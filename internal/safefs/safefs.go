@@ -439,13 +439,22 @@ func (d *Dir) ReadDir(rel string) ([]fs.DirEntry, error) {
 func (d *Dir) Sync() error { return d.f.Sync() }
 
 // WriteFileAtomic writes data to rel below d through a fresh temporary
-// file (created O_EXCL, never through a symlink), synced and renamed over
-// rel. A rel that exists as anything but a regular file is refused.
+// file rel+".tmp" (created O_EXCL, never through a symlink), synced and
+// renamed over rel, and the folder synced: after a crash rel holds the old
+// or the new data, whole. A rel that exists as anything but a regular file
+// is refused. (internal/atomicfile is the same for trusted folders.)
 func (d *Dir) WriteFileAtomic(rel string, data []byte, perm os.FileMode) error {
+	return d.WriteFileAtomicVia(rel, ".tmp", data, perm)
+}
+
+// WriteFileAtomicVia is WriteFileAtomic through the temporary name
+// rel+suffix: one that readers of the folder skip (".ingestd-partial",
+// which the catalog and the ASC MHL ignore).
+func (d *Dir) WriteFileAtomicVia(rel, suffix string, data []byte, perm os.FileMode) error {
 	if st, err := d.Lstat(rel); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return &fs.PathError{Op: "write", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
 	}
-	tmp := rel + ".tmp"
+	tmp := rel + suffix
 	if err := d.Remove(tmp); err != nil {
 		return err
 	}
@@ -467,9 +476,13 @@ func (d *Dir) WriteFileAtomic(rel string, data []byte, perm os.FileMode) error {
 		d.Remove(tmp)
 		return fmt.Errorf("write %s: %w", d.join(rel), err)
 	}
-	if p, _, perr := d.parent(rel); perr == nil {
-		p.Sync()
-		d.done(p)
+	p, _, err := d.parent(rel)
+	if err != nil {
+		return fmt.Errorf("write %s: sync folder: %w", d.join(rel), err)
+	}
+	defer d.done(p)
+	if err := p.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync folder: %w", d.join(rel), err)
 	}
 	return nil
 }

@@ -193,6 +193,40 @@ func TestOpenRegularSwapAfterStat(t *testing.T) {
 	}
 }
 
+// TestWriteFileAtomicVia: the data lands under the name through the given
+// temporary name (none left), an old file is replaced whole, a stale
+// temporary from a crash is replaced, and a symlink at the name is refused
+// with its target untouched.
+func TestWriteFileAtomicVia(t *testing.T) {
+	root := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "target")
+	must(t, os.WriteFile(outside, []byte("outside"), 0o644))
+	must(t, os.Symlink(outside, filepath.Join(root, "link.json")))
+	must(t, os.WriteFile(filepath.Join(root, "r.json.partial"), []byte("stale"), 0o644))
+	d, err := OpenRoot(root, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, body := range []string{"old, longer", "new"} {
+		if err := d.WriteFileAtomicVia("r.json", ".partial", []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "r.json")); string(b) != body {
+			t.Fatalf("r.json %q, want %q", b, body)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "r.json.partial")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary left: %v", err)
+	}
+	if err := d.WriteFileAtomicVia("link.json", ".partial", []byte("x"), 0o644); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("over a symlink: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "outside" {
+		t.Errorf("symlink target written: %q", b)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

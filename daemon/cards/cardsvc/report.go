@@ -793,45 +793,13 @@ func (s *Service) writeDestReport(d DestState, onCard map[string]bool, page, js 
 		if onCard[strings.ToLower(f.name)] {
 			return fmt.Errorf("%s: the card has a file of that name; report not written there", path.Join(d.Path, f.name))
 		}
-		if err := writeAtomic(dir, f.name, f.data); err != nil {
+		// Through a temp name the catalog and the ASC MHL ignore: a verify
+		// or a crash meanwhile never sees a file that is not footage.
+		if err := dir.WriteFileAtomicVia(f.name, cards.PartialSuffix, f.data, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeAtomic writes name in dir through a temp name that the catalog and
-// the ASC MHL ignore (<name>.ingestd-partial, created O_EXCL, never
-// through a symlink), fsynced, renamed over name, and the folder synced:
-// a verify or a crash meanwhile never sees a file that is not footage. A
-// name that exists as anything but a regular file is refused.
-func writeAtomic(dir *safefs.Dir, name string, data []byte) error {
-	if st, err := dir.Lstat(name); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("write %s: %w (%s)", filepath.Join(dir.Name(), name), safefs.ErrNotRegular, safefs.TypeName(st.Mode))
-	}
-	tmp := name + cards.PartialSuffix
-	if err := dir.Remove(tmp); err != nil {
-		return err
-	}
-	f, err := dir.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = dir.Rename(tmp, name)
-	}
-	if err != nil {
-		dir.Remove(tmp)
-		return fmt.Errorf("write %s: %w", filepath.Join(dir.Name(), name), err)
-	}
-	return dir.Sync()
 }
 
 // reportTrigger schedules a rewrite of the report of the card holding
