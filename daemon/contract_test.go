@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func TestAPIRoutesDocumented(t *testing.T) {
 	defer a.Close()
 	routes := a.API().Routes()
 	for _, want := range []string{"/v1/status", "/v1/clips/{id}/proxy", "/metrics"} {
-		if !contains(routes, want) {
+		if !slices.Contains(routes, want) {
 			t.Fatalf("routes %v lack %s: the route list is incomplete", routes, want)
 		}
 	}
@@ -95,15 +96,6 @@ func routeDocumented(route string, documented []string) bool {
 			}
 		}
 		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
 			return true
 		}
 	}

@@ -197,8 +197,6 @@ func execStdout(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).Output()
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 type response struct {
 	*http.Response
 	body []byte

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,7 +117,7 @@ func TestRunnerCancelKillsProcessGroup(t *testing.T) {
 			return
 		}
 		// A zombie until its parent (init) reaps it: check its state.
-		if b, err := os.ReadFile("/proc/" + itoa(child) + "/stat"); err == nil && strings.Contains(string(b), ") Z ") {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat"); err == nil && strings.Contains(string(b), ") Z ") {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

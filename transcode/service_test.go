@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -348,7 +349,7 @@ func checkSourceAudio(t *testing.T, c media.Clip, path string, streams []map[str
 // frequency by zero crossings; 0 for a silent channel (peak under -40 dBFS).
 func trackTones(t *testing.T, path string, i, channels int) []float64 {
 	t.Helper()
-	raw, err := execStdout("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:"+itoa(i), "-c:a", "pcm_s16le", "-f", "s16le", "-")
+	raw, err := execStdout("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:"+strconv.Itoa(i), "-c:a", "pcm_s16le", "-f", "s16le", "-")
 	if err != nil {
 		t.Fatalf("decode audio %d: %v", i+1, err)
 	}
@@ -515,7 +516,7 @@ func TestHandlerServesOutputs(t *testing.T) {
 	}
 	resp = do(t, "GET", url, map[string]string{"Range": "bytes=100-199"})
 	if resp.StatusCode != http.StatusPartialContent || string(resp.body) != string(full[100:200]) ||
-		resp.Header.Get("Content-Range") != "bytes 100-199/"+itoa(len(full)) {
+		resp.Header.Get("Content-Range") != "bytes 100-199/"+strconv.Itoa(len(full)) {
 		t.Fatalf("Range: %d %v", resp.StatusCode, resp.Header)
 	}
 	resp = do(t, "GET", url, map[string]string{"If-None-Match": etag})
@@ -523,7 +524,7 @@ func TestHandlerServesOutputs(t *testing.T) {
 		t.Fatalf("If-None-Match: %d", resp.StatusCode)
 	}
 	resp = do(t, "HEAD", url, nil)
-	if resp.StatusCode != 200 || len(resp.body) != 0 || resp.Header.Get("Content-Length") != itoa(len(full)) {
+	if resp.StatusCode != 200 || len(resp.body) != 0 || resp.Header.Get("Content-Length") != strconv.Itoa(len(full)) {
 		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
 	}
 	for _, c := range []struct {

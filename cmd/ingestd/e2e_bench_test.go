@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,15 +25,9 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 // jobElapsed finds the transcode job time of asset id in the daemon's JSON log.
 func jobElapsed(log, id string) (time.Duration, bool) {
@@ -58,9 +51,9 @@ func TestBenchE2ELatency(t *testing.T) {
 		t.Skip("benchmark: run with INGESTD_BENCH=1 (bench/e2e.sh)")
 	}
 	const bucket = "bench-hub"
-	clips := envInt("BENCH_CLIPS", 3)
-	seconds := envInt("BENCH_CLIP_SECONDS", 5)
-	settle := time.Duration(envInt("BENCH_SETTLE_MS", 1000)) * time.Millisecond
+	clips := testutil.EnvInt("BENCH_CLIPS", 3)
+	seconds := testutil.EnvInt("BENCH_CLIP_SECONDS", 5)
+	settle := time.Duration(testutil.EnvInt("BENCH_SETTLE_MS", 1000)) * time.Millisecond
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)
 	e := newEnv(t, "", "appliance_id: bench\nlog:\n  format: json\nproxy:\n  gpu: off\nhub:\n  s3:\n    endpoint: "+m.Endpoint+

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,7 +175,7 @@ func TestBackupRestore(t *testing.T) {
 	// The restored catalog holds everything up to the backup (3 assets);
 	// after-backup.mov is found again by the reconcile walk.
 	for _, id := range want {
-		if !contains(got, id) {
+		if !slices.Contains(got, id) {
 			t.Errorf("asset %s missing after restore (have %v)", id, got)
 		}
 	}
@@ -189,15 +190,6 @@ func TestBackupRestore(t *testing.T) {
 	}
 	r.waitFeed(60*time.Second, "after-backup.mov found by the restored daemon", hasPaths(storage.EvLocationAdded, "after-backup.mov"))
 	r.stop()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestDoctorExitStatus: exit 0 on a healthy config, 1 when ffmpeg is

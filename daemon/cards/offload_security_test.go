@@ -26,35 +26,35 @@ func TestOffloadDestinationSymlinks(t *testing.T) {
 		plant func(t *testing.T, vol, dst, victim string)
 	}{
 		{"date folder", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.Symlink(filepath.Dir(victim), filepath.Join(vol, "2026-02-01")))
+			testutil.Must(t, os.Symlink(filepath.Dir(victim), filepath.Join(vol, "2026-02-01")))
 		}},
 		{"card folder", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
-			must(t, os.Symlink(filepath.Dir(victim), dst))
+			testutil.Must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+			testutil.Must(t, os.Symlink(filepath.Dir(victim), dst))
 		}},
 		{"partial name", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
-			must(t, os.Symlink(victim, filepath.Join(dst, clip+PartialSuffix)))
+			testutil.Must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			testutil.Must(t, os.Symlink(victim, filepath.Join(dst, clip+PartialSuffix)))
 		}},
 		{"dangling partial name", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
-			must(t, os.Symlink(victim+".new", filepath.Join(dst, clip+PartialSuffix)))
+			testutil.Must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			testutil.Must(t, os.Symlink(victim+".new", filepath.Join(dst, clip+PartialSuffix)))
 		}},
 		{"final name", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
-			must(t, os.Symlink(victim, filepath.Join(dst, clip)))
+			testutil.Must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			testutil.Must(t, os.Symlink(victim, filepath.Join(dst, clip)))
 		}},
 		{"sub folder", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(dst, 0o755))
-			must(t, os.Symlink(filepath.Dir(victim), filepath.Join(dst, "DCIM")))
+			testutil.Must(t, os.MkdirAll(dst, 0o755))
+			testutil.Must(t, os.Symlink(filepath.Dir(victim), filepath.Join(dst, "DCIM")))
 		}},
 		{"ascmhl folder", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(dst, 0o755))
-			must(t, os.Symlink(filepath.Dir(victim), filepath.Join(dst, ascmhl.FolderName)))
+			testutil.Must(t, os.MkdirAll(dst, 0o755))
+			testutil.Must(t, os.Symlink(filepath.Dir(victim), filepath.Join(dst, ascmhl.FolderName)))
 		}},
 		{"fifo at the partial name", func(t *testing.T, vol, dst, victim string) {
-			must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
-			must(t, syscall.Mkfifo(filepath.Join(dst, clip+PartialSuffix), 0o644))
+			testutil.Must(t, os.MkdirAll(filepath.Join(dst, "DCIM/100GOPRO"), 0o755))
+			testutil.Must(t, syscall.Mkfifo(filepath.Join(dst, clip+PartialSuffix), 0o644))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,7 +64,7 @@ func TestOffloadDestinationSymlinks(t *testing.T) {
 			outside := t.TempDir()
 			victim := filepath.Join(outside, "victim")
 			orig := []byte("precious bytes outside the volume\n")
-			must(t, os.WriteFile(victim, orig, 0o644))
+			testutil.Must(t, os.WriteFile(victim, orig, 0o644))
 			dst := filepath.Join(vol, "2026-02-01", "GOPRO01")
 			tc.plant(t, vol, dst, victim)
 
@@ -110,11 +110,11 @@ func TestOffloadSkipsNonRegularCardEntries(t *testing.T) {
 	card := testutil.MountTmpfs(t, "8m")
 	writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:20000"})
 	secret := filepath.Join(t.TempDir(), "secret")
-	must(t, os.WriteFile(secret, []byte("not on the card"), 0o600))
-	must(t, syscall.Mkfifo(filepath.Join(card, "DCIM/100GOPRO/GX010002.MP4"), 0o644))
-	must(t, os.Symlink(secret, filepath.Join(card, "DCIM/100GOPRO/GX010003.MP4")))
-	must(t, os.Symlink("/etc", filepath.Join(card, "DCIM/etc")))
-	must(t, syscall.Mknod(filepath.Join(card, "DCIM/zero"), syscall.S_IFCHR|0o644, int(1<<8|5)))
+	testutil.Must(t, os.WriteFile(secret, []byte("not on the card"), 0o600))
+	testutil.Must(t, syscall.Mkfifo(filepath.Join(card, "DCIM/100GOPRO/GX010002.MP4"), 0o644))
+	testutil.Must(t, os.Symlink(secret, filepath.Join(card, "DCIM/100GOPRO/GX010003.MP4")))
+	testutil.Must(t, os.Symlink("/etc", filepath.Join(card, "DCIM/etc")))
+	testutil.Must(t, syscall.Mknod(filepath.Join(card, "DCIM/zero"), syscall.S_IFCHR|0o644, int(1<<8|5)))
 	vol := testutil.MountTmpfs(t, "8m")
 	dst := filepath.Join(vol, "card")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -147,7 +147,7 @@ func TestOffloadSkipsNonRegularCardEntries(t *testing.T) {
 // blocking, and nothing is read past the caps.
 func TestOffloadCardHistoryBounds(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "outside.mhl")
-	must(t, os.WriteFile(outside, []byte("<hashlist/>"), 0o644))
+	testutil.Must(t, os.WriteFile(outside, []byte("<hashlist/>"), 0o644))
 	md5Outside, _ := ascmhl.HashBytes(ascmhl.MD5, []byte("<hashlist/>"))
 	chain := func(p string) string {
 		return `<?xml version="1.0" encoding="UTF-8"?><ascmhldirectory xmlns="urn:ASC:MHL:DIRECTORY:v2.0"><hashlist sequencenr="1"><path>` +
@@ -160,42 +160,42 @@ func TestOffloadCardHistoryBounds(t *testing.T) {
 	}{
 		{"dotdot chain entry", func(t *testing.T, asc string) {
 			rel, _ := filepath.Rel(asc, outside)
-			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain(rel)), 0o644))
+			testutil.Must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain(rel)), 0o644))
 		}, "not a file name"},
 		{"absolute chain entry", func(t *testing.T, asc string) {
-			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain(outside)), 0o644))
+			testutil.Must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain(outside)), 0o644))
 		}, "not a file name"},
 		{"fifo chain entry", func(t *testing.T, asc string) {
-			must(t, syscall.Mkfifo(filepath.Join(asc, "0001_x.mhl"), 0o644))
-			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain("0001_x.mhl")), 0o644))
+			testutil.Must(t, syscall.Mkfifo(filepath.Join(asc, "0001_x.mhl"), 0o644))
+			testutil.Must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain("0001_x.mhl")), 0o644))
 		}, "not a regular file"},
 		{"symlink to /dev/zero", func(t *testing.T, asc string) {
-			must(t, os.Symlink("/dev/zero", filepath.Join(asc, "0001_x.mhl")))
-			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain("0001_x.mhl")), 0o644))
+			testutil.Must(t, os.Symlink("/dev/zero", filepath.Join(asc, "0001_x.mhl")))
+			testutil.Must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(chain("0001_x.mhl")), 0o644))
 		}, "symlink"},
 		{"chain symlink to outside", func(t *testing.T, asc string) {
-			must(t, os.Symlink(outside, filepath.Join(asc, ascmhl.ChainName)))
+			testutil.Must(t, os.Symlink(outside, filepath.Join(asc, ascmhl.ChainName)))
 		}, "symlink"},
 		{"unlisted generation is a fifo", func(t *testing.T, asc string) {
-			must(t, syscall.Mkfifo(filepath.Join(asc, "0002_x.mhl"), 0o644))
-			must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(`<ascmhldirectory xmlns="urn:ASC:MHL:DIRECTORY:v2.0"/>`), 0o644))
+			testutil.Must(t, syscall.Mkfifo(filepath.Join(asc, "0002_x.mhl"), 0o644))
+			testutil.Must(t, os.WriteFile(filepath.Join(asc, ascmhl.ChainName), []byte(`<ascmhldirectory xmlns="urn:ASC:MHL:DIRECTORY:v2.0"/>`), 0o644))
 		}, "not a regular file"},
 		{"oversized chain", func(t *testing.T, asc string) {
 			f, err := os.Create(filepath.Join(asc, ascmhl.ChainName))
-			must(t, err)
-			must(t, f.Truncate(ascmhl.MaxChainSize+1))
+			testutil.Must(t, err)
+			testutil.Must(t, f.Truncate(ascmhl.MaxChainSize+1))
 			f.Close()
 		}, "larger than the limit"},
 		{"ascmhl is a symlink", func(t *testing.T, asc string) {
-			must(t, os.Remove(asc))
-			must(t, os.Symlink(filepath.Dir(outside), asc))
+			testutil.Must(t, os.Remove(asc))
+			testutil.Must(t, os.Symlink(filepath.Dir(outside), asc))
 		}, "symlink"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			card := testutil.MountTmpfs(t, "64m")
 			writeTree(t, card, map[string]string{"DCIM/100GOPRO/GX010001.MP4": "rand:2000"})
 			asc := filepath.Join(card, ascmhl.FolderName)
-			must(t, os.Mkdir(asc, 0o755))
+			testutil.Must(t, os.Mkdir(asc, 0o755))
 			tc.plant(t, asc)
 			vol := testutil.MountTmpfs(t, "8m")
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -215,13 +215,6 @@ func TestOffloadCardHistoryBounds(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A file verified and renamed into place, then changed at the destination
 // before the card is sealed (same size, time put back), or replaced by a
 // symlink, fails the card: it is not declared safe.
@@ -236,21 +229,21 @@ func TestOffloadFinalCheckBeforeSeal(t *testing.T) {
 			data, _ := os.ReadFile(p)
 			data[10] ^= 0xff
 			f, err := os.OpenFile(p, os.O_WRONLY, 0)
-			must(t, err)
+			testutil.Must(t, err)
 			f.WriteAt(data[10:11], 10)
 			f.Close()
-			must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+			testutil.Must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
 		}},
 		{"replaced by a symlink", func(t *testing.T, p string) {
-			must(t, os.Remove(p))
-			must(t, os.Symlink("/etc/hostname", p))
+			testutil.Must(t, os.Remove(p))
+			testutil.Must(t, os.Symlink("/etc/hostname", p))
 		}},
 		{"replaced by a copy", func(t *testing.T, p string) {
 			fi, _ := os.Stat(p)
 			data, _ := os.ReadFile(p)
-			must(t, os.Remove(p))
-			must(t, os.WriteFile(p, data, 0o644))
-			must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+			testutil.Must(t, os.Remove(p))
+			testutil.Must(t, os.WriteFile(p, data, 0o644))
+			testutil.Must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

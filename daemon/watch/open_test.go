@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // TestOpenRegular: what OpenRegular refuses, and how it names it
@@ -28,11 +30,11 @@ func TestOpenRegular(t *testing.T) {
 	if err := unix.Mkfifo(mk("fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	must(t, os.Symlink("/dev/zero", mk("zero")))
-	must(t, os.Symlink("plain", mk("link-in")))
-	must(t, os.Mkdir(mk("dir"), 0o755))
-	must(t, os.WriteFile(mk("dir/f"), []byte("in dir"), 0o644))
-	must(t, os.Symlink(outside, mk("out")))
+	testutil.Must(t, os.Symlink("/dev/zero", mk("zero")))
+	testutil.Must(t, os.Symlink("plain", mk("link-in")))
+	testutil.Must(t, os.Mkdir(mk("dir"), 0o755))
+	testutil.Must(t, os.WriteFile(mk("dir/f"), []byte("in dir"), 0o644))
+	testutil.Must(t, os.Symlink(outside, mk("out")))
 	if err := unix.Mknod(mk("null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
 		t.Logf("mknod: %v (not root?)", err)
 	}
@@ -76,7 +78,7 @@ func TestOpenRegular(t *testing.T) {
 					t.Errorf("%s: read %q entry %+v", c.rel, b, e)
 				}
 				var st unix.Stat_t
-				must(t, unix.Lstat(mk(c.rel), &st))
+				testutil.Must(t, unix.Lstat(mk(c.rel), &st))
 				if e.Ino != st.Ino || e.Dev != uint64(st.Dev) {
 					t.Errorf("%s: entry %+v is not the file's inode %d", c.rel, e, st.Ino)
 				}
@@ -103,12 +105,5 @@ func TestOpenRegular(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s: OpenRegular blocked", c.rel)
 		}
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -79,44 +80,44 @@ func TestIdentity(t *testing.T) {
 			}
 		}},
 		{name: "missing MANIFEST", withFile: true, refuse: "MANIFEST is missing", damage: func(t *testing.T, s *identSetup) {
-			must(t, os.Remove(filepath.Join(s.cat, badger.ManifestFilename)))
+			testutil.Must(t, os.Remove(filepath.Join(s.cat, badger.ManifestFilename)))
 		}},
 		{name: "missing MANIFEST, no identity file", withFile: false, refuse: "MANIFEST is missing", damage: func(t *testing.T, s *identSetup) {
-			must(t, os.Remove(filepath.Join(s.cat, badger.ManifestFilename)))
+			testutil.Must(t, os.Remove(filepath.Join(s.cat, badger.ManifestFilename)))
 		}},
 		{name: "MANIFEST cut in half", withFile: true, refuse: "cut short", damage: func(t *testing.T, s *identSetup) {
 			p := filepath.Join(s.cat, badger.ManifestFilename)
 			fi, err := os.Stat(p)
-			must(t, err)
-			must(t, os.Truncate(p, fi.Size()/2))
+			testutil.Must(t, err)
+			testutil.Must(t, os.Truncate(p, fi.Size()/2))
 		}},
 		{name: "MANIFEST truncated to 0 bytes", withFile: true, refuse: "unreadable", damage: func(t *testing.T, s *identSetup) {
-			must(t, os.Truncate(filepath.Join(s.cat, badger.ManifestFilename), 0))
+			testutil.Must(t, os.Truncate(filepath.Join(s.cat, badger.ManifestFilename), 0))
 		}},
 		{name: "catalog dir gone", withFile: true, refuse: "missing or empty", damage: func(t *testing.T, s *identSetup) {
-			must(t, os.RemoveAll(s.cat))
+			testutil.Must(t, os.RemoveAll(s.cat))
 		}},
 		{name: "catalog dir emptied", withFile: true, refuse: "missing or empty", damage: func(t *testing.T, s *identSetup) {
-			must(t, os.RemoveAll(s.cat))
-			must(t, os.Mkdir(s.cat, 0o750))
+			testutil.Must(t, os.RemoveAll(s.cat))
+			testutil.Must(t, os.Mkdir(s.cat, 0o750))
 		}},
 		{name: "seq regression", withFile: true, refuse: "events were lost", damage: func(t *testing.T, s *identSetup) {
 			id := s.id
 			id.LastSeq += 50
-			must(t, WriteIdentity(s.file, id))
+			testutil.Must(t, WriteIdentity(s.file, id))
 		}},
 		{name: "other catalog", withFile: true, refuse: "the catalog is ", damage: func(t *testing.T, s *identSetup) {
 			id := s.id
 			id.CatalogID = "0123456789abcdef0123456789abcdef"
-			must(t, WriteIdentity(s.file, id))
+			testutil.Must(t, WriteIdentity(s.file, id))
 		}},
 		{name: "other appliance", withFile: true, refuse: "belongs to appliance", damage: func(t *testing.T, s *identSetup) {
 			id := s.id
 			id.ApplianceID = "edge-other"
-			must(t, WriteIdentity(s.file, id))
+			testutil.Must(t, WriteIdentity(s.file, id))
 		}},
 		{name: "corrupt identity file", withFile: true, refuse: "remove the file to adopt", damage: func(t *testing.T, s *identSetup) {
-			must(t, os.WriteFile(s.file, []byte("{not json"), 0o640))
+			testutil.Must(t, os.WriteFile(s.file, []byte("{not json"), 0o640))
 		}},
 	}
 	for _, tc := range cases {
@@ -155,10 +156,10 @@ func TestIdentity(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			app, err := c.ApplianceID("")
-			must(t, err)
+			testutil.Must(t, err)
 			last := c.LastSeq()
 			catID := c.CatalogID()
-			must(t, c.Close())
+			testutil.Must(t, c.Close())
 			if len(catID) != 32 {
 				t.Errorf("catalog id %q", catID)
 			}
@@ -190,7 +191,7 @@ func TestIdentityFresh(t *testing.T) {
 		t.Fatalf("no identity file after the first Open: %v", err)
 	}
 	app, err := c.ApplianceID("")
-	must(t, err)
+	testutil.Must(t, err)
 	if !strings.HasPrefix(app, "edge-") || id.ApplianceID != app || id.CatalogID != c.CatalogID() || id.LastSeq != 0 {
 		t.Errorf("identity %+v, appliance %s, catalog %s", id, app, c.CatalogID())
 	}
@@ -205,7 +206,7 @@ func TestIdentityFresh(t *testing.T) {
 
 func TestIdentityReset(t *testing.T) {
 	s := seedIdentity(t, true)
-	must(t, os.Remove(filepath.Join(s.cat, badger.ManifestFilename)))
+	testutil.Must(t, os.Remove(filepath.Join(s.cat, badger.ManifestFilename)))
 	res, err := Reset(s.cat, s.file, "", Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -262,13 +263,6 @@ func TestIdentityRunRecordsSeq(t *testing.T) {
 	}
 	cancel()
 	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
 		t.Fatal(err)
 	}
 }
