@@ -79,6 +79,9 @@ func (s *Service) Status() Status {
 		}
 		if j.running {
 			l.Running++
+			if j.ext != nil {
+				continue // another stage's lane job (RunOnLane): not an asset
+			}
 			st.Running = append(st.Running, JobStatus{AssetID: j.ID, Lane: j.lane, Encoder: j.encoder, Started: j.started,
 				OutTimeUS: j.prog.OutTimeUS, DurationUS: int64(j.duration * 1e6), Frame: j.prog.Frame, Speed: j.prog.Speed})
 		} else {

@@ -74,6 +74,7 @@ type job struct {
 	started  time.Time
 	duration float64
 	prog     Progress
+	ext      *laneJob // another stage's work on the lane (RunOnLane)
 }
 
 // Service is the transcode stage. Create it with New, run it with Run.
@@ -184,6 +185,7 @@ func New(cfg Config, tools Tools, stateDir string, cat Catalog, log *slog.Logger
 // the lane workers and consumes the catalog's event log until ctx ends. A
 // cancelled job stays persisted and runs again on the next start.
 func (s *Service) Run(ctx context.Context) error {
+	defer s.failLaneJobs() // lane.go: queued work of other stages is not left waiting
 	caps, err := Detect(ctx, s.tools, s.cfg.GPU)
 	if err != nil {
 		return fmt.Errorf("transcode: detect hardware: %w", err)
@@ -530,6 +532,12 @@ func (s *Service) worker(ctx context.Context, lane string) {
 			return
 		}
 		if s.gate != nil && s.gate(ctx) != nil {
+			if j.ext != nil {
+				s.mu.Lock()
+				delete(s.jobs, j.ID)
+				s.mu.Unlock()
+				j.ext.done <- ErrNotRunning
+			}
 			return // stopping; the job's record re-queues it at the next start
 		}
 		s.runJob(ctx, j, lane)
@@ -551,6 +559,10 @@ func terminal(p *storage.ProxyInfo) bool {
 }
 
 func (s *Service) runJob(ctx context.Context, j *job, lane string) {
+	if j.ext != nil {
+		s.runLaneJob(ctx, j) // lane.go
+		return
+	}
 	log := s.log.With("asset", j.ID, "lane", lane)
 	doc, err := s.cat.Asset(j.ID)
 	if errors.Is(err, storage.ErrNotFound) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -54,8 +55,19 @@ type ClipSources struct {
 // both, like transcode's mix) and encoded to AAC. It writes a temp file
 // next to out, checks with ffprobe that its video frame count is the sum of
 // the parts' and that the audio covers the video within a frame, and
-// renames it into place. It returns that frame count.
+// renames it into place. It returns that frame count. FFmpeg runs under
+// transcode's Runner (own process group, killed as a group, a stall
+// watchdog of clipProxyStall).
 func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, out string) (int64, error) {
+	return cutClipProxy(ctx, &transcode.Runner{FFmpeg: ffmpeg, Stall: clipProxyStall}, ffprobe, src, out)
+}
+
+// clipProxyStall is the stall watchdog of a clip proxy cut outside the
+// transcode lanes (CutClipProxy); on a lane it is proxy.stall_timeout.
+const clipProxyStall = 2 * time.Minute
+
+// cutClipProxy is CutClipProxy with FFmpeg run by r.
+func cutClipProxy(ctx context.Context, r *transcode.Runner, ffprobe string, src ClipSources, out string) (int64, error) {
 	if len(src.Video) == 0 {
 		return 0, fmt.Errorf("clip proxy: no video parts")
 	}
@@ -71,7 +83,7 @@ func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	args := []string{"-hide_banner", "-nostdin", "-y"}
+	var args []string // after the Runner's own (-hide_banner -nostdin -y, progress)
 	lists := [][]string{src.Video}
 	lists = append(lists, src.Audio...)
 	for i, files := range lists {
@@ -116,11 +128,8 @@ func CutClipProxy(ctx context.Context, ffmpeg, ffprobe string, src ClipSources, 
 	tmp := filepath.Join(dir, ".proxy.tmp.mp4")
 	defer os.Remove(tmp)
 	args = append(args, "-movflags", "+faststart", "-f", "mp4", tmp)
-	cmd := exec.CommandContext(ctx, ffmpeg, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("clip proxy: ffmpeg concat: %w: %s", err, tail(stderr.String(), 600))
+	if err := r.Run(ctx, args, nil, nil); err != nil {
+		return 0, fmt.Errorf("clip proxy: ffmpeg concat: %w", err)
 	}
 	m, _, err := transcode.Probe(ctx, ffprobe, tmp)
 	if err != nil {
@@ -324,6 +333,22 @@ type ClipProxy struct {
 type clipProxyConfig struct {
 	stateDir, ffmpeg, ffprobe, audioBitrate string
 	channelTracks                           bool
+	lane                                    LaneRunner
+}
+
+// LaneRunner runs fn as a job of the transcode stage's CPU lane
+// ((*transcode.Service).RunOnLane): it waits its turn behind queued
+// proxies, takes one of the lane's workers, and fn's Runner carries the
+// stage's stall watchdog.
+type LaneRunner func(ctx context.Context, name string, fn func(ctx context.Context, r *transcode.Runner) error) error
+
+// SetClipProxyLane makes whole-clip proxies transcode lane jobs (call
+// after SetClipProxy, before Run). Without it they are cut on the card
+// service's goroutine (CutClipProxy).
+func (s *Service) SetClipProxyLane(run LaneRunner) {
+	if s.clipProxy != nil {
+		s.clipProxy.lane = run
+	}
 }
 
 // SetClipProxy enables whole-clip proxies: once every video part's proxy
@@ -333,7 +358,7 @@ type clipProxyConfig struct {
 // channelTracks keeps each separate channel as a track of its own after
 // the mix (ClipSources.ChannelTracks). Call before Run.
 func (s *Service) SetClipProxy(stateDir, ffmpeg, ffprobe, audioBitrate string, channelTracks bool) {
-	s.clipProxy = &clipProxyConfig{stateDir, ffmpeg, ffprobe, audioBitrate, channelTracks}
+	s.clipProxy = &clipProxyConfig{stateDir: stateDir, ffmpeg: ffmpeg, ffprobe: ffprobe, audioBitrate: audioBitrate, channelTracks: channelTracks}
 }
 
 func clipOfKey(assetID string) string { return "cards/clipof/" + assetID }
@@ -368,6 +393,21 @@ func (s *Service) indexClipParts(doc ClipDoc) error {
 		}
 	}
 	return nil
+}
+
+// startClipProxy runs maybeClipProxy: on its own goroutine when clip
+// proxies are transcode lane jobs (the wait for the lane's turn must not
+// hold the event loop that attaches card origins), else inline.
+func (s *Service) startClipProxy(ctx context.Context, assetID string) {
+	if s.clipProxy == nil || s.clipProxy.lane == nil {
+		s.maybeClipProxy(ctx, assetID)
+		return
+	}
+	s.clipWG.Add(1)
+	go func() {
+		defer s.clipWG.Done()
+		s.maybeClipProxy(ctx, assetID)
+	}()
 }
 
 // maybeClipProxy cuts the whole-clip proxy of the clip asset id is a video
@@ -413,11 +453,19 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 	cp := &ClipProxy{Status: "ready", At: time.Now().UTC()}
 	var frames int64
 	if cutErr == nil {
-		frames, cutErr = CutClipProxy(ctx, s.clipProxy.ffmpeg, s.clipProxy.ffprobe, src, out)
+		if lane := s.clipProxy.lane; lane != nil {
+			cutErr = lane(ctx, "clip-proxy:"+id, func(ctx context.Context, r *transcode.Runner) error {
+				var err error
+				frames, err = cutClipProxy(ctx, r, s.clipProxy.ffprobe, src, out)
+				return err
+			})
+		} else {
+			frames, cutErr = CutClipProxy(ctx, s.clipProxy.ffmpeg, s.clipProxy.ffprobe, src, out)
+		}
 	}
 	if cutErr != nil {
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || errors.Is(cutErr, transcode.ErrLaneJobQueued) || errors.Is(cutErr, transcode.ErrNotRunning) {
+			return // being cut already, or the stage stops: not a failure of the clip
 		}
 		s.log.Warn("clip proxy", "clip", id, "err", cutErr)
 		// Served by the API: no absolute server path (the log keeps them).

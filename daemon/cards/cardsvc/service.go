@@ -192,6 +192,7 @@ type Service struct {
 
 	clipProxy *clipProxyConfig // nil: no whole-clip proxies
 	clipMu    sync.Mutex       // serialises read-modify-write of clip records
+	clipWG    sync.WaitGroup   // clip proxies on the transcode lane (clipproxy.go)
 
 	mu        sync.Mutex
 	present   map[string]*present    // by mount point
@@ -275,6 +276,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if cerr := <-errc; cerr != nil && !errors.Is(cerr, context.Canceled) && err == nil {
 		err = cerr
 	}
+	s.clipWG.Wait() // clip proxies waiting for their lane turn (consume is done: no more start)
 	return err
 }
 
@@ -430,7 +432,7 @@ func (s *Service) consume(ctx context.Context) error {
 						s.apply(ev.AssetID)
 					}
 					if ev.Type == storage.EvProxyReady {
-						s.maybeClipProxy(ctx, ev.AssetID)
+						s.startClipProxy(ctx, ev.AssetID) // clipproxy.go
 					}
 					s.reportTrigger(ev.AssetID) // report.go: media or poster landed
 				case EvClipProxyReady:
