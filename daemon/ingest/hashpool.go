@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 type job struct {
@@ -22,7 +24,16 @@ type job struct {
 // hashPool hashes settled files, at most limit at a time, and catalogs
 // them if they did not change while being read.
 type hashPool struct {
-	p      *Pipeline
+	cat    *catalog.Catalog
+	t      *tunables
+	ctr    *counters
+	paused func() bool
+	log    *slog.Logger
+	// settled tells the settler a file it handed over is done with;
+	// resettle hands back a file that changed since it settled.
+	settled  func(fileKey)
+	resettle func(v *volume, e watch.Entry)
+
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []job
@@ -41,8 +52,8 @@ type hashPool struct {
 	gaveUp  bool
 }
 
-func newHashPool(p *Pipeline, limit int) *hashPool {
-	h := &hashPool{p: p, limit: limit, inFlight: map[fileKey]int{}, catalog: make(chan struct{}, maxCataloging)}
+func newHashPool(limit int, cat *catalog.Catalog, t *tunables, ctr *counters, paused func() bool, log *slog.Logger) *hashPool {
+	h := &hashPool{cat: cat, t: t, ctr: ctr, paused: paused, log: log, limit: limit, inFlight: map[fileKey]int{}, catalog: make(chan struct{}, maxCataloging)}
 	h.cond = sync.NewCond(&h.mu)
 	return h
 }
@@ -76,7 +87,7 @@ func (h *hashPool) run(ctx context.Context) {
 	defer stop()
 	for {
 		h.mu.Lock()
-		for !h.closed && (len(h.queue) == 0 || h.active >= h.limit || h.p.paused()) {
+		for !h.closed && (len(h.queue) == 0 || h.active >= h.limit || h.paused()) {
 			h.cond.Wait()
 		}
 		if h.closed {
@@ -111,7 +122,7 @@ func (h *hashPool) run(ctx context.Context) {
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(h.p.stopGrace):
+	case <-time.After(h.t.stopGrace):
 		h.writeMu.Lock()
 		h.gaveUp = true
 		h.writeMu.Unlock()
@@ -121,8 +132,8 @@ func (h *hashPool) run(ctx context.Context) {
 			stuck = append(stuck, k.vol+":"+k.rel)
 		}
 		h.mu.Unlock()
-		h.p.log.Error("hash workers blocked in a read past the stop grace; abandoned (their files are hashed again after the restart)",
-			"grace", h.p.stopGrace, "files", stuck)
+		h.log.Error("hash workers blocked in a read past the stop grace; abandoned (their files are hashed again after the restart)",
+			"grace", h.t.stopGrace, "files", stuck)
 	}
 }
 
@@ -170,22 +181,21 @@ func (h *hashPool) toCatalog() {
 // work hashes and catalogs one file; cataloging reports that it called
 // toCatalog (its hash slot is back already, its catalog slot is not).
 func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
-	p := h.p
 	k := fileKey{j.v.name, j.e.Rel}
 	var requeue *watch.Entry
 	defer func() {
-		p.settle.done(k)
+		h.settled(k)
 		if requeue != nil {
-			p.settle.touch(j.v, *requeue, true)
+			h.resettle(j.v, *requeue)
 		}
-		p.progress.Add(1)
+		h.ctr.progress.Add(1)
 	}()
 	if !j.v.isOnline() || j.v.stopped() {
 		return
 	}
-	log := p.log.With("volume", j.v.name, "path", j.e.Rel)
-	if p.beforeHash != nil {
-		p.beforeHash(ctx, j.v.name, j.e.Rel)
+	log := h.log.With("volume", j.v.name, "path", j.e.Rel)
+	if h.t.beforeHash != nil {
+		h.t.beforeHash(ctx, j.v.name, j.e.Rel)
 		if ctx.Err() != nil {
 			return
 		}
@@ -197,7 +207,7 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 		var nr *watch.NotRegularError
 		switch {
 		case errors.As(err, &nr):
-			p.filesRejected.Add(1)
+			h.ctr.filesRejected.Add(1)
 			log.Warn("not a regular file any more; skipped, not read", "kind", nr.Kind, "err", err)
 		case !errors.Is(err, os.ErrNotExist):
 			log.Warn("cannot open file; retried at next rescan", "err", err)
@@ -231,8 +241,8 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 		log.Warn("cannot read file; retried at next rescan", "err", err)
 		return
 	}
-	p.bytesHashed.Add(uint64(n))
-	p.filesHashed.Add(1)
+	h.ctr.bytesHashed.Add(uint64(n))
+	h.ctr.filesHashed.Add(1)
 	after, ok, err := watch.Stat(j.v.root, j.e.Rel)
 	if err != nil || !ok {
 		return // gone (the watcher or the next rescan handles removal)
@@ -252,7 +262,7 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 	if h.gaveUp || ctx.Err() != nil {
 		return
 	}
-	_, err = p.cat.PutFile(storage.FileRecord{
+	_, err = h.cat.PutFile(storage.FileRecord{
 		Volume: j.v.name,
 		Path:   j.e.Rel,
 		Size:   n,

@@ -135,19 +135,45 @@ type Pipeline struct {
 	hashes *hashPool
 	volWG  sync.WaitGroup // every volume loop ever started
 
-	progress      atomic.Uint64
-	filesRejected atomic.Uint64 // settled files found to be no regular file at open
-	pauseReason   atomic.Pointer[string]
-	bytesHashed   atomic.Uint64
-	filesSeen     atomic.Uint64
-	filesHashed   atomic.Uint64
+	pauseReason atomic.Pointer[string]
 
 	ready     chan struct{}
 	readyOnce sync.Once
 	pendingUp atomic.Int64 // volumes whose first check (and walk) is not done
 
+	counters // shared with the settler, hash pool and volumes
+	tunables // fixed settings; tests shorten them after New, before Run
+}
+
+// The pipeline's parts (volumes, settler, hash pool) hold no pointer to
+// the Pipeline (issue 12 item 8). Each gets, when it is made, exactly what
+// it uses: the catalog, the part it hands files on to (volume -> settler:
+// touch, touchWalk, drop; settler -> hash pool: its toHash func; hash pool
+// -> settler: settled and resettle funcs), a live view of the reloadable
+// configuration, the shared counters and the fixed tunables.
+
+// counters are the pipeline's progress and ingest counters (Status).
+type counters struct {
+	progress      atomic.Uint64 // any loop's progress (Progress)
+	filesRejected atomic.Uint64 // settled files found to be no regular file at open
+	bytesHashed   atomic.Uint64
+	filesSeen     atomic.Uint64
+	filesHashed   atomic.Uint64
+}
+
+// live reads what a Reload or a pause may change while the parts run.
+type live struct {
+	settle  func() time.Duration
+	rescan  func(walkMode bool) time.Duration
+	ignores func() *watch.Ignore
+	paused  func() bool
+}
+
+// tunables are fixed for the pipeline's life (New sets the defaults; tests
+// shorten them before Run).
+type tunables struct {
 	// checkEvery is how often each volume's identity is verified (and an
-	// offline volume polled). Tests shorten it.
+	// offline volume polled).
 	checkEvery time.Duration
 	// verifyTimeout bounds one identity check (a hung mount is offline).
 	verifyTimeout time.Duration
@@ -162,7 +188,7 @@ type Pipeline struct {
 	// injection: a test blocks in it like a hung mount).
 	walkDirHook func(rel string)
 	// maxPending bounds the files a walk keeps queued at once (see
-	// settler.touchWalk). Tests shorten it.
+	// settler.touchWalk).
 	maxPending int
 	// stopGrace bounds how long Run waits, once cancelled, for its loops
 	// and hash workers; a read stuck in the kernel is abandoned after it.
@@ -170,6 +196,16 @@ type Pipeline struct {
 	// beforeHash, when set, runs in a hash worker before the file is
 	// opened (fault injection; see testhook.go).
 	beforeHash func(ctx context.Context, vol, rel string)
+}
+
+// live is the parts' view of the reloadable configuration.
+func (p *Pipeline) live() live {
+	return live{settle: p.settleFor, rescan: p.rescanFor, ignores: p.ignores, paused: p.paused}
+}
+
+// volumeDeps is what a volume is made with.
+func (p *Pipeline) volumeDeps() volumeDeps {
+	return volumeDeps{cat: p.cat, settle: p.settle, cfg: p.live(), ctr: &p.counters, t: &p.tunables, firstDone: p.firstDone, log: p.log}
 }
 
 // New validates cfg and returns a pipeline; nothing runs until Run.
@@ -188,12 +224,19 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 	p := &Pipeline{
 		cat: cat, log: log.With("component", "ingest"), cfg: cfg, ignore: ig,
 		vols: map[string]*volume{}, ready: make(chan struct{}),
-		checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
-		walkStall: 30 * time.Second, stopGrace: DefaultStopGrace, maxPending: DefaultMaxPending,
+		tunables: tunables{
+			checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
+			walkStall: 30 * time.Second, stopGrace: DefaultStopGrace, maxPending: DefaultMaxPending,
+		},
 	}
 	p.beforeHash = envHashGate(p.log)
-	p.settle = newSettler(p)
-	p.hashes = newHashPool(p, cfg.HashWorkers)
+	p.settle = newSettler(&p.tunables, &p.counters, p.live(), p.log)
+	p.hashes = newHashPool(cfg.HashWorkers, cat, &p.tunables, &p.counters, p.paused, p.log)
+	// The two hand files to each other: settled -> hashed; hashed (or
+	// changed meanwhile) -> done, or settled again.
+	p.settle.toHash = p.hashes.push
+	p.hashes.settled = p.settle.done
+	p.hashes.resettle = func(v *volume, e watch.Entry) { p.settle.touch(v, e, true) }
 	return p, nil
 }
 
@@ -297,7 +340,7 @@ func (p *Pipeline) pausedWhy() string {
 }
 
 func (p *Pipeline) startVolumeLocked(vc Volume, initial bool) {
-	v := newVolume(p, vc, initial)
+	v := newVolume(p.volumeDeps(), vc, initial)
 	p.vols[vc.Name] = v
 	p.volWG.Go(func() { v.run(p.runCtx) })
 }
@@ -332,7 +375,7 @@ func (p *Pipeline) Status() Status {
 	if !p.running {
 		for _, vc := range p.cfg.Volumes {
 			if _, ok := p.vols[vc.Name]; !ok {
-				vols = append(vols, newVolume(p, vc, false))
+				vols = append(vols, newVolume(p.volumeDeps(), vc, false))
 			}
 		}
 	}

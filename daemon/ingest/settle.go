@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -30,7 +31,13 @@ type pend struct {
 // discovery proves, only learned from the inode), so a first ingest of
 // old files is not slowed to maxPending files per settle period.
 type settler struct {
-	p    *Pipeline
+	t   *tunables
+	ctr *counters
+	cfg live
+	log *slog.Logger
+	// toHash hands a settled file to the hash pool (its push).
+	toHash func(job)
+
 	mu   sync.Mutex
 	m    map[fileKey]*pend
 	busy map[fileKey]bool // handed to the hash pool, not done yet
@@ -41,8 +48,8 @@ type settler struct {
 	peak int
 }
 
-func newSettler(p *Pipeline) *settler {
-	return &settler{p: p, m: map[fileKey]*pend{}, busy: map[fileKey]bool{}, space: make(chan struct{}, 1)}
+func newSettler(t *tunables, ctr *counters, cfg live, log *slog.Logger) *settler {
+	return &settler{t: t, ctr: ctr, cfg: cfg, log: log, m: map[fileKey]*pend{}, busy: map[fileKey]bool{}, space: make(chan struct{}, 1)}
 }
 
 // DefaultMaxPending bounds the files a walk keeps queued at once.
@@ -64,12 +71,12 @@ func (s *settler) pendingLocked() int { return len(s.m) + len(s.busy) }
 // drain) and returns false at once when ctx or quit ends the wait.
 // progress is called whenever a file left meanwhile.
 func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume, e watch.Entry, progress func()) bool {
-	limit := s.p.maxPending
+	limit := s.t.maxPending
 	for {
 		s.mu.Lock()
 		n := s.pendingLocked()
 		s.mu.Unlock()
-		if limit <= 0 || n < limit || s.p.paused() {
+		if limit <= 0 || n < limit || s.cfg.paused() {
 			break
 		}
 		v.markFirst() // throttled: the volume is up and ingesting (Ready)
@@ -83,7 +90,7 @@ func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume
 		case <-time.After(250 * time.Millisecond): // a pause may have begun
 		}
 	}
-	s.touchAt(v, e, false, walkDue(e, s.p.settleFor()))
+	s.touchAt(v, e, false, walkDue(e, s.cfg.settle()))
 	return true
 }
 
@@ -100,7 +107,7 @@ func walkDue(e watch.Entry, settle time.Duration) time.Time {
 // touch (re)queues a file. rearm: an event saw it change, restart its
 // timer from e; otherwise (a walk found it) keep a pending timer as it is.
 func (s *settler) touch(v *volume, e watch.Entry, rearm bool) {
-	s.touchAt(v, e, rearm, time.Now().Add(s.p.settleFor()))
+	s.touchAt(v, e, rearm, time.Now().Add(s.cfg.settle()))
 }
 
 func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
@@ -116,9 +123,18 @@ func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
 		}
 		return
 	}
+	s.ctr.filesSeen.Add(1)
+	if !rearm && !due.After(time.Now()) {
+		// A walked file that has already settled (its ctime is settle
+		// old; e is the walk's stat, just taken): straight to the hash
+		// pool, without waiting for the next tick and a second stat.
+		s.busy[k] = true
+		s.peak = max(s.peak, s.pendingLocked())
+		s.toHash(job{v: v, e: e})
+		return
+	}
 	s.m[k] = &pend{v: v, e: e, due: due}
 	s.peak = max(s.peak, s.pendingLocked())
-	s.p.filesSeen.Add(1)
 }
 
 // drop forgets a pending file (it is gone).
@@ -155,7 +171,7 @@ func (s *settler) counts() (settling, hashing int) {
 }
 
 func (s *settler) tick() time.Duration {
-	d := s.p.settleFor() / 4
+	d := s.cfg.settle() / 4
 	return min(max(d, 10*time.Millisecond), time.Second)
 }
 
@@ -168,7 +184,7 @@ func (s *settler) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.p.progress.Add(1)
+		s.ctr.progress.Add(1)
 		now := time.Now()
 		var due []*pend
 		s.mu.Lock()
@@ -219,14 +235,14 @@ func (s *settler) check(p *pend) {
 	}
 	if err != nil || !ok {
 		if err != nil {
-			s.p.log.Warn("stat settling file", "volume", k.vol, "path", k.rel, "err", err)
+			s.log.Warn("stat settling file", "volume", k.vol, "path", k.rel, "err", err)
 		}
 		delete(s.m, k)
 		s.freed()
 		return
 	}
 	if !sameFile(e, p.e) {
-		p.e, p.due = e, time.Now().Add(s.p.settleFor())
+		p.e, p.due = e, time.Now().Add(s.cfg.settle())
 		return
 	}
 	if p.due.After(time.Now()) { // re-armed by an event meanwhile
@@ -234,7 +250,7 @@ func (s *settler) check(p *pend) {
 	}
 	delete(s.m, k)
 	s.busy[k] = true
-	s.p.hashes.push(job{v: p.v, e: e})
+	s.toHash(job{v: p.v, e: e})
 }
 
 func sameFile(a, b watch.Entry) bool {

@@ -12,12 +12,13 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 // volume is one configured root and its loop: identity checks, watcher,
 // reconcile walks, removals.
 type volume struct {
-	p       *Pipeline
+	d       volumeDeps
 	name    string
 	root    string
 	initial bool // counts towards Ready
@@ -51,10 +52,21 @@ type volume struct {
 	walkBeat atomic.Int64 // unix nanos of the running walk's last answer from the filesystem
 }
 
-func newVolume(p *Pipeline, vc Volume, initial bool) *volume {
+// volumeDeps is what a volume uses of the rest of the pipeline.
+type volumeDeps struct {
+	cat       *catalog.Catalog
+	settle    *settler // new and changed files go there; removed ones are dropped there
+	cfg       live
+	ctr       *counters
+	t         *tunables
+	firstDone func() // counts the volume towards the pipeline's Ready
+	log       *slog.Logger
+}
+
+func newVolume(d volumeDeps, vc Volume, initial bool) *volume {
 	return &volume{
-		p: p, name: vc.Name, root: strings.TrimSuffix(vc.Path, "/"), initial: initial,
-		log:  p.log.With("volume", vc.Name),
+		d: d, name: vc.Name, root: strings.TrimSuffix(vc.Path, "/"), initial: initial,
+		log:  d.log.With("volume", vc.Name),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		rescanReq: make(chan struct{}, 1), checkReq: make(chan struct{}, 1),
 		goneReq: make(chan struct{}, 1), limitReq: make(chan error, 1), rewatchReq: make(chan struct{}, 1),
@@ -99,7 +111,7 @@ func (v *volume) status() VolumeStatus {
 	}
 	v.mu.Unlock()
 	if st.Scanning {
-		if d := time.Since(time.Unix(0, v.walkBeat.Load())); d >= v.p.walkStall {
+		if d := time.Since(time.Unix(0, v.walkBeat.Load())); d >= v.d.t.walkStall {
 			st.Stalled = d.Truncate(time.Second)
 		}
 	}
@@ -115,7 +127,7 @@ func (v *volume) status() VolumeStatus {
 // reports ready (systemd's start timeout); the walk goes on meanwhile.
 func (v *volume) markFirst() {
 	if v.initial {
-		v.firstOnce.Do(v.p.firstDone)
+		v.firstOnce.Do(v.d.firstDone)
 	}
 }
 
@@ -135,16 +147,16 @@ func (v *volume) run(ctx context.Context) {
 	v.loadIndex()
 	v.check(ctx)
 	v.markFirst()
-	tick := time.NewTicker(v.p.checkEvery)
+	tick := time.NewTicker(v.d.t.checkEvery)
 	defer tick.Stop()
-	rescan := time.NewTimer(v.p.rescanFor(v.walkMode))
+	rescan := time.NewTimer(v.d.cfg.rescan(v.walkMode))
 	defer rescan.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			v.p.progress.Add(1)
+			v.d.ctr.progress.Add(1)
 			if !v.indexed {
 				v.loadIndex()
 			}
@@ -155,22 +167,22 @@ func (v *volume) run(ctx context.Context) {
 			if v.isOnline() {
 				v.reconcile(ctx)
 			}
-			rescan.Reset(v.p.rescanFor(v.walkMode))
+			rescan.Reset(v.d.cfg.rescan(v.walkMode))
 		case <-rescan.C:
 			if cameOnline := v.check(ctx); !cameOnline && v.isOnline() {
 				v.reconcile(ctx) // (a volume coming online was just walked)
 			}
-			rescan.Reset(v.p.rescanFor(v.walkMode))
+			rescan.Reset(v.d.cfg.rescan(v.walkMode))
 		case <-v.goneReq:
 			v.removeGone(ctx)
 		case err := <-v.limitReq:
 			v.enterWalkMode(err)
-			rescan.Reset(v.p.rescanFor(v.walkMode))
+			rescan.Reset(v.d.cfg.rescan(v.walkMode))
 		case <-v.rewatchReq:
 			if v.walkMode && v.isOnline() { // a reload: maybe the limit was raised
 				v.startWatcher(ctx)
 				v.reconcile(ctx)
-				rescan.Reset(v.p.rescanFor(v.walkMode))
+				rescan.Reset(v.d.cfg.rescan(v.walkMode))
 			}
 		}
 	}
@@ -179,7 +191,7 @@ func (v *volume) run(ctx context.Context) {
 // check verifies the volume's identity and handles transitions. It
 // reports whether the volume came online (and was walked) in this call.
 func (v *volume) check(ctx context.Context) bool {
-	rec, err := v.p.cat.Volume(v.name)
+	rec, err := v.d.cat.Volume(v.name)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		v.log.Error("read volume record", "err", err)
 		return false
@@ -220,14 +232,14 @@ func (v *volume) mayAdopt(rec storage.Volume, reason string) bool {
 		files, _ := v.index.stats()
 		return files == 0
 	}
-	files, _, err := v.p.cat.VolumeStats(v.name)
+	files, _, err := v.d.cat.VolumeStats(v.name)
 	return err == nil && files == 0
 }
 
 func (v *volume) goOffline(rec storage.Volume, reason string) {
 	wasOnline := v.online.Swap(false)
 	v.stopWatcher()
-	v.p.settle.dropVolume(v.name)
+	v.d.settle.dropVolume(v.name)
 	v.mu.Lock()
 	changed := v.st.Reason != reason || wasOnline
 	v.st.Online, v.st.Reason, v.st.WatchMode, v.st.Scanning = false, reason, "none", false
@@ -237,7 +249,7 @@ func (v *volume) goOffline(rec storage.Volume, reason string) {
 		if rec.Path == "" {
 			rec.Path = v.root
 		}
-		if _, err := v.p.cat.SetVolume(rec); err != nil {
+		if _, err := v.d.cat.SetVolume(rec); err != nil {
 			v.log.Error("record volume offline", "err", err)
 		}
 	}
@@ -255,7 +267,7 @@ func (v *volume) goOnline(ctx context.Context, rec storage.Volume, dev uint64, a
 		}
 		remounted := rec.Dev != dev
 		rec.Dev = dev
-		if _, err := v.p.cat.SetVolume(rec); err != nil {
+		if _, err := v.d.cat.SetVolume(rec); err != nil {
 			v.log.Error("record volume identity", "err", err)
 		}
 		if !remounted {
@@ -271,7 +283,7 @@ func (v *volume) goOnline(ctx context.Context, rec storage.Volume, dev uint64, a
 	}
 	if !rec.Online || rec.Dev != dev || rec.Path != v.root || rec.Reason != "" {
 		rec.Online, rec.Dev, rec.Path, rec.Reason, rec.Changed = true, dev, v.root, "", time.Now().UTC()
-		if _, err := v.p.cat.SetVolume(rec); err != nil {
+		if _, err := v.d.cat.SetVolume(rec); err != nil {
 			v.log.Error("record volume online", "err", err)
 			return false
 		}
@@ -292,13 +304,13 @@ func (v *volume) startWatcher(ctx context.Context) {
 	v.walkMode = false
 	v.st.WatchMode = "inotify"
 	v.mu.Unlock()
-	w, err := watch.NewWatcher(v.root, v.p.ignores(), v.log)
+	w, err := watch.NewWatcher(v.root, v.d.cfg.ignores(), v.log)
 	if err != nil {
 		v.enterWalkMode(err)
 		return
 	}
-	if v.p.addFunc != nil {
-		w.SetAddFunc(v.p.addFunc)
+	if v.d.t.addFunc != nil {
+		w.SetAddFunc(v.d.t.addFunc)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	wdone := make(chan struct{})
@@ -310,11 +322,11 @@ func (v *volume) startWatcher(ctx context.Context) {
 		w.Run(wctx, watch.Handler{
 			Changed: func(e watch.Entry) {
 				if v.isOnline() {
-					v.p.settle.touch(v, e, true)
+					v.d.settle.touch(v, e, true)
 				}
 			},
 			Gone: func(rel string) {
-				v.p.settle.drop(v.name, rel)
+				v.d.settle.drop(v.name, rel)
 				v.mu.Lock()
 				v.gone[rel] = true
 				v.mu.Unlock()
@@ -389,7 +401,7 @@ func (v *volume) reconcile(ctx context.Context) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		t := time.NewTicker(max(v.p.walkStall/4, 10*time.Millisecond))
+		t := time.NewTicker(max(v.d.t.walkStall/4, 10*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -397,7 +409,7 @@ func (v *volume) reconcile(ctx context.Context) {
 				return
 			case <-t.C:
 				d := time.Since(time.Unix(0, v.walkBeat.Load()))
-				if d >= v.p.walkStall && stalled.CompareAndSwap(false, true) {
+				if d >= v.d.t.walkStall && stalled.CompareAndSwap(false, true) {
 					v.log.Warn("the walk has had no answer from the filesystem; is the mount hung?", "for", d.Truncate(time.Millisecond))
 				}
 			}
@@ -417,7 +429,7 @@ func (v *volume) reconcile(ctx context.Context) {
 	var failed []string
 	files, dirs, queued := 0, 0, 0
 	aborted := false // a wait for queue space ended by stop or cancel
-	werr := watch.Walk(v.root, "", v.p.ignores(), watch.WalkFuncs{
+	werr := watch.Walk(v.root, "", v.d.cfg.ignores(), watch.WalkFuncs{
 		Dir: func(rel string) error {
 			if aborted {
 				if ctx.Err() != nil {
@@ -425,12 +437,12 @@ func (v *volume) reconcile(ctx context.Context) {
 				}
 				return errWalkStopped
 			}
-			if h := v.p.walkDirHook; h != nil {
+			if h := v.d.t.walkDirHook; h != nil {
 				h(rel)
 			}
 			beat()
 			if dirs++; dirs%256 == 0 {
-				v.p.progress.Add(1)
+				v.d.ctr.progress.Add(1)
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -457,7 +469,7 @@ func (v *volume) reconcile(ctx context.Context) {
 			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
 				// Blocks while the pipeline holds maxPending files: the
 				// walk goes on as the hash pool catches up.
-				if !v.p.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.p.progress.Add(1) }) {
+				if !v.d.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.d.ctr.progress.Add(1) }) {
 					aborted = true
 					return
 				}
@@ -492,7 +504,7 @@ var errWalkStopped = errors.New("walk stopped: the volume is being stopped")
 
 // loadIndex reads the volume's present locations from the catalog once.
 func (v *volume) loadIndex() {
-	if err := v.index.load(v.p.cat, v.name); err != nil {
+	if err := v.index.load(v.d.cat, v.name); err != nil {
 		v.log.Error("load catalog index; retrying", "err", err)
 		return
 	}
@@ -515,7 +527,7 @@ func (v *volume) removeMissing(ctx context.Context, missing map[uint64]bool, fai
 		return 0
 	}
 	var paths []string
-	err := v.p.cat.WalkLocations(v.name, func(l storage.Location) error {
+	err := v.d.cat.WalkLocations(v.name, func(l storage.Location) error {
 		if missing[pathKey(l.Path)] {
 			paths = append(paths, l.Path)
 		}
@@ -539,7 +551,7 @@ func (v *volume) removeMissing(ctx context.Context, missing map[uint64]bool, fai
 
 // verifyNow re-checks the identity; a failure takes the volume offline.
 func (v *volume) verifyNow() bool {
-	rec, err := v.p.cat.Volume(v.name)
+	rec, err := v.d.cat.Volume(v.name)
 	if err != nil {
 		v.log.Error("read volume record", "err", err)
 		return false
@@ -557,7 +569,7 @@ func (v *volume) removeIfGone(rel, detail string) bool {
 	if _, ok, err := watch.Stat(v.root, rel); err != nil || ok {
 		return false
 	}
-	if _, err := v.p.cat.RemoveLocation(v.name, rel, detail); err != nil {
+	if _, err := v.d.cat.RemoveLocation(v.name, rel, detail); err != nil {
 		if !errors.Is(err, storage.ErrNotFound) {
 			v.log.Error("remove location", "path", rel, "err", err)
 		}
@@ -579,7 +591,7 @@ func (v *volume) removeGone(ctx context.Context) {
 	}
 	var cataloged []string
 	for rel := range batch {
-		l, err := v.p.cat.Location(v.name, rel)
+		l, err := v.d.cat.Location(v.name, rel)
 		if err == nil && (l.State == storage.LocPresent || l.State == "") {
 			cataloged = append(cataloged, rel)
 		}
@@ -593,7 +605,7 @@ func (v *volume) removeGone(ctx context.Context) {
 		}
 		v.removeIfGone(rel, "deleted or moved away")
 	}
-	v.p.progress.Add(1)
+	v.d.ctr.progress.Add(1)
 }
 
 // verifyCall is one identity check; callers that arrive while it runs wait
@@ -625,12 +637,12 @@ func (v *volume) verify(rec storage.Volume) (dev uint64, reason string) {
 		}()
 	}
 	v.vmu.Unlock()
-	t := time.NewTimer(v.p.verifyTimeout)
+	t := time.NewTimer(v.d.t.verifyTimeout)
 	defer t.Stop()
 	select {
 	case <-c.done:
 		return c.dev, c.reason
 	case <-t.C:
-		return 0, fmt.Sprintf("not responding: %s did not answer within %s", v.root, v.p.verifyTimeout)
+		return 0, fmt.Sprintf("not responding: %s did not answer within %s", v.root, v.d.t.verifyTimeout)
 	}
 }
