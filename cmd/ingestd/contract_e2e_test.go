@@ -835,6 +835,49 @@ func TestContractAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("asset-events", func(t *testing.T) {
+		cover("GET /v1/assets/{id}/events")
+		types := ctDocEventTypes(t, doc)
+		r := ctDo(t, e, "GET", "/v1/assets/"+clipID+"/events?limit=1000", nil)
+		v := ctWantJSON(t, r, "GET /v1/assets/{id}/events", ctObj("events[] next", nil))
+		m, _ := v.(map[string]any)
+		list, _ := m["events"].([]any)
+		var got []uint64
+		for i, x := range list {
+			ev, _ := x.(map[string]any)
+			typ, _ := ev["type"].(string)
+			if s := types[typ]; s != nil {
+				ctCheck(t, fmt.Sprintf("asset event %d (%s)", i, typ), ev, s)
+			} else {
+				t.Errorf("asset event %d: type %q is not in docs/api.md's Event types table", i, typ)
+			}
+			seq, _ := ev["seq"].(float64)
+			got = append(got, uint64(seq))
+		}
+		if len(got) < 3 {
+			t.Fatalf("the clip has %d events, want at least 3 (cataloged, added, proxy, synced)", len(got))
+		}
+		var want []uint64
+		for _, ev := range e.feedAll() {
+			if ev.AssetID == clipID && ev.Seq <= got[len(got)-1] {
+				want = append(want, ev.Seq)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("the clip's events %v, want the feed's events of it %v", got, want)
+		}
+		if next, _ := m["next"].(float64); uint64(next) != got[len(got)-1] {
+			t.Errorf("next %v, want the last seq %d", m["next"], got[len(got)-1])
+		}
+		r = ctDo(t, e, "GET", fmt.Sprintf("/v1/assets/%s/events?order=desc&before=%d&limit=1", clipID, got[len(got)-1]), nil)
+		m, _ = ctWantJSON(t, r, "GET /v1/assets/{id}/events?order=desc", ctObj("events[] next", nil)).(map[string]any)
+		if list, _ := m["events"].([]any); len(list) != 1 || uint64(list[0].(map[string]any)["seq"].(float64)) != got[len(got)-2] {
+			t.Errorf("newest first before %d: %v, want seq %d", got[len(got)-1], m["events"], got[len(got)-2])
+		}
+		ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/events", nil), "GET unknown asset's events", 404, "id")
+		ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+clipID+"/events?order=desc&after=1", nil), "GET asset events with the other order's cursor", 400, "after")
+	})
+
 	t.Run("media", func(t *testing.T) {
 		type out struct{ path, ctype string }
 		outs := []out{

@@ -46,6 +46,11 @@ type Store interface {
 	Wait(ctx context.Context, after uint64) error
 	Asset(id string) (storage.AssetDoc, error)
 	Assets(after string, limit int) ([]storage.AssetDoc, error)
+	// AssetEvents returns up to limit published events of asset id: with
+	// newestFirst false those with seq above cursor, oldest first; with
+	// newestFirst true those below cursor (0: from the newest), newest
+	// first. An unknown id wraps storage.ErrNotFound.
+	AssetEvents(id string, cursor uint64, limit int, newestFirst bool) ([]storage.Event, error)
 }
 
 // Options configure a Server.
@@ -94,6 +99,7 @@ func New(opts Options) *Server {
 	s.mux.Handle("/v1/feed", get(http.HandlerFunc(s.feed)))
 	s.mux.Handle("/v1/assets", get(http.HandlerFunc(s.assets)))
 	s.mux.Handle("/v1/assets/{id}", get(http.HandlerFunc(s.asset)))
+	s.mux.Handle("/v1/assets/{id}/events", get(http.HandlerFunc(s.assetEvents)))
 	s.mux.HandleFunc("/v1/session", s.session)
 	s.mux.Handle("/v1/events/stream", get(http.HandlerFunc(s.stream)))
 	if opts.Console != nil {
@@ -513,6 +519,62 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request) {
 	}
 	if doc.Locations == nil {
 		doc.Locations = []storage.Location{}
+	}
+	WriteJSON(w, http.StatusOK, doc)
+}
+
+// assetEvents serves GET /v1/assets/{id}/events: the asset's events, paged
+// with a seq cursor (after= oldest first; order=desc with before= newest
+// first), each page one seek in the catalog's per-asset index.
+func (s *Server) assetEvents(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !ValidID(id) {
+		WriteError(w, http.StatusBadRequest, "id must be 64 lowercase hex characters", "id")
+		return
+	}
+	q := r.URL.Query()
+	limit, err := parseLimit(q)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), "limit")
+		return
+	}
+	var desc bool
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		desc = true
+	default:
+		WriteError(w, http.StatusBadRequest, "order must be asc or desc, got "+strconv.Quote(q.Get("order")), "order")
+		return
+	}
+	param, other := "after", "before"
+	if desc {
+		param, other = other, param
+	}
+	if q.Get(other) != "" {
+		WriteError(w, http.StatusBadRequest, other+" is not a cursor of order="+map[bool]string{false: "asc", true: "desc"}[desc]+"; use "+param, other)
+		return
+	}
+	cursor, err := parseUint(q, param)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), param)
+		return
+	}
+	evs, err := s.opts.Store.AssetEvents(id, cursor, limit, desc)
+	if errors.Is(err, storage.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, "no asset "+id, "id")
+		return
+	}
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("events of asset %s: %w", id, err))
+		return
+	}
+	doc := FeedDoc{Events: evs, Next: cursor}
+	if doc.Events == nil {
+		doc.Events = []storage.Event{}
+	}
+	if n := len(evs); n > 0 {
+		doc.Next = evs[n-1].Seq
 	}
 	WriteJSON(w, http.StatusOK, doc)
 }
