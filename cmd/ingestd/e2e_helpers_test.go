@@ -59,7 +59,8 @@ func needTool(t *testing.T, name string) string {
 
 // env is one daemon's world: a config, a watch folder, a state dir.
 type env struct {
-	t        *testing.T
+	t        *testing.T // the running test or step (see step)
+	root     *testing.T // the test that made the env: the daemon lives until it ends
 	dir      string
 	watch    string
 	state    string
@@ -106,7 +107,7 @@ func freeAddr(t *testing.T) string {
 func newEnv(t *testing.T, token string, extra string) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, dir: dir, watch: filepath.Join(dir, "watch"), state: filepath.Join(dir, "state"), addr: freeAddr(t), token: token}
+	e := &env{t: t, root: t, dir: dir, watch: filepath.Join(dir, "watch"), state: filepath.Join(dir, "state"), addr: freeAddr(t), token: token}
 	if err := os.Mkdir(e.watch, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,9 @@ func (e *env) start() {
 		_ = err
 		close(done)
 	}(e.proc, e.exited)
-	e.t.Cleanup(func() {
+	// On the test that made the env, not a step: a daemon started in one
+	// step serves the next.
+	e.root.Cleanup(func() {
 		select {
 		case <-e.exited:
 		default:
@@ -176,6 +179,22 @@ func (e *env) start() {
 		if time.Now().After(deadline) {
 			e.t.Fatalf("daemon did not answer /healthz:\n%s", e.stderr.String())
 		}
+	}
+}
+
+// step runs one named phase of a story test (one daemon, phases in order)
+// as a subtest, the env's helpers reporting to it. A failed phase ends the
+// story: the later ones build on what it made.
+func (e *env) step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	outer := e.t
+	ok := t.Run(name, func(t *testing.T) {
+		e.t = t
+		defer func() { e.t = outer }()
+		f(t)
+	})
+	if !ok {
+		t.FailNow()
 	}
 }
 
