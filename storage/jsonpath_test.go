@@ -106,3 +106,52 @@ func TestPathB64Malformed(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsHelpersMatchEmbedding: MarshalPaths writes the bytes the
+// embedded-struct form (`struct{ xJSON; PathB64 string
+// "json:\"path_b64,omitempty\""}`) writes, HTML-sensitive characters
+// included; UnmarshalPaths decodes into a fresh value (nothing of the
+// target's old fields kept), matches the companion's key
+// case-insensitively, and rejects a malformed companion.
+func TestPathsHelpersMatchEmbedding(t *testing.T) {
+	type two struct {
+		Name   string `json:"name"`
+		Folder string `json:"folder,omitempty"`
+		Failed string `json:"failed_path,omitempty"`
+	}
+	type ref struct {
+		two
+		FolderB64 string `json:"folder_b64,omitempty"`
+		FailedB64 string `json:"failed_path_b64,omitempty"`
+	}
+	for _, v := range []two{{}, {Name: "<a&b>"}, {Name: "x", Folder: "caf\xe9"}, {Folder: "ok", Failed: "\xff/<"}, {Folder: "\xfe", Failed: "\xfd"}} {
+		want, err := json.Marshal(ref{v, PathB64(v.Folder), PathB64(v.Failed)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MarshalPaths(v, PathField{"folder_b64", &v.Folder}, PathField{"failed_path_b64", &v.Failed})
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("%+q: got %s %v, want %s", v, got, err, want)
+		}
+		back := two{Name: "stale", Folder: "stale", Failed: "stale"}
+		if err := UnmarshalPaths(got, &back, func(x *two) []PathField {
+			return []PathField{{"folder_b64", &x.Folder}, {"failed_path_b64", &x.Failed}}
+		}); err != nil || back != v {
+			t.Fatalf("%+q: decoded %+q, %v", v, back, err)
+		}
+	}
+	var e Event
+	if err := json.Unmarshal([]byte(`{"seq":1,"path":"a?","PATH_B64":"Yf8="}`), &e); err != nil || e.Path != "a\xff" || e.Seq != 1 {
+		t.Fatalf("case-insensitive companion: %+v %v", e, err)
+	}
+	old := Location{Volume: "kept?", Path: "x"}
+	if err := json.Unmarshal([]byte(`{"path":"y"}`), &old); err != nil || old.Volume != "" || old.Path != "y" {
+		t.Fatalf("decode kept old fields: %+v %v", old, err)
+	}
+	for _, doc := range []string{`{"path":"a","path_b64":"!!"}`, `{"path":"a","path_b64":5}`} {
+		keep := Location{Path: "unchanged"}
+		if err := json.Unmarshal([]byte(doc), &keep); err == nil || keep.Path != "unchanged" {
+			t.Errorf("%s: %v, %+v", doc, err, keep)
+		}
+	}
+}
