@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"time"
 )
 
@@ -40,7 +39,9 @@ import (
 //
 // Reads. Stat returns an object's size, metadata, content type and, when
 // the object was written with one, its full-object CRC32C; ErrNotFound when
-// no object is at key. Get returns the bytes (the caller closes them).
+// no object is at key. (S3 answers a HEAD without an error body, so Stat on a
+// missing bucket may report ErrNotFound: Put, Get, List and CreateUpload
+// report ErrNoBucket.) Get returns the bytes (the caller closes them).
 // List calls fn for every object whose key begins with prefix, in
 // ascending byte order of keys, and stops at fn's first error, which it
 // returns. Objects written before List began and not deleted are listed.
@@ -195,26 +196,3 @@ func (e *Error) Unwrap() []error {
 // Retryable reports whether the same call may succeed later without a
 // change of configuration (ErrUnavailable), while ctx is still live.
 func Retryable(err error) bool { return errors.Is(err, ErrUnavailable) }
-
-// Backoff is exponential from lo to hi with jitter in [d/2, d]: attempt 1
-// waits about lo, each further attempt twice as long, up to hi.
-func Backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleepCtx waits d or until ctx is done; it reports whether d passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

@@ -4,14 +4,16 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/backoff"
 )
 
 // RetryOptions configure Retry.
 type RetryOptions struct {
 	// Attempts is the most tries of one call (default 3).
 	Attempts int
-	// Min and Max bound the wait between tries: Backoff(Min, Max, n)
-	// after the n-th failure (defaults 1s and 20s, about what
+	// Min and Max bound the wait between tries: backoff.Jitter(Min, Max,
+	// n-1) after the n-th failure (defaults 1s and 20s, about what
 	// aws-sdk-go-v2's own retryer waits).
 	Min, Max time.Duration
 	// Observe, when set, is told of every failed try (the last one
@@ -63,7 +65,7 @@ func (r *retrying) do(ctx context.Context, op string, body io.Seeker, f func() e
 		if r.o.Observe != nil {
 			r.o.Observe(op, err)
 		}
-		if !Retryable(err) || n >= r.o.Attempts || !sleepCtx(ctx, Backoff(r.o.Min, r.o.Max, n)) {
+		if !Retryable(err) || n >= r.o.Attempts || !backoff.Sleep(ctx, backoff.Jitter(r.o.Min, r.o.Max, n-1)) {
 			return err
 		}
 	}

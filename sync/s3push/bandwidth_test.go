@@ -3,6 +3,8 @@ package s3push
 import (
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // Concurrent uploads share one limit: every byte sent passes through the
@@ -20,8 +22,8 @@ func TestBandwidthAcrossConcurrentUploads(t *testing.T) {
 	}
 	cnt := countRequests(t)
 	p := e.pusher(cfg)
-	stop := start(t, p)
-	waitFor(t, 30*time.Second, "asset.json of the new assets", func() bool {
+	stop := testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 30*time.Second, "asset.json of the new assets", func() bool {
 		for _, id := range ids {
 			if !e.synced(id, time.Time{}) {
 				return false
@@ -36,7 +38,7 @@ func TestBandwidthAcrossConcurrentUploads(t *testing.T) {
 		total += size
 	}
 	maxInFlight := 0
-	waitFor(t, 60*time.Second, "uploads done", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "uploads done", func() bool {
 		s := p.Status()
 		maxInFlight = max(maxInFlight, len(s.InFlight))
 		if len(s.InFlight) > 0 && s.RateLimitBytes != 4<<20 {

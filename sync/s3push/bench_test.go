@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // TestBenchUploadVsRclone is run by bench/sync.sh (INGESTD_BENCH=1): the
@@ -64,8 +65,8 @@ func TestBenchUploadVsRclone(t *testing.T) {
 	cfg := e.config()
 	t1 := time.Now()
 	p := e.pusher(cfg)
-	stop := start(t, p)
-	waitFor(t, 10*time.Minute, "pusher done", func() bool {
+	stop := testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 10*time.Minute, "pusher done", func() bool {
 		for _, id := range ids {
 			if !e.pushed(id, "proxy.mp4", "poster.jpg", "filmstrip.jpg") {
 				return false

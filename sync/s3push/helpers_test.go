@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -23,28 +22,14 @@ import (
 
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 const testBucket = "studio-hub"
 const testApp = "edge-test"
-
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("INGESTD_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func openCat(t testing.TB, dir string) *catalog.Catalog {
-	t.Helper()
-	cat, err := catalog.Open(dir, catalog.Options{NoSyncWrites: true, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatalf("open catalog: %v", err)
-	}
-	return cat
-}
 
 // env is one test's catalog, state dir and MinIO.
 type env struct {
@@ -62,12 +47,7 @@ func newEnv(t testing.TB) *env {
 	srv.CreateBucket(t, testBucket)
 	dir := t.TempDir()
 	e := &env{t: t, srv: srv, stateDir: dir, catDir: filepath.Join(dir, "catalog")}
-	e.cat = openCat(t, e.catDir)
-	t.Cleanup(func() {
-		if e.cat != nil {
-			e.cat.Close()
-		}
-	})
+	e.cat = catalogtest.Open(t, e.catDir)
 	return e
 }
 
@@ -80,34 +60,11 @@ func (e *env) config() Config {
 
 func (e *env) pusher(cfg Config) *Pusher {
 	e.t.Helper()
-	p, err := New(cfg, testApp, e.stateDir, e.cat, testLogger(e.t))
+	p, err := New(cfg, testApp, e.stateDir, e.cat, testutil.Logger(e.t))
 	if err != nil {
 		e.t.Fatalf("new pusher: %v", err)
 	}
 	return p
-}
-
-// start runs p until the returned stop is called (also at cleanup).
-func start(t testing.TB, p *Pusher) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("pusher run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("pusher did not stop within 30s of cancellation")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
 }
 
 var idSeq = rand.Uint64()
@@ -192,17 +149,6 @@ func realMP4(t testing.TB) []byte {
 		testenv.SkipOrFail(t, "real mp4: %v", mp4Err)
 	}
 	return mp4Bytes
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // synced reports whether the catalog says the asset is synced at or after t0.

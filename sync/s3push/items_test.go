@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -49,7 +50,7 @@ func TestPushItems(t *testing.T) {
 				}
 			}
 			p := e.pusher(e.config())
-			stop := start(t, p)
+			stop := testutil.Start(t, "pusher", p.Run)
 			time.Sleep(200 * time.Millisecond)
 			if _, err := e.cat.AppendEvent(storage.Event{Type: tc.event, Volume: "nas", Path: id, Detail: `{"status":"ready"}`}); err != nil {
 				t.Fatal(err)
@@ -66,7 +67,7 @@ func TestPushItems(t *testing.T) {
 			}
 			slices.Sort(want)
 			c := e.srv.Client()
-			waitFor(t, 30*time.Second, tc.name+" objects", func() bool { return p.Status().BacklogAssets == 0 && len(listKeys(t, c)) >= len(want) })
+			testutil.WaitFor(t, 30*time.Second, tc.name+" objects", func() bool { return p.Status().BacklogAssets == 0 && len(listKeys(t, c)) >= len(want) })
 			stop()
 			if got := listKeys(t, c); !slices.Equal(got, want) {
 				t.Errorf("bucket holds %q, want %q", got, want)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -32,8 +33,8 @@ func TestPushLocationsLeftBehind(t *testing.T) {
 	x := e.asset(path, nil)
 	t0 := time.Now()
 	p := e.pusher(e.config())
-	start(t, p)
-	waitFor(t, 30*time.Second, "x synced", func() bool { return e.synced(x, t0) })
+	testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 30*time.Second, "x synced", func() bool { return e.synced(x, t0) })
 	doc, raw := e.bucketDoc(t, x)
 	if len(doc.Locations) != 1 || doc.Locations[0].State != storage.LocPresent || doc.Locations[0].Path != path {
 		t.Fatalf("first asset.json locations %+v", doc.Locations)
@@ -53,7 +54,7 @@ func TestPushLocationsLeftBehind(t *testing.T) {
 		Hashes: storage.Hashes{BLAKE3: y, XXH128: y[:32]}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "x and y synced", func() bool { return e.synced(x, t1) && e.synced(y, t1) })
+	testutil.WaitFor(t, 30*time.Second, "x and y synced", func() bool { return e.synced(x, t1) && e.synced(y, t1) })
 	doc, _ = e.bucketDoc(t, x)
 	if len(doc.Locations) != 1 || doc.Locations[0].State != storage.LocRemoved || doc.Locations[0].ReplacedBy != y ||
 		doc.Locations[0].Removed.IsZero() || doc.Locations[0].Path != path {
@@ -69,7 +70,7 @@ func TestPushLocationsLeftBehind(t *testing.T) {
 	if _, err := e.cat.RemoveLocation("nas", path, "deleted"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "y synced after removal", func() bool { return e.synced(y, t2) })
+	testutil.WaitFor(t, 30*time.Second, "y synced after removal", func() bool { return e.synced(y, t2) })
 	doc, _ = e.bucketDoc(t, y)
 	if len(doc.Locations) != 1 || doc.Locations[0].State != storage.LocRemoved || doc.Locations[0].ReplacedBy != "" || doc.Locations[0].Removed.IsZero() {
 		t.Fatalf("y's asset.json after deletion: %+v", doc.Locations)

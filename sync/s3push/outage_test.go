@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 )
 
 // outageFor is how long MinIO stays down in TestOutage: 30 s as the issue
@@ -33,11 +35,11 @@ func TestOutage(t *testing.T) {
 	cfg := e.config()
 	cfg.RetryMin, cfg.RetryMax = 200*time.Millisecond, 2*time.Second
 	p := e.pusher(cfg)
-	start(t, p)
+	testutil.Start(t, "pusher", p.Run)
 
 	t0 := time.Now()
 	first := e.asset("day1/C001.mov", map[string][]byte{"proxy.mp4": randBytes(300000, 11)})
-	waitFor(t, 30*time.Second, "first asset synced", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "first asset synced", func() bool {
 		return e.synced(first, t0) && e.pushed(first, "proxy.mp4") && p.Status().BacklogAssets == 0
 	})
 
@@ -49,7 +51,7 @@ func TestOutage(t *testing.T) {
 		o := map[string][]byte{"proxy.mp4": randBytes(200000+i*5<<20, uint64(20+i)), "poster.jpg": randBytes(9000, uint64(30+i))}
 		outs[e.asset(path, o)] = o
 	}
-	waitFor(t, 30*time.Second, "the outage reported in status", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the outage reported in status", func() bool {
 		s := p.Status()
 		// Every failed attempt is reported at once (watchAttempts), maybe
 		// before the last proxy-ready event reached the backlog estimate.
@@ -80,7 +82,7 @@ func TestOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := time.Now()
-	waitFor(t, 60*time.Second, "backlog drained after recovery", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "backlog drained after recovery", func() bool {
 		for id, o := range outs {
 			if !e.pushed(id, names(o)...) {
 				return false
@@ -127,7 +129,7 @@ func TestHubErrors(t *testing.T) {
 			}
 			e := &env{t: t, srv: srv, stateDir: t.TempDir()}
 			e.catDir = e.stateDir + "/catalog"
-			e.cat = openCat(t, e.catDir)
+			e.cat = catalogtest.Open(t, e.catDir)
 			defer e.cat.Close()
 			cnt := countRequests(t)
 			cfg := e.config()
@@ -146,7 +148,7 @@ func TestHubErrors(t *testing.T) {
 			runCtx, stopRun := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- p.Run(runCtx) }()
-			waitFor(t, 20*time.Second, "error in status", func() bool { return p.Status().LastError != "" })
+			testutil.WaitFor(t, 20*time.Second, "error in status", func() bool { return p.Status().LastError != "" })
 			n0 := cnt.get("total")
 			time.Sleep(4 * time.Second)
 			select {

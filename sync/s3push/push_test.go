@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -30,8 +31,8 @@ func TestPushAllObjects(t *testing.T) {
 
 	t0 := time.Now()
 	p := e.pusher(e.config())
-	stop := start(t, p)
-	waitFor(t, 60*time.Second, "all assets synced", func() bool {
+	stop := testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 60*time.Second, "all assets synced", func() bool {
 		for id, outs := range assets {
 			if !e.synced(id, t0) || !e.pushed(id, names(outs)...) {
 				return false
@@ -102,7 +103,7 @@ func TestPushAllObjects(t *testing.T) {
 	// asset.synced events are not changes.
 	puts := cnt.get("PutObject") + cnt.get("UploadPart")
 	p2 := e.pusher(e.config())
-	stop2 := start(t, p2)
+	stop2 := testutil.Start(t, "pusher", p2.Run)
 	time.Sleep(2 * time.Second)
 	if n := cnt.get("PutObject") + cnt.get("UploadPart"); n != puts {
 		t.Errorf("restart re-sent %d objects/parts (%s)", n-puts, cnt)
@@ -114,7 +115,7 @@ func TestPushAllObjects(t *testing.T) {
 		Hashes: storage.Hashes{BLAKE3: a1, XXH128: a1[:32]}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a1 synced again", func() bool { return e.synced(a1, t1) })
+	testutil.WaitFor(t, 30*time.Second, "a1 synced again", func() bool { return e.synced(a1, t1) })
 	stop2()
 	if n := cnt.get("PutObject") + cnt.get("UploadPart"); n != puts+1 {
 		t.Errorf("a location change sent %d objects, want 1 (asset.json) (%s)", n-puts, cnt)
@@ -138,12 +139,12 @@ func TestMissingOutputFailsAsset(t *testing.T) {
 	}
 	good := e.asset("x/C002.mov", map[string][]byte{"poster.jpg": randBytes(1000, 2)})
 	p := e.pusher(e.config())
-	stop := start(t, p)
+	stop := testutil.Start(t, "pusher", p.Run)
 	failed := func() bool {
 		doc, err := e.cat.Asset(bad)
 		return err == nil && doc.Sync != nil && doc.Sync.Status == "failed"
 	}
-	waitFor(t, 30*time.Second, "bad asset failed, good asset synced", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "bad asset failed, good asset synced", func() bool {
 		return failed() && e.pushed(good, "poster.jpg") && p.Status().BacklogAssets == 0
 	})
 	doc, _ := e.cat.Asset(bad)
@@ -170,6 +171,6 @@ func TestMissingOutputFailsAsset(t *testing.T) {
 	}
 	// The transcoder writes the file again and re-announces the proxy.
 	e.ready(bad, map[string][]byte{"poster.jpg": randBytes(1000, 3)})
-	waitFor(t, 30*time.Second, "bad asset synced after the fix", func() bool { return e.pushed(bad, "poster.jpg") })
+	testutil.WaitFor(t, 30*time.Second, "bad asset synced after the fix", func() bool { return e.pushed(bad, "poster.jpg") })
 	stop()
 }

@@ -3,6 +3,8 @@ package s3push
 import (
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 func TestRestartKeys(t *testing.T) {
@@ -27,7 +29,7 @@ func TestPusherReload(t *testing.T) {
 	cfg.Concurrency = 1
 	cfg.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "2MiB/s"}}
 	p := e.pusher(cfg)
-	start(t, p)
+	testutil.Start(t, "pusher", p.Run)
 	if st := p.Status(); st.Concurrency != 1 || st.RateLimitBytes != 2<<20 {
 		t.Fatalf("before: %+v", st)
 	}
@@ -55,7 +57,7 @@ func TestPusherReload(t *testing.T) {
 	}
 	since := time.Now()
 	id := e.asset("reload/a.mov", map[string][]byte{"proxy.mp4": randBytes(3<<20, 7)})
-	waitFor(t, 30*time.Second, "asset synced after reload", func() bool { return e.synced(id, since) })
+	testutil.WaitFor(t, 30*time.Second, "asset synced after reload", func() bool { return e.synced(id, since) })
 }
 
 // An upload in flight speeds up when a reload lifts the bandwidth limit:
@@ -65,10 +67,10 @@ func TestReloadBandwidthInFlight(t *testing.T) {
 	cfg := e.config()
 	cfg.Bandwidth = []Window{{From: "00:00", To: "00:00", Rate: "512KiB/s"}}
 	p := e.pusher(cfg)
-	start(t, p)
+	testutil.Start(t, "pusher", p.Run)
 	since := time.Now()
 	id := e.asset("reload/big.mov", map[string][]byte{"proxy.mp4": randBytes(8<<20, 9)})
-	waitFor(t, 30*time.Second, "upload in flight", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "upload in flight", func() bool {
 		for _, f := range p.Status().InFlight {
 			if f.Total == 8<<20 && f.Bytes > 0 {
 				return true
@@ -86,7 +88,7 @@ func TestReloadBandwidthInFlight(t *testing.T) {
 	if err := p.Reload(nc); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "proxy uploaded", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "proxy uploaded", func() bool {
 		st := p.Status()
 		return st.BytesUploaded >= 8<<20 && len(st.InFlight) == 0 && st.BacklogAssets == 0
 	})

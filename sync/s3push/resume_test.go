@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ingestd/ingestd/internal/testutil"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/sync/hubstore"
 )
@@ -25,12 +27,12 @@ const childEnv = "INGESTD_S3PUSH_CHILD" // catalog dir | state dir | endpoint
 // a pusher at 4 MiB/s so that the parent catches it mid-upload.
 func runChild(t *testing.T, spec string) {
 	f := strings.Split(spec, "|")
-	cat := openCat(t, f[0])
+	cat := catalogtest.Open(t, f[0])
 	cfg := Config{Endpoint: f[2], Region: "us-east-1", Bucket: testBucket, Prefix: "edge", PathStyle: true,
 		PartSize: MinPartSize, MultipartThreshold: MinPartSize, RetryMin: 100 * time.Millisecond, RetryMax: time.Second,
 		Bandwidth: []Window{{From: "00:00", To: "00:00", Rate: "4MiB/s"}}}
 	cfg.SetDefaults()
-	p, err := New(cfg, testApp, f[1], cat, testLogger(t))
+	p, err := New(cfg, testApp, f[1], cat, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestResumeAfterKill(t *testing.T) {
 		}
 		return out.Parts
 	}
-	waitFor(t, 60*time.Second, "3 parts on the server", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "3 parts on the server", func() bool {
 		select {
 		case <-childDone:
 			t.Fatal("uploader exited before it was killed")
@@ -100,7 +102,7 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	t.Logf("killed with %d of %d parts on the server", held, nparts)
 
-	e.cat = openCat(t, e.catDir)
+	e.cat = catalogtest.Open(t, e.catDir)
 	var st mpuState
 	if err := e.cat.GetState(multipartPfx+key, &st); err != nil {
 		t.Fatalf("upload state after kill: %v", err)
@@ -115,8 +117,8 @@ func TestResumeAfterKill(t *testing.T) {
 	cfg := e.config()
 	cfg.PartSize, cfg.MultipartThreshold = MinPartSize, MinPartSize
 	p := e.pusher(cfg)
-	stop := start(t, p)
-	waitFor(t, 60*time.Second, "asset synced after restart", func() bool { return e.synced(id, t0) })
+	stop := testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 60*time.Second, "asset synced after restart", func() bool { return e.synced(id, t0) })
 	stop()
 
 	if n := cnt.get("UploadPart"); n != nparts-held {
@@ -161,8 +163,8 @@ func TestResumeNoSuchUpload(t *testing.T) {
 	cfg := e.config()
 	cfg.PartSize, cfg.MultipartThreshold = MinPartSize, MinPartSize
 	t0 := time.Now()
-	stop := start(t, e.pusher(cfg))
-	waitFor(t, 60*time.Second, "asset synced", func() bool { return e.synced(id, t0) })
+	stop := testutil.Start(t, "pusher", e.pusher(cfg).Run)
+	testutil.WaitFor(t, 60*time.Second, "asset synced", func() bool { return e.synced(id, t0) })
 	stop()
 	if cnt.get("CreateMultipartUpload") != 1 || cnt.get("UploadPart") != 3 {
 		t.Errorf("want a fresh upload of 3 parts, got %s", cnt)
@@ -195,8 +197,8 @@ func TestPartFailureResumesInProcess(t *testing.T) {
 	cfg := e.config()
 	cfg.PartSize, cfg.MultipartThreshold, cfg.Concurrency = MinPartSize, MinPartSize, 1
 	p := e.pusher(cfg)
-	stop := start(t, p)
-	waitFor(t, 60*time.Second, "asset synced", func() bool { return e.pushed(id, "proxy.mp4") })
+	stop := testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 60*time.Second, "asset synced", func() bool { return e.pushed(id, "proxy.mp4") })
 	stop()
 	if failed != 3 {
 		t.Fatalf("fault injected %d times, want 3", failed)

@@ -34,6 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ingestd/ingestd/internal/backoff"
 	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/internal/slots"
 	"github.com/ingestd/ingestd/storage"
@@ -256,12 +257,8 @@ func (p *Pusher) consume(ctx context.Context) error {
 		// calling it again so that no failure turns into a busy loop.
 		fails++
 		p.log.Error("consume event log", "err", err)
-		t := time.NewTimer(hubstore.Backoff(p.cfg.RetryMin, p.cfg.RetryMax, fails))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, backoff.Jitter(p.cfg.RetryMin, p.cfg.RetryMax, fails-1)) {
 			return nil
-		case <-t.C:
 		}
 	}
 	return nil
@@ -438,7 +435,7 @@ func (p *Pusher) finish(ctx context.Context, id string, g uint64, err error) {
 			return // shutting down: the asset stays in the persisted backlog
 		}
 		p.failures++
-		d := hubstore.Backoff(p.cfg.RetryMin, p.cfg.RetryMax, p.failures)
+		d := backoff.Jitter(p.cfg.RetryMin, p.cfg.RetryMax, p.failures-1)
 		p.pause = time.Now().Add(d)
 		p.setErrorLocked(err)
 		p.log.Warn("push failed; backing off", "asset", id, "retry_in", d.Round(time.Millisecond), "err", err)

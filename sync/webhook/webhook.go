@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -35,6 +34,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/ingestd/ingestd/internal/backoff"
 	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -280,12 +280,7 @@ func Backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 			return min(time.Duration(s)*time.Second, hi)
 		}
 	}
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+	return backoff.Jitter(lo, hi, attempt)
 }
 
 // Run delivers events until ctx is cancelled. Hub failures never end it.
@@ -323,12 +318,8 @@ func (n *Notifier) Run(ctx context.Context) error {
 		n.setError(err)
 		d := Backoff(n.cfg.RetryMin, n.cfg.RetryMax, fails, nil)
 		n.log.Warn("delivery failed; backing off", "retry_in", d.Round(time.Millisecond), "err", err)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, d) {
 			return nil
-		case <-t.C:
 		}
 	}
 	return nil
