@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -89,6 +90,7 @@ func BenchmarkOffloadMulti(b *testing.B) {
 	}
 	evict := os.Getenv("INGESTD_BENCH_EVICT") != ""
 	var size int64
+	var cpu time.Duration // user+system CPU of the offloads, all threads
 	for i := 0; i < b.N; i++ {
 		if evict {
 			// The card's pages leave the page cache: it is read from its disk.
@@ -105,11 +107,13 @@ func BenchmarkOffloadMulti(b *testing.B) {
 			b.StartTimer()
 		}
 		a, c := filepath.Join(dst1, fmt.Sprintf("multi-a-%d", i)), filepath.Join(dst2, fmt.Sprintf("multi-b-%d", i))
+		cpu0 := cpuTime()
 		res, err := OffloadMulti(context.Background(), card, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: c}},
 			Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuTime() - cpu0
 		size = res.Bytes
 		b.StopTimer()
 		os.RemoveAll(a)
@@ -117,4 +121,14 @@ func BenchmarkOffloadMulti(b *testing.B) {
 		b.StartTimer()
 	}
 	b.SetBytes(size)
+	// CPU seconds per card GB: what the work costs, less sensitive than
+	// wall time to other load on the machine (bench/cards_multi.sh).
+	b.ReportMetric(cpu.Seconds()/float64(b.N)/(float64(size)/1e9), "cpu-s/GB")
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
