@@ -1,168 +1,96 @@
 package wire
 
-import (
-	"encoding/json"
-
-	"github.com/ingestd/ingestd/storage"
-)
+import "github.com/ingestd/ingestd/storage"
 
 // Names found on cards and volumes are bytes that need not be UTF-8. Like
 // storage.Location, each JSON field F holding such a path gets F_b64 (the
 // exact bytes, standard base64) when the path is not valid UTF-8, and
 // decoding takes the path from it (docs/api.md, "Paths that are not
-// UTF-8").
+// UTF-8"). All go through storage.MarshalPaths and storage.UnmarshalPaths.
 
 type clipPartJSON ClipPart
 
+func (p *clipPartJSON) paths() []storage.PathField {
+	return []storage.PathField{{Key: "path_b64", Path: &p.Path}}
+}
+
 // MarshalJSON writes the part with path_b64 when its path is not UTF-8.
 func (p ClipPart) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		clipPartJSON
-		PathB64 string `json:"path_b64,omitempty"`
-	}{clipPartJSON(p), storage.PathB64(p.Path)})
+	v := clipPartJSON(p)
+	return storage.MarshalPaths(v, v.paths()...)
 }
 
 // UnmarshalJSON reads a part, its exact path from path_b64 when present.
 func (p *ClipPart) UnmarshalJSON(b []byte) error {
-	var v struct {
-		clipPartJSON
-		PathB64 string `json:"path_b64"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	path, err := storage.PathFromB64(v.Path, v.PathB64)
-	if err != nil {
-		return err
-	}
-	*p = ClipPart(v.clipPartJSON)
-	p.Path = path
-	return nil
+	return storage.UnmarshalPaths(b, (*clipPartJSON)(p), (*clipPartJSON).paths)
 }
 
 type verifyLineJSON VerifyLine
 
+func (l *verifyLineJSON) paths() []storage.PathField {
+	return []storage.PathField{{Key: "path_b64", Path: &l.Path}}
+}
+
 // MarshalJSON writes the line with path_b64 when its path is not UTF-8.
 func (l VerifyLine) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		verifyLineJSON
-		PathB64 string `json:"path_b64,omitempty"`
-	}{verifyLineJSON(l), storage.PathB64(l.Path)})
+	v := verifyLineJSON(l)
+	return storage.MarshalPaths(v, v.paths()...)
 }
 
 // UnmarshalJSON reads a line, its exact path from path_b64 when present.
 func (l *VerifyLine) UnmarshalJSON(b []byte) error {
-	var v struct {
-		verifyLineJSON
-		PathB64 string `json:"path_b64"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	path, err := storage.PathFromB64(v.Path, v.PathB64)
-	if err != nil {
-		return err
-	}
-	*l = VerifyLine(v.verifyLineJSON)
-	l.Path = path
-	return nil
+	return storage.UnmarshalPaths(b, (*verifyLineJSON)(l), (*verifyLineJSON).paths)
 }
 
 type reportFileJSON ReportFile
 
+func (f *reportFileJSON) paths() []storage.PathField {
+	return []storage.PathField{{Key: "path_b64", Path: &f.Path}}
+}
+
 // MarshalJSON writes the file with path_b64 when its path is not UTF-8.
 func (f ReportFile) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		reportFileJSON
-		PathB64 string `json:"path_b64,omitempty"`
-	}{reportFileJSON(f), storage.PathB64(f.Path)})
+	v := reportFileJSON(f)
+	return storage.MarshalPaths(v, v.paths()...)
 }
 
 // UnmarshalJSON reads a file, its exact path from path_b64 when present.
 func (f *ReportFile) UnmarshalJSON(b []byte) error {
-	var v struct {
-		reportFileJSON
-		PathB64 string `json:"path_b64"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	path, err := storage.PathFromB64(v.Path, v.PathB64)
-	if err != nil {
-		return err
-	}
-	*f = ReportFile(v.reportFileJSON)
-	f.Path = path
-	return nil
+	return storage.UnmarshalPaths(b, (*reportFileJSON)(f), (*reportFileJSON).paths)
 }
 
 type cardJSON Card
 
+func (c *cardJSON) paths() []storage.PathField {
+	return []storage.PathField{{Key: "folder_b64", Path: &c.Folder}, {Key: "failed_path_b64", Path: &c.FailedPath}}
+}
+
 // MarshalJSON writes the card with folder_b64 and failed_path_b64 when
 // those paths are not UTF-8.
 func (c Card) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		cardJSON
-		FolderB64     string `json:"folder_b64,omitempty"`
-		FailedPathB64 string `json:"failed_path_b64,omitempty"`
-	}{cardJSON(c), storage.PathB64(c.Folder), storage.PathB64(c.FailedPath)})
+	v := cardJSON(c)
+	return storage.MarshalPaths(v, v.paths()...)
 }
 
 // UnmarshalJSON reads a card, its exact paths from the _b64 fields.
 func (c *Card) UnmarshalJSON(b []byte) error {
-	var v struct {
-		cardJSON
-		FolderB64     string `json:"folder_b64"`
-		FailedPathB64 string `json:"failed_path_b64"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	folder, err := storage.PathFromB64(v.Folder, v.FolderB64)
-	if err != nil {
-		return err
-	}
-	failed, err := storage.PathFromB64(v.FailedPath, v.FailedPathB64)
-	if err != nil {
-		return err
-	}
-	*c = Card(v.cardJSON)
-	c.Folder, c.FailedPath = folder, failed
-	return nil
+	return storage.UnmarshalPaths(b, (*cardJSON)(c), (*cardJSON).paths)
 }
 
 type cardStatusJSON CardStatus
 
+func (c *cardStatusJSON) paths() []storage.PathField {
+	return []storage.PathField{{Key: "dest_b64", Path: &c.Dest}, {Key: "file_b64", Path: &c.File}, {Key: "failed_path_b64", Path: &c.FailedPath}}
+}
+
 // MarshalJSON writes the status with dest_b64, file_b64 and
 // failed_path_b64 when those paths are not UTF-8.
 func (c CardStatus) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		cardStatusJSON
-		DestB64       string `json:"dest_b64,omitempty"`
-		FileB64       string `json:"file_b64,omitempty"`
-		FailedPathB64 string `json:"failed_path_b64,omitempty"`
-	}{cardStatusJSON(c), storage.PathB64(c.Dest), storage.PathB64(c.File), storage.PathB64(c.FailedPath)})
+	v := cardStatusJSON(c)
+	return storage.MarshalPaths(v, v.paths()...)
 }
 
 // UnmarshalJSON reads a status, its exact paths from the _b64 fields.
 func (c *CardStatus) UnmarshalJSON(b []byte) error {
-	var v struct {
-		cardStatusJSON
-		DestB64       string `json:"dest_b64"`
-		FileB64       string `json:"file_b64"`
-		FailedPathB64 string `json:"failed_path_b64"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	var err error
-	*c = CardStatus(v.cardStatusJSON)
-	if c.Dest, err = storage.PathFromB64(v.Dest, v.DestB64); err != nil {
-		return err
-	}
-	if c.File, err = storage.PathFromB64(v.File, v.FileB64); err != nil {
-		return err
-	}
-	c.FailedPath, err = storage.PathFromB64(v.FailedPath, v.FailedPathB64)
-	return err
+	return storage.UnmarshalPaths(b, (*cardStatusJSON)(c), (*cardStatusJSON).paths)
 }
