@@ -62,7 +62,8 @@ func NewS3(cfg S3Config) (*S3, error) {
 		// send explicit CRC32C checksums.
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-		awsconfig.WithRetryMaxAttempts(1),
+		// One attempt per call: retrying is Retry's job.
+		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("hub.s3: aws config: %w", err)
