@@ -30,6 +30,7 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/console"
 	"github.com/ingestd/ingestd/daemon/ingest"
@@ -308,12 +309,12 @@ func dialAddr(listen string) string {
 
 // statusDoc builds GET /v1/status.
 func (a *App) statusDoc(ctx context.Context) any {
-	doc := api.Status{
+	doc := wire.Status{
 		Version:     Version,
 		ApplianceID: a.applianceID,
 		Started:     a.started.UTC(),
 		Ready:       a.ready.Load(),
-		Volumes:     []api.VolumeStatus{},
+		Volumes:     []wire.VolumeStatus{},
 	}
 	if cat := a.cat; cat != nil {
 		doc.CatalogID = cat.CatalogID()

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/doctor"
@@ -49,8 +50,10 @@ type Parts struct {
 	Services []Service
 	// Routes are added to the API (behind its authentication).
 	Routes []Route
-	// Status fills the stage's own section(s) of GET /v1/status.
-	Status func(*api.Status)
+	// Status fills the stage's own section(s) of GET /v1/status (the
+	// typed document of daemon/api/wire; status_wire.go converts a
+	// stage's status type into its section).
+	Status func(*wire.Status)
 	// Metrics are the stage's series on GET /metrics.
 	Metrics []metrics.Part
 	// Reload commits the stage's part of a new config on SIGHUP. old is
@@ -133,7 +136,7 @@ func (a *App) provisionStages() error {
 }
 
 // stageStatus lets every stage fill its sections of /v1/status.
-func (a *App) stageStatus(doc *api.Status) {
+func (a *App) stageStatus(doc *wire.Status) {
 	for _, s := range a.stages {
 		if s.Status != nil {
 			s.Status(doc)

@@ -5,7 +5,7 @@ package daemon
 
 import (
 	"github.com/ingestd/ingestd/analysis"
-	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 )
 
@@ -36,6 +36,6 @@ func provisionAnalysis(a *App) (*Parts, error) {
 	svc.SetProxyBusy(func() bool { return ts.Status().Queued > 0 })
 	ts.SetOnReady(analysis.MarkQueued) // queued with proxy.ready: one asset change
 	p.Services = []Service{{Name: "analysis", Run: svc.Run, Restart: true}}
-	p.Status = func(st *api.Status) { st.Analysis = svc.Status() }
+	p.Status = func(doc *wire.Status) { doc.Analysis = analysisSection(svc.Status()) }
 	return p, nil
 }

@@ -7,7 +7,7 @@ package daemon
 import (
 	"context"
 
-	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/daemon/config"
@@ -39,7 +39,9 @@ func provisionCards(a *App) (*Parts, error) {
 			{"/v1/clips/{id}/proxy", cardsvc.ClipProxyHandler(a.cfg.StateDir)},
 			{"/v1/cards/{id}/report", reports}, {"/v1/cards/{id}/report.json", reports},
 		},
-		Status: func(s *api.Status) { s.Cards = cardsvc.Status{Cards: []cardsvc.CardStatus{}, Fixity: fx.Status()} },
+		Status: func(doc *wire.Status) {
+			doc.Cards = cardsSection(cardsvc.Status{Cards: []cardsvc.CardStatus{}, Fixity: fx.Status()})
+		},
 		// cards: and fixity: need a restart.
 		Reload: func(old, nu *config.Config, r *ReloadReport) error {
 			if err := cardsOnly(old, nu, r); err != nil {
@@ -60,7 +62,7 @@ func provisionCards(a *App) (*Parts, error) {
 	svc.SetGate(a.diskGate()) // state dir and every card destination volume above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
 	p.Services = append(p.Services, Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
-	p.Status = func(s *api.Status) { s.Cards = svc.Status() }
+	p.Status = func(doc *wire.Status) { doc.Cards = cardsSection(svc.Status()) }
 	p.Metrics = []metrics.Part{metrics.Cards(func() []metrics.CardDest {
 		var out []metrics.CardDest
 		for _, c := range svc.Status().Cards {

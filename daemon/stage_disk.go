@@ -13,7 +13,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -28,7 +28,9 @@ const (
 	diskVolumePrefix  = "volume:" // a watched volume, reported only
 )
 
-// DiskStatus is the `disk` section of /v1/status.
+// DiskStatus is the `disk` section of /v1/status in the guard's own types
+// (the server serves wire.DiskStatus; printDisk, the CLI's formatting,
+// still decodes into this one until it moves to the wire types).
 type DiskStatus struct {
 	diskguard.Status
 	// Paused lists the writers paused now: ingest, transcode, cards.
@@ -83,9 +85,11 @@ func provisionDisk(a *App) (*Parts, error) {
 	}
 	return &Parts{
 		Services: []Service{{Name: "diskguard", Run: g.Run}},
-		Status:   func(s *api.Status) { s.Disk = a.diskStatus() },
-		Metrics:  []metrics.Part{metrics.Disk(func() (diskguard.Status, bool) { return g.Status(), true })},
-		Reload:   a.reloadDisk,
+		Status: func(doc *wire.Status) {
+			doc.Disk = diskSection(g.Status(), pausedWriters(g.LowPaths(), a.st.diskCards))
+		},
+		Metrics: []metrics.Part{metrics.Disk(func() (diskguard.Status, bool) { return g.Status(), true })},
+		Reload:  a.reloadDisk,
 	}, nil
 }
 
@@ -119,11 +123,6 @@ func pausedWriters(low []string, cards bool) []string {
 		out = append(out, "cards")
 	}
 	return out
-}
-
-func (a *App) diskStatus() DiskStatus {
-	st := a.st.disk.Status()
-	return DiskStatus{Status: st, Paused: pausedWriters(a.st.disk.LowPaths(), a.st.diskCards)}
 }
 
 // diskChanged records a path going low or back to ok and (un)pauses the

@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -25,12 +26,12 @@ func provisionIngest(a *App) (*Parts, error) {
 	return &Parts{
 		Services: []Service{{Name: "ingest", Run: pipe.Run}},
 		Routes:   []Route{{"/v1/volumes/{name}/rescan", postOnly(a.rescanHandler)}},
-		Status: func(doc *api.Status) {
+		Status: func(doc *wire.Status) {
 			st := pipe.Status()
-			doc.Queues = api.Queues{Settling: st.Queues.Settling, Hashing: st.Queues.Hashing}
-			doc.Ingest = api.IngestStats{FilesSeen: st.FilesSeen, FilesHashed: st.FilesHashed, BytesHashed: st.BytesHashed}
+			doc.Queues = wire.Queues{Settling: st.Queues.Settling, Hashing: st.Queues.Hashing}
+			doc.Ingest = wire.IngestStats{FilesSeen: st.FilesSeen, FilesHashed: st.FilesHashed, BytesHashed: st.BytesHashed}
 			for _, v := range st.Volumes {
-				doc.Volumes = append(doc.Volumes, api.VolumeStatus{
+				doc.Volumes = append(doc.Volumes, wire.VolumeStatus{
 					Name: v.Name, Path: v.Path, Online: v.Online, Reason: v.Reason,
 					WatchMode: v.WatchMode, Watches: v.Watches, Files: v.Files, Bytes: v.Bytes,
 					LastScan: v.LastScan, LastScanSeconds: v.LastScanDuration.Seconds(), Scanning: v.Scanning,

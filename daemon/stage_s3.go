@@ -6,7 +6,7 @@ package daemon
 import (
 	"fmt"
 
-	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -18,18 +18,21 @@ func init() {
 	registerStage(Stage{Name: "s3", Order: orderS3, Provision: provisionS3, Doctor: doctor.S3})
 }
 
-// SyncStatus is the `sync` section of /v1/status, filled by the S3 and
-// webhook stages; a target that is not configured is omitted, and so is
-// the section without either.
+// SyncStatus is the `sync` section of /v1/status in the stages' own types
+// (the server serves wire.SyncStatus; the CLI's formatting still decodes
+// into this one until it moves to the wire types).
 type SyncStatus struct {
 	S3      *s3push.Status  `json:"s3,omitempty"`
 	Webhook *webhook.Status `json:"webhook,omitempty"`
 }
 
-// syncOf returns the sync section of doc for a stage to fill in.
-func syncOf(doc *api.Status) SyncStatus {
-	ss, _ := doc.Sync.(SyncStatus)
-	return ss
+// syncOf returns the sync section of doc for the S3 or webhook stage to
+// fill in its target (the section is present once either runs).
+func syncOf(doc *wire.Status) *wire.SyncStatus {
+	if doc.Sync == nil {
+		doc.Sync = &wire.SyncStatus{}
+	}
+	return doc.Sync
 }
 
 func provisionS3(a *App) (*Parts, error) {
@@ -43,11 +46,9 @@ func provisionS3(a *App) (*Parts, error) {
 		return nil, fmt.Errorf("hub.s3: %w", err)
 	}
 	p.Services = []Service{{Name: "s3push", Run: pusher.Run, Restart: true}} // hub outages are transient
-	p.Status = func(doc *api.Status) {
-		ss := syncOf(doc)
+	p.Status = func(doc *wire.Status) {
 		st := pusher.Status()
-		ss.S3 = &st
-		doc.Sync = ss
+		syncOf(doc).S3 = syncSection(&st, nil).S3
 	}
 	p.Metrics = []metrics.Part{metrics.S3(func() (s3push.Status, bool) { return pusher.Status(), true })}
 	p.Reload = a.reloadS3(pusher)

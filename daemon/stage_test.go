@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -61,7 +62,7 @@ func TestRegisteredStageIsWired(t *testing.T) {
 				Routes: []Route{{"/v1/probe", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					api.WriteJSON(w, http.StatusOK, map[string]string{"probe": "ok"})
 				})}},
-				Status: func(*api.Status) { statusCalls++ },
+				Status: func(*wire.Status) { statusCalls++ },
 				Metrics: []metrics.Part{{Descs: []*prometheus.Desc{desc}, Collect: func(emit metrics.Emit) {
 					emit(desc, prometheus.GaugeValue, 42)
 				}}},

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/metrics"
 	"github.com/ingestd/ingestd/storage"
@@ -21,8 +22,9 @@ func init() {
 	registerStage(Stage{Name: "transcode", Order: orderTranscode, Provision: provisionTranscode})
 }
 
-// ProxyStatus is the `proxy` section of /v1/status: the transcode stage's
-// own status, plus Error when the stage could not be started.
+// ProxyStatus is the `proxy` section of /v1/status in the stage's own
+// types (the server serves wire.ProxyStatus; the CLI's formatting still
+// decodes into this one until it moves to the wire types).
 type ProxyStatus struct {
 	transcode.Status
 	Error string `json:"error,omitempty"`
@@ -42,16 +44,16 @@ func provisionTranscode(a *App) (*Parts, error) {
 	if err != nil {
 		a.st.proxyErr = err.Error()
 		a.log.Error("transcode stage not started: assets are cataloged without media or proxies", "component", "daemon", "err", err)
-		p.Status = func(doc *api.Status) {
-			doc.Proxy = ProxyStatus{Error: a.st.proxyErr,
-				Status: transcode.Status{Lanes: []transcode.LaneStatus{}, Running: []transcode.JobStatus{}, Done: map[string]int{}}}
-		}
+		p.Status = func(doc *wire.Status) { doc.Proxy = proxySection(nil, a.st.proxyErr) }
 		return p, nil
 	}
 	a.st.transcode = svc
 	p.Services = []Service{{Name: "transcode", Run: svc.Run}}
 	p.Routes = append(p.Routes, Route{"/v1/assets/{id}/{output}", svc.Handler()})
-	p.Status = func(doc *api.Status) { doc.Proxy = ProxyStatus{Status: svc.Status()} }
+	p.Status = func(doc *wire.Status) {
+		st := svc.Status()
+		doc.Proxy = proxySection(&st, "")
+	}
 	p.Metrics = []metrics.Part{metrics.Proxy(func() (transcode.Status, bool) { return svc.Status(), true })}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -58,11 +59,9 @@ func provisionWebhook(a *App) (*Parts, error) {
 		return nil, fmt.Errorf("hub.webhook: %w", err)
 	}
 	p.Services = []Service{{Name: "webhook", Run: n.Run, Restart: true}} // hub outages are transient
-	p.Status = func(doc *api.Status) {
-		ss := syncOf(doc)
+	p.Status = func(doc *wire.Status) {
 		st := n.Status()
-		ss.Webhook = &st
-		doc.Sync = ss
+		syncOf(doc).Webhook = syncSection(nil, &st).Webhook
 	}
 	cat := a.cat // the API stops before the catalog closes
 	p.Metrics = []metrics.Part{metrics.Webhook(func() (webhook.Status, bool) { return n.Status(), true }, cat.LastSeq)}
