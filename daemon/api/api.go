@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -374,10 +375,7 @@ func (s *Server) recover(next http.Handler) http.Handler {
 }
 
 // ErrorDoc is the body of every non-2xx response.
-type ErrorDoc struct {
-	Error string `json:"error"`
-	Param string `json:"param,omitempty"`
-}
+type ErrorDoc = wire.Error
 
 // WriteError writes an ErrorDoc with the given status.
 func WriteError(w http.ResponseWriter, code int, msg, param string) {
@@ -400,7 +398,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, wire.Health{Status: "ok"})
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -411,11 +409,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, doc)
 }
 
-// FeedDoc is the body of GET /v1/feed.
-type FeedDoc struct {
-	Events []storage.Event `json:"events"`
-	Next   uint64          `json:"next"`
-}
+// FeedDoc is the body of GET /v1/feed (and of an asset's events).
+type FeedDoc = wire.Feed
 
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -458,13 +453,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, doc)
 }
 
-// AssetsDoc is the body of GET /v1/assets.
-type AssetsDoc struct {
-	Assets []storage.AssetDoc `json:"assets"`
-	Next   string             `json:"next"`
-	// Scanned is how many assets a filtered request read (search.go).
-	Scanned *int `json:"scanned,omitempty"`
-}
+// AssetsDoc is the body of GET /v1/assets (Scanned: how many assets a
+// filtered request read, search.go).
+type AssetsDoc = wire.AssetsPage
 
 func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
