@@ -210,261 +210,269 @@ func TestCardsEndToEnd(t *testing.T) {
 		return ""
 	}
 
-	// GoPro card: offloaded, ASC MHL verified, assets with origin, clips.
-	gopro.Insert()
-	evs := e.waitFeed(60*time.Second, "GOPRO1 offloaded", offloaded("GOPRO1"))
-	gd := cardEvents(evs, storage.EvCardOffloaded, "GOPRO1")[0]
-	if gd.Layout != "gopro" || gd.Files != 6 || gd.Bytes != 911000 || gd.Clips < 2 {
-		t.Errorf("GOPRO1 card.offloaded detail %+v", gd)
-	}
-	gdest := destOf(evs, "GOPRO1")
-	if want := time.Now().Format("2006-01-02") + "/GOPRO1"; gdest != want {
-		t.Errorf("GOPRO1 offloaded to %q, want %q", gdest, want)
-	}
-	gabs := filepath.Join(e.watch, filepath.FromSlash(gdest))
-	rep, err := ascmhl.Verify(ctx, gabs)
-	if err != nil || !rep.OK() || len(rep.Verified) != 6 {
-		t.Errorf("ascmhl verify of %s: %v %s", gabs, err, rep)
-	}
-	if cs, ok := e.cardStatus(gopro.mp); !ok || cs.State != "offloaded" || !strings.Contains(cs.Message, "safe to eject") || cs.FilesDone != 6 {
-		t.Errorf("status of GOPRO1: %+v (present %v)", cs, ok)
-	}
-	out, _, code := e.cli("status")
-	if code != 0 || !strings.Contains(out, "card GOPRO1") || !strings.Contains(out, "offloaded: safe to eject") {
-		t.Errorf("ingestd status (exit %d) lacks the card:\n%s", code, out)
-	}
-	ch1 := fileBLAKE3(t, filepath.Join(gabs, "DCIM/100GOPRO/GX010001.MP4"))
-	d := e.waitAsset(ch1, "origin", func(d storage.AssetDoc) bool { return d.Origin != nil })
-	if d.Origin.CardLabel != "GOPRO1" || d.Origin.CardLayout != "gopro" || d.Origin.OffloadAt.IsZero() {
-		t.Errorf("origin of GX010001.MP4: %+v", d.Origin)
-	}
-	if len(d.Locations) != 1 || d.Locations[0].Path != gdest+"/DCIM/100GOPRO/GX010001.MP4" {
-		t.Errorf("locations of GX010001.MP4: %+v", d.Locations)
-	}
-	var clips cardsvc.ClipsDoc
-	if err := e.client().Get(ctx, "/v1/clips", nil, &clips); err != nil {
-		t.Fatal(err)
-	}
-	var chaptered *cardsvc.ClipDoc
-	for i, c := range clips.Clips {
-		if c.CardLabel == "GOPRO1" && len(c.Parts) > 0 && strings.HasSuffix(c.Parts[0].Path, "GX010001.MP4") {
-			chaptered = &clips.Clips[i]
+	var gdest, gabs, sabs string // made by the first steps, used by the last
+	e.step(t, "GoPro card: offload, ASC MHL, origin, clips", func(t *testing.T) {
+		// GoPro card: offloaded, ASC MHL verified, assets with origin, clips.
+		gopro.Insert()
+		evs := e.waitFeed(60*time.Second, "GOPRO1 offloaded", offloaded("GOPRO1"))
+		gd := cardEvents(evs, storage.EvCardOffloaded, "GOPRO1")[0]
+		if gd.Layout != "gopro" || gd.Files != 6 || gd.Bytes != 911000 || gd.Clips < 2 {
+			t.Errorf("GOPRO1 card.offloaded detail %+v", gd)
 		}
-	}
-	if chaptered == nil {
-		t.Fatalf("no GoPro clip starting with GX010001.MP4 in /v1/clips: %+v", clips)
-	}
-	var video []string
-	for _, p := range chaptered.Parts {
-		if p.Role == "video" {
-			video = append(video, path.Base(p.Path))
-			if p.AssetID == "" {
-				t.Errorf("clip part %s has no asset id", p.Path)
+		gdest = destOf(evs, "GOPRO1")
+		if want := time.Now().Format("2006-01-02") + "/GOPRO1"; gdest != want {
+			t.Errorf("GOPRO1 offloaded to %q, want %q", gdest, want)
+		}
+		gabs = filepath.Join(e.watch, filepath.FromSlash(gdest))
+		rep, err := ascmhl.Verify(ctx, gabs)
+		if err != nil || !rep.OK() || len(rep.Verified) != 6 {
+			t.Errorf("ascmhl verify of %s: %v %s", gabs, err, rep)
+		}
+		if cs, ok := e.cardStatus(gopro.mp); !ok || cs.State != "offloaded" || !strings.Contains(cs.Message, "safe to eject") || cs.FilesDone != 6 {
+			t.Errorf("status of GOPRO1: %+v (present %v)", cs, ok)
+		}
+		out, _, code := e.cli("status")
+		if code != 0 || !strings.Contains(out, "card GOPRO1") || !strings.Contains(out, "offloaded: safe to eject") {
+			t.Errorf("ingestd status (exit %d) lacks the card:\n%s", code, out)
+		}
+		ch1 := fileBLAKE3(t, filepath.Join(gabs, "DCIM/100GOPRO/GX010001.MP4"))
+		d := e.waitAsset(ch1, "origin", func(d storage.AssetDoc) bool { return d.Origin != nil })
+		if d.Origin.CardLabel != "GOPRO1" || d.Origin.CardLayout != "gopro" || d.Origin.OffloadAt.IsZero() {
+			t.Errorf("origin of GX010001.MP4: %+v", d.Origin)
+		}
+		if len(d.Locations) != 1 || d.Locations[0].Path != gdest+"/DCIM/100GOPRO/GX010001.MP4" {
+			t.Errorf("locations of GX010001.MP4: %+v", d.Locations)
+		}
+		var clips cardsvc.ClipsDoc
+		if err := e.client().Get(ctx, "/v1/clips", nil, &clips); err != nil {
+			t.Fatal(err)
+		}
+		var chaptered *cardsvc.ClipDoc
+		for i, c := range clips.Clips {
+			if c.CardLabel == "GOPRO1" && len(c.Parts) > 0 && strings.HasSuffix(c.Parts[0].Path, "GX010001.MP4") {
+				chaptered = &clips.Clips[i]
 			}
 		}
-	}
-	if strings.Join(video, ",") != "GX010001.MP4,GX020001.MP4,GX030001.MP4" {
-		t.Errorf("chapters of the GoPro clip: %v", video)
-	}
-	var one cardsvc.ClipDoc
-	if err := e.client().Get(ctx, "/v1/clips/"+chaptered.ID, nil, &one); err != nil || one.ID != chaptered.ID || len(one.Parts) != len(chaptered.Parts) {
-		t.Errorf("GET /v1/clips/%s: %v %+v", chaptered.ID, err, one)
-	}
-
-	// Sony XAVC card with NRT XML: camera metadata on the clip and asset.
-	xavc.Insert()
-	evs = e.waitFeed(60*time.Second, "SONY1 offloaded", offloaded("SONY1"))
-	sdest := destOf(evs, "SONY1")
-	sabs := filepath.Join(e.watch, filepath.FromSlash(sdest))
-	if rep, err := ascmhl.Verify(ctx, sabs); err != nil || !rep.OK() {
-		t.Errorf("ascmhl verify of %s: %v %s", sabs, err, rep)
-	}
-	c1 := fileBLAKE3(t, filepath.Join(sabs, "PRIVATE/M4ROOT/CLIP/C0001.MP4"))
-	d = e.waitAsset(c1, "camera metadata", func(d storage.AssetDoc) bool { return d.Origin != nil && d.Media != nil && d.Media.Model != "" })
-	if d.Origin.CardLayout != "sony_xavc" || d.Media.Make != "Sony" || d.Media.Model != "ILME-FX3" || d.Media.Timecode == "" {
-		t.Errorf("C0001.MP4: origin %+v media %+v", d.Origin, d.Media)
-	}
-
-	// Re-inserted card: recognised, not offloaded twice.
-	gopro.Eject()
-	// A person takes longer than a poll to re-insert a card: wait until the
-	// daemon saw it go (a mount at the same point may reuse the mount id).
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, ok := e.cardStatus(gopro.mp); !ok {
-			break
+		if chaptered == nil {
+			t.Fatalf("no GoPro clip starting with GX010001.MP4 in /v1/clips: %+v", clips)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("ejected GOPRO1 still listed in the status")
+		var video []string
+		for _, p := range chaptered.Parts {
+			if p.Role == "video" {
+				video = append(video, path.Base(p.Path))
+				if p.AssetID == "" {
+					t.Errorf("clip part %s has no asset id", p.Path)
+				}
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	gopro.Insert()
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		cs, ok := e.cardStatus(gopro.mp)
-		if ok && strings.Contains(cs.Message, "already offloaded") {
-			break
+		if strings.Join(video, ",") != "GX010001.MP4,GX020001.MP4,GX030001.MP4" {
+			t.Errorf("chapters of the GoPro clip: %v", video)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("re-inserted GOPRO1 not recognised: %+v\n%s", cs, e.stderr.String())
+		var one cardsvc.ClipDoc
+		if err := e.client().Get(ctx, "/v1/clips/"+chaptered.ID, nil, &one); err != nil || one.ID != chaptered.ID || len(one.Parts) != len(chaptered.Parts) {
+			t.Errorf("GET /v1/clips/%s: %v %+v", chaptered.ID, err, one)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := len(cardEvents(e.feedAll(), storage.EvCardOffloaded, "GOPRO1")); n != 1 {
-		t.Errorf("GOPRO1 offloaded %d times, want once", n)
-	}
-
-	// A card pulled mid-copy fails with the file and reason; re-inserted,
-	// it resumes without copying the verified files again.
-	big.Insert()
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		cs, _ := e.cardStatus(big.mp)
-		if cs.State == "copying" && cs.FilesDone >= 1 {
-			break
+	})
+	e.step(t, "Sony XAVC card: camera metadata", func(t *testing.T) {
+		// Sony XAVC card with NRT XML: camera metadata on the clip and asset.
+		xavc.Insert()
+		evs := e.waitFeed(60*time.Second, "SONY1 offloaded", offloaded("SONY1"))
+		sdest := destOf(evs, "SONY1")
+		sabs = filepath.Join(e.watch, filepath.FromSlash(sdest))
+		if rep, err := ascmhl.Verify(ctx, sabs); err != nil || !rep.OK() {
+			t.Errorf("ascmhl verify of %s: %v %s", sabs, err, rep)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("BIG1 copy did not progress: %+v", cs)
+		c1 := fileBLAKE3(t, filepath.Join(sabs, "PRIVATE/M4ROOT/CLIP/C0001.MP4"))
+		d := e.waitAsset(c1, "camera metadata", func(d storage.AssetDoc) bool { return d.Origin != nil && d.Media != nil && d.Media.Model != "" })
+		if d.Origin.CardLayout != "sony_xavc" || d.Media.Make != "Sony" || d.Media.Model != "ILME-FX3" || d.Media.Timecode == "" {
+			t.Errorf("C0001.MP4: origin %+v media %+v", d.Origin, d.Media)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	big.Pull()
-	evs = e.waitFeed(60*time.Second, "BIG1 failed", func(evs []storage.Event) bool { return len(cardEvents(evs, storage.EvCardFailed, "BIG1")) > 0 })
-	fd := cardEvents(evs, storage.EvCardFailed, "BIG1")[0]
-	if !strings.Contains(fd.Reason, "card removed") || fd.File == "" || !fd.Partial {
-		t.Errorf("BIG1 card.failed detail %+v", fd)
-	}
-	if len(cardEvents(evs, storage.EvCardOffloaded, "BIG1")) != 0 {
-		t.Fatal("a pulled card was reported offloaded")
-	}
-	// The partial copy is never cataloged.
-	for _, ev := range evs {
-		if strings.HasSuffix(ev.Path, ".ingestd-partial") || strings.HasSuffix(ev.Path, ".ingestd-offload.json") {
-			t.Errorf("cataloged an offload in progress: %+v", ev)
+	})
+	e.step(t, "re-inserted card: not offloaded twice", func(t *testing.T) {
+		// Re-inserted card: recognised, not offloaded twice.
+		gopro.Eject()
+		// A person takes longer than a poll to re-insert a card: wait until the
+		// daemon saw it go (a mount at the same point may reuse the mount id).
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, ok := e.cardStatus(gopro.mp); !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("ejected GOPRO1 still listed in the status")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		if _, ok := e.cardStatus(big.mp); !ok {
-			break
+		gopro.Insert()
+		deadline = time.Now().Add(30 * time.Second)
+		for {
+			cs, ok := e.cardStatus(gopro.mp)
+			if ok && strings.Contains(cs.Message, "already offloaded") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("re-inserted GOPRO1 not recognised: %+v\n%s", cs, e.stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("pulled BIG1 still listed in the status")
+		if n := len(cardEvents(e.feedAll(), storage.EvCardOffloaded, "GOPRO1")); n != 1 {
+			t.Errorf("GOPRO1 offloaded %d times, want once", n)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	big.Insert()
-	evs = e.waitFeed(120*time.Second, "BIG1 offloaded after re-insert", offloaded("BIG1"))
-	bd := cardEvents(evs, storage.EvCardOffloaded, "BIG1")[0]
-	if bd.Resumed < 1 || bd.Files != 4 {
-		t.Errorf("BIG1 resumed offload: %+v, want resumed >= 1 of 4 files", bd)
-	}
-	babs := filepath.Join(e.watch, filepath.FromSlash(destOf(evs, "BIG1")))
-	if rep, err := ascmhl.Verify(ctx, babs); err != nil || !rep.OK() {
-		t.Errorf("ascmhl verify of %s: %v %s", babs, err, rep)
-	}
-
-	// tmpfs mounts: a USB disk without a camera layout is ignored; a DCIM
-	// card without a filesystem UUID is offloaded under its fingerprint.
-	usb := filepath.Join(root, "USBDISK")
-	os.MkdirAll(usb, 0o755)
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", usb)
-	t.Cleanup(func() { exec.Command("umount", "-l", usb).Run() })
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		cs, _ := e.cardStatus(usb)
-		if cs.State == "ignored" {
-			break
+	})
+	e.step(t, "card pulled mid-copy, then resumed", func(t *testing.T) {
+		// A card pulled mid-copy fails with the file and reason; re-inserted,
+		// it resumes without copying the verified files again.
+		big.Insert()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			cs, _ := e.cardStatus(big.mp)
+			if cs.State == "copying" && cs.FilesDone >= 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("BIG1 copy did not progress: %+v", cs)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tmpfs USB disk not ignored: %+v", cs)
+		big.Pull()
+		evs := e.waitFeed(60*time.Second, "BIG1 failed", func(evs []storage.Event) bool { return len(cardEvents(evs, storage.EvCardFailed, "BIG1")) > 0 })
+		fd := cardEvents(evs, storage.EvCardFailed, "BIG1")[0]
+		if !strings.Contains(fd.Reason, "card removed") || fd.File == "" || !fd.Partial {
+			t.Errorf("BIG1 card.failed detail %+v", fd)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	dcimStage := t.TempDir()
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dcimStage)
-	os.MkdirAll(filepath.Join(dcimStage, "DCIM/100MSDCF"), 0o755)
-	os.WriteFile(filepath.Join(dcimStage, "DCIM/100MSDCF/DSC00001.JPG"), []byte("jpeg bytes"), 0o644)
-	dcim := filepath.Join(root, "PHONE")
-	os.MkdirAll(dcim, 0o755)
-	mustRun(t, "mount", "--move", dcimStage, dcim)
-	t.Cleanup(func() { exec.Command("umount", "-l", dcim).Run() })
-	evs = e.waitFeed(60*time.Second, "tmpfs DCIM card offloaded", func(evs []storage.Event) bool {
+		if len(cardEvents(evs, storage.EvCardOffloaded, "BIG1")) != 0 {
+			t.Fatal("a pulled card was reported offloaded")
+		}
+		// The partial copy is never cataloged.
 		for _, ev := range evs {
-			if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Detail, `"layout":"dcim"`) {
-				return true
+			if strings.HasSuffix(ev.Path, ".ingestd-partial") || strings.HasSuffix(ev.Path, ".ingestd-offload.json") {
+				t.Errorf("cataloged an offload in progress: %+v", ev)
 			}
 		}
-		return false
-	})
-	for _, ev := range evs {
-		if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Detail, `"key":"uuid:`) && strings.Contains(ev.Detail, `"layout":"dcim"`) {
-			t.Errorf("tmpfs card has a uuid key: %s", ev.Detail)
+		deadline = time.Now().Add(30 * time.Second)
+		for {
+			if _, ok := e.cardStatus(big.mp); !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("pulled BIG1 still listed in the status")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Path, "USBDISK") {
-			t.Errorf("a USB disk was offloaded: %+v", ev)
+		big.Insert()
+		evs = e.waitFeed(120*time.Second, "BIG1 offloaded after re-insert", offloaded("BIG1"))
+		bd := cardEvents(evs, storage.EvCardOffloaded, "BIG1")[0]
+		if bd.Resumed < 1 || bd.Files != 4 {
+			t.Errorf("BIG1 resumed offload: %+v, want resumed >= 1 of 4 files", bd)
 		}
-	}
-
-	// ingestd verify: clean, then a flipped byte (mtime kept, like bit rot).
-	master := filepath.Join(gabs, "DCIM/100GOPRO/GX010002.MP4")
-	mid := fileBLAKE3(t, master)
-	e.waitAsset(mid, "cataloged", func(storage.AssetDoc) bool { return true })
-	e.waitFeed(60*time.Second, "everything cataloged", func([]storage.Event) bool {
-		st, _ := e.client().Status(ctx)
-		return st.Queues.Settling == 0 && st.Queues.Hashing == 0
+		babs := filepath.Join(e.watch, filepath.FromSlash(destOf(evs, "BIG1")))
+		if rep, err := ascmhl.Verify(ctx, babs); err != nil || !rep.OK() {
+			t.Errorf("ascmhl verify of %s: %v %s", babs, err, rep)
+		}
 	})
-	out, errOut, code := e.cli("verify", "--volume", "footage")
-	if code != 0 || !strings.Contains(out, "0 corrupt") {
-		t.Fatalf("verify of a clean volume: exit %d\n%s\n%s", code, out, errOut)
-	}
-	// Bit rot writes nothing the watcher could see: flip the byte while the
-	// daemon is stopped, keep size and mtime; the restart's reconcile walk
-	// then has no reason to re-hash the file.
-	e.stop()
-	fi, err := os.Stat(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(master, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 1)
-	f.ReadAt(b, 1000)
-	b[0] ^= 0x01
-	f.WriteAt(b, 1000)
-	f.Close()
-	os.Chtimes(master, fi.ModTime(), fi.ModTime())
-	e.start()
-	e.waitFeed(60*time.Second, "restart scan done", func([]storage.Event) bool {
-		st, _ := e.client().Status(ctx)
-		if !st.Ready {
+	e.step(t, "tmpfs mounts: USB disk ignored, DCIM card by fingerprint", func(t *testing.T) {
+		// tmpfs mounts: a USB disk without a camera layout is ignored; a DCIM
+		// card without a filesystem UUID is offloaded under its fingerprint.
+		usb := filepath.Join(root, "USBDISK")
+		os.MkdirAll(usb, 0o755)
+		mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", usb)
+		t.Cleanup(func() { exec.Command("umount", "-l", usb).Run() })
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			cs, _ := e.cardStatus(usb)
+			if cs.State == "ignored" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tmpfs USB disk not ignored: %+v", cs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		dcimStage := t.TempDir()
+		mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dcimStage)
+		os.MkdirAll(filepath.Join(dcimStage, "DCIM/100MSDCF"), 0o755)
+		os.WriteFile(filepath.Join(dcimStage, "DCIM/100MSDCF/DSC00001.JPG"), []byte("jpeg bytes"), 0o644)
+		dcim := filepath.Join(root, "PHONE")
+		os.MkdirAll(dcim, 0o755)
+		mustRun(t, "mount", "--move", dcimStage, dcim)
+		t.Cleanup(func() { exec.Command("umount", "-l", dcim).Run() })
+		evs := e.waitFeed(60*time.Second, "tmpfs DCIM card offloaded", func(evs []storage.Event) bool {
+			for _, ev := range evs {
+				if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Detail, `"layout":"dcim"`) {
+					return true
+				}
+			}
 			return false
+		})
+		for _, ev := range evs {
+			if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Detail, `"key":"uuid:`) && strings.Contains(ev.Detail, `"layout":"dcim"`) {
+				t.Errorf("tmpfs card has a uuid key: %s", ev.Detail)
+			}
+			if ev.Type == storage.EvCardOffloaded && strings.Contains(ev.Path, "USBDISK") {
+				t.Errorf("a USB disk was offloaded: %+v", ev)
+			}
 		}
-		for _, v := range st.Volumes {
-			if v.Scanning || v.LastScan.IsZero() {
+	})
+	e.step(t, "ingestd verify: clean, then bit rot", func(t *testing.T) {
+		// ingestd verify: clean, then a flipped byte (mtime kept, like bit rot).
+		master := filepath.Join(gabs, "DCIM/100GOPRO/GX010002.MP4")
+		mid := fileBLAKE3(t, master)
+		e.waitAsset(mid, "cataloged", func(storage.AssetDoc) bool { return true })
+		e.waitFeed(60*time.Second, "everything cataloged", func([]storage.Event) bool {
+			st, _ := e.client().Status(ctx)
+			return st.Queues.Settling == 0 && st.Queues.Hashing == 0
+		})
+		out, errOut, code := e.cli("verify", "--volume", "footage")
+		if code != 0 || !strings.Contains(out, "0 corrupt") {
+			t.Fatalf("verify of a clean volume: exit %d\n%s\n%s", code, out, errOut)
+		}
+		// Bit rot writes nothing the watcher could see: flip the byte while the
+		// daemon is stopped, keep size and mtime; the restart's reconcile walk
+		// then has no reason to re-hash the file.
+		e.stop()
+		fi, err := os.Stat(master)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(master, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1)
+		f.ReadAt(b, 1000)
+		b[0] ^= 0x01
+		f.WriteAt(b, 1000)
+		f.Close()
+		os.Chtimes(master, fi.ModTime(), fi.ModTime())
+		e.start()
+		e.waitFeed(60*time.Second, "restart scan done", func([]storage.Event) bool {
+			st, _ := e.client().Status(ctx)
+			if !st.Ready {
 				return false
 			}
+			for _, v := range st.Volumes {
+				if v.Scanning || v.LastScan.IsZero() {
+					return false
+				}
+			}
+			return st.Queues.Settling == 0 && st.Queues.Hashing == 0
+		})
+		out, errOut, code = e.cli("verify", master)
+		rel := gdest + "/DCIM/100GOPRO/GX010002.MP4"
+		if code == 0 || !strings.Contains(out, "CORRUPT") || !strings.Contains(out, rel) || !strings.Contains(out, "1 corrupt") {
+			t.Errorf("verify after a flipped byte: exit %d, want non-zero and CORRUPT %s\n%s\n%s", code, rel, out, errOut)
 		}
-		return st.Queues.Settling == 0 && st.Queues.Hashing == 0
+		evs := e.waitFeed(30*time.Second, "location.corrupt", hasPaths(storage.EvLocationCorrupt, rel))
+		for _, ev := range evs {
+			if ev.Type == storage.EvLocationCorrupt && ev.Path == rel && (ev.AssetID != mid || ev.Volume != "footage") {
+				t.Errorf("location.corrupt event %+v, want asset %s", ev, mid)
+			}
+		}
+		// The other masters still verify.
+		if out, errOut, code := e.cli("verify", sabs); code != 0 {
+			t.Errorf("verify of the Sony folder: exit %d\n%s\n%s", code, out, errOut)
+		}
 	})
-	out, errOut, code = e.cli("verify", master)
-	rel := gdest + "/DCIM/100GOPRO/GX010002.MP4"
-	if code == 0 || !strings.Contains(out, "CORRUPT") || !strings.Contains(out, rel) || !strings.Contains(out, "1 corrupt") {
-		t.Errorf("verify after a flipped byte: exit %d, want non-zero and CORRUPT %s\n%s\n%s", code, rel, out, errOut)
-	}
-	evs = e.waitFeed(30*time.Second, "location.corrupt", hasPaths(storage.EvLocationCorrupt, rel))
-	for _, ev := range evs {
-		if ev.Type == storage.EvLocationCorrupt && ev.Path == rel && (ev.AssetID != mid || ev.Volume != "footage") {
-			t.Errorf("location.corrupt event %+v, want asset %s", ev, mid)
-		}
-	}
-	// The other masters still verify.
-	if out, errOut, code := e.cli("verify", sabs); code != 0 {
-		t.Errorf("verify of the Sony folder: exit %d\n%s\n%s", code, out, errOut)
-	}
 }
 
 // A daemon stopped (SIGTERM) or killed (-9) mid-copy resumes the card that
