@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -17,7 +16,6 @@ import (
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/daemon/metrics"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/sync/webhook"
 	"github.com/ingestd/ingestd/transcode"
 )
@@ -134,16 +132,7 @@ func TestRegisteredStageIsWired(t *testing.T) {
 // applied live and what needs a restart, and the running config keeps
 // the restart-only values.
 func TestReloadReport(t *testing.T) {
-	c := testConfig(t)
-	logs := &lockedBuf{}
-	a := New(c, slog.New(slog.NewTextHandler(logs, nil)))
-	if err := a.Provision(); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if a.st.transcode == nil {
-		testenv.SkipOrFail(t, "no ffmpeg: transcode stage not running")
-	}
+	a, c, logs := provisionLogged(t)
 	nc := *c
 	nc.Settle = config.Duration(2 * c.Settle.D())
 	nc.Proxy.CPUJobs = c.Proxy.CPUJobs + 2

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ingestd/ingestd/daemon/api/wire"
+	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/sync/s3push"
 	"github.com/ingestd/ingestd/sync/webhook"
@@ -130,16 +131,7 @@ func TestStagesWithoutFFmpeg(t *testing.T) {
 // proxy.gpu, hub.webhook (and the other restart-only keys) are logged and
 // keep their running values.
 func TestReloadStagesNeedRestart(t *testing.T) {
-	c := testConfig(t)
-	logs := &lockedBuf{}
-	a := New(c, slog.New(slog.NewTextHandler(logs, nil)))
-	if err := a.Provision(); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if a.st.transcode == nil {
-		testenv.SkipOrFail(t, "no ffmpeg: transcode stage not running")
-	}
+	a, c, logs := provisionLogged(t)
 	nc := *c
 	nc.Proxy.CPUJobs = 3
 	nc.Proxy.MaxHeight = 480
@@ -163,4 +155,21 @@ func TestReloadStagesNeedRestart(t *testing.T) {
 	if strings.Contains(logs.String(), "key=proxy ") {
 		t.Errorf("live proxy keys logged as restart-only:\n%s", logs.String())
 	}
+}
+
+// provisionLogged provisions an App on testConfig whose log is captured;
+// it needs the transcode stage (ffmpeg).
+func provisionLogged(t *testing.T) (*App, *config.Config, *lockedBuf) {
+	t.Helper()
+	c := testConfig(t)
+	logs := &lockedBuf{}
+	a := New(c, slog.New(slog.NewTextHandler(logs, nil)))
+	if err := a.Provision(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if a.st.transcode == nil {
+		testenv.SkipOrFail(t, "no ffmpeg: transcode stage not running")
+	}
+	return a, c, logs
 }
