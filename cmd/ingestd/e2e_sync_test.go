@@ -109,93 +109,9 @@ func TestHubSync(t *testing.T) {
 	e.extraEnv = miniotest.Env()
 	e.start()
 
-	clip := makeClip(t, t.TempDir(), "A001_C002.mov", 2, 550, false)
-	master, err := os.ReadFile(clip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.dropFile(clip, "A001_C002.mov")
-	e.writeFile("notes.txt", []byte("sync notes\n"))
-	var clipID, notesID string
-	evs := e.waitFeed(mediaTimeout, "both files cataloged", hasPaths(storage.EvLocationAdded, "A001_C002.mov", "notes.txt"))
-	clipID, notesID = assetOf(evs, "A001_C002.mov"), assetOf(evs, "notes.txt")
-	// Settled: the clip synced after its analysis (which follows
-	// proxy.ready), the text file after it was probed (asset.json is
-	// rewritten on every change of the asset).
-	e.waitFeed(mediaTimeout, "asset.synced after proxy.ready, analysis.ready / probe", func(evs []storage.Event) bool {
-		return syncedAfter(evs, clipID, storage.EvProxyReady) && syncedAfter(evs, clipID, storage.EvAnalysisReady) &&
-			syncedAfter(evs, notesID, storage.EvAssetUpdated)
-	})
-
+	// Made by one step, read by later ones.
 	ctx := context.Background()
-	doc, err := e.client().Asset(ctx, clipID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if doc.Proxy == nil || doc.Proxy.Status != "ready" || doc.Sync == nil || doc.Sync.Status != "synced" {
-		t.Fatalf("clip proxy %+v sync %+v, want ready and synced", doc.Proxy, doc.Sync)
-	}
-
-	// The bucket holds exactly asset.json + the proxy outputs + the
-	// analysis (analysis.json, shots.jpg) of the clip, and asset.json of
-	// the text file: byte-identical to the local outputs, nothing else, no
-	// master.
-	objs := m.List(t, bucket)
-	want := map[string]bool{}
-	for _, o := range append([]string{"asset.json", "analysis.json", "shots.jpg"}, doc.Proxy.Outputs...) {
-		want[path.Join("edge/box1/assets", clipID, o)] = true
-	}
-	want[path.Join("edge/box1/assets", notesID, "asset.json")] = true
-	var got []string
-	for _, o := range objs {
-		got = append(got, o.Key)
-	}
-	wantKeys := make([]string, 0, len(want))
-	for k := range want {
-		wantKeys = append(wantKeys, k)
-	}
-	sort.Strings(wantKeys)
-	if !slices.Equal(got, wantKeys) {
-		t.Fatalf("bucket holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantKeys, "\n"))
-	}
-	for _, name := range []string{"proxy.mp4", "poster.jpg", "filmstrip.jpg"} {
-		if !slices.Contains(doc.Proxy.Outputs, name) {
-			t.Errorf("outputs %v lack %s", doc.Proxy.Outputs, name)
-		}
-	}
-	for _, o := range objs {
-		body := m.Get(t, bucket, o.Key)
-		if bytes.Equal(body, master) || bytes.Equal(body, []byte("sync notes\n")) {
-			t.Fatalf("a master was uploaded as %s", o.Key)
-		}
-		name := path.Base(o.Key)
-		if name == "asset.json" {
-			var a storage.AssetDoc
-			if err := json.Unmarshal(body, &a); err != nil {
-				t.Fatalf("%s: %v", o.Key, err)
-			}
-			if a.Sync == nil || a.Sync.Status != "synced" || !strings.Contains(o.Key, a.ID) {
-				t.Errorf("%s: id %s sync %+v", o.Key, a.ID, a.Sync)
-			}
-			if a.ID == clipID && (a.Proxy == nil || a.Proxy.Status != "ready" || a.Media == nil) {
-				t.Errorf("clip asset.json without ready proxy/media: %s", body)
-			}
-			continue
-		}
-		local, err := os.ReadFile(storage.OutputPath(e.state, clipID, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(body, local) {
-			t.Errorf("%s differs from the local %s (%d vs %d bytes)", o.Key, name, len(body), len(local))
-		}
-	}
-
-	// Status: the sync section, API and CLI.
-	st, err := e.client().Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var objs []miniotest.Object
 	var ss struct {
 		S3 struct {
 			Bucket         string    `json:"bucket"`
@@ -209,90 +125,181 @@ func TestHubSync(t *testing.T) {
 			Delivered uint64 `json:"delivered_seq"`
 		} `json:"webhook"`
 	}
-	redecodeJSON(t, st.Sync, &ss)
-	if ss.S3.Bucket != bucket || ss.S3.AssetsSynced < 2 || ss.S3.BytesUploaded == 0 || ss.S3.LastSuccess.IsZero() || ss.Webhook.URL == "" {
-		t.Errorf("status sync section: %+v", ss)
-	}
-	out, _, code := e.cli("status")
-	if code != 0 || !strings.Contains(out, "sync s3") || !strings.Contains(out, "s3://"+bucket+"/edge") || !strings.Contains(out, "sync webhook") {
-		t.Errorf("ingestd status (%d):\n%s", code, out)
-	}
+	e.step(t, "catalog, proxy, analysis, sync: the bucket holds exactly the documented objects", func(t *testing.T) {
+		clip := makeClip(t, t.TempDir(), "A001_C002.mov", 2, 550, false)
+		master, err := os.ReadFile(clip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.dropFile(clip, "A001_C002.mov")
+		e.writeFile("notes.txt", []byte("sync notes\n"))
+		var clipID, notesID string
+		evs := e.waitFeed(mediaTimeout, "both files cataloged", hasPaths(storage.EvLocationAdded, "A001_C002.mov", "notes.txt"))
+		clipID, notesID = assetOf(evs, "A001_C002.mov"), assetOf(evs, "notes.txt")
+		// Settled: the clip synced after its analysis (which follows
+		// proxy.ready), the text file after it was probed (asset.json is
+		// rewritten on every change of the asset).
+		e.waitFeed(mediaTimeout, "asset.synced after proxy.ready, analysis.ready / probe", func(evs []storage.Event) bool {
+			return syncedAfter(evs, clipID, storage.EvProxyReady) && syncedAfter(evs, clipID, storage.EvAnalysisReady) &&
+				syncedAfter(evs, notesID, storage.EvAssetUpdated)
+		})
 
-	// A restart uploads nothing again: every object keeps its ETag and
-	// LastModified, and a new file still syncs (the pusher runs).
-	time.Sleep(1100 * time.Millisecond) // LastModified has 1 s resolution on some servers
-	e.stop()
-	e.start()
-	e.writeFile("later.txt", []byte("after the restart\n"))
-	var laterID string
-	e.waitFeed(mediaTimeout, "later.txt synced", func(evs []storage.Event) bool {
-		laterID = assetOf(evs, "later.txt")
-		return syncedAfter(evs, laterID, storage.EvAssetUpdated)
+		doc, err := e.client().Asset(ctx, clipID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc.Proxy == nil || doc.Proxy.Status != "ready" || doc.Sync == nil || doc.Sync.Status != "synced" {
+			t.Fatalf("clip proxy %+v sync %+v, want ready and synced", doc.Proxy, doc.Sync)
+		}
+
+		// The bucket holds exactly asset.json + the proxy outputs + the
+		// analysis (analysis.json, shots.jpg) of the clip, and asset.json of
+		// the text file: byte-identical to the local outputs, nothing else, no
+		// master.
+		objs = m.List(t, bucket)
+		want := map[string]bool{}
+		for _, o := range append([]string{"asset.json", "analysis.json", "shots.jpg"}, doc.Proxy.Outputs...) {
+			want[path.Join("edge/box1/assets", clipID, o)] = true
+		}
+		want[path.Join("edge/box1/assets", notesID, "asset.json")] = true
+		var got []string
+		for _, o := range objs {
+			got = append(got, o.Key)
+		}
+		wantKeys := make([]string, 0, len(want))
+		for k := range want {
+			wantKeys = append(wantKeys, k)
+		}
+		sort.Strings(wantKeys)
+		if !slices.Equal(got, wantKeys) {
+			t.Fatalf("bucket holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantKeys, "\n"))
+		}
+		for _, name := range []string{"proxy.mp4", "poster.jpg", "filmstrip.jpg"} {
+			if !slices.Contains(doc.Proxy.Outputs, name) {
+				t.Errorf("outputs %v lack %s", doc.Proxy.Outputs, name)
+			}
+		}
+		for _, o := range objs {
+			body := m.Get(t, bucket, o.Key)
+			if bytes.Equal(body, master) || bytes.Equal(body, []byte("sync notes\n")) {
+				t.Fatalf("a master was uploaded as %s", o.Key)
+			}
+			name := path.Base(o.Key)
+			if name == "asset.json" {
+				var a storage.AssetDoc
+				if err := json.Unmarshal(body, &a); err != nil {
+					t.Fatalf("%s: %v", o.Key, err)
+				}
+				if a.Sync == nil || a.Sync.Status != "synced" || !strings.Contains(o.Key, a.ID) {
+					t.Errorf("%s: id %s sync %+v", o.Key, a.ID, a.Sync)
+				}
+				if a.ID == clipID && (a.Proxy == nil || a.Proxy.Status != "ready" || a.Media == nil) {
+					t.Errorf("clip asset.json without ready proxy/media: %s", body)
+				}
+				continue
+			}
+			local, err := os.ReadFile(storage.OutputPath(e.state, clipID, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(body, local) {
+				t.Errorf("%s differs from the local %s (%d vs %d bytes)", o.Key, name, len(body), len(local))
+			}
+		}
 	})
-	after := map[string]miniotest.Object{}
-	for _, o := range m.List(t, bucket) {
-		after[o.Key] = o
-	}
-	for _, o := range objs {
-		a, ok := after[o.Key]
-		if !ok || a.ETag != o.ETag || !a.Modified.Equal(o.Modified) {
-			t.Errorf("%s rewritten after a restart: %+v -> %+v", o.Key, o, a)
+	e.step(t, "status: the sync section", func(t *testing.T) {
+		// Status: the sync section, API and CLI.
+		st, err := e.client().Status(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(after) != len(objs)+1 {
-		t.Errorf("after the restart the bucket has %d objects, want %d", len(after), len(objs)+1)
-	}
-	st, err = e.client().Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	redecodeJSON(t, st.Sync, &ss)
-	laterJSON := m.Get(t, bucket, path.Join("edge/box1/assets", laterID, "asset.json"))
-	// Only later.txt's asset.json (once, or twice when its first version
-	// went up before the probe) was sent since the restart.
-	if ss.S3.BytesUploaded < int64(len(laterJSON)) || ss.S3.BytesUploaded > 2*int64(len(laterJSON)) {
-		t.Errorf("after the restart %d bytes uploaded, want only later.txt's asset.json (%d)", ss.S3.BytesUploaded, len(laterJSON))
-	}
-
-	// Webhook: every feed event, in seq order, in batches of at most 3 with
-	// Idempotency-Key box1-<first>-<last> and the hub token.
-	feed := e.feedAll()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(rx.events()) < len(feed) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	gotEv := rx.events()
-	if len(gotEv) < len(feed) {
-		t.Fatalf("webhook got %d events, feed has %d", len(gotEv), len(feed))
-	}
-	for i, ev := range feed {
-		if gotEv[i].Seq != ev.Seq || gotEv[i].Type != ev.Type || gotEv[i].AssetID != ev.AssetID {
-			t.Fatalf("webhook event %d is %+v, feed has %+v", i, gotEv[i], ev)
+		redecodeJSON(t, st.Sync, &ss)
+		if ss.S3.Bucket != bucket || ss.S3.AssetsSynced < 2 || ss.S3.BytesUploaded == 0 || ss.S3.LastSuccess.IsZero() || ss.Webhook.URL == "" {
+			t.Errorf("status sync section: %+v", ss)
 		}
-	}
-	rx.mu.Lock()
-	defer rx.mu.Unlock()
-	for i, b := range rx.batches {
-		if len(b) == 0 || len(b) > 3 {
-			t.Errorf("batch %d has %d events", i, len(b))
-			continue
+		out, _, code := e.cli("status")
+		if code != 0 || !strings.Contains(out, "sync s3") || !strings.Contains(out, "s3://"+bucket+"/edge") || !strings.Contains(out, "sync webhook") {
+			t.Errorf("ingestd status (%d):\n%s", code, out)
 		}
-		if k := fmt.Sprintf("box1-%d-%d", b[0].Seq, b[len(b)-1].Seq); rx.keys[i] != k {
-			t.Errorf("batch %d Idempotency-Key %q, want %q", i, rx.keys[i], k)
+	})
+	e.step(t, "a restart uploads nothing again", func(t *testing.T) {
+		// A restart uploads nothing again: every object keeps its ETag and
+		// LastModified, and a new file still syncs (the pusher runs).
+		time.Sleep(1100 * time.Millisecond) // LastModified has 1 s resolution on some servers
+		e.stop()
+		e.start()
+		e.writeFile("later.txt", []byte("after the restart\n"))
+		var laterID string
+		e.waitFeed(mediaTimeout, "later.txt synced", func(evs []storage.Event) bool {
+			laterID = assetOf(evs, "later.txt")
+			return syncedAfter(evs, laterID, storage.EvAssetUpdated)
+		})
+		after := map[string]miniotest.Object{}
+		for _, o := range m.List(t, bucket) {
+			after[o.Key] = o
 		}
-		if rx.auth[i] != "Bearer hub-secret" || rx.app[i] != "box1" {
-			t.Errorf("batch %d auth %q appliance %q", i, rx.auth[i], rx.app[i])
+		for _, o := range objs {
+			a, ok := after[o.Key]
+			if !ok || a.ETag != o.ETag || !a.Modified.Equal(o.Modified) {
+				t.Errorf("%s rewritten after a restart: %+v -> %+v", o.Key, o, a)
+			}
 		}
-	}
-	types := map[string]bool{}
-	for _, ev := range gotEv {
-		types[ev.Type] = true
-	}
-	for _, typ := range []string{storage.EvAssetCataloged, storage.EvAssetUpdated, storage.EvProxyReady, storage.EvAssetSynced, storage.EvApplianceStarted} {
-		if !types[typ] {
-			t.Errorf("webhook never got %s", typ)
+		if len(after) != len(objs)+1 {
+			t.Errorf("after the restart the bucket has %d objects, want %d", len(after), len(objs)+1)
 		}
-	}
+		st, err := e.client().Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		redecodeJSON(t, st.Sync, &ss)
+		laterJSON := m.Get(t, bucket, path.Join("edge/box1/assets", laterID, "asset.json"))
+		// Only later.txt's asset.json (once, or twice when its first version
+		// went up before the probe) was sent since the restart.
+		if ss.S3.BytesUploaded < int64(len(laterJSON)) || ss.S3.BytesUploaded > 2*int64(len(laterJSON)) {
+			t.Errorf("after the restart %d bytes uploaded, want only later.txt's asset.json (%d)", ss.S3.BytesUploaded, len(laterJSON))
+		}
+	})
+	e.step(t, "webhook: every event in order, batched", func(t *testing.T) {
+		// Webhook: every feed event, in seq order, in batches of at most 3 with
+		// Idempotency-Key box1-<first>-<last> and the hub token.
+		feed := e.feedAll()
+		deadline := time.Now().Add(60 * time.Second)
+		for len(rx.events()) < len(feed) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		gotEv := rx.events()
+		if len(gotEv) < len(feed) {
+			t.Fatalf("webhook got %d events, feed has %d", len(gotEv), len(feed))
+		}
+		for i, ev := range feed {
+			if gotEv[i].Seq != ev.Seq || gotEv[i].Type != ev.Type || gotEv[i].AssetID != ev.AssetID {
+				t.Fatalf("webhook event %d is %+v, feed has %+v", i, gotEv[i], ev)
+			}
+		}
+		rx.mu.Lock()
+		defer rx.mu.Unlock()
+		for i, b := range rx.batches {
+			if len(b) == 0 || len(b) > 3 {
+				t.Errorf("batch %d has %d events", i, len(b))
+				continue
+			}
+			if k := fmt.Sprintf("box1-%d-%d", b[0].Seq, b[len(b)-1].Seq); rx.keys[i] != k {
+				t.Errorf("batch %d Idempotency-Key %q, want %q", i, rx.keys[i], k)
+			}
+			if rx.auth[i] != "Bearer hub-secret" || rx.app[i] != "box1" {
+				t.Errorf("batch %d auth %q appliance %q", i, rx.auth[i], rx.app[i])
+			}
+		}
+		types := map[string]bool{}
+		for _, ev := range gotEv {
+			types[ev.Type] = true
+		}
+		for _, typ := range []string{storage.EvAssetCataloged, storage.EvAssetUpdated, storage.EvProxyReady, storage.EvAssetSynced, storage.EvApplianceStarted} {
+			if !types[typ] {
+				t.Errorf("webhook never got %s", typ)
+			}
+		}
+	})
 }
 
 // TestWebhookParkedUntilSIGHUP: a 4xx from the hub parks the batch (shown
