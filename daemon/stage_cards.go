@@ -61,6 +61,9 @@ func provisionCards(a *App) (*Parts, error) {
 	svc.SetReports(a.cfg.StateDir)
 	svc.SetGate(a.diskGate()) // state dir and every card destination volume above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
+	if a.st.transcode != nil { // provisioned first (orderTranscode)
+		svc.SetClipProxyLane(a.st.transcode.RunOnLane) // whole-clip proxies are CPU-lane jobs
+	}
 	p.Services = append(p.Services, Service{Name: "cards", Run: func(ctx context.Context) error { return svc.Run(ctx) }})
 	p.Status = func(doc *wire.Status) { doc.Cards = cardsSection(svc.Status()) }
 	p.Metrics = []metrics.Part{metrics.Cards(func() []metrics.CardDest {
