@@ -88,196 +88,204 @@ func TestCardsReportE2E(t *testing.T) {
 	}
 	id := rec.ID
 
-	// report.json once the clip's media is probed (transcode runs after
-	// the offload; the report is built from the catalog at each GET).
-	var rep cardsvc.Report
-	deadline := time.Now().Add(mediaTimeout)
-	for {
-		code, body := e.get("/v1/cards/"+id+"/report.json", "")
-		if code != 200 {
-			t.Fatalf("report.json: %d %s", code, body)
-		}
-		rep = cardsvc.Report{}
-		if err := json.Unmarshal(body, &rep); err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Clips) == 1 && rep.Clips[0].FPS > 0 && rep.Clips[0].Poster && rep.Clips[0].TCOut != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("report never shows the probed clip with its poster: %s\n%s", body, e.stderr.String())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if rep.ID != id || rep.Label != shown || rep.UUID != strings.TrimSpace(string(uuid)) || rep.Layout != "panasonic_p2" || !rep.SafeToFormat {
-		t.Errorf("report identity: id %s label %q uuid %q (blkid %q) layout %s safe %v", rep.ID, rep.Label, rep.UUID, uuid, rep.Layout, rep.SafeToFormat)
-	}
-	if rep.Camera.Make != "Panasonic" || rep.Camera.Model != "AJ-PX800G" || rep.Camera.Serial != "D1TA00123" {
-		t.Errorf("camera %+v", rep.Camera)
-	}
-	c := rep.Clips[0]
-	if c.TCIn != "10:00:00:00" || c.FPS != 25 || c.Frames != 50 || c.TCOut != "10:00:02:00" || c.Duration < 1.95 || c.Duration > 2.1 {
-		t.Errorf("clip: tc %s–%s, %v fps, %d frames, %v s; want 10:00:00:00–10:00:02:00, 25 fps, 50 frames, 2 s", c.TCIn, c.TCOut, c.FPS, c.Frames, c.Duration)
-	}
-	if rep.MBps <= 0 || rep.Seconds <= 0 || rep.Started.IsZero() || !rep.Finished.After(rep.Started) || rep.Bytes <= 0 {
-		t.Errorf("timing: %v MB/s over %v s, %v → %v, %d bytes", rep.MBps, rep.Seconds, rep.Started, rep.Finished, rep.Bytes)
-	}
-	if len(rep.Destinations) != 2 {
-		t.Fatalf("destinations %+v", rep.Destinations)
-	}
-	for _, d := range rep.Destinations {
-		want := map[string]string{"footage": "xxh128", "shuttle": "md5,sha1"}[d.Volume]
-		if !d.Verified || d.State != "verified" || d.Generation == "" || d.BytesVerified != rep.Bytes || strings.Join(d.Hashes, ",") != want {
-			t.Errorf("destination %+v not verified", d)
-		}
-	}
-	if strings.Join(rep.HashFormats, ",") != "blake3,xxh128,md5,sha1" {
-		t.Errorf("hash formats %v", rep.HashFormats)
-	}
-
-	// Per-file hashes against b3sum and xxhsum of the card itself.
-	sums := func(tool string, args ...string) map[string]string {
-		var files []string
-		filepath.WalkDir(p2.mp, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				files = append(files, p)
+	var rep cardsvc.Report // read by every step after the first
+	e.step(t, "report.json once the clip is probed", func(t *testing.T) {
+		// report.json once the clip's media is probed (transcode runs after
+		// the offload; the report is built from the catalog at each GET).
+		deadline := time.Now().Add(mediaTimeout)
+		for {
+			code, body := e.get("/v1/cards/"+id+"/report.json", "")
+			if code != 200 {
+				t.Fatalf("report.json: %d %s", code, body)
 			}
-			return nil
-		})
-		out, err := exec.Command(tool, append(args, files...)...).Output()
-		if err != nil {
-			t.Fatalf("%s: %v", tool, err)
+			rep = cardsvc.Report{}
+			if err := json.Unmarshal(body, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Clips) == 1 && rep.Clips[0].FPS > 0 && rep.Clips[0].Poster && rep.Clips[0].TCOut != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("report never shows the probed clip with its poster: %s\n%s", body, e.stderr.String())
+			}
+			time.Sleep(300 * time.Millisecond)
 		}
-		got := map[string]string{}
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			h, p, ok := strings.Cut(l, "  ")
-			if ok {
-				rel, _ := filepath.Rel(p2.mp, p)
-				got[filepath.ToSlash(rel)] = h
+		if rep.ID != id || rep.Label != shown || rep.UUID != strings.TrimSpace(string(uuid)) || rep.Layout != "panasonic_p2" || !rep.SafeToFormat {
+			t.Errorf("report identity: id %s label %q uuid %q (blkid %q) layout %s safe %v", rep.ID, rep.Label, rep.UUID, uuid, rep.Layout, rep.SafeToFormat)
+		}
+		if rep.Camera.Make != "Panasonic" || rep.Camera.Model != "AJ-PX800G" || rep.Camera.Serial != "D1TA00123" {
+			t.Errorf("camera %+v", rep.Camera)
+		}
+		c := rep.Clips[0]
+		if c.TCIn != "10:00:00:00" || c.FPS != 25 || c.Frames != 50 || c.TCOut != "10:00:02:00" || c.Duration < 1.95 || c.Duration > 2.1 {
+			t.Errorf("clip: tc %s–%s, %v fps, %d frames, %v s; want 10:00:00:00–10:00:02:00, 25 fps, 50 frames, 2 s", c.TCIn, c.TCOut, c.FPS, c.Frames, c.Duration)
+		}
+		if rep.MBps <= 0 || rep.Seconds <= 0 || rep.Started.IsZero() || !rep.Finished.After(rep.Started) || rep.Bytes <= 0 {
+			t.Errorf("timing: %v MB/s over %v s, %v → %v, %d bytes", rep.MBps, rep.Seconds, rep.Started, rep.Finished, rep.Bytes)
+		}
+		if len(rep.Destinations) != 2 {
+			t.Fatalf("destinations %+v", rep.Destinations)
+		}
+		for _, d := range rep.Destinations {
+			want := map[string]string{"footage": "xxh128", "shuttle": "md5,sha1"}[d.Volume]
+			if !d.Verified || d.State != "verified" || d.Generation == "" || d.BytesVerified != rep.Bytes || strings.Join(d.Hashes, ",") != want {
+				t.Errorf("destination %+v not verified", d)
 			}
 		}
-		return got
-	}
-	b3, x128 := sums(b3sum), sums(xxhsum, "-H2")
-	if len(rep.FileList) != len(b3) || len(b3) < 8 {
-		t.Errorf("report lists %d files, the card holds %d", len(rep.FileList), len(b3))
-	}
-	for _, f := range rep.FileList {
-		if f.BLAKE3 != b3[f.Path] || f.XXH128 != x128[f.Path] || f.MHL["md5"] == "" || f.MHL["sha1"] == "" || f.MHL["xxh128"] != f.XXH128 {
-			t.Errorf("%s: report blake3 %s xxh128 %s, b3sum %s xxhsum %s, mhl %v", f.Path, f.BLAKE3, f.XXH128, b3[f.Path], x128[f.Path], f.MHL)
+		if strings.Join(rep.HashFormats, ",") != "blake3,xxh128,md5,sha1" {
+			t.Errorf("hash formats %v", rep.HashFormats)
 		}
-	}
-
-	// The HTML: strict CSP, ETag, escaped label, nothing external.
-	req, _ := http.NewRequest("GET", "http://"+e.addr+"/v1/cards/"+id+"/report", nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := new(bytes.Buffer)
-	page.ReadFrom(res.Body)
-	res.Body.Close()
-	csp := res.Header.Get("Content-Security-Policy")
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/html; charset=utf-8" || !strings.HasPrefix(csp, "default-src 'none'; img-src data:; style-src 'sha256-") {
-		t.Fatalf("report: %d %q csp %q", res.StatusCode, res.Header.Get("Content-Type"), csp)
-	}
-	reportSelfContained(t, page.Bytes())
-	if bytes.Contains(page.Bytes(), []byte(shown)) || !bytes.Contains(page.Bytes(), []byte(html.EscapeString(shown))) {
-		t.Errorf("label not escaped in the page")
-	}
-	if !bytes.Contains(page.Bytes(), []byte("D1TA00123")) || !bytes.Contains(page.Bytes(), []byte("10:00:02:00")) || !bytes.Contains(page.Bytes(), []byte(rep.FileList[0].BLAKE3)) {
-		t.Errorf("page lacks serial, TC out or hashes")
-	}
-	req.Header.Set("If-None-Match", res.Header.Get("ETag"))
-	if res2, err := http.DefaultClient.Do(req); err != nil || res2.StatusCode != http.StatusNotModified {
-		t.Errorf("If-None-Match: %v %v", res2.StatusCode, err)
-	}
-	if os.Getenv("INGESTD_REPORT_PNG") != "" {
-		reportScreenshot(t, page.Bytes(), os.Getenv("INGESTD_REPORT_PNG"))
-	}
-
-	// Files next to ascmhl/ in each destination; the history still verifies.
-	dirs := map[string]string{"footage": e.watch, "shuttle": shuttle}
-	for _, d := range rep.Destinations {
-		dir := filepath.Join(dirs[d.Volume], filepath.FromSlash(d.Path))
-		if fi, err := os.Stat(filepath.Join(dir, "ascmhl")); err != nil || !fi.IsDir() {
-			t.Errorf("%s: no ascmhl/: %v", dir, err)
+	})
+	e.step(t, "per-file hashes against b3sum and xxhsum", func(t *testing.T) {
+		// Per-file hashes against b3sum and xxhsum of the card itself.
+		sums := func(tool string, args ...string) map[string]string {
+			var files []string
+			filepath.WalkDir(p2.mp, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					files = append(files, p)
+				}
+				return nil
+			})
+			out, err := exec.Command(tool, append(args, files...)...).Output()
+			if err != nil {
+				t.Fatalf("%s: %v", tool, err)
+			}
+			got := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				h, p, ok := strings.Cut(l, "  ")
+				if ok {
+					rel, _ := filepath.Rel(p2.mp, p)
+					got[filepath.ToSlash(rel)] = h
+				}
+			}
+			return got
 		}
-		js, err := os.ReadFile(filepath.Join(dir, cardsvc.ReportJSONName))
-		var onDisk cardsvc.Report
-		if err != nil || json.Unmarshal(js, &onDisk) != nil || onDisk.ID != id || len(onDisk.FileList) != len(rep.FileList) {
-			t.Errorf("%s/%s: %v", dir, cardsvc.ReportJSONName, err)
+		b3, x128 := sums(b3sum), sums(xxhsum, "-H2")
+		if len(rep.FileList) != len(b3) || len(b3) < 8 {
+			t.Errorf("report lists %d files, the card holds %d", len(rep.FileList), len(b3))
 		}
-		onDiskHTML, err := os.ReadFile(filepath.Join(dir, cardsvc.ReportHTMLName))
-		if err != nil {
-			t.Errorf("%s: %v", dir, err)
+		for _, f := range rep.FileList {
+			if f.BLAKE3 != b3[f.Path] || f.XXH128 != x128[f.Path] || f.MHL["md5"] == "" || f.MHL["sha1"] == "" || f.MHL["xxh128"] != f.XXH128 {
+				t.Errorf("%s: report blake3 %s xxh128 %s, b3sum %s xxhsum %s, mhl %v", f.Path, f.BLAKE3, f.XXH128, b3[f.Path], x128[f.Path], f.MHL)
+			}
 		}
-		reportSelfContained(t, onDiskHTML)
-		mdVerify(t, dir, 1)
-		// Hash formats per destination: the footage history in
-		// cards.hashes (xxh128), the shuttle's in its own (md5, sha1).
-		gen, err := os.ReadFile(filepath.Join(dir, "ascmhl", d.Generation))
+	})
+	e.step(t, "the HTML: strict CSP, ETag, escaped label", func(t *testing.T) {
+		// The HTML: strict CSP, ETag, escaped label, nothing external.
+		req, _ := http.NewRequest("GET", "http://"+e.addr+"/v1/cards/"+id+"/report", nil)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		has := func(f string) bool { return bytes.Contains(gen, []byte("<"+f+" ")) }
-		if d.Volume == "footage" && (!has("xxh128") || has("md5") || has("sha1")) ||
-			d.Volume == "shuttle" && (has("xxh128") || !has("md5") || !has("sha1")) {
-			t.Errorf("%s: generation %s hashes: xxh128 %v md5 %v sha1 %v", d.Volume, d.Generation, has("xxh128"), has("md5"), has("sha1"))
+		page := new(bytes.Buffer)
+		page.ReadFrom(res.Body)
+		res.Body.Close()
+		csp := res.Header.Get("Content-Security-Policy")
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/html; charset=utf-8" || !strings.HasPrefix(csp, "default-src 'none'; img-src data:; style-src 'sha256-") {
+			t.Fatalf("report: %d %q csp %q", res.StatusCode, res.Header.Get("Content-Type"), csp)
 		}
-	}
-
-	// The bucket: the rewritten report (with the poster) under cards/<id>/,
-	// and nothing else there.
-	prefix := "edge/box1/cards/"
-	deadline = time.Now().Add(mediaTimeout)
-	for {
-		var up cardsvc.Report
+		reportSelfContained(t, page.Bytes())
+		if bytes.Contains(page.Bytes(), []byte(shown)) || !bytes.Contains(page.Bytes(), []byte(html.EscapeString(shown))) {
+			t.Errorf("label not escaped in the page")
+		}
+		if !bytes.Contains(page.Bytes(), []byte("D1TA00123")) || !bytes.Contains(page.Bytes(), []byte("10:00:02:00")) || !bytes.Contains(page.Bytes(), []byte(rep.FileList[0].BLAKE3)) {
+			t.Errorf("page lacks serial, TC out or hashes")
+		}
+		req.Header.Set("If-None-Match", res.Header.Get("ETag"))
+		if res2, err := http.DefaultClient.Do(req); err != nil || res2.StatusCode != http.StatusNotModified {
+			t.Errorf("If-None-Match: %v %v", res2.StatusCode, err)
+		}
+		if os.Getenv("INGESTD_REPORT_PNG") != "" {
+			reportScreenshot(t, page.Bytes(), os.Getenv("INGESTD_REPORT_PNG"))
+		}
+	})
+	e.step(t, "files next to ascmhl/, the history verifies", func(t *testing.T) {
+		// Files next to ascmhl/ in each destination; the history still verifies.
+		dirs := map[string]string{"footage": e.watch, "shuttle": shuttle}
+		for _, d := range rep.Destinations {
+			dir := filepath.Join(dirs[d.Volume], filepath.FromSlash(d.Path))
+			if fi, err := os.Stat(filepath.Join(dir, "ascmhl")); err != nil || !fi.IsDir() {
+				t.Errorf("%s: no ascmhl/: %v", dir, err)
+			}
+			js, err := os.ReadFile(filepath.Join(dir, cardsvc.ReportJSONName))
+			var onDisk cardsvc.Report
+			if err != nil || json.Unmarshal(js, &onDisk) != nil || onDisk.ID != id || len(onDisk.FileList) != len(rep.FileList) {
+				t.Errorf("%s/%s: %v", dir, cardsvc.ReportJSONName, err)
+			}
+			onDiskHTML, err := os.ReadFile(filepath.Join(dir, cardsvc.ReportHTMLName))
+			if err != nil {
+				t.Errorf("%s: %v", dir, err)
+			}
+			reportSelfContained(t, onDiskHTML)
+			mdVerify(t, dir, 1)
+			// Hash formats per destination: the footage history in
+			// cards.hashes (xxh128), the shuttle's in its own (md5, sha1).
+			gen, err := os.ReadFile(filepath.Join(dir, "ascmhl", d.Generation))
+			if err != nil {
+				t.Fatal(err)
+			}
+			has := func(f string) bool { return bytes.Contains(gen, []byte("<"+f+" ")) }
+			if d.Volume == "footage" && (!has("xxh128") || has("md5") || has("sha1")) ||
+				d.Volume == "shuttle" && (has("xxh128") || !has("md5") || !has("sha1")) {
+				t.Errorf("%s: generation %s hashes: xxh128 %v md5 %v sha1 %v", d.Volume, d.Generation, has("xxh128"), has("md5"), has("sha1"))
+			}
+		}
+	})
+	e.step(t, "the bucket: the report under cards/<id>/", func(t *testing.T) {
+		// The bucket: the rewritten report (with the poster) under cards/<id>/,
+		// and nothing else there.
+		prefix := "edge/box1/cards/"
+		deadline := time.Now().Add(mediaTimeout)
+		for {
+			var up cardsvc.Report
+			for _, o := range m.List(t, bucket) {
+				if o.Key == prefix+id+"/report.json" {
+					json.Unmarshal(m.Get(t, bucket, o.Key), &up)
+				}
+			}
+			if len(up.Clips) == 1 && up.Clips[0].Poster && up.Clips[0].TCOut == "10:00:02:00" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("bucket report.json never shows the poster: %+v\n%s", up, e.stderr.String())
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		var under []string
 		for _, o := range m.List(t, bucket) {
-			if o.Key == prefix+id+"/report.json" {
-				json.Unmarshal(m.Get(t, bucket, o.Key), &up)
+			if strings.HasPrefix(o.Key, prefix) {
+				under = append(under, strings.TrimPrefix(o.Key, prefix))
+			}
+			if strings.HasSuffix(strings.ToUpper(o.Key), ".MXF") || strings.HasSuffix(o.Key, ".XML") {
+				t.Errorf("a master in the bucket: %s", o.Key)
 			}
 		}
-		if len(up.Clips) == 1 && up.Clips[0].Poster && up.Clips[0].TCOut == "10:00:02:00" {
-			break
+		sort.Strings(under)
+		if strings.Join(under, ",") != id+"/report.html,"+id+"/report.json" {
+			t.Errorf("under %s: %v, want only %s/report.html and report.json", prefix, under, id)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bucket report.json never shows the poster: %+v\n%s", up, e.stderr.String())
+		pageUp := m.Get(t, bucket, prefix+id+"/report.html")
+		reportSelfContained(t, pageUp)
+		if !bytes.Contains(pageUp, []byte(`src="data:image/jpeg;base64,`)) {
+			t.Errorf("bucket report.html has no embedded poster")
 		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	var under []string
-	for _, o := range m.List(t, bucket) {
-		if strings.HasPrefix(o.Key, prefix) {
-			under = append(under, strings.TrimPrefix(o.Key, prefix))
+	})
+	e.step(t, "the report files are never cataloged", func(t *testing.T) {
+		// The report files are not footage: never cataloged.
+		evs := e.feedAll()
+		n := 0
+		for _, ev := range evs {
+			if strings.Contains(ev.Path, "ingestd-report") {
+				t.Errorf("report file in the catalog: %+v", ev)
+			}
+			if ev.Type == cardsvc.EvCardReportReady && ev.Path == id {
+				n++
+			}
 		}
-		if strings.HasSuffix(strings.ToUpper(o.Key), ".MXF") || strings.HasSuffix(o.Key, ".XML") {
-			t.Errorf("a master in the bucket: %s", o.Key)
+		if n < 2 {
+			t.Errorf("%d card.report_ready events, want the one at card.safe and one after the poster", n)
 		}
-	}
-	sort.Strings(under)
-	if strings.Join(under, ",") != id+"/report.html,"+id+"/report.json" {
-		t.Errorf("under %s: %v, want only %s/report.html and report.json", prefix, under, id)
-	}
-	pageUp := m.Get(t, bucket, prefix+id+"/report.html")
-	reportSelfContained(t, pageUp)
-	if !bytes.Contains(pageUp, []byte(`src="data:image/jpeg;base64,`)) {
-		t.Errorf("bucket report.html has no embedded poster")
-	}
-	// The report files are not footage: never cataloged.
-	evs := e.feedAll()
-	n := 0
-	for _, ev := range evs {
-		if strings.Contains(ev.Path, "ingestd-report") {
-			t.Errorf("report file in the catalog: %+v", ev)
-		}
-		if ev.Type == cardsvc.EvCardReportReady && ev.Path == id {
-			n++
-		}
-	}
-	if n < 2 {
-		t.Errorf("%d card.report_ready events, want the one at card.safe and one after the poster", n)
-	}
+	})
 }
 
 // reportSelfContained fails when the page could load anything or run a
