@@ -142,11 +142,9 @@ func (id Identity) DisplayLabel() string {
 // IdentifyOptions are the system paths Identify reads; zero values mean the
 // real ones.
 type IdentifyOptions struct {
-	Mountinfo       string // default /proc/self/mountinfo
-	DiskDir         string // default /dev/disk (by-uuid, by-label)
-	Blkid           string // default blkid from PATH; "-" disables it
-	FingerprintMax  int    // files in the fingerprint, default 256
-	SkipFingerprint bool
+	Mountinfo string // default /proc/self/mountinfo
+	DiskDir   string // default /dev/disk (by-uuid, by-label)
+	Blkid     string // default blkid from PATH; "-" disables it
 }
 
 // Identify finds the filesystem identity and content fingerprint of the
@@ -182,11 +180,9 @@ func Identify(root string, opts IdentifyOptions) (Identity, error) {
 			id.FSType = m.FSType
 		}
 	}
-	if !opts.SkipFingerprint {
-		id.Fingerprint, err = Fingerprint(root, layout, opts.FingerprintMax)
-		if err != nil {
-			return id, err
-		}
+	id.Fingerprint, err = Fingerprint(root, layout, 0)
+	if err != nil {
+		return id, err
 	}
 	return id, nil
 }

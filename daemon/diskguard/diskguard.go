@@ -206,14 +206,6 @@ func (g *Guard) SetConfig(c Config) error {
 	return nil
 }
 
-// SetInterval changes the polling period (tests; the daemon keeps the
-// default).
-func (g *Guard) SetInterval(d time.Duration) {
-	if d > 0 {
-		g.interval = d
-	}
-}
-
 // OnChange registers fn, called (from Check) with a path's status each
 // time it goes low or back to ok.
 func (g *Guard) OnChange(fn func(PathStatus)) {
