@@ -35,6 +35,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -837,6 +838,11 @@ func TestContractAPI(t *testing.T) {
 
 	t.Run("asset-events", func(t *testing.T) {
 		cover("GET /v1/assets/{id}/events")
+		seqOf := func(x any) uint64 { // ctWantJSON decodes numbers as json.Number
+			n, _ := x.(json.Number)
+			v, _ := strconv.ParseUint(string(n), 10, 64)
+			return v
+		}
 		types := ctDocEventTypes(t, doc)
 		r := ctDo(t, e, "GET", "/v1/assets/"+clipID+"/events?limit=1000", nil)
 		v := ctWantJSON(t, r, "GET /v1/assets/{id}/events", ctObj("events[] next", nil))
@@ -851,8 +857,7 @@ func TestContractAPI(t *testing.T) {
 			} else {
 				t.Errorf("asset event %d: type %q is not in docs/api.md's Event types table", i, typ)
 			}
-			seq, _ := ev["seq"].(float64)
-			got = append(got, uint64(seq))
+			got = append(got, seqOf(ev["seq"]))
 		}
 		if len(got) < 3 {
 			t.Fatalf("the clip has %d events, want at least 3 (cataloged, added, proxy, synced)", len(got))
@@ -866,12 +871,12 @@ func TestContractAPI(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("the clip's events %v, want the feed's events of it %v", got, want)
 		}
-		if next, _ := m["next"].(float64); uint64(next) != got[len(got)-1] {
+		if seqOf(m["next"]) != got[len(got)-1] {
 			t.Errorf("next %v, want the last seq %d", m["next"], got[len(got)-1])
 		}
 		r = ctDo(t, e, "GET", fmt.Sprintf("/v1/assets/%s/events?order=desc&before=%d&limit=1", clipID, got[len(got)-1]), nil)
 		m, _ = ctWantJSON(t, r, "GET /v1/assets/{id}/events?order=desc", ctObj("events[] next", nil)).(map[string]any)
-		if list, _ := m["events"].([]any); len(list) != 1 || uint64(list[0].(map[string]any)["seq"].(float64)) != got[len(got)-2] {
+		if list, _ := m["events"].([]any); len(list) != 1 || seqOf(list[0].(map[string]any)["seq"]) != got[len(got)-2] {
 			t.Errorf("newest first before %d: %v, want seq %d", got[len(got)-1], m["events"], got[len(got)-2])
 		}
 		ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/events", nil), "GET unknown asset's events", 404, "id")
