@@ -47,7 +47,7 @@ type run struct {
 // the catalog runs with NoSyncWrites.
 func startRun(state, dir string, settle, rescan time.Duration, durable bool) (*run, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cat, err := catalog.Open(state, catalog.Options{NoSyncWrites: !durable, Logger: log})
+	cat, err := catalog.Open(state, catalog.Options{NoSyncWrites: !durable, Logger: log, KeepMapped: os.Getenv("INGEST_BENCH_KEEPMAPPED") == "1"})
 	if err != nil {
 		return nil, err
 	}

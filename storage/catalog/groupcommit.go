@@ -134,6 +134,9 @@ type Catalog struct {
 	identMu    sync.Mutex // guards ident, identSaved and writes of the identity file
 	ident      Identity   // the identity (LastSeq unused); zero without Options.IdentityFile
 	identSaved uint64     // LastSeq last written to the identity file
+
+	trimMu  sync.Mutex // held while trimMapped runs (trim.go)
+	trimOff bool       // set by Close
 }
 
 // commitReq is one change on its way through commit: queued by its

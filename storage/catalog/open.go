@@ -44,6 +44,10 @@ type Options struct {
 	// match it (*IdentityError), creates or adopts it when it is absent,
 	// and Close and RunIdentity record the last seq in it.
 	IdentityFile string
+	// KeepMapped turns off trimming Badger's memory-mapped files out of
+	// the process's resident set (trim.go). Only for benchmarks that
+	// measure what the trim saves.
+	KeepMapped bool
 }
 
 // tableCompression is the compression of the tables Badger writes from now
@@ -171,6 +175,9 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}
+	if !opts.KeepMapped {
+		go c.runTrim()
+	}
 	c.log.Debug("catalog open", "dir", dir, "last_seq", last)
 	return c, nil
 }
@@ -235,6 +242,9 @@ func (c *Catalog) Close() error {
 			}
 		}
 		close(c.done)
+		c.trimMu.Lock()
+		c.trimOff = true
+		c.trimMu.Unlock()
 		// Record the last seq (durable by now) for the next Open's check.
 		if err := c.saveIdentity(); err != nil {
 			errs = append(errs, err)
