@@ -130,7 +130,7 @@ func TestMaybeClipProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		rel := "DCIM/100GOPRO/" + filepath.Base(c)
-		id := putFile(t, cat, vol, rel, data)
+		id := catalogtest.PutFile(t, cat, "v", vol, rel, data)
 		ids = append(ids, id)
 		doc.Parts = append(doc.Parts, ClipPart{Role: "video", Path: rel, AssetID: id})
 	}

@@ -1,7 +1,6 @@
 package cardsvc
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,30 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeebo/blake3"
-
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
-	"github.com/ingestd/ingestd/storage/catalog"
 )
-
-// putFile writes a file under root and catalogs it as ingest would.
-func putFile(t *testing.T, cat *catalog.Catalog, root, rel string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(root, rel)
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fi, _ := os.Stat(p)
-	sum := blake3.Sum256(data)
-	id := hex.EncodeToString(sum[:])
-	if _, err := cat.PutFile(storage.FileRecord{Volume: "v", Path: rel, Size: fi.Size(), MTime: fi.ModTime(), Hashes: storage.Hashes{BLAKE3: id, XXH128: strings.Repeat("0", 32)}}); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 // apply sets the origin, the camera field and the camera's media facts once
 // the asset exists, once (one asset.updated), and drops the pending record.
@@ -51,7 +30,7 @@ func TestApplyOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.apply(id) // not cataloged yet: nothing happens
-	id = putFile(t, cat, root, "C0001.MP4", []byte("clip"))
+	id = catalogtest.PutFile(t, cat, "v", root, "C0001.MP4", []byte("clip"))
 	cat.PutState(pendingKey(id), pending{Origin: origin, Meta: meta})
 	s.apply(id)
 	s.apply(id)
@@ -101,7 +80,7 @@ func TestApplyOrigin(t *testing.T) {
 		t.Errorf("%d asset.updated (card origin) events after a re-probe, want 1", n)
 	}
 	// An origin-only record is dropped once applied.
-	id2 := putFile(t, cat, root, "GX010001.MP4", []byte("gopro"))
+	id2 := catalogtest.PutFile(t, cat, "v", root, "GX010001.MP4", []byte("gopro"))
 	cat.PutState(pendingKey(id2), pending{Origin: origin})
 	s.apply(id2)
 	if err := cat.GetState(pendingKey(id2), &p); err == nil {

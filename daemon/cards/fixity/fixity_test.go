@@ -30,23 +30,6 @@ func openCatalog(t testing.TB) *catalog.Catalog {
 	return catalogtest.Open(t, t.TempDir())
 }
 
-// putFile writes a file under root and catalogs it as ingest would.
-func putFile(t *testing.T, cat *catalog.Catalog, root, rel string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(root, rel)
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fi, _ := os.Stat(p)
-	sum := blake3.Sum256(data)
-	id := hex.EncodeToString(sum[:])
-	if _, err := cat.PutFile(storage.FileRecord{Volume: "v", Path: rel, Size: fi.Size(), MTime: fi.ModTime(), Hashes: storage.Hashes{BLAKE3: id, XXH128: strings.Repeat("0", 32)}}); err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // The fixity check tells corrupt (same size and mtime, other bytes) from
@@ -55,10 +38,10 @@ func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestFixityCheck(t *testing.T) {
 	cat := catalogtest.Open(t, t.TempDir())
 	root := t.TempDir()
-	okID := putFile(t, cat, root, "a/ok.mov", []byte("intact master"))
-	badID := putFile(t, cat, root, "a/rot.mov", []byte("bit rot here"))
-	putFile(t, cat, root, "a/edited.mov", []byte("will be rewritten"))
-	putFile(t, cat, root, "b/gone.mov", []byte("will be deleted"))
+	okID := catalogtest.PutFile(t, cat, "v", root, "a/ok.mov", []byte("intact master"))
+	badID := catalogtest.PutFile(t, cat, "v", root, "a/rot.mov", []byte("bit rot here"))
+	catalogtest.PutFile(t, cat, "v", root, "a/edited.mov", []byte("will be rewritten"))
+	catalogtest.PutFile(t, cat, "v", root, "b/gone.mov", []byte("will be deleted"))
 	_ = okID
 
 	rot := filepath.Join(root, "a/rot.mov")
@@ -193,7 +176,7 @@ func BenchmarkFixityCheck(b *testing.B) {
 func TestFixitySchedule(t *testing.T) {
 	cat := catalogtest.Open(t, t.TempDir())
 	root := t.TempDir()
-	id := putFile(t, cat, root, "x.mov", []byte("scheduled"))
+	id := catalogtest.PutFile(t, cat, "v", root, "x.mov", []byte("scheduled"))
 	p := filepath.Join(root, "x.mov")
 	fi, _ := os.Stat(p)
 	os.WriteFile(p, []byte("Scheduled"), 0o644)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -64,7 +65,7 @@ func TestFixitySwappedMasters(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cat := openCatalog(t)
 			root := t.TempDir()
-			putFile(t, cat, root, "keep/ok.mov", []byte("intact"))
+			catalogtest.PutFile(t, cat, "v", root, "keep/ok.mov", []byte("intact"))
 			rel := "d/master.mov"
 			p := filepath.Join(root, rel)
 			os.MkdirAll(filepath.Dir(p), 0o755)
