@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
-	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // OSJunk are the names operating systems (not cameras) leave on a card:

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
-	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // Checksum manifests found on a card (md5sum and xxhsum output, from the

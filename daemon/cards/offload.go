@@ -21,11 +21,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
-	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // Offload outcomes (Result.Status).

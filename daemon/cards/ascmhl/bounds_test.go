@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 func TestCheckChainPath(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // Folder and file names of a history.

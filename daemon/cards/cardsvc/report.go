@@ -44,7 +44,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/cards"
-	"github.com/ingestd/ingestd/daemon/cards/internal/safefs"
+	"github.com/ingestd/ingestd/internal/safefs"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
