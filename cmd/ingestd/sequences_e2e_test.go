@@ -154,120 +154,125 @@ func TestSequencesE2E(t *testing.T) {
 		return seqE2EReadyCount(evs, growID) > 0
 	})
 
-	// The list holds exactly the six sequences (not the two-frame one).
-	code, body := e.get("/v1/sequences", "")
-	if code != 200 {
-		t.Fatalf("GET /v1/sequences: %d %s", code, body)
-	}
-	var list sequences.ListDoc
-	if err := json.Unmarshal(body, &list); err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Sequences) != len(ids)+1 {
-		t.Errorf("%d sequences listed, want %d: %s", len(list.Sequences), len(ids)+1, body)
-	}
-
-	for id, c := range ids {
-		r := seqE2ERecord(t, e, id)
-		present := int64(len(c.spec.Numbers()))
-		name := fmt.Sprintf("%s (%s)", r.Pattern, c.spec.Ext)
-		if r.Volume != "footage" || r.Folder != c.folder || r.First != c.spec.First || r.Last != c.spec.First+int64(c.spec.Frames)-1 ||
-			int64(r.Count) != present || !slices.Equal(r.Missing, c.missing) {
-			t.Errorf("%s: record %+v; want folder %s, %d..%d, %d frames, missing %v", name, r, c.folder, c.spec.First, c.spec.First+int64(c.spec.Frames)-1, present, c.missing)
-		}
-		if r.Width != 160 || r.Height != 90 || r.Format != c.format || r.PixFmt == "" {
-			t.Errorf("%s: picture %dx%d format %q pix_fmt %q; want 160x90 %s", name, r.Width, r.Height, r.Format, r.PixFmt, c.format)
-		}
-		if r.FrameRate != c.rate || r.FrameRateSource != c.source || r.Timecode != c.timecode {
-			t.Errorf("%s: rate %s (%s) timecode %q; want %s (%s) %q", name, r.FrameRate, r.FrameRateSource, r.Timecode, c.rate, c.source, c.timecode)
-		}
-		if r.Proxy == nil || r.Proxy.Status != sequences.ProxyReady || r.Proxy.Frames != present {
-			t.Errorf("%s: proxy %+v, want ready with %d frames", name, r.Proxy, present)
-		}
-		// Served proxy: one frame per present frame, at the record's rate,
-		// the header timecode as a tmcd track, capped at proxy.max_height.
-		code, mp4 := e.get("/v1/sequences/"+id+"/proxy", "")
+	e.step(t, "the list holds exactly the six sequences", func(t *testing.T) {
+		// The list holds exactly the six sequences (not the two-frame one).
+		code, body := e.get("/v1/sequences", "")
 		if code != 200 {
-			t.Fatalf("%s: GET proxy: %d", name, code)
+			t.Fatalf("GET /v1/sequences: %d %s", code, body)
 		}
-		pr := seqE2EProbe(t, ffprobe, mp4)
-		for _, want := range []string{"codec_name=h264", fmt.Sprintf("nb_read_frames=%d", present), "r_frame_rate=" + c.rate, "height=72", "width=128"} {
-			if !strings.Contains(pr, want) {
-				t.Errorf("%s: proxy lacks %s:\n%s", name, want, pr)
-			}
-		}
-		if c.timecode != "" && !strings.Contains(pr, "TAG:timecode="+c.timecode) {
-			t.Errorf("%s: proxy timecode, want %s:\n%s", name, c.timecode, pr)
-		}
-		code, jpg := e.get("/v1/sequences/"+id+"/poster", "")
-		if code != 200 || len(jpg) < 100 || !bytes.HasPrefix(jpg, []byte{0xFF, 0xD8}) {
-			t.Errorf("%s: poster %d, %d bytes", name, code, len(jpg))
-		}
-		// Bucket: record, proxy and poster under sequences/<id>/.
-		base := path.Join("edge", "box1", "sequences", id)
-		seqE2EWaitObjects(t, m, bucket, base, mp4)
-	}
-
-	// Each frame is still an asset (hashes, locations; identical frames of
-	// several sequences are one asset with several locations).
-	doc, err := e.client().Asset(t.Context(), seqE2ERecord(t, e, growID).FirstAssetID)
-	if err != nil || doc.Hashes.BLAKE3 == "" || doc.Hashes.XXH128 == "" || !slices.ContainsFunc(doc.Locations, func(l storage.Location) bool {
-		return l.Path == "shots/grow/render.0001.png" && l.State == storage.LocPresent
-	}) {
-		t.Errorf("first frame asset: %+v %v", doc, err)
-	}
-
-	// Growing: more frames land after the first proxy; the record follows,
-	// and the proxy is cut again once the sequence has settled.
-	first := seqE2ERecord(t, e, growID)
-	if first.Count != 5 || first.Proxy.Frames != 5 {
-		t.Fatalf("growing sequence before: %+v", first)
-	}
-	more := seqgen.Spec{Base: "render.", Ext: "png", First: 6, Frames: 4}
-	stage := filepath.Join(e.dir, "stage", "grow-more")
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files, err := seqgen.Render(ffmpeg, stage, more)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if err := os.Rename(f, filepath.Join(e.watch, "shots/grow", filepath.Base(f))); err != nil {
+		var list sequences.ListDoc
+		if err := json.Unmarshal(body, &list); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond) // a render writing frame after frame
-	}
-	e.waitFeed(mediaTimeout, "second proxy of the growing sequence", func(evs []storage.Event) bool {
-		return seqE2EReadyCount(evs, growID) >= 2
-	})
-	after := seqE2ERecord(t, e, growID)
-	if after.Count != 9 || after.Last != 9 || after.Proxy == nil || after.Proxy.Frames != 9 || len(after.Missing) != 0 {
-		t.Errorf("growing sequence after: %+v proxy %+v", after, after.Proxy)
-	}
-	code, mp4 := e.get("/v1/sequences/"+growID+"/proxy", "")
-	if pr := seqE2EProbe(t, ffprobe, mp4); code != 200 || !strings.Contains(pr, "nb_read_frames=9") {
-		t.Errorf("growing proxy: %d\n%s", code, pr)
-	}
-	seqE2EWaitObjects(t, m, bucket, path.Join("edge", "box1", "sequences", growID), mp4)
+		if len(list.Sequences) != len(ids)+1 {
+			t.Errorf("%d sequences listed, want %d: %s", len(list.Sequences), len(ids)+1, body)
+		}
 
-	// JSON errors, Range and ETag on the outputs.
-	if code, body := e.get("/v1/sequences/NOT-AN-ID", ""); code != 400 || !strings.Contains(string(body), `"error"`) {
-		t.Errorf("bad id: %d %s", code, body)
-	}
-	if code, body := e.get("/v1/sequences/"+strings.Repeat("0", 32)+"/poster", ""); code != 404 || !strings.Contains(string(body), `"error"`) {
-		t.Errorf("unknown sequence: %d %s", code, body)
-	}
-	req, _ := http.NewRequest("GET", "http://"+e.addr+"/v1/sequences/"+growID+"/proxy", nil)
-	req.Header.Set("Range", "bytes=0-99")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusPartialContent || resp.ContentLength != 100 || resp.Header.Get("ETag") == "" {
-		t.Errorf("range: %d, %d bytes, etag %q", resp.StatusCode, resp.ContentLength, resp.Header.Get("ETag"))
-	}
+		for id, c := range ids {
+			r := seqE2ERecord(t, e, id)
+			present := int64(len(c.spec.Numbers()))
+			name := fmt.Sprintf("%s (%s)", r.Pattern, c.spec.Ext)
+			if r.Volume != "footage" || r.Folder != c.folder || r.First != c.spec.First || r.Last != c.spec.First+int64(c.spec.Frames)-1 ||
+				int64(r.Count) != present || !slices.Equal(r.Missing, c.missing) {
+				t.Errorf("%s: record %+v; want folder %s, %d..%d, %d frames, missing %v", name, r, c.folder, c.spec.First, c.spec.First+int64(c.spec.Frames)-1, present, c.missing)
+			}
+			if r.Width != 160 || r.Height != 90 || r.Format != c.format || r.PixFmt == "" {
+				t.Errorf("%s: picture %dx%d format %q pix_fmt %q; want 160x90 %s", name, r.Width, r.Height, r.Format, r.PixFmt, c.format)
+			}
+			if r.FrameRate != c.rate || r.FrameRateSource != c.source || r.Timecode != c.timecode {
+				t.Errorf("%s: rate %s (%s) timecode %q; want %s (%s) %q", name, r.FrameRate, r.FrameRateSource, r.Timecode, c.rate, c.source, c.timecode)
+			}
+			if r.Proxy == nil || r.Proxy.Status != sequences.ProxyReady || r.Proxy.Frames != present {
+				t.Errorf("%s: proxy %+v, want ready with %d frames", name, r.Proxy, present)
+			}
+			// Served proxy: one frame per present frame, at the record's rate,
+			// the header timecode as a tmcd track, capped at proxy.max_height.
+			code, mp4 := e.get("/v1/sequences/"+id+"/proxy", "")
+			if code != 200 {
+				t.Fatalf("%s: GET proxy: %d", name, code)
+			}
+			pr := seqE2EProbe(t, ffprobe, mp4)
+			for _, want := range []string{"codec_name=h264", fmt.Sprintf("nb_read_frames=%d", present), "r_frame_rate=" + c.rate, "height=72", "width=128"} {
+				if !strings.Contains(pr, want) {
+					t.Errorf("%s: proxy lacks %s:\n%s", name, want, pr)
+				}
+			}
+			if c.timecode != "" && !strings.Contains(pr, "TAG:timecode="+c.timecode) {
+				t.Errorf("%s: proxy timecode, want %s:\n%s", name, c.timecode, pr)
+			}
+			code, jpg := e.get("/v1/sequences/"+id+"/poster", "")
+			if code != 200 || len(jpg) < 100 || !bytes.HasPrefix(jpg, []byte{0xFF, 0xD8}) {
+				t.Errorf("%s: poster %d, %d bytes", name, code, len(jpg))
+			}
+			// Bucket: record, proxy and poster under sequences/<id>/.
+			base := path.Join("edge", "box1", "sequences", id)
+			seqE2EWaitObjects(t, m, bucket, base, mp4)
+		}
+	})
+	e.step(t, "each frame is still an asset", func(t *testing.T) {
+		// Each frame is still an asset (hashes, locations; identical frames of
+		// several sequences are one asset with several locations).
+		doc, err := e.client().Asset(t.Context(), seqE2ERecord(t, e, growID).FirstAssetID)
+		if err != nil || doc.Hashes.BLAKE3 == "" || doc.Hashes.XXH128 == "" || !slices.ContainsFunc(doc.Locations, func(l storage.Location) bool {
+			return l.Path == "shots/grow/render.0001.png" && l.State == storage.LocPresent
+		}) {
+			t.Errorf("first frame asset: %+v %v", doc, err)
+		}
+	})
+	e.step(t, "a growing sequence is cut again once settled", func(t *testing.T) {
+		// Growing: more frames land after the first proxy; the record follows,
+		// and the proxy is cut again once the sequence has settled.
+		first := seqE2ERecord(t, e, growID)
+		if first.Count != 5 || first.Proxy.Frames != 5 {
+			t.Fatalf("growing sequence before: %+v", first)
+		}
+		more := seqgen.Spec{Base: "render.", Ext: "png", First: 6, Frames: 4}
+		stage := filepath.Join(e.dir, "stage", "grow-more")
+		if err := os.MkdirAll(stage, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files, err := seqgen.Render(ffmpeg, stage, more)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.Rename(f, filepath.Join(e.watch, "shots/grow", filepath.Base(f))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // a render writing frame after frame
+		}
+		e.waitFeed(mediaTimeout, "second proxy of the growing sequence", func(evs []storage.Event) bool {
+			return seqE2EReadyCount(evs, growID) >= 2
+		})
+		after := seqE2ERecord(t, e, growID)
+		if after.Count != 9 || after.Last != 9 || after.Proxy == nil || after.Proxy.Frames != 9 || len(after.Missing) != 0 {
+			t.Errorf("growing sequence after: %+v proxy %+v", after, after.Proxy)
+		}
+		code, mp4 := e.get("/v1/sequences/"+growID+"/proxy", "")
+		if pr := seqE2EProbe(t, ffprobe, mp4); code != 200 || !strings.Contains(pr, "nb_read_frames=9") {
+			t.Errorf("growing proxy: %d\n%s", code, pr)
+		}
+		seqE2EWaitObjects(t, m, bucket, path.Join("edge", "box1", "sequences", growID), mp4)
+	})
+	e.step(t, "JSON errors, Range and ETag", func(t *testing.T) {
+		// JSON errors, Range and ETag on the outputs.
+		if code, body := e.get("/v1/sequences/NOT-AN-ID", ""); code != 400 || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("bad id: %d %s", code, body)
+		}
+		if code, body := e.get("/v1/sequences/"+strings.Repeat("0", 32)+"/poster", ""); code != 404 || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("unknown sequence: %d %s", code, body)
+		}
+		req, _ := http.NewRequest("GET", "http://"+e.addr+"/v1/sequences/"+growID+"/proxy", nil)
+		req.Header.Set("Range", "bytes=0-99")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPartialContent || resp.ContentLength != 100 || resp.Header.Get("ETag") == "" {
+			t.Errorf("range: %d, %d bytes, etag %q", resp.StatusCode, resp.ContentLength, resp.Header.Get("ETag"))
+		}
+	})
 	e.stop()
 }
 
