@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ingestd/ingestd/internal/safefs"
 )
 
@@ -27,27 +25,6 @@ func (e *NotRegularError) Error() string {
 }
 
 func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
-
-// Kind names a stat mode's file type ("regular file", "fifo", ...).
-func Kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return "regular file"
-	case unix.S_IFDIR:
-		return "directory"
-	case unix.S_IFLNK:
-		return "symlink"
-	case unix.S_IFIFO:
-		return "fifo"
-	case unix.S_IFSOCK:
-		return "socket"
-	case unix.S_IFCHR:
-		return "char device"
-	case unix.S_IFBLK:
-		return "block device"
-	}
-	return "special file"
-}
 
 // OpenRegular opens root/rel for one read without ever following a link or
 // blocking in open (internal/safefs, the one implementation of these
@@ -72,7 +49,7 @@ func OpenRegular(root, rel string) (*os.File, Entry, error) {
 	f, st, err := d.OpenRegular(rel)
 	switch {
 	case errors.Is(err, safefs.ErrNotRegular):
-		return nil, Entry{}, &NotRegularError{Path: abs, Kind: Kind(st.Mode)}
+		return nil, Entry{}, &NotRegularError{Path: abs, Kind: safefs.ShortTypeName(st.Mode)}
 	case errors.Is(err, safefs.ErrSymlink):
 		// A link in the path (or the last component is, or became, one).
 		return nil, Entry{}, &NotRegularError{Path: abs, Kind: "symlink"}

@@ -487,23 +487,32 @@ func (d *Dir) WriteFileAtomicVia(rel, suffix string, data []byte, perm os.FileMo
 	return nil
 }
 
+// typeNames are a stat mode's file type in two words: the short one
+// (ShortTypeName: ingest's and fixity's reports) and the one in this
+// package's errors (TypeName).
+var typeNames = map[uint32][2]string{
+	unix.S_IFREG:  {"regular file", "regular file"},
+	unix.S_IFDIR:  {"directory", "directory"},
+	unix.S_IFLNK:  {"symlink", "symlink"},
+	unix.S_IFIFO:  {"fifo", "named pipe (FIFO)"},
+	unix.S_IFSOCK: {"socket", "socket"},
+	unix.S_IFCHR:  {"char device", "character device"},
+	unix.S_IFBLK:  {"block device", "block device"},
+}
+
 // TypeName names a file type from a stat mode, for messages.
 func TypeName(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return "regular file"
-	case unix.S_IFDIR:
-		return "directory"
-	case unix.S_IFLNK:
-		return "symlink"
-	case unix.S_IFIFO:
-		return "named pipe (FIFO)"
-	case unix.S_IFSOCK:
-		return "socket"
-	case unix.S_IFCHR:
-		return "character device"
-	case unix.S_IFBLK:
-		return "block device"
+	if n, ok := typeNames[mode&unix.S_IFMT]; ok {
+		return n[1]
 	}
 	return "unknown type"
+}
+
+// ShortTypeName names a file type from a stat mode in a word or two
+// ("fifo", "char device").
+func ShortTypeName(mode uint32) string {
+	if n, ok := typeNames[mode&unix.S_IFMT]; ok {
+		return n[0]
+	}
+	return "special file"
 }
