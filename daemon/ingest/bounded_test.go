@@ -15,7 +15,8 @@ import (
 // than maxPending files (settling, queued for or in the hash pool): the
 // walk waits for the hash pool instead of queueing the whole tree (issue
 // 15: with every file of a 1M tree pending, the first ingest's heap grew by
-// hundreds of MB). It fails if the walk goes back to queueing everything.
+// hundreds of MB). It fails if the walk goes back to queueing everything,
+// or if the hash pool no longer hands the heap back when it runs dry.
 func TestWalkPendingBounded(t *testing.T) {
 	const dirs, perDir, bound = 200, 100, 200
 	root := t.TempDir()
@@ -31,7 +32,7 @@ func TestWalkPendingBounded(t *testing.T) {
 		}
 	}
 	h := start(t, "", Config{Volumes: []Volume{{Name: "v", Path: root}}, Settle: 50 * time.Millisecond},
-		func(p *Pipeline) { p.maxPending = bound })
+		func(p *Pipeline) { p.maxPending, p.freeAfter = bound, 5000 })
 	// Ready came while the throttled first walk was still going (a daemon
 	// must not wait for a whole first ingest before it reports ready).
 	if files, _ := h.p.vols["v"].index.stats(); files >= dirs*perDir {
@@ -54,6 +55,14 @@ func TestWalkPendingBounded(t *testing.T) {
 	}
 	if got := h.p.Status().FilesHashed; got != dirs*perDir {
 		t.Fatalf("files hashed %d, want %d", got, dirs*perDir)
+	}
+	// The pool ran dry at the end of the burst: the heap was handed back,
+	// at most once per freeAfter files.
+	testutil.WaitFor(t, waitLong, "the heap handed back after the burst", func() bool {
+		return h.p.heapReleases.Load() >= 1
+	})
+	if n := h.p.heapReleases.Load(); n > dirs*perDir/5000 {
+		t.Fatalf("heap handed back %d times for %d files, at most one per %d", n, dirs*perDir, 5000)
 	}
 }
 

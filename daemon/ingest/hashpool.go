@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -50,7 +51,17 @@ type hashPool struct {
 	// a stuck worker, nothing it does afterwards reaches the catalog.
 	writeMu sync.RWMutex
 	gaveUp  bool
+	// sinceFree counts the files done since the heap was last handed back
+	// (DefaultFreeAfter).
+	sinceFree int
 }
+
+// DefaultFreeAfter (issue 15, memory): when the pool runs dry after at least this
+// many files (the end of a first ingest or of a burst), the Go heap the
+// burst grew (Badger's table builders, queues) is handed back to the
+// kernel at once (debug.FreeOSMemory: one GC) instead of over minutes by
+// the background scavenger, so the daemon's steady RSS is its live data.
+const DefaultFreeAfter = 10000
 
 func newHashPool(limit int, cat *catalog.Catalog, t *tunables, ctr *counters, paused func() bool, log *slog.Logger) *hashPool {
 	h := &hashPool{cat: cat, t: t, ctr: ctr, paused: paused, log: log, limit: limit, inFlight: map[fileKey]int{}, catalog: make(chan struct{}, maxCataloging)}
@@ -114,8 +125,17 @@ func (h *hashPool) run(ctx context.Context) {
 			if h.inFlight[k]--; h.inFlight[k] <= 0 {
 				delete(h.inFlight, k)
 			}
+			h.sinceFree++
+			release := h.sinceFree >= h.t.freeAfter && len(h.queue) == 0 && len(h.inFlight) == 0
+			if release {
+				h.sinceFree = 0
+			}
 			h.mu.Unlock()
 			h.cond.Broadcast()
+			if release {
+				debug.FreeOSMemory()
+				h.ctr.heapReleases.Add(1)
+			}
 		}()
 	}
 	done := make(chan struct{})

@@ -159,6 +159,7 @@ type counters struct {
 	bytesHashed   atomic.Uint64
 	filesSeen     atomic.Uint64
 	filesHashed   atomic.Uint64
+	heapReleases  atomic.Uint64 // heap handed back after a burst (DefaultFreeAfter)
 }
 
 // live reads what a Reload or a pause may change while the parts run.
@@ -196,6 +197,9 @@ type tunables struct {
 	// beforeHash, when set, runs in a hash worker before the file is
 	// opened (fault injection; see testhook.go).
 	beforeHash func(ctx context.Context, vol, rel string)
+	// freeAfter: the hash pool hands the heap back when it runs dry after
+	// this many files (DefaultFreeAfter).
+	freeAfter int
 }
 
 // live is the parts' view of the reloadable configuration.
@@ -227,6 +231,7 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 		tunables: tunables{
 			checkEvery: 5 * time.Second, walkModeEvery: time.Minute, verifyTimeout: 15 * time.Second,
 			walkStall: 30 * time.Second, stopGrace: DefaultStopGrace, maxPending: DefaultMaxPending,
+			freeAfter: DefaultFreeAfter,
 		},
 	}
 	p.beforeHash = envHashGate(p.log)
