@@ -443,14 +443,20 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, fmt.Errorf("events after %d: %w", after, err))
 		return
 	}
-	doc := FeedDoc{Events: evs, Next: after}
+	WriteJSON(w, http.StatusOK, feedDoc(evs, after))
+}
+
+// feedDoc is a page of events: next is the last seq in it, or cursor (the
+// one the page was read after or before) when it is empty.
+func feedDoc(evs []storage.Event, cursor uint64) FeedDoc {
+	doc := FeedDoc{Events: evs, Next: cursor}
 	if doc.Events == nil {
 		doc.Events = []storage.Event{}
 	}
 	if n := len(evs); n > 0 {
 		doc.Next = evs[n-1].Seq
 	}
-	WriteJSON(w, http.StatusOK, doc)
+	return doc
 }
 
 // AssetsDoc is the body of GET /v1/assets (Scanned: how many assets a
@@ -560,14 +566,7 @@ func (s *Server) assetEvents(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, fmt.Errorf("events of asset %s: %w", id, err))
 		return
 	}
-	doc := FeedDoc{Events: evs, Next: cursor}
-	if doc.Events == nil {
-		doc.Events = []storage.Event{}
-	}
-	if n := len(evs); n > 0 {
-		doc.Next = evs[n-1].Seq
-	}
-	WriteJSON(w, http.StatusOK, doc)
+	WriteJSON(w, http.StatusOK, feedDoc(evs, cursor))
 }
 
 var reID = regexp.MustCompile(`^[0-9a-f]{64}$`)
