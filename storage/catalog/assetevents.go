@@ -110,10 +110,6 @@ func (c *Catalog) AssetEvents(id string, cursor uint64, limit int, newestFirst b
 	return evs, nil
 }
 
-// backfillBatch is how many index keys backfillAssetEvents writes per
-// write batch.
-const backfillBatch = 10000
-
 // backfillAssetEvents indexes the events of a catalog written before the
 // per-asset index existed (no m/asset_events marker): it reads the whole
 // log once and writes y/ keys for the events that name an asset, then the
