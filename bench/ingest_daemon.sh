@@ -26,9 +26,9 @@
 # steady, including the mapped files.
 # Env: BENCH_DIR (default /dev/shm), TREE_FILES=100000, TRIALS=3,
 #      STEADY_S=10, INGEST_1M=1 (adds the 1M run: about 3 GiB of tmpfs and
-#      about 6-8 minutes on 2 cores), KEEP=1 (keep the trees), PPROF=1
-#      (CPU profile of the first ingest: GODEBUG-free, via the daemon's
-#      INGESTD_CPUPROFILE variable when built in).
+#      about 6-8 minutes on 2 cores), KEEP=1 (keep the trees), SETTLE
+#      (the daemon's settle time, default 1s; walked files whose ctime is
+#      older are hashed at once). GOMEMLIMIT passes through to the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
