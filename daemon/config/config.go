@@ -13,10 +13,8 @@ package config
 
 import (
 	_ "embed"
-
 	"errors"
 	"fmt"
-	"github.com/ingestd/ingestd/analysis"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingestd/ingestd/analysis"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/sequences"
