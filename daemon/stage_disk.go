@@ -46,33 +46,7 @@ func init() {
 // returns its service, status section, metrics and reload (disk.min_free
 // is applied at once).
 func provisionDisk(a *App) (*Parts, error) {
-	paths := []diskguard.Path{{Name: diskStateDir, Path: a.cfg.StateDir}}
-	if c := a.cfg.Cards; c != nil {
-		// Every destination volume of the cards (cards.destinations, or
-		// offload_to) is guarded: an offload waits for all of them.
-		dest := map[string]bool{c.OffloadTo: true}
-		for _, d := range c.Destinations {
-			dest[d.Volume] = true
-		}
-		for _, v := range a.cfg.Volumes {
-			if dest[v.Name] {
-				paths = append(paths, diskguard.Path{Name: diskOffloadPrefix + v.Name, Path: v.Path}) // absolute: config.Validate
-			}
-		}
-	}
-	// Every other watched volume: its free space is reported (status,
-	// metrics, the console's overview) but it has no floor: ingest only
-	// reads it. A hung mount's statfs is abandoned by the guard.
-	guarded := map[string]bool{}
-	for _, p := range paths {
-		guarded[p.Path] = true
-	}
-	for _, v := range a.cfg.Volumes {
-		if !guarded[v.Path] { // a card destination is already there, with its floor
-			paths = append(paths, diskguard.Path{Name: diskVolumePrefix + v.Name, Path: v.Path, ReportOnly: true})
-		}
-	}
-	g, err := diskguard.New(a.cfg.Disk, paths, a.log)
+	g, err := diskguard.New(a.cfg.Disk, diskPaths(a.cfg), a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +65,39 @@ func provisionDisk(a *App) (*Parts, error) {
 		Metrics: []metrics.Part{metrics.Disk(func() (diskguard.Status, bool) { return g.Status(), true })},
 		Reload:  a.reloadDisk,
 	}, nil
+}
+
+// diskPaths are the paths the guard checks for cfg: the state dir, the
+// card destination volumes (with the floor) and every other watched volume
+// (reported only).
+func diskPaths(cfg *config.Config) []diskguard.Path {
+	paths := []diskguard.Path{{Name: diskStateDir, Path: cfg.StateDir}}
+	if c := cfg.Cards; c != nil {
+		// Every destination volume of the cards (cards.destinations, or
+		// offload_to) is guarded: an offload waits for all of them.
+		dest := map[string]bool{c.OffloadTo: true}
+		for _, d := range c.Destinations {
+			dest[d.Volume] = true
+		}
+		for _, v := range cfg.Volumes {
+			if dest[v.Name] {
+				paths = append(paths, diskguard.Path{Name: diskOffloadPrefix + v.Name, Path: v.Path}) // absolute: config.Validate
+			}
+		}
+	}
+	// Every other watched volume: its free space is reported (status,
+	// metrics, the console's overview) but it has no floor: ingest only
+	// reads it. A hung mount's statfs is abandoned by the guard.
+	guarded := map[string]bool{}
+	for _, p := range paths {
+		guarded[p.Path] = true
+	}
+	for _, v := range cfg.Volumes {
+		if !guarded[v.Path] { // a card destination is already there, with its floor
+			paths = append(paths, diskguard.Path{Name: diskVolumePrefix + v.Name, Path: v.Path, ReportOnly: true})
+		}
+	}
+	return paths
 }
 
 // diskGate is what a writer waits on before a job: the named paths (all
@@ -155,9 +162,12 @@ func (a *App) diskChanged(p diskguard.PathStatus) {
 	}
 }
 
-// reloadDisk applies a changed disk.min_free at once.
+// reloadDisk applies a changed disk.min_free at once, and the guarded
+// paths follow the volumes a reload adds or removes (a new volume's free
+// space is reported at once, not after a restart).
 func (a *App) reloadDisk(old, nu *config.Config, r *ReloadReport) error {
 	g := a.st.disk
+	g.SetPaths(diskPaths(nu))
 	if err := g.SetConfig(nu.Disk); err != nil {
 		a.log.Error("disk.min_free not reloaded, keeping the running one", "component", "daemon", "err", err)
 		nu.Disk = old.Disk

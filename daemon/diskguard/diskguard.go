@@ -165,7 +165,7 @@ type Guard struct {
 
 	mu       sync.Mutex
 	paths    []PathStatus
-	inflight map[int]bool // a statfs still blocked (hung mount)
+	inflight map[string]bool // by path name: a statfs still blocked (hung mount)
 	changed  chan struct{}
 	onChange []func(PathStatus)
 }
@@ -181,16 +181,43 @@ func New(cfg Config, paths []Path, log *slog.Logger) (*Guard, error) {
 		log = slog.Default()
 	}
 	g := &Guard{floor: f, minFree: cfg.MinFree, log: log.With("component", "diskguard"), interval: DefaultInterval,
-		timeout: 10 * time.Second, statfs: unix.Statfs, inflight: map[int]bool{}, changed: make(chan struct{})}
+		timeout: 10 * time.Second, statfs: unix.Statfs, inflight: map[string]bool{}, changed: make(chan struct{})}
+	g.paths = pathList(paths, nil)
+	return g, nil
+}
+
+// pathList makes the guarded list of paths (duplicates by name dropped),
+// each keeping its status from old when it has the same name and
+// directory.
+func pathList(paths []Path, old []PathStatus) []PathStatus {
+	var out []PathStatus
 	seen := map[string]bool{}
 	for _, p := range paths {
 		if p.Path == "" || seen[p.Name] {
 			continue
 		}
 		seen[p.Name] = true
-		g.paths = append(g.paths, PathStatus{Name: p.Name, Path: p.Path, reportOnly: p.ReportOnly})
+		ps := PathStatus{Name: p.Name, Path: p.Path, reportOnly: p.ReportOnly}
+		for _, o := range old {
+			if o.Name == p.Name && o.Path == p.Path && o.reportOnly == p.ReportOnly {
+				ps = o
+			}
+		}
+		out = append(out, ps)
 	}
-	return g, nil
+	return out
+}
+
+// SetPaths replaces the guarded paths (a reload that adds or removes
+// volumes; duplicates by name are dropped). A path kept with the same name
+// and directory keeps its state; a new one is checked at the next Check. A
+// removed path no longer holds back a Wait.
+func (g *Guard) SetPaths(paths []Path) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paths = pathList(paths, g.paths)
+	close(g.changed) // waiters look again
+	g.changed = make(chan struct{})
 }
 
 // SetConfig changes the floor (a reload); the next Check applies it.
@@ -233,11 +260,19 @@ func (g *Guard) Run(ctx context.Context) error {
 // path's state as it was.
 func (g *Guard) Check() {
 	g.mu.Lock()
-	n := len(g.paths)
-	g.mu.Unlock()
-	for i := range n {
-		g.checkOne(i)
+	names := make([]string, len(g.paths))
+	for i, p := range g.paths {
+		names[i] = p.Name
 	}
+	g.mu.Unlock()
+	for _, n := range names {
+		g.checkOne(n)
+	}
+}
+
+// index is the position of the path named name (-1: none). g.mu is held.
+func (g *Guard) index(name string) int {
+	return slices.IndexFunc(g.paths, func(p PathStatus) bool { return p.Name == name })
 }
 
 type statResult struct {
@@ -245,13 +280,14 @@ type statResult struct {
 	err error
 }
 
-func (g *Guard) checkOne(i int) {
+func (g *Guard) checkOne(name string) {
 	g.mu.Lock()
-	if g.inflight[i] {
+	i := g.index(name)
+	if i < 0 || g.inflight[name] {
 		g.mu.Unlock()
 		return
 	}
-	g.inflight[i] = true
+	g.inflight[name] = true
 	path := g.paths[i].Path
 	g.mu.Unlock()
 	ch := make(chan statResult, 1)
@@ -259,7 +295,7 @@ func (g *Guard) checkOne(i int) {
 		var r statResult
 		r.err = g.statfs(path, &r.st)
 		g.mu.Lock()
-		delete(g.inflight, i)
+		delete(g.inflight, name)
 		g.mu.Unlock()
 		ch <- r
 	}()
@@ -270,6 +306,11 @@ func (g *Guard) checkOne(i int) {
 		r.err = fmt.Errorf("statfs %s: no answer within %s", path, g.timeout)
 	}
 	g.mu.Lock()
+	// The list may have changed meanwhile (SetPaths): find the path again.
+	if i = g.index(name); i < 0 || g.paths[i].Path != path {
+		g.mu.Unlock()
+		return
+	}
 	ps := &g.paths[i]
 	var fire *PathStatus
 	if r.err != nil {

@@ -223,3 +223,54 @@ func TestGuardReportOnly(t *testing.T) {
 		t.Errorf("Wait held by a report-only path: %v", err)
 	}
 }
+
+// TestGuardSetPaths: a reload's new list of paths (SetPaths) adds a volume
+// (checked and reported at the next Check, with no floor when report-only),
+// keeps the state of a path that stays, and a low path removed from the
+// list no longer holds a Wait. Real tmpfs mounts, real statfs.
+func TestGuardSetPaths(t *testing.T) {
+	testenv.NeedRoot(t)
+	mount := func(size string) string {
+		dir := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+			testenv.SkipOrFail(t, "mount tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+		return dir
+	}
+	state, full, added := mount("16m"), mount("8m"), mount("4m")
+	if err := os.WriteFile(filepath.Join(full, "filler"), make([]byte, 7<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Config{MinFree: "4MiB"}, []Path{{Name: "state_dir", Path: state}, {Name: "offload:cards", Path: full}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Check()
+	if low := g.LowPaths(); len(low) != 1 || low[0] != "offload:cards" {
+		t.Fatalf("low paths %v, want offload:cards", low)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waited <- g.Wait(ctx)
+	}()
+	before := g.Status().Paths[0]
+	g.SetPaths([]Path{{Name: "state_dir", Path: state}, {Name: "volume:new", Path: added, ReportOnly: true}})
+	if err := <-waited; err != nil {
+		t.Errorf("Wait still held by a removed low path: %v", err)
+	}
+	st := g.Status()
+	if len(st.Paths) != 2 || st.Paths[0] != before || st.Paths[1].Name != "volume:new" || st.Paths[1].FreeBytes != 0 {
+		t.Fatalf("after SetPaths: %+v (state_dir was %+v)", st.Paths, before)
+	}
+	g.Check()
+	st = g.Status()
+	if p := st.Paths[1]; p.Path != added || p.TotalBytes != 4<<20 || p.FreeBytes == 0 || p.MinFreeBytes != 0 || p.Low {
+		t.Errorf("added volume %+v, want the 4 MiB tmpfs's figures and no floor", p)
+	}
+	if st.Low || len(g.LowPaths()) != 0 {
+		t.Errorf("still low after the low path was removed: %+v", st)
+	}
+}
