@@ -9,24 +9,27 @@
 // time-of-day bandwidth schedule shared by all uploads); its own queue backs
 // off between rounds after a failure.
 //
-// Layout: <prefix>/<appliance_id>/assets/<asset_id>/{asset.json, proxy.mp4 |
-// proxy.m4a | proxy.jpg, poster.jpg, filmstrip.jpg, waveform.json}.
+// Layout (docs/api.md): <prefix>/<appliance_id>/assets/<asset_id>/
+// {asset.json, the outputs of outputs.go}, and clips/, sequences/ and
+// cards/<id>/ (items.go). The files: s3push.go the service and its status,
+// queue.go the persisted queue, push.go an asset's push, multipart.go
+// resumable multipart uploads, items.go the other item kinds, check.go the
+// probe.
 //
-// It reads only derived files under state_dir/media (storage.OutputPath) and
-// the catalog. It must never read, upload, write or delete anything under
-// the watched volumes (masters never leave the building), and never deletes
-// objects in the bucket.
+// It reads only derived files under state_dir (storage.OutputPath, and the
+// item kinds' folders) and the catalog. It must never read, upload, write or
+// delete anything under the watched volumes (masters never leave the
+// building), and never deletes objects in the bucket but its own probe
+// object (Check).
 package s3push
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -37,7 +40,6 @@ import (
 	"github.com/ingestd/ingestd/internal/backoff"
 	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/internal/slots"
-	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	"github.com/ingestd/ingestd/sync/hubstore"
 )
@@ -50,32 +52,6 @@ const (
 	multipartPfx = "s3push/mpu/"     // + object key: resumable multipart upload
 	consumeBatch = 256
 )
-
-// Outputs are the derived files that may be uploaded, by name. Anything else
-// listed in an asset's proxy outputs is ignored.
-var Outputs = map[string]string{
-	"proxy.mp4":      "video/mp4",
-	"proxy.m4a":      "audio/mp4",
-	"proxy.jpg":      "image/jpeg",
-	"poster.jpg":     "image/jpeg",
-	"filmstrip.jpg":  "image/jpeg",
-	"waveform.json":  "application/json",
-	"analysis.json":  "application/json", // from the asset's analysis outputs
-	"shots.jpg":      "image/jpeg",
-	"transcript.vtt": "text/vtt; charset=utf-8",
-}
-
-// reEnrichment matches an analysis output enrichment/<enricher name>.json
-// (package analysis), uploaded as application/json.
-var reEnrichment = regexp.MustCompile(`^enrichment/[a-z0-9_-]{1,32}\.json$`)
-
-// outputType is the Content-Type of an uploadable output name.
-func outputType(name string) string {
-	if reEnrichment.MatchString(name) {
-		return "application/json"
-	}
-	return Outputs[name]
-}
 
 // wrapHTTPClient, when set (tests only), wraps the S3 client's HTTP client,
 // e.g. to count UploadPart requests or inject faults.
@@ -264,189 +240,6 @@ func (p *Pusher) consume(ctx context.Context) error {
 	return nil
 }
 
-func (p *Pusher) enqueueEvents(evs []storage.Event) error {
-	var ids []string
-	seen := map[string]bool{}
-	for _, e := range evs {
-		if k := kindOfEvent(e.Type); k != nil {
-			if e.Path != "" && !seen[k.queue+e.Path] {
-				seen[k.queue+e.Path] = true
-				ids = append(ids, k.queue+e.Path)
-			}
-			continue
-		}
-		// asset.synced is our own record of a finished push: nothing changed
-		// that the bucket lacks.
-		if e.AssetID == "" || e.Type == storage.EvAssetSynced || seen[e.AssetID] {
-			continue
-		}
-		seen[e.AssetID] = true
-		ids = append(ids, e.AssetID)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	est := make([]backlogItem, len(ids))
-	for i, id := range ids {
-		est[i] = p.estimate(id)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now().UTC()
-	for i, id := range ids {
-		if err := p.cat.PutState(pendingPfx+id, pendingRec{Since: now}); err != nil {
-			return fmt.Errorf("persist backlog %s: %w", id, err)
-		}
-		p.addLocked(id, est[i])
-	}
-	p.notifyLocked()
-	return nil
-}
-
-type pendingRec struct {
-	Since time.Time `json:"since"`
-}
-
-func (p *Pusher) loadBacklog() error {
-	var ids []string
-	err := p.cat.ListState(pendingPfx, func(key string, _ []byte) error {
-		id := key[strings.LastIndex(key, "/")+1:]
-		if id != "" {
-			ids = append(ids, id)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("load backlog: %w", err)
-	}
-	est := make([]backlogItem, len(ids))
-	for i, id := range ids {
-		est[i] = p.estimate(id)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, id := range ids {
-		p.addLocked(id, est[i])
-	}
-	p.notifyLocked()
-	return nil
-}
-
-// addLocked queues id (once) and bumps its generation so a worker busy with
-// it knows to push it again.
-func (p *Pusher) addLocked(id string, est backlogItem) {
-	p.gen[id]++
-	p.backlog[id] = est
-	if !p.queued[id] && !p.working[id] {
-		p.queued[id] = true
-		p.queue = append(p.queue, id)
-	}
-}
-
-// estimate sizes the objects of an asset for the backlog figures.
-func (p *Pusher) estimate(id string) backlogItem {
-	b := backlogItem{objects: 1, bytes: 4 << 10}
-	doc, err := p.cat.Asset(id)
-	if err != nil {
-		return b
-	}
-	for _, name := range outputsOf(doc.Asset) {
-		if fi, err := statFile(storage.OutputPath(p.stateDir, id, name)); err == nil {
-			b.objects++
-			b.bytes += fi
-		}
-	}
-	return b
-}
-
-func (p *Pusher) notifyLocked() {
-	close(p.changed)
-	p.changed = make(chan struct{})
-}
-
-// next blocks until an asset may be pushed (queue not empty, not backing
-// off) and marks it as being worked on.
-func (p *Pusher) next(ctx context.Context) (string, uint64, bool) {
-	for {
-		p.mu.Lock()
-		wait := p.changed
-		if d := time.Until(p.pause); d > 0 {
-			p.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return "", 0, false
-			case <-time.After(d):
-			}
-			continue
-		}
-		if len(p.queue) > 0 {
-			id := p.queue[0]
-			p.queue = p.queue[1:]
-			delete(p.queued, id)
-			p.working[id] = true
-			g := p.gen[id]
-			p.mu.Unlock()
-			return id, g, true
-		}
-		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return "", 0, false
-		case <-wait:
-		}
-	}
-}
-
-func (p *Pusher) worker(ctx context.Context) {
-	for {
-		id, g, ok := p.next(ctx)
-		if !ok {
-			return
-		}
-		err := p.pushItem(ctx, id)
-		p.finish(ctx, id, g, err)
-	}
-}
-
-// finish records the outcome of one push.
-func (p *Pusher) finish(ctx context.Context, id string, g uint64, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.working, id)
-	switch {
-	case err == nil || errors.Is(err, errPermanent):
-		if err != nil {
-			p.setErrorLocked(err)
-		} else {
-			p.failures = 0
-		}
-		if p.gen[id] == g {
-			if derr := p.cat.DeleteState(pendingPfx + id); derr != nil {
-				p.log.Error("drop from backlog", "asset", id, "err", derr)
-			}
-			delete(p.backlog, id)
-			delete(p.gen, id)
-		} else if !p.queued[id] { // changed while we pushed it
-			p.queued[id] = true
-			p.queue = append(p.queue, id)
-		}
-	default:
-		if ctx.Err() != nil {
-			return // shutting down: the asset stays in the persisted backlog
-		}
-		p.failures++
-		d := backoff.Jitter(p.cfg.RetryMin, p.cfg.RetryMax, p.failures-1)
-		p.pause = time.Now().Add(d)
-		p.setErrorLocked(err)
-		p.log.Warn("push failed; backing off", "asset", id, "retry_in", d.Round(time.Millisecond), "err", err)
-		if !p.queued[id] {
-			p.queued[id] = true
-			p.queue = append([]string{id}, p.queue...)
-		}
-	}
-	p.notifyLocked()
-}
-
 func (p *Pusher) setErrorLocked(err error) {
 	p.lastError = redact.String(err.Error())
 	p.lastErrorAt = time.Now().UTC()
@@ -482,36 +275,4 @@ func (p *Pusher) Status() Status {
 	}
 	slices.SortFunc(s.InFlight, func(a, b InFlight) int { return strings.Compare(a.Key, b.Key) })
 	return s
-}
-
-// outputsOf lists the uploadable outputs of a ready proxy.
-func outputsOf(a storage.Asset) []string {
-	if a.Proxy == nil || a.Proxy.Status != "ready" {
-		return nil
-	}
-	var names []string
-	for _, n := range a.Proxy.Outputs {
-		if _, ok := Outputs[n]; ok && !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	// A ready analysis (package analysis) adds analysis.json, shots.jpg and
-	// its enrichers' transcript.vtt and enrichment/<name>.json.
-	if a.Analysis != nil && a.Analysis.Status == "ready" {
-		for _, n := range a.Analysis.Outputs {
-			if outputType(n) != "" && !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
-	}
-	return names
-}
-
-// docJSON is the uploaded asset.json.
-func docJSON(doc storage.AssetDoc) ([]byte, error) {
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
 }
