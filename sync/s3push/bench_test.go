@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ func TestBenchUploadVsRclone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rclone: %v", err)
 	}
-	bigN, bigMiB := envInt("BENCH_FILES", 4), envInt("BENCH_MIB", 64)
+	bigN, bigMiB := testutil.EnvInt("BENCH_FILES", 4), testutil.EnvInt("BENCH_MIB", 64)
 	e := newEnv(t)
 	var total int64
 	var ids []string
@@ -84,13 +83,6 @@ func TestBenchUploadVsRclone(t *testing.T) {
 	fmt.Printf("  ingestd s3push: %6.2fs  %7.1f MiB/s (includes BLAKE3+CRC32C of every file, HEAD checks, asset.json, catalog)\n", pushT.Seconds(), mib/pushT.Seconds())
 	fmt.Printf("  rclone copy:    %6.2fs  %7.1f MiB/s (rclone %s)\n", rcloneT.Seconds(), mib/rcloneT.Seconds(), rcloneVersion(rclone))
 	fmt.Printf("  ratio (rclone time / ingestd time): %.2fx (goal >= 1.0)\n", rcloneT.Seconds()/pushT.Seconds())
-}
-
-func envInt(k string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }
 
 func rcloneVersion(bin string) string {
