@@ -258,11 +258,15 @@ func (c *S3) AbortUpload(ctx context.Context, key, uploadID string) error {
 
 // Endpoint names the server for messages: the endpoint URL (redacted) or
 // "AWS S3 (<region>)".
-func (c *S3) Endpoint() string {
-	if c.cfg.Endpoint != "" {
-		return redact.URL(c.cfg.Endpoint)
+func (c *S3) Endpoint() string { return c.cfg.Name() }
+
+// Name names the server for messages: the endpoint URL (redacted) or
+// "AWS S3 (<region>)".
+func (c S3Config) Name() string {
+	if c.Endpoint != "" {
+		return redact.URL(c.Endpoint)
 	}
-	return "AWS S3 (" + c.cfg.Region + ")"
+	return "AWS S3 (" + c.Region + ")"
 }
 
 // fail classifies an SDK error (see Store) and says what was done and, for

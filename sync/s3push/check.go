@@ -22,7 +22,7 @@ func (p *Pusher) Check(ctx context.Context) error {
 		return err
 	}
 	if r.Skew > MaxClockSkew || r.Skew < -MaxClockSkew {
-		return fmt.Errorf("clock skew %s against %s exceeds %s: fix NTP", r.Skew.Round(time.Second), p.s3.Endpoint(), MaxClockSkew)
+		return fmt.Errorf("clock skew %s against %s exceeds %s: fix NTP", r.Skew.Round(time.Second), p.where, MaxClockSkew)
 	}
 	p.log.Info("hub check passed", "bucket", p.cfg.Bucket, "clock_skew", r.Skew.Round(time.Millisecond))
 	return nil

@@ -57,6 +57,10 @@ const (
 // e.g. to count UploadPart requests or inject faults.
 var wrapHTTPClient func(s3.HTTPClient) s3.HTTPClient
 
+// openStore opens the bucket (one attempt per call); tests may put a
+// hubstore.MemHub's store in its place.
+var openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) }
+
 // Pusher is the hub upload service.
 type Pusher struct {
 	cfg      Config
@@ -64,7 +68,7 @@ type Pusher struct {
 	stateDir string
 	cat      *catalog.Catalog
 	log      *slog.Logger
-	s3       *hubstore.S3   // the bucket, one attempt per call
+	where    string         // the hub, for messages
 	store    hubstore.Store // s3 with retries and the bandwidth limit
 	lim      *hubstore.Limiter
 	slots    *slots.Slots
@@ -148,15 +152,16 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 		log = slog.Default()
 	}
 	sched, _ := hubstore.ParseSchedule(cfg.Bandwidth)
-	st, err := hubstore.NewS3(hubstore.S3Config{Endpoint: cfg.Endpoint, Region: cfg.Region, Bucket: cfg.Bucket, PathStyle: cfg.PathStyle,
-		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, WrapHTTPClient: wrapHTTPClient})
+	sc := hubstore.S3Config{Endpoint: cfg.Endpoint, Region: cfg.Region, Bucket: cfg.Bucket, PathStyle: cfg.PathStyle,
+		Timeout: cfg.Timeout, StallTimeout: cfg.StallTimeout, WrapHTTPClient: wrapHTTPClient}
+	st, err := openStore(sc)
 	if err != nil {
 		return nil, fmt.Errorf("s3push: %w", err)
 	}
 	p := &Pusher{
 		cfg: cfg, appID: applianceID, stateDir: stateDir, cat: cat,
 		log:      log.With("component", "s3push"),
-		s3:       st,
+		where:    sc.Name(),
 		lim:      hubstore.NewLimiter(sched, nil),
 		slots:    slots.New(cfg.Concurrency),
 		changed:  make(chan struct{}),
