@@ -24,6 +24,7 @@ import (
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 	cardgen "github.com/ingestd/ingestd/testdata/cards"
 )
@@ -62,23 +63,23 @@ func mhlNeedFS(t *testing.T, fs string) {
 func mhlNewImg(t *testing.T, fsType, root, label, mpName string, fill func(dir string)) *mhlImg {
 	t.Helper()
 	c := &mhlImg{t: t, fs: fsType, img: filepath.Join(t.TempDir(), mpName+".img"), label: label, mp: filepath.Join(root, mpName)}
-	mustRun(t, "truncate", "-s", "24M", c.img)
+	testutil.Run(t, "truncate", "-s", "24M", c.img)
 	staging := t.TempDir()
 	switch fsType {
 	case "ext4":
-		mustRun(t, "mkfs.ext4", "-q", "-L", label, c.img) // keeps lost+found: OS junk, not copied
-		mustRun(t, "mount", "-o", "loop", c.img, staging)
+		testutil.Run(t, "mkfs.ext4", "-q", "-L", label, c.img) // keeps lost+found: OS junk, not copied
+		testutil.Run(t, "mount", "-o", "loop", c.img, staging)
 	case "exfat":
-		mustRun(t, "mkfs.exfat", "-L", label, c.img)
+		testutil.Run(t, "mkfs.exfat", "-L", label, c.img)
 		c.attach()
-		mustRun(t, "mount.exfat-fuse", c.loop, staging)
+		testutil.Run(t, "mount.exfat-fuse", c.loop, staging)
 	case "vfat":
-		mustRun(t, "mkfs.vfat", c.img)
-		mustRun(t, "fusefat", "-o", "rw+", c.img, staging)
+		testutil.Run(t, "mkfs.vfat", c.img)
+		testutil.Run(t, "fusefat", "-o", "rw+", c.img, staging)
 		c.asciiN = true
 	}
 	fill(staging)
-	mustRun(t, "umount", staging)
+	testutil.Run(t, "umount", staging)
 	c.detach()
 	if err := os.MkdirAll(c.mp, 0o755); err != nil {
 		t.Fatal(err)
@@ -105,17 +106,17 @@ func (c *mhlImg) detach() {
 func (c *mhlImg) Insert() {
 	switch c.fs {
 	case "ext4":
-		mustRun(c.t, "mount", "-o", "loop,ro", c.img, c.mp)
+		testutil.Run(c.t, "mount", "-o", "loop,ro", c.img, c.mp)
 	case "exfat":
 		c.attach()
-		mustRun(c.t, "mount.exfat-fuse", "-o", "ro", c.loop, c.mp)
+		testutil.Run(c.t, "mount.exfat-fuse", "-o", "ro", c.loop, c.mp)
 	case "vfat":
-		mustRun(c.t, "fusefat", "-o", "ro", c.img, c.mp)
+		testutil.Run(c.t, "fusefat", "-o", "ro", c.img, c.mp)
 	}
 }
 
 func (c *mhlImg) Eject() {
-	mustRun(c.t, "umount", c.mp)
+	testutil.Run(c.t, "umount", c.mp)
 	c.detach()
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -52,7 +53,7 @@ func mdEvents(evs []storage.Event, typ, label string) []mdSafeDetail {
 func mdTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
+	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir)
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	return dir
 }
@@ -201,7 +202,7 @@ func TestCardsMultiDestFullThenCascadeSafe(t *testing.T) {
 	}
 	// The card goes away: the cascade does not need it.
 	c.Pull()
-	mustRun(t, "mount", "-o", "remount,size=32m", shuttle)
+	testutil.Run(t, "mount", "-o", "remount,size=32m", shuttle)
 	evs = e.waitFeed(60*time.Second, "MULTI1 safe", func(evs []storage.Event) bool {
 		return len(mdEvents(evs, storage.EvCardSafe, "MULTI1")) > 0
 	})

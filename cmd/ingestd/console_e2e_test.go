@@ -30,6 +30,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -278,7 +279,7 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	e := newEnv(t, "", "ffmpeg: "+wrapper+"\ndisk:\n  min_free: 4096\n"+
 		"cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  poll: 200ms\n  read_mbps: 4\n")
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", e.watch)
+	testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", e.watch)
 	mounted := true
 	t.Cleanup(func() {
 		if mounted {
@@ -350,7 +351,7 @@ func TestConsoleE2E(t *testing.T) {
 		"-ac", "2", "-y", wav).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg wav: %v %s", err, out)
 	}
-	mustRun(t, "cp", wav, filepath.Join(e.watch, "sound_01.wav"))
+	testutil.Run(t, "cp", wav, filepath.Join(e.watch, "sound_01.wav"))
 	var wavID string
 	e.waitFeed(2*time.Minute, "proxy.ready for the wav", func(evs []storage.Event) bool {
 		wavID = consoleFeedAsset(evs, storage.EvLocationAdded, "sound_01.wav")
@@ -434,7 +435,7 @@ func TestConsoleE2E(t *testing.T) {
 	b.waitJS("overview online again", `document.querySelector('table.volumes tr[data-volume="footage"] .vol-state')?.innerText.includes('ONLINE')`, 10*time.Second)
 	if out, err := exec.Command("umount", e.watch).CombinedOutput(); err != nil {
 		t.Logf("umount: %v %s; lazy", err, out)
-		mustRun(t, "umount", "-l", e.watch)
+		testutil.Run(t, "umount", "-l", e.watch)
 	}
 	mounted = false
 	took := b.waitJS("overview shows footage OFFLINE", `document.querySelector('table.volumes tr[data-volume="footage"] .vol-state')?.innerText.includes('OFFLINE')`, 20*time.Second)

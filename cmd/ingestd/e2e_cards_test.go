@@ -23,6 +23,7 @@ import (
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -40,13 +41,6 @@ func cardsNeedRoot(t *testing.T) {
 	testenv.NeedRoot(t)
 	needTool(t, "mkfs.ext4")
 	needTool(t, "blkid")
-}
-
-func mustRun(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
 }
 
 // newCard makes an image holding files (relative path -> size, or content
@@ -80,13 +74,13 @@ func newCard(t *testing.T, root, label, size string, files map[string]string) *c
 func newCardTree(t *testing.T, root, label, size string, fill func(dir string)) *card {
 	t.Helper()
 	c := &card{t: t, img: filepath.Join(t.TempDir(), label+".img"), label: label, mp: filepath.Join(root, label)}
-	mustRun(t, "truncate", "-s", size, c.img)
-	mustRun(t, "mkfs.ext4", "-q", "-L", label, c.img)
+	testutil.Run(t, "truncate", "-s", size, c.img)
+	testutil.Run(t, "mkfs.ext4", "-q", "-L", label, c.img)
 	staging := t.TempDir()
-	mustRun(t, "mount", "-o", "loop", c.img, staging)
+	testutil.Run(t, "mount", "-o", "loop", c.img, staging)
 	os.RemoveAll(filepath.Join(staging, "lost+found"))
 	fill(staging)
-	mustRun(t, "umount", staging)
+	testutil.Run(t, "umount", staging)
 	if err := os.MkdirAll(c.mp, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +88,9 @@ func newCardTree(t *testing.T, root, label, size string, fill func(dir string)) 
 	return c
 }
 
-func (c *card) Insert() { mustRun(c.t, "mount", "-o", "loop", c.img, c.mp) }
-func (c *card) Eject()  { mustRun(c.t, "umount", c.mp) }
-func (c *card) Pull()   { mustRun(c.t, "umount", "-l", c.mp) }
+func (c *card) Insert() { testutil.Run(c.t, "mount", "-o", "loop", c.img, c.mp) }
+func (c *card) Eject()  { testutil.Run(c.t, "umount", c.mp) }
+func (c *card) Pull()   { testutil.Run(c.t, "umount", "-l", c.mp) }
 
 func fileBLAKE3(t *testing.T, p string) string {
 	t.Helper()
@@ -375,7 +369,7 @@ func TestCardsEndToEnd(t *testing.T) {
 		// card without a filesystem UUID is offloaded under its fingerprint.
 		usb := filepath.Join(root, "USBDISK")
 		os.MkdirAll(usb, 0o755)
-		mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", usb)
+		testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", usb)
 		t.Cleanup(func() { exec.Command("umount", "-l", usb).Run() })
 		deadline := time.Now().Add(30 * time.Second)
 		for {
@@ -389,12 +383,12 @@ func TestCardsEndToEnd(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		dcimStage := t.TempDir()
-		mustRun(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dcimStage)
+		testutil.Run(t, "mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dcimStage)
 		os.MkdirAll(filepath.Join(dcimStage, "DCIM/100MSDCF"), 0o755)
 		os.WriteFile(filepath.Join(dcimStage, "DCIM/100MSDCF/DSC00001.JPG"), []byte("jpeg bytes"), 0o644)
 		dcim := filepath.Join(root, "PHONE")
 		os.MkdirAll(dcim, 0o755)
-		mustRun(t, "mount", "--move", dcimStage, dcim)
+		testutil.Run(t, "mount", "--move", dcimStage, dcim)
 		t.Cleanup(func() { exec.Command("umount", "-l", dcim).Run() })
 		evs := e.waitFeed(60*time.Second, "tmpfs DCIM card offloaded", func(evs []storage.Event) bool {
 			for _, ev := range evs {

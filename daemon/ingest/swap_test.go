@@ -96,14 +96,14 @@ func TestSwapBetweenSettleAndHash(t *testing.T) {
 		catalog string // content expected in the catalog; "" = not cataloged
 		reject  bool
 	}{
-		{"fifo", func(t *testing.T, p string) { mustT(t, unix.Mkfifo(p, 0o644)) }, "", true},
-		{"symlink to /dev/zero", func(t *testing.T, p string) { mustT(t, os.Symlink("/dev/zero", p)) }, "", true},
+		{"fifo", func(t *testing.T, p string) { testutil.Must(t, unix.Mkfifo(p, 0o644)) }, "", true},
+		{"symlink to /dev/zero", func(t *testing.T, p string) { testutil.Must(t, os.Symlink("/dev/zero", p)) }, "", true},
 		{"char device", func(t *testing.T, p string) {
 			if err := unix.Mknod(p, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 5))); err != nil { // /dev/zero's numbers
 				t.Skipf("mknod needs root: %v", err)
 			}
 		}, "", true},
-		{"other regular file", func(t *testing.T, p string) { mustT(t, os.WriteFile(p, []byte("replacement!"), 0o644)) }, "replacement!", false},
+		{"other regular file", func(t *testing.T, p string) { testutil.Must(t, os.WriteFile(p, []byte("replacement!"), 0o644)) }, "replacement!", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -115,7 +115,7 @@ func TestSwapBetweenSettleAndHash(t *testing.T) {
 			g.waitSeen(t, "clip.mov")
 			// Swapped by a rename over the settled name, as an attacker would.
 			c.swap(t, p+".swap")
-			mustT(t, os.Rename(p+".swap", p))
+			testutil.Must(t, os.Rename(p+".swap", p))
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -205,13 +205,6 @@ func TestStopAbandonsStuckRead(t *testing.T) {
 		t.Fatalf("catalog written after the stop: seq %d -> %d", before, got)
 	}
 	if err := h.cat.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustT(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // Both resolvers (openat2, and the per-component walk used without it)
@@ -96,10 +98,10 @@ func TestResolvers(t *testing.T) {
 func TestOpenRegularStatsFirst(t *testing.T) {
 	root := t.TempDir()
 	mk := func(rel string) string { return filepath.Join(root, rel) }
-	must(t, os.WriteFile(mk("plain"), []byte("hello"), 0o644))
-	must(t, syscall.Mkfifo(mk("fifo"), 0o644))
-	must(t, os.Mkdir(mk("dir"), 0o755))
-	must(t, os.Symlink("plain", mk("link")))
+	testutil.Must(t, os.WriteFile(mk("plain"), []byte("hello"), 0o644))
+	testutil.Must(t, syscall.Mkfifo(mk("fifo"), 0o644))
+	testutil.Must(t, os.Mkdir(mk("dir"), 0o755))
+	testutil.Must(t, os.Symlink("plain", mk("link")))
 	if err := unix.Mknod(mk("null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
 		t.Logf("mknod: %v (not root?)", err)
 	}
@@ -136,7 +138,7 @@ func TestOpenRegularStatsFirst(t *testing.T) {
 	}
 	defer f.Close()
 	var fst unix.Stat_t
-	must(t, unix.Fstat(int(f.Fd()), &fst))
+	testutil.Must(t, unix.Fstat(int(f.Fd()), &fst))
 	if opened["plain"] != 1 || st.Ino != fst.Ino || st.Size != 5 {
 		t.Errorf("plain: opened %d times, stat %+v, descriptor's %+v", opened["plain"], st, fst)
 	}
@@ -153,16 +155,16 @@ func TestOpenRegularSwapAfterStat(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			root := t.TempDir()
 			p := filepath.Join(root, "clip.mov")
-			must(t, os.WriteFile(p, []byte("data"), 0o644))
+			testutil.Must(t, os.WriteFile(p, []byte("data"), 0o644))
 			old := openat2
 			t.Cleanup(func() { openat2 = old })
 			openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
 				if rel == "clip.mov" {
-					must(t, os.Remove(p))
+					testutil.Must(t, os.Remove(p))
 					if kind == "fifo" {
-						must(t, syscall.Mkfifo(p, 0o644))
+						testutil.Must(t, syscall.Mkfifo(p, 0o644))
 					} else {
-						must(t, os.Symlink("/dev/zero", p))
+						testutil.Must(t, os.Symlink("/dev/zero", p))
 					}
 					openat2 = old
 				}
@@ -200,9 +202,9 @@ func TestOpenRegularSwapAfterStat(t *testing.T) {
 func TestWriteFileAtomicVia(t *testing.T) {
 	root := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "target")
-	must(t, os.WriteFile(outside, []byte("outside"), 0o644))
-	must(t, os.Symlink(outside, filepath.Join(root, "link.json")))
-	must(t, os.WriteFile(filepath.Join(root, "r.json.partial"), []byte("stale"), 0o644))
+	testutil.Must(t, os.WriteFile(outside, []byte("outside"), 0o644))
+	testutil.Must(t, os.Symlink(outside, filepath.Join(root, "link.json")))
+	testutil.Must(t, os.WriteFile(filepath.Join(root, "r.json.partial"), []byte("stale"), 0o644))
 	d, err := OpenRoot(root, true)
 	if err != nil {
 		t.Fatal(err)
@@ -224,12 +226,5 @@ func TestWriteFileAtomicVia(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(outside); string(b) != "outside" {
 		t.Errorf("symlink target written: %q", b)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

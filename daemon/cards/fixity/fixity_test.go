@@ -22,13 +22,7 @@ import (
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
-	"github.com/ingestd/ingestd/storage/catalog"
 )
-
-func openCatalog(t testing.TB) *catalog.Catalog {
-	t.Helper()
-	return catalogtest.Open(t, t.TempDir())
-}
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -138,7 +132,7 @@ func TestIOPrio(t *testing.T) {
 // BenchmarkFixityCheck re-reads 8 x 32 MiB masters (page cache warm after
 // the first run); bench/fixity.sh compares it with b3sum --num-threads 1.
 func BenchmarkFixityCheck(b *testing.B) {
-	cat := openCatalog(b)
+	cat := catalogtest.Open(b, b.TempDir())
 	root := os.Getenv("INGESTD_FIXITY_BENCH_DIR")
 	if root == "" {
 		root = b.TempDir()

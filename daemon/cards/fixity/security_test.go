@@ -63,7 +63,7 @@ func TestFixitySwappedMasters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cat := openCatalog(t)
+			cat := catalogtest.Open(t, t.TempDir())
 			root := t.TempDir()
 			catalogtest.PutFile(t, cat, "v", root, "keep/ok.mov", []byte("intact"))
 			rel := "d/master.mov"
