@@ -286,25 +286,37 @@ func TestTimecodeDropFrame(t *testing.T) {
 	}
 }
 
-// TestArgsRestrictInputs: the one FFmpeg command of an analysis reads only
-// the proxy, through transcode's input builder (file protocol only, the
-// demuxer forced, a file: path), and writes thumbnails to a file: path; a
-// refused format is never run.
+// TestArgsRestrictInputs: the FFmpeg commands of an analysis (one for the
+// video, one for the audio: never one graph with both, whose lagging
+// thumbnail output would buffer the audio) each read only the proxy,
+// through transcode's input builder (file protocol only, the demuxer
+// forced, a file: path); the video one writes thumbnails to a file: path;
+// a refused format is never run.
 func TestArgsRestrictInputs(t *testing.T) {
 	in := input{path: "/state/media/ab/x/-i evil:proxy.mp4", format: "mov", video: true, audio: true}
-	a, err := args(in, 0.3, "/state/work/shots")
+	cmds, err := args(in, 0.3, "/state/work/shots")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.Join(a, "\x00")
-	for _, want := range []string{"-protocol_whitelist\x00file\x00", "-f\x00mov\x00", "-i\x00file:/state/media/ab/x/-i evil:proxy.mp4\x00",
-		"\x00file:/state/work/shots/%05d.jpg\x00", "-f\x00null\x00-"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("args lack %q: %q", want, a)
+	if len(cmds) != 2 {
+		t.Fatalf("%d commands, want 2 (video, audio): %q", len(cmds), cmds)
+	}
+	for i, want := range [][]string{{"[0:v:0]blackdetect", "\x00file:/state/work/shots/%05d.jpg"}, {"[0:a:0]silencedetect", "-f\x00null\x00-"}} {
+		s := strings.Join(cmds[i], "\x00")
+		for _, w := range append(want, "-protocol_whitelist\x00file\x00", "-f\x00mov\x00", "-i\x00file:/state/media/ab/x/-i evil:proxy.mp4\x00") {
+			if !strings.Contains(s, w) {
+				t.Errorf("command %d lacks %q: %q", i, w, cmds[i])
+			}
+		}
+		if n := strings.Count(s, "\x00-i\x00"); n != 1 {
+			t.Errorf("command %d: %d inputs, want 1: %q", i, n, cmds[i])
+		}
+		if strings.Contains(s, "[0:a") && strings.Contains(s, "[0:v") {
+			t.Errorf("command %d has video and audio in one graph: %q", i, cmds[i])
 		}
 	}
-	if n := strings.Count(s, "\x00-i\x00"); n != 1 {
-		t.Errorf("%d inputs, want 1: %q", n, a)
+	if cmds, err := args(input{path: "/x.m4a", format: "mov", audio: true}, 0.3, "/w"); err != nil || len(cmds) != 1 {
+		t.Errorf("audio only: %q %v, want one command", cmds, err)
 	}
 	if _, err := args(input{path: "/x.m3u8", format: "hls", audio: true}, 0.3, "/w"); err == nil {
 		t.Error("an hls input was accepted")

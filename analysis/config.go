@@ -34,6 +34,11 @@ type Config struct {
 	// StallTimeout kills an analysis whose FFmpeg makes no progress for
 	// this long (default 2m).
 	StallTimeout time.Duration `yaml:"stall_timeout"`
+	// Timeout kills the FFmpeg passes of an analysis that run longer than
+	// this in all (a 10-hour file on a slow box); the asset's analysis
+	// then fails with that reason and the queue goes on (default 2h).
+	// Enrichers have their own timeouts.
+	Timeout time.Duration `yaml:"timeout"`
 	// SceneThreshold is the scene score (0..1, FFmpeg select's scene) above
 	// which a frame starts a new shot (default 0.3).
 	SceneThreshold float64 `yaml:"scene_threshold"`
@@ -85,6 +90,9 @@ func (c *Config) SetDefaults() {
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 2 * time.Minute
 	}
+	if c.Timeout == 0 {
+		c.Timeout = 2 * time.Hour
+	}
 	if c.SceneThreshold == 0 {
 		c.SceneThreshold = 0.3
 	}
@@ -126,6 +134,9 @@ func (c Config) Validate() error {
 	}
 	if c.StallTimeout < time.Second {
 		bad("stall_timeout", "must be at least 1s, got %s", c.StallTimeout)
+	}
+	if c.Timeout < time.Second {
+		bad("timeout", "must be at least 1s, got %s", c.Timeout)
 	}
 	if c.SceneThreshold <= 0 || c.SceneThreshold >= 1 {
 		bad("scene_threshold", "must be between 0 and 1, got %g", c.SceneThreshold)

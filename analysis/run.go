@@ -9,8 +9,10 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ingestd/ingestd/storage"
@@ -65,36 +67,37 @@ type input struct {
 	height    int
 }
 
-// args builds the one FFmpeg command of an analysis: the proxy through
-// transcode's input builder (file protocol only, demuxer forced), a video
-// graph ending in the shot thumbnails (image2 into thumbs) and an audio
-// graph ending in a null sink.
-func args(in input, scene float64, thumbs string) ([]string, error) {
-	a, err := transcode.InputArgs(in.format, in.path)
+// args builds the FFmpeg commands of an analysis, each reading the proxy
+// through transcode's input builder (file protocol only, demuxer forced):
+// one for the video, a graph ending in the shot thumbnails (image2 into
+// thumbs), and one for the audio, a graph ending in a null sink. They are
+// two processes, not one graph with two outputs: FFmpeg feeds the output
+// that lags, and the thumbnail output lags for as long as a shot lasts, so
+// a single process would hold that shot's decoded audio in memory (a
+// 10-hour static take: gigabytes).
+func args(in input, scene float64, thumbs string) ([][]string, error) {
+	if !in.video && !in.audio {
+		return nil, fmt.Errorf("nothing to analyse in %s", filepath.Base(in.path))
+	}
+	base, err := transcode.InputArgs(in.format, in.path)
 	if err != nil {
 		return nil, err
 	}
-	a = append([]string{"-loglevel", "info"}, a...)
-	var graph []string
+	base = append([]string{"-loglevel", "info"}, base...)
+	var cmds [][]string
 	if in.video {
-		graph = append(graph, fmt.Sprintf("[0:v:0]blackdetect=d=0:pix_th=0.10,freezedetect=n=0.001:d=0.2,"+
-			"select='eq(n\\,0)+gt(scene\\,%g)',showinfo,scale=160:-2,format=yuvj420p[th]", scene))
+		cmds = append(cmds, append(slices.Clone(base), "-filter_complex",
+			fmt.Sprintf("[0:v:0]blackdetect=d=0:pix_th=0.10,freezedetect=n=0.001:d=0.2,"+
+				"select='eq(n\\,0)+gt(scene\\,%g)',showinfo,scale=160:-2,format=yuvj420p[th]", scene),
+			"-map", "[th]", "-fps_mode", "passthrough", "-q:v", "5", "-f", "image2",
+			transcode.Literal(filepath.Join(thumbs, "%05d.jpg"))))
 	}
 	if in.audio {
-		graph = append(graph, "[0:a:0]silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=none,ebur128=peak=true+sample[ao]")
+		cmds = append(cmds, append(slices.Clone(base), "-filter_complex",
+			"[0:a:0]silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=none,ebur128=peak=true+sample[ao]",
+			"-map", "[ao]", "-f", "null", "-"))
 	}
-	if len(graph) == 0 {
-		return nil, fmt.Errorf("nothing to analyse in %s", filepath.Base(in.path))
-	}
-	a = append(a, "-filter_complex", strings.Join(graph, ";"))
-	if in.video {
-		a = append(a, "-map", "[th]", "-fps_mode", "passthrough", "-q:v", "5", "-f", "image2",
-			transcode.Literal(filepath.Join(thumbs, "%05d.jpg")))
-	}
-	if in.audio {
-		a = append(a, "-map", "[ao]", "-f", "null", "-")
-	}
-	return a, nil
+	return cmds, nil
 }
 
 // analyse runs FFmpeg over in, writes the thumbnails into work/shots and
@@ -105,32 +108,30 @@ func analyse(ctx context.Context, r transcode.Runner, in input, cfg Config, work
 }
 
 // analyseProgress is analyse calling progress, if set, with the fraction
-// (0..1) of the programme FFmpeg has read.
+// (0..1) of the programme FFmpeg has read (the mean over its processes).
 func analyseProgress(ctx context.Context, r transcode.Runner, in input, cfg Config, work string, progress func(float64)) (*Result, error) {
 	thumbs := filepath.Join(work, OutThumb)
 	if err := os.MkdirAll(thumbs, 0o755); err != nil {
 		return nil, fmt.Errorf("thumbnail dir: %w", err)
 	}
-	a, err := args(in, cfg.SceneThreshold, thumbs)
+	cmds, err := args(in, cfg.SceneThreshold, thumbs)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{}
-	r.Stderr = p
 	start := time.Now()
-	var onProgress func(transcode.Progress)
-	if progress != nil && in.duration > 0 {
-		onProgress = func(p transcode.Progress) {
-			progress(min(1, max(0, float64(p.OutTimeUS)/(in.duration*1e6))))
-		}
-	}
-	if err := r.Run(ctx, a, nil, onProgress); err != nil {
-		var re *transcode.RunError
-		if errors.As(err, &re) && len(p.errs) > 0 {
-			// FFmpeg's error lines, not the filter reports around them.
-			return nil, fmt.Errorf("%w: %s", re.Err, strings.Join(p.errs, "\n"))
-		}
+	parsers, err := runAll(ctx, r, cmds, in.duration, progress)
+	if err != nil {
 		return nil, err
+	}
+	// One parser per process: merge what each saw (the video's segments
+	// and cuts, the audio's silence and loudness).
+	p := parsers[0]
+	if len(parsers) == 2 {
+		a := parsers[1]
+		p.silence, p.openSilence = a.silence, a.openSilence
+		p.integrated, p.lra, p.tp, p.haveR128 = a.integrated, a.lra, a.tp, a.haveR128
+		p.peakDB, p.peakCount, p.havePeak, p.samples = a.peakDB, a.peakCount, a.havePeak, a.samples
+		p.truncated = p.truncated || a.truncated
 	}
 	p.finish(in.duration)
 	res := &Result{Duration: in.duration, Video: in.video, Audio: in.audio, StartTC: in.timecode,
@@ -241,4 +242,56 @@ func contactSheet(files []string, out string) error {
 		return fmt.Errorf("contact sheet %s: %w", out, err)
 	}
 	return f.Close()
+}
+
+// runAll runs cmds at once, each with its own stderr parser, and returns
+// the parsers in order. The first failure cancels the others and is
+// returned with FFmpeg's error lines (not the filter reports around them).
+func runAll(ctx context.Context, r transcode.Runner, cmds [][]string, duration float64, progress func(float64)) ([]*parser, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parsers := make([]*parser, len(cmds))
+	var mu sync.Mutex
+	var first error // set before cancel: a process killed by it fails later
+	frac := make([]float64, len(cmds))
+	var wg sync.WaitGroup
+	for i, a := range cmds {
+		parsers[i] = &parser{}
+		rr := r
+		rr.Stderr = parsers[i]
+		var onProgress func(transcode.Progress)
+		if progress != nil && duration > 0 {
+			onProgress = func(p transcode.Progress) {
+				mu.Lock()
+				defer mu.Unlock()
+				frac[i] = min(1, max(0, float64(p.OutTimeUS)/(duration*1e6)))
+				sum := 0.0
+				for _, f := range frac {
+					sum += f
+				}
+				progress(sum / float64(len(frac)))
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rr.Run(ctx, a, nil, onProgress); err != nil {
+				var re *transcode.RunError
+				if errors.As(err, &re) && len(parsers[i].errs) > 0 {
+					err = fmt.Errorf("%w: %s", re.Err, strings.Join(parsers[i].errs, "\n"))
+				}
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return parsers, nil
 }

@@ -382,12 +382,18 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 	r := transcode.Runner{FFmpeg: s.ffmpeg, Stall: s.cfg.StallTimeout, Log: s.log, Nice: 10}
 	progress := func(f float64) { s.setStep(id, "ffmpeg", f) }
 	progress(0)
-	res, err := analyseProgress(ctx, r, in, s.cfg, work, progress)
+	actx, cancel := context.WithTimeoutCause(ctx, s.cfg.Timeout,
+		fmt.Errorf("analysis timed out after %s (analysis.timeout; programme %s)", s.cfg.Timeout, time.Duration(in.duration*float64(time.Second)).Round(time.Second)))
+	defer cancel()
+	res, err := analyseProgress(actx, r, in, s.cfg, work, progress)
 	if err != nil && in.audio && in.video && strings.Contains(err.Error(), "matches no streams") {
 		// The master has audio the proxy does not carry: video only.
 		s.log.Warn("proxy has no audio stream; analysing its video only", "asset", id)
 		in.audio = false
-		res, err = analyseProgress(ctx, r, in, s.cfg, work, progress)
+		res, err = analyseProgress(actx, r, in, s.cfg, work, progress)
+	}
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		err = context.Cause(actx) // killed at analysis.timeout, not a failure of FFmpeg's own
 	}
 	if err != nil {
 		return nil, fmt.Errorf("asset %s: analyse %s: %w", id, filepath.Base(in.path), err)

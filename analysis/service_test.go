@@ -98,35 +98,173 @@ func proxiedAsset(t *testing.T) (ff string, cat *catalog.Catalog, state, id stri
 	if err := gen.QCClip(context.Background(), ff, src, true); err != nil {
 		t.Fatal(err)
 	}
+	id = addProxied(t, cat, state, src, &storage.Media{Duration: 12, Timecode: gen.Known.Timecode, Streams: []storage.Stream{
+		{Type: "video", FrameRate: "25", Width: 320, Height: 240}, {Type: "audio", Channels: 2}}})
+	return ff, cat, state, id
+}
+
+// addProxied catalogs src as a video asset whose ready proxy is src itself
+// (moved into state_dir), with media as its probe, and returns its id.
+func addProxied(t *testing.T, cat *catalog.Catalog, state, src string, media *storage.Media) string {
+	t.Helper()
 	h, size, err := ingest.HashFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cat.PutFile(storage.FileRecord{Volume: "nas", Path: "qc.mov", Size: size, MTime: time.Now(), Hashes: h}); err != nil {
+	if _, err := cat.PutFile(storage.FileRecord{Volume: "nas", Path: filepath.Base(src), Size: size, MTime: time.Now(), Hashes: h}); err != nil {
 		t.Fatal(err)
 	}
-	id = h.BLAKE3
+	id := h.BLAKE3
 	proxy := storage.OutputPath(state, id, "proxy.mp4")
 	if err := os.MkdirAll(filepath.Dir(proxy), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(proxy, b, 0o644); err != nil {
+	if err := os.Rename(src, proxy); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cat.UpdateAsset(id, storage.EvProxyReady, "", func(a *storage.Asset) error {
 		a.Kind = "video"
-		a.Media = &storage.Media{Duration: 12, Timecode: gen.Known.Timecode, Streams: []storage.Stream{
-			{Type: "video", FrameRate: "25", Width: 320, Height: 240}, {Type: "audio", Channels: 2}}}
+		a.Media = media
 		a.Proxy = &storage.ProxyInfo{Status: "ready", Outputs: []string{"proxy.mp4"}}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return ff, cat, state, id
+	return id
+}
+
+// waitEvent waits up to limit for an event of type typ for asset id and
+// returns it.
+func waitEvent(t *testing.T, cat *catalog.Catalog, typ, id string, limit time.Duration) storage.Event {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		evs, err := cat.Events(0, 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Type == typ && e.AssetID == id {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s of %s after %s", typ, id, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestServiceTenHourFile (issue 14 bad input): a 10-hour programme (1 fps,
+// stream-copied from a one-minute piece, written in seconds). With audio
+// and analysis.timeout 5s, its analysis is killed at the timeout and fails
+// with that reason, and the next asset in the queue is analysed. Without
+// audio it completes within the default timeout: the whole programme's
+// frames and timecodes, one shot per scene change, thumbnails capped. The
+// memory of the two FFmpeg processes is bench/analysis.sh's (issue 14:
+// flat for a 10-hour programme).
+func TestServiceTenHourFile(t *testing.T) {
+	ff, cat, state, qc := proxiedAsset(t)
+	dir := t.TempDir()
+	long := filepath.Join(dir, "tenhours.mov")
+	if err := gen.LongClip(context.Background(), ff, long, 600, true); err != nil {
+		t.Fatal(err)
+	}
+	mute := filepath.Join(dir, "tenhours-mute.mov")
+	if err := gen.LongClip(context.Background(), ff, mute, 600, false); err != nil {
+		t.Fatal(err)
+	}
+	media := func(audio bool) *storage.Media {
+		m := &storage.Media{Duration: 36000, Timecode: "10:00:00:00", Streams: []storage.Stream{{Type: "video", FrameRate: "1", Width: 32, Height: 18}}}
+		if audio {
+			m.Streams = append(m.Streams, storage.Stream{Type: "audio", Channels: 1})
+		}
+		return m
+	}
+	// The queue: the QC clip (proxiedAsset), the long file, then the QC
+	// clip without audio.
+	longID := addProxied(t, cat, state, long, media(true))
+	next := filepath.Join(dir, "next.mov")
+	if err := gen.QCClip(context.Background(), ff, next, false); err != nil {
+		t.Fatal(err)
+	}
+	nextID := addProxied(t, cat, state, next, &storage.Media{Duration: 12, Timecode: gen.Known.Timecode,
+		Streams: []storage.Stream{{Type: "video", FrameRate: "25", Width: 320, Height: 240}}})
+	start := func(cfg Config) (*Service, func()) {
+		svc, err := New(cfg, ff, state, cat, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(ctx) }()
+		return svc, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	svc, stop := start(Config{Timeout: 5 * time.Second, MaxThumbnails: 50})
+	t0 := time.Now()
+	ev := waitEvent(t, cat, storage.EvAnalysisFailed, longID, 2*time.Minute)
+	if !strings.Contains(ev.Detail, "analysis timed out after 5s (analysis.timeout; programme 10h0m0s)") {
+		t.Errorf("10-hour file failed with %q, want the analysis.timeout reason", ev.Detail)
+	}
+	t.Logf("10-hour file with audio: failed after %s: %s", time.Since(t0).Round(time.Millisecond), ev.Detail)
+	doc, err := cat.Asset(longID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Analysis == nil || doc.Analysis.Status != StatusFailed || doc.Analysis.Error != ev.Detail {
+		t.Errorf("10-hour asset's analysis section %+v", doc.Analysis)
+	}
+	if _, err := os.Stat(storage.OutputPath(state, longID, OutJSON)); err == nil {
+		t.Error("analysis.json written for a timed-out analysis")
+	}
+	// The queue goes on: the clip queued behind it.
+	if ready := waitEvent(t, cat, storage.EvAnalysisReady, nextID, 2*time.Minute); ready.Seq < ev.Seq {
+		t.Errorf("the next clip's analysis.ready (seq %d) before the 10-hour file failed (seq %d)", ready.Seq, ev.Seq)
+	}
+	waitEvent(t, cat, storage.EvAnalysisReady, qc, time.Second)
+	if st := svc.Status(); st.Done[StatusFailed] != 1 || st.Done[StatusReady] != 2 {
+		t.Errorf("status after the three: %+v", st)
+	}
+
+	// Without audio: completes within the (default) timeout.
+	stop()
+	muteID := addProxied(t, cat, state, mute, media(false))
+	_, stop = start(Config{MaxThumbnails: 50})
+	defer stop()
+	t1 := time.Now()
+	waitEvent(t, cat, storage.EvAnalysisReady, muteID, 5*time.Minute)
+	t.Logf("10-hour file without audio: analysed in %s", time.Since(t1).Round(time.Millisecond))
+	b, err := os.ReadFile(storage.OutputPath(state, muteID, OutJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Duration != 36000 || res.Audio || len(res.Shots) < 1 || res.Shots[0].StartTC != "10:00:00:00" {
+		t.Fatalf("10-hour analysis: duration %g audio %v shots %d first %+v", res.Duration, res.Audio, len(res.Shots), res.Shots)
+	}
+	last := res.Shots[len(res.Shots)-1]
+	if last.End != 36000 {
+		t.Errorf("last shot ends at %g, want the programme's end 36000", last.End)
+	}
+	kept := 0
+	for _, s := range res.Shots {
+		if s.Thumbnail != "" {
+			kept++
+		}
+	}
+	thumbs, _ := filepath.Glob(filepath.Join(filepath.Dir(storage.OutputPath(state, muteID, OutJSON)), OutThumb, "*.jpg"))
+	if kept > 50 || len(thumbs) > 50 || len(thumbs) != kept {
+		t.Errorf("thumbnails: %d referenced, %d on disk, want at most 50 and equal", kept, len(thumbs))
+	}
+	t.Logf("10-hour analysis: %d shots, %d black, %d freeze, truncated %v", len(res.Shots), len(res.Black), len(res.Freeze), res.Truncated)
 }
 
 // TestServiceStatusAndEnrichmentOutputs: while an enricher runs, the

@@ -7,7 +7,10 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 )
 
 // Known is what the QC clip holds (25 fps, 300 frames = 12 s, start
@@ -55,6 +58,47 @@ func QCClip(ctx context.Context, ffmpeg, path string, audio bool) error {
 		"-timecode", "01:00:00:00", path)
 	if out, err := exec.CommandContext(ctx, ffmpeg, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("generate %s: %w: %s", path, err, out)
+	}
+	return nil
+}
+
+// LongFPS, LongSize and LongPiece describe the long clip: 1 fps, 32x18,
+// made of a 60 s piece repeated.
+const (
+	LongFPS   = 1
+	LongSize  = "32x18"
+	LongPiece = 60 // seconds
+)
+
+// LongClip writes a clip of the given length (a whole number of minutes,
+// e.g. 10 hours) to path cheaply: a 60 s piece (testsrc2 at 1 fps, 32x18,
+// H.264; with audio an 8 kHz mono 440 Hz tone, AAC) encoded once beside
+// path, then stream-copied end to end by the concat demuxer. Ten hours
+// take seconds to write and about 80 MB.
+func LongClip(ctx context.Context, ffmpeg, path string, minutes int, audio bool) error {
+	if minutes < 1 {
+		return fmt.Errorf("long clip: %d minutes", minutes)
+	}
+	dir := filepath.Dir(path)
+	piece := filepath.Join(dir, ".long-piece.mov")
+	a := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=s=%s:r=%d:d=%d", LongSize, LongFPS, LongPiece)}
+	if audio {
+		a = append(a, "-f", "lavfi", "-i", fmt.Sprintf("sine=f=440:sample_rate=8000:d=%d", LongPiece), "-c:a", "aac", "-b:a", "16k")
+	}
+	a = append(a, "-c:v", "libx264", "-g", "60", "-pix_fmt", "yuv420p", "-shortest", piece)
+	if b, err := exec.CommandContext(ctx, ffmpeg, a...).CombinedOutput(); err != nil {
+		return fmt.Errorf("long clip piece: %w: %s", err, b)
+	}
+	defer os.Remove(piece)
+	list := filepath.Join(dir, ".long-list.txt")
+	if err := os.WriteFile(list, []byte(strings.Repeat("file '.long-piece.mov'\n", minutes*60/LongPiece)), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(list)
+	if b, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-f", "concat", "-safe", "0", "-i", list, "-c", "copy", path).CombinedOutput(); err != nil {
+		return fmt.Errorf("long clip concat: %w: %s", err, b)
 	}
 	return nil
 }
