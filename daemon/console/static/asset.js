@@ -128,6 +128,7 @@ export async function assetPage(root, r) {
     el('td', {}, s.type === 'video' ? `${s.width}×${s.height} ${s.frame_rate || ''} fps ${s.pix_fmt || ''} ${s.field_order || ''} ${s.color_transfer || ''}` : s.type === 'audio' ? `${s.channels} ch ${s.channel_layout || ''} ${s.sample_rate} Hz` : '')));
   const locs = (a.locations || []).map(l => el('tr', {}, el('td', {}, locPath(l)), el('td', {}, l.state === 'present' ? badge(true, 'PRESENT') : badge(false, 'REMOVED', 'muted')), el('td', { class: 'num' }, bytes(l.size)), el('td', {}, timeEl(l.mtime)), el('td', {}, timeEl(l.seen))));
   const evBody = el('tbody', {});
+  const evMore = el('p', {});
   const px = a.proxy;
   clear(root,
     el('h1', {}, name, ' ', el('span', { class: 'muted' }, a.kind || '')),
@@ -145,17 +146,27 @@ export async function assetPage(root, r) {
     el('div', { class: 'grid' },
       el('section', { class: 'panel wide', 'aria-label': 'Streams' }, el('h2', {}, 'Streams'), el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ['#', 'Type', 'Codec', 'Format'].map(h => el('th', { scope: 'col' }, h)))), el('tbody', {}, streams)))),
       el('section', { class: 'panel wide', 'aria-label': 'Locations' }, el('h2', {}, 'Locations'), el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ['Where', 'State', 'Size', 'Modified', 'Seen'].map(h => el('th', { scope: 'col' }, h)))), el('tbody', {}, locs)))),
-      el('section', { class: 'panel wide', 'aria-label': 'Events' }, el('h2', {}, 'Events (of the last 2000 in the feed, and live)'), el('div', { class: 'scroll' }, el('table', { class: 'events' }, el('thead', {}, el('tr', {}, ['Seq', 'Time', 'Type', 'Where', 'Detail'].map(h => el('th', { scope: 'col' }, h)))), evBody)))));
+      el('section', { class: 'panel wide', 'aria-label': 'Events' }, el('h2', {}, 'Events (newest first, live)'), el('div', { class: 'scroll' }, el('table', { class: 'events' }, el('thead', {}, el('tr', {}, ['Seq', 'Time', 'Type', 'Where', 'Detail'].map(h => el('th', { scope: 'col' }, h)))), evBody)), evMore)));
   const row = ev => el('tr', { 'data-type': ev.type }, el('td', { class: 'num' }, ev.seq), el('td', {}, timeEl(ev.time)), el('td', {}, ev.type), el('td', {}, locPath(ev)), el('td', { class: 'mono' }, (ev.detail || '').slice(0, 300)));
-  (async () => {
-    const st = await api('/v1/status');
-    const last = (st.catalog && st.catalog.last_seq) || 0;
-    for (let after = Math.max(0, last - 2000); after < last;) {
-      const doc = await api(`/v1/feed?after=${after}&limit=1000`);
-      for (const ev of doc.events) if (ev.asset_id === a.id) evBody.prepend(row(ev));
-      if (doc.next === after) break;
-      after = doc.next;
-    }
-  })().catch(() => {});
-  return live.onFeed(ev => { if (ev.asset_id === a.id) evBody.prepend(row(ev)); });
+  // The asset's own events (GET /v1/assets/{id}/events: the catalog's
+  // per-asset index, however old), newest first, a page at a time; new
+  // ones arrive live on top. A seq shown once is never shown twice.
+  const shown = new Set();
+  const add = (ev, top) => {
+    if (shown.has(ev.seq)) return;
+    shown.add(ev.seq);
+    if (top) evBody.prepend(row(ev)); else evBody.append(row(ev));
+  };
+  const page = async before => {
+    const doc = await api(`/v1/assets/${a.id}/events?order=desc&limit=200` + (before ? `&before=${before}` : ''));
+    for (const ev of doc.events) add(ev, false);
+    clear(evMore, doc.events.length === 200 && doc.next > 1 ? el('button', { type: 'button', id: 'older-events', onclick: () => page(doc.next).catch(() => {}) }, 'Older events') : null);
+  };
+  const pending = [];
+  let loaded = false;
+  page(0).then(() => { loaded = true; for (const ev of pending) add(ev, true); }).catch(() => {});
+  return live.onFeed(ev => {
+    if (ev.asset_id !== a.id) return;
+    if (loaded) add(ev, true); else pending.push(ev);
+  });
 }
