@@ -167,7 +167,9 @@ func (a *App) diskChanged(p diskguard.PathStatus) {
 // space is reported at once, not after a restart).
 func (a *App) reloadDisk(old, nu *config.Config, r *ReloadReport) error {
 	g := a.st.disk
-	g.SetPaths(diskPaths(nu))
+	pc := *nu
+	pc.Cards = old.Cards // cards: is restart-only: its destinations stay guarded until a restart
+	g.SetPaths(diskPaths(&pc))
 	if err := g.SetConfig(nu.Disk); err != nil {
 		a.log.Error("disk.min_free not reloaded, keeping the running one", "component", "daemon", "err", err)
 		nu.Disk = old.Disk

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/api/wire"
+	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -220,5 +221,34 @@ func TestArchitectureExample(t *testing.T) {
 	}
 	if !strings.Contains(string(src), block) {
 		t.Error("the example in docs/architecture.md differs from daemon/stage_webhook.go: copy the registration again")
+	}
+}
+
+// TestReloadKeepsCardDestinationsGuarded: cards: is restart-only, so a
+// reload that adds it neither starts offloads nor changes what the disk
+// guard treats as a card destination (floor), while disk.min_free is live.
+func TestReloadKeepsCardDestinationsGuarded(t *testing.T) {
+	a, c, _ := provisionLogged(t)
+	names := func() map[string]bool {
+		m := map[string]bool{}
+		for _, p := range a.st.disk.Status().Paths {
+			m[p.Name] = true
+		}
+		return m
+	}
+	if before := names(); !before[diskVolumePrefix+"footage"] || before[diskOffloadPrefix+"footage"] {
+		t.Fatalf("guarded paths at start: %v", before)
+	}
+	nc := *c
+	nc.Cards = &cards.Config{OffloadTo: "footage"}
+	r, err := a.ReloadConfig(&nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.Restart, "cards") || a.Config().Cards != nil {
+		t.Errorf("cards: not restart-only: %+v, running %+v", r, a.Config().Cards)
+	}
+	if after := names(); after[diskOffloadPrefix+"footage"] || !after[diskVolumePrefix+"footage"] {
+		t.Errorf("a restart-only cards: section changed the guarded paths: %v", after)
 	}
 }
