@@ -185,6 +185,44 @@ func TestAnalysisE2E(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+
+	// One asset.json upload per real change: the analysis is marked queued
+	// in the proxy.ready update (no asset.updated of its own), so after
+	// proxy.ready the hub gets at most two asset.json (asset.synced): the
+	// proxy's and the analysis's, the last one after analysis.ready.
+	evs = e.waitFeed(mediaTimeout, "asset.synced of qc.mov after its analysis", func(evs []storage.Event) bool {
+		ready := false
+		for _, ev := range evs {
+			ready = ready || ev.AssetID == qc && ev.Type == storage.EvAnalysisReady
+			if ready && ev.AssetID == qc && ev.Type == storage.EvAssetSynced {
+				return true
+			}
+		}
+		return false
+	})
+	var after []string
+	proxied := false
+	for _, ev := range evs {
+		if ev.AssetID != qc {
+			continue
+		}
+		if ev.Type == storage.EvAssetUpdated && strings.Contains(ev.Detail, "analysis queued") {
+			t.Errorf("event %d: asset.updated %q: the queued analysis costs an event (and an upload) of its own", ev.Seq, ev.Detail)
+		}
+		if proxied {
+			after = append(after, ev.Type)
+		}
+		proxied = proxied || ev.Type == storage.EvProxyReady
+	}
+	synced := 0
+	for _, typ := range after {
+		if typ == storage.EvAssetSynced {
+			synced++
+		}
+	}
+	if !proxied || synced < 1 || synced > 2 {
+		t.Errorf("qc.mov events after proxy.ready: %v: want 1 or 2 asset.synced (one asset.json per change)", after)
+	}
 	e.stop()
 }
 
@@ -199,11 +237,12 @@ func anE2EGetJSON(t *testing.T, e *env, path string, v any) {
 	}
 }
 
-// TestAnalysisE2EEnrichers (issue 14 item 2): enrichers configured in the
-// real daemon get the JSON request on stdin; a good one's data and file
-// land in analysis.json and beside it; one that hangs is killed at its
-// timeout and one that prints garbage fails, each with its own error, and
-// the analysis (and the next asset) goes on.
+// TestAnalysisE2EEnrichers (issue 14 items 2, 4): enrichers configured in
+// the real daemon get the JSON request on stdin; a good one's data and
+// file land in analysis.json and beside it; one that hangs is killed at
+// its timeout, one that prints garbage, one that crashes (SIGSEGV) and one
+// that prints without end (past max_output) fail, each with its own error,
+// and the analysis (and the next asset) goes on.
 func TestAnalysisE2EEnrichers(t *testing.T) {
 	ffmpeg := needTool(t, "ffmpeg")
 	needTool(t, "ffprobe")
@@ -220,10 +259,14 @@ printf 'WEBVTT\n' > "$dir/words.vtt"
 printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc -c)"`)
 	hang := write("hang", "cat >/dev/null; sleep 120")
 	junk := write("junk", "cat >/dev/null; echo '<html>oops'")
+	crash := write("crash", "cat >/dev/null; echo 'model file corrupt' >&2; kill -SEGV $$")
+	huge := write("huge", "cat >/dev/null; yes '{\"data\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}'")
 	e := newEnv(t, "", "proxy:\n  gpu: off\nanalysis:\n  enrichers:\n"+
 		"    - {name: words, command: ["+good+"]}\n"+
 		"    - {name: hang, command: ["+hang+"], timeout: 2s}\n"+
-		"    - {name: junk, command: ["+junk+"]}\n")
+		"    - {name: junk, command: ["+junk+"]}\n"+
+		"    - {name: crash, command: ["+crash+"]}\n"+
+		"    - {name: huge, command: ["+huge+"], max_output: 65536}\n")
 	for _, n := range []string{"a.mov", "b.mov"} {
 		if err := angen.QCClip(context.Background(), ffmpeg, filepath.Join(dir, n), n == "a.mov"); err != nil {
 			t.Fatal(err)
@@ -243,10 +286,10 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 		id := anE2EAsset(evs, rel)
 		var res analysis.Result
 		anE2EGetJSON(t, e, "/v1/assets/"+id+"/analysis.json", &res)
-		if len(res.Enrichments) != 3 {
+		if len(res.Enrichments) != 5 {
 			t.Fatalf("%s: enrichments %+v", rel, res.Enrichments)
 		}
-		w, h, j := res.Enrichments[0], res.Enrichments[1], res.Enrichments[2]
+		w, h, j, c, u := res.Enrichments[0], res.Enrichments[1], res.Enrichments[2], res.Enrichments[3], res.Enrichments[4]
 		if w.Name != "words" || w.Status != "ready" || len(w.Files) != 1 || !strings.Contains(string(w.Data), `"bytes":`) {
 			t.Errorf("%s: words = %+v", rel, w)
 		}
@@ -258,6 +301,18 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 		}
 		if j.Status != "failed" || !strings.Contains(j.Error, "not a response object") {
 			t.Errorf("%s: junk = %+v", rel, j)
+		}
+		if c.Status != "failed" || !strings.Contains(c.Error, "signal: segmentation fault: model file corrupt") {
+			t.Errorf("%s: crash = %+v", rel, c)
+		}
+		if u.Status != "failed" || !strings.Contains(u.Error, "output over 65536 bytes") {
+			t.Errorf("%s: huge = %+v", rel, u)
+		}
+		// Only the ready enricher has its enrichment/<name>.json.
+		for _, n := range []string{"hang", "junk", "crash", "huge"} {
+			if _, err := os.Stat(storage.OutputPath(e.state, id, "enrichment/"+n+".json")); err == nil {
+				t.Errorf("%s: enrichment/%s.json written for a failed enricher", rel, n)
+			}
 		}
 	}
 	e.stop()
