@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -21,11 +22,7 @@ import (
 // fixture opens a real catalog in a temp dir with n files cataloged.
 func fixture(t *testing.T, n int) *catalog.Catalog {
 	t.Helper()
-	cat, err := catalog.Open(t.TempDir(), catalog.Options{NoSyncWrites: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat := catalogtest.Open(t, t.TempDir())
 	for i := range n {
 		putFile(t, cat, fmt.Sprintf("clip-%02d.mov", i), i)
 	}

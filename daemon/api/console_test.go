@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -282,11 +283,7 @@ func BenchmarkAssetsSearchCap(b *testing.B) {
 
 func benchCatalog(tb testing.TB, n int) *catalog.Catalog {
 	tb.Helper()
-	cat, err := catalog.Open(tb.TempDir(), catalog.Options{NoSyncWrites: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { cat.Close() })
+	cat := catalogtest.Open(tb, tb.TempDir())
 	for i := range n {
 		rec := storage.FileRecord{Volume: "footage", Path: fmt.Sprintf("day %d/A%03d_C%04d.mov", i/1000, i%997, i), Size: int64(100 + i),
 			MTime: time.Unix(1700000000, 0).UTC(), Inode: uint64(1000 + i), Dev: 1,

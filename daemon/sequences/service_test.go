@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	gen "github.com/ingestd/ingestd/testdata/sequences"
@@ -68,11 +69,7 @@ func TestServiceFollowsCatalog(t *testing.T) {
 	ffmpeg := testenv.Need(t, "ffmpeg")
 	ffprobe := testenv.Need(t, "ffprobe")
 	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "catalog"), catalog.Options{NoSyncWrites: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cat := catalogtest.Open(t, filepath.Join(dir, "catalog"))
 	e := &svcEnv{t: t, cat: cat, root: filepath.Join(dir, "vol"), state: filepath.Join(dir, "state")}
 	if err := os.MkdirAll(filepath.Join(e.root, "shots/a"), 0o755); err != nil {
 		t.Fatal(err)
@@ -181,11 +178,7 @@ func TestServiceKeepsOfflineVolume(t *testing.T) {
 	ffmpeg := testenv.Need(t, "ffmpeg")
 	ffprobe := testenv.Need(t, "ffprobe")
 	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "catalog"), catalog.Options{NoSyncWrites: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cat := catalogtest.Open(t, filepath.Join(dir, "catalog"))
 	e := &svcEnv{t: t, cat: cat, root: filepath.Join(dir, "vol"), state: filepath.Join(dir, "state")}
 	if _, err := cat.SetVolume(storage.Volume{Name: "nas", Path: e.root, Online: true}); err != nil {
 		t.Fatal(err)
