@@ -10,7 +10,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api/wire"
@@ -27,15 +26,6 @@ const (
 	diskOffloadPrefix = "offload:"
 	diskVolumePrefix  = "volume:" // a watched volume, reported only
 )
-
-// DiskStatus is the `disk` section of /v1/status in the guard's own types
-// (the server serves wire.DiskStatus; printDisk, the CLI's formatting,
-// still decodes into this one until it moves to the wire types).
-type DiskStatus struct {
-	diskguard.Status
-	// Paused lists the writers paused now: ingest, transcode, cards.
-	Paused []string `json:"paused"`
-}
 
 func init() {
 	registerStage(Stage{Name: "disk", Order: orderDisk, Provision: provisionDisk})
@@ -178,31 +168,4 @@ func (a *App) reloadDisk(old, nu *config.Config, r *ReloadReport) error {
 	r.Apply(changedKeys("disk", old.Disk, nu.Disk)...)
 	g.Check()
 	return nil
-}
-
-// printDisk prints the disk line(s) of `ingestd status`.
-func printDisk(w io.Writer, v any) {
-	if v == nil {
-		return
-	}
-	var st DiskStatus
-	if redecode(v, &st) != nil {
-		return
-	}
-	state := "ok"
-	if st.Low {
-		state = "LOW: paused " + strings.Join(st.Paused, ", ")
-	}
-	fmt.Fprintf(w, "disk\t%s\tmin_free %s\n", state, st.MinFree)
-	for _, p := range st.Paths {
-		mark := ""
-		if p.Low {
-			mark = "\tbelow the floor"
-		}
-		if p.Error != "" {
-			mark += "\t" + p.Error
-		}
-		fmt.Fprintf(w, "  %s\t%s free of %s (floor %s)%s\t%s\n", p.Name, HumanBytes(int64(p.FreeBytes)),
-			HumanBytes(int64(p.TotalBytes)), HumanBytes(int64(p.MinFreeBytes)), mark, quote(p.Path))
-	}
 }

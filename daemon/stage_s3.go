@@ -11,19 +11,10 @@ import (
 	"github.com/ingestd/ingestd/daemon/doctor"
 	"github.com/ingestd/ingestd/daemon/metrics"
 	"github.com/ingestd/ingestd/sync/s3push"
-	"github.com/ingestd/ingestd/sync/webhook"
 )
 
 func init() {
 	registerStage(Stage{Name: "s3", Order: orderS3, Provision: provisionS3, Doctor: doctor.S3})
-}
-
-// SyncStatus is the `sync` section of /v1/status in the stages' own types
-// (the server serves wire.SyncStatus; the CLI's formatting still decodes
-// into this one until it moves to the wire types).
-type SyncStatus struct {
-	S3      *s3push.Status  `json:"s3,omitempty"`
-	Webhook *webhook.Status `json:"webhook,omitempty"`
 }
 
 // syncOf returns the sync section of doc for the S3 or webhook stage to

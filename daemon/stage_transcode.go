@@ -22,14 +22,6 @@ func init() {
 	registerStage(Stage{Name: "transcode", Order: orderTranscode, Provision: provisionTranscode})
 }
 
-// ProxyStatus is the `proxy` section of /v1/status in the stage's own
-// types (the server serves wire.ProxyStatus; the CLI's formatting still
-// decodes into this one until it moves to the wire types).
-type ProxyStatus struct {
-	transcode.Status
-	Error string `json:"error,omitempty"`
-}
-
 func provisionTranscode(a *App) (*Parts, error) {
 	cfg := a.cfg
 	tools := transcode.Tools{FFmpeg: cfg.FFmpeg, FFprobe: cfg.FFprobe, Volumes: map[string]string{}}

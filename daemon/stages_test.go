@@ -89,7 +89,7 @@ func TestStagesWired(t *testing.T) {
 				t.Errorf("webhook service present=%v restart=%v, want present=%v restart=true", ok, s.Restart, tc.hook)
 			}
 			st := statusJSON(t, a)
-			var ps ProxyStatus
+			var ps wire.ProxyStatus
 			if err := json.Unmarshal(st["proxy"], &ps); err != nil || !ps.Enabled || ps.Error != "" {
 				t.Errorf("proxy section %s (%v)", st["proxy"], err)
 			}
@@ -98,7 +98,7 @@ func TestStagesWired(t *testing.T) {
 				t.Fatalf("sync section present=%v, want %v: %s", hasSync, tc.s3, raw)
 			}
 			if hasSync {
-				var ss SyncStatus
+				var ss wire.SyncStatus
 				if err := json.Unmarshal(raw, &ss); err != nil || ss.S3 == nil || ss.S3.Bucket != "studio-hub" || (ss.Webhook != nil) != tc.hook {
 					t.Errorf("sync section %s (%v)", raw, err)
 				}
@@ -121,7 +121,7 @@ func TestStagesWithoutFFmpeg(t *testing.T) {
 	if _, ok := serviceNames(a)["transcode"]; ok {
 		t.Error("transcode service added without ffmpeg")
 	}
-	var ps ProxyStatus
+	var ps wire.ProxyStatus
 	if err := json.Unmarshal(statusJSON(t, a)["proxy"], &ps); err != nil || ps.Enabled || !strings.Contains(ps.Error, "not found") {
 		t.Errorf("proxy section %+v (%v), want disabled with the error", ps, err)
 	}

@@ -11,72 +11,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
-// Status is the document served at GET /v1/status.
-type Status struct {
-	Version     string         `json:"version"`
-	ApplianceID string         `json:"appliance_id"`
-	CatalogID   string         `json:"catalog_id"` // new only after ingestd reset-catalog: the feed restarted at seq 1
-	Started     time.Time      `json:"started"`
-	Ready       bool           `json:"ready"`
-	Volumes     []VolumeStatus `json:"volumes"`
-	Queues      Queues         `json:"queues"`
-	Ingest      IngestStats    `json:"ingest"`
-	Catalog     CatalogStatus  `json:"catalog"`
-	// Sections of later stages (transcode lanes, hub sync), present when
-	// those stages run.
-	Proxy any `json:"proxy,omitempty"`
-	Sync  any `json:"sync,omitempty"`
-	// Cards: present camera cards and the fixity check (daemon/cards/cardsvc).
-	Cards any `json:"cards,omitempty"`
-	// Disk: free space of the state dir and offload volume against
-	// disk.min_free, and whether writers are paused (daemon/diskguard).
-	Disk any `json:"disk,omitempty"`
-	// Analysis: the edge analysis stage's queue, running jobs and
-	// enrichers (package analysis), present when it runs.
-	Analysis any `json:"analysis,omitempty"`
-}
-
-// VolumeStatus is one watched volume in Status.
-type VolumeStatus struct {
-	Name      string    `json:"name"`
-	Path      string    `json:"path"`
-	Online    bool      `json:"online"`
-	Reason    string    `json:"reason,omitempty"`
-	WatchMode string    `json:"watch_mode"` // "inotify", "walk" or "none" (offline)
-	Watches   int       `json:"watches"`
-	Files     int64     `json:"files"`
-	Bytes     int64     `json:"bytes"`
-	LastScan  time.Time `json:"last_scan"`
-	// LastScanSeconds is how long the last reconcile walk took.
-	LastScanSeconds float64 `json:"last_scan_seconds"`
-	Scanning        bool    `json:"scanning"`
-	// StalledSeconds is how long the running walk has had no answer from
-	// the filesystem, once over 30 s (a hung NAS mount); absent otherwise.
-	StalledSeconds float64 `json:"stalled_seconds,omitempty"`
-}
-
-// Queues are the ingest pipeline's queue depths.
-type Queues struct {
-	Settling int `json:"settling"`
-	Hashing  int `json:"hashing"`
-}
-
-// IngestStats are the pipeline's counters since start.
-type IngestStats struct {
-	FilesSeen   uint64 `json:"files_seen"`   // new or changed files queued to settle
-	FilesHashed uint64 `json:"files_hashed"` // files read and hashed (unchanged files are only stat'ed)
-	BytesHashed uint64 `json:"bytes_hashed"`
-}
-
-// CatalogStatus describes the catalog.
-type CatalogStatus struct {
-	LastSeq   uint64 `json:"last_seq"`
-	LSMBytes  int64  `json:"lsm_bytes"`
-	VlogBytes int64  `json:"vlog_bytes"`
-}
+// Status is the document served at GET /v1/status, and its core parts:
+// the wire types (package daemon/api/wire).
+type (
+	Status        = wire.Status
+	VolumeStatus  = wire.VolumeStatus
+	Queues        = wire.Queues
+	IngestStats   = wire.IngestStats
+	CatalogStatus = wire.CatalogStatus
+)
 
 // Client talks to a running daemon's API. It is what the CLI uses.
 type Client struct {
@@ -140,7 +86,7 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, v any) erro
 		return fmt.Errorf("read %s: %w", u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var ed ErrorDoc
+		var ed wire.Error
 		if json.Unmarshal(body, &ed) != nil || ed.Error == "" {
 			ed.Error = strings.TrimSpace(string(body))
 		}
@@ -153,13 +99,13 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, v any) erro
 }
 
 // Status fetches GET /v1/status.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var s Status
+func (c *Client) Status(ctx context.Context) (wire.Status, error) {
+	var s wire.Status
 	return s, c.Get(ctx, "/v1/status", nil, &s)
 }
 
 // Feed fetches GET /v1/feed.
-func (c *Client) Feed(ctx context.Context, after uint64, limit int, wait time.Duration) (FeedDoc, error) {
+func (c *Client) Feed(ctx context.Context, after uint64, limit int, wait time.Duration) (wire.Feed, error) {
 	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
@@ -167,12 +113,12 @@ func (c *Client) Feed(ctx context.Context, after uint64, limit int, wait time.Du
 	if wait > 0 {
 		q.Set("wait", wait.String())
 	}
-	var d FeedDoc
+	var d wire.Feed
 	return d, c.Get(ctx, "/v1/feed", q, &d)
 }
 
 // Assets fetches GET /v1/assets.
-func (c *Client) Assets(ctx context.Context, after string, limit int) (AssetsDoc, error) {
+func (c *Client) Assets(ctx context.Context, after string, limit int) (wire.AssetsPage, error) {
 	q := url.Values{}
 	if after != "" {
 		q.Set("after", after)
@@ -180,12 +126,12 @@ func (c *Client) Assets(ctx context.Context, after string, limit int) (AssetsDoc
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var d AssetsDoc
+	var d wire.AssetsPage
 	return d, c.Get(ctx, "/v1/assets", q, &d)
 }
 
 // Asset fetches GET /v1/assets/{id}.
-func (c *Client) Asset(ctx context.Context, id string) (storage.AssetDoc, error) {
-	var d storage.AssetDoc
+func (c *Client) Asset(ctx context.Context, id string) (wire.Asset, error) {
+	var d wire.Asset
 	return d, c.Get(ctx, "/v1/assets/"+url.PathEscape(id), nil, &d)
 }

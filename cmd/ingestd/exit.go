@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"errors"
@@ -27,8 +27,8 @@ const (
 	ExitConfig = 78
 )
 
-// ExitStatus maps Main's error to the process exit status.
-func ExitStatus(err error) int {
+// exitStatus maps run's error to the process exit status.
+func exitStatus(err error) int {
 	var usage *UsageError
 	var bad *config.Error
 	switch {

@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"bufio"
@@ -14,10 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ingestd/ingestd/daemon/api"
-	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // cmdVerify runs `ingestd verify [--volume NAME] [--json] [PATH]`: the
@@ -67,7 +65,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var ed api.ErrorDoc
+		var ed wire.Error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if json.Unmarshal(b, &ed) != nil || ed.Error == "" {
 			ed.Error = strings.TrimSpace(string(b))
@@ -78,12 +76,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &api.Error{Code: resp.StatusCode, Msg: ed.Error, Param: ed.Param}
 	}
 	bar := isTerminal(stderr) && !*asJSON
-	var total cardsvc.Line
+	var total wire.VerifyLine
 	finished := 0
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
-		var l cardsvc.Line
+		var l wire.VerifyLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return fmt.Errorf("verify: bad line from the daemon: %w", err)
 		}
@@ -135,7 +133,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "verified %d files (%s): %d ok, %d corrupt, %d missing, %d changed since cataloged, %d errors\n",
-			total.Files, HumanBytes(total.Bytes), total.OK, total.Corrupt, total.Missing, total.Changed, total.Errors)
+			total.Files, humanBytes(total.Bytes), total.OK, total.Corrupt, total.Missing, total.Changed, total.Errors)
 	}
 	switch {
 	case finished == 0 && total.Errors == 0:
@@ -174,71 +172,4 @@ func resolveVerifyPath(ctx context.Context, c *api.Client, volume, p string) (st
 		return "", "", usagef("verify: %s: give --volume for a volume-relative path", p)
 	}
 	return volume, strings.Trim(filepath.ToSlash(p), "/"), nil
-}
-
-func progressBar(files, filesTotal int, b, bTotal int64) string {
-	const width = 30
-	frac := 1.0
-	if bTotal > 0 {
-		frac = float64(b) / float64(bTotal)
-	} else if filesTotal > 0 {
-		frac = float64(files) / float64(filesTotal)
-	}
-	n := int(frac * width)
-	return fmt.Sprintf("[%s%s] %3.0f%% %d/%d files %s/%s", strings.Repeat("#", n), strings.Repeat(".", width-n),
-		frac*100, files, filesTotal, HumanBytes(b), HumanBytes(bTotal))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
-// printCards prints the cards section of `ingestd status`: one line per
-// present card, and the fixity check when one ran.
-func printCards(w io.Writer, v any) {
-	if v == nil {
-		return
-	}
-	var st cardsvc.Status
-	b, err := json.Marshal(v)
-	if err != nil || json.Unmarshal(b, &st) != nil {
-		return
-	}
-	for _, c := range st.Cards {
-		label := c.Label
-		if label == "" {
-			label = "?"
-		}
-		state := c.State
-		if c.Message != "" {
-			state = c.Message
-		}
-		line := fmt.Sprintf("card %s\t%s\t%d/%d files\t%s/%s", quote(label), state, c.FilesDone, c.FilesTotal, HumanBytes(c.BytesDone), HumanBytes(c.BytesTotal))
-		if c.Dest != "" {
-			line += "\t-> " + quote(c.Dest)
-		}
-		if c.Reason != "" {
-			line += "\t" + quote(c.FailedPath) + ": " + c.Reason
-		}
-		if c.Key != "" && c.State != cardsvc.StateIgnored {
-			if c.SafeToFormat {
-				line += "\tSAFE TO FORMAT"
-			} else {
-				line += "\tNOT SAFE TO FORMAT"
-			}
-		}
-		fmt.Fprintf(w, "%s\t(%s)\n", line, quote(c.Mount))
-	}
-	fx := st.Fixity
-	switch {
-	case fx.Running:
-		fmt.Fprintf(w, "fixity\trunning (%s)\t%d/%d files\t%s/%s\n", fx.Trigger, fx.FilesDone, fx.FilesTotal, HumanBytes(fx.BytesDone), HumanBytes(fx.BytesTotal))
-	case !fx.LastEnd.IsZero():
-		fmt.Fprintf(w, "fixity\tlast %s\t%d files\t%d corrupt\t%d missing\n", fx.LastEnd.UTC().Format("2006-01-02 15:04:05Z"), fx.LastFiles, fx.LastCorrupt, fx.LastMissing)
-	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"bytes"
@@ -11,27 +11,24 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ingestd/ingestd/daemon/api"
-	"github.com/ingestd/ingestd/sync/s3push"
-	"github.com/ingestd/ingestd/transcode"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
-// progressStatus is a status document as the CLI decodes it from JSON
-// (sections are then map[string]any).
-func progressStatus(t *testing.T) api.Status {
+// progressStatus is a status document as the CLI decodes it from JSON.
+func progressStatus(t *testing.T) wire.Status {
 	t.Helper()
-	s := api.Status{
-		Volumes: []api.VolumeStatus{{Name: "footage", Scanning: true, Files: 1200, Bytes: 3 << 30}, {Name: "idle"}},
-		Proxy: ProxyStatus{Status: transcode.Status{Running: []transcode.JobStatus{{AssetID: strings.Repeat("ab", 32), Lane: "cpu", Encoder: "libx264",
+	s := wire.Status{
+		Volumes: []wire.VolumeStatus{{Name: "footage", Scanning: true, Files: 1200, Bytes: 3 << 30}, {Name: "idle"}},
+		Proxy: &wire.ProxyStatus{TranscodeStatus: wire.TranscodeStatus{Running: []wire.JobStatus{{AssetID: strings.Repeat("ab", 32), Lane: "cpu", Encoder: "libx264",
 			OutTimeUS: 30_000_000, DurationUS: 120_000_000, Speed: 2.5}}}},
-		Sync: SyncStatus{S3: &s3push.Status{BacklogAssets: 2, BacklogObjects: 5, BacklogBytes: 10 << 20,
-			InFlight: []s3push.InFlight{{Key: "edge/box/assets/x/proxy.mp4", Bytes: 8 << 20, Total: 32 << 20, Rate: 4 << 20}}}},
+		Sync: &wire.SyncStatus{S3: &wire.S3Status{BacklogAssets: 2, BacklogObjects: 5, BacklogBytes: 10 << 20,
+			InFlight: []wire.InFlight{{Key: "edge/box/assets/x/proxy.mp4", Bytes: 8 << 20, Total: 32 << 20, Rate: 4 << 20}}}},
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back api.Status
+	var back wire.Status
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +56,7 @@ func TestProgressPlain(t *testing.T) {
 		t.Error("an idle volume is listed as work")
 	}
 	b.Reset()
-	printProgress(&b, api.Status{Volumes: []api.VolumeStatus{{Name: "idle"}}}, false, 0)
+	printProgress(&b, wire.Status{Volumes: []wire.VolumeStatus{{Name: "idle"}}}, false, 0)
 	if b.Len() != 0 {
 		t.Errorf("no work, yet output %q", b.String())
 	}

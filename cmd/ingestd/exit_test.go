@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"errors"
@@ -26,10 +26,10 @@ func TestExitStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ExitStatus(tc.err); got != tc.want {
-				t.Errorf("ExitStatus(%v) = %d, want %d", tc.err, got, tc.want)
+			if got := exitStatus(tc.err); got != tc.want {
+				t.Errorf("exitStatus(%v) = %d, want %d", tc.err, got, tc.want)
 			}
-			if got := ExitStatus(tc.err); got == 2 {
+			if got := exitStatus(tc.err); got == 2 {
 				t.Errorf("status 2 is Go's crash status and must never be chosen")
 			}
 		})

@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // CardsView is `ingestd cards --json`: every card the catalog knows, with
@@ -21,7 +21,7 @@ type CardsView struct {
 
 // CardView is one card: its record, and its live status when present.
 type CardView struct {
-	cardsvc.Record
+	wire.Card
 	Mount   string `json:"mount,omitempty"`
 	Live    string `json:"live_state,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -45,12 +45,12 @@ func cmdCards(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var doc cardsvc.CardsDoc
+	var doc wire.CardsPage
 	err = c.Get(ctx, "/v1/cards", nil, &doc)
-	var live cardsvc.Status
+	var live wire.CardsStatus
 	if err == nil {
 		var st struct {
-			Cards *cardsvc.Status `json:"cards"`
+			Cards *wire.CardsStatus `json:"cards"`
 		}
 		if err = c.Get(ctx, "/v1/status", nil, &st); err == nil && st.Cards != nil {
 			live = *st.Cards
@@ -78,16 +78,16 @@ func cmdCards(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // cardsView merges the records with the live status (by card key): live
 // destination progress replaces the recorded one while a card is worked on.
-func cardsView(doc cardsvc.CardsDoc, live cardsvc.Status) CardsView {
+func cardsView(doc wire.CardsPage, live wire.CardsStatus) CardsView {
 	v := CardsView{Cards: []CardView{}}
-	byKey := map[string]cardsvc.CardStatus{}
+	byKey := map[string]wire.CardStatus{}
 	for _, c := range live.Cards {
 		if c.Key != "" {
 			byKey[c.Key] = c
 		}
 	}
 	for _, r := range doc.Cards {
-		cv := CardView{Record: r}
+		cv := CardView{Card: r}
 		if l, ok := byKey[r.Key]; ok {
 			cv.Mount, cv.Live, cv.Message = l.Mount, l.State, l.Message
 			if len(l.Destinations) == len(r.Destinations) && !r.SafeToFormat {
@@ -117,7 +117,7 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 		if len(key) > 12 {
 			key = key[:12]
 		}
-		line := fmt.Sprintf("card %s\t%s\t%s\t%s\t%d files, %s", quote(c.Label), key, state, safe, c.Files, HumanBytes(c.Bytes))
+		line := fmt.Sprintf("card %s\t%s\t%s\t%s\t%d files, %s", quote(c.Label), key, state, safe, c.Files, humanBytes(c.Bytes))
 		if c.Mount != "" {
 			line += "\tmounted at " + quote(c.Mount)
 		}
@@ -138,9 +138,9 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 			if frac >= 0 {
 				pct = fmt.Sprintf("%.0f%%", frac*100)
 			}
-			detail := fmt.Sprintf("%s/%s", HumanBytes(d.BytesDone), HumanBytes(d.BytesTotal))
+			detail := fmt.Sprintf("%s/%s", humanBytes(d.BytesDone), humanBytes(d.BytesTotal))
 			if d.RateBps > 0 {
-				detail += "  " + HumanBytes(int64(d.RateBps)) + "/s"
+				detail += "  " + humanBytes(int64(d.RateBps)) + "/s"
 			}
 			if d.ETASeconds > 0 {
 				detail += "  ETA " + (time.Duration(d.ETASeconds) * time.Second).String()

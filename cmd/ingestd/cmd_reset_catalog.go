@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"fmt"
@@ -7,17 +7,10 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/ingestd/ingestd/daemon"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
-
-// IdentityFile is the catalog identity file in a state dir (see
-// storage/catalog identity.go): the appliance id, catalog id and last seq,
-// kept outside Badger so a catalog that lost its MANIFEST or its directory
-// is refused instead of silently starting empty.
-func IdentityFile(stateDir string) string {
-	return filepath.Join(stateDir, catalog.IdentityFileName)
-}
 
 // cmdResetCatalog is `ingestd reset-catalog [-config FILE] [-state-dir DIR]
 // --yes`: the way out when the daemon refuses a catalog (exit 65) and no
@@ -58,7 +51,7 @@ func cmdResetCatalog(args []string, stdout, stderr io.Writer) error {
 	if !*yes {
 		return usagef("reset-catalog: this moves the catalog in %s aside and starts a new one with a new catalog id; the event feed restarts at seq 1 and the hub must reset its cursor for this appliance. Run with --yes (daemon stopped)", dir)
 	}
-	res, err := catalog.Reset(CatalogDir(dir), IdentityFile(dir), configured, catalog.Options{})
+	res, err := catalog.Reset(daemon.CatalogDir(dir), daemon.IdentityFile(dir), configured, catalog.Options{})
 	if err != nil {
 		return fmt.Errorf("reset-catalog: %w", err)
 	}
@@ -72,10 +65,10 @@ func cmdResetCatalog(args []string, stdout, stderr io.Writer) error {
 				}
 				return err
 			}
-			if err := filepath.WalkDir(CatalogDir(dir), chown); err != nil {
+			if err := filepath.WalkDir(daemon.CatalogDir(dir), chown); err != nil {
 				return fmt.Errorf("reset-catalog: %w", err)
 			}
-			if err := chown(IdentityFile(dir), nil, nil); err != nil {
+			if err := chown(daemon.IdentityFile(dir), nil, nil); err != nil {
 				return fmt.Errorf("reset-catalog: %w", err)
 			}
 		}
