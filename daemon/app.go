@@ -1,7 +1,8 @@
 // Package daemon is ingestd's App: it provisions the catalog, the ingest
 // pipeline and the HTTP API from a validated config, runs them as services
 // under one supervisor, talks to systemd (READY, STATUS, WATCHDOG,
-// STOPPING, RELOADING), reloads on SIGHUP, and holds the CLI.
+// STOPPING, RELOADING) and reloads on SIGHUP; Run runs it as a process
+// (run.go). The command line is cmd/ingestd, a client of daemon/api.
 //
 // It owns wiring and lifecycle only. It must not hash files, touch Badger
 // directly, or parse HTTP requests: those belong to daemon/ingest,
