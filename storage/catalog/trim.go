@@ -30,7 +30,7 @@ import (
 // before the advice lands. DONTNEED on private anonymous memory discards
 // it (zero pages: corruption); PAGEOUT never loses data (anonymous pages
 // are swapped out, or stay where there is no swap).
-const trimEvery = 2 * time.Second
+const trimEvery = 500 * time.Millisecond
 
 // trimAdvice is the madvise advice trimMapped gives.
 var trimAdvice = unix.MADV_PAGEOUT
