@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -20,7 +21,7 @@ func TestAnalysisBenchRatio(t *testing.T) {
 	if os.Getenv("INGESTD_BENCH_ANALYSIS") != "1" {
 		t.Skip("bench: set INGESTD_BENCH_ANALYSIS=1 (bench/analysis.sh)")
 	}
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testenv.Need(t, "ffmpeg")
 	e := newEnv(t, "", "proxy:\n  gpu: off\n")
 	stage := filepath.Join(e.dir, "bench.mov")
 	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-y",

@@ -46,14 +46,14 @@ func mhlNeedFS(t *testing.T, fs string) {
 	t.Helper()
 	switch fs {
 	case "ext4":
-		needTool(t, "mkfs.ext4")
+		testenv.Need(t, "mkfs.ext4")
 	case "exfat":
-		needTool(t, "mkfs.exfat")
-		needTool(t, "mount.exfat-fuse")
-		needTool(t, "losetup")
+		testenv.Need(t, "mkfs.exfat")
+		testenv.Need(t, "mount.exfat-fuse")
+		testenv.Need(t, "losetup")
 	case "vfat":
-		needTool(t, "mkfs.vfat")
-		needTool(t, "fusefat")
+		testenv.Need(t, "mkfs.vfat")
+		testenv.Need(t, "fusefat")
 	}
 }
 
@@ -310,7 +310,7 @@ func mhlListed(t *testing.T, dest string) (paths []string, formats map[ascmhl.Fo
 func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 	cardsNeedRoot(t)
 	run := testenv.ASCMHL(t)
-	xxhsum := needTool(t, "xxhsum")
+	xxhsum := testenv.Need(t, "xxhsum")
 	type job struct {
 		fs, layout string
 		img        *mhlImg
@@ -456,8 +456,8 @@ func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 func TestCardsMHLSourceVerification(t *testing.T) {
 	cardsNeedRoot(t)
 	run := testenv.ASCMHL(t)
-	md5sum := needTool(t, "md5sum")
-	xxhsum := needTool(t, "xxhsum")
+	md5sum := testenv.Need(t, "md5sum")
+	xxhsum := testenv.Need(t, "xxhsum")
 	mhlNeedFS(t, "ext4")
 	root := filepath.Join(t.TempDir(), "media")
 	if err := os.MkdirAll(root, 0o755); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	cardgen "github.com/ingestd/ingestd/testdata/cards"
 )
@@ -32,9 +33,9 @@ import (
 // where cards/<id>/ holds report.html and report.json and nothing else.
 func TestCardsReportE2E(t *testing.T) {
 	cardsNeedRoot(t)
-	ffmpeg := needTool(t, "ffmpeg")
-	b3sum := needTool(t, "b3sum")
-	xxhsum := needTool(t, "xxhsum")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	b3sum := testenv.Need(t, "b3sum")
+	xxhsum := testenv.Need(t, "xxhsum")
 	const bucket = "studio-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)

@@ -255,8 +255,8 @@ func consoleHasEvent(evs []storage.Event, typ, id string) bool {
 // overview within seconds of a real umount.
 func TestConsoleE2E(t *testing.T) {
 	testenv.NeedRoot(t)
-	needTool(t, "ffmpeg")
-	needTool(t, "ffprobe")
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
 	cardsNeedRoot(t)
 	consoleChromium(t)
 
@@ -696,8 +696,8 @@ func TestConsoleE2EWebhookUnpark(t *testing.T) {
 // and rate, the window in force, then the backlog drained.
 func TestConsoleE2EHubSync(t *testing.T) {
 	consoleChromium(t)
-	needTool(t, "ffmpeg")
-	needTool(t, "ffprobe")
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
 	const bucket = "console-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)

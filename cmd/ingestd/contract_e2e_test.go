@@ -46,6 +46,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	cardgen "github.com/ingestd/ingestd/testdata/cards"
 )
@@ -524,7 +525,7 @@ func ctWantError(t *testing.T, r ctResp, what string, code int, param string) {
 // ctFFmpeg runs ffmpeg into dir/name and returns the path.
 func ctFFmpeg(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
-	ff := needTool(t, "ffmpeg")
+	ff := testenv.Need(t, "ffmpeg")
 	out := filepath.Join(dir, name)
 	all := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
 	if b, err := exec.Command(ff, append(all, out)...).CombinedOutput(); err != nil {
@@ -546,7 +547,7 @@ func ctAsset(evs []storage.Event, path string) string {
 
 func TestContractAPI(t *testing.T) {
 	doc := ctDoc(t)
-	needTool(t, "ffprobe")
+	testenv.Need(t, "ffprobe")
 	const bucket = "contract-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)
@@ -570,7 +571,7 @@ func TestContractAPI(t *testing.T) {
 	}
 	var gopro *card
 	if ctCanMountCards(t) {
-		ffmpeg := needTool(t, "ffmpeg")
+		ffmpeg := testenv.Need(t, "ffmpeg")
 		gopro = newCardTree(t, cardRoot, "GOPRO5", "32M", func(d string) {
 			if err := cardgen.GoProChapters(context.Background(), ffmpeg, d, 5, 2, 25); err != nil {
 				t.Fatal(err)

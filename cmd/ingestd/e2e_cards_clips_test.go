@@ -14,6 +14,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	cardgen "github.com/ingestd/ingestd/testdata/cards"
 )
@@ -27,8 +28,8 @@ import (
 // and the clip proxy to the bucket.
 func TestCardClipsToBucket(t *testing.T) {
 	cardsNeedRoot(t)
-	ffmpeg := needTool(t, "ffmpeg")
-	ffprobe := needTool(t, "ffprobe")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	ffprobe := testenv.Need(t, "ffprobe")
 	const bucket = "studio-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)

@@ -39,8 +39,8 @@ type card struct {
 func cardsNeedRoot(t *testing.T) {
 	t.Helper()
 	testenv.NeedRoot(t)
-	needTool(t, "mkfs.ext4")
-	needTool(t, "blkid")
+	testenv.Need(t, "mkfs.ext4")
+	testenv.Need(t, "blkid")
 }
 
 // newCard makes an image holding files (relative path -> size, or content

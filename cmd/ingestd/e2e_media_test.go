@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -28,7 +29,7 @@ import (
 // finished file) and returns its path. freq makes the content unique.
 func makeClip(t *testing.T, dir, name string, seconds, freq int, faststart bool) string {
 	t.Helper()
-	ff := needTool(t, "ffmpeg")
+	ff := testenv.Need(t, "ffmpeg")
 	out := filepath.Join(dir, name)
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=" + strconv.Itoa(seconds),
@@ -47,7 +48,7 @@ func makeClip(t *testing.T, dir, name string, seconds, freq int, faststart bool)
 // countFrames is ffprobe's count of decoded video frames.
 func countFrames(t *testing.T, path string) int64 {
 	t.Helper()
-	fp := needTool(t, "ffprobe")
+	fp := testenv.Need(t, "ffprobe")
 	out, err := exec.Command(fp, "-v", "error", "-select_streams", "v:0", "-count_frames",
 		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path).Output()
 	if err != nil {
@@ -164,7 +165,7 @@ func TestMediaProxies(t *testing.T) {
 		e.dropFile(clip, "day 1/A001_C001.mov")
 		e.writeFile("notes.txt", []byte("shot list: A001 C001 good take\n"))
 		// Sound and stills get their own proxy kinds (proxy.m4a, proxy.jpg).
-		ff := needTool(t, "ffmpeg")
+		ff := testenv.Need(t, "ffmpeg")
 		for _, g := range []struct{ name, input, codec string }{
 			{"sound.wav", "sine=f=1000:sample_rate=48000:d=2", "pcm_s24le"},
 			{"still.png", "testsrc2=s=640x360:d=1", "png"},

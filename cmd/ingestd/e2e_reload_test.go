@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -71,7 +72,7 @@ func reloadYAML(cpuJobs int, rate string, conc int) string {
 // concurrency in the running daemon (same process, no second
 // appliance.started); an invalid config on SIGHUP keeps the old values.
 func TestReloadLimits(t *testing.T) {
-	needTool(t, "ffmpeg")
+	testenv.Need(t, "ffmpeg")
 	e := newEnv(t, "", reloadYAML(1, "1MiB/s", 2))
 	e.start()
 	pid := e.proc.Process.Pid

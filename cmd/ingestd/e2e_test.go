@@ -14,14 +14,15 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
 // refHashes computes a file's BLAKE3 and xxh128 with the reference tools.
 func refHashes(t *testing.T, path string) storage.Hashes {
 	t.Helper()
-	b3 := needTool(t, "b3sum")
-	xx := needTool(t, "xxhsum")
+	b3 := testenv.Need(t, "b3sum")
+	xx := testenv.Need(t, "xxhsum")
 	first := func(name string, args ...string) string {
 		out, err := exec.Command(name, args...).Output()
 		if err != nil {

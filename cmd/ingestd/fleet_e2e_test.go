@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/sync/hubfeed"
 )
@@ -207,7 +208,7 @@ func TestFleet(t *testing.T) {
 		bucket = "fleet"
 		prefix = "site"
 	)
-	needTool(t, "ffmpeg")
+	testenv.Need(t, "ffmpeg")
 	seed := fleetSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 6))
 	t.Logf("schedule seed %d (INGESTD_FLEET_SEED replays it)", seed)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -68,7 +69,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 	// A real clip: its proxy job is counted by result and lane.
-	ffmpeg := needTool(t, "ffmpeg")
+	ffmpeg := testenv.Need(t, "ffmpeg")
 	src := filepath.Join(e.dir, "real.mp4")
 	if b, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", src).CombinedOutput(); err != nil {
@@ -196,7 +197,7 @@ func TestBackupRestore(t *testing.T) {
 // missing, and JSON for scripts. The doctor runs beside a running daemon
 // (whose catalog is locked) without trouble.
 func TestDoctorExitStatus(t *testing.T) {
-	needTool(t, "ffmpeg")
+	testenv.Need(t, "ffmpeg")
 	e := newEnv(t, "", "")
 	e.start()
 	out, stderr, code := runBin(t, "doctor", "-config", e.cfgPath)
@@ -237,8 +238,8 @@ func TestDoctorExitStatus(t *testing.T) {
 // TestStatusProgressTTYAndPipe: a long proxy job shows as a progress bar
 // on a terminal (via script(1)) and as a plain line through a pipe.
 func TestStatusProgressTTYAndPipe(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	script := needTool(t, "script")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	script := testenv.Need(t, "script")
 	e := newEnv(t, "", "")
 	e.start()
 	// A clip long enough that its proxy job is seen running.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -23,7 +24,7 @@ func perf15Wrappers(t *testing.T) (dir, log string) {
 	dir = t.TempDir()
 	log = filepath.Join(dir, "calls.log")
 	for _, name := range []string{"ffmpeg", "ffprobe"} {
-		real := needTool(t, name)
+		real := testenv.Need(t, name)
 		// One printf per call (one write(2) on an O_APPEND file), so
 		// overlapping runs never interleave their lines.
 		script := fmt.Sprintf("#!/bin/sh\nline=%s\nfor a in \"$@\"; do line=\"$line$(printf '\\t%%s' \"$a\")\"; done\nprintf '%%s\\n' \"$line\" >>'%s'\nexec '%s' \"$@\"\n",
@@ -66,7 +67,7 @@ func TestPerf15OneDecodePerAsset(t *testing.T) {
 	clip := makeClip(t, src, "A001_C001.mov", 2, 440, false)
 	e.dropFile(clip, "day 1/A001_C001.mov")
 	sound := filepath.Join(src, "sound.wav")
-	if out, err := exec.Command(needTool(t, "ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+	if out, err := exec.Command(testenv.Need(t, "ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", "sine=f=1000:sample_rate=48000:d=2", "-c:a", "pcm_s24le", sound).CombinedOutput(); err != nil {
 		t.Fatalf("make sound.wav: %v\n%s", err, out)
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -81,7 +82,7 @@ func secMediaProbed(paths ...string) func([]storage.Event) bool {
 // secMediaFFmpeg runs ffmpeg quietly or fails the test.
 func secMediaFFmpeg(t *testing.T, args ...string) {
 	t.Helper()
-	ff := needTool(t, "ffmpeg")
+	ff := testenv.Need(t, "ffmpeg")
 	if b, err := exec.Command(ff, append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg %q: %v\n%s", args, err, b)
 	}
@@ -92,7 +93,7 @@ func secMediaHLS(ref string) []byte {
 }
 
 func TestSecurity3PlaylistRefused(t *testing.T) {
-	needTool(t, "ffprobe")
+	testenv.Need(t, "ffprobe")
 	e := newEnv(t, "sec3-token", "proxy:\n  gpu: off\n  filmstrip_tiles: 4\n")
 	// The outside file: real media in a folder beside the watch folder,
 	// outside every volume.
@@ -214,7 +215,7 @@ func TestSecurity3PlaylistRefused(t *testing.T) {
 var secAbsPath = regexp.MustCompile(`(^|[\s'"(\[=:,])/[A-Za-z0-9._-]`)
 
 func TestSecurity13ProxyErrorPaths(t *testing.T) {
-	needTool(t, "ffprobe")
+	testenv.Need(t, "ffprobe")
 	e := newEnv(t, "sec13-token", "proxy:\n  gpu: off\n  filmstrip_tiles: 4\n")
 	e.start()
 	src := t.TempDir()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/sequences"
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	seqgen "github.com/ingestd/ingestd/testdata/sequences"
 )
@@ -100,8 +101,8 @@ func seqE2EProbe(t *testing.T, ffprobe string, mp4 []byte) string {
 }
 
 func TestSequencesE2E(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	ffprobe := needTool(t, "ffprobe")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	ffprobe := testenv.Need(t, "ffprobe")
 	const bucket = "seq-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)
@@ -305,8 +306,8 @@ func seqE2EWaitObjects(t *testing.T, m *miniotest.Server, bucket, base string, m
 // proxy of their own (the sequence proxy shows them), while a still that is
 // not a frame keeps its proxy.
 func TestSequencesE2ENoFrameProxies(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	needTool(t, "ffprobe")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
 	e := newEnv(t, "", "proxy:\n  gpu: off\n  max_height: 72\nsequences:\n  settle: 1s\n  frame_proxies: false\n")
 	e.start()
 	spec := seqgen.Spec{Base: "fx.", Ext: "png", First: 1, Frames: 6}
