@@ -30,6 +30,9 @@ type CardView struct {
 // cmdCards lists cards with their state, a progress bar per destination
 // and a plain SAFE TO FORMAT / NOT SAFE TO FORMAT.
 func cmdCards(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return cmdCardsVerify(ctx, args[1:], stdout, stderr) // cmd_cards_verify.go
+	}
 	fs := newFlags("cards", stderr)
 	mk := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")

@@ -47,6 +47,7 @@ commands:
   assets [--json] [--after ID] [--limit N] list cataloged assets
   asset ID [--json]                       one asset with its locations
   cards [--json]                          camera cards: state, progress per destination, SAFE TO FORMAT or not
+  cards verify [--json] DIR...            re-read offloaded folders against their ASC MHL history (no daemon)
   verify [--volume NAME] [--json] [PATH]  re-read masters against the catalog (exit 1 on a mismatch)
   doctor [-config FILE] [--json]          check ffmpeg, encoders, GPU, inotify, state dir, volumes, hub (exit 1 on FAIL)
   backup FILE                             the running daemon's catalog backup stream into FILE ("-": stdout)
