@@ -54,7 +54,7 @@ func perf15Added(evs []storage.Event, dir string) int {
 // repeated).
 func TestPerf15SeqContiguousAcrossKill9(t *testing.T) {
 	e := newEnv(t, "", "")
-	const n = 6000
+	const n = 20000 // enough that the restarts find work left (a restart hashes walked, settled files at once)
 	all := perf15WriteTree(t, e, "first", n)
 
 	e.start()
