@@ -171,15 +171,6 @@ func (a *App) API() *api.Server { return a.api }
 // Config is the running config (stages read their sections from it).
 func (a *App) Config() *config.Config { return a.cfg }
 
-// ApplianceID is the id settled in Provision.
-func (a *App) ApplianceID() string { return a.applianceID }
-
-// Logger is the daemon's logger; stages add their own component attribute.
-func (a *App) Logger() *slog.Logger { return a.log }
-
-// Catalog returns the open catalog (after Provision).
-func (a *App) Catalog() *catalog.Catalog { return a.cat }
-
 // Addr is the API's bound address (after Provision).
 func (a *App) Addr() net.Addr { return a.ln.Addr() }
 

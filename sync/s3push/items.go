@@ -71,16 +71,6 @@ func (p *Pusher) itemKey(dir, id, name string) string {
 	return path.Join(p.cfg.Prefix, p.appID, dir, id, name)
 }
 
-// ClipKey is the object key of a clip's file: <prefix>/<appliance>/clips/<id>/<name>.
-func (p *Pusher) ClipKey(id, name string) string { return p.itemKey("clips", id, name) }
-
-// SequenceKey is the object key of a sequence's file:
-// <prefix>/<appliance>/sequences/<id>/<name>.
-func (p *Pusher) SequenceKey(id, name string) string { return p.itemKey("sequences", id, name) }
-
-// CardKey is the object key of a card's file: <prefix>/<appliance>/cards/<id>/<name>.
-func (p *Pusher) CardKey(id, name string) string { return p.itemKey("cards", id, name) }
-
 // pushItem pushes one queue item: an asset id, or an item kind's queue
 // prefix and id.
 func (p *Pusher) pushItem(ctx context.Context, id string) error {
