@@ -28,8 +28,12 @@
 #      STEADY_S=10, INGEST_1M=1 (adds the 1M run: about 3 GiB of tmpfs and
 #      about 6-8 minutes on 2 cores), KEEP=1 (keep the trees), SETTLE
 #      (the daemon's settle time, default 1s; walked files whose ctime is
-#      older are hashed at once), PROBE=1 (keep the transcode stage's
-#      ffprobe of every file). GOMEMLIMIT passes through to the daemon.
+#      older are hashed at once). GOMEMLIMIT passes through to the daemon.
+# The daemon runs as configured here (proxies off), so its transcode stage
+# still probes every cataloged file with ffprobe (a process per file)
+# beside the ingest: on 2 cores that takes CPU from it, as it would in
+# production; the ingest is done when the status counts N files, whether
+# or not the probes have caught up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,15 +89,6 @@ files_in() {
 	echo "${n:-0}"
 }
 
-# The transcode stage probes every cataloged file with ffprobe (a process
-# per file, even with proxies off): that is not the ingest, and on 2 cores
-# it takes a core from it. PROBE=1 keeps it; by default ffprobe and ffmpeg
-# point nowhere, so the stage does not start (the daemon logs it) and the
-# figures are those of the ingest path alone.
-probe_yaml="ffmpeg: /nonexistent/ffmpeg
-ffprobe: /nonexistent/ffprobe"
-if [ "${PROBE:-}" = 1 ]; then probe_yaml=""; fi
-
 # start_daemon STATE TREE: starts ingestd, sets pid, addr, t_start.
 start_daemon() {
 	local state=$1 tree=$2
@@ -104,7 +99,6 @@ settle: ${SETTLE:-1s}
 rescan: 1h
 api:
   listen: $addr
-$probe_yaml
 proxy:
   enabled: false
 sequences:
