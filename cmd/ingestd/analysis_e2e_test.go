@@ -167,23 +167,10 @@ func TestAnalysisE2E(t *testing.T) {
 
 	// The hub: analysis.json and shots.jpg beside the proxy.
 	base := "edge/box1/assets/" + qc
-	deadline := time.Now().Add(mediaTimeout)
-	for {
-		var keys []string
-		for _, o := range m.List(t, bucket) {
-			keys = append(keys, o.Key)
-		}
-		if slices.Contains(keys, base+"/analysis.json") && slices.Contains(keys, base+"/shots.jpg") {
-			var up analysis.Result
-			if err := json.Unmarshal(m.Get(t, bucket, base+"/analysis.json"), &up); err != nil || up.AssetID != qc {
-				t.Errorf("uploaded analysis.json: %+v %v", up.AssetID, err)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("objects under %s: %v", base, keys)
-		}
-		time.Sleep(500 * time.Millisecond)
+	anE2EWaitObjects(t, m, bucket, base+"/analysis.json", base+"/shots.jpg")
+	var up analysis.Result
+	if err := json.Unmarshal(m.Get(t, bucket, base+"/analysis.json"), &up); err != nil || up.AssetID != qc {
+		t.Errorf("uploaded analysis.json: %+v %v", up.AssetID, err)
 	}
 
 	// One asset.json upload per real change: the analysis is marked queued
@@ -224,6 +211,25 @@ func TestAnalysisE2E(t *testing.T) {
 		t.Errorf("qc.mov events after proxy.ready: %v: want 1 or 2 asset.synced (one asset.json per change)", after)
 	}
 	e.stop()
+}
+
+// anE2EWaitObjects waits until the bucket holds every key.
+func anE2EWaitObjects(t *testing.T, m *miniotest.Server, bucket string, keys ...string) {
+	t.Helper()
+	deadline := time.Now().Add(mediaTimeout)
+	for {
+		var have []string
+		for _, o := range m.List(t, bucket) {
+			have = append(have, o.Key)
+		}
+		if !slices.ContainsFunc(keys, func(k string) bool { return !slices.Contains(have, k) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bucket %s holds %v, want %v", bucket, have, keys)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func anE2EGetJSON(t *testing.T, e *env, path string, v any) {
@@ -402,20 +408,7 @@ func TestAnalysisE2ESpeechToText(t *testing.T) {
 		t.Errorf("GET enrichment/nope.json: %d, want 404", code)
 	}
 	base := "edge/box1/assets/" + id
-	deadline := time.Now().Add(mediaTimeout)
-	for {
-		var keys []string
-		for _, o := range m.List(t, bucket) {
-			keys = append(keys, o.Key)
-		}
-		if slices.Contains(keys, base+"/transcript.vtt") && slices.Contains(keys, base+"/enrichment/transcript.json") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("objects under %s: %v", base, keys)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	anE2EWaitObjects(t, m, bucket, base+"/transcript.vtt", base+"/enrichment/transcript.json")
 	if up := m.Get(t, bucket, base+"/transcript.vtt"); string(up) != string(apiVTT) {
 		t.Errorf("uploaded transcript.vtt %q, API %q", up, apiVTT)
 	}
