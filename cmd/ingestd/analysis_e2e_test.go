@@ -23,6 +23,7 @@ import (
 
 	"github.com/ingestd/ingestd/analysis"
 	"github.com/ingestd/ingestd/internal/miniotest"
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	angen "github.com/ingestd/ingestd/testdata/analysis"
 )
@@ -42,8 +43,8 @@ func anE2EHas(evs []storage.Event, typ, id string) bool {
 }
 
 func TestAnalysisE2E(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	needTool(t, "ffprobe")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
 	const bucket = "analysis-hub"
 	m := miniotest.Start(t)
 	m.CreateBucket(t, bucket)
@@ -250,8 +251,8 @@ func anE2EGetJSON(t *testing.T, e *env, path string, v any) {
 // that prints without end (past max_output) fail, each with its own error,
 // and the analysis (and the next asset) goes on.
 func TestAnalysisE2EEnrichers(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	needTool(t, "ffprobe")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -330,9 +331,9 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 // transcript.vtt lands beside it, and transcript.vtt and
 // enrichment/transcript.json are served and uploaded to a real MinIO.
 func TestAnalysisE2ESpeechToText(t *testing.T) {
-	ffmpeg := needTool(t, "ffmpeg")
-	espeak := needTool(t, "espeak-ng")
-	needTool(t, "pocketsphinx_continuous")
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	espeak := testenv.Need(t, "espeak-ng")
+	testenv.Need(t, "pocketsphinx_continuous")
 	dir := t.TempDir()
 	stt := filepath.Join(dir, "ingestd-enrich-stt")
 	if b, err := exec.Command("go", "build", "-o", stt, "../ingestd-enrich-stt").CombinedOutput(); err != nil {

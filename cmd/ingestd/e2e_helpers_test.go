@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -49,12 +48,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// needTool skips when a reference tool is missing, except on CI.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	return testenv.Need(t, name)
 }
 
 // env is one daemon's world: a config, a watch folder, a state dir.
