@@ -47,7 +47,7 @@ type itemKind struct {
 type itemFile struct{ name, contentType string }
 
 var itemKinds = []itemKind{
-	{event: EvClipProxyReady, queue: "clip:", dir: "clips", state: "clips/", doc: "clip.json",
+	{event: EvClipProxyReady, queue: "clip:", dir: "clips", state: storage.ClipStatePrefix, doc: "clip.json", // the card service's clip document
 		files: []itemFile{{"proxy.mp4", "video/mp4"}}},
 	// Only these two names are ever uploaded under cards/<id>/: never a
 	// master.

@@ -56,8 +56,8 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 		}
 		doc := ClipsDoc{Clips: []ClipDoc{}}
 		more := false
-		err = cat.ListState("clips/", func(key string, raw []byte) error {
-			id := strings.TrimPrefix(key, "clips/")
+		err = cat.ListState(storage.ClipStatePrefix, func(key string, raw []byte) error {
+			id := strings.TrimPrefix(key, storage.ClipStatePrefix)
 			if id <= after {
 				return nil
 			}

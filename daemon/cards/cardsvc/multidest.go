@@ -658,17 +658,17 @@ func (s *Service) retryLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		var keys []string
-		s.cat.ListState("cards/card/", func(k string, raw []byte) error {
+		s.cat.ListState(storage.CardStatePrefix, func(k string, raw []byte) error {
 			var rec Record
 			if json.Unmarshal(raw, &rec) != nil {
 				return nil
 			}
 			migrate(&rec)
 			if !rec.SafeToFormat && firstVerified(&rec) >= 0 && !allVerified(&rec) {
-				keys = append(keys, strings.TrimPrefix(k, "cards/card/"))
+				keys = append(keys, strings.TrimPrefix(k, storage.CardStatePrefix))
 			}
 			if !rec.SafeToFormat && allVerified(&rec) {
-				keys = append(keys, strings.TrimPrefix(k, "cards/card/")) // crashed before card.safe
+				keys = append(keys, strings.TrimPrefix(k, storage.CardStatePrefix)) // crashed before card.safe
 			}
 			return nil
 		})

@@ -503,9 +503,9 @@ func (s *Service) apply(id string) {
 
 var errUnchanged = errors.New("unchanged")
 
-func recordKey(key string) string { return "cards/card/" + key }
+func recordKey(key string) string { return storage.CardStateKey(key) }
 func pendingKey(id string) string { return "cards/pending/" + id }
-func clipKey(id string) string    { return "clips/" + id }
+func clipKey(id string) string    { return storage.ClipStateKey(id) }
 
 // claimFolder returns folder, or folder-2, folder-3... when another card
 // already used it (cards with the same label, e.g. "NO NAME", on one day).
