@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/transcode"
 )
@@ -45,40 +46,13 @@ type job struct {
 }
 
 // Status is the stage's section of /v1/status (docs/api.md, Edge
-// analysis).
-type Status struct {
-	Enabled bool `json:"enabled"`
-	Slots   int  `json:"slots"`
-	Queued  int  `json:"queued"`
-	// Running are the jobs in progress, by asset id.
-	Running []RunningJob `json:"running"`
-	// Done counts finished jobs since the start by status (ready, failed).
-	Done map[string]int `json:"done"`
-	// Enrichers are the configured enrichers, in order, with their counts
-	// since the start and their last error.
-	Enrichers []EnricherStatus `json:"enrichers"`
-}
-
-// RunningJob is one analysis in progress.
-type RunningJob struct {
-	AssetID string    `json:"asset_id"`
-	Started time.Time `json:"started"`
-	// Step is "waiting" (for the proxy stage to have nothing queued),
-	// "ffmpeg" or "enricher:<name>".
-	Step string `json:"step"`
-	// Progress is the fraction (0..1) of the programme FFmpeg has read.
-	Progress float64 `json:"progress"`
-}
-
-// EnricherStatus is one enricher in Status.
-type EnricherStatus struct {
-	Name           string     `json:"name"`
-	Ready          int        `json:"ready"`
-	Failed         int        `json:"failed"`
-	LastError      string     `json:"last_error,omitempty"`
-	LastErrorAsset string     `json:"last_error_asset,omitempty"`
-	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
-}
+// analysis), RunningJob one analysis in progress and EnricherStatus one
+// enricher in Status: the API's typed documents (package daemon/api/wire).
+type (
+	Status         = wire.AnalysisStatus
+	RunningJob     = wire.AnalysisJob
+	EnricherStatus = wire.EnricherStatus
+)
 
 // Service is the analysis stage. Create it with New, run it with Run.
 type Service struct {

@@ -1,10 +1,12 @@
 package daemon
 
-// The sections of GET /v1/status as wire documents: each stage keeps its
-// own status type, and these convert it into the section the API serves
-// (package daemon/api/wire, the contract's typed form). Every field is
-// named; TestSectionsLoseNoField fails when a stage adds a field that the
-// wire type (and docs/api.md) lack.
+// The sections of GET /v1/status as wire documents (package
+// daemon/api/wire, the contract's typed form). The transcode, S3, webhook,
+// analysis and fixity status types are the wire types themselves
+// (aliases); the cards and disk stages keep types of their own (paths with
+// _b64 companions, a guard's internal state), converted here field by
+// field. TestSectionsLoseNoField fails when a stage's status gains a field
+// that its section does not carry.
 
 import (
 	"github.com/ingestd/ingestd/analysis"
@@ -19,26 +21,11 @@ import (
 // proxySection is the `proxy` section: the transcode stage's status, or
 // (st nil) an empty one with the error that kept the stage from starting.
 func proxySection(st *transcode.Status, startErr string) *wire.ProxyStatus {
-	p := &wire.ProxyStatus{Error: startErr}
 	if st == nil {
-		p.Lanes, p.Running, p.Done = []wire.LaneStatus{}, []wire.JobStatus{}, map[string]int{}
-		return p
+		return &wire.ProxyStatus{Error: startErr, TranscodeStatus: wire.TranscodeStatus{
+			Lanes: []wire.LaneStatus{}, Running: []wire.JobStatus{}, Done: map[string]int{}}}
 	}
-	p.TranscodeStatus = wire.TranscodeStatus{Enabled: st.Enabled, Detected: st.Detected,
-		Capabilities: wire.Capabilities(st.Capabilities), Queued: st.Queued, Done: st.Done, DoneByLane: st.DoneByLane}
-	if st.Lanes != nil {
-		p.Lanes = make([]wire.LaneStatus, 0, len(st.Lanes))
-		for _, l := range st.Lanes {
-			p.Lanes = append(p.Lanes, wire.LaneStatus(l))
-		}
-	}
-	if st.Running != nil {
-		p.Running = make([]wire.JobStatus, 0, len(st.Running))
-		for _, j := range st.Running {
-			p.Running = append(p.Running, wire.JobStatus(j))
-		}
-	}
-	return p
+	return &wire.ProxyStatus{TranscodeStatus: *st, Error: startErr}
 }
 
 // syncSection is the `sync` section; nil when no hub target runs.
@@ -46,37 +33,12 @@ func syncSection(s3 *s3push.Status, hook *webhook.Status) *wire.SyncStatus {
 	if s3 == nil && hook == nil {
 		return nil
 	}
-	out := &wire.SyncStatus{}
-	if s := s3; s != nil {
-		w := &wire.S3Status{Endpoint: s.Endpoint, Bucket: s.Bucket, Prefix: s.Prefix,
-			BacklogAssets: s.BacklogAssets, BacklogObjects: s.BacklogObjects, BacklogBytes: s.BacklogBytes,
-			LastSuccess: s.LastSuccess, LastError: s.LastError, LastErrorAt: s.LastErrorAt, RetryAt: s.RetryAt,
-			RateLimit: s.RateLimit, RateLimitBytes: s.RateLimitBytes, Concurrency: s.Concurrency,
-			AssetsSynced: s.AssetsSynced, BytesUploaded: s.BytesUploaded, ObjectsSkipped: s.ObjectsSkipped,
-			AttemptFailures: s.AttemptFailures}
-		if s.InFlight != nil {
-			w.InFlight = make([]wire.InFlight, 0, len(s.InFlight))
-			for _, f := range s.InFlight {
-				w.InFlight = append(w.InFlight, wire.InFlight(f))
-			}
-		}
-		out.S3 = w
-	}
-	if h := hook; h != nil {
-		w := &wire.WebhookStatus{URL: h.URL, Delivered: h.Delivered, LastSuccess: h.LastSuccess, LastError: h.LastError,
-			LastErrorAt: h.LastErrorAt, Batches: h.Batches, Events: h.Events}
-		if h.Parked != nil {
-			p := wire.Parked(*h.Parked)
-			w.Parked = &p
-		}
-		out.Webhook = w
-	}
-	return out
+	return &wire.SyncStatus{S3: s3, Webhook: hook}
 }
 
 // cardsSection is the `cards` section.
 func cardsSection(st cardsvc.Status) *wire.CardsStatus {
-	out := &wire.CardsStatus{Fixity: wire.FixityStatus(st.Fixity)}
+	out := &wire.CardsStatus{Fixity: st.Fixity}
 	if st.Cards != nil {
 		out.Cards = make([]wire.CardStatus, 0, len(st.Cards))
 	}
@@ -120,19 +82,4 @@ func diskSection(st diskguard.Status, paused []string) *wire.DiskStatus {
 }
 
 // analysisSection is the `analysis` section.
-func analysisSection(st analysis.Status) *wire.AnalysisStatus {
-	out := &wire.AnalysisStatus{Enabled: st.Enabled, Slots: st.Slots, Queued: st.Queued, Done: st.Done}
-	if st.Running != nil {
-		out.Running = make([]wire.AnalysisJob, 0, len(st.Running))
-		for _, j := range st.Running {
-			out.Running = append(out.Running, wire.AnalysisJob(j))
-		}
-	}
-	if st.Enrichers != nil {
-		out.Enrichers = make([]wire.EnricherStatus, 0, len(st.Enrichers))
-		for _, e := range st.Enrichers {
-			out.Enrichers = append(out.Enrichers, wire.EnricherStatus(e))
-		}
-	}
-	return out
-}
+func analysisSection(st analysis.Status) *wire.AnalysisStatus { return &st }

@@ -8,51 +8,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 )
 
-// Status is the stage's section of /v1/status.
-type Status struct {
-	Enabled      bool           `json:"enabled"`
-	Detected     bool           `json:"detected"` // hardware trials finished
-	Capabilities Capabilities   `json:"capabilities"`
-	Lanes        []LaneStatus   `json:"lanes"`
-	Queued       int            `json:"queued"`
-	Running      []JobStatus    `json:"running"`
-	Done         map[string]int `json:"done"` // since start, by final status
-	// DoneByLane splits Done by the lane that ran the job's last attempt:
-	// lane (gpu|cpu) -> final status -> count since start.
-	DoneByLane map[string]map[string]int `json:"done_by_lane,omitempty"`
-}
-
-// LaneStatus is one lane's load.
-type LaneStatus struct {
-	Name    string `json:"name"` // gpu | cpu
-	Slots   int    `json:"slots"`
-	Queued  int    `json:"queued"`
-	Running int    `json:"running"`
-}
-
-// JobStatus is one running job; Progress is OutTimeUS / DurationUS.
-type JobStatus struct {
-	AssetID    string    `json:"asset_id"`
-	Lane       string    `json:"lane"`
-	Encoder    string    `json:"encoder"`
-	Started    time.Time `json:"started"`
-	OutTimeUS  int64     `json:"out_time_us"`
-	DurationUS int64     `json:"duration_us"`
-	Frame      int64     `json:"frame"`
-	Speed      float64   `json:"speed"`
-}
+// Status is the stage's section of /v1/status, LaneStatus one lane's
+// load and JobStatus one running job (progress is OutTimeUS /
+// DurationUS): the API's typed documents (package daemon/api/wire).
+type (
+	Status     = wire.TranscodeStatus
+	LaneStatus = wire.LaneStatus
+	JobStatus  = wire.JobStatus
+)
 
 // Status returns a snapshot of lanes, queue and running jobs.
 func (s *Service) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Enabled: *s.cfg.Enabled, Detected: s.detected, Capabilities: s.caps, Running: []JobStatus{}, Done: map[string]int{}}
+	st := Status{Enabled: *s.cfg.Enabled, Detected: s.detected, Capabilities: wire.Capabilities(s.caps), Running: []JobStatus{}, Done: map[string]int{}}
 	if len(s.caps.Errors) > 0 {
 		// Trial errors can name the trial's temp files: no absolute paths served.
 		st.Capabilities.Errors = make(map[string]string, len(s.caps.Errors))

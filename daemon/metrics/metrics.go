@@ -313,7 +313,7 @@ func collectProxy(m Emit, st transcode.Status) {
 	}
 	m(dQueue, gauge, float64(st.Queued), "proxy_queued")
 	m(dQueue, gauge, float64(running), "proxy_running")
-	m(dProxyGPU, gauge, b2f(st.Capabilities.GPU()))
+	m(dProxyGPU, gauge, b2f(transcode.Capabilities(st.Capabilities).GPU()))
 }
 
 // NewRegistry returns a registry with the collector and the Go and process

@@ -37,6 +37,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/internal/backoff"
 	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/internal/slots"
@@ -104,37 +105,12 @@ type backlogItem struct {
 	bytes   int64
 }
 
-// Status is the pusher's section of /v1/status.
-type Status struct {
-	Endpoint       string     `json:"endpoint,omitempty"`
-	Bucket         string     `json:"bucket"`
-	Prefix         string     `json:"prefix"`
-	BacklogAssets  int        `json:"backlog_assets"`
-	BacklogObjects int        `json:"backlog_objects"`
-	BacklogBytes   int64      `json:"backlog_bytes"`
-	InFlight       []InFlight `json:"in_flight"`
-	LastSuccess    time.Time  `json:"last_success,omitzero"`
-	LastError      string     `json:"last_error,omitempty"`
-	LastErrorAt    time.Time  `json:"last_error_at,omitzero"`
-	RetryAt        time.Time  `json:"retry_at,omitzero"` // backing off until then
-	RateLimit      string     `json:"rate_limit"`        // "unlimited" or e.g. "20.0MiB/s"
-	RateLimitBytes float64    `json:"rate_limit_bytes"`  // bytes/s, 0 = unlimited
-	Concurrency    int        `json:"concurrency"`       // requests carrying data at once (hub.s3.concurrency)
-	AssetsSynced   uint64     `json:"assets_synced"`     // since start
-	BytesUploaded  int64      `json:"bytes_uploaded"`    // since start
-	ObjectsSkipped uint64     `json:"objects_skipped"`   // already in the bucket
-	// AttemptFailures counts request attempts that failed in transport
-	// (refused, reset, timed out, stalled), retries included, since start.
-	AttemptFailures uint64 `json:"attempt_failures"`
-}
-
-// InFlight is one upload in progress.
-type InFlight struct {
-	Key   string  `json:"key"`
-	Bytes int64   `json:"bytes"`
-	Total int64   `json:"total"`
-	Rate  float64 `json:"rate"` // bytes/s since the upload started
-}
+// Status is the pusher's section of /v1/status and InFlight one upload in
+// progress: the API's typed documents (package daemon/api/wire).
+type (
+	Status   = wire.S3Status
+	InFlight = wire.InFlight
+)
 
 // New builds a pusher. It validates cfg and prepares the S3 client; it does
 // not touch the network (see Check) nor start anything (see Run).

@@ -34,6 +34,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/internal/backoff"
 	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/storage"
@@ -146,27 +147,13 @@ func IdempotencyKey(applianceID string, first, last uint64) string {
 	return fmt.Sprintf("%s-%d-%d", applianceID, first, last)
 }
 
-// Parked describes a batch the hub rejected.
-type Parked struct {
-	First  uint64    `json:"first_seq"`
-	Last   uint64    `json:"last_seq"`
-	Code   int       `json:"code"`
-	Error  string    `json:"error"`
-	Since  time.Time `json:"since"`
-	Unpark string    `json:"unpark"` // how to resume
-}
-
-// Status is the notifier's section of /v1/status.
-type Status struct {
-	URL         string    `json:"url"`
-	Delivered   uint64    `json:"delivered_seq"` // last seq the hub acknowledged
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	Parked      *Parked   `json:"parked,omitempty"`
-	Batches     uint64    `json:"batches_sent"` // since start
-	Events      uint64    `json:"events_sent"`
-}
+// Parked describes a batch the hub rejected; Status is the notifier's
+// section of /v1/status. Both are the API's typed documents (package
+// daemon/api/wire).
+type (
+	Parked = wire.Parked
+	Status = wire.WebhookStatus
+)
 
 // Notifier is the webhook service.
 type Notifier struct {

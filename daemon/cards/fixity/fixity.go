@@ -28,6 +28,7 @@ import (
 	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
@@ -53,21 +54,9 @@ type Line struct {
 	Errors    int    `json:"errors,omitempty"`
 }
 
-// Status is the fixity part of the cards status section.
-type Status struct {
-	Running     bool      `json:"running"`
-	Trigger     string    `json:"trigger,omitempty"` // api | schedule
-	FilesDone   int       `json:"files_done,omitempty"`
-	FilesTotal  int       `json:"files_total,omitempty"`
-	BytesDone   int64     `json:"bytes_done,omitempty"`
-	BytesTotal  int64     `json:"bytes_total,omitempty"`
-	LastStart   time.Time `json:"last_start,omitzero"`
-	LastEnd     time.Time `json:"last_end,omitzero"`
-	LastFiles   int       `json:"last_files"`
-	LastCorrupt int       `json:"last_corrupt"`
-	LastMissing int       `json:"last_missing"`
-	NextRun     time.Time `json:"next_run,omitzero"`
-}
+// Status is the fixity part of the cards status section (the API's typed
+// document, package daemon/api/wire).
+type Status = wire.FixityStatus
 
 // ErrBusy is returned when a check is already running.
 var ErrBusy = errors.New("a fixity check is already running")
