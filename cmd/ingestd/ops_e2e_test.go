@@ -84,9 +84,17 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 		return false
 	})
-	_, body = e.get("/metrics", e.token)
-	s = string(body)
-	if got, _ := metricValue(s, `ingestd_proxy_jobs_total{lane="cpu",result="ready"}`); got != "1" {
+	// The job's counter is bumped when the job returns, just after its
+	// proxy.ready is committed: give it a moment rather than racing it.
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, body = e.get("/metrics", e.token)
+		s = string(body)
+		if got, _ = metricValue(s, `ingestd_proxy_jobs_total{lane="cpu",result="ready"}`); got == "1" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got != "1" {
 		t.Errorf(`proxy_jobs_total{lane="cpu",result="ready"} = %q after one proxy, want 1`, got)
 	}
 	for _, name := range []string{"# TYPE ingestd_ingest_hashed_bytes_total counter", `ingestd_catalog_size_bytes{part="vlog"}`, "go_goroutines", "process_cpu_seconds_total", `ingestd_queue_depth{stage="proxy_queued"}`} {
