@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -291,10 +292,12 @@ func crashHelper(dir string) {
 	writers = max(writers, 1)
 	mixed := writers >= 8
 	var mu sync.Mutex
+	var said atomic.Int64
 	say := func(format string, a ...any) {
 		mu.Lock()
 		fmt.Printf(format, a...)
 		mu.Unlock()
+		said.Add(1)
 	}
 	for w := range writers {
 		go func() {
@@ -340,7 +343,12 @@ func crashHelper(dir string) {
 			}
 		}()
 	}
+	// Kill after 300 ms, or later on a slow box (-race, a loaded CI
+	// machine) once at least 50 changes were acknowledged, at most 10 s.
 	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); said.Load() < 50 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	mu.Lock()
 	os.Stdout.Sync()
 	syscall.Kill(os.Getpid(), syscall.SIGKILL)

@@ -135,8 +135,9 @@ type Catalog struct {
 	ident      Identity   // the identity (LastSeq unused); zero without Options.IdentityFile
 	identSaved uint64     // LastSeq last written to the identity file
 
-	trimMu  sync.Mutex // held while trimMapped runs (trim.go)
-	trimOff bool       // set by Close
+	trimMu  sync.Mutex    // held while trimMapped runs (trim.go)
+	trimOff bool          // set by Close
+	trims   atomic.Uint64 // trims run by runTrim (tests)
 }
 
 // commitReq is one change on its way through commit: queued by its

@@ -51,6 +51,7 @@ func (c *Catalog) runTrim() {
 			return
 		}
 		_, _ = c.trimMapped()
+		c.trims.Add(1)
 		c.trimMu.Unlock()
 	}
 }
