@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -95,15 +94,7 @@ func BenchmarkOffloadMulti(b *testing.B) {
 		if evict {
 			// The card's pages leave the page cache: it is read from its disk.
 			b.StopTimer()
-			filepath.WalkDir(card, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && d.Type().IsRegular() {
-					if f, err := os.Open(p); err == nil {
-						unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-						f.Close()
-					}
-				}
-				return nil
-			})
+			evictFiles(card) // offload_mapped_test.go
 			b.StartTimer()
 		}
 		a, c := filepath.Join(dst1, fmt.Sprintf("multi-a-%d", i)), filepath.Join(dst2, fmt.Sprintf("multi-b-%d", i))

@@ -44,6 +44,12 @@ func loopSectorsRead(t *testing.T, mnt string) int64 {
 func dropCardCache(t *testing.T, dir string) {
 	t.Helper()
 	testutil.Run(t, "sync", "-f", dir)
+	evictFiles(dir)
+}
+
+// evictFiles drops the cached pages of every regular file below dir (clean
+// pages only: sync first when they may be dirty).
+func evictFiles(dir string) {
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if f, err := os.Open(p); err == nil {
