@@ -1,12 +1,11 @@
 package daemon
 
 // The sections of GET /v1/status as wire documents (package
-// daemon/api/wire, the contract's typed form). The transcode, S3, webhook,
-// analysis and fixity status types are the wire types themselves
-// (aliases); the cards and disk stages keep types of their own (paths with
-// _b64 companions, a guard's internal state), converted here field by
-// field. TestSectionsLoseNoField fails when a stage's status gains a field
-// that its section does not carry.
+// daemon/api/wire, the contract's typed form). The stages' status types
+// are the wire types themselves (aliases), but for the disk guard's, which
+// carries internal state and is converted here field by field.
+// TestSectionsLoseNoField fails when a stage's status gains a field that
+// its section does not carry.
 
 import (
 	"github.com/ingestd/ingestd/analysis"
@@ -37,35 +36,7 @@ func syncSection(s3 *s3push.Status, hook *webhook.Status) *wire.SyncStatus {
 }
 
 // cardsSection is the `cards` section.
-func cardsSection(st cardsvc.Status) *wire.CardsStatus {
-	out := &wire.CardsStatus{Fixity: st.Fixity}
-	if st.Cards != nil {
-		out.Cards = make([]wire.CardStatus, 0, len(st.Cards))
-	}
-	for _, c := range st.Cards {
-		w := wire.CardStatus{Mount: c.Mount, Label: c.Label, Key: c.Key, Layout: string(c.Layout), State: c.State,
-			Message: c.Message, Dest: c.Dest, FilesDone: c.FilesDone, FilesTotal: c.FilesTotal, BytesDone: c.BytesDone,
-			BytesTotal: c.BytesTotal, File: c.File, FailedPath: c.FailedPath, Reason: c.Reason, SafeToFormat: c.SafeToFormat}
-		if c.Destinations != nil {
-			w.Destinations = make([]wire.DestState, 0, len(c.Destinations))
-			for _, d := range c.Destinations {
-				w.Destinations = append(w.Destinations, wire.DestState(d))
-			}
-		}
-		for _, s := range c.Skipped {
-			w.Skipped = append(w.Skipped, wire.Skipped(s))
-		}
-		for _, m := range c.Manifests {
-			wm := wire.ManifestCheck{File: m.File, Format: m.Format, OK: m.OK, Checked: m.Checked, Matched: m.Matched, Error: m.Error}
-			for _, x := range m.Mismatches {
-				wm.Mismatches = append(wm.Mismatches, wire.ManifestMismatch(x))
-			}
-			w.Manifests = append(w.Manifests, wm)
-		}
-		out.Cards = append(out.Cards, w)
-	}
-	return out
-}
+func cardsSection(st cardsvc.Status) *wire.CardsStatus { return &st }
 
 // diskSection is the `disk` section: the guard's paths and the writers
 // paused now.

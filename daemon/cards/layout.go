@@ -21,11 +21,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // Layout names a camera card layout. The values are stored in the catalog
 // (storage.OriginInfo.CardLayout) and shown to the hub: never rename.
-type Layout string
+type Layout = wire.Layout
 
 // Known layouts.
 const (

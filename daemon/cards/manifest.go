@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/safefs"
 )
@@ -30,21 +31,10 @@ const (
 var ManifestExts = []string{".md5", ".xxhash", ".xxh64", ".xxh128"}
 
 // ManifestCheck is the result of checking one manifest on the card.
-type ManifestCheck struct {
-	File       string             `json:"file"`   // card-relative, slash-separated
-	Format     string             `json:"format"` // hash formats met, "+"-joined: md5, sha1, xxh64, xxh128, xxh3
-	OK         bool               `json:"ok"`     // every line checked and matched
-	Checked    int                `json:"checked"`
-	Matched    int                `json:"matched"`
-	Mismatches []ManifestMismatch `json:"mismatches,omitempty"` // at most MaxManifestMismatches
-	Error      string             `json:"error,omitempty"`      // the manifest could not be read
-}
+type ManifestCheck = wire.ManifestCheck
 
 // ManifestMismatch is one manifest line that did not check out.
-type ManifestMismatch struct {
-	Path   string `json:"path"` // as resolved against the manifest's folder (or the line, when unusable)
-	Reason string `json:"reason"`
-}
+type ManifestMismatch = wire.ManifestMismatch
 
 // IsManifest reports whether rel names a checksum manifest (ManifestExts).
 func IsManifest(rel string) bool {

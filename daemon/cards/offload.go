@@ -25,6 +25,7 @@ import (
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/safefs"
 )
@@ -192,10 +193,7 @@ type FileResult struct {
 
 // Skipped is an entry on the card that was not copied: a symlink (never
 // followed), a FIFO, socket or device, or a filesystem mounted on the card.
-type Skipped struct {
-	Path   string `json:"path"` // slash-separated, relative to the card root
-	Reason string `json:"reason"`
-}
+type Skipped = wire.Skipped
 
 // Result describes an offload, complete or not. For OffloadMulti, Dst,
 // Generation are those of the first destination; Dests has each one.

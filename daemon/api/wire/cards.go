@@ -2,6 +2,10 @@ package wire
 
 import "time"
 
+// Layout is a camera card's folder layout (dcim, gopro, sony_xavc, ...;
+// docs/api.md, Camera cards).
+type Layout string
+
 // CardsStatus is the `cards` section of Status: the cards mounted (or
 // being filled from a verified copy) and the fixity check.
 type CardsStatus struct {
@@ -15,7 +19,7 @@ type CardStatus struct {
 	Mount      string `json:"mount"`
 	Label      string `json:"label,omitempty"`
 	Key        string `json:"key,omitempty"`
-	Layout     string `json:"layout,omitempty"`
+	Layout     Layout `json:"layout,omitempty"`
 	State      string `json:"state"`
 	Message    string `json:"message,omitempty"`
 	Dest       string `json:"dest,omitempty"` // volume/folder
@@ -116,7 +120,7 @@ type Card struct {
 	Key          string          `json:"key"`
 	Identity     CardIdentity    `json:"identity"`
 	Label        string          `json:"label"`
-	Layout       string          `json:"layout"`
+	Layout       Layout          `json:"layout"`
 	Volume       string          `json:"volume"` // the primary copy (first verified destination)
 	Folder       string          `json:"folder"` // slash-separated, relative to the volume
 	Status       string          `json:"status"` // copying | partial | offloaded | failed
@@ -141,7 +145,7 @@ type CardIdentity struct {
 	Label       string `json:"label,omitempty"`
 	Device      string `json:"device,omitempty"`
 	FSType      string `json:"fstype,omitempty"`
-	Layout      string `json:"layout"`
+	Layout      Layout `json:"layout"`
 	Fingerprint string `json:"fingerprint"`
 }
 
@@ -155,7 +159,7 @@ type ClipsPage struct {
 type Clip struct {
 	ID         string      `json:"id"`
 	Name       string      `json:"name"`
-	Layout     string      `json:"layout"`
+	Layout     Layout      `json:"layout"`
 	CardLabel  string      `json:"card_label"`
 	CardKey    string      `json:"card_key"`
 	Volume     string      `json:"volume"`
@@ -241,7 +245,7 @@ type CardReport struct {
 	LabelB64     string          `json:"label_b64,omitempty"`
 	UUID         string          `json:"uuid,omitempty"`
 	FSType       string          `json:"fstype,omitempty"`
-	Layout       string          `json:"layout"`
+	Layout       Layout          `json:"layout"`
 	Camera       ReportCamera    `json:"camera"`
 	Status       string          `json:"status"`
 	SafeToFormat bool            `json:"safe_to_format"`

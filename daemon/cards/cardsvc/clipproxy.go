@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/transcode"
 )
@@ -322,13 +323,7 @@ func ClipProxyHandler(stateDir string) http.Handler {
 const EvClipProxyReady = "clip.proxy_ready"
 
 // ClipProxy is the state of a multi-part clip's whole-clip proxy.
-type ClipProxy struct {
-	Status string    `json:"status"` // ready | failed
-	Frames int64     `json:"frames,omitempty"`
-	Bytes  int64     `json:"bytes,omitempty"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
-}
+type ClipProxy = wire.ClipProxy
 
 type clipProxyConfig struct {
 	stateDir, ffmpeg, ffprobe, audioBitrate string

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/storage"
@@ -50,22 +51,7 @@ func (s *Service) destFormats(rec *Record, i int) []ascmhl.Format {
 }
 
 // DestState is one destination of a card (record and status).
-type DestState struct {
-	Volume string `json:"volume"`
-	Path   string `json:"path"` // folder, slash-separated, relative to the volume
-	// State: copying | verifying | verified | failed | pending (to be
-	// filled from the first verified copy).
-	State         string   `json:"state"`
-	BytesDone     int64    `json:"bytes_done"`     // written at the destination (copy progress)
-	BytesVerified int64    `json:"bytes_verified"` // re-read and matched
-	BytesTotal    int64    `json:"bytes_total"`
-	RateBps       float64  `json:"rate_bps"`              // bytes/s written, smoothed; 0 when idle
-	ETASeconds    float64  `json:"eta_seconds,omitempty"` // at that rate, until written and verified
-	Generation    string   `json:"generation,omitempty"`  // its ASC MHL generation once verified
-	Hashes        []string `json:"hashes,omitempty"`      // its ASC MHL hash formats (cards.destinations[].hashes, else cards.hashes)
-	FailedPath    string   `json:"failed_path,omitempty"`
-	Error         string   `json:"error,omitempty"`
-}
+type DestState = wire.DestState
 
 // rateMeter smooths a byte counter into bytes/s.
 type rateMeter struct {

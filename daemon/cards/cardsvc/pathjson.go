@@ -44,21 +44,3 @@ func (r Record) MarshalJSON() ([]byte, error) {
 func (r *Record) UnmarshalJSON(b []byte) error {
 	return storage.UnmarshalPaths(b, (*recordJSON)(r), (*recordJSON).paths)
 }
-
-type cardStatusJSON CardStatus
-
-func (c *cardStatusJSON) paths() []storage.PathField {
-	return []storage.PathField{{Key: "dest_b64", Path: &c.Dest}, {Key: "file_b64", Path: &c.File}, {Key: "failed_path_b64", Path: &c.FailedPath}}
-}
-
-// MarshalJSON writes the status with dest_b64, file_b64 and
-// failed_path_b64 when those paths are not UTF-8.
-func (c CardStatus) MarshalJSON() ([]byte, error) {
-	v := cardStatusJSON(c)
-	return storage.MarshalPaths(v, v.paths()...)
-}
-
-// UnmarshalJSON reads a status, its exact paths from the _b64 fields.
-func (c *CardStatus) UnmarshalJSON(b []byte) error {
-	return storage.UnmarshalPaths(b, (*cardStatusJSON)(c), (*cardStatusJSON).paths)
-}

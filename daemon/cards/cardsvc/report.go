@@ -43,6 +43,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/internal/safefs"
 	"github.com/ingestd/ingestd/storage"
@@ -83,29 +84,10 @@ func cardIDKey(id string) string           { return "cards/id/" + id }
 func reportDir(stateDir, id string) string { return filepath.Join(stateDir, "cards", id) }
 
 // ReportFile is one offloaded file with its hashes.
-type ReportFile struct {
-	Path   string            `json:"path"` // relative to the card root
-	Size   int64             `json:"size"`
-	BLAKE3 string            `json:"blake3"`
-	XXH128 string            `json:"xxh128"`
-	MHL    map[string]string `json:"mhl,omitempty"` // the ASC MHL hashes written (xxh64, md5, …)
-}
-
-// MarshalJSON adds path_b64 when the path is not UTF-8.
-func (f ReportFile) MarshalJSON() ([]byte, error) {
-	type plain ReportFile
-	return json.Marshal(struct {
-		plain
-		PathB64 string `json:"path_b64,omitempty"`
-	}{plain(f), storage.PathB64(f.Path)})
-}
+type ReportFile = wire.ReportFile
 
 // ReportCamera is what is known of the camera.
-type ReportCamera struct {
-	Make   string `json:"make,omitempty"`
-	Model  string `json:"model,omitempty"`
-	Serial string `json:"serial,omitempty"`
-}
+type ReportCamera = wire.ReportCamera
 
 // ReportClip is one clip of the card.
 type ReportClip struct {
@@ -130,25 +112,10 @@ type ReportClip struct {
 }
 
 // ReportPart is one file of a clip.
-type ReportPart struct {
-	Role    string `json:"role"`
-	Path    string `json:"path"` // relative to the card root
-	PathB64 string `json:"path_b64,omitempty"`
-	AssetID string `json:"asset_id"`
-}
+type ReportPart = wire.ReportPart
 
 // ReportDest is one destination and its verification.
-type ReportDest struct {
-	Volume        string   `json:"volume"`
-	Path          string   `json:"path"`
-	PathB64       string   `json:"path_b64,omitempty"`
-	State         string   `json:"state"`
-	Verified      bool     `json:"verified"`
-	BytesVerified int64    `json:"bytes_verified"`
-	Generation    string   `json:"generation,omitempty"`
-	Hashes        []string `json:"hashes,omitempty"` // the ASC MHL hash formats of its history
-	Error         string   `json:"error,omitempty"`
-}
+type ReportDest = wire.ReportDest
 
 // Report is GET /v1/cards/{id}/report.json.
 type Report struct {

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -90,12 +91,7 @@ type ClipPart struct {
 }
 
 // ClipCard is one card a clip's parts were offloaded from.
-type ClipCard struct {
-	Key       string    `json:"key"`
-	Label     string    `json:"label"`
-	Folder    string    `json:"folder"`
-	OffloadAt time.Time `json:"offload_at"`
-}
+type ClipCard = wire.ClipCard
 
 // ClipDoc is a clip as served at /v1/clips/{id} (state key "clips/<id>").
 type ClipDoc struct {
@@ -128,31 +124,7 @@ type pending struct {
 }
 
 // CardStatus is one present card in the status.
-type CardStatus struct {
-	Mount      string       `json:"mount"`
-	Label      string       `json:"label,omitempty"`
-	Key        string       `json:"key,omitempty"`
-	Layout     cards.Layout `json:"layout,omitempty"`
-	State      string       `json:"state"`
-	Message    string       `json:"message,omitempty"`
-	Dest       string       `json:"dest,omitempty"` // volume/folder
-	FilesDone  int          `json:"files_done"`
-	FilesTotal int          `json:"files_total"`
-	BytesDone  int64        `json:"bytes_done"`
-	BytesTotal int64        `json:"bytes_total"`
-	File       string       `json:"file,omitempty"`
-	FailedPath string       `json:"failed_path,omitempty"`
-	Reason     string       `json:"reason,omitempty"`
-	// Destinations with bytes done/total, rate and ETA; SafeToFormat as in
-	// the record.
-	Destinations []DestState `json:"destinations"`
-	SafeToFormat bool        `json:"safe_to_format"`
-	// Skipped are card entries not copied (symlinks, FIFOs, devices), at
-	// most MaxSkippedShown.
-	Skipped []cards.Skipped `json:"skipped,omitempty"`
-	// Manifests are the checksum manifests on the card, as checked (manifests.go).
-	Manifests []cards.ManifestCheck `json:"manifests,omitempty"`
-}
+type CardStatus = wire.CardStatus
 
 // MaxSkippedShown caps the skipped entries listed in the status and events.
 const MaxSkippedShown = 50
@@ -165,10 +137,7 @@ func capSkipped(s []cards.Skipped) []cards.Skipped {
 }
 
 // Status is the `cards` section of /v1/status.
-type Status struct {
-	Cards  []CardStatus `json:"cards"`
-	Fixity FixityStatus `json:"fixity"`
-}
+type Status = wire.CardsStatus
 
 // Volume is a configured volume root.
 type Volume struct {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 )
 
@@ -62,15 +63,7 @@ func xdcamEXSpans(card string, c cards.Clip) (map[string]int, []ClipSpan) {
 
 // ClipSpan is one span of a shot recorded over several clips, each span
 // a clip of its own on its card (P2).
-type ClipSpan struct {
-	Clip         string `json:"clip"` // the span's clip name, e.g. 0001AB, 709_0001_02
-	GlobalClipID string `json:"global_clip_id,omitempty"`
-	Card         string `json:"card"`                     // key of the card it was offloaded from
-	Offset       int64  `json:"offset_in_shot,omitempty"` // P2: edit units
-	Duration     int64  `json:"duration,omitempty"`       // P2: edit units
-	Next         string `json:"next_clip_id,omitempty"`
-	Span         int    `json:"span,omitempty"` // XDCAM EX: span number
-}
+type ClipSpan = wire.ClipSpan
 
 // spanInfo reads the CLIP XML of each span of a P2 clip: the spans, and a
 // map from each file of the clip to its span's OffsetInShot (a span's
