@@ -30,20 +30,40 @@ import (
 // before the advice lands. DONTNEED on private anonymous memory discards
 // it (zero pages: corruption); PAGEOUT never loses data (anonymous pages
 // are swapped out, or stay where there is no swap).
-const trimEvery = 500 * time.Millisecond
+const (
+	trimEvery = 500 * time.Millisecond
+	// trimCheck is how often runTrim looks at the process's resident
+	// file pages (/proc/self/statm: one small read), and trimAbove how many
+	// may be resident before it trims at once, between trimEvery ticks: a
+	// compaction at a million files reads and writes hundreds of MB of
+	// mapped tables within a second.
+	trimCheck = 50 * time.Millisecond
+	trimAbove = 48 << 20
+	// trimMinGap spaces trims when what stays resident is above trimAbove
+	// anyway (pages the kernel cannot take back).
+	trimMinGap = 200 * time.Millisecond
+)
 
 // trimAdvice is the madvise advice trimMapped gives.
 var trimAdvice = unix.MADV_PAGEOUT
 
-// runTrim runs trimMapped every trimEvery until the catalog closes.
+// runTrim runs trimMapped every trimEvery, and sooner when more than
+// trimAbove of file pages are resident, until the catalog closes.
 func (c *Catalog) runTrim() {
-	t := time.NewTicker(trimEvery)
+	t := time.NewTicker(trimCheck)
 	defer t.Stop()
+	last := time.Now()
+	statm := make([]byte, 128)
+	page := int64(os.Getpagesize())
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-t.C:
+		}
+		if since := time.Since(last); since < trimEvery &&
+			(since < trimMinGap || residentShared(statm)*page < trimAbove) {
+			continue
 		}
 		c.trimMu.Lock()
 		if c.trimOff {
@@ -53,7 +73,25 @@ func (c *Catalog) runTrim() {
 		_, _ = c.trimMapped()
 		c.trims.Add(1)
 		c.trimMu.Unlock()
+		last = time.Now()
 	}
+}
+
+// residentShared is the process's resident file-backed and shared pages
+// (the third field of /proc/self/statm; 0 when it cannot be read).
+func residentShared(buf []byte) int64 {
+	f, err := os.Open("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	n, _ := f.Read(buf)
+	f.Close()
+	fields := strings.Fields(string(buf[:max(n, 0)]))
+	if len(fields) < 3 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(fields[2], 10, 64)
+	return v
 }
 
 // trimMapped advises away the resident pages of every shared mapping of a
