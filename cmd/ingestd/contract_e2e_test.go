@@ -196,7 +196,7 @@ var (
 
 	ctLocationShape = ctObj("volume path path_b64? asset_id size mtime inode dev state seen removed? replaced_by? history[]?",
 		map[string]*ctShape{"history": ctObj("asset_id size mtime replaced", nil)})
-	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? analysis? locations[]", map[string]*ctShape{
+	ctAssetShape = ctObj("id size hashes first_seen kind? media? proxy? sync? origin? camera? analysis? locations[]", map[string]*ctShape{
 		"hashes": ctObj("blake3 xxh128", nil),
 		"media": ctObj("container? duration? timecode? drop_frame? reel? make? model? time_reference? streams[]?", map[string]*ctShape{
 			"streams": ctObj("index type codec? codec_tag? profile? width? height? sar? dar? frame_rate? vfr? frames? "+
@@ -206,6 +206,7 @@ var (
 		"proxy":  ctObj("status profile? lane? width? height? frames? bytes? error? outputs[]? at?", nil),
 		"sync":   ctObj("status at? error?", nil),
 		"origin": ctObj("card_label? card_layout? offload_at?", nil),
+		"camera": ctObj("source manufacturer? model? serial? creation_date? start_timecode? drop_frame? timecode_fps? capture_fps? video_codec? clip_name? global_clip_id?", nil),
 		"analysis": ctObj("status verdict? checks[]? shots? error? outputs[]? loudness? at?", map[string]*ctShape{
 			"checks":   ctObj("rule verdict reason", nil),
 			"loudness": ctObj("integrated_lufs range_lu true_peak_dbtp sample_peak_dbfs clipped_samples", nil),
