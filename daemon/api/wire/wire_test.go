@@ -50,41 +50,57 @@ func documents() map[string]any {
 				ClipName: "0001CD", GlobalClipID: "060A2B34"},
 			Analysis: &storage.AnalysisInfo{Status: "ready", Verdict: "warn", Shots: 3, Outputs: []string{"analysis.json", "shots.jpg"},
 				Checks:   []storage.Check{{Rule: "max_black_seconds", Verdict: "warn", Reason: "2.0 s of black at 0:00"}},
-				Loudness: &storage.Loudness{Integrated: -23.1, Range: 5.2, TruePeak: -1.5, SamplePeak: -2.0, ClippedSamples: 0}, At: t1},
+				Loudness: &storage.Loudness{Integrated: -23.1, Range: 5.2, TruePeak: -1.5, SamplePeak: -2.0, ClippedSamples: 12}, At: t1},
 			Proxy:  &storage.ProxyInfo{Status: "ready", Profile: "h264-540p", Lane: "cpu", Width: 960, Height: 540, Frames: 50, Bytes: 81234, Outputs: []string{"proxy.mp4", "poster.jpg"}, At: t1},
 			Sync:   &storage.SyncInfo{Status: "synced", At: t1},
 			Origin: &storage.OriginInfo{CardLabel: "A001", CardLayout: "panasonic_p2", OffloadAt: t0}},
 		Locations: []Location{
-			{Volume: "nas", Path: "clips/a.mov", AssetID: id64, Size: 252985, MTime: t0, Inode: 42, Dev: 2049, State: storage.LocPresent, Seen: t0},
+			{Volume: "nas", Path: "clips/a.mov", AssetID: id64, Size: 252985, MTime: t0, Inode: 42, Dev: 2049, State: storage.LocPresent, Seen: t0,
+				History: []storage.Version{{AssetID: strings.Repeat("cd", 32), Size: 1000, MTime: t0.Add(-time.Hour), Replaced: t0}}},
 			{Volume: "nas", Path: "old/\xff.mov", AssetID: id64, Size: 252985, MTime: t0, Inode: 43, Dev: 2049, State: storage.LocRemoved, Seen: t0,
 				Removed: t1, ReplacedBy: strings.Repeat("ef", 32)},
 		},
 	}
+	failedDest := DestState{Volume: "shuttle", Path: "2026-11-30/A001", State: DestFailed, BytesDone: 100, BytesTotal: 911000,
+		FailedPath: "CONTENTS/VIDEO/0001CD.MXF", Error: "write: no space left on device"}
 	dest := DestState{Volume: "raid", Path: "2026-11-30/A001", State: DestCopying, BytesDone: 400000, BytesVerified: 300000, BytesTotal: 911000,
 		RateBps: 52428800, ETASeconds: 0.013, Generation: "0001_A001_2026-11-30_040506Z.mhl", Hashes: []string{"xxh128"}}
 	manifest := ManifestCheck{File: "A001.md5", Format: "md5", Checked: 3, Matched: 2,
 		Mismatches: []ManifestMismatch{{Path: "CONTENTS/VIDEO/0002CD.MXF", Reason: "md5 differs"}}}
+	manifests := []ManifestCheck{manifest, {File: "A001.xxhash", Format: "xxh64", OK: true, Checked: 3, Matched: 3},
+		{File: "B.md5", Format: "md5", Error: "read B.md5: permission denied"}}
 	skipped := Skipped{Path: "CONTENTS/fifo", Reason: "named pipe (FIFO) on the card: not read, not copied"}
 	card := Card{ID: id32, Key: "uuid:be63b1ea/b7e2", Identity: CardIdentity{UUID: "be63b1ea", Label: "A001", Device: "/dev/sdb1", FSType: "exfat",
 		Layout: "panasonic_p2", Fingerprint: "b7e2"}, Label: "A001", Layout: "panasonic_p2", Volume: "raid", Folder: "2026-11-30/A\xff01",
-		Status: "partial", Destinations: []DestState{dest}, SafeToFormat: false, SafeAt: &t1, Files: 10, Bytes: 911000,
+		Status: "partial", Destinations: []DestState{dest, failedDest}, SafeToFormat: false, SafeAt: &t1, Files: 10, Bytes: 911000,
 		Generation: "0001_A001_2026-11-30_040506Z.mhl", FailedPath: "CONTENTS/\xfe.MXF", Reason: "read error", Started: t0, Finished: t1,
-		Clips: []string{id32}, Skipped: []Skipped{skipped}, Manifests: []ManifestCheck{manifest}}
+		Clips: []string{id32}, Skipped: []Skipped{skipped}, Manifests: manifests}
 	clip := Clip{ID: id32, Name: "0001CD", Layout: "panasonic_p2", CardLabel: "A001", CardKey: card.Key, Volume: "raid", Folder: "2026-11-30/A001",
 		OffloadAt: t0, Parts: []ClipPart{{Role: "video", Path: "2026-11-30/A001/CONTENTS/VIDEO/0001CD.MXF", AssetID: id64, Card: card.Key, Offset: 250, Span: 2},
 			{Role: "sidecar", Path: "2026-11-30/A001/CONTENTS/CLIP/\xff.XML", AssetID: id64}},
 		Cards:      []ClipCard{{Key: card.Key, Label: "A001", Folder: "2026-11-30/A001", OffloadAt: t0}},
-		Spans:      []ClipSpan{{Clip: "0001CD", GlobalClipID: "060A2B34", Card: card.Key, Offset: 0, Duration: 250, Next: "060A2B35", Span: 1}},
+		Spans:      []ClipSpan{{Clip: "0001CD", GlobalClipID: "060A2B34", Card: card.Key, Offset: 250, Duration: 250, Next: "060A2B35", Span: 1}},
 		Incomplete: true,
 		Meta: &CameraMeta{Source: "p2_clip", Manufacturer: "Panasonic", Model: "AJ-PX800G", Serial: "D1TA00123", CreationDate: t0,
-			StartTimecode: "10:00:00:00", TimecodeFPS: "25", Duration: 50, EditUnit: "1/25", CaptureFPS: "25", VideoCodec: "AVC-Intra",
+			StartTimecode: "10:00:00:00", DropFrame: true, TimecodeFPS: "25", Duration: 50, EditUnit: "1/25", CaptureFPS: "25", VideoCodec: "AVC-Intra",
 			ClipName: "0001CD", GlobalClipID: "060A2B34", GlobalShotID: "060A2B30", OffsetInShot: 250, PrevClipID: "060A2B33", NextClipID: "060A2B35",
 			VideoFiles: []string{"0001CD.MXF"}, AudioFiles: []string{"0001CD00.MXF"}},
 		Proxy: &ClipProxy{Status: "ready", Frames: 50, Bytes: 123456, At: t1}}
+	failedAsset := asset
+	failedAsset.Proxy = &storage.ProxyInfo{Status: "failed", Error: "ffmpeg: exit status 1", At: t1}
+	failedAsset.Sync = &storage.SyncInfo{Status: "failed", Error: "s3: access denied", At: t1}
+	failedAsset.Analysis = &storage.AnalysisInfo{Status: "failed", Error: "analysis timed out after 2h0m0s", At: t1}
+	safeCard := card
+	safeCard.Status, safeCard.SafeToFormat, safeCard.Destinations, safeCard.FailedPath, safeCard.Reason = "offloaded", true, []DestState{dest}, "", ""
+	failedClip := clip
+	failedClip.Proxy = &ClipProxy{Status: "failed", Error: "ffmpeg: exit status 1", At: t1}
 	cam := ReportCamera{Make: "Panasonic", Model: "AJ-PX800G", Serial: "D1TA00123"}
 	return map[string]any{
 		"error":  Error{Error: "limit must be a positive integer", Param: "limit"},
 		"health": Health{Status: "ok"},
+		"status_no_ffmpeg": Status{Version: "1.2.3", ApplianceID: "edge-01", CatalogID: id32, Started: t0, Ready: true, Volumes: []VolumeStatus{},
+			Proxy: &ProxyStatus{TranscodeStatus: TranscodeStatus{Lanes: []LaneStatus{}, Running: []JobStatus{}, Done: map[string]int{}},
+				Error: "transcode: ffprobe: exec: \"ffprobe\": executable file not found in $PATH"}},
 		"status_minimal": Status{Version: "1.2.3", ApplianceID: "edge-01", CatalogID: id32, Started: t0, Ready: false,
 			Volumes: []VolumeStatus{}, Catalog: CatalogStatus{LastSeq: 0}},
 		"status": Status{Version: "1.2.3", ApplianceID: "edge-01", CatalogID: id32, Started: t0, Ready: true,
@@ -96,8 +112,8 @@ func documents() map[string]any {
 			Ingest:  IngestStats{FilesSeen: 10, FilesHashed: 9, BytesHashed: 1 << 20},
 			Catalog: CatalogStatus{LastSeq: 4242, LSMBytes: 1 << 20, VlogBytes: 2 << 20},
 			Proxy: &ProxyStatus{TranscodeStatus: TranscodeStatus{Enabled: true, Detected: true,
-				Capabilities: Capabilities{GPUMode: "auto", CUDA: true, NVDEC: map[string]bool{"h264": true}, ScaleCUDA: true, NVENC: false, VAAPI: "/dev/dri/renderD128",
-					QSV: false, LibX264: true, Errors: map[string]string{"nvenc": "no NVENC on this GPU"}},
+				Capabilities: Capabilities{GPUMode: "auto", CUDA: true, NVDEC: map[string]bool{"h264": true}, ScaleCUDA: true, NVENC: true, VAAPI: "/dev/dri/renderD128",
+					QSV: true, LibX264: true, Errors: map[string]string{"nvenc": "no NVENC on this GPU"}},
 				Lanes: []LaneStatus{{Name: "cpu", Slots: 1, Queued: 3, Running: 1}}, Queued: 3,
 				Running: []JobStatus{{AssetID: id64, Lane: "cpu", Encoder: "libx264", Started: t0, OutTimeUS: 41000000, DurationUS: 120000000, Frame: 1025, Speed: 3.1}},
 				Done:    map[string]int{"ready": 120, "failed": 2}, DoneByLane: map[string]map[string]int{"cpu": {"ready": 120, "failed": 2}}},
@@ -114,9 +130,11 @@ func documents() map[string]any {
 			Cards: &CardsStatus{Cards: []CardStatus{{Mount: "/media/A001", Label: "A001", Key: card.Key, Layout: "panasonic_p2", State: "copying",
 				Message: "copying: NOT safe to eject", Dest: "raid/2026-11-30/A\xff01", FilesDone: 6, FilesTotal: 10, BytesDone: 400000, BytesTotal: 911000,
 				File: "CONTENTS/\xfe.MXF", FailedPath: "CONTENTS/\xfd.MXF", Reason: "read error", Destinations: []DestState{dest}, SafeToFormat: false,
-				Skipped: []Skipped{skipped}, Manifests: []ManifestCheck{manifest}}},
+				Skipped: []Skipped{skipped}, Manifests: manifests},
+				{Mount: "/media/B002", Label: "B002", Key: "uuid:c0ffee/b002", Layout: "gopro", State: "offloaded", Message: "offloaded: safe to eject",
+					FilesDone: 2, FilesTotal: 2, BytesDone: 10, BytesTotal: 10, Destinations: []DestState{}, SafeToFormat: true}},
 				Fixity: FixityStatus{Running: true, Trigger: "schedule", FilesDone: 3, FilesTotal: 42, BytesDone: 1000, BytesTotal: 42000,
-					LastStart: t0, LastEnd: t1, LastFiles: 42, LastCorrupt: 1, LastMissing: 0, NextRun: t1.Add(24 * time.Hour)}},
+					LastStart: t0, LastEnd: t1, LastFiles: 42, LastCorrupt: 1, LastMissing: 1, NextRun: t1.Add(24 * time.Hour)}},
 			Disk: &DiskStatus{MinFree: "5%", Low: true, Paths: []DiskPath{
 				{Name: "state_dir", Path: "/var/lib/ingestd", FreeBytes: 1 << 30, TotalBytes: 100 << 30, MinFreeBytes: 5 << 30, Low: true},
 				{Name: "volume:nas", Path: "/srv/nas", Error: "no answer within 5s (hung mount?)"}},
@@ -127,32 +145,37 @@ func documents() map[string]any {
 				Enrichers: []EnricherStatus{{Name: "transcript", Ready: 118, Failed: 2, LastError: "timed out after 30m0s", LastErrorAsset: id64, LastErrorAt: &t1}}},
 		},
 		"asset":       asset,
-		"assets_page": AssetsPage{Assets: []Asset{asset}, Next: id64, Scanned: &scanned},
+		"assets_page": AssetsPage{Assets: []Asset{asset, failedAsset}, Next: id64, Scanned: &scanned},
 		"feed": Feed{Events: []Event{
 			{Seq: 41, Type: storage.EvLocationAdded, AssetID: id64, Volume: "nas", Path: "clips/\xff.mov", Time: t0},
 			{Seq: 42, Type: storage.EvVolumeOffline, Volume: "usb", Time: t1, Detail: "marker missing"},
 		}, Next: 42},
-		"cards_page": CardsPage{Cards: []Card{card}},
+		"cards_page": CardsPage{Cards: []Card{card, safeCard}},
 		"clip":       clip,
-		"clips_page": ClipsPage{Clips: []Clip{clip}, Next: id32},
+		"clips_page": ClipsPage{Clips: []Clip{clip, failedClip}, Next: id32},
 		"card_report": CardReport{Version: 1, ID: id32, Key: card.Key, Label: "A\xff01", LabelB64: storage.PathB64("A\xff01"), UUID: "be63b1ea",
 			FSType: "exfat", Layout: "panasonic_p2", Camera: cam, Status: "offloaded", SafeToFormat: true, SafeAt: &t1, Started: t0, Finished: t1,
 			Seconds: 41.2, Files: 10, Bytes: 1048576000, MBps: 25.45, HashFormats: []string{"blake3", "xxh128", "md5"},
 			Destinations: []ReportDest{{Volume: "raid", Path: "2026-11-30/A\xff01", PathB64: storage.PathB64("2026-11-30/A\xff01"), State: "verified",
-				Verified: true, BytesVerified: 1048576000, Generation: "0001_A001_2026-11-30_040506Z.mhl", Hashes: []string{"xxh128"}, Error: ""}},
+				Verified: true, BytesVerified: 1048576000, Generation: "0001_A001_2026-11-30_040506Z.mhl", Hashes: []string{"xxh128"}, Error: ""},
+				{Volume: "shuttle", Path: "2026-11-30/A001", State: "failed", Error: "write: no space left on device"}},
 			Clips: []ReportClip{{ID: id32, Name: "0001CD", Duration: 2, FrameRate: "25/1", FPS: 25, Frames: 50, TCIn: "10:00:00:00", TCOut: "10:00:02:00",
 				DropFrame: false, Codec: "dnxhd", Width: 1920, Height: 1080, Camera: &cam,
 				Parts:  []ReportPart{{Role: "video", Path: "CONTENTS/VIDEO/0001CD.MXF", AssetID: id64}},
-				Poster: true, Proxy: "ready"}},
+				Poster: true, Proxy: "ready"},
+				{ID: strings.Repeat("ef", 16), Name: "0002\xffCD", NameB64: storage.PathB64("0002\xffCD"), TCIn: "10:00:00;00", DropFrame: true,
+					Parts: []ReportPart{{Role: "video", Path: "CONTENTS/VIDEO/0002\xffCD.MXF", PathB64: storage.PathB64("CONTENTS/VIDEO/0002\xffCD.MXF"), AssetID: id64}}}},
 			FileList: []ReportFile{{Path: "CONTENTS/VIDEO/\xff.MXF", Size: 252985, BLAKE3: id64, XXH128: strings.Repeat("12", 16),
 				MHL: map[string]string{"md5": strings.Repeat("34", 16)}}},
-			Skipped: []Skipped{skipped}, Manifests: []ManifestCheck{manifest}, Warnings: []string{"clip 0002CD: not probed yet"}},
+			Skipped: []Skipped{skipped}, Manifests: manifests, Warnings: []string{"clip 0002CD: not probed yet"}},
 		"verify_lines": []VerifyLine{
 			{Type: "start", Volume: "nas", Files: 3, Bytes: 3000},
 			{Type: "progress", Volume: "nas", Path: "clips/a.mov", Files: 3, Bytes: 3000, FilesDone: 1, BytesDone: 1000},
 			{Type: "corrupt", Volume: "nas", Path: "clips/\xff.mov", AssetID: id64, Got: strings.Repeat("ef", 32)},
 			{Type: "missing", Volume: "nas", Path: "clips/c.mov", Detail: "replaced by a fifo (not a regular file; not read)"},
-			{Type: "done", Volume: "nas", Files: 3, Bytes: 3000, FilesDone: 3, BytesDone: 3000, OK: 1, Corrupt: 1, Missing: 1, Changed: 0, Errors: 0},
+			{Type: "error", Volume: "nas", Path: "clips/d.mov", Detail: "read clips/d.mov: input/output error"},
+			{Type: "changed", Volume: "nas", Path: "clips/e.mov", Detail: "size 10 -> 12"},
+			{Type: "done", Volume: "nas", Files: 5, Bytes: 5000, FilesDone: 5, BytesDone: 5000, OK: 1, Corrupt: 1, Missing: 1, Changed: 1, Errors: 1},
 		},
 	}
 }
@@ -300,6 +323,57 @@ func TestLeaf(t *testing.T) {
 				if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
 					t.Errorf("%s imports %s: package wire (and storage) import only the standard library", f, p)
 				}
+			}
+		}
+	}
+}
+
+// TestValuesSetEveryField: across the documents above, every field of
+// every struct type they hold is set (non-zero) at least once, so each
+// field is in some golden file and a new field fails TestGolden until a
+// value and the golden (and docs/api.md, TestDocumented) show it.
+func TestValuesSetEveryField(t *testing.T) {
+	seen := map[reflect.Type]map[int]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice, reflect.Array:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k))
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(time.Time{}) {
+				return
+			}
+			if seen[v.Type()] == nil {
+				seen[v.Type()] = map[int]bool{}
+			}
+			for i := 0; i < v.NumField(); i++ {
+				if !v.Type().Field(i).IsExported() {
+					continue
+				}
+				if !v.Field(i).IsZero() {
+					seen[v.Type()][i] = true
+				}
+				walk(v.Field(i))
+			}
+		}
+	}
+	for _, doc := range documents() {
+		walk(reflect.ValueOf(doc))
+	}
+	for typ, set := range seen {
+		for i := 0; i < typ.NumField(); i++ {
+			if f := typ.Field(i); f.IsExported() && !set[i] {
+				t.Errorf("%s.%s is never set in the documents of this test: give it a value so the goldens show it", typ, f.Name)
 			}
 		}
 	}
