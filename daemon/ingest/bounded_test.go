@@ -38,7 +38,8 @@ func TestWalkPendingBounded(t *testing.T) {
 	if files, _ := h.p.vols["v"].index.stats(); files >= dirs*perDir {
 		t.Errorf("Ready only after all %d files were cataloged: the throttled first walk held it", files)
 	}
-	testutil.WaitFor(t, waitLong, "every file cataloged", func() bool {
+	// 20,000 files: allow for -race on a loaded machine.
+	testutil.WaitFor(t, 4*waitLong, "every file cataloged", func() bool {
 		files, _ := h.p.vols["v"].index.stats()
 		return files == dirs*perDir
 	})
