@@ -26,10 +26,14 @@ type Camera struct {
 
 // FillMedia copies the camera's facts into m where the probe left them
 // empty (make, model, start timecode with its drop-frame flag, reel) and
-// returns m. A nil camera or nil m changes nothing.
+// returns m; with no m (a probe that failed) it returns a Media holding
+// only those facts. A nil camera changes nothing.
 func (c *Camera) FillMedia(m *Media) *Media {
-	if c == nil || m == nil {
+	if c == nil {
 		return m
+	}
+	if m == nil {
+		m = &Media{}
 	}
 	if m.Make == "" {
 		m.Make = c.Manufacturer

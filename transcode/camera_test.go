@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -60,4 +61,48 @@ func TestProbeAndProxyKeepCameraFacts(t *testing.T) {
 		t.Fatalf("proxy %+v", d.Proxy)
 	}
 	check("after the proxy")
+}
+
+// A master ffprobe cannot read (random bytes from a camera card) fails its
+// probe; its media still carries the camera's facts.
+func TestFailedProbeKeepsCameraFacts(t *testing.T) {
+	tools := needFFmpeg(t)
+	dir := t.TempDir()
+	tools.Volumes = map[string]string{"card": dir}
+	junk := make([]byte, 64<<10)
+	for i := range junk {
+		junk[i] = byte(i*131 + i>>7)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "C0002.MP4"), junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat := catalogtest.Open(t, filepath.Join(t.TempDir(), "catalog"))
+	id := catalogFile(t, cat, "card", dir, "C0002.MP4")
+	cam := storage.Camera{Source: "sony_nrt", Manufacturer: "Sony", Model: "ILME-FX3", StartTimecode: "01:00:00:00", ClipName: "C0002"}
+	if _, err := cat.UpdateAsset(id, storage.EvAssetUpdated, "card origin", func(a *storage.Asset) error {
+		c := cam
+		a.Camera = &c
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{GPU: GPUOff}, tools, t.TempDir(), cat, testutil.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.consider(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	d, err := cat.Asset(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Proxy == nil || d.Proxy.Status == StatusReady || d.Proxy.Status == StatusQueued {
+		t.Fatalf("proxy of an unreadable master: %+v", d.Proxy)
+	}
+	if d.Media == nil || d.Media.Make != "Sony" || d.Media.Model != "ILME-FX3" || d.Media.Timecode != "01:00:00:00" || d.Media.Reel != "C0002" {
+		t.Fatalf("media after a failed probe %+v (camera %+v, kind %q, proxy %+v), want the camera's facts", d.Media, d.Camera, d.Kind, d.Proxy)
+	}
 }

@@ -281,6 +281,22 @@ func TestCardsEndToEnd(t *testing.T) {
 		if d.Origin.CardLayout != "sony_xavc" || d.Media.Make != "Sony" || d.Media.Model != "ILME-FX3" || d.Media.Timecode == "" {
 			t.Errorf("C0001.MP4: origin %+v media %+v", d.Origin, d.Media)
 		}
+		// The camera field is the card service's, set once: after transcode
+		// has probed (and failed on) the clip, media still has the camera's
+		// facts and there was one `card origin` update, not one per probe.
+		d = e.waitAsset(c1, "probed", func(d storage.AssetDoc) bool { return d.Kind != "" && d.Proxy != nil && d.Proxy.Status != "queued" })
+		if d.Camera == nil || d.Camera.Source != "sony_nrt" || d.Camera.Model != "ILME-FX3" || d.Media == nil || d.Media.Make != "Sony" {
+			t.Errorf("C0001.MP4 after its probe: camera %+v media %+v", d.Camera, d.Media)
+		}
+		n := 0
+		for _, ev := range e.feedAll() {
+			if ev.AssetID == c1 && ev.Type == storage.EvAssetUpdated && ev.Detail == "card origin" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("C0001.MP4: %d 'card origin' asset.updated events, want 1", n)
+		}
 	})
 	e.step(t, "re-inserted card: not offloaded twice", func(t *testing.T) {
 		// Re-inserted card: recognised, not offloaded twice.

@@ -78,7 +78,7 @@ func appendLocation(b []byte, l *storage.Location) ([]byte, bool) {
 }
 
 func appendAsset(b []byte, a *storage.Asset) ([]byte, bool) {
-	if a.Kind != "" || a.Media != nil || a.Proxy != nil || a.Sync != nil || a.Origin != nil {
+	if a.Kind != "" || a.Media != nil || a.Proxy != nil || a.Sync != nil || a.Origin != nil || a.Camera != nil {
 		return nil, false
 	}
 	ok := true
