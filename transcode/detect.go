@@ -10,21 +10,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // Capabilities is what the trial runs found working. Each trial runs on its
 // own, so one broken feature does not hide the others.
-type Capabilities struct {
-	GPUMode   string            `json:"gpu_mode"`         // auto | off | require, as configured
-	CUDA      bool              `json:"cuda"`             // a CUDA device could be opened by FFmpeg
-	NVDEC     map[string]bool   `json:"nvdec,omitempty"`  // codec (h264, hevc, hevc10, mpeg2video, …) -> decodes on the GPU
-	ScaleCUDA bool              `json:"scale_cuda"`       // scale_cuda works
-	NVENC     bool              `json:"nvenc"`            // h264_nvenc encodes
-	VAAPI     string            `json:"vaapi,omitempty"`  // render node where h264_vaapi encodes
-	QSV       bool              `json:"qsv"`              // h264_qsv encodes
-	LibX264   bool              `json:"libx264"`          // the CPU encoder is present
-	Errors    map[string]string `json:"errors,omitempty"` // trial -> why it failed (short)
-}
+type Capabilities wire.Capabilities // the fields of the served document, with the stage's methods
 
 // GPU reports whether the NVIDIA pipeline (NVDEC + scale_cuda) is usable.
 func (c Capabilities) GPU() bool {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // Mount is one line of /proc/self/mountinfo.
@@ -108,14 +110,7 @@ func MountFor(mounts []Mount, p string) (Mount, bool) {
 // Identity says which card a mount is, so that a re-inserted card is
 // recognised. UUID and Label come from the filesystem when it has them;
 // Fingerprint is always computed from the card's content.
-type Identity struct {
-	UUID        string `json:"uuid,omitempty"`
-	Label       string `json:"label,omitempty"`
-	Device      string `json:"device,omitempty"`
-	FSType      string `json:"fstype,omitempty"`
-	Layout      Layout `json:"layout"`
-	Fingerprint string `json:"fingerprint"`
-}
+type Identity wire.CardIdentity // the fields of the served document, with the methods below
 
 // Key is the card's identity for "seen before": the filesystem UUID with
 // the content fingerprint (a re-formatted or re-used card with the same

@@ -8,32 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 )
 
 // CameraMeta is what a camera wrote about a clip in its sidecar XML.
-type CameraMeta struct {
-	Source        string    `json:"source"` // sony_nrt | p2_clip | canon_xml | xml
-	Manufacturer  string    `json:"manufacturer,omitempty"`
-	Model         string    `json:"model,omitempty"`
-	Serial        string    `json:"serial,omitempty"`
-	CreationDate  time.Time `json:"creation_date,omitempty"`
-	StartTimecode string    `json:"start_timecode,omitempty"` // HH:MM:SS:FF, ';' before FF when drop-frame
-	DropFrame     bool      `json:"drop_frame,omitempty"`
-	TimecodeFPS   string    `json:"timecode_fps,omitempty"`
-	Duration      int64     `json:"duration,omitempty"`  // in edit units (frames)
-	EditUnit      string    `json:"edit_unit,omitempty"` // e.g. 1001/30000
-	CaptureFPS    string    `json:"capture_fps,omitempty"`
-	VideoCodec    string    `json:"video_codec,omitempty"`
-	ClipName      string    `json:"clip_name,omitempty"`
-	GlobalClipID  string    `json:"global_clip_id,omitempty"`
-	GlobalShotID  string    `json:"global_shot_id,omitempty"` // P2: clips of one shot spanned over files/cards
-	OffsetInShot  int64     `json:"offset_in_shot,omitempty"`
-	PrevClipID    string    `json:"prev_clip_id,omitempty"` // P2: GlobalClipID of the shot's previous span
-	NextClipID    string    `json:"next_clip_id,omitempty"` // P2: GlobalClipID of the shot's next span
-	VideoFiles    []string  `json:"video_files,omitempty"`  // P2: essence file names from the clip XML
-	AudioFiles    []string  `json:"audio_files,omitempty"`
-}
+type CameraMeta wire.CameraMeta // the fields of the served document (a clip's meta), with the methods below
 
 // Record is the asset's camera field for these sidecar facts.
 func (m *CameraMeta) Record() *storage.Camera {

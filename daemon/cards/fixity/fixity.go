@@ -36,23 +36,7 @@ import (
 )
 
 // Line is one JSON line of POST /v1/verify.
-type Line struct {
-	Type      string `json:"type"` // start | progress | corrupt | missing | changed | error | done
-	Volume    string `json:"volume,omitempty"`
-	Path      string `json:"path,omitempty"`
-	AssetID   string `json:"asset_id,omitempty"` // the cataloged content (corrupt)
-	Got       string `json:"got,omitempty"`      // BLAKE3 read now (corrupt)
-	Detail    string `json:"detail,omitempty"`
-	Files     int    `json:"files,omitempty"` // start, progress, done: files to check
-	Bytes     int64  `json:"bytes,omitempty"`
-	FilesDone int    `json:"files_done,omitempty"`
-	BytesDone int64  `json:"bytes_done,omitempty"`
-	OK        int    `json:"ok,omitempty"` // done: counts
-	Corrupt   int    `json:"corrupt,omitempty"`
-	Missing   int    `json:"missing,omitempty"`
-	Changed   int    `json:"changed,omitempty"`
-	Errors    int    `json:"errors,omitempty"`
-}
+type Line = wire.VerifyLine
 
 // Status is the fixity part of the cards status section (the API's typed
 // document, package daemon/api/wire).
