@@ -175,7 +175,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		}
 		log.Info("resuming card offload", "label", label, "dest", rec.Volume+"/"+rec.Folder, "last_failure", rec.Reason)
 	case errors.Is(err, storage.ErrNotFound):
-		rec = Record{Key: key, Identity: id, Label: label, Layout: id.Layout}
+		rec = Record{Key: key, Identity: wire.CardIdentity(id), Label: label, Layout: id.Layout}
 		now := time.Now()
 		for _, d := range s.dests {
 			folder, derr := cards.DestPath(d.tmpl, id, now)

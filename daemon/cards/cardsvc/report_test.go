@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 	"github.com/ingestd/ingestd/storage"
@@ -28,7 +29,7 @@ import (
 func reportRecord(label, key string) Record {
 	t0 := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	safe := t0.Add(3 * time.Second)
-	return Record{Key: key, Label: label, Layout: cards.LayoutGoPro, Identity: cards.Identity{UUID: "1234-ABCD", FSType: "exfat"},
+	return Record{Key: key, Label: label, Layout: cards.LayoutGoPro, Identity: wire.CardIdentity{UUID: "1234-ABCD", FSType: "exfat"},
 		Volume: "raid", Folder: "2026-11-23/" + label, Status: StateOffloaded, SafeToFormat: true, SafeAt: &safe,
 		Started: t0, Finished: t0.Add(2 * time.Second), Files: 2, Bytes: 20_000_000,
 		Destinations: []DestState{{Volume: "raid", Path: "2026-11-23/" + label, State: cards.DestVerified, BytesVerified: 20_000_000, Generation: "0001_x.mhl"},

@@ -47,48 +47,10 @@ const (
 )
 
 // Record is what the catalog keeps about a card (state key "cards/<key>").
-type Record struct {
-	// ID is CardID(Key), the card's id in URLs (set when listed).
-	ID       string         `json:"id,omitempty"`
-	Key      string         `json:"key"`
-	Identity cards.Identity `json:"identity"`
-	Label    string         `json:"label"`
-	Layout   cards.Layout   `json:"layout"`
-	Volume   string         `json:"volume"` // the primary copy (first verified destination)
-	Folder   string         `json:"folder"` // slash-separated, relative to the volume
-	Status   string         `json:"status"` // copying (in progress or crashed) | partial | offloaded | failed
-	// Destinations: every configured destination of the card and where it
-	// stands; SafeToFormat only once all are verified, their MHLs written
-	// and synced and this record is durable.
-	Destinations []DestState `json:"destinations"`
-	SafeToFormat bool        `json:"safe_to_format"`
-	SafeAt       *time.Time  `json:"safe_at,omitempty"`
-	Files        int         `json:"files"`
-	Bytes        int64       `json:"bytes"`
-	Generation   string      `json:"generation,omitempty"`
-	FailedPath   string      `json:"failed_path,omitempty"`
-	Reason       string      `json:"reason,omitempty"`
-	Started      time.Time   `json:"started"`
-	Finished     time.Time   `json:"finished"`
-	Clips        []string    `json:"clips,omitempty"`
-	// Skipped are card entries not copied (symlinks, FIFOs, devices).
-	Skipped []cards.Skipped `json:"skipped,omitempty"`
-	// Manifests are the checksum manifests on the card, as checked (manifests.go).
-	Manifests []cards.ManifestCheck `json:"manifests,omitempty"`
-}
+type Record = wire.Card
 
 // ClipPart is one file of a clip.
-type ClipPart struct {
-	Role    string `json:"role"` // video | audio | sidecar
-	Path    string `json:"path"` // relative to the volume
-	AssetID string `json:"asset_id"`
-	Card    string `json:"card,omitempty"` // key of the card it was offloaded from
-	// Offset is where the part's span starts in its shot, in edit units
-	// (P2 OffsetInShot); 0 for clips that are not spanned shots.
-	Offset int64 `json:"offset_in_shot,omitempty"`
-	// Span is the XDCAM EX span number of the part (709_0001_02: 2).
-	Span int `json:"span,omitempty"`
-}
+type ClipPart = wire.ClipPart
 
 // ClipCard is one card a clip's parts were offloaded from.
 type ClipCard = wire.ClipCard
