@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/testenv"
-	"github.com/ingestd/ingestd/transcode"
 	gen "github.com/ingestd/ingestd/testdata/analysis"
+	"github.com/ingestd/ingestd/transcode"
 )
 
 // TestAnalysisBenchMemory (bench/analysis.sh, INGESTD_BENCH_ANALYSIS=1)
