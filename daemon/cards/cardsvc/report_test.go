@@ -96,7 +96,7 @@ func TestReportBuild(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := reportRecord(tc.label, "uuid:1234-ABCD/ff00")
-			clip := ClipDoc{ID: clipID(rec.Key, tc.clip), Name: tc.clip, Meta: tc.clipMeta,
+			clip := ClipDoc{ID: clipID(rec.Key, tc.clip), Name: tc.clip, Meta: (*wire.CameraMeta)(tc.clipMeta),
 				Parts: []ClipPart{{Role: "video", Path: rec.Folder + "/DCIM/100GOPRO/" + tc.clip + ".MP4", AssetID: tc.asset}}}
 			r := buildReport(rec, tc.files, []ClipDoc{clip}, asset, stateDir)
 			if r.Label != tc.label || r.UUID != "1234-ABCD" || len(r.Clips) != 1 || len(r.Destinations) != 2 {

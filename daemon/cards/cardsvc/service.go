@@ -56,27 +56,7 @@ type ClipPart = wire.ClipPart
 type ClipCard = wire.ClipCard
 
 // ClipDoc is a clip as served at /v1/clips/{id} (state key "clips/<id>").
-type ClipDoc struct {
-	ID        string       `json:"id"`
-	Name      string       `json:"name"`
-	Layout    cards.Layout `json:"layout"`
-	CardLabel string       `json:"card_label"`
-	CardKey   string       `json:"card_key"`
-	Volume    string       `json:"volume"`
-	Folder    string       `json:"folder"`
-	OffloadAt time.Time    `json:"offload_at"`
-	Parts     []ClipPart   `json:"parts"`
-	// Cards lists every card holding parts of the clip: one, or several
-	// for a shot spanned over cards (P2), joined by its GlobalShotID.
-	Cards []ClipCard `json:"cards,omitempty"`
-	// Spans are the spans of a shot recorded over several clips (P2), in
-	// shot order; Incomplete says spans are missing (a gap, or a next span
-	// on a card not offloaded yet).
-	Spans      []ClipSpan        `json:"spans,omitempty"`
-	Incomplete bool              `json:"incomplete,omitempty"`
-	Meta       *cards.CameraMeta `json:"meta"`            // null without a camera sidecar (docs/api.md)
-	Proxy      *ClipProxy        `json:"proxy,omitempty"` // whole-clip proxy of a multi-part video clip
-}
+type ClipDoc = wire.Clip
 
 // pending is what still has to be attached to an asset (state key
 // "cards/pending/<asset id>") once the pipeline has cataloged it.
@@ -311,7 +291,7 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 			id = clipID("shot", shot)
 		}
 		doc := ClipDoc{ID: id, Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
-			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: c.Meta, Cards: []ClipCard{card}}
+			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: (*wire.CameraMeta)(c.Meta), Cards: []ClipCard{card}}
 		offsets, spanNo, spans := spanInfo(res.Dst, rec.Key, c)
 		doc.Spans, doc.Incomplete = spans, incomplete(spans)
 		for _, role := range []struct {
