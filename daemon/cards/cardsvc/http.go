@@ -11,6 +11,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -28,15 +29,10 @@ func ValidClipID(id string) bool {
 }
 
 // ClipsDoc is GET /v1/clips.
-type ClipsDoc struct {
-	Clips []ClipDoc `json:"clips"`
-	Next  string    `json:"next,omitempty"` // pass as after= for the next page; empty at the end
-}
+type ClipsDoc = wire.ClipsPage
 
 // CardsDoc is GET /v1/cards.
-type CardsDoc struct {
-	Cards []Record `json:"cards"`
-}
+type CardsDoc = wire.CardsPage
 
 // ClipsHandler serves GET /v1/clips and /v1/clips/{id}.
 func ClipsHandler(cat *catalog.Catalog) http.Handler {
