@@ -26,7 +26,7 @@
 # steady, including the mapped files.
 # Env: BENCH_DIR (default /dev/shm), TREE_FILES=100000, TRIALS=3,
 #      STEADY_S=10, INGEST_1M=1 (adds the 1M run: about 3 GiB of tmpfs and
-#      about 6-8 minutes on 2 cores), KEEP=1 (keep the trees), SETTLE
+#      about 25 minutes on the crowded 2-core box), KEEP=1 (keep the trees), SETTLE
 #      (the daemon's settle time, default 1s; walked files whose ctime is
 #      older are hashed at once). GOMEMLIMIT passes through to the daemon.
 # The daemon runs as configured here (proxies off), so its transcode stage
