@@ -27,6 +27,35 @@ type CardView struct {
 	Message string `json:"message,omitempty"`
 }
 
+// MarshalJSON writes the card record followed by the live fields. Without
+// it, wire.Card's own MarshalJSON would be promoted and drop mount,
+// live_state and message.
+func (v CardView) MarshalJSON() ([]byte, error) {
+	rec, err := json.Marshal(v.Card)
+	if err != nil {
+		return nil, err
+	}
+	live, err := json.Marshal(struct {
+		Mount   string `json:"mount,omitempty"`
+		Live    string `json:"live_state,omitempty"`
+		Message string `json:"message,omitempty"`
+	}{v.Mount, v.Live, v.Message})
+	if err != nil {
+		return nil, err
+	}
+	if len(live) <= 2 { // {}: nothing live
+		return rec, nil
+	}
+	if len(rec) < 2 || rec[len(rec)-1] != '}' {
+		return nil, fmt.Errorf("card %s: record is not a JSON object", v.Key)
+	}
+	out := append(rec[:len(rec)-1:len(rec)-1], ',')
+	if len(rec) == 2 { // {}: no record fields
+		out = out[:1]
+	}
+	return append(out, live[1:]...), nil
+}
+
 // cmdCards lists cards with their state, a progress bar per destination
 // and a plain SAFE TO FORMAT / NOT SAFE TO FORMAT.
 func cmdCards(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
+)
+
+// TestCardViewJSON: `ingestd cards --json` carries the live mount,
+// live_state and message next to the record (docs/api.md), and a non-UTF-8
+// folder still comes with its folder_b64.
+func TestCardViewJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		view    CardView
+		want    []string
+		wantNot []string
+	}{
+		{
+			name:    "record only",
+			view:    CardView{Card: wire.Card{Key: "k1", Label: "A001", Status: "offloaded"}},
+			want:    []string{`"key":"k1"`, `"label":"A001"`, `"status":"offloaded"`},
+			wantNot: []string{`"mount"`, `"live_state"`, `"message"`},
+		},
+		{
+			name: "record and live status",
+			view: CardView{Card: wire.Card{Key: "k2", Status: "copying"}, Mount: "/media/card", Live: "copying", Message: "copying clip 3 of 9"},
+			want: []string{`"key":"k2"`, `"mount":"/media/card"`, `"live_state":"copying"`, `"message":"copying clip 3 of 9"`},
+		},
+		{
+			name: "non-UTF-8 folder and live status",
+			view: CardView{Card: wire.Card{Key: "k3", Folder: "/dest/A\xff"}, Live: "verifying"},
+			want: []string{`"folder_b64":`, `"live_state":"verifying"`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("not a JSON object: %v: %s", err, b)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("%s lacks %s", b, w)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(string(b), w) {
+					t.Errorf("%s has %s", b, w)
+				}
+			}
+			var back wire.Card
+			if err := json.Unmarshal(b, &back); err != nil || back.Key != tc.view.Key || back.Folder != tc.view.Folder {
+				t.Errorf("record does not round-trip: %v %+v", err, back)
+			}
+		})
+	}
+}
