@@ -8,22 +8,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 )
 
-// CameraMeta is what a camera wrote about a clip in its sidecar XML.
-type CameraMeta wire.CameraMeta // the fields of the served document (a clip's meta), with the methods below
+// CameraMeta is what a camera wrote about a clip in its sidecar XML: a
+// clip record's meta (storage.ClipMeta), with the parsers and methods below.
+type CameraMeta storage.ClipMeta
 
-// Record is the asset's camera field for these sidecar facts.
-func (m *CameraMeta) Record() *storage.Camera {
-	if m == nil {
-		return nil
-	}
-	return &storage.Camera{Source: m.Source, Manufacturer: m.Manufacturer, Model: m.Model, Serial: m.Serial,
-		CreationDate: m.CreationDate, StartTimecode: m.StartTimecode, DropFrame: m.DropFrame, TimecodeFPS: m.TimecodeFPS,
-		CaptureFPS: m.CaptureFPS, VideoCodec: m.VideoCodec, ClipName: m.ClipName, GlobalClipID: m.GlobalClipID}
-}
+// Record is the asset's camera field for these sidecar facts
+// (storage.ClipMeta.Camera).
+func (m *CameraMeta) Record() *storage.Camera { return (*storage.ClipMeta)(m).Camera() }
 
 // Apply copies the sidecar's camera facts into probed media metadata,
 // keeping what the probe already found (storage.Camera.FillMedia).

@@ -1,10 +1,13 @@
 package wire
 
-import "time"
+import (
+	"time"
 
-// Layout is a camera card's folder layout (dcim, gopro, sony_xavc, ...;
-// docs/api.md, Camera cards).
-type Layout string
+	"github.com/ingestd/ingestd/storage"
+)
+
+// Layout is a camera card's folder layout (docs/api.md, Camera cards).
+type Layout = storage.CardLayout
 
 // CardsStatus is the `cards` section of Status: the cards mounted (or
 // being filled from a verified copy) and the fixity check.
@@ -54,43 +57,16 @@ const (
 )
 
 // DestState is one destination of a card (record and status).
-type DestState struct {
-	Volume        string   `json:"volume"`
-	Path          string   `json:"path"` // folder, slash-separated, relative to the volume
-	State         string   `json:"state"`
-	BytesDone     int64    `json:"bytes_done"`     // written at the destination (copy progress)
-	BytesVerified int64    `json:"bytes_verified"` // re-read and matched
-	BytesTotal    int64    `json:"bytes_total"`
-	RateBps       float64  `json:"rate_bps"`              // bytes/s written, smoothed; 0 when idle
-	ETASeconds    float64  `json:"eta_seconds,omitempty"` // at that rate, until written and verified
-	Generation    string   `json:"generation,omitempty"`  // its ASC MHL generation once verified
-	Hashes        []string `json:"hashes,omitempty"`      // its ASC MHL hash formats
-	FailedPath    string   `json:"failed_path,omitempty"`
-	Error         string   `json:"error,omitempty"`
-}
+type DestState = storage.CardDest
 
 // Skipped is a card entry not copied (not a regular file).
-type Skipped struct {
-	Path   string `json:"path"` // slash-separated, relative to the card root
-	Reason string `json:"reason"`
-}
+type Skipped = storage.CardSkipped
 
 // ManifestCheck is a checksum manifest found on a card, as checked.
-type ManifestCheck struct {
-	File       string             `json:"file"`   // card-relative, slash-separated
-	Format     string             `json:"format"` // hash formats met, "+"-joined
-	OK         bool               `json:"ok"`     // every line checked and matched
-	Checked    int                `json:"checked"`
-	Matched    int                `json:"matched"`
-	Mismatches []ManifestMismatch `json:"mismatches,omitempty"`
-	Error      string             `json:"error,omitempty"` // the manifest could not be read
-}
+type ManifestCheck = storage.ManifestCheck
 
 // ManifestMismatch is one manifest line that did not check out.
-type ManifestMismatch struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
+type ManifestMismatch = storage.ManifestMismatch
 
 // FixityStatus is the fixity part of the cards section.
 type FixityStatus struct {
@@ -113,41 +89,11 @@ type CardsPage struct {
 	Cards []Card `json:"cards"`
 }
 
-// Card is what the catalog keeps about a card (GET /v1/cards). Its JSON
-// carries folder_b64 and failed_path_b64 when those paths are not UTF-8.
-type Card struct {
-	ID           string          `json:"id,omitempty"` // 32 hex: the card's id in URLs
-	Key          string          `json:"key"`
-	Identity     CardIdentity    `json:"identity"`
-	Label        string          `json:"label"`
-	Layout       Layout          `json:"layout"`
-	Volume       string          `json:"volume"` // the primary copy (first verified destination)
-	Folder       string          `json:"folder"` // slash-separated, relative to the volume
-	Status       string          `json:"status"` // copying | partial | offloaded | failed
-	Destinations []DestState     `json:"destinations"`
-	SafeToFormat bool            `json:"safe_to_format"`
-	SafeAt       *time.Time      `json:"safe_at,omitempty"`
-	Files        int             `json:"files"`
-	Bytes        int64           `json:"bytes"`
-	Generation   string          `json:"generation,omitempty"`
-	FailedPath   string          `json:"failed_path,omitempty"`
-	Reason       string          `json:"reason,omitempty"`
-	Started      time.Time       `json:"started"`
-	Finished     time.Time       `json:"finished"`
-	Clips        []string        `json:"clips,omitempty"`
-	Skipped      []Skipped       `json:"skipped,omitempty"`
-	Manifests    []ManifestCheck `json:"manifests,omitempty"`
-}
+// Card is GET /v1/cards' card: the card service's record (storage.Card).
+type Card = storage.Card
 
 // CardIdentity is how a card is recognised when inserted again.
-type CardIdentity struct {
-	UUID        string `json:"uuid,omitempty"`
-	Label       string `json:"label,omitempty"`
-	Device      string `json:"device,omitempty"`
-	FSType      string `json:"fstype,omitempty"`
-	Layout      Layout `json:"layout"`
-	Fingerprint string `json:"fingerprint"`
-}
+type CardIdentity = storage.CardIdentity
 
 // ClipsPage is GET /v1/clips.
 type ClipsPage struct {
@@ -155,86 +101,23 @@ type ClipsPage struct {
 	Next  string `json:"next,omitempty"` // pass as after= for the next page; empty at the end
 }
 
-// Clip is GET /v1/clips/{id}: the files of one camera clip.
-type Clip struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
-	Layout     Layout      `json:"layout"`
-	CardLabel  string      `json:"card_label"`
-	CardKey    string      `json:"card_key"`
-	Volume     string      `json:"volume"`
-	Folder     string      `json:"folder"`
-	OffloadAt  time.Time   `json:"offload_at"`
-	Parts      []ClipPart  `json:"parts"`
-	Cards      []ClipCard  `json:"cards,omitempty"`
-	Spans      []ClipSpan  `json:"spans,omitempty"`
-	Incomplete bool        `json:"incomplete,omitempty"`
-	Meta       *CameraMeta `json:"meta"` // null without a camera sidecar
-	Proxy      *ClipProxy  `json:"proxy,omitempty"`
-}
+// Clip is GET /v1/clips/{id}: the card service's clip record (storage.Clip).
+type Clip = storage.Clip
 
-// ClipPart is one file of a clip. Its JSON carries path_b64 when the path
-// is not UTF-8.
-type ClipPart struct {
-	Role    string `json:"role"` // video | audio | sidecar
-	Path    string `json:"path"` // relative to the volume
-	AssetID string `json:"asset_id"`
-	Card    string `json:"card,omitempty"`           // key of the card it was offloaded from
-	Offset  int64  `json:"offset_in_shot,omitempty"` // P2: edit units
-	Span    int    `json:"span,omitempty"`           // XDCAM EX span number
-}
+// ClipPart is one file of a clip.
+type ClipPart = storage.ClipPart
 
 // ClipCard is one card a clip's parts were offloaded from.
-type ClipCard struct {
-	Key       string    `json:"key"`
-	Label     string    `json:"label"`
-	Folder    string    `json:"folder"`
-	OffloadAt time.Time `json:"offload_at"`
-}
+type ClipCard = storage.ClipCard
 
 // ClipSpan is one span of a shot recorded over several clips.
-type ClipSpan struct {
-	Clip         string `json:"clip"`
-	GlobalClipID string `json:"global_clip_id,omitempty"`
-	Card         string `json:"card"`
-	Offset       int64  `json:"offset_in_shot,omitempty"`
-	Duration     int64  `json:"duration,omitempty"`
-	Next         string `json:"next_clip_id,omitempty"`
-	Span         int    `json:"span,omitempty"`
-}
+type ClipSpan = storage.ClipSpan
 
 // ClipProxy is the whole-clip proxy of a multi-part clip.
-type ClipProxy struct {
-	Status string    `json:"status"` // ready | failed
-	Frames int64     `json:"frames,omitempty"`
-	Bytes  int64     `json:"bytes,omitempty"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
-}
+type ClipProxy = storage.ClipProxy
 
 // CameraMeta is what a camera sidecar says about a clip.
-type CameraMeta struct {
-	Source        string    `json:"source"` // sony_nrt | p2_clip | canon_xml | xml
-	Manufacturer  string    `json:"manufacturer,omitempty"`
-	Model         string    `json:"model,omitempty"`
-	Serial        string    `json:"serial,omitempty"`
-	CreationDate  time.Time `json:"creation_date,omitempty"`
-	StartTimecode string    `json:"start_timecode,omitempty"`
-	DropFrame     bool      `json:"drop_frame,omitempty"`
-	TimecodeFPS   string    `json:"timecode_fps,omitempty"`
-	Duration      int64     `json:"duration,omitempty"`
-	EditUnit      string    `json:"edit_unit,omitempty"`
-	CaptureFPS    string    `json:"capture_fps,omitempty"`
-	VideoCodec    string    `json:"video_codec,omitempty"`
-	ClipName      string    `json:"clip_name,omitempty"`
-	GlobalClipID  string    `json:"global_clip_id,omitempty"`
-	GlobalShotID  string    `json:"global_shot_id,omitempty"`
-	OffsetInShot  int64     `json:"offset_in_shot,omitempty"`
-	PrevClipID    string    `json:"prev_clip_id,omitempty"`
-	NextClipID    string    `json:"next_clip_id,omitempty"`
-	VideoFiles    []string  `json:"video_files,omitempty"`
-	AudioFiles    []string  `json:"audio_files,omitempty"`
-}
+type CameraMeta = storage.ClipMeta
 
 // CardReport is GET /v1/cards/{id}/report.json (and ingestd-report.json).
 type CardReport struct {

@@ -8,23 +8,6 @@ import "github.com/ingestd/ingestd/storage"
 // decoding takes the path from it (docs/api.md, "Paths that are not
 // UTF-8"). All go through storage.MarshalPaths and storage.UnmarshalPaths.
 
-type clipPartJSON ClipPart
-
-func (p *clipPartJSON) paths() []storage.PathField {
-	return []storage.PathField{{Key: "path_b64", Path: &p.Path}}
-}
-
-// MarshalJSON writes the part with path_b64 when its path is not UTF-8.
-func (p ClipPart) MarshalJSON() ([]byte, error) {
-	v := clipPartJSON(p)
-	return storage.MarshalPaths(v, v.paths()...)
-}
-
-// UnmarshalJSON reads a part, its exact path from path_b64 when present.
-func (p *ClipPart) UnmarshalJSON(b []byte) error {
-	return storage.UnmarshalPaths(b, (*clipPartJSON)(p), (*clipPartJSON).paths)
-}
-
 type verifyLineJSON VerifyLine
 
 func (l *verifyLineJSON) paths() []storage.PathField {
@@ -57,24 +40,6 @@ func (f ReportFile) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a file, its exact path from path_b64 when present.
 func (f *ReportFile) UnmarshalJSON(b []byte) error {
 	return storage.UnmarshalPaths(b, (*reportFileJSON)(f), (*reportFileJSON).paths)
-}
-
-type cardJSON Card
-
-func (c *cardJSON) paths() []storage.PathField {
-	return []storage.PathField{{Key: "folder_b64", Path: &c.Folder}, {Key: "failed_path_b64", Path: &c.FailedPath}}
-}
-
-// MarshalJSON writes the card with folder_b64 and failed_path_b64 when
-// those paths are not UTF-8.
-func (c Card) MarshalJSON() ([]byte, error) {
-	v := cardJSON(c)
-	return storage.MarshalPaths(v, v.paths()...)
-}
-
-// UnmarshalJSON reads a card, its exact paths from the _b64 fields.
-func (c *Card) UnmarshalJSON(b []byte) error {
-	return storage.UnmarshalPaths(b, (*cardJSON)(c), (*cardJSON).paths)
 }
 
 type cardStatusJSON CardStatus

@@ -13,8 +13,9 @@
 // It owns only types and their JSON forms. It must not import anything but
 // the standard library and package storage (itself only types): it is a
 // leaf that every other package may import. The catalog's own documents
-// (Asset, Location, Event) are storage's types, aliased here, because the
-// catalog stores and uploads exactly that form.
+// (Asset, Location, Event, and the card service's Card and Clip records
+// with their parts) are storage's types, aliased here, because the catalog
+// stores and uploads exactly that form.
 package wire
 
 import "github.com/ingestd/ingestd/storage"
