@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 // Events of the other stages that queue an item for upload; Path is the
@@ -34,9 +35,12 @@ type itemKind struct {
 	event string // the event that queues it
 	queue string // prefix of its id in the push queue (asset ids are plain hex)
 	dir   string // folder under state_dir and in the bucket
-	state string // catalog state key prefix of the record; "" none
-	doc   string // object name of the record
-	files []itemFile
+	state string // catalog state key prefix of the record (raw JSON); "" none
+	// record, when set, reads the item's typed record from the catalog
+	// (instead of state); a missing one is a wrapped storage.ErrNotFound.
+	record func(cat *catalog.Catalog, id string) (any, error)
+	doc    string // object name of the record
+	files  []itemFile
 	// needs names a file without which the item is skipped (a removed
 	// state dir); "" pushes regardless.
 	needs string
@@ -47,7 +51,7 @@ type itemKind struct {
 type itemFile struct{ name, contentType string }
 
 var itemKinds = []itemKind{
-	{event: EvClipProxyReady, queue: "clip:", dir: "clips", state: storage.ClipStatePrefix, doc: "clip.json", // the card service's clip document
+	{event: EvClipProxyReady, queue: "clip:", dir: "clips", record: clipRecord, doc: "clip.json",
 		files: []itemFile{{"proxy.mp4", "video/mp4"}}},
 	// Only these two names are ever uploaded under cards/<id>/: never a
 	// master.
@@ -56,6 +60,10 @@ var itemKinds = []itemKind{
 	{event: EvSequenceProxyReady, queue: "seq:", dir: "sequences", state: "sequences/", doc: "sequence.json",
 		files: []itemFile{{"proxy.mp4", "video/mp4"}, {"poster.jpg", "image/jpeg"}}},
 }
+
+// clipRecord is the card service's clip record (storage.Clip), uploaded as
+// clip.json: the JSON GET /v1/clips/{id} serves.
+func clipRecord(cat *catalog.Catalog, id string) (any, error) { return cat.Clip(id) }
 
 // kindOfEvent is the item kind an event queues, or nil.
 func kindOfEvent(typ string) *itemKind {
@@ -90,7 +98,19 @@ func (p *Pusher) pushItem(ctx context.Context, id string) error {
 // or needed file is gone (removed meanwhile) is skipped.
 func (p *Pusher) pushKind(ctx context.Context, k *itemKind, id string) error {
 	var doc json.RawMessage
-	if k.state != "" {
+	switch {
+	case k.record != nil:
+		v, err := k.record(p.cat, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read record: %w", err)
+		}
+		if doc, err = json.Marshal(v); err != nil {
+			return fmt.Errorf("encode %s record %s: %w", k.dir, id, err)
+		}
+	case k.state != "":
 		err := p.cat.GetState(k.state+id, &doc)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil

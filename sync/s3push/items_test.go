@@ -1,6 +1,7 @@
 package s3push
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 // An item event (clip.proxy_ready, sequence.proxy_ready,
@@ -19,26 +21,35 @@ func TestPushItems(t *testing.T) {
 	mp4 := realMP4(t)
 	poster := []byte("\xff\xd8\xff\xe0 not really a jpeg \xff\xd9")
 	for _, tc := range []struct {
-		name, event, dir, stateKey, doc string
-		record                          map[string]any
-		files                           map[string][]byte
-		want                            string // in the uploaded record
+		name, event, dir, doc string
+		// store writes the item's record as its stage does and returns
+		// its state key (whose bytes the uploaded record must be).
+		store func(c *catalog.Catalog, id string) (string, error)
+		files map[string][]byte
+		want  string // in the uploaded record
 	}{
-		{name: "clip", event: EvClipProxyReady, dir: "clips", stateKey: "clips/", doc: "clip.json",
-			record: map[string]any{"name": "GX0042", "parts": []any{}, "proxy": map[string]any{"status": "ready", "frames": 75}},
-			files:  map[string][]byte{"proxy.mp4": mp4}, want: `"frames":75`},
-		{name: "sequence", event: EvSequenceProxyReady, dir: "sequences", stateKey: "sequences/", doc: "sequence.json",
-			record: map[string]any{"pattern": "shot.%04d.dpx", "first_frame": 1, "last_frame": 12, "proxy": map[string]any{"status": "ready", "frames": 11}},
-			files:  map[string][]byte{"proxy.mp4": mp4, "poster.jpg": poster}, want: `"frames":11`},
+		{name: "clip", event: EvClipProxyReady, dir: "clips", doc: "clip.json",
+			store: func(c *catalog.Catalog, id string) (string, error) {
+				return storage.ClipStateKey(id), c.PutClip(storage.Clip{ID: id, Name: "GX0042", Parts: []storage.ClipPart{{Role: "video", Path: "DCIM/\xff.MP4"}},
+					Proxy: &storage.ClipProxy{Status: "ready", Frames: 75}})
+			},
+			files: map[string][]byte{"proxy.mp4": mp4}, want: `"frames":75`},
+		{name: "sequence", event: EvSequenceProxyReady, dir: "sequences", doc: "sequence.json",
+			store: func(c *catalog.Catalog, id string) (string, error) {
+				return "sequences/" + id, c.PutState("sequences/"+id, map[string]any{"id": id, "pattern": "shot.%04d.dpx", "first_frame": 1, "last_frame": 12,
+					"proxy": map[string]any{"status": "ready", "frames": 11}})
+			},
+			files: map[string][]byte{"proxy.mp4": mp4, "poster.jpg": poster}, want: `"frames":11`},
 		{name: "card", event: EvCardReportReady, dir: "cards",
 			files: map[string][]byte{"report.html": []byte("<html>A001</html>"), "report.json": []byte(`{"card":"A001"}`), "C0001.MP4": mp4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			id := strings.Repeat(tc.name[:2], 16)
-			if tc.record != nil {
-				tc.record["id"] = id
-				if err := e.cat.PutState(tc.stateKey+id, tc.record); err != nil {
+			var stateKey string
+			if tc.store != nil {
+				var err error
+				if stateKey, err = tc.store(e.cat, id); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -83,6 +94,11 @@ func TestPushItems(t *testing.T) {
 				if !strings.Contains(string(js), tc.want) || !strings.Contains(string(js), id) {
 					t.Errorf("%s = %s", tc.doc, js)
 				}
+				var stored json.RawMessage
+				if err := e.cat.GetState(stateKey, &stored); err != nil {
+					t.Fatal(err)
+				}
+				equalBytes(t, base+"/"+tc.doc+" (the stored record)", js, stored)
 			}
 		})
 	}
