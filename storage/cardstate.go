@@ -1,10 +1,9 @@
 package storage
 
-// State keys of the card service's records. daemon/cards/cardsvc writes
-// them (its card records and clip documents, the JSON of GET /v1/cards and
-// GET /v1/clips/{id}); other stages, such as the hub pusher uploading a
-// clip.json, read them through these names rather than by spelling the
-// card service's keys.
+// State keys of the card service's records (Card, Clip). storage/catalog's
+// typed accessors (Card, PutCard, Cards, Clip, PutClip, Clips) store them
+// under these keys; readers such as the API and the hub pusher go through
+// those accessors and never spell the keys.
 const (
 	ClipStatePrefix = "clips/"      // + clip id: the clip document
 	CardStatePrefix = "cards/card/" // + card key: the card record

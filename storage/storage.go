@@ -1,6 +1,7 @@
 // Package storage defines the catalog's data model: assets (content, by
 // BLAKE3 id), locations (where content lives, by volume and relative path),
-// volumes, and the numbered events that record every change.
+// volumes, the numbered events that record every change, and the card
+// service's card and clip records (card.go, clip.go).
 //
 // It owns only types, event names and sentinel errors. It must not touch the
 // disk, Badger or the network: the Badger-backed catalog lives in

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
-	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/transcode"
 )
@@ -323,7 +322,7 @@ func ClipProxyHandler(stateDir string) http.Handler {
 const EvClipProxyReady = "clip.proxy_ready"
 
 // ClipProxy is the state of a multi-part clip's whole-clip proxy.
-type ClipProxy = wire.ClipProxy
+type ClipProxy = storage.ClipProxy
 
 type clipProxyConfig struct {
 	stateDir, ffmpeg, ffprobe, audioBitrate string
@@ -416,8 +415,7 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 		return
 	}
 	s.clipMu.Lock()
-	var doc ClipDoc
-	err := s.cat.GetState(clipKey(id), &doc)
+	doc, err := s.cat.Clip(id)
 	s.clipMu.Unlock()
 	if err != nil || (doc.Proxy != nil && doc.Proxy.Status == "ready") {
 		return
@@ -478,13 +476,13 @@ func (s *Service) maybeClipProxy(ctx context.Context, assetID string) {
 	// Store the result unless the clip changed meanwhile (another card
 	// brought more spans): then its new parts' proxies cut it again.
 	s.clipMu.Lock()
-	var cur ClipDoc
-	if err := s.cat.GetState(clipKey(id), &cur); err != nil || !slices.Equal(cur.Parts, doc.Parts) {
+	cur, cerr := s.cat.Clip(id)
+	if cerr != nil || !slices.Equal(cur.Parts, doc.Parts) {
 		s.clipMu.Unlock()
 		return
 	}
 	cur.Proxy = cp
-	err = s.cat.PutState(clipKey(id), cur)
+	err = s.cat.PutClip(cur)
 	s.clipMu.Unlock()
 	if err != nil {
 		s.log.Warn("clip proxy record", "clip", id, "err", err)

@@ -135,7 +135,7 @@ func TestMaybeClipProxy(t *testing.T) {
 		doc.Parts = append(doc.Parts, ClipPart{Role: "video", Path: rel, AssetID: id})
 	}
 	doc.Parts = append(doc.Parts, ClipPart{Role: "sidecar", Path: "DCIM/100GOPRO/GX010042.THM", AssetID: "x"})
-	if err := cat.PutState(clipKey(doc.ID), doc); err != nil {
+	if err := cat.PutClip(doc); err != nil {
 		t.Fatal(err)
 	}
 	s := &Service{cat: cat, log: slogDiscard()}
@@ -161,8 +161,8 @@ func TestMaybeClipProxy(t *testing.T) {
 	}
 	ready(2)
 	s.maybeClipProxy(context.Background(), ids[2])
-	var got ClipDoc
-	if err := cat.GetState(clipKey(doc.ID), &got); err != nil {
+	got, err := cat.Clip(doc.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Proxy == nil || got.Proxy.Status != "ready" || got.Proxy.Frames != 75 || got.Proxy.Bytes == 0 {

@@ -2,7 +2,6 @@ package cardsvc
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -52,18 +51,10 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 		}
 		doc := ClipsDoc{Clips: []ClipDoc{}}
 		more := false
-		err = cat.ListState(storage.ClipStatePrefix, func(key string, raw []byte) error {
-			id := strings.TrimPrefix(key, storage.ClipStatePrefix)
-			if id <= after {
-				return nil
-			}
+		err = cat.Clips(after, func(c storage.Clip) error {
 			if len(doc.Clips) == limit {
 				more = true
 				return errStopList
-			}
-			var c ClipDoc
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return err
 			}
 			doc.Clips = append(doc.Clips, c)
 			return nil
@@ -83,8 +74,7 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 			api.WriteError(w, http.StatusBadRequest, "id must be 32 lowercase hex characters", "id")
 			return
 		}
-		var c ClipDoc
-		err := cat.GetState(clipKey(id), &c)
+		c, err := cat.Clip(id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			api.WriteError(w, http.StatusNotFound, "no clip "+id, "id")
@@ -96,11 +86,7 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/cards", func(w http.ResponseWriter, r *http.Request) {
 		doc := CardsDoc{Cards: []Record{}}
-		err := cat.ListState("cards/card/", func(key string, raw []byte) error {
-			var rec Record
-			if err := json.Unmarshal(raw, &rec); err != nil {
-				return err
-			}
+		err := cat.Cards(func(rec storage.Card) error {
 			rec.ID = CardID(rec.Key)
 			doc.Cards = append(doc.Cards, rec)
 			return nil

@@ -172,9 +172,9 @@ func (s *Service) storeFiles(key string, files []cards.FileResult) error {
 // BuildReport builds the report of the card with key from the catalog.
 // stateDir ("" for none) is where asset posters are read from.
 func BuildReport(cat *catalog.Catalog, stateDir, key string) (*Report, error) {
-	var rec Record
-	if err := cat.GetState(recordKey(key), &rec); err != nil {
-		return nil, fmt.Errorf("card %s: %w", key, err)
+	rec, err := cat.Card(key)
+	if err != nil {
+		return nil, err
 	}
 	migrate(&rec)
 	var files []ReportFile
@@ -183,8 +183,7 @@ func BuildReport(cat *catalog.Catalog, stateDir, key string) (*Report, error) {
 	}
 	var clips []ClipDoc
 	for _, id := range rec.Clips {
-		var c ClipDoc
-		if err := cat.GetState(clipKey(id), &c); err == nil {
+		if c, err := cat.Clip(id); err == nil {
 			clips = append(clips, c)
 		}
 	}
@@ -699,8 +698,7 @@ func (s *Service) writeReport(key string, force bool) {
 		log.Warn("offload report", "err", werr)
 		return
 	}
-	var rec Record
-	if err := s.cat.GetState(recordKey(key), &rec); err == nil {
+	if rec, err := s.cat.Card(key); err == nil {
 		var files []ReportFile
 		_ = s.cat.GetState(filesKey(key), &files)
 		onCard := map[string]bool{}
@@ -788,8 +786,8 @@ func (s *Service) reportTriggerClip(id string) {
 	if s.reportState == "" || !ValidClipID(id) {
 		return
 	}
-	var c ClipDoc
-	if err := s.cat.GetState(clipKey(id), &c); err != nil {
+	c, err := s.cat.Clip(id)
+	if err != nil {
 		return
 	}
 	for _, cc := range c.Cards {
@@ -852,9 +850,9 @@ func ReportHandler(cat *catalog.Catalog, stateDir string, log *slog.Logger) http
 			err := cat.GetState(cardIDKey(id), &key)
 			if errors.Is(err, storage.ErrNotFound) {
 				// A card offloaded before reports existed has no id index.
-				err = cat.ListState("cards/card/", func(k string, _ []byte) error {
-					if k := strings.TrimPrefix(k, "cards/card/"); CardID(k) == id {
-						key = k
+				err = cat.Cards(func(rec storage.Card) error {
+					if CardID(rec.Key) == id {
+						key = rec.Key
 						return errStopList
 					}
 					return nil

@@ -272,7 +272,7 @@ func TestReportFilesAndHandler(t *testing.T) {
 	rec.Destinations[1].State = cards.DestVerified
 	s := &Service{cat: cat, log: slog.New(slog.NewTextHandler(io.Discard, nil)), vols: map[string]string{"raid": raid, "shuttle": shuttle}}
 	s.SetReports(stateDir)
-	if err := cat.PutState(recordKey(rec.Key), rec); err != nil {
+	if err := cat.PutCard(rec); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.storeFiles(rec.Key, []cards.FileResult{{Path: "DCIM/100GOPRO/GX010001.MP4", Size: 10, BLAKE3: "b3", XXH128: "x"}}); err != nil {
@@ -377,7 +377,7 @@ func TestReportNotOverCardFile(t *testing.T) {
 func TestReportOldCard(t *testing.T) {
 	cat := catalogtest.Open(t, t.TempDir())
 	rec := reportRecord("OLD1", "uuid:0000/abcd")
-	if err := cat.PutState(recordKey(rec.Key), rec); err != nil {
+	if err := cat.PutCard(rec); err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()

@@ -46,17 +46,19 @@ const (
 	StateIgnored     = "ignored" // a mount without a camera-card layout
 )
 
-// Record is what the catalog keeps about a card (state key "cards/<key>").
-type Record = wire.Card
+// Record is what the catalog keeps about a card: storage's card record,
+// which this service writes (catalog.PutCard) and others read.
+type Record = storage.Card
 
 // ClipPart is one file of a clip.
-type ClipPart = wire.ClipPart
+type ClipPart = storage.ClipPart
 
 // ClipCard is one card a clip's parts were offloaded from.
-type ClipCard = wire.ClipCard
+type ClipCard = storage.ClipCard
 
-// ClipDoc is a clip as served at /v1/clips/{id} (state key "clips/<id>").
-type ClipDoc = wire.Clip
+// ClipDoc is a clip as served at /v1/clips/{id}: storage's clip record,
+// which this service writes (catalog.PutClip) and others read.
+type ClipDoc = storage.Clip
 
 // pending is what still has to be attached to an asset (state key
 // "cards/pending/<asset id>") once the pipeline has cataloged it.
@@ -291,7 +293,7 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 			id = clipID("shot", shot)
 		}
 		doc := ClipDoc{ID: id, Name: c.Name, Layout: c.Layout, CardLabel: rec.Label, CardKey: rec.Key,
-			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: (*wire.CameraMeta)(c.Meta), Cards: []ClipCard{card}}
+			Volume: rec.Volume, Folder: rec.Folder, OffloadAt: origin.OffloadAt, Meta: (*storage.ClipMeta)(c.Meta), Cards: []ClipCard{card}}
 		offsets, spanNo, spans := spanInfo(res.Dst, rec.Key, c)
 		doc.Spans, doc.Incomplete = spans, incomplete(spans)
 		for _, role := range []struct {
@@ -416,7 +418,6 @@ var errUnchanged = errors.New("unchanged")
 
 func recordKey(key string) string { return storage.CardStateKey(key) }
 func pendingKey(id string) string { return "cards/pending/" + id }
-func clipKey(id string) string    { return storage.ClipStateKey(id) }
 
 // claimFolder returns folder, or folder-2, folder-3... when another card
 // already used it (cards with the same label, e.g. "NO NAME", on one day).

@@ -116,7 +116,7 @@ func TestClipsPaging(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		id := clipID("fp:x", fmt.Sprintf("C%04d", i))
 		want[id] = true
-		cat.PutState(clipKey(id), ClipDoc{ID: id, Name: fmt.Sprintf("C%04d", i)})
+		cat.PutClip(ClipDoc{ID: id, Name: fmt.Sprintf("C%04d", i)})
 	}
 	srv := httptest.NewServer(ClipsHandler(cat))
 	defer srv.Close()

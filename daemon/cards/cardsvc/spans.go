@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ingestd/ingestd/daemon/api/wire"
+	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/daemon/cards"
 )
 
@@ -63,7 +63,7 @@ func xdcamEXSpans(card string, c cards.Clip) (map[string]int, []ClipSpan) {
 
 // ClipSpan is one span of a shot recorded over several clips, each span
 // a clip of its own on its card (P2).
-type ClipSpan = wire.ClipSpan
+type ClipSpan = storage.ClipSpan
 
 // spanInfo reads the CLIP XML of each span of a P2 clip: the spans, and a
 // map from each file of the clip to its span's OffsetInShot (a span's
@@ -143,15 +143,16 @@ func incomplete(spans []ClipSpan) bool {
 func (s *Service) putClip(doc ClipDoc, shot bool, own string) (string, error) {
 	s.clipMu.Lock()
 	defer s.clipMu.Unlock()
-	var prev ClipDoc
-	if shot && s.cat.GetState(clipKey(doc.ID), &prev) == nil {
-		if continues(prev, doc) {
-			doc = mergeClip(prev, doc)
-		} else {
-			doc.ID = own
+	if shot {
+		if prev, err := s.cat.Clip(doc.ID); err == nil {
+			if continues(prev, doc) {
+				doc = mergeClip(prev, doc)
+			} else {
+				doc.ID = own
+			}
 		}
 	}
-	if err := s.cat.PutState(clipKey(doc.ID), doc); err != nil {
+	if err := s.cat.PutClip(doc); err != nil {
 		return "", err
 	}
 	return doc.ID, s.indexClipParts(doc)

@@ -128,8 +128,8 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 		}
 		var docs []ClipDoc
 		for _, id := range rec.Clips {
-			var d ClipDoc
-			if err := cat.GetState(clipKey(id), &d); err != nil {
+			d, err := cat.Clip(id)
+			if err != nil {
 				t.Fatal(err)
 			}
 			docs = append(docs, d)
@@ -149,8 +149,8 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 	}
 	get := func(id string) ClipDoc {
 		t.Helper()
-		var d ClipDoc
-		if err := cat.GetState(clipKey(id), &d); err != nil {
+		d, err := cat.Clip(id)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return d
@@ -382,8 +382,8 @@ func TestXDCAMEXTakeAcrossCards(t *testing.T) {
 		if len(rec.Clips) != 1 {
 			t.Fatalf("card %s: %d clips, want 1", card, len(rec.Clips))
 		}
-		var d ClipDoc
-		if err := cat.GetState(clipKey(rec.Clips[0]), &d); err != nil {
+		d, err := cat.Clip(rec.Clips[0])
+		if err != nil {
 			t.Fatal(err)
 		}
 		return d
