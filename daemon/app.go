@@ -33,7 +33,6 @@ import (
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
-	"github.com/ingestd/ingestd/daemon/console"
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -107,8 +106,7 @@ func (a *App) Provision() (err error) {
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	a.api = api.New(api.Options{Store: a.cat, Token: token, Listen: a.cfg.API.Listen, Status: a.statusDoc, Log: a.log,
-		Console: console.Handler()}) // web console at / (daemon/console)
+	a.api = api.New(api.Options{Store: a.cat, Token: token, Listen: a.cfg.API.Listen, Status: a.statusDoc, Log: a.log})
 	a.ln, err = net.Listen("tcp", a.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api listen %s: %w", a.cfg.API.Listen, err)

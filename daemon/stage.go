@@ -3,7 +3,8 @@ package daemon
 // The stage registry. Every pipeline stage (ingest, transcode, sequences,
 // analysis, disk guard, card offload and fixity, the hub's S3 pusher and
 // webhook) is one Stage, registered once from its own file
-// (stage_<name>.go) with registerStage. Provision, GET /v1/status,
+// (stage_<name>.go) with registerStage; the web console's pages are a
+// stage too, of public routes only. Provision, GET /v1/status,
 // GET /metrics, `ingestd doctor` and the SIGHUP reload loop over the
 // registry; nothing else in the App names a stage. docs/architecture.md
 // shows how to add one.
@@ -50,6 +51,10 @@ type Parts struct {
 	Services []Service
 	// Routes are added to the API (behind its authentication).
 	Routes []Route
+	// Public routes are added without authentication, GET and HEAD only
+	// (api.Server.HandlePublic): static files with no data in them, like
+	// the web console's pages. Patterns are plain paths.
+	Public []Route
 	// Status fills the stage's own section(s) of GET /v1/status (the
 	// typed document of daemon/api/wire; status_wire.go converts a
 	// stage's status type into its section).
@@ -84,6 +89,7 @@ const (
 	orderWebhook   = 60
 	orderDisk      = 70 // gates transcode
 	orderCards     = 80 // gated by the disk guard
+	orderConsole   = 90 // static pages: uses no stage
 )
 
 var registry []Stage
@@ -130,6 +136,9 @@ func (a *App) provisionStages() error {
 		a.services = append(a.services, p.Services...)
 		for _, r := range p.Routes {
 			a.api.Handle(r.Pattern, r.Handler)
+		}
+		for _, r := range p.Public {
+			a.api.HandlePublic(r.Pattern, r.Handler)
 		}
 	}
 	return nil

@@ -25,7 +25,7 @@ import (
 // in dependency order (transcode before the stages that use it, the disk
 // guard before cards).
 func TestStagesRegistered(t *testing.T) {
-	want := []string{"ingest", "transcode", "sequences", "analysis", "s3", "webhook", "disk", "cards"}
+	want := []string{"ingest", "transcode", "sequences", "analysis", "s3", "webhook", "disk", "cards", "console"}
 	if got := Stages(); !slices.Equal(got, want) {
 		t.Fatalf("registered stages %v, want %v", got, want)
 	}
@@ -47,7 +47,7 @@ func withStage(t *testing.T, s Stage) {
 
 // TestRegisteredStageIsWired is the contract of a registration: a stage
 // added in one place gets its service supervised, its route served behind
-// the API's auth, its status hook, its metrics, its doctor check and its
+// the API's auth, its public route served (GET only), its status hook, its metrics, its doctor check and its
 // reload (with its keys in the report), without any other edit.
 func TestRegisteredStageIsWired(t *testing.T) {
 	desc := metrics.NewDesc("test_stage_items", "Items of the test stage.")
@@ -60,6 +60,9 @@ func TestRegisteredStageIsWired(t *testing.T) {
 				Services: []Service{{Name: "probe", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }, Restart: true}},
 				Routes: []Route{{"/v1/probe", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					api.WriteJSON(w, http.StatusOK, map[string]string{"probe": "ok"})
+				})}},
+				Public: []Route{{"/probe/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, "static page")
 				})}},
 				Status: func(*wire.Status) { statusCalls++ },
 				Metrics: []metrics.Part{{Descs: []*prometheus.Desc{desc}, Collect: func(emit metrics.Emit) {
@@ -102,6 +105,16 @@ func TestRegisteredStageIsWired(t *testing.T) {
 	}
 	if code, body := get("/v1/probe"); code != 200 || !strings.Contains(body, `"probe":"ok"`) {
 		t.Errorf("GET /v1/probe: %d %s", code, body)
+	}
+	if code, body := get("/probe/x.html"); code != 200 || body != "static page" {
+		t.Errorf("GET /probe/x.html (public route): %d %s", code, body)
+	}
+	post, _ := http.NewRequest(http.MethodPost, "http://"+a.Addr().String()+"/probe/x.html", nil)
+	post.Header.Set(api.RequestHeader, "1")
+	if resp, err := http.DefaultClient.Do(post); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to a public route: %d, want 405 (GET and HEAD only)", resp.StatusCode)
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "ingestd_test_stage_items 42") {
 		t.Errorf("/metrics lacks the stage's series: %d\n%s", code, body)

@@ -68,10 +68,6 @@ type Options struct {
 	// Status returns the /v1/status document (normally a Status value).
 	Status func(ctx context.Context) any
 	Log    *slog.Logger
-	// Console, when set, is the web console (daemon/console), served at
-	// "/" and under "/ui/" without authentication (static files only;
-	// the page logs in through /v1/session).
-	Console http.Handler
 }
 
 // Server is the HTTP API. Create it with New, add handlers with Handle
@@ -83,6 +79,7 @@ type Server struct {
 	token    [32]byte
 	hosts    atomic.Pointer[hostPolicy] // nil: any Host
 	sessions *sessions                  // console logins (session.go)
+	public   []string                   // HandlePublic's patterns
 }
 
 // New builds the API's routes.
@@ -103,10 +100,6 @@ func New(opts Options) *Server {
 	s.mux.Handle("/v1/assets/{id}/events", get(http.HandlerFunc(s.assetEvents)))
 	s.mux.HandleFunc("/v1/session", s.session)
 	s.mux.Handle("/v1/events/stream", get(http.HandlerFunc(s.stream)))
-	if opts.Console != nil {
-		s.mux.Handle("/{$}", get(opts.Console))
-		s.mux.Handle("/ui/", get(opts.Console))
-	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path, "")
 	})
@@ -124,6 +117,19 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 		h.ServeHTTP(jw, r)
 		jw.finish()
 	}))
+}
+
+// HandlePublic adds an endpoint served WITHOUT authentication, GET and
+// HEAD only, with the API's write deadline: static files that hold no
+// data (the web console's pages, daemon/console; the page logs in through
+// /v1/session). pattern is a path: "/x/{$}" serves exactly "/x/", "/x/"
+// everything under it, "/x" exactly "/x"; no method, no wildcards.
+func (s *Server) HandlePublic(pattern string, h http.Handler) {
+	if strings.Contains(strings.TrimSuffix(pattern, "{$}"), "{") || !strings.HasPrefix(pattern, "/") {
+		panic("api: HandlePublic pattern " + pattern + " is not a plain path")
+	}
+	s.public = append(s.public, pattern)
+	s.mux.Handle(pattern, get(h))
 }
 
 // Write deadlines: API answers (a long-poll lasts up to MaxWait) and
@@ -161,16 +167,31 @@ func (s *Server) extra(r *http.Request) bool {
 	return pattern != "" && pattern != "/" && pattern != "/v1/assets/{id}"
 }
 
-// public reports whether path is served without authentication: /healthz,
-// the console's login endpoint and its static files (no data in them).
-func (s *Server) public(path string) bool {
+// isPublic reports whether path is served without authentication: /healthz,
+// the console's login endpoint and what HandlePublic added (static files,
+// no data in them), for a clean path only.
+func (s *Server) isPublic(path string) bool {
 	if path == "/healthz" || path == "/v1/session" {
 		return true
 	}
-	if s.opts.Console == nil || cleanPath(path) != path {
+	if cleanPath(path) != path {
 		return false
 	}
-	return path == "/" || strings.HasPrefix(path, "/ui/")
+	for _, p := range s.public {
+		switch {
+		case strings.HasSuffix(p, "/{$}"):
+			if path == strings.TrimSuffix(p, "{$}") {
+				return true
+			}
+		case strings.HasSuffix(p, "/"):
+			if strings.HasPrefix(path, p) {
+				return true
+			}
+		case path == p:
+			return true
+		}
+	}
+	return false
 }
 
 // Serve serves on ln until ctx is done, then shuts down; long-polls end
@@ -221,7 +242,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.public(r.URL.Path) {
+		if s.isPublic(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

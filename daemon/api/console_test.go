@@ -27,8 +27,10 @@ func serveConsole(t *testing.T, token string, n int) (*httptest.Server, *api.Ser
 	t.Helper()
 	cat := fixture(t, n)
 	console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console") })
-	s := api.New(api.Options{Store: cat, Token: token, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Console: console,
+	s := api.New(api.Options{Store: cat, Token: token, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Status: func(context.Context) any { return map[string]any{"last_seq": cat.LastSeq()} }})
+	s.HandlePublic("/{$}", console)
+	s.HandlePublic("/ui/", console)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts, s
