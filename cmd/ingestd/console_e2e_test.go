@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -577,6 +578,16 @@ func TestConsoleE2EAuth(t *testing.T) {
 	b.do("enter", chromedp.KeyEvent("\r"))
 	b.waitJS("Enter on Cards opens the cards page", `location.hash === '#/cards' && document.getElementById('cards')`, 10*time.Second)
 
+	// The daemon restarts (sessions live in its memory): the open tab's
+	// stream is refused (401), and the page asks to log in again instead of
+	// going stale; logging in brings it back live.
+	e.stop()
+	e.start()
+	b.waitJS("login form after the daemon restarted", `document.getElementById('login') && document.getElementById('login-error').innerText.includes('session ended')`, 30*time.Second)
+	b.pageErrors() // the refused connections while the daemon was away
+	b.do("log in again", chromedp.SendKeys(chromedp.ID("token"), "console-secret-token"), chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+	b.waitJS("live again after logging in", `document.getElementById('conn').innerText.includes('live') && document.getElementById('cards')`, 15*time.Second)
+
 	// Log out: the cookie no longer works.
 	b.do("log out", chromedp.Click(chromedp.ID("logout")))
 	b.waitJS("login form after logout", `document.getElementById('login')`, 10*time.Second)
@@ -741,5 +752,170 @@ func TestConsoleE2EHubSync(t *testing.T) {
 	}
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the page reported errors: %v", errs)
+	}
+}
+
+// TestConsoleE2EHostileNames: names on a volume are data, never markup: HTML
+// and script in names and a name that is not UTF-8 show as text on every
+// page, run nothing and break no CSP rule. In a browser far from UTC the
+// assets search by first-seen date means the browser's day, times show in
+// its zone; and the tab holds one event stream across all pages.
+func TestConsoleE2EHostileNames(t *testing.T) {
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
+	consoleChromium(t)
+	e := newEnv(t, "", "")
+	e.start()
+	defer e.stop()
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+	var streams atomic.Int64
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		if r, ok := ev.(*network.EventRequestWillBeSent); ok && strings.Contains(r.Request.URL, "/v1/events/stream") {
+			streams.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A zone whose date differs from UTC's now: UTC-11 before 11:00 UTC
+	// (its yesterday), else UTC+14 (its tomorrow).
+	zone := "Pacific/Pago_Pago"
+	if time.Now().UTC().Hour() >= 11 {
+		zone = "Pacific/Kiritimati"
+	}
+	if _, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+		return cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+	}); err != nil {
+		t.Fatalf("time zone %s: %v", zone, err)
+	}
+
+	imgName := `<img src=x onerror="window.__pwned=1">.wav`
+	svgName := `"><svg onload=window.__pwned=2>&amp;.mov`
+	rawName := "clip-\xff\xfe.wav"
+	for i, n := range []string{imgName, rawName} {
+		wav := filepath.Join(t.TempDir(), "tone.wav")
+		if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=%d:sample_rate=48000:duration=2", 300+100*i),
+			"-y", wav).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg wav: %v %s", err, out)
+		}
+		data, err := os.ReadFile(wav)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.writeFile(n, data)
+	}
+	e.writeFile(svgName, []byte(strings.Repeat("not a movie\n", 500))) // a broken file
+	e.waitFeed(2*time.Minute, "three locations and two audio proxies", func(evs []storage.Event) bool {
+		var added, ready int
+		for _, ev := range evs {
+			switch ev.Type {
+			case storage.EvLocationAdded:
+				added++
+			case storage.EvProxyReady:
+				ready++
+			}
+		}
+		return added >= 3 && ready >= 2
+	})
+
+	b.open("#/overview")
+	b.waitJS("overview live", `document.getElementById('conn').innerText.includes('live') && document.querySelector('table.volumes')`, 20*time.Second)
+	nav := func(hash string) {
+		t.Helper()
+		consoleEval[chromedp.Void](b, fmt.Sprintf(`(() => { location.hash = %q; return null; })()`, hash))
+	}
+	const clean = `window.__pwned === undefined && !document.querySelector('main img[src="x"], main svg, main [onerror], main [onload]')`
+	wantNames := func(where, text string) {
+		t.Helper()
+		for _, n := range []string{imgName, svgName, "clip-\ufffd\ufffd.wav"} {
+			if !strings.Contains(text, n) {
+				t.Errorf("%s does not show the name %q as text:\n%s", where, n, text)
+			}
+		}
+	}
+
+	// Assets: the names as text.
+	nav("#/assets")
+	b.waitJS("assets listed", `document.querySelectorAll('table.assets tbody tr').length === 3`, 20*time.Second)
+	b.waitJS("no markup from names on Assets", clean, 5*time.Second)
+	wantNames("Assets", consoleEval[string](b, `document.querySelector('table.assets').innerText`))
+	b.shot("hostile-assets")
+
+	// First seen in the browser's zone, and the date search by its day.
+	local := consoleEval[string](b, `(() => { const d = new Date(); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0'); })()`)
+	if utc := time.Now().UTC().Format("2006-01-02"); local == utc {
+		t.Fatalf("the browser in %s has UTC's date %s: the test cannot tell the zones apart", zone, local)
+	}
+	if tz := consoleEval[string](b, `Intl.DateTimeFormat().resolvedOptions().timeZone`); tz != zone {
+		t.Fatalf("browser zone %q, want %q", tz, zone)
+	}
+	shown := consoleEval[string](b, `document.querySelector('table.assets tbody time').innerText`)
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lang := consoleEval[string](b, `navigator.language`); lang != "en-US" {
+		t.Logf("browser language %s: the shown time %q is not checked", lang, shown)
+	} else if want := time.Now().In(loc); !strings.HasPrefix(shown, want.Format("1/2/2006, ")) {
+		t.Errorf("first seen %q is not in the browser's zone (%s: %s)", shown, zone, want.Format(time.DateTime))
+	}
+	nav("#/assets?since=" + local + "&until=" + local)
+	b.waitJS("search by the browser's date finds the three", `document.querySelectorAll('table.assets tbody tr').length === 3 && document.getElementById('assets-info').innerText.includes('end of the catalog')`, 20*time.Second)
+	if v := consoleEval[string](b, `document.querySelector('form.search input[name=since]').value`); v != local {
+		t.Errorf("the date field shows %q, want %q", v, local)
+	}
+
+	// The asset page of the HTML-named file.
+	b.do("open the asset", chromedp.Click(chromedp.CSS(`table.assets tbody tr a[href^="#/asset/"]`)))
+	b.waitJS("asset page", `document.querySelector('main h1') && document.querySelector('.kv')`, 10*time.Second)
+	nav("#/assets?q=onerror")
+	b.waitJS("search by a hostile name", `document.querySelectorAll('table.assets tbody tr').length === 1`, 20*time.Second)
+	b.do("open the hostile asset", chromedp.Click(chromedp.CSS(`table.assets tbody tr a[href^="#/asset/"]`)))
+	b.waitJS("asset page titled with the name as text", fmt.Sprintf(`document.querySelector('main h1')?.innerText.startsWith(%q) && document.querySelector('audio#player')`, imgName), 10*time.Second)
+	b.waitJS("asset events", `document.querySelector('.events tr[data-type="proxy.ready"]')`, 10*time.Second)
+	b.waitJS("no markup from names on the asset page", clean, 5*time.Second)
+	b.shot("hostile-asset")
+
+	// Events and Problems.
+	nav("#/events")
+	b.waitJS("events listed", `document.querySelectorAll('.events tbody tr[data-type="location.added"]').length >= 3`, 10*time.Second)
+	b.waitJS("no markup from names on Events", clean, 5*time.Second)
+	wantNames("Events", consoleEval[string](b, `document.querySelector('table.events').innerText`))
+	// Filtered by type, Events looks further back than the last 1000
+	// events: 1200 newer ones bury the two proxy.ready.
+	before := len(e.feedAll())
+	for i := 0; i < 600; i++ {
+		e.writeFile(fmt.Sprintf("notes/n%04d.txt", i), []byte(fmt.Sprintf("note %d\n", i)))
+	}
+	e.waitFeed(2*time.Minute, "1200 more events", func(evs []storage.Event) bool { return len(evs) >= before+1200 })
+	nav("#/events?type=proxy.ready")
+	b.waitJS("old proxy.ready events found under 1200 newer ones", `document.querySelectorAll('.events tbody tr[data-type="proxy.ready"]').length === 2 && document.querySelectorAll('.events tbody tr').length === 2`, 20*time.Second)
+	t.Logf("events filter: %s", consoleEval[string](b, `document.getElementById('events-info').innerText`))
+	nav("#/problems")
+	b.waitJS("problems page", `document.querySelector('table.failed tbody tr')`, 10*time.Second)
+	b.waitJS("no markup from names on Problems", clean, 5*time.Second)
+	nav("#/cards")
+	b.waitJS("cards page", `document.getElementById('cards')`, 10*time.Second)
+	nav("#/overview")
+	b.waitJS("overview again", `document.querySelector('table.volumes')`, 10*time.Second)
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("the page reported errors (CSP violations included): %v", errs)
+	}
+	// One event stream for the tab, across every page.
+	if n := streams.Load(); n != 1 {
+		t.Errorf("%d requests to /v1/events/stream for one tab over six pages, want 1", n)
+	}
+	// The check above sees CSP violations: an inline style is refused and
+	// reported.
+	consoleEval[chromedp.Void](b, `(() => { const d = document.createElement('div'); d.setAttribute('style', 'color: red'); document.body.append(d); return null; })()`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		errs := strings.Join(b.pageErrors(), " ")
+		if strings.Contains(errs, "Content Security Policy") || strings.Contains(errs, "Refused") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an inline style was not reported as a CSP violation: %q", errs)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

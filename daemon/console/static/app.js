@@ -6,6 +6,7 @@ import { pages } from './pages.js';
 
 const main = () => document.getElementById('main');
 let cleanup = null;
+let headerSub = null; // subscribed once, however often the user logs in again
 
 function parseHash() {
   const h = location.hash.replace(/^#\/?/, '');
@@ -67,11 +68,13 @@ async function boot() {
   const lo = document.getElementById('logout');
   lo.hidden = session.auth !== 'token';
   live.start();
-  live.onStatus(st => {
-    document.getElementById('brand').textContent = 'ingestd · ' + (st.appliance_id || '');
-    const n = problemCount(st);
-    document.getElementById('problem-count').textContent = n ? String(n) : '';
-  });
+  if (!headerSub) {
+    headerSub = live.onStatus(st => {
+      document.getElementById('brand').textContent = 'ingestd · ' + (st.appliance_id || '');
+      const n = problemCount(st);
+      document.getElementById('problem-count').textContent = n ? String(n) : '';
+    });
+  }
   route();
 }
 

@@ -1,6 +1,6 @@
 // Overview, Cards, Assets, Events and Problems pages. Each renders into
 // the main element and returns a cleanup function (unsubscribes).
-import { el, clear, api, bytes, rate, num, time, timeEl, ago, duration, badge, bar, shortID, locPath } from './util.js';
+import { el, clear, api, bytes, rate, num, time, timeEl, ago, duration, badge, bar, shortID, locPath, localDay } from './util.js';
 import * as live from './live.js';
 import { assetPage } from './asset.js';
 
@@ -190,6 +190,9 @@ async function assetsPage(root, r) {
     const my = ++gen;
     const q = new URLSearchParams(p);
     q.set('limit', '50');
+    // The form's dates are the browser's days (the API takes a bare date as UTC's).
+    if (p.get('since')) q.set('since', localDay(p.get('since'), false));
+    if (p.get('until')) q.set('until', localDay(p.get('until'), true));
     info.textContent = 'Loading…';
     // A filtered request reads at most 20,000 assets: keep stepping (up to
     // ~3 s) until the page is full or the catalog ends, showing progress.
@@ -234,13 +237,24 @@ async function eventsPage(root, r) {
   const tbody = el('tbody', {});
   root.append(el('h1', {}, 'Events'), el('form', { class: 'search', onsubmit: e => e.preventDefault() }, el('label', {}, 'Type', sel), el('span', { class: 'muted' }, 'Newest first; new events appear live.')),
     el('div', { class: 'scroll' }, el('table', { class: 'events' }, el('thead', {}, el('tr', {}, ['Seq', 'Time', 'Type', 'Asset', 'Where', 'Detail'].map(h => el('th', { scope: 'col' }, h)))), tbody)));
+  const info = el('p', { class: 'muted', role: 'status', id: 'events-info' });
+  root.append(info);
   const st = await api('/v1/status');
   const last = (st.catalog && st.catalog.last_seq) || 0;
-  const doc = await api(`/v1/feed?after=${Math.max(0, last - 1000)}&limit=1000`);
   const keep = ev => !type || ev.type === type;
-  const rows = doc.events.filter(keep).reverse().slice(0, 300).map(eventRow);
-  tbody.append(...rows);
-  let seen = doc.next;
+  // The last 1000 events; filtered, the page looks further back, 1000
+  // events a request, until it has 300 rows (at most 20 requests).
+  let found = [], from = last, seen = 0;
+  for (let i = 0; i < 20; i++) {
+    const after = Math.max(0, from - 1000);
+    const doc = await api(`/v1/feed?after=${after}&limit=1000`);
+    if (i === 0) seen = doc.next;
+    found = found.concat(doc.events.filter(keep).reverse());
+    from = after;
+    if (!type || found.length >= 300 || after === 0) break;
+  }
+  tbody.append(...found.slice(0, 300).map(eventRow));
+  info.textContent = `${Math.min(found.length, 300)} shown of events ${num(from + 1)}–${num(last)}` + (from === 0 ? ' (the whole feed)' : '');
   return live.onFeed(ev => {
     if (ev.seq <= seen || !keep(ev)) return;
     seen = ev.seq;

@@ -44,6 +44,15 @@ export function ago(t) {
   return Math.round(s / 86400) + ' d ago';
 }
 
+// localDay: a date input's YYYY-MM-DD as the RFC 3339 instant its day
+// starts in the browser's zone (end: the next day's start), so a search
+// "from/to 30 Nov" means the user's 30 Nov, not UTC's.
+export function localDay(d, end) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d || '');
+  if (!m) return d;
+  return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + (end ? 1 : 0)).toISOString();
+}
+
 export function timeEl(t) {
   return el('time', { datetime: zero(t) ? null : t, title: zero(t) ? null : new Date(t).toString() }, time(t));
 }
