@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // Enricher is one entry of `analysis.enrichers`: an external command run
@@ -59,14 +61,7 @@ type enrichResponse struct {
 }
 
 // Enrichment is one enricher's result in analysis.json.
-type Enrichment struct {
-	Name    string          `json:"name"`
-	Status  string          `json:"status"` // ready | failed
-	Error   string          `json:"error,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
-	Files   []string        `json:"files,omitempty"` // enrich/<name>/<file>, beside analysis.json
-	Elapsed float64         `json:"elapsed_s"`
-}
+type Enrichment = wire.Enrichment
 
 func (e Enricher) validate(i int, seen map[string]bool) error {
 	k := fmt.Sprintf("analysis.enrichers[%d]", i)
@@ -204,10 +199,7 @@ const (
 )
 
 // EnrichmentDoc is enrichment/<name>.json.
-type EnrichmentDoc struct {
-	AssetID string `json:"asset_id"`
-	Enrichment
-}
+type EnrichmentDoc = wire.EnrichmentDoc
 
 // enrichOutputs lists the outputs that ens make (enrichment/<name>.json
 // per ready enricher, then transcript.vtt) and the enricher file that

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // maxEvents caps the segments and shots kept per kind (a pathological file
@@ -17,29 +19,11 @@ const maxEvents = 10000
 // maxLine caps one stderr line kept for parsing.
 const maxLine = 4096
 
-// Segment is a black, frozen or silent stretch of the programme: start and
-// end in seconds of the proxy (= of the master), their frame numbers and
-// source timecodes (video frame rate; for audio-only assets, frames are
-// empty).
-type Segment struct {
-	Start    float64 `json:"start"`
-	End      float64 `json:"end"`
-	Duration float64 `json:"duration"`
-	StartF   *int64  `json:"start_frame,omitempty"`
-	EndF     *int64  `json:"end_frame,omitempty"`
-	StartTC  string  `json:"start_tc,omitempty"`
-	EndTC    string  `json:"end_tc,omitempty"`
-}
+// Segment is a black, frozen or silent stretch (wire.Segment).
+type Segment = wire.Segment
 
-// Shot is one shot: where it starts (a scene cut, or the first frame) and
-// its thumbnail (shots/NNNNN.jpg under the asset's outputs), if kept.
-type Shot struct {
-	Start     float64 `json:"start"`
-	StartF    *int64  `json:"start_frame,omitempty"`
-	StartTC   string  `json:"start_tc,omitempty"`
-	End       float64 `json:"end"`
-	Thumbnail string  `json:"thumbnail,omitempty"`
-}
+// Shot is one shot and its thumbnail (wire.Shot).
+type Shot = wire.Shot
 
 // parser reads FFmpeg's stderr (loglevel info) line by line as it comes
 // and keeps what the filters report. It is an io.Writer.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/transcode"
 )
@@ -26,32 +27,8 @@ const (
 	OutThumb = "shots" // folder of per-shot thumbnails NNNNN.jpg
 )
 
-// Result is analysis.json.
-type Result struct {
-	AssetID   string  `json:"asset_id"`
-	Source    string  `json:"source"` // the output measured: proxy.mp4 | proxy.m4a
-	Duration  float64 `json:"duration"`
-	FrameRate string  `json:"frame_rate,omitempty"`
-	StartTC   string  `json:"start_tc,omitempty"`
-	Video     bool    `json:"video"`
-	Audio     bool    `json:"audio"`
-
-	Black   []Segment `json:"black"`
-	Freeze  []Segment `json:"freeze"`
-	Silence []Segment `json:"silence"`
-	Shots   []Shot    `json:"shots"`
-	// Loudness of the proxy's audio (the programme mix), EBU R128.
-	Loudness *storage.Loudness `json:"loudness,omitempty"`
-	// Truncated: more than 10,000 segments or shots of a kind were found;
-	// the first ones are kept.
-	Truncated bool            `json:"truncated,omitempty"`
-	Checks    []storage.Check `json:"checks"`
-	// Enrichments are the results of analysis.enrichers, in order.
-	Enrichments []Enrichment `json:"enrichments,omitempty"`
-	Verdict     string       `json:"verdict"`
-	Elapsed     float64      `json:"elapsed_s"`
-	At          time.Time    `json:"at"`
-}
+// Result is analysis.json (daemon/api/wire, the served document).
+type Result = wire.Analysis
 
 // input is what one analysis reads: the proxy, and what the asset's
 // probe says of the master.

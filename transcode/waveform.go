@@ -3,21 +3,12 @@ package transcode
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
-// Waveform is waveform.json: min/max peaks of 16-bit samples, for drawing an
-// audio waveform in a browser. Peaks are interleaved per peak and channel:
-// [min_ch0, max_ch0, min_ch1, max_ch1, …] for peak 0, then peak 1, and so on;
-// each peak covers SamplesPerPeak sample frames at SampleRate.
-type Waveform struct {
-	Version        int     `json:"version"`
-	SampleRate     int     `json:"sample_rate"`
-	SamplesPerPeak int     `json:"samples_per_peak"`
-	Channels       int     `json:"channels"`
-	Bits           int     `json:"bits"`
-	Length         int     `json:"length"` // peaks per channel
-	Peaks          []int16 `json:"peaks"`
-}
+// Waveform is waveform.json, the served document (daemon/api/wire).
+type Waveform = wire.Waveform
 
 // maxPeaks bounds the JSON size of long recordings.
 const maxPeaks = 4000

@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // Session cookie and CSRF header names, and limits.
@@ -119,16 +121,7 @@ func unsafeMethod(m string) bool {
 }
 
 // SessionDoc is the body of GET and POST /v1/session.
-type SessionDoc struct {
-	// Auth is "token" when api.token_file is configured, "none" otherwise
-	// (loopback without a token: the console needs no login).
-	Auth          string `json:"auth"`
-	Authenticated bool   `json:"authenticated"`
-	// CSRF is the value to send in X-Ingestd-CSRF with every
-	// state-changing request made with the session cookie.
-	CSRF    string     `json:"csrf,omitempty"`
-	Expires *time.Time `json:"expires,omitempty"`
-}
+type SessionDoc = wire.Session
 
 // session serves /v1/session (no authentication needed: it is how one
 // authenticates): GET says whether the caller is logged in, POST with a

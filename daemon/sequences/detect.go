@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/ingestd/ingestd/daemon/api/wire"
 )
 
 // Frame is one file name of a sequence: <Base><digits>.<Ext>.
@@ -83,10 +85,7 @@ func ValidID(id string) bool {
 }
 
 // Range is an inclusive range of frame numbers.
-type Range struct {
-	First int64 `json:"first"`
-	Last  int64 `json:"last"`
-}
+type Range = wire.FrameRange
 
 // Group sorts frames into sequences by (base, extension, padding): each
 // group with at least minFrames frames is returned, its frames sorted by
@@ -126,7 +125,7 @@ func Missing(frames []Frame, max int) ([]Range, int64) {
 		if b > a+1 {
 			n += b - a - 1
 			if len(out) < max {
-				out = append(out, Range{a + 1, b - 1})
+				out = append(out, Range{First: a + 1, Last: b - 1})
 			}
 		}
 	}

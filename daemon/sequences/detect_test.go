@@ -71,7 +71,7 @@ func TestGroup(t *testing.T) {
 		t.Fatalf("exr group = %v", exr)
 	}
 	miss, n := Missing(exr, 10)
-	if want := []Range{{1005, 1005}, {1009, 1010}}; !reflect.DeepEqual(miss, want) || n != 3 {
+	if want := []Range{{First: 1005, Last: 1005}, {First: 1009, Last: 1010}}; !reflect.DeepEqual(miss, want) || n != 3 {
 		t.Errorf("missing = %v (%d), want %v (3)", miss, n, want)
 	}
 	if k := (Key{"shot_010.", "exr", 4}); k.Pattern() != "shot_010.%04d.exr" {

@@ -9,15 +9,13 @@ import (
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 // ListDoc is GET /v1/sequences.
-type ListDoc struct {
-	Sequences []Record `json:"sequences"`
-	Next      string   `json:"next,omitempty"` // pass as after= for the next page; empty at the end
-}
+type ListDoc = wire.SequencesPage
 
 var errStop = errors.New("stop")
 

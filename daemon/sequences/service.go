@@ -39,6 +39,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	"github.com/ingestd/ingestd/transcode"
@@ -63,59 +64,11 @@ const (
 const MaxMissingRanges = 1000
 
 // Record is a sequence as stored (state "sequences/<id>") and served at
-// /v1/sequences/{id}.
-type Record struct {
-	ID      string `json:"id"`
-	Volume  string `json:"volume"`
-	Folder  string `json:"folder"`  // slash-separated, relative to the volume ("" for its root)
-	Pattern string `json:"pattern"` // e.g. shot_010.%04d.exr
-	Base    string `json:"base"`
-	Ext     string `json:"ext"`
-	Padding int    `json:"padding"`
-	Format  string `json:"format"` // FFmpeg demuxer of the frames (dpx_pipe, exr_pipe, png_pipe, tiff_pipe, image2 for JPEG)
-	Codec   string `json:"codec,omitempty"`
-
-	First         int64   `json:"first_frame"`
-	Last          int64   `json:"last_frame"`
-	Count         int     `json:"frames"` // frames present (cataloged)
-	Missing       []Range `json:"missing"`
-	MissingFrames int64   `json:"missing_frames"`
-	Bytes         int64   `json:"bytes"`
-	FirstPath     string  `json:"first_path"`  // relative to the volume
-	FirstAssetID  string  `json:"first_asset"` // asset id of the first frame
-
-	Width          int    `json:"width,omitempty"`
-	Height         int    `json:"height,omitempty"`
-	PixFmt         string `json:"pix_fmt,omitempty"`
-	BitDepth       int    `json:"bit_depth,omitempty"`
-	ColorSpace     string `json:"color_space,omitempty"`
-	ColorTransfer  string `json:"color_transfer,omitempty"`
-	ColorPrimaries string `json:"color_primaries,omitempty"`
-
-	FrameRate       string `json:"frame_rate"`         // fraction, e.g. 24/1 or 24000/1001
-	FrameRateSource string `json:"frame_rate_source"`  // config | header
-	Timecode        string `json:"timecode,omitempty"` // of the first frame, from its header
-
-	// Signature names the frame set (numbers and asset ids); Changed is
-	// when it last changed.
-	Signature string    `json:"signature"`
-	Changed   time.Time `json:"changed"`
-	Proxy     *Proxy    `json:"proxy"`
-	ProbeErr  string    `json:"probe_error,omitempty"`
-}
+// /v1/sequences/{id}: the wire document itself.
+type Record = wire.Sequence
 
 // Proxy is the state of a sequence's proxy and poster.
-type Proxy struct {
-	Status    string    `json:"status"` // pending | ready | failed
-	Frames    int64     `json:"frames,omitempty"`
-	Width     int       `json:"width,omitempty"`
-	Height    int       `json:"height,omitempty"`
-	Bytes     int64     `json:"bytes,omitempty"`
-	Outputs   []string  `json:"outputs,omitempty"` // proxy.mp4, poster.jpg
-	Signature string    `json:"signature,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	At        time.Time `json:"at,omitzero"`
-}
+type Proxy = wire.SequenceProxy
 
 // Volume is a configured volume root.
 type Volume struct {

@@ -1,7 +1,10 @@
 // Package wire holds the JSON documents ingestd's HTTP API serves, as typed
 // structs: GET /v1/status and each of its sections, assets and their
 // pages, the event feed, camera cards, clips, the offload report, the
-// lines of POST /v1/verify and the error body. docs/api.md is their
+// lines of POST /v1/verify, frame sequences, analysis.json and the
+// enrichment documents, waveform.json, the console's session and the
+// error body (media.go: the documents a stage package writes or stores in
+// exactly the served form; the stage aliases them). docs/api.md is their
 // contract; the golden files in testdata pin their JSON shape (go test
 // -update rewrites them after a deliberate change, which docs/api.md must
 // then describe).

@@ -95,6 +95,26 @@ func documents() map[string]any {
 	failedClip := clip
 	failedClip.Proxy = &ClipProxy{Status: "failed", Error: "ffmpeg: exit status 1", At: t1}
 	cam := ReportCamera{Make: "Panasonic", Model: "AJ-PX800G", Serial: "D1TA00123"}
+	seq := Sequence{ID: id32, Volume: "nas", Folder: "shots/sh010", Pattern: "sh010.%04d.exr", Base: "sh010.", Ext: ".exr", Padding: 4,
+		Format: "exr_pipe", Codec: "exr", First: 1001, Last: 1100, Count: 98, Missing: []FrameRange{{First: 1050, Last: 1051}}, MissingFrames: 2,
+		Bytes: 98 << 20, FirstPath: "shots/sh010/sh010.1001.exr", FirstAssetID: id64, Width: 4096, Height: 2160, PixFmt: "gbrapf32le",
+		BitDepth: 32, ColorSpace: "gbr", ColorTransfer: "linear", ColorPrimaries: "bt709", FrameRate: "24/1", FrameRateSource: "header",
+		Timecode: "01:00:00:00", Signature: id64, Changed: t0,
+		Proxy: &SequenceProxy{Status: "ready", Frames: 100, Width: 960, Height: 506, Bytes: 81234, Outputs: []string{"proxy.mp4", "poster.jpg"},
+			Signature: id64, At: t1}}
+	pendingSeq := seq
+	pendingSeq.ID, pendingSeq.Proxy, pendingSeq.ProbeErr = strings.Repeat("ef", 16), &SequenceProxy{Status: "failed", Error: "ffmpeg: exit status 1", At: t1}, "ffprobe: invalid data"
+	f24, f48, f36 := int64(24), int64(48), int64(36)
+	enrichment := Enrichment{Name: "transcript", Status: "ready", Data: json.RawMessage(`"en"`), Files: []string{"enrich/transcript/transcript.vtt"}, Elapsed: 12.5}
+	analysisDoc := Analysis{AssetID: id64, Source: "proxy.mp4", Duration: 3, FrameRate: "24/1", StartTC: "01:00:00:00", Video: true, Audio: true,
+		Black:    []Segment{{Start: 1, End: 2, Duration: 1, StartF: &f24, EndF: &f48, StartTC: "01:00:01:00", EndTC: "01:00:02:00"}},
+		Freeze:   []Segment{},
+		Silence:  []Segment{{Start: 2, End: 3, Duration: 1}},
+		Shots:    []Shot{{Start: 0, End: 1.5, Thumbnail: "shots/00000.jpg"}, {Start: 1.5, End: 3, StartF: &f36, StartTC: "01:00:01:12", Thumbnail: "shots/00001.jpg"}},
+		Loudness: &storage.Loudness{Integrated: -23.1, Range: 5.2, TruePeak: -1.5, SamplePeak: -2.0, ClippedSamples: 12}, Truncated: true,
+		Checks:      []storage.Check{{Rule: "max_black_seconds", Verdict: "warn", Reason: "1.0 s of black at 0:01"}},
+		Enrichments: []Enrichment{enrichment, {Name: "labels", Status: "failed", Error: "timed out after 30m0s", Elapsed: 1800}},
+		Verdict:     "warn", Elapsed: 4.2, At: t1}
 	return map[string]any{
 		"error":  Error{Error: "limit must be a positive integer", Param: "limit"},
 		"health": Health{Status: "ok"},
@@ -168,6 +188,13 @@ func documents() map[string]any {
 			FileList: []ReportFile{{Path: "CONTENTS/VIDEO/\xff.MXF", Size: 252985, BLAKE3: id64, XXH128: strings.Repeat("12", 16),
 				MHL: map[string]string{"md5": strings.Repeat("34", 16)}}},
 			Skipped: []Skipped{skipped}, Manifests: manifests, Warnings: []string{"clip 0002CD: not probed yet"}},
+		"sequences_page": SequencesPage{Sequences: []Sequence{seq, pendingSeq}, Next: pendingSeq.ID},
+		"sequence":       seq,
+		"analysis":       analysisDoc,
+		"enrichment":     EnrichmentDoc{AssetID: id64, Enrichment: enrichment},
+		"waveform":       Waveform{Version: 1, SampleRate: 48000, SamplesPerPeak: 480, Channels: 2, Bits: 16, Length: 2, Peaks: []int16{-120, 340, -90, 200, -3000, 2800, -2500, 2600}},
+		"session":        Session{Auth: "token", Authenticated: true, CSRF: id64, Expires: &t1},
+		"session_none":   Session{Auth: "none", Authenticated: true},
 		"verify_lines": []VerifyLine{
 			{Type: "start", Volume: "nas", Files: 3, Bytes: 3000},
 			{Type: "progress", Volume: "nas", Path: "clips/a.mov", Files: 3, Bytes: 3000, FilesDone: 1, BytesDone: 1000},
