@@ -18,11 +18,7 @@ import (
 // Card returns the record of the card with that key (filesystem UUID and
 // content fingerprint); a missing one is a wrapped storage.ErrNotFound.
 func (c *Catalog) Card(key string) (storage.Card, error) {
-	var rec storage.Card
-	if err := c.GetState(storage.CardStateKey(key), &rec); err != nil {
-		return storage.Card{}, fmt.Errorf("card %s: %w", key, err)
-	}
-	return rec, nil
+	return getRecord[storage.Card](c, "card", key, storage.CardStateKey(key))
 }
 
 // PutCard stores rec as the record of the card rec.Key.
@@ -36,23 +32,13 @@ func (c *Catalog) PutCard(rec storage.Card) error {
 // Cards calls fn with every card record, in key order. An error from fn
 // stops the listing and is returned as is.
 func (c *Catalog) Cards(fn func(storage.Card) error) error {
-	return c.ListState(storage.CardStatePrefix, func(key string, raw []byte) error {
-		var rec storage.Card
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return fmt.Errorf("card record %s: %w", key, err)
-		}
-		return fn(rec)
-	})
+	return listRecords(c, "card", storage.CardStatePrefix, "", fn)
 }
 
 // Clip returns the record of clip id; a missing one is a wrapped
 // storage.ErrNotFound.
 func (c *Catalog) Clip(id string) (storage.Clip, error) {
-	var rec storage.Clip
-	if err := c.GetState(storage.ClipStateKey(id), &rec); err != nil {
-		return storage.Clip{}, fmt.Errorf("clip %s: %w", id, err)
-	}
-	return rec, nil
+	return getRecord[storage.Clip](c, "clip", id, storage.ClipStateKey(id))
 }
 
 // PutClip stores rec as the record of clip rec.ID.
@@ -67,13 +53,29 @@ func (c *Catalog) PutClip(rec storage.Clip) error {
 // for all), in id order. An error from fn stops the listing and is
 // returned as is.
 func (c *Catalog) Clips(after string, fn func(storage.Clip) error) error {
-	return c.ListState(storage.ClipStatePrefix, func(key string, raw []byte) error {
-		if key[len(storage.ClipStatePrefix):] <= after {
+	return listRecords(c, "clip", storage.ClipStatePrefix, after, fn)
+}
+
+// getRecord decodes the state record under key (what and name for errors).
+func getRecord[T any](c *Catalog, what, name, key string) (T, error) {
+	var rec T
+	if err := c.GetState(key, &rec); err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s %s: %w", what, name, err)
+	}
+	return rec, nil
+}
+
+// listRecords calls fn with each state record under prefix whose key,
+// without the prefix, sorts after after (every one when after is "").
+func listRecords[T any](c *Catalog, what, prefix, after string, fn func(T) error) error {
+	return c.ListState(prefix, func(key string, raw []byte) error {
+		if after != "" && key[len(prefix):] <= after {
 			return nil
 		}
-		var rec storage.Clip
+		var rec T
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return fmt.Errorf("clip record %s: %w", key, err)
+			return fmt.Errorf("%s record %s: %w", what, key, err)
 		}
 		return fn(rec)
 	})
