@@ -15,9 +15,7 @@ func (c *Config) validateCards() error {
 	if c.Cards == nil {
 		return nil
 	}
-	if err := c.Cards.Validate(); err != nil {
-		return stageErr(err)
-	}
+	// c.Cards.Validate ran with the other sections (validateStages).
 	known := func(v string) bool {
 		for _, n := range names {
 			if n == v {

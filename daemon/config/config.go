@@ -190,11 +190,7 @@ func (c *Config) SetDefaults() {
 	if c.API.Listen == "" {
 		c.API.Listen = DefaultListen
 	}
-	c.setStageDefaults()
-	c.Disk.SetDefaults()
-	if c.Cards != nil {
-		c.Cards.SetDefaults()
-	}
+	c.setStageDefaults() // every stage section (stages.go)
 }
 
 func lookPath(name string) string {
@@ -265,9 +261,6 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateCards(); err != nil {
 		return err
-	}
-	if err := c.Disk.Validate(); err != nil {
-		return stageErr(err)
 	}
 	return c.validateVolumes()
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/ingestd/ingestd/sync/s3push"
@@ -14,39 +15,68 @@ type HubConfig struct {
 	Webhook *webhook.Config `yaml:"webhook"`
 }
 
-// setStageDefaults applies the proxy and hub sections' own defaults.
-func (c *Config) setStageDefaults() {
-	c.Proxy.SetDefaults()
-	c.Sequences.SetDefaults()
-	c.Analysis.SetDefaults()
-	if c.Hub.S3 != nil {
-		c.Hub.S3.SetDefaults()
+// Section is a stage's config section: its type lives in the stage's own
+// package (transcode.Config, s3push.Config, diskguard.Config, ...) with
+// its defaults and its own validation, whose errors name the key
+// ("proxy.gpu: ...", "hub.s3.bucket: ..."). A field of Config (or of a
+// plain struct field such as Hub) whose pointer is a Section is found by
+// sections: adding a stage's section is adding its field, nothing more.
+// An absent optional section is a nil pointer field and is skipped.
+type Section interface {
+	SetDefaults()
+	Validate() error
+}
+
+// section is one stage section found in a Config, with its YAML key.
+type section struct {
+	key string
+	Section
+}
+
+var sectionType = reflect.TypeFor[Section]()
+
+// sections returns c's stage sections in field order (recursing into plain
+// struct fields without methods of their own, like Hub).
+func (c *Config) sections() []section {
+	var out []section
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			fv := v.Field(i)
+			switch {
+			case fv.Kind() == reflect.Pointer && fv.Type().Implements(sectionType):
+				if !fv.IsNil() {
+					out = append(out, section{prefix + name, fv.Interface().(Section)})
+				}
+			case fv.Kind() == reflect.Struct && fv.Addr().Type().Implements(sectionType):
+				out = append(out, section{prefix + name, fv.Addr().Interface().(Section)})
+			case fv.Kind() == reflect.Struct && fv.Type().NumMethod() == 0 && fv.Addr().Type().NumMethod() == 0:
+				walk(prefix+name+".", fv)
+			}
+		}
 	}
-	if c.Hub.Webhook != nil {
-		c.Hub.Webhook.SetDefaults()
+	walk("", reflect.ValueOf(c).Elem())
+	return out
+}
+
+// setStageDefaults applies every stage section's own defaults.
+func (c *Config) setStageDefaults() {
+	for _, s := range c.sections() {
+		s.SetDefaults()
 	}
 }
 
-// validateStages delegates to the stage packages' Validate, whose errors
-// already name the key ("proxy.gpu: ...", "hub.s3.bucket: ..."), and turns
-// the first one into an *Error.
+// validateStages runs every stage section's Validate and turns the first
+// error into an *Error. Checks that span sections (cards destinations
+// naming volumes, fixity) stay in this package (cards.go).
 func (c *Config) validateStages() error {
-	if err := c.Proxy.Validate(); err != nil {
-		return stageErr(err)
-	}
-	if err := c.Sequences.Validate(); err != nil {
-		return stageErr(err)
-	}
-	if err := c.Analysis.Validate(); err != nil {
-		return stageErr(err)
-	}
-	if c.Hub.S3 != nil {
-		if err := c.Hub.S3.Validate(); err != nil {
-			return stageErr(err)
-		}
-	}
-	if c.Hub.Webhook != nil {
-		if err := c.Hub.Webhook.Validate(); err != nil {
+	for _, s := range c.sections() {
+		if err := s.Validate(); err != nil {
 			return stageErr(err)
 		}
 	}
