@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/storage"
 )
 
 // A shot recorded over several cards (the camera goes on recording onto
