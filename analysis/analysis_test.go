@@ -301,7 +301,7 @@ func TestArgsRestrictInputs(t *testing.T) {
 	if len(cmds) != 2 {
 		t.Fatalf("%d commands, want 2 (video, audio): %q", len(cmds), cmds)
 	}
-	for i, want := range [][]string{{"[0:v:0]blackdetect", "\x00file:/state/work/shots/%05d.jpg"}, {"[0:a:0]silencedetect", "-f\x00null\x00-"}} {
+	for i, want := range [][]string{{"[0:v:0]split[bk][v];[bk]tpad=stop=1:color=white,blackdetect", "\x00file:/state/work/shots/%05d.jpg"}, {"[0:a:0]silencedetect", "-f\x00null\x00-"}} {
 		s := strings.Join(cmds[i], "\x00")
 		for _, w := range append(want, "-protocol_whitelist\x00file\x00", "-f\x00mov\x00", "-i\x00file:/state/media/ab/x/-i evil:proxy.mp4\x00") {
 			if !strings.Contains(s, w) {

@@ -42,6 +42,10 @@ type input struct {
 	timecode  string
 	width     int
 	height    int
+	// mono: the master's audio is one mono stream, which the proxy
+	// carries on both sides (transcode's audioMix); its loudness is
+	// measured on one side, as FFmpeg's ebur128 measures the master.
+	mono bool
 }
 
 // args builds the FFmpeg commands of an analysis, each reading the proxy
@@ -64,14 +68,23 @@ func args(in input, scene float64, thumbs string) ([][]string, error) {
 	var cmds [][]string
 	if in.video {
 		cmds = append(cmds, append(slices.Clone(base), "-filter_complex",
-			fmt.Sprintf("[0:v:0]blackdetect=d=0:pix_th=0.10,freezedetect=n=0.001:d=0.2,"+
+			fmt.Sprintf("[0:v:0]split[bk][v];"+
+				// blackdetect on a branch padded with one white frame: at
+				// the end of the stream it reports black_end as the last
+				// frame's start, one frame short of a black tail's end.
+				"[bk]tpad=stop=1:color=white,blackdetect=d=0:pix_th=0.10,nullsink;"+
+				"[v]freezedetect=n=0.001:d=0.2,"+
 				"select='eq(n\\,0)+gt(scene\\,%g)',showinfo,scale=160:-2,format=yuvj420p[th]", scene),
 			"-map", "[th]", "-fps_mode", "passthrough", "-q:v", "5", "-f", "image2",
 			transcode.Literal(filepath.Join(thumbs, "%05d.jpg"))))
 	}
 	if in.audio {
+		pre := "[0:a:0]"
+		if in.mono {
+			pre += "pan=mono|c0=c0,"
+		}
 		cmds = append(cmds, append(slices.Clone(base), "-filter_complex",
-			"[0:a:0]silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=none,ebur128=peak=true+sample[ao]",
+			pre+"silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=none,ebur128=peak=true+sample[ao]",
 			"-map", "[ao]", "-f", "null", "-"))
 	}
 	return cmds, nil

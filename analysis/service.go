@@ -433,6 +433,13 @@ func (s *Service) inputOf(doc storage.AssetDoc) (input, error) {
 		m = &storage.Media{}
 	}
 	in := input{duration: m.Duration, timecode: m.Timecode, format: "mov"}
+	audios := 0
+	for _, st := range m.Streams {
+		if st.Type == "audio" {
+			audios++
+			in.mono = audios == 1 && st.Channels == 1
+		}
+	}
 	for _, st := range m.Streams {
 		switch st.Type {
 		case "video":
