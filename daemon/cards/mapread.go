@@ -15,6 +15,13 @@ import (
 // the page size; blocks are cut from it and never span two windows).
 const srcWindow = 8 << 20
 
+// srcReadahead is how far past the window being handed out the card is
+// asked to be read ahead (FADV_WILLNEED), into the next file when this
+// one ends: the card keeps reading while the hashers and writers work
+// through the queue (Options.QueueBlocks, 32 MiB by default) instead of
+// waiting for each window, and for each file's first one.
+const srcReadahead = 32 << 20
+
 // errNoMap: the card's filesystem refuses to map the file (nothing was
 // mapped); it is read into buffers instead.
 var errNoMap = errors.New("card file cannot be mapped")
@@ -47,6 +54,10 @@ type mappedReader struct {
 	off    int64
 	win    *mapWin
 	winOff int64
+	ra     int64 // the file is asked to be read ahead up to here
+	// tail, when set, is called once the readahead reaches the end of the
+	// file, with how much of the budget is left (for the next file).
+	tail func(n int64)
 }
 
 // next points blk at the next (at most n) bytes of the file: io.EOF at
@@ -71,14 +82,12 @@ func (r *mappedReader) next(blk *block, n int) (int, error) {
 		w := &mapWin{m: m}
 		w.refs.Store(1)
 		unix.Madvise(m, unix.MADV_SEQUENTIAL)
-		if next := r.off + ln; next < r.size {
-			unix.Fadvise(r.fd, next, min(int64(srcWindow), r.size-next), unix.FADV_WILLNEED)
-		}
 		if err := populate(m); err != nil {
 			w.release()
 			return 0, fmt.Errorf("read at %d: %w", r.off, err)
 		}
 		r.win, r.winOff = w, r.off
+		r.readahead(r.off + ln)
 	}
 	start := r.off - r.winOff
 	k := min(int64(n), int64(len(r.win.m))-start)
@@ -86,6 +95,35 @@ func (r *mappedReader) next(blk *block, n int) (int, error) {
 	blk.b, blk.win = r.win.m[start:start+k], r.win
 	r.off += k
 	return int(k), nil
+}
+
+// readahead asks for the srcReadahead bytes after from (what is not
+// asked for yet), after the window before it was faulted in so that its
+// own reads go first; past the end of the file the rest of the budget
+// goes to tail.
+func (r *mappedReader) readahead(from int64) {
+	end := from + srcReadahead
+	if start := max(from, r.ra); start < min(end, r.size) {
+		willNeed(r.fd, start, min(end, r.size)-start)
+	}
+	r.ra = max(r.ra, min(end, r.size))
+	if end > r.size && r.tail != nil {
+		r.tail(end - r.size)
+		r.tail = nil
+	}
+}
+
+// willNeedChunk: the kernel reads at most a device's readahead size (or
+// its largest request) per FADV_WILLNEED (force_page_cache_ra), as little
+// as 128 KiB; a longer range is asked for in pieces.
+const willNeedChunk = 128 << 10
+
+// willNeed asks the kernel to start reading n bytes of fd at off into the
+// page cache (advisory; the reads go on in the background).
+func willNeed(fd int, off, n int64) {
+	for end := off + n; off < end; off += willNeedChunk {
+		unix.Fadvise(fd, off, min(willNeedChunk, end-off), unix.FADV_WILLNEED)
+	}
 }
 
 // close drops the reader's reference to its current window.

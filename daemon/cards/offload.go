@@ -349,6 +349,7 @@ type offloader struct {
 	dstDir *safefs.Dir
 
 	pool       chan *block
+	nextFile   *srcFile // reader goroutine: the card file after the one read (prefetch)
 	readBytes  atomic.Int64
 	stallDest  *dest // reader goroutine: who held the card since stallSince
 	stallSince time.Time
@@ -551,7 +552,11 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		finishPass()
 		return fin.failure()
 	}
-	for _, f := range files {
+	for i, f := range files {
+		o.nextFile = nil
+		if i+1 < len(files) {
+			o.nextFile = &files[i+1]
+		}
 		if err := ctx.Err(); err != nil {
 			stop()
 			return o.fail(&res, f.rel, err)
@@ -1109,6 +1114,9 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		return nil, o.srcErr(fmt.Errorf("size %d, card listed %d", st.Size, f.size), "read "+f.rel)
 	} else {
 		mr = &mappedReader{fd: int(inf.Fd()), size: f.size}
+		if next := o.nextFile; next != nil {
+			mr.tail = func(n int64) { o.prefetch(*next, n) }
+		}
 		defer mr.close()
 	}
 	defer in.Close()
@@ -1227,6 +1235,30 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		}
 	}
 	return &pendingFile{f: f, hs: hs, b3: b3, x128: x128, mhl: mhl, formats: formats, need: need, check: check, done: make(chan struct{})}, nil
+}
+
+// prefetch asks the card to read the first n bytes of f, the next file,
+// while the last windows of the one before are handed out (advisory:
+// errors are left to f's own copy). A file that a destination holds as
+// verified by an earlier run is not fetched: it may not be read at all.
+func (o *offloader) prefetch(f srcFile, n int64) {
+	if f.size == 0 || o.opts.SourceReader != nil {
+		return
+	}
+	for _, d := range o.active() {
+		d.mu.Lock()
+		_, held := d.state.Files[f.rel]
+		d.mu.Unlock()
+		if held {
+			return
+		}
+	}
+	in, _, err := o.srcDir.OpenRegular(f.rel)
+	if err != nil {
+		return
+	}
+	willNeed(int(in.Fd()), 0, min(n, f.size))
+	in.Close()
 }
 
 // errNoDest: every destination left the pass while a file was read.

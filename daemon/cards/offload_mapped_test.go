@@ -145,3 +145,46 @@ func TestOffloadMappedCardFileTruncatedMidCopy(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// The card is read ahead into the next file while one ends, but never
+// into a file every destination holds as verified by an earlier run: a
+// resumed offload reads from the card only what it copies.
+func TestOffloadMultiReadaheadSkipsResumedFiles(t *testing.T) {
+	card := newExt4Card(t, "96m", "AHEAD")
+	writeTree(t, card.Dir, map[string]string{
+		"CLIP/C0002.MP4": "rand:24000000",
+		"CLIP/C0003.MP4": "rand:3000000",
+		"CLIP/C0004.MP4": "rand:1000000",
+	})
+	a := filepath.Join(testutil.MountTmpfs(t, "64m"), "AHEAD")
+	b := filepath.Join(testutil.MountTmpfs(t, "64m"), "AHEAD")
+	dsts := []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}
+	ctx, cancel := context.WithCancel(context.Background())
+	// Interrupted once C0002 is verified at both (AfterCopy: each file is
+	// verified everywhere before the next is read).
+	_, err := OffloadMulti(ctx, card.Dir, dsts, Options{AfterCopy: func(rel, _ string) {
+		if rel == "CLIP/C0003.MP4" {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted: %v", err)
+	}
+	// A file sorted before it: the resumed C0002 is next after a copied one.
+	writeTree(t, card.Dir, map[string]string{"CLIP/C0001.MP4": "rand:3000000"})
+	dropCardCache(t, card.Dir)
+	before := loopSectorsRead(t, card.Dir)
+	res, err := OffloadMulti(context.Background(), card.Dir, dsts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := (loopSectorsRead(t, card.Dir) - before) * 512
+	if res.Dests[0].Resumed < 1 || res.Dests[1].Resumed < 1 || res.Copied < 4000000 || res.Copied > 7000000 {
+		t.Fatalf("resume: %+v", res)
+	}
+	if read < res.Copied || read > res.Copied+8<<20 {
+		t.Fatalf("card device read %d bytes to copy %d (the resumed file is 24 MB)", read, res.Copied)
+	}
+	checkVerifiedCopy(t, card.Dir, a)
+	checkVerifiedCopy(t, card.Dir, b)
+}
