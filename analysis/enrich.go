@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api/wire"
+	"github.com/ingestd/ingestd/storage"
 )
 
 // Enricher is one entry of `analysis.enrichers`: an external command run
@@ -52,6 +53,12 @@ type EnrichRequest struct {
 	FrameRate string  `json:"frame_rate,omitempty"`
 	StartTC   string  `json:"start_tc,omitempty"`
 	Analysis  *Result `json:"analysis"`
+	// Asset is the asset document (GET /v1/assets/{id}).
+	Asset *storage.AssetDoc `json:"asset,omitempty"`
+	// Audio is the absolute path of the proxy's first audio stream as a
+	// 16 kHz mono 16-bit WAV the stage extracted (read only); "" when the
+	// asset has no audio.
+	Audio string `json:"audio,omitempty"`
 }
 
 // enrichResponse is what an enricher writes on stdout.
@@ -183,8 +190,104 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 		}
 		res.Files = append(res.Files, "enrich/"+e.Name+"/"+f)
 	}
+	if err := validateData(resp.Data, req.Duration); err != nil {
+		return fail("%v", err)
+	}
 	res.Status, res.Data, res.Elapsed = StatusReady, resp.Data, time.Since(t0).Seconds()
 	return res
+}
+
+// Typed members of an enricher's data (docs/api.md Enrichers): optional,
+// but when present they must have this shape, or the enricher fails.
+type (
+	enrichTimed struct {
+		Start *float64 `json:"start"`
+		End   *float64 `json:"end"`
+	}
+	enrichSegment struct {
+		enrichTimed
+		Text  *string `json:"text"`
+		Words []struct {
+			enrichTimed
+			Word *string `json:"word"`
+		} `json:"words"`
+	}
+	enrichDetection struct {
+		enrichTimed
+		Label *string `json:"label"`
+	}
+	enrichTyped struct {
+		Tags     []*string         `json:"tags"`
+		Segments []enrichSegment   `json:"segments"`
+		Faces    []enrichDetection `json:"faces"`
+		Objects  []enrichDetection `json:"objects"`
+	}
+)
+
+// maxTimeSlack is how far past the programme's duration a time may be
+// (decoders pad the last packet).
+const maxTimeSlack = 1.0
+
+// validateData checks the typed members of data (tags, segments with word
+// timings, faces and objects with time ranges) against the programme's
+// duration; the error names the first offending member.
+func validateData(data json.RawMessage, duration float64) error {
+	if len(bytes.TrimSpace(data)) == 0 || bytes.TrimSpace(data)[0] != '{' {
+		return nil // not an object: no typed members
+	}
+	var d enrichTyped
+	if err := json.Unmarshal(data, &d); err != nil {
+		return fmt.Errorf("data does not follow the contract (tags: [string], segments: [{start, end, text, words: [{word, start, end}]}], faces/objects: [{label, start, end}]): %w", err)
+	}
+	span := func(k string, t enrichTimed, within *enrichTimed) error {
+		switch {
+		case t.Start == nil || t.End == nil:
+			return fmt.Errorf("data.%s: start and end are required", k)
+		case *t.Start < 0 || *t.End < *t.Start:
+			return fmt.Errorf("data.%s: start %g, end %g: want 0 <= start <= end", k, *t.Start, *t.End)
+		case duration > 0 && *t.End > duration+maxTimeSlack:
+			return fmt.Errorf("data.%s: end %g is past the programme's %gs", k, *t.End, duration)
+		case within != nil && (*t.Start < *within.Start-0.001 || *t.End > *within.End+0.001):
+			return fmt.Errorf("data.%s: %g..%g is outside its segment %g..%g", k, *t.Start, *t.End, *within.Start, *within.End)
+		}
+		return nil
+	}
+	for i, t := range d.Tags {
+		if t == nil || strings.TrimSpace(*t) == "" {
+			return fmt.Errorf("data.tags[%d]: want a non-empty string", i)
+		}
+	}
+	for i, sg := range d.Segments {
+		k := fmt.Sprintf("segments[%d]", i)
+		if sg.Text == nil {
+			return fmt.Errorf("data.%s: text is required", k)
+		}
+		if err := span(k, sg.enrichTimed, nil); err != nil {
+			return err
+		}
+		for j, w := range sg.Words {
+			kw := fmt.Sprintf("%s.words[%d]", k, j)
+			if w.Word == nil || strings.TrimSpace(*w.Word) == "" {
+				return fmt.Errorf("data.%s: word is required", kw)
+			}
+			if err := span(kw, w.enrichTimed, &sg.enrichTimed); err != nil {
+				return err
+			}
+		}
+	}
+	for n, list := range [][]enrichDetection{d.Faces, d.Objects} {
+		k := [2]string{"faces", "objects"}[n]
+		for i, x := range list {
+			kk := fmt.Sprintf("%s[%d]", k, i)
+			if x.Label == nil || strings.TrimSpace(*x.Label) == "" {
+				return fmt.Errorf("data.%s: label is required", kk)
+			}
+			if err := span(kk, x.enrichTimed, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Per-asset outputs made of the enrichers' results, beside analysis.json

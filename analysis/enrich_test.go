@@ -43,8 +43,28 @@ printf '{"data":{"asset":"%s","words":3},"files":["t.vtt"]}' "$id"`)
 		{"huge", "yes aaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "output over 65536 bytes"},
 		{"escaping file", `echo '{"files":["../../etc/passwd"]}'`, 0, "must be a plain name"},
 		{"missing file", `echo '{"files":["nothere.txt"]}'`, 0, "not a regular file"},
+		// The typed members of data (tags, segments with word timings,
+		// faces/objects with time ranges) must follow the contract.
+		{"tag not a string", `echo '{"data":{"tags":["ok",1]}}'`, 0, "data does not follow the contract"},
+		{"empty tag", `echo '{"data":{"tags":["ok"," "]}}'`, 0, "data.tags[1]: want a non-empty string"},
+		{"segment backwards", `echo '{"data":{"segments":[{"start":2,"end":1,"text":"x"}]}}'`, 0, "data.segments[0]: start 2, end 1"},
+		{"segment without text", `echo '{"data":{"segments":[{"start":1,"end":2}]}}'`, 0, "data.segments[0]: text is required"},
+		{"segment past the end", `echo '{"data":{"segments":[{"start":1,"end":99,"text":"x"}]}}'`, 0, "end 99 is past the programme's 12s"},
+		{"word outside its segment", `echo '{"data":{"segments":[{"start":1,"end":2,"text":"a b","words":[{"word":"a","start":1,"end":1.5},{"word":"b","start":1.5,"end":3}]}]}}'`, 0, "data.segments[0].words[1]: 1.5..3 is outside its segment 1..2"},
+		{"word without time", `echo '{"data":{"segments":[{"start":1,"end":2,"text":"a","words":[{"word":"a"}]}]}}'`, 0, "data.segments[0].words[0]: start and end are required"},
+		{"face without label", `echo '{"data":{"faces":[{"start":0,"end":1}]}}'`, 0, "data.faces[0]: label is required"},
+		{"object negative", `echo '{"data":{"objects":[{"label":"logo","start":-1,"end":1}]}}'`, 0, "data.objects[0]: start -1, end 1"},
+		{"faces not a list", `echo '{"data":{"faces":{"label":"x"}}}'`, 0, "data does not follow the contract"},
 	}
-	req := EnrichRequest{AssetID: strings.Repeat("ab", 32), Kind: "video", Proxy: "/x/proxy.mp4", Analysis: &Result{AssetID: strings.Repeat("ab", 32), Verdict: Pass}}
+	req := EnrichRequest{AssetID: strings.Repeat("ab", 32), Kind: "video", Proxy: "/x/proxy.mp4", Duration: 12, Analysis: &Result{AssetID: strings.Repeat("ab", 32), Verdict: Pass}}
+	typed := `{"data":{"tags":["interview"],"segments":[{"start":1,"end":2,"text":"a b","words":[{"word":"a","start":1,"end":1.5},{"word":"b","start":1.5,"end":2}]}],` +
+		`"faces":[{"label":"anna","start":0,"end":12.5}],"objects":[{"label":"logo","start":3,"end":4}],"other":{"anything":[1,"x"]}}}`
+	if en := enrich(context.Background(), Enricher{Name: "typed", Command: []string{script(t, "cat >/dev/null; echo '"+typed+"'")}}, req, t.TempDir()); en.Status != StatusReady {
+		t.Errorf("an enricher with valid typed data: %+v", en)
+	}
+	if en := enrich(context.Background(), Enricher{Name: "any", Command: []string{script(t, `cat >/dev/null; echo '{"data":[1,2]}'`)}}, req, t.TempDir()); en.Status != StatusReady {
+		t.Errorf("an enricher whose data is not an object: %+v", en)
+	}
 	dest := t.TempDir()
 	en := enrich(context.Background(), Enricher{Name: "stt", Command: []string{good}}, req, dest)
 	if en.Status != StatusReady || len(en.Files) != 1 || en.Files[0] != "enrich/stt/t.vtt" {

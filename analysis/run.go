@@ -90,6 +90,20 @@ func args(in input, scene float64, thumbs string) ([][]string, error) {
 	return cmds, nil
 }
 
+// extractWAV writes the first audio stream of in's proxy to out as a
+// 16 kHz mono 16-bit WAV (the enrichers' audio input).
+func extractWAV(ctx context.Context, r transcode.Runner, in input, out string) error {
+	base, err := transcode.InputArgs(in.format, in.path)
+	if err != nil {
+		return err
+	}
+	a := append(base, "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(out))
+	if err := r.Run(ctx, a, nil, nil); err != nil {
+		return fmt.Errorf("extract %s: %w", filepath.Base(out), err)
+	}
+	return nil
+}
+
 // analyse runs FFmpeg over in, writes the thumbnails into work/shots and
 // the contact sheet work/shots.jpg, and returns the result (checks not yet
 // applied).

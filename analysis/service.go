@@ -374,11 +374,27 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 	}
 	res.AssetID, res.Source, res.At = id, filepath.Base(in.path), time.Now().UTC()
 	check(res, in, s.cfg.Rules)
+	// The enrichers' 16 kHz mono WAV, extracted once per asset.
+	var wav string
+	var wavErr error
+	if len(s.cfg.Enrichers) > 0 && in.audio {
+		wav = filepath.Join(work, "audio16k.wav")
+		s.setStep(id, "audio16k", 1)
+		if wavErr = extractWAV(actx, r, in, wav); wavErr != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			wav = ""
+		}
+	}
 	for i, e := range s.cfg.Enrichers {
 		s.setStep(id, "enricher:"+e.Name, 1)
 		req := EnrichRequest{AssetID: id, Kind: doc.Kind, Proxy: in.path, Duration: in.duration,
-			FrameRate: in.frameRate, StartTC: in.timecode, Analysis: res}
-		en := enrich(ctx, e, req, work)
+			FrameRate: in.frameRate, StartTC: in.timecode, Analysis: res, Asset: &doc, Audio: wav}
+		en := Enrichment{Name: e.Name, Status: StatusFailed, Error: fmt.Sprintf("16 kHz WAV: %v", wavErr)}
+		if wavErr == nil {
+			en = enrich(ctx, e, req, work)
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

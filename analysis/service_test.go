@@ -354,3 +354,41 @@ printf '{"data":{"words":1},"files":["transcript.vtt"]}'`)
 		}
 	}
 }
+
+// TestServiceEnricherInputs: an enricher gets the asset document and the
+// path of a 16 kHz mono WAV of the proxy's audio (docs/api.md Enrichers).
+func TestServiceEnricherInputs(t *testing.T) {
+	ff, cat, state, id := proxiedAsset(t)
+	ffprobe := testenv.Need(t, "ffprobe")
+	out := t.TempDir()
+	en := script(t, `req=$(cat); printf '%s' "$req" > `+out+`/req.json
+audio=$(printf '%s' "$req" | sed -n 's/.*"audio":"\([^"]*\)".*/\1/p')
+`+ffprobe+` -v error -show_entries stream=codec_name,sample_rate,channels -of csv=p=0 "$audio" > `+out+`/probe.txt
+echo '{"data":{}}'`)
+	svc, err := New(Config{Enrichers: []Enricher{{Name: "in", Command: []string{en}}}}, ff, state, cat, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer testutil.Start(t, "analysis service", svc.Run)()
+	deadline := time.Now().Add(time.Minute)
+	for catalogtest.CountEvents(t, cat, storage.EvAnalysisReady, id) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no analysis.ready after a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "req.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req EnrichRequest
+	if err := json.Unmarshal(b, &req); err != nil || req.Asset == nil || req.Asset.ID != id || req.Asset.Kind != req.Kind || req.Audio == "" {
+		t.Fatalf("request %s (%v): want the asset document and the audio path", b, err)
+	}
+	if p, err := os.ReadFile(filepath.Join(out, "probe.txt")); err != nil || strings.TrimSpace(string(p)) != "pcm_s16le,16000,1" {
+		t.Errorf("the audio input %s probes as %q (%v), want pcm_s16le,16000,1", req.Audio, p, err)
+	}
+	if _, err := os.Stat(req.Audio); err == nil {
+		t.Errorf("the WAV %s outlives the analysis", req.Audio)
+	}
+}
