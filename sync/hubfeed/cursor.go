@@ -57,7 +57,7 @@ func SaveCursor(dir string, c Cursor) error {
 		return fmt.Errorf("hubfeed: cursor %s: %w", p, err)
 	}
 	if err := atomicfile.WriteFile(p, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("hubfeed: save cursor: %w", err)
+		return fmt.Errorf("hubfeed: write cursor %s: %w", p, err)
 	}
 	return nil
 }
