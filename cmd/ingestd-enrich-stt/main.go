@@ -57,17 +57,22 @@ func run(in io.Reader, out io.Writer) error {
 		return json.NewEncoder(out).Encode(map[string]any{"data": map[string]any{"words": []Word{}, "text": "", "note": "no audio"}})
 	}
 	ffmpeg, sphinx := envOr("INGESTD_FFMPEG", "ffmpeg"), envOr("INGESTD_POCKETSPHINX", "pocketsphinx_continuous")
-	wav := filepath.Join(req.OutDir, "audio16k.wav")
-	inArgs, err := transcode.InputArgs("mov", req.Proxy)
-	if err != nil {
-		return err
+	// The stage's 16 kHz mono WAV (request's audio); decoded here only
+	// when run by hand on a request without one.
+	wav := req.Audio
+	if wav == "" {
+		wav = filepath.Join(req.OutDir, "audio16k.wav")
+		inArgs, err := transcode.InputArgs("mov", req.Proxy)
+		if err != nil {
+			return err
+		}
+		args := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, inArgs...)
+		args = append(args, "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(wav))
+		if b, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("decode audio: %w: %s", err, bytes.TrimSpace(b))
+		}
+		defer os.Remove(wav)
 	}
-	args := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, inArgs...)
-	args = append(args, "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(wav))
-	if b, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("decode audio: %w: %s", err, bytes.TrimSpace(b))
-	}
-	defer os.Remove(wav)
 	cmd := exec.Command(sphinx, "-infile", wav, "-time", "yes", "-logfn", "/dev/null")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -84,7 +89,8 @@ func run(in io.Reader, out io.Writer) error {
 		text[i] = w.Word
 	}
 	return json.NewEncoder(out).Encode(map[string]any{
-		"data":  map[string]any{"engine": "pocketsphinx", "language": "en-us", "text": strings.Join(text, " "), "words": words},
+		"data": map[string]any{"engine": "pocketsphinx", "language": "en-us", "text": strings.Join(text, " "), "words": words,
+			"segments": segments(words)},
 		"files": []string{"transcript.vtt"},
 	})
 }
@@ -141,23 +147,53 @@ func ts(s float64) string {
 
 // webVTT makes cues of up to 7 words (a new cue after a pause over 1 s),
 // each word after the first preceded by its timestamp tag.
-func webVTT(words []Word) string {
-	var b strings.Builder
-	b.WriteString("WEBVTT\n")
+// cues groups words into cues: up to 7 words, no gap over 1 s.
+func cues(words []Word) [][]Word {
+	var cs [][]Word
 	for i := 0; i < len(words); {
 		j := i + 1
 		for j < len(words) && j-i < 7 && words[j].Start-words[j-1].End <= 1 {
 			j++
 		}
-		fmt.Fprintf(&b, "\n%s --> %s\n", ts(words[i].Start), ts(words[j-1].End))
-		for k := i; k < j; k++ {
-			if k > i {
-				fmt.Fprintf(&b, " <%s>", ts(words[k].Start))
+		cs = append(cs, words[i:j])
+		i = j
+	}
+	return cs
+}
+
+// Segment is one cue as a transcript segment of the enricher contract
+// (docs/api.md Enrichers: data.segments).
+type Segment struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+	Text  string  `json:"text"`
+	Words []Word  `json:"words"`
+}
+
+func segments(words []Word) []Segment {
+	ss := []Segment{}
+	for _, c := range cues(words) {
+		t := make([]string, len(c))
+		for i, w := range c {
+			t[i] = w.Word
+		}
+		ss = append(ss, Segment{Start: c[0].Start, End: c[len(c)-1].End, Text: strings.Join(t, " "), Words: c})
+	}
+	return ss
+}
+
+func webVTT(words []Word) string {
+	var b strings.Builder
+	b.WriteString("WEBVTT\n")
+	for _, c := range cues(words) {
+		fmt.Fprintf(&b, "\n%s --> %s\n", ts(c[0].Start), ts(c[len(c)-1].End))
+		for k, w := range c {
+			if k > 0 {
+				fmt.Fprintf(&b, " <%s>", ts(w.Start))
 			}
-			b.WriteString(words[k].Word)
+			b.WriteString(w.Word)
 		}
 		b.WriteString("\n")
-		i = j
 	}
 	return b.String()
 }

@@ -190,4 +190,10 @@ func TestWebVTTAndParse(t *testing.T) {
 	if got := webVTT(w); got != want {
 		t.Errorf("webVTT:\n%s\nwant:\n%s", got, want)
 	}
+	// The same cues as the contract's transcript segments with word times.
+	ss := segments(w)
+	if len(ss) != 2 || ss[0].Text != "hello world" || ss[0].Start != 0.31 || ss[0].End != 1 || len(ss[0].Words) != 2 ||
+		ss[1].Text != "later" || ss[1].Start != 3.5 || ss[1].Words[0].End != 3.9 {
+		t.Errorf("segments: %+v", ss)
+	}
 }
