@@ -90,26 +90,7 @@ type ReportFile = wire.ReportFile
 type ReportCamera = wire.ReportCamera
 
 // ReportClip is one clip of the card.
-type ReportClip struct {
-	ID        string        `json:"id"`
-	Name      string        `json:"name"`
-	NameB64   string        `json:"name_b64,omitempty"`
-	Duration  float64       `json:"duration,omitempty"`   // seconds
-	FrameRate string        `json:"frame_rate,omitempty"` // exact fraction, e.g. 24000/1001
-	FPS       float64       `json:"fps,omitempty"`
-	Frames    int64         `json:"frames,omitempty"`
-	TCIn      string        `json:"tc_in,omitempty"`
-	TCOut     string        `json:"tc_out,omitempty"` // exclusive: the timecode after the last frame
-	DropFrame bool          `json:"drop_frame,omitempty"`
-	Codec     string        `json:"codec,omitempty"`
-	Width     int           `json:"width,omitempty"`
-	Height    int           `json:"height,omitempty"`
-	Camera    *ReportCamera `json:"camera,omitempty"`
-	Parts     []ReportPart  `json:"parts"`
-	Poster    bool          `json:"poster"` // a thumbnail is embedded in the HTML
-	Proxy     string        `json:"proxy,omitempty"`
-	posterURI template.URL  // data:image/jpeg;base64,…
-}
+type ReportClip = wire.ReportClip
 
 // ReportPart is one file of a clip.
 type ReportPart = wire.ReportPart
@@ -117,33 +98,11 @@ type ReportPart = wire.ReportPart
 // ReportDest is one destination and its verification.
 type ReportDest = wire.ReportDest
 
-// Report is GET /v1/cards/{id}/report.json.
+// Report is GET /v1/cards/{id}/report.json: the wire document, with the
+// clips' embedded thumbnails for the HTML page (not in the JSON).
 type Report struct {
-	Version      int                   `json:"version"`
-	ID           string                `json:"id"`
-	Key          string                `json:"key"`
-	Label        string                `json:"label"`
-	LabelB64     string                `json:"label_b64,omitempty"`
-	UUID         string                `json:"uuid,omitempty"`
-	FSType       string                `json:"fstype,omitempty"`
-	Layout       cards.Layout          `json:"layout"`
-	Camera       ReportCamera          `json:"camera"`
-	Status       string                `json:"status"`
-	SafeToFormat bool                  `json:"safe_to_format"`
-	SafeAt       *time.Time            `json:"safe_at,omitempty"`
-	Started      time.Time             `json:"started"`
-	Finished     time.Time             `json:"finished"`
-	Seconds      float64               `json:"seconds"`
-	Files        int                   `json:"files"`
-	Bytes        int64                 `json:"bytes"`
-	MBps         float64               `json:"mb_per_s"` // card bytes / (finished - started) / 10^6
-	HashFormats  []string              `json:"hash_formats"`
-	Destinations []ReportDest          `json:"destinations"`
-	Clips        []ReportClip          `json:"clips"`
-	FileList     []ReportFile          `json:"file_list"`
-	Skipped      []cards.Skipped       `json:"skipped,omitempty"`
-	Manifests    []cards.ManifestCheck `json:"manifests,omitempty"`
-	Warnings     []string              `json:"warnings"`
+	wire.CardReport
+	posters map[string]template.URL // clip id -> data:image/jpeg;base64,…
 }
 
 // storeFiles keeps the per-file hashes of an offload for the report.
@@ -199,10 +158,10 @@ func BuildReport(cat *catalog.Catalog, stateDir, key string) (*Report, error) {
 // buildReport assembles a report; asset returns an asset document (nil,
 // err when not cataloged yet).
 func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id string) (*storage.AssetDoc, error), stateDir string) *Report {
-	r := &Report{Version: reportStateRevision, ID: CardID(rec.Key), Key: rec.Key, Label: rec.Label, LabelB64: storage.PathB64(rec.Label),
+	r := &Report{CardReport: wire.CardReport{Version: reportStateRevision, ID: CardID(rec.Key), Key: rec.Key, Label: rec.Label, LabelB64: storage.PathB64(rec.Label),
 		UUID: rec.Identity.UUID, FSType: rec.Identity.FSType, Layout: rec.Layout, Status: rec.Status, SafeToFormat: rec.SafeToFormat,
 		SafeAt: rec.SafeAt, Started: rec.Started, Finished: rec.Finished, Files: rec.Files, Bytes: rec.Bytes,
-		Skipped: rec.Skipped, Manifests: rec.Manifests, FileList: files, Clips: []ReportClip{}, Destinations: []ReportDest{}, Warnings: []string{}}
+		Skipped: rec.Skipped, Manifests: rec.Manifests, FileList: files, Clips: []ReportClip{}, Destinations: []ReportDest{}, Warnings: []string{}}, posters: map[string]template.URL{}}
 	if r.FileList == nil {
 		r.FileList = []ReportFile{}
 	}
@@ -308,7 +267,7 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 			}
 			if stateDir != "" && posters < reportMaxPosters {
 				if uri, err := posterThumb(storage.OutputPath(stateDir, first.ID, "poster.jpg")); err == nil {
-					rc.posterURI, rc.Poster = uri, true
+					r.posters[rc.ID], rc.Poster = uri, true
 					posters++
 				}
 			}
@@ -599,7 +558,7 @@ const reportHTML = `<!DOCTYPE html>
 {{end}}</table>
 <h2>Clips ({{len .Clips}})</h2>
 <table><tr><th>Poster</th><th>Clip</th><th>Duration</th><th>TC in</th><th>TC out</th><th>Frame rate</th><th>Video</th><th>Files</th></tr>
-{{range .Clips}}<tr><td>{{if .Poster}}<img alt="" src="{{.PosterURI}}">{{else}}–{{end}}</td><td>{{show .Name}}{{with .Camera}}<br>{{.Make}} {{.Model}}{{with .Serial}} #{{.}}{{end}}{{end}}</td>
+{{range .Clips}}<tr><td>{{if .Poster}}<img alt="" src="{{$.R.Poster .ID}}">{{else}}–{{end}}</td><td>{{show .Name}}{{with .Camera}}<br>{{.Make}} {{.Model}}{{with .Serial}} #{{.}}{{end}}{{end}}</td>
 <td>{{hms .Duration}} ({{.Frames}} fr)</td><td>{{dflt .TCIn "–"}}</td><td>{{dflt .TCOut "–"}}</td><td>{{fps .FPS}}{{with .FrameRate}} ({{.}}){{end}}</td>
 <td>{{.Codec}}{{if .Width}} {{.Width}}×{{.Height}}{{end}}</td><td>{{range .Parts}}{{.Role}}: {{show .Path}}<br>{{end}}</td></tr>
 {{end}}</table>
@@ -611,8 +570,8 @@ const reportHTML = `<!DOCTYPE html>
 </body></html>
 `
 
-// PosterURI is the embedded thumbnail (data: URI) for the template.
-func (c ReportClip) PosterURI() template.URL { return c.posterURI }
+// Poster is the embedded thumbnail (data: URI) of clip id for the template.
+func (r *Report) Poster(id string) template.URL { return r.posters[id] }
 
 // HTML renders the report page.
 func (r *Report) HTML() ([]byte, error) {
