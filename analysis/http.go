@@ -6,14 +6,19 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/storage"
 )
 
+// ReThumbnail matches the name of a per-shot thumbnail output,
+// shots/NNNNN.jpg (listed in the asset's analysis outputs).
+var ReThumbnail = regexp.MustCompile(`^` + OutThumb + `/[0-9]{5}\.jpg$`)
+
 // Handler serves GET and HEAD /v1/assets/{id}/analysis.json, shots.jpg,
-// transcript.vtt and enrichment/{name}.json from state_dir/media (Range,
+// shots/NNNNN.jpg, transcript.vtt and enrichment/{name}.json from state_dir/media (Range,
 // ETag). It does not need the stage to run: outputs of an earlier run are
 // served.
 func Handler(stateDir string) http.Handler {
@@ -21,6 +26,9 @@ func Handler(stateDir string) http.Handler {
 		rest, _ := strings.CutPrefix(r.URL.Path, "/v1/assets/")
 		id, what, _ := strings.Cut(rest, "/")
 		ctype := map[string]string{OutJSON: "application/json", OutShots: "image/jpeg", OutTranscript: "text/vtt; charset=utf-8"}[what]
+		if ReThumbnail.MatchString(what) {
+			ctype = "image/jpeg"
+		}
 		if n, ok := strings.CutPrefix(what, OutEnrichDir+"/"); ok && reEnricherName.MatchString(strings.TrimSuffix(n, ".json")) && strings.HasSuffix(n, ".json") {
 			ctype = "application/json"
 		}

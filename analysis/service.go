@@ -313,6 +313,11 @@ func (s *Service) runJob(ctx context.Context, id string) {
 	if len(res.Shots) > 0 && res.Video {
 		outs = append(outs, OutShots)
 	}
+	for _, sh := range res.Shots {
+		if sh.Thumbnail != "" {
+			outs = append(outs, sh.Thumbnail) // shots/NNNNN.jpg
+		}
+	}
 	en, _ := enrichOutputs(res.Enrichments)
 	outs = append(outs, en...)
 	if _, uerr := s.cat.UpdateAsset(id, storage.EvAnalysisReady, res.Verdict, func(a *storage.Asset) error {

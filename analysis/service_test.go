@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -323,8 +324,15 @@ printf '{"data":{"words":1},"files":["transcript.vtt"]}'`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{OutJSON, OutShots, "enrichment/stt.json", OutTranscript}
-	if doc.Analysis == nil || !slices.Equal(doc.Analysis.Outputs, want) {
+	if doc.Analysis == nil || doc.Analysis.Shots < 1 {
+		t.Fatalf("analysis %+v, want shots", doc.Analysis)
+	}
+	want := []string{OutJSON, OutShots}
+	for i := 1; i <= doc.Analysis.Shots; i++ {
+		want = append(want, fmt.Sprintf("shots/%05d.jpg", i))
+	}
+	want = append(want, "enrichment/stt.json", OutTranscript)
+	if !slices.Equal(doc.Analysis.Outputs, want) {
 		t.Fatalf("analysis outputs %+v, want %v", doc.Analysis, want)
 	}
 	srv := httptest.NewServer(Handler(state))
@@ -341,6 +349,15 @@ printf '{"data":{"words":1},"files":["transcript.vtt"]}'`)
 	code, ct, vtt := get(OutTranscript)
 	if code != 200 || ct != "text/vtt; charset=utf-8" || !strings.HasPrefix(string(vtt), "WEBVTT\n") || !strings.Contains(string(vtt), "hello") {
 		t.Errorf("GET transcript.vtt: %d %s %q", code, ct, vtt)
+	}
+	// Per-shot thumbnails are served; other names under shots/ are not.
+	if code, ct, jpg := get("shots/00001.jpg"); code != 200 || ct != "image/jpeg" || len(jpg) < 3 || jpg[0] != 0xff || jpg[1] != 0xd8 {
+		t.Errorf("GET shots/00001.jpg: %d %s %d bytes", code, ct, len(jpg))
+	}
+	for _, p := range []string{"shots/1.jpg", "shots/../analysis.json", "shots/00001.png", "shots/"} {
+		if code, _, _ := get(p); code != 404 {
+			t.Errorf("GET %s: %d, want 404", p, code)
+		}
 	}
 	code, ct, b := get("enrichment/stt.json")
 	var ed EnrichmentDoc

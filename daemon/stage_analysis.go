@@ -21,7 +21,7 @@ func provisionAnalysis(a *App) (*Parts, error) {
 	cfg := a.cfg
 	h := analysis.Handler(cfg.StateDir)
 	p := &Parts{
-		Routes: []Route{{"/v1/assets/{id}/analysis.json", h}, {"/v1/assets/{id}/shots.jpg", h},
+		Routes: []Route{{"/v1/assets/{id}/analysis.json", h}, {"/v1/assets/{id}/shots.jpg", h}, {"/v1/assets/{id}/shots/{name}", h},
 			{"/v1/assets/{id}/transcript.vtt", h}, {"/v1/assets/{id}/enrichment/{name}", h}},
 		Reload: restartOnly("analysis", func(c *config.Config) *analysis.Config { return &c.Analysis }),
 	}

@@ -157,6 +157,14 @@ func TestAnalysisE2E(t *testing.T) {
 	if code != 200 || len(body) < 3 || body[0] != 0xff || body[1] != 0xd8 {
 		t.Errorf("GET shots.jpg: %d, %d bytes", code, len(body))
 	}
+	// Each shot's thumbnail, as analysis.json names it, is served and
+	// listed in the asset's analysis outputs (then uploaded, below).
+	for _, s := range res.Shots {
+		code, body := e.get("/v1/assets/"+qc+"/"+s.Thumbnail, "")
+		if s.Thumbnail == "" || code != 200 || len(body) < 3 || body[0] != 0xff || body[1] != 0xd8 || !slices.Contains(a.Outputs, s.Thumbnail) {
+			t.Errorf("shot thumbnail %q: GET %d, %d bytes; outputs %v", s.Thumbnail, code, len(body), a.Outputs)
+		}
+	}
 
 	// mute.mov: analysed without audio: no loudness, an audio warning.
 	var mdoc storage.AssetDoc
@@ -168,7 +176,7 @@ func TestAnalysisE2E(t *testing.T) {
 
 	// The hub: analysis.json and shots.jpg beside the proxy.
 	base := "edge/box1/assets/" + qc
-	anE2EWaitObjects(t, m, bucket, base+"/analysis.json", base+"/shots.jpg")
+	anE2EWaitObjects(t, m, bucket, base+"/analysis.json", base+"/shots.jpg", base+"/"+res.Shots[0].Thumbnail, base+"/"+res.Shots[3].Thumbnail)
 	var up analysis.Result
 	if err := json.Unmarshal(m.Get(t, bucket, base+"/analysis.json"), &up); err != nil || up.AssetID != qc {
 		t.Errorf("uploaded analysis.json: %+v %v", up.AssetID, err)

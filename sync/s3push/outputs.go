@@ -32,10 +32,17 @@ var Outputs = map[string]string{
 // (package analysis), uploaded as application/json.
 var reEnrichment = regexp.MustCompile(`^enrichment/[a-z0-9_-]{1,32}\.json$`)
 
+// reThumbnail matches an analysis output shots/NNNNN.jpg, a per-shot
+// thumbnail (package analysis), uploaded as image/jpeg.
+var reThumbnail = regexp.MustCompile(`^shots/[0-9]{5}\.jpg$`)
+
 // outputType is the Content-Type of an uploadable output name.
 func outputType(name string) string {
 	if reEnrichment.MatchString(name) {
 		return "application/json"
+	}
+	if reThumbnail.MatchString(name) {
+		return "image/jpeg"
 	}
 	return Outputs[name]
 }
