@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/internal/testenv"
@@ -337,6 +338,11 @@ func TestConsoleE2E(t *testing.T) {
 		s.dispatchEvent(new PointerEvent('pointerdown', {clientX: r.left + r.width * 0.75, clientY: r.top + 5, pointerId: 1, bubbles: true}));
 		s.dispatchEvent(new PointerEvent('pointerup', {clientX: r.left + r.width * 0.75, clientY: r.top + 5, pointerId: 1, bubbles: true})); return null; })()`)
 	b.waitJS("filmstrip scrub to 3 s", `Math.abs(document.getElementById('player').currentTime - 3) < 0.1 && document.getElementById('tc').innerText.startsWith('01:00:03:')`, 10*time.Second)
+	// The filmstrip slider says where the playhead is (value and timecode).
+	b.waitJS("filmstrip slider value follows the playhead", `(() => { const s = document.querySelector('.strip'); return s.getAttribute('aria-valuenow') === '3' && s.getAttribute('aria-valuetext') === document.getElementById('tc').innerText; })()`, 5*time.Second)
+	// Keyboard: ArrowLeft on the focused slider steps back a second.
+	b.do("focus the filmstrip", chromedp.Focus(chromedp.CSS(".strip")), chromedp.KeyEvent(kb.ArrowLeft))
+	b.waitJS("ArrowLeft on the filmstrip steps back", `Math.abs(document.getElementById('player').currentTime - 2) < 0.1 && document.querySelector('.strip').getAttribute('aria-valuenow') === '2'`, 10*time.Second)
 	if ranges := consoleEval[int](b, `performance.getEntriesByType('resource').filter(r => r.name.includes('/proxy')).length`); ranges == 0 {
 		t.Errorf("the page did not load the proxy")
 	}
@@ -890,9 +896,64 @@ func TestConsoleE2EHostileNames(t *testing.T) {
 	nav("#/events?type=proxy.ready")
 	b.waitJS("old proxy.ready events found under 1200 newer ones", `document.querySelectorAll('.events tbody tr[data-type="proxy.ready"]').length === 2 && document.querySelectorAll('.events tbody tr').length === 2`, 20*time.Second)
 	t.Logf("events filter: %s", consoleEval[string](b, `document.getElementById('events-info').innerText`))
+	// A corrupt location (a byte flipped while the daemon was stopped, size
+	// and mtime kept; found by ingestd verify) is on Problems, and its
+	// "Check again" says what the check found: still corrupt.
 	nav("#/problems")
 	b.waitJS("problems page", `document.querySelector('table.failed tbody tr')`, 10*time.Second)
+	nav("#/cards")
+	b.waitJS("cards page", `document.getElementById('cards')`, 10*time.Second)
+	// One event stream for the tab, across every page.
+	if n := streams.Load(); n != 1 {
+		t.Errorf("%d requests to /v1/events/stream for one tab over six pages, want 1", n)
+	}
+	master := filepath.Join(e.watch, imgName)
+	e.stop()
+	fi, err := os.Stat(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(master, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := make([]byte, 1)
+	f.ReadAt(one, 5000)
+	one[0] ^= 0x01
+	f.WriteAt(one, 5000)
+	f.Close()
+	os.Chtimes(master, fi.ModTime(), fi.ModTime())
+	e.start()
+	b.waitJS("live again after the restart", `document.getElementById('conn').innerText.includes('live')`, 30*time.Second)
+	b.pageErrors() // the refused connections while the daemon was away
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, errOut, code := e.cli("verify", master)
+		if strings.Contains(out, "CORRUPT") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verify of the flipped file: exit %d\n%s\n%s", code, out, errOut)
+		}
+		time.Sleep(time.Second) // the restart's walk may still hold the check (409)
+	}
+	nav("#/problems")
+	b.waitJS("problems page", `document.querySelector('table.failed tbody tr')`, 10*time.Second)
+	b.waitJS("corrupt location listed with Check again", `document.querySelector('table.corrupt tr[data-id] button.recheck')`, 20*time.Second)
 	b.waitJS("no markup from names on Problems", clean, 5*time.Second)
+	if txt := consoleEval[string](b, `document.querySelector('table.corrupt').innerText`); !strings.Contains(txt, imgName) {
+		t.Errorf("corrupt table lacks the name as text:\n%s", txt)
+	}
+	b.do("click Check again", chromedp.Click(chromedp.CSS(`table.corrupt tr[data-id] button.recheck`)))
+	b.waitJS("Check again says it is still corrupt", `/✖ still CORRUPT/.test(document.querySelector('table.corrupt tr[data-id] .result')?.innerText || '')`, 30*time.Second)
+	time.Sleep(time.Second) // the check's own location.corrupt event redraws the table
+	if n := consoleEval[int](b, `document.querySelectorAll('table.corrupt tr[data-id]').length`); n != 1 {
+		t.Errorf("%d rows for one corrupt location after two checks, want 1", n)
+	}
+	if txt := consoleEval[string](b, `document.querySelector('table.corrupt tr[data-id] .result')?.innerText || ''`); !strings.Contains(txt, "still CORRUPT") {
+		t.Errorf("the check's result is gone after the table was redrawn: %q", txt)
+	}
+	b.shot("hostile-problems")
 	nav("#/cards")
 	b.waitJS("cards page", `document.getElementById('cards')`, 10*time.Second)
 	nav("#/overview")
@@ -900,14 +961,37 @@ func TestConsoleE2EHostileNames(t *testing.T) {
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the page reported errors (CSP violations included): %v", errs)
 	}
-	// One event stream for the tab, across every page.
-	if n := streams.Load(); n != 1 {
-		t.Errorf("%d requests to /v1/events/stream for one tab over six pages, want 1", n)
+	// A 375 px phone: no page is wider than the screen (wide tables
+	// scroll inside their panel), long hostile names included.
+	b.do("phone viewport", chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2)))
+	for _, pg := range []struct{ hash, ready string }{
+		{"#/overview", `document.querySelector('table.volumes')`},
+		{"#/cards", `document.getElementById('cards')`},
+		{"#/assets", `document.querySelectorAll('table.assets tbody tr').length > 3`},
+		{"#/assets?q=onerror", `document.querySelectorAll('table.assets tbody tr').length === 1`},
+		{"#/events", `document.querySelector('.events tbody tr')`},
+		{"#/problems", `document.querySelector('table.failed tbody tr')`},
+	} {
+		nav(pg.hash)
+		b.waitJS("phone: "+pg.hash, pg.ready, 10*time.Second)
+		if pg.hash == "#/assets?q=onerror" {
+			b.do("open the hostile asset on the phone", chromedp.Click(chromedp.CSS(`table.assets tbody tr a[href^="#/asset/"]`)))
+			b.waitJS("phone: asset page", `document.querySelector('audio#player') && document.querySelector('.events tbody tr')`, 10*time.Second)
+		}
+		if w := consoleEval[int](b, `document.documentElement.scrollWidth`); w > 375 {
+			b.shot("phone-too-wide")
+			t.Errorf("%s on a 375 px phone is %d px wide", consoleEval[string](b, `location.hash`), w)
+		}
 	}
+	b.shot("hostile-asset-phone")
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("the page reported errors on the phone: %v", errs)
+	}
+
 	// The check above sees CSP violations: an inline style is refused and
 	// reported.
 	consoleEval[chromedp.Void](b, `(() => { const d = document.createElement('div'); d.setAttribute('style', 'color: red'); document.body.append(d); return null; })()`)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		errs := strings.Join(b.pageErrors(), " ")
 		if strings.Contains(errs, "Content Security Policy") || strings.Contains(errs, "Refused") {

@@ -89,6 +89,9 @@ export async function assetPage(root, r) {
     const fn = document.getElementById('frame-no');
     if (fn) fn.textContent = vs ? `frame ${num(f)} · ${t.toFixed(3)} s` : '';
     for (const h of left.querySelectorAll('.head')) h.style.left = (m.duration ? (100 * t) / m.duration : 0) + '%';
+    // The slider tells assistive technology where the playhead is.
+    const strip = left.querySelector('.strip');
+    if (strip) { strip.setAttribute('aria-valuenow', String(Math.round(t))); strip.setAttribute('aria-valuetext', tc.textContent); }
   };
   const seekFrac = (ev, box) => {
     const rect = box.getBoundingClientRect();

@@ -265,18 +265,31 @@ async function eventsPage(root, r) {
 
 // ---- Problems ----
 
+// verdict reads POST /v1/verify's NDJSON answer: what the check found.
+function verdict(text) {
+  const lines = String(text || '').split('\n').filter(Boolean).map(l => { try { return JSON.parse(l); } catch (e) { return {}; } });
+  const bad = lines.filter(l => ['corrupt', 'missing', 'changed', 'error'].includes(l.type));
+  if (bad.length) throw new Error('still ' + bad.map(l => l.type.toUpperCase() + (l.detail ? ' (' + l.detail + ')' : '')).join(', '));
+  const done = lines.find(l => l.type === 'done');
+  if (!done || !done.ok) throw new Error('nothing was checked (is the file still cataloged there?)');
+  return 'matches its hash now';
+}
+
+// act posts an action; okText is the success text, or a function of the
+// answer that returns it (or throws what went wrong).
 async function act(btn, path, okText) {
   btn.disabled = true;
   const out = btn.parentElement.querySelector('.result') || btn.parentElement.appendChild(el('span', { class: 'result', role: 'status' }));
   try {
-    await api(path, { method: 'POST' });
-    out.textContent = ' ✔ ' + okText;
+    const doc = await api(path, { method: 'POST' });
+    out.textContent = ' ✔ ' + (typeof okText === 'function' ? okText(doc) : okText);
     out.className = 'result ok';
   } catch (e) {
     out.textContent = ' ✖ ' + e.message;
     out.className = 'result bad';
     btn.disabled = false;
   }
+  return { text: out.textContent, cls: out.className };
 }
 
 async function problemsPage(root) {
@@ -284,7 +297,7 @@ async function problemsPage(root) {
   root.append(el('h1', {}, 'Problems'), el('div', { class: 'grid' },
     panel('Offline volumes', vols), panel('Webhook', hook), panel('Disk', disk),
     el('section', { class: 'panel wide', 'aria-label': 'Failed proxies' }, el('h2', {}, 'Failed proxies'), table(['Asset', 'Where', 'Error', 'Action'], failed, 'failed')),
-    el('section', { class: 'panel wide', 'aria-label': 'Corrupt locations' }, el('h2', {}, 'Corrupt locations (recent fixity failures)'), table(['Time', 'Asset', 'Where', 'Detail', 'Action'], corrupt))));
+    el('section', { class: 'panel wide', 'aria-label': 'Corrupt locations' }, el('h2', {}, 'Corrupt locations (recent fixity failures)'), table(['Time', 'Asset', 'Where', 'Detail', 'Action'], corrupt, 'corrupt'))));
   const renderStatus = st => {
     const off = (st.volumes || []).filter(v => !v.online);
     clear(vols, off.length ? off.map(v => el('p', { 'data-volume': v.name }, badge(false, 'OFFLINE'), ` ${v.name}: ${v.reason || ''} `,
@@ -302,13 +315,21 @@ async function problemsPage(root) {
       el('td', {}, el('button', { type: 'button', class: 'retry', onclick: e => act(e.target, `/v1/assets/${a.id}/retry`, 'queued again') }, 'Retry proxy'))))
       : el('tr', {}, el('td', { colspan: 4, class: 'ok' }, '✔ No failed proxy' + (doc.next ? ' in the first ' + num(doc.scanned) + ' assets' : '') + '.')));
   };
+  // One row per location (its newest location.corrupt); a check's result
+  // stays shown when the check's own event redraws the table.
+  const results = new Map();
+  let corruptGen = 0;
   const loadCorrupt = async () => {
+    const my = ++corruptGen;
     const st = await api('/v1/status');
     const last = (st.catalog && st.catalog.last_seq) || 0;
     const doc = await api(`/v1/feed?after=${Math.max(0, last - 1000)}&limit=1000`);
-    const evs = doc.events.filter(e => e.type === 'location.corrupt').reverse();
-    clear(corrupt, evs.length ? evs.map(ev => el('tr', {}, el('td', {}, timeEl(ev.time)), el('td', {}, assetLink(ev.asset_id)), el('td', {}, locPath(ev)), el('td', { class: 'mono' }, ev.detail || ''),
-      el('td', {}, el('button', { type: 'button', onclick: e => act(e.target, `/v1/verify?volume=${encodeURIComponent(ev.volume)}&path=${encodeURIComponent(ev.path)}`, 'checked again (see Events)') }, 'Check again'))))
+    if (my !== corruptGen) return;
+    const seen = new Set();
+    const evs = doc.events.filter(e => e.type === 'location.corrupt').reverse().filter(e => !seen.has(locPath(e)) && seen.add(locPath(e)));
+    clear(corrupt, evs.length ? evs.map(ev => { const key = locPath(ev), res = results.get(key); return el('tr', { 'data-id': ev.asset_id }, el('td', {}, timeEl(ev.time)), el('td', {}, assetLink(ev.asset_id)), el('td', {}, key), el('td', { class: 'mono' }, ev.detail || ''),
+      el('td', {}, el('button', { type: 'button', class: 'recheck', onclick: e => act(e.target, `/v1/verify?volume=${encodeURIComponent(ev.volume)}&path=${encodeURIComponent(ev.path)}`, verdict).then(r => { results.set(key, r); loadCorrupt().catch(() => {}); }) }, 'Check again'),
+        res ? el('span', { class: res.cls, role: 'status' }, res.text) : null)); })
       : el('tr', {}, el('td', { colspan: 5, class: 'ok' }, '✔ No corrupt location in the last 1000 events.')));
   };
   await Promise.all([loadFailed(), loadCorrupt()]);

@@ -99,7 +99,7 @@ export async function api(path, opts = {}) {
   let doc = null;
   const ct = r.headers.get('Content-Type') || '';
   if (ct.startsWith('application/json')) doc = await r.json();
-  else if (method !== 'GET' && method !== 'HEAD') await r.text(); // e.g. POST /v1/verify's stream: read to its end
+  else if (method !== 'GET' && method !== 'HEAD') doc = await r.text(); // e.g. POST /v1/verify's stream: read to its end
   if (!r.ok) {
     if (r.status === 401 && session.auth === 'token' && !path.startsWith('/v1/session')) {
       session.authenticated = false;
