@@ -5,7 +5,9 @@
 # the same work side by side on the same data:
 #   cp -r card A & cp -r card B (in parallel) + sync, then
 #   xxhsum -H128 A & xxhsum -H128 B (in parallel, the re-read of both).
-# Prints, best of 3 runs on either side:
+# Prints, best and median of CARDS_BENCH_RUNS (default 3) runs on either
+# side, and the load average before each case (on a shared machine the
+# figures move with it):
 #   MB/s (card bytes per wall second) for both and the ratio (goal >= 1.0);
 #   CPU seconds (user + system, all threads/processes) per card GB for both
 #   and the ratio reference/ingestd (>= 1.0: ingestd does the work in less
@@ -17,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${CARDS_BENCH_MB:-256}
+RUNS=${CARDS_BENCH_RUNS:-3}
 work=$(mktemp -d)
 cleanup() { umount "$work" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -27,7 +30,13 @@ for i in $(seq 1 8); do
 done
 bytes=$(du -sb "$work/card" | cut -f1)
 command -v xxhsum >/dev/null || { echo "cards multi bench: xxhsum missing"; exit 1; }
-go test -c -o "$work/bin/cards.test" ./daemon/cards/
+# CARDS_BENCH_TEST: a cards test binary built elsewhere (an A/B of two
+# builds on the same data); by default the working tree's is built.
+if [ -n "${CARDS_BENCH_TEST:-}" ]; then
+  cp "$CARDS_BENCH_TEST" "$work/bin/cards.test"
+else
+  go test -c -o "$work/bin/cards.test" ./daemon/cards/
+fi
 
 # ref CARD: one reference run from CARD; prints "MB/s cpu-s/GB" (CPU of
 # every process it ran, from the shell's `times`).
@@ -49,40 +58,52 @@ ref() {
   awk -v t0="$t0" -v t1="$t1" -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.1f %.3f", b / (t1 - t0) / 1e6, c / (b / 1e9) }'
 }
 
-# refbest CARD [before-each-run]: best MB/s and lowest cpu-s/GB of 3 runs.
-refbest() {
-  local card=$1 pre=${2:-true} best=0 cpu=1e9 r
-  for _ in 1 2 3; do
-    $pre
-    r=$(ref "$card")
-    best=$(awk -v a="${r% *}" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
-    cpu=$(awk -v a="${r#* }" -v b="$cpu" 'BEGIN { print (a < b) ? a : b }')
-  done
-  echo "$best $cpu"
+# summarize: reads "MB/s cpu-s/GB" lines, one per run; prints the best
+# MB/s, the lowest cpu-s/GB, the median MB/s and the median cpu-s/GB.
+summarize() {
+  awk '{ mb[NR] = $1; cpu[NR] = $2 }
+    function med(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END { n = NR; if (n == 0) exit 1; m1 = med(mb, n); c1 = med(cpu, n); print mb[n], cpu[1], m1, c1 }'
 }
 
-# ours CARD [env...]: best MB/s and lowest cpu-s/GB of 3 runs of
-# BenchmarkOffloadMulti.
+# refruns CARD [before-each-run]: RUNS reference runs, summarized.
+refruns() {
+  local card=$1 pre=${2:-true}
+  for _ in $(seq 1 "$RUNS"); do
+    $pre
+    ref "$card"
+    echo
+  done | summarize
+}
+
+# ours CARD [env...]: RUNS runs of BenchmarkOffloadMulti, summarized.
 ours() {
   local card=$1
   shift
   (cd daemon/cards && env "$@" INGESTD_BENCH_CARD="$card" INGESTD_BENCH_DST="$work/dst" \
-    "$work/bin/cards.test" -test.run '^$' -test.bench 'BenchmarkOffloadMulti$' -test.benchtime 1x -test.count 3) |
-    awk '/MB\/s/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s" && $i + 0 > best + 0) best = $i; if ($(i+1) == "cpu-s/GB" && (cpu == "" || $i + 0 < cpu + 0)) cpu = $i } }
-      END { print best, cpu }'
+    "$work/bin/cards.test" -test.run '^$' -test.bench 'BenchmarkOffloadMulti$' -test.benchtime 1x -test.count "$RUNS") |
+    awk '/MB\/s/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s") mb = $i; if ($(i+1) == "cpu-s/GB") cpu = $i }; print mb, cpu }' | summarize
 }
 
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# report WHAT OURS REF LOAD: best of RUNS (medians in brackets).
 report() {
-  local what=$1 o=$2 r=$3
-  awk -v w="$what" -v mb="$SIZE_MB" -v o="$o" -v r="$r" 'BEGIN {
+  local what=$1 o=$2 r=$3 load=$4
+  awk -v w="$what" -v mb="$SIZE_MB" -v o="$o" -v r="$r" -v l="$load" -v n="$RUNS" 'BEGIN {
     split(o, a, " "); split(r, b, " ")
-    printf "cards offload to 2 destinations %d MiB%s: ingestd %.1f MB/s, cp to both + xxhsum -H128 of both %.1f MB/s, ratio %.2f\n", mb, w, a[1], b[1], a[1] / b[1]
-    printf "  CPU per card GB: ingestd %.2f s, reference %.2f s, ratio (reference/ingestd) %.2f\n", a[2], b[2], b[2] / a[2] }'
+    printf "cards offload to 2 destinations %d MiB%s (best of %d, [median]; load average %s):\n", mb, w, n, l
+    printf "  ingestd %.1f MB/s [%.1f], cp to both + xxhsum -H128 of both %.1f MB/s [%.1f], ratio %.2f [%.2f]\n", a[1], a[3], b[1], b[3], a[1] / b[1], a[3] / b[3]
+    printf "  CPU per card GB: ingestd %.2f s [%.2f], reference %.2f s [%.2f], ratio (reference/ingestd) %.2f [%.2f]\n", a[2], a[4], b[2], b[4], b[2] / a[2], b[4] / a[4] }'
 }
 
-r=$(refbest "$work/card")
+load=$(loadavg)
+r=$(refruns "$work/card")
 o=$(ours "$work/card")
-report "" "$o" "$r"
+report "" "$o" "$r" "$load"
 
 # The same with the card on a disk: an ext4 image on a direct-io loop
 # device (no second page cache), the card files' pages dropped before each
@@ -101,12 +122,13 @@ if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >
 for p in sys.argv[1:]:
     fd = os.open(p, os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$disk"/card/CLIP/*; }
   sectors() { awk '{ print $3 }' "/sys/block/$(basename "$dev")/stat"; }
+  load=$(loadavg)
   s0=$(sectors)
-  r=$(refbest "$disk/card" evict)
-  refreads=$(awk -v s="$(( $(sectors) - s0 ))" -v b="$bytes" 'BEGIN { printf "%.2f", s * 512 / 3 / b }')
+  r=$(refruns "$disk/card" evict)
+  refreads=$(awk -v s="$(( $(sectors) - s0 ))" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
   s0=$(sectors)
   o=$(ours "$disk/card" INGESTD_BENCH_EVICT=1)
-  ourreads=$(awk -v s="$(( $(sectors) - s0 ))" -v b="$bytes" 'BEGIN { printf "%.2f", s * 512 / 3 / b }')
-  report ", card on disk (direct-io loop, cache dropped)" "$o" "$r"
+  ourreads=$(awk -v s="$(( $(sectors) - s0 ))" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
+  report ", card on disk (direct-io loop, cache dropped)" "$o" "$r" "$load"
   echo "  card bytes read from the card's device per card byte: ingestd ${ourreads}, cp to both ${refreads}"
 fi
