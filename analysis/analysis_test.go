@@ -5,9 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,26 +172,12 @@ func TestChecksFollowRules(t *testing.T) {
 	}
 }
 
-var reSummary = regexp.MustCompile(`(?m)^\s+(I|LRA|Peak):\s+(\S+)`)
-
-// ebur128 runs FFmpeg's ebur128 on path on its own and returns the last
-// summary's I, LRA and (true) Peak.
+// ebur128 is FFmpeg's own ebur128 summary of path (gen.Ebur128).
 func ebur128(t *testing.T, ff, path string) map[string]float64 {
 	t.Helper()
-	out, err := exec.Command(ff, "-hide_banner", "-nostats", "-i", path, "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-").CombinedOutput()
+	m, err := gen.Ebur128(context.Background(), ff, path)
 	if err != nil {
-		t.Fatalf("ebur128: %v: %s", err, out)
-	}
-	s := string(out)
-	s = s[strings.LastIndex(s, "Summary:"):]
-	m := map[string]float64{}
-	for _, x := range reSummary.FindAllStringSubmatch(s, -1) {
-		if _, seen := m[x[1]]; !seen {
-			m[x[1]], _ = strconv.ParseFloat(x[2], 64)
-		}
-	}
-	if len(m) != 3 {
-		t.Fatalf("ebur128 summary unreadable: %s", s)
+		t.Fatal(err)
 	}
 	return m
 }

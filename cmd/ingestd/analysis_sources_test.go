@@ -12,34 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"testing"
 
 	"github.com/ingestd/ingestd/analysis"
 	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
+	angen "github.com/ingestd/ingestd/testdata/analysis"
 )
-
-// anSrcEbur128 runs FFmpeg's ebur128 (peak=true) on the first audio
-// stream of path and returns I, LRA and the true peak.
-func anSrcEbur128(t *testing.T, ffmpeg, path string) (i, lra, tp float64) {
-	t.Helper()
-	out, err := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-i", path, "-map", "0:a:0",
-		"-af", "ebur128=peak=true", "-f", "null", "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ebur128 %s: %v: %s", path, err, out)
-	}
-	get := func(re string) float64 {
-		m := regexp.MustCompile(re).FindAllSubmatch(out, -1)
-		if m == nil {
-			t.Fatalf("ebur128 %s: no %s in %s", path, re, out)
-		}
-		v, _ := strconv.ParseFloat(string(m[len(m)-1][1]), 64)
-		return v
-	}
-	return get(`\n\s+I:\s+(-?[\d.]+) LUFS`), get(`\n\s+LRA:\s+(-?[\d.]+) LU`), get(`\n\s+Peak:\s+(-?[\d.]+) dBFS`)
-}
 
 func TestAnalysisE2ESources(t *testing.T) {
 	ffmpeg := testenv.Need(t, "ffmpeg")
@@ -97,7 +76,11 @@ func TestAnalysisE2ESources(t *testing.T) {
 		}
 		// The proxy's AAC costs a little: 0.3 LU; its overshoots up to
 		// 1 dB of true peak (measured: +0.9 dB on a 1 kHz tone).
-		i, lra, tp := anSrcEbur128(t, ffmpeg, filepath.Join(e.watch, n))
+		want, err := angen.Ebur128(context.Background(), ffmpeg, filepath.Join(e.watch, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, lra, tp := want["I"], want["LRA"], want["Peak"]
 		t.Logf("%s: I %.1f (ebur128 on the master %.1f) LRA %.1f (%.1f) TP %.1f (%.1f)", n, l.Integrated, i, l.Range, lra, l.TruePeak, tp)
 		if math.Abs(l.Integrated-i) > 0.3 || math.Abs(l.Range-lra) > 0.5 || math.Abs(l.TruePeak-tp) > 1 {
 			t.Errorf("%s: I %.1f LRA %.1f TP %.1f, ebur128 on the master says %.1f %.1f %.1f", n, l.Integrated, l.Range, l.TruePeak, i, lra, tp)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -101,4 +103,32 @@ func LongClip(ctx context.Context, ffmpeg, path string, minutes int, audio bool)
 		return fmt.Errorf("long clip concat: %w: %s", err, b)
 	}
 	return nil
+}
+
+var reSummary = regexp.MustCompile(`(?m)^\s+(I|LRA|Peak):\s+(\S+)`)
+
+// Ebur128 runs FFmpeg's own ebur128 filter (peak=true) on the first audio
+// stream of path, separately from ingestd, and returns its summary: "I"
+// (LUFS), "LRA" (LU) and "Peak" (true peak, dBTP).
+func Ebur128(ctx context.Context, ffmpeg, path string) (map[string]float64, error) {
+	out, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostats", "-nostdin", "-i", path, "-map", "0:a:0",
+		"-af", "ebur128=peak=true", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("ebur128 %s: %w: %s", path, err, out)
+	}
+	s := string(out)
+	i := strings.LastIndex(s, "Summary:")
+	if i < 0 {
+		return nil, fmt.Errorf("ebur128 %s: no summary: %s", path, s)
+	}
+	m := map[string]float64{}
+	for _, x := range reSummary.FindAllStringSubmatch(s[i:], -1) {
+		if _, seen := m[x[1]]; !seen {
+			m[x[1]], _ = strconv.ParseFloat(x[2], 64)
+		}
+	}
+	if len(m) != 3 {
+		return nil, fmt.Errorf("ebur128 %s: summary unreadable: %s", path, s[i:])
+	}
+	return m, nil
 }
