@@ -61,6 +61,12 @@ func evictFiles(dir string) {
 	})
 }
 
+// tmpfsDestPair returns folders named name on two tmpfs mounts of their own.
+func tmpfsDestPair(t *testing.T, name string) (string, string) {
+	t.Helper()
+	return filepath.Join(testutil.MountTmpfs(t, "64m"), name), filepath.Join(testutil.MountTmpfs(t, "64m"), name)
+}
+
 // The default (mapped) card read fetches each card byte from the card's
 // device once for two destinations, as the kernel counts it.
 func TestOffloadMultiMappedReadsCardOnce(t *testing.T) {
@@ -70,8 +76,7 @@ func TestOffloadMultiMappedReadsCardOnce(t *testing.T) {
 		"CLIP/C0002.MP4": "rand:9000000",
 		"CLIP/C0003.MP4": "rand:4097",
 	})
-	a := filepath.Join(testutil.MountTmpfs(t, "64m"), "MAPPED")
-	b := filepath.Join(testutil.MountTmpfs(t, "64m"), "MAPPED")
+	a, b := tmpfsDestPair(t, "MAPPED")
 	dropCardCache(t, card.Dir)
 	before := loopSectorsRead(t, card.Dir)
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}, Options{})
@@ -156,8 +161,7 @@ func TestOffloadMultiReadaheadSkipsResumedFiles(t *testing.T) {
 		"CLIP/C0003.MP4": "rand:3000000",
 		"CLIP/C0004.MP4": "rand:1000000",
 	})
-	a := filepath.Join(testutil.MountTmpfs(t, "64m"), "AHEAD")
-	b := filepath.Join(testutil.MountTmpfs(t, "64m"), "AHEAD")
+	a, b := tmpfsDestPair(t, "AHEAD")
 	dsts := []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}
 	ctx, cancel := context.WithCancel(context.Background())
 	// Interrupted once C0002 is verified at both (AfterCopy: each file is
