@@ -469,6 +469,22 @@ func TestConsoleE2E(t *testing.T) {
 		t.Errorf("overview on a 390 px phone is %d px wide", w)
 	}
 	b.shot("overview-phone")
+	// The other pages too: the card with its SAFE box and destination
+	// bars, the video's asset page, Events.
+	for _, pg := range []struct{ hash, ready string }{
+		{"#/cards", `document.querySelector('#card-history article.card .safe, #cards article.card .safe')`},
+		{"#/asset/" + clipID, `document.querySelector('video#player') && document.querySelector('.strip')`},
+		{"#/events", `document.querySelector('.events tbody tr')`},
+		{"#/assets", `document.querySelector('table.assets tbody tr')`},
+	} {
+		b.open(pg.hash)
+		b.waitJS("phone: "+pg.hash, pg.ready, 10*time.Second)
+		if w := consoleEval[int](b, `document.documentElement.scrollWidth`); w > 390 {
+			b.shot("phone-too-wide")
+			t.Errorf("%s on a 390 px phone is %d px wide", pg.hash, w)
+		}
+	}
+	b.shot("assets-phone")
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the page reported errors: %v", errs)
 	}
