@@ -6,7 +6,9 @@
 // write to the catalog, open Badger or read the watched volumes: it reads
 // through the Store interface (satisfied by *catalog.Catalog) and a status
 // function supplied by the daemon. Later stages add their endpoints with
-// Server.Handle and their status sections through the status function.
+// Server.Handle (Server.HandlePublic for static files served without
+// authentication: the web console's pages) and their status sections
+// through the status function.
 package api
 
 import (
