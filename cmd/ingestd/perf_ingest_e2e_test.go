@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,17 +32,6 @@ func perf15WriteTree(t *testing.T, e *env, dir string, n int) []string {
 	return rels
 }
 
-// perf15Added counts the location.added events under dir/.
-func perf15Added(evs []storage.Event, dir string) int {
-	n := 0
-	for _, ev := range evs {
-		if ev.Type == storage.EvLocationAdded && strings.HasPrefix(ev.Path, dir+"/") {
-			n++
-		}
-	}
-	return n
-}
-
 // TestPerf15SeqContiguousAcrossKill9 (issue 15 item 4): the daemon is
 // killed with SIGKILL twice in the middle of a first ingest of thousands
 // of files (the catalog commits them in batches), restarted each time,
@@ -54,20 +42,36 @@ func perf15Added(evs []storage.Event, dir string) int {
 // repeated).
 func TestPerf15SeqContiguousAcrossKill9(t *testing.T) {
 	e := newEnv(t, "", "")
-	const n = 20000 // enough that the restarts find work left (a restart hashes walked, settled files at once)
-	all := perf15WriteTree(t, e, "first", n)
-
-	e.start()
-	for kill := range 2 {
-		before := perf15Added(e.feedAll(), "first")
-		if before >= n {
-			t.Fatalf("kill %d: the ingest finished before the kill (%d files); write more files", kill+1, before)
+	// Each kill gets a fresh tree of its own, written just before it, so
+	// the kill lands while batches are being committed however fast the
+	// daemon (a restart hashes walked, settled files at once).
+	const n = 6000
+	var all []string
+	lastSeq := func() uint64 {
+		st, err := e.client().Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
 		}
-		// Kill as soon as the daemon has cataloged more files since its
-		// (re)start: batches are being committed.
-		e.waitFeed(60*time.Second, fmt.Sprintf("progress before kill %d", kill+1), func(evs []storage.Event) bool {
-			return perf15Added(evs, "first") > before
-		})
+		return st.Catalog.LastSeq
+	}
+	for kill := range 2 {
+		dir := fmt.Sprintf("kill%d", kill+1)
+		if kill == 0 {
+			all = append(all, perf15WriteTree(t, e, dir, n)...) // found by the first walk
+			e.start()
+		} else {
+			all = append(all, perf15WriteTree(t, e, dir, n)...)
+		}
+		// Kill as soon as the daemon commits more (a cheap status read,
+		// not the whole feed): its batches are being written.
+		seq := lastSeq()
+		deadline := time.Now().Add(60 * time.Second)
+		for lastSeq() <= seq {
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: no progress in 60s", kill+1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		e.kill9()
 		e.start()
 	}
