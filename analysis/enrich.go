@@ -34,6 +34,9 @@ type Enricher struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxOutput caps its stdout in bytes (default 4 MiB): more is an error.
 	MaxOutput int64 `yaml:"max_output"`
+	// Retries runs a failed command again, up to this many times (0..5,
+	// default 0), 1 s, 2 s, … after the failure.
+	Retries int `yaml:"retries"`
 }
 
 // EnrichVersion is the version of the enricher contract.
@@ -81,6 +84,8 @@ func (e Enricher) validate(i int, seen map[string]bool) error {
 		return fmt.Errorf("%s.command: empty", k)
 	case e.Timeout < 0 || e.MaxOutput < 0:
 		return fmt.Errorf("%s.timeout: timeout and max_output must not be negative", k)
+	case e.Retries < 0 || e.Retries > 5:
+		return fmt.Errorf("%s.retries: must be 0..5, got %d", k, e.Retries)
 	}
 	seen[e.Name] = true
 	return nil
@@ -113,6 +118,28 @@ func (c *capped) Write(p []byte) (int, error) {
 		return 0, errors.New("output over the cap")
 	}
 	return c.buf.Write(p)
+}
+
+// enrichRetry is enrich run again after a failure, up to e.Retries times;
+// the last failure says how many runs it took.
+func enrichRetry(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enrichment {
+	t0 := time.Now()
+	for n := 0; ; n++ {
+		en := enrich(ctx, e, req, dest)
+		if en.Status == StatusReady || n >= e.Retries || ctx.Err() != nil {
+			if n > 0 {
+				en.Elapsed = time.Since(t0).Seconds()
+				if en.Status != StatusReady {
+					en.Error = fmt.Sprintf("%s (after %d runs)", en.Error, n+1)
+				}
+			}
+			return en
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(n+1) * time.Second):
+		}
+	}
 }
 
 // enrich runs e for req and installs the files it lists into

@@ -114,3 +114,29 @@ func TestEnricherConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestEnrichRetries: a command that fails once succeeds on its retry; with
+// no retries it fails; every run that fails counts.
+func TestEnrichRetries(t *testing.T) {
+	req := EnrichRequest{AssetID: strings.Repeat("ab", 32), Kind: "video", Proxy: "/x/proxy.mp4", Duration: 12}
+	flaky := func() string {
+		n := filepath.Join(t.TempDir(), "runs")
+		return script(t, `cat >/dev/null; echo x >> `+n+`; if [ $(wc -l < `+n+`) -lt 2 ]; then echo 'model busy' >&2; exit 1; fi; echo '{"data":{"tags":["ok"]}}'`)
+	}
+	if en := enrichRetry(context.Background(), Enricher{Name: "f", Command: []string{flaky()}, Retries: 1}, req, t.TempDir()); en.Status != StatusReady {
+		t.Errorf("retries 1: %+v, want ready on the second run", en)
+	}
+	if en := enrichRetry(context.Background(), Enricher{Name: "f", Command: []string{flaky()}}, req, t.TempDir()); en.Status != StatusFailed || !strings.Contains(en.Error, "model busy") {
+		t.Errorf("retries 0: %+v, want failed", en)
+	}
+	bad := script(t, "cat >/dev/null; echo nope >&2; exit 2")
+	if en := enrichRetry(context.Background(), Enricher{Name: "b", Command: []string{bad}, Retries: 2}, req, t.TempDir()); en.Status != StatusFailed || !strings.Contains(en.Error, "nope (after 3 runs)") {
+		t.Errorf("always failing, retries 2: %+v", en)
+	}
+	var c Config
+	c.Enrichers = []Enricher{{Name: "x", Command: []string{"/bin/true"}, Retries: 6}}
+	c.SetDefaults()
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "analysis.enrichers[0].retries") {
+		t.Errorf("retries 6: %v", err)
+	}
+}

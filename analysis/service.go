@@ -398,7 +398,7 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 			FrameRate: in.frameRate, StartTC: in.timecode, Analysis: res, Asset: &doc, Audio: wav}
 		en := Enrichment{Name: e.Name, Status: StatusFailed, Error: fmt.Sprintf("16 kHz WAV: %v", wavErr)}
 		if wavErr == nil {
-			en = enrich(ctx, e, req, work)
+			en = enrichRetry(ctx, e, req, work)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
