@@ -1,5 +1,6 @@
-// Package transcode owns media analysis and derived media: it probes every
-// cataloged file with ffprobe (kind and media), cuts frame-accurate proxies,
+// Package transcode owns media analysis and derived media: it probes each
+// cataloged file that can be media (a media extension or a media signature
+// in its first 4 KiB, sniff.go) with ffprobe (kind and media), cuts frame-accurate proxies,
 // posters, filmstrips and waveforms with the local FFmpeg (on the GPU where a
 // trial run proves it works, else on the CPU), keeps a job queue that
 // survives restarts, and serves the outputs over HTTP.
@@ -341,12 +342,26 @@ func (s *Service) consider(ctx context.Context, id string) error {
 	if doc.Kind != "" {
 		return nil // already probed; a failed asset is retried only on request
 	}
-	src, err := s.masterPath(doc)
+	root, rel, err := s.masterLoc(doc)
 	if err != nil {
 		s.log.Debug("no readable location yet", "asset", id, "err", err)
 		return nil
 	}
-	m, kind, perr := Probe(ctx, s.tools.FFprobe, src)
+	src := filepath.Join(root, rel)
+	var m *storage.Media
+	var kind string
+	var perr error
+	probe, serr := worthProbing(root, rel)
+	if serr != nil {
+		s.log.Debug("cannot sniff, probing", "asset", id, "err", serr)
+	}
+	if probe {
+		m, kind, perr = Probe(ctx, s.tools.FFprobe, src)
+	} else {
+		// Not media by name or content: what ffprobe's "Invalid data"
+		// would have recorded, without starting it (see worthProbing).
+		perr = fmt.Errorf("%s: %w: no media signature", src, ErrProbe)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -417,6 +432,15 @@ func (s *Service) consider(ctx context.Context, id string) error {
 
 // masterPath returns the first present, readable location of the asset.
 func (s *Service) masterPath(doc storage.AssetDoc) (string, error) {
+	root, rel, err := s.masterLoc(doc)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, rel), nil
+}
+
+// masterLoc is masterPath as the volume root and the path below it.
+func (s *Service) masterLoc(doc storage.AssetDoc) (root, rel string, err error) {
 	var tried []string
 	for _, l := range doc.Locations {
 		if l.State != storage.LocPresent && l.State != "" {
@@ -434,11 +458,11 @@ func (s *Service) masterPath(doc storage.AssetDoc) (string, error) {
 		}
 		p := filepath.Join(root, filepath.FromSlash(l.Path))
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
+			return root, filepath.FromSlash(l.Path), nil
 		}
 		tried = append(tried, p)
 	}
-	return "", fmt.Errorf("asset %s: %w (%s)", doc.ID, errNoSource, strings.Join(tried, ", "))
+	return "", "", fmt.Errorf("asset %s: %w (%s)", doc.ID, errNoSource, strings.Join(tried, ", "))
 }
 
 // pathPrefixes maps the absolute server paths an FFmpeg or ffprobe error
