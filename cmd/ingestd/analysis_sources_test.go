@@ -49,7 +49,15 @@ func TestAnalysisE2ESources(t *testing.T) {
 			"[a][b][c][d]concat=n=4:v=1:a=0,format=yuv420p[v]",
 		"-map", "[v]", "-map", "2:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le",
 		"-frames:v", "240", "-timecode", "01:00:00:00")
-	names := []string{"mono.wav", "talk.mp3", "tc2398.mov"}
+	// 29.97 fps drop-frame from 00:00:59;00 with stereo AAC: black frames
+	// 45–74 (labels 00:01:00;00 and ;01 are dropped: frame 45 is
+	// 00:01:00;17), a cut back to picture at 75.
+	gen("df2997.mov", "-f", "lavfi", "-i", "testsrc2=s=720x480:r=30000/1001", "-f", "lavfi", "-i", "color=black:s=720x480:r=30000/1001",
+		"-f", "lavfi", "-i", "sine=f=500:r=48000:d=5",
+		"-filter_complex", "[0:v]trim=end_frame=45,setpts=PTS-STARTPTS[a];[1:v]trim=end_frame=30,setpts=PTS-STARTPTS[b];"+
+			"[0:v]trim=start_frame=75:end_frame=150,setpts=PTS-STARTPTS,negate[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v];[2:a]pan=stereo|c0=c0|c1=c0[au]",
+		"-map", "[v]", "-map", "[au]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-frames:v", "150", "-timecode", "00:00:59;00")
+	names := []string{"mono.wav", "talk.mp3", "tc2398.mov", "df2997.mov"}
 	e.start()
 	for _, n := range names {
 		if err := os.Rename(filepath.Join(stage, n), filepath.Join(e.watch, n)); err != nil {
@@ -89,6 +97,15 @@ func TestAnalysisE2ESources(t *testing.T) {
 		case "talk.mp3":
 			if len(res.Silence) != 1 || math.Abs(res.Silence[0].Start-1) > 0.05 || math.Abs(res.Silence[0].End-3) > 0.05 {
 				t.Errorf("talk.mp3 silence %+v, want 1 s to 3 s", res.Silence)
+			}
+		case "df2997.mov":
+			if len(res.Black) != 1 || len(res.Shots) != 3 {
+				t.Fatalf("df2997.mov: black %+v shots %+v, want 1 black segment, 3 shots", res.Black, res.Shots)
+			}
+			b := res.Black[0]
+			if b.StartTC != "00:01:00;17" || b.EndTC != "00:01:01;17" || *b.StartF != 45 || *b.EndF != 75 || res.Shots[2].StartTC != "00:01:01;17" {
+				t.Errorf("df2997.mov black %s..%s (frames %d..%d), shot 2 at %s; want 00:01:00;17..00:01:01;17 (45..75), 00:01:01;17",
+					b.StartTC, b.EndTC, *b.StartF, *b.EndF, res.Shots[2].StartTC)
 			}
 		case "tc2398.mov":
 			const fps = 24000.0 / 1001
