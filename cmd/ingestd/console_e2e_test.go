@@ -229,6 +229,35 @@ func consoleClipLen(t *testing.T, p string, hz, secs int) {
 	}
 }
 
+// flipByteKeepingTimes flips one bit of the byte at off in p and puts the
+// file's modification time back: a corruption that size and mtime do not
+// show (only a fixity check finds it).
+func flipByteKeepingTimes(t *testing.T, p string, off int64) {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	b[0] ^= 0x01
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatalf("write %s: %v", p, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // consoleFeedAsset returns the asset id of the first event of typ at a
 // path ending in suffix.
 func consoleFeedAsset(evs []storage.Event, typ, suffix string) string {
@@ -925,20 +954,7 @@ func TestConsoleE2EHostileNames(t *testing.T) {
 	}
 	master := filepath.Join(e.watch, imgName)
 	e.stop()
-	fi, err := os.Stat(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(master, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := make([]byte, 1)
-	f.ReadAt(one, 5000)
-	one[0] ^= 0x01
-	f.WriteAt(one, 5000)
-	f.Close()
-	os.Chtimes(master, fi.ModTime(), fi.ModTime())
+	flipByteKeepingTimes(t, master, 5000)
 	e.start()
 	b.waitJS("live again after the restart", `document.getElementById('conn').innerText.includes('live')`, 30*time.Second)
 	b.pageErrors() // the refused connections while the daemon was away

@@ -440,20 +440,7 @@ func TestCardsEndToEnd(t *testing.T) {
 		// daemon is stopped, keep size and mtime; the restart's reconcile walk
 		// then has no reason to re-hash the file.
 		e.stop()
-		fi, err := os.Stat(master)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.OpenFile(master, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 1)
-		f.ReadAt(b, 1000)
-		b[0] ^= 0x01
-		f.WriteAt(b, 1000)
-		f.Close()
-		os.Chtimes(master, fi.ModTime(), fi.ModTime())
+		flipByteKeepingTimes(t, master, 1000)
 		e.start()
 		e.waitFeed(60*time.Second, "restart scan done", func([]storage.Event) bool {
 			st, _ := e.client().Status(ctx)
