@@ -356,3 +356,24 @@ func TestAnalyseStalls(t *testing.T) {
 		t.Errorf("hanging ffmpeg: err %v after %s, want ErrStalled after about 1s", err, time.Since(t0))
 	}
 }
+
+// TestLoudnessReasonSaysDownmix: the loudness of a multichannel master is
+// that of the proxy's stereo downmix, and its check says so.
+func TestLoudnessReasonSaysDownmix(t *testing.T) {
+	reason := func(in input) string {
+		res := &Result{Duration: 10, Audio: true, Loudness: &storage.Loudness{Integrated: -24.9, TruePeak: -23}}
+		check(res, in, testCfg().Rules)
+		for _, c := range res.Checks {
+			if c.Rule == "loudness" {
+				return c.Reason
+			}
+		}
+		return ""
+	}
+	if r := reason(input{audio: true, downmix: true}); !strings.Contains(r, "-24.9 LUFS (of the proxy's stereo downmix of a multichannel master)") {
+		t.Errorf("5.1 master: reason %q", r)
+	}
+	if r := reason(input{audio: true}); r == "" || strings.Contains(r, "downmix") {
+		t.Errorf("stereo master: reason %q", r)
+	}
+}

@@ -51,13 +51,17 @@ func check(res *Result, in input, r Rules) {
 		if l := res.Loudness; l != nil && r.LoudnessTarget != nil {
 			off := math.Abs(l.Integrated - *r.LoudnessTarget)
 			tol := r.LoudnessTolerance
+			of := ""
+			if in.downmix {
+				of = " (of the proxy's stereo downmix of a multichannel master)"
+			}
 			switch {
 			case off > 2*tol:
-				add("loudness", Fail, "integrated %.1f LUFS is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, off, *r.LoudnessTarget, tol)
+				add("loudness", Fail, "integrated %.1f LUFS%s is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, of, off, *r.LoudnessTarget, tol)
 			case off > tol:
-				add("loudness", Warn, "integrated %.1f LUFS is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, off, *r.LoudnessTarget, tol)
+				add("loudness", Warn, "integrated %.1f LUFS%s is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, of, off, *r.LoudnessTarget, tol)
 			default:
-				add("loudness", Pass, "integrated %.1f LUFS, target %.1f±%.1f", l.Integrated, *r.LoudnessTarget, tol)
+				add("loudness", Pass, "integrated %.1f LUFS%s, target %.1f±%.1f", l.Integrated, of, *r.LoudnessTarget, tol)
 			}
 		}
 		if l := res.Loudness; l != nil && r.MaxTruePeak != nil {

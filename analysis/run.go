@@ -46,6 +46,10 @@ type input struct {
 	// carries on both sides (transcode's audioMix); its loudness is
 	// measured on one side, as FFmpeg's ebur128 measures the master.
 	mono bool
+	// downmix: the master's audio has more than two channels (or several
+	// streams), which the proxy carries as a stereo mix: loudness is that
+	// mix's, and the loudness check says so.
+	downmix bool
 }
 
 // args builds the FFmpeg commands of an analysis, each reading the proxy

@@ -459,6 +459,7 @@ func (s *Service) inputOf(doc storage.AssetDoc) (input, error) {
 		if st.Type == "audio" {
 			audios++
 			in.mono = audios == 1 && st.Channels == 1
+			in.downmix = audios > 1 || st.Channels > 2
 		}
 	}
 	for _, st := range m.Streams {
