@@ -9,6 +9,7 @@ export let lastSeq = 0;
 let es = null;
 let retry = null;
 let lastFeed = 0;
+let wanted = false; // start() was called and stop() not since
 
 function setConn(text, cls) {
   const c = document.getElementById('conn');
@@ -16,6 +17,7 @@ function setConn(text, cls) {
 }
 
 export function start() {
+  wanted = true;
   if (es || retry) return;
   // A stream started again resumes after the last feed event this tab got.
   const me = new EventSource('/v1/events/stream' + (lastFeed ? '?after=' + lastFeed : ''), { withCredentials: true });
@@ -49,6 +51,7 @@ async function recover() {
   retry = null;
   try {
     const s = await api('/v1/session');
+    if (!wanted) return; // logged out meanwhile
     if (s.auth === 'token' && !s.authenticated) {
       session.authenticated = false;
       session.csrf = '';
@@ -56,10 +59,11 @@ async function recover() {
       return;
     }
   } catch (e) { /* the daemon is away: a new stream keeps trying */ }
-  start();
+  if (wanted) start();
 }
 
 export function stop() {
+  wanted = false;
   if (retry) { clearTimeout(retry); retry = null; }
   if (es) { es.close(); es = null; }
 }
