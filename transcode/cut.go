@@ -174,6 +174,7 @@ func (s *Service) cutVideo(ctx context.Context, j *job, src, dir, lane string, r
 	d := derived{Poster: tmp(OutPoster), PosterAt: j.cfg.PosterAt * dur,
 		Filmstrip: tmp(OutFilmstrip), Duration: dur, Tiles: j.cfg.FilmstripTiles, TileHeight: j.cfg.FilmstripHeight,
 		PCM: len(audioStreams(m)) > 0}
+	d.LastPick, d.HasLast = lastPick(dur, srcFrames)
 	pl, err := videoJobPlan(j.cfg, caps, m, src, tmp(OutProxyVideo), lane, d)
 	if err != nil {
 		return err

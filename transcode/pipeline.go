@@ -299,25 +299,48 @@ type derived struct {
 	PosterAt   float64 // the poster is the first frame at or after this
 	Filmstrip  string  // filmstrip JPEG path, "" for none
 	Duration   float64 // video duration: the filmstrip spacing
+	LastPick   float64 // no poster or tile is picked later than this (lastPick)
+	HasLast    bool    // LastPick is set (the frame count is known)
 	Tiles      int     // filmstrip frames, side by side in one row
 	TileHeight int     // filmstrip height in pixels
 	PCM        bool    // the mix as 48 kHz stereo s16le on stdout (waveform)
 }
 
 // posterFilter picks the first frame at or after at seconds (one frame only).
+// at is rounded down to the millisecond, so that a time at a frame's start
+// never rounds past it.
 func posterFilter(at float64) string {
-	return fmt.Sprintf("setpts=PTS-STARTPTS,select='gte(t\\,%s)*eq(selected_n\\,0)',format=yuvj420p", strconv.FormatFloat(at, 'f', 3, 64))
+	return fmt.Sprintf("setpts=PTS-STARTPTS,select='gte(t\\,%s)*eq(selected_n\\,0)',format=yuvj420p", strconv.FormatFloat(math.Floor(at*1000)/1000, 'f', 3, 64))
+}
+
+// lastPick is how late a poster or filmstrip tile may be picked in a clip
+// of frames frames lasting duration seconds: half a millisecond before the
+// start of its last frame, so that a short clip (one frame, or fewer
+// frames than tiles) still yields every picture instead of none. ok is
+// false when the frame count is unknown (no limit).
+func lastPick(duration float64, frames int64) (at float64, ok bool) {
+	if frames <= 0 || duration <= 0 {
+		return 0, false
+	}
+	return max(0, duration*float64(frames-1)/float64(frames)-0.0005), true
 }
 
 // filmstripFilter tiles n evenly spaced frames of a clip of duration
 // seconds into one row of height h: tile k is the first frame at or after
 // (k+0.5)*duration/n.
-func filmstripFilter(duration float64, n, h int) string {
+//
+// With hasLast no tile is picked later than last (lastPick): a clip with
+// fewer frames than tiles fills the tiles it has (the rest stay black).
+func filmstripFilter(duration float64, n, h int, last float64, hasLast bool) string {
 	if duration <= 0 {
 		duration = 1
 	}
 	step := duration / float64(n)
-	return fmt.Sprintf("setpts=PTS-STARTPTS,select='gte(t\\,(selected_n+0.5)*%.6f)*lt(selected_n\\,%d)',scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", step, n, h, n)
+	at := fmt.Sprintf("(selected_n+0.5)*%.6f", step)
+	if hasLast {
+		at = fmt.Sprintf("min(%s\\,%.6f)", at, last)
+	}
+	return fmt.Sprintf("setpts=PTS-STARTPTS,select='gte(t\\,%s)*lt(selected_n\\,%d)',scale=-2:%d,setsar=1,tile=%dx1,format=yuvj420p", at, n, h, n)
 }
 
 // videoJobPlan is videoPlan with the derived outputs d added to the same
@@ -368,10 +391,14 @@ func videoJobPlan(cfg Config, caps Capabilities, m *storage.Media, src, out, lan
 	}
 	var branches [][2]string // derived video branches after the split: label, filters
 	if d.Poster != "" {
-		branches = append(branches, [2]string{"poster", posterFilter(d.PosterAt)})
+		at := d.PosterAt
+		if d.HasLast {
+			at = min(at, d.LastPick)
+		}
+		branches = append(branches, [2]string{"poster", posterFilter(at)})
 	}
 	if d.Filmstrip != "" {
-		branches = append(branches, [2]string{"film", filmstripFilter(d.Duration, d.Tiles, d.TileHeight)})
+		branches = append(branches, [2]string{"film", filmstripFilter(d.Duration, d.Tiles, d.TileHeight, d.LastPick, d.HasLast)})
 	}
 	graph := fmt.Sprintf("[0:%d]%s", v.Index, strings.Join(vf, ","))
 	if len(branches) == 0 {
