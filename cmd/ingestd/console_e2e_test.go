@@ -419,9 +419,13 @@ func TestConsoleE2E(t *testing.T) {
 	b.waitJS("cards page", `document.getElementById('cards')`, 10*time.Second)
 	card.Insert()
 	var seen []float64
+	var rateETA string // a destination bar's text with a rate and an ETA
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		v := consoleEval[[]float64](b, `[...document.querySelectorAll('#cards article.card .bar.dest progress')].map(p => Number(p.value))`)
+		if rateETA == "" {
+			rateETA = consoleEval[string](b, `[...document.querySelectorAll('#cards article.card .bar.dest')].map(e => e.innerText).find(t => /[KMG]iB\/s/.test(t) && /ETA \d/.test(t)) || ''`)
+		}
 		if len(v) > 0 && v[0] > 0 && v[0] < 100 && (len(seen) == 0 || seen[len(seen)-1] != v[0]) {
 			seen = append(seen, v[0])
 			if len(seen) == 2 {
@@ -443,6 +447,11 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	if len(seen) < 2 || seen[len(seen)-1] <= seen[0] {
 		t.Errorf("the card's progress bar did not move: values seen %v", seen)
+	}
+	if rateETA == "" {
+		t.Errorf("no destination bar showed a rate and an ETA while copying")
+	} else {
+		t.Logf("destination bar while copying: %q", rateETA)
 	}
 	if txt := consoleEval[string](b, `document.querySelector('#cards article.card').innerText`); !strings.Contains(txt, "footage/") {
 		t.Errorf("card article lacks its destination:\n%s", txt)
