@@ -3,12 +3,14 @@ package fixity
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -102,6 +104,64 @@ func TestFixityCheck(t *testing.T) {
 		t.Errorf("unknown volume: %d, want 400", r2.StatusCode)
 	}
 	r2.Body.Close()
+	r2, _ = http.Post(srv.URL+"?volume=v&path_b64=%25%25", "", nil)
+	if r2.StatusCode != 400 {
+		t.Errorf("bad path_b64: %d, want 400", r2.StatusCode)
+	}
+	r2.Body.Close()
+}
+
+// TestVerifyPathB64: a master whose name is not UTF-8 is checked by its
+// exact bytes (path_b64), which its display form (U+FFFD) cannot name.
+func TestVerifyPathB64(t *testing.T) {
+	cat := catalogtest.Open(t, t.TempDir())
+	root := t.TempDir()
+	const name = "a/clip-\xff\xfe.mov"
+	id := catalogtest.PutFile(t, cat, "v", root, name, []byte("latin-1 named master"))
+	rot := filepath.Join(root, name)
+	fi, err := os.Stat(rot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(rot, []byte("latin-1 named MASTER"), 0o644)
+	os.Chtimes(rot, fi.ModTime(), fi.ModTime())
+	fx := New(cards.FixityConfig{}, []Volume{{Name: "v", Path: root}}, cat, nil)
+	srv := httptest.NewServer(Handler(fx))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, query string
+		files       int
+		corrupt     bool
+	}{
+		{"display form names nothing", "path=" + url.QueryEscape(strings.ToValidUTF8(name, "\uFFFD")), 0, false},
+		{"path_b64 names the file", "path=ignored&path_b64=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(name))), 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL+"?volume=v&"+tc.query, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var done Line
+			corrupt := false
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				var l Line
+				if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+					t.Fatalf("line %q: %v", sc.Text(), err)
+				}
+				switch l.Type {
+				case "done":
+					done = l
+				case "corrupt":
+					corrupt = l.Path == name && l.AssetID == id
+				}
+			}
+			if done.Files != tc.files || corrupt != tc.corrupt {
+				t.Errorf("done %+v, corrupt line for %q: %v; want %d files, corrupt %v", done, name, corrupt, tc.files, tc.corrupt)
+			}
+		})
+	}
 }
 
 // The checking thread runs at the requested IO priority.

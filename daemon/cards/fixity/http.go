@@ -8,11 +8,14 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/api"
+	"github.com/ingestd/ingestd/storage"
 )
 
 // Handler serves POST /v1/verify?volume=&path=: the answer is a
 // stream of JSON lines (Line), flushed as the check goes; the last is
-// "done" (or "error" when the check could not finish).
+// "done" (or "error" when the check could not finish). path_b64 (the
+// standard base64 of the path's bytes, as in every path_b64 field) names
+// a path that is not UTF-8 exactly and takes precedence over path.
 func Handler(f *Checker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -34,6 +37,11 @@ func Handler(f *Checker) http.Handler {
 			}
 			sort.Strings(vols)
 		}
+		path, err := storage.PathFromB64(q.Get("path"), q.Get("path_b64"))
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, "path_b64 is not standard base64", "path_b64")
+			return
+		}
 		if f.Status().Running {
 			api.WriteError(w, http.StatusConflict, ErrBusy.Error(), "")
 			return
@@ -50,7 +58,7 @@ func Handler(f *Checker) http.Handler {
 			_ = rc.Flush()
 		}
 		for _, v := range vols {
-			if _, err := f.Check(r.Context(), v, q.Get("path"), "api", emit); err != nil {
+			if _, err := f.Check(r.Context(), v, path, "api", emit); err != nil {
 				emit(Line{Type: "error", Volume: v, Detail: err.Error()})
 				return
 			}

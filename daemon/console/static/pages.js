@@ -328,7 +328,7 @@ async function problemsPage(root) {
     const seen = new Set();
     const evs = doc.events.filter(e => e.type === 'location.corrupt').reverse().filter(e => !seen.has(locPath(e)) && seen.add(locPath(e)));
     clear(corrupt, evs.length ? evs.map(ev => { const key = locPath(ev), res = results.get(key); return el('tr', { 'data-id': ev.asset_id }, el('td', {}, timeEl(ev.time)), el('td', {}, assetLink(ev.asset_id)), el('td', {}, key), el('td', { class: 'mono' }, ev.detail || ''),
-      el('td', {}, el('button', { type: 'button', class: 'recheck', onclick: e => act(e.target, `/v1/verify?volume=${encodeURIComponent(ev.volume)}&path=${encodeURIComponent(ev.path)}`, verdict).then(r => { results.set(key, r); loadCorrupt().catch(() => {}); }) }, 'Check again'),
+      el('td', {}, el('button', { type: 'button', class: 'recheck', onclick: e => act(e.target, `/v1/verify?volume=${encodeURIComponent(ev.volume)}&path=${encodeURIComponent(ev.path)}${ev.path_b64 ? '&path_b64=' + encodeURIComponent(ev.path_b64) : ''}`, verdict).then(r => { results.set(key, r); loadCorrupt().catch(() => {}); }) }, 'Check again'),
         res ? el('span', { class: res.cls, role: 'status' }, res.text) : null)); })
       : el('tr', {}, el('td', { colspan: 5, class: 'ok' }, '✔ No corrupt location in the last 1000 events.')));
   };
