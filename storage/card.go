@@ -4,8 +4,8 @@ import "time"
 
 // The card service (daemon/cards/cardsvc) is the only writer of card
 // records: one per camera card it has seen, stored in the catalog's state
-// under CardStateKey (storage/catalog: PutCard, Card, Cards). Readers —
-// GET /v1/cards and the offload report, the hub pusher, the CLI through
+// through storage/catalog (PutCard, Card, Cards; only it knows the key).
+// Readers — GET /v1/cards and the offload report, the hub pusher, the CLI through
 // the API — read these typed records and never the card service's own
 // keys. The JSON of Card is GET /v1/cards' card (docs/api.md, Camera
 // cards): change it only with that contract; existing catalogs must keep

@@ -5,9 +5,9 @@ import "time"
 // The card service (daemon/cards/cardsvc) is the only writer of clip
 // records: one per camera clip it offloaded (the parts it grouped, the
 // cards they came from, spans, the whole-clip proxy), stored in the
-// catalog's state under ClipStateKey (storage/catalog: PutClip, Clip,
-// Clips). Readers — GET /v1/clips, the offload report, the hub pusher
-// uploading clip.json — read these typed records and never the card
+// catalog's state through storage/catalog (PutClip, Clip, Clips; only it
+// knows the key). Readers — GET /v1/clips, the offload report, the hub
+// pusher uploading clip.json — read these typed records and never the card
 // service's own keys. The JSON of Clip is GET /v1/clips/{id} (docs/api.md):
 // change it only with that contract; existing catalogs must keep decoding
 // (testdata/clip_record_v1.json pins the form stored so far).

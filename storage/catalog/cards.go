@@ -10,15 +10,23 @@ import (
 
 // Card and clip records (storage.Card, storage.Clip). The card service
 // (daemon/cards/cardsvc) writes them; the API, the offload report and the
-// hub pusher (sync/s3push) read them here, typed, and never spell the
-// state keys (storage.CardStateKey, storage.ClipStateKey) or decode the
-// JSON themselves. They are state records: the bytes stored are the JSON
-// of those types, which is also what the API serves and the hub receives.
+// hub pusher (sync/s3push) read them here, typed. Only this file spells
+// their state keys (cardStatePrefix, clipStatePrefix): no other package
+// reads, writes or decodes them raw. They are state records: the bytes
+// stored are the JSON of those types, which is also what the API serves
+// and the hub receives.
+
+// State keys of the card and clip records. Catalogs already hold records
+// under them: they must not change.
+const (
+	clipStatePrefix = "clips/"      // + clip id: the clip record
+	cardStatePrefix = "cards/card/" // + card key: the card record
+)
 
 // Card returns the record of the card with that key (filesystem UUID and
 // content fingerprint); a missing one is a wrapped storage.ErrNotFound.
 func (c *Catalog) Card(key string) (storage.Card, error) {
-	return getRecord[storage.Card](c, "card", key, storage.CardStateKey(key))
+	return getRecord[storage.Card](c, "card", key, cardStatePrefix+key)
 }
 
 // PutCard stores rec as the record of the card rec.Key.
@@ -26,19 +34,19 @@ func (c *Catalog) PutCard(rec storage.Card) error {
 	if rec.Key == "" {
 		return errors.New("put card: empty key")
 	}
-	return c.PutState(storage.CardStateKey(rec.Key), rec)
+	return c.PutState(cardStatePrefix+rec.Key, rec)
 }
 
 // Cards calls fn with every card record, in key order. An error from fn
 // stops the listing and is returned as is.
 func (c *Catalog) Cards(fn func(storage.Card) error) error {
-	return listRecords(c, "card", storage.CardStatePrefix, "", fn)
+	return listRecords(c, "card", cardStatePrefix, "", fn)
 }
 
 // Clip returns the record of clip id; a missing one is a wrapped
 // storage.ErrNotFound.
 func (c *Catalog) Clip(id string) (storage.Clip, error) {
-	return getRecord[storage.Clip](c, "clip", id, storage.ClipStateKey(id))
+	return getRecord[storage.Clip](c, "clip", id, clipStatePrefix+id)
 }
 
 // PutClip stores rec as the record of clip rec.ID.
@@ -46,14 +54,14 @@ func (c *Catalog) PutClip(rec storage.Clip) error {
 	if rec.ID == "" {
 		return errors.New("put clip: empty id")
 	}
-	return c.PutState(storage.ClipStateKey(rec.ID), rec)
+	return c.PutState(clipStatePrefix+rec.ID, rec)
 }
 
 // Clips calls fn with every clip record whose id sorts after after (""
 // for all), in id order. An error from fn stops the listing and is
 // returned as is.
 func (c *Catalog) Clips(after string, fn func(storage.Clip) error) error {
-	return listRecords(c, "clip", storage.ClipStatePrefix, after, fn)
+	return listRecords(c, "clip", clipStatePrefix, after, fn)
 }
 
 // getRecord decodes the state record under key (what and name for errors).

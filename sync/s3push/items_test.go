@@ -23,21 +23,33 @@ func TestPushItems(t *testing.T) {
 	for _, tc := range []struct {
 		name, event, dir, doc string
 		// store writes the item's record as its stage does and returns
-		// its state key (whose bytes the uploaded record must be).
-		store func(c *catalog.Catalog, id string) (string, error)
+		// the bytes stored (which the uploaded record must be).
+		store func(c *catalog.Catalog, id string) ([]byte, error)
 		files map[string][]byte
 		want  string // in the uploaded record
 	}{
 		{name: "clip", event: EvClipProxyReady, dir: "clips", doc: "clip.json",
-			store: func(c *catalog.Catalog, id string) (string, error) {
-				return storage.ClipStateKey(id), c.PutClip(storage.Clip{ID: id, Name: "GX0042", Parts: []storage.ClipPart{{Role: "video", Path: "DCIM/\xff.MP4"}},
-					Proxy: &storage.ClipProxy{Status: "ready", Frames: 75}})
+			store: func(c *catalog.Catalog, id string) ([]byte, error) {
+				// PutClip stores the record's JSON (storage/catalog
+				// TestCardClipRecords pins those bytes).
+				rec := storage.Clip{ID: id, Name: "GX0042", Parts: []storage.ClipPart{{Role: "video", Path: "DCIM/\xff.MP4"}},
+					Proxy: &storage.ClipProxy{Status: "ready", Frames: 75}}
+				if err := c.PutClip(rec); err != nil {
+					return nil, err
+				}
+				return json.Marshal(rec)
 			},
 			files: map[string][]byte{"proxy.mp4": mp4}, want: `"frames":75`},
 		{name: "sequence", event: EvSequenceProxyReady, dir: "sequences", doc: "sequence.json",
-			store: func(c *catalog.Catalog, id string) (string, error) {
-				return "sequences/" + id, c.PutState("sequences/"+id, map[string]any{"id": id, "pattern": "shot.%04d.dpx", "first_frame": 1, "last_frame": 12,
+			store: func(c *catalog.Catalog, id string) ([]byte, error) {
+				err := c.PutState("sequences/"+id, map[string]any{"id": id, "pattern": "shot.%04d.dpx", "first_frame": 1, "last_frame": 12,
 					"proxy": map[string]any{"status": "ready", "frames": 11}})
+				if err != nil {
+					return nil, err
+				}
+				var stored json.RawMessage
+				err = c.GetState("sequences/"+id, &stored)
+				return stored, err
 			},
 			files: map[string][]byte{"proxy.mp4": mp4, "poster.jpg": poster}, want: `"frames":11`},
 		{name: "card", event: EvCardReportReady, dir: "cards",
@@ -46,10 +58,10 @@ func TestPushItems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			id := strings.Repeat(tc.name[:2], 16)
-			var stateKey string
+			var stored []byte
 			if tc.store != nil {
 				var err error
-				if stateKey, err = tc.store(e.cat, id); err != nil {
+				if stored, err = tc.store(e.cat, id); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -93,10 +105,6 @@ func TestPushItems(t *testing.T) {
 				js, _ := getObject(t, c, base+"/"+tc.doc)
 				if !strings.Contains(string(js), tc.want) || !strings.Contains(string(js), id) {
 					t.Errorf("%s = %s", tc.doc, js)
-				}
-				var stored json.RawMessage
-				if err := e.cat.GetState(stateKey, &stored); err != nil {
-					t.Fatal(err)
 				}
 				equalBytes(t, base+"/"+tc.doc+" (the stored record)", js, stored)
 			}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -156,8 +155,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		}
 	}
 	defer release()
-	var rec Record
-	err := s.cat.GetState(recordKey(key), &rec)
+	rec, err := s.cat.Card(key)
 	switch {
 	case err == nil:
 		migrate(&rec)
@@ -239,7 +237,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		rec.Status = StateCopying
 	}
 	rec.SafeToFormat = false
-	if err := s.cat.PutState(recordKey(key), rec); err != nil {
+	if err := s.cat.PutCard(rec); err != nil {
 		log.Error("store card record", "err", err)
 	}
 	s.update(mp, func(c *CardStatus) {
@@ -308,7 +306,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			reason = cards.ErrSourceGone.Error() + ": " + reason
 		}
 		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
-		if err := s.cat.PutState(recordKey(key), rec); err != nil {
+		if err := s.cat.PutCard(rec); err != nil {
 			log.Error("store card record", "err", err)
 		}
 		fields := map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
@@ -360,7 +358,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	if err := s.storeFiles(key, res.Files); err != nil { // report.go: per-file hashes for the offload report
 		log.Warn("offload report", "err", err)
 	}
-	if err := s.cat.PutState(recordKey(key), rec); err != nil {
+	if err := s.cat.PutCard(rec); err != nil {
 		log.Error("store card record", "err", err)
 	}
 	fields := map[string]any{"label": label, "layout": res.Layout, "files": len(res.Files), "bytes": res.Bytes,
@@ -434,9 +432,9 @@ func progressInto(d *DestState, dp cards.DestProgress, rate float64) {
 func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	now := time.Now().UTC()
 	rec.SafeToFormat, rec.SafeAt, rec.Status = true, &now, StateOffloaded
-	// PutState commits and syncs the catalog (every write is synced): the
+	// PutCard commits and syncs the catalog (every write is synced): the
 	// card record, clips and pending origins written before are durable.
-	if err := s.cat.PutState(recordKey(rec.Key), rec); err != nil {
+	if err := s.cat.PutCard(*rec); err != nil {
 		log.Error("store card record: NOT announcing safe to format", "err", err)
 		return
 	}
@@ -540,8 +538,8 @@ func (s *Service) startCascade(key string) {
 
 func (s *Service) cascade(ctx context.Context, key string) {
 	log := s.log.With("card", key)
-	var rec Record
-	if err := s.cat.GetState(recordKey(key), &rec); err != nil {
+	rec, err := s.cat.Card(key)
+	if err != nil {
 		log.Error("read card record", "err", err)
 		return
 	}
@@ -613,7 +611,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		} else {
 			d.State, d.Generation, d.BytesDone, d.BytesVerified = cards.DestVerified, res.Generation, res.Bytes, res.Bytes
 		}
-		if err := s.cat.PutState(recordKey(key), rec); err != nil {
+		if err := s.cat.PutCard(rec); err != nil {
 			log.Error("store card record", "err", err)
 		}
 		s.updateKey(key, func(c *CardStatus) {
@@ -644,20 +642,19 @@ func (s *Service) retryLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		var keys []string
-		s.cat.ListState(storage.CardStatePrefix, func(k string, raw []byte) error {
-			var rec Record
-			if json.Unmarshal(raw, &rec) != nil {
-				return nil
-			}
+		err := s.cat.Cards(func(rec Record) error {
 			migrate(&rec)
 			if !rec.SafeToFormat && firstVerified(&rec) >= 0 && !allVerified(&rec) {
-				keys = append(keys, strings.TrimPrefix(k, storage.CardStatePrefix))
+				keys = append(keys, rec.Key)
 			}
 			if !rec.SafeToFormat && allVerified(&rec) {
-				keys = append(keys, strings.TrimPrefix(k, storage.CardStatePrefix)) // crashed before card.safe
+				keys = append(keys, rec.Key) // crashed before card.safe
 			}
 			return nil
 		})
+		if err != nil {
+			s.log.Error("list card records to retry", "err", err)
+		}
 		for _, k := range keys {
 			s.startCascade(k)
 		}

@@ -416,7 +416,6 @@ func (s *Service) apply(id string) {
 
 var errUnchanged = errors.New("unchanged")
 
-func recordKey(key string) string { return storage.CardStateKey(key) }
 func pendingKey(id string) string { return "cards/pending/" + id }
 
 // claimFolder returns folder, or folder-2, folder-3... when another card
