@@ -1,22 +1,27 @@
 // Package analysis is the edge analysis stage: technical QC and structure
 // of every video and audio asset, from FFmpeg alone. After the transcode
-// stage has cut an asset's proxy (event proxy.ready), it runs one FFmpeg
-// pass over the proxy (720p, cheap to decode) on its own lane: blackdetect,
-// freezedetect and select's scene score (shot boundaries, one thumbnail per
-// shot) on the video; silencedetect, astats (clipping) and ebur128 (EBU R128
-// integrated loudness, range, true peak) on the audio. Times are those of
-// the proxy, which keeps the master's frames and start timecode, and are
-// given as seconds, frames and source timecode. The result is checked
-// against the configured rules (pass/warn/fail, with the reason), written to
+// stage has cut an asset's proxy (event proxy.ready), it runs, on its own
+// lane, one FFmpeg pass over the proxy's video (720p, cheap to decode):
+// blackdetect, freezedetect and select's scene score (shot boundaries, one
+// thumbnail per shot); and one over the MASTER's audio, audio only (the
+// first audio stream the proxy's mix uses, in its own layout, so that a 5.1
+// programme is measured as 5.1): silencedetect, astats (clipping) and
+// ebur128 (EBU R128 integrated loudness, range, true peak). A master that is
+// offline or unreadable is replaced by the proxy's mix, and analysis.json
+// says so (audio_source, audio_note). Times are those of the source (the
+// proxy keeps the master's frames and start timecode), given as seconds,
+// frames and source timecode. The result is checked against the configured
+// rules (pass/warn/fail, with the reason), written to
 // state_dir/media/<id>/analysis.json and shots.jpg, summarised in the asset
 // document's `analysis` section, and announced by analysis.ready (or
 // analysis.failed).
 //
 // It uses transcode's Runner (process group, stall watchdog) and input
-// builders (file protocol only, forced demuxer). It reads only ingestd's own
-// proxies, never a master, and writes only under state_dir/media. Its jobs
-// are persisted in the catalog's state (analysis/job/<id>) and survive a
-// restart.
+// builders (file protocol only, forced demuxer). It reads ingestd's own
+// proxies and, for audio, the master at the location the transcode stage
+// resolves (SetMaster), read-only; it writes only under state_dir/media.
+// Its jobs are persisted in the catalog's state (analysis/job/<id>) and
+// survive a restart.
 package analysis
 
 import (

@@ -51,6 +51,10 @@ type parser struct {
 	peakCount int64
 	havePeak  bool
 	samples   int64
+	// astats per channel: the channel's peak, and the samples at full
+	// scale summed over the channels whose peak is at full scale.
+	chPeakDB float64
+	clipped  int64
 }
 
 var (
@@ -179,15 +183,27 @@ func (p *parser) filterLine(filter, rest string) {
 			p.inOverall = true
 			return
 		}
-		if !p.inOverall {
-			return
-		}
 		k, v, ok := strings.Cut(rest, ":")
 		if !ok {
 			return
 		}
+		if k == "Channel" {
+			p.inOverall, p.chPeakDB = false, math.Inf(-1)
+			return
+		}
 		f, ok := num(v)
 		if !ok {
+			return
+		}
+		if !p.inOverall {
+			switch k {
+			case "Peak level dB":
+				p.chPeakDB = f
+			case "Peak count":
+				if p.chPeakDB >= clipDB {
+					p.clipped += int64(f)
+				}
+			}
 			return
 		}
 		switch k {

@@ -27,6 +27,10 @@ const (
 	OutThumb = "shots" // folder of per-shot thumbnails NNNNN.jpg
 )
 
+// clipDB is the peak level (dBFS) at and over which a channel's samples at
+// its peak count as clipped: full scale (an s16 32767 is -0.0003 dBFS).
+const clipDB = -0.001
+
 // Result is analysis.json (daemon/api/wire, the served document).
 type Result = wire.Analysis
 
@@ -48,14 +52,38 @@ type input struct {
 	mono bool
 	// downmix: the master's audio has more than two channels (or several
 	// streams), which the proxy carries as a stereo mix: loudness is that
-	// mix's, and the loudness check says so.
+	// mix's, and the loudness check says so. Set only when the audio is
+	// measured on the proxy (master nil).
 	downmix bool
+	// proxyDownmix is downmix as it would be for the proxy's audio (for
+	// the fallback from the master).
+	proxyDownmix bool
+	// master, when set, is the master's audio stream the audio pass
+	// (silence, loudness, true peak, clipping) measures instead of the
+	// proxy's mix; nil measures the proxy (master offline or unreadable,
+	// the reason in audioNote).
+	master *masterAudio
+	// audioNote says why the audio was measured on the proxy (served as
+	// analysis.json audio_note).
+	audioNote string
 }
 
-// args builds the FFmpeg commands of an analysis, each reading the proxy
+// masterAudio is one audio stream of the master: the first stream the
+// proxy's mix uses (transcode's audioMix mixes every audio stream; for
+// several mono tracks, e.g. 4× mono MXF, the first track is the programme
+// measured). A multichannel stream keeps its layout, so that ebur128
+// weights a 5.1 programme's channels as R128 says.
+type masterAudio struct {
+	path   string // the master on its volume
+	format string // its probed container (storage.Media.Container)
+	stream int    // FFmpeg stream index (0:<stream>)
+}
+
+// args builds the FFmpeg commands of an analysis, each reading its input
 // through transcode's input builder (file protocol only, demuxer forced):
-// one for the video, a graph ending in the shot thumbnails (image2 into
-// thumbs), and one for the audio, a graph ending in a null sink. They are
+// one for the video (the proxy), a graph ending in the shot thumbnails
+// (image2 into thumbs), and one for the audio (the master's stream when
+// in.master is set, else the proxy's mix), a graph ending in a null sink. They are
 // two processes, not one graph with two outputs: FFmpeg feeds the output
 // that lags, and the thumbnail output lags for as long as a shot lasts, so
 // a single process would hold that shot's decoded audio in memory (a
@@ -83,12 +111,21 @@ func args(in input, scene float64, thumbs string) ([][]string, error) {
 			transcode.Literal(filepath.Join(thumbs, "%05d.jpg"))))
 	}
 	if in.audio {
-		pre := "[0:a:0]"
-		if in.mono {
+		abase, pre := base, "[0:a:0]"
+		if in.master != nil {
+			// The master itself, audio only, through the same input
+			// builder (file protocol only, probed demuxer forced).
+			a, err := transcode.InputArgs(in.master.format, in.master.path)
+			if err != nil {
+				return nil, err
+			}
+			abase = append([]string{"-loglevel", "info", "-vn"}, a...)
+			pre = fmt.Sprintf("[0:%d]", in.master.stream)
+		} else if in.mono {
 			pre += "pan=mono|c0=c0,"
 		}
-		cmds = append(cmds, append(slices.Clone(base), "-filter_complex",
-			pre+"silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=none,ebur128=peak=true+sample[ao]",
+		cmds = append(cmds, append(slices.Clone(abase), "-filter_complex",
+			pre+"silencedetect=n=-60dB:d=0.5,astats=measure_perchannel=Peak_level+Peak_count:measure_overall=Peak_level+Peak_count+Number_of_samples,ebur128=peak=true+sample[ao]",
 			"-map", "[ao]", "-f", "null", "-"))
 	}
 	return cmds, nil
@@ -138,12 +175,18 @@ func analyseProgress(ctx context.Context, r transcode.Runner, in input, cfg Conf
 		a := parsers[1]
 		p.silence, p.openSilence = a.silence, a.openSilence
 		p.integrated, p.lra, p.tp, p.haveR128 = a.integrated, a.lra, a.tp, a.haveR128
-		p.peakDB, p.peakCount, p.havePeak, p.samples = a.peakDB, a.peakCount, a.havePeak, a.samples
+		p.peakDB, p.peakCount, p.havePeak, p.samples, p.clipped = a.peakDB, a.peakCount, a.havePeak, a.samples, a.clipped
 		p.truncated = p.truncated || a.truncated
 	}
 	p.finish(in.duration)
 	res := &Result{Duration: in.duration, Video: in.video, Audio: in.audio, StartTC: in.timecode,
 		FrameRate: in.frameRate, Truncated: p.truncated, Black: p.black, Freeze: p.freeze, Silence: p.silence}
+	if in.audio {
+		res.AudioSource, res.AudioNote = "proxy", in.audioNote
+		if in.master != nil {
+			res.AudioSource = "master"
+		}
+	}
 	var rt rate
 	var tc timecode
 	if in.video && in.frameRate != "" {
@@ -167,8 +210,10 @@ func analyseProgress(ctx context.Context, r transcode.Runner, in input, cfg Conf
 	if in.audio && p.haveR128 {
 		l := &storage.Loudness{Integrated: floorDB(p.integrated), Range: p.lra, TruePeak: floorDB(p.tp),
 			SamplePeak: floorDB(p.peakDB)}
-		if p.havePeak && p.peakDB >= -0.001 { // samples at full scale: clipped
-			l.ClippedSamples = p.peakCount
+		if p.havePeak && p.peakDB >= clipDB { // samples at full scale: clipped
+			// Summed over the channels at full scale (astats' overall
+			// peak count is a mean over all channels).
+			l.ClippedSamples = p.clipped
 		}
 		res.Loudness = l
 	} else if in.audio {

@@ -72,7 +72,17 @@ type Service struct {
 	// busy, when set, reports that the proxy stage has work queued: an
 	// analysis waits until it has none (SetProxyBusy).
 	busy func() bool
+	// master, when set, resolves an asset's master on its volume
+	// (SetMaster); unset, audio is measured on the proxy.
+	master func(storage.AssetDoc) (string, error)
 }
+
+// SetMaster makes the audio pass measure the master found by resolve
+// (transcode.Service.MasterPath: the first present location) instead of
+// the proxy's mix (call before Run). When resolve fails, or FFmpeg cannot
+// read the master, the audio is measured on the proxy and analysis.json's
+// audio_note says why.
+func (s *Service) SetMaster(resolve func(storage.AssetDoc) (string, error)) { s.master = resolve }
 
 // SetProxyBusy makes each analysis wait while busy reports proxy jobs
 // queued, so that analysis never delays a proxy (call before Run). The
@@ -365,6 +375,15 @@ func (s *Service) analyseAsset(ctx context.Context, id string) (*Result, error) 
 		fmt.Errorf("analysis timed out after %s (analysis.timeout; programme %s)", s.cfg.Timeout, time.Duration(in.duration*float64(time.Second)).Round(time.Second)))
 	defer cancel()
 	res, err := analyseProgress(actx, r, in, s.cfg, work, progress)
+	if err != nil && in.master != nil && ctx.Err() == nil && actx.Err() == nil {
+		// The master went offline or FFmpeg cannot read it: measure the
+		// proxy's mix instead, and say so.
+		note := "master unreadable, measured on the proxy: " +
+			transcode.ScrubPaths(firstLine(err.Error()), map[string]string{s.stateDir: "state_dir", filepath.Dir(in.master.path): "master"})
+		s.log.Warn("master audio unreadable; measuring the proxy", "asset", id, "master", in.master.path, "err", err)
+		in.master, in.audioNote, in.downmix = nil, note, in.proxyDownmix
+		res, err = analyseProgress(actx, r, in, s.cfg, work, progress)
+	}
 	if err != nil && in.audio && in.video && strings.Contains(err.Error(), "matches no streams") {
 		// The master has audio the proxy does not carry: video only.
 		s.log.Warn("proxy has no audio stream; analysing its video only", "asset", id)
@@ -483,5 +502,43 @@ func (s *Service) inputOf(doc storage.AssetDoc) (input, error) {
 	if !in.video && !in.audio {
 		return input{}, fmt.Errorf("asset %s: no video or audio stream to analyse", doc.ID)
 	}
+	in.proxyDownmix = in.downmix
+	if in.audio {
+		in.master, in.audioNote = s.masterAudioOf(doc, m)
+		if in.master != nil {
+			in.downmix = false
+		}
+	}
 	return in, nil
+}
+
+// masterAudioOf picks the master's audio stream the audio pass measures:
+// the first audio stream the proxy's mix uses (one with channels), in the
+// master's probed container. It returns nil and the reason when the
+// audio must be measured on the proxy.
+func (s *Service) masterAudioOf(doc storage.AssetDoc, m *storage.Media) (*masterAudio, string) {
+	if s.master == nil {
+		return nil, "master not resolvable here, measured on the proxy"
+	}
+	idx := -1
+	for _, st := range m.Streams {
+		if st.Type == "audio" && st.Channels > 0 {
+			idx = st.Index
+			break
+		}
+	}
+	if idx < 0 || m.Container == "" {
+		return nil, "master audio stream not known from its probe, measured on the proxy"
+	}
+	p, err := s.master(doc)
+	if err != nil {
+		return nil, "master offline, measured on the proxy"
+	}
+	return &masterAudio{path: p, format: m.Container, stream: idx}, ""
+}
+
+// firstLine is the first line of msg.
+func firstLine(msg string) string {
+	l, _, _ := strings.Cut(msg, "\n")
+	return l
 }

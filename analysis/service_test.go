@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -407,5 +409,47 @@ echo '{"data":{}}'`)
 	}
 	if _, err := os.Stat(req.Audio); err == nil {
 		t.Errorf("the WAV %s outlives the analysis", req.Audio)
+	}
+}
+
+// TestServiceMasterAudioFallback: the audio pass measures the master; a
+// master that is offline, or that FFmpeg cannot read, is replaced by the
+// proxy's mix, and analysis.json says so (audio_source, audio_note).
+func TestServiceMasterAudioFallback(t *testing.T) {
+	ff, cat, state, id := proxiedAsset(t)
+	if _, err := cat.UpdateAsset(id, "", "", func(a *storage.Asset) error {
+		a.Media.Container = "mov"
+		a.Media.Streams[1].Index = 1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(t.TempDir(), "master.mov")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a movie "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		resolve func(storage.AssetDoc) (string, error)
+		note    string
+	}{
+		{"offline", func(storage.AssetDoc) (string, error) { return "", errors.New("no present location") }, "master offline"},
+		{"unreadable", func(storage.AssetDoc) (string, error) { return garbage, nil }, "master unreadable"},
+	} {
+		svc, err := New(Config{}, ff, state, cat, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.SetMaster(c.resolve)
+		res, err := svc.analyseAsset(t.Context(), id)
+		if err != nil {
+			t.Fatalf("%s master: %v", c.name, err)
+		}
+		if res.AudioSource != "proxy" || !strings.HasPrefix(res.AudioNote, c.note) || res.Loudness == nil {
+			t.Errorf("%s master: audio_source %q note %q loudness %+v, want the proxy's with a note %q…", c.name, res.AudioSource, res.AudioNote, res.Loudness, c.note)
+		}
+		if strings.Contains(res.AudioNote, garbage) {
+			t.Errorf("note %q serves a server path", res.AudioNote)
+		}
 	}
 }

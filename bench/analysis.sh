@@ -2,7 +2,8 @@
 # Edge analysis (technical QC and shots) next to the proxy job of the same
 # file, both in the real daemon: a 20 s 1080p25 H.264 + stereo clip, proxy
 # job (720p proxy + poster + filmstrip + waveform + validation) then the
-# analysis of that proxy. Goal: analysis time <= 0.5x the proxy job on CPU.
+# analysis (video from the proxy, audio from the master). Goal: analysis
+# time <= 0.5x the proxy job on CPU.
 # Then the peak memory of the analysis's FFmpeg processes on long
 # programmes (ANALYSIS_BENCH_HOURS, default "1 10": 1 fps, 8 kHz audio)
 # next to FFmpeg only decoding the same file: the ratio must stay flat as

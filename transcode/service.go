@@ -439,6 +439,10 @@ func (s *Service) masterPath(doc storage.AssetDoc) (string, error) {
 	return filepath.Join(root, rel), nil
 }
 
+// MasterPath is masterPath for other stages (the analysis stage measures
+// the master's audio): the first present, readable location of the asset.
+func (s *Service) MasterPath(doc storage.AssetDoc) (string, error) { return s.masterPath(doc) }
+
 // masterLoc is masterPath as the volume root and the path below it.
 func (s *Service) masterLoc(doc storage.AssetDoc) (root, rel string, err error) {
 	var tried []string

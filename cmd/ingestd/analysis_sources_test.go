@@ -7,7 +7,9 @@ package main_test
 // a user measures), times against the known frames in source timecode.
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"math"
 	"os"
 	"os/exec"
@@ -57,7 +59,20 @@ func TestAnalysisE2ESources(t *testing.T) {
 		"-filter_complex", "[0:v]trim=end_frame=45,setpts=PTS-STARTPTS[a];[1:v]trim=end_frame=30,setpts=PTS-STARTPTS[b];"+
 			"[0:v]trim=start_frame=75:end_frame=150,setpts=PTS-STARTPTS,negate[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v];[2:a]pan=stereo|c0=c0|c1=c0[au]",
 		"-map", "[v]", "-map", "[au]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-frames:v", "150", "-timecode", "00:00:59;00")
-	names := []string{"mono.wav", "talk.mp3", "tc2398.mov", "df2997.mov"}
+	// A 5.1 master: one tone at other levels per channel (R128 weights
+	// the surrounds +1.5 dB and leaves out the LFE; a stereo downmix of it
+	// reads about 4.7 LU lower).
+	gen("surround.wav", "-f", "lavfi", "-i", "sine=f=1000:r=48000:d=8",
+		"-af", "volume=-6dB:enable='between(t,4,8)',pan=5.1|FL=c0|FR=0.5*c0|FC=0.7*c0|LFE=0.3*c0|BL=c0|BR=0.8*c0", "-c:a", "pcm_s24le")
+	// A hard-clipped stereo master: the left channel 24 dB over full scale,
+	// the right under it.
+	gen("clipped.wav", "-f", "lavfi", "-i", "sine=f=997:r=48000:d=4",
+		"-af", "volume=24dB,pan=stereo|c0=c0|c1=0.06*c0", "-c:a", "pcm_s16le")
+	wantClipped := anE2EClipped(t, filepath.Join(stage, "clipped.wav"))
+	if wantClipped < 10000 {
+		t.Fatalf("clipped.wav has %d samples at full scale; the fixture should clip hard", wantClipped)
+	}
+	names := []string{"mono.wav", "talk.mp3", "tc2398.mov", "df2997.mov", "surround.wav", "clipped.wav"}
 	e.start()
 	for _, n := range names {
 		if err := os.Rename(filepath.Join(stage, n), filepath.Join(e.watch, n)); err != nil {
@@ -82,18 +97,33 @@ func TestAnalysisE2ESources(t *testing.T) {
 			t.Errorf("%s: no loudness: %+v", n, res)
 			continue
 		}
-		// The proxy's AAC costs a little: 0.3 LU; its overshoots up to
-		// 1 dB of true peak (measured: +0.9 dB on a 1 kHz tone).
+		// Measured on the master itself (not the AAC proxy's mix): the
+		// figures are ebur128's on the master.
+		if res.AudioSource != "master" || res.AudioNote != "" {
+			t.Errorf("%s: audio_source %q (note %q), want the master", n, res.AudioSource, res.AudioNote)
+		}
 		want, err := angen.Ebur128(context.Background(), ffmpeg, filepath.Join(e.watch, n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		i, lra, tp := want["I"], want["LRA"], want["Peak"]
 		t.Logf("%s: I %.1f (ebur128 on the master %.1f) LRA %.1f (%.1f) TP %.1f (%.1f)", n, l.Integrated, i, l.Range, lra, l.TruePeak, tp)
-		if math.Abs(l.Integrated-i) > 0.3 || math.Abs(l.Range-lra) > 0.5 || math.Abs(l.TruePeak-tp) > 1 {
+		if math.Abs(l.Integrated-i) > 0.1 || math.Abs(l.Range-lra) > 0.2 || math.Abs(l.TruePeak-tp) > 0.2 {
 			t.Errorf("%s: I %.1f LRA %.1f TP %.1f, ebur128 on the master says %.1f %.1f %.1f", n, l.Integrated, l.Range, l.TruePeak, i, lra, tp)
 		}
 		switch n {
+		case "clipped.wav":
+			t.Logf("clipped.wav: clipped_samples %d, %d in the master's PCM", l.ClippedSamples, wantClipped)
+			if math.Abs(float64(l.ClippedSamples-wantClipped)) > 0.01*float64(wantClipped) {
+				t.Errorf("clipped.wav: clipped_samples %d, the master's PCM has %d samples at full scale", l.ClippedSamples, wantClipped)
+			}
+			if !anE2ECheck(res, "clipping", "fail") {
+				t.Errorf("clipped.wav: checks %+v, want clipping fail", res.Checks)
+			}
+		case "surround.wav":
+			if l.ClippedSamples != 0 {
+				t.Errorf("surround.wav: clipped_samples %d, want 0", l.ClippedSamples)
+			}
 		case "talk.mp3":
 			if len(res.Silence) != 1 || math.Abs(res.Silence[0].Start-1) > 0.05 || math.Abs(res.Silence[0].End-3) > 0.05 {
 				t.Errorf("talk.mp3 silence %+v, want 1 s to 3 s", res.Silence)
@@ -130,4 +160,37 @@ func TestAnalysisE2ESources(t *testing.T) {
 		}
 	}
 	e.stop()
+}
+
+// anE2EClipped counts the samples of a 16-bit PCM WAV at full scale
+// (32767 or -32768), read from its data chunk.
+func anE2EClipped(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("data"))
+	if i < 0 || i+8 > len(b) {
+		t.Fatalf("%s: no data chunk", path)
+	}
+	n := int(binary.LittleEndian.Uint32(b[i+4:]))
+	d := b[i+8 : min(len(b), i+8+n)]
+	var c int64
+	for j := 0; j+1 < len(d); j += 2 {
+		if v := int16(binary.LittleEndian.Uint16(d[j:])); v == math.MaxInt16 || v == math.MinInt16 {
+			c++
+		}
+	}
+	return c
+}
+
+// anE2ECheck reports whether res has rule with that verdict.
+func anE2ECheck(res analysis.Result, rule, verdict string) bool {
+	for _, c := range res.Checks {
+		if c.Rule == rule && c.Verdict == verdict {
+			return true
+		}
+	}
+	return false
 }

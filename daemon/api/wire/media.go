@@ -90,8 +90,13 @@ type Analysis struct {
 	Freeze  []Segment `json:"freeze"`
 	Silence []Segment `json:"silence"`
 	Shots   []Shot    `json:"shots"`
-	// Loudness of the proxy's audio (the programme mix), EBU R128.
-	Loudness *storage.Loudness `json:"loudness,omitempty"`
+	// Loudness, EBU R128, with true peak and clipping, measured (like
+	// silence) on the master's first audio stream in its own layout
+	// (AudioSource "master"), or on the proxy's stereo mix when the
+	// master is offline or unreadable (AudioSource "proxy", AudioNote why).
+	Loudness    *storage.Loudness `json:"loudness,omitempty"`
+	AudioSource string            `json:"audio_source,omitempty"` // master | proxy
+	AudioNote   string            `json:"audio_note,omitempty"`
 	// Truncated: more than 10,000 segments or shots of a kind were found;
 	// the first ones are kept.
 	Truncated bool            `json:"truncated,omitempty"`
