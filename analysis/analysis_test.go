@@ -308,6 +308,27 @@ func TestArgsRestrictInputs(t *testing.T) {
 	if _, err := args(input{path: "/x.mp4", format: "mov"}, 0.3, "/w"); err == nil {
 		t.Error("nothing to analyse was accepted")
 	}
+	// The audio pass on the master: audio only, its stream by index, the
+	// master's probed demuxer forced, the file protocol only; a master in
+	// a refused format (a playlist) is never opened.
+	in.master = &masterAudio{path: "/vol/-i evil:A001.mxf", format: "mxf", stream: 2}
+	cmds, err = args(in, 0.3, "/state/work/shots")
+	if err != nil || len(cmds) != 2 {
+		t.Fatalf("master audio: %q %v", cmds, err)
+	}
+	s := strings.Join(cmds[1], "\x00")
+	for _, w := range []string{"-vn\x00", "-protocol_whitelist\x00file\x00", "-f\x00mxf\x00", "-i\x00file:/vol/-i evil:A001.mxf\x00", "[0:2]silencedetect"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("master audio command lacks %q: %q", w, cmds[1])
+		}
+	}
+	if strings.Contains(s, "proxy.mp4") || strings.Contains(strings.Join(cmds[0], "\x00"), "A001.mxf") {
+		t.Errorf("audio reads the proxy or video reads the master: %q", cmds)
+	}
+	in.master.format = "hls"
+	if _, err := args(in, 0.3, "/w"); err == nil {
+		t.Error("a master detected as hls was opened")
+	}
 }
 
 // TestAnalyseNoAudioAndCorrupt: a clip without audio is analysed (no
