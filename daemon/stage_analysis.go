@@ -34,7 +34,7 @@ func provisionAnalysis(a *App) (*Parts, error) {
 		return nil, err
 	}
 	svc.SetProxyBusy(func() bool { return ts.Status().Queued > 0 })
-	svc.SetMaster(ts.MasterPath) // loudness, true peak, clipping, silence of the master itself
+	svc.SetMaster(ts.MasterPath)       // loudness, true peak, clipping, silence of the master itself
 	ts.SetOnReady(analysis.MarkQueued) // queued with proxy.ready: one asset change
 	p.Services = []Service{{Name: "analysis", Run: svc.Run, Restart: true}}
 	p.Status = func(doc *wire.Status) { doc.Analysis = analysisSection(svc.Status()) }
