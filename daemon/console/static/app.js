@@ -15,7 +15,12 @@ function parseHash() {
   return { page: parts[0] || 'overview', arg: parts.slice(1).map(decodeURIComponent).join('/'), params: new URLSearchParams(qs || '') };
 }
 
+// routeGen numbers the routes: a page that finishes rendering after a later
+// route began (a slow fetch, quick navigation) is stale.
+let routeGen = 0;
+
 async function route() {
+  const gen = ++routeGen;
   if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
   if (session.auth === 'token' && !session.authenticated) { showLogin(); return; }
   const r = parseHash();
@@ -24,11 +29,21 @@ async function route() {
     if (a.dataset.page === r.page || (r.page === 'asset' && a.dataset.page === 'assets')) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  const m = clear(main());
+  // Each route renders into its own container: a stale page writes into a
+  // detached one, never over the current page, and its live listeners are
+  // stopped at once instead of replacing the current page's.
+  const m = el('div', { class: 'page' });
+  clear(main(), m);
   document.title = 'ingestd · ' + (r.page[0].toUpperCase() + r.page.slice(1));
   try {
-    cleanup = await page(m, r);
+    const done = await page(m, r);
+    if (gen !== routeGen) {
+      if (done) { try { done(); } catch (e) { console.error(e); } }
+      return;
+    }
+    cleanup = done;
   } catch (e) {
+    if (gen !== routeGen) return;
     if (e instanceof HTTPError && e.status === 401) return;
     clear(m, el('p', { class: 'error', role: 'alert' }, 'Error: ' + e.message));
   }
