@@ -216,7 +216,7 @@ var (
 	ctAssetsShape     = ctObj("assets[] next", map[string]*ctShape{"assets": ctAssetShape})
 	ctSegmentShape    = ctObj("start end duration start_frame? end_frame? start_tc? end_tc?", nil)
 	ctEnrichmentShape = ctObj("asset_id? name status error? data? files[]? elapsed_s", nil)
-	ctAnalysisShape   = ctObj("asset_id source duration frame_rate? start_tc? video audio black[] freeze[] silence[] shots[] loudness? truncated? checks[] enrichments[]? verdict elapsed_s at",
+	ctAnalysisShape   = ctObj("asset_id source audio_source? audio_note? duration frame_rate? start_tc? video audio black[] freeze[] silence[] shots[] loudness? truncated? checks[] enrichments[]? verdict elapsed_s at",
 		map[string]*ctShape{"black": ctSegmentShape, "freeze": ctSegmentShape, "silence": ctSegmentShape, "enrichments": ctEnrichmentShape,
 			"shots":    ctObj("start start_frame? start_tc? end thumbnail?", nil),
 			"loudness": ctObj("integrated_lufs range_lu true_peak_dbtp sample_peak_dbfs clipped_samples", nil),
@@ -916,7 +916,22 @@ func TestContractAPI(t *testing.T) {
 			t.Run(o.name, func(t *testing.T) { ctWantContent(t, e, "/v1/assets/"+clipID+"/"+o.name, o.ctype) })
 			ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+anyID+"/"+o.name, nil), "GET unknown asset's "+o.name, 404, "")
 		}
-		ctCheck(t, "analysis.json", ctJSON(t, "analysis.json", ctDo(t, e, "GET", "/v1/assets/"+clipID+"/analysis.json", nil).body), ctAnalysisShape)
+		anBody := ctDo(t, e, "GET", "/v1/assets/"+clipID+"/analysis.json", nil).body
+		ctCheck(t, "analysis.json", ctJSON(t, "analysis.json", anBody), ctAnalysisShape)
+		// Each shot's thumbnail (analysis.json's shots[].thumbnail).
+		cover("GET /v1/assets/{id}/shots/{NNNNN}.jpg")
+		var an struct {
+			Shots []struct {
+				Thumbnail string `json:"thumbnail"`
+			} `json:"shots"`
+		}
+		if err := json.Unmarshal(anBody, &an); err != nil || len(an.Shots) == 0 || an.Shots[0].Thumbnail == "" {
+			t.Fatalf("analysis.json shots: %v %s", err, anBody)
+		}
+		t.Run("shot thumbnail", func(t *testing.T) {
+			ctWantContent(t, e, "/v1/assets/"+clipID+"/"+an.Shots[0].Thumbnail, "image/jpeg")
+		})
+		ctWantError(t, ctDo(t, e, "GET", "/v1/assets/"+clipID+"/shots/99999.jpg", nil), "GET a shot thumbnail that is not there", 404, "")
 		// The enricher's outputs.
 		cover("GET /v1/assets/{id}/transcript.vtt")
 		cover("GET /v1/assets/{id}/enrichment/{name}.json")

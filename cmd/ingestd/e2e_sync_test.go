@@ -153,12 +153,15 @@ func TestHubSync(t *testing.T) {
 		}
 
 		// The bucket holds exactly asset.json + the proxy outputs + the
-		// analysis (analysis.json, shots.jpg) of the clip, and asset.json of
+		// analysis outputs (analysis.json, shots.jpg, shots/NNNNN.jpg) of the clip, and asset.json of
 		// the text file: byte-identical to the local outputs, nothing else, no
 		// master.
 		objs = m.List(t, bucket)
 		want := map[string]bool{}
-		for _, o := range append([]string{"asset.json", "analysis.json", "shots.jpg"}, doc.Proxy.Outputs...) {
+		if doc.Analysis == nil || !slices.Contains(doc.Analysis.Outputs, "shots.jpg") {
+			t.Fatalf("clip analysis %+v: want outputs with shots.jpg", doc.Analysis)
+		}
+		for _, o := range append(append([]string{"asset.json"}, doc.Analysis.Outputs...), doc.Proxy.Outputs...) {
 			want[path.Join("edge/box1/assets", clipID, o)] = true
 		}
 		want[path.Join("edge/box1/assets", notesID, "asset.json")] = true
@@ -185,6 +188,9 @@ func TestHubSync(t *testing.T) {
 				t.Fatalf("a master was uploaded as %s", o.Key)
 			}
 			name := path.Base(o.Key)
+			if path.Base(path.Dir(o.Key)) == "shots" {
+				name = "shots/" + name // a per-shot thumbnail of the analysis
+			}
 			if name == "asset.json" {
 				var a storage.AssetDoc
 				if err := json.Unmarshal(body, &a); err != nil {

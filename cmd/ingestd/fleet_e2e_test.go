@@ -486,7 +486,8 @@ func TestFleet(t *testing.T) {
 		keys[o.Key] = true
 		parts := strings.Split(o.Key, "/")
 		b := slices.Index(ids, parts[min(1, len(parts)-1)])
-		if len(parts) != 5 || parts[0] != prefix || b < 0 || parts[2] != "assets" {
+		perShot := len(parts) == 6 && parts[4] == "shots" // analysis: shots/NNNNN.jpg
+		if (len(parts) != 5 && !perShot) || parts[0] != prefix || b < 0 || parts[2] != "assets" {
 			t.Errorf("unexpected object %s", o.Key)
 			continue
 		}
