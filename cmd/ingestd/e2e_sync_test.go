@@ -253,12 +253,19 @@ func TestHubSync(t *testing.T) {
 		if len(after) != len(objs)+1 {
 			t.Errorf("after the restart the bucket has %d objects, want %d", len(after), len(objs)+1)
 		}
-		st, err := e.client().Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		redecodeJSON(t, st.Sync, &ss)
 		laterJSON := m.Get(t, bucket, path.Join("edge/box1/assets", laterID, "asset.json"))
+		// The pusher counts an upload's bytes when the upload returns, just
+		// after its asset.synced is visible: give the counter a moment.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			st, err := e.client().Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			redecodeJSON(t, st.Sync, &ss)
+			if ss.S3.BytesUploaded >= int64(len(laterJSON)) || time.Now().After(deadline) {
+				break
+			}
+		}
 		// Only later.txt's asset.json (once, or twice when its first version
 		// went up before the probe) was sent since the restart.
 		if ss.S3.BytesUploaded < int64(len(laterJSON)) || ss.S3.BytesUploaded > 2*int64(len(laterJSON)) {

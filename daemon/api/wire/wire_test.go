@@ -106,7 +106,7 @@ func documents() map[string]any {
 	pendingSeq.ID, pendingSeq.Proxy, pendingSeq.ProbeErr = strings.Repeat("ef", 16), &SequenceProxy{Status: "failed", Error: "ffmpeg: exit status 1", At: t1}, "ffprobe: invalid data"
 	f24, f48, f36 := int64(24), int64(48), int64(36)
 	enrichment := Enrichment{Name: "transcript", Status: "ready", Data: json.RawMessage(`"en"`), Files: []string{"enrich/transcript/transcript.vtt"}, Elapsed: 12.5}
-	analysisDoc := Analysis{AssetID: id64, Source: "proxy.mp4", Duration: 3, FrameRate: "24/1", StartTC: "01:00:00:00", Video: true, Audio: true,
+	analysisDoc := Analysis{AssetID: id64, Source: "proxy.mp4", AudioSource: "proxy", AudioNote: "master offline, measured on the proxy", Duration: 3, FrameRate: "24/1", StartTC: "01:00:00:00", Video: true, Audio: true,
 		Black:    []Segment{{Start: 1, End: 2, Duration: 1, StartF: &f24, EndF: &f48, StartTC: "01:00:01:00", EndTC: "01:00:02:00"}},
 		Freeze:   []Segment{},
 		Silence:  []Segment{{Start: 2, End: 3, Duration: 1}},
