@@ -38,7 +38,8 @@ func (c *Catalog) PutCard(rec storage.Card) error {
 }
 
 // Cards calls fn with every card record, in key order. An error from fn
-// stops the listing and is returned as is.
+// stops the listing and is returned as is; a record that does not decode
+// is passed over and named in the error returned after the listing.
 func (c *Catalog) Cards(fn func(storage.Card) error) error {
 	return listRecords(c, "card", cardStatePrefix, "", fn)
 }
@@ -59,7 +60,8 @@ func (c *Catalog) PutClip(rec storage.Clip) error {
 
 // Clips calls fn with every clip record whose id sorts after after (""
 // for all), in id order. An error from fn stops the listing and is
-// returned as is.
+// returned as is; a record that does not decode is passed over and named
+// in the error returned after the listing.
 func (c *Catalog) Clips(after string, fn func(storage.Clip) error) error {
 	return listRecords(c, "clip", clipStatePrefix, after, fn)
 }
@@ -76,15 +78,24 @@ func getRecord[T any](c *Catalog, what, name, key string) (T, error) {
 
 // listRecords calls fn with each state record under prefix whose key,
 // without the prefix, sorts after after (every one when after is "").
+// A record that does not decode does not hide the ones after it (the
+// card service's retry loop must still see them): it is passed over and
+// named in the error returned once the listing is done.
 func listRecords[T any](c *Catalog, what, prefix, after string, fn func(T) error) error {
-	return c.ListState(prefix, func(key string, raw []byte) error {
+	var bad []error
+	err := c.ListState(prefix, func(key string, raw []byte) error {
 		if after != "" && key[len(prefix):] <= after {
 			return nil
 		}
 		var rec T
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return fmt.Errorf("%s record %s: %w", what, key, err)
+			bad = append(bad, fmt.Errorf("%s record %s: %w", what, key, err))
+			return nil
 		}
 		return fn(rec)
 	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(bad...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ingestd/ingestd/storage"
@@ -111,4 +112,28 @@ func recordGolden(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return bytes.TrimSuffix(b, []byte("\n"))
+}
+
+// TestCardsPassOverBadRecord: a card record that does not decode is named
+// in the error but does not hide the records after it (the card service's
+// retry loop lists them all to finish their cascades).
+func TestCardsPassOverBadRecord(t *testing.T) {
+	c := open(t, t.TempDir(), Options{})
+	defer c.Close()
+	for _, k := range []string{"a", "c"} {
+		if err := c.PutCard(storage.Card{Key: k, Status: "partial"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.PutState("cards/card/b", json.RawMessage(`{"key": 7}`)); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	err := c.Cards(func(r storage.Card) error { keys = append(keys, r.Key); return nil })
+	if !reflect.DeepEqual(keys, []string{"a", "c"}) {
+		t.Errorf("listed %v, want [a c]", keys)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cards/card/b") {
+		t.Errorf("error %v, want one naming cards/card/b", err)
+	}
 }
