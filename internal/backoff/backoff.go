@@ -1,8 +1,7 @@
 // Package backoff is the one jittered exponential backoff of the daemon's
 // clients of the hub (the S3 store's retries and the pusher's queue, the
-// webhook) and a context-aware sleep, so that a fleet of appliances never
-// retries in lockstep. (sync/hubfeed keeps its own: it imports nothing of
-// ingestd by design.)
+// webhook, the reference hub consumer sync/hubfeed) and a context-aware
+// sleep, so that a fleet of appliances never retries in lockstep.
 //
 // It owns only arithmetic on durations and a timer; it must not import any
 // package of the daemon.

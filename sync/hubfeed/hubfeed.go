@@ -15,7 +15,9 @@
 //
 // It owns the cursor files under Config.StateDir and nothing else. It is NOT
 // used by the daemon: it only speaks the public HTTP API, as a hub written
-// in any language would, and imports nothing of ingestd.
+// in any language would; of ingestd it imports only the storage types of
+// the documents and two small helpers (internal/atomicfile for cursors,
+// internal/backoff for retries), never a stage.
 package hubfeed
 
 import (
@@ -25,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -33,6 +34,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/backoff"
 )
 
 // Source is one appliance the hub follows.
@@ -275,13 +278,14 @@ func (c *Consumer) fail(name string, err error) {
 // follow is one source's loop: check identity, poll, deliver, persist.
 func (c *Consumer) follow(ctx context.Context, src Source, cur Cursor) {
 	log := c.log.With("source", src.Name)
-	bo := backoff{min: c.cfg.RetryMin, max: c.cfg.RetryMax}
+	tries := 0 // failed attempts since the last success: the backoff's exponent
 	check, lastCheck := true, time.Time{}
 	retry := func(err error) bool {
 		c.fail(src.Name, err)
-		d := bo.next()
+		d := backoff.Jitter(c.cfg.RetryMin, c.cfg.RetryMax, tries)
+		tries++
 		log.Warn("hub feed: retrying", "err", err, "in", d.Round(time.Millisecond))
-		return sleep(ctx, d)
+		return backoff.Sleep(ctx, d)
 	}
 	for ctx.Err() == nil {
 		if check || time.Since(lastCheck) >= c.cfg.StatusEvery {
@@ -306,7 +310,7 @@ func (c *Consumer) follow(ctx context.Context, src Source, cur Cursor) {
 			continue
 		}
 		c.update(src.Name, func(st *SourceStats) { st.Connected = true })
-		bo.reset()
+		tries = 0
 		if len(evs) == 0 {
 			continue
 		}
@@ -323,7 +327,7 @@ func (c *Consumer) follow(ctx context.Context, src Source, cur Cursor) {
 				return
 			}
 		}
-		bo.reset()
+		tries = 0
 		next := cur
 		next.After, next.Updated = evs[len(evs)-1].Seq, time.Now().UTC()
 		for {
@@ -487,33 +491,4 @@ func (c *Consumer) get(ctx context.Context, src Source, path string, q url.Value
 		return fmt.Errorf("source %s: decode %s: %w", src.Name, path, err)
 	}
 	return nil
-}
-
-// backoff is exponential with jitter: each wait is drawn from [d/2, d) where
-// d doubles from min to max, so a hub does not hit a fleet in lockstep.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	half := b.cur / 2
-	return half + rand.N(b.cur-half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

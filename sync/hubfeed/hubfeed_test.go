@@ -428,29 +428,6 @@ func TestHungAppliance(t *testing.T) {
 	}
 }
 
-// The backoff doubles from min to max and each wait is drawn from [d/2, d].
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	for i, d := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-		d *= time.Millisecond
-		got := b.next()
-		if got < d/2 || got > d {
-			t.Errorf("wait %d: %v, want within [%v, %v]", i, got, d/2, d)
-		}
-	}
-	distinct := map[time.Duration]bool{}
-	for range 20 {
-		distinct[b.next()] = true
-	}
-	if len(distinct) < 5 {
-		t.Errorf("waits at max not jittered: %v", distinct)
-	}
-	b.reset()
-	if got := b.next(); got > 100*time.Millisecond {
-		t.Errorf("after reset: %v", got)
-	}
-}
-
 // ingestd reset-catalog: another catalog_id and a feed restarting at 1.
 // The consumer reports the reset, re-reads from 0, and the new catalog's
 // events have keys distinct from the old ones.
