@@ -15,8 +15,8 @@
 //
 // It owns the cursor files under Config.StateDir and nothing else. It is NOT
 // used by the daemon: it only speaks the public HTTP API, as a hub written
-// in any language would; of ingestd it imports only the storage types of
-// the documents and two small helpers (internal/atomicfile for cursors,
+// in any language would (its own types for the documents); of ingestd it
+// imports only two small helpers (internal/atomicfile for cursors,
 // internal/backoff for retries), never a stage.
 package hubfeed
 
