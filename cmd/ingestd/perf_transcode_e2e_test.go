@@ -36,8 +36,10 @@ func perf15Wrappers(t *testing.T) (dir, log string) {
 	return dir, log
 }
 
-// perf15Reads counts the logged runs of tool whose input is path.
-func perf15Reads(t *testing.T, log, tool, path string) int {
+// perf15Reads counts the logged runs of tool whose input is path and, when
+// loudness is set, that measure loudness (the analysis pass: a filter
+// graph with ebur128) or, when not, that do not.
+func perf15Reads(t *testing.T, log, tool, path string, loudness bool) int {
 	t.Helper()
 	b, err := os.ReadFile(log)
 	if err != nil {
@@ -46,18 +48,39 @@ func perf15Reads(t *testing.T, log, tool, path string) int {
 	n := 0
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Split(line, "\t")
-		if f[0] == tool && slices.Contains(f[1:], "file:"+path) {
+		if f[0] == tool && slices.Contains(f[1:], "file:"+path) && slices.ContainsFunc(f[1:], isLoudness) == loudness {
 			n++
 		}
 	}
 	return n
 }
 
+func isLoudness(arg string) bool { return strings.Contains(arg, "ebur128") }
+
+// perf15Has reports whether the FFmpeg loudness run that reads path has
+// the argument arg.
+func perf15Has(t *testing.T, log, path, arg string) bool {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, "\t")
+		if f[0] == "ffmpeg" && slices.Contains(f[1:], "file:"+path) && slices.ContainsFunc(f[1:], isLoudness) {
+			return slices.Contains(f[1:], arg)
+		}
+	}
+	return false
+}
+
 // Issue 15 item 7, one decode per asset: the real daemon, with ffmpeg and
 // ffprobe behind logging wrappers (real binaries underneath), reads a
 // video master with ONE FFmpeg run that makes the proxy, poster,
 // filmstrip and waveform, and an audio master with one run for proxy.m4a
-// and the waveform; every output is served and valid.
+// and the waveform; every output is served and valid. The analysis stage
+// reads each master once more, audio only (-vn: loudness is measured on
+// the master's own layout), and decodes no video of it.
 func TestPerf15OneDecodePerAsset(t *testing.T) {
 	wrappers, log := perf15Wrappers(t)
 	e := newEnv(t, "perf15-token", "ffmpeg: "+filepath.Join(wrappers, "ffmpeg")+"\nffprobe: "+filepath.Join(wrappers, "ffprobe")+
@@ -75,6 +98,8 @@ func TestPerf15OneDecodePerAsset(t *testing.T) {
 	evs := e.waitFeed(mediaTimeout, "both files cataloged", hasPaths(storage.EvLocationAdded, "day 1/A001_C001.mov", "day 1/sound.wav"))
 	clipID, soundID := assetOf(evs, "day 1/A001_C001.mov"), assetOf(evs, "day 1/sound.wav")
 	e.waitFeed(mediaTimeout, "proxy.ready for both", hasAssetEvent(storage.EvProxyReady, &clipID, &soundID))
+	// Wait for the analysis too, so that every read of a master is logged.
+	e.waitFeed(mediaTimeout, "analysis.ready for both", hasAssetEvent(storage.EvAnalysisReady, &clipID, &soundID))
 
 	for _, c := range []struct {
 		rel, id string
@@ -84,10 +109,16 @@ func TestPerf15OneDecodePerAsset(t *testing.T) {
 		{"day 1/sound.wav", soundID, []string{"proxy.m4a", "waveform.json"}},
 	} {
 		master := filepath.Join(e.watch, c.rel)
-		if n := perf15Reads(t, log, "ffmpeg", master); n != 1 {
-			t.Errorf("%s: read by %d FFmpeg runs, want 1 (one decode for every output)", c.rel, n)
+		if n := perf15Reads(t, log, "ffmpeg", master, false); n != 1 {
+			t.Errorf("%s: decoded by %d FFmpeg runs, want 1 (one decode for every output)", c.rel, n)
 		}
-		if n := perf15Reads(t, log, "ffprobe", master); n != 1 {
+		if n := perf15Reads(t, log, "ffmpeg", master, true); n != 1 {
+			t.Errorf("%s: read by %d FFmpeg loudness runs, want 1 (the analysis' audio-only pass)", c.rel, n)
+		}
+		if n := perf15Reads(t, log, "ffmpeg", master, true); n == 1 && !perf15Has(t, log, master, "-vn") {
+			t.Errorf("%s: the analysis' loudness run decodes video too (no -vn)", c.rel)
+		}
+		if n := perf15Reads(t, log, "ffprobe", master, false); n != 1 {
 			t.Errorf("%s: probed %d times, want 1", c.rel, n)
 		}
 		doc, err := e.client().Asset(t.Context(), c.id)
