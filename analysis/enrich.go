@@ -11,9 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
@@ -37,6 +39,14 @@ type Enricher struct {
 	// Retries runs a failed command again, up to this many times (0..5,
 	// default 0), 1 s, 2 s, … after the failure.
 	Retries int `yaml:"retries"`
+	// Env adds variables to the command's environment. The command never
+	// inherits the daemon's environment (which may hold the S3
+	// credentials): it gets only PATH, HOME, USER, LOGNAME, LANG,
+	// LANGUAGE, LC_*, TZ and TMPDIR from it, INGESTD_FFMPEG (the daemon's
+	// ffmpeg), then these.
+	Env map[string]string `yaml:"env"`
+
+	ffmpeg string // the daemon's ffmpeg (INGESTD_FFMPEG), set by New
 }
 
 // EnrichVersion is the version of the enricher contract.
@@ -44,6 +54,44 @@ const EnrichVersion = 1
 
 var reEnricherName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 var reEnrichFile = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+var reEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+
+// Caps on the files one enricher's run may leave for installing: how many,
+// their total size, and transcript.vtt's own size (checked as WebVTT).
+const (
+	maxEnrichFiles      = 100
+	maxEnrichFilesBytes = 1 << 30
+	maxTranscriptBytes  = 64 << 20
+	// stderrTail is how much of an enricher's stderr is kept (the end).
+	stderrTail = 4 << 10
+)
+
+// enrichEnv is the environment of an enricher: the few variables of the
+// daemon's own that locate tools and set the locale, never its secrets
+// (AWS_* credentials, tokens), then INGESTD_FFMPEG and e.Env.
+func enrichEnv(e Enricher) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "PATH", k == "HOME", k == "USER", k == "LOGNAME", k == "LANG", k == "LANGUAGE", k == "TZ", k == "TMPDIR",
+			strings.HasPrefix(k, "LC_"):
+			env = append(env, kv)
+		}
+	}
+	if e.ffmpeg != "" {
+		env = append(env, "INGESTD_FFMPEG="+e.ffmpeg)
+	}
+	keys := make([]string, 0, len(e.Env))
+	for k := range e.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+e.Env[k])
+	}
+	return env
+}
 
 // EnrichRequest is what an enricher reads on stdin.
 type EnrichRequest struct {
@@ -82,10 +130,19 @@ func (e Enricher) validate(i int, seen map[string]bool) error {
 		return fmt.Errorf("%s.name: %q is used twice", k, e.Name)
 	case len(e.Command) == 0 || e.Command[0] == "":
 		return fmt.Errorf("%s.command: empty", k)
+	case strings.ContainsRune(e.Command[0], '/') && !filepath.IsAbs(e.Command[0]):
+		// exec resolves a relative path against the working directory,
+		// which is the request's out_dir.
+		return fmt.Errorf("%s.command: %q must be an absolute path or a name in PATH", k, e.Command[0])
 	case e.Timeout < 0 || e.MaxOutput < 0:
 		return fmt.Errorf("%s.timeout: timeout and max_output must not be negative", k)
 	case e.Retries < 0 || e.Retries > 5:
 		return fmt.Errorf("%s.retries: must be 0..5, got %d", k, e.Retries)
+	}
+	for v := range e.Env {
+		if !reEnvName.MatchString(v) {
+			return fmt.Errorf("%s.env: %q is not a variable name", k, v)
+		}
 	}
 	seen[e.Name] = true
 	return nil
@@ -118,6 +175,36 @@ func (c *capped) Write(p []byte) (int, error) {
 		return 0, errors.New("output over the cap")
 	}
 	return c.buf.Write(p)
+}
+
+// tail keeps the last max bytes written to it and takes everything: an
+// enricher's stderr is read to its end (a refused write would close the
+// pipe and kill a chatty command with SIGPIPE) and only its end kept.
+type tail struct {
+	buf []byte
+	max int
+	cut bool
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.buf, t.cut = append(t.buf[:0], p[len(p)-t.max:]...), true
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.max; over > 0 {
+		t.buf, t.cut = append(t.buf[:0], t.buf[over:]...), true
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+func (t *tail) String() string {
+	s := strings.TrimSpace(strings.ToValidUTF8(string(t.buf), "\ufffd"))
+	if t.cut && s != "" {
+		return "…" + s
+	}
+	return s
 }
 
 // enrichRetry is enrich run again after a failure, up to e.Retries times;
@@ -172,11 +259,20 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 	cmd.WaitDelay = 2 * time.Second
 	cmd.Stdin = bytes.NewReader(in)
 	stdout := &capped{max: e.MaxOutput, kill: kill}
-	stderr := &capped{max: 4 << 10, kill: func() {}}
+	stderr := &tail{max: stderrTail}
 	cmd.Stdout, cmd.Stderr = stdout, io.Writer(stderr)
 	cmd.Dir = out
+	cmd.Env = enrichEnv(e)
 	err = cmd.Run()
-	tail := strings.TrimSpace(stderr.buf.String())
+	if cmd.Process != nil {
+		// What it left running in its group (a background child holding
+		// stdout, a helper that outlives it) goes with it.
+		kill()
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // it exited 0; only a leftover child held its output open
+	}
+	tail := stderr.String()
 	switch {
 	case stdout.over:
 		return fail("output over %d bytes", e.MaxOutput)
@@ -188,6 +284,12 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 		}
 		return fail("%v", err)
 	}
+	if len(bytes.TrimSpace(stdout.buf.Bytes())) == 0 {
+		if tail != "" {
+			return fail("exited 0 with nothing on stdout (want one response object): %s", tail)
+		}
+		return fail("exited 0 with nothing on stdout (want one response object)")
+	}
 	var resp enrichResponse
 	dec := json.NewDecoder(bytes.NewReader(stdout.buf.Bytes()))
 	dec.DisallowUnknownFields()
@@ -197,18 +299,17 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 	if dec.More() {
 		return fail("stdout has more than one JSON value")
 	}
+	if err := validateData(resp.Data, req.Duration); err != nil {
+		return fail("%v", err)
+	}
+	if err := checkFiles(out, resp.Files); err != nil {
+		return fail("%v", err)
+	}
 	final := filepath.Join(dest, "enrich", e.Name)
 	if err := os.RemoveAll(final); err != nil {
 		return fail("clear %s: %v", final, err)
 	}
 	for _, f := range resp.Files {
-		if !reEnrichFile.MatchString(f) {
-			return fail("file %q: must be a plain name in out_dir", f)
-		}
-		fi, err := os.Lstat(filepath.Join(out, f))
-		if err != nil || !fi.Mode().IsRegular() {
-			return fail("file %q: not a regular file in out_dir", f)
-		}
 		if err := os.MkdirAll(final, 0o755); err != nil {
 			return fail("%v", err)
 		}
@@ -217,11 +318,68 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 		}
 		res.Files = append(res.Files, "enrich/"+e.Name+"/"+f)
 	}
-	if err := validateData(resp.Data, req.Duration); err != nil {
-		return fail("%v", err)
-	}
 	res.Status, res.Data, res.Elapsed = StatusReady, resp.Data, time.Since(t0).Seconds()
 	return res
+}
+
+// checkFiles checks the files an enricher lists before any is installed:
+// plain names, listed once, regular files of its own in dir (not links,
+// not hard links to files elsewhere), at most maxEnrichFiles of at most
+// maxEnrichFilesBytes in all, and a transcript.vtt that is WebVTT.
+func checkFiles(dir string, files []string) error {
+	if len(files) > maxEnrichFiles {
+		return fmt.Errorf("%d files listed, at most %d", len(files), maxEnrichFiles)
+	}
+	seen := map[string]bool{}
+	var total int64
+	for _, f := range files {
+		if !reEnrichFile.MatchString(f) {
+			return fmt.Errorf("file %q: must be a plain name in out_dir", f)
+		}
+		if seen[f] {
+			return fmt.Errorf("file %q: listed twice", f)
+		}
+		seen[f] = true
+		fi, err := os.Lstat(filepath.Join(dir, f))
+		if err != nil || !fi.Mode().IsRegular() {
+			return fmt.Errorf("file %q: not a regular file in out_dir", f)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+			return fmt.Errorf("file %q: a hard link (%d names), not a file of its own", f, st.Nlink)
+		}
+		if total += fi.Size(); total > maxEnrichFilesBytes {
+			return fmt.Errorf("files over %d bytes in all", int64(maxEnrichFilesBytes))
+		}
+		if f == OutTranscript {
+			if err := checkWebVTT(filepath.Join(dir, f), fi.Size()); err != nil {
+				return fmt.Errorf("file %q: %w", f, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkWebVTT checks that the file at p (size bytes) is served safely as
+// text/vtt: at most maxTranscriptBytes, UTF-8 without NUL, starting with
+// the WebVTT signature ("WEBVTT" after an optional BOM, then a space, tab
+// or line end).
+func checkWebVTT(p string, size int64) error {
+	if size > maxTranscriptBytes {
+		return fmt.Errorf("%d bytes, at most %d", size, maxTranscriptBytes)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
+	rest, ok := bytes.CutPrefix(b, []byte("WEBVTT"))
+	if !ok || (len(rest) > 0 && !strings.ContainsRune(" \t\r\n", rune(rest[0]))) {
+		return errors.New("not WebVTT: does not start with the WEBVTT line")
+	}
+	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		return errors.New("not WebVTT: not UTF-8 text")
+	}
+	return nil
 }
 
 // Typed members of an enricher's data (docs/api.md Enrichers): optional,
@@ -284,6 +442,15 @@ func validateData(data json.RawMessage, duration float64) error {
 			return fmt.Errorf("data.tags[%d]: want a non-empty string", i)
 		}
 	}
+	// Segments, and the words of a segment, come in time order (starts
+	// never go back; they may overlap).
+	order := func(k string, t enrichTimed, prev *float64) error {
+		if prev != nil && *t.Start < *prev-0.001 {
+			return fmt.Errorf("data.%s: starts at %g, before the one before it (%g): want time order", k, *t.Start, *prev)
+		}
+		return nil
+	}
+	var prevSeg *float64
 	for i, sg := range d.Segments {
 		k := fmt.Sprintf("segments[%d]", i)
 		if sg.Text == nil {
@@ -292,6 +459,11 @@ func validateData(data json.RawMessage, duration float64) error {
 		if err := span(k, sg.enrichTimed, nil); err != nil {
 			return err
 		}
+		if err := order(k, sg.enrichTimed, prevSeg); err != nil {
+			return err
+		}
+		prevSeg = sg.Start
+		var prevWord *float64
 		for j, w := range sg.Words {
 			kw := fmt.Sprintf("%s.words[%d]", k, j)
 			if w.Word == nil || strings.TrimSpace(*w.Word) == "" {
@@ -300,6 +472,10 @@ func validateData(data json.RawMessage, duration float64) error {
 			if err := span(kw, w.enrichTimed, &sg.enrichTimed); err != nil {
 				return err
 			}
+			if err := order(kw, w.enrichTimed, prevWord); err != nil {
+				return err
+			}
+			prevWord = w.Start
 		}
 	}
 	for n, list := range [][]enrichDetection{d.Faces, d.Objects} {

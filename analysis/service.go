@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +101,10 @@ func New(cfg Config, ffmpeg, stateDir string, cat Catalog, log *slog.Logger) (*S
 	}
 	if log == nil {
 		log = slog.Default()
+	}
+	cfg.Enrichers = slices.Clone(cfg.Enrichers) // not the caller's
+	for i := range cfg.Enrichers {
+		cfg.Enrichers[i].ffmpeg = ffmpeg
 	}
 	s := &Service{cfg: cfg, ffmpeg: ffmpeg, stateDir: stateDir, cat: cat, log: log.With("component", "analysis"),
 		pending: map[string]bool{}, running: map[string]*RunningJob{}, done: map[string]int{}, wake: make(chan struct{}, 1)}

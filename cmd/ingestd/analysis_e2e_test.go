@@ -270,8 +270,8 @@ func TestAnalysisE2EEnrichers(t *testing.T) {
 		return p
 	}
 	good := write("good", `req=$(cat); dir=$(printf '%s' "$req" | sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p')
-printf 'WEBVTT\n' > "$dir/words.vtt"
-printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc -c)"`)
+printf 'WEBVTT\n' > "$dir/words.vtt"; env > "$dir/env.txt"
+printf '{"data":{"bytes":%d},"files":["words.vtt","env.txt"]}' "$(printf '%s' "$req" | wc -c)"`)
 	hang := write("hang", "cat >/dev/null; sleep 120")
 	junk := write("junk", "cat >/dev/null; echo '<html>oops'")
 	crash := write("crash", "cat >/dev/null; echo 'model file corrupt' >&2; kill -SEGV $$")
@@ -282,6 +282,8 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 		"    - {name: junk, command: ["+junk+"]}\n"+
 		"    - {name: crash, command: ["+crash+"]}\n"+
 		"    - {name: huge, command: ["+huge+"], max_output: 65536}\n")
+	// The daemon holds S3 credentials in its environment: no enricher sees them.
+	e.extraEnv = append(miniotest.Env(), "INGESTD_TEST_SECRET=never-in-an-enricher")
 	for _, n := range []string{"a.mov", "b.mov"} {
 		if err := angen.QCClip(context.Background(), ffmpeg, filepath.Join(dir, n), n == "a.mov"); err != nil {
 			t.Fatal(err)
@@ -305,8 +307,12 @@ printf '{"data":{"bytes":%d},"files":["words.vtt"]}' "$(printf '%s' "$req" | wc 
 			t.Fatalf("%s: enrichments %+v", rel, res.Enrichments)
 		}
 		w, h, j, c, u := res.Enrichments[0], res.Enrichments[1], res.Enrichments[2], res.Enrichments[3], res.Enrichments[4]
-		if w.Name != "words" || w.Status != "ready" || len(w.Files) != 1 || !strings.Contains(string(w.Data), `"bytes":`) {
+		if w.Name != "words" || w.Status != "ready" || len(w.Files) != 2 || !strings.Contains(string(w.Data), `"bytes":`) {
 			t.Errorf("%s: words = %+v", rel, w)
+		}
+		if env, err := os.ReadFile(storage.OutputPath(e.state, id, "enrich/words/env.txt")); err != nil || !strings.Contains(string(env), "PATH=") ||
+			strings.Contains(string(env), miniotest.SecretKey) || strings.Contains(string(env), "AWS_") || strings.Contains(string(env), "never-in-an-enricher") {
+			t.Errorf("%s: the enricher's environment (%v) holds the daemon's secrets or lacks PATH:\n%s", rel, err, env)
 		}
 		if b, err := os.ReadFile(storage.OutputPath(e.state, id, "enrich/words/words.vtt")); err != nil || string(b) != "WEBVTT\n" {
 			t.Errorf("%s: words.vtt %q %v", rel, b, err)
