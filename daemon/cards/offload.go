@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
@@ -60,6 +61,24 @@ const (
 	StateName     = ".ingestd-offload.json"
 	PartialSuffix = ".ingestd-partial"
 )
+
+// partialRel is where rel is written until it is verified: rel plus
+// PartialSuffix or, when that name would pass the 255-byte limit of one
+// name (cards carry files whose names use all 255 bytes), the name cut
+// short on a character boundary plus a hash of the whole name, so two long
+// names never share a partial file.
+func partialRel(rel string) string {
+	dir, base := path.Split(rel)
+	if len(base)+len(PartialSuffix) <= 255 {
+		return rel + PartialSuffix
+	}
+	tag := fmt.Sprintf("~%016x", xxh3.HashString(base))
+	keep := 255 - len(PartialSuffix) - len(tag)
+	for keep > 0 && !utf8.RuneStart(base[keep]) {
+		keep--
+	}
+	return dir + base[:keep] + tag + PartialSuffix
+}
 
 // Options tune an offload. The zero value copies with xxh128 in the MHL.
 type Options struct {
@@ -1577,7 +1596,7 @@ func (d *dest) writer() {
 	var cur *openFile
 	drop := func(of *openFile) {
 		of.out.Close()
-		d.dir.Remove(of.f.rel + PartialSuffix)
+		d.dir.Remove(partialRel(of.f.rel))
 		delete(open, of.f.rel)
 		if cur == of {
 			cur = nil
@@ -1621,7 +1640,7 @@ func (d *dest) writer() {
 						// The card's page, not the destination, failed.
 						d.fail(cur.f.rel, fmt.Errorf("%w: %s: %w", ErrReadSource, cur.f.rel, err))
 					} else {
-						d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(cur.f.rel))+PartialSuffix))
+						d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(partialRel(cur.f.rel)))))
 					}
 					drop(cur)
 				} else {
@@ -1638,7 +1657,7 @@ func (d *dest) writer() {
 				drop(of)
 				continue
 			}
-			partial := filepath.Join(d.Dir, filepath.FromSlash(of.f.rel)) + PartialSuffix
+			partial := filepath.Join(d.Dir, filepath.FromSlash(partialRel(of.f.rel)))
 			if err := of.out.Sync(); err != nil {
 				d.fail(of.f.rel, dstErr(err, "sync "+partial))
 				drop(of)
@@ -1669,8 +1688,8 @@ func (d *dest) openPartial(f srcFile) (*os.File, error) {
 		}
 		sub.Close()
 	}
-	partial := dstPath + PartialSuffix
-	partRel := f.rel + PartialSuffix
+	partRel := partialRel(f.rel)
+	partial := filepath.Join(d.Dir, filepath.FromSlash(partRel))
 	// A partial file left by an interrupted run is started over; anything
 	// else at that name (a symlink, a FIFO) is not ours to touch.
 	if err := d.expectRegular(partRel); err != nil {
@@ -1692,7 +1711,7 @@ func (d *dest) verifier() {
 	for w := range d.vq {
 		if d.out() {
 			w.out.Close()
-			d.dir.Remove(w.f.rel + PartialSuffix)
+			d.dir.Remove(partialRel(w.f.rel))
 			d.inflight.Done()
 			continue
 		}
@@ -1718,8 +1737,8 @@ func (d *dest) verifier() {
 func (d *dest) finish(w *writtenFile) error {
 	f, fr, out := w.f, w.fr, w.out
 	dstPath := filepath.Join(d.Dir, filepath.FromSlash(f.rel))
-	partial := dstPath + PartialSuffix
-	partRel := f.rel + PartialSuffix
+	partRel := partialRel(f.rel)
+	partial := filepath.Join(d.Dir, filepath.FromSlash(partRel))
 	remove := func() { d.dir.Remove(partRel) }
 	if d.o.opts.AfterCopy != nil {
 		d.o.opts.AfterCopy(f.rel, partial)

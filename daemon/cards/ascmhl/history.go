@@ -237,15 +237,36 @@ func (h *History) First(p string, f Format) (HashValue, bool) {
 	return HashValue{}, false
 }
 
-// Files returns every file path recorded in any generation.
+// Files returns every file path the history expects in the folder now: each
+// path recorded in any generation, a renamed one (an entry's previous_path,
+// written by the reference's `create --detect_renaming`) followed to its
+// newest name, as the reference's create and verify do.
 func (h *History) Files() map[string]bool {
-	out := map[string]bool{}
+	renamed := map[string]string{}
+	var all []string
 	for _, g := range h.Generations {
 		for _, e := range g.Entries {
-			if !e.IsDir {
-				out[e.Path] = true
+			if e.IsDir {
+				continue
+			}
+			all = append(all, e.Path)
+			if e.PreviousPath != "" && e.PreviousPath != e.Path {
+				renamed[e.PreviousPath] = e.Path
 			}
 		}
+	}
+	out := map[string]bool{}
+	for _, p := range all {
+		// Follow a chain of renames; a cycle (a→b, b→a) stops where it
+		// started, at most one step per rename recorded.
+		for i := 0; i < len(renamed); i++ {
+			next, ok := renamed[p]
+			if !ok {
+				break
+			}
+			p = next
+		}
+		out[p] = true
 	}
 	return out
 }
