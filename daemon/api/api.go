@@ -143,7 +143,7 @@ const (
 
 // Handler returns the whole API: recovery, authentication, routes.
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.checkHost(s.auth(s.checkUnsafe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.recover(s.baseHeaders(s.checkHost(s.auth(s.checkUnsafe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
 		// An id is one path element: reject traversal before ServeMux
 		// cleans the path and answers with a redirect.
@@ -159,7 +159,21 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		s.mux.ServeHTTP(w, r)
-	})))))
+	}))))))
+}
+
+// baseHeaders sets what every answer carries, errors and media included:
+// no MIME sniffing, no framing (clickjacking). A handler may set its own
+// Content-Security-Policy (the console's pages, the card report);
+// WriteJSON's answers carry one that allows nothing.
+func (s *Server) baseHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // extra reports whether r matches a handler added with Handle (e.g.
@@ -256,8 +270,11 @@ func (s *Server) auth(next http.Handler) http.Handler {
 					WriteError(w, http.StatusForbidden, "a "+r.Method+" with the session cookie needs the "+CSRFHeader+" header of the session", "")
 					return
 				}
-				next.ServeHTTP(w, r)
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 				return
+			}
+			if r.Header.Get("Authorization") != "" {
+				s.sessions.slowFail() // a wrong token: as slow to guess here as at the login
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ingestd"`)
 			WriteError(w, http.StatusUnauthorized, "missing or invalid bearer token", "")
@@ -397,6 +414,10 @@ func (s *Server) recover(next http.Handler) http.Handler {
 	})
 }
 
+// JSONCSP is the Content-Security-Policy of every JSON answer: nothing
+// in it may run or load, and it may not be framed.
+const JSONCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
 // ErrorDoc is the body of every non-2xx response.
 type ErrorDoc = wire.Error
 
@@ -409,6 +430,8 @@ func WriteError(w http.ResponseWriter, code int, msg, param string) {
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", JSONCSP)
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ const (
 )
 
 type session struct {
+	key     [32]byte // SHA-256 of the cookie value (its key in sessions.byID)
 	csrf    string
 	expires time.Time
 }
@@ -76,9 +78,56 @@ func (ss *sessions) create(now time.Time) (string, *session) {
 		delete(ss.byID, oldest)
 	}
 	id := randHex(32)
-	s := &session{csrf: randHex(32), expires: now.Add(SessionTTL)}
-	ss.byID[sha256.Sum256([]byte(id))] = s
+	s := &session{key: sha256.Sum256([]byte(id)), csrf: randHex(32), expires: now.Add(SessionTTL)}
+	ss.byID[s.key] = s
 	return id, s
+}
+
+// alive reports whether s is still a session: not logged out, not
+// expired, not dropped for a newer one. A long request made with the
+// cookie (the event stream) asks it to end when the session does.
+func (ss *sessions) alive(s *session, now time.Time) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.byID[s.key] == s && !now.After(s.expires)
+}
+
+// slowFail answers a wrong credential (a login or a bearer token) one at
+// a time, each after failWait: guessing the token is as slow on any
+// endpoint as on the login form.
+func (ss *sessions) slowFail() {
+	ss.failMu.Lock()
+	time.Sleep(ss.failWait)
+	ss.failMu.Unlock()
+}
+
+type sessionKey struct{}
+
+// requestSession returns the session r was authenticated with (the
+// console's cookie), or nil (a bearer token, or no authentication).
+func requestSession(r *http.Request) *session {
+	s, _ := r.Context().Value(sessionKey{}).(*session)
+	return s
+}
+
+// secureRequest reports whether the browser reached the API over TLS:
+// directly, or through a reverse proxy terminating TLS that says so
+// (X-Forwarded-Proto or Forwarded: proto=https). The cookie is then
+// Secure. Trusting the header cannot weaken anything: it only keeps the
+// cookie off plain-HTTP requests of the client that sent it.
+func secureRequest(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.EqualFold(strings.TrimSpace(p), "https") {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(strings.ToLower(r.Header.Get("Forwarded")), func(c rune) bool { return c == ';' || c == ',' }) {
+		if strings.TrimSpace(part) == "proto=https" {
+			return true
+		}
+	}
+	return false
 }
 
 // get returns the live session named by r's cookie, or nil.
@@ -161,16 +210,14 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !s.validToken("Bearer " + body.Token) {
-			s.sessions.failMu.Lock()
-			time.Sleep(s.sessions.failWait)
-			s.sessions.failMu.Unlock()
+			s.sessions.slowFail()
 			s.log.Warn("console login refused: wrong token", "remote", r.RemoteAddr)
 			WriteError(w, http.StatusUnauthorized, "wrong token", "token")
 			return
 		}
 		id, sess := s.sessions.create(now)
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, Expires: sess.expires})
+			SameSite: http.SameSiteStrictMode, Secure: secureRequest(r), Expires: sess.expires})
 		s.log.Info("console login", "remote", r.RemoteAddr)
 		WriteJSON(w, http.StatusOK, SessionDoc{Auth: "token", Authenticated: true, CSRF: sess.csrf, Expires: &sess.expires})
 	case http.MethodDelete:
@@ -181,7 +228,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		}
 		s.sessions.drop(r)
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, MaxAge: -1})
+			SameSite: http.SameSiteStrictMode, Secure: secureRequest(r), MaxAge: -1})
 		WriteJSON(w, http.StatusOK, SessionDoc{Auth: "token"})
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST, DELETE")

@@ -33,6 +33,8 @@ var streamsOpen atomic.Int64
 // after (default: the Last-Event-ID header, else the current last seq, i.e.
 // new events only), and (unless status=0) the /v1/status document
 // (`event: status`) at once and whenever it changes (checked every second).
+// A stream opened with a session cookie ends within a second of the
+// session's end (logout, expiry).
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after := s.opts.Store.LastSeq()
@@ -76,6 +78,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	sess := requestSession(r)
 	write := func(b []byte) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		if _, err := w.Write(b); err != nil {
@@ -103,6 +106,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	lastWrite, lastCheck := time.Now(), time.Now()
 	for {
+		// A stream opened with the console's cookie ends with its session
+		// (logout, expiry): nothing more is sent to a logged-out tab.
+		if sess != nil && !s.sessions.alive(sess, time.Now()) {
+			return
+		}
 		evs, err := s.opts.Store.Events(after, MaxLimit)
 		if err != nil {
 			s.log.Error("event stream", "after", after, "err", err)

@@ -80,8 +80,8 @@ func SecurityHeaders(h http.Header) {
 
 // notFound answers like the API: a JSON error body.
 func notFound(w http.ResponseWriter) {
+	SecurityHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write([]byte(`{"error":"no such console file"}` + "\n"))
 }
