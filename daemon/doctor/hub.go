@@ -178,6 +178,8 @@ func webhookFindings(ctx context.Context, cfg *config.Config, timeout time.Durat
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		fs = append(fs, Finding{Check: "webhook", Level: Warn, Message: msg + ": the hub may reject the token", Fix: "check hub.webhook.token_file holds the token the hub expects"})
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		fs = append(fs, Finding{Check: "webhook", Level: Fail, Message: msg + " to " + redact.URL(resp.Header.Get("Location")) + ": deliveries are never redirected (they would park)", Fix: "set hub.webhook.url to the hub's final URL"})
 	case resp.StatusCode >= 500:
 		fs = append(fs, Finding{Check: "webhook", Level: Warn, Message: msg + ": the hub reports an error", Fix: "ask the hub's operators; deliveries are retried with backoff meanwhile"})
 	default:

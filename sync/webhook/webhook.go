@@ -4,7 +4,8 @@
 // Idempotency-Key per batch, retrying with jittered exponential backoff
 // (github.com/hashicorp/go-retryablehttp).
 //
-// A batch the hub rejects with a 4xx other than 408 and 429 is parked: the
+// A batch the hub rejects with a 4xx other than 408 and 429, or answers
+// with a redirect (3xx, never followed), is parked: the
 // notifier stops, reports the batch and the hub's answer in Status, and
 // does not advance its cursor. It is un-parked by a restart or config reload
 // (a new Notifier) or by calling Unpark (wired to the API), which sends the
@@ -215,6 +216,11 @@ func HTTPClient(cfg Config) *http.Client {
 		d := &net.Dialer{Timeout: min(30*time.Second, cfg.Timeout), KeepAlive: 30 * time.Second}
 		t.DialContext = d.DialContext
 	}
+	// A redirect is the hub's answer, never followed: net/http would turn
+	// the POST of a 301/302/303 into a GET without the batch and take the
+	// page it lands on (a login form) as acceptance, losing the events, or
+	// send the batch (307/308) to a URL nobody configured. post parks it.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return hc
 }
 
@@ -241,7 +247,8 @@ func (g leveledLogger) Debug(msg string, kv ...any) { g.log(slog.LevelDebug, msg
 func (g leveledLogger) Warn(msg string, kv ...any)  { g.log(slog.LevelWarn, msg, kv) }
 
 // checkRetry retries connection errors, timeouts, 408, 429 and 5xx (but
-// 501); every other answer is final.
+// 501); every other answer is final (a 3xx included: HTTPClient does not
+// follow it, post parks the batch).
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -434,10 +441,20 @@ func (n *Notifier) post(ctx context.Context, batch []storage.Event) error {
 	switch {
 	case code >= 200 && code < 300:
 		return nil
-	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
+	case code >= 300 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
+		why := strings.TrimSpace(string(msg))
+		if code < 400 {
+			// Not accepted, and not to be followed (HTTPClient): the
+			// operator points hub.webhook.url at where the hub says.
+			loc := resp.Header.Get("Location")
+			if u, err := resp.Location(); err == nil {
+				loc = u.String()
+			}
+			why = fmt.Sprintf("redirected to %s; ingestd does not follow redirects: set hub.webhook.url to the hub's final URL", redact.URL(loc))
+		}
 		p := &Parked{
 			First: first, Last: last, Code: code, Since: time.Now().UTC(),
-			Error:  redact.String(fmt.Sprintf("hub rejected events %d..%d: %s: %s", first, last, resp.Status, strings.TrimSpace(string(msg)))),
+			Error:  redact.String(fmt.Sprintf("hub rejected events %d..%d: %s: %s", first, last, resp.Status, why)),
 			Unpark: "fix the hub or hub.webhook config, then reload or restart ingestd (or call Unpark through the API); the same batch is sent again",
 		}
 		n.mu.Lock()

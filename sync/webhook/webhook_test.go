@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -392,5 +393,85 @@ func TestBackoffJitter(t *testing.T) {
 	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"7"}}}
 	if d := Backoff(time.Second, time.Minute, 1, resp); d != 7*time.Second {
 		t.Errorf("Retry-After 7: %s", d)
+	}
+}
+
+// A hub that answers a batch with a redirect (an http→https rewrite, a
+// login page, a moved endpoint) has not accepted it. net/http would follow
+// a 301/302/303 with a GET without the body, and count the login page's
+// 200 as delivery: the events were lost. The notifier never follows a
+// redirect: the batch is parked with the code and the Location, nothing is
+// sent to the other URL, and the cursor stays; un-parked (the hub fixed),
+// the same batch is delivered.
+func TestRedirectParksNotFollowed(t *testing.T) {
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var mu sync.Mutex
+			var posts []received
+			var elsewhere []string
+			redirect := true
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if r.URL.Path != "/hooks/ingestd" {
+					elsewhere = append(elsewhere, r.Method+" "+r.URL.Path+" auth="+r.Header.Get("Authorization"))
+					w.WriteHeader(http.StatusOK) // a login page
+					return
+				}
+				body, _ := io.ReadAll(r.Body)
+				var p Payload
+				_ = json.Unmarshal(body, &p)
+				if redirect {
+					posts = append(posts, received{key: r.Header.Get("Idempotency-Key"), payload: p, status: code})
+					http.Redirect(w, r, "/login?next=events", code)
+					return
+				}
+				posts = append(posts, received{key: r.Header.Get("Idempotency-Key"), payload: p, status: http.StatusNoContent})
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			defer srv.Close()
+			cat := catalogtest.Open(t, t.TempDir())
+			defer cat.Close()
+			want := addEvents(t, cat, 3)
+			h := &hub{srv: srv}
+			nt := newNotifier(t, config(t, h), cat)
+			stop := testutil.Start(t, "notifier", nt.Run)
+			defer stop()
+			testutil.WaitFor(t, 30*time.Second, "parked (or, wrongly, delivered)", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return nt.Status().Parked != nil || nt.Status().Delivered != 0 || len(elsewhere) > 0 || len(posts) > 1
+			})
+			time.Sleep(300 * time.Millisecond)
+			mu.Lock()
+			if len(elsewhere) != 0 {
+				t.Errorf("the notifier followed the redirect: %v", elsewhere)
+			}
+			if len(posts) != 1 {
+				t.Errorf("%d POSTs of a redirected batch, want 1 (parked, not retried)", len(posts))
+			}
+			mu.Unlock()
+			s := nt.Status()
+			if s.Parked == nil {
+				t.Fatalf("not parked after a %d: status %+v", code, s)
+			}
+			if p := s.Parked; p.Code != code || p.First != want[0] || p.Last != want[2] || !strings.Contains(p.Error, "/login?next=") {
+				t.Errorf("parked = %+v, want code %d, events %d..%d and the Location", p, code, want[0], want[2])
+			}
+			if s.Delivered != 0 {
+				t.Errorf("delivered_seq %d after a redirect, want 0", s.Delivered)
+			}
+			mu.Lock()
+			redirect = false
+			mu.Unlock()
+			nt.Unpark()
+			testutil.WaitFor(t, 30*time.Second, "delivery after unpark", func() bool { return nt.Status().Delivered == want[2] })
+			mu.Lock()
+			defer mu.Unlock()
+			last := posts[len(posts)-1]
+			if last.key != posts[0].key || len(last.payload.Events) != 3 {
+				t.Errorf("un-parked batch: key %q (first %q), %d events", last.key, posts[0].key, len(last.payload.Events))
+			}
+		})
 	}
 }
