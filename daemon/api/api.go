@@ -645,10 +645,23 @@ func parseLimit(q query) (int, error) {
 		return DefaultLimit, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && digits(v) {
+		return MaxLimit, nil // a positive integer beyond int64: clamped like any above MaxLimit
+	}
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("limit must be a positive integer, got %q", v)
 	}
 	return int(min(n, MaxLimit)), nil
+}
+
+// digits reports whether v is a non-empty run of ASCII digits (no sign).
+func digits(v string) bool {
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return v != ""
 }
 
 func parseWait(q query) (time.Duration, error) {
@@ -658,9 +671,13 @@ func parseWait(q query) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		// Bare integers are seconds.
-		n, ierr := strconv.ParseUint(v, 10, 32)
-		if ierr != nil {
+		// Bare integers are seconds, clamped like durations (any number of
+		// digits: a huge one is still a wait longer than MaxWait).
+		n, ierr := strconv.ParseUint(v, 10, 64)
+		switch {
+		case errors.Is(ierr, strconv.ErrRange) && digits(v), ierr == nil && n > uint64(MaxWait/time.Second):
+			return MaxWait, nil
+		case ierr != nil:
 			return 0, fmt.Errorf("wait must be a duration like 30s, got %q", v)
 		}
 		d = time.Duration(n) * time.Second
