@@ -493,7 +493,16 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return o.fail(&res, ascmhl.FolderName, fmt.Errorf("%w: %w", ErrHistory, err))
 	}
-	res.CardHistory = len(cardHist.Generations) > 0
+	files, dirs, err := o.list()
+	if err != nil {
+		return o.fail(&res, "", err)
+	}
+	// Histories of sub-folders (the reference's child histories: an earlier
+	// offload's roll folders, a camera's clip folders) are verified too.
+	if err := cardHist.LoadNested(nestedHistories(dirs)); err != nil {
+		return o.fail(&res, ascmhl.FolderName, fmt.Errorf("%w: %w", ErrHistory, err))
+	}
+	res.CardHistory = len(cardHist.Generations) > 0 || len(cardHist.Nested) > 0
 	// Per-destination formats (Destination.Formats): the card is hashed in
 	// all of them; each history is written in its own (else MHLFormats),
 	// plus the card's own.
@@ -510,10 +519,6 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		return ascmhl.SortFormats(append(append([]ascmhl.Format(nil), d.Formats...), cardHist.OriginalFormats()...))
 	}
 
-	files, dirs, err := o.list()
-	if err != nil {
-		return o.fail(&res, "", err)
-	}
 	for _, f := range files {
 		res.Bytes += f.size
 	}
@@ -2077,6 +2082,9 @@ func (d *dest) writeMHL(ctx context.Context, cardHist *ascmhl.History, files []F
 	if err != nil {
 		return "", dstErr(err, "open destination ascmhl history")
 	}
+	if err := h.LoadNested(nestedHistories(dirs)); err != nil {
+		return "", dstErr(err, "open nested ascmhl history")
+	}
 	formats = ascmhl.SortFormats(append(formats, h.OriginalFormats()...))
 	tree := ascmhl.Tree{Dirs: map[string]time.Time{}}
 	ignore := mergeIgnore(h.IgnorePatterns())
@@ -2116,6 +2124,18 @@ func (d *dest) writeMHL(ctx context.Context, cardHist *ascmhl.History, files []F
 		return gen.FileName, fmt.Errorf("%w: %s differs from the destination's ascmhl history (%s)", ErrHistory, fails[0].Path, fails[0].Format)
 	}
 	return gen.FileName, nil
+}
+
+// nestedHistories are the folders of dirs that hold an ascmhl/ history of
+// their own (ascmhl.History.LoadNested).
+func nestedHistories(dirs []srcFile) []string {
+	var out []string
+	for _, d := range dirs {
+		if path.Base(d.rel) == ascmhl.FolderName && d.rel != ascmhl.FolderName {
+			out = append(out, path.Dir(d.rel))
+		}
+	}
+	return out
 }
 
 // mergeIgnore adds our own transient names to a history's ignore patterns,

@@ -41,7 +41,69 @@ type History struct {
 	Chain       []ChainEntry
 	Generations []*Generation
 
+	// Nested are the histories of sub-folders (the reference's child
+	// histories, read by LoadNested), deepest first, each with its folder
+	// relative to Root: a file below one is looked up in it.
+	Nested []Nested
+
 	root *safefs.Dir // held open by the caller of OpenDir; nil after Open
+}
+
+// Nested is the history of a sub-folder of a root.
+type Nested struct {
+	Rel     string // slash-separated, relative to the root
+	History *History
+}
+
+// MaxNested caps the nested histories LoadNested reads for one root.
+const MaxNested = 1024
+
+// LoadNested reads the histories of sub-folders of a root opened with
+// OpenDir. rels are the folders (slash-separated, relative to the root)
+// that hold an ascmhl/ folder, found by the caller's walk of the tree as
+// the reference finds its child histories; each is read with OpenDir's
+// checks, never through a symlink or outside the root. Afterwards Original,
+// First, Files and OriginalFormats answer for files below a nested history
+// from it, as the reference's verify and create do.
+func (h *History) LoadNested(rels []string) error {
+	if len(rels) == 0 {
+		return nil
+	}
+	if h.root == nil {
+		return fmt.Errorf("nested histories of %s: root not held open", h.Root)
+	}
+	if len(rels) > MaxNested {
+		return fmt.Errorf("%s: %w: %d nested ascmhl histories, at most %d are read", h.Root, safefs.ErrTooLarge, len(rels), MaxNested)
+	}
+	for _, rel := range rels {
+		if rel == "" || rel == "." || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("nested history %q of %s: %w", rel, h.Root, ErrBadChain)
+		}
+		d, err := h.root.OpenDir(rel)
+		if err != nil {
+			return fmt.Errorf("nested history %s: %w", rel, err)
+		}
+		c, err := OpenDir(d)
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("nested history %s: %w", rel, err)
+		}
+		c.root = nil
+		h.Nested = append(h.Nested, Nested{Rel: rel, History: c})
+	}
+	sort.SliceStable(h.Nested, func(i, j int) bool { return strings.Count(h.Nested[i].Rel, "/") > strings.Count(h.Nested[j].Rel, "/") })
+	return nil
+}
+
+// owner is the nested history a file path belongs to (the deepest folder
+// above it that has one) and the path relative to it; h itself otherwise.
+func (h *History) owner(p string) (*History, string) {
+	for _, n := range h.Nested {
+		if strings.HasPrefix(p, n.Rel+"/") {
+			return n.History, p[len(n.Rel)+1:]
+		}
+	}
+	return h, p
 }
 
 // Limits on what is read from a history (a card's own history is
@@ -211,6 +273,9 @@ func (h *History) Latest() *Generation {
 // Original returns the first hash with action "original" for a file path,
 // searching generations oldest first, as the reference's verify does.
 func (h *History) Original(p string) (HashValue, bool) {
+	if o, rel := h.owner(p); o != h {
+		return o.Original(rel)
+	}
 	for _, g := range h.Generations {
 		e, ok := g.Entry(p)
 		if !ok || e.IsDir {
@@ -227,6 +292,9 @@ func (h *History) Original(p string) (HashValue, bool) {
 
 // First returns the first recorded hash of format f for a file path.
 func (h *History) First(p string, f Format) (HashValue, bool) {
+	if o, rel := h.owner(p); o != h {
+		return o.First(rel, f)
+	}
 	for _, g := range h.Generations {
 		if e, ok := g.Entry(p); ok && !e.IsDir {
 			if v, ok := e.Hash(f); ok {
@@ -268,6 +336,11 @@ func (h *History) Files() map[string]bool {
 		}
 		out[p] = true
 	}
+	for _, n := range h.Nested {
+		for p := range n.History.Files() {
+			out[n.Rel+"/"+p] = true
+		}
+	}
 	return out
 }
 
@@ -283,6 +356,9 @@ func (h *History) OriginalFormats() []Format {
 				}
 			}
 		}
+	}
+	for _, n := range h.Nested {
+		fs = append(fs, n.History.OriginalFormats()...)
 	}
 	return SortFormats(fs)
 }
