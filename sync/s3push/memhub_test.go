@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
+	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/sync/hubstore"
 )
 
@@ -125,5 +128,139 @@ func TestPushOverMemHub(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(keys, want) {
 		t.Errorf("hub holds %q, want %q", keys, want)
+	}
+}
+
+// raceStore runs hook (once) while the first asset.json is being put, and
+// records the catalog's last seq when each put of proxy.mp4 completed.
+type raceStore struct {
+	hubstore.Store
+	cat       interface{ LastSeq() uint64 }
+	once      sync.Once
+	hook      func()
+	mu        sync.Mutex
+	proxySeqs []uint64
+}
+
+func (r *raceStore) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, o hubstore.PutOptions) (hubstore.PutResult, error) {
+	if strings.HasSuffix(key, "/asset.json") {
+		r.once.Do(r.hook)
+	}
+	res, err := r.Store.Put(ctx, key, body, size, o)
+	if err == nil && strings.HasSuffix(key, "/proxy.mp4") {
+		r.mu.Lock()
+		r.proxySeqs = append(r.proxySeqs, r.cat.LastSeq())
+		r.mu.Unlock()
+	}
+	return res, err
+}
+
+// docs/api.md: asset.synced means all the asset's objects are in the
+// bucket. The asset changed (its proxy became ready) while the pusher was
+// putting the asset.json of the version before: it recorded asset.synced
+// for the asset as it now is, after proxy.ready in the feed, with the
+// proxy not in the bucket yet (a hub fetching it on that event got a 404)
+// until the next round. An asset.synced that follows proxy.ready must come
+// after the proxy's put, and the bucket's last asset.json lists the proxy.
+func TestSyncedNotRecordedForAChangedAsset(t *testing.T) {
+	hub := hubstore.NewMemHub("mem", "secret")
+	hub.CreateBucket(testBucket)
+	dir := t.TempDir()
+	e := &env{t: t, stateDir: dir, catDir: dir + "/catalog"}
+	e.cat = catalogtest.Open(t, e.catDir)
+	id := e.asset("mem/R001.mov", nil) // cataloged, no proxy yet
+	rs := &raceStore{Store: hub.Store(testBucket, "mem", "secret"), cat: e.cat}
+	rs.hook = func() { e.ready(id, map[string][]byte{"proxy.mp4": randBytes(9000, 31)}) }
+	openStore = func(hubstore.S3Config) (hubstore.Store, error) { return rs, nil }
+	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
+	cfg := Config{Endpoint: "http://hub.invalid", Bucket: testBucket, Prefix: "edge", PathStyle: true,
+		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	cfg.SetDefaults()
+	p := e.pusher(cfg)
+	testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 30*time.Second, "asset pushed with its proxy", func() bool { return e.pushed(id, "proxy.mp4") && p.Status().BacklogAssets == 0 })
+
+	evs, err := e.cat.Events(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.mu.Lock()
+	proxySeqs := slices.Clone(rs.proxySeqs)
+	rs.mu.Unlock()
+	var ready uint64
+	for _, ev := range evs {
+		switch {
+		case ev.AssetID != id:
+		case ev.Type == "proxy.ready":
+			ready = ev.Seq
+		case ev.Type == "asset.synced" && ready != 0:
+			if len(proxySeqs) == 0 || proxySeqs[0] >= ev.Seq {
+				t.Errorf("asset.synced (seq %d) after proxy.ready (seq %d) was recorded before proxy.mp4 was in the bucket (put done at last seq %v)", ev.Seq, ready, proxySeqs)
+			}
+		}
+	}
+	if ready == 0 {
+		t.Fatal("no proxy.ready in the feed")
+	}
+	rc, err := rs.Get(context.Background(), keyFor(id, "asset.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Contains(b, []byte(`"proxy.mp4"`)) || !bytes.Contains(b, []byte(`"synced"`)) {
+		t.Errorf("the bucket's asset.json does not list the proxy: %s", b)
+	}
+}
+
+// An item or asset id from the event log becomes a bucket key and a folder
+// under state_dir (path.Join and filepath.Join clean ".."): an event whose
+// id is not the hex an id is (a bug elsewhere, a tampered catalog) puts
+// nothing outside <prefix>/<appliance>/ and reads nothing outside
+// state_dir; the ids after it are pushed as usual.
+func TestHostileItemIDsStayInThePrefix(t *testing.T) {
+	hub := hubstore.NewMemHub("mem", "secret")
+	hub.CreateBucket(testBucket)
+	store := hub.Store(testBucket, "mem", "secret")
+	openStore = func(hubstore.S3Config) (hubstore.Store, error) { return store, nil }
+	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
+	dir := t.TempDir()
+	e := &env{t: t, stateDir: filepath.Join(dir, "state"), catDir: filepath.Join(dir, "catalog")}
+	e.cat = catalogtest.Open(t, e.catDir)
+	// What a traversal would read: files outside state_dir.
+	for _, rel := range []string{"loot/proxy.mp4", "loot/report.json", "loot/report.html", "loot/poster.jpg"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte("secret outside state_dir"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range []storage.Event{
+		{Type: EvClipProxyReady, Volume: "nas", Path: "../../loot"},
+		{Type: EvCardReportReady, Volume: "nas", Path: "../../loot"},
+		{Type: EvSequenceProxyReady, Volume: "nas", Path: "../../../../../loot"},
+		{Type: EvCardReportReady, Volume: "nas", Path: strings.Repeat("A", 32)},
+		{Type: storage.EvAssetUpdated, AssetID: "../../../../loot", Detail: "x"},
+	} {
+		if _, err := e.cat.AppendEvent(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := e.asset("mem/OK001.mov", map[string][]byte{"proxy.mp4": randBytes(5000, 41)})
+	cfg := Config{Endpoint: "http://hub.invalid", Bucket: testBucket, Prefix: "edge", PathStyle: true,
+		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	cfg.SetDefaults()
+	p := e.pusher(cfg)
+	testutil.Start(t, "pusher", p.Run)
+	testutil.WaitFor(t, 30*time.Second, "the valid asset pushed", func() bool { return e.pushed(id, "proxy.mp4") && p.Status().BacklogAssets == 0 })
+	var keys []string
+	if err := store.List(context.Background(), "", func(oi hubstore.ObjectInfo) error { keys = append(keys, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{keyFor(id, "asset.json"), keyFor(id, "proxy.mp4")}
+	slices.Sort(keys)
+	if !slices.Equal(keys, want) {
+		t.Errorf("bucket holds %q, want only %q", keys, want)
 	}
 }

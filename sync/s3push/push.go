@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -69,9 +70,35 @@ func contentHash(doc storage.AssetDoc) (string, error) {
 	return hex.EncodeToString(h[:]), nil
 }
 
+// errChanged: the asset changed in the catalog while its objects were
+// being pushed; what is in the bucket is the version before.
+var errChanged = errors.New("asset changed while being pushed")
+
 // pushAsset uploads an asset's outputs then its asset.json, and records
-// asset.synced. Unchanged assets cost one catalog read.
+// asset.synced. Unchanged assets cost one catalog read. An asset that
+// changes meanwhile (its proxy became ready while the asset.json of the
+// version before was being put) is pushed again at once, a few times; after
+// that the change's own event queues it again.
 func (p *Pusher) pushAsset(ctx context.Context, id string) error {
+	for range 3 {
+		if err := p.pushAssetOnce(ctx, id); !errors.Is(err, errChanged) {
+			return err
+		}
+		p.log.Debug("asset changed while being pushed; pushing it again", "asset", id)
+	}
+	return nil
+}
+
+// assetHash identifies the asset record as pushed (its objects and the
+// asset.json fields but locations), without the sync block only we write.
+func assetHash(a storage.Asset) string {
+	a.Sync = nil
+	b, _ := json.Marshal(a)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (p *Pusher) pushAssetOnce(ctx context.Context, id string) error {
 	doc, err := p.cat.Asset(id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
@@ -108,6 +135,7 @@ func (p *Pusher) pushAsset(ctx context.Context, id string) error {
 		}
 		objects[name] = sum
 	}
+	pushed := assetHash(doc.Asset)
 	at := time.Now().UTC()
 	doc.Sync = &storage.SyncInfo{Status: "synced", At: at}
 	body, err := docJSON(doc)
@@ -117,10 +145,17 @@ func (p *Pusher) pushAsset(ctx context.Context, id string) error {
 	if _, err := p.uploadBytes(ctx, p.Key(id, "asset.json"), body, "application/json"); err != nil {
 		return err
 	}
+	// asset.synced says the asset's objects are in the bucket: only for
+	// the version whose objects were put (docs/api.md).
 	if _, err := p.cat.UpdateAsset(id, storage.EvAssetSynced, "", func(a *storage.Asset) error {
+		if assetHash(*a) != pushed {
+			return errChanged
+		}
 		a.Sync = &storage.SyncInfo{Status: "synced", At: at}
 		return nil
-	}); err != nil {
+	}); errors.Is(err, errChanged) {
+		return errChanged
+	} else if err != nil {
 		return fmt.Errorf("record sync of %s: %w", id, err)
 	}
 	if err := p.cat.PutState(assetPfx+id, assetState{DocHash: ch, Objects: objects, At: at}); err != nil {
