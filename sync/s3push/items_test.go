@@ -1,6 +1,7 @@
 package s3push
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ func TestPushItems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			id := strings.Repeat(tc.name[:2], 16)
+			id := strings.Repeat(hex.EncodeToString([]byte(tc.name[:2])), 8) // 32 hex, like every item id
 			var stored []byte
 			if tc.store != nil {
 				var err error

@@ -21,6 +21,12 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 	seen := map[string]bool{}
 	for _, e := range evs {
 		if k := kindOfEvent(e.Type); k != nil {
+			if e.Path != "" && !validItemID(e.Path, 32) {
+				// The id becomes a bucket key and a folder under state_dir:
+				// never one that could leave either.
+				p.log.Warn("event names no valid item id; not uploaded", "seq", e.Seq, "type", e.Type, "id", e.Path)
+				continue
+			}
 			if e.Path != "" && !seen[k.queue+e.Path] {
 				seen[k.queue+e.Path] = true
 				ids = append(ids, k.queue+e.Path)
@@ -30,6 +36,10 @@ func (p *Pusher) enqueueEvents(evs []storage.Event) error {
 		// asset.synced is our own record of a finished push: nothing changed
 		// that the bucket lacks.
 		if e.AssetID == "" || e.Type == storage.EvAssetSynced || seen[e.AssetID] {
+			continue
+		}
+		if !validItemID(e.AssetID, 64) {
+			p.log.Warn("event names no valid asset id; not uploaded", "seq", e.Seq, "type", e.Type, "asset", e.AssetID)
 			continue
 		}
 		seen[e.AssetID] = true
@@ -197,4 +207,19 @@ func (p *Pusher) finish(ctx context.Context, id string, g uint64, err error) {
 		}
 	}
 	p.notifyLocked()
+}
+
+// validItemID reports whether id is n lowercase hex digits: an asset id
+// (64) or a clip, sequence or card id (32), the only ids that name a
+// folder of the bucket and of state_dir.
+func validItemID(id string, n int) bool {
+	if len(id) != n {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
