@@ -9,8 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -480,4 +483,158 @@ func TestHubOutage(t *testing.T) {
 		t.Error("empty asset.json")
 	}
 	e.stop()
+}
+
+// faultHub is a reverse proxy in front of the real MinIO that answers, while
+// a fault is set, every request with that S3 error instead (the Host header
+// is kept, so SigV4 signatures still verify when it passes through).
+type faultHub struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	fault string // "" passes through
+	seen  map[string]int
+}
+
+var faultReplies = map[string]struct {
+	code       int
+	s3code     string
+	retryAfter string
+}{
+	"slowdown": {http.StatusServiceUnavailable, "SlowDown", "1"},
+	"internal": {http.StatusInternalServerError, "InternalError", ""},
+	"badauth":  {http.StatusForbidden, "SignatureDoesNotMatch", ""},
+	"nobucket": {http.StatusNotFound, "NoSuchBucket", ""},
+}
+
+func newFaultHub(t *testing.T, target string) *faultHub {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	f := &faultHub{seen: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		fault := f.fault
+		f.seen[fault]++
+		f.mu.Unlock()
+		rep, ok := faultReplies[fault]
+		if !ok {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		if rep.retryAfter != "" {
+			w.Header().Set("Retry-After", rep.retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(rep.code)
+		if r.Method != http.MethodHead {
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected %s</Message><Resource>%s</Resource><RequestId>fault</RequestId></Error>`,
+				rep.s3code, fault, r.URL.Path)
+		}
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *faultHub) set(fault string) {
+	f.mu.Lock()
+	f.fault = fault
+	f.mu.Unlock()
+}
+
+func (f *faultHub) count(fault string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen[fault]
+}
+
+// TestHubFaults: the real daemon in front of a hub that throttles (503
+// SlowDown), fails (500 InternalError), rejects the credentials (403) and
+// lost its bucket (404 NoSuchBucket), one after the other. Each time: ingest
+// goes on (the new file is cataloged), /v1/status shows the backlog, a
+// last_error that names the cause (and credentials rejected / bucket does
+// not exist for the two that need an operator) and retry_at (backing off,
+// not looping); no asset.synced while the hub fails; once the hub is back
+// the backlog drains by itself and every file's asset.json is in the
+// bucket. Neither the S3 secret nor the API token appears in the daemon's
+// log.
+func TestHubFaults(t *testing.T) {
+	const bucket = "studio-hub"
+	const apiToken = "api-token-7f3a9c"
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	fh := newFaultHub(t, m.Endpoint)
+	e := newEnv(t, apiToken, "appliance_id: box1\nhub:\n  s3:\n    endpoint: "+fh.srv.URL+"\n    bucket: "+bucket+
+		"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 1s\n")
+	e.extraEnv = miniotest.Env()
+	e.start()
+
+	type s3st struct {
+		BacklogAssets int       `json:"backlog_assets"`
+		LastError     string    `json:"last_error"`
+		LastErrorAt   time.Time `json:"last_error_at"`
+		RetryAt       time.Time `json:"retry_at"`
+		LastSuccess   time.Time `json:"last_success"`
+	}
+	s3status := func() s3st {
+		st, err := e.client().Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ss struct {
+			S3 s3st `json:"s3"`
+		}
+		redecodeJSON(t, st.Sync, &ss)
+		return ss.S3
+	}
+	ids := map[string]string{}
+	for _, tc := range []struct{ fault, want string }{
+		{"slowdown", "StatusCode: 503"}, // a HEAD has no body: its code is the status
+		{"internal", "StatusCode: 500"},
+		{"badauth", "credentials rejected"},
+		{"nobucket", "bucket does not exist"},
+	} {
+		e.step(t, tc.fault, func(t *testing.T) {
+			fh.set(tc.fault)
+			t0 := time.Now()
+			name := tc.fault + ".txt"
+			e.writeFile(name, []byte("written while the hub answers "+tc.fault+"\n"))
+			evs := e.waitFeed(60*time.Second, name+" cataloged during the fault", hasPaths(storage.EvLocationAdded, name))
+			id := assetOf(evs, name)
+			ids[name] = id
+			var s s3st
+			snetWait(t, 60*time.Second, "the fault in /v1/status", func() bool {
+				s = s3status()
+				return s.BacklogAssets >= 1 && s.LastErrorAt.After(t0) && strings.Contains(s.LastError, tc.want) && !s.RetryAt.IsZero()
+			})
+			// Backing off, not looping: a few rounds, not hundreds.
+			n0 := fh.count(tc.fault)
+			time.Sleep(1500 * time.Millisecond)
+			if n := fh.count(tc.fault) - n0; n > 60 {
+				t.Errorf("%d requests to a failing hub in 1.5 s: not backing off", n)
+			}
+			for _, ev := range e.feedAll() {
+				if ev.Type == storage.EvAssetSynced && ev.AssetID == id {
+					t.Fatalf("asset.synced while the hub answers %s: %+v", tc.fault, ev)
+				}
+			}
+			fh.set("")
+			e.waitFeed(60*time.Second, name+" synced after the hub recovered", hasAssetEvent(storage.EvAssetSynced, &id))
+			snetWait(t, 30*time.Second, "backlog drained", func() bool { s = s3status(); return s.BacklogAssets == 0 })
+		})
+	}
+	for name, id := range ids {
+		if b := m.Get(t, bucket, "edge/box1/assets/"+id+"/asset.json"); !bytes.Contains(b, []byte(`"`+name+`"`)) || !bytes.Contains(b, []byte(`"synced"`)) {
+			t.Errorf("asset.json of %s: %s", name, b)
+		}
+	}
+	e.stop()
+	log := e.stderr.String()
+	for _, secret := range []string{miniotest.SecretKey, apiToken} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the daemon's log holds the secret %q", secret)
+		}
+	}
 }
