@@ -182,6 +182,11 @@ func segments(words []Word) []Segment {
 	return ss
 }
 
+// cueText escapes a word for WebVTT cue text: '&', '<' and '>' as
+// character references, so that a word cannot open a tag or, with "-->",
+// end the cue's text (a dictionary or a wrapped recogniser may emit them).
+var cueText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 func webVTT(words []Word) string {
 	var b strings.Builder
 	b.WriteString("WEBVTT\n")
@@ -191,7 +196,7 @@ func webVTT(words []Word) string {
 			if k > 0 {
 				fmt.Fprintf(&b, " <%s>", ts(w.Start))
 			}
-			b.WriteString(w.Word)
+			b.WriteString(cueText.Replace(w.Word))
 		}
 		b.WriteString("\n")
 	}
