@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -102,18 +103,31 @@ func (j *jsonErrors) finish() {
 // handler is mounted with Server.Handle. Set ETag and Content-Type first.
 func ServeContent(w http.ResponseWriter, r *http.Request, name string, modtime time.Time, content io.ReadSeeker) {
 	w.Header().Set("Accept-Ranges", "bytes")
-	http.ServeContent(&notModified{ResponseWriter: w, modtime: modtime}, r, name, modtime, content)
+	size, err := content.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = content.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		size = -1
+	}
+	http.ServeContent(&notModified{ResponseWriter: w, modtime: modtime, size: size}, r, name, modtime, content)
 }
 
-// notModified puts Last-Modified back on a 304.
+// notModified puts Last-Modified back on a 304, and gives every 416 the
+// `Content-Range: bytes */<size>` docs/api.md promises (http.ServeContent
+// sets it for a range past the end, not for a malformed or backwards one).
 type notModified struct {
 	http.ResponseWriter
 	modtime time.Time
+	size    int64 // -1: unknown
 }
 
 func (n *notModified) WriteHeader(code int) {
 	if code == http.StatusNotModified && !n.modtime.IsZero() {
 		n.Header().Set("Last-Modified", n.modtime.UTC().Format(http.TimeFormat))
+	}
+	if code == http.StatusRequestedRangeNotSatisfiable && n.size >= 0 && n.Header().Get("Content-Range") == "" {
+		n.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(n.size, 10))
 	}
 	n.ResponseWriter.WriteHeader(code)
 }

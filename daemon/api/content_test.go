@@ -50,6 +50,13 @@ func TestAPIContract(t *testing.T) {
 			headers: map[string]string{"Accept-Ranges": "bytes", "Last-Modified": lastMod}},
 		{name: "range past the end", method: "GET", path: "/v1/things/a/proxy", hdr: map[string]string{"Range": "bytes=5000-"}, code: 416,
 			ctype: "application/json", jsonErr: true, headers: map[string]string{"Content-Range": "bytes */1200"}},
+		// A malformed or backwards range is refused as unsatisfiable
+		// too (RFC 9110 allows ignoring or rejecting it): with the size a
+		// client needs to ask again (Content-Range: bytes */size).
+		{name: "backwards range", method: "GET", path: "/v1/things/a/proxy", hdr: map[string]string{"Range": "bytes=5-2"}, code: 416,
+			ctype: "application/json", jsonErr: true, headers: map[string]string{"Content-Range": "bytes */1200"}},
+		{name: "malformed range", method: "GET", path: "/v1/things/a/proxy", hdr: map[string]string{"Range": "bytes=abc"}, code: 416,
+			ctype: "application/json", jsonErr: true, headers: map[string]string{"Content-Range": "bytes */1200"}},
 		{name: "method of an inner route", method: "DELETE", path: "/v1/list", hdr: map[string]string{api.RequestHeader: "1"}, code: 405,
 			ctype: "application/json", jsonErr: true},
 		{name: "inner route", method: "GET", path: "/v1/list", code: 200, ctype: "application/json"},
