@@ -452,3 +452,165 @@ func TestSecurity13BearerScheme(t *testing.T) {
 	}
 	e.stop()
 }
+
+// snetGoroutines reads go_goroutines from /metrics.
+func snetGoroutines(t *testing.T, e *env) int {
+	t.Helper()
+	code, body := e.get("/metrics", e.token)
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			var n int
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	t.Fatal("no go_goroutines in /metrics")
+	return 0
+}
+
+// TestSecurityHostileClients: what a hostile or broken HTTP client can do to
+// the API of the real daemon (docs/api.md, Errors and Authentication). A
+// client that trickles its headers (slowloris) is cut off after the 5 s
+// header timeout while others are served; 300 idle connections do not keep
+// a hub from being served; headers over 64 KiB are a 431; 200 long-polls
+// whose clients hang up free their goroutines at once, not when their wait
+// ends; no CORS header is ever granted (a preflight is refused); and
+// neither the token nor a wrong token a client sent reaches the log.
+func TestSecurityHostileClients(t *testing.T) {
+	const token = "tok-hostile-5d1e8a"
+	const wrong = "wrong-token-9c4b"
+	e := newEnv(t, token, "")
+	e.start()
+	base := "http://" + e.addr
+
+	// Slowloris: a header line a second, never the end of the headers.
+	slow, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "GET /v1/status HTTP/1.1\r\nHost: %s\r\n", e.addr)
+	cut := make(chan time.Duration, 1)
+	go func() {
+		t0 := time.Now()
+		for i := 0; i < 30; i++ {
+			time.Sleep(time.Second)
+			if _, err := fmt.Fprintf(slow, "X-Slow-%d: 1\r\n", i); err != nil {
+				break
+			}
+		}
+		// The server closed: a read ends at once (EOF or reset).
+		slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, slow)
+		cut <- time.Since(t0)
+	}()
+
+	// Idle connections that never send a byte.
+	var idle []net.Conn
+	for range 300 {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatalf("idle connection: %v", err)
+		}
+		idle = append(idle, c)
+	}
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	t0 := time.Now()
+	if code, body := e.get("/v1/status", token); code != 200 {
+		t.Fatalf("/v1/status among 300 idle connections and a slowloris: %d %s", code, body)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("/v1/status took %s among idle connections", d)
+	}
+
+	// Oversized headers.
+	req, _ := http.NewRequest("GET", base+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Big", strings.Repeat("a", 256<<10))
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("oversized headers: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("256 KiB of headers: %d, want 431", resp.StatusCode)
+		}
+	}
+
+	// Long-polls whose clients hang up.
+	before := snetGoroutines(t, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/feed?after=1000000&wait=60s", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			if resp, err := http.DefaultClient.Do(r); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	snetWait(t, 20*time.Second, "200 long-polls waiting in the daemon", func() bool { return snetGoroutines(t, e) >= before+200 })
+	cancel()
+	wg.Wait()
+	freed := snetWait(t, 20*time.Second, "the long-polls' goroutines freed", func() bool { return snetGoroutines(t, e) < before+20 })
+	t.Logf("200 hung-up long-polls freed in %s", freed)
+
+	// CORS: never granted.
+	for _, m := range []string{"GET", "OPTIONS"} {
+		req, _ := http.NewRequest(m, base+"/v1/feed", nil)
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
+		if m == "GET" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for k := range resp.Header {
+			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+				t.Errorf("%s with an Origin: CORS header %s: %s", m, k, resp.Header.Get(k))
+			}
+		}
+		if m == "OPTIONS" && resp.StatusCode < 400 {
+			t.Errorf("CORS preflight: %d, want refused", resp.StatusCode)
+		}
+	}
+
+	// A wrong token, in the header and in the query, is a 401 and is not
+	// logged either.
+	for _, q := range []string{"/v1/status", "/v1/status?token=" + wrong, "/v1/feed?access_token=" + token} {
+		req, _ := http.NewRequest("GET", base+q, nil)
+		req.Header.Set("Authorization", "Bearer "+wrong)
+		if code, err := httpDo(req); err != nil || code != 401 {
+			t.Errorf("GET %s with a wrong bearer token: %d %v, want 401", q, code, err)
+		}
+	}
+
+	select {
+	case d := <-cut:
+		if d > 15*time.Second {
+			t.Errorf("slowloris connection held %s, want cut after the 5 s header timeout", d)
+		}
+	case <-time.After(40 * time.Second):
+		t.Error("slowloris connection still open after 40 s")
+	}
+	e.stop()
+	log := e.stderr.String()
+	for _, secret := range []string{token, wrong} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the daemon's log holds %q", secret)
+		}
+	}
+}
