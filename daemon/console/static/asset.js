@@ -75,13 +75,20 @@ export async function assetPage(root, r) {
   if (media) left.append(media); else left.append(el('p', { class: 'muted' }, a.proxy ? `No proxy to play (proxy ${a.proxy.status}${a.proxy.error ? ': ' + a.proxy.error : ''}).` : 'Not media: no proxy.'));
   const isAV = media && media.tagName !== 'IMG';
   if (isAV) {
-    const step = d => { media.pause(); media.currentTime = Math.max(0, (frameAt(media.currentTime) + d + 0.5) / fps); };
+    const step = d => { media.pause(); media.currentTime = (Math.min(lastFrame(), Math.max(0, frameAt(media.currentTime) + d)) + 0.5) / fps; };
     left.append(el('div', { class: 'controls' },
       vs ? el('span', {}, 'Source timecode ', tc, m.timecode ? null : el('span', { class: 'muted' }, ' (no source timecode: from 00:00:00:00)')) : el('span', {}, 'Position ', tc),
       media.tagName === 'VIDEO' ? [el('button', { type: 'button', onclick: () => step(-1), 'aria-label': 'Previous frame' }, '◀ frame'), el('button', { type: 'button', onclick: () => step(1), 'aria-label': 'Next frame' }, 'frame ▶')] : null,
       el('span', { class: 'muted', id: 'frame-no' }, '')));
   }
-  const frameAt = t => Math.max(0, Math.floor(t * fps + 1e-3));
+  // The last frame's index: at the end the playhead (currentTime ===
+  // duration) is past the last frame's start, and the picture shown is
+  // still the last frame, not one after it.
+  const lastFrame = () => {
+    const d = media && isFinite(media.duration) && media.duration > 0 ? media.duration : (m.duration || 0);
+    return d > 0 ? Math.max(0, Math.ceil(d * fps - 1e-3) - 1) : Infinity;
+  };
+  const frameAt = t => Math.min(lastFrame(), Math.max(0, Math.floor(t * fps + 1e-3)));
   const clock = t => `${pad(Math.floor(t / 3600))}:${pad(Math.floor(t / 60) % 60)}:${pad(Math.floor(t) % 60)}.${String(Math.floor((t % 1) * 1000)).padStart(3, '0')}`;
   const setFrame = (f, t) => {
     tc.textContent = vs ? framesToTC(startFrames + f, fps, m.drop_frame) : clock(t);
@@ -123,7 +130,7 @@ export async function assetPage(root, r) {
     media.addEventListener('seeked', upd);
     if (media.requestVideoFrameCallback) {
       // The presented frame's own media time: exact, not the clock's.
-      const cb = (now, md) => { setFrame(Math.max(0, Math.round(md.mediaTime * fps)), md.mediaTime); media.requestVideoFrameCallback(cb); };
+      const cb = (now, md) => { setFrame(Math.min(lastFrame(), Math.max(0, Math.round(md.mediaTime * fps))), md.mediaTime); media.requestVideoFrameCallback(cb); };
       media.requestVideoFrameCallback(cb);
     }
   }

@@ -41,6 +41,9 @@ export function start() {
   });
   es.addEventListener('feed', m => {
     const ev = JSON.parse(m.data);
+    // A stream the browser reconnects by itself asks again from its URL's
+    // ?after=, so events already delivered come again: pass each seq once.
+    if (ev.seq <= lastFeed) return;
     lastSeq = Math.max(lastSeq, ev.seq);
     lastFeed = Math.max(lastFeed, ev.seq);
     for (const f of feedSubs) f(ev);

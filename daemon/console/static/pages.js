@@ -1,6 +1,6 @@
 // Overview, Cards, Assets, Events and Problems pages. Each renders into
 // the main element and returns a cleanup function (unsubscribes).
-import { el, clear, api, bytes, rate, num, time, timeEl, ago, duration, badge, bar, shortID, locPath, localDay } from './util.js';
+import { el, clear, api, coalesce, bytes, rate, num, time, timeEl, ago, duration, badge, bar, shortID, locPath, localDay } from './util.js';
 import * as live from './live.js';
 import { assetPage } from './asset.js';
 
@@ -143,9 +143,10 @@ async function cardsPage(root) {
   };
   const load = async () => { try { records = (await api('/v1/cards')).cards || []; } catch (e) { records = []; } render(); };
   await load();
+  const reload = coalesce(load);
   const u1 = live.onStatus(st => { status = (st.cards && st.cards.cards) || []; render(); });
-  const u2 = live.onFeed(ev => { if (ev.type.startsWith('card.')) load(); });
-  return () => { u1(); u2(); };
+  const u2 = live.onFeed(ev => { if (ev.type.startsWith('card.')) reload(); });
+  return () => { u1(); u2(); reload.stop(); };
 }
 
 // ---- Assets ----
@@ -333,9 +334,12 @@ async function problemsPage(root) {
       : el('tr', {}, el('td', { colspan: 5, class: 'ok' }, '✔ No corrupt location in the last 1000 events.')));
   };
   await Promise.all([loadFailed(), loadCorrupt()]);
+  // Reloads that events trigger are coalesced: a burst of proxy events (a
+  // card's hundred clips) is one search every 2 s, not one per event.
+  const reFailed = coalesce(loadFailed), reCorrupt = coalesce(loadCorrupt);
   const u1 = live.onStatus(renderStatus);
-  const u2 = live.onFeed(ev => { if (ev.type === 'proxy.failed' || ev.type === 'proxy.ready') loadFailed(); if (ev.type === 'location.corrupt') loadCorrupt(); });
-  return () => { u1(); u2(); };
+  const u2 = live.onFeed(ev => { if (ev.type === 'proxy.failed' || ev.type === 'proxy.ready') reFailed(); if (ev.type === 'location.corrupt') reCorrupt(); });
+  return () => { u1(); u2(); reFailed.stop(); reCorrupt.stop(); };
 }
 
 export const pages = { overview, cards: cardsPage, assets: assetsPage, asset: assetPage, events: eventsPage, problems: problemsPage };

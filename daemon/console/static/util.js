@@ -110,6 +110,31 @@ export async function api(path, opts = {}) {
   return doc;
 }
 
+// coalesce wraps a reload (an async function) that live events trigger:
+// at most one runs at a time, runs start at least gap ms apart, and a
+// trigger while one runs or waits is folded into one more run after it.
+// A burst of events (a thousand proxy.ready in one stream batch) costs
+// one request every gap ms, not one per event. stop() cancels what waits.
+export function coalesce(fn, gap = 2000) {
+  let running = false, pending = false, timer = null, last = 0, stopped = false;
+  const run = async () => {
+    timer = null;
+    if (stopped) return;
+    running = true; pending = false; last = Date.now();
+    try { await fn(); } catch (e) { /* the next event tries again */ }
+    running = false;
+    if (pending) trigger();
+  };
+  const trigger = () => {
+    if (stopped) return;
+    pending = true;
+    if (running || timer) return;
+    timer = setTimeout(run, Math.max(0, last + gap - Date.now()));
+  };
+  trigger.stop = () => { stopped = true; if (timer) clearTimeout(timer); timer = null; };
+  return trigger;
+}
+
 export function clear(node, ...kids) { node.replaceChildren(...kids.flat(Infinity).filter(k => k !== null && k !== undefined)); return node; }
 
 export function shortID(id) { return id ? id.slice(0, 12) + '…' : ''; }

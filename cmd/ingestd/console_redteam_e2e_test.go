@@ -1,0 +1,174 @@
+package main_test
+
+// The console tried the way a new user and an attacker would (issue 13 red
+// team), in a real browser on the real daemon: timecode at the rates
+// cameras shoot, and no request storm when events come in bursts.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/storage"
+)
+
+// consoleRateClip writes a 3 s H.264 clip at rate with start timecode tc
+// (";" before the frames: drop-frame) to dst.
+func consoleRateClip(t *testing.T, dst, rate, tc string) {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), filepath.Base(dst))
+	out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate="+rate,
+		"-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-timecode", tc, "-y", tmp).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", dst, err, out)
+	}
+	if out, err := exec.Command("cp", tmp, dst).CombinedOutput(); err != nil {
+		t.Fatalf("drop %s: %v %s", dst, err, out)
+	}
+}
+
+// TestConsoleE2ETimecodeRates: the source timecode of the playhead frame is
+// exact at 29.97 drop-frame (across a minute where frame numbers 00 and 01
+// are dropped), 25 fps and 23.976, each starting at a non-zero timecode;
+// the frame buttons step one frame.
+func TestConsoleE2ETimecodeRates(t *testing.T) {
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
+	consoleChromium(t)
+	e := newEnv(t, "", "")
+	e.start()
+	defer e.stop()
+
+	clips := []struct {
+		name, rate, start string
+		fps               float64
+		frames            map[int]string // frame index in the clip -> its source timecode
+		last              int            // the clip's last frame (3 s)
+		lastTC            string
+	}{
+		{"df2997.mov", "30000/1001", "01:00:59;00", 30000.0 / 1001, map[int]string{0: "01:00:59;00", 29: "01:00:59;29", 30: "01:01:00;02", 31: "01:01:00;03", 61: "01:01:01;03"}, 89, "01:01:02;01"},
+		{"pal25.mov", "25", "10:00:00:00", 25, map[int]string{0: "10:00:00:00", 37: "10:00:01:12", 50: "10:00:02:00", 73: "10:00:02:23"}, 74, "10:00:02:24"},
+		{"film23976.mov", "24000/1001", "00:59:59:12", 24000.0 / 1001, map[int]string{11: "00:59:59:23", 12: "01:00:00:00", 35: "01:00:00:23", 36: "01:00:01:00"}, 71, "01:00:02:11"},
+	}
+	for _, c := range clips {
+		consoleRateClip(t, filepath.Join(e.watch, c.name), c.rate, c.start)
+	}
+	evs := e.waitFeed(120*time.Second, "three proxies ready", func(evs []storage.Event) bool {
+		for _, c := range clips {
+			if id := consoleFeedAsset(evs, storage.EvLocationAdded, c.name); id == "" || !consoleHasEvent(evs, storage.EvProxyReady, id) {
+				return false
+			}
+		}
+		return true
+	})
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+	for _, c := range clips {
+		id := consoleFeedAsset(evs, storage.EvLocationAdded, c.name)
+		b.open("#/asset/" + id)
+		b.waitJS(c.name+" player ready", `(() => { const v = document.getElementById('player'); return v && v.readyState >= 2; })()`, 30*time.Second)
+		if want, ok := c.frames[0]; ok {
+			b.waitJS(c.name+" reads its start timecode at load", fmt.Sprintf(`document.getElementById('tc').innerText === %q`, want), 10*time.Second)
+		}
+		for f, want := range c.frames {
+			consoleEval[chromedp.Void](b, fmt.Sprintf(`(() => { const v = document.getElementById('player'); v.pause(); v.currentTime = %.6f; return null; })()`, (float64(f)+0.5)/c.fps))
+			b.waitJS(fmt.Sprintf("%s frame %d reads %s", c.name, f, want),
+				fmt.Sprintf(`document.getElementById('tc').dataset.frame === '%d' && document.getElementById('tc').innerText === %q`, f, want), 10*time.Second)
+		}
+		// At the end (currentTime === duration, the clip played out) the
+		// picture is the last frame, and so is the timecode; frame ▶ stays
+		// there, ◀ frame steps to the one before.
+		consoleEval[chromedp.Void](b, `(() => { const v = document.getElementById('player'); v.pause(); v.currentTime = v.duration; return null; })()`)
+		b.waitJS(fmt.Sprintf("%s at its end reads its last frame %d, %s", c.name, c.last, c.lastTC),
+			fmt.Sprintf(`document.getElementById('tc').dataset.frame === '%d' && document.getElementById('tc').innerText === %q`, c.last, c.lastTC), 10*time.Second)
+		b.do(c.name+" next frame at the end", chromedp.Click(chromedp.CSS(`button[aria-label="Next frame"]`)))
+		b.waitJS(c.name+" next frame at the end stays on the last", fmt.Sprintf(`document.getElementById('tc').dataset.frame === '%d'`, c.last), 10*time.Second)
+		b.do(c.name+" previous frame", chromedp.Click(chromedp.CSS(`button[aria-label="Previous frame"]`)))
+		b.waitJS(c.name+" stepped back one frame", fmt.Sprintf(`document.getElementById('tc').dataset.frame === '%d'`, c.last-1), 10*time.Second)
+		b.shot(strings.TrimSuffix(c.name, ".mov"))
+	}
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// TestConsoleE2ENoRequestStorm: with Problems open, a burst of failed
+// proxies (a card's worth of clips FFmpeg cannot read) must not make the
+// page send one search per event (each search reads up to 20,000 assets):
+// the reloads are coalesced, and the table still ends up listing every
+// failure.
+func TestConsoleE2ENoRequestStorm(t *testing.T) {
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
+	consoleChromium(t)
+	wrapDir := t.TempDir()
+	wrapper := filepath.Join(wrapDir, "ffmpeg")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho 'injected failure' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "", "ffmpeg: "+wrapper+"\n")
+	e.start()
+	defer e.stop()
+
+	// n distinct real clips (one encode, then remuxes with their own tag).
+	const n = 40
+	src := filepath.Join(t.TempDir(), "base.mov")
+	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+		"-t", "1", "-c:v", "libx264", "-y", src).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	stage := t.TempDir()
+	for i := range n {
+		p := filepath.Join(stage, fmt.Sprintf("BURST_%03d.mov", i))
+		if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-i", src, "-c", "copy", "-metadata", fmt.Sprintf("comment=clip %d", i), "-y", p).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg remux: %v\n%s", err, out)
+		}
+	}
+
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+	b.open("#/problems")
+	b.waitJS("problems page", `document.querySelector('table.failed tbody tr')`, 15*time.Second)
+	b.waitJS("live", `document.getElementById('conn').innerText.includes('live')`, 10*time.Second)
+	// Count the page's searches from now on.
+	consoleEval[chromedp.Void](b, `(() => { window.__searches = 0; const f = window.fetch; window.fetch = (u, o) => { if (String(u).includes('proxy=failed')) window.__searches++; return f(u, o); }; return null; })()`)
+	start := time.Now()
+	for i := range n {
+		name := fmt.Sprintf("BURST_%03d.mov", i)
+		if out, err := exec.Command("cp", filepath.Join(stage, name), filepath.Join(e.watch, name)).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+	}
+	e.waitFeed(120*time.Second, "every clip's proxy failed", func(evs []storage.Event) bool {
+		ids := map[string]bool{}
+		for _, ev := range evs {
+			if ev.Type == storage.EvLocationAdded && strings.HasPrefix(ev.Path, "BURST_") {
+				ids[ev.AssetID] = true
+			}
+		}
+		failed := 0
+		for id := range ids {
+			if consoleHasEvent(evs, storage.EvProxyFailed, id) {
+				failed++
+			}
+		}
+		return failed == n
+	})
+	b.waitJS("every failed proxy listed", fmt.Sprintf(`document.querySelectorAll('table.failed tbody tr[data-id]').length === %d`, n), 30*time.Second)
+	took := time.Since(start)
+	searches := consoleEval[int](b, `window.__searches`)
+	// Coalesced: at most one search every 2 s (plus the last one after the
+	// burst). One per event would be n.
+	if limit := int(took/(2*time.Second)) + 2; searches > limit || searches >= n {
+		t.Errorf("%d proxy.failed events in %v made the Problems page search %d times (want at most %d: reloads coalesced)", n, took.Round(time.Millisecond), searches, limit)
+	}
+	t.Logf("%d failures in %v: %d searches", n, took.Round(time.Millisecond), searches)
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
