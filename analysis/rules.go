@@ -55,7 +55,15 @@ func check(res *Result, in input, r Rules) {
 			if in.downmix {
 				of = " (of the proxy's stereo downmix of a multichannel master)"
 			}
+			if in.master != nil && in.master.right > 0 {
+				of = " (of the master's first two mono tracks as a stereo pair)"
+			}
 			switch {
+			case res.Duration > 0 && res.Duration < 0.4:
+				// ebur128 reports -70 LUFS when no 400 ms block is complete.
+				add("loudness", Warn, "programme of %.2fs is shorter than one 400 ms block: integrated loudness not measurable", res.Duration)
+			case l.Integrated <= -70:
+				add("loudness", Warn, "silent%s: no 400 ms block above the -70 LUFS gate, integrated loudness not measurable", of)
 			case off > 2*tol:
 				add("loudness", Fail, "integrated %.1f LUFS%s is %.1f LU from the target %.1f (tolerance %.1f)", l.Integrated, of, off, *r.LoudnessTarget, tol)
 			case off > tol:

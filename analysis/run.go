@@ -43,9 +43,12 @@ type input struct {
 	audio     bool
 	duration  float64
 	frameRate string
-	timecode  string
-	width     int
-	height    int
+	// vfr: the master's frame rate is variable (frameRate is its
+	// average): its times have no frame numbers or timecodes.
+	vfr      bool
+	timecode string
+	width    int
+	height   int
 	// mono: the master's audio is one mono stream, which the proxy
 	// carries on both sides (transcode's audioMix); its loudness is
 	// measured on one side, as FFmpeg's ebur128 measures the master.
@@ -68,15 +71,20 @@ type input struct {
 	audioNote string
 }
 
-// masterAudio is one audio stream of the master: the first stream the
-// proxy's mix uses (transcode's audioMix mixes every audio stream; for
-// several mono tracks, e.g. 4× mono MXF, the first track is the programme
-// measured). A multichannel stream keeps its layout, so that ebur128
-// weights a 5.1 programme's channels as R128 says.
+// masterAudio is the master's audio the audio pass measures: the first
+// stream the proxy's mix uses (transcode's audioMix mixes every audio
+// stream), or for several mono tracks (e.g. 4× mono MXF) the first two as
+// one stereo pair. A multichannel stream keeps its layout, so that
+// ebur128 weights a 5.1 programme's channels as R128 says.
 type masterAudio struct {
 	path   string // the master on its volume
 	format string // its probed container (storage.Media.Container)
 	stream int    // FFmpeg stream index (0:<stream>)
+	// right, when > 0, is the stream index of a second mono track that
+	// is measured with the first as one stereo programme (first left,
+	// this right): a master of several mono tracks (EBU R 123: A1/A2 are
+	// the programme's L/R) is measured as the pair, not as A1 alone.
+	right int
 }
 
 // args builds the FFmpeg commands of an analysis, each reading its input
@@ -105,7 +113,7 @@ func args(in input, scene float64, thumbs string) ([][]string, error) {
 				// the end of the stream it reports black_end as the last
 				// frame's start, one frame short of a black tail's end.
 				"[bk]tpad=stop=1:color=white,blackdetect=d=0:pix_th=0.10,nullsink;"+
-				"[v]freezedetect=n=0.001:d=0.2,"+
+				"[v]freezedetect=n=0.002:d=0.2,"+
 				"select='eq(n\\,0)+gt(scene\\,%g)',showinfo,scale=160:-2,format=yuvj420p[th]", scene),
 			"-map", "[th]", "-fps_mode", "passthrough", "-q:v", "5", "-f", "image2",
 			transcode.Literal(filepath.Join(thumbs, "%05d.jpg"))))
@@ -121,6 +129,9 @@ func args(in input, scene float64, thumbs string) ([][]string, error) {
 			}
 			abase = append([]string{"-loglevel", "info", "-vn"}, a...)
 			pre = fmt.Sprintf("[0:%d]", in.master.stream)
+			if in.master.right > 0 {
+				pre = fmt.Sprintf("[0:%d][0:%d]join=inputs=2:channel_layout=stereo:map=0.0-FL|1.0-FR,", in.master.stream, in.master.right)
+			}
 		} else if in.mono {
 			pre += "pan=mono|c0=c0,"
 		}
@@ -189,7 +200,9 @@ func analyseProgress(ctx context.Context, r transcode.Runner, in input, cfg Conf
 	}
 	var rt rate
 	var tc timecode
-	if in.video && in.frameRate != "" {
+	if in.video && in.frameRate != "" && !in.vfr {
+		// (A variable frame rate has no frame grid: a frame number or
+		// timecode from the average rate would drift from the picture.)
 		if x, err := parseRate(in.frameRate); err == nil {
 			rt, tc = x, parseTimecode(in.timecode, x)
 		}

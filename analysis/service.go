@@ -490,7 +490,7 @@ func (s *Service) inputOf(doc storage.AssetDoc) (input, error) {
 		switch st.Type {
 		case "video":
 			if !in.video && !st.AttachedPic {
-				in.video, in.frameRate, in.width, in.height = true, st.FrameRate, st.Width, st.Height
+				in.video, in.frameRate, in.vfr, in.width, in.height = true, st.FrameRate, st.VFR, st.Width, st.Height
 			}
 		case "audio":
 			in.audio = true
@@ -525,21 +525,24 @@ func (s *Service) masterAudioOf(doc storage.AssetDoc, m *storage.Media) (*master
 	if s.master == nil {
 		return nil, "master not resolvable here, measured on the proxy"
 	}
-	idx := -1
+	var as []storage.Stream
 	for _, st := range m.Streams {
 		if st.Type == "audio" && st.Channels > 0 {
-			idx = st.Index
-			break
+			as = append(as, st)
 		}
 	}
-	if idx < 0 || m.Container == "" {
+	if len(as) == 0 || m.Container == "" {
 		return nil, "master audio stream not known from its probe, measured on the proxy"
 	}
 	p, err := s.master(doc)
 	if err != nil {
 		return nil, "master offline, measured on the proxy"
 	}
-	return &masterAudio{path: p, format: m.Container, stream: idx}, ""
+	ma := &masterAudio{path: p, format: m.Container, stream: as[0].Index}
+	if len(as) > 1 && as[0].Channels == 1 && as[1].Channels == 1 {
+		ma.right = as[1].Index
+	}
+	return ma, ""
 }
 
 // firstLine is the first line of msg.
