@@ -755,6 +755,12 @@ func TestContractAPI(t *testing.T) {
 		}
 		// Clamped limit; long-poll that runs out: next = after, events [].
 		ctWantJSON(t, ctDo(t, e, "GET", "/v1/feed?limit=5000", nil), "GET /v1/feed?limit=5000", ctObj("events next", nil))
+		// Any size above 1000 is clamped (a hub passing a big constant
+		// got 400 beyond int64), and a wait in seconds beyond 60 s too;
+		// an unknown parameter is ignored.
+		for _, q := range []string{"limit=100000000000000000000", "limit=1000&wait=100000000000000000000&after=0", "limit=1&hub_cursor=x"} {
+			ctWantJSON(t, ctDo(t, e, "GET", "/v1/feed?"+q, nil), "GET /v1/feed?"+q, ctObj("events next", nil))
+		}
 		after := fmt.Sprint(evs[len(evs)-1].Seq + 1000)
 		r = ctDo(t, e, "GET", "/v1/feed?after="+after+"&wait=1", nil)
 		if got := strings.TrimSpace(string(r.body)); got != `{"events":[],"next":`+after+`}` {
