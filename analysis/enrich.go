@@ -34,7 +34,8 @@ type Enricher struct {
 	// Timeout kills the command (its process group) after this long
 	// (default 10m).
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxOutput caps its stdout in bytes (default 4 MiB): more is an error.
+	// MaxOutput caps its stdout in bytes (default 4 MiB, at most 256 MiB):
+	// more is an error.
 	MaxOutput int64 `yaml:"max_output"`
 	// Retries runs a failed command again, up to this many times (0..5,
 	// default 0), 1 s, 2 s, … after the failure.
@@ -62,6 +63,8 @@ const (
 	maxEnrichFiles      = 100
 	maxEnrichFilesBytes = 1 << 30
 	maxTranscriptBytes  = 64 << 20
+	// maxMaxOutput bounds max_output.
+	maxMaxOutput = 256 << 20
 	// stderrTail is how much of an enricher's stderr is kept (the end).
 	stderrTail = 4 << 10
 )
@@ -136,6 +139,9 @@ func (e Enricher) validate(i int, seen map[string]bool) error {
 		return fmt.Errorf("%s.command: %q must be an absolute path or a name in PATH", k, e.Command[0])
 	case e.Timeout < 0 || e.MaxOutput < 0:
 		return fmt.Errorf("%s.timeout: timeout and max_output must not be negative", k)
+	case e.MaxOutput > maxMaxOutput:
+		// Stdout is held in memory and decoded whole.
+		return fmt.Errorf("%s.max_output: at most %d (256 MiB), got %d", k, maxMaxOutput, e.MaxOutput)
 	case e.Retries < 0 || e.Retries > 5:
 		return fmt.Errorf("%s.retries: must be 0..5, got %d", k, e.Retries)
 	}

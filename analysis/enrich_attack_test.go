@@ -85,6 +85,7 @@ func TestEnrichEnvironment(t *testing.T) {
 		{Enricher{Name: "env", Command: []string{"x"}, Env: map[string]string{"A=B": "1"}}, `analysis.enrichers[0].env: "A=B"`},
 		{Enricher{Name: "../x", Command: []string{"x"}}, "analysis.enrichers[0].name"},
 		{Enricher{Name: "a/b", Command: []string{"x"}}, "analysis.enrichers[0].name"},
+		{Enricher{Name: "big", Command: []string{"x"}, MaxOutput: 1 << 30}, "analysis.enrichers[0].max_output: at most"},
 	} {
 		cfg := Config{Enrichers: []Enricher{c.e}}
 		cfg.SetDefaults()

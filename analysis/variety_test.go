@@ -1,10 +1,19 @@
 package analysis
 
 import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
+	gen "github.com/ingestd/ingestd/testdata/analysis"
 )
 
 // TestLoudnessNotMeasurable (red team, issue 14): ebur128 reports -70 LUFS
@@ -80,5 +89,54 @@ func TestMasterMonoTracksPaired(t *testing.T) {
 		if said := strings.Contains(res.Checks[1].Reason, "first two mono tracks as a stereo pair"); said != (c.right > 0) {
 			t.Errorf("%s: loudness reason %q", c.name, res.Checks[1].Reason)
 		}
+	}
+}
+
+// TestServiceBadInputQueueGoesOn (red team, issue 14 item 4): an asset
+// whose proxy went missing after proxy.ready gets its own
+// analysis.failed that names it, an asset whose master has no audio is
+// analysed (an audio warning; the enricher is told there is no audio and
+// answers so, which is not a failure), and the queue goes on.
+func TestServiceBadInputQueueGoesOn(t *testing.T) {
+	ff, cat, state, lost := proxiedAsset(t)
+	src := filepath.Join(t.TempDir(), "mute.mov")
+	if err := gen.QCClip(context.Background(), ff, src, false); err != nil {
+		t.Fatal(err)
+	}
+	mute := addProxied(t, cat, state, src, &storage.Media{Duration: 12, Streams: []storage.Stream{{Type: "video", FrameRate: "25", Width: 320, Height: 240}}})
+	if err := os.Remove(storage.OutputPath(state, lost, "proxy.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	// An enricher in the manner of ingestd-enrich-stt: no audio, no words.
+	stt := script(t, `req=$(cat); case "$req" in *'"audio":true'*) echo 'wanted no audio' >&2; exit 1;; esac
+case "$req" in *'"audio":"'*) echo 'got a WAV' >&2; exit 1;; esac
+echo '{"data":{"words":[],"note":"no audio"}}'`)
+	svc, err := New(Config{Enrichers: []Enricher{{Name: "stt", Command: []string{stt}}}}, ff, state, cat, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer testutil.Start(t, "analysis service", svc.Run)()
+	failed := waitEvent(t, cat, storage.EvAnalysisFailed, lost, time.Minute)
+	if !strings.Contains(failed.Detail, "proxy proxy.mp4 missing") {
+		t.Errorf("analysis.failed of the asset without its proxy: %q", failed.Detail)
+	}
+	waitEvent(t, cat, storage.EvAnalysisReady, mute, time.Minute)
+	doc, err := cat.Asset(mute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := doc.Analysis; a == nil || a.Loudness != nil || !slices.ContainsFunc(a.Checks, func(c storage.Check) bool { return c.Rule == "audio" && c.Verdict == Warn }) {
+		t.Errorf("analysis of the video without audio: %+v", doc.Analysis)
+	}
+	b, err := os.ReadFile(storage.OutputPath(state, mute, OutJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil || len(res.Enrichments) != 1 || res.Enrichments[0].Status != StatusReady {
+		t.Errorf("enrichments of the video without audio: %+v (%v)", res.Enrichments, err)
+	}
+	if st := svc.Status(); st.Done[StatusFailed] != 1 || st.Done[StatusReady] != 1 || st.Enrichers[0].Failed != 0 {
+		t.Errorf("status %+v, want one failed (the lost proxy), one ready, no enricher failure", st)
 	}
 }
