@@ -407,7 +407,17 @@ func (n *Notifier) token() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hub.webhook.token_file: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	// A configured token that reads empty (a file truncated while it is
+	// rotated) or that cannot be a header value is an error (the round is
+	// retried), never a batch sent without it or a hub's 401 that parks.
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("hub.webhook.token_file %s is empty", n.cfg.TokenFile)
+	}
+	if strings.ContainsFunc(tok, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", fmt.Errorf("hub.webhook.token_file %s: the token holds a line break or control character", n.cfg.TokenFile)
+	}
+	return tok, nil
 }
 
 // post sends one batch; errParked when the hub rejects it for good.

@@ -475,3 +475,39 @@ func TestRedirectParksNotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// A configured token file that reads empty (truncated while the token is
+// rotated) or holds two lines is a failed round, retried with backoff and
+// shown in last_error: nothing is sent without the token (a hub's 401
+// would park the batch until an operator un-parks it), and the token is
+// not quoted in the error. Once the file holds a token, delivery resumes.
+func TestTokenFileEmptyOrBrokenIsRetried(t *testing.T) {
+	for _, bad := range []string{"", "  \n", "tok-a\ntok-b\n"} {
+		h := newHub(t)
+		cat := catalogtest.Open(t, t.TempDir())
+		want := addEvents(t, cat, 2)
+		cfg := config(t, h)
+		if err := os.WriteFile(cfg.TokenFile, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		nt := newNotifier(t, cfg, cat)
+		stop := testutil.Start(t, "notifier", nt.Run)
+		testutil.WaitFor(t, 30*time.Second, "the token error in status", func() bool { return strings.Contains(nt.Status().LastError, "token_file") })
+		time.Sleep(300 * time.Millisecond)
+		if n := len(h.requests()); n != 0 {
+			t.Errorf("token file %q: %d requests sent without a usable token", bad, n)
+		}
+		if s := nt.Status(); s.Parked != nil || strings.Contains(s.LastError, "tok-a") {
+			t.Errorf("token file %q: status %+v", bad, s)
+		}
+		if err := os.WriteFile(cfg.TokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WaitFor(t, 30*time.Second, "delivery once the token is back", func() bool { return len(h.delivered()) == len(want) })
+		stop()
+		if r := h.requests()[0]; r.auth != "Bearer s3cret-token" {
+			t.Errorf("Authorization %q", r.auth)
+		}
+		cat.Close()
+	}
+}
