@@ -6,12 +6,15 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/storage"
 )
 
 // consoleLogin logs in with the token and returns the session cookie and
@@ -198,4 +201,82 @@ func TestConsoleE2EAttackHTTP(t *testing.T) {
 			t.Errorf("/v1/status with the token: %d", code)
 		}
 	})
+}
+
+// consoleStreamIDs opens the event stream (without status) with the query
+// and Last-Event-ID given and returns the ids of the first n feed events.
+func consoleStreamIDs(t *testing.T, base, query, lastID string, n int) []string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/events/stream?status=0"+query, nil)
+	req.Header.Set("X-Ingestd-Request", "1")
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream%s: %d", query, resp.StatusCode)
+	}
+	ids := make(chan []string, 1)
+	go func() {
+		var got []string
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() && len(got) < n {
+			if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+				got = append(got, id)
+			}
+		}
+		ids <- got
+	}()
+	select {
+	case got := <-ids:
+		return got
+	case <-time.After(15 * time.Second):
+		t.Fatalf("stream%s (Last-Event-ID %q): fewer than %d events in 15 s", query, lastID, n)
+		return nil
+	}
+}
+
+// TestConsoleE2EStreamResume: a stream resumes after the last event a tab
+// got, without gaps, and an EventSource reconnecting by itself (its URL's
+// old ?after= plus Last-Event-ID) is not sent again what it already had.
+func TestConsoleE2EStreamResume(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.start()
+	defer e.stop()
+	base := "http://" + e.addr
+	for i := range 4 {
+		e.writeFile(fmt.Sprintf("resume-%d.txt", i), []byte(fmt.Sprintf("file %d\n", i)))
+	}
+	evs := e.waitFeed(30*time.Second, "four files cataloged", func(evs []storage.Event) bool {
+		return len(countPaths(evs, storage.EvLocationAdded)) >= 4
+	})
+	if len(evs) < 8 {
+		t.Fatalf("feed: %s", dumpEvents(evs))
+	}
+	want := func(from, n int) []string {
+		var s []string
+		for _, ev := range evs[from : from+n] {
+			s = append(s, fmt.Sprint(ev.Seq))
+		}
+		return s
+	}
+	mid := fmt.Sprint(evs[3].Seq)
+	for _, c := range []struct {
+		what, query, lastID string
+		from                int
+	}{
+		{"?after=0", "&after=0", "", 0},
+		{"Last-Event-ID alone", "", mid, 4},
+		{"a reconnect: stale ?after=0 and Last-Event-ID", "&after=0", mid, 4},
+		{"?after= later than Last-Event-ID", "&after=" + mid, fmt.Sprint(evs[1].Seq), 4},
+	} {
+		if got, w := consoleStreamIDs(t, base, c.query, c.lastID, 4), want(c.from, 4); strings.Join(got, ",") != strings.Join(w, ",") {
+			t.Errorf("%s: ids %v, want %v", c.what, got, w)
+		}
+	}
 }

@@ -49,7 +49,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, http.StatusBadRequest, err.Error(), "after")
 			return
 		}
-		after = n
+		// An EventSource reconnecting by itself asks its URL again, with
+		// the stale ?after= it was opened with, and Last-Event-ID: resume
+		// from the later of the two instead of sending again every event
+		// since the tab opened the stream.
+		if lei, err := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64); err != nil || lei < n {
+			after = n
+		}
 	}
 	withStatus := true
 	switch q.Get("status") {
