@@ -164,11 +164,15 @@ func checkManifests(ctx context.Context, log *slog.Logger, dir *safefs.Dir, name
 		manifests = manifests[:MaxManifests]
 	}
 	var out []ManifestCheck
+	// Digests read back from the copy, kept across manifests: a file
+	// listed by many manifests (or a card with hundreds of them) is read
+	// once per format, not once per manifest.
+	readBack := map[string]map[ascmhl.Format]string{}
 	for _, m := range manifests {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		mc, err := checkManifest(ctx, log, dir, name, m, byPath, byFold)
+		mc, err := checkManifest(ctx, log, dir, name, m, byPath, byFold, readBack)
 		if err != nil {
 			return out, err
 		}
@@ -181,7 +185,7 @@ func checkManifests(ctx context.Context, log *slog.Logger, dir *safefs.Dir, name
 	return out, nil
 }
 
-func checkManifest(ctx context.Context, log *slog.Logger, dir *safefs.Dir, name, m string, byPath, byFold map[string]*FileResult) (ManifestCheck, error) {
+func checkManifest(ctx context.Context, log *slog.Logger, dir *safefs.Dir, name, m string, byPath, byFold map[string]*FileResult, readBack map[string]map[ascmhl.Format]string) (ManifestCheck, error) {
 	mc := ManifestCheck{File: m}
 	data, err := dir.ReadFile(m, MaxManifestSize)
 	if err != nil {
@@ -227,13 +231,12 @@ func checkManifest(ctx context.Context, log *slog.Logger, dir *safefs.Dir, name,
 			continue
 		}
 		if _, ok := digestOf(fr, l.format); !ok {
-			if !containsFormat(need[fr.Path], l.format) {
+			if _, done := readBack[fr.Path][l.format]; !done && !containsFormat(need[fr.Path], l.format) {
 				need[fr.Path] = append(need[fr.Path], l.format)
 			}
 		}
 		pending = append(pending, want{l, fr})
 	}
-	extra := map[string]map[ascmhl.Format]string{}
 	for p, fs := range need {
 		if err := ctx.Err(); err != nil {
 			return mc, err
@@ -243,15 +246,20 @@ func checkManifest(ctx context.Context, log *slog.Logger, dir *safefs.Dir, name,
 			if ctx.Err() != nil {
 				return mc, ctx.Err()
 			}
-			hs = nil
 			log.Warn("hash offloaded file for a manifest", "path", filepath.Join(name, filepath.FromSlash(p)), "err", err)
 		}
-		extra[p] = hs
+		if readBack[p] == nil {
+			readBack[p] = map[ascmhl.Format]string{}
+		}
+		for _, f := range fs {
+			readBack[p][f] = hs[f] // "" when it could not be read: not tried again
+		}
 	}
 	for _, w := range pending {
 		got, ok := digestOf(w.fr, w.l.format)
 		if !ok {
-			got, ok = extra[w.fr.Path][w.l.format]
+			got = readBack[w.fr.Path][w.l.format]
+			ok = got != ""
 		}
 		switch {
 		case !ok:
