@@ -511,3 +511,43 @@ func TestTokenFileEmptyOrBrokenIsRetried(t *testing.T) {
 		cat.Close()
 	}
 }
+
+// A hub whose answer never ends (a 2xx streaming forever, a 400 with
+// megabytes of HTML) costs at most a capped read: the 2xx batch counts as
+// delivered at once (not after hub.webhook.timeout), and the parked error
+// quotes at most 512 bytes of the answer.
+func TestHugeAnswersCapped(t *testing.T) {
+	h := newHub(t)
+	cat := catalogtest.Open(t, t.TempDir())
+	defer cat.Close()
+	want := addEvents(t, cat, 3)
+	h.set(func(n int, w http.ResponseWriter) bool {
+		if n == 0 {
+			w.WriteHeader(http.StatusOK)
+			chunk := []byte(strings.Repeat("ok ", 1<<12))
+			for i := 0; i < 1<<14; i++ { // 192 MiB unless the client hangs up
+				if _, err := w.Write(chunk); err != nil {
+					break
+				}
+			}
+			return true
+		}
+		http.Error(w, strings.Repeat("<html>rejected</html>", 1<<16), http.StatusBadRequest)
+		return true
+	})
+	cfg := config(t, h)
+	cfg.Timeout = 20 * time.Second
+	nt := newNotifier(t, cfg, cat)
+	stop := testutil.Start(t, "notifier", nt.Run)
+	defer stop()
+	t0 := time.Now()
+	testutil.WaitFor(t, 15*time.Second, "the streamed 2xx taken as delivery", func() bool { return nt.Status().Delivered == want[2] })
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("delivery took %s behind an endless 2xx body", d)
+	}
+	more := addEvents(t, cat, 1)
+	testutil.WaitFor(t, 15*time.Second, "parked on the huge 400", func() bool { return nt.Status().Parked != nil })
+	if p := nt.Status().Parked; p.First != more[0] || len(p.Error) > 1024 {
+		t.Errorf("parked batch %d..%d with an error of %d bytes, want batch %d and at most ~512 bytes of the answer", p.First, p.Last, len(p.Error), more[0])
+	}
+}
