@@ -27,6 +27,11 @@ const (
 	OutThumb = "shots" // folder of per-shot thumbnails NNNNN.jpg
 )
 
+// WAVFilter is the audio filter of the enrichers' WAV (and of
+// ingestd-enrich-stt's own decode): time 0 is the programme's first
+// frame, not the audio's first sample.
+const WAVFilter = "aresample=async=1:first_pts=0"
+
 // clipDB is the peak level (dBFS) at and over which a channel's samples at
 // its peak count as clipped: full scale (an s16 32767 is -0.0003 dBFS).
 const clipDB = -0.001
@@ -143,13 +148,16 @@ func args(in input, scene float64, thumbs string) ([][]string, error) {
 }
 
 // extractWAV writes the first audio stream of in's proxy to out as a
-// 16 kHz mono 16-bit WAV (the enrichers' audio input).
+// 16 kHz mono 16-bit WAV (the enrichers' audio input). Its first sample is
+// the programme's time 0: audio that starts after the picture is padded
+// with silence at the start (aresample first_pts=0), so that the times an
+// enricher gives are the programme's.
 func extractWAV(ctx context.Context, r transcode.Runner, in input, out string) error {
 	base, err := transcode.InputArgs(in.format, in.path)
 	if err != nil {
 		return err
 	}
-	a := append(base, "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(out))
+	a := append(base, "-map", "0:a:0", "-af", WAVFilter, "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(out))
 	if err := r.Run(ctx, a, nil, nil); err != nil {
 		return fmt.Errorf("extract %s: %w", filepath.Base(out), err)
 	}

@@ -4,16 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 	gen "github.com/ingestd/ingestd/testdata/analysis"
+	"github.com/ingestd/ingestd/transcode"
 )
 
 // TestLoudnessNotMeasurable (red team, issue 14): ebur128 reports -70 LUFS
@@ -138,5 +142,46 @@ echo '{"data":{"words":[],"note":"no audio"}}'`)
 	}
 	if st := svc.Status(); st.Done[StatusFailed] != 1 || st.Done[StatusReady] != 1 || st.Enrichers[0].Failed != 0 {
 		t.Errorf("status %+v, want one failed (the lost proxy), one ready, no enricher failure", st)
+	}
+}
+
+// TestWAVStartsAtTheProgramme (red team, issue 14 item 2): in a master
+// whose audio starts 0.5 s after its picture, the enrichers' 16 kHz WAV
+// starts at the programme's time 0 (padded), so a silence 1–2 s into the
+// audio is at 1.5–2.5 s in the WAV, as in the analysis: an enricher's
+// word times are the programme's. It used to start at the audio's first
+// sample, 0.5 s early.
+func TestWAVStartsAtTheProgramme(t *testing.T) {
+	ff := testenv.Need(t, "ffmpeg")
+	dir := t.TempDir()
+	late := filepath.Join(dir, "late.mov")
+	if b, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=5",
+		"-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=4,volume=0:enable='between(t,1,2)'",
+		"-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", late).CombinedOutput(); err != nil {
+		t.Fatalf("late.mov: %v: %s", err, b)
+	}
+	r := transcode.Runner{FFmpeg: ff, Stall: time.Minute}
+	in := input{path: late, format: "mov", video: true, audio: true, duration: 5, frameRate: "25"}
+	res, err := analyse(context.Background(), r, in, testCfg(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wav := filepath.Join(dir, "a.wav")
+	if err := extractWAV(context.Background(), r, in, wav); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(ff, "-hide_banner", "-nostats", "-i", wav, "-af", "silencedetect=n=-60dB:d=0.5", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	p := &parser{}
+	_, _ = p.Write(out)
+	if len(res.Silence) != 1 || len(p.silence) != 1 {
+		t.Fatalf("silence: analysis %+v, WAV %+v; want one each", res.Silence, p.silence)
+	}
+	for _, s := range []Segment{res.Silence[0], p.silence[0]} {
+		if math.Abs(s.Start-1.5) > 0.04 || math.Abs(s.End-2.5) > 0.04 {
+			t.Errorf("silence %+v (analysis %+v), want 1.5 s to 2.5 s of the programme", s, res.Silence[0])
+		}
 	}
 }

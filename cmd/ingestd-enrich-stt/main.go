@@ -67,7 +67,7 @@ func run(in io.Reader, out io.Writer) error {
 			return err
 		}
 		args := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, inArgs...)
-		args = append(args, "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(wav))
+		args = append(args, "-map", "0:a:0", "-af", analysis.WAVFilter, "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", transcode.Literal(wav))
 		if b, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("decode audio: %w: %s", err, bytes.TrimSpace(b))
 		}
