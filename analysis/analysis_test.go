@@ -148,8 +148,13 @@ func TestChecksFollowRules(t *testing.T) {
 		{"true peak", Rules{MaxTruePeak: &tp}, "max_true_peak", Fail},
 		{"short", Rules{MinDuration: 20 * time.Second}, "min_duration", Fail},
 		{"rate", Rules{FrameRate: "25"}, "frame_rate", Warn},
-		{"rate ok", Rules{FrameRate: "23.976023976023976"}, "frame_rate", Warn},
+		{"rate ok", Rules{FrameRate: "23.976023976023976"}, "frame_rate", Pass},
 		{"rate exact", Rules{FrameRate: "24000/1001"}, "frame_rate", Pass},
+		// As a user writes it: a decimal to the digits given.
+		{"rate 23.976", Rules{FrameRate: "23.976"}, "frame_rate", Pass},
+		{"rate 23.98", Rules{FrameRate: "23.98"}, "frame_rate", Pass},
+		{"rate 23.97", Rules{FrameRate: "23.97"}, "frame_rate", Warn},
+		{"rate 24", Rules{FrameRate: "24"}, "frame_rate", Warn},
 		{"size", Rules{Width: 1920, Height: 1080}, "resolution", Warn},
 	}
 	for _, c := range cases {

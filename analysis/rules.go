@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/ingestd/ingestd/storage"
 )
@@ -97,11 +98,13 @@ func check(res *Result, in input, r Rules) {
 		}
 	}
 	if r.FrameRate != "" && in.video {
-		want, _ := parseRate(r.FrameRate)
 		got, err := parseRate(in.frameRate)
-		if err != nil || got.num*want.den != want.num*got.den {
+		switch {
+		case in.vfr:
+			add("frame_rate", Warn, "variable frame rate (average %s), expected %s", in.frameRate, r.FrameRate)
+		case err != nil || !sameRate(r.FrameRate, got):
 			add("frame_rate", Warn, "frame rate %s, expected %s", in.frameRate, r.FrameRate)
-		} else {
+		default:
 			add("frame_rate", Pass, "frame rate %s", in.frameRate)
 		}
 	}
@@ -120,4 +123,23 @@ func check(res *Result, in input, r Rules) {
 			res.Verdict = Warn
 		}
 	}
+}
+
+// sameRate reports whether got is the configured rate want: exactly for
+// a whole number or a fraction ("25" is not 25000/1001); for a decimal,
+// to the digits given ("23.976" and "23.98" are 24000/1001, "29.97" is
+// 30000/1001, "23.97" is not).
+func sameRate(want string, got rate) bool {
+	w, err := parseRate(want)
+	if err != nil {
+		return false
+	}
+	if got.num*w.den == w.num*got.den {
+		return true
+	}
+	_, frac, ok := strings.Cut(strings.TrimSpace(want), ".")
+	if !ok || strings.Contains(want, "/") {
+		return false
+	}
+	return math.Abs(got.fps()-w.fps()) < 0.5*math.Pow(10, -float64(len(frac)))
 }

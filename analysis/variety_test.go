@@ -185,3 +185,36 @@ func TestWAVStartsAtTheProgramme(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameRateRule (red team, issue 14 item 1): the frame_rate rule as a
+// user writes it. "29.97" and "59.94" match the NTSC rates (they used to
+// warn on every such clip: only "30000/1001" matched), "25" does not
+// match 25000/1001, and a variable frame rate warns saying so.
+func TestFrameRateRule(t *testing.T) {
+	for _, c := range []struct {
+		want, got string
+		vfr       bool
+		verdict   string
+		reason    string
+	}{
+		{"29.97", "30000/1001", false, Pass, "frame rate 30000/1001"},
+		{"59.94", "60000/1001", false, Pass, "frame rate 60000/1001"},
+		{"25", "25/1", false, Pass, "frame rate 25/1"},
+		{"25", "25000/1001", false, Warn, "frame rate 25000/1001, expected 25"},
+		{"30", "30000/1001", false, Warn, "expected 30"},
+		{"50", "50/1", false, Pass, "frame rate 50/1"},
+		{"30", "4260/143", true, Warn, "variable frame rate (average 4260/143), expected 30"},
+	} {
+		res := &Result{Duration: 5}
+		check(res, input{video: true, frameRate: c.got, vfr: c.vfr}, Rules{FrameRate: c.want})
+		var got *storage.Check
+		for i := range res.Checks {
+			if res.Checks[i].Rule == "frame_rate" {
+				got = &res.Checks[i]
+			}
+		}
+		if got == nil || got.Verdict != c.verdict || !strings.Contains(got.Reason, c.reason) {
+			t.Errorf("rule %q on %s (vfr %v): %+v, want %s %q", c.want, c.got, c.vfr, got, c.verdict, c.reason)
+		}
+	}
+}
