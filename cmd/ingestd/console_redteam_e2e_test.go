@@ -172,3 +172,101 @@ func TestConsoleE2ENoRequestStorm(t *testing.T) {
 		t.Errorf("page errors: %v", errs)
 	}
 }
+
+// consoleFF runs ffmpeg with args and copies its output (the last arg) to
+// dst: a file that appears whole, as a copy onto the NAS does.
+func consoleFF(t *testing.T, dst string, args ...string) {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), filepath.Base(dst))
+	out, err := exec.Command("ffmpeg", append(append([]string{"-nostdin", "-loglevel", "error"}, args...), "-y", tmp)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", dst, err, out)
+	}
+	if out, err := exec.Command("cp", tmp, dst).CombinedOutput(); err != nil {
+		t.Fatalf("drop %s: %v %s", dst, err, out)
+	}
+}
+
+// TestConsoleE2ENewUser: what someone who has not seen our fixtures meets
+// first: every page on an empty catalog, then a still image, an audio-only
+// file, a text file and a PNG frame sequence, each page rendering without
+// an error, the image shown, the audio playing with its waveform.
+func TestConsoleE2ENewUser(t *testing.T) {
+	testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
+	consoleChromium(t)
+	e := newEnv(t, "", "sequences:\n  settle: 1s\n")
+	e.start()
+	defer e.stop()
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+
+	noError := func(page string) {
+		t.Helper()
+		if n := consoleEval[int](b, `document.querySelectorAll('#main .error').length`); n != 0 {
+			t.Errorf("%s: %d error(s) shown: %s", page, n, consoleEval[string](b, `document.getElementById('main').innerText.slice(0, 500)`))
+		}
+		if errs := b.pageErrors(); len(errs) > 0 {
+			t.Errorf("%s: page errors %v", page, errs)
+		}
+	}
+	// An empty catalog.
+	for _, p := range []struct{ hash, ready string }{
+		{"#/overview", `document.querySelector('table.volumes tr[data-volume="footage"]')`},
+		{"#/cards", `document.getElementById('cards')?.innerText.includes('No card mounted')`},
+		{"#/assets", `document.getElementById('assets-info')?.innerText.includes('end of the catalog')`},
+		{"#/events", `document.querySelector('table.events tr[data-type="appliance.started"]')`},
+		{"#/problems", `document.querySelector('table.failed tbody tr')`},
+	} {
+		b.open(p.hash)
+		b.waitJS("empty catalog: "+p.hash, p.ready, 15*time.Second)
+		noError("empty " + p.hash)
+		b.shot("empty-" + strings.TrimPrefix(p.hash, "#/"))
+	}
+
+	// A still, an audio-only file, a text file, a frame sequence.
+	consoleFF(t, filepath.Join(e.watch, "still.png"), "-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1")
+	consoleFF(t, filepath.Join(e.watch, "tone.wav"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-ac", "2")
+	e.writeFile("notes.txt", []byte("call sheet\n"))
+	if err := os.MkdirAll(filepath.Join(e.watch, "render"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		consoleFF(t, filepath.Join(e.watch, "render", fmt.Sprintf("shot.%04d.png", 1000+i)), "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180,drawbox=x=%d:y=10:w=20:h=20:c=red:t=fill", 20*i), "-frames:v", "1")
+	}
+	evs := e.waitFeed(120*time.Second, "still, tone and text cataloged, the still's and tone's proxies ready", func(evs []storage.Event) bool {
+		for _, n := range []string{"still.png", "tone.wav"} {
+			if id := consoleFeedAsset(evs, storage.EvLocationAdded, n); id == "" || !consoleHasEvent(evs, storage.EvProxyReady, id) {
+				return false
+			}
+		}
+		return consoleFeedAsset(evs, storage.EvLocationAdded, "notes.txt") != ""
+	})
+	still := consoleFeedAsset(evs, storage.EvLocationAdded, "still.png")
+	b.open("#/asset/" + still)
+	b.waitJS("the still's page shows its image", `(() => { const i = document.querySelector('img.still'); return i && i.complete && i.naturalWidth > 0; })()`, 15*time.Second)
+	noError("still's page")
+	b.shot("asset-still")
+
+	tone := consoleFeedAsset(evs, storage.EvLocationAdded, "tone.wav")
+	b.open("#/asset/" + tone)
+	b.waitJS("the tone's page has an audio player", `document.querySelector('audio#player')`, 15*time.Second)
+	consoleEval[chromedp.Void](b, `(() => { const v = document.getElementById('player'); v.muted = true; return v.play().then(() => null); })()`)
+	b.waitJS("the tone plays", `(() => { const v = document.getElementById('player'); return v.readyState >= 3 && v.currentTime > 0.3; })()`, 20*time.Second)
+	b.waitJS("the tone's waveform", `Number(document.querySelector('.wave')?.dataset.peaks) > 0`, 15*time.Second)
+	b.waitJS("the tone's position reads hh:mm:ss.mmm", `/^00:00:0\d\.\d{3}$/.test(document.getElementById('tc').innerText)`, 10*time.Second)
+	noError("tone's page")
+	b.shot("asset-audio")
+
+	notes := consoleFeedAsset(evs, storage.EvLocationAdded, "notes.txt")
+	b.open("#/asset/" + notes)
+	b.waitJS("the text file's page", `document.querySelector('#main h1')?.innerText.includes('notes.txt')`, 15*time.Second)
+	noError("text file's page")
+
+	// Assets: search by kind finds the still; by name the frames.
+	b.open("#/assets?kind=image")
+	b.waitJS("kind=image lists the still", fmt.Sprintf(`document.querySelector('tr[data-id=%q]')`, still), 15*time.Second)
+	b.open("#/assets?q=" + "shot.10")
+	b.waitJS("search by name lists the five frames", `document.querySelectorAll('table.assets tbody tr[data-id]').length === 5`, 15*time.Second)
+	noError("assets search")
+	b.shot("assets-frames")
+}
