@@ -22,7 +22,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 
@@ -1145,12 +1144,13 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 	}
 	defer in.Close()
 
-	b3 := blake3.New()
+	b3 := newBLAKE3()
 	x128 := xxh3.New128()
-	// Hashers: BLAKE3, the xxHash family together (fast), then each slower
-	// MHL format on its own goroutine.
-	fast := []io.Writer{x128}
-	sinks := []io.Writer{b3}
+	// Hashers: the xxHash family and BLAKE3 fused on one goroutine (each
+	// piece of a block is read from memory once for all of them), then
+	// each slower MHL format on its own goroutine.
+	fast := fused{x128}
+	var sinks []io.Writer
 	mhl := map[ascmhl.Format]hash.Hash{}
 	for _, fm := range formats {
 		if fm == ascmhl.XXH128 {
@@ -1167,7 +1167,7 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			sinks = append(sinks, h)
 		}
 	}
-	sinks = append(sinks, io.MultiWriter(fast...))
+	sinks = append(sinks, append(fast, b3))
 	hs := newHashers(o, sinks)
 	for _, d := range need {
 		o.send(d, destOp{kind: opOpen, f: f})
