@@ -7,6 +7,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +26,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/storage"
@@ -637,4 +640,82 @@ func TestHubFaults(t *testing.T) {
 			t.Errorf("the daemon's log holds the secret %q", secret)
 		}
 	}
+}
+
+// TestHubHostileNames: names on a volume are untrusted. Files whose names
+// look like traversal, URL escapes, bucket keys of ours, control
+// characters, invalid UTF-8 or the longest name ext4 allows, in deep
+// folders, put exactly one object each in the bucket, at
+// <prefix>/<appliance_id>/assets/<64 hex>/asset.json (nothing else, no
+// master), and each asset.json names its path exactly (path_b64 for the
+// bytes that are not UTF-8).
+func TestHubHostileNames(t *testing.T) {
+	const bucket = "studio-hub"
+	m := miniotest.Start(t)
+	m.CreateBucket(t, bucket)
+	e := newEnv(t, "", "appliance_id: box1\nhub:\n  s3:\n    endpoint: "+m.Endpoint+"\n    bucket: "+bucket+
+		"\n    prefix: edge\n    path_style: true\n    retry_min: 200ms\n    retry_max: 1s\n")
+	e.extraEnv = miniotest.Env()
+	e.start()
+	names := []string{
+		// (a name with a leading dot is never cataloged)
+		"%2e%2e%2f%2e%2e%2fescape.txt", "x..\\..\\win.txt", "asset.json", "proxy.mp4", "edge", "a\nb\rc\td.txt",
+		"latin1-\xe9t\xe9.txt", "\xff\xfe", "-rf", "*", "%00", "?x=1&y=2#frag",
+		"deep/1/2/3/4/5/6/7/8/9/10/" + strings.Repeat("n", 250) + ".mov",
+	}
+	for i, n := range names {
+		e.writeFile(n, []byte(fmt.Sprintf("hostile name %d\n", i)))
+	}
+	evs := e.waitFeed(60*time.Second, "every hostile name synced", func(evs []storage.Event) bool {
+		added, synced := map[string]string{}, map[string]bool{}
+		for _, ev := range evs {
+			switch ev.Type {
+			case storage.EvLocationAdded:
+				added[ev.Path] = ev.AssetID
+			case storage.EvAssetSynced:
+				synced[ev.AssetID] = true
+			}
+		}
+		if len(added) < len(names) {
+			return false
+		}
+		for _, id := range added {
+			if !synced[id] {
+				return false
+			}
+		}
+		return true
+	})
+	ids := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type == storage.EvLocationAdded {
+			ids[ev.AssetID] = true
+		}
+	}
+	keyRE := regexp.MustCompile(`^edge/box1/assets/([0-9a-f]{64})/asset\.json$`)
+	objs := m.List(t, bucket)
+	if len(objs) != len(names) {
+		t.Errorf("%d objects for %d files", len(objs), len(names))
+	}
+	var all bytes.Buffer
+	for _, o := range objs {
+		mm := keyRE.FindStringSubmatch(o.Key)
+		if mm == nil || !ids[mm[1]] {
+			t.Errorf("object %q is not the asset.json of a cataloged file", o.Key)
+			continue
+		}
+		all.Write(m.Get(t, bucket, o.Key))
+	}
+	for _, n := range names {
+		var want []byte
+		if utf8.ValidString(n) {
+			want, _ = json.Marshal(n)
+		} else {
+			want = []byte(`"path_b64": "` + base64.StdEncoding.EncodeToString([]byte(n)) + `"`)
+		}
+		if !bytes.Contains(all.Bytes(), want) {
+			t.Errorf("no asset.json names %q (looked for %s)", n, want)
+		}
+	}
+	e.stop()
 }
