@@ -116,7 +116,7 @@ func validateVideo(ctx context.Context, ffprobe, out string, src *storage.Media,
 		}
 	}
 	checkSourceTracks(audio, pl.Audio, rep.Duration, fps, bad)
-	keys, last, err := keyframeTimes(ctx, ffprobe, out)
+	keys, before, last, err := keyframeTimes(ctx, ffprobe, out)
 	if err != nil {
 		return rep, err
 	}
@@ -125,7 +125,11 @@ func validateVideo(ctx context.Context, ffprobe, out string, src *storage.Media,
 	}
 	limit := cfg.GOPSeconds + 0.5/fps + 1e-3
 	for i := 1; i < len(keys); i++ {
-		if keys[i]-keys[i-1] > limit {
+		// A longer gap is the encoder's fault only if a frame came where
+		// a keyframe was due; where frames are sparse (a variable frame
+		// rate dropping in low light, frames lost to a damaged stream)
+		// the next frame is the first that can be one.
+		if keys[i]-keys[i-1] > limit && before[i] >= keys[i-1]+cfg.GOPSeconds-1e-3 {
 			bad("keyframes %.3fs apart at %.3fs, limit %gs", keys[i]-keys[i-1], keys[i-1], cfg.GOPSeconds)
 			break
 		}
@@ -181,25 +185,29 @@ func firstPTS(keys []float64) float64 {
 	return keys[0]
 }
 
-// keyframeTimes returns the pts of the keyframes of the first video stream
-// and the pts of its last packet.
-func keyframeTimes(ctx context.Context, ffprobe, path string) ([]float64, float64, error) {
+// keyframeTimes returns the pts of the keyframes of the first video stream,
+// for each the pts of the packet before it (its own for the first packet;
+// no B-frames in a proxy: decode order is time order), and the pts of its
+// last packet.
+func keyframeTimes(ctx context.Context, ffprobe, path string) (keys, before []float64, last float64, err error) {
 	p, err := runPackets(ctx, ffprobe, path)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	var keys []float64
-	last := 0.0
-	for _, pk := range p {
+	for i, pk := range p {
 		t := parseFloat(pk.PTSTime)
+		if strings.HasPrefix(pk.Flags, "K") {
+			prev := t
+			if i > 0 {
+				prev = last
+			}
+			keys, before = append(keys, t), append(before, prev)
+		}
 		if t > last {
 			last = t
 		}
-		if strings.HasPrefix(pk.Flags, "K") {
-			keys = append(keys, t)
-		}
 	}
-	return keys, last, nil
+	return keys, before, last, nil
 }
 
 // validateAudio checks an M4A proxy: AAC-LC 48 kHz stereo, duration within

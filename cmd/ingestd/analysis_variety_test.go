@@ -42,11 +42,11 @@ func TestAnalysisE2EVariety(t *testing.T) {
 	}
 	// Phone-like variable frame rate: 30 fps to 3.5 s, then every other
 	// frame dropped (15 fps); black from 2.0 s to 3.0 s; AAC whose last
-	// 1.5 s are silent (a silence that touches the end). (Frames stay on
-	// each whole second: where none is, the proxy's keyframe check fails
-	// the proxy, a transcode matter reported apart.)
+	// 1.5 s are silent (a silence that touches the end). No frame falls
+	// on 4.0 s or 5.0 s, where a keyframe was due: the proxy's keyframe
+	// check failed such a proxy, and nothing of the asset was analysed.
 	gen("vfr.mp4", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=6", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=6",
-		"-filter_complex", "[0:v]drawbox=c=black:t=fill:enable='between(t,2,2.999)',select='lt(t,3.5)+not(mod(n,2))',format=yuv420p[v];"+
+		"-filter_complex", "[0:v]drawbox=c=black:t=fill:enable='between(t,2,2.999)',select='lt(t,3.5)+mod(n,2)',format=yuv420p[v];"+
 			"[1:a]volume=0:enable='gte(t,4.5)'[a]",
 		"-map", "[v]", "-map", "[a]", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
 	// Interlaced PAL (25 frames/s, top field first): black frames 25–49.
