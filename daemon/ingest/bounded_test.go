@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,40 @@ func TestWalkDue(t *testing.T) {
 				t.Fatalf("due %v, want between %v and %v", got.Sub(now), tc.min.Sub(now), tc.max.Sub(now))
 			}
 		})
+	}
+}
+
+// TestIdlePoolHoldsNoVolumeDescriptor: hash workers keep the volume's root
+// open while file after file comes (no open of the root per file), but an
+// idle pool holds no descriptor below any volume: an open one would keep
+// its filesystem from being unmounted (umount: target is busy).
+func TestIdlePoolHoldsNoVolumeDescriptor(t *testing.T) {
+	root := t.TempDir()
+	for i := range 300 {
+		testutil.WriteFile(t, filepath.Join(root, fmt.Sprintf("d%d/f%03d.bin", i%3, i)), fmt.Sprintf("file %d", i))
+	}
+	h := start(t, "", Config{Volumes: []Volume{{Name: "v", Path: root}}, Settle: 50 * time.Millisecond, HashWorkers: 2})
+	testutil.WaitFor(t, waitLong, "every file cataloged", func() bool {
+		files, _ := h.p.vols["v"].index.stats()
+		return files == 300
+	})
+	h.idle()
+	held := func() []string {
+		var out []string
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if p, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && (p == root || strings.HasPrefix(p, root+"/")) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	// The volume loop's inotify watches are no descriptors of the tree.
+	testutil.WaitFor(t, waitLong, "no descriptor below the volume", func() bool { return len(held()) == 0 })
+	if n := h.p.Status().FilesHashed; n != 300 {
+		t.Fatalf("hashed %d files, want 300", n)
 	}
 }

@@ -22,8 +22,25 @@ type job struct {
 	e watch.Entry // the settled stat
 }
 
+// hashed is a file read and hashed, on its way to the catalog.
+type hashed struct {
+	j   job
+	rec storage.FileRecord
+}
+
 // hashPool hashes settled files, at most limit at a time, and catalogs
 // them if they did not change while being read.
+//
+// Two stages (issue 15: a first ingest of many small files keeps both
+// cores busy). Hash workers (at most limit goroutines, each taking file
+// after file while the queue has any) open, hash and re-stat a file and
+// hand it to the catalog stage (toCat, at most maxCataloging waiting), then
+// take the next one at once. The catalog stage (catalogers goroutines)
+// takes what waits, up to catalogBatch files, and records them with one
+// catalog.PutFiles call: one group of changes, one wait for the sync that
+// makes them durable; while one cataloger waits for its sync, the other
+// commits the next batch, and the workers hash the one after. A file is
+// done with (the settler may queue it again) only once it is durable.
 type hashPool struct {
 	cat    *catalog.Catalog
 	t      *tunables
@@ -38,13 +55,13 @@ type hashPool struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []job
-	active int // workers hashing (at most limit)
+	active int // hash workers running (at most limit, each one file at a time)
 	limit  int
-	// catalog holds a slot per worker that hashed its file and waits for
-	// the catalog (toCatalog): at most maxCataloging files at once.
-	catalog chan struct{}
-	closed  bool
-	wg      sync.WaitGroup
+	// toCat holds hashed files waiting for the catalog stage: a worker
+	// waits while maxCataloging do.
+	toCat  chan hashed
+	closed bool
+	wg     sync.WaitGroup // workers and catalogers
 	// inFlight counts workers per file (for the log of abandoned ones).
 	inFlight map[fileKey]int
 	// writeMu and gaveUp fence catalog writes: once the drain gave up on
@@ -64,7 +81,7 @@ type hashPool struct {
 const DefaultFreeAfter = 10000
 
 func newHashPool(limit int, cat *catalog.Catalog, t *tunables, ctr *counters, paused func() bool, log *slog.Logger) *hashPool {
-	h := &hashPool{cat: cat, t: t, ctr: ctr, paused: paused, log: log, limit: limit, inFlight: map[fileKey]int{}, catalog: make(chan struct{}, maxCataloging)}
+	h := &hashPool{cat: cat, t: t, ctr: ctr, paused: paused, log: log, limit: limit, inFlight: map[fileKey]int{}, toCat: make(chan hashed, maxCataloging)}
 	h.cond = sync.NewCond(&h.mu)
 	return h
 }
@@ -83,11 +100,17 @@ func (h *hashPool) setLimit(n int) {
 	h.cond.Broadcast()
 }
 
-// run starts a goroutine per job while fewer than limit run. On cancel it
-// stops taking jobs, lets running ones abort their read, and waits for
-// them at most the pipeline's stop grace: a worker stuck in a read(2)
-// that never returns (a hung NFS server) cannot be interrupted, so it is
-// abandoned and can no longer write to the catalog.
+// catalogers is the number of catalog stage goroutines: one commits while
+// another waits for its sync.
+const catalogers = 2
+
+// run starts a worker whenever files wait and fewer than limit run (a
+// worker goes on with the next file itself, and ends when none waits), and
+// runs the catalog stage. On cancel it stops taking jobs, lets running
+// ones abort their read, and waits for them at most the pipeline's stop
+// grace: a worker stuck in a read(2) that never returns (a hung NFS
+// server) cannot be interrupted, so it is abandoned and can no longer
+// write to the catalog.
 func (h *hashPool) run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() {
 		h.mu.Lock()
@@ -96,6 +119,9 @@ func (h *hashPool) run(ctx context.Context) {
 		h.cond.Broadcast()
 	})
 	defer stop()
+	for range catalogers {
+		h.wg.Go(func() { h.catalogLoop(ctx) })
+	}
 	for {
 		h.mu.Lock()
 		for !h.closed && (len(h.queue) == 0 || h.active >= h.limit || h.paused()) {
@@ -105,43 +131,26 @@ func (h *hashPool) run(ctx context.Context) {
 			h.mu.Unlock()
 			break
 		}
-		j := h.queue[0]
-		h.queue[0] = job{}
-		h.queue = h.queue[1:]
+		j := h.popLocked()
 		h.active++
-		h.inFlight[fileKey{j.v.name, j.e.Rel}]++
 		h.mu.Unlock()
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			cataloging := h.work(ctx, j)
-			h.mu.Lock()
-			if cataloging {
-				<-h.catalog
-			} else {
-				h.active--
-			}
-			k := fileKey{j.v.name, j.e.Rel}
-			if h.inFlight[k]--; h.inFlight[k] <= 0 {
-				delete(h.inFlight, k)
-			}
-			h.sinceFree++
-			release := h.sinceFree >= h.t.freeAfter && len(h.queue) == 0 && len(h.inFlight) == 0
-			if release {
-				h.sinceFree = 0
-			}
-			h.mu.Unlock()
-			h.cond.Broadcast()
-			if release {
-				debug.FreeOSMemory()
-				h.ctr.heapReleases.Add(1)
-			}
-		}()
+		h.wg.Go(func() { h.worker(ctx, j) })
 	}
 	done := make(chan struct{})
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		// A worker's last file may have gone into toCat as the catalogers
+		// ended: given up like the others.
+		for {
+			select {
+			case it := <-h.toCat:
+				h.finish(it.j, nil)
+				continue
+			default:
+			}
+			break
+		}
 	case <-time.After(h.t.stopGrace):
 		h.writeMu.Lock()
 		h.gaveUp = true
@@ -154,6 +163,99 @@ func (h *hashPool) run(ctx context.Context) {
 		h.mu.Unlock()
 		h.log.Error("hash workers blocked in a read past the stop grace; abandoned (their files are hashed again after the restart)",
 			"grace", h.t.stopGrace, "files", stuck)
+	}
+}
+
+// popLocked takes the next job off the queue (h.mu held).
+func (h *hashPool) popLocked() job {
+	j := h.queue[0]
+	h.queue[0] = job{}
+	h.queue = h.queue[1:]
+	h.inFlight[fileKey{j.v.name, j.e.Rel}]++
+	return j
+}
+
+// worker hashes j, then the next queued file, and so on; it ends when no
+// file waits, the pool is closed or paused, or it is over the limit.
+func (h *hashPool) worker(ctx context.Context, j job) {
+	var roots rootCache
+	defer roots.close()
+	for {
+		if it, ok := h.hash(ctx, j, &roots); ok {
+			select {
+			case h.toCat <- it:
+			case <-ctx.Done():
+				h.finish(j, nil)
+			}
+		}
+		h.mu.Lock()
+		if h.closed || len(h.queue) == 0 || h.active > h.limit || h.paused() {
+			h.active--
+			h.mu.Unlock()
+			h.cond.Broadcast()
+			return
+		}
+		j = h.popLocked()
+		h.mu.Unlock()
+	}
+}
+
+// catalogLoop is one cataloger: it takes the hashed files waiting, up to
+// catalogBatch, and records them together. On cancel the files still
+// waiting are given up (hashed again after a restart).
+func (h *hashPool) catalogLoop(ctx context.Context) {
+	batch := make([]hashed, 0, catalogBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			for {
+				select {
+				case it := <-h.toCat:
+					h.finish(it.j, nil)
+				default:
+					return
+				}
+			}
+		case it := <-h.toCat:
+			batch = append(batch[:0], it)
+		}
+	more:
+		for len(batch) < catalogBatch {
+			select {
+			case it := <-h.toCat:
+				batch = append(batch, it)
+			default:
+				break more
+			}
+		}
+		h.catalog(ctx, batch)
+		clear(batch)
+	}
+}
+
+// finish is the end of a file's way through the pool: the settler may
+// queue it again (requeue: at once, it changed), and the heap is handed
+// back when the pool ran dry after a burst (DefaultFreeAfter).
+func (h *hashPool) finish(j job, requeue *watch.Entry) {
+	k := fileKey{j.v.name, j.e.Rel}
+	h.settled(k)
+	if requeue != nil {
+		h.resettle(j.v, *requeue)
+	}
+	h.ctr.progress.Add(1)
+	h.mu.Lock()
+	if h.inFlight[k]--; h.inFlight[k] <= 0 {
+		delete(h.inFlight, k)
+	}
+	h.sinceFree++
+	release := h.sinceFree >= h.t.freeAfter && len(h.queue) == 0 && len(h.inFlight) == 0
+	if release {
+		h.sinceFree = 0
+	}
+	h.mu.Unlock()
+	if release {
+		debug.FreeOSMemory()
+		h.ctr.heapReleases.Add(1)
 	}
 }
 
@@ -180,40 +282,74 @@ func (r ctxReader) Read(b []byte) (int, error) {
 // second goroutine.
 const smallFile = 64 << 10
 
-// maxCataloging bounds the hashed files waiting for the catalog at once.
-// The catalog commits the files waiting together, in one transaction and
-// one sync (group commit): a worker gives its hash slot back while its
-// file waits (toCatalog), so hashing goes on meanwhile and the catalog
-// gets whole batches, not one file per hash worker.
-const maxCataloging = 256
+// maxCataloging bounds the hashed files waiting for the catalog stage;
+// catalogBatch is the most one cataloger records at once (the group
+// commit's batch: one transaction).
+const (
+	maxCataloging = 512
+	catalogBatch  = 256
+)
 
-// toCatalog moves a worker from hashing to waiting for the catalog: it
-// takes a catalog slot (waiting while maxCataloging files wait) and gives
-// its hash slot back.
-func (h *hashPool) toCatalog() {
-	h.catalog <- struct{}{}
-	h.mu.Lock()
-	h.active--
-	h.mu.Unlock()
-	h.cond.Broadcast()
+// rootCache is a worker's open volume root (watch.Root), kept while the
+// worker takes file after file of that volume: no open, stat and close of
+// the root per file. It is checked against the root's path every
+// rootRecheck and closed when the worker ends (an idle pool holds no
+// descriptor that would keep a volume's filesystem from being unmounted).
+type rootCache struct {
+	v       *volume
+	r       *watch.Root
+	checked time.Time
 }
 
-// work hashes and catalogs one file; cataloging reports that it called
-// toCatalog (its hash slot is back already, its catalog slot is not).
-func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
-	k := fileKey{j.v.name, j.e.Rel}
+const rootRecheck = time.Second
+
+func (c *rootCache) get(v *volume) (*watch.Root, error) {
+	if c.r != nil && c.v == v && time.Since(c.checked) < rootRecheck {
+		return c.r, nil
+	}
+	if c.r != nil && c.v == v && c.r.Current() {
+		c.checked = time.Now()
+		return c.r, nil
+	}
+	c.close()
+	r, err := watch.OpenRoot(v.root)
+	if err != nil {
+		return nil, err
+	}
+	c.v, c.r, c.checked = v, r, time.Now()
+	return r, nil
+}
+
+func (c *rootCache) close() {
+	if c.r != nil {
+		c.r.Close()
+		c.v, c.r = nil, nil
+	}
+}
+
+// work hashes and catalogs one file, and is done with it when it returns
+// (the pool's workers hand the cataloging to the catalog stage instead).
+func (h *hashPool) work(ctx context.Context, j job) {
+	var roots rootCache
+	defer roots.close()
+	if it, ok := h.hash(ctx, j, &roots); ok {
+		h.catalog(ctx, []hashed{it})
+	}
+}
+
+// hash reads and hashes one file. ok: it is to be cataloged (and not done
+// with yet); otherwise hash is done with it (finish: gone, rejected,
+// unreadable, or changed and settling again).
+func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed, ok bool) {
 	var requeue *watch.Entry
 	defer func() {
-		h.settled(k)
-		if requeue != nil {
-			h.resettle(j.v, *requeue)
+		if !ok {
+			h.finish(j, requeue)
 		}
-		h.ctr.progress.Add(1)
 	}()
 	if !j.v.isOnline() || j.v.stopped() {
 		return
 	}
-	log := h.log.With("volume", j.v.name, "path", j.e.Rel)
 	if h.t.beforeHash != nil {
 		h.t.beforeHash(ctx, j.v.name, j.e.Rel)
 		if ctx.Err() != nil {
@@ -222,25 +358,29 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 	}
 	// Never follow a link, never block in open (a FIFO swapped in since
 	// the settle), and read only the file that settled.
-	f, cur, err := watch.OpenRegular(j.v.root, j.e.Rel)
+	root, err := roots.get(j.v)
+	var f *os.File
+	var cur watch.Entry
+	if err == nil {
+		f, cur, err = root.OpenRegular(j.e.Rel)
+	}
 	if err != nil {
 		var nr *watch.NotRegularError
 		switch {
 		case errors.As(err, &nr):
 			h.ctr.filesRejected.Add(1)
-			log.Warn("not a regular file any more; skipped, not read", "kind", nr.Kind, "err", err)
+			h.log.Warn("not a regular file any more; skipped, not read", "volume", j.v.name, "path", j.e.Rel, "kind", nr.Kind, "err", err)
 		case !errors.Is(err, os.ErrNotExist):
-			log.Warn("cannot open file; retried at next rescan", "err", err)
+			h.log.Warn("cannot open file; retried at next rescan", "volume", j.v.name, "path", j.e.Rel, "err", err)
 		}
 		return
 	}
 	if !sameFile(cur, j.e) || cur.Dev != j.e.Dev {
 		f.Close()
-		log.Debug("replaced or changed since it settled; settling again", "inode", cur.Ino, "settled_inode", j.e.Ino)
+		h.debug("replaced or changed since it settled; settling again", j, "inode", cur.Ino, "settled_inode", j.e.Ino)
 		requeue = &cur
 		return
 	}
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	bp := bufPool.Get().(*[]byte)
 	// At most one byte more than settled: a file still growing is not
 	// read to its (moving) end, it is settled again.
@@ -249,7 +389,10 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 		// Read in one go, hashed on this goroutine: HashReader overlaps
 		// reading and BLAKE3 on a second goroutine only with a buffer of
 		// 128 KiB or more, which for a small file costs more than it saves.
+		// Read ahead does not matter for one read: no fadvise either.
 		buf = buf[:smallFile]
+	} else {
+		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	}
 	hs, n, err := HashReader(io.LimitReader(ctxReader{ctx, f}, j.e.Size+1), buf)
 	bufPool.Put(bp)
@@ -258,31 +401,24 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 		return
 	}
 	if err != nil {
-		log.Warn("cannot read file; retried at next rescan", "err", err)
+		h.log.Warn("cannot read file; retried at next rescan", "volume", j.v.name, "path", j.e.Rel, "err", err)
 		return
 	}
 	h.ctr.bytesHashed.Add(uint64(n))
 	h.ctr.filesHashed.Add(1)
-	after, ok, err := watch.Stat(j.v.root, j.e.Rel)
-	if err != nil || !ok {
+	after, present, err := watch.Stat(j.v.root, j.e.Rel)
+	if err != nil || !present {
 		return // gone (the watcher or the next rescan handles removal)
 	}
 	if !sameFile(after, j.e) || n != j.e.Size {
-		log.Debug("changed while hashing; settling again")
+		h.debug("changed while hashing; settling again", j)
 		requeue = &after
 		return
 	}
 	if !j.v.isOnline() || j.v.stopped() {
 		return
 	}
-	h.toCatalog()
-	cataloging = true
-	h.writeMu.RLock()
-	defer h.writeMu.RUnlock()
-	if h.gaveUp || ctx.Err() != nil {
-		return
-	}
-	_, err = h.cat.PutFile(storage.FileRecord{
+	return hashed{j: j, rec: storage.FileRecord{
 		Volume: j.v.name,
 		Path:   j.e.Rel,
 		Size:   n,
@@ -290,12 +426,53 @@ func (h *hashPool) work(ctx context.Context, j job) (cataloging bool) {
 		Inode:  j.e.Ino,
 		Dev:    j.e.Dev,
 		Hashes: hs,
-	})
-	if err != nil {
-		log.Error("catalog file; retried at next rescan", "asset", hs.BLAKE3, "err", err)
+	}}, true
+}
+
+// catalog records hashed files (one PutFiles call) and is done with them.
+// A file whose volume went offline or is being stopped meanwhile is left
+// for the next walk, as is every file once the pool is cancelled or gave
+// up on a stuck worker.
+func (h *hashPool) catalog(ctx context.Context, batch []hashed) {
+	recs := make([]storage.FileRecord, 0, len(batch))
+	take := make([]int, 0, len(batch))
+	h.writeMu.RLock()
+	if !h.gaveUp && ctx.Err() == nil {
+		for i, it := range batch {
+			if it.j.v.isOnline() && !it.j.v.stopped() {
+				recs = append(recs, it.rec)
+				take = append(take, i)
+			}
+		}
+	}
+	var errs []error
+	if len(recs) > 0 {
+		_, errs = h.cat.PutFiles(recs)
+	}
+	h.writeMu.RUnlock()
+	dbg := h.log.Enabled(ctx, slog.LevelDebug)
+	k := 0
+	for i, it := range batch {
+		if k < len(take) && take[k] == i {
+			if err := errs[k]; err != nil {
+				h.log.Error("catalog file; retried at next rescan", "volume", it.j.v.name, "path", it.j.e.Rel, "asset", it.rec.Hashes.BLAKE3, "err", err)
+			} else {
+				it.j.v.index.put(it.j.e.Rel, it.rec.Size, it.j.e.MTime, it.j.e.Ino)
+				if dbg {
+					h.debug("cataloged", it.j, "asset", it.rec.Hashes.BLAKE3, "size", it.rec.Size)
+				}
+			}
+			k++
+		}
+		h.finish(it.j, nil)
+	}
+}
+
+// debug logs msg about j's file at debug level; args are only built when
+// that level is on (a first ingest logs nothing per file).
+func (h *hashPool) debug(msg string, j job, args ...any) {
+	if !h.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	j.v.index.put(j.e.Rel, n, j.e.MTime, j.e.Ino)
-	log.Debug("cataloged", "asset", hs.BLAKE3, "size", n)
-	return
+	h.log.Debug(msg, append([]any{"volume", j.v.name, "path", j.e.Rel}, args...)...)
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ingestd/ingestd/internal/safefs"
 )
 
@@ -40,21 +42,65 @@ func (e *NotRegularError) Unwrap() error { return ErrNotRegular }
 // since. O_NOATIME is used where permitted. The returned file is blocking
 // again (O_NONBLOCK cleared).
 func OpenRegular(root, rel string) (*os.File, Entry, error) {
-	abs := strings.TrimSuffix(root, "/") + "/" + rel
-	d, err := safefs.OpenRoot(root, false)
+	r, err := OpenRoot(root)
 	if err != nil {
-		return nil, Entry{}, fmt.Errorf("open volume root %s: %w", root, err)
+		return nil, Entry{}, err
 	}
-	defer d.Close()
-	f, st, err := d.OpenRegular(rel)
+	defer r.Close()
+	return r.OpenRegular(rel)
+}
+
+// Root is a volume's root folder held open, for a run of OpenRegular
+// calls that do not each open (and stat, and close) the root again: the
+// hash pool holds one while files keep coming. Holding it keeps the
+// filesystem busy (an unmount fails with EBUSY), so a holder closes it
+// when it goes idle, and compares Dev with the file it is about to open
+// (a root mounted over since it was opened is another folder).
+type Root struct {
+	path string
+	d    *safefs.Dir
+}
+
+// OpenRoot opens the volume root path (trusted: it comes from the
+// configuration) for OpenRegular.
+func OpenRoot(path string) (*Root, error) {
+	d, err := safefs.OpenRoot(path, false)
+	if err != nil {
+		return nil, fmt.Errorf("open volume root %s: %w", path, err)
+	}
+	return &Root{path: strings.TrimSuffix(path, "/"), d: d}, nil
+}
+
+// Path is the root's path as it was opened (no trailing slash).
+func (r *Root) Path() string { return r.path }
+
+// Dev is the device of the root's filesystem.
+func (r *Root) Dev() uint64 { return r.d.Dev() }
+
+// Close closes the root.
+func (r *Root) Close() error { return r.d.Close() }
+
+// Current reports whether the root's path still names the folder held
+// open (the same device and inode): not renamed, replaced or mounted over.
+func (r *Root) Current() bool {
+	var st, held unix.Stat_t
+	if unix.Stat(r.path, &st) != nil || unix.Fstat(r.d.Fd(), &held) != nil {
+		return false
+	}
+	return st.Dev == held.Dev && st.Ino == held.Ino
+}
+
+// OpenRegular is the package's OpenRegular of rel below the held root.
+func (r *Root) OpenRegular(rel string) (*os.File, Entry, error) {
+	f, st, err := r.d.OpenRegular(rel)
 	switch {
 	case errors.Is(err, safefs.ErrNotRegular):
-		return nil, Entry{}, &NotRegularError{Path: abs, Kind: safefs.ShortTypeName(st.Mode)}
+		return nil, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: safefs.ShortTypeName(st.Mode)}
 	case errors.Is(err, safefs.ErrSymlink):
 		// A link in the path (or the last component is, or became, one).
-		return nil, Entry{}, &NotRegularError{Path: abs, Kind: "symlink"}
+		return nil, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: "symlink"}
 	case errors.Is(err, safefs.ErrOtherDevice), errors.Is(err, safefs.ErrBadName):
-		return nil, Entry{}, &NotRegularError{Path: abs, Kind: "path leading out of the volume"}
+		return nil, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: "path leading out of the volume"}
 	case err != nil:
 		return nil, Entry{}, err
 	}

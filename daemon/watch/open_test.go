@@ -107,3 +107,39 @@ func TestOpenRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestRootCurrent: a held Root opens files below it and says whether its
+// path still names the folder it holds (not once renamed and replaced).
+func TestRootCurrent(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "vol")
+	testutil.WriteFile(t, filepath.Join(root, "d/f"), "first")
+	r, err := OpenRoot(root + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Path() != root || !r.Current() {
+		t.Fatalf("fresh root: path %q current %v", r.Path(), r.Current())
+	}
+	f, e, err := r.OpenRegular("d/f")
+	if err != nil || e.Size != 5 {
+		t.Fatalf("open below the held root: %+v %v", e, err)
+	}
+	f.Close()
+	testutil.Must(t, os.Rename(root, filepath.Join(parent, "old")))
+	testutil.WriteFile(t, filepath.Join(root, "d/f"), "second, another folder")
+	if r.Current() {
+		t.Fatal("Current after the root was renamed away and replaced")
+	}
+	r2, err := OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	f, e, err = r2.OpenRegular("d/f")
+	if err != nil || e.Size != int64(len("second, another folder")) || !r2.Current() {
+		t.Fatalf("reopened root: %+v %v", e, err)
+	}
+	f.Close()
+}

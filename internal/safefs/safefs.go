@@ -285,8 +285,10 @@ func (d *Dir) OpenRegular(rel string) (*os.File, unix.Stat_t, error) {
 		return nil, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
 	}
 	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY
+	setfl := unix.O_NOATIME // the status flags the descriptor keeps (below)
 	fd, err := d.openat(rel, flags|unix.O_NOATIME, 0)
 	if err == unix.EPERM { // O_NOATIME: not the owner
+		setfl = 0
 		fd, err = d.openat(rel, flags, 0)
 	}
 	if err != nil {
@@ -304,7 +306,10 @@ func (d *Dir) OpenRegular(rel string) (*os.File, unix.Stat_t, error) {
 		unix.Close(fd)
 		return nil, st, d.wrap("open", rel, unix.EXDEV)
 	}
-	if err := unix.SetNonblock(fd, false); err != nil {
+	// Blocking again in one fcntl: F_SETFL sets exactly the changeable
+	// status flags it is given (O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME,
+	// O_NONBLOCK), so this clears O_NONBLOCK and keeps O_NOATIME.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, setfl); err != nil {
 		unix.Close(fd)
 		return nil, st, d.wrap("open", rel, err)
 	}
@@ -356,15 +361,33 @@ func (d *Dir) done(p *Dir) {
 	}
 }
 
-// Lstat stats rel below d without following a final symlink.
+// Lstat stats rel below d without following a final symlink. Its folder is
+// resolved like every open here (never through a symlink, never out of d)
+// but as an O_PATH descriptor: nothing is opened for reading, and no Dir
+// is made for it (OpenRegular stats every file it opens this way).
 func (d *Dir) Lstat(rel string) (unix.Stat_t, error) {
 	var st unix.Stat_t
-	p, base, err := d.parent(rel)
-	if err != nil {
+	rel, err := clean(rel)
+	if err != nil || rel == "." {
+		if err == nil {
+			err = fmt.Errorf("%q: %w", rel, ErrBadName)
+		}
 		return st, err
 	}
-	defer d.done(p)
-	if err := unix.Fstatat(p.Fd(), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	dir, base := path.Split(rel)
+	dirfd := d.Fd()
+	if dir != "" {
+		dir = strings.TrimSuffix(dir, "/")
+		// openat2 refuses a mount crossing itself (RESOLVE_NO_XDEV) and
+		// the component walk checks each folder's device with sameDev.
+		fd, err := d.openat(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return st, d.wrap("open", dir, err)
+		}
+		defer unix.Close(fd)
+		dirfd = fd
+	}
+	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return st, d.wrap("lstat", rel, err)
 	}
 	return st, nil

@@ -31,6 +31,7 @@ package catalog
 //
 //	(*Catalog).Location(volume, path string) (storage.Location, error)
 //	(*Catalog).PutFile(rec storage.FileRecord) ([]storage.Event, error)
+//	(*Catalog).PutFiles(recs []storage.FileRecord) (evs [][]storage.Event, errs []error)
 //	(*Catalog).RemoveLocation(volume, path, detail string) ([]storage.Event, error)
 //	(*Catalog).WalkLocations(volume string, fn func(storage.Location) error) error
 //	(*Catalog).VolumeStats(volume string) (files, bytes int64, err error)

@@ -168,10 +168,16 @@ func TestCrashKeepsAcknowledgedWritesManyWriters(t *testing.T) { testCrash(t, 32
 // transactions of many changes each.
 func TestCrashKeepsAcknowledgedWritesBatched(t *testing.T) { testCrash(t, 256) }
 
-func testCrash(t *testing.T, writers int) {
+// TestCrashKeepsAcknowledgedWritesPutFiles is the same with the ingest
+// pipeline's catalog stage: two writers, each handing PutFiles groups of
+// 256 files (one group committing while the other waits for its sync).
+func TestCrashKeepsAcknowledgedWritesPutFiles(t *testing.T) { testCrash(t, 2, "CATALOG_CRASH_GROUP=256") }
+
+func testCrash(t *testing.T, writers int, env ...string) {
 	dir := filepath.Join(t.TempDir(), "cat")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "CATALOG_CRASH_DIR="+dir, fmt.Sprint("CATALOG_CRASH_WRITERS=", writers))
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +287,9 @@ func crashRec(n int) storage.FileRecord {
 // CATALOG_CRASH_DIR is set): CATALOG_CRASH_WRITERS writers write files
 // (with 8 writers or more, also events and state), printing each
 // acknowledged change; with 8 writers or more a follower prints every
-// event it reads. It SIGKILLs itself while writes are in flight.
+// event it reads; with CATALOG_CRASH_GROUP=N each writer writes files
+// only, N at a time with PutFiles. It SIGKILLs itself while writes are in
+// flight.
 func crashHelper(dir string) {
 	c, err := Open(dir, Options{})
 	if err != nil {
@@ -298,6 +306,30 @@ func crashHelper(dir string) {
 		fmt.Printf(format, a...)
 		mu.Unlock()
 		said.Add(1)
+	}
+	if group, _ := strconv.Atoi(os.Getenv("CATALOG_CRASH_GROUP")); group > 1 {
+		// Writer w writes files w, w+writers, ... in PutFiles groups.
+		step := writers
+		for w := range step {
+			go func() {
+				for n := w; ; {
+					var recs []storage.FileRecord
+					var ns []int
+					for range group {
+						recs, ns = append(recs, crashRec(n)), append(ns, n)
+						n += step
+					}
+					evs, errs := c.PutFiles(recs)
+					for i, err := range errs {
+						if err != nil {
+							return
+						}
+						say("ACK %d %s\n", ns[i], strings.Trim(fmt.Sprint(seqOf(evs[i])), "[]"))
+					}
+				}
+			}()
+		}
+		writers = 0 // no other writers
 	}
 	for w := range writers {
 		go func() {

@@ -266,17 +266,73 @@ func (c *Catalog) write(fn func(w *txw) error) ([]storage.Event, error) {
 // wrote nothing, the last one committed before it.
 func (c *Catalog) commit(fn func(w *txw) error) ([]storage.Event, uint64, error) {
 	req := &commitReq{fn: fn, done: make(chan struct{})}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, 0, ErrClosed
+	if err := c.enqueue(req); err != nil {
+		return nil, 0, err
 	}
-	c.queue = append(c.queue, req)
-	c.mu.Unlock()
+	c.await(req)
+	return req.evs, req.ticket, req.err
+}
+
+// writeAll is write for several changes of one caller at once: each is
+// queued, run, failed and numbered on its own exactly as if it came from
+// its own writer, but they are queued together (so they fill batches) and
+// the caller waits once, for the sync that covers the last of them. evs[i]
+// and errs[i] are fns[i]'s results; a failed sync fails every change that
+// committed.
+func (c *Catalog) writeAll(fns []func(w *txw) error) (evs [][]storage.Event, errs []error) {
+	evs, errs = make([][]storage.Event, len(fns)), make([]error, len(fns))
+	reqs := make([]*commitReq, len(fns))
+	for i, fn := range fns {
+		reqs[i] = &commitReq{fn: fn, done: make(chan struct{})}
+	}
+	if err := c.enqueue(reqs...); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return evs, errs
+	}
+	var ticket uint64
+	for _, r := range reqs {
+		c.await(r)
+		if r.err == nil {
+			ticket = max(ticket, r.ticket)
+		}
+	}
+	var serr error
+	if !c.opts.NoSyncWrites {
+		serr = c.syncTo(ticket)
+	}
+	for i, r := range reqs {
+		switch {
+		case r.err != nil:
+			errs[i] = r.err
+		case serr != nil:
+			errs[i] = serr
+		default:
+			evs[i] = r.evs
+		}
+	}
+	return evs, errs
+}
+
+// enqueue queues changes for a committer (ErrClosed once Close began).
+func (c *Catalog) enqueue(reqs ...*commitReq) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.queue = append(c.queue, reqs...)
+	return nil
+}
+
+// await returns once req is committed or failed, committing the queued
+// changes itself whenever the token is free.
+func (c *Catalog) await(req *commitReq) {
 	for {
 		select {
 		case <-req.done:
-			return req.evs, req.ticket, req.err
+			return
 		case c.token <- struct{}{}:
 			c.commitQueued()
 			<-c.token

@@ -360,3 +360,109 @@ func TestWritersInALoopShareSyncs(t *testing.T) {
 		t.Fatalf("%d syncs for %d writes: writers do not share syncs", n, writers*each)
 	}
 }
+
+// PutFiles records each file exactly as PutFile would, one after the other
+// (the same events, numbers, records and per-file errors: a bad record or
+// an unchanged file fails or writes nothing alone), returns only once its
+// changes are durable, and pays one sync for the whole group.
+func TestPutFilesIsPutFileInOneGroup(t *testing.T) {
+	recs := []storage.FileRecord{
+		rec("v", "a", "alpha", 1, 1),
+		rec("v", "b", "beta", 1, 2),
+		rec("v", "c", "alpha", 1, 3), // content seen just before: no asset.cataloged
+		{Volume: "v", Path: "bad\x00name", Hashes: hashes("x")},
+		rec("v", "a", "alpha", 1, 1), // unchanged: nothing
+		rec("v", "b", "gamma", 2, 2), // replaced within the group
+		rec("v", "d", "delta", 1, 4), // after the failures
+		{Volume: "v", Path: "e", Hashes: storage.Hashes{BLAKE3: "nope"}},
+	}
+	one, _ := newCat(t, Options{})
+	var wantEvs [][]storage.Event
+	var wantErrs []bool
+	for _, r := range recs {
+		evs, err := one.PutFile(r)
+		wantEvs, wantErrs = append(wantEvs, evs), append(wantErrs, err != nil)
+	}
+
+	c, _ := newCat(t, Options{})
+	started, release := gateSync(t, c, nil)
+	syncs0 := c.syncs.Load()
+	type result struct {
+		evs  [][]storage.Event
+		errs []error
+	}
+	done := make(chan result, 1)
+	go func() {
+		evs, errs := c.PutFiles(recs)
+		done <- result{evs, errs}
+	}()
+	<-started
+	testutil.WaitFor(t, 10*time.Second, "commits", func() bool { return committedEvents(t, c) == len(allEvents(t, one)) })
+	select {
+	case <-done:
+		t.Fatal("PutFiles returned before its sync")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if c.LastSeq() != 0 {
+		t.Fatalf("events published before the sync: LastSeq %d", c.LastSeq())
+	}
+	release()
+	r := <-done
+	if n := c.syncs.Load() - syncs0; n != 1 {
+		t.Fatalf("%d syncs for one PutFiles, want 1", n)
+	}
+	for i := range recs {
+		if (r.errs[i] != nil) != wantErrs[i] {
+			t.Fatalf("record %d (%s): err %v, PutFile's failed=%v", i, recs[i].Path, r.errs[i], wantErrs[i])
+		}
+		if r.errs[i] != nil && !strings.Contains(r.errs[i].Error(), "put file v:"+recs[i].Path) {
+			t.Errorf("record %d: error %q does not name the file", i, r.errs[i])
+		}
+		if got, want := strip(r.evs[i]), strip(wantEvs[i]); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("record %d (%s): events %v, PutFile's %v", i, recs[i].Path, got, want)
+		}
+	}
+	if got, want := strip(allEvents(t, c)), strip(allEvents(t, one)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("log %v\nPutFile's %v", got, want)
+	}
+	for _, p := range []string{"a", "b", "c", "d"} {
+		got, err := c.Location("v", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := one.Location("v", p)
+		if got.AssetID != want.AssetID || got.Size != want.Size || len(got.History) != len(want.History) {
+			t.Errorf("%s: %+v, PutFile's %+v", p, got, want)
+		}
+	}
+}
+
+// strip drops what differs between two catalogs fed the same changes: the
+// time.
+func strip(evs []storage.Event) []storage.Event {
+	out := make([]storage.Event, len(evs))
+	for i, e := range evs {
+		e.Time = time.Time{}
+		out[i] = e
+	}
+	return out
+}
+
+// A failed sync fails every file of a PutFiles that committed (none is
+// acknowledged), and the bad record keeps its own error.
+func TestPutFilesSyncFailure(t *testing.T) {
+	c, _ := newCat(t, Options{})
+	boom := errors.New("disk gone")
+	_, release := gateSync(t, c, boom)
+	release()
+	_, errs := c.PutFiles([]storage.FileRecord{rec("v", "a", "a", 1, 1), {Volume: "v", Path: "", Hashes: hashes("b")}, rec("v", "c", "c", 1, 3)})
+	if !errors.Is(errs[0], boom) || !errors.Is(errs[2], boom) {
+		t.Fatalf("committed files after a failed sync: %v, %v", errs[0], errs[2])
+	}
+	if errs[1] == nil || errors.Is(errs[1], boom) {
+		t.Fatalf("bad record: %v, want its own error", errs[1])
+	}
+	if c.LastSeq() != 0 {
+		t.Fatalf("events published after a failed sync: LastSeq %d", c.LastSeq())
+	}
+}

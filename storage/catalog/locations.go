@@ -47,14 +47,7 @@ func (c *Catalog) Location(volume, path string) (storage.Location, error) {
 //   - same content and stat: nothing is written and no event is returned,
 //     so a restart that re-reports every file duplicates nothing.
 func (c *Catalog) PutFile(rec storage.FileRecord) ([]storage.Event, error) {
-	id := rec.Hashes.BLAKE3
-	if err := checkName("volume", rec.Volume); err != nil {
-		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
-	}
-	if err := checkName("path", rec.Path); err != nil {
-		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
-	}
-	if err := checkID(id); err != nil {
+	if err := checkFileRecord(rec); err != nil {
 		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
 	}
 	evs, err := c.write(func(w *txw) error {
@@ -64,6 +57,50 @@ func (c *Catalog) PutFile(rec storage.FileRecord) ([]storage.Event, error) {
 		return nil, fmt.Errorf("put file %s:%s: %w", rec.Volume, rec.Path, err)
 	}
 	return evs, nil
+}
+
+// PutFiles is PutFile for several files at once (the ingest pipeline's
+// catalog stage hands over its hashed files this way): each record is its
+// own change, checked, recorded, numbered and failed on its own exactly as
+// PutFile does it, in the order given, but they are queued together, so
+// they fill the group commit's batches, and the call waits once, for the
+// sync that makes the last of them durable. evs[i] and errs[i] are
+// PutFile's results for recs[i]; nothing is acknowledged before it is
+// synced.
+func (c *Catalog) PutFiles(recs []storage.FileRecord) (evs [][]storage.Event, errs []error) {
+	fns := make([]func(w *txw) error, 0, len(recs))
+	at := make([]int, 0, len(recs)) // index in recs of fns[i]
+	errs = make([]error, len(recs))
+	for i, rec := range recs {
+		if err := checkFileRecord(rec); err != nil {
+			errs[i] = err
+			continue
+		}
+		fns = append(fns, func(w *txw) error { return w.putFile(rec) })
+		at = append(at, i)
+	}
+	evs = make([][]storage.Event, len(recs))
+	fevs, ferrs := c.writeAll(fns)
+	for k, i := range at {
+		evs[i], errs[i] = fevs[k], ferrs[k]
+	}
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = fmt.Errorf("put file %s:%s: %w", recs[i].Volume, recs[i].Path, err)
+		}
+	}
+	return evs, errs
+}
+
+// checkFileRecord checks the names and the id of a PutFile record.
+func checkFileRecord(rec storage.FileRecord) error {
+	if err := checkName("volume", rec.Volume); err != nil {
+		return err
+	}
+	if err := checkName("path", rec.Path); err != nil {
+		return err
+	}
+	return checkID(rec.Hashes.BLAKE3)
 }
 
 func (w *txw) putFile(rec storage.FileRecord) error {
