@@ -305,8 +305,6 @@ func OffloadMulti(ctx context.Context, src string, dsts []Destination, opts Opti
 		}
 		dd.log = o.log.With("dest", dd.Name)
 		dd.verified = map[string]fileID{}
-		dd.rbuf = make([]byte, o.opts.BufferSize)
-		dd.vbuf = make([]byte, o.opts.BufferSize)
 		dd.setPhase(DestCopying)
 		o.dests = append(o.dests, dd)
 	}
@@ -382,18 +380,26 @@ type offloader struct {
 // A block is either a pool buffer the card file was read into, or a slice
 // of a read-only mapping of the card file (win set; own keeps the pool
 // buffer meanwhile): then nothing was copied, and the mapping is released
-// with its last block.
+// with its last block. The pool buffer is made on first use: a card that
+// is mapped never needs one.
 type block struct {
 	b    []byte
 	n    int
 	refs atomic.Int32
 	own  []byte
+	size int // of own
 	win  *mapWin
 }
 
-func newBlock(size int) *block {
-	b := make([]byte, size)
-	return &block{b: b, own: b}
+func newBlock(size int) *block { return &block{size: size} }
+
+// buffer returns the block's own buffer to read into.
+func (b *block) buffer() []byte {
+	if b.own == nil {
+		b.own = make([]byte, b.size)
+	}
+	b.b = b.own
+	return b.b
 }
 
 // errSkip marks a card entry that is not copied (Skipped).
@@ -1205,10 +1211,10 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			if errors.Is(err, errNoMap) {
 				mr.close() // nothing mapped yet: read it
 				mr = nil
-				k, err = io.ReadFull(in, blk.b)
+				k, err = io.ReadFull(in, blk.buffer())
 			}
 		} else {
-			k, err = io.ReadFull(in, blk.b)
+			k, err = io.ReadFull(in, blk.buffer())
 		}
 		if k > 0 {
 			blk.n = k
@@ -1353,6 +1359,7 @@ type dest struct {
 	log *slog.Logger
 	dir *safefs.Dir // the destination folder, held open
 
+	// Buffers of re-reads where a file cannot be mapped, made on first use:
 	rbuf []byte // resume re-reads (reader goroutine)
 	vbuf []byte // verification re-reads (verifier goroutine)
 
@@ -1568,7 +1575,7 @@ func (d *dest) stillVerified(rel string, prev *FileResult) bool {
 	}
 	defer f.Close()
 	if !d.o.opts.TrustResumed {
-		got, err := rereadXXH128(f, d.rbuf)
+		got, err := rereadXXH128(f, &d.rbuf)
 		if err != nil || got != prev.XXH128 {
 			d.log.Warn("offloaded file changed since it was verified; copying it again", "path", filepath.Join(d.Dir, rel), "err", err)
 			return false
@@ -1750,7 +1757,7 @@ func (d *dest) finish(w *writtenFile) error {
 	}
 	// Re-read through the same descriptor, from the disk (the written
 	// pages are dropped first): no name is looked up again.
-	got, err := rereadXXH128(out, d.vbuf)
+	got, err := rereadXXH128(out, &d.vbuf)
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -1915,10 +1922,10 @@ func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
 
 // rereadXXH128 hashes f from its start, after dropping its cached pages
 // so the bytes come from the disk. The file is hashed through a read-only
-// mapping, in windows (the pages are not copied into buf); where mapping
-// is refused it is read into buf. Bytes past the size seen at the start
-// are read too.
-func rereadXXH128(f *os.File, buf []byte) (string, error) {
+// mapping, in windows (the pages are not copied into a buffer); where
+// mapping is refused it is read into *buf (made on first use). Bytes past
+// the size seen at the start are read too.
+func rereadXXH128(f *os.File, buf *[]byte) (string, error) {
 	fd := int(f.Fd())
 	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
 	var st unix.Stat_t
@@ -1941,7 +1948,17 @@ func rereadXXH128(f *os.File, buf []byte) (string, error) {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
 		return "", err
 	}
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
+	// What is left: nothing, or the whole file when it was not mapped.
+	var rest []byte
+	if from > 0 {
+		rest = make([]byte, 64<<10)
+	} else {
+		if *buf == nil {
+			*buf = make([]byte, 1<<20)
+		}
+		rest = *buf
+	}
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, rest); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
