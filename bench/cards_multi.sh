@@ -6,8 +6,9 @@
 #   cp -r card A & cp -r card B (in parallel) + sync, then
 #   xxhsum -H128 A & xxhsum -H128 B (in parallel, the re-read of both).
 # Prints, best and median of CARDS_BENCH_RUNS (default 3) runs on either
-# side, and the load average before each case (on a shared machine the
-# figures move with it):
+# side (run in pairs, one side then the other, which goes first
+# alternating), and the load average before each case (on a shared machine
+# the figures move with it):
 #   MB/s (card bytes per wall second) for both and the ratio (goal >= 1.0);
 #   CPU seconds (user + system, all threads/processes) per card GB for both
 #   and the ratio reference/ingestd (>= 1.0: ingestd does the work in less
@@ -69,23 +70,48 @@ summarize() {
     END { n = NR; if (n == 0) exit 1; m1 = med(mb, n); c1 = med(cpu, n); print mb[n], cpu[1], m1, c1 }'
 }
 
-# refruns CARD [before-each-run]: RUNS reference runs, summarized.
-refruns() {
-  local card=$1 pre=${2:-true}
-  for _ in $(seq 1 "$RUNS"); do
-    $pre
-    ref "$card"
-    echo
-  done | summarize
-}
-
-# ours CARD [env...]: RUNS runs of BenchmarkOffloadMulti, summarized.
-ours() {
+# one CARD [env...]: one run of BenchmarkOffloadMulti; prints "MB/s cpu-s/GB".
+one() {
   local card=$1
   shift
   (cd daemon/cards && env "$@" INGESTD_BENCH_CARD="$card" INGESTD_BENCH_DST="$work/dst" \
-    "$work/bin/cards.test" -test.run '^$' -test.bench 'BenchmarkOffloadMulti$' -test.benchtime 1x -test.count "$RUNS") |
-    awk '/MB\/s/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s") mb = $i; if ($(i+1) == "cpu-s/GB") cpu = $i }; print mb, cpu }' | summarize
+    "$work/bin/cards.test" -test.run '^$' -test.bench 'BenchmarkOffloadMulti$' -test.benchtime 1x -test.count 1) |
+    awk '/MB\/s/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s") mb = $i; if ($(i+1) == "cpu-s/GB") cpu = $i }; print mb, cpu }'
+}
+
+# noreads: no card device to count reads on (sectors() when there is one).
+noreads() { echo 0; }
+
+# side CARD PRE SECTORS [env...]: RUNS pairs of runs side by side, the
+# reference and ingestd in turn, which of them goes first alternating (the
+# load on a shared machine moves; neither side always meets it first). PRE
+# runs before each reference run (ingestd's benchmark drops the card's
+# pages itself when told to). Leaves "MB/s cpu-s/GB" lines in
+# $work/ref.txt and $work/ours.txt, and the card device's sectors read by
+# either side in $work/ref.sec and $work/ours.sec.
+side() {
+  local card=$1 pre=$2 sectors=$3
+  shift 3
+  : > "$work/ref.txt"
+  : > "$work/ours.txt"
+  local rs=0 os=0 s0 i
+  for i in $(seq 1 "$RUNS"); do
+    for who in ref ours; do
+      if [ $((i % 2)) = 0 ]; then who=$([ "$who" = ref ] && echo ours || echo ref); fi
+      s0=$($sectors)
+      if [ "$who" = ref ]; then
+        $pre
+        ref "$card" >> "$work/ref.txt"
+        echo >> "$work/ref.txt"
+        rs=$((rs + $($sectors) - s0))
+      else
+        one "$card" "$@" >> "$work/ours.txt"
+        os=$((os + $($sectors) - s0))
+      fi
+    done
+  done
+  echo "$rs" > "$work/ref.sec"
+  echo "$os" > "$work/ours.sec"
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -101,9 +127,8 @@ report() {
 }
 
 load=$(loadavg)
-r=$(refruns "$work/card")
-o=$(ours "$work/card")
-report "" "$o" "$r" "$load"
+side "$work/card" true noreads
+report "" "$(summarize < "$work/ours.txt")" "$(summarize < "$work/ref.txt")" "$load"
 
 # The same with the card on a disk: an ext4 image on a direct-io loop
 # device (no second page cache), the card files' pages dropped before each
@@ -123,12 +148,9 @@ for p in sys.argv[1:]:
     fd = os.open(p, os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' "$disk"/card/CLIP/*; }
   sectors() { awk '{ print $3 }' "/sys/block/$(basename "$dev")/stat"; }
   load=$(loadavg)
-  s0=$(sectors)
-  r=$(refruns "$disk/card" evict)
-  refreads=$(awk -v s="$(( $(sectors) - s0 ))" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
-  s0=$(sectors)
-  o=$(ours "$disk/card" INGESTD_BENCH_EVICT=1)
-  ourreads=$(awk -v s="$(( $(sectors) - s0 ))" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
-  report ", card on disk (direct-io loop, cache dropped)" "$o" "$r" "$load"
+  side "$disk/card" evict sectors INGESTD_BENCH_EVICT=1
+  refreads=$(awk -v s="$(cat "$work/ref.sec")" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
+  ourreads=$(awk -v s="$(cat "$work/ours.sec")" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
+  report ", card on disk (direct-io loop, cache dropped)" "$(summarize < "$work/ours.txt")" "$(summarize < "$work/ref.txt")" "$load"
   echo "  card bytes read from the card's device per card byte: ingestd ${ourreads}, cp to both ${refreads}"
 fi
