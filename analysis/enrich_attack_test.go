@@ -195,3 +195,27 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
+
+// TestEnrichMillionSegments (red team, issue 14 item 3): a million
+// transcript segments (31 MB) fail at the default max_output with that
+// reason; with max_output raised they are checked, one by one, and kept.
+func TestEnrichMillionSegments(t *testing.T) {
+	req := EnrichRequest{AssetID: strings.Repeat("ab", 32), Kind: "video", Duration: 1e6}
+	many := script(t, `cat >/dev/null; awk 'BEGIN { printf "{\"data\":{\"segments\":["; for (i = 0; i < 1000000; i++) printf "%s{\"start\":%d,\"end\":%d,\"text\":\"x\"}", (i ? "," : ""), i, i + 1; printf "]}}\n" }'`)
+	e := Enricher{Name: "many", Command: []string{many}}
+	e.setDefaults()
+	if en := enrich(context.Background(), e, req, t.TempDir()); en.Status != StatusFailed || !strings.Contains(en.Error, "output over 4194304 bytes") {
+		t.Errorf("default max_output: %+v", en)
+	}
+	e.MaxOutput = 64 << 20
+	en := enrich(context.Background(), e, req, t.TempDir())
+	if en.Status != StatusReady || len(en.Data) < 30<<20 {
+		t.Errorf("max_output 64 MiB: status %s error %q, %d bytes of data", en.Status, en.Error, len(en.Data))
+	}
+	// The same with one segment out of order near the end is refused.
+	bad := script(t, `cat >/dev/null; awk 'BEGIN { printf "{\"data\":{\"segments\":["; for (i = 0; i < 1000000; i++) printf "%s{\"start\":%d,\"end\":%d,\"text\":\"x\"}", (i ? "," : ""), (i == 999998 ? 5 : i), i + 1; printf "]}}\n" }'`)
+	e.Command = []string{bad}
+	if en := enrich(context.Background(), e, req, t.TempDir()); en.Status != StatusFailed || !strings.Contains(en.Error, "data.segments[999998]: starts at 5") {
+		t.Errorf("a segment out of order: %+v", en.Error)
+	}
+}
