@@ -58,13 +58,18 @@ type parser struct {
 }
 
 var (
-	reBlack   = regexp.MustCompile(`\[blackdetect @ [^\]]*\] black_start:\s*(\S+)\s+black_end:\s*(\S+)`)
-	reFreezeS = regexp.MustCompile(`\[freezedetect @ [^\]]*\] lavfi\.freezedetect\.freeze_start:\s*(\S+)`)
-	reFreezeE = regexp.MustCompile(`\[freezedetect @ [^\]]*\] lavfi\.freezedetect\.freeze_end:\s*(\S+)`)
-	reSilS    = regexp.MustCompile(`\[silencedetect @ [^\]]*\] silence_start:\s*(\S+)`)
-	reSilE    = regexp.MustCompile(`\[silencedetect @ [^\]]*\] silence_end:\s*(\S+)`)
-	reShow    = regexp.MustCompile(`\[Parsed_showinfo_\d+ @ [^\]]*\] n:\s*\d+ pts:\s*-?\d+ pts_time:(\S+)`)
-	reFilter  = regexp.MustCompile(`^\[(Parsed_ebur128|Parsed_astats)_\d+ @ [^\]]*\] (.*)$`)
+	// Filter reports are whole lines that start with the filter's
+	// context: FFmpeg also prints the input's name and tags (the
+	// master's: untrusted) among them, and a report inside such a line
+	// must not count (the master is also read through a link of ours,
+	// so that its name never reaches these lines: see analyseProgress).
+	reBlack   = regexp.MustCompile(`^\[blackdetect @ 0x[0-9a-f]+\] black_start:\s*(\S+)\s+black_end:\s*(\S+)`)
+	reFreezeS = regexp.MustCompile(`^\[freezedetect @ 0x[0-9a-f]+\] lavfi\.freezedetect\.freeze_start:\s*(\S+)`)
+	reFreezeE = regexp.MustCompile(`^\[freezedetect @ 0x[0-9a-f]+\] lavfi\.freezedetect\.freeze_end:\s*(\S+)`)
+	reSilS    = regexp.MustCompile(`^\[silencedetect @ 0x[0-9a-f]+\] silence_start:\s*(\S+)`)
+	reSilE    = regexp.MustCompile(`^\[silencedetect @ 0x[0-9a-f]+\] silence_end:\s*(\S+)`)
+	reShow    = regexp.MustCompile(`^\[Parsed_showinfo_\d+ @ 0x[0-9a-f]+\] n:\s*\d+ pts:\s*-?\d+ pts_time:(\S+)`)
+	reFilter  = regexp.MustCompile(`^\[(Parsed_ebur128|Parsed_astats)_\d+ @ 0x[0-9a-f]+\] (.*)$`)
 	reKV      = regexp.MustCompile(`^\s*([A-Za-z ]+):\s*(\S+)`)
 	reErrLine = regexp.MustCompile(`(?i)error|invalid|not found|failed|corrupt|no such|unable|cannot|could not|missing|matches no streams`)
 )
@@ -127,7 +132,7 @@ func (p *parser) line(l string) {
 		p.errs = append(p.errs, l)
 	}
 	switch {
-	case strings.Contains(l, "[blackdetect @"):
+	case strings.HasPrefix(l, "[blackdetect @"):
 		if m := reBlack.FindStringSubmatch(l); m != nil {
 			s, ok1 := num(m[1])
 			e, ok2 := num(m[2])
@@ -135,7 +140,7 @@ func (p *parser) line(l string) {
 				p.add(&p.black, s, e)
 			}
 		}
-	case strings.Contains(l, "[freezedetect @"):
+	case strings.HasPrefix(l, "[freezedetect @"):
 		if m := reFreezeS.FindStringSubmatch(l); m != nil {
 			if s, ok := num(m[1]); ok {
 				p.openFreeze = &s
@@ -146,7 +151,7 @@ func (p *parser) line(l string) {
 				p.openFreeze = nil
 			}
 		}
-	case strings.Contains(l, "[silencedetect @"):
+	case strings.HasPrefix(l, "[silencedetect @"):
 		if m := reSilS.FindStringSubmatch(l); m != nil {
 			if s, ok := num(m[1]); ok {
 				p.openSilence = &s
@@ -157,7 +162,7 @@ func (p *parser) line(l string) {
 				p.openSilence = nil
 			}
 		}
-	case strings.Contains(l, "showinfo"):
+	case strings.HasPrefix(l, "[Parsed_showinfo_"):
 		if m := reShow.FindStringSubmatch(l); m != nil {
 			if t, ok := num(m[1]); ok {
 				if len(p.cuts) >= maxEvents {

@@ -178,6 +178,19 @@ func analyseProgress(ctx context.Context, r transcode.Runner, in input, cfg Conf
 	if err := os.MkdirAll(thumbs, 0o755); err != nil {
 		return nil, fmt.Errorf("thumbnail dir: %w", err)
 	}
+	if in.master != nil {
+		// FFmpeg prints its input's name among the filter reports it
+		// parses: the master's name is the volume's (untrusted, may hold
+		// a newline and a forged report), so it reads the master through
+		// a link of fixed name in work.
+		link := filepath.Join(work, "master")
+		_ = os.Remove(link)
+		if err := os.Symlink(in.master.path, link); err != nil {
+			return nil, fmt.Errorf("link to the master: %w", err)
+		}
+		m := *in.master
+		m.path, in.master = link, &m
+	}
 	cmds, err := args(in, cfg.SceneThreshold, thumbs)
 	if err != nil {
 		return nil, err
