@@ -264,3 +264,56 @@ func TestHostileItemIDsStayInThePrefix(t *testing.T) {
 		t.Errorf("bucket holds %q, want only %q", keys, want)
 	}
 }
+
+// A restart with another destination (hub.s3.bucket here; endpoint, prefix
+// and appliance_id alike) pushes every asset and item again to the new
+// place: before, the push state said "synced" and the new bucket never got
+// the assets that did not change again. Objects already at the new place
+// are not sent twice.
+func TestNewDestinationGetsEverything(t *testing.T) {
+	hub := hubstore.NewMemHub("mem", "secret")
+	hub.CreateBucket("hub-a")
+	hub.CreateBucket("hub-b")
+	openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hub.Store(c.Bucket, "mem", "secret"), nil }
+	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
+	dir := t.TempDir()
+	e := &env{t: t, stateDir: dir, catDir: dir + "/catalog"}
+	e.cat = catalogtest.Open(t, e.catDir)
+	cfg := func(bucket, prefix string) Config {
+		c := Config{Endpoint: "http://hub.invalid", Bucket: bucket, Prefix: prefix, PathStyle: true,
+			RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+		c.SetDefaults()
+		return c
+	}
+	keys := func(bucket string) []string {
+		var ks []string
+		if err := hub.Store(bucket, "mem", "secret").List(context.Background(), "", func(oi hubstore.ObjectInfo) error { ks = append(ks, oi.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	id := e.asset("mem/D001.mov", map[string][]byte{"proxy.mp4": randBytes(7000, 51)})
+	p := e.pusher(cfg("hub-a", "edge"))
+	stop := testutil.Start(t, "pusher a", p.Run)
+	testutil.WaitFor(t, 30*time.Second, "pushed to hub-a", func() bool { return e.pushed(id, "proxy.mp4") && p.Status().BacklogAssets == 0 })
+	stop()
+
+	// Restart against hub-b: the asset, unchanged since, goes there too.
+	p = e.pusher(cfg("hub-b", "edge"))
+	stop = testutil.Start(t, "pusher b", p.Run)
+	want := []string{keyFor(id, "asset.json"), keyFor(id, "proxy.mp4")}
+	testutil.WaitFor(t, 30*time.Second, "the unchanged asset pushed to the new bucket", func() bool { return slices.Equal(keys("hub-b"), want) })
+	stop()
+
+	// Restart against hub-b again: nothing is sent again.
+	before := hub.Uploads("hub-b")
+	puts := len(keys("hub-b"))
+	p = e.pusher(cfg("hub-b", "edge"))
+	stop = testutil.Start(t, "pusher b again", p.Run)
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	if s := p.Status(); s.BytesUploaded != 0 || hub.Uploads("hub-b") != before || len(keys("hub-b")) != puts {
+		t.Errorf("a restart with the same destination sent %d bytes", s.BytesUploaded)
+	}
+}

@@ -3,7 +3,10 @@
 // persisted backlog of assets to push, uploads each asset's derived outputs
 // and its asset.json (idempotently: HEAD compares size and the BLAKE3 kept in
 // object metadata), resumes multipart uploads across restarts from part
-// state kept in the catalog, and records asset.synced. It talks to the
+// state kept in the catalog, and records asset.synced. The push state
+// belongs to one destination (endpoint, bucket, prefix, appliance id): a
+// restart with another replays the event log on a new cursor so that the
+// new place gets everything (checkDestination). It talks to the
 // bucket only through a hubstore.Store: the S3 store wrapped with
 // hubstore.Retry (per-request retries with backoff) and hubstore.Limit (the
 // time-of-day bandwidth schedule shared by all uploads); its own queue backs
@@ -41,6 +44,7 @@ import (
 	"github.com/ingestd/ingestd/internal/backoff"
 	"github.com/ingestd/ingestd/internal/redact"
 	"github.com/ingestd/ingestd/internal/slots"
+	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 	"github.com/ingestd/ingestd/sync/hubstore"
 )
@@ -48,9 +52,10 @@ import (
 // State keys in the catalog.
 const (
 	cursorName   = "s3push"
-	pendingPfx   = "s3push/pending/" // + asset id: asset waiting to be pushed
-	assetPfx     = "s3push/asset/"   // + asset id: what was last pushed
-	multipartPfx = "s3push/mpu/"     // + object key: resumable multipart upload
+	destKey      = "s3push/destination" // destination: where the push state applies
+	pendingPfx   = "s3push/pending/"    // + asset id: asset waiting to be pushed
+	assetPfx     = "s3push/asset/"      // + asset id: what was last pushed
+	multipartPfx = "s3push/mpu/"        // + object key: resumable multipart upload
 	consumeBatch = 256
 )
 
@@ -74,6 +79,7 @@ type Pusher struct {
 	lim      *hubstore.Limiter
 	slots    *slots.Slots
 
+	cursor  string          // the event-log cursor of this destination (checkDestination)
 	runCtx  context.Context // set by Run; Reload starts extra workers in it
 	runWG   *sync.WaitGroup
 	workers int
@@ -136,6 +142,7 @@ func New(cfg Config, applianceID, stateDir string, cat *catalog.Catalog, log *sl
 	}
 	p := &Pusher{
 		cfg: cfg, appID: applianceID, stateDir: stateDir, cat: cat,
+		cursor:   cursorName,
 		log:      log.With("component", "s3push"),
 		where:    sc.Name(),
 		lim:      hubstore.NewLimiter(sched, nil),
@@ -181,6 +188,9 @@ func (p *Pusher) observe(op string, err error) {
 // failures (outage, bad credentials, missing bucket) never end it: they are
 // reported in Status and retried with exponential backoff and jitter.
 func (p *Pusher) Run(ctx context.Context) error {
+	if err := p.checkDestination(); err != nil {
+		return err
+	}
 	if err := p.loadBacklog(); err != nil {
 		return err
 	}
@@ -200,13 +210,73 @@ func (p *Pusher) Run(ctx context.Context) error {
 	return err
 }
 
+// destination is what the push state in the catalog applies to: the
+// server, bucket and key prefix every object went to.
+type destination struct {
+	Where  string `json:"where"` // endpoint (redacted) or AWS region
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"` // <prefix>/<appliance_id>
+	// Cursor is the event-log cursor feeding this destination's backlog:
+	// a new destination starts one at 0, replaying the log.
+	Cursor string `json:"cursor"`
+}
+
+// checkDestination compares the destination with the one the push state
+// was recorded for. After a restart with another endpoint, bucket, prefix
+// or appliance_id, what was pushed is not at the new place: the per-asset
+// push state and resumable uploads are dropped and the event log is
+// replayed from its start on a new cursor, so every asset and item is
+// pushed again (objects already there are found by HEAD and skipped).
+func (p *Pusher) checkDestination() error {
+	cur := destination{Where: p.where, Bucket: p.cfg.Bucket, Prefix: path.Join(p.cfg.Prefix, p.appID), Cursor: cursorName}
+	var old destination
+	err := p.cat.GetState(destKey, &old)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// First run, or a catalog pushed by a version before this record:
+		// the state is taken to be this destination's.
+		return p.cat.PutState(destKey, cur)
+	case err != nil:
+		return fmt.Errorf("s3push: read %s: %w", destKey, err)
+	}
+	if old.Cursor == "" {
+		old.Cursor = cursorName
+	}
+	cur.Cursor = old.Cursor
+	if old == cur {
+		p.cursor = old.Cursor
+		return nil
+	}
+	// A cursor never used before (a destination seen earlier must not
+	// resume its old cursor: it would skip what changed since).
+	cur.Cursor = fmt.Sprintf("%s@%d", cursorName, time.Now().UnixNano())
+	p.log.Warn("hub destination changed: every asset and item is pushed again (objects already there are skipped)",
+		"was", old.Where+" "+old.Bucket+"/"+old.Prefix, "now", cur.Where+" "+cur.Bucket+"/"+cur.Prefix)
+	for _, pfx := range []string{assetPfx, multipartPfx} {
+		var keys []string
+		if err := p.cat.ListState(pfx, func(k string, _ []byte) error { keys = append(keys, k); return nil }); err != nil {
+			return fmt.Errorf("s3push: list %s: %w", pfx, err)
+		}
+		for _, k := range keys {
+			if err := p.cat.DeleteState(k); err != nil {
+				return fmt.Errorf("s3push: %w", err)
+			}
+		}
+	}
+	if err := p.cat.PutState(destKey, cur); err != nil {
+		return fmt.Errorf("s3push: %w", err)
+	}
+	p.cursor = cur.Cursor
+	return nil
+}
+
 // consume feeds the backlog from the event log. Consume persists the cursor
 // once fn returns nil; fn persists the backlog first, so a crash in between
 // replays events, which is harmless (pushes are idempotent).
 func (p *Pusher) consume(ctx context.Context) error {
 	fails := 0
 	for ctx.Err() == nil {
-		err := p.cat.Consume(ctx, cursorName, consumeBatch, p.enqueueEvents)
+		err := p.cat.Consume(ctx, p.cursor, consumeBatch, p.enqueueEvents)
 		if ctx.Err() != nil {
 			return nil
 		}
