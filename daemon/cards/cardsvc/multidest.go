@@ -85,6 +85,35 @@ func allVerified(rec *Record) bool {
 	return len(rec.Destinations) > 0
 }
 
+// copiesGone marks each verified destination of rec whose copy is no
+// longer there (its folder, or the ASC MHL generation it recorded, is
+// missing: moved, deleted, or its volume not mounted) pending again, with
+// the reason in Error, and reports whether any was.
+func (s *Service) copiesGone(rec *Record, log *slog.Logger) bool {
+	gone := false
+	for i := range rec.Destinations {
+		d := &rec.Destinations[i]
+		if d.State != cards.DestVerified {
+			continue
+		}
+		_, dir, ok := s.destDir(*d)
+		if !ok {
+			continue // volume no longer configured: nothing to look at
+		}
+		probe := filepath.Join(dir, ascmhl.FolderName)
+		if d.Generation != "" {
+			probe = filepath.Join(probe, d.Generation)
+		}
+		if _, err := os.Lstat(probe); err == nil {
+			continue
+		}
+		log.Warn("verified copy of the card is gone: copying it again", "volume", d.Volume, "path", d.Path, "missing", probe)
+		d.State, d.Error = cards.DestPending, "verified copy gone (missing "+probe+"): copying again"
+		gone = true
+	}
+	return gone
+}
+
 func firstVerified(rec *Record) int {
 	for i, d := range rec.Destinations {
 		if d.State == cards.DestVerified {
@@ -159,6 +188,11 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	switch {
 	case err == nil:
 		migrate(&rec)
+		if s.copiesGone(&rec, log) {
+			// Never "already offloaded" on the record's word alone: the
+			// card is read again to the destinations that lost theirs.
+			rec.SafeToFormat, rec.Status = false, StateCopying
+		}
 		if rec.SafeToFormat && allVerified(&rec) {
 			log.Info("card already offloaded", "label", label, "key", key, "dest", rec.Volume+"/"+rec.Folder)
 			s.update(mp, func(c *CardStatus) {

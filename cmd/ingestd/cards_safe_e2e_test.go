@@ -1,0 +1,108 @@
+package main_test
+
+// The "safe to format" gate of a card offloaded earlier (issue 11 item 5).
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/storage"
+)
+
+// TestCardsSafeGateCopyGone: a card offloaded and safe is re-inserted
+// after its verified copy was deleted (or moved away) from the
+// destination. Before, the card showed "already offloaded: SAFE TO FORMAT"
+// from the catalog record alone, and formatting it lost the footage. Now
+// the copy is looked for first; it is gone, so the card is offloaded again
+// (never shown safe meanwhile) and safe once the new copy is verified.
+// A re-insert with the copy in place still says already offloaded.
+func TestCardsSafeGateCopyGone(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newCard(t, root, "SAFE1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "300000", "DCIM/100GOPRO/GX010002.MP4": "200000",
+	})
+	e := newEnv(t, "", "cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  path: \"{label}\"\n  poll: 200ms\n")
+	e.start()
+	defer e.stop()
+	safeEvents := func(evs []storage.Event) int {
+		return len(cardEvents(evs, storage.EvCardSafe, "SAFE1"))
+	}
+	waitSafe := func(n int, what string) []storage.Event {
+		return e.waitFeed(60*time.Second, what, func(evs []storage.Event) bool { return safeEvents(evs) >= n })
+	}
+	waitStatus := func(what string, ok func(msg string, safe bool) bool) {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			cs, found := e.cardStatus(c.mp)
+			if found && ok(cs.Message, cs.SafeToFormat) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %+v (found %v)", what, cs, found)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	eject := func() { // and wait until the daemon saw it go
+		c.Eject()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, found := e.cardStatus(c.mp); !found {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("ejected card still in the status")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	c.Insert()
+	evs := waitSafe(1, "SAFE1 safe")
+	dest := filepath.Join(e.watch, "SAFE1")
+	if _, err := os.Stat(filepath.Join(dest, "ascmhl")); err != nil {
+		t.Fatalf("offload folder: %v", err)
+	}
+	eject()
+
+	// Re-inserted with the copy in place: already offloaded, safe.
+	c.Insert()
+	waitStatus("re-insert with the copy in place", func(msg string, safe bool) bool {
+		return safe && strings.Contains(msg, "already offloaded")
+	})
+	eject()
+	offloads := len(cardEvents(evs, storage.EvCardOffloaded, "SAFE1"))
+
+	// The copy is moved away: re-inserting must not say safe.
+	if err := os.Rename(dest, filepath.Join(t.TempDir(), "moved")); err != nil {
+		t.Fatal(err)
+	}
+	c.Insert()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if cs, found := e.cardStatus(c.mp); found && cs.SafeToFormat {
+			t.Fatalf("card whose only copy is gone shown safe: %+v", cs)
+		}
+		if _, err := os.Stat(filepath.Join(dest, "ascmhl")); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	evs = waitSafe(2, "SAFE1 offloaded again and safe")
+	if n := len(cardEvents(evs, storage.EvCardOffloaded, "SAFE1")); n != offloads+1 {
+		t.Errorf("%d card.offloaded events after the second offload, want %d", n, offloads+1)
+	}
+	for _, rel := range []string{"DCIM/100GOPRO/GX010001.MP4", "DCIM/100GOPRO/GX010002.MP4"} {
+		if fileBLAKE3(t, filepath.Join(dest, rel)) != fileBLAKE3(t, filepath.Join(c.mp, rel)) {
+			t.Errorf("%s not copied again", rel)
+		}
+	}
+	waitStatus("after the second offload", func(msg string, safe bool) bool { return safe })
+}
