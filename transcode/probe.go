@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ingestd/ingestd/storage"
 )
@@ -99,6 +100,10 @@ func runPackets(ctx context.Context, ffprobe, path string) ([]ffPacket, error) {
 	return out.Packets, nil
 }
 
+// probeNice is the CPU niceness runProbe's ffprobe runs at (set right
+// after it starts), as the analysis' FFmpeg does (nice 10).
+const probeNice = 10
+
 // runProbe runs ffprobe with JSON output and extra arguments on path; in
 // is the input part of the command (probeInput for a master of unknown
 // format, inputArgs/ownInput otherwise). A master whose detected format is
@@ -109,7 +114,13 @@ func runProbe(ctx context.Context, ffprobe, path string, in []string, extra ...s
 	cmd := exec.CommandContext(ctx, ffprobe, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		// Background work: it yields the CPU to hashing and cataloging (a
+		// first ingest of many files probes each one behind the ingest).
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, probeNice)
+		err = cmd.Wait()
+	}
 	if err != nil {
 		if re := refusedFrom(stderr.String()); re != nil {
 			return nil, fmt.Errorf("ffprobe %s: %w", path, re)

@@ -2,7 +2,10 @@ package transcode
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ingestd/ingestd/storage"
@@ -138,5 +141,32 @@ func TestFrameRate(t *testing.T) {
 		if got != c.want || vfr != c.vfr {
 			t.Errorf("%s %s: %s %v, want %s %v", c.r, c.avg, got, vfr, c.want, c.vfr)
 		}
+	}
+}
+
+// TestProbeRunsNiced: ffprobe runs at a lower CPU priority (probeNice), so
+// probing the files of a first ingest behind it takes the CPU only when
+// hashing and cataloging leave it. The real ffprobe, through a wrapper that
+// records its niceness once it is set (or after 5 s) and then execs it.
+func TestProbeRunsNiced(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	got := filepath.Join(dir, "nice")
+	wrapper := filepath.Join(dir, "ffprobe")
+	script := "#!/bin/sh\nfor i in $(seq 500); do n=$(cut -d' ' -f19 /proc/$$/stat); [ \"$n\" = " + fmt.Sprint(probeNice) +
+		" ] && break; sleep 0.01; done\necho \"$n\" > " + got + "\nexec ffprobe \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clips, _ := zoo(t)
+	if _, _, err := Probe(t.Context(), wrapper, filepath.Join(clips, "prores_tc_4ch.mov")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.TrimSpace(string(b)); n != fmt.Sprint(probeNice) {
+		t.Fatalf("ffprobe ran at nice %s, want %d", n, probeNice)
 	}
 }
