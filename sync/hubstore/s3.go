@@ -76,6 +76,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 		if cfg.WrapHTTPClient != nil {
 			o.HTTPClient = cfg.WrapHTTPClient(o.HTTPClient)
 		}
+		o.HTTPClient = capErrorBodies{next: o.HTTPClient}
 	})
 	return &S3{cfg: cfg, client: client}, nil
 }

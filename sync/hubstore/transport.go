@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -174,4 +175,34 @@ func (c *stallConn) Write(p []byte) (int, error) {
 		}
 		return total, err
 	}
+}
+
+// MaxErrorBody is the most of a hub's error answer (status 300 and up)
+// read: aws-sdk-go-v2 copies a whole error body into memory before it
+// parses it, so an endless one (a broken proxy, a hostile endpoint over
+// plain HTTP) would grow the daemon without bound. An S3 error document
+// is a few hundred bytes.
+const MaxErrorBody = 1 << 20
+
+// capErrorBodies is the S3 client's HTTP client with every error answer's
+// body cut at MaxErrorBody (the SDK then fails to parse it: an error all
+// the same). It wraps the SDK's buildable client after the configuration
+// loaded it, so AWS_CA_BUNDLE still applies.
+type capErrorBodies struct {
+	next interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+}
+
+func (c capErrorBodies) Do(r *http.Request) (*http.Response, error) {
+	resp, err := c.next.Do(r)
+	if err == nil && resp.StatusCode >= 300 && resp.Body != nil {
+		resp.Body = cappedBody{Reader: io.LimitReader(resp.Body, MaxErrorBody), Closer: resp.Body}
+	}
+	return resp, err
+}
+
+type cappedBody struct {
+	io.Reader
+	io.Closer
 }

@@ -155,3 +155,51 @@ func TestHTTPClientSlowButMoving(t *testing.T) {
 		t.Errorf("answer %q after %s", b, time.Since(t0))
 	}
 }
+
+// A hub (or anything between, over plain HTTP) that answers an error with
+// an endless body: the SDK copies a whole error body into memory before it
+// parses it, so the daemon grew without bound. The client reads at most
+// MaxErrorBody of it and fails the call; the server sees the connection
+// closed after about that much.
+func TestErrorBodyCapped(t *testing.T) {
+	const stream = 256 << 20
+	var sent atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>")
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for sent.Load() < stream {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	st, err := NewS3(S3Config{Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", Bucket: "b", PathStyle: true,
+		Timeout: 5 * time.Second, StallTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReader("hello")
+	_, err = st.Put(context.Background(), "edge/x", body, 5, PutOptions{ContentType: "text/plain", CRC32C: CRC32C([]byte("hello"))})
+	if err == nil {
+		t.Fatal("put answered 500 succeeded")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := sent.Load(); n > 4*MaxErrorBody+(8<<20) {
+		t.Errorf("the client read %d MiB of an endless error body, want about %d MiB at most", n>>20, MaxErrorBody>>20)
+	}
+	t.Logf("server sent %d KiB before the client hung up; error: %.200v", sent.Load()>>10, err)
+}
