@@ -32,23 +32,7 @@ func TestTranscribesSynthesisedSpeech(t *testing.T) {
 		"-i", speech, "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1[a]", "-map", "[a]", "-c:a", "aac", "-ar", "48000", "-ac", "2", proxy).CombinedOutput(); err != nil {
 		t.Fatalf("proxy: %v: %s", err, b)
 	}
-	req := analysis.EnrichRequest{Version: analysis.EnrichVersion, AssetID: "x", Kind: "audio", Proxy: proxy, OutDir: dir,
-		Duration: 6, Analysis: &analysis.Result{Audio: true}}
-	in, _ := json.Marshal(req)
-	var out bytes.Buffer
-	if err := run(bytes.NewReader(in), &out); err != nil {
-		t.Fatal(err)
-	}
-	var resp struct {
-		Data struct {
-			Text  string `json:"text"`
-			Words []Word `json:"words"`
-		} `json:"data"`
-		Files []string `json:"files"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &resp); err != nil {
-		t.Fatalf("response %s: %v", out.Bytes(), err)
-	}
+	resp := transcribe(t, proxy, dir, 6)
 	w := resp.Data.Words
 	t.Logf("heard: %q", resp.Data.Text)
 	if len(w) < 4 || len(resp.Files) != 1 || resp.Files[0] != "transcript.vtt" {
@@ -145,7 +129,7 @@ func TestWordErrorRate(t *testing.T) {
 	}
 	for _, c := range werCases {
 		var errs, words float64
-		for i, sentence := range sentences {
+		for _, sentence := range sentences {
 			dir := t.TempDir()
 			speech := filepath.Join(dir, "speech.wav")
 			if b, err := exec.Command(espeak, "-v", c.voice, "-s", fmt.Sprint(c.speed), "-w", speech, sentence).CombinedOutput(); err != nil {
@@ -165,21 +149,7 @@ func TestWordErrorRate(t *testing.T) {
 			if b, err := exec.Command(ff, args...).CombinedOutput(); err != nil {
 				t.Fatalf("proxy: %v: %s", err, b)
 			}
-			in, _ := json.Marshal(analysis.EnrichRequest{Version: analysis.EnrichVersion, AssetID: fmt.Sprint(i), Kind: "audio", Proxy: proxy, OutDir: dir,
-				Duration: 5 + c.lead, Analysis: &analysis.Result{Audio: true}})
-			var out bytes.Buffer
-			if err := run(bytes.NewReader(in), &out); err != nil {
-				t.Fatal(err)
-			}
-			var resp struct {
-				Data struct {
-					Text  string `json:"text"`
-					Words []Word `json:"words"`
-				} `json:"data"`
-			}
-			if err := json.Unmarshal(out.Bytes(), &resp); err != nil {
-				t.Fatalf("response %s: %v", out.Bytes(), err)
-			}
+			resp := transcribe(t, proxy, dir, 5+c.lead)
 			if ws := resp.Data.Words; c.lead > 0 && len(ws) > 0 && ws[0].Start < c.lead-0.1 {
 				t.Errorf("%s: first word %+v inside the leading %gs of silence", c.name, ws[0], c.lead)
 			}
@@ -195,6 +165,32 @@ func TestWordErrorRate(t *testing.T) {
 			t.Errorf("%s: word error rate %.2f above the measured bound %.2f", c.name, total, c.bound)
 		}
 	}
+}
+
+// sttResponse is the enricher's answer, as the tests read it.
+type sttResponse struct {
+	Data struct {
+		Text  string `json:"text"`
+		Words []Word `json:"words"`
+	} `json:"data"`
+	Files []string `json:"files"`
+}
+
+// transcribe runs the enricher on an audio proxy with out_dir dir (no
+// stage WAV: it decodes the proxy itself) and returns its answer.
+func transcribe(t *testing.T, proxy, dir string, duration float64) sttResponse {
+	t.Helper()
+	in, _ := json.Marshal(analysis.EnrichRequest{Version: analysis.EnrichVersion, AssetID: "x", Kind: "audio", Proxy: proxy, OutDir: dir,
+		Duration: duration, Analysis: &analysis.Result{Audio: true}})
+	var out bytes.Buffer
+	if err := run(bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	var resp sttResponse
+	if err := json.Unmarshal(out.Bytes(), &resp); err != nil {
+		t.Fatalf("response %s: %v", out.Bytes(), err)
+	}
+	return resp
 }
 
 func TestWER(t *testing.T) {

@@ -23,19 +23,7 @@ import (
 )
 
 func TestAnalysisE2ESources(t *testing.T) {
-	ffmpeg := testenv.Need(t, "ffmpeg")
-	testenv.Need(t, "ffprobe")
-	e := newEnv(t, "", "proxy:\n  gpu: off\n")
-	stage := filepath.Join(e.dir, "stage")
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gen := func(name string, args ...string) {
-		a := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)
-		if out, err := exec.CommandContext(context.Background(), ffmpeg, append(a, filepath.Join(stage, name))...).CombinedOutput(); err != nil {
-			t.Fatalf("generate %s: %v: %s", name, err, out)
-		}
-	}
+	ffmpeg, e, stage, gen := anE2EStage(t)
 	// A mono WAV: a tone whose level steps (so that the range is not 0).
 	gen("mono.wav", "-f", "lavfi", "-i", "sine=f=1000:r=48000:d=8",
 		"-af", "volume=-6dB:enable='between(t,4,8)'", "-c:a", "pcm_s16le")
@@ -160,6 +148,28 @@ func TestAnalysisE2ESources(t *testing.T) {
 		}
 	}
 	e.stop()
+}
+
+// anE2EStage needs ffmpeg and ffprobe and returns ffmpeg, a daemon
+// environment (CPU proxies, not started), a staging folder beside its
+// watched folder, and gen, which writes stage/name with FFmpeg and args.
+func anE2EStage(t *testing.T) (string, *env, string, func(name string, args ...string)) {
+	t.Helper()
+	ffmpeg := testenv.Need(t, "ffmpeg")
+	testenv.Need(t, "ffprobe")
+	e := newEnv(t, "", "proxy:\n  gpu: off\n")
+	stage := filepath.Join(e.dir, "stage")
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gen := func(name string, args ...string) {
+		t.Helper()
+		a := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)
+		if out, err := exec.CommandContext(context.Background(), ffmpeg, append(a, filepath.Join(stage, name))...).CombinedOutput(); err != nil {
+			t.Fatalf("generate %s: %v: %s", name, err, out)
+		}
+	}
+	return ffmpeg, e, stage, gen
 }
 
 // anE2EClipped counts the samples of a 16-bit PCM WAV at full scale

@@ -14,32 +14,17 @@ import (
 	"context"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ingestd/ingestd/analysis"
-	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 	angen "github.com/ingestd/ingestd/testdata/analysis"
 )
 
 func TestAnalysisE2EVariety(t *testing.T) {
-	ffmpeg := testenv.Need(t, "ffmpeg")
-	testenv.Need(t, "ffprobe")
-	e := newEnv(t, "", "proxy:\n  gpu: off\n")
-	stage := filepath.Join(e.dir, "stage")
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gen := func(name string, args ...string) {
-		t.Helper()
-		a := append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)
-		if out, err := exec.CommandContext(context.Background(), ffmpeg, append(a, filepath.Join(stage, name))...).CombinedOutput(); err != nil {
-			t.Fatalf("generate %s: %v: %s", name, err, out)
-		}
-	}
+	ffmpeg, e, stage, gen := anE2EStage(t)
 	// Phone-like variable frame rate: 30 fps to 3.5 s, then every other
 	// frame dropped (15 fps); black from 2.0 s to 3.0 s; AAC whose last
 	// 1.5 s are silent (a silence that touches the end). No frame falls
