@@ -21,7 +21,11 @@
 // proxies and, for audio, the master at the location the transcode stage
 // resolves (SetMaster), read-only; it writes only under state_dir/media.
 // Its jobs are persisted in the catalog's state (analysis/job/<id>) and
-// survive a restart.
+// survive a restart. Enrichers (enrich.go) are external commands, treated
+// as untrusted: each runs in a process group of its own (killed with it
+// at its timeout and when it exits), without the daemon's environment
+// (which may hold S3 credentials), and what it answers and the files it
+// lists are checked before anything of it is installed.
 package analysis
 
 import (
