@@ -2,6 +2,7 @@ package cards
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/testenv"
 )
 
@@ -39,6 +41,7 @@ func TestOffloadHostileNamesReference(t *testing.T) {
 		"CLIP/cafe\u0301.MXF":      "nfd",
 		"CLIP/" + long:             "long",
 		"CLIP/tab\there.MXF":       "tab",
+		"CLIP/cr\rname.MXF":        "cr",
 		"CLIP/trailing space .MXF": "sp",
 		"-leading/x.MXF":           "dir dash",
 	}
@@ -142,4 +145,29 @@ func TestOffloadEmptyishCardsReference(t *testing.T) {
 		}
 		refMHL(t, run, "ascmhl-debug", "verify", dst)
 	})
+}
+
+// A name no ASC MHL can hold (invalid UTF-8, a control character: possible
+// on an ext4 card) fails the card before anything is copied, naming the
+// file, instead of an offload reported good whose history lists a mangled
+// name the reference then finds missing.
+func TestOffloadUnrepresentableName(t *testing.T) {
+	for _, name := range []string{"CLIP/bad\xff\xfe.MXF", "CLIP/ctl\x01.MXF", "bad\xffdir/x.MXF"} {
+		src := filepath.Join(t.TempDir(), "card")
+		ctWriteTree(t, src, map[string]string{name: "x", "CLIP/ok.MXF": "y"}, nil)
+		dst := filepath.Join(t.TempDir(), "A001")
+		res, err := Offload(context.Background(), src, dst, Options{})
+		if !errors.Is(err, ascmhl.ErrUnrepresentable) || res.Status != StatusFailed || !strings.HasPrefix(name, res.FailedPath) ||
+			!strings.Contains(res.Reason, "cannot be recorded in an ASC MHL") {
+			t.Errorf("%q: err %v, status %s, failed %q, reason %q", name, err, res.Status, res.FailedPath, res.Reason)
+		}
+		if _, err := os.Stat(filepath.Join(dst, "CLIP/ok.MXF")); err == nil {
+			t.Errorf("%q: files copied before the card was refused", name)
+		}
+	}
+	for _, ok := range []string{"tab\there", "new\nline", "cr\rname", "日本語", "emoji \U0001F3AC"} {
+		if err := ascmhl.CheckPath(ok); err != nil {
+			t.Errorf("CheckPath(%q): %v", ok, err)
+		}
+	}
 }

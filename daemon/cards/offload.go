@@ -502,6 +502,16 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return o.fail(&res, "", err)
 	}
+	// A name no ASC MHL can record fails the card before anything is
+	// copied: its history would list a file that is not there.
+	for _, f := range append(append([]srcFile(nil), dirs...), files...) {
+		if f.rel == "." {
+			continue
+		}
+		if err := ascmhl.CheckPath(f.rel); err != nil {
+			return o.fail(&res, f.rel, err)
+		}
+	}
 	// Histories of sub-folders (the reference's child histories: an earlier
 	// offload's roll folders, a camera's clip folders) are verified too.
 	if err := cardHist.LoadNested(nestedHistories(dirs)); err != nil {

@@ -2,6 +2,7 @@ package ascmhl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // File is one hashed file to record in a new generation.
@@ -48,6 +50,28 @@ type Failure struct {
 	Now    string
 }
 
+// ErrUnrepresentable is returned (wrapped) for a file or folder name that
+// no ASC MHL can record: not valid UTF-8, or holding a character XML 1.0
+// forbids (control characters other than tab, line feed and carriage
+// return; U+FFFE, U+FFFF). Written anyway, it would be mangled (U+FFFD) and
+// the history would list a file that is not there.
+var ErrUnrepresentable = errors.New("name cannot be recorded in an ASC MHL")
+
+// CheckPath reports whether rel can be written as a <path> of a
+// generation (ErrUnrepresentable when not).
+func CheckPath(rel string) error {
+	if !utf8.ValidString(rel) {
+		return fmt.Errorf("%q: %w (not valid UTF-8)", rel, ErrUnrepresentable)
+	}
+	for _, r := range rel {
+		ok := r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || r >= 0x10000
+		if !ok {
+			return fmt.Errorf("%q: %w (character %U)", rel, ErrUnrepresentable, r)
+		}
+	}
+	return nil
+}
+
 // Build turns a hashed tree into the next generation of h: file entries get
 // action original (not in the history yet), verified or failed (compared
 // with the history's first hash of that format), and directories get
@@ -82,11 +106,17 @@ func (h *History) Build(tree Tree, formats []Format, process string, c Creator, 
 	}
 	for d := range tree.Dirs {
 		if d != "." && d != "" {
+			if err := CheckPath(d); err != nil {
+				return nil, nil, fmt.Errorf("build generation: %w", err)
+			}
 			ensure(d)
 		}
 	}
 	for i := range tree.Files {
 		f := &tree.Files[i]
+		if err := CheckPath(f.Path); err != nil {
+			return nil, nil, fmt.Errorf("build generation: %w", err)
+		}
 		n := ensure(path.Dir(f.Path))
 		n.files = append(n.files, f)
 	}
