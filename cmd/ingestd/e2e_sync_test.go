@@ -28,6 +28,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/internal/miniotest"
 	"github.com/ingestd/ingestd/storage"
 )
@@ -428,25 +429,7 @@ func TestHubOutage(t *testing.T) {
 	evs := e.waitFeed(60*time.Second, "a.txt cataloged", hasPaths(storage.EvLocationAdded, "a.txt"))
 	id := assetOf(evs, "a.txt")
 
-	type s3st struct {
-		BacklogAssets  int       `json:"backlog_assets"`
-		BacklogObjects int       `json:"backlog_objects"`
-		BacklogBytes   int64     `json:"backlog_bytes"`
-		LastError      string    `json:"last_error"`
-		LastSuccess    time.Time `json:"last_success"`
-		AssetsSynced   int       `json:"assets_synced"`
-	}
-	s3status := func() s3st {
-		st, err := e.client().Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ss struct {
-			S3 s3st `json:"s3"`
-		}
-		redecodeJSON(t, st.Sync, &ss)
-		return ss.S3
-	}
+	s3status := func() wire.S3Status { return hubS3Status(t, e) }
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		s := s3status()
 		if s.LastError != "" && s.BacklogAssets >= 1 && s.BacklogObjects >= 1 {
@@ -574,24 +557,7 @@ func TestHubFaults(t *testing.T) {
 	e.extraEnv = miniotest.Env()
 	e.start()
 
-	type s3st struct {
-		BacklogAssets int       `json:"backlog_assets"`
-		LastError     string    `json:"last_error"`
-		LastErrorAt   time.Time `json:"last_error_at"`
-		RetryAt       time.Time `json:"retry_at"`
-		LastSuccess   time.Time `json:"last_success"`
-	}
-	s3status := func() s3st {
-		st, err := e.client().Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ss struct {
-			S3 s3st `json:"s3"`
-		}
-		redecodeJSON(t, st.Sync, &ss)
-		return ss.S3
-	}
+	s3status := func() wire.S3Status { return hubS3Status(t, e) }
 	ids := map[string]string{}
 	for _, tc := range []struct{ fault, want string }{
 		{"slowdown", "StatusCode: 503"}, // a HEAD has no body: its code is the status
@@ -607,7 +573,7 @@ func TestHubFaults(t *testing.T) {
 			evs := e.waitFeed(60*time.Second, name+" cataloged during the fault", hasPaths(storage.EvLocationAdded, name))
 			id := assetOf(evs, name)
 			ids[name] = id
-			var s s3st
+			var s wire.S3Status
 			snetWait(t, 60*time.Second, "the fault in /v1/status", func() bool {
 				s = s3status()
 				return s.BacklogAssets >= 1 && s.LastErrorAt.After(t0) && strings.Contains(s.LastError, tc.want) && !s.RetryAt.IsZero()
@@ -718,4 +684,18 @@ func TestHubHostileNames(t *testing.T) {
 		}
 	}
 	e.stop()
+}
+
+// hubS3Status is the sync.s3 section of the daemon's /v1/status (zero
+// when there is none).
+func hubS3Status(t *testing.T, e *env) wire.S3Status {
+	t.Helper()
+	st, err := e.client().Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sync == nil || st.Sync.S3 == nil {
+		return wire.S3Status{}
+	}
+	return *st.Sync.S3
 }

@@ -171,12 +171,8 @@ func TestSyncedNotRecordedForAChangedAsset(t *testing.T) {
 	id := e.asset("mem/R001.mov", nil) // cataloged, no proxy yet
 	rs := &raceStore{Store: hub.Store(testBucket, "mem", "secret"), cat: e.cat}
 	rs.hook = func() { e.ready(id, map[string][]byte{"proxy.mp4": randBytes(9000, 31)}) }
-	openStore = func(hubstore.S3Config) (hubstore.Store, error) { return rs, nil }
-	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
-	cfg := Config{Endpoint: "http://hub.invalid", Bucket: testBucket, Prefix: "edge", PathStyle: true,
-		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
-	cfg.SetDefaults()
-	p := e.pusher(cfg)
+	useStore(t, func(string) hubstore.Store { return rs })
+	p := e.pusher(memConfig(testBucket, "edge"))
 	testutil.Start(t, "pusher", p.Run)
 	testutil.WaitFor(t, 30*time.Second, "asset pushed with its proxy", func() bool { return e.pushed(id, "proxy.mp4") && p.Status().BacklogAssets == 0 })
 
@@ -222,8 +218,7 @@ func TestHostileItemIDsStayInThePrefix(t *testing.T) {
 	hub := hubstore.NewMemHub("mem", "secret")
 	hub.CreateBucket(testBucket)
 	store := hub.Store(testBucket, "mem", "secret")
-	openStore = func(hubstore.S3Config) (hubstore.Store, error) { return store, nil }
-	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
+	useStore(t, func(string) hubstore.Store { return store })
 	dir := t.TempDir()
 	e := &env{t: t, stateDir: filepath.Join(dir, "state"), catDir: filepath.Join(dir, "catalog")}
 	e.cat = catalogtest.Open(t, e.catDir)
@@ -248,10 +243,7 @@ func TestHostileItemIDsStayInThePrefix(t *testing.T) {
 		}
 	}
 	id := e.asset("mem/OK001.mov", map[string][]byte{"proxy.mp4": randBytes(5000, 41)})
-	cfg := Config{Endpoint: "http://hub.invalid", Bucket: testBucket, Prefix: "edge", PathStyle: true,
-		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
-	cfg.SetDefaults()
-	p := e.pusher(cfg)
+	p := e.pusher(memConfig(testBucket, "edge"))
 	testutil.Start(t, "pusher", p.Run)
 	testutil.WaitFor(t, 30*time.Second, "the valid asset pushed", func() bool { return e.pushed(id, "proxy.mp4") && p.Status().BacklogAssets == 0 })
 	var keys []string
@@ -274,17 +266,10 @@ func TestNewDestinationGetsEverything(t *testing.T) {
 	hub := hubstore.NewMemHub("mem", "secret")
 	hub.CreateBucket("hub-a")
 	hub.CreateBucket("hub-b")
-	openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hub.Store(c.Bucket, "mem", "secret"), nil }
-	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
+	useStore(t, func(bucket string) hubstore.Store { return hub.Store(bucket, "mem", "secret") })
 	dir := t.TempDir()
 	e := &env{t: t, stateDir: dir, catDir: dir + "/catalog"}
 	e.cat = catalogtest.Open(t, e.catDir)
-	cfg := func(bucket, prefix string) Config {
-		c := Config{Endpoint: "http://hub.invalid", Bucket: bucket, Prefix: prefix, PathStyle: true,
-			RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
-		c.SetDefaults()
-		return c
-	}
 	keys := func(bucket string) []string {
 		var ks []string
 		if err := hub.Store(bucket, "mem", "secret").List(context.Background(), "", func(oi hubstore.ObjectInfo) error { ks = append(ks, oi.Key); return nil }); err != nil {
@@ -294,13 +279,13 @@ func TestNewDestinationGetsEverything(t *testing.T) {
 		return ks
 	}
 	id := e.asset("mem/D001.mov", map[string][]byte{"proxy.mp4": randBytes(7000, 51)})
-	p := e.pusher(cfg("hub-a", "edge"))
+	p := e.pusher(memConfig("hub-a", "edge"))
 	stop := testutil.Start(t, "pusher a", p.Run)
 	testutil.WaitFor(t, 30*time.Second, "pushed to hub-a", func() bool { return e.pushed(id, "proxy.mp4") && p.Status().BacklogAssets == 0 })
 	stop()
 
 	// Restart against hub-b: the asset, unchanged since, goes there too.
-	p = e.pusher(cfg("hub-b", "edge"))
+	p = e.pusher(memConfig("hub-b", "edge"))
 	stop = testutil.Start(t, "pusher b", p.Run)
 	want := []string{keyFor(id, "asset.json"), keyFor(id, "proxy.mp4")}
 	testutil.WaitFor(t, 30*time.Second, "the unchanged asset pushed to the new bucket", func() bool { return slices.Equal(keys("hub-b"), want) })
@@ -309,11 +294,26 @@ func TestNewDestinationGetsEverything(t *testing.T) {
 	// Restart against hub-b again: nothing is sent again.
 	before := hub.Uploads("hub-b")
 	puts := len(keys("hub-b"))
-	p = e.pusher(cfg("hub-b", "edge"))
+	p = e.pusher(memConfig("hub-b", "edge"))
 	stop = testutil.Start(t, "pusher b again", p.Run)
 	time.Sleep(500 * time.Millisecond)
 	stop()
 	if s := p.Status(); s.BytesUploaded != 0 || hub.Uploads("hub-b") != before || len(keys("hub-b")) != puts {
 		t.Errorf("a restart with the same destination sent %d bytes", s.BytesUploaded)
 	}
+}
+
+// useStore makes New open st(bucket) instead of S3 for the rest of the test.
+func useStore(t *testing.T, st func(bucket string) hubstore.Store) {
+	openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return st(c.Bucket), nil }
+	t.Cleanup(func() { openStore = func(c hubstore.S3Config) (hubstore.Store, error) { return hubstore.NewS3(c) } })
+}
+
+// memConfig is a pusher's config for an in-memory hub (useStore), with
+// short retries.
+func memConfig(bucket, prefix string) Config {
+	c := Config{Endpoint: "http://hub.invalid", Bucket: bucket, Prefix: prefix, PathStyle: true,
+		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	c.SetDefaults()
+	return c
 }
