@@ -11,6 +11,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -174,7 +176,9 @@ func (p *Pusher) pushAssetOnce(ctx context.Context, id string) error {
 // same version forever.
 func (p *Pusher) markFailed(id, ch string, st assetState, cause error) error {
 	p.log.Error("asset cannot be synced", "asset", id, "err", cause)
-	msg := redact.String(cause.Error())
+	// Served (asset document, feed): a file of ours relative to the state
+	// dir, as proxy.error names it; the log above keeps the full path.
+	msg := redact.String(strings.ReplaceAll(cause.Error(), filepath.Clean(p.stateDir)+"/", "state_dir/"))
 	if _, err := p.cat.UpdateAsset(id, storage.EvAssetUpdated, "sync failed: "+msg, func(a *storage.Asset) error {
 		a.Sync = &storage.SyncInfo{Status: "failed", At: time.Now().UTC(), Error: msg}
 		return nil
@@ -202,12 +206,12 @@ func localSums(f io.Reader) (b3 string, crc uint32, n int64, err error) {
 func (p *Pusher) uploadFile(ctx context.Context, key, file, contentType string, hint *fileSig) (fileSig, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return fileSig{}, permanent(fmt.Errorf("open %s: %w", file, err))
+		return fileSig{}, permanent(err) // an *fs.PathError: names the file
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fileSig{}, permanent(fmt.Errorf("stat %s: %w", file, err))
+		return fileSig{}, permanent(err)
 	}
 	sig := fileSig{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 	if hint != nil && hint.Size == sig.Size && hint.MTime == sig.MTime && hint.BLAKE3 != "" {
@@ -219,7 +223,7 @@ func (p *Pusher) uploadFile(ctx context.Context, key, file, contentType string, 
 	}
 	b3, crc, size, err := localSums(f)
 	if err != nil {
-		return sig, permanent(fmt.Errorf("read %s: %w", file, err))
+		return sig, permanent(err)
 	}
 	sig.BLAKE3 = b3
 	if size != sig.Size {

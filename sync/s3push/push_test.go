@@ -151,6 +151,17 @@ func TestMissingOutputFailsAsset(t *testing.T) {
 	if !strings.Contains(doc.Sync.Error, "poster.jpg") {
 		t.Errorf("sync.error %q does not name the file", doc.Sync.Error)
 	}
+	// Served to the hub (asset document, feed): no absolute server path,
+	// like proxy.error; the file is named relative to state_dir.
+	all, _ := e.cat.Events(0, 1000)
+	for _, ev := range all {
+		if ev.AssetID == bad && strings.Contains(ev.Detail, e.stateDir) {
+			t.Errorf("event detail %q names the state dir", ev.Detail)
+		}
+	}
+	if strings.Contains(doc.Sync.Error, e.stateDir) || !strings.Contains(doc.Sync.Error, "state_dir/media/") {
+		t.Errorf("sync.error %q: want the file relative to state_dir, no absolute path", doc.Sync.Error)
+	}
 	if !strings.Contains(p.Status().LastError, "poster.jpg") {
 		t.Errorf("status last_error %q", p.Status().LastError)
 	}
