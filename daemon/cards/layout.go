@@ -42,7 +42,7 @@ const (
 	LayoutAVCHD       Layout = "avchd"         // PRIVATE/AVCHD/BDMV/STREAM (or AVCHD/BDMV, BDMV) + PLAYLIST
 	LayoutRED         Layout = "red"           // *.RDM / *.RDC folders with .R3D
 	LayoutBRAW        Layout = "blackmagic_braw"
-	LayoutARRI        Layout = "arri_mxf"
+	LayoutARRI        Layout = "arri_mxf" // ARRI reel folders: MXF (ARRIRAW, ProRes), ProRes MOV, .ari, .arx
 )
 
 var (
@@ -130,7 +130,8 @@ func Detect(root string) (Layout, error) {
 	}
 	// RED, BRAW and ARRI cards are recognised by what they hold, at most
 	// three levels down (A001_C001_0101AB.RDC, A001_..._C001.braw,
-	// A001R1AB/A001C001_..._R1AB.mxf).
+	// A001R1AB/A001C001_..._R1AB.mxf or .mov (ProRes), ARRIRAW .ari and
+	// .arx (HDE)).
 	var found Layout
 	stop := errors.New("stop")
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -149,7 +150,7 @@ func Detect(root string) (Layout, error) {
 			found = LayoutRED
 		case !d.IsDir() && ext == ".BRAW":
 			found = LayoutBRAW
-		case !d.IsDir() && (ext == ".ARI" || (ext == ".MXF" && reARRIName.MatchString(name))):
+		case !d.IsDir() && (ext == ".ARI" || ext == ".ARX" || ((ext == ".MXF" || ext == ".MOV") && reARRIName.MatchString(name))):
 			found = LayoutARRI
 		}
 		if found != "" {
