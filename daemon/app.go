@@ -264,9 +264,35 @@ func (a *App) ReloadConfig(cfg *config.Config) (ReloadReport, error) {
 	if err != nil {
 		return r, err
 	}
+	a.rotateToken(&r)
 	a.cfg = &nc
 	log.Info("config reloaded", "applied", r.Applied, "restart", r.Restart)
 	return r, nil
+}
+
+// rotateToken re-reads api.token_file on reload: a rewritten token (the
+// old one leaked, or is rotated on schedule) replaces the running one at
+// once and ends every console session. A file that cannot be read keeps
+// the running token (logged).
+func (a *App) rotateToken(r *ReloadReport) {
+	if a.cfg.API.TokenFile == "" || a.api == nil {
+		return
+	}
+	log := a.log.With("component", "daemon")
+	tok, err := readToken(a.cfg.API.TokenFile)
+	if err != nil {
+		log.Warn("api token not re-read; the running token stays", "err", err)
+		return
+	}
+	changed, err := a.api.SetToken(tok)
+	if err != nil {
+		log.Warn("api token not replaced", "err", err)
+		return
+	}
+	if changed {
+		r.Apply("api.token_file")
+		log.Warn("api token replaced from api.token_file: the old token is refused and every console session ended", "path", a.cfg.API.TokenFile)
+	}
 }
 
 // probeAPI asks the API for /healthz; the counter advances on success, so

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -278,5 +281,76 @@ func TestConsoleE2EStreamResume(t *testing.T) {
 		if got, w := consoleStreamIDs(t, base, c.query, c.lastID, 4), want(c.from, 4); strings.Join(got, ",") != strings.Join(w, ",") {
 			t.Errorf("%s: ids %v, want %v", c.what, got, w)
 		}
+	}
+}
+
+// TestConsoleE2ETokenRotation: rewriting api.token_file and reloading
+// (SIGHUP) replaces the token at once: the old token and every console
+// session it opened are refused, an open event stream ends, and the new
+// token works. Before, the old token stayed valid until a restart.
+func TestConsoleE2ETokenRotation(t *testing.T) {
+	const oldTok, newTok = "rotate-old-token", "rotate-new-token"
+	e := newEnv(t, oldTok, "")
+	e.start()
+	defer e.stop()
+	base := "http://" + e.addr
+	c, _ := consoleLogin(t, base, oldTok, nil)
+	withCookie := func(path string) int {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.AddCookie(c)
+		code, err := httpDo(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	if code := withCookie("/v1/status"); code != 200 {
+		t.Fatalf("status with the session: %d", code)
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/events/stream", nil)
+	req.AddCookie(c)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", stream, err)
+	}
+	defer stream.Body.Close()
+	ended := make(chan struct{})
+	go func() { io.Copy(io.Discard, stream.Body); close(ended) }()
+
+	if err := os.WriteFile(filepath.Join(e.dir, "token"), []byte(newTok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.proc.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, _ := e.get("/v1/status", newTok)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new token is still refused 15 s after the reload: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _ := e.get("/v1/status", oldTok); code != 401 {
+		t.Errorf("the old token after the rotation: %d, want 401", code)
+	}
+	if code := withCookie("/v1/status"); code != 401 {
+		t.Errorf("a session opened with the old token: %d, want 401", code)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the event stream of a session opened with the old token is still open 10 s after the rotation")
+	}
+	c2, _ := consoleLogin(t, base, newTok, nil)
+	c = c2
+	if code := withCookie("/v1/status"); code != 200 {
+		t.Errorf("a session with the new token: %d", code)
+	}
+	if !strings.Contains(e.stderr.String(), "api token replaced") {
+		t.Errorf("the rotation is not logged:\n%s", e.stderr.String())
 	}
 }

@@ -270,3 +270,85 @@ func TestConsoleE2ENewUser(t *testing.T) {
 	noError("assets search")
 	b.shot("assets-frames")
 }
+
+// TestConsoleE2EEventsNoGapAtLoad: the Events page loads the feed and then
+// shows new events live; events written while the page loads (its stream
+// not yet connected, or delivered before the page subscribed) must not
+// fall between the two. Files are written continuously while the console
+// is left and opened again, eight times; each time it loads (no stream
+// kept by the pages left) and its rows are exactly the feed's events in
+// their range.
+func TestConsoleE2EEventsNoGapAtLoad(t *testing.T) {
+	consoleChromium(t)
+	e := newEnv(t, "", "")
+	e.start()
+	defer e.stop()
+	b := newConsoleBrowser(t, "http://"+e.addr, 1280, 720)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			p := filepath.Join(e.watch, fmt.Sprintf("load-%05d.txt", i))
+			if err := os.WriteFile(p, []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-done
+	}()
+	var loads [][]int
+	for range 8 {
+		b.do("blank", chromedp.Navigate("about:blank"))
+		b.open("#/events")
+		// Each console left for another page must give its stream back: a
+		// browser holds 6 connections to a host, and streams kept by pages
+		// in the back-forward cache stall a later load's requests.
+		b.waitJS(fmt.Sprintf("events page %d live", len(loads)+1), `document.getElementById('conn').innerText.includes('live') && document.querySelector('table.events tbody tr')`, 8*time.Second)
+		time.Sleep(1500 * time.Millisecond)
+		loads = append(loads, consoleEval[[]int](b, `[...document.querySelectorAll('table.events tbody tr[data-seq]')].map(r => Number(r.dataset.seq))`))
+	}
+	close(stop)
+	<-done
+	feed := map[int]bool{}
+	for _, ev := range e.feedAll() {
+		feed[int(ev.Seq)] = true
+	}
+	for i, seqs := range loads {
+		if len(seqs) == 0 {
+			t.Fatalf("load %d: no rows", i)
+		}
+		lo, hi := seqs[0], seqs[0]
+		got := map[int]bool{}
+		for _, s := range seqs {
+			lo, hi = min(lo, s), max(hi, s)
+			if got[s] {
+				t.Errorf("load %d: seq %d shown twice", i, s)
+			}
+			got[s] = true
+		}
+		var missing []int
+		for s := lo; s <= hi; s++ {
+			if feed[s] && !got[s] {
+				missing = append(missing, s)
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("load %d: rows %d–%d miss the feed's events %v (written while the page loaded)", i, lo, hi, missing)
+		}
+	}
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}

@@ -78,7 +78,7 @@ type Server struct {
 	opts     Options
 	mux      *routeMux
 	log      *slog.Logger
-	token    [32]byte
+	token    atomic.Pointer[[32]byte]   // SHA-256 of the token; nil: none
 	hosts    atomic.Pointer[hostPolicy] // nil: any Host
 	sessions *sessions                  // console logins (session.go)
 	public   []string                   // HandlePublic's patterns
@@ -91,7 +91,8 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: &routeMux{ServeMux: http.NewServeMux()}, log: opts.Log.With("component", "api"), sessions: newSessions()}
 	if opts.Token != "" {
-		s.token = sha256.Sum256([]byte(opts.Token))
+		h := sha256.Sum256([]byte(opts.Token))
+		s.token.Store(&h)
 	}
 	s.setHosts(opts.Listen, "")
 	s.mux.Handle("/healthz", get(http.HandlerFunc(s.healthz)))
@@ -293,7 +294,26 @@ func (s *Server) validToken(header string) bool {
 		return false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(cred)))
-	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
+	t := s.token.Load()
+	return t != nil && subtle.ConstantTimeCompare(sum[:], t[:]) == 1
+}
+
+// SetToken replaces the token (api.token_file rewritten, on reload) and
+// reports whether it changed; a change ends every console session (and
+// with them their event streams): the old token and what it opened stop
+// working at once. Turning the token on or off needs a restart (the Host
+// and unsafe-request checks are chosen at start): an error.
+func (s *Server) SetToken(tok string) (bool, error) {
+	if s.opts.Token == "" || tok == "" {
+		return false, errors.New("api: adding or removing api.token_file needs a restart")
+	}
+	h := sha256.Sum256([]byte(tok))
+	if old := s.token.Load(); old != nil && *old == h {
+		return false, nil
+	}
+	s.token.Store(&h)
+	s.sessions.reset()
+	return true, nil
 }
 
 // RequestHeader must be present (any value; the CLI sends "1") on a

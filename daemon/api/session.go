@@ -83,6 +83,13 @@ func (ss *sessions) create(now time.Time) (string, *session) {
 	return id, s
 }
 
+// reset ends every session (the token changed).
+func (ss *sessions) reset() {
+	ss.mu.Lock()
+	clear(ss.byID)
+	ss.mu.Unlock()
+}
+
 // alive reports whether s is still a session: not logged out, not
 // expired, not dropped for a newer one. A long request made with the
 // cookie (the event stream) asks it to end when the session does.

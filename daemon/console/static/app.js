@@ -82,7 +82,8 @@ async function boot() {
   if (session.auth === 'token' && !session.authenticated) { showLogin(); return; }
   const lo = document.getElementById('logout');
   lo.hidden = session.auth !== 'token';
-  live.start();
+  // The stream first: pages read the feed after it answered (no gap).
+  await live.start();
   if (!headerSub) {
     headerSub = live.onStatus(st => {
       document.getElementById('brand').textContent = 'ingestd · ' + (st.appliance_id || '');

@@ -57,6 +57,7 @@ function drawWave(canvas, w) {
 
 export async function assetPage(root, r) {
   const id = r.arg;
+  const since = live.mark(); // events that arrive while this page loads are not lost
   const a = await api('/v1/assets/' + encodeURIComponent(id));
   const present = (a.locations || []).find(l => l.state === 'present') || (a.locations || [])[0] || {};
   const name = (present.path || a.id).split('/').pop();
@@ -178,5 +179,5 @@ export async function assetPage(root, r) {
   return live.onFeed(ev => {
     if (ev.asset_id !== a.id) return;
     if (loaded) add(ev, true); else pending.push(ev);
-  });
+  }, since);
 }

@@ -142,10 +142,11 @@ async function cardsPage(root) {
     if (!records.length) hist.append(el('p', { class: 'muted' }, 'No card offloaded yet.'));
   };
   const load = async () => { try { records = (await api('/v1/cards')).cards || []; } catch (e) { records = []; } render(); };
+  const since = live.mark();
   await load();
   const reload = coalesce(load);
   const u1 = live.onStatus(st => { status = (st.cards && st.cards.cards) || []; render(); });
-  const u2 = live.onFeed(ev => { if (ev.type.startsWith('card.')) reload(); });
+  const u2 = live.onFeed(ev => { if (ev.type.startsWith('card.')) reload(); }, since);
   return () => { u1(); u2(); reload.stop(); };
 }
 
@@ -261,7 +262,7 @@ async function eventsPage(root, r) {
     seen = ev.seq;
     tbody.prepend(eventRow(ev));
     while (tbody.children.length > 500) tbody.lastChild.remove();
-  });
+  }, seen);
 }
 
 // ---- Problems ----
@@ -333,12 +334,13 @@ async function problemsPage(root) {
         res ? el('span', { class: res.cls, role: 'status' }, res.text) : null)); })
       : el('tr', {}, el('td', { colspan: 5, class: 'ok' }, '✔ No corrupt location in the last 1000 events.')));
   };
+  const since = live.mark();
   await Promise.all([loadFailed(), loadCorrupt()]);
   // Reloads that events trigger are coalesced: a burst of proxy events (a
   // card's hundred clips) is one search every 2 s, not one per event.
   const reFailed = coalesce(loadFailed), reCorrupt = coalesce(loadCorrupt);
   const u1 = live.onStatus(renderStatus);
-  const u2 = live.onFeed(ev => { if (ev.type === 'proxy.failed' || ev.type === 'proxy.ready') reFailed(); if (ev.type === 'location.corrupt') reCorrupt(); });
+  const u2 = live.onFeed(ev => { if (ev.type === 'proxy.failed' || ev.type === 'proxy.ready') reFailed(); if (ev.type === 'location.corrupt') reCorrupt(); }, since);
   return () => { u1(); u2(); reFailed.stop(); reCorrupt.stop(); };
 }
 
