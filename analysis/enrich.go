@@ -34,7 +34,8 @@ type Enricher struct {
 	// Timeout kills the command (its process group) after this long
 	// (default 10m).
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxOutput caps its stdout in bytes (default 4 MiB, at most 256 MiB):
+	// MaxOutput caps its stdout in bytes (default 4 MiB, at most 64 MiB:
+	// the daemon holds it, and writes it into analysis.json, in memory):
 	// more is an error.
 	MaxOutput int64 `yaml:"max_output"`
 	// Retries runs a failed command again, up to this many times (0..5,
@@ -64,7 +65,7 @@ const (
 	maxEnrichFilesBytes = 1 << 30
 	maxTranscriptBytes  = 64 << 20
 	// maxMaxOutput bounds max_output.
-	maxMaxOutput = 256 << 20
+	maxMaxOutput = 64 << 20
 	// stderrTail is how much of an enricher's stderr is kept (the end).
 	stderrTail = 4 << 10
 )
@@ -141,7 +142,7 @@ func (e Enricher) validate(i int, seen map[string]bool) error {
 		return fmt.Errorf("%s.timeout: timeout and max_output must not be negative", k)
 	case e.MaxOutput > maxMaxOutput:
 		// Stdout is held in memory and decoded whole.
-		return fmt.Errorf("%s.max_output: at most %d (256 MiB), got %d", k, maxMaxOutput, e.MaxOutput)
+		return fmt.Errorf("%s.max_output: at most %d (64 MiB), got %d", k, maxMaxOutput, e.MaxOutput)
 	case e.Retries < 0 || e.Retries > 5:
 		return fmt.Errorf("%s.retries: must be 0..5, got %d", k, e.Retries)
 	}
