@@ -47,6 +47,16 @@ type History struct {
 	Nested []Nested
 
 	root *safefs.Dir // held open by the caller of OpenDir; nil after Open
+	read int64       // .mhl bytes read (MaxHistorySize), nested ones included
+}
+
+// account adds n bytes read from file p to the history's total.
+func (h *History) account(p string, n int) error {
+	h.read += int64(n)
+	if h.read > historyBudget {
+		return fmt.Errorf("read %s: %w: the history's generations pass %d bytes in all", p, safefs.ErrTooLarge, historyBudget)
+	}
+	return nil
 }
 
 // Nested is the history of a sub-folder of a root.
@@ -83,12 +93,13 @@ func (h *History) LoadNested(rels []string) error {
 		if err != nil {
 			return fmt.Errorf("nested history %s: %w", rel, err)
 		}
-		c, err := OpenDir(d)
+		c, err := openDir(d, h.read)
 		d.Close()
 		if err != nil {
 			return fmt.Errorf("nested history %s: %w", rel, err)
 		}
 		c.root = nil
+		h.read = c.read // c started from h's total
 		h.Nested = append(h.Nested, Nested{Rel: rel, History: c})
 	}
 	sort.SliceStable(h.Nested, func(i, j int) bool { return strings.Count(h.Nested[i].Rel, "/") > strings.Count(h.Nested[j].Rel, "/") })
@@ -112,6 +123,9 @@ func (h *History) owner(p string) (*History, string) {
 const (
 	MaxChainSize      = 16 << 20  // ascmhl_chain.xml
 	MaxGenerationSize = 256 << 20 // one .mhl file (about 500,000 entries)
+	// MaxHistorySize caps the .mhl bytes read for one root, its nested
+	// histories included (many generations, each under the cap above).
+	MaxHistorySize = 1 << 30
 )
 
 // ErrBadChain is returned (wrapped) for a chain entry whose path is not a
@@ -147,7 +161,16 @@ func Open(root string) (*History, error) {
 // OpenDir is Open for a root held open by the caller, which keeps it open
 // as long as it uses the History (AddGeneration writes through it).
 func OpenDir(root *safefs.Dir) (*History, error) {
-	h := &History{Root: root.Name(), root: root}
+	return openDir(root, 0)
+}
+
+// historyBudget is MaxHistorySize (tests lower it).
+var historyBudget int64 = MaxHistorySize
+
+// openDir is OpenDir with read bytes of .mhl files already read for the
+// same top root (MaxHistorySize counts them all).
+func openDir(root *safefs.Dir, read int64) (*History, error) {
+	h := &History{Root: root.Name(), root: root, read: read}
 	st, err := root.Lstat(FolderName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return h, nil
@@ -187,6 +210,9 @@ func OpenDir(root *safefs.Dir) (*History, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generation %s: %w: %w", p, ErrModified, err)
 		}
+		if err := h.account(p, len(raw)); err != nil {
+			return nil, err
+		}
 		if ce.Hash != "" {
 			got, err := HashBytes(ce.Format, raw)
 			if err != nil {
@@ -218,6 +244,9 @@ func OpenDir(root *safefs.Dir) (*History, error) {
 		raw, err := dir.ReadFile(de.Name(), MaxGenerationSize)
 		if err != nil {
 			return nil, fmt.Errorf("read generation %s: %w", de.Name(), err)
+		}
+		if err := h.account(filepath.Join(dir.Name(), de.Name()), len(raw)); err != nil {
+			return nil, err
 		}
 		g, err := ParseGeneration(bytes.NewReader(raw))
 		if err != nil {

@@ -1,9 +1,15 @@
 package ascmhl
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // Hostile generation XML: entity expansion (billion laughs), an external
@@ -45,5 +51,56 @@ func TestParseGenerationHostile(t *testing.T) {
 	h := &History{Generations: []*Generation{g}}
 	if !h.Files()["../../etc/passwd"] {
 		t.Fatalf("files %v", h.Files())
+	}
+}
+
+// The .mhl bytes read for one root, nested histories included, are
+// capped in all (MaxHistorySize), not only per file: many generations
+// under the per-file cap fail with safefs.ErrTooLarge.
+func TestOpenHistoryTotalBounded(t *testing.T) {
+	root := t.TempDir()
+	for i := 0; i < 4; i++ {
+		if _, _, err := Seal(context.Background(), root, []Format{XXH64}, ProcessInPlace, Creator{ToolName: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := filepath.Join(root, "roll")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "a.bin"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Seal(context.Background(), sub, []Format{XXH64}, ProcessInPlace, Creator{ToolName: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*History, error) {
+		d, err := safefs.OpenRoot(root, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		h, err := OpenDir(d)
+		if err != nil {
+			return nil, err
+		}
+		return h, h.LoadNested([]string{"roll"})
+	}
+	h, err := open()
+	if err != nil || len(h.Generations) != 4 || len(h.Nested) != 1 {
+		t.Fatalf("history under the cap: %v", err)
+	}
+	total := h.read
+	old := historyBudget
+	t.Cleanup(func() { historyBudget = old })
+	for _, budget := range []int64{total - 1, total * 3 / 4} {
+		historyBudget = budget
+		if _, err := open(); !errors.Is(err, safefs.ErrTooLarge) {
+			t.Errorf("budget %d of %d bytes: %v, want ErrTooLarge", budget, total, err)
+		}
+	}
+	historyBudget = total
+	if _, err := open(); err != nil {
+		t.Errorf("budget of exactly %d bytes: %v", total, err)
 	}
 }
