@@ -171,7 +171,9 @@ func TestCrashKeepsAcknowledgedWritesBatched(t *testing.T) { testCrash(t, 256) }
 // TestCrashKeepsAcknowledgedWritesPutFiles is the same with the ingest
 // pipeline's catalog stage: two writers, each handing PutFiles groups of
 // 256 files (one group committing while the other waits for its sync).
-func TestCrashKeepsAcknowledgedWritesPutFiles(t *testing.T) { testCrash(t, 2, "CATALOG_CRASH_GROUP=256") }
+func TestCrashKeepsAcknowledgedWritesPutFiles(t *testing.T) {
+	testCrash(t, 2, "CATALOG_CRASH_GROUP=256")
+}
 
 func testCrash(t *testing.T, writers int, env ...string) {
 	dir := filepath.Join(t.TempDir(), "cat")

@@ -99,9 +99,13 @@ type Catalog struct {
 
 	mu     sync.Mutex // guards closed and queue
 	closed bool
-	queue  []*commitReq               // changes waiting for a committer
-	token  chan struct{}              // capacity 1, held by the committer: serialises transactions and seq allocation
-	head   atomic.Pointer[commitMark] // last committed change; stored by the committer
+	queue  []*commitReq  // changes waiting for a committer
+	token  chan struct{} // capacity 1, held by the committer: serialises transactions and seq allocation
+	recent recentWrites  // asset and location keys the last commits wrote (token held)
+	// afterPrefetch, when set, runs between PutFiles' prefetch and its
+	// queueing (tests: a change committed in between).
+	afterPrefetch func()
+	head          atomic.Pointer[commitMark] // last committed change; stored by the committer
 
 	syncMu  sync.Mutex
 	syncEnd *sync.Cond    // on syncMu; broadcast when a sync ends
@@ -135,9 +139,10 @@ type Catalog struct {
 	ident      Identity   // the identity (LastSeq unused); zero without Options.IdentityFile
 	identSaved uint64     // LastSeq last written to the identity file
 
-	trimMu  sync.Mutex    // held while trimMapped runs (trim.go)
-	trimOff bool          // set by Close
-	trims   atomic.Uint64 // trims run by runTrim (tests)
+	trimMu  sync.Mutex     // held while trimMapped runs (trim.go)
+	trimOff bool           // set by Close
+	trims   atomic.Uint64  // trims run by runTrim (tests)
+	pins    sync.WaitGroup // trimMapped's pins still being taken (Close waits)
 }
 
 // commitReq is one change on its way through commit: queued by its
@@ -179,28 +184,121 @@ type txw struct {
 // ticket (see Catalog), so a restart re-reporting unchanged files costs no
 // sync.
 // It also adds up the bytes written, to bound a batch (maxBatchBytes).
+// It also records the asset and location keys written (recentWrites).
 type wtxn struct {
 	*badger.Txn
-	writes int
-	bytes  int
+	writes  int
+	bytes   int
+	written map[string]struct{} // asset and location keys written
 }
 
 func (t *wtxn) Set(key, val []byte) error {
 	t.writes++
 	t.bytes += len(key) + len(val)
+	t.track(key)
 	return t.Txn.Set(key, val)
 }
 
 func (t *wtxn) SetEntry(e *badger.Entry) error {
 	t.writes++
 	t.bytes += len(e.Key) + len(e.Value)
+	t.track(e.Key)
 	return t.Txn.SetEntry(e)
 }
 
 func (t *wtxn) Delete(key []byte) error {
 	t.writes++
 	t.bytes += len(key)
+	t.track(key)
 	return t.Txn.Delete(key)
+}
+
+// track records key when it is one a prefetch may have read (see
+// fileHint).
+func (t *wtxn) track(key []byte) {
+	if s := string(key[:min(2, len(key))]); s != pfxAsset && s != pfxLocation {
+		return
+	}
+	if t.written == nil {
+		t.written = map[string]struct{}{}
+	}
+	t.written[string(key)] = struct{}{}
+}
+
+// recentWrites remembers which asset and location keys the last
+// recentBatches transactions that wrote any committed, and at which
+// ticket, so that a change can rely on what it read before it was queued
+// (PutFiles' prefetch, fileHint): a key it found absent in a snapshot
+// covering every commit up to ticket T is absent still unless a commit
+// after T wrote it. Only the committer (holding the token) uses it.
+type recentWrites struct {
+	last    map[string]uint64 // key -> ticket of the last commit that wrote it
+	batches []recentBatch     // oldest first
+	evicted uint64            // highest ticket forgotten
+}
+
+type recentBatch struct {
+	ticket uint64
+	keys   []string
+}
+
+const recentBatches = 8
+
+func (r *recentWrites) add(ticket uint64, keys map[string]struct{}) {
+	if len(keys) == 0 {
+		return
+	}
+	if r.last == nil {
+		r.last = map[string]uint64{}
+	}
+	b := recentBatch{ticket: ticket, keys: make([]string, 0, len(keys))}
+	for k := range keys {
+		r.last[k] = ticket
+		b.keys = append(b.keys, k)
+	}
+	if len(r.batches) == recentBatches {
+		old := r.batches[0]
+		for _, k := range old.keys {
+			if r.last[k] == old.ticket {
+				delete(r.last, k)
+			}
+		}
+		r.evicted = old.ticket
+		r.batches = append(r.batches[:0], r.batches[1:]...)
+	}
+	r.batches = append(r.batches, b)
+}
+
+// unchangedSince reports whether no commit after ticket wrote key; false
+// when commits after ticket may have been forgotten.
+func (r *recentWrites) unchangedSince(key []byte, ticket uint64) bool {
+	if ticket < r.evicted {
+		return false
+	}
+	t, ok := r.last[string(key)]
+	return !ok || t <= ticket
+}
+
+// fileHint is what PutFiles' prefetch read of a file's location and asset
+// keys, outside the token (in parallel with the committer), in a snapshot
+// that covered every commit up to ticket: a key found absent there need
+// not be read again in the transaction when neither the transaction nor a
+// commit after ticket wrote it (absentNow). A nil hint reads both.
+type fileHint struct {
+	ticket                 uint64
+	locAbsent, assetAbsent bool
+}
+
+// absentNow reports whether key, absent in the hint's snapshot (absent),
+// is known to be absent in this transaction without reading it.
+func (w *txw) absentNow(key []byte, absent bool, h *fileHint) bool {
+	if h == nil || !absent {
+		return false
+	}
+	if _, wrote := w.txn.written[string(key)]; wrote {
+		return false
+	}
+	return w.c.recent.unchangedSince(key, h.ticket)
 }
 
 // emit numbers e (the next seq after every committed event and the ones
@@ -429,6 +527,7 @@ func (c *Catalog) commitPrefix(reqs []*commitReq) int {
 			return n
 		}
 		next := &commitMark{ticket: head.ticket + 1, seq: seq}
+		c.recent.add(next.ticket, txn.written)
 		c.head.Store(next)
 		if c.opts.NoSyncWrites {
 			c.publish(next.seq)

@@ -466,3 +466,72 @@ func TestPutFilesSyncFailure(t *testing.T) {
 		t.Fatalf("events published after a failed sync: LastSeq %d", c.LastSeq())
 	}
 }
+
+// PutFiles' prefetch (fileHint) is only a shortcut: a change committed
+// between the prefetch and the group's commit (the same content cataloged
+// at another path, a path of the group cataloged with other content, a
+// path of the group cataloged twice within it) is seen as PutFile would
+// see it, also when more than recentBatches commits came in between and
+// the catalog no longer remembers what they wrote.
+func TestPutFilesPrefetchSeesLaterCommits(t *testing.T) {
+	for _, unrelated := range []int{0, recentBatches + 2} {
+		t.Run(fmt.Sprint(unrelated, " unrelated commits after"), func(t *testing.T) {
+			recs := []storage.FileRecord{
+				rec("v", "a", "alpha", 1, 1),
+				rec("v", "b", "beta", 1, 2),
+				rec("v", "c", "gamma", 1, 3),
+				rec("v", "c", "gamma2", 2, 3),
+			}
+			between := func(c *Catalog) {
+				for _, r := range []storage.FileRecord{
+					rec("w", "elsewhere", "alpha", 1, 9), // a's content, cataloged meanwhile
+					rec("v", "b", "other", 1, 8),         // b's path, other content
+				} {
+					if _, err := c.PutFile(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i := range unrelated {
+					if _, err := c.PutFile(rec("u", fmt.Sprint("f", i), fmt.Sprint("unrelated ", i), 1, uint64(i))); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ref, _ := newCat(t, fast)
+			between(ref)
+			for _, r := range recs {
+				if _, err := ref.PutFile(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, _ := newCat(t, Options{})
+			ran := false
+			c.afterPrefetch = func() {
+				if !ran {
+					ran = true
+					between(c)
+				}
+			}
+			if _, errs := c.PutFiles(recs); errors.Join(errs...) != nil {
+				t.Fatal(errs)
+			}
+			if !ran {
+				t.Fatal("the hook between prefetch and commit did not run")
+			}
+			got, want := strip(allEvents(t, c)), strip(allEvents(t, ref))
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("events\n%v\nwant (PutFile after the same commits)\n%v", got, want)
+			}
+			for _, p := range []string{"a", "b", "c"} {
+				l, err := c.Location("v", p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, _ := ref.Location("v", p)
+				if l.AssetID != w.AssetID || len(l.History) != len(w.History) {
+					t.Errorf("%s: %+v, want %+v", p, l, w)
+				}
+			}
+		})
+	}
+}

@@ -67,6 +67,12 @@ func (c *Catalog) PutFile(rec storage.FileRecord) ([]storage.Event, error) {
 // sync that makes the last of them durable. evs[i] and errs[i] are
 // PutFile's results for recs[i]; nothing is acknowledged before it is
 // synced.
+//
+// Before it queues them, PutFiles reads whether each file's location and
+// content are in the catalog already (a prefetch, in one snapshot, on the
+// caller's goroutine): the committer then reads again only what a commit
+// since may have written (fileHint), so a batch of new files costs the
+// serial commit path no lookups.
 func (c *Catalog) PutFiles(recs []storage.FileRecord) (evs [][]storage.Event, errs []error) {
 	fns := make([]func(w *txw) error, 0, len(recs))
 	at := make([]int, 0, len(recs)) // index in recs of fns[i]
@@ -76,8 +82,15 @@ func (c *Catalog) PutFiles(recs []storage.FileRecord) (evs [][]storage.Event, er
 			errs[i] = err
 			continue
 		}
-		fns = append(fns, func(w *txw) error { return w.putFile(rec) })
 		at = append(at, i)
+	}
+	hints := c.prefetch(recs, at)
+	if c.afterPrefetch != nil {
+		c.afterPrefetch()
+	}
+	for k, i := range at {
+		rec, h := recs[i], hints[k]
+		fns = append(fns, func(w *txw) error { return w.putFileHinted(rec, h) })
 	}
 	evs = make([][]storage.Event, len(recs))
 	fevs, ferrs := c.writeAll(fns)
@@ -92,6 +105,30 @@ func (c *Catalog) PutFiles(recs []storage.FileRecord) (evs [][]storage.Event, er
 	return evs, errs
 }
 
+// prefetch reads, in one snapshot taken after the last commit it knows of,
+// whether the location and the asset of recs[i] (i in at) exist; a hint is
+// nil when the read failed (the committer reads it then).
+func (c *Catalog) prefetch(recs []storage.FileRecord, at []int) []*fileHint {
+	hints := make([]*fileHint, len(at))
+	ticket := c.head.Load().ticket // before the snapshot: it covers this commit
+	_ = c.db.View(func(txn *badger.Txn) error {
+		for k, i := range at {
+			h := &fileHint{ticket: ticket}
+			_, err := txn.Get(locKey(recs[i].Volume, recs[i].Path))
+			if h.locAbsent = errors.Is(err, badger.ErrKeyNotFound); err != nil && !h.locAbsent {
+				continue
+			}
+			_, err = txn.Get(assetKey(recs[i].Hashes.BLAKE3))
+			if h.assetAbsent = errors.Is(err, badger.ErrKeyNotFound); err != nil && !h.assetAbsent {
+				continue
+			}
+			hints[k] = h
+		}
+		return nil
+	})
+	return hints
+}
+
 // checkFileRecord checks the names and the id of a PutFile record.
 func checkFileRecord(rec storage.FileRecord) error {
 	if err := checkName("volume", rec.Volume); err != nil {
@@ -103,13 +140,20 @@ func checkFileRecord(rec storage.FileRecord) error {
 	return checkID(rec.Hashes.BLAKE3)
 }
 
-func (w *txw) putFile(rec storage.FileRecord) error {
+// putFile is PutFile's change.
+func (w *txw) putFile(rec storage.FileRecord) error { return w.putFileHinted(rec, nil) }
+
+// putFileHinted is putFile with what a prefetch read (fileHint; nil: none).
+func (w *txw) putFileHinted(rec storage.FileRecord, h *fileHint) error {
 	id := rec.Hashes.BLAKE3
 	lk := locKey(rec.Volume, rec.Path)
 	var old storage.Location
-	exists, err := getLocation(w.txn, rec.Volume, rec.Path, &old)
-	if err != nil {
-		return err
+	exists := false
+	if !w.absentNow(lk, h != nil && h.locAbsent, h) {
+		var err error
+		if exists, err = getLocation(w.txn, rec.Volume, rec.Path, &old); err != nil {
+			return err
+		}
 	}
 	present := exists && old.State == storage.LocPresent
 
@@ -119,11 +163,15 @@ func (w *txw) putFile(rec storage.FileRecord) error {
 	}
 
 	// Content first: asset.cataloged precedes the location event.
-	_, err = w.txn.Get(assetKey(id))
+	ak := assetKey(id)
+	err := badger.ErrKeyNotFound
+	if !w.absentNow(ak, h != nil && h.assetAbsent, h) {
+		_, err = w.txn.Get(ak)
+	}
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 		a := storage.Asset{ID: id, Size: rec.Size, Hashes: rec.Hashes, FirstSeen: w.now}
-		if err := w.setJSON(assetKey(id), a, 0); err != nil {
+		if err := w.setJSON(ak, a, 0); err != nil {
 			return err
 		}
 		if err := w.emit(storage.Event{Type: storage.EvAssetCataloged, AssetID: id, Volume: rec.Volume, Path: rec.Path}); err != nil {
