@@ -1237,6 +1237,8 @@ func TestContractAPI(t *testing.T) {
 
 	// The webhook: the feed's events, as documented (Webhook).
 	t.Run("webhook", func(t *testing.T) {
+		sd, _ := ctJSON(t, "status", ctDo(t, e, "GET", "/v1/status", nil).body).(map[string]any)
+		catalogID, _ := sd["catalog_id"].(string)
 		feed := map[float64]map[string]any{}
 		fd, _ := ctJSON(t, "feed", ctDo(t, e, "GET", "/v1/feed?limit=1000", nil).body).(map[string]any)
 		for _, x := range fd["events"].([]any) {
@@ -1257,11 +1259,11 @@ func TestContractAPI(t *testing.T) {
 				t.Errorf("%s: method %s, Content-Type %q, Authorization %q", what, rq.method, rq.hdr.Get("Content-Type"), rq.hdr.Get("Authorization"))
 			}
 			v := ctJSON(t, what, rq.body)
-			ctCheck(t, what, v, ctObj("appliance_id events[]", nil))
+			ctCheck(t, what, v, ctObj("appliance_id catalog_id events[]", nil))
 			b, _ := v.(map[string]any)
 			evs, _ := b["events"].([]any)
-			if b["appliance_id"] != "contract" || len(evs) == 0 {
-				t.Errorf("%s: appliance_id %v, %d events", what, b["appliance_id"], len(evs))
+			if b["appliance_id"] != "contract" || b["catalog_id"] != catalogID || len(evs) == 0 {
+				t.Errorf("%s: appliance_id %v, catalog_id %v (status: %s), %d events", what, b["appliance_id"], b["catalog_id"], catalogID, len(evs))
 				continue
 			}
 			var first, last float64
@@ -1277,8 +1279,8 @@ func TestContractAPI(t *testing.T) {
 					t.Errorf("%s: event %v differs from the feed's %v", what, ev, want)
 				}
 			}
-			if k := rq.hdr.Get("Idempotency-Key"); k != fmt.Sprintf("contract-%.0f-%.0f", first, last) {
-				t.Errorf("%s: Idempotency-Key %q, want contract-%.0f-%.0f", what, k, first, last)
+			if k, want := rq.hdr.Get("Idempotency-Key"), fmt.Sprintf("contract-%s-%.0f-%.0f", catalogID, first, last); k != want {
+				t.Errorf("%s: Idempotency-Key %q, want %s", what, k, want)
 			}
 		}
 		for n := range feed {

@@ -281,8 +281,12 @@ func TestHubSync(t *testing.T) {
 	})
 	e.step(t, "webhook: every event in order, batched", func(t *testing.T) {
 		// Webhook: every feed event, in seq order, in batches of at most 3 with
-		// Idempotency-Key box1-<first>-<last> and the hub token.
+		// Idempotency-Key box1-<catalog_id>-<first>-<last> and the hub token.
 		feed := e.feedAll()
+		st, err := e.client().Status(context.Background())
+		if err != nil || st.CatalogID == "" {
+			t.Fatalf("status: catalog_id %q, %v", st.CatalogID, err)
+		}
 		deadline := time.Now().Add(60 * time.Second)
 		for len(rx.events()) < len(feed) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
@@ -303,7 +307,7 @@ func TestHubSync(t *testing.T) {
 				t.Errorf("batch %d has %d events", i, len(b))
 				continue
 			}
-			if k := fmt.Sprintf("box1-%d-%d", b[0].Seq, b[len(b)-1].Seq); rx.keys[i] != k {
+			if k := fmt.Sprintf("box1-%s-%d-%d", st.CatalogID, b[0].Seq, b[len(b)-1].Seq); rx.keys[i] != k {
 				t.Errorf("batch %d Idempotency-Key %q, want %q", i, rx.keys[i], k)
 			}
 			if rx.auth[i] != "Bearer hub-secret" || rx.app[i] != "box1" {
@@ -367,7 +371,7 @@ func TestWebhookParkedUntilSIGHUP(t *testing.T) {
 			if p.Code != http.StatusUnprocessableEntity {
 				t.Errorf("parked code %d, want 422", p.Code)
 			}
-			parkedKey = fmt.Sprintf("box1-%d-%d", p.First, p.Last)
+			parkedKey = fmt.Sprintf("box1-%s-%d-%d", st.CatalogID, p.First, p.Last)
 			break
 		}
 		if time.Now().After(deadline) {

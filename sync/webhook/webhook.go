@@ -1,6 +1,6 @@
 // Package webhook notifies the hub of catalog changes: it consumes the event
 // log through a persisted cursor and POSTs batches of feed events, in order,
-// as {"appliance_id": ..., "events": [...]} with a bearer token and an
+// as {"appliance_id": ..., "catalog_id": ..., "events": [...]} with a bearer token and an
 // Idempotency-Key per batch, retrying with jittered exponential backoff
 // (github.com/hashicorp/go-retryablehttp).
 //
@@ -138,14 +138,19 @@ func (c Config) Validate() error {
 
 // Payload is the body of every POST.
 type Payload struct {
-	ApplianceID string          `json:"appliance_id"`
-	Events      []storage.Event `json:"events"`
+	ApplianceID string `json:"appliance_id"`
+	// CatalogID is the catalog whose feed the seqs number (GET
+	// /v1/status catalog_id): a re-created catalog numbers from 1 again.
+	CatalogID string          `json:"catalog_id"`
+	Events    []storage.Event `json:"events"`
 }
 
-// IdempotencyKey of a batch: deterministic from the appliance and the
-// batch's first and last seq, so a retry after a crash reuses it.
-func IdempotencyKey(applianceID string, first, last uint64) string {
-	return fmt.Sprintf("%s-%d-%d", applianceID, first, last)
+// IdempotencyKey of a batch: deterministic from the appliance, its
+// catalog and the batch's first and last seq, so a retry after a crash
+// reuses it, and the first batches of a re-created catalog (seqs from 1
+// again) do not repeat the old catalog's keys.
+func IdempotencyKey(applianceID, catalogID string, first, last uint64) string {
+	return fmt.Sprintf("%s-%s-%d-%d", applianceID, catalogID, first, last)
 }
 
 // Parked describes a batch the hub rejected; Status is the notifier's
@@ -423,7 +428,8 @@ func (n *Notifier) token() (string, error) {
 // post sends one batch; errParked when the hub rejects it for good.
 func (n *Notifier) post(ctx context.Context, batch []storage.Event) error {
 	first, last := batch[0].Seq, batch[len(batch)-1].Seq
-	body, err := json.Marshal(Payload{ApplianceID: n.appID, Events: batch})
+	catID := n.cat.CatalogID()
+	body, err := json.Marshal(Payload{ApplianceID: n.appID, CatalogID: catID, Events: batch})
 	if err != nil {
 		return fmt.Errorf("encode events %d..%d: %w", first, last, err)
 	}
@@ -437,7 +443,7 @@ func (n *Notifier) post(ctx context.Context, batch []storage.Event) error {
 		return fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", IdempotencyKey(n.appID, first, last))
+	req.Header.Set("Idempotency-Key", IdempotencyKey(n.appID, catID, first, last))
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}

@@ -173,7 +173,7 @@ func TestDeliverInOrder(t *testing.T) {
 			t.Errorf("batch of %d events", len(evs))
 			continue
 		}
-		if k := IdempotencyKey(app, evs[0].Seq, evs[len(evs)-1].Seq); r.key != k {
+		if k := IdempotencyKey(app, cat.CatalogID(), evs[0].Seq, evs[len(evs)-1].Seq); r.key != k {
 			t.Errorf("Idempotency-Key %q, want %q", r.key, k)
 		}
 		if r.auth != "Bearer s3cret-token" {
@@ -549,5 +549,47 @@ func TestHugeAnswersCapped(t *testing.T) {
 	testutil.WaitFor(t, 15*time.Second, "parked on the huge 400", func() bool { return nt.Status().Parked != nil })
 	if p := nt.Status().Parked; p.First != more[0] || len(p.Error) > 1024 {
 		t.Errorf("parked batch %d..%d with an error of %d bytes, want batch %d and at most ~512 bytes of the answer", p.First, p.Last, len(p.Error), more[0])
+	}
+}
+
+// A catalog re-created (`ingestd reset-catalog`) numbers its feed from 1
+// again under the same appliance_id. The hub is told to treat a repeated
+// Idempotency-Key as already processed: with keys made of the appliance
+// and the seqs only, the new catalog's first batches repeated the old
+// ones' keys and a hub following the contract dropped them. The key and
+// the payload carry the catalog_id.
+func TestKeyDiffersAfterCatalogReset(t *testing.T) {
+	h := newHub(t)
+	cfg := config(t, h)
+	var keys []string
+	var ids []string
+	for range 2 {
+		// As the daemon opens it: with its identity (catalog_id).
+		dir := t.TempDir()
+		cat, err := catalog.Open(filepath.Join(dir, "catalog"), catalog.Options{NoSyncWrites: true, Logger: testutil.Logger(t),
+			IdentityFile: filepath.Join(dir, "catalog-identity.json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addEvents(t, cat, 3)
+		before := len(h.requests())
+		stop := testutil.Start(t, "notifier", newNotifier(t, cfg, cat).Run)
+		testutil.WaitFor(t, 30*time.Second, "delivery", func() bool { return len(h.requests()) > before })
+		stop()
+		r := h.requests()[before]
+		if r.payload.CatalogID != cat.CatalogID() || r.payload.CatalogID == "" {
+			t.Errorf("payload catalog_id %q, want %q", r.payload.CatalogID, cat.CatalogID())
+		}
+		keys = append(keys, r.key)
+		ids = append(ids, cat.CatalogID())
+		cat.Close()
+	}
+	if keys[0] == keys[1] {
+		t.Errorf("the first batch of a re-created catalog has the old one's Idempotency-Key %q: a hub drops it as a repeat", keys[0])
+	}
+	for i, k := range keys {
+		if want := IdempotencyKey(app, ids[i], 1, 3); k != want || !strings.Contains(k, ids[i]) {
+			t.Errorf("Idempotency-Key %q, want %q", k, want)
+		}
 	}
 }
