@@ -1264,12 +1264,17 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 	}
 	if mr != nil {
 		// A mapping reads what the listing said is there: a file that
-		// changed size while read is as much an error as when read.
+		// changed size while read is as much an error as when read, and
+		// so is one written in place (same size, new modification or
+		// change time): the copy would hold neither version.
 		var now unix.Stat_t
-		if err := unix.Fstat(mr.fd, &now); err != nil || now.Size != f.size {
+		if err := unix.Fstat(mr.fd, &now); err != nil || now.Size != f.size || now.Mtim != st.Mtim || now.Ctim != st.Ctim {
 			abort()
-			if err == nil {
+			if err == nil && now.Size != f.size {
 				err = fmt.Errorf("size changed to %d while read, card listed %d", now.Size, f.size)
+			} else if err == nil {
+				err = fmt.Errorf("written to while read (modification time %s, was %s)",
+					time.Unix(now.Mtim.Unix()).UTC().Format(time.RFC3339Nano), time.Unix(st.Mtim.Unix()).UTC().Format(time.RFC3339Nano))
 			}
 			return nil, o.srcErr(err, "read "+f.rel)
 		}

@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/safefs"
@@ -100,5 +104,42 @@ func TestCheckManifestsReadsEachCopyOnce(t *testing.T) {
 	}
 	if read > 3*int64(len(big)) {
 		t.Errorf("%d manifests listing one %d-byte file read %d bytes", n, len(big), read)
+	}
+}
+
+// A card file written in place while it is copied (same size, new
+// bytes) fails the offload with a card read error naming it: the copy
+// would hold a mix of both versions, verified against itself.
+func TestOffloadCardFileRewrittenInPlace(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "card")
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	ctWriteTree(t, src, map[string]string{"CLIP/A001C001.MXF": string(data), "CLIP/A001C002.MXF": "small"}, nil)
+	p := filepath.Join(src, "CLIP/A001C001.MXF")
+	var once sync.Once
+	res, err := Offload(context.Background(), src, filepath.Join(t.TempDir(), "A001"), Options{
+		BufferSize: 64 << 10, QueueBlocks: 8,
+		DestWriter: func(_, rel string, w io.Writer) io.Writer {
+			if rel == "CLIP/A001C001.MXF" {
+				once.Do(func() {
+					f, err := os.OpenFile(p, os.O_WRONLY, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					time.Sleep(10 * time.Millisecond) // a new mtime on coarse clocks
+					if _, err := f.WriteAt(make([]byte, len(data)), 0); err != nil {
+						t.Error(err)
+					}
+					f.Close()
+				})
+			}
+			return w
+		},
+	})
+	if !errors.Is(err, ErrReadSource) || res.Status != StatusFailed || res.FailedPath != "CLIP/A001C001.MXF" || !strings.Contains(res.Reason, "written to while read") {
+		t.Fatalf("err %v, status %s, failed %q, reason %q", err, res.Status, res.FailedPath, res.Reason)
 	}
 }
