@@ -1262,13 +1262,14 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		abort()
 		return nil, o.srcErr(fmt.Errorf("read %d bytes, card listed %d", n, f.size), "read "+f.rel)
 	}
-	if mr != nil {
+	{
 		// A mapping reads what the listing said is there: a file that
 		// changed size while read is as much an error as when read, and
 		// so is one written in place (same size, new modification or
-		// change time): the copy would hold neither version.
+		// change time), mapped or read: the copy would hold neither
+		// version.
 		var now unix.Stat_t
-		if err := unix.Fstat(mr.fd, &now); err != nil || now.Size != f.size || now.Mtim != st.Mtim || now.Ctim != st.Ctim {
+		if err := unix.Fstat(int(inf.Fd()), &now); err != nil || now.Size != f.size || now.Mtim != st.Mtim || now.Ctim != st.Ctim {
 			abort()
 			if err == nil && now.Size != f.size {
 				err = fmt.Errorf("size changed to %d while read, card listed %d", now.Size, f.size)

@@ -111,6 +111,13 @@ func TestCheckManifestsReadsEachCopyOnce(t *testing.T) {
 // bytes) fails the offload with a card read error naming it: the copy
 // would hold a mix of both versions, verified against itself.
 func TestOffloadCardFileRewrittenInPlace(t *testing.T) {
+	t.Run("mapped", func(t *testing.T) { testRewrittenInPlace(t, nil) })
+	t.Run("read (read_mbps)", func(t *testing.T) {
+		testRewrittenInPlace(t, func(_ string, f *os.File) io.ReadCloser { return f })
+	})
+}
+
+func testRewrittenInPlace(t *testing.T, reader func(string, *os.File) io.ReadCloser) {
 	src := filepath.Join(t.TempDir(), "card")
 	data := make([]byte, 4<<20)
 	for i := range data {
@@ -120,7 +127,7 @@ func TestOffloadCardFileRewrittenInPlace(t *testing.T) {
 	p := filepath.Join(src, "CLIP/A001C001.MXF")
 	var once sync.Once
 	res, err := Offload(context.Background(), src, filepath.Join(t.TempDir(), "A001"), Options{
-		BufferSize: 64 << 10, QueueBlocks: 8,
+		BufferSize: 64 << 10, QueueBlocks: 8, SourceReader: reader,
 		DestWriter: func(_, rel string, w io.Writer) io.Writer {
 			if rel == "CLIP/A001C001.MXF" {
 				once.Do(func() {
