@@ -19,6 +19,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/zeebo/xxh3"
 
 	"github.com/ingestd/ingestd/storage"
 )
@@ -142,7 +143,8 @@ type Catalog struct {
 	trimMu  sync.Mutex     // held while trimMapped runs (trim.go)
 	trimOff bool           // set by Close
 	trims   atomic.Uint64  // trims run by runTrim (tests)
-	pins    sync.WaitGroup // trimMapped's pins still being taken (Close waits)
+	pinTxn  *badger.Txn    // read transaction trimMapped pins tables with (trim.go; on trimMu)
+	pins    sync.WaitGroup // the goroutine renewing pinTxn (Close waits)
 }
 
 // commitReq is one change on its way through commit: queued by its
@@ -189,7 +191,7 @@ type wtxn struct {
 	*badger.Txn
 	writes  int
 	bytes   int
-	written map[string]struct{} // asset and location keys written
+	written map[uint64]struct{} // asset and location keys written (keyHash)
 }
 
 func (t *wtxn) Set(key, val []byte) error {
@@ -220,9 +222,9 @@ func (t *wtxn) track(key []byte) {
 		return
 	}
 	if t.written == nil {
-		t.written = map[string]struct{}{}
+		t.written = map[uint64]struct{}{}
 	}
-	t.written[string(key)] = struct{}{}
+	t.written[keyHash(key)] = struct{}{}
 }
 
 // recentWrites remembers which asset and location keys the last
@@ -232,26 +234,31 @@ func (t *wtxn) track(key []byte) {
 // covering every commit up to ticket T is absent still unless a commit
 // after T wrote it. Only the committer (holding the token) uses it.
 type recentWrites struct {
-	last    map[string]uint64 // key -> ticket of the last commit that wrote it
+	last    map[uint64]uint64 // keyHash -> ticket of the last commit that wrote it
 	batches []recentBatch     // oldest first
 	evicted uint64            // highest ticket forgotten
 }
 
+// keyHash is the 64-bit hash recentWrites keeps of a key: two keys with one
+// hash only ever make a key look written when it was not (it is read
+// again), never the other way round.
+func keyHash(key []byte) uint64 { return xxh3.Hash(key) }
+
 type recentBatch struct {
 	ticket uint64
-	keys   []string
+	keys   []uint64
 }
 
 const recentBatches = 8
 
-func (r *recentWrites) add(ticket uint64, keys map[string]struct{}) {
+func (r *recentWrites) add(ticket uint64, keys map[uint64]struct{}) {
 	if len(keys) == 0 {
 		return
 	}
 	if r.last == nil {
-		r.last = map[string]uint64{}
+		r.last = map[uint64]uint64{}
 	}
-	b := recentBatch{ticket: ticket, keys: make([]string, 0, len(keys))}
+	b := recentBatch{ticket: ticket, keys: make([]uint64, 0, len(keys))}
 	for k := range keys {
 		r.last[k] = ticket
 		b.keys = append(b.keys, k)
@@ -275,7 +282,7 @@ func (r *recentWrites) unchangedSince(key []byte, ticket uint64) bool {
 	if ticket < r.evicted {
 		return false
 	}
-	t, ok := r.last[string(key)]
+	t, ok := r.last[keyHash(key)]
 	return !ok || t <= ticket
 }
 
@@ -295,7 +302,7 @@ func (w *txw) absentNow(key []byte, absent bool, h *fileHint) bool {
 	if h == nil || !absent {
 		return false
 	}
-	if _, wrote := w.txn.written[string(key)]; wrote {
+	if _, wrote := w.txn.written[keyHash(key)]; wrote {
 		return false
 	}
 	return w.c.recent.unchangedSince(key, h.ticket)
