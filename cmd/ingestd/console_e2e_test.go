@@ -674,6 +674,9 @@ func TestConsoleE2ETokenlessCSRF(t *testing.T) {
 	e.start()
 	defer e.stop()
 	base := "http://" + e.addr
+	// The volume's watcher starts after the API answers: until the daemon
+	// is ready, a rescan of it is 404 (no such volume yet).
+	consoleWaitReady(t, e)
 	for _, tc := range []struct {
 		name   string
 		header bool
@@ -704,6 +707,26 @@ func TestConsoleE2ETokenlessCSRF(t *testing.T) {
 	code, body := e.get("/v1/session", "")
 	if code != 200 || !strings.Contains(string(body), `"auth":"none"`) {
 		t.Errorf("/v1/session tokenless: %d %s", code, body)
+	}
+}
+
+// consoleWaitReady waits until /v1/status says ready (every volume
+// watched).
+func consoleWaitReady(t *testing.T, e *env) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := e.get("/v1/status", e.token)
+		var st struct {
+			Ready bool `json:"ready"`
+		}
+		if code == 200 && json.Unmarshal(body, &st) == nil && st.Ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 30 s: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -23,15 +23,7 @@ import (
 // (";" before the frames: drop-frame) to dst.
 func consoleRateClip(t *testing.T, dst, rate, tc string) {
 	t.Helper()
-	tmp := filepath.Join(t.TempDir(), filepath.Base(dst))
-	out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate="+rate,
-		"-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-timecode", tc, "-y", tmp).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", dst, err, out)
-	}
-	if out, err := exec.Command("cp", tmp, dst).CombinedOutput(); err != nil {
-		t.Fatalf("drop %s: %v %s", dst, err, out)
-	}
+	consoleFF(t, dst, "-f", "lavfi", "-i", "testsrc2=size=320x180:rate="+rate, "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-timecode", tc)
 }
 
 // TestConsoleE2ETimecodeRates: the source timecode of the playhead frame is
