@@ -5,6 +5,7 @@ package main_test
 // cameras shoot, and no request storm when events come in bursts.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -222,7 +223,7 @@ func TestConsoleE2ENewUser(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(e.watch, "render"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= 5; i++ {
+	for _, i := range []int{1, 2, 3, 5, 6} { // frame 1004 missing
 		consoleFF(t, filepath.Join(e.watch, "render", fmt.Sprintf("shot.%04d.png", 1000+i)), "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180,drawbox=x=%d:y=10:w=20:h=20:c=red:t=fill", 20*i), "-frames:v", "1")
 	}
 	evs := e.waitFeed(120*time.Second, "still, tone and text cataloged, the still's and tone's proxies ready", func(evs []storage.Event) bool {
@@ -261,6 +262,59 @@ func TestConsoleE2ENewUser(t *testing.T) {
 	b.waitJS("search by name lists the five frames", `document.querySelectorAll('table.assets tbody tr[data-id]').length === 5`, 15*time.Second)
 	noError("assets search")
 	b.shot("assets-frames")
+
+	// The frames are one sequence: listed on Sequences, its page plays
+	// the proxy (one frame per present frame) and names the frame under
+	// the playhead past the gap: the proxy's 4th frame is 1005.
+	var seqID string
+	deadline := time.Now().Add(90 * time.Second)
+	for seqID == "" {
+		var doc struct {
+			Sequences []struct {
+				ID    string `json:"id"`
+				Proxy *struct {
+					Status string `json:"status"`
+				} `json:"proxy"`
+			} `json:"sequences"`
+		}
+		if code, body := e.get("/v1/sequences", ""); code == 200 && json.Unmarshal(body, &doc) == nil {
+			for _, sq := range doc.Sequences {
+				if sq.Proxy != nil && sq.Proxy.Status == "ready" {
+					seqID = sq.ID
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no sequence with a ready proxy after 90 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.open("#/sequences")
+	b.waitJS("the sequence listed", fmt.Sprintf(`document.querySelector('table.sequences tr[data-id=%q]')?.innerText.includes('shot.%%04d.png')`, seqID), 15*time.Second)
+	if txt := consoleEval[string](b, fmt.Sprintf(`document.querySelector('table.sequences tr[data-id=%q]').innerText`, seqID)); !strings.Contains(txt, "1001–1006") {
+		t.Errorf("sequence row: %q, want the frame range 1001–1006", txt)
+	}
+	b.shot("sequences")
+	b.do("open the sequence", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] a`, seqID))))
+	b.waitJS("the sequence's player ready", `(() => { const v = document.getElementById('player'); return v && v.readyState >= 2; })()`, 15*time.Second)
+	consoleEval[chromedp.Void](b, `(() => { const v = document.getElementById('player'); v.pause(); v.currentTime = 3.5 / 24; return null; })()`)
+	b.waitJS("the 4th proxy frame is frame 1005 (1004 missing)", `document.getElementById('tc').dataset.frame === '1005' && document.getElementById('frame-no').innerText.includes('4 of 5')`, 10*time.Second)
+	if txt := consoleEval[string](b, `document.querySelector('[aria-label="Details"]').innerText`); !strings.Contains(txt, "1004") {
+		t.Errorf("sequence details do not list the missing frame 1004:\n%s", txt)
+	}
+	noError("sequence page")
+	b.shot("sequence")
+
+	// A 375 px phone: the navigation and the new pages fit.
+	b.do("phone viewport", chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2)))
+	for _, h := range []string{"#/overview", "#/sequences", "#/sequence/" + seqID} {
+		b.open(h)
+		b.waitJS(h+" on a phone", `document.querySelector('#main h1')`, 15*time.Second)
+		if w := consoleEval[int](b, `document.documentElement.scrollWidth`); w > 375 {
+			b.shot("phone-too-wide")
+			t.Errorf("%s on a 375 px phone is %d px wide", h, w)
+		}
+	}
 }
 
 // TestConsoleE2EEventsNoGapAtLoad: the Events page loads the feed and then

@@ -26,7 +26,7 @@ async function route() {
   const r = parseHash();
   const page = pages[r.page] || pages.overview;
   for (const a of document.querySelectorAll('nav a')) {
-    if (a.dataset.page === r.page || (r.page === 'asset' && a.dataset.page === 'assets')) a.setAttribute('aria-current', 'page');
+    if (a.dataset.page === r.page || a.dataset.page === r.page + 's') a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   // Each route renders into its own container: a stale page writes into a

@@ -3,6 +3,7 @@
 import { el, clear, api, coalesce, bytes, rate, num, time, timeEl, ago, duration, badge, bar, shortID, locPath, localDay } from './util.js';
 import * as live from './live.js';
 import { assetPage } from './asset.js';
+import { sequencesPage, sequencePage } from './sequences.js';
 
 function panel(title, ...kids) { return el('section', { class: 'panel', 'aria-label': title }, el('h2', {}, title), ...kids); }
 function table(head, rows, cls) {
@@ -344,4 +345,4 @@ async function problemsPage(root) {
   return () => { u1(); u2(); reFailed.stop(); reCorrupt.stop(); };
 }
 
-export const pages = { overview, cards: cardsPage, assets: assetsPage, asset: assetPage, events: eventsPage, problems: problemsPage };
+export const pages = { overview, cards: cardsPage, assets: assetsPage, asset: assetPage, sequences: sequencesPage, sequence: sequencePage, events: eventsPage, problems: problemsPage };
