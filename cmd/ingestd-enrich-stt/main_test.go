@@ -91,8 +91,9 @@ func wer(ref, hyp []string) float64 {
 }
 
 // werCases are the conditions TestWordErrorRate measures, each bounded by
-// what was measured here on 2026-11-30 (pocketsphinx 5 en-us, Debian's
-// espeak-ng; the same on every run: both are deterministic) plus a
+// what was measured here on 2026-11-30 (Debian 12's pocketsphinx and
+// pocketsphinx-en-us 0.8+5prealpha, espeak-ng 1.51; the same on every
+// run: both are deterministic) plus a
 // margin for other builds of the Debian packages. A studio that needs
 // better plugs in whisper.cpp (docs/api.md, Enrichers).
 var werCases = []struct {
