@@ -32,20 +32,26 @@ const b3batchSize = guts.MaxSIMD * guts.ChunkSize
 // Hasher does; the last batch, full or not, waits in buf for Sum, whose
 // last chunk is the root candidate.
 type b3batch struct {
-	stack   [64][8]uint32 // subtree chaining values, at most one per height
-	counter uint64        // chunks pushed; bit i set: stack[i] holds a subtree of 2^i chunks
-	buf     [b3batchSize]byte
-	buflen  int
+	b3tree
+	buf    [b3batchSize]byte
+	buflen int
 }
 
-func (h *b3batch) push(cv [8]uint32, height int) {
+// b3tree is the Merkle stack of the chunks hashed so far.
+type b3tree struct {
+	stack   [64][8]uint32 // subtree chaining values, at most one per height
+	counter uint64        // chunks pushed; bit i set: stack[i] holds a subtree of 2^i chunks
+}
+
+// push adds the subtree of 2^height chunks that follows those pushed.
+func (t *b3tree) push(cv [8]uint32, height int) {
 	i := height
-	for h.counter&(1<<i) != 0 {
-		cv = guts.ChainingValue(guts.ParentNode(h.stack[i], cv, &guts.IV, 0))
+	for t.counter&(1<<i) != 0 {
+		cv = guts.ChainingValue(guts.ParentNode(t.stack[i], cv, &guts.IV, 0))
 		i++
 	}
-	h.stack[i] = cv
-	h.counter += 1 << height
+	t.stack[i] = cv
+	t.counter += 1 << height
 }
 
 func (h *b3batch) batch(b *[b3batchSize]byte) {
@@ -76,26 +82,16 @@ func (h *b3batch) Write(p []byte) (int, error) {
 
 // Sum appends the 32-byte BLAKE3 of what was written; h is unchanged.
 func (h *b3batch) Sum(b []byte) []byte {
-	c := h.counter
-	stack := h.stack
-	push := func(cv [8]uint32) {
-		i := 0
-		for c&(1<<i) != 0 {
-			cv = guts.ChainingValue(guts.ParentNode(stack[i], cv, &guts.IV, 0))
-			i++
-		}
-		stack[i] = cv
-		c++
-	}
+	t := h.b3tree
 	tail := h.buf[:h.buflen]
 	for len(tail) > guts.ChunkSize {
-		push(guts.ChainingValue(guts.CompressChunk(tail[:guts.ChunkSize], &guts.IV, c, 0)))
+		t.push(guts.ChainingValue(guts.CompressChunk(tail[:guts.ChunkSize], &guts.IV, t.counter, 0)), 0)
 		tail = tail[guts.ChunkSize:]
 	}
-	n := guts.CompressChunk(tail, &guts.IV, c, 0)
-	for i := bits.TrailingZeros64(c); i < bits.Len64(c); i++ {
-		if c&(1<<i) != 0 {
-			n = guts.ParentNode(stack[i], guts.ChainingValue(n), &guts.IV, 0)
+	n := guts.CompressChunk(tail, &guts.IV, t.counter, 0)
+	for i := bits.TrailingZeros64(t.counter); i < bits.Len64(t.counter); i++ {
+		if t.counter&(1<<i) != 0 {
+			n = guts.ParentNode(t.stack[i], guts.ChainingValue(n), &guts.IV, 0)
 		}
 	}
 	n.Flags |= guts.FlagRoot
