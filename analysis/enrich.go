@@ -184,16 +184,16 @@ func (c *capped) Write(p []byte) (int, error) {
 	return c.buf.Write(p)
 }
 
-// tail keeps the last max bytes written to it and takes everything: an
+// tailBuf keeps the last max bytes written to it and takes everything: an
 // enricher's stderr is read to its end (a refused write would close the
 // pipe and kill a chatty command with SIGPIPE) and only its end kept.
-type tail struct {
+type tailBuf struct {
 	buf []byte
 	max int
 	cut bool
 }
 
-func (t *tail) Write(p []byte) (int, error) {
+func (t *tailBuf) Write(p []byte) (int, error) {
 	n := len(p)
 	if len(p) >= t.max {
 		t.buf, t.cut = append(t.buf[:0], p[len(p)-t.max:]...), true
@@ -206,7 +206,7 @@ func (t *tail) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (t *tail) String() string {
+func (t *tailBuf) String() string {
 	s := strings.TrimSpace(strings.ToValidUTF8(string(t.buf), "\ufffd"))
 	if t.cut && s != "" {
 		return "…" + s
@@ -266,7 +266,7 @@ func enrich(ctx context.Context, e Enricher, req EnrichRequest, dest string) Enr
 	cmd.WaitDelay = 2 * time.Second
 	cmd.Stdin = bytes.NewReader(in)
 	stdout := &capped{max: e.MaxOutput, kill: kill}
-	stderr := &tail{max: stderrTail}
+	stderr := &tailBuf{max: stderrTail}
 	cmd.Stdout, cmd.Stderr = stdout, io.Writer(stderr)
 	cmd.Dir = out
 	cmd.Env = enrichEnv(e)
