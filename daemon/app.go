@@ -148,9 +148,9 @@ func readToken(path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := config.ReadFile(path) // regular file, capped: as validate checks it
 	if err != nil {
-		return "", fmt.Errorf("read api token %s: %w", path, err)
+		return "", fmt.Errorf("api token: %w", err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/ingestd/ingestd/daemon"
 	"github.com/ingestd/ingestd/daemon/config"
@@ -28,9 +26,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	data := config.DefaultYAML()
 	if *path != "" {
-		b, err := os.ReadFile(*path)
+		b, err := config.ReadFile(*path)
 		if err != nil {
-			return &config.Error{Msg: fmt.Sprintf("read %s: %v", *path, err)}
+			return &config.Error{Msg: err.Error()}
 		}
 		data = b
 	}

@@ -31,9 +31,9 @@ func cmdResetCatalog(args []string, stdout, stderr io.Writer) error {
 	}
 	dir, configured := *stateDir, ""
 	if *path != "" {
-		data, err := os.ReadFile(*path)
+		data, err := config.ReadFile(*path)
 		if err != nil {
-			return &config.Error{Msg: fmt.Sprintf("read %s: %v", *path, err)}
+			return &config.Error{Msg: err.Error()}
 		}
 		cfg, err := config.Parse(data) // state_dir and appliance_id are all it needs
 		if err != nil {

@@ -33,9 +33,9 @@ func cmdRestore(args []string, stdout, stderr io.Writer) error {
 		if *path == "" {
 			return usagef("restore: -config FILE or -state-dir DIR is required")
 		}
-		data, err := os.ReadFile(*path)
+		data, err := config.ReadFile(*path)
 		if err != nil {
-			return &config.Error{Msg: fmt.Sprintf("read %s: %v", *path, err)}
+			return &config.Error{Msg: err.Error()}
 		}
 		cfg, err := config.Parse(data) // state_dir is all restore needs
 		if err != nil {

@@ -15,6 +15,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("validate: unexpected argument %q (one config per run: -config FILE)", fs.Arg(0))
+	}
 	if *path == "" {
 		return usagef("validate: -config FILE is required")
 	}

@@ -81,7 +81,7 @@ func clientFlags(fs *flag.FlagSet) func() (*api.Client, error) {
 		c := &api.Client{Base: "http://" + config.DefaultListen}
 		tf := *tokenFile
 		if *cfgPath != "" {
-			data, err := os.ReadFile(*cfgPath)
+			data, err := config.ReadFile(*cfgPath)
 			if err != nil {
 				return nil, &config.Error{Msg: err.Error()}
 			}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -347,6 +348,64 @@ func TestSecurity6ExitCodes(t *testing.T) {
 	}
 	if got["2"] || !got["64"] || !got["65"] || !got["78"] || !strings.Contains(string(unit), "Restart=on-failure") {
 		t.Errorf("unit: RestartPreventExitStatus=%s, want 64 65 78 and never 2 (a crash must restart)", prevent)
+	}
+}
+
+// TestSecurity6ConfigFileKinds: a config path that is a FIFO, a directory
+// or a file past config.MaxFileSize is refused with exit 78 by every
+// command that reads it (a FIFO used to block validate, run and doctor
+// forever: ExecStartPre hung until systemd's start timeout), and a stray
+// positional argument to validate is a usage error, not ignored.
+func TestSecurity6ConfigFileKinds(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), 200_000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.Mkdir(filepath.Join(dir, "w"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("state_dir: "+dir+"/state\nvolumes:\n  - {name: a, path: "+dir+"/w}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binPath, args...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Fatalf("%v: still running after 20s (blocked on the config file?)", args)
+		}
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return errb.String(), cmd.ProcessState.ExitCode()
+	}
+	for _, c := range []struct{ path, want string }{
+		{fifo, "not a regular file"},
+		{dir, "is a directory"},
+		{big, "2000000 bytes, more than the 1048576 allowed"},
+	} {
+		for _, cmd := range []string{"validate", "run", "doctor", "status"} {
+			errOut, code := run(cmd, "-config", c.path)
+			if code != 78 || !strings.Contains(errOut, "config: read "+c.path+": "+c.want) {
+				t.Errorf("%s -config %s: exit %d, want 78 and %q\n%s", cmd, filepath.Base(c.path), code, c.want, errOut)
+			}
+		}
+	}
+	if errOut, code := run("validate", "-config", good, big); code != 64 || !strings.Contains(errOut, "unexpected argument") {
+		t.Errorf("validate with a second file: exit %d, want 64\n%s", code, errOut)
+	}
+	if errOut, code := run("validate", "-config", good); code != 0 {
+		t.Errorf("validate good config: exit %d\n%s", code, errOut)
 	}
 }
 

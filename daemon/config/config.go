@@ -139,9 +139,9 @@ func errf(key string, format string, args ...any) *Error {
 
 // Load reads, decodes, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("read %s: %v", path, err)}
+		return nil, &Error{Msg: err.Error()}
 	}
 	return LoadBytes(data)
 }
@@ -286,7 +286,7 @@ func (c *Config) validateAPI() error {
 		}
 		// The same test as the daemon's start: validate must not pass a
 		// token file that run refuses.
-		b, err := os.ReadFile(c.API.TokenFile)
+		b, err := ReadFile(c.API.TokenFile)
 		if err != nil {
 			return errf("api.token_file", "%v", err)
 		}
@@ -313,6 +313,7 @@ func (c *Config) validateVolumes() error {
 	}
 	names := map[string]int{}
 	paths := make([]string, len(c.Volumes))
+	real := make([]string, len(c.Volumes)) // paths with symlinks resolved
 	for i, v := range c.Volumes {
 		key := fmt.Sprintf("volumes[%d]", i)
 		if v.Name == "" {
@@ -342,19 +343,41 @@ func (c *Config) validateVolumes() error {
 			return errf(key+".path", "%v", err)
 		}
 		paths[i] = filepath.Clean(abs)
+		// Compared as written and with symlinks resolved: a link to
+		// another volume (or to the state dir) is the same tree, ingested
+		// twice or ingesting the catalog's own files.
+		real[i] = realPath(paths[i])
 		for j := 0; j < i; j++ {
-			if within(paths[i], paths[j]) || within(paths[j], paths[i]) {
-				return errf(key+".path", "%s overlaps volumes[%d].path %s", v.Path, j, c.Volumes[j].Path)
+			if overlaps(paths[i], paths[j]) || overlaps(real[i], real[j]) {
+				return errf(key+".path", "%s overlaps volumes[%d].path %s%s", v.Path, j, c.Volumes[j].Path, via(paths[i], paths[j], real[i], real[j]))
 			}
 		}
 	}
 	if sd, err := filepath.Abs(c.StateDir); err == nil {
+		sd = filepath.Clean(sd)
+		rsd := realPath(sd)
 		for i, p := range paths {
-			if within(filepath.Clean(sd), p) {
-				return errf("state_dir", "%s is inside volumes[%d].path %s", c.StateDir, i, c.Volumes[i].Path)
+			if within(sd, p) || within(rsd, real[i]) {
+				return errf("state_dir", "%s is inside volumes[%d].path %s%s", c.StateDir, i, c.Volumes[i].Path, via(sd, p, rsd, real[i]))
 			}
-			if within(p, filepath.Clean(sd)) {
-				return errf(fmt.Sprintf("volumes[%d].path", i), "%s is inside state_dir %s", c.Volumes[i].Path, c.StateDir)
+			if within(p, sd) || within(real[i], rsd) {
+				return errf(fmt.Sprintf("volumes[%d].path", i), "%s is inside state_dir %s%s", c.Volumes[i].Path, c.StateDir, via(p, sd, real[i], rsd))
+			}
+		}
+	}
+	if c.Cards != nil {
+		// A volume under a card mount root would be taken for a card when
+		// it is a mount (a NAS at /media/nas offloaded into itself); a
+		// mount root inside a volume has every card's files ingested in
+		// place from the card as well as from its offload copy.
+		for j, r := range c.Cards.MountRoots {
+			r = filepath.Clean(r)
+			rr := realPath(r)
+			for i, p := range paths {
+				if overlaps(p, r) || overlaps(real[i], rr) {
+					return errf(fmt.Sprintf("volumes[%d].path", i), "%s overlaps cards.mount_roots[%d] %s%s (cards are mounted there; mount the volume elsewhere or set cards.mount_roots)",
+						c.Volumes[i].Path, j, r, via(p, r, real[i], rr))
+				}
 			}
 		}
 	}
@@ -365,6 +388,18 @@ func (c *Config) validateVolumes() error {
 		c.Volumes[i].Path = p
 	}
 	return nil
+}
+
+// overlaps reports whether a and b are the same folder or one is below the other.
+func overlaps(a, b string) bool { return within(a, b) || within(b, a) }
+
+// via names the resolved paths ra and rb when symlinks made them differ
+// from a and b as written.
+func via(a, b, ra, rb string) string {
+	if a == ra && b == rb {
+		return ""
+	}
+	return fmt.Sprintf(" (through symlinks: %s and %s)", ra, rb)
 }
 
 // within reports whether p is dir or below it.

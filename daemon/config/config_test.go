@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,6 +258,112 @@ func TestDecodeStageSections(t *testing.T) {
 		err := decodeInto(root.Content[0], reflect.ValueOf(&d).Elem(), "")
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("got %v\nwant %s", err, tc.want)
+		}
+	}
+}
+
+// TestOverlapThroughSymlinks: a volume, state_dir or card mount root that
+// reaches another through a symlink is the same tree and is refused like
+// a lexical overlap, naming the key and the resolved paths.
+func TestOverlapThroughSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	a, b, media := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "media")
+	for _, d := range []string{a, b, filepath.Join(media, "nas")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"alink":     a,                         // another name for volume a
+		"statelink": filepath.Join(a, "state"), // state dir inside a (not created yet)
+		"blink":     b,
+		"medialink": filepath.Join(media, "nas"), // a NAS under the card mount root
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := "state_dir: " + filepath.Join(dir, "state") + "\n"
+	vol := func(name, path string) string { return "  - name: " + name + "\n    path: " + path + "\n" }
+	cards := "cards:\n  offload_to: a\n  mount_roots: [" + media + "]\n"
+	cases := []struct{ name, yaml, want string }{
+		{"volume is a link to another", state + "volumes:\n" + vol("a", a) + vol("b", filepath.Join(dir, "alink")),
+			"config: volumes[1].path: " + filepath.Join(dir, "alink") + " overlaps volumes[0].path " + a + " (through symlinks: " + a + " and " + a + ")"},
+		{"state_dir through a link into a volume", "state_dir: " + filepath.Join(dir, "statelink", "sub") + "\nvolumes:\n" + vol("a", a),
+			"config: state_dir: " + filepath.Join(dir, "statelink", "sub") + " is inside volumes[0].path " + a},
+		{"volume is a link to the state dir", "state_dir: " + b + "\nvolumes:\n" + vol("a", filepath.Join(dir, "blink")),
+			"config: state_dir: " + b + " is inside volumes[0].path " + filepath.Join(dir, "blink") + " (through symlinks: " + b + " and " + b + ")"},
+		{"volume under the card mount root", state + cards + "volumes:\n" + vol("a", a) + vol("nas", filepath.Join(media, "nas")),
+			"config: volumes[1].path: " + filepath.Join(media, "nas") + " overlaps cards.mount_roots[0] " + media},
+		{"volume linked under the card mount root", state + cards + "volumes:\n" + vol("a", a) + vol("nas", filepath.Join(dir, "medialink")),
+			"config: volumes[1].path: " + filepath.Join(dir, "medialink") + " overlaps cards.mount_roots[0] " + media + " (through symlinks"},
+		{"card mount root inside a volume", state + "cards:\n  offload_to: a\n  mount_roots: [" + filepath.Join(a, "cards") + "]\n" + "volumes:\n" + vol("a", a),
+			"config: volumes[0].path: " + a + " overlaps cards.mount_roots[0] " + filepath.Join(a, "cards")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadBytes([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.yaml)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("got  %q\nwant %q...", err, tc.want)
+			}
+		})
+	}
+	// Without cards: a volume under /media-like folders is fine, and
+	// distinct volumes reached through links are fine.
+	ok := state + "volumes:\n" + vol("nas", filepath.Join(media, "nas")) + vol("b", filepath.Join(dir, "blink"))
+	if _, err := LoadBytes([]byte(ok)); err != nil {
+		t.Errorf("distinct volumes refused: %v", err)
+	}
+}
+
+// TestReadFileRefuses: Load reads only a regular file of at most
+// MaxFileSize bytes. A FIFO must not block it (validate, run and the
+// SIGHUP reload would hang), a directory or an oversized file is refused
+// with the path named; a symlink to a good file is followed.
+func TestReadFileRefuses(t *testing.T) {
+	dir := t.TempDir()
+	vol := filepath.Join(dir, "w")
+	if err := os.Mkdir(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := []byte("state_dir: " + filepath.Join(dir, "state") + "\nvolumes:\n  - {name: a, path: " + vol + "}\n")
+	goodPath := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(goodPath, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(goodPath, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(link); err != nil {
+		t.Errorf("symlink to a good config: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, append(good, bytes.Repeat([]byte("#"), MaxFileSize)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		fifo: "config: read " + fifo + ": not a regular file",
+		dir:  "config: read " + dir + ": is a directory",
+		big:  "config: read " + big + ": " + strconv.Itoa(len(good)+MaxFileSize) + " bytes, more than the " + strconv.Itoa(MaxFileSize) + " allowed",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(path); done <- err }()
+		select {
+		case err := <-done:
+			var ce *Error
+			if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("Load(%s) = %v, want %q...", filepath.Base(path), err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Load(%s) blocked", filepath.Base(path))
 		}
 	}
 }
