@@ -59,8 +59,10 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 		// a Badger iterator costs far more to make than to seek.
 		li := newLocIters(txn)
 		defer li.close()
+		tr := c.readTrimmer()
 		start := assetKey(after)
 		for it.Seek(start); it.ValidForPrefix(prefix) && len(docs) < limit; it.Next() {
+			tr.read()
 			item := it.Item()
 			if after != "" && string(item.Key()) == string(start) {
 				continue

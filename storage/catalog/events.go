@@ -34,7 +34,9 @@ func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
 		opt.PrefetchSize = int(min(uint64(limit), last-after, 100))
 		it := txn.NewIterator(opt)
 		defer it.Close()
+		tr := c.readTrimmer()
 		for it.Seek(eventKey(after + 1)); it.ValidForPrefix(prefix) && len(evs) < limit; it.Next() {
+			tr.read()
 			if eventSeq(it.Item().Key()) > last {
 				break
 			}

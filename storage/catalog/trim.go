@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,12 +26,27 @@ import (
 // the file (and, for dirty pages, is written back first), and a later read
 // faults the page in again.
 //
-// MADV_PAGEOUT, not MADV_DONTNEED: the list of mappings is read from
+// MADV_DONTNEED only where the mapping cannot go away meanwhile, and
+// MADV_PAGEOUT everywhere else. The list of mappings is read from
 // /proc/self/maps, and Badger may unmap a file (a table deleted after a
 // compaction) and the Go runtime map anonymous memory at the same address
 // before the advice lands. DONTNEED on private anonymous memory discards
 // it (zero pages: corruption); PAGEOUT never loses data (anonymous pages
-// are swapped out, or stay where there is no swap).
+// are swapped out, or stay where there is no swap). But PAGEOUT reclaims
+// page by page (unmap, try to write back, put back: tmpfs pages without
+// swap cannot go), and at a million files the trim alone took 15% of the
+// daemon's CPU, mostly TLB shootdowns, while a compaction faulted pages in
+// faster than it took them out; DONTNEED only drops the page table entries
+// (a dirty page stays dirty in the page cache: nothing is lost). So
+// trimMapped first pins the tables: a Badger iterator holds a reference on
+// every table in the LSM tree when it is made (and on the memtables and
+// value-log files), and a table is unmapped only when its last reference
+// goes. A table in the tree both before and after the iterator was made
+// was in it when it was made (a table leaves the tree once and never comes
+// back), so it stays mapped until the iterator is closed: its mapping gets
+// DONTNEED, as does the DISCARD file (mapped from Open to Close). Every
+// other mapping (a memtable's log, a value-log file, a table written or
+// dropped meanwhile) gets PAGEOUT.
 const (
 	trimEvery = 500 * time.Millisecond
 	// trimCheck is how often runTrim looks at the process's resident
@@ -37,14 +54,21 @@ const (
 	// may be resident before it trims at once, between trimEvery ticks: a
 	// compaction at a million files reads and writes hundreds of MB of
 	// mapped tables within a second.
-	trimCheck = 50 * time.Millisecond
-	trimAbove = 48 << 20
+	trimCheck = 20 * time.Millisecond
 	// trimMinGap spaces trims when what stays resident is above trimAbove
-	// anyway (pages the kernel cannot take back).
-	trimMinGap = 200 * time.Millisecond
+	// anyway (pages the kernel cannot take back at that moment). At a
+	// million files a compaction faulted in ~50 MB within 300 ms, so with
+	// 200 ms here (and a 50 ms check) the mapped files peaked at 220 MB;
+	// see docs/scale.md for the figures with this setting.
+	trimMinGap = 50 * time.Millisecond
 )
 
-// trimAdvice is the madvise advice trimMapped gives.
+// trimAbove is the resident file pages above which runTrim and long reads
+// trim between trimEvery ticks (a var: tests lower it).
+var trimAbove int64 = 40 << 20
+
+// trimAdvice is the madvise advice trimMapped gives where it cannot give
+// MADV_DONTNEED.
 var trimAdvice = unix.MADV_PAGEOUT
 
 // runTrim runs trimMapped every trimEvery, and sooner when more than
@@ -52,30 +76,79 @@ var trimAdvice = unix.MADV_PAGEOUT
 func (c *Catalog) runTrim() {
 	t := time.NewTicker(trimCheck)
 	defer t.Stop()
-	last := time.Now()
-	statm := make([]byte, 128)
-	page := int64(os.Getpagesize())
+	tr := trimmer{c: c, gap: trimMinGap, every: trimEvery}
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-t.C:
 		}
-		if since := time.Since(last); since < trimEvery &&
-			(since < trimMinGap || residentShared(statm)*page < trimAbove) {
-			continue
-		}
-		c.trimMu.Lock()
-		if c.trimOff {
-			c.trimMu.Unlock()
+		if !tr.check() {
 			return
 		}
-		_, _ = c.trimMapped()
-		c.trims.Add(1)
-		c.trimMu.Unlock()
-		last = time.Now()
 	}
 }
+
+// trimmer decides when to trim for one caller: runTrim, or a long read.
+type trimmer struct {
+	c     *Catalog
+	gap   time.Duration // at least this long between trims
+	every time.Duration // trim after this long whatever is resident (0: never)
+	last  time.Time
+	statm [128]byte
+	n     int // records read (readers)
+}
+
+// check trims the mapped files if every has passed since this trimmer's
+// last trim, or gap has and more than trimAbove of file pages are
+// resident. It returns false once the catalog is closed.
+func (t *trimmer) check() bool {
+	since := time.Since(t.last)
+	if since < t.gap || (t.every == 0 || since < t.every) && residentShared(t.statm[:])*pageSize < trimAbove {
+		return true
+	}
+	c := t.c
+	c.trimMu.Lock()
+	defer c.trimMu.Unlock()
+	if c.trimOff {
+		return false
+	}
+	_, _ = c.trimMapped()
+	c.trims.Add(1)
+	t.last = time.Now()
+	return true
+}
+
+// readTrimmer is the trimmer of a long read (a scan of every location of
+// a volume, a page of assets or events): it calls read() after each record.
+// A read faults in mapped pages faster than runTrim's check sees them: up
+// to 64 KiB of a mapped file per record (the kernel maps the neighbouring
+// pages of a fault too), and records in the value log are spread over it.
+// It is nil (and read a no-op) with Options.KeepMapped.
+func (c *Catalog) readTrimmer() *trimmer {
+	if c.opts.KeepMapped {
+		return nil
+	}
+	return &trimmer{c: c, gap: trimReadsGap}
+}
+
+// read counts a record; every trimReadsEvery records it trims if more than
+// trimAbove of file pages are resident (and trimReadsGap has passed).
+func (t *trimmer) read() {
+	if t == nil {
+		return
+	}
+	if t.n++; t.n%trimReadsEvery == 0 {
+		t.check()
+	}
+}
+
+const (
+	trimReadsEvery = 128
+	trimReadsGap   = 10 * time.Millisecond
+)
+
+var pageSize = int64(os.Getpagesize())
 
 // residentShared is the process's resident file-backed and shared pages
 // (the third field of /proc/self/statm; 0 when it cannot be read).
@@ -97,8 +170,14 @@ func residentShared(buf []byte) int64 {
 // trimMapped advises away the resident pages of every shared mapping of a
 // file under the catalog directory and returns how many mappings it
 // advised. Errors of single mappings (one unmapped meanwhile: ENOMEM) are
-// ignored.
+// ignored. The caller holds trimMu with trimOff false, or has Badger open
+// otherwise (tests): the pin needs an open DB.
 func (c *Catalog) trimMapped() (int, error) {
+	pinned, it := c.pinTables()
+	if it != nil {
+		defer it.Close()
+	}
+	pinned[discardFile] = true
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, err
@@ -128,9 +207,82 @@ func (c *Catalog) trimMapped() (int, error) {
 		if err1 != nil || err2 != nil || hi <= lo {
 			continue
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), uintptr(trimAdvice)); errno == 0 {
+		advice := trimAdvice
+		if pinned[string(line[i+len(prefix):])] {
+			advice = unix.MADV_DONTNEED
+		}
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), uintptr(advice)); errno == 0 {
 			n++
 		}
 	}
 	return n, sc.Err()
 }
+
+// pinTables pins the tables in Badger's LSM tree (see trimMapped) until
+// the iterator it returns is closed, and returns the file names of those
+// pinned (none, and a nil iterator, before renewPin made pinTxn). The pin
+// is an iterator of pinTxn: making a read transaction waits for the
+// commits in flight, and while Badger stalls writes (too many level-0
+// tables) that is until a compaction is done, the very time its tables
+// pile up in the RSS; an iterator of a transaction made earlier waits for
+// nothing. Without renewPin (Options.KeepMapped: tests call trimMapped
+// directly) the transaction is made here. The caller holds trimMu (or has
+// no trim loop).
+func (c *Catalog) pinTables() (map[string]bool, *badger.Iterator) {
+	if c.pinTxn == nil {
+		if !c.opts.KeepMapped {
+			return map[string]bool{}, nil
+		}
+		c.pinTxn = c.db.NewTransaction(false)
+	}
+	before := c.db.Tables()
+	it := c.pinTxn.NewIterator(badger.IteratorOptions{}) // references every table; reads nothing until a seek
+	in := make(map[uint64]bool, len(before))
+	for _, t := range before {
+		in[t.ID] = true
+	}
+	pinned := make(map[string]bool, len(before)+1)
+	for _, t := range c.db.Tables() {
+		if in[t.ID] {
+			pinned[table.IDToFilename(t.ID)] = true
+		}
+	}
+	return pinned, it
+}
+
+// pinRenew is how often renewPin replaces pinTxn: an open read
+// transaction holds back Badger's discarding of overwritten versions.
+const pinRenew = time.Second
+
+// renewPin makes a new pinTxn every pinRenew (waiting for the commits in
+// flight as long as it takes: the trims go on with the old one) until the
+// catalog closes.
+func (c *Catalog) renewPin() {
+	defer c.pins.Done()
+	t := time.NewTicker(pinRenew)
+	defer t.Stop()
+	for {
+		txn := c.db.NewTransaction(false)
+		c.trimMu.Lock()
+		if c.trimOff {
+			c.trimMu.Unlock()
+			txn.Discard()
+			return
+		}
+		old := c.pinTxn
+		c.pinTxn = txn
+		c.trimMu.Unlock()
+		if old != nil {
+			old.Discard()
+		}
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// discardFile is Badger's discard-statistics file (discard.go in Badger),
+// mapped from Open to Close.
+const discardFile = "DISCARD"

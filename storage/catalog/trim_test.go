@@ -2,12 +2,17 @@ package catalog
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4/table"
+	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/storage"
 )
@@ -15,6 +20,12 @@ import (
 // mappedRSS is the resident size (KiB) of this process's mappings of files
 // under dir, from /proc/self/smaps, and how many such mappings there are.
 func mappedRSS(t *testing.T, dir string) (kb, maps int) {
+	t.Helper()
+	return mappedRSSOf(t, dir, "")
+}
+
+// mappedRSSOf is mappedRSS of the files whose names end in suffix.
+func mappedRSSOf(t *testing.T, dir, suffix string) (kb, maps int) {
 	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
@@ -27,7 +38,7 @@ func mappedRSS(t *testing.T, dir string) (kb, maps int) {
 		line := sc.Text()
 		fields := strings.Fields(line)
 		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			in = len(fields) >= 6 && strings.HasPrefix(fields[5], dir+"/")
+			in = len(fields) >= 6 && strings.HasPrefix(fields[5], dir+"/") && strings.HasSuffix(fields[5], suffix)
 			if in {
 				maps++
 			}
@@ -103,5 +114,228 @@ func TestTrimMapped(t *testing.T) {
 	}
 	if kb, _ := mappedRSS(t, dir); kb > before/4 {
 		t.Fatalf("%d KiB of the catalog's files resident after the loop's trims (%d before the first trim)", kb, before)
+	}
+}
+
+// TestReadTrimmer (issue 15, memory): a long read (Assets, Events) trims
+// the mapped files every trimReadsEvery records when more than trimAbove
+// of them are resident, not only when runTrim's check comes round: a page
+// of assets whose records lie all over the files faulted in up to 64 KiB
+// per record read.
+func TestReadTrimmer(t *testing.T) {
+	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
+	if c.readTrimmer() != nil {
+		t.Fatal("a catalog with KeepMapped has a read trimmer")
+	}
+	const n = 20000
+	for lo := 0; lo < n; lo += 500 {
+		if _, err := c.write(func(w *txw) error {
+			for i := lo; i < lo+500; i++ {
+				if err := w.putFile(rec("v", fmt.Sprintf("d/%06d.mov", i), fmt.Sprint("content ", i), 1, uint64(i))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	defer func(v int64) { trimAbove = v }(trimAbove)
+	trimAbove = 1 << 20
+
+	fault := func() int {
+		t.Helper()
+		if _, err := c.trimMapped(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WalkLocations("v", func(storage.Location) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := mappedRSS(t, dir)
+		if kb < 2*1024 {
+			t.Fatalf("%d KiB of the catalog's files resident after reading every location; want more than trimAbove (%d KiB)", kb, trimAbove>>10)
+		}
+		return kb
+	}
+	before := fault()
+	tr := &trimmer{c: c, gap: trimReadsGap}
+	trims := c.trims.Load()
+	for range trimReadsEvery - 1 {
+		tr.read()
+	}
+	if got := c.trims.Load(); got != trims {
+		t.Fatalf("trimmed after %d records; want every %d", trimReadsEvery-1, trimReadsEvery)
+	}
+	tr.read()
+	if got := c.trims.Load(); got != trims+1 {
+		t.Fatalf("%d trims after %d records with %d KiB resident; want 1", got-trims, trimReadsEvery, before)
+	}
+	if kb, _ := mappedRSS(t, dir); kb > before/4 {
+		t.Fatalf("%d KiB of %d resident after the read trimmer's trim", kb, before)
+	}
+	// Below trimAbove it leaves the files alone.
+	trimAbove = 1 << 40
+	time.Sleep(trimReadsGap)
+	for range trimReadsEvery {
+		tr.read()
+	}
+	if got := c.trims.Load(); got != trims+1 {
+		t.Fatalf("trimmed with less than trimAbove resident")
+	}
+	// Records read through Assets and Events (with their read trimmers)
+	// still decode while trims run between them.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, dir, fast)
+	trimAbove = 1 << 20
+	docs, err := c.Assets("", n)
+	if err != nil || len(docs) != n {
+		t.Fatalf("%d assets, %v", len(docs), err)
+	}
+	if evs, err := c.Events(0, 2*n); err != nil || len(evs) != 2*n {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+}
+
+// TestTrimPinnedTables (issue 15): trimMapped gives the tables it pinned
+// MADV_DONTNEED (cheap: no page-by-page reclaim) and every other mapping
+// trimAdvice; with trimAdvice a no-op the tables' pages still leave the
+// RSS, the memtable logs' do not, and every record still reads.
+func TestTrimPinnedTables(t *testing.T) {
+	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
+	const n = 20000
+	for lo := 0; lo < n; lo += 500 {
+		if _, err := c.write(func(w *txw) error {
+			for i := lo; i < lo+500; i++ {
+				if err := w.putFile(rec("v", fmt.Sprintf("d/%06d.mov", i), fmt.Sprint("content ", i), 1, uint64(i))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	// Records written after the flatten stay in the memtable (its log).
+	for i := range 2000 {
+		if _, err := c.PutFile(rec("w", fmt.Sprintf("e/%06d.mov", i), fmt.Sprint("more ", i), 1, uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WalkLocations("v", func(storage.Location) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	sst, _ := mappedRSSOf(t, dir, ".sst")
+	mem, _ := mappedRSSOf(t, dir, ".mem")
+	if sst < 1024 || mem < 256 {
+		t.Fatalf("%d KiB of tables and %d KiB of memtable logs resident; want some of both to trim", sst, mem)
+	}
+	defer func(a int) { trimAdvice = a }(trimAdvice)
+	trimAdvice = unix.MADV_NORMAL
+	if _, err := c.trimMapped(); err != nil {
+		t.Fatal(err)
+	}
+	sstAfter, _ := mappedRSSOf(t, dir, ".sst")
+	memAfter, _ := mappedRSSOf(t, dir, ".mem")
+	t.Logf("tables %d -> %d KiB, memtable logs %d -> %d KiB", sst, sstAfter, mem, memAfter)
+	if sstAfter > sst/4 {
+		t.Fatalf("%d KiB of %d of the pinned tables resident after the trim", sstAfter, sst)
+	}
+	if memAfter < mem*3/4 {
+		t.Fatalf("memtable logs %d -> %d KiB with trimAdvice MADV_NORMAL: not pinned, so not DONTNEED", mem, memAfter)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		loc, err := c.Location("v", fmt.Sprintf("d/%06d.mov", i))
+		if err != nil || loc.AssetID != id(fmt.Sprint("content ", i)) || loc.State != storage.LocPresent {
+			t.Fatalf("location %d after the trim: %+v, %v", i, loc, err)
+		}
+	}
+	if loc, err := c.Location("w", "e/001999.mov"); err != nil || loc.AssetID != id("more 1999") {
+		t.Fatalf("memtable record after the trim: %+v, %v", loc, err)
+	}
+}
+
+// TestTrimPinHoldsTables: what makes MADV_DONTNEED safe in trimMapped. A
+// table pinTables pinned stays on disk and mapped while a compaction
+// replaces it, and goes once the pin is released.
+func TestTrimPinHoldsTables(t *testing.T) {
+	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
+	put := func(prefix string) {
+		t.Helper()
+		for lo := 0; lo < 8000; lo += 500 {
+			if _, err := c.write(func(w *txw) error {
+				for i := lo; i < lo+500; i++ {
+					if err := w.putFile(rec("v", fmt.Sprintf("%s/%06d.mov", prefix, i), fmt.Sprint(prefix, i), 1, uint64(i))); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put("a")
+	put("b") // flushes a's memtable to a table
+	c.trimMu.Lock()
+	pinned, it := c.pinTables()
+	c.trimMu.Unlock()
+	if it == nil || len(pinned) == 0 {
+		t.Fatalf("pin %v: no tables", pinned)
+	}
+	old := make([]string, 0, len(pinned))
+	for name := range pinned {
+		old = append(old, name)
+	}
+	inTree := func(name string) bool {
+		for _, ti := range c.db.Tables() {
+			if table.IDToFilename(ti.ID) == name {
+				return true
+			}
+		}
+		return false
+	}
+	mapped := func(name string) bool {
+		b, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(string(b), dir+"/"+name+"\n")
+	}
+	// Dropping a prefix rewrites the tables that hold it.
+	if err := c.db.DropPrefix(locKey("v", "a/000000.mov")); err != nil {
+		t.Fatal(err)
+	}
+	var gone string
+	for _, name := range old {
+		if !inTree(name) {
+			gone = name
+			break
+		}
+	}
+	if gone == "" {
+		t.Fatalf("no compaction replaced the pinned tables %v", old)
+	}
+	if _, err := os.Stat(filepath.Join(dir, gone)); err != nil || !mapped(gone) {
+		t.Fatalf("pinned table %s out of the tree: on disk %v, mapped %v", gone, err == nil, mapped(gone))
+	}
+	it.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := os.Stat(filepath.Join(dir, gone))
+		if errors.Is(err, os.ErrNotExist) && !mapped(gone) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("table %s still there (stat %v) 10s after the pin was released", gone, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
