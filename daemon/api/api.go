@@ -324,11 +324,23 @@ func (s *Server) SetToken(tok string) (bool, error) {
 // Content-Type is application/json is accepted too, for the same reason.
 const RequestHeader = "X-Ingestd-Request"
 
+// Reads are guarded too: a browser marks what another site's page makes
+// it fetch (Sec-Fetch-Site cross-site or same-site: another port of
+// localhost is the same site), and without a token such a request is
+// refused unless it is the top-level opening of a page (a link to the
+// console). Another site's page could otherwise make the daemon search
+// the catalog or stream a proxy into an <img> or <video> of its own.
+// Clients that send no Sec-Fetch-* headers (the CLI, curl, a hub) are not
+// browsers and are unaffected.
 func (s *Server) checkUnsafe(next http.Handler) http.Handler {
 	if s.opts.Token != "" {
 		return next // the bearer token already proves the caller
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if site := r.Header.Get("Sec-Fetch-Site"); (site == "cross-site" || site == "same-site") && !topLevelOpen(r) {
+			WriteError(w, http.StatusForbidden, "a request made by another site's page ("+site+") is refused without a token: open the console itself", "")
+			return
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
@@ -340,6 +352,13 @@ func (s *Server) checkUnsafe(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// topLevelOpen reports whether r is a browser opening a page in a tab
+// (a GET navigation of a document, not a frame, image, script or fetch).
+func topLevelOpen(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document"
 }
 
 // hostPolicy is the set of Host headers a tokenless loopback API serves.

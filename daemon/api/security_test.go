@@ -172,6 +172,46 @@ func TestUnsafeNeedsHeader(t *testing.T) {
 	}
 }
 
+// TestCrossSiteRefused: without a token, what another site's page makes
+// a browser fetch (Sec-Fetch-Site cross-site or same-site) is refused,
+// reads included, except opening a page in a tab; same-origin requests
+// and clients that are not browsers are served; with a token the token
+// decides.
+func TestCrossSiteRefused(t *testing.T) {
+	addr, _ := serveLn(t, "", "127.0.0.1:0")
+	nav := map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+	with := func(site string, extra map[string]string) map[string]string {
+		h := map[string]string{"Sec-Fetch-Site": site}
+		for k, v := range extra {
+			h[k] = v
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		hdr                map[string]string
+		want               int
+	}{
+		{"not a browser", "GET", "/v1/assets", nil, 200},
+		{"same origin", "GET", "/v1/assets", with("same-origin", map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}), 200},
+		{"typed address", "GET", "/v1/status", with("none", nav), 200},
+		{"cross-site fetch", "GET", "/v1/assets", with("cross-site", map[string]string{"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty"}), 403},
+		{"cross-site video", "GET", "/v1/assets", with("cross-site", map[string]string{"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "video"}), 403},
+		{"cross-site frame", "GET", "/", with("cross-site", map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}), 403},
+		{"same-site (another localhost port)", "GET", "/v1/status", with("same-site", map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}), 403},
+		{"cross-site link opened in a tab", "GET", "/v1/status", with("cross-site", nav), 200},
+		{"cross-site navigating POST", "POST", "/v1/act", with("cross-site", map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", api.RequestHeader: "1"}), 403},
+	} {
+		if code, e := do(t, tc.method, "http://"+addr+tc.path, "", tc.hdr); code != tc.want {
+			t.Errorf("%s: %s %s: %d %q, want %d", tc.name, tc.method, tc.path, code, e.Error, tc.want)
+		}
+	}
+	taddr, _ := serveLn(t, "tok", "127.0.0.1:0")
+	if code, _ := do(t, "GET", "http://"+taddr+"/v1/status", "", map[string]string{"Authorization": "Bearer tok", "Sec-Fetch-Site": "cross-site"}); code != 200 {
+		t.Errorf("with a token the token decides: %d", code)
+	}
+}
+
 // TestBearerScheme: the scheme is case-insensitive (RFC 7235); the token
 // is not.
 func TestBearerScheme(t *testing.T) {
