@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
 	"github.com/ingestd/ingestd/internal/testenv"
 	"github.com/ingestd/ingestd/storage"
 )
@@ -96,6 +98,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if got != "1" {
 		t.Errorf(`proxy_jobs_total{lane="cpu",result="ready"} = %q after one proxy, want 1`, got)
+	}
+	// The real daemon's exposition, proxy series included, follows the
+	// Prometheus naming conventions (promtool check metrics' rules).
+	problems, err := promlint.New(strings.NewReader(s)).Lint()
+	if err != nil {
+		t.Fatalf("lint /metrics: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("/metrics: %s: %s", p.Metric, p.Text)
 	}
 	for _, name := range []string{"# TYPE ingestd_ingest_hashed_bytes_total counter", `ingestd_catalog_size_bytes{part="vlog"}`, "go_goroutines", "process_cpu_seconds_total", `ingestd_queue_depth{stage="proxy_queued"}`} {
 		if !strings.Contains(s, name) {
