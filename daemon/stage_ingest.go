@@ -66,6 +66,11 @@ func (a *App) rescanHandler(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, http.StatusNotFound, "no volume "+name, "volume")
 			return
 		}
+		if errors.Is(err, ingest.ErrVolumeStarting) {
+			w.Header().Set("Retry-After", "1")
+			api.WriteError(w, http.StatusServiceUnavailable, "volume "+name+" is starting: retry in a moment", "volume")
+			return
+		}
 		api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
 		return
 	}
