@@ -132,6 +132,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 		}
 	}
 	add(checkVolumes(cfg)...)
+	add(checkUnit(cfg)...) // the installed service's sandbox and user (unit.go)
 	for _, c := range opts.Checks {
 		add(c(ctx, cfg, opts)...)
 	}
