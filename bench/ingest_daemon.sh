@@ -158,7 +158,8 @@ EOF
 
 run_size() {
 	local n=$1
-	local tree="$work/tree$n" state="$work/state$n" t_b3="" c_b3="" t t_end cpu secs hwm pa pf ps np pfirst plast
+	local tree="$work/tree$n" state="$work/state$n" t_b3="" c_b3="" t t_end cpu secs hwm pa pf ps np pfirst plast t_run
+	t_run=$(now)
 	"$work/ingestbench" mktree "$tree" "$n"
 	echo "-- real daemon, first durable ingest of $n small files in $base ($(stat -f -c %T "$work")), vs b3sum over the same tree"
 	b3tree() { find "$tree" -type f -print0 | xargs -0 b3sum --num-threads 1 >/dev/null; }
@@ -198,6 +199,8 @@ run_size() {
 		"$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { print b - a }')" "$(mb "$hwm")" "$(mb "$pa")" "$(mb "$pf")" "$(mb "$ps")"
 	stop_daemon
 	if [ "${KEEP:-}" != 1 ]; then rm -rf "$tree" "$state"; fi
+	printf '  this size took %.0fs in all (tree, b3sum, ingest, paging, restart); load now: %s\n' \
+		"$(awk -v a="$t_run" -v b="$(now)" 'BEGIN { print b - a }')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 echo "daemon ingest bench on $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"

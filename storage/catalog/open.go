@@ -96,7 +96,7 @@ var tableCompression = options.None
 // without syncing the values it moved (acknowledged records lost to a power
 // cut after a GC). Reads pay too: a value-log read maps 64 KiB around it
 // (the kernel's fault-around), so paging assets in id order, whose records
-// lie all over the value log, ran the mapped files up to 760 MB.
+// lie all over the value log, ran the mapped files up to 744 MB.
 const (
 	memTableSize  = 8 << 20
 	baseTableSize = 1 << 20
