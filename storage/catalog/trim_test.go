@@ -52,18 +52,14 @@ func mappedRSSOf(t *testing.T, dir, suffix string) (kb, maps int) {
 	return kb, maps
 }
 
-// TestTrimMapped (issue 15, memory): Badger's memory-mapped tables and
-// logs are resident after a catalog wrote and read them; trimMapped hands
-// their pages back (they leave the process's RSS), the catalog reads the
-// same records afterwards, and the catalog's own trim loop does the same
-// every trimEvery.
-func TestTrimMapped(t *testing.T) {
-	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
-	const n = 20000
+// putMany catalogs n files v:<dir>/NNNNNN.mov with contents <content>N,
+// 500 to a transaction.
+func putMany(t *testing.T, c *Catalog, dir, content string, n int) {
+	t.Helper()
 	for lo := 0; lo < n; lo += 500 {
 		if _, err := c.write(func(w *txw) error {
-			for i := lo; i < lo+500; i++ {
-				if err := w.putFile(rec("v", fmt.Sprintf("d/%06d.mov", i), fmt.Sprint("content ", i), 1, uint64(i))); err != nil {
+			for i := lo; i < min(lo+500, n); i++ {
+				if err := w.putFile(rec("v", fmt.Sprintf("%s/%06d.mov", dir, i), fmt.Sprint(content, i), 1, uint64(i))); err != nil {
 					return err
 				}
 			}
@@ -72,6 +68,17 @@ func TestTrimMapped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestTrimMapped (issue 15, memory): Badger's memory-mapped tables and
+// logs are resident after a catalog wrote and read them; trimMapped hands
+// their pages back (they leave the process's RSS), the catalog reads the
+// same records afterwards, and the catalog's own trim loop does the same
+// every trimEvery.
+func TestTrimMapped(t *testing.T) {
+	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
+	const n = 20000
+	putMany(t, c, "d", "content ", n)
 	if err := c.db.Flatten(1); err != nil { // tables written and read through their maps
 		t.Fatal(err)
 	}
@@ -128,18 +135,7 @@ func TestReadTrimmer(t *testing.T) {
 		t.Fatal("a catalog with KeepMapped has a read trimmer")
 	}
 	const n = 20000
-	for lo := 0; lo < n; lo += 500 {
-		if _, err := c.write(func(w *txw) error {
-			for i := lo; i < lo+500; i++ {
-				if err := w.putFile(rec("v", fmt.Sprintf("d/%06d.mov", i), fmt.Sprint("content ", i), 1, uint64(i))); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putMany(t, c, "d", "content ", n)
 	if err := c.db.Flatten(1); err != nil {
 		t.Fatal(err)
 	}
@@ -208,18 +204,7 @@ func TestReadTrimmer(t *testing.T) {
 func TestTrimPinnedTables(t *testing.T) {
 	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
 	const n = 20000
-	for lo := 0; lo < n; lo += 500 {
-		if _, err := c.write(func(w *txw) error {
-			for i := lo; i < lo+500; i++ {
-				if err := w.putFile(rec("v", fmt.Sprintf("d/%06d.mov", i), fmt.Sprint("content ", i), 1, uint64(i))); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putMany(t, c, "d", "content ", n)
 	if err := c.db.Flatten(1); err != nil {
 		t.Fatal(err)
 	}
@@ -267,23 +252,8 @@ func TestTrimPinnedTables(t *testing.T) {
 // replaces it, and goes once the pin is released.
 func TestTrimPinHoldsTables(t *testing.T) {
 	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
-	put := func(prefix string) {
-		t.Helper()
-		for lo := 0; lo < 8000; lo += 500 {
-			if _, err := c.write(func(w *txw) error {
-				for i := lo; i < lo+500; i++ {
-					if err := w.putFile(rec("v", fmt.Sprintf("%s/%06d.mov", prefix, i), fmt.Sprint(prefix, i), 1, uint64(i))); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	put("a")
-	put("b") // flushes a's memtable to a table
+	putMany(t, c, "a", "a", 8000)
+	putMany(t, c, "b", "b", 8000) // flushes a's memtable to a table
 	c.trimMu.Lock()
 	pinned, it := c.pinTables()
 	c.trimMu.Unlock()
