@@ -33,6 +33,7 @@ import (
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/daemon/config"
+	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/ingest"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -87,6 +88,11 @@ func (a *App) Provision() (err error) {
 	catDir := CatalogDir(a.cfg.StateDir)
 	for _, w := range a.cfg.PermissionWarnings() {
 		log.Warn("config file permissions", "key", w.Key, "warning", w.Msg)
+	}
+	// A full state_dir: a clear error instead of Badger's SIGBUS on its
+	// memory-mapped files (diskguard.CheckOpen).
+	if err := diskguard.CheckOpen(a.cfg.StateDir, a.cfg.Disk); err != nil {
+		return err
 	}
 	// The identity file outside Badger makes Open refuse a catalog that is
 	// not the one this state dir had (catalog.ErrIdentityMismatch, exit 65).

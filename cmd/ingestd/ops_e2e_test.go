@@ -404,3 +404,53 @@ func TestStatusWatch(t *testing.T) {
 		t.Errorf("bad -watch: exit %d %s", code, stderr)
 	}
 }
+
+// TestFullStateDirAtStart: a daemon (re)started while its state_dir's
+// filesystem is full does not open the catalog: it exits 1 with one line
+// naming the path, the free bytes and the floor. Before, Badger replayed
+// its memory-mapped WAL into pages a full tmpfs cannot back and the daemon
+// died of SIGBUS (a Go fault trace, exit 2) on every systemd restart. Once
+// space returns the same catalog opens with every event.
+func TestFullStateDirAtStart(t *testing.T) {
+	e := newEnv(t, "", "disk:\n  min_free: 8MiB\nproxy:\n  enabled: false\n")
+	secrMountTmpfs(t, e.state, "64m")
+	e.start()
+	for i := range 20 {
+		e.writeFile("clip"+strconv.Itoa(i)+".mov", bytes.Repeat([]byte{byte(i)}, 10_000))
+	}
+	before := e.waitFeed(60*time.Second, "20 files cataloged", func(evs []storage.Event) bool {
+		n := 0
+		for _, ev := range evs {
+			if ev.Type == storage.EvLocationAdded {
+				n++
+			}
+		}
+		return n == 20
+	})
+	e.stop()
+
+	filler := secrFill(t, e.state, "filler", 0) // as full as the daemon's user sees it
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, binPath, "run", "-config", e.cfgPath)
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	errOut := stderr.String()
+	if ctx.Err() != nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errOut, "ingestd: state_dir "+e.state+": ") || !strings.Contains(errOut, "below the 8388608 needed to open the catalog") ||
+		strings.Contains(errOut, "SIGBUS") || strings.Contains(errOut, "fatal error") || strings.Contains(errOut, "goroutine ") {
+		t.Fatalf("start on a full state_dir: exit %d, want 1 and one line naming the path and the floor\n%s", cmd.ProcessState.ExitCode(), errOut)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	after := e.waitFeed(60*time.Second, "the same events after space returned", func(evs []storage.Event) bool { return len(evs) >= len(before) })
+	for i := range before {
+		if after[i].Seq != before[i].Seq || after[i].Type != before[i].Type {
+			t.Fatalf("event %d: %+v after the restart, was %+v", i, after[i], before[i])
+		}
+	}
+	e.stop()
+}

@@ -274,3 +274,31 @@ func TestGuardSetPaths(t *testing.T) {
 		t.Errorf("still low after the low path was removed: %+v", st)
 	}
 }
+
+// TestCheckOpen: the start-time floor is min(disk.min_free, OpenMinFree)
+// and the error names the state dir and the floor.
+func TestCheckOpen(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.SkipOrFail(t, "mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	if err := CheckOpen(dir, Config{MinFree: "8MiB"}); err != nil {
+		t.Fatalf("16 MiB free, 8 MiB floor: %v", err)
+	}
+	// A floor above OpenMinFree is capped: 16 MiB free is below 64 MiB.
+	err := CheckOpen(dir, Config{MinFree: "1GiB"})
+	if err == nil || !strings.Contains(err.Error(), "state_dir "+dir+": ") || !strings.Contains(err.Error(), "below the 67108864 needed") {
+		t.Fatalf("16 MiB free, 1 GiB floor: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fill"), make([]byte, 12<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckOpen(dir, Config{MinFree: "8MiB"}); err == nil || !strings.Contains(err.Error(), "below the 8388608 needed") {
+		t.Fatalf("4 MiB free, 8 MiB floor: %v", err)
+	}
+	if err := CheckOpen(dir, Config{MinFree: "10%"}); err != nil {
+		t.Fatalf("4 MiB free, 10%% floor (1.6 MiB): %v", err)
+	}
+}
