@@ -20,6 +20,12 @@ PKGS=(
 	gcc:gcc
 	update-ca-certificates:ca-certificates
 	xmllint:libxml2-utils
+	# systemd-analyze verify of the unit (TestSecurity14UnitLimits); a
+	# fresh Debian container has no systemd package
+	systemd-analyze:systemd
+	# GNU time for max RSS (analysis/bench_memory_test.go); a path, since
+	# `command -v time` finds the shell keyword
+	/usr/bin/time:time
 	blkid:util-linux
 	# the web console's browser tests (cmd/ingestd/console_e2e_test.go)
 	chromium:chromium
