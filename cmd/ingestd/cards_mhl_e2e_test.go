@@ -120,6 +120,18 @@ func (c *mhlImg) Eject() {
 	c.detach()
 }
 
+// mhlTwoDestEnv is a daemon offloading the cards under root to two
+// destinations at once, footage and shuttle (a folder of its own), both
+// at path; vols maps each volume name to its root.
+func mhlTwoDestEnv(t *testing.T, root, path string) (*env, map[string]string) {
+	t.Helper()
+	shuttle := t.TempDir()
+	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n"+
+		"  destinations:\n    - volume: footage\n      path: \""+path+"\"\n    - volume: shuttle\n      path: \""+path+"\"\n")
+	return e, map[string]string{"footage": e.watch, "shuttle": shuttle}
+}
+
 // mhlCardDetail is the card.offloaded detail with what these tests read.
 type mhlCardDetail struct {
 	Label      string                `json:"label"`
@@ -349,11 +361,7 @@ func TestCardsMHLReferenceEveryLayout(t *testing.T) {
 
 	// Two destinations written in parallel from one card read: each gets
 	// its own history, each must pass the reference tool.
-	shuttle := t.TempDir()
-	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
-		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n"+
-		"  destinations:\n    - volume: footage\n      path: \"first/{label}\"\n    - volume: shuttle\n      path: \"first/{label}\"\n")
-	vols := map[string]string{"footage": e.watch, "shuttle": shuttle}
+	e, vols := mhlTwoDestEnv(t, root, "first/{label}")
 	e.start()
 	n := 0
 	dests := map[*job]string{}

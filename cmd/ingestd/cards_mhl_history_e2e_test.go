@@ -85,11 +85,7 @@ func TestCardsMHLReferenceGenerations(t *testing.T) {
 		}
 	}
 
-	shuttle := t.TempDir()
-	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
-		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n"+
-		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"{label}\"\n")
-	vols := map[string]string{"footage": e.watch, "shuttle": shuttle}
+	e, vols := mhlTwoDestEnv(t, root, "{label}")
 	e.start()
 	defer e.stop()
 	n := 0
