@@ -40,11 +40,30 @@ func Run(ctx context.Context, configPath string, logTo io.Writer) error {
 	if err := app.Provision(); err != nil {
 		return err
 	}
+	// Reloads run beside the signal loop, one at a time, a SIGHUP during
+	// one coalesced into one more: config.Validate stats every volume, and
+	// a stat on a hung NFS or FUSE mount blocks; SIGTERM must still stop
+	// the daemon (before, it waited behind the reload until systemd's
+	// SIGKILL).
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reloads:
+				reload(ctx, app, configPath, log)
+			}
+		}
+	}()
 	go func() {
 		for s := range sigs {
 			switch {
 			case s == syscall.SIGHUP:
-				reload(app, configPath, log)
+				select {
+				case reloads <- struct{}{}:
+				default: // one is already pending: it reads the file after this signal
+				}
 			case ctx.Err() != nil:
 				// A second SIGINT/SIGTERM: the operator does not want to wait
 				// for the drain. The catalog recovers like after a crash.
@@ -81,11 +100,15 @@ func loadConfig(path string) (*config.Config, error) {
 
 // reload re-reads the config on SIGHUP; an invalid one is rejected and
 // the running config kept.
-func reload(app *App, path string, log *slog.Logger) {
+func reload(ctx context.Context, app *App, path string, log *slog.Logger) {
 	log = log.With("component", "daemon")
 	cfg, err := loadConfig(path)
 	if err != nil {
 		log.Error("reload rejected; keeping the running config", "err", err)
+		return
+	}
+	if ctx.Err() != nil {
+		log.Info("stopping; the reload read meanwhile is not applied")
 		return
 	}
 	if err := app.Reload(cfg); err != nil {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -453,4 +454,72 @@ func TestFullStateDirAtStart(t *testing.T) {
 		}
 	}
 	e.stop()
+}
+
+// TestStopDuringHungReload: a SIGHUP whose config check blocks on a hung
+// mount (a stat of a volume on a stopped FUSE server, as on a dead NFS
+// server) must not hold up SIGTERM: the daemon says "stopping" at once and
+// exits cleanly once the mount answers. Before, the reload ran in the
+// signal loop and the stop waited behind it (under systemd: SIGKILL after
+// TimeoutStopSec, the catalog not closed).
+func TestStopDuringHungReload(t *testing.T) {
+	testenv.NeedRoot(t)
+	bindfs := testenv.Need(t, "bindfs")
+	dir := t.TempDir()
+	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	for _, d := range []string{src, mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fuse := exec.Command(bindfs, "-f", src, mnt)
+	if err := fuse.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		fuse.Process.Signal(syscall.SIGCONT)
+		exec.Command("umount", "-l", mnt).Run()
+		fuse.Process.Kill()
+		fuse.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), " "+mnt+" ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bindfs did not mount")
+		}
+	}
+	e := newEnv(t, "", "  - name: nas\n    path: "+mnt+"\n")
+	e.start()
+
+	if err := fuse.Process.Signal(syscall.SIGSTOP); err != nil { // the mount hangs
+		t.Fatal(err)
+	}
+	if err := e.proc.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if strings.Contains(e.stderr.String(), "config reloaded") {
+		t.Fatalf("the reload did not block on the hung mount; the test proves nothing:\n%s", e.stderr.String())
+	}
+	if err := e.proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopping := false
+	for deadline := time.Now().Add(10 * time.Second); !stopping && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		stopping = strings.Contains(e.stderr.String(), "msg=stopping component=daemon signal=terminated")
+	}
+	fuse.Process.Signal(syscall.SIGCONT)
+	if !stopping {
+		t.Fatalf("SIGTERM not handled within 10s while a reload hung:\n%s", e.stderr.String())
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("daemon did not exit after the mount answered:\n%s", e.stderr.String())
+	}
+	if e.exitCode != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0:\n%s", e.exitCode, e.stderr.String())
+	}
 }
