@@ -171,3 +171,75 @@ func TestOffloadUnrepresentableName(t *testing.T) {
 		}
 	}
 }
+
+// A destination left with an empty ascmhl/ (the first generation's write
+// failed: a full disk) or one holding only a temporary file is no history:
+// the next offload copies the card's history there and continues it,
+// instead of failing on a missing chain on every retry. A generation whose
+// chain could not be written is taken back.
+func TestOffloadAfterFailedHistoryWrite(t *testing.T) {
+	run := testenv.ASCMHL(t)
+	src := filepath.Join(t.TempDir(), "card")
+	ctWriteTree(t, src, map[string]string{"CLIP/A001C001.MXF": "a", "B.WAV": "b"}, []string{"EMPTY"})
+	refMHL(t, run, "ascmhl", "create", "-h", "xxh64", src)
+	for _, leftover := range []string{"", "0001_A001_2026-11-30_080000Z.mhl.tmp", "ascmhl_chain.xml.tmp"} {
+		dst := filepath.Join(t.TempDir(), "A001")
+		if err := os.MkdirAll(filepath.Join(dst, "ascmhl"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if leftover != "" {
+			if err := os.WriteFile(filepath.Join(dst, "ascmhl", leftover), []byte("<partial"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := Offload(context.Background(), src, dst, Options{})
+		if err != nil {
+			t.Fatalf("leftover %q: %v (%s %s)", leftover, err, res.FailedPath, res.Reason)
+		}
+		h, err := ascmhl.Open(dst)
+		if err != nil || len(h.Generations) != 2 {
+			t.Fatalf("leftover %q: history %v, want the card's generation and ours", leftover, err)
+		}
+		refMHL(t, run, "ascmhl-debug", "verify", dst)
+	}
+
+	// The chain cannot be written (a folder in its place): the new
+	// generation is removed again and the old history still opens.
+	dst := filepath.Join(t.TempDir(), "A001")
+	if _, _, err := ascmhl.Seal(context.Background(), src, []ascmhl.Format{ascmhl.XXH64}, ascmhl.ProcessInPlace, ascmhl.Creator{ToolName: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Offload(context.Background(), src, dst, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	chain := filepath.Join(dst, "ascmhl", "ascmhl_chain.xml")
+	saved, err := os.ReadFile(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ascmhl.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.Generations)
+	if err := os.Remove(chain); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(chain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gen := &ascmhl.Generation{Process: ascmhl.ProcessInPlace}
+	if err := h.AddGeneration(gen); err == nil {
+		t.Fatal("generation added without a chain")
+	}
+	if _, err := os.Stat(filepath.Join(dst, "ascmhl", gen.FileName)); err == nil {
+		t.Errorf("generation %s left without a chain entry", gen.FileName)
+	}
+	os.Remove(chain)
+	if err := os.WriteFile(chain, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := ascmhl.Open(dst); err != nil || len(h.Generations) != before {
+		t.Fatalf("history after the failed write: %v", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -192,6 +191,11 @@ func openDir(root *safefs.Dir, read int64) (*History, error) {
 	defer dir.Close()
 	chainPath := filepath.Join(dir.Name(), ChainName)
 	data, err := dir.ReadFile(ChainName, MaxChainSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		if ents, lerr := dir.ReadDir("."); lerr == nil && !holdsHistory(ents) {
+			return h, nil // an empty folder (Exists): no history yet
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read chain %s: %w", chainPath, err)
 	}
@@ -269,17 +273,42 @@ func checkChainPath(p string) error {
 	return nil
 }
 
-// Exists reports whether root has an ascmhl/ folder (a real one, not a
-// symlink).
+// Exists reports whether root has an ascmhl/ history: a real folder (not
+// a symlink) holding a chain file or a generation. A folder without either
+// (left empty, or holding only the temporary file of a write that failed,
+// e.g. on a full disk) is no history: Open reads it as none, and a new
+// history may be started or copied into it.
 func Exists(root string) bool {
-	fi, err := os.Lstat(filepath.Join(root, FolderName))
-	return err == nil && fi.IsDir()
+	d, err := safefs.OpenRoot(root, true)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	return ExistsIn(d)
 }
 
 // ExistsIn is Exists for a root held open.
 func ExistsIn(root *safefs.Dir) bool {
 	st, err := root.Lstat(FolderName)
-	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return false
+	}
+	ents, err := root.ReadDir(FolderName)
+	if err != nil {
+		return true // unreadable: Open says why
+	}
+	return holdsHistory(ents)
+}
+
+// holdsHistory reports whether the entries of an ascmhl/ folder include
+// its chain file or a generation file.
+func holdsHistory(ents []fs.DirEntry) bool {
+	for _, e := range ents {
+		if e.Name() == ChainName || (genName.MatchString(e.Name()) && !strings.HasPrefix(e.Name(), "._")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *History) generationByFile(name string) *Generation {
@@ -465,6 +494,10 @@ func (h *History) AddGeneration(gen *Generation) error {
 	}
 	chain := append(append([]ChainEntry(nil), h.Chain...), ChainEntry{Number: gen.Number, Path: gen.FileName, Format: C4, Hash: c4})
 	if err := dir.WriteFileAtomic(ChainName, MarshalChain(chain), 0o644); err != nil {
+		// A generation the chain does not list would make the history
+		// unreadable (the reference refuses it too): take it back, so a
+		// retry (after the disk was freed) starts from the old chain.
+		dir.Remove(gen.FileName)
 		return err
 	}
 	h.Chain = chain
