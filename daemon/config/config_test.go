@@ -144,6 +144,8 @@ func TestBadConfigs(t *testing.T) {
 		{"negative settle", state + "settle: -1s\n" + vols, `config: settle: must be positive`},
 		{"tiny rescan", state + "rescan: 10ms\n" + vols, `config: rescan: must be at least 1s`},
 		{"bad int", state + "hash_workers: lots\n" + vols, `config: hash_workers: expected an integer, got "lots" (line 2)`},
+		{"float for an int", state + "hash_workers: 2.5\n" + vols, `config: hash_workers: expected an integer, got "2.5" (line 2)`},
+		{"second document", state + vols + "---\nstate_dir: /etc\n", `config: (document): a second YAML document (after ---): one config per file (line 5)`},
 		{"zero-ish workers", state + "hash_workers: 1000\n" + vols, `config: hash_workers: must be between 1 and 256`},
 		{"duplicate key", state + "settle: 1s\nsettle: 2s\n" + vols, `config: settle: duplicate key (first at line 2) (line 3)`},
 		{"duplicate volume name", state + vols + "  - name: footage\n    path: " + b + "\n", `config: volumes[1].name: duplicate volume name "footage"`},

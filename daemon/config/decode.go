@@ -1,8 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"encoding"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"time"
@@ -39,7 +42,16 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // keys, duplicate keys, wrong types, bad durations.
 func Parse(data []byte) (*Config, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	// A second document (after "---") would be ignored silently: a
+	// config pasted twice, or two merged by hand, must not half-apply.
+	var more yaml.Node
+	if err := dec.Decode(&more); err == nil {
+		return nil, &Error{Key: "(document)", Line: more.Line, Msg: "a second YAML document (after ---): one config per file"}
+	} else if !errors.Is(err, io.EOF) {
 		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	c := &Config{}
@@ -167,6 +179,15 @@ func decodeInto(n *yaml.Node, v reflect.Value, key string) error {
 	default:
 		if n.Kind != yaml.ScalarNode {
 			return &Error{Key: key, Line: n.Line, Msg: fmt.Sprintf("expected %s", kindName(v.Kind()))}
+		}
+		// yaml.v3 truncates a float into an int field (2.5 -> 2): an
+		// integer key takes only an integer.
+		switch v.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if n.ShortTag() != "!!int" {
+				return &Error{Key: key, Line: n.Line, Msg: fmt.Sprintf("expected %s, got %q", kindName(v.Kind()), n.Value)}
+			}
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			return &Error{Key: key, Line: n.Line, Msg: fmt.Sprintf("expected %s, got %q", kindName(v.Kind()), n.Value)}
