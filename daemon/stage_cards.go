@@ -24,7 +24,7 @@ func provisionCards(a *App) (*Parts, error) {
 		vols = append(vols, cardsvc.Volume{Name: v.Name, Path: v.Path}) // absolute: config.Validate
 	}
 	fx := cardsvc.NewFixity(a.cfg.Fixity, vols, a.cat, a.log)
-	clips := cardsvc.ClipsHandler(a.cat)
+	clips := cardsvc.ClipsHandler(a.cat, vols...)
 	reports := cardsvc.ReportHandler(a.cat, a.cfg.StateDir, a.log)
 	cardsOnly := restartOnly("cards", func(c *config.Config) **cards.Config { return &c.Cards })
 	fixityOnly := restartOnly("fixity", func(c *config.Config) *cards.FixityConfig { return &c.Fixity })

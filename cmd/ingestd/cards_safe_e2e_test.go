@@ -3,12 +3,14 @@ package main_test
 // The "safe to format" gate of a card offloaded earlier (issue 11 item 5).
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/api/wire"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -18,7 +20,8 @@ import (
 // from the catalog record alone, and formatting it lost the footage. Now
 // the copy is looked for first; it is gone, so the card is offloaded again
 // (never shown safe meanwhile) and safe once the new copy is verified.
-// A re-insert with the copy in place still says already offloaded.
+// A re-insert with the copy in place still says already offloaded; while
+// the card is out, GET /v1/cards and `ingestd cards` say NOT safe.
 func TestCardsSafeGateCopyGone(t *testing.T) {
 	cardsNeedRoot(t)
 	root := filepath.Join(t.TempDir(), "media")
@@ -83,6 +86,19 @@ func TestCardsSafeGateCopyGone(t *testing.T) {
 	// The copy is moved away: re-inserting must not say safe.
 	if err := os.Rename(dest, filepath.Join(t.TempDir(), "moved")); err != nil {
 		t.Fatal(err)
+	}
+	// Before the card is back: GET /v1/cards and `ingestd cards` no longer
+	// call it safe, and say which copy is gone.
+	code, body := e.get("/v1/cards", e.token)
+	var page wire.CardsPage
+	if err := json.Unmarshal(body, &page); code != 200 || err != nil || len(page.Cards) != 1 {
+		t.Fatalf("GET /v1/cards: %d %v %s", code, err, body)
+	}
+	if rec := page.Cards[0]; rec.SafeToFormat || len(rec.Destinations) != 1 || rec.Destinations[0].State != "pending" || !strings.Contains(rec.Destinations[0].Error, "verified copy gone") {
+		t.Errorf("card record with its copy gone: safe %v, destinations %+v", rec.SafeToFormat, rec.Destinations)
+	}
+	if out, _, code := e.cli("cards"); code != 0 || !strings.Contains(out, "NOT SAFE TO FORMAT") {
+		t.Errorf("ingestd cards with the copy gone (exit %d):\n%s", code, out)
 	}
 	c.Insert()
 	deadline := time.Now().Add(3 * time.Second)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/daemon/api/wire"
+	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -33,8 +34,14 @@ type ClipsDoc = wire.ClipsPage
 // CardsDoc is GET /v1/cards.
 type CardsDoc = wire.CardsPage
 
-// ClipsHandler serves GET /v1/clips and /v1/clips/{id}.
-func ClipsHandler(cat *catalog.Catalog) http.Handler {
+// ClipsHandler serves GET /v1/clips and /v1/clips/{id}, and GET /v1/cards
+// (the card records; vols, the configured volumes, let it tell a verified
+// copy that is gone since: the card is then not safe to format).
+func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
+	roots := map[string]string{}
+	for _, v := range vols {
+		roots[v.Name] = v.Path
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/clips", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -88,6 +95,15 @@ func ClipsHandler(cat *catalog.Catalog) http.Handler {
 		doc := CardsDoc{Cards: []Record{}}
 		err := cat.Cards(func(rec storage.Card) error {
 			rec.ID = CardID(rec.Key)
+			// Safe only while every verified copy is still there: one
+			// deleted or moved since is pending again (the card, when
+			// inserted, is copied to it again).
+			for i, d := range rec.Destinations {
+				if probe, gone := goneCopy(roots, d); gone {
+					rec.SafeToFormat = false
+					rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestPending, "verified copy gone (missing "+probe+")"
+				}
+			}
 			doc.Cards = append(doc.Cards, rec)
 			return nil
 		})

@@ -86,25 +86,14 @@ func allVerified(rec *Record) bool {
 }
 
 // copiesGone marks each verified destination of rec whose copy is no
-// longer there (its folder, or the ASC MHL generation it recorded, is
-// missing: moved, deleted, or its volume not mounted) pending again, with
-// the reason in Error, and reports whether any was.
+// longer there (goneCopy) pending again, with the reason in Error, and
+// reports whether any was.
 func (s *Service) copiesGone(rec *Record, log *slog.Logger) bool {
 	gone := false
 	for i := range rec.Destinations {
 		d := &rec.Destinations[i]
-		if d.State != cards.DestVerified {
-			continue
-		}
-		_, dir, ok := s.destDir(*d)
+		probe, ok := goneCopy(s.vols, *d)
 		if !ok {
-			continue // volume no longer configured: nothing to look at
-		}
-		probe := filepath.Join(dir, ascmhl.FolderName)
-		if d.Generation != "" {
-			probe = filepath.Join(probe, d.Generation)
-		}
-		if _, err := os.Lstat(probe); err == nil {
 			continue
 		}
 		log.Warn("verified copy of the card is gone: copying it again", "volume", d.Volume, "path", d.Path, "missing", probe)
@@ -112,6 +101,24 @@ func (s *Service) copiesGone(rec *Record, log *slog.Logger) bool {
 		gone = true
 	}
 	return gone
+}
+
+// goneCopy reports whether destination d is verified but its copy is no
+// longer where it was written (its folder, or the ASC MHL generation it
+// recorded, is missing: moved, deleted, or its volume not mounted), and
+// the path looked for. vols maps volume names to their roots; a volume no
+// longer configured is not looked at.
+func goneCopy(vols map[string]string, d DestState) (string, bool) {
+	root, ok := vols[d.Volume]
+	if d.State != cards.DestVerified || !ok {
+		return "", false
+	}
+	probe := filepath.Join(root, filepath.FromSlash(d.Path), ascmhl.FolderName)
+	if d.Generation != "" {
+		probe = filepath.Join(probe, d.Generation)
+	}
+	_, err := os.Lstat(probe)
+	return probe, err != nil
 }
 
 func firstVerified(rec *Record) int {
