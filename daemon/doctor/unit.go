@@ -29,6 +29,9 @@ type unitSandbox struct {
 	protectSystem string
 	protectHome   string
 	privateTmp    bool
+	privateMounts bool
+	capBounding   *string // CapabilityBoundingSet= as written (nil: not set, all)
+	syscallFilter []string
 	readWrite     []string
 	stateDirs     []string // /var/lib/<StateDirectory=>, always writable
 	readOnly      []string
@@ -104,6 +107,17 @@ func loadUnit() (u unitSandbox, ok bool) {
 				u.protectSystem = v
 			case "ProtectHome":
 				u.protectHome = v
+			case "PrivateMounts":
+				u.privateMounts = v == "yes" || v == "true" || v == "on" || v == "1"
+			case "CapabilityBoundingSet":
+				c := v
+				u.capBounding = &c
+			case "SystemCallFilter":
+				if v == "" {
+					u.syscallFilter = nil
+				} else {
+					u.syscallFilter = append(u.syscallFilter, v)
+				}
 			case "PrivateTmp":
 				u.privateTmp = v == "yes" || v == "true" || v == "on" || v == "1"
 			case "ReadWritePaths":
@@ -122,6 +136,31 @@ func loadUnit() (u unitSandbox, ok bool) {
 		fh.Close()
 	}
 	return u, true
+}
+
+// noUnmount says why the service cannot unmount a host mount ("" when it
+// can): umount(2) needs CAP_SYS_ADMIN and the @mount system calls, and any
+// mount namespace of its own (ProtectSystem=, PrivateMounts=,
+// ReadOnlyPaths=...) is a slave of the host's, so an unmount there never
+// reaches the host.
+func (u unitSandbox) noUnmount() string {
+	var why []string
+	if u.capBounding != nil && !strings.Contains(*u.capBounding, "CAP_SYS_ADMIN") {
+		why = append(why, "CapabilityBoundingSet= without CAP_SYS_ADMIN")
+	}
+	for _, f := range u.syscallFilter {
+		if strings.HasPrefix(f, "~") && strings.Contains(f, "@mount") {
+			why = append(why, "SystemCallFilter= denies @mount")
+			break
+		}
+	}
+	if u.protectSystem != "" && u.protectSystem != "no" || u.privateMounts || len(u.readOnly) > 0 || len(u.readWrite) > 0 {
+		why = append(why, "its own mount namespace (ProtectSystem=, PrivateMounts=, ReadWritePaths=)")
+	}
+	if u.user != "" && u.user != "root" && (u.capBounding == nil || !strings.Contains(*u.capBounding, "CAP_SYS_ADMIN")) {
+		why = append(why, "User="+u.user+" without the capability")
+	}
+	return strings.Join(why, "; ")
 }
 
 // access is what the sandbox leaves of path: "rw", "ro", "none" or
@@ -253,6 +292,13 @@ func checkUnit(cfg *config.Config) []Finding {
 			fs = append(fs, Finding{Check: chk, Level: Warn,
 				Message: fmt.Sprintf("%s %s is read-only for the service: it is ingested, but its .ingestd-volume marker cannot be written, so a remount or a move of the share reads as a new volume", key, v.Path),
 				Fix:     dropin + "ReadWritePaths=" + r})
+		}
+	}
+	if cfg.Cards != nil && cfg.Cards.EjectWhenSafe {
+		if why := u.noUnmount(); why != "" {
+			fs = append(fs, Finding{Check: chk, Level: Warn,
+				Message: fmt.Sprintf("cards.eject_when_safe: the service cannot unmount a card (%s in %s): cards are announced SAFE TO FORMAT but stay mounted", why, u.file),
+				Fix:     "unmount cards from the desktop or with umount, and set cards.eject_when_safe: false"})
 		}
 	}
 	if len(fs) == 0 {

@@ -129,4 +129,25 @@ func TestServiceSandbox(t *testing.T) {
 	if u, _ := loadUnit(); u.access("/mnt/nas") != "ro" || u.access("/var/lib/ingestd/catalog") != "rw" {
 		t.Errorf("after ReadWritePaths= reset: /mnt/nas %s, /var/lib/ingestd %s", u.access("/mnt/nas"), u.access("/var/lib/ingestd/catalog"))
 	}
+
+	// cards.eject_when_safe cannot work in the packaged sandbox: a WARN
+	// naming why.
+	withUnit(t, nil)
+	ej := parse(t, "state_dir: /var/lib/ingestd\nvolumes: [{name: nas, path: /mnt/nas}]\ncards: {offload_to: nas, eject_when_safe: true}\n")
+	fs = serviceFindings(Report{Findings: checkUnit(ej)})
+	found := false
+	for _, f := range fs {
+		if strings.HasPrefix(f.Message, "cards.eject_when_safe: the service cannot unmount a card (CapabilityBoundingSet= without CAP_SYS_ADMIN; SystemCallFilter= denies @mount;") && f.Level == Warn {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("eject_when_safe under the packaged unit: %+v", fs)
+	}
+	ej.Cards.EjectWhenSafe = false
+	for _, f := range serviceFindings(Report{Findings: checkUnit(ej)}) {
+		if strings.Contains(f.Message, "eject_when_safe") {
+			t.Errorf("eject_when_safe off: %+v", f)
+		}
+	}
 }
