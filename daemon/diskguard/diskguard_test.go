@@ -96,15 +96,22 @@ func TestFloorOfAndLow(t *testing.T) {
 	}
 }
 
-// A real tmpfs filled past the floor: the guard goes low (callback, Wait
-// blocks, status) and back to ok when the filler is deleted.
-func TestGuardTmpfs(t *testing.T) {
+// tmpfs16m mounts a 16 MiB tmpfs on a temporary folder (root).
+func tmpfs16m(t *testing.T) string {
+	t.Helper()
 	testenv.NeedRoot(t)
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
 		testenv.SkipOrFail(t, "mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// A real tmpfs filled past the floor: the guard goes low (callback, Wait
+// blocks, status) and back to ok when the filler is deleted.
+func TestGuardTmpfs(t *testing.T) {
+	dir := tmpfs16m(t)
 	g, err := New(Config{MinFree: "6MiB"}, []Path{{Name: "state_dir", Path: dir}, {Name: "state_dir", Path: "/dup"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -278,12 +285,7 @@ func TestGuardSetPaths(t *testing.T) {
 // TestCheckOpen: the start-time floor is min(disk.min_free, OpenMinFree)
 // and the error names the state dir and the floor.
 func TestCheckOpen(t *testing.T) {
-	testenv.NeedRoot(t)
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
-		testenv.SkipOrFail(t, "mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := tmpfs16m(t)
 	if err := CheckOpen(dir, Config{MinFree: "8MiB"}); err != nil {
 		t.Fatalf("16 MiB free, 8 MiB floor: %v", err)
 	}
