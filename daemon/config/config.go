@@ -346,7 +346,7 @@ func (c *Config) validateVolumes() error {
 		// Compared as written and with symlinks resolved: a link to
 		// another volume (or to the state dir) is the same tree, ingested
 		// twice or ingesting the catalog's own files.
-		real[i] = realPath(paths[i])
+		real[i] = RealPath(paths[i])
 		for j := 0; j < i; j++ {
 			if overlaps(paths[i], paths[j]) || overlaps(real[i], real[j]) {
 				return errf(key+".path", "%s overlaps volumes[%d].path %s%s", v.Path, j, c.Volumes[j].Path, via(paths[i], paths[j], real[i], real[j]))
@@ -355,7 +355,7 @@ func (c *Config) validateVolumes() error {
 	}
 	if sd, err := filepath.Abs(c.StateDir); err == nil {
 		sd = filepath.Clean(sd)
-		rsd := realPath(sd)
+		rsd := RealPath(sd)
 		for i, p := range paths {
 			if within(sd, p) || within(rsd, real[i]) {
 				return errf("state_dir", "%s is inside volumes[%d].path %s%s", c.StateDir, i, c.Volumes[i].Path, via(sd, p, rsd, real[i]))
@@ -372,7 +372,7 @@ func (c *Config) validateVolumes() error {
 		// place from the card as well as from its offload copy.
 		for j, r := range c.Cards.MountRoots {
 			r = filepath.Clean(r)
-			rr := realPath(r)
+			rr := RealPath(r)
 			for i, p := range paths {
 				if overlaps(p, r) || overlaps(real[i], rr) {
 					return errf(fmt.Sprintf("volumes[%d].path", i), "%s overlaps cards.mount_roots[%d] %s%s (cards are mounted there; mount the volume elsewhere or set cards.mount_roots)",

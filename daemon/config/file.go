@@ -52,11 +52,11 @@ func readRegular(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// realPath resolves symlinks in p, which must be absolute and clean. A
+// RealPath resolves symlinks in p, which must be absolute and clean. A
 // path that does not exist yet (a state_dir created at first start, maybe
 // through a link whose target is not made yet) is resolved as far as it
 // exists and the rest appended: the daemon would create it there.
-func realPath(p string) string {
+func RealPath(p string) string {
 	const maxLinks = 40
 	links := 0
 	done := "/"

@@ -215,25 +215,14 @@ func within(p, dir string) bool {
 	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
-// sandboxPath makes path absolute with symlinks resolved as far as it exists
-// (the sandbox's bind mounts act on the resolved path).
+// sandboxPath makes path absolute with symlinks resolved as far as it
+// exists (the sandbox's bind mounts act on the resolved path).
 func sandboxPath(path string) string {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return path
 	}
-	rest := ""
-	for cur := abs; ; {
-		if r, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(r, rest)
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return abs
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
+	return config.RealPath(abs)
 }
 
 // checkUnit compares the installed service's sandbox and user with the
