@@ -314,6 +314,11 @@ func TestFUSEVolume(t *testing.T) {
 	cfg := parse(t, "state_dir: "+t.TempDir()+"\nrescan: 2m\nvolumes:\n  - name: nas\n    path: "+mnt+"\n")
 	r := Run(context.Background(), cfg, Options{MinFreeBytes: 1})
 	expect(t, r, "volume nas", Warn, "fuse", "no inotify events", "every 2m0s", "lower rescan")
+	// The state dir on that FUSE (or an NFS/SMB) mount: Badger's flock
+	// and memory-mapped files are not safe there.
+	cfg = parse(t, "state_dir: "+filepath.Join(mnt, "state")+"\nvolumes: []\n")
+	r = Run(context.Background(), cfg, Options{MinFreeBytes: 1})
+	expect(t, r, "state dir", Warn, "fuse", "memory-mapped and locked with flock", "local disk")
 }
 
 // TestCatalogLock: the catalog finding reads Badger's LOCK pid file

@@ -126,11 +126,19 @@ func checkStateDir(cfg *config.Config, minFree uint64) []Finding {
 	}
 	free := st.Bavail * uint64(st.Bsize)
 	total := st.Blocks * uint64(st.Bsize)
-	msg := fmt.Sprintf("%s writable%s; %s free of %s on %s", dir, note, human(free), human(total), fsName(probeDir, st.Type))
+	typ := fsName(probeDir, st.Type)
+	msg := fmt.Sprintf("%s writable%s; %s free of %s on %s", dir, note, human(free), human(total), typ)
 	fix := "free space on that filesystem, or move state_dir (catalog and proxies) to a larger disk"
+	local := "move state_dir to a local disk (e.g. the default /var/lib/ingestd); volumes may stay on the NAS"
 	switch {
 	case free < minFree:
 		return []Finding{{Check: chk, Level: Fail, Message: msg + fmt.Sprintf(": below %s, the catalog and proxies cannot be written safely", human(minFree)), Fix: fix}}
+	case isRemote(typ):
+		// Badger memory-maps its files and locks the folder with flock:
+		// over NFS/SMB/FUSE the lock may not be seen by another host (two
+		// appliances on one share open the same catalog) and a server
+		// hiccup faults a mapped page (SIGBUS).
+		return []Finding{{Check: chk, Level: Warn, Message: msg + ": the catalog is memory-mapped and locked with flock, which a network or FUSE filesystem does not guarantee (a second host can open the same catalog; a server hiccup crashes the daemon)", Fix: local}}
 	case free < 8*minFree || (total > 0 && free*20 < total):
 		return []Finding{{Check: chk, Level: Warn, Message: msg + ": running low", Fix: fix}}
 	}
