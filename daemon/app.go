@@ -136,6 +136,7 @@ func (a *App) Provision() (err error) {
 				{Name: "api", Count: a.probeAPI},
 			},
 			Status: a.statusLine,
+			Ready:  a.ready.Load, // EXTEND_TIMEOUT_USEC until READY=1
 		}).Run},
 		{Name: "ready", Run: a.waitReady},
 	}

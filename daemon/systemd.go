@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,15 @@ type Watchdog struct {
 	Status   func() string // the STATUS= line
 	// StatusEvery is how often STATUS= is refreshed (default 5s).
 	StatusEvery time.Duration
+	// Ready reports whether READY=1 was sent. Until then, while every
+	// probe advances, each tick sends EXTEND_TIMEOUT_USEC=StartExtend: the
+	// first reconcile walk of a large, already cataloged NAS tree can take
+	// longer than systemd's start timeout (TimeoutStartSec, 90 s by
+	// default), which would kill a daemon that is making progress and
+	// restart it into the same walk for ever. A start that stops
+	// progressing still times out StartExtend after its last progress.
+	Ready       func() bool
+	StartExtend time.Duration // default 90s
 }
 
 // Run pings until ctx is done. Without systemd (no NOTIFY_SOCKET) it
@@ -92,6 +102,13 @@ func (w *Watchdog) Run(ctx context.Context) error {
 		}
 		if w.Interval > 0 && stalled == "" {
 			notify(w.Log, "WATCHDOG=1")
+		}
+		if w.Ready != nil && stalled == "" && !w.Ready() {
+			ext := w.StartExtend
+			if ext <= 0 {
+				ext = 90 * time.Second
+			}
+			notify(w.Log, "EXTEND_TIMEOUT_USEC="+strconv.FormatInt(ext.Microseconds(), 10))
 		}
 		if w.Status != nil {
 			if s := w.Status(); s != lastStatus {

@@ -123,3 +123,57 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestStartTimeoutExtended: before READY=1, a start that progresses (the
+// first reconcile walk of a large tree) extends systemd's start timeout on
+// every tick; a stuck one does not, and nothing is extended once ready.
+func TestStartTimeoutExtended(t *testing.T) {
+	msgs := listenNotify(t)
+	var progress atomic.Uint64
+	var frozen, ready atomic.Bool
+	wd := &Watchdog{
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		StatusEvery: 20 * time.Millisecond,
+		Stall:       100 * time.Millisecond,
+		StartExtend: 90 * time.Second,
+		Probes: []Probe{{Name: "ingest", Count: func() uint64 {
+			if frozen.Load() {
+				return progress.Load()
+			}
+			return progress.Add(1)
+		}}},
+		Ready: ready.Load,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- wd.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	const ext = "EXTEND_TIMEOUT_USEC=90000000"
+	n := 0
+	for deadline := time.After(20 * time.Second); n < 3; {
+		select {
+		case m := <-msgs:
+			if m == ext {
+				n++
+			}
+		case <-deadline:
+			t.Fatalf("got %d %s while starting, want 3", n, ext)
+		}
+	}
+	quiet := func(what string) {
+		t.Helper()
+		time.Sleep(300 * time.Millisecond) // past the stall window
+		collect(msgs)
+		time.Sleep(300 * time.Millisecond)
+		for _, m := range collect(msgs) {
+			if strings.Contains(m, "EXTEND_TIMEOUT_USEC") {
+				t.Errorf("%s: %q", what, m)
+			}
+		}
+	}
+	frozen.Store(true)
+	quiet("extended while the start made no progress")
+	frozen.Store(false)
+	ready.Store(true)
+	quiet("extended after READY=1")
+}
