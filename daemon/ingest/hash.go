@@ -58,6 +58,16 @@ func HashReader(r io.Reader, buf []byte) (storage.Hashes, int64, error) {
 	}, n, nil
 }
 
+// HashBytes is HashReader of b, held in memory whole.
+func HashBytes(b []byte) storage.Hashes {
+	b3 := b3Pool.Get().(*blake3.Hasher)
+	defer b3Pool.Put(b3)
+	b3.Reset()
+	b3.Write(b)
+	xs := xxh3.Hash128(b).Bytes()
+	return storage.Hashes{BLAKE3: hex.EncodeToString(b3.Sum(nil)), XXH128: hex.EncodeToString(xs[:])}
+}
+
 func hashSerial(r io.Reader, buf []byte, b3 *blake3.Hasher, x *xxh3.Hasher128) (int64, error) {
 	var total int64
 	for {

@@ -144,3 +144,21 @@ func TestHashFileKeepsAtime(t *testing.T) {
 		t.Errorf("atime changed to %v", got)
 	}
 }
+
+// HashBytes gives HashReader's digests (the hash workers use it for a
+// small file read whole).
+func TestHashBytesMatchesHashReader(t *testing.T) {
+	for _, n := range []int{0, 1, 1023, 1024, 1025, 64<<10 - 1, 200 << 10} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + i>>8)
+		}
+		want, _, err := HashReader(bytes.NewReader(b), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := HashBytes(b); got != want {
+			t.Fatalf("%d bytes: HashBytes %+v, HashReader %+v", n, got, want)
+		}
+	}
+}

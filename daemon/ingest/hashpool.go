@@ -266,16 +266,31 @@ func (h *hashPool) wake() {
 	h.mu.Unlock()
 }
 
+// ctxReader reads the descriptor fd until ctx ends.
 type ctxReader struct {
 	ctx context.Context
-	f   *os.File
+	fd  int
 }
 
 func (r ctxReader) Read(b []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return r.f.Read(b)
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := unix.Read(r.fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, os.NewSyscallError("read", err)
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // smallFile is the size below which a file is hashed without HashReader's
@@ -359,10 +374,10 @@ func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed
 	// Never follow a link, never block in open (a FIFO swapped in since
 	// the settle), and read only the file that settled.
 	root, err := roots.get(j.v)
-	var f *os.File
+	fd := -1
 	var cur watch.Entry
 	if err == nil {
-		f, cur, err = root.OpenRegular(j.e.Rel)
+		fd, cur, err = root.OpenRegularFd(j.e.Rel)
 	}
 	if err != nil {
 		var nr *watch.NotRegularError
@@ -376,27 +391,38 @@ func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed
 		return
 	}
 	if !sameFile(cur, j.e) || cur.Dev != j.e.Dev {
-		f.Close()
+		unix.Close(fd)
 		h.debug("replaced or changed since it settled; settling again", j, "inode", cur.Ino, "settled_inode", j.e.Ino)
 		requeue = &cur
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
-	// At most one byte more than settled: a file still growing is not
-	// read to its (moving) end, it is settled again.
 	buf := *bp
+	var hs storage.Hashes
+	var n int64
 	if j.e.Size < smallFile {
-		// Read in one go, hashed on this goroutine: HashReader overlaps
-		// reading and BLAKE3 on a second goroutine only with a buffer of
-		// 128 KiB or more, which for a small file costs more than it saves.
-		// Read ahead does not matter for one read: no fadvise either.
-		buf = buf[:smallFile]
+		// Read whole (the settled size) and hashed on this goroutine:
+		// HashReader overlaps reading and BLAKE3 on a second goroutine
+		// only with a buffer of 128 KiB or more, which for a small file
+		// costs more than it saves; read ahead does not matter for one
+		// read (no fadvise). A file that grew or shrank since it settled
+		// is caught by the stat after (size and mtime), or reads short.
+		var k int
+		k, err = io.ReadFull(ctxReader{ctx, fd}, buf[:j.e.Size])
+		n = int64(k)
+		if err == nil {
+			hs = HashBytes(buf[:k])
+		} else if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = nil // shorter than settled: n != size below
+		}
 	} else {
-		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+		_ = unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
+		// At most one byte more than settled: a file still growing is not
+		// read to its (moving) end, it is settled again.
+		hs, n, err = HashReader(io.LimitReader(ctxReader{ctx, fd}, j.e.Size+1), buf)
 	}
-	hs, n, err := HashReader(io.LimitReader(ctxReader{ctx, f}, j.e.Size+1), buf)
 	bufPool.Put(bp)
-	f.Close()
+	unix.Close(fd)
 	if ctx.Err() != nil {
 		return
 	}

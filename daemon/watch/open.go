@@ -92,17 +92,27 @@ func (r *Root) Current() bool {
 
 // OpenRegular is the package's OpenRegular of rel below the held root.
 func (r *Root) OpenRegular(rel string) (*os.File, Entry, error) {
-	f, st, err := r.d.OpenRegular(rel)
+	fd, e, err := r.OpenRegularFd(rel)
+	if err != nil {
+		return nil, e, err
+	}
+	return os.NewFile(uintptr(fd), r.path+"/"+rel), e, nil
+}
+
+// OpenRegularFd is OpenRegular returning the bare descriptor, which the
+// caller closes (unix.Close): for a caller that reads many small files.
+func (r *Root) OpenRegularFd(rel string) (int, Entry, error) {
+	fd, st, err := r.d.OpenRegularFd(rel)
 	switch {
 	case errors.Is(err, safefs.ErrNotRegular):
-		return nil, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: safefs.ShortTypeName(st.Mode)}
+		return -1, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: safefs.ShortTypeName(st.Mode)}
 	case errors.Is(err, safefs.ErrSymlink):
 		// A link in the path (or the last component is, or became, one).
-		return nil, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: "symlink"}
+		return -1, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: "symlink"}
 	case errors.Is(err, safefs.ErrOtherDevice), errors.Is(err, safefs.ErrBadName):
-		return nil, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: "path leading out of the volume"}
+		return -1, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: "path leading out of the volume"}
 	case err != nil:
-		return nil, Entry{}, err
+		return -1, Entry{}, err
 	}
-	return f, entryOf(rel, &st), nil
+	return fd, entryOf(rel, &st), nil
 }

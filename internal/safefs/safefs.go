@@ -275,14 +275,26 @@ func (d *Dir) OpenFile(rel string, flags int, perm os.FileMode) (*os.File, error
 // Stat_t is also returned with an ErrNotRegular error (its type). O_NOATIME
 // is used where permitted. The descriptor is blocking again when returned.
 func (d *Dir) OpenRegular(rel string) (*os.File, unix.Stat_t, error) {
+	fd, st, err := d.OpenRegularFd(rel)
+	if err != nil {
+		return nil, st, err
+	}
+	return os.NewFile(uintptr(fd), d.join(rel)), st, nil
+}
+
+// OpenRegularFd is OpenRegular returning the bare descriptor (the caller
+// closes it with unix.Close): no *os.File for a caller that reads a small
+// file once (the ingest of many small files; os.NewFile costs an fcntl and
+// a finalizer per file).
+func (d *Dir) OpenRegularFd(rel string) (int, unix.Stat_t, error) {
 	st, err := d.Lstat(rel)
 	switch {
 	case err != nil:
-		return nil, st, err
+		return -1, st, err
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		return nil, st, d.wrap("open", rel, unix.ELOOP)
+		return -1, st, d.wrap("open", rel, unix.ELOOP)
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return nil, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
+		return -1, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
 	}
 	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY
 	setfl := unix.O_NOATIME // the status flags the descriptor keeps (below)
@@ -292,28 +304,28 @@ func (d *Dir) OpenRegular(rel string) (*os.File, unix.Stat_t, error) {
 		fd, err = d.openat(rel, flags, 0)
 	}
 	if err != nil {
-		return nil, st, d.wrap("open", rel, err)
+		return -1, st, d.wrap("open", rel, err)
 	}
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, st, d.wrap("stat", rel, err)
+		return -1, st, d.wrap("stat", rel, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
+		return -1, st, &fs.PathError{Op: "open", Path: d.join(rel), Err: fmt.Errorf("%w (%s)", ErrNotRegular, TypeName(st.Mode))}
 	}
 	if d.sameDev && uint64(st.Dev) != d.dev {
 		unix.Close(fd)
-		return nil, st, d.wrap("open", rel, unix.EXDEV)
+		return -1, st, d.wrap("open", rel, unix.EXDEV)
 	}
 	// Blocking again in one fcntl: F_SETFL sets exactly the changeable
 	// status flags it is given (O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME,
 	// O_NONBLOCK), so this clears O_NONBLOCK and keeps O_NOATIME.
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, setfl); err != nil {
 		unix.Close(fd)
-		return nil, st, d.wrap("open", rel, err)
+		return -1, st, d.wrap("open", rel, err)
 	}
-	return os.NewFile(uintptr(fd), d.join(rel)), st, nil
+	return fd, st, nil
 }
 
 // ReadFile reads the regular file rel below d, failing with ErrTooLarge
