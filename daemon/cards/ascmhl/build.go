@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // File is one hashed file to record in a new generation.
@@ -351,12 +353,37 @@ func (r Report) String() string {
 // ErrNoHistory when root has no generations.
 func Verify(ctx context.Context, root string) (Report, error) {
 	var rep Report
-	h, err := Open(root)
+	d, err := safefs.OpenRoot(root, true)
+	if err != nil {
+		return rep, err
+	}
+	defer d.Close()
+	h, err := OpenDir(d)
 	if err != nil {
 		return rep, err
 	}
 	if len(h.Generations) == 0 {
 		return rep, fmt.Errorf("verify %s: %w", root, ErrNoHistory)
+	}
+	// Histories of sub-folders answer for the files below them, as in
+	// the reference's verify.
+	var nested []string
+	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || !de.IsDir() {
+			return err
+		}
+		if de.Name() == FolderName && p != filepath.Join(root, FolderName) {
+			rel, _ := filepath.Rel(root, filepath.Dir(p))
+			nested = append(nested, filepath.ToSlash(rel))
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify %s: %w", root, err)
+	}
+	if err := h.LoadNested(nested); err != nil {
+		return rep, err
 	}
 	ignore := h.IgnorePatterns()
 	known := h.Files()
