@@ -3,8 +3,11 @@
 // the format of the reference implementation github.com/ascmitc/mhl.
 //
 // It owns the MHL hash formats and their encodings, directory (content and
-// structure) hashes, the XML files and the rules for continuing a history.
-// It must not touch the catalog, the network or anything outside the folder
+// structure) hashes, the XML files and the rules for continuing a history,
+// and reads them as the reference does: renamed files (previous_path) are
+// expected under their new names, nested histories in sub-folders
+// (History.LoadNested) answer for the files below them, and every read of
+// an untrusted history is bounded (per file and in all). It must not touch the catalog, the network or anything outside the folder
 // it is given: copying cards is the job of package cards.
 package ascmhl
 
