@@ -260,6 +260,7 @@ CONF=$ROOT/etc/ingestd/ingestd.yaml
 log "dpkg -i $(basename "$DEB1")"
 out=$(in_root dpkg -i --force-depends "/tmp/$(basename "$DEB1")" 2>&1) || fail "dpkg -i: $out"
 grep -q 'installed but not started' <<<"$out" || fail "postinst did not say why it did not start: $out"
+grep -q 'config: volumes: at least one volume is required' <<<"$out" || fail "postinst did not print validate's reason: $out"
 in_root dpkg-query -W -f '${Status} ${Version}\n' ingestd | grep -qx "install ok installed $V1-1" ||
 	fail "dpkg status: $(in_root dpkg-query -W -f '${Status} ${Version}' ingestd)"
 pw=$(in_root getent passwd ingestd) || fail "no user ingestd after install"
@@ -394,6 +395,7 @@ in_root userdel ingestd >/dev/null 2>&1 || true
 rpmr() { rpm --root "$ROOT" --nodeps "$@"; }
 out=$(rpmr -i "$RPM1" 2>&1) || fail "rpm -i: $out"
 grep -q 'installed but not started' <<<"$out" || fail "rpm %post did not say why it did not start: $out"
+grep -q 'config: volumes: at least one volume is required' <<<"$out" || fail "rpm %post did not print validate's reason: $out"
 [ "$(rpm --root "$ROOT" -q --qf '%{VERSION}' ingestd)" = "$V1" ] || fail "rpm -q after install"
 in_root getent passwd ingestd >/dev/null || fail "rpm %pre created no user"
 [ "$(in_root stat -c '%U:%G %a' /var/lib/ingestd)" = "ingestd:ingestd 750" ] || fail "rpm: /var/lib/ingestd"
