@@ -432,3 +432,72 @@ func TestCardsMultiDestPulledNotSafe(t *testing.T) {
 	mdSameFiles(t, filepath.Join(e.watch, "PULL1"), filepath.Join(shuttle, "PULL1"))
 	mdVerify(t, filepath.Join(shuttle, "PULL1"), 1)
 }
+
+// A destination volume whose drive is not mounted (its mount point left
+// empty on the system disk) is never written: the card is copied to the
+// other destination, the shuttle is reported offline by name, nothing
+// lands in the bare mount point, and the card is not safe; once the
+// drive is back (same volume, same marker) the shuttle is filled from
+// the verified copy without the card, and only then is the card safe.
+func TestCardsMultiDestUnmountedNotWritten(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "shuttle.img")
+	testutil.Run(t, "truncate", "-s", "32M", img)
+	testutil.Run(t, "mkfs.ext4", "-q", "-F", img)
+	shuttle := t.TempDir()
+	testutil.Run(t, "mount", "-o", "loop", img, shuttle)
+	t.Cleanup(func() { exec.Command("umount", "-l", shuttle).Run() })
+	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
+		"disk:\n  min_free: 4096\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  retry_interval: 1s\n"+
+		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"{label}\"\n")
+	c := newCard(t, root, "UNMNT1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "1200000", "DCIM/100GOPRO/GX010002.MP4": "900000",
+	})
+	e.start()
+	defer e.stop()
+	// The shuttle is adopted (its marker is on the drive), then unplugged.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(shuttle, ".ingestd-volume")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("shuttle never adopted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	testutil.Run(t, "umount", shuttle)
+	c.Insert()
+	e.waitFeed(60*time.Second, "UNMNT1 offloaded", func(evs []storage.Event) bool {
+		return len(mdEvents(evs, storage.EvCardOffloaded, "UNMNT1")) > 0
+	})
+	rec := mdCardRecord(t, e, "UNMNT1")
+	if rec.SafeToFormat || len(rec.Destinations) != 2 || rec.Destinations[0].State != "verified" ||
+		rec.Destinations[1].State == "verified" || !strings.Contains(rec.Destinations[1].Error, "shuttle offline") {
+		t.Fatalf("record with the shuttle unmounted: %+v", rec)
+	}
+	// Retries meanwhile write nothing into the bare mount point either.
+	time.Sleep(2500 * time.Millisecond)
+	if ents, err := os.ReadDir(shuttle); err != nil || len(ents) != 0 {
+		t.Fatalf("the bare mount point was written: %v %v", ents, err)
+	}
+	if s := mdEvents(e.feedAll(), storage.EvCardSafe, "UNMNT1"); len(s) > 0 {
+		t.Fatalf("card.safe while the shuttle is unmounted: %+v", s)
+	}
+	if out, _, _ := e.cli("cards"); !strings.Contains(out, "NOT SAFE TO FORMAT") || !strings.Contains(out, "shuttle offline") {
+		t.Errorf("ingestd cards with the shuttle unmounted:\n%s", out)
+	}
+	// The card goes; the drive comes back: filled from the verified copy.
+	c.Pull()
+	testutil.Run(t, "mount", "-o", "loop", img, shuttle)
+	e.waitFeed(60*time.Second, "UNMNT1 safe", func(evs []storage.Event) bool {
+		return len(mdEvents(evs, storage.EvCardSafe, "UNMNT1")) > 0
+	})
+	mdSameFiles(t, filepath.Join(e.watch, "UNMNT1"), filepath.Join(shuttle, "UNMNT1"))
+	mdVerify(t, filepath.Join(shuttle, "UNMNT1"), 2)
+}

@@ -205,3 +205,21 @@ func unescapeFstab(s string) string {
 	}
 	return b.String()
 }
+
+// WritableVolume says why the volume recorded as rec must not be written
+// at root now, "" when it may: its identity must be there (Verify), or,
+// for a volume not adopted yet, root must not be a mount point /etc/fstab
+// lists while nothing is mounted there. It keeps a writer (a card offload
+// to a destination volume) off the empty mount point of an unmounted NAS
+// share or shuttle drive, which would fill the system disk with copies
+// that are not on the volume.
+func WritableVolume(root string, rec storage.Volume) string {
+	dev, reason := Verify(root, rec)
+	if reason != "not adopted yet" {
+		return reason
+	}
+	if pdev, ok := parentDev(root); ok && pdev == dev && inFstab(root) {
+		return "not mounted: " + root + " is listed in " + FstabPath + " as a mount point"
+	}
+	return ""
+}

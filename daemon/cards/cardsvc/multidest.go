@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -270,6 +271,11 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
 			continue
 		}
+		if why := s.destOffline(rec.Destinations[i].Volume, root); why != "" {
+			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, why
+			log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "reason", why)
+			continue
+		}
 		fs := s.destFormats(&rec, i)
 		rec.Destinations[i].Hashes = formatNames(fs)
 		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root, Formats: fs})
@@ -314,11 +320,19 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			return &limitedReader{f: f, lim: lim, ctx: ctx}
 		}
 	}
-	res, oerr := cards.OffloadMulti(ctx, mp, dsts, opts)
-	rec.Started, rec.Finished = res.Started, res.Finished
-	rec.Skipped = capSkipped(res.Skipped)
-	rec.Manifests = capManifests(res.Manifests) // manifests.go
-	rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
+	var res cards.Result
+	var oerr error
+	if len(dsts) > 0 {
+		res, oerr = cards.OffloadMulti(ctx, mp, dsts, opts)
+	} else {
+		oerr = errors.New("no destination can be written") // the card is not read
+	}
+	if len(dsts) > 0 {
+		rec.Started, rec.Finished = res.Started, res.Finished
+		rec.Skipped = capSkipped(res.Skipped)
+		rec.Manifests = capManifests(res.Manifests) // manifests.go
+		rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
+	}
 	j := 0
 	for _, i := range pass {
 		if rec.Destinations[i].State != cards.DestCopying {
@@ -345,6 +359,12 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		case errors.Is(oerr, cards.ErrSourceGone):
 		case errors.Is(oerr, context.Canceled) || !exists(mp):
 			reason = cards.ErrSourceGone.Error() + ": " + reason
+		case len(dsts) == 0:
+			reason = "no destination can be written:"
+			for _, d := range rec.Destinations {
+				reason += " " + d.Volume + ": " + d.Error + ";"
+			}
+			reason = strings.TrimSuffix(reason, ";") + " (re-insert the card once a destination is back)"
 		}
 		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
 		if err := s.cat.PutCard(rec); err != nil {
@@ -612,6 +632,19 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		root, dir, ok := s.destDir(*d)
 		if !ok {
 			d.State, d.Error = cards.DestFailed, "volume "+d.Volume+" not configured"
+			continue
+		}
+		if why := s.destOffline(d.Volume, root); why != "" {
+			d.State, d.Error = cards.DestFailed, why
+			log.Warn("destination not filled", "volume", d.Volume, "reason", why, "retry_in", s.cfg.RetryInterval)
+			if err := s.cat.PutCard(rec); err != nil {
+				log.Error("store card record", "err", err)
+			}
+			s.updateKey(key, func(c *CardStatus) {
+				if i < len(c.Destinations) {
+					c.Destinations[i] = *d
+				}
+			})
 			continue
 		}
 		if s.gate != nil {
