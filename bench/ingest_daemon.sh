@@ -26,7 +26,7 @@
 # steady, including the mapped files.
 # Env: BENCH_DIR (default /dev/shm), TREE_FILES=100000, TRIALS=3,
 #      STEADY_S=10, INGEST_1M=1 (adds the 1M run: about 3 GiB of tmpfs and
-#      about 25 minutes on the crowded 2-core box), KEEP=1 (keep the trees), SETTLE
+#      6-18 minutes on the shared 2-core box, by its load), KEEP=1 (keep the trees), SETTLE
 #      (the daemon's settle time, default 1s; walked files whose ctime is
 #      older are hashed at once). GOMEMLIMIT passes through to the daemon.
 # The daemon runs as configured here (proxies off), so its transcode stage
@@ -183,7 +183,7 @@ run_size() {
 		"$(mb "$hwm")" "$(mb "$pa")" "$(mb "$pf")" "$(mb "$ps")"
 	sleep "$STEADY_S"
 	rss_now
-	printf '  RSS steady (%ss idle after): %s\n' "$STEADY_S" "$rss_line"
+	printf '  RSS steady (%ss idle after): %s; peak so far %s MB\n' "$STEADY_S" "$rss_line" "$(mb "$(field VmHWM "$pid")")"
 	read -r np pfirst plast < <(page /v1/assets assets)
 	echo "  paging /v1/assets: $np pages of 1000: first page ${pfirst} ms, last page ${plast} ms"
 	read -r np pfirst plast < <(page /v1/feed feed)

@@ -123,7 +123,8 @@ func (t *trimmer) check() bool {
 // a volume, a page of assets or events): it calls read() after each record.
 // A read faults in mapped pages faster than runTrim's check sees them: up
 // to 64 KiB of a mapped file per record (the kernel maps the neighbouring
-// pages of a fault too), and records in the value log are spread over it.
+// pages of a fault too), and a page of assets in id order reads records
+// spread over every table (their locations are keyed by path).
 // It is nil (and read a no-op) with Options.KeepMapped.
 func (c *Catalog) readTrimmer() *trimmer {
 	if c.opts.KeepMapped {
