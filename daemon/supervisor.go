@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 // Service is one long-running part of the daemon: a Run(ctx) error loop
@@ -17,7 +19,8 @@ type Service struct {
 	// Restart marks a service whose errors are transient (a network
 	// uploader, say): it is restarted with backoff instead of stopping the
 	// daemon. An error from a service without Restart stops every service
-	// and becomes the daemon's error.
+	// and becomes the daemon's error, except catalog.ErrNoSpace (a full
+	// state disk), which is transient for every service.
 	Restart bool
 }
 
@@ -125,7 +128,12 @@ func (s *Supervisor) runOne(ctx context.Context, log *slog.Logger, svc Service) 
 			log.Debug("service finished")
 			return nil
 		}
-		if !svc.Restart {
+		// A full state disk is transient for every service: the catalog
+		// refused the write before Badger could fault on it, the disk
+		// guard pauses the writers, and space coming back lets the
+		// service go on (stopping the daemon would only crash Badger's
+		// close, whose memtable flush needs the space that is not there).
+		if !svc.Restart && !errors.Is(err, catalog.ErrNoSpace) {
 			log.Error("service failed; stopping daemon", "err", err)
 			return fmt.Errorf("service %s: %w", svc.Name, err)
 		}

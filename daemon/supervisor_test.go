@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ingestd/ingestd/storage/catalog"
 )
 
 func TestSupervisor(t *testing.T) {
@@ -29,6 +32,22 @@ func TestSupervisor(t *testing.T) {
 		}
 		if !stopped.Load() {
 			t.Error("the other service was not cancelled and drained")
+		}
+	})
+	t.Run("a full state disk restarts any service", func(t *testing.T) {
+		var runs atomic.Int32
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sup := &Supervisor{MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
+		err := sup.Run(ctx, []Service{{Name: "writer", Run: func(context.Context) error {
+			if runs.Add(1) == 3 {
+				cancel()
+				return nil
+			}
+			return fmt.Errorf("update asset x: %w", catalog.ErrNoSpace)
+		}}})
+		if err != nil || runs.Load() != 3 {
+			t.Fatalf("err %v after %d runs, want nil after 3", err, runs.Load())
 		}
 	})
 	t.Run("restartable service restarts with backoff", func(t *testing.T) {

@@ -103,6 +103,7 @@ type Catalog struct {
 	queue  []*commitReq  // changes waiting for a committer
 	token  chan struct{} // capacity 1, held by the committer: serialises transactions and seq allocation
 	recent recentWrites  // asset and location keys the last commits wrote (token held)
+	space  spaceGate     // last free-space check (token held; space.go)
 	// afterPrefetch, when set, runs between PutFiles' prefetch and its
 	// queueing (tests: a change committed in between).
 	afterPrefetch func()
@@ -462,6 +463,9 @@ func (c *Catalog) commitQueued() {
 	err := c.failed()
 	if closed {
 		err = ErrClosed
+	}
+	if err == nil {
+		err = c.checkSpace()
 	}
 	if err != nil {
 		for _, r := range batch {

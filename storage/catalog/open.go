@@ -44,6 +44,10 @@ type Options struct {
 	// match it (*IdentityError), creates or adopts it when it is absent,
 	// and Close and RunIdentity record the last seq in it.
 	IdentityFile string
+	// Reserve is the free space, in bytes, the catalog's filesystem must
+	// keep for a change to be committed (space.go): 0 is DefaultReserve,
+	// a negative value turns the check off (tests).
+	Reserve int64
 	// KeepMapped turns off trimming Badger's memory-mapped files out of
 	// the process's resident set (trim.go). Only for benchmarks that
 	// measure what the trim saves.
@@ -280,10 +284,14 @@ func (c *Catalog) Close() error {
 		c.trimMu.Unlock()
 		c.pins.Wait() // renewPin is done with Badger
 		// Record the last seq (durable by now) for the next Open's check.
-		if err := c.saveIdentity(); err != nil {
+		// On a full filesystem the file keeps the seq it had, a lower
+		// bound the next Open accepts: a warning, not a failed close.
+		if err := c.saveIdentity(); errors.Is(err, syscall.ENOSPC) {
+			c.log.Warn("catalog identity not updated: filesystem full (it keeps an older last seq, which the next start accepts)", "component", "catalog", "err", err)
+		} else if err != nil {
 			errs = append(errs, err)
 		}
-		if err := c.db.Close(); err != nil {
+		if err := c.closeDB(); err != nil {
 			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
