@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,8 +50,12 @@ func TestRestartRequeuesJob(t *testing.T) {
 
 	// Fault injection: an ffmpeg that hangs on the proxy encode (as a long
 	// job would) and is the real one for everything else.
+	// Its sleep has a duration no other test's has (tests of other
+	// packages run at the same time and hang their own stand-ins), so
+	// that pgrep finds only this one.
 	hang := filepath.Join(t.TempDir(), "ffmpeg")
-	script := "#!/bin/sh\ncase \"$*\" in *proxy.mp4.tmp*) exec sleep 300;; esac\nexec " + tools.FFmpeg + " \"$@\"\n"
+	sleepArgs := fmt.Sprintf("sleep 300.%09d", time.Now().Nanosecond())
+	script := "#!/bin/sh\ncase \"$*\" in *proxy.mp4.tmp*) exec " + sleepArgs + ";; esac\nexec " + tools.FFmpeg + " \"$@\"\n"
 	if err := os.WriteFile(hang, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +87,7 @@ func TestRestartRequeuesJob(t *testing.T) {
 	if doc.Proxy == nil || doc.Proxy.Status != StatusQueued || catalogtest.CountEvents(t, cat, storage.EvProxyReady, id) != 0 {
 		t.Fatalf("after shutdown proxy %+v, want queued and no proxy.ready", doc.Proxy)
 	}
-	if out, _ := exec.Command("pgrep", "-f", "sleep 300").Output(); len(out) > 0 {
+	if out, _ := exec.Command("pgrep", "-f", "^"+sleepArgs+"$").Output(); len(out) > 0 {
 		t.Fatalf("hung ffmpeg stand-in survived shutdown: pids %s", out)
 	}
 
