@@ -103,7 +103,6 @@ type Catalog struct {
 	queue  []*commitReq  // changes waiting for a committer
 	token  chan struct{} // capacity 1, held by the committer: serialises transactions and seq allocation
 	recent recentWrites  // asset and location keys the last commits wrote (token held)
-	space  spaceGate     // last free-space check (token held; space.go)
 	// afterPrefetch, when set, runs between PutFiles' prefetch and its
 	// queueing (tests: a change committed in between).
 	afterPrefetch func()

@@ -288,7 +288,7 @@ func (c *Catalog) Close() error {
 		// On a full filesystem the file keeps the seq it had, a lower
 		// bound the next Open accepts: a warning, not a failed close.
 		if err := c.saveIdentity(); errors.Is(err, syscall.ENOSPC) {
-			c.log.Warn("catalog identity not updated: filesystem full (it keeps an older last seq, which the next start accepts)", "component", "catalog", "err", err)
+			c.log.Warn("catalog identity not updated: filesystem full (it keeps an older last seq, which the next start accepts)", "err", err)
 		} else if err != nil {
 			errs = append(errs, err)
 		}

@@ -3,7 +3,6 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,14 +31,7 @@ var ErrNoSpace = errors.New("catalog: filesystem nearly full")
 // DefaultReserve is the free space a commit needs when Options.Reserve is 0.
 const DefaultReserve = 32 << 20
 
-// spaceGate is the last statfs result (for logs and tests); used by the
-// committer only (token held) and by Close, so it needs no lock.
-type spaceGate struct {
-	checked time.Time
-	free    uint64
-}
-
-// checkSpace is nil when a commit may write. Called with the token held.
+// checkSpace is nil when a commit may write.
 func (c *Catalog) checkSpace() error {
 	reserve := c.opts.Reserve
 	if reserve < 0 {
@@ -48,16 +40,13 @@ func (c *Catalog) checkSpace() error {
 	if reserve == 0 {
 		reserve = DefaultReserve
 	}
-	g := &c.space
-	now := time.Now()
 	var st unix.Statfs_t
 	if err := unix.Statfs(c.dir, &st); err != nil {
 		return nil // cannot tell: the disk guard and Badger's own errors decide
 	}
-	g.free, g.checked = st.Bavail*uint64(st.Bsize), now
-	if g.free < uint64(reserve) {
+	if free := st.Bavail * uint64(st.Bsize); free < uint64(reserve) {
 		return fmt.Errorf("%w: %s has %d bytes free, below the %d the catalog keeps in reserve (free space there; nothing was written)",
-			ErrNoSpace, c.dir, g.free, reserve)
+			ErrNoSpace, c.dir, free, reserve)
 	}
 	return nil
 }
@@ -71,7 +60,7 @@ func (c *Catalog) checkSpace() error {
 func (c *Catalog) closeDB() error {
 	if !c.opts.NoSyncWrites {
 		if err := c.checkSpace(); err != nil {
-			c.log.Warn("not closing the catalog's store on a full filesystem: the next start replays its log", "component", "catalog", "err", err)
+			c.log.Warn("not closing the catalog's store on a full filesystem: the next start replays its log", "err", err)
 			return nil
 		}
 	}
