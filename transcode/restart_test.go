@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +26,24 @@ func copyFile(t *testing.T, src, dst string) {
 	if err := os.WriteFile(dst, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// processesWithArgs lists the pids whose command line is exactly args
+// (read from /proc: no pgrep, which a fresh machine may lack).
+func processesWithArgs(t *testing.T, args ...string) []string {
+	t.Helper()
+	want := strings.Join(args, "\x00") + "\x00"
+	cmdlines, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil || len(cmdlines) == 0 {
+		t.Fatalf("list processes: %v (%d found)", err, len(cmdlines))
+	}
+	var pids []string
+	for _, p := range cmdlines {
+		if b, err := os.ReadFile(p); err == nil && string(b) == want {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
 }
 
 func jobKeys(t *testing.T, c Catalog) []string {
@@ -54,8 +71,8 @@ func TestRestartRequeuesJob(t *testing.T) {
 	// packages run at the same time and hang their own stand-ins), so
 	// that pgrep finds only this one.
 	hang := filepath.Join(t.TempDir(), "ffmpeg")
-	sleepArgs := fmt.Sprintf("sleep 300.%09d", time.Now().Nanosecond())
-	script := "#!/bin/sh\ncase \"$*\" in *proxy.mp4.tmp*) exec " + sleepArgs + ";; esac\nexec " + tools.FFmpeg + " \"$@\"\n"
+	sleepArg := fmt.Sprintf("300.%09d", time.Now().Nanosecond())
+	script := "#!/bin/sh\ncase \"$*\" in *proxy.mp4.tmp*) exec sleep " + sleepArg + ";; esac\nexec " + tools.FFmpeg + " \"$@\"\n"
 	if err := os.WriteFile(hang, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +104,8 @@ func TestRestartRequeuesJob(t *testing.T) {
 	if doc.Proxy == nil || doc.Proxy.Status != StatusQueued || catalogtest.CountEvents(t, cat, storage.EvProxyReady, id) != 0 {
 		t.Fatalf("after shutdown proxy %+v, want queued and no proxy.ready", doc.Proxy)
 	}
-	if out, _ := exec.Command("pgrep", "-f", "^"+sleepArgs+"$").Output(); len(out) > 0 {
-		t.Fatalf("hung ffmpeg stand-in survived shutdown: pids %s", out)
+	if pids := processesWithArgs(t, "sleep", sleepArg); len(pids) > 0 {
+		t.Fatalf("hung ffmpeg stand-in survived shutdown: pids %v", pids)
 	}
 
 	// Restart with the real FFmpeg: the job runs and completes once.
