@@ -534,7 +534,7 @@ func TestStopDuringHungReload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fuse := exec.Command(bindfs, "-f", src, mnt)
+	fuse := exec.Command(bindfs, "-f", "-o", "attr_timeout=0,entry_timeout=0", src, mnt) // no kernel cache: every stat reaches the (stopped) server
 	if err := fuse.Start(); err != nil {
 		t.Fatal(err)
 	}
