@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Card offload throughput: ingestd's verified offload (read + xxh128 + BLAKE3
-# in one pass, write, fsync, re-read + compare) next to the same work done
-# by reference tools run side by side on the same data:
+# Card offload throughput: ingestd's verified offload (read + xxh128 in one
+# pass, write, fsync, re-read + compare, then BLAKE3 content ids read from
+# the copy, as the daemon computes them after the card pass) next to the
+# same work done by reference tools run side by side on the same data:
 #   cp -r + sync, then xxhsum -H128 and b3sum --num-threads 1 on the card,
 #   then xxhsum -H128 -c on the copy (the re-read).
 # Prints MB/s for both and the ratio. Data lives on tmpfs when we are root

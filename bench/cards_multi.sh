@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Card offload to two destinations: ingestd reads the card once and writes
-# both copies in parallel (xxh128 + BLAKE3 while reading, fsync, re-read of
-# each copy, an ASC MHL per destination) next to the reference tools doing
-# the same work side by side on the same data:
+# both copies in parallel (xxh128 while reading, fsync, re-read of each
+# copy, an ASC MHL per destination: what the card needs to be safe to
+# format; the BLAKE3 content ids are filled in after that, by the daemon,
+# mostly from the ingest's own hash of the copy, and are not timed here)
+# next to the reference tools doing the same work side by side on the same
+# data:
 #   cp -r card A & cp -r card B (in parallel) + sync, then
 #   xxhsum -H128 A & xxhsum -H128 B (in parallel, the re-read of both).
 # Prints, best and median of CARDS_BENCH_RUNS (default 3) runs on either
@@ -12,7 +15,9 @@
 #   MB/s (card bytes per wall second) for both and the ratio (goal >= 1.0);
 #   CPU seconds (user + system, all threads/processes) per card GB for both
 #   and the ratio reference/ingestd (>= 1.0: ingestd does the work in less
-#   CPU; on a shared machine this is steadier than wall time).
+#   CPU; on a shared machine this is steadier than wall time);
+#   what the content ids cost after that (BLAKE3 of one copy read again, as
+#   the daemon does when the ingest has not hashed the copy yet), apart.
 # Data lives on tmpfs when we are root, else in a temp dir.
 # With the card on a disk (root: an ext4 loop image) it also prints how many
 # times each card byte was read from the card's device on either side, as
@@ -70,13 +75,15 @@ summarize() {
     END { n = NR; if (n == 0) exit 1; m1 = med(mb, n); c1 = med(cpu, n); print mb[n], cpu[1], m1, c1 }'
 }
 
-# one CARD [env...]: one run of BenchmarkOffloadMulti; prints "MB/s cpu-s/GB".
+# one CARD [env...]: one run of BenchmarkOffloadMulti; prints "MB/s cpu-s/GB
+# ids-s/GB ids-cpu-s/GB".
 one() {
   local card=$1
   shift
   (cd daemon/cards && env "$@" INGESTD_BENCH_CARD="$card" INGESTD_BENCH_DST="$work/dst" \
     "$work/bin/cards.test" -test.run '^$' -test.bench 'BenchmarkOffloadMulti$' -test.benchtime 1x -test.count 1) |
-    awk '/MB\/s/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s") mb = $i; if ($(i+1) == "cpu-s/GB") cpu = $i }; print mb, cpu }'
+    awk '/MB\/s/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s") mb = $i; if ($(i+1) == "cpu-s/GB") cpu = $i
+      if ($(i+1) == "ids-s/GB") ids = $i; if ($(i+1) == "ids-cpu-s/GB") idscpu = $i }; print mb, cpu, ids, idscpu }'
 }
 
 # noreads: no card device to count reads on (sectors() when there is one).
@@ -116,6 +123,16 @@ side() {
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# ids: the median content id cost of ingestd's runs in $work/ours.txt.
+ids() {
+  awk '{ s[NR] = $3; c[NR] = $4 }
+    function med(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END { if (NR) printf "  then, after safe to format, content ids (BLAKE3 of one copy read again, where the ingest has not hashed it): %.2f s wall, %.2f s CPU per card GB [median]\n", med(s, NR), med(c, NR) }' "$work/ours.txt"
+}
+
 # report WHAT OURS REF LOAD: best of RUNS (medians in brackets).
 report() {
   local what=$1 o=$2 r=$3 load=$4
@@ -129,6 +146,7 @@ report() {
 load=$(loadavg)
 side "$work/card" true noreads
 report "" "$(summarize < "$work/ours.txt")" "$(summarize < "$work/ref.txt")" "$load"
+ids
 
 # The same with the card on a disk: an ext4 image on a direct-io loop
 # device (no second page cache), the card files' pages dropped before each
@@ -152,5 +170,6 @@ for p in sys.argv[1:]:
   refreads=$(awk -v s="$(cat "$work/ref.sec")" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
   ourreads=$(awk -v s="$(cat "$work/ours.sec")" -v b="$bytes" -v n="$RUNS" 'BEGIN { printf "%.2f", s * 512 / n / b }')
   report ", card on disk (direct-io loop, cache dropped)" "$(summarize < "$work/ours.txt")" "$(summarize < "$work/ref.txt")" "$load"
+  ids
   echo "  card bytes read from the card's device per card byte: ingestd ${ourreads}, cp to both ${refreads}"
 fi

@@ -103,11 +103,15 @@ func TestCardsSafeGateCopyGone(t *testing.T) {
 	c.Insert()
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if cs, found := e.cardStatus(c.mp); found && cs.SafeToFormat {
-			t.Fatalf("card whose only copy is gone shown safe: %+v", cs)
-		}
+		// The status first, then the copy: safe while the copy is still
+		// missing after that is the failure (once it is back the card may
+		// be safe again, legitimately, between two polls).
+		cs, found := e.cardStatus(c.mp)
 		if _, err := os.Stat(filepath.Join(dest, "ascmhl")); err == nil {
 			break
+		}
+		if found && cs.SafeToFormat {
+			t.Fatalf("card whose only copy is gone shown safe: %+v", cs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -237,18 +237,28 @@ func TestCardsEndToEnd(t *testing.T) {
 		if len(d.Locations) != 1 || d.Locations[0].Path != gdest+"/DCIM/100GOPRO/GX010001.MP4" {
 			t.Errorf("locations of GX010001.MP4: %+v", d.Locations)
 		}
+		// The clip is recorded before card.safe; its parts' asset ids are
+		// filled in after it (the content ids are not computed while the
+		// card is read), then equal the catalog's ids of the copies.
 		var clips cardsvc.ClipsDoc
-		if err := e.client().Get(ctx, "/v1/clips", nil, &clips); err != nil {
-			t.Fatal(err)
-		}
 		var chaptered *cardsvc.ClipDoc
-		for i, c := range clips.Clips {
-			if c.CardLabel == "GOPRO1" && len(c.Parts) > 0 && strings.HasSuffix(c.Parts[0].Path, "GX010001.MP4") {
-				chaptered = &clips.Clips[i]
+		e.waitFeed(60*time.Second, "GoPro clip parts' asset ids", func([]storage.Event) bool {
+			clips, chaptered = cardsvc.ClipsDoc{}, nil
+			if err := e.client().Get(ctx, "/v1/clips", nil, &clips); err != nil {
+				t.Fatal(err)
 			}
-		}
+			for i, c := range clips.Clips {
+				if c.CardLabel == "GOPRO1" && len(c.Parts) > 0 && strings.HasSuffix(c.Parts[0].Path, "GX010001.MP4") {
+					chaptered = &clips.Clips[i]
+				}
+			}
+			return chaptered != nil && chaptered.Parts[0].AssetID != ""
+		})
 		if chaptered == nil {
 			t.Fatalf("no GoPro clip starting with GX010001.MP4 in /v1/clips: %+v", clips)
+		}
+		if chaptered.Parts[0].AssetID != ch1 {
+			t.Errorf("asset id of clip part GX010001.MP4 %s, the copy's BLAKE3 %s", chaptered.Parts[0].AssetID, ch1)
 		}
 		var video []string
 		for _, p := range chaptered.Parts {

@@ -200,9 +200,13 @@ type DestResult struct {
 
 // FileResult is one offloaded file.
 type FileResult struct {
-	Path    string                   `json:"path"` // slash-separated, relative to the card root
-	Size    int64                    `json:"size"`
-	ModTime time.Time                `json:"mtime"`
+	Path    string    `json:"path"` // slash-separated, relative to the card root
+	Size    int64     `json:"size"`
+	ModTime time.Time `json:"mtime"`
+	// BLAKE3 is the content id the catalog gives the file. The card pass
+	// does not compute it (source verification needs only xxh128):
+	// ContentIDs fills it from a verified copy (contentid.go) once the
+	// card no longer needs to be waited for; empty until then.
 	BLAKE3  string                   `json:"blake3"`
 	XXH128  string                   `json:"xxh128"`
 	MHL     map[ascmhl.Format]string `json:"mhl"`
@@ -264,8 +268,8 @@ type srcFile struct {
 
 // Offload copies the whole card at src into dst (created if needed),
 // preserving its structure and modification times. Each file is hashed
-// while it is read from the card (xxh128 and BLAKE3, plus the MHL formats,
-// in one pass), written under a partial name, synced, dropped from the page
+// while it is read from the card (xxh128, plus the MHL formats, in one
+// pass; not BLAKE3: FileResult.BLAKE3 is left to ContentIDs), written under a partial name, synced, dropped from the page
 // cache and re-read from the destination; only a file whose re-read matches
 // is renamed into place. When every file matched, an ASC MHL generation is
 // written into dst/ascmhl (continuing the card's own history if it has
@@ -855,7 +859,6 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 type pendingFile struct {
 	f       srcFile
 	hs      *hashers
-	b3      hash.Hash
 	x128    *xxh3.Hasher128
 	mhl     map[ascmhl.Format]hash.Hash
 	formats []ascmhl.Format
@@ -957,8 +960,8 @@ func (o *offloader) finishFile(pf *pendingFile, abort bool) (*FileResult, error)
 	}
 	fr := &FileResult{
 		Path: f.rel, Size: f.size, ModTime: f.mtime,
-		BLAKE3: hex.EncodeToString(pf.b3.Sum(nil)), XXH128: hex.EncodeToString(pf.x128.Sum(nil)),
-		MHL: map[ascmhl.Format]string{},
+		XXH128: hex.EncodeToString(pf.x128.Sum(nil)),
+		MHL:    map[ascmhl.Format]string{},
 	}
 	for fm, h := range pf.mhl {
 		fr.MHL[fm] = ascmhl.Encode(fm, h.Sum(nil))
@@ -986,7 +989,7 @@ func hasFormats(fr *FileResult, formats []ascmhl.Format) bool {
 			return false
 		}
 	}
-	return fr.XXH128 != "" && fr.BLAKE3 != ""
+	return fr.XXH128 != ""
 }
 
 // getBlock returns a free read buffer. When none is free because one
@@ -1160,11 +1163,11 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 	}
 	defer in.Close()
 
-	b3 := newBLAKE3()
 	x128 := xxh3.New128()
-	// Hashers: the xxHash family and BLAKE3 fused on one goroutine (each
-	// piece of a block is read from memory once for all of them), then
-	// each slower MHL format on its own goroutine.
+	// Hashers: the xxHash family fused on one goroutine (each piece of a
+	// block is read from memory once for all of them), then each slower
+	// MHL format on its own goroutine. No BLAKE3: the content ids are not
+	// needed to verify the copies (ContentIDs, after the pass).
 	fast := fused{x128}
 	var sinks []io.Writer
 	mhl := map[ascmhl.Format]hash.Hash{}
@@ -1183,7 +1186,7 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			sinks = append(sinks, h)
 		}
 	}
-	sinks = append(sinks, append(fast, b3))
+	sinks = append(sinks, fast)
 	hs := newHashers(o, sinks)
 	for _, d := range need {
 		o.send(d, destOp{kind: opOpen, f: f})
@@ -1280,7 +1283,7 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			return nil, o.srcErr(err, "read "+f.rel)
 		}
 	}
-	return &pendingFile{f: f, hs: hs, b3: b3, x128: x128, mhl: mhl, formats: formats, need: need, check: check, done: make(chan struct{})}, nil
+	return &pendingFile{f: f, hs: hs, x128: x128, mhl: mhl, formats: formats, need: need, check: check, done: make(chan struct{})}, nil
 }
 
 // prefetch asks the card to read the first n bytes of f, the next file,
@@ -1936,33 +1939,41 @@ func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
 	return false
 }
 
-// rereadXXH128 hashes f from its start, after dropping its cached pages
-// so the bytes come from the disk. The file is hashed through a read-only
-// mapping, in windows (the pages are not copied into a buffer); where
-// mapping is refused it is read into *buf (made on first use). Bytes past
-// the size seen at the start are read too.
+// rereadXXH128 hashes f from its start (hashWhole), after dropping its
+// cached pages so the bytes come from the disk.
 func rereadXXH128(f *os.File, buf *[]byte) (string, error) {
-	fd := int(f.Fd())
-	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	h := xxh3.New128()
+	if err := hashWhole(f, h, h.Reset, buf); err != nil {
 		return "", err
 	}
-	h := xxh3.New128()
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashWhole writes f from its start to h: through read-only mappings, in
+// windows (the pages are not copied into a buffer); where mapping is
+// refused it calls reset and reads f into *buf (made on first use). Bytes
+// past the size seen at the start are read too.
+func hashWhole(f *os.File, h io.Writer, reset func(), buf *[]byte) error {
+	fd := int(f.Fd())
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
 	var from int64
 	if st.Size > 0 {
 		mapped, err := hashMapped(fd, st.Size, h)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if mapped {
 			from = st.Size
 		} else {
-			h.Reset()
+			reset()
 		}
 	}
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return "", err
+		return err
 	}
 	// What is left: nothing, or the whole file when it was not mapped.
 	var rest []byte
@@ -1974,10 +1985,8 @@ func rereadXXH128(f *os.File, buf *[]byte) (string, error) {
 		}
 		rest = *buf
 	}
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, rest); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	_, err := io.CopyBuffer(h, struct{ io.Reader }{f}, rest)
+	return err
 }
 
 // mapWindow is how much of a file is mapped at once for a re-read.

@@ -16,11 +16,13 @@ import (
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 )
 
-// BenchmarkOffload copies, hashes (xxh128+BLAKE3, plus MHL formats) and
-// re-reads a card. INGESTD_BENCH_CARD names a card folder to use (bench/
-// cards.sh passes the one it also gives to cp+xxhsum+b3sum); otherwise 64
-// MiB of random files are made in a temp dir. The destination is a temp dir
-// next to it.
+// BenchmarkOffload copies, hashes (xxh128, plus MHL formats) and
+// re-reads a card, then computes the content ids (BLAKE3) from the copy as
+// the daemon does after the card pass (ContentIDs; here nothing is known
+// from the catalog, so every file is read again). INGESTD_BENCH_CARD names
+// a card folder to use (bench/cards.sh passes the one it also gives to
+// cp+xxhsum+b3sum); otherwise 64 MiB of random files are made in a temp
+// dir. The destination is a temp dir next to it.
 func BenchmarkOffload(b *testing.B) {
 	card := os.Getenv("INGESTD_BENCH_CARD")
 	if card == "" {
@@ -53,6 +55,9 @@ func BenchmarkOffload(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				if _, err := ContentIDs(context.Background(), dstRoot, dst, res.Files, nil); err != nil {
+					b.Fatal(err)
+				}
 				size = res.Bytes
 				b.StopTimer()
 				os.RemoveAll(dst)
@@ -64,9 +69,13 @@ func BenchmarkOffload(b *testing.B) {
 }
 
 // BenchmarkOffloadMulti reads the card once into two destinations (each
-// written, synced, re-read and sealed with its own MHL). INGESTD_BENCH_CARD
-// and INGESTD_BENCH_DST as for BenchmarkOffload; INGESTD_BENCH_DST2 puts
-// the second destination elsewhere (default next to the first).
+// written, synced, re-read and sealed with its own MHL): what a card needs
+// to be safe to format, timed. The content ids computed after that from
+// the first copy (ContentIDs, as the daemon does where the ingest has not
+// hashed the copy yet) are measured apart, outside the timer: ids-s/GB
+// and ids-cpu-s/GB. INGESTD_BENCH_CARD and INGESTD_BENCH_DST as for
+// BenchmarkOffload; INGESTD_BENCH_DST2 puts the second destination
+// elsewhere (default next to the first).
 func BenchmarkOffloadMulti(b *testing.B) {
 	card := os.Getenv("INGESTD_BENCH_CARD")
 	if card == "" {
@@ -89,7 +98,8 @@ func BenchmarkOffloadMulti(b *testing.B) {
 	}
 	evict := os.Getenv("INGESTD_BENCH_EVICT") != ""
 	var size int64
-	var cpu time.Duration // user+system CPU of the offloads, all threads
+	var cpu time.Duration         // user+system CPU of the offloads, all threads
+	var ids, idsCPU time.Duration // wall and CPU of the content ids
 	for i := 0; i < b.N; i++ {
 		if evict {
 			// The card's pages leave the page cache: it is read from its disk.
@@ -107,6 +117,11 @@ func BenchmarkOffloadMulti(b *testing.B) {
 		cpu += cpuTime() - cpu0
 		size = res.Bytes
 		b.StopTimer()
+		t0, cpu0 := time.Now(), cpuTime()
+		if _, err := ContentIDs(context.Background(), dst1, a, res.Files, nil); err != nil {
+			b.Fatal(err)
+		}
+		ids, idsCPU = ids+time.Since(t0), idsCPU+cpuTime()-cpu0
 		os.RemoveAll(a)
 		os.RemoveAll(c)
 		b.StartTimer()
@@ -114,7 +129,10 @@ func BenchmarkOffloadMulti(b *testing.B) {
 	b.SetBytes(size)
 	// CPU seconds per card GB: what the work costs, less sensitive than
 	// wall time to other load on the machine (bench/cards_multi.sh).
-	b.ReportMetric(cpu.Seconds()/float64(b.N)/(float64(size)/1e9), "cpu-s/GB")
+	gb := float64(b.N) * float64(size) / 1e9
+	b.ReportMetric(cpu.Seconds()/gb, "cpu-s/GB")
+	b.ReportMetric(ids.Seconds()/gb, "ids-s/GB")
+	b.ReportMetric(idsCPU.Seconds()/gb, "ids-cpu-s/GB")
 }
 
 // cpuTime is the process's user+system CPU time so far.

@@ -163,6 +163,15 @@ func TestOffloadClean(t *testing.T) {
 		last.Dests[0].State != DestVerified || last.Dests[0].BytesVerified != res.Bytes {
 		t.Fatalf("progress %+v", progress[len(progress)-1])
 	}
+	// The card pass leaves the content ids to ContentIDs (contentid.go).
+	for _, f := range res.Files {
+		if f.BLAKE3 != "" {
+			t.Fatalf("%s: BLAKE3 %s computed in the card pass", f.Path, f.BLAKE3)
+		}
+	}
+	if n, err := ContentIDs(context.Background(), filepath.Dir(dst), dst, res.Files, nil); err != nil || n != len(res.Files) {
+		t.Fatalf("content ids: %d read, %v", n, err)
+	}
 	// Hashes equal an independent computation, encoded as the ingest
 	// pipeline encodes them (lowercase hex; xxh128 as xxhsum -H128).
 	for _, f := range res.Files {

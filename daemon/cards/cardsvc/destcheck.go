@@ -2,17 +2,35 @@ package cardsvc
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 )
+
+// DestCheckTimeout bounds one destination check, as the ingest bounds its
+// volume identity check: a destination whose mount does not answer (a
+// hung NFS or SMB share) is offline, and the card's offload goes on
+// without it instead of waiting on the kernel.
+const DestCheckTimeout = 15 * time.Second
+
+// destCall is one destination check running; callers that arrive while it
+// runs (or is blocked in the kernel) wait for its result instead of
+// starting another.
+type destCall struct {
+	done   chan struct{}
+	reason string
+}
 
 // destOffline says why destination volume name (at root) must not be
 // written now, "" when it may. The volume's identity as the ingest
 // recorded it (its marker) must be at root: an unmounted NAS share or
 // shuttle drive leaves an empty mount point on the system disk, and a
 // copy written there would be "verified" and the card called safe while
-// nothing is on the volume.
+// nothing is on the volume. A check that does not answer within
+// DestCheckTimeout (Service.destTimeout in tests) is "volume <name>
+// offline: not responding: …".
 func (s *Service) destOffline(name, root string) string {
 	rec, err := s.cat.Volume(name)
 	switch {
@@ -21,8 +39,43 @@ func (s *Service) destOffline(name, root string) string {
 	case err != nil:
 		return "volume record unreadable: " + err.Error()
 	}
-	if why := watch.WritableVolume(root, rec); why != "" {
+	if why := s.writableVolume(name, root, rec); why != "" {
 		return "volume " + name + " offline: " + why
 	}
 	return ""
+}
+
+// writableVolume runs watch.WritableVolume within the check timeout.
+func (s *Service) writableVolume(name, root string, rec storage.Volume) string {
+	key := name + "\x00" + root
+	s.destMu.Lock()
+	if s.destCalls == nil {
+		s.destCalls = map[string]*destCall{}
+	}
+	c := s.destCalls[key]
+	if c == nil {
+		c = &destCall{done: make(chan struct{})}
+		s.destCalls[key] = c
+		go func() {
+			r := watch.WritableVolume(root, rec)
+			s.destMu.Lock()
+			c.reason = r
+			delete(s.destCalls, key)
+			s.destMu.Unlock()
+			close(c.done)
+		}()
+	}
+	s.destMu.Unlock()
+	timeout := s.destTimeout
+	if timeout <= 0 {
+		timeout = DestCheckTimeout
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return c.reason
+	case <-t.C:
+		return fmt.Sprintf("not responding: %s did not answer within %s", root, timeout)
+	}
 }

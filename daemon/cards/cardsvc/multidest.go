@@ -93,6 +93,16 @@ func (s *Service) copiesGone(rec *Record, log *slog.Logger) bool {
 	gone := false
 	for i := range rec.Destinations {
 		d := &rec.Destinations[i]
+		if root, ok := s.vols[d.Volume]; ok && d.State == cards.DestVerified {
+			// A hung mount is not looked into (the lstat would block the
+			// card): its copy cannot be vouched for now.
+			if why := s.destOffline(d.Volume, root); strings.Contains(why, "not responding") {
+				log.Warn("verified copy of the card cannot be checked: copying it again", "volume", d.Volume, "path", d.Path, "reason", why)
+				d.State, d.Error = cards.DestPending, "verified copy cannot be checked ("+why+"): copying again"
+				gone = true
+				continue
+			}
+		}
 		probe, ok := goneCopy(s.vols, *d)
 		if !ok {
 			continue
@@ -410,14 +420,23 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		rec.Status = StatePartial
 	}
 	origin := cards.Origin(id, res)
+	// The content ids (BLAKE3) are not computed by the card pass: the
+	// job that fills them in after this (contentids.go) is recorded
+	// first, with what it must attach once they are known.
+	var job idJob
 	if firstCopy || len(rec.Clips) == 0 {
 		rec.Clips = nil
-		if err := s.recordClips(&rec, res, origin); err != nil {
+		meta, err := s.recordClips(&rec, res, origin)
+		if err != nil {
 			log.Warn("clips", "err", err)
 		}
+		job.Origin, job.Meta = &origin, meta
 	}
 	if err := s.storeFiles(key, res.Files); err != nil { // report.go: per-file hashes for the offload report
 		log.Warn("offload report", "err", err)
+	}
+	if err := s.cat.PutState(idsKey(key), job); err != nil {
+		log.Error("record content id job", "err", err)
 	}
 	if err := s.cat.PutCard(rec); err != nil {
 		log.Error("store card record", "err", err)
@@ -459,9 +478,11 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	}
 	if all {
 		s.markSafe(&rec, log)
+		s.startContentIDs(key) // after card.safe: not on the card's critical path
 		return
 	}
 	release()
+	s.startContentIDs(key)
 	s.startCascade(key)
 }
 
@@ -732,6 +753,8 @@ func (s *Service) retryLoop(ctx context.Context) {
 		for _, k := range keys {
 			s.startCascade(k)
 		}
+		s.resumeContentIDs() // contentids.go: jobs left by a stop or a failure
+
 		t.Reset(every)
 	}
 }

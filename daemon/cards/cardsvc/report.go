@@ -204,6 +204,15 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 	if len(files) == 0 && rec.Files > 0 {
 		r.Warnings = append(r.Warnings, "per-file hashes not recorded for this card (offloaded by an older ingestd)")
 	}
+	noID := 0
+	for _, f := range files {
+		if f.BLAKE3 == "" {
+			noID++
+		}
+	}
+	if noID > 0 { // contentids.go: filled in after the card pass, the report then rewritten
+		r.Warnings = append(r.Warnings, fmt.Sprintf("BLAKE3 (content id) of %d of %d files not computed yet", noID, len(files)))
+	}
 	posters := 0
 	for _, c := range clips {
 		rc := ReportClip{ID: c.ID, Name: c.Name, NameB64: storage.PathB64(c.Name), Parts: []ReportPart{}}

@@ -112,7 +112,14 @@ type Service struct {
 	claimed   map[string]bool        // destination folders handed out (volume + NUL + folder)
 	busy      map[string]bool        // card keys with a card pass or cascade running
 	cascading map[string]*CardStatus // by card key: cascades in progress
-	wg        sync.WaitGroup
+	idsBusy   map[string]bool        // card keys with a content id job running (contentids.go)
+
+	// Destination checks running, by volume name + NUL + root, and their
+	// timeout (0: DestCheckTimeout; destcheck.go).
+	destMu      sync.Mutex
+	destCalls   map[string]*destCall
+	destTimeout time.Duration
+	wg          sync.WaitGroup
 
 	// reportState is the state dir report files are written to ("": no
 	// report files); reportTimers debounce rewrites per card (report.go).
@@ -277,9 +284,11 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	s.offloadCard(ctx, m, id, log)
 }
 
-// recordClips groups the offloaded copy into clips, stores them and the
-// pending origin and camera metadata of every file.
-func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.OriginInfo) error {
+// recordClips groups the offloaded copy into clips and stores them, with
+// the pending origin and camera metadata of every file whose content id
+// is known (parts and origins of the others are filled in by the content
+// id job, contentids.go). It returns the camera metadata by card path.
+func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.OriginInfo) (map[string]*cards.CameraMeta, error) {
 	byPath := map[string]string{}
 	for _, f := range res.Files {
 		byPath[f.Path] = f.BLAKE3
@@ -310,16 +319,19 @@ func (s *Service) recordClips(rec *Record, res cards.Result, origin storage.Orig
 		}
 		id, perr := s.putClip(doc, shot != "", clipID(rec.Key, c.Name))
 		if perr != nil {
-			return perr
+			return meta, perr
 		}
 		rec.Clips = append(rec.Clips, id)
 	}
 	for _, f := range res.Files {
+		if f.BLAKE3 == "" {
+			continue // contentids.go
+		}
 		if err := s.cat.PutState(pendingKey(f.BLAKE3), pending{Origin: origin, Meta: meta[f.Path]}); err != nil {
-			return err
+			return meta, err
 		}
 	}
-	return err
+	return meta, err
 }
 
 // consume applies pending origins when the pipeline catalogs (or

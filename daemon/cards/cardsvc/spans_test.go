@@ -123,7 +123,7 @@ func TestSpannedShotAcrossCards(t *testing.T) {
 		files := catalogTree(t, cat, vol, folder)
 		rec := &Record{Key: key, Label: label, Volume: "v", Folder: folder}
 		res := cards.Result{Dst: filepath.Join(vol, folder), Layout: cards.LayoutP2, Files: files}
-		if err := s.recordClips(rec, res, storage.OriginInfo{CardLabel: label, CardLayout: "panasonic_p2", OffloadAt: time.Now().UTC()}); err != nil {
+		if _, err := s.recordClips(rec, res, storage.OriginInfo{CardLabel: label, CardLayout: "panasonic_p2", OffloadAt: time.Now().UTC()}); err != nil {
 			t.Fatal(err)
 		}
 		var docs []ClipDoc
@@ -376,7 +376,7 @@ func TestXDCAMEXTakeAcrossCards(t *testing.T) {
 		t.Helper()
 		files := catalogTree(t, cat, vol, card)
 		rec := &Record{Key: "uuid:" + card, Label: card, Volume: "v", Folder: card}
-		if err := s.recordClips(rec, cards.Result{Dst: filepath.Join(vol, card), Layout: cards.LayoutSonyXDCAMEX, Files: files}, storage.OriginInfo{}); err != nil {
+		if _, err := s.recordClips(rec, cards.Result{Dst: filepath.Join(vol, card), Layout: cards.LayoutSonyXDCAMEX, Files: files}, storage.OriginInfo{}); err != nil {
 			t.Fatal(err)
 		}
 		if len(rec.Clips) != 1 {

@@ -1,0 +1,96 @@
+package cardsvc
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
+)
+
+// A destination on a hung mount (a FUSE server stopped, as a dead NFS
+// share) is reported offline, "not responding", within the check's
+// timeout instead of blocking the card's offload; callers meanwhile share
+// the check still blocked in the kernel; once the mount answers it is
+// online again.
+func TestDestOfflineHungMount(t *testing.T) {
+	testenv.NeedRoot(t)
+	bindfs := testenv.Need(t, "bindfs")
+	dir := t.TempDir()
+	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
+	for _, d := range []string{src, mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fuse := exec.Command(bindfs, "-f", "-o", "attr_timeout=0,entry_timeout=0", src, mnt) // no kernel cache: every stat reaches the (stopped) server
+	if err := fuse.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		fuse.Process.Signal(syscall.SIGCONT)
+		exec.Command("umount", "-l", mnt).Run()
+		fuse.Process.Kill()
+		fuse.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), " "+mnt+" ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bindfs did not mount")
+		}
+	}
+	cat := catalogtest.Open(t, t.TempDir())
+	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"nas": mnt}, destTimeout: 300 * time.Millisecond}
+	if why := s.destOffline("nas", mnt); why != "" {
+		t.Fatalf("answering mount offline: %s", why)
+	}
+
+	if err := fuse.Process.Signal(syscall.SIGSTOP); err != nil { // the mount hangs
+		t.Fatal(err)
+	}
+	// The precondition: a stat of the mount now blocks.
+	statted := make(chan struct{})
+	go func() { os.Stat(filepath.Join(mnt, "x")); close(statted) }()
+	select {
+	case <-statted:
+		t.Fatal("a stat of the stopped mount answered: the test proves nothing")
+	case <-time.After(500 * time.Millisecond):
+	}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		why := s.destOffline("nas", mnt)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("check took %s on a hung mount", took)
+		}
+		if !strings.HasPrefix(why, "volume nas offline: not responding: "+mnt+" did not answer within 300ms") {
+			t.Fatalf("hung mount: %q", why)
+		}
+	}
+	s.destMu.Lock()
+	running := len(s.destCalls)
+	s.destMu.Unlock()
+	if running != 1 {
+		t.Fatalf("%d checks running on the hung mount, want the one shared", running)
+	}
+
+	fuse.Process.Signal(syscall.SIGCONT)
+	<-statted
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		why := s.destOffline("nas", mnt)
+		if why == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mount answering again, still %q", why)
+		}
+		runtime.Gosched()
+	}
+}
