@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/ingestd/ingestd/daemon/cards"
+	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -15,8 +17,10 @@ import (
 // not computed while the card is read: verifying the copies needs only
 // the offload hash (xxh128), and a card is safe to format without them.
 // Once a card has a verified copy, a job per card fills them in: the
-// catalog's id where the ingest already hashed a copy to the card's
-// xxh128 (no second read), else read from a verified copy
+// catalog's id where the ingest hashed a copy to the card's xxh128 (no
+// second read; the ingest catalogs the verified copies like any file of
+// the volume, and the job waits up to DefaultIDWait for it to catalog
+// those its built-in rules do not skip), else read from a verified copy
 // (cards.ContentIDs, which checks the copy still has the card's xxh128).
 // It then completes what waited for the ids: the clips' part asset ids,
 // the pending origins and camera metadata, the report's per-file BLAKE3
@@ -36,6 +40,27 @@ type idJob struct {
 }
 
 func idsKey(key string) string { return "cards/ids/" + key }
+
+// DefaultIDWait is how long the content id job waits for the ingest to
+// catalog the copies (its settle time, 5 s by default, and its hashing)
+// before it reads those still missing itself.
+const DefaultIDWait = 30 * time.Second
+
+// idRecheck spaces the job's catalog lookups while it waits.
+const idRecheck = 500 * time.Millisecond
+
+// ingestSkips reports whether the ingest's built-in rules skip the file at
+// volume path p (a dot-name, a partial suffix... at any depth): the
+// catalog will not have it, it is not waited for.
+func ingestSkips(p string) bool {
+	parts := strings.Split(p, "/")
+	for i, name := range parts {
+		if (*watch.Ignore)(nil).Match(strings.Join(parts[:i+1], "/"), name) {
+			return true
+		}
+	}
+	return false
+}
 
 // startContentIDs runs the content id job of the card with key in the
 // background, unless it is running already.
@@ -119,6 +144,7 @@ func (s *Service) contentIDs(ctx context.Context, key string) error {
 		}
 		return ""
 	}
+	s.waitIngest(ctx, &rec, files, known)
 	var read int
 	var herr error = errors.New("no verified copy")
 	for _, d := range rec.Destinations {
@@ -167,6 +193,42 @@ func (s *Service) contentIDs(ctx context.Context, key string) error {
 	}
 	s.writeReport(key, false)
 	return nil
+}
+
+// waitIngest fills in the ids the catalog knows, waiting (up to the
+// Service's idWait) for the ingest to catalog the copies of the others it
+// will catalog.
+func (s *Service) waitIngest(ctx context.Context, rec *Record, files []cards.FileResult, known func(cards.FileResult) string) {
+	wait := s.idWait
+	if wait == 0 {
+		wait = DefaultIDWait
+	}
+	fv := firstVerified(rec)
+	if fv < 0 || wait < 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		after := s.cat.LastSeq()
+		waiting := 0
+		for i := range files {
+			if files[i].BLAKE3 != "" {
+				continue
+			}
+			if files[i].BLAKE3 = known(files[i]); files[i].BLAKE3 == "" && !ingestSkips(path.Join(rec.Destinations[fv].Path, files[i].Path)) {
+				waiting++
+			}
+		}
+		if waiting == 0 || s.cat.Wait(wctx, after) != nil {
+			return
+		}
+		select {
+		case <-wctx.Done():
+			return
+		case <-time.After(idRecheck):
+		}
+	}
 }
 
 // attachIDs records the content ids found (ids, by card path) where they

@@ -20,9 +20,11 @@ import (
 
 // The content id job fills in, after the card pass, the asset ids the
 // pass left out: the catalog's where the ingest hashed the copy to the
-// card's xxh128 (the copy is not read), else from the verified copy; then
-// clip parts, pending origins (applied to cataloged assets) and the
-// report's hashes; it is kept for a retry while a copy no longer matches.
+// card's xxh128 (the copy is not read; the job waits for the ingest to
+// catalog a copy, not for a file the ingest skips), else from the
+// verified copy; then clip parts, pending origins (applied to cataloged
+// assets) and the report's hashes; it is kept for a retry while a copy no
+// longer matches.
 func TestContentIDsJob(t *testing.T) {
 	cat := catalogtest.Open(t, t.TempDir())
 	vol := t.TempDir()
@@ -31,7 +33,8 @@ func TestContentIDsJob(t *testing.T) {
 	ctx := context.Background()
 
 	// card sets up card key in folder: a.MP4 cataloged by the ingest,
-	// b.MP4 not yet; both parts of one clip.
+	// b.MP4 not yet, both parts of one clip; .x/meta a file the ingest
+	// skips.
 	card := func(key, folder string) (string, string) {
 		a := []byte(strings.Repeat("a", 70000))
 		b := []byte(strings.Repeat("b", 5000))
@@ -39,9 +42,15 @@ func TestContentIDsJob(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(vol, folder, "DCIM/b.MP4"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.MkdirAll(filepath.Join(vol, folder, ".x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(vol, folder, ".x/meta"), []byte("m"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		sum := blake3.Sum256(b)
 		idb := hex.EncodeToString(sum[:])
-		xa, xb := xxh3.Hash128(a).Bytes(), xxh3.Hash128(b).Bytes()
+		xa, xb, xm := xxh3.Hash128(a).Bytes(), xxh3.Hash128(b).Bytes(), xxh3.Hash128([]byte("m")).Bytes()
 		rec := Record{Key: key, Label: "CARD1", Volume: "v", Folder: folder, Clips: []string{key + "-clip"},
 			Destinations: []DestState{{Volume: "v", Path: folder, State: cards.DestVerified}}}
 		if err := cat.PutCard(rec); err != nil {
@@ -53,7 +62,8 @@ func TestContentIDsJob(t *testing.T) {
 		}
 		if err := s.storeFiles(key, []cards.FileResult{
 			{Path: "DCIM/a.MP4", Size: int64(len(a)), XXH128: hex.EncodeToString(xa[:])},
-			{Path: "DCIM/b.MP4", Size: int64(len(b)), XXH128: hex.EncodeToString(xb[:])}}); err != nil {
+			{Path: "DCIM/b.MP4", Size: int64(len(b)), XXH128: hex.EncodeToString(xb[:])},
+			{Path: ".x/meta", Size: 1, XXH128: hex.EncodeToString(xm[:])}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := cat.PutState(idsKey(key), idJob{Origin: &origin}); err != nil {
@@ -83,11 +93,26 @@ func TestContentIDsJob(t *testing.T) {
 		}
 		return ""
 	}
-	if w := idWarning(); w != "BLAKE3 (content id) of 2 of 2 files not computed yet" {
+	if w := idWarning(); w != "BLAKE3 (content id) of 3 of 3 files not computed yet" {
 		t.Errorf("report warning before the job: %q", w)
 	}
-	if err := s.contentIDs(ctx, "uuid:1/1"); err != nil {
+	// The ingest catalogs b.MP4 while the job waits: its id is the
+	// catalog's, and its copy is not read (changed afterwards behind the
+	// catalog's back, it is not refused).
+	s.idWait = time.Minute
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- s.contentIDs(ctx, "uuid:1/1") }()
+	time.Sleep(300 * time.Millisecond)
+	catalogtest.PutFile(t, cat, "v", vol, "2026-02-01/CARD1/DCIM/b.MP4", []byte(strings.Repeat("b", 5000)))
+	if err := os.WriteFile(filepath.Join(vol, "2026-02-01/CARD1/DCIM/b.MP4"), []byte(strings.Repeat("y", 5000)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("job took %s: it waited for a file the ingest skips", took)
 	}
 	if w := idWarning(); w != "" {
 		t.Errorf("report warning after the job: %q", w)
@@ -97,23 +122,30 @@ func TestContentIDsJob(t *testing.T) {
 		t.Fatalf("clip after the job: %+v %v (want %s, %s)", clip, err, ida, idb)
 	}
 	var files []ReportFile
-	if err := cat.GetState(filesKey("uuid:1/1"), &files); err != nil || len(files) != 2 || files[0].BLAKE3 != ida || files[1].BLAKE3 != idb {
+	msum := blake3.Sum256([]byte("m"))
+	if err := cat.GetState(filesKey("uuid:1/1"), &files); err != nil || len(files) != 3 || files[0].BLAKE3 != hex.EncodeToString(msum[:]) ||
+		files[1].BLAKE3 != ida || files[2].BLAKE3 != idb {
 		t.Fatalf("report file hashes: %+v %v", files, err)
 	}
 	if d, err := cat.Asset(ida); err != nil || d.Origin == nil || d.Origin.CardLabel != "CARD1" {
 		t.Fatalf("cataloged asset's origin: %+v %v", d.Origin, err)
 	}
+	if d, err := cat.Asset(idb); err != nil || d.Origin == nil || d.Origin.CardLabel != "CARD1" {
+		t.Fatalf("origin of the asset cataloged while the job waited: %+v %v", d.Origin, err)
+	}
 	var p pending
-	if err := cat.GetState(pendingKey(idb), &p); err != nil || p.Origin.CardLabel != "CARD1" {
-		t.Fatalf("pending origin of the asset not cataloged yet: %+v %v", p, err)
+	if err := cat.GetState(pendingKey(hex.EncodeToString(msum[:])), &p); err != nil || p.Origin.CardLabel != "CARD1" {
+		t.Fatalf("pending origin of the file not cataloged: %+v %v", p, err)
 	}
 	var job idJob
 	if err := cat.GetState(idsKey("uuid:1/1"), &job); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("job still recorded: %v", err)
 	}
 
-	// A copy changed since it was verified, not known to the catalog:
-	// no id for it, the job is kept (retried), the other id is filled.
+	// A copy changed since it was verified, not known to the catalog
+	// (not cataloged within the wait): no id for it, the job is kept
+	// (retried), the other id is filled.
+	s.idWait = 300 * time.Millisecond
 	ida, _ = card("uuid:2/2", "2026-02-02/CARD1")
 	if err := os.WriteFile(filepath.Join(vol, "2026-02-02/CARD1/DCIM/b.MP4"), []byte(strings.Repeat("c", 5000)), 0o644); err != nil {
 		t.Fatal(err)

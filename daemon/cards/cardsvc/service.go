@@ -113,6 +113,7 @@ type Service struct {
 	busy      map[string]bool        // card keys with a card pass or cascade running
 	cascading map[string]*CardStatus // by card key: cascades in progress
 	idsBusy   map[string]bool        // card keys with a content id job running (contentids.go)
+	idWait    time.Duration          // how long that job waits for the ingest (0: DefaultIDWait; <0: not at all)
 
 	// Destination checks running, by volume name + NUL + root, and their
 	// timeout (0: DestCheckTimeout; destcheck.go).
