@@ -3,7 +3,6 @@ package catalog
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -97,7 +96,7 @@ func (c *Catalog) AssetEvents(id string, cursor uint64, limit int, newestFirst b
 				return err
 			}
 			var e storage.Event
-			if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+			if err := item.Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
 				return fmt.Errorf("decode event %d: %w", seq, err)
 			}
 			evs = append(evs, e)
@@ -141,10 +140,8 @@ func (c *Catalog) backfillAssetEvents() error {
 		defer it.Close()
 		for it.Rewind(); it.ValidForPrefix(opt.Prefix); it.Next() {
 			seq := eventSeq(it.Item().Key())
-			var e struct {
-				AssetID string `json:"asset_id"`
-			}
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+			var e storage.Event
+			if err := it.Item().Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
 				return fmt.Errorf("decode event %d: %w", seq, err)
 			}
 			if e.AssetID == "" || checkID(e.AssetID) != nil {

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,7 +22,7 @@ const DefaultLimit = 100
 func (c *Catalog) Asset(id string) (storage.AssetDoc, error) {
 	var doc storage.AssetDoc
 	err := c.db.View(func(txn *badger.Txn) error {
-		found, err := getJSON(txn, assetKey(id), &doc.Asset)
+		found, err := getAsset(txn, id, &doc.Asset)
 		if err != nil {
 			return err
 		}
@@ -68,7 +67,8 @@ func (c *Catalog) Assets(after string, limit int) ([]storage.AssetDoc, error) {
 				continue
 			}
 			var doc storage.AssetDoc
-			if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &doc.Asset) }); err != nil {
+			id := string(item.Key()[len(prefix):])
+			if err := item.Value(func(b []byte) error { return decodeAsset(b, id, &doc.Asset) }); err != nil {
 				return fmt.Errorf("decode %s: %w", item.Key(), err)
 			}
 			var err error
@@ -198,7 +198,7 @@ func presentLocations(txn *badger.Txn, it *badger.Iterator, id string) ([]storag
 func (c *Catalog) UpdateAsset(id, eventType, detail string, fn func(*storage.Asset) error) ([]storage.Event, error) {
 	evs, err := c.write(func(w *txw) error {
 		var a storage.Asset
-		found, err := getJSON(w.txn, assetKey(id), &a)
+		found, err := getAsset(w.txn, id, &a)
 		if err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func (c *Catalog) UpdateAsset(id, eventType, detail string, fn func(*storage.Ass
 			return err
 		}
 		a.ID = id
-		if err := w.setJSON(assetKey(id), a, 0); err != nil {
+		if err := w.setAsset(a); err != nil {
 			return err
 		}
 		if eventType == "" {

@@ -20,7 +20,11 @@ import (
 // decoded by hand; anything else falls back to encoding/json with the same
 // result (decode_test.go checks both agree).
 func decodeLocation(b []byte, volume, path string, loc *storage.Location) error {
-	if !fastLocation(b, loc) {
+	if len(b) > 0 && b[0] == recBinary {
+		if err := binaryLocation(b[1:], loc); err != nil {
+			return err
+		}
+	} else if !fastLocation(b, loc) {
 		*loc = storage.Location{}
 		if err := json.Unmarshal(b, loc); err != nil {
 			return err

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -41,8 +40,9 @@ func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
 				break
 			}
 			var e storage.Event
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
-				return fmt.Errorf("decode event %d: %w", eventSeq(it.Item().Key()), err)
+			seq := eventSeq(it.Item().Key())
+			if err := it.Item().Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
+				return fmt.Errorf("decode event %d: %w", seq, err)
 			}
 			evs = append(evs, e)
 		}

@@ -6,6 +6,7 @@ package catalog
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -318,7 +319,11 @@ func (w *txw) emit(e storage.Event) error {
 	if e.Time.IsZero() {
 		e.Time = w.now
 	}
-	if err := w.setJSON(eventKey(seq), e, 0); err != nil {
+	b, err := encodeEvent(&e)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", e.Type, err)
+	}
+	if err := w.txn.Set(eventKey(seq), b); err != nil {
 		return err
 	}
 	if e.AssetID != "" && checkID(e.AssetID) == nil {
@@ -326,9 +331,9 @@ func (w *txw) emit(e storage.Event) error {
 			return err
 		}
 	}
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], seq)
-	if err := w.txn.Set([]byte(keyLastSeq), b[:]); err != nil {
+	var last [8]byte
+	binary.BigEndian.PutUint64(last[:], seq)
+	if err := w.txn.Set([]byte(keyLastSeq), last[:]); err != nil {
 		return err
 	}
 	*w.seq = seq
@@ -337,10 +342,33 @@ func (w *txw) emit(e storage.Event) error {
 }
 
 func (w *txw) setJSON(key []byte, v any, meta byte) error {
-	b, err := marshal(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
+	return w.set(key, b, meta)
+}
+
+// setAsset stores a under its id (record.go's binary form).
+func (w *txw) setAsset(a storage.Asset) error {
+	b, err := encodeAsset(&a)
+	if err != nil {
+		return fmt.Errorf("encode asset %s: %w", a.ID, err)
+	}
+	return w.set(assetKey(a.ID), b, 0)
+}
+
+// setLocation stores loc under key (its l/ or r/ key; record.go's binary
+// form).
+func (w *txw) setLocation(key []byte, loc storage.Location, meta byte) error {
+	b, err := encodeLocation(&loc)
+	if err != nil {
+		return fmt.Errorf("encode location %s:%q: %w", loc.Volume, loc.Path, err)
+	}
+	return w.set(key, b, meta)
+}
+
+func (w *txw) set(key, b []byte, meta byte) error {
 	e := badger.NewEntry(key, b)
 	if meta != 0 {
 		e = e.WithMeta(meta)

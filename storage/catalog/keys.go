@@ -7,7 +7,9 @@ import (
 )
 
 // Key design. Badger has no secondary indexes, so every lookup the daemon
-// needs is a key prefix. Keys sort bytewise; values are JSON.
+// needs is a key prefix. Keys sort bytewise. Assets, locations and events
+// are stored in record.go's compact binary form (older catalogs' JSON
+// still reads); every other value is JSON.
 //
 //	a/<id>                          storage.Asset (id = lowercase hex BLAKE3)
 //	l/<volume>\x00<path>            storage.Location, present or removed;

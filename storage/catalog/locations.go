@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -171,7 +170,7 @@ func (w *txw) putFileHinted(rec storage.FileRecord, h *fileHint) error {
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 		a := storage.Asset{ID: id, Size: rec.Size, Hashes: rec.Hashes, FirstSeen: w.now}
-		if err := w.setJSON(ak, a, 0); err != nil {
+		if err := w.setAsset(a); err != nil {
 			return err
 		}
 		if err := w.emit(storage.Event{Type: storage.EvAssetCataloged, AssetID: id, Volume: rec.Volume, Path: rec.Path}); err != nil {
@@ -224,7 +223,7 @@ func (w *txw) putFileHinted(rec storage.FileRecord, h *fileHint) error {
 	default:
 		ev.Type, ev.Detail = storage.EvLocationChanged, "metadata"
 	}
-	if err := w.setJSON(lk, loc, 0); err != nil {
+	if err := w.setLocation(lk, loc, 0); err != nil {
 		return err
 	}
 	if err := w.txn.Set(indexKey(id, rec.Volume, rec.Path), nil); err != nil {
@@ -248,7 +247,7 @@ const maxRemoved = 100
 // an r/ key for the asset's document, capped at maxRemoved per asset.
 func (w *txw) putRemoved(loc storage.Location) error {
 	loc.State, loc.Removed, loc.History = storage.LocRemoved, w.now, nil
-	if err := w.setJSON(removedKey(loc.AssetID, loc.Volume, loc.Path), loc, 0); err != nil {
+	if err := w.setLocation(removedKey(loc.AssetID, loc.Volume, loc.Path), loc, 0); err != nil {
 		return err
 	}
 	return w.pruneRemoved(loc.AssetID)
@@ -323,7 +322,7 @@ func (c *Catalog) RemoveLocation(volume, path, detail string) ([]storage.Event, 
 		}
 		loc.Volume, loc.Path = volume, path
 		loc.State, loc.Removed = storage.LocRemoved, w.now
-		if err := w.setJSON(lk, loc, metaRemoved); err != nil {
+		if err := w.setLocation(lk, loc, metaRemoved); err != nil {
 			return err
 		}
 		if err := w.txn.Delete(indexKey(loc.AssetID, volume, path)); err != nil {
@@ -400,15 +399,13 @@ func (c *Catalog) scanPresent(volume string, fn func(path string, value []byte) 
 
 // VolumeStats counts the present locations of volume and their bytes.
 func (c *Catalog) VolumeStats(volume string) (files, bytes int64, err error) {
-	err = c.scanPresent(volume, func(_ string, b []byte) error {
-		var s struct {
-			Size int64 `json:"size"`
-		}
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("volume %s stats: decode location: %w", volume, err)
+	err = c.scanPresent(volume, func(path string, b []byte) error {
+		var loc storage.Location
+		if err := decodeLocation(b, volume, path, &loc); err != nil {
+			return fmt.Errorf("volume %s stats: decode location %q: %w", volume, path, err)
 		}
 		files++
-		bytes += s.Size
+		bytes += loc.Size
 		return nil
 	})
 	return files, bytes, err

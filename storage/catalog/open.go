@@ -15,6 +15,8 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/ingestd/ingestd/storage"
 )
 
 // ErrClosed is returned by calls on a closed catalog.
@@ -317,6 +319,18 @@ func getJSON(txn getter, key []byte, v any) (found bool, err error) {
 		return false, err
 	}
 	return true, item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+// getAsset reads the asset id; a missing key is found == false.
+func getAsset(txn getter, id string, a *storage.Asset) (found bool, err error) {
+	item, err := txn.Get(assetKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, item.Value(func(b []byte) error { return decodeAsset(b, id, a) })
 }
 
 // ApplianceID settles the appliance id: a configured one is stored and
