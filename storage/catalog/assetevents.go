@@ -12,13 +12,22 @@ import (
 )
 
 // The per-asset event index (issue 13: the console's asset page). Every
-// event that names an asset (storage.Event.AssetID) also gets an empty key
+// event that names an asset (storage.Event.AssetID) is also in a key
 // y/<id>/<seq as 8 bytes big-endian>, written by emit in the transaction
 // that writes the event, so the index and the log never disagree, and
 // AssetEvents reads an asset's events by seeking to its prefix instead of
-// scanning the whole log. Catalogs written before the index existed are
-// indexed once by Open (backfillAssetEvents); the marker key
-// m/asset_events records that the index is complete.
+// scanning the whole log. Consecutive events of one asset written in one
+// transaction (a new file's asset.cataloged and location.added) share one
+// key, that of the first: an empty value is one event, otherwise the value
+// is the run's length n >= 2 (uvarint), the events seq .. seq+n-1.
+// Catalogs written before the index existed are indexed once by Open
+// (backfillAssetEvents); the marker key m/asset_events records that the
+// index is complete.
+
+// maxEventRun bounds the length of a run a y/ key may claim (a transaction
+// holds far fewer events), so a damaged value cannot send a read through
+// millions of seqs.
+const maxEventRun = 1 << 16
 
 // assetEventKey is y/<id>/<seq>.
 func assetEventKey(id string, seq uint64) []byte {
@@ -31,12 +40,39 @@ func assetEventKey(id string, seq uint64) []byte {
 
 func assetEventPrefix(id string) []byte { return []byte(pfxAssetEvent + id + "/") }
 
-// assetEventSeq is the seq of a y/ key under prefix (false: not one).
-func assetEventSeq(key, prefix []byte) (uint64, bool) {
+// assetEventRun is the run of a y/ key under prefix: its first seq and
+// length.
+func assetEventRun(item *badger.Item, prefix []byte) (first, n uint64, err error) {
+	key := item.Key()
 	if len(key) != len(prefix)+8 || !bytes.HasPrefix(key, prefix) {
-		return 0, false
+		return 0, 0, fmt.Errorf("bad asset event key %q", key)
 	}
-	return binary.BigEndian.Uint64(key[len(prefix):]), true
+	first = binary.BigEndian.Uint64(key[len(prefix):])
+	n = 1
+	err = item.Value(func(b []byte) error {
+		if len(b) == 0 {
+			return nil
+		}
+		v, k := binary.Uvarint(b)
+		if k != len(b) || v < 2 || v > maxEventRun || first+v < first {
+			return fmt.Errorf("bad asset event run %x at seq %d", b, first)
+		}
+		n = v
+		return nil
+	})
+	return first, n, err
+}
+
+// indexEvent writes the y/ key of event seq of asset id in t: a new key, or
+// the run of the event before it (same asset, seq-1) in this transaction
+// grown by one.
+func (t *wtxn) indexEvent(id string, seq uint64) error {
+	if id == t.runID && seq == t.runFirst+t.runN && t.runN < maxEventRun {
+		t.runN++
+		return t.Set(assetEventKey(id, t.runFirst), binary.AppendUvarint(nil, t.runN))
+	}
+	t.runID, t.runFirst, t.runN = id, seq, 1
+	return t.Set(assetEventKey(id, seq), nil)
 }
 
 // AssetEvents returns up to limit published events of asset id (those whose
@@ -44,8 +80,9 @@ func assetEventSeq(key, prefix []byte) (uint64, bool) {
 // events with seq greater than cursor, oldest first; with newestFirst true
 // those with seq less than cursor (cursor 0: from the newest), newest
 // first. An unknown id is a wrapped storage.ErrNotFound. Each page is one
-// seek in the per-asset index plus a read per event, whatever the size of
-// the log or the position of the cursor.
+// seek in the per-asset index (two oldest first: the run holding the
+// cursor) plus a read per event, whatever the size of the log or the
+// position of the cursor.
 func (c *Catalog) AssetEvents(id string, cursor uint64, limit int, newestFirst bool) ([]storage.Event, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -58,48 +95,92 @@ func (c *Catalog) AssetEvents(id string, cursor uint64, limit int, newestFirst b
 		} else if err != nil {
 			return err
 		}
+		// add appends event seq; false: the page is full.
+		add := func(seq uint64) (bool, error) {
+			item, err := txn.Get(eventKey(seq))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return true, nil // cannot happen: the key and the event are written together
+			}
+			if err != nil {
+				return false, err
+			}
+			var e storage.Event
+			if err := item.Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
+				return false, fmt.Errorf("decode event %d: %w", seq, err)
+			}
+			evs = append(evs, e)
+			return len(evs) < limit, nil
+		}
 		prefix := assetEventPrefix(id)
 		opt := badger.DefaultIteratorOptions
 		opt.PrefetchValues = false
 		opt.Prefix = prefix
-		opt.Reverse = newestFirst
-		it := txn.NewIterator(opt)
-		defer it.Close()
-		var start []byte
-		switch {
-		case !newestFirst:
-			start = assetEventKey(id, cursor+1)
-		case cursor == 0 || cursor > last:
-			start = assetEventKey(id, last) // reverse: the largest key <= it
-		default:
-			start = assetEventKey(id, cursor-1)
-		}
-		if newestFirst && cursor == 1 {
+		if newestFirst {
+			top := last
+			if cursor != 0 && cursor <= last {
+				top = cursor - 1
+			}
+			if top == 0 {
+				return nil
+			}
+			opt.Reverse = true
+			it := txn.NewIterator(opt)
+			defer it.Close()
+			// Reverse: Seek finds the largest key <= top, the run holding
+			// top or the last before it.
+			for it.Seek(assetEventKey(id, top)); it.ValidForPrefix(prefix); it.Next() {
+				first, n, err := assetEventRun(it.Item(), prefix)
+				if err != nil {
+					return err
+				}
+				for seq := min(first+n-1, top); seq >= first; seq-- {
+					if more, err := add(seq); err != nil || !more {
+						return err
+					}
+				}
+			}
 			return nil
 		}
-		for it.Seek(start); it.ValidForPrefix(prefix) && len(evs) < limit; it.Next() {
-			seq, ok := assetEventSeq(it.Item().Key(), prefix)
-			if !ok {
-				return fmt.Errorf("bad asset event key %q", it.Item().Key())
+		if cursor >= last {
+			return nil
+		}
+		from := cursor + 1
+		if cursor > 0 {
+			// The run holding from may start before it.
+			ropt := opt
+			ropt.Reverse = true
+			rit := txn.NewIterator(ropt)
+			rit.Seek(assetEventKey(id, cursor))
+			var first, n uint64
+			var err error
+			if rit.ValidForPrefix(prefix) {
+				first, n, err = assetEventRun(rit.Item(), prefix)
 			}
-			if seq > last {
-				if newestFirst {
-					continue
-				}
-				break
-			}
-			item, err := txn.Get(eventKey(seq))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue // cannot happen: the key and the event are written together
-			}
+			rit.Close()
 			if err != nil {
 				return err
 			}
-			var e storage.Event
-			if err := item.Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
-				return fmt.Errorf("decode event %d: %w", seq, err)
+			for seq := from; seq < first+n && seq <= last; seq++ {
+				if more, err := add(seq); err != nil || !more {
+					return err
+				}
 			}
-			evs = append(evs, e)
+		}
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Seek(assetEventKey(id, from)); it.ValidForPrefix(prefix); it.Next() {
+			first, n, err := assetEventRun(it.Item(), prefix)
+			if err != nil {
+				return err
+			}
+			for seq := first; seq < first+n; seq++ {
+				if seq > last {
+					return nil
+				}
+				if more, err := add(seq); err != nil || !more {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -188,3 +188,85 @@ func reversed(evs []storage.Event) []storage.Event {
 	}
 	return out
 }
+
+// TestAssetEventRuns: consecutive events of one asset in a transaction
+// share one y/ key (a run), and every cursor, inside a run or between,
+// oldest or newest first, pages exactly the asset's events; a damaged run
+// is an error, not a walk through the log.
+func TestAssetEventRuns(t *testing.T) {
+	c, _ := newCat(t, Options{})
+	if _, err := c.write(func(w *txw) error {
+		for i, content := range []string{"a", "b", "a", "c", "a"} {
+			if err := w.putFile(rec("v", fmt.Sprint("f", i), content, 1, uint64(i))); err != nil {
+				return err
+			}
+		}
+		return w.emit(storage.Event{Type: storage.EvAssetUpdated, AssetID: id("a"), Detail: "x"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutFile(rec("v", "g", "a", 1, 9)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]storage.Event{}
+	indexed := 0
+	for _, e := range allEvents(t, c) {
+		if e.AssetID != "" {
+			want[e.AssetID] = append(want[e.AssetID], e)
+			indexed++
+		}
+	}
+	keys := 0
+	if err := c.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = []byte(pfxAssetEvent)
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(opt.Prefix); it.Next() {
+			keys++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// a: cataloged+added (a run), added, added+updated (a run), added (g,
+	// another transaction); b and c: cataloged+added, a run each.
+	if keys != 6 || indexed != 10 {
+		t.Fatalf("%d y/ keys for %d indexed events, want 6 for 10", keys, indexed)
+	}
+	last := c.LastSeq()
+	for aid, evs := range want {
+		for cursor := uint64(0); cursor <= last+1; cursor++ {
+			var asc, desc []storage.Event
+			for _, e := range evs {
+				if e.Seq > cursor {
+					asc = append(asc, e)
+				}
+			}
+			for i := len(evs) - 1; i >= 0; i-- {
+				if cursor == 0 || cursor > last || evs[i].Seq < cursor {
+					desc = append(desc, evs[i])
+				}
+			}
+			for _, limit := range []int{1, 2, 100} {
+				got, err := c.AssetEvents(aid, cursor, limit, false)
+				if err != nil || !reflect.DeepEqual(seqs(got), seqs(asc[:min(limit, len(asc))])) {
+					t.Fatalf("asset %s after %d limit %d: %v %v, want %v", aid, cursor, limit, seqs(got), err, seqs(asc))
+				}
+				got, err = c.AssetEvents(aid, cursor, limit, true)
+				if err != nil || !reflect.DeepEqual(seqs(got), seqs(desc[:min(limit, len(desc))])) {
+					t.Fatalf("asset %s before %d limit %d: %v %v, want %v", aid, cursor, limit, seqs(got), err, seqs(desc))
+				}
+			}
+		}
+	}
+	// A run claiming far more events than a transaction holds.
+	if err := c.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(assetEventKey(id("b"), 1), []byte{0xff, 0xff, 0xff, 0x7f})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AssetEvents(id("b"), 0, 100, false); err == nil {
+		t.Fatal("a damaged run read without error")
+	}
+}

@@ -193,6 +193,10 @@ type wtxn struct {
 	writes  int
 	bytes   int
 	written map[uint64]struct{} // asset and location keys written (keyHash)
+	// The run of events of one asset this transaction is indexing
+	// (indexEvent).
+	runID          string
+	runFirst, runN uint64
 }
 
 func (t *wtxn) Set(key, val []byte) error {
@@ -327,7 +331,7 @@ func (w *txw) emit(e storage.Event) error {
 		return err
 	}
 	if e.AssetID != "" && checkID(e.AssetID) == nil {
-		if err := w.txn.Set(assetEventKey(e.AssetID, seq), nil); err != nil {
+		if err := w.txn.indexEvent(e.AssetID, seq); err != nil {
 			return err
 		}
 	}

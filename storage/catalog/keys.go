@@ -21,9 +21,11 @@ import (
 //	                                document; gone when it is there again
 //	e/<seq as 8 bytes big-endian>   storage.Event; big-endian so key order is
 //	                                seq order
-//	y/<id>/<seq as 8 bytes>         empty: asset -> its events (those whose
+//	y/<id>/<seq as 8 bytes>         asset -> its events (those whose
 //	                                asset_id is id), in seq order; written
-//	                                with the event (assetevents.go)
+//	                                with the event; empty, or the length of
+//	                                a run of the asset's events from seq
+//	                                (assetevents.go)
 //	v/<name>                        storage.Volume
 //	s/<key>                         consumer state (cursors, jobs, uploads),
 //	                                caller-defined JSON

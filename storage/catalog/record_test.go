@@ -368,9 +368,12 @@ func TestLegacyJSONCatalog(t *testing.T) {
 	last := c.LastSeq()
 	oldEv := storage.Event{Seq: last + 1, Type: storage.EvAssetCataloged, AssetID: old.ID, Volume: "v", Path: oldLoc.Path, Time: recT0}
 	put := func(txn *badger.Txn, k []byte, v any, meta byte) {
-		j, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
+		var j []byte // an index key's empty value
+		if v != nil {
+			var err error
+			if j, err = json.Marshal(v); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := txn.SetEntry(badger.NewEntry(k, j).WithMeta(meta)); err != nil {
 			t.Fatal(err)
