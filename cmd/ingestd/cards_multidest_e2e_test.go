@@ -471,7 +471,17 @@ func TestCardsMultiDestUnmountedNotWritten(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	testutil.Run(t, "umount", shuttle)
+	// The ingest may still hold the fresh volume open (its first walk,
+	// right after adopting it): "target is busy" for a moment.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, err := exec.Command("umount", shuttle).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if !strings.Contains(string(out), "busy") || time.Now().After(deadline) {
+			t.Fatalf("umount %s: %v\n%s", shuttle, err, out)
+		}
+	}
 	c.Insert()
 	e.waitFeed(60*time.Second, "UNMNT1 offloaded", func(evs []storage.Event) bool {
 		return len(mdEvents(evs, storage.EvCardOffloaded, "UNMNT1")) > 0
