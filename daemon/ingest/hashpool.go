@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/watch"
+	"github.com/ingestd/ingestd/internal/safefs"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -284,6 +285,13 @@ func (r ctxReader) Read(b []byte) (int, error) {
 		switch {
 		case err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN:
+			// A file whose reads honour O_NONBLOCK (left set by
+			// OpenRegularFdIn): blocking from now on.
+			if err := unix.SetNonblock(r.fd, false); err != nil {
+				return 0, os.NewSyscallError("fcntl", err)
+			}
+			continue
 		case err != nil:
 			return 0, os.NewSyscallError("read", err)
 		case n == 0:
@@ -307,13 +315,16 @@ const (
 
 // rootCache is a worker's open volume root (watch.Root), kept while the
 // worker takes file after file of that volume: no open, stat and close of
-// the root per file. It is checked against the root's path every
-// rootRecheck and closed when the worker ends (an idle pool holds no
-// descriptor that would keep a volume's filesystem from being unmounted).
+// the root per file; and the folder of the last file it opened
+// (safefs.FolderCache), kept while files of that folder come. The root is
+// checked against the root's path every rootRecheck; both are closed when
+// the worker ends (an idle pool holds no descriptor that would keep a
+// volume's filesystem from being unmounted).
 type rootCache struct {
 	v       *volume
 	r       *watch.Root
 	checked time.Time
+	folder  safefs.FolderCache
 }
 
 const rootRecheck = time.Second
@@ -336,6 +347,7 @@ func (c *rootCache) get(v *volume) (*watch.Root, error) {
 }
 
 func (c *rootCache) close() {
+	c.folder.Reset()
 	if c.r != nil {
 		c.r.Close()
 		c.v, c.r = nil, nil
@@ -377,7 +389,16 @@ func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed
 	fd := -1
 	var cur watch.Entry
 	if err == nil {
-		fd, cur, err = root.OpenRegularFd(j.e.Rel)
+		fd, cur, err = root.OpenRegularFdIn(&roots.folder, j.e.Rel)
+		if (err != nil || !sameFile(cur, j.e) || cur.Dev != j.e.Dev) && roots.folder.Reused() {
+			// The folder held since an earlier file may have been
+			// renamed or replaced: resolve it again before concluding.
+			if err == nil {
+				unix.Close(fd)
+			}
+			roots.folder.Reset()
+			fd, cur, err = root.OpenRegularFdIn(&roots.folder, j.e.Rel)
+		}
 	}
 	if err != nil {
 		var nr *watch.NotRegularError

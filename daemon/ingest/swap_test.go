@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/internal/testutil"
 )
 
@@ -236,5 +237,62 @@ func TestPauseHoldsHashing(t *testing.T) {
 	h.waitPresent("v", "d/b.mov")
 	if st := h.p.Status(); st.Paused != "" || st.FilesHashed != 2 {
 		t.Fatalf("after resume: %+v", st)
+	}
+}
+
+// A hash worker keeps the folder of the file it last opened
+// (safefs.FolderCache). When that folder is renamed away and another one
+// takes its name, the next file settled there is read from the new folder
+// (the held one is found stale by its inode and resolved again), not from
+// the old one under the same name.
+func TestHashHeldFolderReplaced(t *testing.T) {
+	root := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(root, "d/a"), "first")
+	testutil.WriteFile(t, filepath.Join(root, "d/x"), "old x")
+	v := &volume{name: "v", root: root, quit: make(chan struct{})}
+	v.online.Store(true)
+	h := newHashPool(1, nil, &tunables{}, &counters{}, func() bool { return false }, testutil.Logger(t))
+	var requeued []string
+	h.settled = func(fileKey) {}
+	h.resettle = func(_ *volume, e watch.Entry) { requeued = append(requeued, e.Rel) }
+	var roots rootCache
+	defer roots.close()
+	hash := func(rel string) (hashed, bool) {
+		t.Helper()
+		e, ok, err := watch.Stat(root, rel)
+		if err != nil || !ok {
+			t.Fatalf("stat %s: %v %v", rel, ok, err)
+		}
+		return h.hash(context.Background(), job{v: v, e: e}, &roots)
+	}
+	if it, ok := hash("d/a"); !ok || it.rec.Hashes != HashBytes([]byte("first")) {
+		t.Fatalf("d/a: %v %+v", ok, it.rec)
+	}
+	testutil.Must(t, os.Rename(filepath.Join(root, "d"), filepath.Join(root, "gone")))
+	testutil.WriteFile(t, filepath.Join(root, "d/x"), "new x, longer")
+	it, ok := hash("d/x")
+	if !ok || it.rec.Hashes != HashBytes([]byte("new x, longer")) || it.rec.Size != int64(len("new x, longer")) {
+		t.Fatalf("d/x read from the held folder: ok %v %+v (requeued %v)", ok, it.rec, requeued)
+	}
+	if len(requeued) != 0 {
+		t.Fatalf("requeued %v", requeued)
+	}
+}
+
+// A descriptor whose reads honour O_NONBLOCK (left set by the hash pool's
+// open) answering EAGAIN is made blocking and read again, not failed.
+func TestCtxReaderClearsNonblock(t *testing.T) {
+	var p [2]int
+	testutil.Must(t, unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC))
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		unix.Write(p[1], []byte("late"))
+	}()
+	b := make([]byte, 16)
+	n, err := ctxReader{context.Background(), p[0]}.Read(b)
+	if err != nil || string(b[:n]) != "late" {
+		t.Fatalf("read %q, %v", b[:n], err)
 	}
 }

@@ -100,9 +100,26 @@ func (r *Root) OpenRegular(rel string) (*os.File, Entry, error) {
 }
 
 // OpenRegularFd is OpenRegular returning the bare descriptor, which the
-// caller closes (unix.Close): for a caller that reads many small files.
+// caller closes (unix.Close).
 func (r *Root) OpenRegularFd(rel string) (int, Entry, error) {
 	fd, st, err := r.d.OpenRegularFd(rel)
+	return r.opened(rel, fd, st, err)
+}
+
+// OpenRegularFdIn is OpenRegularFd for a caller that reads many small
+// files, folder after folder (the hash pool): rel's folder is resolved
+// once and kept in c while files of that folder come (safefs.FolderCache:
+// the caller compares the Entry's Dev and Ino with the file it expects,
+// and when they differ or the open fails while c.Reused(), calls c.Reset
+// and opens again), and the descriptor is left O_NONBLOCK (a read that
+// fails with EAGAIN clears it and reads again: safefs.OpenRegularFdIn).
+func (r *Root) OpenRegularFdIn(c *safefs.FolderCache, rel string) (int, Entry, error) {
+	fd, st, err := r.d.OpenRegularFdIn(c, rel)
+	return r.opened(rel, fd, st, err)
+}
+
+// opened turns safefs' result for rel into OpenRegularFd's.
+func (r *Root) opened(rel string, fd int, st unix.Stat_t, err error) (int, Entry, error) {
 	switch {
 	case errors.Is(err, safefs.ErrNotRegular):
 		return -1, Entry{}, &NotRegularError{Path: r.path + "/" + rel, Kind: safefs.ShortTypeName(st.Mode)}

@@ -228,3 +228,98 @@ func TestWriteFileAtomicVia(t *testing.T) {
 		t.Errorf("symlink target written: %q", b)
 	}
 }
+
+// TestOpenRegularFdIn: files of one folder are opened through the folder
+// held in the cache (resolved once, not per file), with the same refusals
+// as OpenRegular (a symlinked folder, a symlink, a FIFO: never opened),
+// and the descriptor left O_NONBLOCK; a folder renamed away and replaced
+// while held is found stale (Reused) and a Reset opens the new one.
+func TestOpenRegularFdIn(t *testing.T) {
+	for _, walk := range []bool{false, true} {
+		name := "openat2"
+		if walk {
+			name = "walk"
+		}
+		t.Run(name, func(t *testing.T) {
+			noOpenat2.Store(walk)
+			defer noOpenat2.Store(false)
+			root := t.TempDir()
+			outside := t.TempDir()
+			mk := func(rel string) string { return filepath.Join(root, rel) }
+			testutil.Must(t, os.MkdirAll(mk("a/b"), 0o755))
+			for _, f := range []string{"a/b/1", "a/b/2", "a/b/3", "top"} {
+				testutil.Must(t, os.WriteFile(mk(f), []byte(f), 0o644))
+			}
+			testutil.Must(t, os.WriteFile(filepath.Join(outside, "1"), []byte("outside"), 0o644))
+			testutil.Must(t, os.Symlink(outside, mk("a/out")))
+			testutil.Must(t, os.Symlink("1", mk("a/b/link")))
+			testutil.Must(t, syscall.Mkfifo(mk("a/b/fifo"), 0o644))
+			opened := map[string]int{}
+			old := openat2
+			t.Cleanup(func() { openat2 = old })
+			openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
+				opened[rel]++
+				return old(dirfd, rel, how)
+			}
+			d, err := OpenRoot(root, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			var c FolderCache
+			defer c.Reset()
+			read := func(rel string) (string, bool) {
+				t.Helper()
+				fd, st, err := d.OpenRegularFdIn(&c, rel)
+				if err != nil {
+					t.Fatalf("%s: %v", rel, err)
+				}
+				defer unix.Close(fd)
+				if fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); fl&unix.O_NONBLOCK == 0 || fl&unix.O_NOATIME == 0 {
+					t.Errorf("%s: flags %#x, want O_NONBLOCK left and O_NOATIME", rel, fl)
+				}
+				b := make([]byte, 64)
+				n, err := unix.Read(fd, b)
+				if err != nil || int64(n) != st.Size {
+					t.Fatalf("%s: read %d, %v; size %d", rel, n, err, st.Size)
+				}
+				return string(b[:n]), c.Reused()
+			}
+			for i, rel := range []string{"a/b/1", "a/b/2", "a/b/3"} {
+				if got, reused := read(rel); got != rel || reused != (i > 0) {
+					t.Errorf("%s: %q reused %v", rel, got, reused)
+				}
+			}
+			if !walk && opened["a/b"] != 1 {
+				t.Errorf("folder a/b resolved %d times for three files, want once", opened["a/b"])
+			}
+			if got, _ := read("top"); got != "top" {
+				t.Errorf("top: %q", got)
+			}
+			before := opened["1"]
+			for rel, want := range map[string]error{"a/out/1": ErrSymlink, "a/b/link": ErrSymlink, "a/b/fifo": ErrNotRegular, "../x": ErrBadName, "a/../../x": ErrBadName} {
+				fd, _, err := d.OpenRegularFdIn(&c, rel)
+				if fd >= 0 || !errors.Is(err, want) {
+					t.Errorf("%s: fd %d, %v, want %v", rel, fd, err, want)
+				}
+			}
+			if opened["fifo"]+opened["link"] != 0 || opened["1"] != before {
+				t.Errorf("refused files opened: %v", opened)
+			}
+			// The held folder renamed away, a new one in its place.
+			if got, _ := read("a/b/1"); got != "a/b/1" {
+				t.Fatal(got)
+			}
+			testutil.Must(t, os.Rename(mk("a/b"), mk("a/old")))
+			testutil.Must(t, os.Mkdir(mk("a/b"), 0o755))
+			testutil.Must(t, os.WriteFile(mk("a/b/new"), []byte("new"), 0o644))
+			if fd, _, err := d.OpenRegularFdIn(&c, "a/b/new"); fd >= 0 || !errors.Is(err, os.ErrNotExist) || !c.Reused() {
+				t.Errorf("stale folder: fd %d, %v, reused %v; want not found in the held folder", fd, err, c.Reused())
+			}
+			c.Reset()
+			if got, reused := read("a/b/new"); got != "new" || reused {
+				t.Errorf("after Reset: %q reused %v", got, reused)
+			}
+		})
+	}
+}
