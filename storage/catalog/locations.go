@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -107,17 +108,24 @@ func (c *Catalog) PutFiles(recs []storage.FileRecord) (evs [][]storage.Event, er
 // prefetch reads, in one snapshot taken after the last commit it knows of,
 // whether the location and the asset of recs[i] (i in at) exist; a hint is
 // nil when the read failed (the committer reads it then).
+//
+// The locations are looked up in key order with one key-only iterator
+// (prefetchLocations): a batch's paths come a folder or a few at a time,
+// so on a first ingest one seek answers a run of absent keys (those below
+// the next key that exists), where a Get each paid for every memtable and
+// every level-0 table. The assets (content ids, spread over the whole key
+// space) are read with Get, which their tables' bloom filters answer.
 func (c *Catalog) prefetch(recs []storage.FileRecord, at []int) []*fileHint {
 	hints := make([]*fileHint, len(at))
 	ticket := c.head.Load().ticket // before the snapshot: it covers this commit
 	_ = c.db.View(func(txn *badger.Txn) error {
+		locAbsent, locErr := prefetchLocations(txn, recs, at)
 		for k, i := range at {
-			h := &fileHint{ticket: ticket}
-			_, err := txn.Get(locKey(recs[i].Volume, recs[i].Path))
-			if h.locAbsent = errors.Is(err, badger.ErrKeyNotFound); err != nil && !h.locAbsent {
+			if locErr[k] {
 				continue
 			}
-			_, err = txn.Get(assetKey(recs[i].Hashes.BLAKE3))
+			h := &fileHint{ticket: ticket, locAbsent: locAbsent[k]}
+			_, err := txn.Get(assetKey(recs[i].Hashes.BLAKE3))
 			if h.assetAbsent = errors.Is(err, badger.ErrKeyNotFound); err != nil && !h.assetAbsent {
 				continue
 			}
@@ -126,6 +134,52 @@ func (c *Catalog) prefetch(recs []storage.FileRecord, at []int) []*fileHint {
 		return nil
 	})
 	return hints
+}
+
+// prefetchLocations reports, for each recs[i] (i in at), whether its
+// location key is absent in txn's snapshot (failed: not known). The keys
+// are taken in order: an iterator positioned by a seek at the first key at
+// or after one key answers every later key up to the one it rests on
+// (absent below it, present if equal) without moving. While seeks answer
+// few keys each (locations that exist: a rescan of changed files), the
+// rest are read with Get instead, which costs less than a seek.
+func prefetchLocations(txn *badger.Txn, recs []storage.FileRecord, at []int) (absent, failed []bool) {
+	absent, failed = make([]bool, len(at)), make([]bool, len(at))
+	keys := make([][]byte, len(at))
+	order := make([]int, len(at))
+	for k, i := range at {
+		keys[k] = locKey(recs[i].Volume, recs[i].Path)
+		order[k] = k
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	prefix := []byte(pfxLocation)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var cur []byte // the key the iterator rests on; nil: past the last one
+	seeks, answered, seeking := 0, 0, true
+	for n, k := range order {
+		key := keys[k]
+		if n == 0 || cur != nil && bytes.Compare(cur, key) < 0 {
+			if seeks >= 4 && answered < 4*seeks {
+				seeking = false // seeks answer too few keys here
+			}
+			if !seeking {
+				_, err := txn.Get(key)
+				absent[k] = errors.Is(err, badger.ErrKeyNotFound)
+				failed[k] = err != nil && !absent[k]
+				continue
+			}
+			it.Seek(key)
+			seeks++
+			cur = nil
+			if it.ValidForPrefix(prefix) {
+				cur = it.Item().Key()
+			}
+		}
+		absent[k] = cur == nil || !bytes.Equal(cur, key)
+		answered++
+	}
+	return absent, failed
 }
 
 // checkFileRecord checks the names and the id of a PutFile record.
