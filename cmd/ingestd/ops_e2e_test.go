@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -525,37 +526,11 @@ func TestStateDirFillsWhileRunning(t *testing.T) {
 // signal loop and the stop waited behind it (under systemd: SIGKILL after
 // TimeoutStopSec, the catalog not closed).
 func TestStopDuringHungReload(t *testing.T) {
-	testenv.NeedRoot(t)
-	bindfs := testenv.Need(t, "bindfs")
-	dir := t.TempDir()
-	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
-	for _, d := range []string{src, mnt} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fuse := exec.Command(bindfs, "-f", "-o", "attr_timeout=0,entry_timeout=0", src, mnt) // no kernel cache: every stat reaches the (stopped) server
-	if err := fuse.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		fuse.Process.Signal(syscall.SIGCONT)
-		exec.Command("umount", "-l", mnt).Run()
-		fuse.Process.Kill()
-		fuse.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), " "+mnt+" ") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bindfs did not mount")
-		}
-	}
+	mnt, fuse := testutil.MountBindfs(t) // SIGSTOP: the mount hangs; no kernel cache: every stat reaches the (stopped) server
 	e := newEnv(t, "", "  - name: nas\n    path: "+mnt+"\n")
 	e.start()
 
-	if err := fuse.Process.Signal(syscall.SIGSTOP); err != nil { // the mount hangs
+	if err := fuse.Signal(syscall.SIGSTOP); err != nil { // the mount hangs
 		t.Fatal(err)
 	}
 	if err := e.proc.Process.Signal(syscall.SIGHUP); err != nil {
@@ -572,7 +547,7 @@ func TestStopDuringHungReload(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); !stopping && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		stopping = strings.Contains(e.stderr.String(), "msg=stopping component=daemon signal=terminated")
 	}
-	fuse.Process.Signal(syscall.SIGCONT)
+	fuse.Signal(syscall.SIGCONT)
 	if !stopping {
 		t.Fatalf("SIGTERM not handled within 10s while a reload hung:\n%s", e.stderr.String())
 	}

@@ -1,7 +1,8 @@
 // Package testutil holds the helpers that tests across the tree share, so
 // that each exists once: a logger that writes into the test's log, a poll
 // loop with a deadline, a service's Run(ctx) until the test ends, running
-// a command and mounting a tmpfs, writing a file with its parents, Must,
+// a command and mounting a tmpfs or a bindfs FUSE view that can be made to
+// hang (bindfs.go), writing a file with its parents, Must,
 // and a benchmark's size knob from the environment. Only _test.go files
 // import it.
 //

@@ -2,7 +2,6 @@ package cardsvc
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -10,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 )
 
@@ -20,40 +19,14 @@ import (
 // the check still blocked in the kernel; once the mount answers it is
 // online again.
 func TestDestOfflineHungMount(t *testing.T) {
-	testenv.NeedRoot(t)
-	bindfs := testenv.Need(t, "bindfs")
-	dir := t.TempDir()
-	src, mnt := filepath.Join(dir, "src"), filepath.Join(dir, "mnt")
-	for _, d := range []string{src, mnt} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fuse := exec.Command(bindfs, "-f", "-o", "attr_timeout=0,entry_timeout=0", src, mnt) // no kernel cache: every stat reaches the (stopped) server
-	if err := fuse.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		fuse.Process.Signal(syscall.SIGCONT)
-		exec.Command("umount", "-l", mnt).Run()
-		fuse.Process.Kill()
-		fuse.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), " "+mnt+" ") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bindfs did not mount")
-		}
-	}
+	mnt, fuse := testutil.MountBindfs(t)
 	cat := catalogtest.Open(t, t.TempDir())
 	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"nas": mnt}, destTimeout: 300 * time.Millisecond}
 	if why := s.destOffline("nas", mnt); why != "" {
 		t.Fatalf("answering mount offline: %s", why)
 	}
 
-	if err := fuse.Process.Signal(syscall.SIGSTOP); err != nil { // the mount hangs
+	if err := fuse.Signal(syscall.SIGSTOP); err != nil { // the mount hangs
 		t.Fatal(err)
 	}
 	// The precondition: a stat of the mount now blocks.
@@ -81,7 +54,7 @@ func TestDestOfflineHungMount(t *testing.T) {
 		t.Fatalf("%d checks running on the hung mount, want the one shared", running)
 	}
 
-	fuse.Process.Signal(syscall.SIGCONT)
+	fuse.Signal(syscall.SIGCONT)
 	<-statted
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		why := s.destOffline("nas", mnt)
