@@ -80,9 +80,10 @@ func TestWalkDue(t *testing.T) {
 		{"changed 1s ago: due 4s from now", now.Add(-time.Second), now.Add(4 * time.Second), now.Add(4 * time.Second)},
 		{"ctime in the future: settle from now", now.Add(time.Hour), now.Add(settle), now.Add(settle + time.Second)},
 		{"no ctime: settle from now", time.Time{}, now.Add(settle), now.Add(settle + time.Second)},
+		{"not stat'ed by the walk: at once (the hash pool decides)", time.Time{}, now, now.Add(time.Second)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := watch.Entry{Rel: "a"}
+			e := watch.Entry{Rel: "a", NoStat: strings.HasPrefix(tc.name, "not stat'ed")}
 			if !tc.ctime.IsZero() {
 				e.CTime = tc.ctime.UnixNano()
 			}

@@ -52,6 +52,9 @@ type hashPool struct {
 	// resettle hands back a file that changed since it settled.
 	settled  func(fileKey)
 	resettle func(v *volume, e watch.Entry)
+	// settleFor is the settle time, for a walked file the walk did not
+	// stat (watch.Entry.NoStat); nil: 0.
+	settleFor func() time.Duration
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -390,7 +393,7 @@ func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed
 	var cur watch.Entry
 	if err == nil {
 		fd, cur, err = root.OpenRegularFdIn(&roots.folder, j.e.Rel)
-		if (err != nil || !sameFile(cur, j.e) || cur.Dev != j.e.Dev) && roots.folder.Reused() {
+		if (err != nil || !j.e.NoStat && (!sameFile(cur, j.e) || cur.Dev != j.e.Dev)) && roots.folder.Reused() {
 			// The folder held since an earlier file may have been
 			// renamed or replaced: resolve it again before concluding.
 			if err == nil {
@@ -410,6 +413,24 @@ func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed
 			h.log.Warn("cannot open file; retried at next rescan", "volume", j.v.name, "path", j.e.Rel, "err", err)
 		}
 		return
+	}
+	if j.e.NoStat {
+		// Found by a walk that did not stat it (a first ingest): this is
+		// its stat, and it is read now if it has settled by its ctime, as
+		// the walk would have decided (walkDue); otherwise it settles. A
+		// held folder renamed meanwhile is caught by the stat after the
+		// read, which is of the path.
+		var settle time.Duration
+		if h.settleFor != nil {
+			settle = h.settleFor()
+		}
+		if walkDue(cur, settle).After(time.Now()) {
+			unix.Close(fd)
+			h.debug("found by the walk unsettled; settling", j, "ctime", cur.CTime)
+			requeue = &cur
+			return
+		}
+		j.e = cur
 	}
 	if !sameFile(cur, j.e) || cur.Dev != j.e.Dev {
 		unix.Close(fd)

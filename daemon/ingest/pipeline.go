@@ -242,6 +242,7 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 	p.settle.toHash = p.hashes.push
 	p.hashes.settled = p.settle.done
 	p.hashes.resettle = func(v *volume, e watch.Entry) { p.settle.touch(v, e, true) }
+	p.hashes.settleFor = p.settleFor
 	return p, nil
 }
 

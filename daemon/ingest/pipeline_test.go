@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -418,4 +419,50 @@ func TestUnreadableFileSkippedThenCataloged(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(root, "odd.mov"), "readable now")
 	h.rescan("v")
 	h.waitPresent("v", "odd.mov")
+}
+
+// The first walk of a volume (nothing cataloged) does not stat the files it
+// finds; the hash pool takes each one's stat when it opens it. A file that
+// settled long ago is cataloged at once, one still being written when the
+// walk finds it is not cataloged before it has stayed unchanged for the
+// settle time, and then exactly once, whole.
+func TestFirstWalkUnstatedFiles(t *testing.T) {
+	const settle = 400 * time.Millisecond
+	root := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(root, "old/clip.mov"), "settled long ago")
+	time.Sleep(settle + 100*time.Millisecond)
+	p := filepath.Join(root, "new/growing.mxf")
+	testutil.WriteFile(t, p, "first bytes")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, "", Config{Volumes: []Volume{{"v", root}}, Settle: settle})
+	h.waitPresent("v", "old/clip.mov")
+	end := time.Now().Add(4 * settle)
+	for time.Now().Before(end) {
+		if _, err := f.Write([]byte("0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := h.present("v", "new/growing.mxf"); ok {
+			t.Fatal("cataloged while still growing")
+		}
+		time.Sleep(settle / 4)
+	}
+	f.Close()
+	l := h.waitPresent("v", "new/growing.mxf")
+	fi, _ := os.Stat(p)
+	want, _, _ := HashFile(p)
+	if l.Size != fi.Size() || l.AssetID != want.BLAKE3 {
+		t.Fatalf("cataloged size %d id %s, want %d %s", l.Size, l.AssetID, fi.Size(), want.BLAKE3)
+	}
+	h.idle()
+	if n := h.count(storage.EvLocationAdded) + h.count(storage.EvLocationChanged); n != 2 {
+		t.Errorf("%d location events, want exactly 2 (one per file, complete)", n)
+	}
+	old, _ := h.present("v", "old/clip.mov")
+	ofi, _ := os.Stat(filepath.Join(root, "old/clip.mov"))
+	if old.Size != ofi.Size() || old.Inode != ofi.Sys().(*syscall.Stat_t).Ino || !old.MTime.Equal(ofi.ModTime()) {
+		t.Errorf("old/clip.mov cataloged with stat %+v, want the file's", old)
+	}
 }

@@ -95,9 +95,15 @@ func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume
 }
 
 // walkDue is when a walked file has settled: its ctime plus the settle
-// time, not earlier than now (a ctime in the future: now plus settle).
+// time, not earlier than now (a ctime in the future: now plus settle). A
+// file the walk did not stat (NoStat) is due at once: the hash pool takes
+// its stat when it opens it and settles it again unless walkDue of that
+// stat is due (hashPool.hash).
 func walkDue(e watch.Entry, settle time.Duration) time.Time {
 	now := time.Now()
+	if e.NoStat {
+		return now
+	}
 	if e.CTime <= 0 || e.CTime > now.UnixNano() {
 		return now.Add(settle)
 	}

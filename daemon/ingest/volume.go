@@ -426,6 +426,11 @@ func (v *volume) reconcile(ctx context.Context) {
 	}()
 
 	v.index.beginWalk()
+	// Nothing of the volume cataloged yet (a first ingest): the walk does
+	// not stat the files it finds (Entry.NoStat); the hash pool takes
+	// each one's stat from its open descriptor and hashes it once its
+	// ctime is settle old, as the walk would have decided (walkDue).
+	cataloged, _ := v.index.stats()
 	var failed []string
 	files, dirs, queued := 0, 0, 0
 	aborted := false // a wait for queue space ended by stop or cancel
@@ -466,7 +471,9 @@ func (v *volume) reconcile(ctx context.Context) {
 			if aborted {
 				return
 			}
-			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
+			// An unstat'ed file (NoStat) is marked seen if the index has it
+			// (cataloged meanwhile, from an event), and queued in any case.
+			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) || e.NoStat {
 				// Blocks while the pipeline holds maxPending files: the
 				// walk goes on as the hash pool catches up.
 				if !v.d.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.d.ctr.progress.Add(1) }) {
@@ -480,6 +487,7 @@ func (v *volume) reconcile(ctx context.Context) {
 			v.log.Warn("cannot read directory; nothing under it is taken as removed", "err", err)
 			failed = append(failed, rel)
 		},
+		NoStat: cataloged == 0,
 	})
 	if werr != nil {
 		if ctx.Err() == nil && !errors.Is(werr, errWalkStopped) {

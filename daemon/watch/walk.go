@@ -20,6 +20,10 @@ type Entry struct {
 	// CTime is the last status change (unix nanoseconds): any write,
 	// truncate, rename or chmod moves it and no user can set it back.
 	CTime int64
+	// NoStat: a walk with WalkFuncs.NoStat found this file by its
+	// directory entry's type (regular) and did not stat it; only Rel is
+	// set. Whoever opens it takes its stat from the open descriptor.
+	NoStat bool
 }
 
 // WalkFuncs receives what a walk finds. Nil funcs are skipped.
@@ -34,6 +38,11 @@ type WalkFuncs struct {
 	// read: its subtree is unknown, so nothing under it may be taken as
 	// deleted.
 	DirError func(rel string, err error)
+	// NoStat: a file whose directory entry says it is regular is handed
+	// to File unstat'ed (Entry.NoStat), for a caller that stats each file
+	// anyway when it opens it (a first ingest: one system call less per
+	// file). A directory entry of unknown type is stat'ed as always.
+	NoStat bool
 }
 
 // Walk lists the tree under root/start (start "" is the root) with
@@ -134,7 +143,14 @@ func (w *walker) dir(rel string, top bool) error {
 			case unix.DT_DIR:
 				subdirs = append(subdirs, crel)
 				continue
-			case unix.DT_REG, unix.DT_UNKNOWN:
+			case unix.DT_REG:
+				if w.fn.NoStat {
+					if w.fn.File != nil {
+						w.fn.File(Entry{Rel: crel, NoStat: true})
+					}
+					continue
+				}
+			case unix.DT_UNKNOWN:
 			default: // links, fifos, sockets, devices
 				continue
 			}

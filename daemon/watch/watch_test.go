@@ -107,6 +107,21 @@ func TestWalk(t *testing.T) {
 	if err := Walk(filepath.Join(root, "missing"), "", nil, WalkFuncs{}); err == nil {
 		t.Error("walk of a missing root: want error")
 	}
+	// NoStat: the same files (no link, FIFO or ignored file), unstat'ed.
+	got = got[:0]
+	err = Walk(root, "", nil, WalkFuncs{NoStat: true, File: func(e Entry) {
+		got = append(got, e.Rel)
+		if !e.NoStat || e.Ino != 0 || e.Size != 0 || e.CTime != 0 {
+			t.Errorf("%q: entry %+v, want only the name", e.Rel, e)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	if strings.Join(got, "|") != strings.Join(files, "|") {
+		t.Errorf("walk without stats found %q, want %q", got, files)
+	}
 }
 
 func TestVerifyAndAdopt(t *testing.T) {
