@@ -44,7 +44,10 @@ import (
 // goes. A table in the tree both before and after the iterator was made
 // was in it when it was made (a table leaves the tree once and never comes
 // back), so it stays mapped until the iterator is closed: its mapping gets
-// DONTNEED, as does the DISCARD file (mapped from Open to Close). Every
+// DONTNEED, but for its index at its end (block offsets and bloom filter:
+// every lookup reads it, and so does Badger's Tables(), which the pin calls;
+// dropped, it faulted back in at once, a good part of the trim's cost at a
+// million files), as does the DISCARD file (mapped from Open to Close). Every
 // other mapping (a memtable's log, a value-log file, a table written or
 // dropped meanwhile) gets PAGEOUT.
 const (
@@ -178,7 +181,7 @@ func (c *Catalog) trimMapped() (int, error) {
 	if it != nil {
 		defer it.Close()
 	}
-	pinned[discardFile] = true
+	pinned[discardFile] = 0
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, err
@@ -209,8 +212,14 @@ func (c *Catalog) trimMapped() (int, error) {
 			continue
 		}
 		advice := trimAdvice
-		if pinned[string(line[i+len(prefix):])] {
+		if keep, ok := pinned[string(line[i+len(prefix):])]; ok {
 			advice = unix.MADV_DONTNEED
+			// The table's index (block offsets and bloom filter) at its
+			// end stays: every lookup and Tables() reads it.
+			hi = lo + uint64(max(int64(hi-lo)-keep, 0)/pageSize*pageSize)
+			if hi <= lo {
+				continue
+			}
 		}
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), uintptr(advice)); errno == 0 {
 			n++
@@ -221,7 +230,8 @@ func (c *Catalog) trimMapped() (int, error) {
 
 // pinTables pins the tables in Badger's LSM tree (see trimMapped) until
 // the iterator it returns is closed, and returns the file names of those
-// pinned (none, and a nil iterator, before renewPin made pinTxn). The pin
+// pinned, each with how many bytes at its end trimMapped leaves resident
+// (none, and a nil iterator, before renewPin made pinTxn). The pin
 // is an iterator of pinTxn: making a read transaction waits for the
 // commits in flight, and while Badger stalls writes (too many level-0
 // tables) that is until a compaction is done, the very time its tables
@@ -229,10 +239,10 @@ func (c *Catalog) trimMapped() (int, error) {
 // nothing. Without renewPin (Options.KeepMapped: tests call trimMapped
 // directly) the transaction is made here. The caller holds trimMu (or has
 // no trim loop).
-func (c *Catalog) pinTables() (map[string]bool, *badger.Iterator) {
+func (c *Catalog) pinTables() (map[string]int64, *badger.Iterator) {
 	if c.pinTxn == nil {
 		if !c.opts.KeepMapped {
-			return map[string]bool{}, nil
+			return map[string]int64{}, nil
 		}
 		c.pinTxn = c.db.NewTransaction(false)
 	}
@@ -242,14 +252,19 @@ func (c *Catalog) pinTables() (map[string]bool, *badger.Iterator) {
 	for _, t := range before {
 		in[t.ID] = true
 	}
-	pinned := make(map[string]bool, len(before)+1)
+	pinned := make(map[string]int64, len(before)+1)
 	for _, t := range c.db.Tables() {
 		if in[t.ID] {
-			pinned[table.IDToFilename(t.ID)] = true
+			pinned[table.IDToFilename(t.ID)] = int64(t.IndexSz) + tableTail
 		}
 	}
 	return pinned, it
 }
+
+// tableTail is what trimMapped leaves resident at the end of a pinned
+// table beyond its index: the index's length and checksum, and the
+// kernel's read-around of a fault in the index (up to 64 KiB).
+const tableTail = 64 << 10
 
 // pinRenew is how often renewPin replaces pinTxn: an open read
 // transaction holds back Badger's discarding of overwritten versions.
