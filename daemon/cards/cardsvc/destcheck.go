@@ -3,6 +3,7 @@ package cardsvc
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ingestd/ingestd/daemon/watch"
@@ -76,6 +77,46 @@ func (s *Service) writableVolume(name, root string, rec storage.Volume) string {
 	case <-c.done:
 		return c.reason
 	case <-t.C:
-		return fmt.Sprintf("not responding: %s did not answer within %s", root, timeout)
+		return fmt.Sprintf("%s%s did not answer within %s", notResponding, root, timeout)
 	}
+}
+
+// notResponding starts the reason of a destination check that timed out.
+const notResponding = "not responding: "
+
+// hung reports whether why (destOffline) says the volume's mount does not
+// answer: nothing on it may be looked at now, not even listed.
+func hung(why string) bool { return strings.Contains(why, notResponding) }
+
+// uncheckedKey is the state key holding the folder a destination of a
+// card was claimed from while its volume did not answer (claimIn without
+// looking): it is claimed again, looking, before that volume is written.
+func uncheckedKey(card, volume string) string { return "cards/unchecked/" + card + "\x00" + volume }
+
+// recheckFolder claims destination i of rec again when its folder was
+// claimed without looking into its volume (uncheckedKey), now that the
+// volume answers: another card's folder of the same name there is never
+// written into. The record is stored with the folder before the mark is
+// dropped.
+func (s *Service) recheckFolder(rec *Record, i int) error {
+	d := &rec.Destinations[i]
+	var base string
+	if err := s.cat.GetState(uncheckedKey(rec.Key, d.Volume), &base); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("card %s: destination %s: %w", rec.Key, d.Volume, err)
+	}
+	v := Volume{Name: d.Volume, Path: s.vols[d.Volume]}
+	s.mu.Lock()
+	delete(s.claimed, v.Name+"\x00"+d.Path)
+	s.mu.Unlock()
+	d.Path = s.claimFolderIn(v, base)
+	if i == 0 && firstVerified(rec) < 0 { // the primary until a copy is verified
+		rec.Volume, rec.Folder = d.Volume, d.Path
+	}
+	if err := s.cat.PutCard(*rec); err != nil {
+		return fmt.Errorf("card %s: %w", rec.Key, err)
+	}
+	return s.cat.DeleteState(uncheckedKey(rec.Key, d.Volume))
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestd/ingestd/daemon/cards"
 	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/internal/testutil/catalogtest"
 )
@@ -65,5 +66,45 @@ func TestDestOfflineHungMount(t *testing.T) {
 			t.Fatalf("mount answering again, still %q", why)
 		}
 		runtime.Gosched()
+	}
+}
+
+// A destination folder claimed while its volume did not answer (not
+// looked into) is claimed again, looking, before the volume is written:
+// another card's folder of that name found there then is not used.
+func TestRecheckFolder(t *testing.T) {
+	cat := catalogtest.Open(t, t.TempDir())
+	vol := t.TempDir()
+	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"nas": vol}}
+	v := Volume{Name: "nas", Path: vol}
+	// Another card's copy is in NO NAME: unseen while the volume hangs.
+	if err := os.MkdirAll(filepath.Join(vol, "NO NAME", "DCIM"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec := Record{Key: "uuid:1/1", Destinations: []DestState{{Volume: "nas", Path: s.claimIn(v, "NO NAME", false), State: cards.DestFailed}}}
+	rec.Volume, rec.Folder = "nas", rec.Destinations[0].Path
+	if rec.Folder != "NO NAME" {
+		t.Fatalf("claimed without looking: %q", rec.Folder)
+	}
+	if err := cat.PutState(uncheckedKey(rec.Key, "nas"), "NO NAME"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.recheckFolder(&rec, 0); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Destinations[0].Path != "NO NAME-2" || rec.Folder != "NO NAME-2" {
+		t.Fatalf("claimed again: %+v", rec)
+	}
+	stored, err := cat.Card(rec.Key)
+	if err != nil || stored.Destinations[0].Path != "NO NAME-2" {
+		t.Fatalf("stored record: %+v %v", stored, err)
+	}
+	var base string
+	if err := cat.GetState(uncheckedKey(rec.Key, "nas"), &base); err == nil {
+		t.Fatal("mark kept after the folder was claimed again")
+	}
+	// Claimed by looking: nothing to do again.
+	if err := s.recheckFolder(&rec, 0); err != nil || rec.Destinations[0].Path != "NO NAME-2" {
+		t.Fatalf("second recheck: %+v %v", rec, err)
 	}
 }

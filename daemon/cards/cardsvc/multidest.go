@@ -96,7 +96,7 @@ func (s *Service) copiesGone(rec *Record, log *slog.Logger) bool {
 		if root, ok := s.vols[d.Volume]; ok && d.State == cards.DestVerified {
 			// A hung mount is not looked into (the lstat would block the
 			// card): its copy cannot be vouched for now.
-			if why := s.destOffline(d.Volume, root); strings.Contains(why, "not responding") {
+			if why := s.destOffline(d.Volume, root); hung(why) {
 				log.Warn("verified copy of the card cannot be checked: copying it again", "volume", d.Volume, "path", d.Path, "reason", why)
 				d.State, d.Error = cards.DestPending, "verified copy cannot be checked ("+why+"): copying again"
 				gone = true
@@ -202,6 +202,17 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		}
 	}
 	defer release()
+	// Each destination volume is checked once per insertion (a hung mount
+	// costs DestCheckTimeout once, not at every step).
+	checked := map[string]string{}
+	offline := func(vol, root string) string {
+		why, ok := checked[vol]
+		if !ok {
+			why = s.destOffline(vol, root)
+			checked[vol] = why
+		}
+		return why
+	}
 	rec, err := s.cat.Card(key)
 	switch {
 	case err == nil:
@@ -232,6 +243,16 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			if derr != nil {
 				log.Error("destination", "volume", d.Name, "err", derr)
 				return
+			}
+			if hung(offline(d.Name, d.Path)) {
+				// Its folders cannot be listed now: claimed without
+				// looking, and again before the volume is written.
+				if err := s.cat.PutState(uncheckedKey(key, d.Name), folder); err != nil {
+					log.Error("destination", "volume", d.Name, "err", err)
+					return
+				}
+				rec.Destinations = append(rec.Destinations, DestState{Volume: d.Name, Path: s.claimIn(d.Volume, folder, false), State: cards.DestPending})
+				continue
 			}
 			rec.Destinations = append(rec.Destinations, DestState{Volume: d.Name, Path: s.claimFolderIn(d.Volume, folder), State: cards.DestPending})
 		}
@@ -276,14 +297,23 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	var dsts []cards.Destination
 	for _, i := range pass {
 		rec.Destinations[i].State, rec.Destinations[i].Error, rec.Destinations[i].FailedPath = cards.DestCopying, "", ""
-		root, dir, ok := s.destDir(rec.Destinations[i])
+		root, ok := s.vols[rec.Destinations[i].Volume]
 		if !ok {
 			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
 			continue
 		}
-		if why := s.destOffline(rec.Destinations[i].Volume, root); why != "" {
+		if why := offline(rec.Destinations[i].Volume, root); why != "" {
 			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, why
 			log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "reason", why)
+			continue
+		}
+		if err := s.recheckFolder(&rec, i); err != nil {
+			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, err.Error()
+			log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "err", err)
+			continue
+		}
+		root, dir, ok := s.destDir(rec.Destinations[i]) // its folder may have been claimed again
+		if !ok {
 			continue
 		}
 		fs := s.destFormats(&rec, i)
@@ -650,7 +680,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		if d.State == cards.DestVerified {
 			continue
 		}
-		root, dir, ok := s.destDir(*d)
+		root, ok := s.vols[d.Volume]
 		if !ok {
 			d.State, d.Error = cards.DestFailed, "volume "+d.Volume+" not configured"
 			continue
@@ -666,6 +696,15 @@ func (s *Service) cascade(ctx context.Context, key string) {
 					c.Destinations[i] = *d
 				}
 			})
+			continue
+		}
+		if err := s.recheckFolder(&rec, i); err != nil {
+			d.State, d.Error = cards.DestFailed, err.Error()
+			log.Warn("destination not filled", "volume", d.Volume, "err", err, "retry_in", s.cfg.RetryInterval)
+			continue
+		}
+		root, dir, ok := s.destDir(*d) // its folder may have been claimed again
+		if !ok {
 			continue
 		}
 		if s.gate != nil {

@@ -437,6 +437,14 @@ func (s *Service) claimFolder(folder string) string { return s.claimFolderIn(s.o
 
 // claimFolderIn is claimFolder on volume v.
 func (s *Service) claimFolderIn(v Volume, folder string) string {
+	return s.claimIn(v, folder, true)
+}
+
+// claimIn is claimFolderIn; with look false the volume is not looked
+// into (its mount does not answer: listing a folder would block), only
+// the folders this process handed out are avoided, and the caller must
+// claim again before the volume is written (recheckFolder).
+func (s *Service) claimIn(v Volume, folder string, look bool) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.claimed == nil {
@@ -445,7 +453,7 @@ func (s *Service) claimFolderIn(v Volume, folder string) string {
 	cand := folder
 	for n := 2; ; n++ {
 		k := v.Name + "\x00" + cand
-		if !s.claimed[k] && !exists(filepath.Join(v.Path, filepath.FromSlash(cand))) {
+		if !s.claimed[k] && (!look || !exists(filepath.Join(v.Path, filepath.FromSlash(cand)))) {
 			s.claimed[k] = true
 			return cand
 		}
