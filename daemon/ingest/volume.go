@@ -471,9 +471,10 @@ func (v *volume) reconcile(ctx context.Context) {
 			if aborted {
 				return
 			}
-			// An unstat'ed file (NoStat) is marked seen if the index has it
-			// (cataloged meanwhile, from an event), and queued in any case.
-			if !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) || e.NoStat {
+			// An unstat'ed file (NoStat: the index was empty when the walk
+			// began) is queued without a lookup: the index holds only files
+			// cataloged since, which put marked seen by this walk.
+			if e.NoStat || !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
 				// Blocks while the pipeline holds maxPending files: the
 				// walk goes on as the hash pool catches up.
 				if !v.d.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.d.ctr.progress.Add(1) }) {
