@@ -87,7 +87,7 @@ func (x *locIndex) load(cat *catalog.Catalog, vol string) error {
 // find returns the live entry of k: in ents (i >= 0) or in over (i == -1);
 // ok false if none.
 func (x *locIndex) find(k uint64) (e idxEntry, i int, ok bool) {
-	if j, found := slices.BinarySearchFunc(x.ents, k, func(s idxSlot, k uint64) int { return cmp.Compare(s.key, k) }); found {
+	if j, found := x.search(k); found {
 		if x.ents[j].size >= 0 {
 			return x.ents[j].idxEntry, j, true
 		}
@@ -95,6 +95,47 @@ func (x *locIndex) find(k uint64) (e idxEntry, i int, ok bool) {
 	}
 	e, ok = x.over[k]
 	return e, -1, ok
+}
+
+// search is slices.BinarySearch of k in ents, narrowed first by
+// interpolation: the keys are 64-bit hashes, spread evenly, so a few
+// guesses from the key's value land next to it (a binary search of a
+// million slots probes 20 of them, most cache misses: a first ingest looks
+// up every file it catalogs, a rescan every file it walks). The guesses
+// are capped, so keys that are not spread evenly (names chosen to collide
+// in the hash) cost at most the binary search after them.
+func (x *locIndex) search(k uint64) (int, bool) {
+	lo, hi := 0, len(x.ents) // k, if present, is in ents[lo:hi]
+	for range 4 {
+		if hi-lo <= 32 {
+			break
+		}
+		lk, hk := x.ents[lo].key, x.ents[hi-1].key
+		if k <= lk || k >= hk {
+			break // the binary search below settles it (an end, or outside)
+		}
+		g := lo + int(float64(k-lk)/float64(hk-lk)*float64(hi-1-lo))
+		g = min(max(g, lo+1), hi-2)
+		// The guess and a slot a little past it on the side of k bound
+		// the window; a miss moves the bound only to the guess.
+		const step = 8
+		switch gk := x.ents[g].key; {
+		case gk == k:
+			return g, true
+		case gk < k:
+			lo = g + 1
+			if p := min(g+step, hi-1); x.ents[p].key > k {
+				hi = p
+			}
+		default:
+			hi = g
+			if p := max(g-step, lo); x.ents[p].key < k {
+				lo = p + 1
+			}
+		}
+	}
+	j, found := slices.BinarySearchFunc(x.ents[lo:hi], k, func(s idxSlot, k uint64) int { return cmp.Compare(s.key, k) })
+	return lo + j, found
 }
 
 // set stores e for k (live), given what find returned for it.
