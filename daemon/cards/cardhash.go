@@ -10,8 +10,8 @@ import (
 	"lukechampine.com/blake3/guts"
 )
 
-// newBLAKE3 returns the card pass's BLAKE3 hasher (32-byte sum, the
-// content id the ingest computes). Where the CPU has AVX-512 it is
+// newBLAKE3 returns ContentIDs' BLAKE3 hasher (32-byte sum, the content
+// id the ingest computes). Where the CPU has AVX-512 it is
 // b3batch, which hashes 16 chunks at a time with it on the calling
 // goroutine (about a third less CPU per byte than github.com/zeebo/blake3's
 // AVX2 code, the ingest's hasher); elsewhere the ingest's own hasher.

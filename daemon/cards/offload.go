@@ -269,9 +269,10 @@ type srcFile struct {
 // Offload copies the whole card at src into dst (created if needed),
 // preserving its structure and modification times. Each file is hashed
 // while it is read from the card (xxh128, plus the MHL formats, in one
-// pass; not BLAKE3: FileResult.BLAKE3 is left to ContentIDs), written under a partial name, synced, dropped from the page
-// cache and re-read from the destination; only a file whose re-read matches
-// is renamed into place. When every file matched, an ASC MHL generation is
+// pass; not BLAKE3: FileResult.BLAKE3 is left to ContentIDs), written
+// under a partial name, synced, dropped from the page cache and re-read
+// from the destination; only a file whose re-read matches is renamed into
+// place. When every file matched, an ASC MHL generation is
 // written into dst/ascmhl (continuing the card's own history if it has
 // one, after checking the card against it) and the result is offloaded.
 //

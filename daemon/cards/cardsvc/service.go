@@ -9,6 +9,9 @@
 //
 // It must not hash files for the catalog nor write locations: the ingest
 // pipeline catalogs the offloaded files like any other file of the volume.
+// The content ids it records on clips and origins (contentids.go) are the
+// catalog's where the ingest hashed a copy, else read from a verified copy
+// by package cards, never written into the catalog as assets.
 // It never writes to a card.
 package cardsvc
 
