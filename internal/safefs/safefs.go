@@ -103,7 +103,7 @@ func clean(rel string) (string, error) {
 	if strings.HasPrefix(rel, "/") || strings.ContainsRune(rel, 0) {
 		return "", fmt.Errorf("%q: %w", rel, ErrBadName)
 	}
-	for _, el := range strings.Split(rel, "/") {
+	for el := range strings.SplitSeq(rel, "/") { // no allocation: runs on every open
 		if el == ".." {
 			return "", fmt.Errorf("%q: %w", rel, ErrBadName)
 		}
