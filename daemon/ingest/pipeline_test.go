@@ -57,24 +57,7 @@ func TestSlowWriterNotCatalogedEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := testSettle / 4
-	end := time.Now().Add(8 * testSettle)
-	for time.Now().Before(end) {
-		if _, err := f.Write([]byte("0123456789")); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := h.present("v", "growing.mxf"); ok {
-			t.Fatal("cataloged while still growing")
-		}
-		time.Sleep(step)
-	}
-	f.Close()
-	l := h.waitPresent("v", "growing.mxf")
-	fi, _ := os.Stat(p)
-	want, _, _ := HashFile(p)
-	if l.Size != fi.Size() || l.AssetID != want.BLAKE3 {
-		t.Fatalf("cataloged size %d id %s, want %d %s", l.Size, l.AssetID, fi.Size(), want.BLAKE3)
-	}
+	h.growThenWhole(f, "growing.mxf", 8*testSettle, testSettle/4)
 	h.idle()
 	if n := h.count(storage.EvLocationAdded) + h.count(storage.EvLocationChanged); n != 1 {
 		t.Errorf("%d location events, want exactly 1 (the complete file)", n)
@@ -439,23 +422,7 @@ func TestFirstWalkUnstatedFiles(t *testing.T) {
 	}
 	h := start(t, "", Config{Volumes: []Volume{{"v", root}}, Settle: settle})
 	h.waitPresent("v", "old/clip.mov")
-	end := time.Now().Add(4 * settle)
-	for time.Now().Before(end) {
-		if _, err := f.Write([]byte("0123456789")); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := h.present("v", "new/growing.mxf"); ok {
-			t.Fatal("cataloged while still growing")
-		}
-		time.Sleep(settle / 4)
-	}
-	f.Close()
-	l := h.waitPresent("v", "new/growing.mxf")
-	fi, _ := os.Stat(p)
-	want, _, _ := HashFile(p)
-	if l.Size != fi.Size() || l.AssetID != want.BLAKE3 {
-		t.Fatalf("cataloged size %d id %s, want %d %s", l.Size, l.AssetID, fi.Size(), want.BLAKE3)
-	}
+	h.growThenWhole(f, "new/growing.mxf", 4*settle, settle/4)
 	h.idle()
 	if n := h.count(storage.EvLocationAdded) + h.count(storage.EvLocationChanged); n != 2 {
 		t.Errorf("%d location events, want exactly 2 (one per file, complete)", n)
@@ -464,5 +431,28 @@ func TestFirstWalkUnstatedFiles(t *testing.T) {
 	ofi, _ := os.Stat(filepath.Join(root, "old/clip.mov"))
 	if old.Size != ofi.Size() || old.Inode != ofi.Sys().(*syscall.Stat_t).Ino || !old.MTime.Equal(ofi.ModTime()) {
 		t.Errorf("old/clip.mov cataloged with stat %+v, want the file's", old)
+	}
+}
+
+// growThenWhole appends to f (rel in volume "v") every step for dur,
+// failing if rel is cataloged meanwhile, then closes it and waits until
+// it is cataloged whole (the size and BLAKE3 of its final bytes).
+func (h *harness) growThenWhole(f *os.File, rel string, dur, step time.Duration) {
+	t := h.t
+	t.Helper()
+	for end := time.Now().Add(dur); time.Now().Before(end); time.Sleep(step) {
+		if _, err := f.Write([]byte("0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := h.present("v", rel); ok {
+			t.Fatalf("%s cataloged while still growing", rel)
+		}
+	}
+	f.Close()
+	l := h.waitPresent("v", rel)
+	fi, _ := os.Stat(f.Name())
+	want, _, _ := HashFile(f.Name())
+	if l.Size != fi.Size() || l.AssetID != want.BLAKE3 {
+		t.Fatalf("%s cataloged size %d id %s, want %d %s", rel, l.Size, l.AssetID, fi.Size(), want.BLAKE3)
 	}
 }

@@ -105,18 +105,7 @@ func TestOpenRegularStatsFirst(t *testing.T) {
 	if err := unix.Mknod(mk("null"), unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))); err != nil {
 		t.Logf("mknod: %v (not root?)", err)
 	}
-	opened := map[string]int{}
-	old := openat2
-	t.Cleanup(func() { openat2 = old })
-	openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
-		opened[rel]++
-		return old(dirfd, rel, how)
-	}
-	d, err := OpenRoot(root, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, opened := countingRoot(t, root)
 	for rel, want := range map[string]error{"fifo": ErrNotRegular, "dir": ErrNotRegular, "null": ErrNotRegular, "link": ErrSymlink} {
 		if _, err := os.Lstat(mk(rel)); err != nil {
 			continue // no device without root
@@ -254,18 +243,7 @@ func TestOpenRegularFdIn(t *testing.T) {
 			testutil.Must(t, os.Symlink(outside, mk("a/out")))
 			testutil.Must(t, os.Symlink("1", mk("a/b/link")))
 			testutil.Must(t, syscall.Mkfifo(mk("a/b/fifo"), 0o644))
-			opened := map[string]int{}
-			old := openat2
-			t.Cleanup(func() { openat2 = old })
-			openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
-				opened[rel]++
-				return old(dirfd, rel, how)
-			}
-			d, err := OpenRoot(root, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d, opened := countingRoot(t, root)
 			var c FolderCache
 			defer c.Reset()
 			read := func(rel string) (string, bool) {
@@ -322,4 +300,23 @@ func TestOpenRegularFdIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingRoot opens root and counts, by name, the opens openat2 is asked
+// for until the test ends (the Dir is closed then too).
+func countingRoot(t *testing.T, root string) (*Dir, map[string]int) {
+	t.Helper()
+	opened := map[string]int{}
+	old := openat2
+	t.Cleanup(func() { openat2 = old })
+	openat2 = func(dirfd int, rel string, how *unix.OpenHow) (int, error) {
+		opened[rel]++
+		return old(dirfd, rel, how)
+	}
+	d, err := OpenRoot(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, opened
 }
