@@ -132,8 +132,10 @@ func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
 	s.ctr.filesSeen.Add(1)
 	if !rearm && !due.After(time.Now()) {
 		// A walked file that has already settled (its ctime is settle
-		// old; e is the walk's stat, just taken): straight to the hash
-		// pool, without waiting for the next tick and a second stat.
+		// old; e is the walk's stat, just taken), or that the walk did
+		// not stat (NoStat: the hash pool checks its ctime when it opens
+		// it): straight to the hash pool, without waiting for the next
+		// tick and a second stat.
 		s.busy[k] = true
 		s.peak = max(s.peak, s.pendingLocked())
 		s.toHash(job{v: v, e: e})
