@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/ingestd/ingestd/storage"
@@ -65,6 +66,17 @@ func BenchmarkPrefetch(b *testing.B) {
 			}
 		})
 	}
+	// One new file at a time (files arriving one by one while watched).
+	b.Run("single", func(b *testing.B) {
+		recs := batch(0, false)
+		at := []int{0}
+		b.ResetTimer()
+		for i := range b.N {
+			if hints := c.prefetch(recs[i%len(recs):], at); hints[0] == nil || !hints[0].locAbsent {
+				b.Fatalf("hint %+v", hints[0])
+			}
+		}
+	})
 }
 
 // TestPutFilesPrefetchRemovedLocations: PutFiles' read-ahead of the
@@ -74,6 +86,14 @@ func BenchmarkPrefetch(b *testing.B) {
 // its earlier content in its History and gets the events PutFile, one
 // file at a time, gives it.
 func TestPutFilesPrefetchRemovedLocations(t *testing.T) {
+	// Batches of 2 are read with Get (minSeekBatch), of 5 and 1000 with
+	// the iterator.
+	for _, chunk := range []int{2, 5, 1000} {
+		t.Run(fmt.Sprint("batches of ", chunk), func(t *testing.T) { prefetchRemovedLocations(t, chunk) })
+	}
+}
+
+func prefetchRemovedLocations(t *testing.T, chunk int) {
 	ref, _ := newCat(t, fast)
 	c, dir := newCat(t, Options{})
 	var path []string
@@ -85,8 +105,10 @@ func TestPutFilesPrefetchRemovedLocations(t *testing.T) {
 	// one by one in ref.
 	put := func(recs []storage.FileRecord) {
 		t.Helper()
-		if _, errs := c.PutFiles(recs); errors.Join(errs...) != nil {
-			t.Fatal(errs)
+		for b := range slices.Chunk(recs, chunk) {
+			if _, errs := c.PutFiles(b); errors.Join(errs...) != nil {
+				t.Fatal(errs)
+			}
 		}
 		for _, r := range recs {
 			if _, err := ref.PutFile(r); err != nil {
