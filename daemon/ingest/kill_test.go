@@ -31,7 +31,10 @@ func TestHelperPipelineProcess(t *testing.T) {
 	p, _ := New(Config{Volumes: []Volume{{"v", root}}, Settle: 50 * time.Millisecond, Rescan: time.Hour, HashWorkers: 1}, cat, testutil.Logger(t))
 	go p.Run(context.Background())
 	for {
-		fmt.Println("hashed", p.Status().FilesHashed)
+		// Published events are durable: the kill comes after some files
+		// are cataloged for good, not merely hashed (hashed files wait
+		// for a batch's commit and sync).
+		fmt.Println("published", cat.LastSeq())
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -55,7 +58,7 @@ func TestKill9Restart(t *testing.T) {
 	killed := false
 	for sc.Scan() {
 		var k int
-		if _, err := fmt.Sscanf(sc.Text(), "hashed %d", &k); err == nil && k >= 20 {
+		if _, err := fmt.Sscanf(sc.Text(), "published %d", &k); err == nil && k >= 40 {
 			cmd.Process.Kill() // SIGKILL
 			killed = true
 			break

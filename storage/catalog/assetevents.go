@@ -95,20 +95,43 @@ func (c *Catalog) AssetEvents(id string, cursor uint64, limit int, newestFirst b
 		} else if err != nil {
 			return err
 		}
-		// add appends event seq; false: the page is full.
+		// add appends event seq; false: the page is full. The e/ value
+		// holding it (a transaction's block) is found with one reverse
+		// seek, and kept for the next seq, most often in the same block.
+		var eit *badger.Iterator
+		defer func() {
+			if eit != nil {
+				eit.Close()
+			}
+		}()
+		var block []byte
+		var blockFirst, blockN uint64
 		add := func(seq uint64) (bool, error) {
-			item, err := txn.Get(eventKey(seq))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				return true, nil // cannot happen: the key and the event are written together
+			if block == nil || seq < blockFirst || seq >= blockFirst+blockN {
+				if eit == nil {
+					eit = txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pfxEvent)})
+				}
+				if eit.Seek(eventKey(seq)); !eit.ValidForPrefix([]byte(pfxEvent)) {
+					return true, nil // cannot happen: the key and the event are written together
+				}
+				var err error
+				if block, err = eit.Item().ValueCopy(block[:0]); err != nil {
+					return false, err
+				}
+				blockFirst = eventSeq(eit.Item().Key())
+				if blockN, err = eventCount(block); err != nil {
+					return false, fmt.Errorf("decode events from %d: %w", blockFirst, err)
+				}
 			}
-			if err != nil {
-				return false, err
-			}
-			var e storage.Event
-			if err := item.Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
+			found := false
+			if err := decodeEvents(block, blockFirst, seq, func(e storage.Event) bool {
+				if found = e.Seq == seq; found {
+					evs = append(evs, e)
+				}
+				return false
+			}); err != nil {
 				return false, fmt.Errorf("decode event %d: %w", seq, err)
 			}
-			evs = append(evs, e)
 			return len(evs) < limit, nil
 		}
 		prefix := assetEventPrefix(id)
@@ -220,18 +243,23 @@ func (c *Catalog) backfillAssetEvents() error {
 		it := txn.NewIterator(opt)
 		defer it.Close()
 		for it.Rewind(); it.ValidForPrefix(opt.Prefix); it.Next() {
-			seq := eventSeq(it.Item().Key())
-			var e storage.Event
-			if err := it.Item().Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
-				return fmt.Errorf("decode event %d: %w", seq, err)
+			first := eventSeq(it.Item().Key())
+			var werr error
+			if err := it.Item().Value(func(b []byte) error {
+				return decodeEvents(b, first, 0, func(e storage.Event) bool {
+					if e.AssetID == "" || checkID(e.AssetID) != nil {
+						return true
+					}
+					werr = wb.Set(assetEventKey(e.AssetID, e.Seq), nil)
+					n++
+					return werr == nil
+				})
+			}); err != nil {
+				return fmt.Errorf("decode events from %d: %w", first, err)
 			}
-			if e.AssetID == "" || checkID(e.AssetID) != nil {
-				continue
+			if werr != nil {
+				return werr
 			}
-			if err := wb.Set(assetEventKey(e.AssetID, seq), nil); err != nil {
-				return err
-			}
-			n++
 		}
 		return nil
 	})

@@ -28,23 +28,31 @@ func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
 	}
 	err := c.db.View(func(txn *badger.Txn) error {
 		prefix := []byte(pfxEvent)
+		// The block holding after+1 may start before it.
+		start := eventBlockStart(txn, after+1)
 		opt := badger.DefaultIteratorOptions
 		opt.Prefix = prefix
-		opt.PrefetchSize = int(min(uint64(limit), last-after, 100))
+		opt.PrefetchValues = false // a block holds a transaction's events
 		it := txn.NewIterator(opt)
 		defer it.Close()
 		tr := c.readTrimmer()
-		for it.Seek(eventKey(after + 1)); it.ValidForPrefix(prefix) && len(evs) < limit; it.Next() {
+		for it.Seek(eventKey(start)); it.ValidForPrefix(prefix) && len(evs) < limit; it.Next() {
 			tr.read()
-			if eventSeq(it.Item().Key()) > last {
+			first := eventSeq(it.Item().Key())
+			if first > last {
 				break
 			}
-			var e storage.Event
-			seq := eventSeq(it.Item().Key())
-			if err := it.Item().Value(func(b []byte) error { return decodeEvent(b, seq, &e) }); err != nil {
-				return fmt.Errorf("decode event %d: %w", seq, err)
+			if err := it.Item().Value(func(b []byte) error {
+				return decodeEvents(b, first, after+1, func(e storage.Event) bool {
+					if e.Seq > last || len(evs) >= limit {
+						return false
+					}
+					evs = append(evs, e)
+					return true
+				})
+			}); err != nil {
+				return fmt.Errorf("decode events from %d: %w", first, err)
 			}
-			evs = append(evs, e)
 		}
 		return nil
 	})
@@ -52,6 +60,17 @@ func (c *Catalog) Events(after uint64, limit int) ([]storage.Event, error) {
 		return nil, fmt.Errorf("events after %d: %w", after, err)
 	}
 	return evs, nil
+}
+
+// eventBlockStart is the key seq of the e/ value that holds event seq: the
+// largest at or below it (seq itself when there is none).
+func eventBlockStart(txn *badger.Txn, seq uint64) uint64 {
+	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pfxEvent)})
+	defer it.Close()
+	if it.Seek(eventKey(seq)); it.ValidForPrefix([]byte(pfxEvent)) {
+		return eventSeq(it.Item().Key())
+	}
+	return seq
 }
 
 // LastSeq is the seq of the newest published event (0 when there is none):

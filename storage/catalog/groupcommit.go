@@ -193,10 +193,33 @@ type wtxn struct {
 	writes  int
 	bytes   int
 	written map[uint64]struct{} // asset and location keys written (keyHash)
+	// The transaction's events, written as one e/ value at commit
+	// (flushEvents; record.go).
+	events eventBlock
 	// The run of events of one asset this transaction is indexing
 	// (indexEvent).
 	runID          string
 	runFirst, runN uint64
+}
+
+// addEvent adds e to the transaction's event block.
+func (t *wtxn) addEvent(e *storage.Event) error {
+	before := len(t.events.body)
+	if err := t.events.add(e); err != nil {
+		return err
+	}
+	t.writes++
+	t.bytes += len(t.events.body) - before
+	return nil
+}
+
+// flushEvents sets the transaction's event block (if any) under the key of
+// its first event; called once, right before the commit.
+func (t *wtxn) flushEvents() error {
+	if t.events.n == 0 {
+		return nil
+	}
+	return t.Txn.Set(eventKey(t.events.first), t.events.value())
 }
 
 func (t *wtxn) Set(key, val []byte) error {
@@ -323,12 +346,8 @@ func (w *txw) emit(e storage.Event) error {
 	if e.Time.IsZero() {
 		e.Time = w.now
 	}
-	b, err := encodeEvent(&e)
-	if err != nil {
+	if err := w.txn.addEvent(&e); err != nil {
 		return fmt.Errorf("encode event %s: %w", e.Type, err)
-	}
-	if err := w.txn.Set(eventKey(seq), b); err != nil {
-		return err
 	}
 	if e.AssetID != "" && checkID(e.AssetID) == nil {
 		if err := w.txn.indexEvent(e.AssetID, seq); err != nil {
@@ -531,6 +550,13 @@ func (c *Catalog) commitPrefix(reqs []*commitReq) int {
 			n = i + 1
 			if txn.bytes >= maxBatchBytes {
 				break
+			}
+		}
+		if failed < 0 {
+			if err := txn.flushEvents(); err != nil {
+				// Too big with its events after all: as if its last
+				// change had failed so.
+				failed, ferr = n-1, err
 			}
 		}
 		if failed >= 0 {

@@ -47,7 +47,13 @@ func committedEvents(t *testing.T, c *Catalog) int {
 		it := txn.NewIterator(opt)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			n++
+			if err := it.Item().Value(func(b []byte) error {
+				k, err := eventCount(b)
+				n += int(k)
+				return err
+			}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

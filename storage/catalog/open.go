@@ -245,7 +245,15 @@ func (c *Catalog) readLastSeq() (uint64, error) {
 		// In reverse mode Seek finds the largest key <= the seek key.
 		it.Seek(eventKey(^uint64(0)))
 		if it.ValidForPrefix([]byte(pfxEvent)) {
-			last = max(last, eventSeq(it.Item().Key()))
+			first := eventSeq(it.Item().Key())
+			var n uint64
+			if err := it.Item().Value(func(b []byte) (err error) {
+				n, err = eventCount(b)
+				return err
+			}); err != nil {
+				return fmt.Errorf("newest event block %d: %w", first, err)
+			}
+			last = max(last, first+n-1)
 		}
 		return nil
 	})

@@ -31,7 +31,7 @@ import (
 // offset in seconds as a varint, then Unix seconds (varint) and
 // nanoseconds (uvarint)):
 //
-//	event    (key e/<seq>)       type code (uvarint; 0: then the type as str),
+//	event    (in an e/ value)    type code (uvarint; 0: then the type as str),
 //	                             asset id (id), volume (str), path (str),
 //	                             time, detail (str)
 //	location (key l/ or r/)      asset id (id), size (varint), mtime (time),
@@ -47,8 +47,23 @@ import (
 //	                             proxy, ...: assetTail) as a JSON object, or
 //	                             nothing when all of it is empty
 //
+// The events of one transaction are one value (an event block: recBlock,
+// then the number of events n >= 1 as a uvarint, then each event's form as
+// above, after its length as a uvarint) under e/<seq of the first>; the
+// i-th event of the block has seq first+i. A key may also hold one event
+// alone: JSON (older catalogs) or recBinary then its form. So a first
+// ingest writes one event key per transaction, not two per file.
+//
 // The codes below are part of the format: append, never renumber.
-const recBinary byte = 0x01
+const (
+	recBinary byte = 0x01
+	recBlock  byte = 0x02
+)
+
+// maxBlockEvents bounds the count a block may claim (a transaction holds
+// far fewer), so a damaged value cannot make a reader allocate or loop on
+// it.
+const maxBlockEvents = 1 << 20
 
 var eventTypeCodes = []string{
 	1:  "asset.cataloged",
@@ -177,10 +192,15 @@ func unhex(c byte) byte {
 	return c - 'a' + 10
 }
 
-// encodeEvent is the binary form of e (its Seq is the key).
+// encodeEvent is the binary form of e alone (its Seq is the key).
 func encodeEvent(e *storage.Event) ([]byte, error) {
-	w := recEnc{b: make([]byte, 0, 64+len(e.Path)+len(e.Volume)+len(e.Detail))}
-	w.b = append(w.b, recBinary)
+	return appendEventBody([]byte{recBinary}, e)
+}
+
+// appendEventBody appends the binary form of e, without the leading tag,
+// to b (its Seq is the key, or its place in a block).
+func appendEventBody(b []byte, e *storage.Event) ([]byte, error) {
+	w := recEnc{b: b}
 	w.code(eventTypeCodes, e.Type)
 	w.id(e.AssetID)
 	w.str(e.Volume)
@@ -349,7 +369,102 @@ func (d *recDec) done() error {
 	return nil
 }
 
-// decodeEvent decodes the event stored under seq.
+// eventBlock collects the events of a transaction into one e/ value.
+type eventBlock struct {
+	first uint64 // seq of the first event
+	n     int
+	body  []byte // each event's length and form
+}
+
+// add appends event e, whose seq must follow the block's last.
+func (k *eventBlock) add(e *storage.Event) error {
+	if k.n == 0 {
+		k.first = e.Seq
+	} else if e.Seq != k.first+uint64(k.n) {
+		return fmt.Errorf("event %d does not follow event %d", e.Seq, k.first+uint64(k.n)-1)
+	}
+	at := len(k.body)
+	k.body = append(k.body, make([]byte, binary.MaxVarintLen32)...) // room for the length
+	b, err := appendEventBody(k.body, e)
+	if err != nil {
+		k.body = k.body[:at]
+		return err
+	}
+	// Move the form up behind its actual length.
+	n := len(b) - at - binary.MaxVarintLen32
+	l := binary.PutUvarint(b[at:], uint64(n))
+	copy(b[at+l:], b[at+binary.MaxVarintLen32:])
+	k.body = b[:at+l+n]
+	k.n++
+	return nil
+}
+
+// value is the block's e/ value.
+func (k *eventBlock) value() []byte {
+	v := make([]byte, 0, 1+binary.MaxVarintLen64+len(k.body))
+	v = append(v, recBlock)
+	v = binary.AppendUvarint(v, uint64(k.n))
+	return append(v, k.body...)
+}
+
+// eventCount is how many events the e/ value b holds (its last has seq
+// key+count-1).
+func eventCount(b []byte) (uint64, error) {
+	if len(b) == 0 || b[0] != recBlock {
+		return 1, nil
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n == 0 || n > maxBlockEvents {
+		return 0, errRecord
+	}
+	return n, nil
+}
+
+// decodeEvents calls fn, in seq order, with each event of the e/ value b
+// stored under key seq first whose seq is at least from, until fn returns
+// false. Events before from are skipped without decoding.
+func decodeEvents(b []byte, first, from uint64, fn func(storage.Event) bool) error {
+	if len(b) == 0 || b[0] != recBlock {
+		if first < from {
+			return nil
+		}
+		var e storage.Event
+		if err := decodeEvent(b, first, &e); err != nil {
+			return err
+		}
+		fn(e)
+		return nil
+	}
+	n, err := eventCount(b)
+	if err != nil {
+		return err
+	}
+	d := recDec{b: b[1:]}
+	d.uvarint()
+	for i := uint64(0); i < n; i++ {
+		body := d.take(d.uvarint())
+		if d.bad {
+			return errRecord
+		}
+		seq := first + i
+		if seq < from {
+			continue
+		}
+		var e storage.Event
+		if err := eventBody(body, seq, &e); err != nil {
+			return err
+		}
+		if !fn(e) {
+			return nil
+		}
+	}
+	if len(d.b) != 0 {
+		return errRecord
+	}
+	return nil
+}
+
+// decodeEvent decodes one event stored alone under seq (JSON or binary).
 func decodeEvent(b []byte, seq uint64, e *storage.Event) error {
 	*e = storage.Event{}
 	if len(b) > 0 && b[0] == '{' {
@@ -362,7 +477,13 @@ func decodeEvent(b []byte, seq uint64, e *storage.Event) error {
 	if len(b) == 0 || b[0] != recBinary {
 		return errRecord
 	}
-	d := recDec{b: b[1:]}
+	return eventBody(b[1:], seq, e)
+}
+
+// eventBody decodes the binary form of an event (after its tag or length).
+func eventBody(b []byte, seq uint64, e *storage.Event) error {
+	*e = storage.Event{}
+	d := recDec{b: b}
 	e.Seq = seq
 	e.Type = d.code(eventTypeCodes)
 	e.AssetID = d.id()

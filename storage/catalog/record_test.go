@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -336,6 +337,13 @@ func FuzzDecodeRecords(f *testing.F) {
 		b, _ := enc()
 		f.Add(b)
 	}
+	var blk eventBlock
+	for i := range 2 {
+		e := ev
+		e.Seq = uint64(5 + i)
+		_ = blk.add(&e)
+	}
+	f.Add(blk.value())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e storage.Event
 		if decodeEvent(b, 1, &e) == nil {
@@ -345,6 +353,10 @@ func FuzzDecodeRecords(f *testing.F) {
 					t.Fatalf("event %+v does not survive re-encoding: %v", e, err)
 				}
 			}
+		}
+		_ = decodeEvents(b, 5, 0, func(storage.Event) bool { return true })
+		if n, err := eventCount(b); err == nil && (n == 0 || n > maxBlockEvents) {
+			t.Fatalf("event count %d", n)
 		}
 		var l storage.Location
 		_ = decodeLocation(b, "v", "p", &l)
@@ -385,7 +397,14 @@ func TestLegacyJSONCatalog(t *testing.T) {
 		put(txn, indexKey(old.ID, "v", oldLoc.Path), nil, 0)
 		put(txn, eventKey(oldEv.Seq), oldEv, 0)
 		put(txn, assetEventKey(old.ID, oldEv.Seq), nil, 0)
-		return nil
+		// And one event alone in the binary form, as this version wrote
+		// before event blocks.
+		single := storage.Event{Type: "volume.online", Volume: "v", Time: recT0}
+		b, err := encodeEvent(&single)
+		if err != nil {
+			return err
+		}
+		return txn.Set(eventKey(oldEv.Seq+1), b)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +418,13 @@ func TestLegacyJSONCatalog(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Seq != oldEv.Seq || evs[0].Path != oldLoc.Path {
 		t.Fatalf("legacy asset events %+v %v", evs, err)
 	}
-	if all := allEvents(t, c); all[len(all)-1].Type != storage.EvAssetCataloged || all[len(all)-1].AssetID != old.ID {
-		t.Fatalf("legacy event in the log: %+v", all[len(all)-1])
+	all := allEvents(t, c)
+	if n := len(all); n < 2 || all[n-2].Type != storage.EvAssetCataloged || all[n-2].AssetID != old.ID || all[n-2].Seq != oldEv.Seq ||
+		all[n-1].Type != "volume.online" || all[n-1].Seq != oldEv.Seq+1 || c.LastSeq() != oldEv.Seq+1 {
+		t.Fatalf("legacy events in the log: %+v, last seq %d", all[max(0, n-2):], c.LastSeq())
+	}
+	if evs, err := c.Events(oldEv.Seq, 10); err != nil || len(evs) != 1 || evs[0].Seq != oldEv.Seq+1 {
+		t.Fatalf("events after the legacy one: %+v %v", evs, err)
 	}
 	if files, bytes, err := c.VolumeStats("v"); err != nil || files != 2 || bytes != 7 {
 		t.Fatalf("volume stats %d %d %v", files, bytes, err)
@@ -427,5 +451,116 @@ func TestLegacyJSONCatalog(t *testing.T) {
 		})
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEventBlocks: the events of a transaction are one e/ value; the feed
+// reads the same events from any cursor, inside a block or between, with
+// any page size, and the newest seq survives a reopen.
+func TestEventBlocks(t *testing.T) {
+	c, dir := newCat(t, Options{})
+	var want []storage.Event
+	txns := 0
+	for round := range 3 {
+		evs, err := c.write(func(w *txw) error {
+			for i := range 300 {
+				if err := w.putFile(rec("v", fmt.Sprintf("r%d/%04d", round, i), fmt.Sprint(round, "/", i), 1, uint64(i))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, evs...)
+		txns++
+		e, err := c.AppendEvent(storage.Event{Type: "appliance.started"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e)
+		txns++
+	}
+	if len(want) != 3*601 {
+		t.Fatalf("%d events written", len(want))
+	}
+	keys := 0
+	if err := c.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pfxEvent)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if keys != txns {
+		t.Fatalf("%d event keys for %d transactions", keys, txns)
+	}
+	last := c.LastSeq()
+	if last != want[len(want)-1].Seq {
+		t.Fatalf("last seq %d, want %d", last, want[len(want)-1].Seq)
+	}
+	for after := uint64(0); after <= last+1; after += 7 {
+		for _, limit := range []int{1, 3, 1000} {
+			got, err := c.Events(after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exp []storage.Event
+			for _, e := range want {
+				if e.Seq > after && len(exp) < limit {
+					exp = append(exp, e)
+				}
+			}
+			if len(got) != len(exp) {
+				t.Fatalf("after %d limit %d: %d events, want %d", after, limit, len(got), len(exp))
+			}
+			for i := range got {
+				if !sameEvent(got[i], exp[i]) {
+					t.Fatalf("after %d limit %d: event %d\n got %+v\nwant %+v", after, limit, i, got[i], exp[i])
+				}
+			}
+		}
+	}
+	c.Close()
+	c = open(t, dir, Options{})
+	if got := c.LastSeq(); got != last {
+		t.Fatalf("last seq after reopen %d, want %d", got, last)
+	}
+	if e, err := c.AppendEvent(storage.Event{Type: "appliance.started"}); err != nil || e.Seq != last+1 {
+		t.Fatalf("next event %d %v, want seq %d", e.Seq, err, last+1)
+	}
+}
+
+// A damaged block is an error for the feed, not a short or wrong page.
+func TestEventBlockDamaged(t *testing.T) {
+	var k eventBlock
+	for i := range 3 {
+		e := storage.Event{Seq: 10 + uint64(i), Type: storage.EvLocationAdded, AssetID: id("a"), Path: fmt.Sprint(i), Time: recT0}
+		if err := k.add(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := storage.Event{Seq: 20, Type: "x"}
+	if err := k.add(&e); err == nil {
+		t.Fatal("an event out of order joined the block")
+	}
+	good := k.value()
+	n := 0
+	if err := decodeEvents(good, 10, 0, func(e storage.Event) bool { n++; return e.Seq == 10+uint64(n-1) }); err != nil || n != 3 {
+		t.Fatalf("good block: %d events, %v", n, err)
+	}
+	for cut := 1; cut < len(good); cut++ {
+		if err := decodeEvents(good[:cut], 10, 0, func(storage.Event) bool { return true }); err == nil {
+			t.Errorf("block cut to %d of %d bytes decoded", cut, len(good))
+		}
+	}
+	for _, bad := range [][]byte{{recBlock, 0}, {recBlock, 0xff, 0xff, 0xff, 0xff, 0x0f}, append(append([]byte{}, good...), 1)} {
+		if err := decodeEvents(bad, 10, 0, func(storage.Event) bool { return true }); err == nil {
+			t.Errorf("%x decoded", bad)
+		}
 	}
 }

@@ -275,7 +275,14 @@ func TestTrimPinnedTables(t *testing.T) {
 func TestTrimPinHoldsTables(t *testing.T) {
 	c, dir := newCat(t, Options{NoSyncWrites: true, KeepMapped: true})
 	putMany(t, c, "a", "a", 8000)
-	putMany(t, c, "b", "b", 8000) // flushes a's memtable to a table
+	// More until a's memtable is flushed to a table.
+	for i := 0; len(c.db.Tables()) == 0; i++ {
+		if i == 50 {
+			t.Fatal("no memtable flushed after 400,000 more files")
+		}
+		putMany(t, c, fmt.Sprint("b", i), fmt.Sprint("b", i), 8000)
+		time.Sleep(10 * time.Millisecond)
+	}
 	c.trimMu.Lock()
 	pinned, it := c.pinTables()
 	c.trimMu.Unlock()
