@@ -20,26 +20,19 @@ import (
 // kernel could reclaim, but they count in the process's RSS (RssFile, or
 // RssShmem on tmpfs) until it does, so with a million cataloged files the
 // daemon's RSS grew past a gigabyte on an idle box. trimMapped hands them
-// back: every trimEvery it advises the kernel, for each shared mapping of
-// a file in the catalog directory, that the pages are not needed by this
-// process (MADV_PAGEOUT, Linux 5.4+): they leave the RSS; the data stays in
-// the file (and, for dirty pages, is written back first), and a later read
+// back: it advises the kernel (MADV_DONTNEED) that the pages of the tables
+// in the LSM tree are not needed by this process: they leave the RSS
+// (only the page table entries go; the data stays in the file, a dirty
+// page stays dirty in the page cache: nothing is lost), and a later read
 // faults the page in again.
 //
-// MADV_DONTNEED only where the mapping cannot go away meanwhile, and
-// MADV_PAGEOUT everywhere else. The list of mappings is read from
-// /proc/self/maps, and Badger may unmap a file (a table deleted after a
-// compaction) and the Go runtime map anonymous memory at the same address
-// before the advice lands. DONTNEED on private anonymous memory discards
-// it (zero pages: corruption); PAGEOUT never loses data (anonymous pages
-// are swapped out, or stay where there is no swap). But PAGEOUT reclaims
-// page by page (unmap, try to write back, put back: tmpfs pages without
-// swap cannot go), and at a million files the trim alone took 15% of the
-// daemon's CPU, mostly TLB shootdowns, while a compaction faulted pages in
-// faster than it took them out; DONTNEED only drops the page table entries
-// (a dirty page stays dirty in the page cache: nothing is lost). So
-// trimMapped first pins the tables: a Badger iterator holds a reference on
-// every table in the LSM tree when it is made (and on the memtables and
+// Only where the mapping cannot go away meanwhile: the list of mappings
+// is read from /proc/self/maps, and Badger may unmap a file (a table
+// deleted after a compaction) and the Go runtime map anonymous memory at
+// the same address before the advice lands, and DONTNEED on private
+// anonymous memory discards it (zero pages: corruption). So trimMapped
+// first pins the tables: a Badger iterator holds a reference on every
+// table in the LSM tree when it is made (and on the memtables and
 // value-log files), and a table is unmapped only when its last reference
 // goes. A table in the tree both before and after the iterator was made
 // was in it when it was made (a table leaves the tree once and never comes
@@ -47,9 +40,15 @@ import (
 // DONTNEED, but for its index at its end (block offsets and bloom filter:
 // every lookup reads it, and so does Badger's Tables(), which the pin calls;
 // dropped, it faulted back in at once, a good part of the trim's cost at a
-// million files), as does the DISCARD file (mapped from Open to Close). Every
-// other mapping (a memtable's log, a value-log file, a table written or
-// dropped meanwhile) gets PAGEOUT.
+// million files), as does the DISCARD file (mapped from Open to Close).
+// Every other mapping (a memtable's log, at most two of 2 x memtable size;
+// the value log, unused; a table a flush or compaction is writing, in the
+// tree once it is done) is left alone. They used to get MADV_PAGEOUT,
+// which is safe whatever is mapped at the address by then, but reclaims
+// page by page (and tmpfs pages without swap only leave the RSS, they
+// cannot go): at a million files it took 13 s of the first ingest's 61 s
+// of CPU, held single trims for up to 1.4 s while compactions faulted
+// tables in, and without it the peak RSS was no higher (docs/scale.md).
 const (
 	trimEvery = 500 * time.Millisecond
 	// trimCheck is how often runTrim looks at the process's resident
@@ -69,10 +68,6 @@ const (
 // trimAbove is the resident file pages above which runTrim and long reads
 // trim between trimEvery ticks (a var: tests lower it).
 var trimAbove int64 = 40 << 20
-
-// trimAdvice is the madvise advice trimMapped gives where it cannot give
-// MADV_DONTNEED.
-var trimAdvice = unix.MADV_PAGEOUT
 
 // runTrim runs trimMapped every trimEvery, and sooner when more than
 // trimAbove of file pages are resident, until the catalog closes.
@@ -171,9 +166,9 @@ func residentShared(buf []byte) int64 {
 	return v
 }
 
-// trimMapped advises away the resident pages of every shared mapping of a
-// file under the catalog directory and returns how many mappings it
-// advised. Errors of single mappings (one unmapped meanwhile: ENOMEM) are
+// trimMapped advises away the resident pages of the pinned tables' (and the
+// DISCARD file's) mappings under the catalog directory and returns how
+// many mappings it advised. Errors of single mappings (ENOMEM) are
 // ignored. The caller holds trimMu with trimOff false, or has Badger open
 // otherwise (tests): the pin needs an open DB.
 func (c *Catalog) trimMapped() (int, error) {
@@ -211,17 +206,17 @@ func (c *Catalog) trimMapped() (int, error) {
 		if err1 != nil || err2 != nil || hi <= lo {
 			continue
 		}
-		advice := trimAdvice
-		if keep, ok := pinned[string(line[i+len(prefix):])]; ok {
-			advice = unix.MADV_DONTNEED
-			// The table's index (block offsets and bloom filter) at its
-			// end stays: every lookup and Tables() reads it.
-			hi = lo + uint64(max(int64(hi-lo)-keep, 0)/pageSize*pageSize)
-			if hi <= lo {
-				continue
-			}
+		keep, ok := pinned[string(line[i+len(prefix):])]
+		if !ok {
+			continue // may be unmapped meanwhile
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), uintptr(advice)); errno == 0 {
+		// A table's index (block offsets and bloom filter) at its end
+		// stays: every lookup and Tables() reads it.
+		hi = lo + uint64(max(int64(hi-lo)-keep, 0)/pageSize*pageSize)
+		if hi <= lo {
+			continue
+		}
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_DONTNEED); errno == 0 {
 			n++
 		}
 	}
