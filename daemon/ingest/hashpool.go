@@ -41,16 +41,19 @@ type hashed struct {
 // catalog.PutFiles call: one group of changes, one wait for the sync that
 // makes them durable; while one cataloger waits for its sync, the other
 // commits the next batch, and the workers hash the one after. A file is
-// done with (the settler may queue it again) only once it is durable.
+// done with (the settler may queue it again) only once it is durable;
+// what the watcher saw of it meanwhile (the settler marks it dirty) is
+// checked then: the settler's done.
 type hashPool struct {
 	cat    *catalog.Catalog
 	t      *tunables
 	ctr    *counters
 	paused func() bool
 	log    *slog.Logger
-	// settled tells the settler a file it handed over is done with;
+	// settled tells the settler a file it handed over is done with (the
+	// job as hashed: its stat is what was cataloged, if it was);
 	// resettle hands back a file that changed since it settled.
-	settled  func(fileKey)
+	settled  func(job)
 	resettle func(v *volume, e watch.Entry)
 	// settleFor is the settle time, for a walked file the walk did not
 	// stat (watch.Entry.NoStat); nil: 0.
@@ -242,7 +245,7 @@ func (h *hashPool) catalogLoop(ctx context.Context) {
 // back when the pool ran dry after a burst (DefaultFreeAfter).
 func (h *hashPool) finish(j job, requeue *watch.Entry) {
 	k := fileKey{j.v.name, j.e.Rel}
-	h.settled(k)
+	h.settled(j)
 	if requeue != nil {
 		h.resettle(j.v, *requeue)
 	}
@@ -502,6 +505,9 @@ func (h *hashPool) hash(ctx context.Context, j job, roots *rootCache) (it hashed
 // for the next walk, as is every file once the pool is cancelled or gave
 // up on a stuck worker.
 func (h *hashPool) catalog(ctx context.Context, batch []hashed) {
+	if h.t.beforeCatalog != nil {
+		h.t.beforeCatalog(ctx, batch)
+	}
 	recs := make([]storage.FileRecord, 0, len(batch))
 	take := make([]int, 0, len(batch))
 	h.writeMu.RLock()

@@ -148,8 +148,9 @@ type Pipeline struct {
 // The pipeline's parts (volumes, settler, hash pool) hold no pointer to
 // the Pipeline (issue 12 item 8). Each gets, when it is made, exactly what
 // it uses: the catalog, the part it hands files on to (volume -> settler:
-// touch, touchWalk, drop; settler -> hash pool: its toHash func; hash pool
-// -> settler: settled and resettle funcs), a live view of the reloadable
+// touch, touchWalk, drop, dirtyUnder; settler -> hash pool: its toHash func; hash pool
+// -> settler: settled and resettle funcs; settler -> volume: noteGone, a
+// busy file found gone when done), a live view of the reloadable
 // configuration, the shared counters and the fixed tunables.
 
 // counters are the pipeline's progress and ingest counters (Status).
@@ -197,6 +198,9 @@ type tunables struct {
 	// beforeHash, when set, runs in a hash worker before the file is
 	// opened (fault injection; see testhook.go).
 	beforeHash func(ctx context.Context, vol, rel string)
+	// beforeCatalog, when set, runs in the catalog stage before a batch
+	// of hashed files is recorded (tests hold a file there).
+	beforeCatalog func(ctx context.Context, batch []hashed)
 	// freeAfter: the hash pool hands the heap back when it runs dry after
 	// this many files (DefaultFreeAfter).
 	freeAfter int

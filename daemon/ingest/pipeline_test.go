@@ -141,7 +141,7 @@ func TestChangedWhileHashingIsDiscarded(t *testing.T) {
 	h.p.mu.Unlock()
 	h.p.settle.mu.Lock()
 	delete(h.p.settle.m, fileKey{"v", "f.mov"})
-	h.p.settle.busy[fileKey{"v", "f.mov"}] = true
+	h.p.settle.busy[fileKey{"v", "f.mov"}] = nil
 	h.p.settle.mu.Unlock()
 	h.p.hashes.work(t.Context(), job{v: v, e: e})
 	if _, ok := h.present("v", "f.mov"); ok {

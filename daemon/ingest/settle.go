@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,10 @@ type pend struct {
 	v   *volume
 	e   watch.Entry
 	due time.Time
+	// recheck: e is the stat the hash pool read the file with, and an
+	// event (or a walk) saw the path while it was busy; check compares
+	// the path with e instead of settling it (see settler).
+	recheck bool
 }
 
 // settler holds files until their size and mtime stayed unchanged for the
@@ -30,6 +35,19 @@ type pend struct {
 // about it changed for the settle time: the same fact a timer started at
 // discovery proves, only learned from the inode), so a first ingest of
 // old files is not slowed to maxPending files per settle period.
+//
+// Busy files (handed to the hash pool: queued, being hashed, or hashed
+// and waiting for the catalog stage) are not queued again, but nothing
+// seen of them meanwhile is lost: an event (written, created, removed,
+// moved away, its directory removed or moved, events lost to a queue
+// overflow) or a walk that finds a busy path marks it dirty, and when the
+// hash pool is done with it (cataloged or not) a dirty path is checked
+// again from scratch (a pend with recheck, due at once): unchanged since
+// the stat it was hashed with -> forgotten (one stat, no second hash);
+// changed -> settled again (the settle time, like any change: a file
+// rewritten continuously is not hashed in a loop); gone -> handed to its
+// volume's removal (noteGone), which now finds it cataloged and removes
+// it. The dirty mark lives in the busy entry and goes with it.
 type settler struct {
 	t   *tunables
 	ctr *counters
@@ -38,9 +56,12 @@ type settler struct {
 	// toHash hands a settled file to the hash pool (its push).
 	toHash func(job)
 
-	mu   sync.Mutex
-	m    map[fileKey]*pend
-	busy map[fileKey]bool // handed to the hash pool, not done yet
+	mu sync.Mutex
+	m  map[fileKey]*pend
+	// busy holds the files handed to the hash pool, not done yet; the
+	// value is nil, or the volume that saw the path change meanwhile
+	// (dirty: checked again when done).
+	busy map[fileKey]*volume
 	// space is signalled whenever a file leaves (done, dropped): a walk
 	// blocked in touchWalk re-checks the bound.
 	space chan struct{}
@@ -49,7 +70,7 @@ type settler struct {
 }
 
 func newSettler(t *tunables, ctr *counters, cfg live, log *slog.Logger) *settler {
-	return &settler{t: t, ctr: ctr, cfg: cfg, log: log, m: map[fileKey]*pend{}, busy: map[fileKey]bool{}, space: make(chan struct{}, 1)}
+	return &settler{t: t, ctr: ctr, cfg: cfg, log: log, m: map[fileKey]*pend{}, busy: map[fileKey]*volume{}, space: make(chan struct{}, 1)}
 }
 
 // DefaultMaxPending bounds the files a walk keeps queued at once.
@@ -120,12 +141,13 @@ func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
 	k := fileKey{v.name, e.Rel}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busy[k] {
-		return // the hash worker re-stats after hashing and requeues on change
+	if _, ok := s.busy[k]; ok {
+		s.busy[k] = v // dirty: checked again when the hash pool is done
+		return
 	}
 	if p, ok := s.m[k]; ok {
 		if rearm {
-			p.v, p.e, p.due = v, e, due
+			p.v, p.e, p.due, p.recheck = v, e, due, false
 		}
 		return
 	}
@@ -136,7 +158,7 @@ func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
 		// not stat (NoStat: the hash pool checks its ctime when it opens
 		// it): straight to the hash pool, without waiting for the next
 		// tick and a second stat.
-		s.busy[k] = true
+		s.busy[k] = nil
 		s.peak = max(s.peak, s.pendingLocked())
 		s.toHash(job{v: v, e: e})
 		return
@@ -145,12 +167,34 @@ func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
 	s.peak = max(s.peak, s.pendingLocked())
 }
 
-// drop forgets a pending file (it is gone).
-func (s *settler) drop(vol, rel string) {
+// drop forgets a pending file of v: the watcher saw it removed or moved
+// away. A busy one is marked dirty instead (checked again when done: it
+// may be cataloged after the watcher's removal ran).
+func (s *settler) drop(v *volume, rel string) {
+	k := fileKey{v.name, rel}
 	s.mu.Lock()
-	delete(s.m, fileKey{vol, rel})
+	if _, ok := s.busy[k]; ok {
+		s.busy[k] = v
+	}
+	delete(s.m, k)
 	s.mu.Unlock()
 	s.freed()
+}
+
+// dirtyUnder marks every busy file of v under dir ("": all of them)
+// dirty: the watcher saw the directory removed or moved away (its files
+// get no events of their own), or lost events (a queue overflow); the
+// rescan it then requests does not know the files not cataloged yet.
+// Files settling need nothing: their check finds them gone or changed.
+func (s *settler) dirtyUnder(v *volume, dir string) {
+	prefix := dir + "/"
+	s.mu.Lock()
+	for k := range s.busy {
+		if k.vol == v.name && (dir == "" || strings.HasPrefix(k.rel, prefix)) {
+			s.busy[k] = v
+		}
+	}
+	s.mu.Unlock()
 }
 
 // dropVolume forgets every pending file of a volume (offline, removed).
@@ -165,9 +209,25 @@ func (s *settler) dropVolume(vol string) {
 	s.freed()
 }
 
-func (s *settler) done(k fileKey) {
+// done: the hash pool is done with j's file (cataloged, or not: gone,
+// unreadable, changed and handed back, given up). j.e is the stat it was
+// hashed with. A dirty file is checked again (a recheck pend, due at once)
+// unless the volume that saw it is offline or stopped.
+func (s *settler) done(j job) {
+	k := fileKey{j.v.name, j.e.Rel}
 	s.mu.Lock()
+	dv := s.busy[k]
 	delete(s.busy, k)
+	if _, settling := s.m[k]; dv != nil && !settling && dv.isOnline() && !dv.stopped() {
+		e := j.e
+		if dv != j.v || e.NoStat {
+			// Seen by another volume of the same name (restarted by a
+			// reload), or hashed without a stat: nothing to compare
+			// with, so it settles again.
+			e = watch.Entry{Rel: j.e.Rel}
+		}
+		s.m[k] = &pend{v: dv, e: e, due: time.Now(), recheck: true}
+	}
 	s.mu.Unlock()
 	s.freed()
 }
@@ -227,26 +287,46 @@ func (s *settler) nextWake() time.Duration {
 }
 
 // check stats a due file: unchanged since it was armed -> hash it;
-// changed -> re-arm; gone or offline -> forget it.
+// changed -> re-arm; gone or offline -> forget it. A recheck (a dirty
+// file the hash pool is done with): unchanged since it was hashed ->
+// forget it; changed -> settle it; gone -> its volume removes it.
 func (s *settler) check(p *pend) {
 	k := fileKey{p.v.name, p.e.Rel}
-	if !p.v.isOnline() {
-		s.drop(k.vol, k.rel)
+	if !p.v.isOnline() || p.v.stopped() {
+		s.forget(k, p)
 		return
 	}
 	e, ok, err := watch.Stat(p.v.root, p.e.Rel)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	cur, still := s.m[k]
 	if !still || cur != p {
+		s.mu.Unlock()
 		return
 	}
 	if err != nil || !ok {
+		recheck := p.recheck
+		delete(s.m, k)
+		s.mu.Unlock()
+		s.freed()
 		if err != nil {
 			s.log.Warn("stat settling file", "volume", k.vol, "path", k.rel, "err", err)
+		} else if recheck {
+			// Removed or moved away while it was hashed or cataloged:
+			// the watcher's removal found nothing cataloged yet.
+			p.v.noteGone(k.rel)
 		}
-		delete(s.m, k)
-		s.freed()
+		return
+	}
+	defer s.mu.Unlock()
+	if p.recheck {
+		p.recheck = false
+		if sameFile(e, p.e) && e.Dev == p.e.Dev {
+			delete(s.m, k) // what was hashed is what is there
+			s.freed()
+			return
+		}
+		s.ctr.filesSeen.Add(1)
+		p.e, p.due = e, time.Now().Add(s.cfg.settle())
 		return
 	}
 	if !sameFile(e, p.e) {
@@ -257,8 +337,18 @@ func (s *settler) check(p *pend) {
 		return
 	}
 	delete(s.m, k)
-	s.busy[k] = true
+	s.busy[k] = nil
 	s.toHash(job{v: p.v, e: e})
+}
+
+// forget removes p if it is still k's pend.
+func (s *settler) forget(k fileKey, p *pend) {
+	s.mu.Lock()
+	if s.m[k] == p {
+		delete(s.m, k)
+	}
+	s.mu.Unlock()
+	s.freed()
 }
 
 func sameFile(a, b watch.Entry) bool {

@@ -253,7 +253,7 @@ func TestHashHeldFolderReplaced(t *testing.T) {
 	v.online.Store(true)
 	h := newHashPool(1, nil, &tunables{}, &counters{}, func() bool { return false }, testutil.Logger(t))
 	var requeued []string
-	h.settled = func(fileKey) {}
+	h.settled = func(job) {}
 	h.resettle = func(_ *volume, e watch.Entry) { requeued = append(requeued, e.Rel) }
 	var roots rootCache
 	defer roots.close()

@@ -326,14 +326,17 @@ func (v *volume) startWatcher(ctx context.Context) {
 				}
 			},
 			Gone: func(rel string) {
-				v.d.settle.drop(v.name, rel)
-				v.mu.Lock()
-				v.gone[rel] = true
-				v.mu.Unlock()
-				signal(v.goneReq)
+				v.d.settle.drop(v, rel)
+				v.noteGone(rel)
 			},
-			DirGone:  func(string) { v.requestRescan() },
-			Overflow: v.requestRescan,
+			DirGone: func(rel string) {
+				v.d.settle.dirtyUnder(v, rel)
+				v.requestRescan()
+			},
+			Overflow: func() {
+				v.d.settle.dirtyUnder(v, "")
+				v.requestRescan()
+			},
 			RootGone: func() { signal(v.checkReq) },
 			Limit: func(err error) {
 				select {
@@ -587,6 +590,16 @@ func (v *volume) removeIfGone(rel, detail string) bool {
 	v.index.del(rel)
 	v.log.Debug("location removed", "path", rel, "detail", detail)
 	return true
+}
+
+// noteGone queues rel for removeGone: the watcher saw it removed or moved
+// away, or the settler found it so when it checked a file that was busy
+// in the hash pool at the time (settler.done).
+func (v *volume) noteGone(rel string) {
+	v.mu.Lock()
+	v.gone[rel] = true
+	v.mu.Unlock()
+	signal(v.goneReq)
 }
 
 // removeGone handles files the watcher saw removed or moved away.
