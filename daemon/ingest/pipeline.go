@@ -199,7 +199,8 @@ type tunables struct {
 	// opened (fault injection; see testhook.go).
 	beforeHash func(ctx context.Context, vol, rel string)
 	// beforeCatalog, when set, runs in the catalog stage before a batch
-	// of hashed files is recorded (tests hold a file there).
+	// of hashed files is recorded (fault injection: tests hold a file
+	// there; see testhook.go).
 	beforeCatalog func(ctx context.Context, batch []hashed)
 	// freeAfter: the hash pool hands the heap back when it runs dry after
 	// this many files (DefaultFreeAfter).
@@ -239,6 +240,7 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 		},
 	}
 	p.beforeHash = envHashGate(p.log)
+	p.beforeCatalog = envCatalogGate()
 	p.settle = newSettler(&p.tunables, &p.counters, p.live(), p.log)
 	p.hashes = newHashPool(cfg.HashWorkers, cat, &p.tunables, &p.counters, p.paused, p.log)
 	// The two hand files to each other: settled -> hashed; hashed (or

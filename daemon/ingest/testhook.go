@@ -23,6 +23,12 @@ import (
 //     abandon after the stop grace.
 //
 // Without DIR/hold-all the gate lets every file through at once.
+//
+// While DIR/hold-catalog exists, the catalog stage, about to record a
+// batch of hashed files (read and re-stat'ed), creates DIR/<name>.hashed
+// for each and waits until DIR/<name>.record exists for every one of
+// them (or the daemon stops): a test changes a file after it was read and
+// before it is recorded.
 const HashGateEnv = "INGESTD_TEST_HASH_GATE"
 
 func envHashGate(log *slog.Logger) func(ctx context.Context, vol, rel string) {
@@ -49,6 +55,34 @@ func envHashGate(log *slog.Logger) func(ctx context.Context, vol, rel string) {
 			case <-ctx.Done():
 				return
 			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// envCatalogGate is HashGateEnv's hold of the catalog stage (nil when the
+// variable is not set).
+func envCatalogGate() func(ctx context.Context, batch []hashed) {
+	dir := os.Getenv(HashGateEnv)
+	if dir == "" {
+		return nil
+	}
+	return func(ctx context.Context, batch []hashed) {
+		if _, err := os.Stat(filepath.Join(dir, "hold-catalog")); err != nil {
+			return
+		}
+		for _, it := range batch {
+			base := filepath.Join(dir, it.j.v.name+"%"+strings.ReplaceAll(it.j.e.Rel, "/", "%"))
+			_ = os.WriteFile(base+".hashed", nil, 0o644)
+			for {
+				if _, err := os.Stat(base + ".record"); err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
 			}
 		}
 	}
