@@ -207,6 +207,7 @@ func (c *S3) UploadPart(ctx context.Context, key, uploadID string, n int32, body
 func (c *S3) ListParts(ctx context.Context, key, uploadID string) ([]Part, error) {
 	var parts []Part
 	var marker *string
+	pages := 0
 	for {
 		out, err := c.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &c.cfg.Bucket, Key: &key, UploadId: aws.String(uploadID), PartNumberMarker: marker})
 		if err != nil {
@@ -215,8 +216,16 @@ func (c *S3) ListParts(ctx context.Context, key, uploadID string) ([]Part, error
 		for _, p := range out.Parts {
 			parts = append(parts, Part{Number: aws.ToInt32(p.PartNumber), Size: aws.ToInt64(p.Size), ETag: aws.ToString(p.ETag), CRC32C: aws.ToString(p.ChecksumCRC32C)})
 		}
+		// A store that lists parts without end (more than an upload can
+		// have, or pages that never end) is an error, not a loop.
+		if pages++; len(parts) > MaxParts || pages > MaxParts {
+			return nil, fmt.Errorf("list parts of %s: the store lists more than %d parts or pages", key, MaxParts)
+		}
 		if !aws.ToBool(out.IsTruncated) || out.NextPartNumberMarker == nil {
 			break
+		}
+		if marker != nil && *out.NextPartNumberMarker == *marker {
+			return nil, fmt.Errorf("list parts of %s: the store's next part marker %q does not move on", key, *marker)
 		}
 		marker = out.NextPartNumberMarker
 	}

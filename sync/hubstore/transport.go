@@ -184,8 +184,17 @@ func (c *stallConn) Write(p []byte) (int, error) {
 // is a few hundred bytes.
 const MaxErrorBody = 1 << 20
 
+// MaxAnswerBody is the most of a hub's successful answer read, but for an
+// object's bytes (GetObject, streamed to the caller): the SDK parses a
+// listing (ListParts, ListObjectsV2) or a multipart answer into memory as
+// it reads it, so an endless one would grow the daemon as an error body
+// would. The largest the daemon asks for, ListParts of 10,000 parts, is
+// about 3 MB.
+const MaxAnswerBody = 16 << 20
+
 // capErrorBodies is the S3 client's HTTP client with every error answer's
-// body cut at MaxErrorBody (the SDK then fails to parse it: an error all
+// body cut at MaxErrorBody, and every other answer's but an object's
+// bytes at MaxAnswerBody (the SDK then fails to parse it: an error all
 // the same). It wraps the SDK's buildable client after the configuration
 // loaded it, so AWS_CA_BUNDLE still applies.
 type capErrorBodies struct {
@@ -196,10 +205,31 @@ type capErrorBodies struct {
 
 func (c capErrorBodies) Do(r *http.Request) (*http.Response, error) {
 	resp, err := c.next.Do(r)
-	if err == nil && resp.StatusCode >= 300 && resp.Body != nil {
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	switch {
+	case resp.StatusCode >= 300:
 		resp.Body = cappedBody{Reader: io.LimitReader(resp.Body, MaxErrorBody), Closer: resp.Body}
+	case !objectGet(r):
+		resp.Body = cappedBody{Reader: io.LimitReader(resp.Body, MaxAnswerBody), Closer: resp.Body}
 	}
 	return resp, err
+}
+
+// objectGet reports whether r asks for an object's bytes (GetObject), not
+// a listing or a multipart upload's parts.
+func objectGet(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"list-type", "uploadId", "uploads", "prefix", "delimiter", "location", "versions", "acl", "tagging"} {
+		if q.Has(k) {
+			return false
+		}
+	}
+	return true
 }
 
 type cappedBody struct {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -156,50 +157,112 @@ func TestHTTPClientSlowButMoving(t *testing.T) {
 	}
 }
 
-// A hub (or anything between, over plain HTTP) that answers an error with
-// an endless body: the SDK copies a whole error body into memory before it
-// parses it, so the daemon grew without bound. The client reads at most
-// MaxErrorBody of it and fails the call; the server sees the connection
-// closed after about that much.
-func TestErrorBodyCapped(t *testing.T) {
-	const stream = 256 << 20
-	var sent atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusInternalServerError)
-		io.WriteString(w, "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>")
-		chunk := bytes.Repeat([]byte("x"), 64<<10)
-		for sent.Load() < stream {
-			n, err := w.Write(chunk)
-			sent.Add(int64(n))
-			if err != nil {
-				return
-			}
-		}
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// A hub (or anything between, over plain HTTP) that answers with an
+// endless body: the SDK copies a whole error body into memory before it
+// parses it, and parses a listing into memory as it reads it, so the
+// daemon grew without bound. The client reads at most MaxErrorBody of an
+// error and MaxAnswerBody of a listing, and fails the call; the server
+// sees the connection closed after about that much. A store that lists
+// parts page after page without end fails too.
+func TestEndlessAnswersCapped(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		open   string // the XML before the endless filler
+		filler string
+		cap    int64
+		call   func(st *S3) error
+	}{
+		{"error body", http.StatusInternalServerError, "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>", "x",
+			MaxErrorBody, func(st *S3) error {
+				_, err := st.Put(context.Background(), "edge/x", strings.NewReader("hello"), 5,
+					PutOptions{ContentType: "text/plain", CRC32C: CRC32C([]byte("hello"))})
+				return err
+			}},
+		{"listing", http.StatusOK, "<?xml version=\"1.0\"?><ListPartsResult><Bucket>b</Bucket><Key>edge/x</Key><UploadId>u</UploadId>",
+			"<Part><PartNumber>1</PartNumber><ETag>\"e\"</ETag><Size>5</Size></Part>",
+			MaxAnswerBody, func(st *S3) error {
+				_, err := st.ListParts(context.Background(), "edge/x", "u")
+				return err
+			}},
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const stream = 256 << 20
+			var sent atomic.Int64
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.open)
+				chunk := bytes.Repeat([]byte(tc.filler), (64<<10)/len(tc.filler))
+				for sent.Load() < stream {
+					n, err := w.Write(chunk)
+					sent.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			})}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+			st := testS3(t, "http://"+ln.Addr().String())
+			err = tc.call(st)
+			if err == nil {
+				t.Fatal("the call succeeded")
+			}
+			time.Sleep(200 * time.Millisecond)
+			if n := sent.Load(); n > 4*tc.cap+(8<<20) {
+				t.Errorf("the client read %d MiB of an endless body, want about %d MiB at most", n>>20, tc.cap>>20)
+			}
+			t.Logf("server sent %d KiB before the client hung up; error: %.200v", sent.Load()>>10, err)
+		})
+	}
+}
+
+// A store whose part listing says "truncated" forever, with no part and
+// the same marker, or new markers without end: an error, not a loop.
+func TestListPartsWithoutEnd(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		var pages atomic.Int64
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := pages.Add(1)
+			marker := "7"
+			if !same {
+				marker = fmt.Sprint(n)
+			}
+			w.Header().Set("Content-Type", "application/xml")
+			fmt.Fprintf(w, `<?xml version="1.0"?><ListPartsResult><Bucket>b</Bucket><Key>edge/x</Key><UploadId>u</UploadId>`+
+				`<IsTruncated>true</IsTruncated><NextPartNumberMarker>%s</NextPartNumberMarker></ListPartsResult>`, marker)
+		})}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		st := testS3(t, "http://"+ln.Addr().String())
+		if _, err := st.ListParts(context.Background(), "edge/x", "u"); err == nil {
+			t.Errorf("same marker %v: listing without end succeeded", same)
+		}
+		srv.Close()
+		t.Logf("same marker %v: %d pages asked", same, pages.Load())
+	}
+}
+
+// testS3 is an S3 store at endpoint with test credentials.
+func testS3(t *testing.T, endpoint string) *S3 {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "k")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	st, err := NewS3(S3Config{Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", Bucket: "b", PathStyle: true,
+	st, err := NewS3(S3Config{Endpoint: endpoint, Region: "us-east-1", Bucket: "b", PathStyle: true,
 		Timeout: 5 * time.Second, StallTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := strings.NewReader("hello")
-	_, err = st.Put(context.Background(), "edge/x", body, 5, PutOptions{ContentType: "text/plain", CRC32C: CRC32C([]byte("hello"))})
-	if err == nil {
-		t.Fatal("put answered 500 succeeded")
-	}
-	time.Sleep(200 * time.Millisecond)
-	if n := sent.Load(); n > 4*MaxErrorBody+(8<<20) {
-		t.Errorf("the client read %d MiB of an endless error body, want about %d MiB at most", n>>20, MaxErrorBody>>20)
-	}
-	t.Logf("server sent %d KiB before the client hung up; error: %.200v", sent.Load()>>10, err)
+	return st
 }
