@@ -128,6 +128,33 @@ func WriteFile(t testing.TB, path, data string) {
 	}
 }
 
+// CopyTree copies the folder src (a fixture: folders and regular files)
+// into a new temporary folder and returns the copy's path
+// (<temp>/<base of src>), so a test can write into it.
+func CopyTree(t testing.TB, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 // StopTimeout is how long Start's stop waits for Run to return.
 const StopTimeout = 30 * time.Second
 

@@ -1,36 +1,13 @@
 package catalog
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
-
-// copyTree copies the directory src to dst (files and folders only).
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o700)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(to, b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestOpenCatalogOfOlderVersion: testdata/catalog-v0 is a catalog the
 // daemon of b4225c0 (the last version to store records as JSON, one event
@@ -39,8 +16,7 @@ func copyTree(t *testing.T, src, dst string) {
 // events. This version reads every record of it, and goes on: the next
 // event is seq 19, and a rewritten location keeps its history.
 func TestOpenCatalogOfOlderVersion(t *testing.T) {
-	dir := t.TempDir()
-	copyTree(t, filepath.Join("testdata", "catalog-v0"), dir)
+	dir := testutil.CopyTree(t, filepath.Join("testdata", "catalog-v0"))
 	c := open(t, filepath.Join(dir, "catalog"), Options{IdentityFile: filepath.Join(dir, "catalog-identity.json")})
 	if got := c.LastSeq(); got != 18 {
 		t.Fatalf("last seq %d, want 18", got)

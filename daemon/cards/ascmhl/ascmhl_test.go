@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,34 +12,10 @@ import (
 	"time"
 
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 const fixtures = "../../../testdata/cards/ascmhl"
-
-// copyTree copies a fixture folder so tests can write into it.
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 func xsdValidate(t *testing.T, root string) {
 	t.Helper()
@@ -248,7 +223,7 @@ func TestSealAndVerify(t *testing.T) {
 // Continuing a reference history: new xxh128 hashes are added next to the
 // history's xxh64 ones, all verified, and the chain grows.
 func TestContinueReferenceHistory(t *testing.T) {
-	root := copyTree(t, filepath.Join(fixtures, "scenario_02/file_server/A002R2EC"))
+	root := testutil.CopyTree(t, filepath.Join(fixtures, "scenario_02/file_server/A002R2EC"))
 	ctx := context.Background()
 	g, fails, err := Seal(ctx, root, []Format{XXH128}, ProcessTransfer, Creator{HostName: "box", ToolName: "ingestd", ToolVersion: "test"})
 	if err != nil || len(fails) != 0 {
@@ -293,7 +268,7 @@ func TestContinueReferenceHistory(t *testing.T) {
 
 // A generation edited after the chain recorded it is refused.
 func TestOpenDetectsModifiedGeneration(t *testing.T) {
-	root := copyTree(t, filepath.Join(fixtures, "scenario_01/travel_01/A002R2EC"))
+	root := testutil.CopyTree(t, filepath.Join(fixtures, "scenario_01/travel_01/A002R2EC"))
 	p := filepath.Join(root, FolderName, "0001_A002R2EC_2020-01-16_091500Z.mhl")
 	data, _ := os.ReadFile(p)
 	os.WriteFile(p, bytes.Replace(data, []byte("myHost"), []byte("myHosT"), 1), 0o644)
