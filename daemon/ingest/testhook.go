@@ -38,25 +38,17 @@ func envHashGate(log *slog.Logger) func(ctx context.Context, vol, rel string) {
 	}
 	log.Warn("test-only hash gate is set: hashing waits for marker files", "env", HashGateEnv, "dir", dir)
 	return func(ctx context.Context, vol, rel string) {
-		name := vol + "%" + strings.ReplaceAll(rel, "/", "%")
-		base := filepath.Join(dir, name)
-		if _, err := os.Stat(filepath.Join(dir, "hold-all")); err != nil {
+		if !exists(filepath.Join(dir, "hold-all")) {
 			return
 		}
+		base := gateName(dir, vol, rel)
 		_ = os.WriteFile(base+".settled", nil, 0o644)
-		for {
-			if _, err := os.Stat(base + ".hang"); err == nil {
+		waitMarker(ctx, func() bool {
+			if exists(base + ".hang") {
 				select {} // like a read(2) that never returns
 			}
-			if _, err := os.Stat(base + ".go"); err == nil {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+			return exists(base + ".go")
+		})
 	}
 }
 
@@ -68,22 +60,37 @@ func envCatalogGate() func(ctx context.Context, batch []hashed) {
 		return nil
 	}
 	return func(ctx context.Context, batch []hashed) {
-		if _, err := os.Stat(filepath.Join(dir, "hold-catalog")); err != nil {
+		if !exists(filepath.Join(dir, "hold-catalog")) {
 			return
 		}
 		for _, it := range batch {
-			base := filepath.Join(dir, it.j.v.name+"%"+strings.ReplaceAll(it.j.e.Rel, "/", "%"))
+			base := gateName(dir, it.j.v.name, it.j.e.Rel)
 			_ = os.WriteFile(base+".hashed", nil, 0o644)
-			for {
-				if _, err := os.Stat(base + ".record"); err == nil {
-					break
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
+			if !waitMarker(ctx, func() bool { return exists(base + ".record") }) {
+				return
 			}
 		}
 	}
+}
+
+// gateName is DIR/<name> of a file (see HashGateEnv).
+func gateName(dir, vol, rel string) string {
+	return filepath.Join(dir, vol+"%"+strings.ReplaceAll(rel, "/", "%"))
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// waitMarker polls done every 10ms until it holds (true) or ctx ends.
+func waitMarker(ctx context.Context, done func() bool) bool {
+	for !done() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
 }
