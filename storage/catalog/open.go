@@ -125,7 +125,7 @@ func badgerOptions(dir string, syncWrites bool, log *slog.Logger) badger.Options
 		WithNumLevelZeroTables(numL0).
 		WithNumLevelZeroTablesStall(numL0 + 10).
 		WithBaseLevelSize(baseLevelSize).
-		WithNumCompactors(3). // a third keeps the base level nearer its target while L0 drains (1M peak 391-451 -> 390-403 MB)
+		WithNumCompactors(3).     // a third keeps the base level nearer its target while L0 drains (1M peak 391-451 -> 390-403 MB)
 		WithMetricsEnabled(false) // expvar counters nothing reads (~2% of a first ingest's CPU)
 	// Tables of 1 MiB on every level (Badger's default doubles them per
 	// level): a compaction's table builders, each holding a whole table in
