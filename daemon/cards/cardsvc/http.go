@@ -4,8 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -91,15 +94,26 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 			api.WriteJSON(w, http.StatusOK, c)
 		}
 	})
+	copies := &copyCheck{}
 	mux.HandleFunc("GET /v1/cards", func(w http.ResponseWriter, r *http.Request) {
 		doc := CardsDoc{Cards: []Record{}}
+		deadline := time.Now().Add(CopyCheckTimeout)
 		err := cat.Cards(func(rec storage.Card) error {
 			rec.ID = CardID(rec.Key)
 			// Safe only while every verified copy is still there: one
 			// deleted or moved since is pending again (the card, when
-			// inserted, is copied to it again).
+			// inserted, is copied to it again); one on a volume that does
+			// not answer cannot be vouched for now.
 			for i, d := range rec.Destinations {
-				if probe, gone := goneCopy(roots, d); gone {
+				probe, ok := copyProbe(roots, d)
+				if !ok {
+					continue
+				}
+				switch gone, answered := copies.gone(probe, deadline); {
+				case !answered:
+					rec.SafeToFormat = false
+					rec.Destinations[i].Error = "verified copy cannot be checked: " + notResponding + "volume " + d.Volume + " did not answer"
+				case gone:
 					rec.SafeToFormat = false
 					rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestPending, "verified copy gone (missing "+probe+")"
 				}
@@ -118,3 +132,60 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 }
 
 var errStopList = errors.New("stop")
+
+// CopyCheckTimeout bounds how long GET /v1/cards waits, in all, for the
+// verified copies it looks for: a copy on a volume whose mount does not
+// answer (a hung NFS or SMB share) is reported as not checked, and the
+// card as not safe, instead of holding the request.
+const CopyCheckTimeout = 2 * time.Second
+
+// copyCheck looks for verified copies for GET /v1/cards: one lstat of a
+// probe path at a time, whatever the number of requests asking, so a
+// hung mount holds one goroutine (blocked in the kernel) per probe, not
+// one per request.
+type copyCheck struct {
+	mu    sync.Mutex
+	calls map[string]*copyCall
+}
+
+type copyCall struct {
+	done chan struct{}
+	gone bool
+}
+
+// gone reports whether probe is missing, and false for answered when the
+// lstat did not return by deadline (it goes on; a later request gets its
+// answer).
+func (c *copyCheck) gone(probe string, deadline time.Time) (gone, answered bool) {
+	c.mu.Lock()
+	if c.calls == nil {
+		c.calls = map[string]*copyCall{}
+	}
+	call := c.calls[probe]
+	if call == nil {
+		call = &copyCall{done: make(chan struct{})}
+		c.calls[probe] = call
+		go func() {
+			_, err := os.Lstat(probe)
+			c.mu.Lock()
+			call.gone = err != nil
+			delete(c.calls, probe)
+			c.mu.Unlock()
+			close(call.done)
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.gone, true
+	default:
+	}
+	t := time.NewTimer(max(time.Until(deadline), 0))
+	defer t.Stop()
+	select {
+	case <-call.done:
+		return call.gone, true
+	case <-t.C:
+		return false, false
+	}
+}

@@ -120,6 +120,18 @@ func (s *Service) copiesGone(rec *Record, log *slog.Logger) bool {
 // the path looked for. vols maps volume names to their roots; a volume no
 // longer configured is not looked at.
 func goneCopy(vols map[string]string, d DestState) (string, bool) {
+	probe, ok := copyProbe(vols, d)
+	if !ok {
+		return "", false
+	}
+	_, err := os.Lstat(probe)
+	return probe, err != nil
+}
+
+// copyProbe is the path whose absence says destination d's verified copy
+// is gone (see goneCopy); false when d is not verified or its volume is no
+// longer configured.
+func copyProbe(vols map[string]string, d DestState) (string, bool) {
 	root, ok := vols[d.Volume]
 	if d.State != cards.DestVerified || !ok {
 		return "", false
@@ -128,8 +140,7 @@ func goneCopy(vols map[string]string, d DestState) (string, bool) {
 	if d.Generation != "" {
 		probe = filepath.Join(probe, d.Generation)
 	}
-	_, err := os.Lstat(probe)
-	return probe, err != nil
+	return probe, true
 }
 
 func firstVerified(rec *Record) int {
