@@ -85,6 +85,12 @@ var eventTypeCodes = []string{
 	17: "disk.ok",
 	18: "analysis.ready",
 	19: "analysis.failed",
+	20: "card.report_ready",
+	21: "clip.proxy_ready",
+	22: "sequence.updated",
+	23: "sequence.removed",
+	24: "sequence.proxy_ready",
+	25: "sequence.proxy_failed",
 }
 
 var stateCodes = []string{1: storage.LocPresent, 2: storage.LocRemoved}
