@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -562,5 +565,30 @@ func TestEventBlockDamaged(t *testing.T) {
 		if err := decodeEvents(bad, 10, 0, func(storage.Event) bool { return true }); err == nil {
 			t.Errorf("%x decoded", bad)
 		}
+	}
+}
+
+// Every event type docs/api.md lists has a code (a name stored as text
+// still reads; a code is 1 byte), and the codes never repeat a name.
+func TestEventTypeCodesCoverAPI(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := regexp.MustCompile("(?m)^\\| `([a-z]+\\.[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1)
+	if len(listed) < 20 {
+		t.Fatalf("found %d event types in docs/api.md's table", len(listed))
+	}
+	for _, m := range listed {
+		if codeOf(eventTypeCodes, m[1]) == 0 {
+			t.Errorf("event type %s (docs/api.md) has no code in eventTypeCodes", m[1])
+		}
+	}
+	seen := map[string]bool{}
+	for _, name := range eventTypeCodes[1:] {
+		if name == "" || seen[name] {
+			t.Errorf("event type code for %q empty or repeated", name)
+		}
+		seen[name] = true
 	}
 }
