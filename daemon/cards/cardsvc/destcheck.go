@@ -16,14 +16,6 @@ import (
 // without it instead of waiting on the kernel.
 const DestCheckTimeout = 15 * time.Second
 
-// destCall is one destination check running; callers that arrive while it
-// runs (or is blocked in the kernel) wait for its result instead of
-// starting another.
-type destCall struct {
-	done   chan struct{}
-	reason string
-}
-
 // destOffline says why destination volume name (at root) must not be
 // written now, "" when it may. The volume's identity as the ingest
 // recorded it (its marker) must be at root: an unmounted NAS share or
@@ -46,39 +38,20 @@ func (s *Service) destOffline(name, root string) string {
 	return ""
 }
 
-// writableVolume runs watch.WritableVolume within the check timeout.
+// writableVolume runs watch.WritableVolume within the check timeout
+// (one check per volume at a time: flight).
 func (s *Service) writableVolume(name, root string, rec storage.Volume) string {
-	key := name + "\x00" + root
-	s.destMu.Lock()
-	if s.destCalls == nil {
-		s.destCalls = map[string]*destCall{}
-	}
-	c := s.destCalls[key]
-	if c == nil {
-		c = &destCall{done: make(chan struct{})}
-		s.destCalls[key] = c
-		go func() {
-			r := watch.WritableVolume(root, rec)
-			s.destMu.Lock()
-			c.reason = r
-			delete(s.destCalls, key)
-			s.destMu.Unlock()
-			close(c.done)
-		}()
-	}
-	s.destMu.Unlock()
 	timeout := s.destTimeout
 	if timeout <= 0 {
 		timeout = DestCheckTimeout
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-c.done:
-		return c.reason
-	case <-t.C:
+	why, ok := s.destChecks.do(name+"\x00"+root, time.Now().Add(timeout), func() string {
+		return watch.WritableVolume(root, rec)
+	})
+	if !ok {
 		return fmt.Sprintf("%s%s did not answer within %s", notResponding, root, timeout)
 	}
+	return why
 }
 
 // notResponding starts the reason of a destination check that timed out.

@@ -48,9 +48,9 @@ func TestDestOfflineHungMount(t *testing.T) {
 			t.Fatalf("hung mount: %q", why)
 		}
 	}
-	s.destMu.Lock()
-	running := len(s.destCalls)
-	s.destMu.Unlock()
+	s.destChecks.mu.Lock()
+	running := len(s.destChecks.calls)
+	s.destChecks.mu.Unlock()
 	if running != 1 {
 		t.Fatalf("%d checks running on the hung mount, want the one shared", running)
 	}

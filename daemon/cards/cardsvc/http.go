@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -94,7 +93,8 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 			api.WriteJSON(w, http.StatusOK, c)
 		}
 	})
-	copies := &copyCheck{}
+	// One lstat per copy at a time, whatever the requests (flight).
+	var copies flight[bool]
 	mux.HandleFunc("GET /v1/cards", func(w http.ResponseWriter, r *http.Request) {
 		doc := CardsDoc{Cards: []Record{}}
 		deadline := time.Now().Add(CopyCheckTimeout)
@@ -109,7 +109,11 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 				if !ok {
 					continue
 				}
-				switch gone, answered := copies.gone(probe, deadline); {
+				gone, answered := copies.do(probe, deadline, func() bool {
+					_, err := os.Lstat(probe)
+					return err != nil
+				})
+				switch {
 				case !answered:
 					rec.SafeToFormat = false
 					rec.Destinations[i].Error = "verified copy cannot be checked: " + notResponding + "volume " + d.Volume + " did not answer"
@@ -138,54 +142,3 @@ var errStopList = errors.New("stop")
 // answer (a hung NFS or SMB share) is reported as not checked, and the
 // card as not safe, instead of holding the request.
 const CopyCheckTimeout = 2 * time.Second
-
-// copyCheck looks for verified copies for GET /v1/cards: one lstat of a
-// probe path at a time, whatever the number of requests asking, so a
-// hung mount holds one goroutine (blocked in the kernel) per probe, not
-// one per request.
-type copyCheck struct {
-	mu    sync.Mutex
-	calls map[string]*copyCall
-}
-
-type copyCall struct {
-	done chan struct{}
-	gone bool
-}
-
-// gone reports whether probe is missing, and false for answered when the
-// lstat did not return by deadline (it goes on; a later request gets its
-// answer).
-func (c *copyCheck) gone(probe string, deadline time.Time) (gone, answered bool) {
-	c.mu.Lock()
-	if c.calls == nil {
-		c.calls = map[string]*copyCall{}
-	}
-	call := c.calls[probe]
-	if call == nil {
-		call = &copyCall{done: make(chan struct{})}
-		c.calls[probe] = call
-		go func() {
-			_, err := os.Lstat(probe)
-			c.mu.Lock()
-			call.gone = err != nil
-			delete(c.calls, probe)
-			c.mu.Unlock()
-			close(call.done)
-		}()
-	}
-	c.mu.Unlock()
-	select {
-	case <-call.done:
-		return call.gone, true
-	default:
-	}
-	t := time.NewTimer(max(time.Until(deadline), 0))
-	defer t.Stop()
-	select {
-	case <-call.done:
-		return call.gone, true
-	case <-t.C:
-		return false, false
-	}
-}

@@ -120,8 +120,7 @@ type Service struct {
 
 	// Destination checks running, by volume name + NUL + root, and their
 	// timeout (0: DestCheckTimeout; destcheck.go).
-	destMu      sync.Mutex
-	destCalls   map[string]*destCall
+	destChecks  flight[string] // destination checks in progress (destcheck.go)
 	destTimeout time.Duration
 	wg          sync.WaitGroup
 
