@@ -98,6 +98,7 @@ type Catalog struct {
 	db   *badger.DB
 	log  *slog.Logger
 	opts Options
+	ids  *idFilter // content ids stored, for the prefetch (idfilter.go)
 
 	mu     sync.Mutex // guards closed and queue
 	closed bool
@@ -378,6 +379,7 @@ func (w *txw) setAsset(a storage.Asset) error {
 	if err != nil {
 		return fmt.Errorf("encode asset %s: %w", a.ID, err)
 	}
+	w.c.ids.add(a.ID) // before the commit: see idFilter
 	return w.set(assetKey(a.ID), b, 0)
 }
 

@@ -125,9 +125,16 @@ func (c *Catalog) prefetch(recs []storage.FileRecord, at []int) []*fileHint {
 				continue
 			}
 			h := &fileHint{ticket: ticket, locAbsent: locAbsent[k]}
-			_, err := txn.Get(assetKey(recs[i].Hashes.BLAKE3))
-			if h.assetAbsent = errors.Is(err, badger.ErrKeyNotFound); err != nil && !h.assetAbsent {
-				continue
+			// Content the id filter has never seen is not stored (read
+			// after ticket: an asset committed before it was added before
+			// it was committed).
+			if id := recs[i].Hashes.BLAKE3; !c.ids.mayHave(id) {
+				h.assetAbsent = true
+			} else {
+				_, err := txn.Get(assetKey(id))
+				if h.assetAbsent = errors.Is(err, badger.ErrKeyNotFound); err != nil && !h.assetAbsent {
+					continue
+				}
 			}
 			hints[k] = h
 		}

@@ -215,6 +215,13 @@ func Open(dir string, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", dir, err)
 	}
+	var keys uint64
+	for _, t := range db.Tables() {
+		keys += uint64(t.KeyCount)
+	}
+	c.ids = newIDFilter(keys)
+	c.pins.Add(1)
+	go c.fillIDFilter()
 	if !opts.KeepMapped {
 		c.pins.Add(1)
 		go c.renewPin()
@@ -299,7 +306,7 @@ func (c *Catalog) Close() error {
 			c.pinTxn = nil
 		}
 		c.trimMu.Unlock()
-		c.pins.Wait() // renewPin is done with Badger
+		c.pins.Wait() // renewPin and fillIDFilter are done with Badger
 		// Record the last seq (durable by now) for the next Open's check.
 		// On a full filesystem the file keeps the seq it had, a lower
 		// bound the next Open accepts: a warning, not a failed close.
