@@ -18,6 +18,7 @@ import (
 
 	"github.com/ingestd/ingestd/daemon/api"
 	"github.com/ingestd/ingestd/internal/testenv"
+	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 )
 
@@ -39,33 +40,6 @@ func stateRunRefused(t *testing.T, e *env) (string, int) {
 		t.Fatal(err)
 	}
 	return errb.String(), cmd.ProcessState.ExitCode()
-}
-
-// stateCopyDir copies a directory tree (regular files and dirs only).
-func stateCopyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o750)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		fi, _ := d.Info()
-		return os.WriteFile(target, b, fi.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func stateStatus(t *testing.T, e *env) api.Status {
@@ -124,13 +98,13 @@ func TestSecurity2CatalogIdentity(t *testing.T) {
 		t.Fatalf("no table in %s after a clean stop: the damage below would test nothing", catDir)
 	}
 	pristine := filepath.Join(e.dir, "state.pristine")
-	stateCopyDir(t, e.state, pristine)
+	testutil.CopyDir(t, e.state, pristine)
 	reset := func() {
 		t.Helper()
 		if err := os.RemoveAll(e.state); err != nil {
 			t.Fatal(err)
 		}
-		stateCopyDir(t, pristine, e.state)
+		testutil.CopyDir(t, pristine, e.state)
 	}
 
 	damages := []struct {

@@ -128,31 +128,46 @@ func WriteFile(t testing.TB, path, data string) {
 	}
 }
 
-// CopyTree copies the folder src (a fixture: folders and regular files)
-// into a new temporary folder and returns the copy's path
-// (<temp>/<base of src>), so a test can write into it.
+// CopyTree copies the folder src (a fixture) into a new temporary folder
+// and returns the copy's path (<temp>/<base of src>), so a test can write
+// into it.
 func CopyTree(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	CopyDir(t, src, dst)
+	return dst
+}
+
+// CopyDir copies the folders and regular files below src into dst
+// (created, or merged into), keeping their permission bits; anything else
+// (a symlink, a FIFO) is left out.
+func CopyDir(t testing.TB, src, dst string) {
+	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
 		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, fi.Mode().Perm())
+		case !d.Type().IsRegular():
+			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		return os.WriteFile(target, data, fi.Mode().Perm())
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dst
 }
 
 // StopTimeout is how long Start's stop waits for Run to return.
