@@ -19,9 +19,9 @@ import (
 // that scan is done the filter says "maybe" to everything. Writes
 // committed after a prefetch read the filter are caught as every prefetch
 // answer is (recentWrites). The filter does not grow: sized at Open for
-// the keys then stored (6 bits a key, a file writes 4 or 5; at least
-// 2^24 bits, 2 MiB: 10 bits an id for 1.6 million ids), it answers
-// "maybe" more often as the catalog outgrows it, until the next Open.
+// the keys then stored (6 bits a key, a file writes 4 or 5; from 2 MiB,
+// 10 bits an id for 1.6 million ids, to 16 MiB), it answers "maybe" more
+// often as the catalog outgrows it, until the next Open.
 type idFilter struct {
 	seed  maphash.Seed
 	words []atomic.Uint64 // len is a power of two
@@ -31,9 +31,16 @@ type idFilter struct {
 // idFilterHashes is the number of bits set per id (k).
 const idFilterHashes = 6
 
+// Filter sizes, in bits: at least 2 MiB, at most 16 MiB (13 bits an id
+// for 10 million ids; beyond, it answers "maybe" more often).
+const (
+	minIDFilterBits = 1 << 24
+	maxIDFilterBits = 1 << 27
+)
+
 // newIDFilter sizes a filter for a catalog of keys keys.
 func newIDFilter(keys uint64) *idFilter {
-	nbits := max(uint64(1)<<24, uint64(1)<<bits.Len64(keys*6))
+	nbits := min(max(minIDFilterBits, uint64(1)<<bits.Len64(keys*6)), maxIDFilterBits)
 	return &idFilter{seed: maphash.MakeSeed(), words: make([]atomic.Uint64, nbits/64)}
 }
 

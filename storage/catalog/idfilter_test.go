@@ -37,6 +37,12 @@ func TestIDFilter(t *testing.T) {
 	if maybe > 100 {
 		t.Fatalf("%d of 10000 ids never stored pass the filter", maybe)
 	}
+	// Sized within its bounds, however large the catalog.
+	for _, keys := range []uint64{0, 1 << 20, 1 << 40} {
+		if n := uint64(len(newIDFilter(keys).words)) * 64; n < minIDFilterBits || n > maxIDFilterBits {
+			t.Errorf("filter for %d keys: %d bits", keys, n)
+		}
+	}
 	// Before its scan the filter says "maybe" to all.
 	f := newIDFilter(0)
 	if !f.mayHave(id("anything")) {
