@@ -198,11 +198,6 @@ func unhex(c byte) byte {
 	return c - 'a' + 10
 }
 
-// encodeEvent is the binary form of e alone (its Seq is the key).
-func encodeEvent(e *storage.Event) ([]byte, error) {
-	return appendEventBody([]byte{recBinary}, e)
-}
-
 // appendEventBody appends the binary form of e, without the leading tag,
 // to b (its Seq is the key, or its place in a block).
 func appendEventBody(b []byte, e *storage.Event) ([]byte, error) {

@@ -17,6 +17,12 @@ import (
 	"github.com/ingestd/ingestd/storage"
 )
 
+// encodeEvent is the binary form of e alone (its Seq is the key), as a
+// key held one event before event blocks; the catalog writes blocks.
+func encodeEvent(e *storage.Event) ([]byte, error) {
+	return appendEventBody([]byte{recBinary}, e)
+}
+
 var (
 	recT0    = time.Unix(1_700_000_000, 987654321).UTC()
 	recParis = time.FixedZone("", 3600)
