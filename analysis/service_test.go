@@ -312,7 +312,15 @@ printf '{"data":{"words":1},"files":["transcript.vtt"]}'`)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The stage counts the job done just after it commits analysis.ready.
 	st := svc.Status()
+	for len(st.Running) != 0 || st.Done[StatusReady] != 1 {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		st = svc.Status()
+	}
 	if len(st.Running) != 0 || st.Queued != 0 || st.Done[StatusReady] != 1 || st.Done[StatusFailed] != 0 || len(st.Enrichers) != 2 {
 		t.Fatalf("status after the job: %+v", st)
 	}
