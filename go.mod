@@ -58,3 +58,7 @@ require (
 	go.opentelemetry.io/otel/trace v1.41.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// Badger v4.9.6 with one patch: the tables it writes and compacts leave
+// the process's RSS (third_party/badger/PATCHES.md, issue 15).
+replace github.com/dgraph-io/badger/v4 => ./third_party/badger

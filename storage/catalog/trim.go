@@ -14,9 +14,11 @@ import (
 )
 
 // Memory (issue 15). Badger memory-maps every table, memtable log and
-// value-log file (MAP_SHARED) and reads and writes them through the map: a
-// table written by a flush or a compaction is resident in full, and every
-// block a read touches stays resident. Those pages are file pages the
+// value-log file (MAP_SHARED) and reads and writes them through the map, so
+// every block a read touches stays resident. (Tables it writes, and the
+// tables a compaction reads, are let go by Badger itself: the patch in
+// third_party/badger, PATCHES.md; before it, a compaction's new tables
+// were most of the RSS at a million files, and out of the trim's reach.) Those pages are file pages the
 // kernel could reclaim, but they count in the process's RSS (RssFile, or
 // RssShmem on tmpfs) until it does, so with a million cataloged files the
 // daemon's RSS grew past a gigabyte on an idle box. trimMapped hands them
