@@ -59,6 +59,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-// Badger v4.9.6 with one patch: the tables it writes and compacts leave
+// Badger v4.9.6, patched: the tables it writes and compacts leave
 // the process's RSS (third_party/badger/PATCHES.md, issue 15).
 replace github.com/dgraph-io/badger/v4 => ./third_party/badger

@@ -115,7 +115,10 @@ const maxAllocatorInitialSz = 256 << 20
 
 // NewTableBuilder makes a new TableBuilder.
 func NewTableBuilder(opts Options) *Builder {
-	sz := 2 * int(opts.TableSize)
+	// ingestd patch (PATCHES.md): room for a full table (it is finished at
+	// 0.95x TableSize) and its last block, where upstream takes twice
+	// TableSize; a builder that needs more (a memtable flush) grows.
+	sz := int(opts.TableSize) + int(opts.TableSize)/16 + opts.BlockSize + padding
 	if sz > maxAllocatorInitialSz {
 		sz = maxAllocatorInitialSz
 	}
