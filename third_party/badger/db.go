@@ -1116,6 +1116,14 @@ func buildL0Table(iter y.Iterator, dropPrefixes [][]byte, bopts table.Options) *
 // handleMemTableFlush must be run serially.
 func (db *DB) handleMemTableFlush(mt *memTable, dropPrefixes [][]byte) error {
 	bopts := buildTableOptions(db)
+	// ingestd patch (PATCHES.md): a flush builds the whole memtable into one
+	// table, so its builder starts at the memtable's size (not the base
+	// table size, from which it grew by doubling, holding every smaller
+	// buffer too: ~16-33 MB for an 8 MiB memtable), and it is not pooled
+	// (the pool hands allocators to compactions' 1 MiB builders whatever
+	// their size, and kept up to 8 of them: ~60 MB of the heap at 1M files).
+	bopts.TableSize = uint64(mt.sl.MemSize())
+	bopts.AllocPool = nil
 	itr := mt.sl.NewUniIterator(false)
 	builder := buildL0Table(itr, nil, bopts)
 	defer builder.Close()

@@ -111,19 +111,17 @@ func (b *Builder) append(data []byte) {
 	y.AssertTrue(len(data) == copy(dst, data))
 }
 
-const maxAllocatorInitialSz = 256 << 20
+// maxAllocatorInitialSz caps a builder's first buffer (ingestd patch,
+// PATCHES.md: upstream 256 MiB). An L0->L0 compaction asks for a table of
+// 4 GiB, and a first buffer of 256 MiB counted in the Go heap at once (most
+// of it never touched) and sent the GC into a spiral under a memory limit;
+// the allocator adds buffers, each twice the last, as the table grows.
+const maxAllocatorInitialSz = 16 << 20
 
 // NewTableBuilder makes a new TableBuilder.
 func NewTableBuilder(opts Options) *Builder {
-	// ingestd patch (PATCHES.md): room for a full table (it is finished at
-	// 0.95x TableSize) and its last block, where upstream takes twice
-	// TableSize; a builder that needs more (a memtable flush) grows.
-	sz := int(opts.TableSize) + int(opts.TableSize)/16 + opts.BlockSize + padding
-	if sz > maxAllocatorInitialSz {
-		sz = maxAllocatorInitialSz
-	}
 	b := &Builder{
-		alloc: opts.AllocPool.Get(sz, "TableBuilder"),
+		alloc: opts.AllocPool.Get(initialAlloc(&opts), "TableBuilder"),
 		opts:  &opts,
 	}
 	b.alloc.Tag = "Builder"
@@ -192,7 +190,26 @@ func (b *Builder) handleBlock() {
 
 // Close closes the TableBuilder.
 func (b *Builder) Close() {
+	// ingestd patch (PATCHES.md): only an allocator no bigger than a
+	// builder of this table size starts with goes back to the pool. The
+	// pool keeps up to 8 and hands them out whatever their size, so one
+	// that grew (an L0->L0 compaction builds a single table of every L0
+	// table: 16-31 MB at 1M files) stayed in the heap for good. A builder
+	// for a table too big for a first buffer (L0->L0) is not pooled either.
+	if int(b.opts.TableSize) >= maxAllocatorInitialSz || b.alloc.Allocated() > uint64(2*initialAlloc(b.opts)) {
+		b.alloc.Release()
+		return
+	}
 	b.opts.AllocPool.Return(b.alloc)
+}
+
+// initialAlloc is what a new builder allocates at first (ingestd patch,
+// PATCHES.md): room for a full table (finished at 0.95x TableSize) and its
+// last block, where upstream takes twice TableSize; a builder that needs
+// more (a memtable flush, an L0->L0 compaction) grows.
+func initialAlloc(opts *Options) int {
+	sz := int(opts.TableSize) + int(opts.TableSize)/16 + opts.BlockSize + padding
+	return min(sz, maxAllocatorInitialSz)
 }
 
 // Empty returns whether it's empty.
@@ -527,7 +544,17 @@ func (b *Builder) compressData(data []byte) ([]byte, error) {
 }
 
 func (b *Builder) buildIndex(bloom []byte) ([]byte, uint32) {
-	builder := fbs.NewBuilder(3 << 20)
+	// ingestd patch (PATCHES.md): the index builder starts at the index's
+	// size (each block's base key and offset entry, the bloom filter, the
+	// table fields), where upstream took 3 MiB for every table: garbage of
+	// 3x a 1 MiB table per table built (a third of the daemon's
+	// allocations at 1M files), and the finished index, a slice of that
+	// buffer, kept all of it live until the table was written.
+	est := len(bloom) + 256
+	for _, bl := range b.blockList {
+		est += len(bl.baseKey) + 40
+	}
+	builder := fbs.NewBuilder(est)
 
 	boList, dataSize := b.writeBlockOffsets(builder)
 	// Write block offset vector the the idxBuilder.
