@@ -31,7 +31,7 @@ func main() {
 		os.Exit(2)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(200 << 20) // as cmd/ingestd does
+		debug.SetMemoryLimit(150 << 20) // as cmd/ingestd does
 	}
 	var err error
 	switch os.Args[1] {

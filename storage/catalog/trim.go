@@ -259,9 +259,12 @@ func (c *Catalog) pinTables() (map[string]int64, *badger.Iterator) {
 }
 
 // tableTail is what trimMapped leaves resident at the end of a pinned
-// table beyond its index: the index's length and checksum, and the
-// kernel's read-around of a fault in the index (up to 64 KiB).
-const tableTail = 64 << 10
+// table beyond its index: the index's length and checksum after it, and
+// the page the index starts in. No more: the index stays mapped, so a
+// lookup never faults in it (a fault would map the 64 KiB around it). At
+// 1M files (~900 tables) a tail of 64 KiB kept ~55 MB more resident than
+// this (docs/scale.md, session 8).
+const tableTail = 8 << 10
 
 // pinRenew is how often renewPin replaces pinTxn: an open read
 // transaction holds back Badger's discarding of overwritten versions.
