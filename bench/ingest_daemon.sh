@@ -19,9 +19,11 @@
 #      (steady), then pages every asset (/v1/assets, 1000 a page) and the
 #      whole feed (/v1/feed, 1000 a page) through the API, printing the
 #      time of the first and the last page and the RSS peak while paging,
-#   5. stops it (SIGTERM), restarts it on the same catalog and times until
-#      it is ready and its rescan of the unchanged tree is done (the status
-#      counts N files again), with that process's peak RSS.
+#   5. stops it (SIGTERM), times `find -printf '%s %T@\n'` over the tree
+#      (best of TRIALS), restarts the daemon on the same catalog and times
+#      until its rescan of the unchanged tree is done (the status's
+#      last_scan), with that process's peak RSS, the walk's own time next to
+#      find's, and how many files it hashed again (none is right).
 # Goals (issue 15): first ingest <= 5x b3sum; RSS <= 256 MB at peak and
 # steady, including the mapped files.
 # Env: BENCH_DIR (default /dev/shm), TREE_FILES=100000, TRIALS=3,
@@ -125,6 +127,28 @@ wait_files() {
 	done
 }
 
+# wait_scan PREV: until the volume has a reconcile walk done other than
+# PREV (its last_scan; "" for the first since the start); prints "WALK_S
+# HASHED LAST_SCAN" (the walk's own seconds, from the status's
+# last_scan_seconds, files hashed by the process so far: 0 when it found
+# the tree unchanged, and its last_scan).
+wait_scan() {
+	python3 - "$addr" "$1" <<'EOF2'
+import json, sys, time, urllib.request
+addr, prev = sys.argv[1:]
+while True:
+    try:
+        st = json.load(urllib.request.urlopen(f"http://{addr}/v1/status"))
+        v = [v for v in st["volumes"] if v["name"] == "bench"][0]
+        if not v["last_scan"].startswith("0001-") and v["last_scan"] != prev and not v.get("scanning"):
+            print(v["last_scan_seconds"], st["ingest"]["files_hashed"], v["last_scan"])
+            break
+    except Exception:
+        pass
+    time.sleep(0.05)
+EOF2
+}
+
 stop_daemon() {
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true
@@ -191,12 +215,28 @@ run_size() {
 	rss_now
 	printf '  RSS after paging: %s; peak so far %s MB\n' "$rss_line" "$(mb "$(field VmHWM "$pid")")"
 	stop_daemon
+	# find over the same (warm) tree, as the restart's walk finds it.
+	local t_find=""
+	for _ in $(seq "$TRIALS"); do
+		t=$( { TIMEFORMAT='%R'; time find "$tree" -printf '%s %T@\n' >/dev/null; } 2>&1 | tail -1)
+		keep t_find "$t"
+	done
 	start_daemon "$state" "$tree"
 	wait_files "$n"
+	local walk hashed last walk2 hashed2
+	read -r walk hashed last < <(wait_scan "")
 	t_end=$(now)
 	hwm=$(field VmHWM "$pid"); read -r pa pf ps <"$work/peaks"
-	printf '  restart + rescan of the unchanged tree: %d files in %.2fs; RSS peak %s MB (anon %s, file-backed %s, shmem %s)\n' "$n" \
+	printf '  restart + rescan of the unchanged tree: %d files, rescan done %.2fs after the start; RSS peak %s MB (anon %s, file-backed %s, shmem %s)\n' "$n" \
 		"$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { print b - a }')" "$(mb "$hwm")" "$(mb "$pa")" "$(mb "$pf")" "$(mb "$ps")"
+	# A rescan of the running daemon (POST .../rescan, as the rescan
+	# interval starts one), once the restart's own work is done.
+	sleep 5
+	curl -fsS -X POST -H "Content-Type: application/json" "http://$addr/v1/volumes/bench/rescan" >/dev/null
+	read -r walk2 hashed2 _ < <(wait_scan "$last")
+	printf '  rescan walks (status last_scan_seconds): at the restart %.2fs, of the running daemon %.2fs; files hashed again %d; find -printf over the tree (best) %.2fs\n' \
+		"$walk" "$walk2" "$hashed2" "$t_find"
+	echo "  ratio rescan walk / find:             at the restart $(ratio "$walk" "$t_find")x, running $(ratio "$walk2" "$t_find")x (goal <= 1)"
 	stop_daemon
 	if [ "${KEEP:-}" != 1 ]; then rm -rf "$tree" "$state"; fi
 	printf '  this size took %.0fs in all (tree, b3sum, ingest, paging, restart); load now: %s\n' \

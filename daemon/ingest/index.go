@@ -9,6 +9,7 @@ import (
 
 	"github.com/zeebo/xxh3"
 
+	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
 )
@@ -395,9 +396,12 @@ func (x *locIndex) beginWalk() {
 // catalog holds it with the same size, mtime and inode.
 func (x *locIndex) seen(rel string, size, mtime int64, ino uint64) (unchanged bool) {
 	k := pathKey(rel)
-	want := idxVal{size: size, mtime: mtime, ino: ino}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	return x.seenLocked(k, idxVal{size: size, mtime: mtime, ino: ino})
+}
+
+func (x *locIndex) seenLocked(k uint64, want idxVal) (unchanged bool) {
 	if c, i, ok := x.locate(k); ok {
 		ch := &x.chunks[c]
 		if ch.vals[i].size < 0 {
@@ -413,6 +417,22 @@ func (x *locIndex) seen(rel string, size, mtime int64, ino uint64) (unchanged bo
 	e.gen = x.gen
 	x.over[k] = e
 	return e.idxVal == want
+}
+
+// seenAll is seen for each of es, under one lock of the index: whether the
+// index holds it unchanged (each found is marked seen by this walk).
+func (x *locIndex) seenAll(es []watch.Entry) []bool {
+	keys := make([]uint64, len(es))
+	for i, e := range es {
+		keys[i] = pathKey(e.Rel)
+	}
+	out := make([]bool, len(es))
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i, e := range es {
+		out[i] = x.seenLocked(keys[i], idxVal{size: e.Size, mtime: e.MTime, ino: e.Ino})
+	}
+	return out
 }
 
 // unseen returns the keys not marked by the current walk.

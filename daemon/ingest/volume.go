@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,6 +378,18 @@ func (v *volume) enterWalkMode(err error) {
 	}
 }
 
+// walkWorkers is how many directories a rescan lists at once
+// (watch.WalkFuncs.Workers): an unchanged 1M-file tree on 2 cores took
+// 1.3x `find` with one and the lookups beside it (docs/scale.md, session 8).
+var walkWorkers = max(2, min(4, runtime.GOMAXPROCS(0)))
+
+func cond[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
+}
+
 // reconcile walks the tree and compares it with the catalog (through the
 // in-memory index): unchanged files (size, mtime, inode) are only stat'ed,
 // new or changed ones are queued to settle, and cataloged paths no longer
@@ -435,11 +448,12 @@ func (v *volume) reconcile(ctx context.Context) {
 	// ctime is settle old, as the walk would have decided (walkDue).
 	cataloged, _ := v.index.stats()
 	var failed []string
-	files, dirs, queued := 0, 0, 0
-	aborted := false // a wait for queue space ended by stop or cancel
+	var files, dirs, queued atomic.Int64 // the walk's goroutines count them
+	var wmu, fmu sync.Mutex              // w (nil once in walk mode); failed
+	var aborted atomic.Bool              // a wait for queue space ended by stop or cancel
 	werr := watch.Walk(v.root, "", v.d.cfg.ignores(), watch.WalkFuncs{
 		Dir: func(rel string) error {
-			if aborted {
+			if aborted.Load() {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -449,50 +463,81 @@ func (v *volume) reconcile(ctx context.Context) {
 				h(rel)
 			}
 			beat()
-			if dirs++; dirs%256 == 0 {
+			if dirs.Add(1)%256 == 0 {
 				v.d.ctr.progress.Add(1)
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 			}
-			if w != nil {
-				if err := w.AddDir(rel); err != nil {
-					if errors.Is(err, watch.ErrLimit) {
+			wmu.Lock()
+			ww := w
+			wmu.Unlock()
+			if ww != nil {
+				if err := ww.AddDir(rel); err != nil {
+					wmu.Lock()
+					switch {
+					case w == nil:
+						// Closed meanwhile: another directory's watch
+						// met the limit and the volume is in walk mode.
+					case errors.Is(err, watch.ErrLimit):
 						v.enterWalkMode(err)
 						w = nil
-					} else {
+					default:
 						v.log.Warn("add watch", "err", err)
 					}
+					wmu.Unlock()
 				}
 			}
 			return nil
 		},
-		File: func(e watch.Entry) {
-			if files++; files%64 == 0 {
-				beat()
-			}
-			if aborted {
+		// A directory's files at a time: looked up together (one lock of
+		// the index; the walk's other goroutines list and stat
+		// meanwhile), then the new or changed ones queued.
+		Files: func(es []watch.Entry) {
+			files.Add(int64(len(es)))
+			beat()
+			if aborted.Load() {
 				return
 			}
 			// An unstat'ed file (NoStat: the index was empty when the walk
 			// began) is queued without a lookup: the index holds only files
 			// cataloged since, which put marked seen by this walk.
-			if e.NoStat || !v.index.seen(e.Rel, e.Size, e.MTime, e.Ino) {
-				// Blocks while the pipeline holds maxPending files: the
-				// walk goes on as the hash pool catches up.
-				if !v.d.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.d.ctr.progress.Add(1) }) {
-					aborted = true
-					return
+			var unchanged []bool
+			if cataloged > 0 {
+				unchanged = v.index.seenAll(es)
+			}
+			for i, e := range es {
+				if e.NoStat || unchanged == nil || !unchanged[i] {
+					// Blocks while the pipeline holds maxPending files: the
+					// walk goes on as the hash pool catches up.
+					if !v.d.settle.touchWalk(ctx, v.quit, v, e, func() { beat(); v.d.ctr.progress.Add(1) }) {
+						aborted.Store(true)
+						return
+					}
+					queued.Add(1)
 				}
-				queued++
 			}
 		},
 		DirError: func(rel string, err error) {
 			v.log.Warn("cannot read directory; nothing under it is taken as removed", "err", err)
+			fmu.Lock()
 			failed = append(failed, rel)
+			fmu.Unlock()
 		},
 		NoStat: cataloged == 0,
+		// A rescan (the index loaded) lists walkWorkers directories at
+		// once; a first walk, whose files mostly wait for the hash pool,
+		// one.
+		Workers: cond(cataloged > 0, walkWorkers, 1),
 	})
+	// A walk stopped by a wait for queue space left files not looked up
+	// (not marked seen): nothing may be taken as removed.
+	if werr == nil && aborted.Load() {
+		werr = errWalkStopped
+		if ctx.Err() != nil {
+			werr = ctx.Err()
+		}
+	}
 	if werr != nil {
 		if ctx.Err() == nil && !errors.Is(werr, errWalkStopped) {
 			v.log.Warn("reconcile walk failed; checking the volume", "err", werr)
@@ -508,7 +553,7 @@ func (v *volume) reconcile(ctx context.Context) {
 	v.mu.Lock()
 	v.st.LastScan, v.st.LastScanDuration = time.Now().UTC(), dur
 	v.mu.Unlock()
-	v.log.Info("reconciled", "files", files, "dirs", dirs, "queued", queued, "removed", removed, "took", dur.Round(time.Millisecond))
+	v.log.Info("reconciled", "files", files.Load(), "dirs", dirs.Load(), "queued", queued.Load(), "removed", removed, "took", dur.Round(time.Millisecond))
 }
 
 // errWalkStopped ends a walk whose volume is being stopped.

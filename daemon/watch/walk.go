@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,6 +35,11 @@ type WalkFuncs struct {
 	Dir func(rel string) error
 	// File is called for every regular file that is not ignored.
 	File func(e Entry)
+	// Files, if set, is called instead of File with the files in batches
+	// (a directory's, at most 256 at a time, in listing order; the slice
+	// is reused after the call returns): one call where a walk of several
+	// Workers would otherwise synchronise on every file.
+	Files func(batch []Entry)
 	// DirError is called for a directory that could not be opened or
 	// read: its subtree is unknown, so nothing under it may be taken as
 	// deleted.
@@ -43,6 +49,14 @@ type WalkFuncs struct {
 	// anyway when it opens it (a first ingest: one system call less per
 	// file). A directory entry of unknown type is stat'ed as always.
 	NoStat bool
+	// Workers is how many directories are listed at once. 0 or 1: one, in
+	// depth-first order, one descriptor open at a time. More: Dir, File and
+	// DirError are called from that many goroutines at once (each
+	// directory's Dir still before its listing, its files in listing
+	// order); a walk of an unchanged tree is mostly system calls, which
+	// two or more goroutines overlap (and a network filesystem's round
+	// trips too).
+	Workers int
 }
 
 // Walk lists the tree under root/start (start "" is the root) with
@@ -56,14 +70,69 @@ func Walk(root, start string, ig *Ignore, fn WalkFuncs) error {
 	if w.root == "" {
 		w.root = "/"
 	}
-	return w.dir(start, true)
+	if fn.Workers <= 1 {
+		return w.dir(start, true)
+	}
+	// The start directory first, on this goroutine: its error is the
+	// walk's.
+	subdirs, err := w.list(start, true)
+	if err != nil {
+		return err
+	}
+	return w.parallel(subdirs)
+}
+
+// parallel walks the trees under dirs with fn.Workers goroutines taking
+// directories from one stack (last in, first out: the pending ones stay
+// about as few as in a depth-first walk). The first error of fn.Dir stops
+// it: the goroutines finish the directory they are listing and return.
+func (w *walker) parallel(dirs []string) error {
+	var (
+		mu    sync.Mutex
+		cond  = sync.NewCond(&mu)
+		stack = dirs
+		busy  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for range w.fn.Workers {
+		ww := &walker{root: w.root, ig: w.ig, fn: w.fn, buf: make([]byte, len(w.buf))}
+		wg.Go(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for {
+				for len(stack) == 0 && busy > 0 && first == nil {
+					cond.Wait()
+				}
+				if first != nil || len(stack) == 0 {
+					cond.Broadcast()
+					return
+				}
+				d := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				busy++
+				mu.Unlock()
+				subdirs, err := ww.list(d, false)
+				mu.Lock()
+				busy--
+				if err != nil && first == nil {
+					first = err
+				}
+				stack = append(stack, subdirs...)
+				cond.Broadcast()
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 type walker struct {
-	root string
-	ig   *Ignore
-	fn   WalkFuncs
-	buf  []byte
+	root  string
+	ig    *Ignore
+	fn    WalkFuncs
+	buf   []byte
+	batch []Entry // for fn.Files
 }
 
 func (w *walker) abs(rel string) string {
@@ -83,12 +152,30 @@ func join(dir, name string) string {
 	return dir + "/" + name
 }
 
-// dir lists one directory, stats its files relative to its descriptor,
-// closes it, then descends (one descriptor open at a time, any depth).
+// dir lists one directory, then descends (one descriptor open at a time,
+// any depth).
 func (w *walker) dir(rel string, top bool) error {
+	subdirs, err := w.list(rel, top)
+	if err != nil {
+		return err
+	}
+	for _, d := range subdirs {
+		if err := w.dir(d, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list calls fn.Dir for one directory, lists it, stats its files relative
+// to its descriptor (handing them to fn.File), closes it and returns its
+// subdirectories. The error is fn.Dir's, or, for the top directory, the
+// listing's (below it a directory that cannot be read goes to
+// fn.DirError).
+func (w *walker) list(rel string, top bool) ([]string, error) {
 	if w.fn.Dir != nil {
 		if err := w.fn.Dir(rel); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
@@ -99,10 +186,10 @@ func (w *walker) dir(rel string, top bool) error {
 	if err != nil {
 		err = fmt.Errorf("open dir %s: %w", w.abs(rel), err)
 		if top {
-			return err
+			return nil, err
 		}
 		w.dirError(rel, err)
-		return nil
+		return nil, nil
 	}
 	var subdirs []string
 	var st unix.Stat_t
@@ -115,10 +202,10 @@ func (w *walker) dir(rel string, top bool) error {
 			unix.Close(fd)
 			err = fmt.Errorf("read dir %s: %w", w.abs(rel), err)
 			if top {
-				return err
+				return nil, err
 			}
 			w.dirError(rel, err)
-			return nil
+			return nil, nil
 		}
 		if n <= 0 {
 			break
@@ -145,9 +232,7 @@ func (w *walker) dir(rel string, top bool) error {
 				continue
 			case unix.DT_REG:
 				if w.fn.NoStat {
-					if w.fn.File != nil {
-						w.fn.File(Entry{Rel: crel, NoStat: true})
-					}
+					w.file(Entry{Rel: crel, NoStat: true})
 					continue
 				}
 			case unix.DT_UNKNOWN:
@@ -159,21 +244,39 @@ func (w *walker) dir(rel string, top bool) error {
 			}
 			switch st.Mode & unix.S_IFMT {
 			case unix.S_IFREG:
-				if w.fn.File != nil {
-					w.fn.File(entryOf(crel, &st))
-				}
+				w.file(entryOf(crel, &st))
 			case unix.S_IFDIR:
 				subdirs = append(subdirs, crel)
 			}
 		}
 	}
 	unix.Close(fd)
-	for _, d := range subdirs {
-		if err := w.dir(d, false); err != nil {
-			return err
+	w.flushFiles()
+	return subdirs, nil
+}
+
+// file hands e to fn.File, or to the batch for fn.Files.
+func (w *walker) file(e Entry) {
+	if w.fn.Files == nil {
+		if w.fn.File != nil {
+			w.fn.File(e)
 		}
+		return
 	}
-	return nil
+	if w.batch = append(w.batch, e); len(w.batch) == filesBatch {
+		w.flushFiles()
+	}
+}
+
+// filesBatch is the most files one fn.Files call gets.
+const filesBatch = 256
+
+func (w *walker) flushFiles() {
+	if len(w.batch) > 0 {
+		w.fn.Files(w.batch)
+		clear(w.batch) // no Rel kept alive by the reused array
+		w.batch = w.batch[:0]
+	}
 }
 
 func (w *walker) dirError(rel string, err error) {

@@ -303,3 +303,154 @@ func TestWatcherOverflowReported(t *testing.T) {
 		t.Fatal("overflow not reported")
 	}
 }
+
+// TestWalkWorkers: a walk with several workers, or with its files in
+// batches (Files), finds what a walk of one does: the same files with the
+// same stats, every directory once (before its files), unreadable
+// directories reported, links, FIFOs and ignored names left out; an error
+// from Dir stops it; the start directory's error is the walk's.
+func TestWalkWorkers(t *testing.T) {
+	root := t.TempDir()
+	var want []string
+	for d := range 12 {
+		for s := range 3 {
+			for f := range 5 {
+				p := fmt.Sprintf("d%02d/s%d/f%d.mov", d, s, f)
+				testutil.WriteFile(t, filepath.Join(root, p), p)
+				want = append(want, p)
+			}
+		}
+	}
+	for f := range 300 { // more than one Files batch in one directory
+		p := fmt.Sprintf("big/f%03d.mov", f)
+		testutil.WriteFile(t, filepath.Join(root, p), p)
+		want = append(want, p)
+	}
+	testutil.WriteFile(t, filepath.Join(root, "d00/.DS_Store"), "skip")
+	os.Symlink("..", filepath.Join(root, "d01/loop"))
+	unix.Mkfifo(filepath.Join(root, "d02/fifo"), 0o644)
+	sort.Strings(want)
+
+	type result struct {
+		files, dirs []string
+	}
+	walk := func(t *testing.T, workers int, batched bool) result {
+		var mu sync.Mutex
+		var r result
+		seenDir := map[string]bool{}
+		file := func(e Entry) {
+			fi, err := os.Lstat(filepath.Join(root, e.Rel))
+			if err != nil || e.Size != fi.Size() || e.Ino != fi.Sys().(*syscall.Stat_t).Ino {
+				t.Errorf("%q: entry %+v, stat %v", e.Rel, e, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if dir := filepath.Dir(e.Rel); !seenDir[dir] {
+				t.Errorf("%q handed over before Dir(%q)", e.Rel, dir)
+			}
+			r.files = append(r.files, e.Rel)
+		}
+		fn := WalkFuncs{
+			Workers: workers,
+			Dir: func(rel string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if rel == "" {
+					rel = "."
+				}
+				if seenDir[rel] {
+					t.Errorf("Dir(%q) twice", rel)
+				}
+				seenDir[rel] = true
+				r.dirs = append(r.dirs, rel)
+				return nil
+			},
+		}
+		if batched {
+			fn.Files = func(es []Entry) {
+				if len(es) == 0 || len(es) > filesBatch {
+					t.Errorf("a batch of %d files", len(es))
+				}
+				for _, e := range es {
+					file(e)
+				}
+			}
+		} else {
+			fn.File = file
+		}
+		if err := Walk(root, "", nil, fn); err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(r.files)
+		sort.Strings(r.dirs)
+		return r
+	}
+	base := walk(t, 1, false)
+	if strings.Join(base.files, "|") != strings.Join(want, "|") {
+		t.Fatalf("one worker found %d files, want %d", len(base.files), len(want))
+	}
+	for _, tc := range []struct {
+		workers int
+		batched bool
+	}{{1, true}, {2, false}, {4, false}, {4, true}, {16, true}} {
+		t.Run(fmt.Sprintf("workers=%d,batched=%v", tc.workers, tc.batched), func(t *testing.T) {
+			for range 5 { // the goroutines interleave differently each time
+				got := walk(t, tc.workers, tc.batched)
+				if strings.Join(got.files, "|") != strings.Join(base.files, "|") {
+					t.Fatalf("found %d files, one worker %d", len(got.files), len(base.files))
+				}
+				if strings.Join(got.dirs, "|") != strings.Join(base.dirs, "|") {
+					t.Fatalf("dirs %q, one worker %q", got.dirs, base.dirs)
+				}
+			}
+		})
+	}
+
+	t.Run("a directory that cannot be read", func(t *testing.T) {
+		var mu sync.Mutex
+		var failed []string
+		var n int
+		err := Walk(root, "", nil, WalkFuncs{
+			Workers: 4,
+			Dir: func(rel string) error {
+				if rel == "d03" { // listed by the parent, gone when opened
+					os.RemoveAll(filepath.Join(root, "d03"))
+				}
+				return nil
+			},
+			File: func(Entry) { mu.Lock(); n++; mu.Unlock() },
+			DirError: func(rel string, err error) {
+				mu.Lock()
+				failed = append(failed, rel)
+				mu.Unlock()
+			},
+		})
+		if err != nil || len(failed) != 1 || failed[0] != "d03" || n != len(want)-15 {
+			t.Fatalf("walk: %v, dir errors %q, %d files (want %d)", err, failed, n, len(want)-15)
+		}
+	})
+
+	t.Run("Dir's error stops the walk", func(t *testing.T) {
+		stop := fmt.Errorf("stop")
+		var mu sync.Mutex
+		dirs := 0
+		err := Walk(root, "", nil, WalkFuncs{
+			Workers: 4,
+			Dir: func(rel string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if dirs++; dirs > 5 {
+					return stop
+				}
+				return nil
+			},
+		})
+		if err != stop || dirs > 5+4 {
+			t.Fatalf("walk: %v after %d dirs; want the Dir error after 6, and at most a directory more per worker", err, dirs)
+		}
+	})
+
+	if err := Walk(filepath.Join(root, "missing"), "", nil, WalkFuncs{Workers: 4}); err == nil {
+		t.Error("walk of a missing root with 4 workers: want error")
+	}
+}
