@@ -145,13 +145,6 @@ func (w *walker) abs(rel string) string {
 	return w.root + "/" + rel
 }
 
-func join(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
 // dir lists one directory, then descends (one descriptor open at a time,
 // any depth).
 func (w *walker) dir(rel string, top bool) error {
@@ -221,8 +214,14 @@ func (w *walker) list(rel string, top bool) ([]string, error) {
 			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
 				continue
 			}
-			sname := string(name)
-			crel := join(rel, sname)
+			// One allocation: the name is the path's tail.
+			var crel string
+			if rel == "" {
+				crel = string(name)
+			} else {
+				crel = rel + "/" + string(name)
+			}
+			sname := crel[len(crel)-len(name):]
 			if w.ig.Match(crel, sname) {
 				continue
 			}
