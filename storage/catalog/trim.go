@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -68,12 +69,19 @@ const (
 )
 
 // trimAbove is the resident file pages above which runTrim and long reads
-// trim between trimEvery ticks (a var: tests lower it), once they are also
+// trim between trimEvery ticks (atomic: tests change it while a catalog's
+// trim loop runs), once they are also
 // trimGrow above what the trimmer's last trim left resident: what no trim
 // takes back (the binary's text, the tables' indexes: ~40 MB at 1M files)
 // made every check trim at once, every trimMinGap, ~11% of a core on an
 // idle daemon (session 8).
-var trimAbove int64 = 40 << 20
+var trimAbove = newInt64(40 << 20)
+
+func newInt64(v int64) *atomic.Int64 {
+	var a atomic.Int64
+	a.Store(v)
+	return &a
+}
 
 // trimGrow: see trimAbove.
 const trimGrow = 8 << 20
@@ -113,7 +121,7 @@ type trimmer struct {
 // the catalog is closed.
 func (t *trimmer) check() bool {
 	since := time.Since(t.last)
-	if since < t.gap || (t.every == 0 || since < t.every) && residentShared(t.statm[:])*pageSize < max(trimAbove, t.left+trimGrow) {
+	if since < t.gap || (t.every == 0 || since < t.every) && residentShared(t.statm[:])*pageSize < max(trimAbove.Load(), t.left+trimGrow) {
 		return true
 	}
 	c := t.c

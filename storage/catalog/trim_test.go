@@ -151,8 +151,8 @@ func TestReadTrimmer(t *testing.T) {
 	if err := c.db.Flatten(1); err != nil {
 		t.Fatal(err)
 	}
-	defer func(v int64) { trimAbove = v }(trimAbove)
-	trimAbove = 512 << 10
+	defer func(v int64) { trimAbove.Store(v) }(trimAbove.Load())
+	trimAbove.Store(512 << 10)
 
 	fault := func() int {
 		t.Helper()
@@ -163,8 +163,8 @@ func TestReadTrimmer(t *testing.T) {
 			t.Fatal(err)
 		}
 		kb, _ := mappedRSS(t, dir)
-		if kb < 2*int(trimAbove>>10) {
-			t.Fatalf("%d KiB of the catalog's files resident after reading every location; want more than trimAbove (%d KiB)", kb, trimAbove>>10)
+		if kb < 2*int(trimAbove.Load()>>10) {
+			t.Fatalf("%d KiB of the catalog's files resident after reading every location; want more than trimAbove (%d KiB)", kb, trimAbove.Load()>>10)
 		}
 		return kb
 	}
@@ -185,7 +185,7 @@ func TestReadTrimmer(t *testing.T) {
 		t.Fatalf("%d KiB of %d resident after the read trimmer's trim", kb, before)
 	}
 	// Below trimAbove it leaves the files alone.
-	trimAbove = 1 << 40
+	trimAbove.Store(1 << 40)
 	time.Sleep(trimReadsGap)
 	for range trimReadsEvery {
 		tr.read()
@@ -199,7 +199,7 @@ func TestReadTrimmer(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = open(t, dir, fast)
-	trimAbove = 1 << 20
+	trimAbove.Store(1 << 20)
 	docs, err := c.Assets("", n)
 	if err != nil || len(docs) != n {
 		t.Fatalf("%d assets, %v", len(docs), err)
