@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zeebo/xxh3"
 
@@ -38,7 +39,7 @@ import (
 // ingest; one sorted slice took 40 MB but 80 MB and more while a merge
 // built its successor; the chunks take 32 MB.
 type locIndex struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex // seenAll's lookups share it; everything else takes it whole
 	chunks []idxChunk          // in key order, disjoint, none empty
 	firsts []uint64            // firsts[c] is chunks[c].keys[0]
 	n      int                 // entries in chunks, removed ones included
@@ -419,18 +420,44 @@ func (x *locIndex) seenLocked(k uint64, want idxVal) (unchanged bool) {
 	return e.idxVal == want
 }
 
-// seenAll is seen for each of es, under one lock of the index: whether the
-// index holds it unchanged (each found is marked seen by this walk).
+// seenAll is seen for each of es (a directory's files): whether the index
+// holds it unchanged (each found is marked seen by this walk). The chunks
+// are searched under the read lock, which a rescan's walkers share (their
+// lookups are cache misses; under the write lock one walker waited for the
+// other: an unchanged 1M-file rescan took 1.42-1.49 s, 1.3 cores, against
+// 1.12-1.25 s, 1.5-1.6 cores), the seen bits set atomically (every other
+// reader and writer of them holds the write lock). Keys only the overflow
+// map may hold are done after, under the write lock (a merge may have
+// moved them meanwhile: seenLocked looks in both).
 func (x *locIndex) seenAll(es []watch.Entry) []bool {
 	keys := make([]uint64, len(es))
 	for i, e := range es {
 		keys[i] = pathKey(e.Rel)
 	}
 	out := make([]bool, len(es))
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	var rest []int
+	x.mu.RLock()
 	for i, e := range es {
-		out[i] = x.seenLocked(keys[i], idxVal{size: e.Size, mtime: e.MTime, ino: e.Ino})
+		if c, j, ok := x.locate(keys[i]); ok {
+			ch := &x.chunks[c]
+			if ch.vals[j].size >= 0 {
+				atomic.OrUint64(&ch.seen[j/64], 1<<(uint(j)%64))
+				out[i] = ch.vals[j] == idxVal{size: e.Size, mtime: e.MTime, ino: e.Ino}
+			}
+			continue
+		}
+		if len(x.over) > 0 {
+			rest = append(rest, i)
+		}
+	}
+	x.mu.RUnlock()
+	if len(rest) > 0 {
+		x.mu.Lock()
+		for _, i := range rest {
+			e := es[i]
+			out[i] = x.seenLocked(keys[i], idxVal{size: e.Size, mtime: e.MTime, ino: e.Ino})
+		}
+		x.mu.Unlock()
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -16,6 +17,7 @@ import (
 	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 
+	"github.com/ingestd/ingestd/daemon/watch"
 	"github.com/ingestd/ingestd/internal/testutil"
 	"github.com/ingestd/ingestd/storage"
 	"github.com/ingestd/ingestd/storage/catalog"
@@ -423,4 +425,88 @@ func BenchmarkLocIndexBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
 	b.ReportMetric(float64(held)/1e6, "index-MB")
+}
+
+// TestLocIndexSeenAllConcurrent: seenAll from several walkers at once
+// (the lookups share a read lock, the seen bits set atomically) while the
+// pipeline puts new files (the write lock): each answer is right (an
+// unchanged file, a changed one, a removed one, one only the overflow map
+// holds), every file looked up is marked seen, and unseen() is exactly the
+// files no walker looked up. Run with -race.
+func TestLocIndexSeenAllConcurrent(t *testing.T) {
+	defer func(c, m int) { idxMaxChunk, minMerge = c, m }(idxMaxChunk, minMerge)
+	idxMaxChunk, minMerge = 64, 64 // many chunks; merges while the walkers look up
+	const n = 20000
+	x := &locIndex{}
+	path := func(i int) string { return fmt.Sprintf("d%d/f%d.mov", i/100, i) }
+	for i := range n {
+		x.put(path(i), int64(i), int64(i)*10, uint64(i))
+	}
+	x.merge()
+	for i := 0; i < n; i += 97 {
+		x.del(path(i)) // removed: never unchanged, never unseen
+	}
+	x.beginWalk()
+	const walkers = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, walkers+1)
+	for w := range walkers {
+		wg.Go(func() {
+			// Walker w looks up directories w, w+walkers, ... but skips
+			// every 10th directory (those must come out unseen).
+			for d := w; d < n/100; d += walkers {
+				if d%10 == 9 {
+					continue
+				}
+				es := make([]watch.Entry, 0, 100)
+				for i := d * 100; i < d*100+100; i++ {
+					size := int64(i)
+					if i%7 == 0 {
+						size++ // changed since cataloged
+					}
+					es = append(es, watch.Entry{Rel: path(i), Size: size, MTime: int64(i) * 10, Ino: uint64(i)})
+				}
+				got := x.seenAll(es)
+				for j, e := range es {
+					i := d*100 + j
+					want := i%97 != 0 && i%7 != 0
+					if got[j] != want {
+						errs <- fmt.Errorf("%s: unchanged %v, want %v", e.Rel, got[j], want)
+						return
+					}
+				}
+			}
+		})
+	}
+	// New files put meanwhile (the overflow map, merged into the chunks
+	// as it grows), then looked up by this walk too.
+	wg.Go(func() {
+		for i := n; i < n+2000; i++ {
+			x.put(path(i), int64(i), int64(i)*10, uint64(i))
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	x.mu.Lock()
+	checkIndex(t, x)
+	x.mu.Unlock()
+	unseen := x.unseen()
+	want := map[uint64]bool{}
+	for i := range n {
+		if (i/100)%10 == 9 && i%97 != 0 {
+			want[pathKey(path(i))] = true
+		}
+	}
+	// Files put during this walk count as seen by it (put marks them).
+	if len(unseen) != len(want) {
+		t.Fatalf("%d files unseen, want %d", len(unseen), len(want))
+	}
+	for k := range want {
+		if !unseen[k] {
+			t.Fatalf("key %#x looked up by no walker but not unseen", k)
+		}
+	}
 }
