@@ -39,7 +39,7 @@ import (
 // ingest; one sorted slice took 40 MB but 80 MB and more while a merge
 // built its successor; the chunks take 32 MB.
 type locIndex struct {
-	mu     sync.RWMutex // seenAll's lookups share it; everything else takes it whole
+	mu     sync.RWMutex        // seenAll's lookups share it; everything else takes it whole
 	chunks []idxChunk          // in key order, disjoint, none empty
 	firsts []uint64            // firsts[c] is chunks[c].keys[0]
 	n      int                 // entries in chunks, removed ones included
