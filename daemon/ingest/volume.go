@@ -380,8 +380,11 @@ func (v *volume) enterWalkMode(err error) {
 
 // walkWorkers is how many directories a rescan lists at once
 // (watch.WalkFuncs.Workers): an unchanged 1M-file tree on 2 cores took
-// 1.3x `find` with one and the lookups beside it (docs/scale.md, session 8).
-var walkWorkers = max(2, min(4, runtime.GOMAXPROCS(0)))
+// 1.3-1.75x `find` with one, 1.15-1.23 s with two, 0.97-1.07 s with three
+// or four (`find` 1.37-1.43 s; docs/scale.md, session 8). More than the
+// cores: a walker waits on the index's lock or a slow directory while
+// another lists; on a network filesystem each waits on round trips.
+var walkWorkers = max(4, min(8, runtime.GOMAXPROCS(0)))
 
 func cond[T any](c bool, a, b T) T {
 	if c {
