@@ -31,7 +31,8 @@
 # steady, including the mapped files.
 # Env: BENCH_DIR (default /dev/shm), TREE_FILES=100000, TRIALS=3,
 #      STEADY_S=10, INGEST_1M=1 (adds the 1M run: about 3 GiB of tmpfs and
-#      6-18 minutes on the shared 2-core box, by its load), KEEP=1 (keep the trees), SETTLE
+#      2.5-3 minutes on the 2-core box at load 1-3; it took 6-18 before
+#      session 8), KEEP=1 (keep the trees), SETTLE
 #      (the daemon's settle time, default 1s; walked files whose ctime is
 #      older are hashed at once). GOMEMLIMIT passes through to the daemon.
 # The daemon runs as configured here (proxies off), so its transcode stage
