@@ -393,15 +393,9 @@ func (x *locIndex) beginWalk() {
 	x.mu.Unlock()
 }
 
-// seen marks rel as found by the current walk and reports whether the
-// catalog holds it with the same size, mtime and inode.
-func (x *locIndex) seen(rel string, size, mtime int64, ino uint64) (unchanged bool) {
-	k := pathKey(rel)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.seenLocked(k, idxVal{size: size, mtime: mtime, ino: ino})
-}
-
+// seenLocked marks key k as found by the current walk and reports whether
+// the index holds it with want's size, mtime and inode. The caller holds
+// the write lock.
 func (x *locIndex) seenLocked(k uint64, want idxVal) (unchanged bool) {
 	if c, i, ok := x.locate(k); ok {
 		ch := &x.chunks[c]

@@ -23,6 +23,12 @@ import (
 	"github.com/ingestd/ingestd/storage/catalog"
 )
 
+// seen is seenAll of one file: it marks rel as found by the current walk
+// and reports whether the index holds it with this size, mtime and inode.
+func (x *locIndex) seen(rel string, size, mtime int64, ino uint64) bool {
+	return x.seenAll([]watch.Entry{{Rel: rel, Size: size, MTime: mtime, Ino: ino}})[0]
+}
+
 // checkIndex fails t unless x's chunks are what its lookups rely on: in
 // key order with disjoint ranges, none empty or over the maximum, firsts
 // and the counts of entries and removed entries matching them.

@@ -386,13 +386,6 @@ func (v *volume) enterWalkMode(err error) {
 // another lists; on a network filesystem each waits on round trips.
 var walkWorkers = max(4, min(8, runtime.GOMAXPROCS(0)))
 
-func cond[T any](c bool, a, b T) T {
-	if c {
-		return a
-	}
-	return b
-}
-
 // reconcile walks the tree and compares it with the catalog (through the
 // in-memory index): unchanged files (size, mtime, inode) are only stat'ed,
 // new or changed ones are queued to settle, and cataloged paths no longer
@@ -450,6 +443,12 @@ func (v *volume) reconcile(ctx context.Context) {
 	// each one's stat from its open descriptor and hashes it once its
 	// ctime is settle old, as the walk would have decided (walkDue).
 	cataloged, _ := v.index.stats()
+	// A rescan (the index loaded) lists walkWorkers directories at once; a
+	// first walk, whose files mostly wait for the hash pool, one.
+	workers := 1
+	if cataloged > 0 {
+		workers = walkWorkers
+	}
 	var failed []string
 	var files, dirs, queued atomic.Int64 // the walk's goroutines count them
 	var wmu, fmu sync.Mutex              // w (nil once in walk mode); failed
@@ -493,9 +492,9 @@ func (v *volume) reconcile(ctx context.Context) {
 			}
 			return nil
 		},
-		// A directory's files at a time: looked up together (one lock of
-		// the index; the walk's other goroutines list and stat
-		// meanwhile), then the new or changed ones queued.
+		// A directory's files at a time: looked up together (under the
+		// index's read lock, which the other walkers share), then the new
+		// or changed ones queued.
 		Files: func(es []watch.Entry) {
 			files.Add(int64(len(es)))
 			beat()
@@ -527,11 +526,8 @@ func (v *volume) reconcile(ctx context.Context) {
 			failed = append(failed, rel)
 			fmu.Unlock()
 		},
-		NoStat: cataloged == 0,
-		// A rescan (the index loaded) lists walkWorkers directories at
-		// once; a first walk, whose files mostly wait for the hash pool,
-		// one.
-		Workers: cond(cataloged > 0, walkWorkers, 1),
+		NoStat:  cataloged == 0,
+		Workers: workers,
 	})
 	// A walk stopped by a wait for queue space left files not looked up
 	// (not marked seen): nothing may be taken as removed.

@@ -50,8 +50,8 @@ type WalkFuncs struct {
 	// file). A directory entry of unknown type is stat'ed as always.
 	NoStat bool
 	// Workers is how many directories are listed at once. 0 or 1: one, in
-	// depth-first order, one descriptor open at a time. More: Dir, File and
-	// DirError are called from that many goroutines at once (each
+	// depth-first order, one descriptor open at a time. More: Dir, File,
+	// Files and DirError are called from that many goroutines at once (each
 	// directory's Dir still before its listing, its files in listing
 	// order); a walk of an unchanged tree is mostly system calls, which
 	// two or more goroutines overlap (and a network filesystem's round

@@ -69,12 +69,11 @@ const (
 )
 
 // trimAbove is the resident file pages above which runTrim and long reads
-// trim between trimEvery ticks (atomic: tests change it while a catalog's
-// trim loop runs), once they are also
-// trimGrow above what the trimmer's last trim left resident: what no trim
-// takes back (the binary's text, the tables' indexes: ~40 MB at 1M files)
-// made every check trim at once, every trimMinGap, ~11% of a core on an
-// idle daemon (session 8).
+// trim between trimEvery ticks, once they are also trimGrow above what the
+// trimmer's last trim left resident: what no trim takes back (the binary's
+// text, the tables' indexes: ~40 MB at 1M files) made every check trim at
+// once, every trimMinGap, ~11% of a core on an idle daemon (session 8).
+// Atomic: tests change it while a catalog's trim loop runs.
 var trimAbove = newInt64(40 << 20)
 
 func newInt64(v int64) *atomic.Int64 {
