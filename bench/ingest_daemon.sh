@@ -137,10 +137,12 @@ wait_files() {
 # last_scan_seconds, files hashed by the process so far: 0 when it found
 # the tree unchanged, and its last_scan).
 wait_scan() {
-	python3 - "$addr" "$1" <<'EOF2'
-import json, sys, time, urllib.request
-addr, prev = sys.argv[1:]
+	python3 - "$addr" "$1" "$pid" <<'EOF2'
+import json, os, sys, time, urllib.request
+addr, prev, pid = sys.argv[1:]
 while True:
+    if not os.path.exists(f"/proc/{pid}"):
+        sys.exit("daemon died while rescanning")
     try:
         st = json.load(urllib.request.urlopen(f"http://{addr}/v1/status"))
         v = [v for v in st["volumes"] if v["name"] == "bench"][0]
