@@ -1,10 +1,14 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,5 +131,78 @@ func TestIdlePoolHoldsNoVolumeDescriptor(t *testing.T) {
 	testutil.WaitFor(t, waitLong, "no descriptor below the volume", func() bool { return len(held()) == 0 })
 	if n := h.p.Status().FilesHashed; n != 300 {
 		t.Fatalf("hashed %d files, want 300", n)
+	}
+}
+
+// TestTouchWalkBound: the bound holds with several walkers (a rescan's)
+// queueing at once while the hash pool finishes files and hands some back
+// as changed. It failed when touchWalk checked the bound and queued the
+// file in two steps (walkers passed it together), and when a file handed
+// back left the pending count before it came back (a waiting walk took
+// its place first).
+func TestTouchWalkBound(t *testing.T) {
+	const walkers, perWalker, bound = 8, 300, 16
+	s := newSettler(&tunables{maxPending: bound}, &counters{}, live{
+		settle: func() time.Duration { return 0 },
+		paused: func() bool { return false },
+	}, testutil.Logger(t))
+	jobs := make(chan job, walkers*perWalker)
+	s.toHash = func(j job) { jobs <- j }
+	v := &volume{name: "v", quit: make(chan struct{})}
+	done := make(chan struct{})
+	var handedBack atomic.Int64
+	go func() {
+		defer close(done)
+		n := 0
+		for j := range jobs {
+			runtime.Gosched()
+			// Every third file changed while hashed: handed back, it
+			// settles again (due at once: settle 0) and comes back.
+			if n++; n%3 == 0 {
+				e := watch.Entry{Rel: j.e.Rel, Size: 1}
+				handedBack.Add(1)
+				s.done(j, &e)
+				s.mu.Lock()
+				p := s.m[fileKey{"v", j.e.Rel}]
+				s.mu.Unlock()
+				if p == nil {
+					t.Errorf("%s handed back: not settling again", j.e.Rel)
+					continue
+				}
+				s.check(p) // due: stat fails (no such volume root), forgotten
+				continue
+			}
+			s.done(j, nil)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range walkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWalker {
+				if !s.touchWalk(context.Background(), v.quit, v, watch.Entry{Rel: fmt.Sprintf("w%d/f%d", w, i), NoStat: true}, func() {}) {
+					t.Error("touchWalk gave up")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	testutil.WaitFor(t, waitLong, "every file done", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.pendingLocked() == 0
+	})
+	close(jobs)
+	<-done
+	s.mu.Lock()
+	peak := s.peak
+	s.mu.Unlock()
+	if peak > bound {
+		t.Fatalf("%d files pending at once with %d walkers, bound %d", peak, walkers, bound)
+	}
+	if peak < bound || handedBack.Load() == 0 {
+		t.Fatalf("peak %d, %d handed back: the bound or the hand-back was not exercised", peak, handedBack.Load())
 	}
 }

@@ -32,8 +32,7 @@ func BenchmarkHashSmallFiles(b *testing.B) {
 		jobs = append(jobs, job{v: v, e: e})
 	}
 	h := newHashPool(1, nil, &tunables{}, &counters{}, func() bool { return false }, slog.New(slog.DiscardHandler))
-	h.settled = func(job) {}
-	h.resettle = func(*volume, watch.Entry) {}
+	h.settled = func(job, *watch.Entry) {}
 	var roots rootCache
 	defer roots.close()
 	ctx := context.Background()

@@ -51,10 +51,10 @@ type hashPool struct {
 	paused func() bool
 	log    *slog.Logger
 	// settled tells the settler a file it handed over is done with (the
-	// job as hashed: its stat is what was cataloged, if it was);
-	// resettle hands back a file that changed since it settled.
-	settled  func(job)
-	resettle func(v *volume, e watch.Entry)
+	// job as hashed: its stat is what was cataloged, if it was), and
+	// hands it back (requeue: its stat now) when it changed since it
+	// settled.
+	settled func(j job, requeue *watch.Entry)
 	// settleFor is the settle time, for a walked file the walk did not
 	// stat (watch.Entry.NoStat); nil: 0.
 	settleFor func() time.Duration
@@ -245,10 +245,7 @@ func (h *hashPool) catalogLoop(ctx context.Context) {
 // back when the pool ran dry after a burst (DefaultFreeAfter).
 func (h *hashPool) finish(j job, requeue *watch.Entry) {
 	k := fileKey{j.v.name, j.e.Rel}
-	h.settled(j)
-	if requeue != nil {
-		h.resettle(j.v, *requeue)
-	}
+	h.settled(j, requeue)
 	h.ctr.progress.Add(1)
 	h.mu.Lock()
 	if h.inFlight[k]--; h.inFlight[k] <= 0 {

@@ -149,7 +149,7 @@ type Pipeline struct {
 // the Pipeline (issue 12 item 8). Each gets, when it is made, exactly what
 // it uses: the catalog, the part it hands files on to (volume -> settler:
 // touch, touchWalk, drop, dirtyUnder; settler -> hash pool: its toHash func; hash pool
-// -> settler: settled and resettle funcs; settler -> volume: noteGone, a
+// -> settler: its settled func, which may hand a file back; settler -> volume: noteGone, a
 // busy file found gone when done), a live view of the reloadable
 // configuration, the shared counters and the fixed tunables.
 
@@ -247,7 +247,6 @@ func New(cfg Config, cat *catalog.Catalog, log *slog.Logger) (*Pipeline, error) 
 	// changed meanwhile) -> done, or settled again.
 	p.settle.toHash = p.hashes.push
 	p.hashes.settled = p.settle.done
-	p.hashes.resettle = func(v *volume, e watch.Entry) { p.settle.touch(v, e, true) }
 	p.hashes.settleFor = p.settleFor
 	return p, nil
 }

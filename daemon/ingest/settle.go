@@ -93,13 +93,21 @@ func (s *settler) pendingLocked() int { return len(s.m) + len(s.busy) }
 // progress is called whenever a file left meanwhile.
 func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume, e watch.Entry, progress func()) bool {
 	limit := s.t.maxPending
+	k := fileKey{v.name, e.Rel}
 	for {
+		due := walkDue(e, s.cfg.settle())
+		// The bound is checked and the file queued in one step: several
+		// walkers (a rescan's) never pass it together. A file pending
+		// already is touched at once: it adds nothing.
 		s.mu.Lock()
-		n := s.pendingLocked()
-		s.mu.Unlock()
-		if limit <= 0 || n < limit || s.cfg.paused() {
-			break
+		_, settling := s.m[k]
+		_, busy := s.busy[k]
+		if limit <= 0 || settling || busy || s.pendingLocked() < limit || s.cfg.paused() {
+			s.touchLocked(v, e, false, due)
+			s.mu.Unlock()
+			return true
 		}
+		s.mu.Unlock()
 		v.markFirst() // throttled: the volume is up and ingesting (Ready)
 		select {
 		case <-ctx.Done():
@@ -111,8 +119,6 @@ func (s *settler) touchWalk(ctx context.Context, quit <-chan struct{}, v *volume
 		case <-time.After(250 * time.Millisecond): // a pause may have begun
 		}
 	}
-	s.touchAt(v, e, false, walkDue(e, s.cfg.settle()))
-	return true
 }
 
 // walkDue is when a walked file has settled: its ctime plus the settle
@@ -138,9 +144,14 @@ func (s *settler) touch(v *volume, e watch.Entry, rearm bool) {
 }
 
 func (s *settler) touchAt(v *volume, e watch.Entry, rearm bool, due time.Time) {
-	k := fileKey{v.name, e.Rel}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.touchLocked(v, e, rearm, due)
+}
+
+// touchLocked is touchAt with s.mu held.
+func (s *settler) touchLocked(v *volume, e watch.Entry, rearm bool, due time.Time) {
+	k := fileKey{v.name, e.Rel}
 	if _, ok := s.busy[k]; ok {
 		s.busy[k] = v // dirty: checked again when the hash pool is done
 		return
@@ -211,14 +222,20 @@ func (s *settler) dropVolume(vol string) {
 
 // done: the hash pool is done with j's file (cataloged, or not: gone,
 // unreadable, changed and handed back, given up). j.e is the stat it was
-// hashed with. A dirty file is checked again (a recheck pend, due at once)
-// unless the volume that saw it is offline or stopped.
-func (s *settler) done(j job) {
+// hashed with. requeue, when set, is the file's stat when the hash pool
+// found it changed since it settled: it settles again from that stat,
+// in the same step (a walk waiting for space never sees the file gone and
+// fills its place first). Otherwise a dirty file is checked again (a
+// recheck pend, due at once) unless the volume that saw it is offline or
+// stopped.
+func (s *settler) done(j job, requeue *watch.Entry) {
 	k := fileKey{j.v.name, j.e.Rel}
 	s.mu.Lock()
 	dv := s.busy[k]
 	delete(s.busy, k)
-	if _, settling := s.m[k]; dv != nil && !settling && dv.isOnline() && !dv.stopped() {
+	if requeue != nil {
+		s.touchLocked(j.v, *requeue, true, time.Now().Add(s.cfg.settle()))
+	} else if _, settling := s.m[k]; dv != nil && !settling && dv.isOnline() && !dv.stopped() {
 		e := j.e
 		if dv != j.v || e.NoStat {
 			// Seen by another volume of the same name (restarted by a

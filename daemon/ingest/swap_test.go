@@ -253,8 +253,11 @@ func TestHashHeldFolderReplaced(t *testing.T) {
 	v.online.Store(true)
 	h := newHashPool(1, nil, &tunables{}, &counters{}, func() bool { return false }, testutil.Logger(t))
 	var requeued []string
-	h.settled = func(job) {}
-	h.resettle = func(_ *volume, e watch.Entry) { requeued = append(requeued, e.Rel) }
+	h.settled = func(_ job, requeue *watch.Entry) {
+		if requeue != nil {
+			requeued = append(requeued, requeue.Rel)
+		}
+	}
 	var roots rootCache
 	defer roots.close()
 	hash := func(rel string) (hashed, bool) {
