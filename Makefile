@@ -41,6 +41,10 @@ test: deps tidy-check vet fmt-check imports-check staticcheck
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(GO) -C third_party/badger vet ./table
 	$(GO) -C third_party/badger test -race -count=1 ./table
+	$(GO) -C third_party/xxh3 vet .
+	# No -race: the package has no goroutines, and its exhaustive
+	# compatibility tests take over 10 minutes under the race detector.
+	$(GO) -C third_party/xxh3 test -count=1 .
 
 # Everything CI can run: make test, then the package test (needs root; with
 # CI=true it installs lintian, rpm, debootstrap, systemd-container).
@@ -72,6 +76,7 @@ tidy-check:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum: run go mod tidy"; exit 1; }
 	@$(GO) -C tools mod tidy -diff || { echo "tools/go.mod: run (cd tools && go mod tidy)"; exit 1; }
 	@$(GO) -C third_party/badger mod tidy -diff || { echo "third_party/badger/go.mod: run go mod tidy there"; exit 1; }
+	@$(GO) -C third_party/xxh3 mod tidy -diff || { echo "third_party/xxh3/go.mod: run go mod tidy there"; exit 1; }
 
 staticcheck:
 	@sc=$$($(TOOL) staticcheck) || exit 1; $$sc $(PKGS) $(GENPKGS)

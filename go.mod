@@ -62,3 +62,8 @@ require (
 // Badger v4.9.6, patched: the tables it writes and compacts leave
 // the process's RSS (third_party/badger/PATCHES.md, issue 15).
 replace github.com/dgraph-io/badger/v4 => ./third_party/badger
+
+// xxh3 v1.1.0, patched: a streaming hasher hashes whole blocks straight
+// from each write, where upstream copied every block after the first
+// write through its buffer (third_party/xxh3/PATCHES.md, issue 11).
+replace github.com/zeebo/xxh3 => ./third_party/xxh3

@@ -2016,11 +2016,12 @@ func hashMapped(fd int, size int64, h io.Writer) (ok bool, err error) {
 			}
 			return true, err
 		}
-		// Faulted in with one call where the kernel can (else page by
-		// page as it is hashed).
-		if unix.Madvise(m, unix.MADV_POPULATE_READ) != nil {
-			unix.Madvise(m, unix.MADV_SEQUENTIAL)
-		}
+		// Faulted in as it is hashed, each fault mapping the pages
+		// around it that are cached and reading ahead of it where they
+		// are not. Not MADV_POPULATE_READ: it also marks every page
+		// accessed, moving it to the active list under the LRU lock
+		// (15% more CPU for a re-read of just written pages on tmpfs).
+		unix.Madvise(m, unix.MADV_SEQUENTIAL)
 		h.Write(m)
 		unix.Munmap(m)
 		m = nil
