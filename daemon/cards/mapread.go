@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -32,16 +33,64 @@ var errCardFault = errors.New("card page unreadable while copied")
 
 // mapWin is one read-only mapping of a window of a card file. The reader
 // holds one reference until it moves past it and every block cut from it
-// one more; the last release unmaps it.
+// one more; the last release hands it to its unmapper.
 type mapWin struct {
 	m    []byte
 	refs atomic.Int32
+	u    *unmapper
 }
 
 func (w *mapWin) release() {
 	if w.refs.Add(-1) == 0 {
-		unix.Munmap(w.m)
+		w.u.add(w.m)
 	}
+}
+
+// unmapper collects the windows whose last block was released (mostly by
+// a destination's writer) for the reader to unmap before it maps the
+// next: the writers, the slowest part of a pass, never spend their time
+// in munmap nor wait behind it for the address space's lock.
+type unmapper struct {
+	mu     sync.Mutex
+	wins   [][]byte
+	direct bool // closed: whoever releases a window unmaps it
+}
+
+func (u *unmapper) add(m []byte) {
+	if u == nil {
+		unix.Munmap(m)
+		return
+	}
+	u.mu.Lock()
+	if u.direct {
+		u.mu.Unlock()
+		unix.Munmap(m)
+		return
+	}
+	u.wins = append(u.wins, m)
+	u.mu.Unlock()
+}
+
+// drain unmaps the windows released so far.
+func (u *unmapper) drain() {
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	wins := u.wins
+	u.wins = nil
+	u.mu.Unlock()
+	for _, m := range wins {
+		unix.Munmap(m)
+	}
+}
+
+// close unmaps what is left; a window released later is unmapped at once.
+func (u *unmapper) close() {
+	u.mu.Lock()
+	u.direct = true
+	u.mu.Unlock()
+	u.drain()
 }
 
 // mappedReader hands out a card file as blocks that are slices of its
@@ -49,6 +98,7 @@ func (w *mapWin) release() {
 // which reports an unreadable page as an error) before any block of it is
 // handed on, and the next window's readahead is started meanwhile.
 type mappedReader struct {
+	u      *unmapper
 	fd     int
 	size   int64
 	off    int64
@@ -71,6 +121,7 @@ func (r *mappedReader) next(blk *block, n int) (int, error) {
 			r.win.release()
 			r.win = nil
 		}
+		r.u.drain()
 		ln := min(int64(srcWindow), r.size-r.off)
 		m, err := unix.Mmap(r.fd, r.off, int(ln), unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
@@ -79,7 +130,7 @@ func (r *mappedReader) next(blk *block, n int) (int, error) {
 			}
 			return 0, fmt.Errorf("map at %d: %w", r.off, err)
 		}
-		w := &mapWin{m: m}
+		w := &mapWin{m: m, u: r.u}
 		w.refs.Store(1)
 		unix.Madvise(m, unix.MADV_SEQUENTIAL)
 		if err := populate(m); err != nil {

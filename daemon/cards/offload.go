@@ -370,6 +370,7 @@ type offloader struct {
 	dstDir *safefs.Dir
 
 	pool       chan *block
+	unmaps     unmapper // card windows released, unmapped by the reader
 	nextFile   *srcFile // reader goroutine: the card file after the one read (prefetch)
 	readBytes  atomic.Int64
 	stallDest  *dest // reader goroutine: who held the card since stallSince
@@ -476,6 +477,7 @@ func (o *offloader) active() []*dest {
 
 func (o *offloader) run(ctx context.Context) (Result, error) {
 	res := Result{Src: o.src, Dst: o.dst, Started: o.opts.Now()}
+	defer o.unmaps.close()
 	srcDir, err := safefs.OpenRoot(o.src, true)
 	if err != nil {
 		return o.fail(&res, "", fmt.Errorf("card %s: %w: %w", o.src, ErrSourceGone, err))
@@ -1156,7 +1158,7 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		inf.Close()
 		return nil, o.srcErr(fmt.Errorf("size %d, card listed %d", st.Size, f.size), "read "+f.rel)
 	} else {
-		mr = &mappedReader{fd: int(inf.Fd()), size: f.size}
+		mr = &mappedReader{u: &o.unmaps, fd: int(inf.Fd()), size: f.size}
 		if next := o.nextFile; next != nil {
 			mr.tail = func(n int64) { o.prefetch(*next, n) }
 		}

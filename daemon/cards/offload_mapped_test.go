@@ -94,6 +94,23 @@ func TestOffloadMultiMappedReadsCardOnce(t *testing.T) {
 	}
 	checkVerifiedCopy(t, card.Dir, a)
 	checkVerifiedCopy(t, card.Dir, b)
+	noCardMappings(t, card.Dir)
+}
+
+// noCardMappings fails when the process still maps a file under dir: every
+// window of a card file is unmapped by the end of its pass (the windows
+// a writer released are unmapped by the reader or when the pass ends).
+func noCardMappings(t *testing.T, dir string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, dir+"/") {
+			t.Errorf("card file still mapped after the pass: %s", line)
+		}
+	}
 }
 
 // A card file truncated while its mapped pages are copied (as when a card
@@ -145,6 +162,7 @@ func TestOffloadMappedCardFileTruncatedMidCopy(t *testing.T) {
 			t.Fatalf("%s: truncated clip at its final name (%v)", dst, err)
 		}
 	}
+	noCardMappings(t, card.Dir)
 }
 
 type writerFunc func([]byte) (int, error)
