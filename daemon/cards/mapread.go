@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -231,4 +232,57 @@ func writeBlock(w io.Writer, b *block) error {
 		return fmt.Errorf("%w: %w", errCardFault, err)
 	}
 	return err
+}
+
+// maxGather is how many queued blocks a writer writes with one system call.
+const maxGather = 8
+
+// writeBlocks writes the blocks of ops to f in one writev (more where it
+// writes less); it returns how many bytes were written. A mapped card page
+// that cannot be read fails it with EFAULT: errCardFault.
+func writeBlocks(f *os.File, ops []destOp) (int64, error) {
+	iov := make([][]byte, 0, len(ops))
+	for _, op := range ops {
+		iov = append(iov, op.blk.b[:op.blk.n])
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	var werr error
+	cerr := rc.Write(func(fd uintptr) bool {
+		for len(iov) > 0 {
+			n, err := unix.Writev(int(fd), iov)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+			if n == 0 {
+				werr = io.ErrShortWrite
+				return true
+			}
+			total += int64(n)
+			for n > 0 {
+				if n >= len(iov[0]) {
+					n -= len(iov[0])
+					iov = iov[1:]
+				} else {
+					iov[0] = iov[0][n:]
+					n = 0
+				}
+			}
+		}
+		return true
+	})
+	if werr == nil {
+		werr = cerr
+	}
+	if errors.Is(werr, syscall.EFAULT) {
+		return total, fmt.Errorf("%w: %w", errCardFault, werr)
+	}
+	return total, werr
 }

@@ -1642,7 +1642,17 @@ func (d *dest) writer() {
 			drop(of)
 		}
 	}()
-	for op := range d.ops {
+	var carry *destOp // an op taken from d.ops while a write was gathered
+	for {
+		var op destOp
+		if carry != nil {
+			op, carry = *carry, nil
+		} else {
+			var ok bool
+			if op, ok = <-d.ops; !ok {
+				break
+			}
+		}
 		switch op.kind {
 		case opOpen:
 			cur = nil
@@ -1668,20 +1678,45 @@ func (d *dest) writer() {
 			}
 			open[op.f.rel] = cur
 		case opData:
-			if cur != nil && cur.f.rel == op.f.rel && !d.out() {
-				if err := writeBlock(cur.w, op.blk); err != nil {
-					if errors.Is(err, errCardFault) {
-						// The card's page, not the destination, failed.
-						d.fail(cur.f.rel, fmt.Errorf("%w: %s: %w", ErrReadSource, cur.f.rel, err))
-					} else {
-						d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(partialRel(cur.f.rel)))))
-					}
-					drop(cur)
-				} else {
-					d.written.Add(int64(op.blk.n))
-				}
+			if cur == nil || cur.f.rel != op.f.rel || d.out() {
+				d.doneWith(op)
+				continue
 			}
-			d.doneWith(op)
+			// The blocks of this file queued behind this one go in the
+			// same system call: fewer, longer writes (each write lets
+			// the Go scheduler hand the thread's P on, and get one back
+			// after it, which left a CPU idle now and then).
+			batch := []destOp{op}
+		gather:
+			for len(batch) < maxGather {
+				select {
+				case next, ok := <-d.ops:
+					if !ok {
+						break gather
+					}
+					if next.kind == opData && next.f.rel == op.f.rel {
+						batch = append(batch, next)
+						continue
+					}
+					carry = &next // handled next
+				default:
+				}
+				break
+			}
+			n, err := d.writeBatch(cur.out, cur.w, batch)
+			d.written.Add(n)
+			if err != nil {
+				if errors.Is(err, errCardFault) {
+					// The card's page, not the destination, failed.
+					d.fail(cur.f.rel, fmt.Errorf("%w: %s: %w", ErrReadSource, cur.f.rel, err))
+				} else {
+					d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(partialRel(cur.f.rel)))))
+				}
+				drop(cur)
+			}
+			for _, b := range batch {
+				d.doneWith(b)
+			}
 		case opEnd:
 			of := open[op.f.rel]
 			if of == nil {
@@ -1710,6 +1745,23 @@ func (d *dest) writer() {
 			d.vq <- &writtenFile{f: of.f, out: of.out, fr: op.fr, ino: ost.Ino}
 		}
 	}
+}
+
+// writeBatch writes the blocks of ops, in order, to out: with one writev,
+// or block by block through w where a DestWriter wraps the file. It
+// returns how many bytes were written.
+func (d *dest) writeBatch(out *os.File, w io.Writer, ops []destOp) (int64, error) {
+	if w == io.Writer(out) {
+		return writeBlocks(out, ops)
+	}
+	var n int64
+	for _, op := range ops {
+		if err := writeBlock(w, op.blk); err != nil {
+			return n, err
+		}
+		n += int64(op.blk.n)
+	}
+	return n, nil
 }
 
 // openPartial creates f's partial file (its folders first).

@@ -210,3 +210,66 @@ func TestOffloadMultiReadaheadSkipsResumedFiles(t *testing.T) {
 	checkVerifiedCopy(t, card.Dir, a)
 	checkVerifiedCopy(t, card.Dir, b)
 }
+
+// writeBlocks writes a writer's gathered blocks with one writev: all of
+// them in order, and a mapped card page that can no longer be read (the
+// card file truncated under its mapping) is errCardFault after the bytes
+// before it, not a crash and not a short file taken as whole.
+func TestWriteBlocks(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "card.bin")
+	data := make([]byte, 3<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	m, err := unix.Mmap(int(in.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	blocks := func(cuts ...int) []destOp {
+		var ops []destOp
+		for i := 0; i+1 < len(cuts); i++ {
+			ops = append(ops, destOp{kind: opData, blk: &block{b: m[cuts[i]:cuts[i+1]], n: cuts[i+1] - cuts[i]}})
+		}
+		return ops
+	}
+	out, err := os.Create(filepath.Join(dir, "copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	n, err := writeBlocks(out, blocks(0, 1, 4097, 1<<20, 2<<20+5, 3<<20))
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("wrote %d of %d bytes: %v", n, len(data), err)
+	}
+	got, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(data) {
+		t.Fatal("the copy differs from the blocks written")
+	}
+	// The card file shrinks to 1 MiB under its mapping.
+	if err := os.Truncate(src, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	n, err = writeBlocks(out, blocks(0, 512<<10, 2<<20))
+	if !errors.Is(err, errCardFault) {
+		t.Fatalf("write past the truncated card file: %v, want errCardFault", err)
+	}
+	if n != 1<<20 {
+		t.Fatalf("wrote %d bytes before the unreadable page, want %d", n, 1<<20)
+	}
+}
