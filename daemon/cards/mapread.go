@@ -58,10 +58,6 @@ type unmapper struct {
 }
 
 func (u *unmapper) add(m []byte) {
-	if u == nil {
-		unix.Munmap(m)
-		return
-	}
 	u.mu.Lock()
 	if u.direct {
 		u.mu.Unlock()
@@ -74,9 +70,6 @@ func (u *unmapper) add(m []byte) {
 
 // drain unmaps the windows released so far.
 func (u *unmapper) drain() {
-	if u == nil {
-		return
-	}
 	u.mu.Lock()
 	wins := u.wins
 	u.wins = nil
@@ -232,6 +225,23 @@ func writeBlock(w io.Writer, b *block) error {
 		return fmt.Errorf("%w: %w", errCardFault, err)
 	}
 	return err
+}
+
+// writeBatch writes the blocks of ops, in order, to out: with one writev,
+// or block by block through w where a DestWriter wraps the file. It
+// returns how many bytes were written.
+func writeBatch(out *os.File, w io.Writer, ops []destOp) (int64, error) {
+	if w == io.Writer(out) {
+		return writeBlocks(out, ops)
+	}
+	var n int64
+	for _, op := range ops {
+		if err := writeBlock(w, op.blk); err != nil {
+			return n, err
+		}
+		n += int64(op.blk.n)
+	}
+	return n, nil
 }
 
 // maxGather is how many queued blocks a writer writes with one system call.

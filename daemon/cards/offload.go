@@ -1703,7 +1703,7 @@ func (d *dest) writer() {
 				}
 				break
 			}
-			n, err := d.writeBatch(cur.out, cur.w, batch)
+			n, err := writeBatch(cur.out, cur.w, batch)
 			d.written.Add(n)
 			if err != nil {
 				if errors.Is(err, errCardFault) {
@@ -1745,23 +1745,6 @@ func (d *dest) writer() {
 			d.vq <- &writtenFile{f: of.f, out: of.out, fr: op.fr, ino: ost.Ino}
 		}
 	}
-}
-
-// writeBatch writes the blocks of ops, in order, to out: with one writev,
-// or block by block through w where a DestWriter wraps the file. It
-// returns how many bytes were written.
-func (d *dest) writeBatch(out *os.File, w io.Writer, ops []destOp) (int64, error) {
-	if w == io.Writer(out) {
-		return writeBlocks(out, ops)
-	}
-	var n int64
-	for _, op := range ops {
-		if err := writeBlock(w, op.blk); err != nil {
-			return n, err
-		}
-		n += int64(op.blk.n)
-	}
-	return n, nil
 }
 
 // openPartial creates f's partial file (its folders first).
@@ -2074,7 +2057,7 @@ func hashMapped(fd int, size int64, h io.Writer) (ok bool, err error) {
 		// around it that are cached and reading ahead of it where they
 		// are not. Not MADV_POPULATE_READ: it also marks every page
 		// accessed, moving it to the active list under the LRU lock
-		// (15% more CPU for a re-read of just written pages on tmpfs).
+		// (10-15% more CPU for a re-read of just written pages on tmpfs).
 		unix.Madvise(m, unix.MADV_SEQUENTIAL)
 		h.Write(m)
 		unix.Munmap(m)

@@ -230,11 +230,15 @@ func (s *settler) dropVolume(vol string) {
 // stopped.
 func (s *settler) done(j job, requeue *watch.Entry) {
 	k := fileKey{j.v.name, j.e.Rel}
+	var due time.Time
+	if requeue != nil {
+		due = time.Now().Add(s.cfg.settle())
+	}
 	s.mu.Lock()
 	dv := s.busy[k]
 	delete(s.busy, k)
 	if requeue != nil {
-		s.touchLocked(j.v, *requeue, true, time.Now().Add(s.cfg.settle()))
+		s.touchLocked(j.v, *requeue, true, due)
 	} else if _, settling := s.m[k]; dv != nil && !settling && dv.isOnline() && !dv.stopped() {
 		e := j.e
 		if dv != j.v || e.NoStat {
