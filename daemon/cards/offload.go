@@ -1988,10 +1988,17 @@ func rereadXXH128(f *os.File, buf *[]byte) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashWhole writes f from its start to h: through read-only mappings, in
-// windows (the pages are not copied into a buffer); where mapping is
-// refused it calls reset and reads f into *buf (made on first use). Bytes
-// past the size seen at the start are read too.
+// hashWhole writes f from its start to h. On a memory filesystem it reads
+// f through read-only mappings, in windows (the pages are not copied into
+// a buffer); anywhere else, or where mapping is refused (then after
+// reset), it reads f into *buf (made on first use). Bytes past the size
+// seen at the start are read too.
+//
+// Mapping only where no page fault can wait for a device or a server: a
+// thread blocked in a fault (a hung NAS share, a USB drive in its error
+// handling) still holds its P, and the next garbage collection would wait
+// for it to stop the world, freezing the whole daemon for as long. A
+// blocked read is a system call: only this goroutine waits.
 func hashWhole(f *os.File, h io.Writer, reset func(), buf *[]byte) error {
 	fd := int(f.Fd())
 	var st unix.Stat_t
@@ -1999,7 +2006,7 @@ func hashWhole(f *os.File, h io.Writer, reset func(), buf *[]byte) error {
 		return err
 	}
 	var from int64
-	if st.Size > 0 {
+	if st.Size > 0 && onMemoryFS(fd) {
 		mapped, err := hashMapped(fd, st.Size, h)
 		if err != nil {
 			return err
@@ -2018,6 +2025,7 @@ func hashWhole(f *os.File, h io.Writer, reset func(), buf *[]byte) error {
 	if from > 0 {
 		rest = make([]byte, 64<<10)
 	} else {
+		unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL) // a longer readahead
 		if *buf == nil {
 			*buf = make([]byte, 1<<20)
 		}
@@ -2025,6 +2033,16 @@ func hashWhole(f *os.File, h io.Writer, reset func(), buf *[]byte) error {
 	}
 	_, err := io.CopyBuffer(h, struct{ io.Reader }{f}, rest)
 	return err
+}
+
+// onMemoryFS reports whether fd is on a filesystem kept in memory (tmpfs,
+// ramfs), whose pages are never read from a device.
+func onMemoryFS(fd int) bool {
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) != nil {
+		return false
+	}
+	return fs.Type == unix.TMPFS_MAGIC || fs.Type == unix.RAMFS_MAGIC
 }
 
 // mapWindow is how much of a file is mapped at once for a re-read.
