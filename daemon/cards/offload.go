@@ -101,6 +101,12 @@ type Options struct {
 	// speed. A single destination is never dropped for being slow.
 	QueueBlocks  int
 	StallTimeout time.Duration
+	// HangTimeout: a destination whose filesystem does not answer a
+	// statfs for this long during the pass (a hung NFS or SMB share, a
+	// FUSE server that stopped) is left behind, failed with
+	// ErrNotResponding, and the pass ends without waiting for it (default
+	// 30s). A slow disk that answers is waited for.
+	HangTimeout time.Duration
 
 	// TrustResumed skips re-hashing the destination copy of files an
 	// earlier run verified (size and mtime still match on both sides). By
@@ -310,6 +316,7 @@ func OffloadMulti(ctx context.Context, src string, dsts []Destination, opts Opti
 		}
 		dd.log = o.log.With("dest", dd.Name)
 		dd.verified = map[string]fileID{}
+		dd.hangWatch = newHangWatch()
 		dd.setPhase(DestCopying)
 		o.dests = append(o.dests, dd)
 	}
@@ -430,6 +437,9 @@ func (o *offloader) defaults() {
 	if o.opts.StallTimeout <= 0 {
 		o.opts.StallTimeout = 10 * time.Second
 	}
+	if o.opts.HangTimeout <= 0 {
+		o.opts.HangTimeout = 30 * time.Second
+	}
 	if o.opts.ProgressEvery <= 0 {
 		o.opts.ProgressEvery = 500 * time.Millisecond
 	}
@@ -549,13 +559,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			d.fail("", err)
 		}
 	}
-	defer func() {
-		for _, d := range o.dests {
-			if d.dir != nil {
-				d.dir.Close()
-			}
-		}
-	}()
+	defer o.closeDirs()
 	if len(o.active()) == 0 {
 		d := o.dests[0]
 		res.FailedPath, res.Reason = d.failedPath, d.err.Error()
@@ -568,9 +572,16 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		d.vq = make(chan *writtenFile, 8)
 		d.bytesTotal = res.Bytes
 		d.wg.Add(2)
+		d.bg.Add(2)
 		go d.writer()
 		go d.verifier()
+		go func() {
+			d.wg.Wait()
+			close(d.exited)
+		}()
 	}
+	stopWatch := o.watchHangs()
+	defer stopWatch()
 	o.progMu.Lock()
 	o.prog = Progress{FilesTotal: len(files), BytesTotal: res.Bytes}
 	o.progMu.Unlock()
@@ -581,7 +592,9 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			d.closeOps()
 		}
 		for _, d := range o.dests {
-			d.wg.Wait()
+			if d.ops != nil {
+				d.waitExit()
+			}
 		}
 	}
 
@@ -641,7 +654,12 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			// before the next is read.
 			<-pf.done
 			for _, d := range pf.need {
-				d.inflight.Wait()
+				idle := make(chan struct{})
+				go func() {
+					d.inflight.Wait()
+					close(idle)
+				}()
+				d.waitDone(idle)
 			}
 		}
 	}
@@ -670,16 +688,21 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		}
 	}
 	// Each destination still in the pass is sealed on its own.
-	var wg sync.WaitGroup
+	var sealed []func()
 	for _, d := range o.active() {
 		d.setPhase(DestVerifying)
-		wg.Add(1)
+		done := make(chan struct{})
+		d.bg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer d.bg.Done()
+			defer close(done)
 			d.seal(ctx, cardHist, res.Files, dirs, destFormats(d))
 		}()
+		sealed = append(sealed, func() { d.waitDone(done) })
 	}
-	wg.Wait()
+	for _, wait := range sealed {
+		wait()
+	}
 	if v := o.active(); len(v) > 0 { // manifest.go
 		if res.Manifests, err = checkManifests(ctx, o.log, v[0].dir, v[0].Dir, res.Files); err != nil {
 			return o.fail(&res, "", err)
@@ -1113,7 +1136,11 @@ func (o *offloader) send(d *dest, op destOp) {
 	default:
 	}
 	if len(o.active()) < 2 {
-		d.ops <- op
+		select {
+		case d.ops <- op:
+		case <-d.abandoned:
+			d.doneWith(op)
+		}
 		d.sendMu.Unlock()
 		return
 	}
@@ -1122,6 +1149,9 @@ func (o *offloader) send(d *dest, op destOp) {
 	select {
 	case d.ops <- op:
 		d.sendMu.Unlock()
+	case <-d.abandoned:
+		d.sendMu.Unlock()
+		d.doneWith(op)
 	case <-t.C:
 		d.sendMu.Unlock()
 		o.drop(d)
@@ -1385,7 +1415,8 @@ type dest struct {
 	rbuf []byte // resume re-reads (reader goroutine)
 	vbuf []byte // verification re-reads (verifier goroutine)
 
-	mu         sync.Mutex // guards what follows
+	saveMu     sync.Mutex // one saveState at a time
+	mu         sync.Mutex // guards what follows; never held across I/O to the destination
 	state      *state
 	dirty      int
 	lastSave   time.Time
@@ -1409,6 +1440,7 @@ type dest struct {
 	wg       sync.WaitGroup
 	held     atomic.Int32   // blocks queued or in hand
 	inflight sync.WaitGroup // files handed to the writer and not yet verified or abandoned
+	hangWatch
 	written  atomic.Int64
 	verBytes atomic.Int64
 	copied   atomic.Int64
@@ -1618,6 +1650,7 @@ func (d *dest) stillVerified(rel string, prev *FileResult) bool {
 // name, syncs it and queues it for its re-read. A file read to its end
 // waits for its hashes (opEnd) while the next one is written already.
 func (d *dest) writer() {
+	defer d.bg.Done()
 	defer d.wg.Done()
 	defer close(d.vq)
 	debug.SetPanicOnFault(true) // writeBlock: blocks may be mapped card pages
@@ -1630,7 +1663,9 @@ func (d *dest) writer() {
 	var cur *openFile
 	drop := func(of *openFile) {
 		of.out.Close()
-		d.dir.Remove(partialRel(of.f.rel))
+		if !d.isAbandoned() { // else a later pass may own that name now
+			d.dir.Remove(partialRel(of.f.rel))
+		}
 		delete(open, of.f.rel)
 		if cur == of {
 			cur = nil
@@ -1776,11 +1811,14 @@ func (d *dest) openPartial(f srcFile) (*os.File, error) {
 
 // verifier re-reads each written file and renames it into place.
 func (d *dest) verifier() {
+	defer d.bg.Done()
 	defer d.wg.Done()
 	for w := range d.vq {
 		if d.out() {
 			w.out.Close()
-			d.dir.Remove(partialRel(w.f.rel))
+			if !d.isAbandoned() {
+				d.dir.Remove(partialRel(w.f.rel))
+			}
 			d.inflight.Done()
 			continue
 		}
@@ -1808,7 +1846,11 @@ func (d *dest) finish(w *writtenFile) error {
 	dstPath := filepath.Join(d.Dir, filepath.FromSlash(f.rel))
 	partRel := partialRel(f.rel)
 	partial := filepath.Join(d.Dir, filepath.FromSlash(partRel))
-	remove := func() { d.dir.Remove(partRel) }
+	remove := func() {
+		if !d.isAbandoned() {
+			d.dir.Remove(partRel)
+		}
+	}
 	if d.o.opts.AfterCopy != nil {
 		d.o.opts.AfterCopy(f.rel, partial)
 	}
@@ -1825,6 +1867,11 @@ func (d *dest) finish(w *writtenFile) error {
 	if got != fr.XXH128 {
 		remove()
 		return fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
+	}
+	if d.isAbandoned() {
+		// Left behind while it hung: no name is touched any more (the
+		// next pass starts this partial file over).
+		return fmt.Errorf("%w: %s: left behind", ErrNotResponding, partial)
 	}
 	if err := d.dir.Chtimes(partRel, f.mtime, f.mtime); err != nil {
 		remove()
@@ -1880,10 +1927,16 @@ func (d *dest) seal(ctx context.Context, cardHist *ascmhl.History, files []FileR
 			return
 		}
 	}
+	if d.isAbandoned() {
+		return // left behind while it hung: no generation, a later pass owns the history
+	}
 	gen, err := d.writeMHL(ctx, cardHist, files, dirs, formats)
 	if err != nil {
 		d.fail(ascmhl.FolderName, err)
 		return
+	}
+	if d.isAbandoned() {
+		return // its generation is written; the state file is the next pass's
 	}
 	if err := d.dir.Remove(StateName); err != nil {
 		d.log.Warn("remove offload state", "path", filepath.Join(d.Dir, StateName), "err", err)
@@ -2131,10 +2184,10 @@ func dstErr(err error, what string) error {
 }
 
 func (d *dest) loadState() {
+	data, err := d.dir.ReadFile(StateName, MaxStateSize) // not under d.mu: I/O
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.state = &state{Version: 1, Src: d.o.src, Files: map[string]*FileResult{}}
-	data, err := d.dir.ReadFile(StateName, MaxStateSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -2153,12 +2206,22 @@ func (d *dest) loadState() {
 
 // saveState writes the progress file (at most every 2 s unless forced).
 func (d *dest) saveState(force bool) {
+	// d.mu is not held while the file is written: a destination whose
+	// mount hangs would otherwise hold every caller of d.out() (the
+	// reader among them) with it. saveMu keeps the saves in order.
+	d.saveMu.Lock()
+	defer d.saveMu.Unlock()
+	if d.isAbandoned() {
+		return // a later pass may own the file now
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.state == nil || d.dir == nil || d.dirty == 0 || (!force && time.Since(d.lastSave) < 2*time.Second) {
+		d.mu.Unlock()
 		return
 	}
 	data, err := json.Marshal(d.state)
+	saved := d.dirty
+	d.mu.Unlock()
 	if err == nil {
 		err = d.dir.WriteFileAtomic(StateName, data, 0o644)
 	}
@@ -2166,7 +2229,10 @@ func (d *dest) saveState(force bool) {
 		d.log.Warn("save offload state", "dst", d.Dir, "err", err)
 		return
 	}
-	d.dirty, d.lastSave = 0, time.Now()
+	d.mu.Lock()
+	d.dirty -= saved // what changed meanwhile is saved next time
+	d.lastSave = time.Now()
+	d.mu.Unlock()
 }
 
 // writeMHL continues the destination's history (or the card's, carried

@@ -2,6 +2,7 @@ package cards
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -98,4 +100,88 @@ func TestOffloadRereadHungMountKeepsDaemonAlive(t *testing.T) {
 	if gc > hang/3 {
 		t.Fatalf("a garbage collection took %s while the share hung: the re-read blocked the world", gc)
 	}
+}
+
+// TestOffloadDestHungMidPassLeftBehind: a destination share that stops
+// answering during the card pass (bindfs SIGSTOPped while a copy is
+// re-read, and left stopped) does not hold the pass: within HangTimeout
+// it is failed with ErrNotResponding and dropped, the other destination is
+// verified with its ASC MHL, and OffloadMulti returns while the share
+// still hangs. Once it answers again, a second pass verifies the copy
+// there (what was left behind touches no name once it returns).
+func TestOffloadDestHungMidPassLeftBehind(t *testing.T) {
+	nas, fuse := testutil.MountBindfs(t)
+	card := t.TempDir()
+	writeTree(t, card, map[string]string{
+		"CLIP/C0001.MP4": "rand:20000000",
+		"CLIP/C0002.MP4": "rand:3000000",
+		"CLIP/C0003.MP4": "rand:3000000",
+	})
+	var once sync.Once
+	var stopped atomic.Bool
+	opts := Options{Logger: slog.New(slog.DiscardHandler), HangTimeout: time.Second, AfterCopy: func(rel, partial string) {
+		if strings.HasPrefix(partial, nas) {
+			once.Do(func() {
+				if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+					t.Error(err)
+				}
+				stopped.Store(true)
+			})
+		}
+	}}
+	defer func() {
+		if stopped.Load() {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	local := filepath.Join(t.TempDir(), "LOCAL")
+	remote := filepath.Join(nas, "NAS")
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = OffloadMulti(context.Background(), card, []Destination{{Name: "local", Dir: local}, {Name: "nas", Dir: remote}}, opts)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		stopped.Store(false)
+		<-done
+		t.Fatalf("the pass waited for the hung share until it answered again")
+	}
+	if !stopped.Load() {
+		t.Fatal("the share was never stopped")
+	}
+	if err == nil {
+		t.Fatal("no error with a destination left behind")
+	}
+	if len(res.Dests) != 2 {
+		t.Fatalf("dests: %+v", res.Dests)
+	}
+	l, n := res.Dests[0], res.Dests[1]
+	if l.State != DestVerified || l.Generation == "" {
+		t.Fatalf("local destination: %+v", l)
+	}
+	if n.State != DestFailed || !n.Dropped || !errors.Is(n.Err, ErrNotResponding) || !strings.Contains(n.Reason, "did not answer") {
+		t.Fatalf("hung destination: %+v", n)
+	}
+	if len(res.Files) != 3 {
+		t.Fatalf("files: %d", len(res.Files))
+	}
+	checkVerifiedCopy(t, card, local)
+
+	// The share answers again: the next pass (the daemon's fill) starts
+	// over what was left behind and verifies the copy.
+	fuse.Signal(syscall.SIGCONT)
+	stopped.Store(false)
+	res2, err := OffloadMulti(context.Background(), card, []Destination{{Name: "nas", Dir: remote}}, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("offload again once the share answers: %v", err)
+	}
+	if res2.Dests[0].State != DestVerified {
+		t.Fatalf("second pass: %+v", res2.Dests[0])
+	}
+	checkVerifiedCopy(t, card, remote)
 }
