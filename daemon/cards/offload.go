@@ -830,17 +830,32 @@ func (o *offloader) file(ctx context.Context, f srcFile, formats []ascmhl.Format
 	act := o.active()
 	prevs := make([]*FileResult, len(act))
 	errs := make([]error, len(act))
-	var wg sync.WaitGroup
+	left := make([]bool, len(act))
+	type resumed struct {
+		prev *FileResult
+		err  error
+	}
+	res := make([]chan resumed, len(act))
 	for i, d := range act {
-		wg.Add(1)
+		res[i] = make(chan resumed, 1)
+		d.bg.Add(1)
 		go func() {
-			defer wg.Done()
-			prevs[i], errs[i] = d.resumable(f, formats)
+			defer d.bg.Done()
+			prev, err := d.resumable(f, formats)
+			res[i] <- resumed{prev, err}
 		}()
 	}
-	wg.Wait()
+	for i, d := range act {
+		select {
+		case r := <-res[i]:
+			prevs[i], errs[i] = r.prev, r.err
+		case <-d.abandoned:
+			left[i] = true // hung in its re-read: left behind (hang.go)
+		}
+	}
 	for i, d := range act {
 		switch {
+		case left[i]:
 		case errs[i] != nil:
 			d.fail(f.rel, errs[i])
 		case prevs[i] != nil:

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -185,3 +187,93 @@ func TestOffloadDestHungMidPassLeftBehind(t *testing.T) {
 	}
 	checkVerifiedCopy(t, card, remote)
 }
+
+// TestOffloadDestHungInResumeCheckLeftBehind: a pass resuming an earlier
+// one re-reads the files that run verified; the share stops answering
+// right before that (bindfs SIGSTOPped once the file before is read). The
+// resume check runs on the pass's own goroutine's behalf, so it must be
+// left behind too: the pass ends with the local copy verified, the share
+// failed with ErrNotResponding.
+func TestOffloadDestHungInResumeCheckLeftBehind(t *testing.T) {
+	nas, fuse := testutil.MountBindfs(t)
+	card := t.TempDir()
+	writeTree(t, card, map[string]string{
+		"CLIP/B.MP4": "rand:2000000",
+		"CLIP/C.MP4": "rand:2000000",
+	})
+	remote := filepath.Join(nas, "NAS")
+	quiet := slog.New(slog.DiscardHandler)
+	// Pass 1, to the share only: B is verified there, C's read fails: the
+	// pass fails and keeps its progress file for a resume.
+	_, err := OffloadMulti(context.Background(), card, []Destination{{Name: "nas", Dir: remote}}, Options{Logger: quiet,
+		SourceReader: func(rel string, f *os.File) io.ReadCloser {
+			if strings.HasSuffix(rel, "C.MP4") {
+				return &failingReader{r: f, after: 1000}
+			}
+			return f
+		}})
+	if !errors.Is(err, ErrReadSource) {
+		t.Fatalf("first pass: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(remote, StateName)); err != nil {
+		t.Fatalf("no progress file kept: %v", err)
+	}
+	// Pass 2: A (new, read first) then B, which the share holds verified.
+	if err := os.Remove(filepath.Join(card, "CLIP", "C.MP4")); err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, card, map[string]string{"CLIP/A.MP4": "rand:2000000"})
+	var stopped atomic.Bool
+	defer func() {
+		if stopped.Load() {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	local := filepath.Join(t.TempDir(), "LOCAL")
+	done := make(chan struct{})
+	var res Result
+	go func() {
+		defer close(done)
+		res, err = OffloadMulti(context.Background(), card, []Destination{{Name: "local", Dir: local}, {Name: "nas", Dir: remote}},
+			Options{Logger: quiet, HangTimeout: time.Second, SourceReader: func(rel string, f *os.File) io.ReadCloser {
+				if strings.HasSuffix(rel, "A.MP4") {
+					return stopAtEOF{f, func() {
+						if stopped.CompareAndSwap(false, true) {
+							fuse.Signal(syscall.SIGSTOP)
+						}
+					}}
+				}
+				return f
+			}})
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		stopped.Store(false)
+		<-done
+		t.Fatal("the pass waited for the hung share's resume check until it answered again")
+	}
+	if !stopped.Load() {
+		t.Fatal("the share was never stopped")
+	}
+	if len(res.Dests) != 2 || res.Dests[0].State != DestVerified || res.Dests[1].State != DestFailed || !errors.Is(res.Dests[1].Err, ErrNotResponding) {
+		t.Fatalf("result: %v %+v", err, res.Dests)
+	}
+	checkVerifiedCopy(t, card, local)
+}
+
+// stopAtEOF calls stop when the file has been read to its end.
+type stopAtEOF struct {
+	f    *os.File
+	stop func()
+}
+
+func (r stopAtEOF) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if err == io.EOF {
+		r.stop()
+	}
+	return n, err
+}
+func (r stopAtEOF) Close() error { return r.f.Close() }
