@@ -703,13 +703,36 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	for _, wait := range sealed {
 		wait()
 	}
-	if v := o.active(); len(v) > 0 { // manifest.go
-		if res.Manifests, err = checkManifests(ctx, o.log, v[0].dir, v[0].Dir, res.Files); err != nil {
-			return o.fail(&res, "", err)
-		}
+	if res.Manifests, err = o.checkManifests(ctx, res.Files); err != nil {
+		return o.fail(&res, "", err)
 	}
 	o.emit()
 	return res, nil
+}
+
+// checkManifests checks the card's checksum manifests (manifest.go) on the
+// first destination still in the pass; one that stops answering meanwhile
+// is left behind (hang.go) and the check starts over on the next.
+func (o *offloader) checkManifests(ctx context.Context, files []FileResult) ([]ManifestCheck, error) {
+	type checked struct {
+		mcs []ManifestCheck
+		err error
+	}
+	for _, d := range o.active() {
+		done := make(chan checked, 1)
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			mcs, err := checkManifests(ctx, o.log, d.dir, d.Dir, files)
+			done <- checked{mcs, err}
+		}()
+		select {
+		case c := <-done:
+			return c.mcs, c.err
+		case <-d.abandoned:
+		}
+	}
+	return nil, nil
 }
 
 // ticker emits progress every ProgressEvery until stopped.

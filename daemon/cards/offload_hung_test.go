@@ -2,6 +2,7 @@ package cards
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -277,3 +278,63 @@ func (r stopAtEOF) Read(p []byte) (int, error) {
 	return n, err
 }
 func (r stopAtEOF) Close() error { return r.f.Close() }
+
+// TestOffloadDestHungInManifestCheckLeftBehind: the card's checksum
+// manifest (an .md5, a format not computed while copying) is checked by
+// reading the copy back on the first destination, the share; it stops
+// answering right after it was sealed. The check must be left behind with
+// it and done on the next destination: the pass ends with the local copy
+// verified and the manifest checked there, the share failed with
+// ErrNotResponding.
+func TestOffloadDestHungInManifestCheckLeftBehind(t *testing.T) {
+	nas, fuse := testutil.MountBindfs(t)
+	card := t.TempDir()
+	writeTree(t, card, map[string]string{"CLIP/C0001.MP4": "rand:50000000"})
+	data, err := os.ReadFile(filepath.Join(card, "CLIP", "C0001.MP4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, card, map[string]string{"CARD.md5": fmt.Sprintf("%x  CLIP/C0001.MP4\n", md5.Sum(data))})
+	var stopped atomic.Bool
+	defer func() {
+		if stopped.Load() {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	local := filepath.Join(t.TempDir(), "LOCAL")
+	remote := filepath.Join(nas, "NAS")
+	opts := Options{Logger: slog.New(slog.DiscardHandler), HangTimeout: time.Second, ProgressEvery: time.Millisecond,
+		Progress: func(p Progress) {
+			// The share is sealed (its MHL written): what reads it next
+			// is the manifest check.
+			if len(p.Dests) == 2 && p.Dests[0].State == DestVerified && stopped.CompareAndSwap(false, true) {
+				if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+					t.Error(err)
+				}
+			}
+		}}
+	done := make(chan struct{})
+	var res Result
+	go func() {
+		defer close(done)
+		res, err = OffloadMulti(context.Background(), card, []Destination{{Name: "nas", Dir: remote}, {Name: "local", Dir: local}}, opts)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		stopped.Store(false)
+		<-done
+		t.Fatal("the pass waited for the hung share's manifest check until it answered again")
+	}
+	if !stopped.Load() {
+		t.Fatal("the share was never stopped")
+	}
+	if len(res.Dests) != 2 || res.Dests[1].State != DestVerified || res.Dests[0].State != DestFailed || !errors.Is(res.Dests[0].Err, ErrNotResponding) {
+		t.Fatalf("result: %v %+v", err, res.Dests)
+	}
+	if len(res.Manifests) != 1 || !res.Manifests[0].OK || res.Manifests[0].Matched != 1 {
+		t.Fatalf("manifest checks: %+v", res.Manifests)
+	}
+	checkVerifiedCopy(t, card, local)
+}
