@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ingestd/ingestd/internal/safefs"
 )
 
 // ErrNotResponding: a destination's filesystem stopped answering during the
@@ -151,5 +153,58 @@ func (o *offloader) closeDirs() {
 		}
 		d.bg.Wait()
 		dir.Close()
+	}
+}
+
+// openDests opens every destination's folder (made if missing) and reads
+// its progress file, all at once. One that has not answered within
+// HangTimeout (a share that hung before the card was read) is left behind
+// like one that hangs during the pass; its folder is closed whenever the
+// open returns.
+func (o *offloader) openDests() {
+	type opened struct {
+		dir      *safefs.Dir
+		err      error // opening the folder
+		state    []byte
+		stateErr error // reading the progress file
+	}
+	res := make([]chan opened, len(o.dests))
+	for i, d := range o.dests {
+		res[i] = make(chan opened, 1)
+		go func() {
+			var r opened
+			r.dir, r.err = d.openDir()
+			if r.err == nil {
+				r.state, r.stateErr = r.dir.ReadFile(StateName, MaxStateSize)
+			}
+			res[i] <- r
+		}()
+	}
+	expired := make(chan struct{})
+	t := time.AfterFunc(o.opts.HangTimeout, func() { close(expired) })
+	defer t.Stop()
+	for i, d := range o.dests {
+		var r opened
+		select {
+		case r = <-res[i]:
+		case <-expired:
+			select {
+			case r = <-res[i]: // answered meanwhile
+			default:
+				o.abandon(d, fmt.Errorf("%w: %s did not answer within %s", ErrNotResponding, d.Dir, o.opts.HangTimeout))
+				go func() {
+					if r := <-res[i]; r.dir != nil {
+						r.dir.Close()
+					}
+				}()
+				continue
+			}
+		}
+		if r.err != nil {
+			d.fail("", r.err)
+			continue
+		}
+		d.dir = r.dir
+		d.loadState(r.state, r.stateErr)
 	}
 }

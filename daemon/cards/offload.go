@@ -554,11 +554,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	for _, f := range files {
 		res.Bytes += f.size
 	}
-	for _, d := range o.dests {
-		if err := d.open(); err != nil {
-			d.fail("", err)
-		}
-	}
+	o.openDests()
 	defer o.closeDirs()
 	if len(o.active()) == 0 {
 		d := o.dests[0]
@@ -567,7 +563,6 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	}
 	o.dstDir = o.active()[0].dir
 	for _, d := range o.active() {
-		d.loadState()
 		d.ops = make(chan destOp, o.opts.QueueBlocks+16)
 		d.vq = make(chan *writtenFile, 8)
 		d.bytesTotal = res.Bytes
@@ -1611,32 +1606,32 @@ func (d *dest) result() DestResult {
 	return r
 }
 
-// open creates the destination folder below its root, symlink-safe.
-func (d *dest) open() error {
+// openDir creates the destination folder below its root, symlink-safe,
+// and opens it.
+func (d *dest) openDir() (*safefs.Dir, error) {
 	anchor := d.Root
 	if anchor == "" {
 		// Standalone use: the caller's own folder, made as before.
 		anchor = filepath.Dir(d.Dir)
 		if err := os.MkdirAll(anchor, 0o755); err != nil {
-			return dstErr(err, "create "+anchor)
+			return nil, dstErr(err, "create "+anchor)
 		}
 	}
 	anchor = absPath(anchor)
 	dstRel, err := filepath.Rel(anchor, d.Dir)
 	if err != nil || dstRel == "." || dstRel == ".." || strings.HasPrefix(dstRel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("offload %s: destination %s is not below %s", d.o.src, d.Dir, anchor)
+		return nil, fmt.Errorf("offload %s: destination %s is not below %s", d.o.src, d.Dir, anchor)
 	}
 	root, err := safefs.OpenRoot(anchor, false)
 	if err != nil {
-		return dstErr(err, "open "+anchor)
+		return nil, dstErr(err, "open "+anchor)
 	}
-	d.dir, err = root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
+	dir, err := root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
 	root.Close()
 	if err != nil {
-		d.dir = nil
-		return dstErr(err, "create "+d.Dir)
+		return nil, dstErr(err, "create "+d.Dir)
 	}
-	return nil
+	return dir, nil
 }
 
 // resumable returns the earlier run's result for f when the copy at d is
@@ -2221,8 +2216,8 @@ func dstErr(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func (d *dest) loadState() {
-	data, err := d.dir.ReadFile(StateName, MaxStateSize) // not under d.mu: I/O
+// loadState takes the progress file as read (openDests).
+func (d *dest) loadState(data []byte, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.state = &state{Version: 1, Src: d.o.src, Files: map[string]*FileResult{}}

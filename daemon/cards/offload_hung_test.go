@@ -338,3 +338,45 @@ func TestOffloadDestHungInManifestCheckLeftBehind(t *testing.T) {
 	}
 	checkVerifiedCopy(t, card, local)
 }
+
+// TestOffloadDestHungBeforePassLeftBehind: a share that already hangs when
+// the card is read (bindfs SIGSTOPped before the offload starts) is left
+// behind when its folder does not open within HangTimeout: the card is
+// read to the local destination, verified, and the pass ends while the
+// share still hangs.
+func TestOffloadDestHungBeforePassLeftBehind(t *testing.T) {
+	nas, fuse := testutil.MountBindfs(t)
+	card := t.TempDir()
+	writeTree(t, card, map[string]string{"CLIP/C0001.MP4": "rand:3000000", "CLIP/C0002.MP4": "rand:1000"})
+	local := filepath.Join(t.TempDir(), "LOCAL")
+	remote := filepath.Join(nas, "SHOOT", "NAS")
+	if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = OffloadMulti(context.Background(), card, []Destination{{Name: "nas", Dir: remote}, {Name: "local", Dir: local}},
+			Options{Logger: slog.New(slog.DiscardHandler), HangTimeout: time.Second})
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		stopped = false
+		<-done
+		t.Fatal("the pass waited for the hung share to open until it answered again")
+	}
+	if len(res.Dests) != 2 || res.Dests[1].State != DestVerified || res.Dests[0].State != DestFailed || !errors.Is(res.Dests[0].Err, ErrNotResponding) {
+		t.Fatalf("result: %v %+v", err, res.Dests)
+	}
+	checkVerifiedCopy(t, card, local)
+}
