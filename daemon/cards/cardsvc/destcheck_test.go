@@ -108,3 +108,72 @@ func TestRecheckFolder(t *testing.T) {
 		t.Fatalf("second recheck: %+v %v", rec, err)
 	}
 }
+
+// TestReportHungDestinationLeftBehind: a verified destination whose share
+// stops answering (bindfs SIGSTOPped) before the card's report is written
+// holds neither writeReport nor the other destination: the report lands
+// in the state dir and the answering destination, card.report_ready is
+// appended, within the check timeout; the write left behind finishes once
+// the share answers again.
+func TestReportHungDestinationLeftBehind(t *testing.T) {
+	cat := catalogtest.Open(t, t.TempDir())
+	stateDir, raid := t.TempDir(), t.TempDir()
+	shuttle, fuse := testutil.MountBindfs(t)
+	rec := reportRecord("A001", "uuid:1234-ABCD/ff00")
+	rec.Destinations[1].State, rec.Destinations[1].Error = cards.DestVerified, ""
+	for _, v := range []string{raid, shuttle} {
+		if err := os.MkdirAll(filepath.Join(v, rec.Folder, "ascmhl"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"raid": raid, "shuttle": shuttle}, destTimeout: 300 * time.Millisecond}
+	s.SetReports(stateDir)
+	if err := cat.PutCard(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	done := make(chan struct{})
+	go func() { s.writeReport(rec.Key, true); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		stopped = false
+		<-done
+		t.Fatal("writeReport waited for the hung destination until it answered")
+	}
+	if _, err := os.Stat(filepath.Join(raid, rec.Folder, ReportHTMLName)); err != nil {
+		t.Fatalf("answering destination: %v", err)
+	}
+	evs, err := cat.Events(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := 0
+	for _, e := range evs {
+		if e.Type == EvCardReportReady {
+			ready++
+		}
+	}
+	if ready != 1 {
+		t.Fatalf("%d card.report_ready events", ready)
+	}
+	fuse.Signal(syscall.SIGCONT)
+	stopped = false
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(shuttle, rec.Folder, ReportJSONName)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the write left behind never finished once the share answered")
+		}
+	}
+}

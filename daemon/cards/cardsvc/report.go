@@ -36,6 +36,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -673,14 +674,7 @@ func (s *Service) writeReport(key string, force bool) {
 		for _, f := range files {
 			onCard[strings.ToLower(f.Path)] = true
 		}
-		for _, d := range rec.Destinations {
-			if d.State != cards.DestVerified {
-				continue
-			}
-			if err := s.writeDestReport(d, onCard, page, js); err != nil {
-				log.Warn("write offload report to destination", "volume", d.Volume, "path", d.Path, "err", err)
-			}
-		}
+		s.writeDestReports(rec.Destinations, onCard, page, js, log)
 	}
 	if err := s.cat.PutState(reportHashKey(r.ID), hash); err != nil {
 		log.Warn("offload report", "err", err)
@@ -704,6 +698,40 @@ func (r *Report) volume() string {
 // writeDestReport writes the report files into the destination folder d
 // through safefs (no symlink followed, nothing outside the volume). A card
 // file of the same name (the card's own copy) is never overwritten.
+// writeDestReports writes the report next to ascmhl/ in every verified
+// destination, all at once. A volume that stops answering holds neither
+// the card's status nor the service: a write not done within the
+// destination check timeout is left to finish whenever the mount answers
+// (one write per folder at a time: flight), and the report is written
+// there again with the card's next report.
+func (s *Service) writeDestReports(dests []DestState, onCard map[string]bool, page, js []byte, log *slog.Logger) {
+	timeout := s.destTimeout
+	if timeout <= 0 {
+		timeout = DestCheckTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	var wg sync.WaitGroup
+	for _, d := range dests {
+		if d.State != cards.DestVerified {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err, answered := s.reportWrites.do(d.Volume+"\x00"+d.Path, deadline, func() error {
+				return s.writeDestReport(d, onCard, page, js)
+			})
+			switch {
+			case !answered:
+				log.Warn("offload report not written to destination: "+notResponding+"left behind", "volume", d.Volume, "path", d.Path, "timeout", timeout)
+			case err != nil:
+				log.Warn("write offload report to destination", "volume", d.Volume, "path", d.Path, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func (s *Service) writeDestReport(d DestState, onCard map[string]bool, page, js []byte) error {
 	root, ok := s.vols[d.Volume]
 	if !ok {

@@ -120,9 +120,10 @@ type Service struct {
 
 	// Destination checks running, by volume name + NUL + root, and their
 	// timeout (0: DestCheckTimeout; destcheck.go).
-	destChecks  flight[string] // destination checks in progress (destcheck.go)
-	destTimeout time.Duration
-	wg          sync.WaitGroup
+	destChecks   flight[string] // destination checks in progress (destcheck.go)
+	reportWrites flight[error]  // report writes to destinations in progress (report.go)
+	destTimeout  time.Duration
+	wg           sync.WaitGroup
 
 	// reportState is the state dir report files are written to ("": no
 	// report files); reportTimers debounce rewrites per card (report.go).
