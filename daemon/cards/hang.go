@@ -134,25 +134,31 @@ func (o *offloader) abandon(d *dest, err error) {
 	}
 }
 
-// closeDirs closes each destination's folder once nothing uses it: at once
-// for those whose goroutines returned, later for one left behind (its
-// goroutines may still be blocked in calls on that descriptor, and must not
-// find the number reused).
+// closeDirs closes each destination's folder once nothing uses it. It
+// waits for the goroutines using a destination, or until it is left
+// behind (the watch still runs): then the folder is closed whenever they
+// return (they may still be blocked in calls on that descriptor, and must
+// not find the number reused).
 func (o *offloader) closeDirs() {
 	for _, d := range o.dests {
 		if d.dir == nil {
 			continue
 		}
 		dir := d.dir
-		if d.isAbandoned() {
+		idle := make(chan struct{})
+		go func() {
+			d.bg.Wait()
+			close(idle)
+		}()
+		select {
+		case <-idle:
+			dir.Close()
+		case <-d.abandoned:
 			go func() {
-				d.bg.Wait()
+				<-idle
 				dir.Close()
 			}()
-			continue
 		}
-		d.bg.Wait()
-		dir.Close()
 	}
 }
 

@@ -158,6 +158,10 @@ type DestProgress struct {
 	BytesVerified int64
 	BytesTotal    int64
 	FilesVerified int
+	// Error and FailedPath say why a failed destination failed, as soon
+	// as it did (the pass may go on with the others).
+	Error      string
+	FailedPath string
 }
 
 // Destination is one place a card is copied to.
@@ -469,7 +473,7 @@ func (o *offloader) fail(res *Result, rel string, err error) (Result, error) {
 		if d.phase() != DestVerified {
 			d.fail(rel, err)
 		}
-		d.saveState(true)
+		d.saveStateAside()
 	}
 	return *res, err
 }
@@ -555,6 +559,10 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		res.Bytes += f.size
 	}
 	o.openDests()
+	// The watch runs until every folder is closed (closeDirs waits for
+	// what uses a destination, or for it to be left behind).
+	stopWatch := o.watchHangs()
+	defer stopWatch()
 	defer o.closeDirs()
 	if len(o.active()) == 0 {
 		d := o.dests[0]
@@ -575,8 +583,6 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			close(d.exited)
 		}()
 	}
-	stopWatch := o.watchHangs()
-	defer stopWatch()
 	o.progMu.Lock()
 	o.prog = Progress{FilesTotal: len(files), BytesTotal: res.Bytes}
 	o.progMu.Unlock()
@@ -1571,8 +1577,20 @@ func (d *dest) fail(rel string, err error) {
 		if len(d.o.dests) > 1 {
 			d.log.Warn("destination out of the card pass", "dst", d.Dir, "file", rel, "err", err)
 		}
-		d.saveState(true)
+		d.saveStateAside()
 	}
+}
+
+// saveStateAside writes the progress file off the caller's goroutine (the
+// card reader dropping d, the pass failing): a destination whose mount
+// hangs then holds that write alone. closeDirs waits for it, or for d to
+// be left behind (hang.go).
+func (d *dest) saveStateAside() {
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		d.saveState(true)
+	}()
 }
 
 func (d *dest) resumedFile(size int64) {
@@ -1587,8 +1605,12 @@ func (d *dest) resumedFile(size int64) {
 func (d *dest) progress() DestProgress {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return DestProgress{Name: d.Name, Dst: d.Dir, State: d.ph, BytesWritten: d.written.Load(), BytesVerified: d.verBytes.Load(),
+	p := DestProgress{Name: d.Name, Dst: d.Dir, State: d.ph, BytesWritten: d.written.Load(), BytesVerified: d.verBytes.Load(),
 		BytesTotal: d.bytesTotal, FilesVerified: d.filesOK}
+	if d.ph == DestFailed && d.err != nil {
+		p.Error, p.FailedPath = d.err.Error(), d.failedPath
+	}
+	return p
 }
 
 func (d *dest) result() DestResult {

@@ -380,3 +380,83 @@ func TestOffloadDestHungBeforePassLeftBehind(t *testing.T) {
 	}
 	checkVerifiedCopy(t, card, local)
 }
+
+// TestOffloadDestHungDroppedReaderGoesOn: a share stops answering while
+// the card is read (bindfs SIGSTOPped as the third file is read, the
+// second verified there but not yet saved in its progress file); its
+// queue fills and it is dropped. Dropping it saves its progress file,
+// which must not be done on the card reader's goroutine: the local copy is
+// finished and verified, and the pass ends once the share is left behind,
+// while it still hangs.
+func TestOffloadDestHungDroppedReaderGoesOn(t *testing.T) {
+	nas, fuse := testutil.MountBindfs(t)
+	card := t.TempDir()
+	writeTree(t, card, map[string]string{
+		"CLIP/A.MP4": "rand:100000",
+		"CLIP/B.MP4": "rand:100000",
+		"CLIP/C.MP4": "rand:20000000",
+	})
+	var nasVerified atomic.Int64
+	var stopped, failedShown atomic.Bool
+	defer func() {
+		if stopped.Load() {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	opts := Options{Logger: slog.New(slog.DiscardHandler), HangTimeout: 2 * time.Second,
+		BufferSize: 64 << 10, QueueBlocks: 8, StallTimeout: 200 * time.Millisecond, ProgressEvery: time.Millisecond,
+		Progress: func(p Progress) {
+			if len(p.Dests) == 2 {
+				nasVerified.Store(int64(p.Dests[1].FilesVerified))
+				if n := p.Dests[1]; n.State == DestFailed && strings.Contains(n.Error, "behind") && n.FailedPath != "" {
+					failedShown.Store(true)
+				}
+			}
+		},
+		SourceReader: func(rel string, f *os.File) io.ReadCloser {
+			if !strings.HasSuffix(rel, "C.MP4") {
+				return f
+			}
+			// A and B verified at the share, B not yet in its progress
+			// file (saved at most every 2 s): then it stops answering.
+			for deadline := time.Now().Add(10 * time.Second); nasVerified.Load() < 2 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			if nasVerified.Load() < 2 {
+				t.Error("A and B never verified at the share")
+			}
+			if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+				t.Error(err)
+			}
+			stopped.Store(true)
+			return f
+		}}
+	local := filepath.Join(t.TempDir(), "LOCAL")
+	remote := filepath.Join(nas, "NAS")
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = OffloadMulti(context.Background(), card, []Destination{{Name: "local", Dir: local}, {Name: "nas", Dir: remote}}, opts)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		stopped.Store(false)
+		<-done
+		t.Fatal("the pass waited for the hung share until it answered again")
+	}
+	if !stopped.Load() {
+		t.Fatal("the share was never stopped")
+	}
+	if len(res.Dests) != 2 || res.Dests[0].State != DestVerified || res.Dests[1].State != DestFailed || !res.Dests[1].Dropped {
+		t.Fatalf("result: %v %+v", err, res.Dests)
+	}
+	// The status said why while the pass went on.
+	if !failedShown.Load() {
+		t.Error("progress never gave the dropped destination's error and failed path")
+	}
+	checkVerifiedCopy(t, card, local)
+}

@@ -541,6 +541,7 @@ func progressInto(d *DestState, dp cards.DestProgress, rate float64) {
 	d.State, d.BytesDone, d.BytesVerified, d.BytesTotal = dp.State, dp.BytesWritten, dp.BytesVerified, dp.BytesTotal
 	if dp.State == cards.DestFailed {
 		d.State = cards.DestFailed
+		d.Error, d.FailedPath = dp.Error, dp.FailedPath
 		rate = 0
 	}
 	d.RateBps = rate
