@@ -86,6 +86,9 @@ func (a *App) Provision() (err error) {
 		return fmt.Errorf("create state dir %s: %w", a.cfg.StateDir, err)
 	}
 	catDir := CatalogDir(a.cfg.StateDir)
+	for _, w := range a.cfg.VolumeWarnings() {
+		log.Warn("volume not checked", "key", w.Key, "warning", w.Msg)
+	}
 	for _, w := range a.cfg.PermissionWarnings() {
 		log.Warn("config file permissions", "key", w.Key, "warning", w.Msg)
 	}

@@ -25,7 +25,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range cfg.PermissionWarnings() {
+	for _, w := range append(cfg.VolumeWarnings(), cfg.PermissionWarnings()...) {
 		fmt.Fprintln(stderr, "warning: config:", w)
 	}
 	fmt.Fprintln(stdout, "config OK")

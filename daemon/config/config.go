@@ -89,6 +89,67 @@ type Config struct {
 	// Disk is the free-space floor of the state dir and offload volume
 	// (daemon/diskguard).
 	Disk diskguard.Config `yaml:"disk"`
+
+	volumeWarnings []Warning // set by Validate (VolumeWarnings)
+}
+
+// VolumeCheckTimeout bounds Validate's look at each volume's root: a root
+// on a mount that does not answer (a hung NFS or SMB share) is not a bad
+// config, and must not keep the daemon from starting; it is not checked,
+// said so in VolumeWarnings, and starts offline (daemon/watch).
+var VolumeCheckTimeout = 15 * time.Second
+
+// VolumeWarnings are the volumes Validate could not look at (their mount
+// did not answer within VolumeCheckTimeout).
+func (c *Config) VolumeWarnings() []Warning { return c.volumeWarnings }
+
+// volumeRoot is what Validate saw of a volume's root.
+type volumeRoot struct {
+	fi       os.FileInfo
+	err      error
+	real     string // symlinks resolved
+	answered bool
+}
+
+// lookAtRoots stats each path and resolves its symlinks, all at once,
+// waiting at most VolumeCheckTimeout in all.
+func lookAtRoots(paths []string) []volumeRoot {
+	out := make([]volumeRoot, len(paths))
+	done := make([]chan volumeRoot, len(paths))
+	for i, p := range paths {
+		done[i] = make(chan volumeRoot, 1)
+		go func() {
+			var r volumeRoot
+			r.fi, r.err = os.Stat(p)
+			if abs, err := filepath.Abs(p); err == nil {
+				r.real = RealPath(filepath.Clean(abs))
+			}
+			r.answered = true
+			done[i] <- r
+		}()
+	}
+	timeout := time.NewTimer(VolumeCheckTimeout)
+	defer timeout.Stop()
+	expired := false
+	for i := range paths {
+		if expired {
+			select {
+			case out[i] = <-done[i]:
+			default:
+			}
+			continue
+		}
+		select {
+		case out[i] = <-done[i]:
+		case <-timeout.C:
+			expired = true
+			select {
+			case out[i] = <-done[i]:
+			default:
+			}
+		}
+	}
+	return out
 }
 
 // Log configures the daemon's slog output on stderr.
@@ -314,6 +375,15 @@ func (c *Config) validateVolumes() error {
 	names := map[string]int{}
 	paths := make([]string, len(c.Volumes))
 	real := make([]string, len(c.Volumes)) // paths with symlinks resolved
+	var roots []volumeRoot
+	{
+		ps := make([]string, len(c.Volumes))
+		for i, v := range c.Volumes {
+			ps[i] = v.Path
+		}
+		roots = lookAtRoots(ps)
+	}
+	c.volumeWarnings = nil
 	for i, v := range c.Volumes {
 		key := fmt.Sprintf("volumes[%d]", i)
 		if v.Name == "" {
@@ -329,24 +399,29 @@ func (c *Config) validateVolumes() error {
 		if v.Path == "" {
 			return errf(key+".path", "required")
 		}
-		fi, err := os.Stat(v.Path)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return errf(key+".path", "%s does not exist", v.Path)
-		case err != nil:
-			return errf(key+".path", "%v", err)
-		case !fi.IsDir():
-			return errf(key+".path", "%s is not a directory", v.Path)
-		}
 		abs, err := filepath.Abs(v.Path)
 		if err != nil {
 			return errf(key+".path", "%v", err)
 		}
 		paths[i] = filepath.Clean(abs)
+		r := roots[i]
+		switch {
+		case !r.answered:
+			// Compared as written only; the watch finds it offline.
+			r.real = paths[i]
+			c.volumeWarnings = append(c.volumeWarnings, Warning{Key: key + ".path",
+				Msg: fmt.Sprintf("%s did not answer within %s (a hung mount?): not checked; volume %s starts offline", v.Path, VolumeCheckTimeout, v.Name)})
+		case errors.Is(r.err, os.ErrNotExist):
+			return errf(key+".path", "%s does not exist", v.Path)
+		case r.err != nil:
+			return errf(key+".path", "%v", r.err)
+		case !r.fi.IsDir():
+			return errf(key+".path", "%s is not a directory", v.Path)
+		}
 		// Compared as written and with symlinks resolved: a link to
 		// another volume (or to the state dir) is the same tree, ingested
 		// twice or ingesting the catalog's own files.
-		real[i] = RealPath(paths[i])
+		real[i] = r.real
 		for j := 0; j < i; j++ {
 			if overlaps(paths[i], paths[j]) || overlaps(real[i], real[j]) {
 				return errf(key+".path", "%s overlaps volumes[%d].path %s%s", v.Path, j, c.Volumes[j].Path, via(paths[i], paths[j], real[i], real[j]))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ingestd/ingestd/internal/testutil"
 )
 
 // TestExampleHasEveryKey keeps testdata/config/example.yaml (documented in
@@ -367,5 +369,49 @@ func TestReadFileRefuses(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("Load(%s) blocked", filepath.Base(path))
 		}
+	}
+}
+
+// TestVolumeHungMountNotAnError: a volume whose mount does not answer (a
+// bindfs server SIGSTOPped, as a hung NFS share) does not keep the config
+// from validating, nor the daemon from starting: within
+// VolumeCheckTimeout it is left unchecked, said so in VolumeWarnings;
+// the other volumes are still checked.
+func TestVolumeHungMountNotAnError(t *testing.T) {
+	mnt, fuse := testutil.MountBindfs(t)
+	old := VolumeCheckTimeout
+	VolumeCheckTimeout = 300 * time.Millisecond
+	defer func() { VolumeCheckTimeout = old }()
+	dir, state := t.TempDir(), t.TempDir()
+	if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer fuse.Signal(syscall.SIGCONT)
+	y := "state_dir: " + state + "\nvolumes:\n  - {name: raid, path: " + dir + "}\n  - {name: nas, path: " + mnt + "}\n"
+	done := make(chan struct{})
+	var c *Config
+	var err error
+	go func() {
+		defer close(done)
+		c, err = LoadBytes([]byte(y))
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		fuse.Signal(syscall.SIGCONT)
+		<-done
+		t.Fatal("validating waited for the hung mount")
+	}
+	if err != nil {
+		t.Fatalf("hung volume rejected: %v", err)
+	}
+	ws := c.VolumeWarnings()
+	if len(ws) != 1 || ws[0].Key != "volumes[1].path" || !strings.Contains(ws[0].Msg, "did not answer within 300ms") {
+		t.Fatalf("warnings: %+v", ws)
+	}
+	// A bad volume beside it is still an error.
+	y = "state_dir: " + state + "\nvolumes:\n  - {name: raid, path: " + filepath.Join(dir, "missing") + "}\n  - {name: nas, path: " + mnt + "}\n"
+	if _, err := LoadBytes([]byte(y)); err == nil || !strings.Contains(err.Error(), "volumes[0].path") {
+		t.Fatalf("missing volume beside a hung one: %v", err)
 	}
 }

@@ -117,6 +117,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 	} else {
 		add(Finding{Check: "config", Level: OK, Message: name + " is valid"})
 	}
+	for _, w := range cfg.VolumeWarnings() {
+		add(Finding{Check: "volumes", Level: Warn, Message: w.String(),
+			Fix: "check the mount (a hung NFS/SMB share: the server, the network, `umount -f`); the daemon runs with the volume offline meanwhile"})
+	}
 	for _, w := range cfg.PermissionWarnings() {
 		add(Finding{Check: "permissions", Level: Warn, Message: w.String(),
 			Fix: "secrets 0640 owned by root, group of the daemon (ingestd); state_dir 0750"})
