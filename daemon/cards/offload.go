@@ -86,7 +86,7 @@ type Options struct {
 	MHLFormats []ascmhl.Format
 	Creator    ascmhl.Creator // tool name defaults to "ingestd"
 	BufferSize int            // read size, default 1 MiB
-	Logger     *slog.Logger
+	Logger     *slog.Logger   // used as given (the caller names the component); default slog's, component=cards
 	// Progress is called after each file and about every ProgressEvery
 	// while the card is read (from another goroutine than the caller's).
 	Progress      func(Progress)
@@ -358,7 +358,12 @@ func OffloadMulti(ctx context.Context, src string, dsts []Destination, opts Opti
 		if res.Reason == "" {
 			res.Reason = err.Error()
 		}
-		o.log.Warn("card offload failed", "src", o.src, "dst", res.Dst, "dests", len(o.dests), "verified", len(res.Verified()), "file", res.FailedPath, "reason", res.Reason)
+		if v := len(res.Verified()); v > 0 {
+			o.log.Warn("card offloaded to some destinations only: not safe to format", "src", o.src, "dests", len(o.dests), "verified", v,
+				"files", len(res.Files), "bytes", res.Bytes, "file", res.FailedPath, "reason", res.Reason)
+		} else {
+			o.log.Warn("card offload failed", "src", o.src, "dst", res.Dst, "dests", len(o.dests), "file", res.FailedPath, "reason", res.Reason)
+		}
 		return res, err
 	}
 	res.Status = StatusOffloaded
@@ -426,9 +431,9 @@ func (e errSkip) Error() string { return e.reason }
 
 func (o *offloader) defaults() {
 	if o.opts.Logger == nil {
-		o.opts.Logger = slog.Default()
+		o.opts.Logger = slog.Default().With("component", "cards")
 	}
-	o.log = o.opts.Logger.With("component", "cards")
+	o.log = o.opts.Logger
 	if o.opts.Now == nil {
 		o.opts.Now = time.Now
 	}

@@ -35,11 +35,10 @@ func (w *MountWatcher) Run(ctx context.Context) error {
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	log := w.Logger
+	log := w.Logger // used as given (the caller names the component)
 	if log == nil {
-		log = slog.Default()
+		log = slog.Default().With("component", "cards")
 	}
-	log = log.With("component", "cards")
 	known := map[string]Mount{}
 	tick := time.NewTicker(every)
 	defer tick.Stop()

@@ -177,3 +177,75 @@ func TestReportHungDestinationLeftBehind(t *testing.T) {
 		}
 	}
 }
+
+// TestVouchSafeCard: an inserted card shown SAFE TO FORMAT is shown NOT
+// safe while the share holding one of its verified copies does not answer
+// (bindfs SIGSTOPped), naming that volume and not the other, and safe
+// again, with its message, once the share answers; a copy deleted meanwhile
+// turns it NOT safe too.
+func TestVouchSafeCard(t *testing.T) {
+	cat := catalogtest.Open(t, t.TempDir())
+	raid := t.TempDir()
+	shuttle, fuse := testutil.MountBindfs(t)
+	rec := reportRecord("A001", "uuid:1234-ABCD/ff00")
+	rec.Destinations[1].State, rec.Destinations[1].Error, rec.Destinations[1].Generation = cards.DestVerified, "", "0001_x.mhl"
+	for _, v := range []string{raid, shuttle} {
+		if err := os.MkdirAll(filepath.Join(v, rec.Folder, "ascmhl", "0001_x.mhl"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Service{cat: cat, log: slogDiscard(), vols: map[string]string{"raid": raid, "shuttle": shuttle}, destTimeout: 300 * time.Millisecond,
+		present: map[string]*present{}}
+	const safeMsg = "offloaded: safe to eject, SAFE TO FORMAT (2 destinations verified)"
+	s.present["/media/A001"] = &present{st: CardStatus{Mount: "/media/A001", Key: rec.Key, State: StateOffloaded, Message: safeMsg,
+		SafeToFormat: true, Destinations: rec.Destinations}}
+	shown := func() CardStatus {
+		st := s.Status()
+		if len(st.Cards) != 1 {
+			t.Fatalf("cards: %+v", st.Cards)
+		}
+		return st.Cards[0]
+	}
+	s.vouchOnce()
+	if c := shown(); !c.SafeToFormat || c.Message != safeMsg {
+		t.Fatalf("both copies there: %+v", c)
+	}
+
+	if err := fuse.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			fuse.Signal(syscall.SIGCONT)
+		}
+	}()
+	s.vouchOnce()
+	c := shown()
+	if c.SafeToFormat || !strings.HasPrefix(c.Message, "NOT SAFE TO FORMAT now: shuttle: verified copy cannot be checked (") ||
+		!strings.Contains(c.Message, "not responding") || strings.Contains(c.Message, "raid") {
+		t.Fatalf("share hung: %+v", c)
+	}
+	fuse.Signal(syscall.SIGCONT)
+	stopped = false
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		s.vouchOnce()
+		if c := shown(); c.SafeToFormat {
+			if c.Message != safeMsg {
+				t.Fatalf("safe again, message %q", c.Message)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("share answering again, still %+v", shown())
+		}
+	}
+
+	if err := os.RemoveAll(filepath.Join(raid, rec.Folder)); err != nil {
+		t.Fatal(err)
+	}
+	s.vouchOnce()
+	if c := shown(); c.SafeToFormat || !strings.Contains(c.Message, "raid: verified copy gone") {
+		t.Fatalf("copy deleted: %+v", c)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -97,9 +98,18 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 	var copies flight[bool]
 	mux.HandleFunc("GET /v1/cards", func(w http.ResponseWriter, r *http.Request) {
 		doc := CardsDoc{Cards: []Record{}}
-		deadline := time.Now().Add(CopyCheckTimeout)
 		err := cat.Cards(func(rec storage.Card) error {
 			rec.ID = CardID(rec.Key)
+			doc.Cards = append(doc.Cards, rec)
+			return nil
+		})
+		if err != nil {
+			api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
+			return
+		}
+		found := lookForCopies(&copies, roots, doc.Cards, time.Now().Add(CopyCheckTimeout))
+		for ci := range doc.Cards {
+			rec := &doc.Cards[ci]
 			// Safe only while every verified copy is still there: one
 			// deleted or moved since is pending again (the card, when
 			// inserted, is copied to it again); one on a volume that does
@@ -109,10 +119,8 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 				if !ok {
 					continue
 				}
-				gone, answered := copies.do(probe, deadline, func() bool {
-					_, err := os.Lstat(probe)
-					return err != nil
-				})
+				r := found[probe]
+				gone, answered := r.gone, r.answered
 				switch {
 				case !answered:
 					rec.SafeToFormat = false
@@ -122,12 +130,6 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 					rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestPending, "verified copy gone (missing "+probe+")"
 				}
 			}
-			doc.Cards = append(doc.Cards, rec)
-			return nil
-		})
-		if err != nil {
-			api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
-			return
 		}
 		sort.Slice(doc.Cards, func(i, j int) bool { return doc.Cards[i].Started.Before(doc.Cards[j].Started) })
 		api.WriteJSON(w, http.StatusOK, doc)
@@ -136,6 +138,52 @@ func ClipsHandler(cat *catalog.Catalog, vols ...Volume) http.Handler {
 }
 
 var errStopList = errors.New("stop")
+
+// copyFound is what lookForCopies found of one verified copy.
+type copyFound struct{ gone, answered bool }
+
+// lookForCopies looks for the verified copies of recs (copyProbe) until
+// deadline: each volume's one after the other, the volumes at once, so a
+// volume that does not answer costs the others nothing; once one of its
+// copies went unanswered, the rest of that volume is not tried (at most one
+// check blocks per volume). Keyed by probe path.
+func lookForCopies(copies *flight[bool], roots map[string]string, recs []storage.Card, deadline time.Time) map[string]copyFound {
+	byVol := map[string][]string{}
+	seen := map[string]bool{}
+	for _, rec := range recs {
+		for _, d := range rec.Destinations {
+			if probe, ok := copyProbe(roots, d); ok && !seen[probe] {
+				seen[probe] = true
+				byVol[d.Volume] = append(byVol[d.Volume], probe)
+			}
+		}
+	}
+	out := make(map[string]copyFound, len(seen))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, probes := range byVol {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hung := false
+			for _, probe := range probes {
+				var f copyFound
+				if !hung {
+					f.gone, f.answered = copies.do(probe, deadline, func() bool {
+						_, err := os.Lstat(probe)
+						return err != nil
+					})
+					hung = !f.answered
+				}
+				mu.Lock()
+				out[probe] = f
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
 
 // CopyCheckTimeout bounds how long GET /v1/cards waits, in all, for the
 // verified copies it looks for: a copy on a volume whose mount does not

@@ -123,6 +123,7 @@ type Service struct {
 	destChecks   flight[string] // destination checks in progress (destcheck.go)
 	reportWrites flight[error]  // report writes to destinations in progress (report.go)
 	destTimeout  time.Duration
+	vouchEvery   time.Duration // 0: VouchEvery (vouch.go)
 	wg           sync.WaitGroup
 
 	// reportState is the state dir report files are written to ("": no
@@ -145,6 +146,9 @@ func (s *Service) SetGate(gate func(ctx context.Context) error) { s.gate = gate 
 type present struct {
 	st     CardStatus
 	cancel context.CancelFunc
+	// Set while the card's verified copies cannot be vouched for
+	// (vouch.go): why, the message shown before, and the one shown now.
+	unvouched, safeMsg, unvouchedMsg string
 }
 
 // New builds the service. vols are all configured volumes (the fixity
@@ -188,6 +192,8 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() { errc <- s.consume(ctx) }()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.retryLoop(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.vouchLoop(ctx) }()
 	w := &cards.MountWatcher{
 		Roots: s.cfg.MountRoots, Mountinfo: s.cfg.Mountinfo, Interval: s.cfg.Poll, Logger: s.log,
 		OnMount:   func(m cards.Mount) { s.mounted(ctx, m) },

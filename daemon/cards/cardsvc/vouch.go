@@ -1,0 +1,99 @@
+package cardsvc
+
+import (
+	"context"
+	"time"
+
+	"github.com/ingestd/ingestd/daemon/cards"
+)
+
+// VouchEvery is how often the verified copies of each inserted card shown
+// SAFE TO FORMAT are looked for again (vouchLoop).
+const VouchEvery = 5 * time.Second
+
+// vouchLoop keeps SAFE TO FORMAT in the status honest while a card stays
+// inserted: every VouchEvery (Service.vouchEvery in tests) the verified
+// copies of each card shown safe are looked for (vouchOnce).
+func (s *Service) vouchLoop(ctx context.Context) {
+	every := s.vouchEvery
+	if every <= 0 {
+		every = VouchEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.vouchOnce()
+	}
+}
+
+// vouchOnce looks for the verified copies of every inserted card shown
+// safe (or no longer shown safe by an earlier look). A copy whose volume is
+// offline or does not answer (destOffline, bounded), or that is gone, turns
+// the card NOT SAFE TO FORMAT in the status, naming the destination, as
+// GET /v1/cards says; once every copy is back it is shown safe again. The
+// card record is left as it is: the card's next insertion checks the
+// copies itself and copies again what is gone.
+func (s *Service) vouchOnce() {
+	type slot struct {
+		mp    string
+		dests []DestState
+	}
+	s.mu.Lock()
+	var slots []slot
+	for mp, p := range s.present {
+		if p.st.SafeToFormat || p.unvouched != "" {
+			slots = append(slots, slot{mp, append([]DestState(nil), p.st.Destinations...)})
+		}
+	}
+	s.mu.Unlock()
+	offline := map[string]string{} // by volume: one check per look
+	for _, sl := range slots {
+		why := ""
+		for _, d := range sl.dests {
+			root, ok := s.vols[d.Volume]
+			if !ok || d.State != cards.DestVerified {
+				continue
+			}
+			w, seen := offline[d.Volume]
+			if !seen {
+				w = s.destOffline(d.Volume, root)
+				offline[d.Volume] = w
+			}
+			if w != "" {
+				why = d.Volume + ": verified copy cannot be checked (" + w + ")"
+				break
+			}
+			if probe, gone := goneCopy(s.vols, d); gone {
+				why = d.Volume + ": verified copy gone (missing " + probe + ")"
+				break
+			}
+		}
+		s.mu.Lock()
+		p, ok := s.present[sl.mp]
+		switch {
+		case !ok:
+		case why != "" && p.st.SafeToFormat:
+			p.unvouched, p.safeMsg = why, p.st.Message
+			p.st.SafeToFormat = false
+			p.st.Message = "NOT SAFE TO FORMAT now: " + why + "; it was verified, and is shown safe again once the copy is back"
+			p.unvouchedMsg = p.st.Message
+			s.log.Warn("card no longer shown safe to format", "mount", sl.mp, "key", p.st.Key, "reason", why)
+		case why != "" && p.unvouched != "" && p.st.Message == p.unvouchedMsg:
+			p.unvouched = why
+			p.st.Message = "NOT SAFE TO FORMAT now: " + why + "; it was verified, and is shown safe again once the copy is back"
+			p.unvouchedMsg = p.st.Message
+		case why == "" && p.unvouched != "":
+			if !p.st.SafeToFormat && p.st.Message == p.unvouchedMsg {
+				p.st.SafeToFormat, p.st.Message = true, p.safeMsg
+				s.log.Info("card safe to format again: its verified copies are back", "mount", sl.mp, "key", p.st.Key)
+			}
+			p.unvouched, p.safeMsg, p.unvouchedMsg = "", "", ""
+		}
+		s.mu.Unlock()
+	}
+}
