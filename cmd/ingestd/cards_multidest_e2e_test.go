@@ -433,6 +433,19 @@ func TestCardsMultiDestPulledNotSafe(t *testing.T) {
 	if rec.SafeToFormat || rec.Status != "failed" || len(rec.Destinations) != 2 || rec.Destinations[0].State == "verified" || rec.Destinations[1].State == "verified" {
 		t.Errorf("record of the pulled card: %+v", rec)
 	}
+	// What the card holds and how far each destination got, and why each
+	// stopped: the card, not "context canceled".
+	if rec.Files != 2 || rec.Destinations[1].BytesDone < 1000000 {
+		t.Errorf("record of the pulled card: %d files, shuttle at %d bytes", rec.Files, rec.Destinations[1].BytesDone)
+	}
+	for _, d := range rec.Destinations {
+		if !strings.HasPrefix(d.Error, cards.ErrSourceGone.Error()) {
+			t.Errorf("destination %s of the pulled card: %q", d.Volume, d.Error)
+		}
+	}
+	if f := cardEvents(e.feedAll(), storage.EvCardFailed, "PULL1"); len(f) == 0 || f[0].Files != 2 {
+		t.Errorf("card.failed: %+v", f)
+	}
 	if out, _, _ := e.cli("cards"); !strings.Contains(out, "PULL1") || !strings.Contains(out, "NOT SAFE TO FORMAT") {
 		t.Errorf("ingestd cards after the pull:\n%s", out)
 	}

@@ -206,6 +206,11 @@ type DestResult struct {
 	FailedPath string `json:"failed_path,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 	Err        error  `json:"-"`
+	// Where it stood when the pass ended (DestProgress): also for one
+	// that failed.
+	BytesWritten  int64 `json:"bytes_written"`
+	BytesVerified int64 `json:"bytes_verified"`
+	FilesVerified int   `json:"files_verified"`
 }
 
 // FileResult is one offloaded file.
@@ -236,6 +241,7 @@ type Result struct {
 	Layout      Layout       `json:"layout"`
 	Files       []FileResult `json:"files"`
 	Bytes       int64        `json:"bytes"`        // total size of the card's files
+	FilesTotal  int          `json:"files_total"`  // how many files the card has to copy (Files holds them once copied)
 	Copied      int64        `json:"copied"`       // bytes read from the card and copied by this run
 	Resumed     int          `json:"resumed"`      // files skipped as already verified (at every destination)
 	CardHistory bool         `json:"card_history"` // the card carried an ascmhl/ history, verified and continued
@@ -560,6 +566,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		return ascmhl.SortFormats(append(append([]ascmhl.Format(nil), d.Formats...), cardHist.OriginalFormats()...))
 	}
 
+	res.FilesTotal = len(files)
 	for _, f := range files {
 		res.Bytes += f.size
 	}
@@ -1622,7 +1629,8 @@ func (d *dest) result() DestResult {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := DestResult{Name: d.Name, Dst: d.Dir, State: d.ph, Copied: d.copied.Load(), Resumed: d.resumed, Dropped: d.dropped,
-		Generation: d.generation, FailedPath: d.failedPath, Err: d.err}
+		Generation: d.generation, FailedPath: d.failedPath, Err: d.err,
+		BytesWritten: d.written.Load(), BytesVerified: d.verBytes.Load(), FilesVerified: d.filesOK}
 	if d.err != nil {
 		r.State, r.Reason = DestFailed, d.err.Error()
 	} else if r.State != DestVerified {

@@ -340,6 +340,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	}
 	s.update(mp, func(c *CardStatus) {
 		c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder
+		c.Message = fmt.Sprintf("copying to %d destination(s): NOT safe to eject", len(dsts))
 		c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), false
 	})
 
@@ -353,6 +354,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 				c.FilesDone, c.FilesTotal, c.BytesDone, c.BytesTotal, c.File = p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal, p.File
 				if p.FilesDone == p.FilesTotal {
 					c.State = StateVerifying // re-reads and the ASC MHL generations
+					c.Message = "verifying the copies, writing the ASC MHL: NOT safe to eject"
 				}
 				for j, dp := range p.Dests {
 					if j < len(pass) && pass[j] < len(c.Destinations) {
@@ -382,7 +384,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		rec.Started, rec.Finished = res.Started, res.Finished
 		rec.Skipped = capSkipped(res.Skipped)
 		rec.Manifests = capManifests(res.Manifests) // manifests.go
-		rec.Files, rec.Bytes, rec.Layout = len(res.Files), res.Bytes, res.Layout
+		rec.Files, rec.Bytes, rec.Layout = max(len(res.Files), res.FilesTotal), res.Bytes, res.Layout
 	}
 	j := 0
 	for _, i := range pass {
@@ -397,6 +399,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		d := &rec.Destinations[i]
 		d.State, d.Generation, d.FailedPath, d.Error = dr.State, dr.Generation, dr.FailedPath, dr.Reason
 		d.BytesTotal, d.RateBps, d.ETASeconds = res.Bytes, 0, 0
+		d.BytesDone, d.BytesVerified = dr.BytesWritten, dr.BytesVerified
 		if dr.State == cards.DestVerified {
 			d.BytesDone, d.BytesVerified = res.Bytes, res.Bytes
 		}
@@ -418,11 +421,23 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			reason = strings.TrimSuffix(reason, ";") + " (re-insert the card once a destination is back)"
 		}
 		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
+		filesDone := len(res.Files)
+		for _, dr := range res.Dests {
+			filesDone = max(filesDone, dr.FilesVerified)
+		}
+		if errors.Is(oerr, context.Canceled) || errors.Is(oerr, cards.ErrSourceGone) {
+			// The card's failure, not theirs: each says why.
+			for _, i := range pass {
+				if d := &rec.Destinations[i]; d.State == cards.DestFailed {
+					d.Error = reason
+				}
+			}
+		}
 		if err := s.cat.PutCard(rec); err != nil {
 			log.Error("store card record", "err", err)
 		}
 		fields := map[string]any{"label": label, "layout": res.Layout, "file": res.FailedPath, "reason": reason,
-			"files_done": len(res.Files), "files": rec.Files, "partial": true, "destinations": rec.Destinations}
+			"files_done": filesDone, "files": rec.Files, "bytes": rec.Bytes, "partial": true, "destinations": rec.Destinations}
 		if len(res.Skipped) > 0 {
 			fields["skipped"] = capSkipped(res.Skipped)
 		}
