@@ -249,3 +249,32 @@ func TestVouchSafeCard(t *testing.T) {
 		t.Fatalf("copy deleted: %+v", c)
 	}
 }
+
+// TestMarkInterrupted: a card record left "copying" by a daemon that was
+// killed mid-pass is failed, Interrupted, at the next start (its
+// destinations that were copying too); others are left as they are.
+func TestMarkInterrupted(t *testing.T) {
+	cat := catalogtest.Open(t, t.TempDir())
+	copying := reportRecord("A001", "uuid:1/a")
+	copying.Status, copying.SafeToFormat = StateCopying, false
+	copying.Destinations[0].State, copying.Destinations[1].State = cards.DestVerified, cards.DestCopying
+	safe := reportRecord("B001", "uuid:1/b")
+	for _, r := range []Record{copying, safe} {
+		if err := cat.PutCard(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Service{cat: cat, log: slogDiscard()}
+	s.markInterrupted()
+	got, err := cat.Card(copying.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StateFailed || got.Reason != Interrupted || got.SafeToFormat ||
+		got.Destinations[0].State != cards.DestVerified || got.Destinations[1].State != cards.DestFailed || got.Destinations[1].Error != Interrupted {
+		t.Fatalf("interrupted card: %+v", got)
+	}
+	if got, err := cat.Card(safe.Key); err != nil || got.Status != StateOffloaded || !got.SafeToFormat || got.Reason != "" {
+		t.Fatalf("safe card: %+v %v", got, err)
+	}
+}

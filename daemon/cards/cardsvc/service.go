@@ -188,6 +188,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.runCtx = ctx
 	s.mu.Unlock()
+	s.markInterrupted()
 	errc := make(chan error, 1)
 	go func() { errc <- s.consume(ctx) }()
 	s.wg.Add(1)
@@ -208,6 +209,40 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.clipWG.Wait() // clip proxies waiting for their lane turn (consume is done: no more start)
 	return err
+}
+
+// Interrupted is the reason of a card whose pass the daemon stopped in
+// (killed, crashed, the power lost): its record said copying.
+const Interrupted = "interrupted: the daemon stopped during the offload (resumes when the card is inserted again)"
+
+// markInterrupted records, at start, the cards a pass was running for when
+// the daemon last stopped without finishing it as failed (Interrupted):
+// no card record says copying while nothing copies it. A card still
+// inserted is then offloaded again (it resumes) like any other.
+func (s *Service) markInterrupted() {
+	var recs []Record
+	if err := s.cat.Cards(func(rec Record) error {
+		if rec.Status == StateCopying {
+			recs = append(recs, rec)
+		}
+		return nil
+	}); err != nil {
+		s.log.Error("list card records", "err", err)
+		return
+	}
+	for _, rec := range recs {
+		rec.Status, rec.Reason, rec.SafeToFormat = StateFailed, Interrupted, false
+		for i := range rec.Destinations {
+			if d := &rec.Destinations[i]; d.State == cards.DestCopying || d.State == cards.DestVerifying {
+				d.State, d.Error = cards.DestFailed, Interrupted
+			}
+		}
+		if err := s.cat.PutCard(rec); err != nil {
+			s.log.Error("store card record", "key", rec.Key, "err", err)
+			continue
+		}
+		s.log.Warn("card offload interrupted when the daemon stopped: NOT safe to format; re-insert the card to resume", "label", rec.Label, "key", rec.Key)
+	}
 }
 
 // Status is the cards section of /v1/status.
