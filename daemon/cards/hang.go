@@ -162,12 +162,14 @@ func (o *offloader) closeDirs() {
 	}
 }
 
-// openDests opens every destination's folder (made if missing) and reads
-// its progress file, all at once. One that has not answered within
+// openDests opens every destination's folder (made if missing), reads its
+// progress file and, in a folder that was there already, removes what an
+// earlier pass left half-written for the card's files, all at once. One
+// that has not answered within
 // HangTimeout (a share that hung before the card was read) is left behind
 // like one that hangs during the pass; its folder is closed whenever the
 // open returns.
-func (o *offloader) openDests() {
+func (o *offloader) openDests(files []srcFile) {
 	type opened struct {
 		dir      *safefs.Dir
 		err      error // opening the folder
@@ -179,9 +181,15 @@ func (o *offloader) openDests() {
 		res[i] = make(chan opened, 1)
 		go func() {
 			var r opened
-			r.dir, r.err = d.openDir()
+			var existed bool
+			r.dir, existed, r.err = d.openDir()
 			if r.err == nil {
 				r.state, r.stateErr = r.dir.ReadFile(StateName, MaxStateSize)
+				if existed {
+					if n := removeLeftovers(r.dir, files); n > 0 {
+						d.log.Info("removed partial files an earlier pass left", "dst", d.Dir, "files", n)
+					}
+				}
 			}
 			res[i] <- r
 		}()

@@ -570,7 +570,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	for _, f := range files {
 		res.Bytes += f.size
 	}
-	o.openDests()
+	o.openDests(files)
 	// The watch runs until every folder is closed (closeDirs waits for
 	// what uses a destination, or for it to be left behind).
 	stopWatch := o.watchHangs()
@@ -1642,31 +1642,47 @@ func (d *dest) result() DestResult {
 }
 
 // openDir creates the destination folder below its root, symlink-safe,
-// and opens it.
-func (d *dest) openDir() (*safefs.Dir, error) {
+// and opens it; existed says it was there already.
+func (d *dest) openDir() (dir *safefs.Dir, existed bool, err error) {
 	anchor := d.Root
 	if anchor == "" {
 		// Standalone use: the caller's own folder, made as before.
 		anchor = filepath.Dir(d.Dir)
 		if err := os.MkdirAll(anchor, 0o755); err != nil {
-			return nil, dstErr(err, "create "+anchor)
+			return nil, false, dstErr(err, "create "+anchor)
 		}
 	}
 	anchor = absPath(anchor)
 	dstRel, err := filepath.Rel(anchor, d.Dir)
 	if err != nil || dstRel == "." || dstRel == ".." || strings.HasPrefix(dstRel, ".."+string(filepath.Separator)) {
-		return nil, fmt.Errorf("offload %s: destination %s is not below %s", d.o.src, d.Dir, anchor)
+		return nil, false, fmt.Errorf("offload %s: destination %s is not below %s", d.o.src, d.Dir, anchor)
 	}
 	root, err := safefs.OpenRoot(anchor, false)
 	if err != nil {
-		return nil, dstErr(err, "open "+anchor)
+		return nil, false, dstErr(err, "open "+anchor)
 	}
-	dir, err := root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
+	_, serr := root.Lstat(filepath.ToSlash(dstRel))
+	dir, err = root.MkdirAll(filepath.ToSlash(dstRel), 0o755)
 	root.Close()
 	if err != nil {
-		return nil, dstErr(err, "create "+d.Dir)
+		return nil, false, dstErr(err, "create "+d.Dir)
 	}
-	return dir, nil
+	return dir, serr == nil, nil
+}
+
+// removeLeftovers removes the partial files an earlier pass left in dir
+// for files of this card (regular files only: anything else is for the
+// writer's checks to report), before anything is written: a retry on a
+// nearly full destination then has their space. It returns how many.
+func removeLeftovers(dir *safefs.Dir, files []srcFile) int {
+	n := 0
+	for _, f := range files {
+		p := partialRel(f.rel)
+		if st, err := dir.Lstat(p); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && dir.Remove(p) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // resumable returns the earlier run's result for f when the copy at d is

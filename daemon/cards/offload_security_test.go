@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,4 +265,23 @@ func TestOffloadFinalCheckBeforeSeal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A pass that ended early (left behind, killed) leaves the partial files
+// of the files it was writing: a retry on a destination with room for the
+// card, but not for those on top of it, removes the partial files left
+// for the card's files before it writes (the writer would start each over
+// only when it gets to it).
+func TestOffloadRemovesLeftoversFirst(t *testing.T) {
+	card := testutil.MountTmpfs(t, "16m")
+	writeTree(t, card, map[string]string{"CLIP/A.MP4": "rand:3145728", "CLIP/B.MP4": "rand:1048576", "CLIP/C.MP4": "rand:3145728"})
+	vol := testutil.MountTmpfs(t, "8m")
+	dst := filepath.Join(vol, "card")
+	writeTree(t, dst, map[string]string{"CLIP/B.MP4" + PartialSuffix: "rand:3145728", "CLIP/C.MP4" + PartialSuffix: "rand:3145728"})
+	res, err := Offload(context.Background(), card, dst, Options{DestRoot: vol, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil || res.Status != StatusOffloaded {
+		t.Fatalf("%v %+v", err, res)
+	}
+	sameTree(t, card, dst)
+	noLeftovers(t, dst)
 }
