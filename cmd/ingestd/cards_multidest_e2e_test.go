@@ -538,3 +538,43 @@ func TestCardsMultiDestUnmountedNotWritten(t *testing.T) {
 	mdSameFiles(t, filepath.Join(e.watch, "UNMNT1"), filepath.Join(shuttle, "UNMNT1"))
 	mdVerify(t, filepath.Join(shuttle, "UNMNT1"), 2)
 }
+
+// With cascade, a first destination that fails on its own (too small for
+// the card) hands the card to the next in the same insertion: the card is
+// read into the shuttle, verified there (card.offloaded, the shuttle the
+// primary copy), and not safe while the first cannot be filled.
+func TestCardsCascadeFirstDestinationFailsNextRead(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tiny, shuttle := mdTmpfs(t, "2m"), mdTmpfs(t, "64m")
+	e := newEnv(t, "", "  - name: tiny\n    path: "+tiny+"\n  - name: shuttle\n    path: "+shuttle+"\n"+
+		"disk:\n  min_free: 4096\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  cascade: true\n"+
+		"  destinations:\n    - volume: tiny\n    - volume: shuttle\n")
+	c := newCard(t, root, "CASC1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "3000000", "DCIM/100GOPRO/GX010002.MP4": "3000000",
+	})
+	e.start()
+	defer e.stop()
+	c.Insert()
+	e.waitFeed(60*time.Second, "CASC1 offloaded", func(evs []storage.Event) bool {
+		return len(cardEvents(evs, storage.EvCardOffloaded, "CASC1")) > 0
+	})
+	rec := mdCardRecord(t, e, "CASC1")
+	if len(rec.Destinations) != 2 || rec.Destinations[1].State != "verified" || rec.Destinations[0].State == "verified" ||
+		rec.Volume != "shuttle" || rec.SafeToFormat {
+		t.Fatalf("record: %+v", rec)
+	}
+	if s := mdEvents(e.feedAll(), storage.EvCardSafe, "CASC1"); len(s) > 0 {
+		t.Fatalf("card.safe with the first destination not filled: %+v", s)
+	}
+	if f := cardEvents(e.feedAll(), storage.EvCardFailed, "CASC1"); len(f) > 0 {
+		t.Errorf("card.failed although the next destination took the card: %+v", f)
+	}
+	if out, _, _ := e.cli("cards"); !strings.Contains(out, "NOT SAFE TO FORMAT") {
+		t.Errorf("ingestd cards:\n%s", out)
+	}
+}

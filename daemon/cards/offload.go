@@ -235,13 +235,16 @@ type Skipped = wire.Skipped
 // Result describes an offload, complete or not. For OffloadMulti, Dst,
 // Generation are those of the first destination; Dests has each one.
 type Result struct {
-	Status      string       `json:"status"`
-	Src         string       `json:"src"`
-	Dst         string       `json:"dst"`
-	Layout      Layout       `json:"layout"`
-	Files       []FileResult `json:"files"`
-	Bytes       int64        `json:"bytes"`        // total size of the card's files
-	FilesTotal  int          `json:"files_total"`  // how many files the card has to copy (Files holds them once copied)
+	Status     string       `json:"status"`
+	Src        string       `json:"src"`
+	Dst        string       `json:"dst"`
+	Layout     Layout       `json:"layout"`
+	Files      []FileResult `json:"files"`
+	Bytes      int64        `json:"bytes"`       // total size of the card's files
+	FilesTotal int          `json:"files_total"` // how many files the card has to copy (Files holds them once copied)
+	// CardFailed: the pass failed on the card's side (pulled, a read
+	// error, its history, a name no MHL can hold), not a destination's.
+	CardFailed  bool         `json:"card_failed,omitempty"`
 	Copied      int64        `json:"copied"`       // bytes read from the card and copied by this run
 	Resumed     int          `json:"resumed"`      // files skipped as already verified (at every destination)
 	CardHistory bool         `json:"card_history"` // the card carried an ascmhl/ history, verified and continued
@@ -478,6 +481,7 @@ func (o *offloader) defaults() {
 // fail records a card-side failure: every destination still in the pass
 // fails with it (their progress files are kept for a resume).
 func (o *offloader) fail(res *Result, rel string, err error) (Result, error) {
+	res.CardFailed = true
 	res.FailedPath = rel
 	res.Reason = err.Error()
 	for _, d := range o.dests {

@@ -274,14 +274,15 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		return
 	}
 	// Which destinations the card is read to: those not verified; with
-	// cascade only the first of them, unless a verified copy exists.
+	// cascade only one of them (the first that can be written; the next
+	// when it fails on its own), unless a verified copy exists.
 	var pass []int
 	fv := firstVerified(&rec)
 	for i, d := range rec.Destinations {
 		if d.State == cards.DestVerified {
 			continue
 		}
-		if s.cfg.Cascade && (fv >= 0 || len(pass) > 0) {
+		if s.cfg.Cascade && fv >= 0 {
 			continue
 		}
 		pass = append(pass, i)
@@ -303,47 +304,10 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		}
 		s.update(mp, func(c *CardStatus) { c.Message = "" })
 	}
-	// Remember the folders before copying: after a crash (or past
-	// midnight with {date}) the card resumes into the same places.
-	var dsts []cards.Destination
-	for _, i := range pass {
-		rec.Destinations[i].State, rec.Destinations[i].Error, rec.Destinations[i].FailedPath = cards.DestCopying, "", ""
-		root, ok := s.vols[rec.Destinations[i].Volume]
-		if !ok {
-			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
-			continue
-		}
-		if why := offline(rec.Destinations[i].Volume, root); why != "" {
-			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, why
-			log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "reason", why)
-			continue
-		}
-		if err := s.recheckFolder(&rec, i); err != nil {
-			rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, err.Error()
-			log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "err", err)
-			continue
-		}
-		root, dir, ok := s.destDir(rec.Destinations[i]) // its folder may have been claimed again
-		if !ok {
-			continue
-		}
-		fs := s.destFormats(&rec, i)
-		rec.Destinations[i].Hashes = formatNames(fs)
-		dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root, Formats: fs})
-	}
-	if rec.Status == "" || rec.Status == StateFailed {
-		rec.Status = StateCopying
-	}
-	rec.SafeToFormat = false
-	if err := s.cat.PutCard(rec); err != nil {
-		log.Error("store card record", "err", err)
-	}
-	s.update(mp, func(c *CardStatus) {
-		c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder
-		c.Message = fmt.Sprintf("copying to %d destination(s): NOT safe to eject", len(dsts))
-		c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), false
-	})
 
+	// used are the destinations of the pass (rec.Destinations indices, in
+	// the order of dsts and of the progress and results).
+	var used []int
 	meters := make([]rateMeter, len(rec.Destinations))
 	opts := cards.Options{
 		MHLFormats: s.cfg.Formats(),
@@ -357,8 +321,8 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 					c.Message = "verifying the copies, writing the ASC MHL: NOT safe to eject"
 				}
 				for j, dp := range p.Dests {
-					if j < len(pass) && pass[j] < len(c.Destinations) {
-						i := pass[j]
+					if j < len(used) && used[j] < len(c.Destinations) {
+						i := used[j]
 						progressInto(&c.Destinations[i], dp, meters[i].add(dp.BytesWritten, now))
 					}
 				}
@@ -373,36 +337,90 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			return &limitedReader{f: f, lim: lim, ctx: ctx}
 		}
 	}
+	var dsts []cards.Destination
 	var res cards.Result
 	var oerr error
-	if len(dsts) > 0 {
-		res, oerr = cards.OffloadMulti(ctx, mp, dsts, opts)
-	} else {
-		oerr = errors.New("no destination can be written") // the card is not read
-	}
-	if len(dsts) > 0 {
-		rec.Started, rec.Finished = res.Started, res.Finished
-		rec.Skipped = capSkipped(res.Skipped)
-		rec.Manifests = capManifests(res.Manifests) // manifests.go
-		rec.Files, rec.Bytes, rec.Layout = max(len(res.Files), res.FilesTotal), res.Bytes, res.Layout
-	}
-	j := 0
-	for _, i := range pass {
-		if rec.Destinations[i].State != cards.DestCopying {
-			continue // not configured
+	next := 0 // pass[next:] not tried yet
+	for {
+		// Remember the folders before copying: after a crash (or past
+		// midnight with {date}) the card resumes into the same places.
+		dsts, used = nil, nil
+		for next < len(pass) {
+			i := pass[next]
+			next++
+			rec.Destinations[i].State, rec.Destinations[i].Error, rec.Destinations[i].FailedPath = cards.DestCopying, "", ""
+			root, ok := s.vols[rec.Destinations[i].Volume]
+			if !ok {
+				rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, "volume "+rec.Destinations[i].Volume+" not configured"
+				continue
+			}
+			if why := offline(rec.Destinations[i].Volume, root); why != "" {
+				rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, why
+				log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "reason", why)
+				continue
+			}
+			if err := s.recheckFolder(&rec, i); err != nil {
+				rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, err.Error()
+				log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "err", err)
+				continue
+			}
+			root, dir, ok := s.destDir(rec.Destinations[i]) // its folder may have been claimed again
+			if !ok {
+				rec.Destinations[i].State = cards.DestPending
+				continue
+			}
+			fs := s.destFormats(&rec, i)
+			rec.Destinations[i].Hashes = formatNames(fs)
+			dsts = append(dsts, cards.Destination{Name: rec.Destinations[i].Volume, Dir: dir, Root: root, Formats: fs})
+			used = append(used, i)
+			if s.cfg.Cascade {
+				break // one read from the card; the others are filled from it
+			}
 		}
-		if j >= len(res.Dests) {
-			break
+		if rec.Status == "" || rec.Status == StateFailed {
+			rec.Status = StateCopying
 		}
-		dr := res.Dests[j]
-		j++
-		d := &rec.Destinations[i]
-		d.State, d.Generation, d.FailedPath, d.Error = dr.State, dr.Generation, dr.FailedPath, dr.Reason
-		d.BytesTotal, d.RateBps, d.ETASeconds = res.Bytes, 0, 0
-		d.BytesDone, d.BytesVerified = dr.BytesWritten, dr.BytesVerified
-		if dr.State == cards.DestVerified {
-			d.BytesDone, d.BytesVerified = res.Bytes, res.Bytes
+		rec.SafeToFormat = false
+		if err := s.cat.PutCard(rec); err != nil {
+			log.Error("store card record", "err", err)
 		}
+		s.update(mp, func(c *CardStatus) {
+			c.State, c.Dest = StateCopying, rec.Volume+"/"+rec.Folder
+			c.Message = fmt.Sprintf("copying to %d destination(s): NOT safe to eject", len(dsts))
+			c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), false
+		})
+		res, oerr = cards.Result{}, nil
+		if len(dsts) > 0 {
+			res, oerr = cards.OffloadMulti(ctx, mp, dsts, opts)
+		} else {
+			oerr = errors.New("no destination can be written") // the card is not read
+		}
+		if len(dsts) > 0 {
+			rec.Started, rec.Finished = res.Started, res.Finished
+			rec.Skipped = capSkipped(res.Skipped)
+			rec.Manifests = capManifests(res.Manifests) // manifests.go
+			rec.Files, rec.Bytes, rec.Layout = max(len(res.Files), res.FilesTotal), res.Bytes, res.Layout
+		}
+		for j, i := range used {
+			if j >= len(res.Dests) {
+				break
+			}
+			dr := res.Dests[j]
+			d := &rec.Destinations[i]
+			d.State, d.Generation, d.FailedPath, d.Error = dr.State, dr.Generation, dr.FailedPath, dr.Reason
+			d.BytesTotal, d.RateBps, d.ETASeconds = res.Bytes, 0, 0
+			d.BytesDone, d.BytesVerified = dr.BytesWritten, dr.BytesVerified
+			if dr.State == cards.DestVerified {
+				d.BytesDone, d.BytesVerified = res.Bytes, res.Bytes
+			}
+		}
+		// Cascade: a destination that failed on its own (full, tampered
+		// with, not answering) hands the card to the next.
+		if s.cfg.Cascade && len(dsts) > 0 && firstVerified(&rec) < 0 && oerr != nil && !res.CardFailed && ctx.Err() == nil && next < len(pass) {
+			log.Warn("cascade: destination failed, reading the card into the next", "volume", rec.Destinations[used[0]].Volume, "err", oerr)
+			continue
+		}
+		break
 	}
 	fv = firstVerified(&rec)
 	if fv < 0 {
@@ -427,7 +445,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		}
 		if errors.Is(oerr, context.Canceled) || errors.Is(oerr, cards.ErrSourceGone) {
 			// The card's failure, not theirs: each says why.
-			for _, i := range pass {
+			for _, i := range used {
 				if d := &rec.Destinations[i]; d.State == cards.DestFailed {
 					d.Error = reason
 				}
