@@ -125,6 +125,10 @@ func cardsView(doc wire.CardsPage, live wire.CardsStatus) CardsView {
 			if len(l.Destinations) == len(r.Destinations) && !r.SafeToFormat {
 				cv.Destinations = l.Destinations
 			}
+			if cv.Files == 0 && l.FilesTotal > 0 {
+				// Counted by the pass before the record knows them.
+				cv.Files, cv.Bytes = l.FilesTotal, l.BytesTotal
+			}
 		}
 		v.Cards = append(v.Cards, cv)
 	}

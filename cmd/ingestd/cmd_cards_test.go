@@ -61,3 +61,17 @@ func TestCardViewJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestCardsViewLiveCounts: while a card's first pass runs, its record
+// knows no file count yet; the view takes the pass's.
+func TestCardsViewLiveCounts(t *testing.T) {
+	doc := wire.CardsPage{Cards: []wire.Card{{Key: "k1", Label: "A001", Status: "copying"}, {Key: "k2", Label: "B001", Status: "offloaded", Files: 3, Bytes: 30}}}
+	live := wire.CardsStatus{Cards: []wire.CardStatus{{Key: "k1", State: "copying", FilesTotal: 17, BytesTotal: 200 << 20}, {Key: "k2", FilesTotal: 99, BytesTotal: 99}}}
+	v := cardsView(doc, live)
+	if v.Cards[0].Files != 17 || v.Cards[0].Bytes != 200<<20 {
+		t.Errorf("copying card: %d files, %d bytes", v.Cards[0].Files, v.Cards[0].Bytes)
+	}
+	if v.Cards[1].Files != 3 || v.Cards[1].Bytes != 30 {
+		t.Errorf("recorded card: %d files, %d bytes", v.Cards[1].Files, v.Cards[1].Bytes)
+	}
+}
