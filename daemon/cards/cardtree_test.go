@@ -388,3 +388,91 @@ func TestOffloadEmptyFolderSymlinkPlanted(t *testing.T) {
 		t.Error("an MHL was sealed for a destination that was tampered with")
 	}
 }
+
+// TestOffloadChecksEveryHistoryFormat: a card whose history got a second
+// format in a later generation (the reference records it "verified", not
+// "original") is checked in both, and our generation carries both, so the
+// reference can continue the chain from the copy; a card whose later
+// format's value does not match (the chain made consistent again) fails.
+func TestOffloadChecksEveryHistoryFormat(t *testing.T) {
+	run := testenv.ASCMHL(t)
+	seal := func(t *testing.T) string {
+		src := cardTreeFixture(t)
+		for _, f := range []string{"sha1", "xxh3"} {
+			if out, err := testenv.RunASCMHL(t, run, "ascmhl", "create", "-h", f, src); err != nil {
+				t.Fatalf("reference ascmhl create -h %s: %v\n%s", f, err, out)
+			}
+		}
+		return src
+	}
+	t.Run("both formats carried on", func(t *testing.T) {
+		src := seal(t)
+		dst := filepath.Join(t.TempDir(), "A001")
+		if _, err := Offload(context.Background(), src, dst, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := ascmhl.Open(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range h.Latest().Entries {
+			if e.IsDir {
+				continue
+			}
+			for _, f := range []ascmhl.Format{"sha1", "xxh3"} {
+				if hv, ok := e.Hash(f); !ok || hv.Action != ascmhl.ActionVerified {
+					t.Errorf("%s: %s %+v, want verified", e.Path, f, hv)
+				}
+			}
+		}
+		if out, err := testenv.RunASCMHL(t, run, "ascmhl-debug", "verify", dst); err != nil {
+			t.Fatalf("reference verify: %v\n%s", err, out)
+		}
+		if out, err := testenv.RunASCMHL(t, run, "ascmhl", "create", "-h", "xxh64", dst); err != nil {
+			t.Fatalf("reference create on the copy: %v\n%s", err, out)
+		}
+	})
+	t.Run("later format does not match", func(t *testing.T) {
+		src := seal(t)
+		gens, _ := filepath.Glob(filepath.Join(src, "ascmhl", "0002_*.mhl"))
+		if len(gens) != 1 {
+			t.Fatalf("generations: %v", gens)
+		}
+		before, err := ascmhl.HashFile(context.Background(), gens[0], []ascmhl.Format{ascmhl.C4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(gens[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		i := strings.Index(s, "PRIVATE/M4ROOT/CLIP/C0001.MP4</path>")
+		j := strings.Index(s[i:], "<xxh3 ")
+		k := strings.Index(s[i+j:], ">")
+		l := strings.Index(s[i+j:], "</xxh3>")
+		if i < 0 || j < 0 || k < 0 || l < 0 {
+			t.Fatalf("no xxh3 for C0001 in %s", s)
+		}
+		s = s[:i+j+k+1] + "0000000000000000" + s[i+j+l:]
+		if err := os.WriteFile(gens[0], []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		after, err := ascmhl.HashFile(context.Background(), gens[0], []ascmhl.Format{ascmhl.C4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := filepath.Join(src, "ascmhl", "ascmhl_chain.xml")
+		cd, err := os.ReadFile(chain)
+		if err != nil || !strings.Contains(string(cd), before[ascmhl.C4]) {
+			t.Fatalf("chain: %v\n%s", err, cd)
+		}
+		if err := os.WriteFile(chain, []byte(strings.Replace(string(cd), before[ascmhl.C4], after[ascmhl.C4], 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Offload(context.Background(), src, filepath.Join(t.TempDir(), "A001"), Options{})
+		if !errors.Is(err, ErrHistory) || res.FailedPath != "PRIVATE/M4ROOT/CLIP/C0001.MP4" || !strings.Contains(res.Reason, "xxh3") {
+			t.Fatalf("offload: err %v, failed %q, reason %q", err, res.FailedPath, res.Reason)
+		}
+	})
+}

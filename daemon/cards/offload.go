@@ -557,7 +557,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	// Per-destination formats (Destination.Formats): the card is hashed in
 	// all of them; each history is written in its own (else MHLFormats),
 	// plus the card's own.
-	base := ascmhl.SortFormats(append(append([]ascmhl.Format(nil), o.opts.MHLFormats...), cardHist.OriginalFormats()...))
+	base := ascmhl.SortFormats(append(append([]ascmhl.Format(nil), o.opts.MHLFormats...), cardHist.Formats()...))
 	all := append([]ascmhl.Format(nil), base...)
 	for _, d := range o.dests {
 		all = append(all, d.Formats...)
@@ -567,7 +567,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 		if len(d.Formats) == 0 {
 			return base
 		}
-		return ascmhl.SortFormats(append(append([]ascmhl.Format(nil), d.Formats...), cardHist.OriginalFormats()...))
+		return ascmhl.SortFormats(append(append([]ascmhl.Format(nil), d.Formats...), cardHist.Formats()...))
 	}
 
 	res.FilesTotal = len(files)
@@ -2225,14 +2225,13 @@ func hashMapped(fd int, size int64, h io.Writer) (ok bool, err error) {
 	return true, nil
 }
 
-// checkAgainst compares a file's hashes with the card history's original.
+// checkAgainst compares a file's hashes with the card history's: the first
+// value recorded in each format (the card is hashed in all of them).
 func checkAgainst(h *ascmhl.History, fr *FileResult) error {
-	orig, ok := h.Original(fr.Path)
-	if !ok {
-		return nil // new since the card was last sealed
-	}
-	if got := fr.MHL[orig.Format]; got != orig.Value {
-		return fmt.Errorf("%w: %s: %s is %s, history says %s", ErrHistory, fr.Path, orig.Format, got, orig.Value)
+	for _, rec := range h.Recorded(fr.Path) { // none: new since the card was last sealed
+		if got, ok := fr.MHL[rec.Format]; !ok || got != rec.Value {
+			return fmt.Errorf("%w: %s: %s is %s, history says %s", ErrHistory, fr.Path, rec.Format, got, rec.Value)
+		}
 	}
 	return nil
 }
@@ -2338,7 +2337,7 @@ func (d *dest) writeMHL(ctx context.Context, cardHist *ascmhl.History, files []F
 	if err := h.LoadNested(nestedHistories(dirs)); err != nil {
 		return "", dstErr(err, "open nested ascmhl history")
 	}
-	formats = ascmhl.SortFormats(append(formats, h.OriginalFormats()...))
+	formats = ascmhl.SortFormats(append(formats, h.Formats()...))
 	tree := ascmhl.Tree{Dirs: map[string]time.Time{}}
 	ignore := mergeIgnore(h.IgnorePatterns())
 	for _, dd := range dirs {

@@ -82,7 +82,7 @@ func TestFixtureHistories(t *testing.T) {
 			if len(h.Generations) == 0 || h.Latest().RootHash == nil {
 				t.Fatalf("no generations/root hash read: %+v", h)
 			}
-			if got := h.OriginalFormats(); len(got) != 1 || got[0] != XXH64 {
+			if got := h.Formats(); len(got) != 1 || got[0] != XXH64 {
 				t.Fatalf("original formats %v", got)
 			}
 			rep, err := Verify(context.Background(), root)

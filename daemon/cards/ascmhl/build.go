@@ -300,13 +300,13 @@ func Scan(ctx context.Context, root string, formats []Format, ignore []string) (
 
 // Seal hashes root and writes a new generation of its history (the
 // reference's `ascmhl create`): original hashes for new files, verified or
-// failed for known ones, always including the history's original formats.
+// failed for known ones, always including every format the history records.
 func Seal(ctx context.Context, root string, formats []Format, process string, c Creator) (*Generation, []Failure, error) {
 	h, err := Open(root)
 	if err != nil {
 		return nil, nil, err
 	}
-	formats = SortFormats(append(append([]Format(nil), formats...), h.OriginalFormats()...))
+	formats = SortFormats(append(append([]Format(nil), formats...), h.Formats()...))
 	tree, err := Scan(ctx, root, formats, h.IgnorePatterns())
 	if err != nil {
 		return nil, nil, err
@@ -323,7 +323,7 @@ func Seal(ctx context.Context, root string, formats []Format, process string, c 
 
 // Report is the result of Verify.
 type Report struct {
-	Verified []string  // files whose original hash matched
+	Verified []string  // files whose recorded hashes matched (each format's first)
 	Failed   []Failure // files whose hash differs
 	New      []string  // files on disk the history does not know
 	Missing  []string  // files in the history that are not on disk
@@ -347,8 +347,8 @@ func (r Report) String() string {
 	return b.String()
 }
 
-// Verify re-hashes every file under root against its original hash in the
-// history (the reference's `ascmhl verify`): mismatches, files the history
+// Verify re-hashes every file under root against the hashes its history
+// recorded (each format's first value; the reference's `ascmhl verify`): mismatches, files the history
 // does not know and files that are gone are all reported. It returns
 // ErrNoHistory when root has no generations.
 func Verify(ctx context.Context, root string) (Report, error) {
@@ -406,18 +406,29 @@ func Verify(ctx context.Context, root string) (Report, error) {
 			return nil
 		}
 		delete(known, rel)
-		orig, ok := h.Original(rel)
-		if !ok {
+		recs := h.Recorded(rel)
+		if len(recs) == 0 {
 			rep.New = append(rep.New, rel)
 			return nil
 		}
-		hs, err := HashFile(ctx, p, []Format{orig.Format})
+		// Every format recorded for it, in one read.
+		var fs []Format
+		for _, r := range recs {
+			fs = append(fs, r.Format)
+		}
+		hs, err := HashFile(ctx, p, fs)
 		if err != nil {
 			return err
 		}
-		if hs[orig.Format] != orig.Value {
-			rep.Failed = append(rep.Failed, Failure{Path: rel, Format: orig.Format, Was: orig.Value, Now: hs[orig.Format]})
-		} else {
+		failed := false
+		for _, r := range recs {
+			if hs[r.Format] != r.Value {
+				rep.Failed = append(rep.Failed, Failure{Path: rel, Format: r.Format, Was: r.Value, Now: hs[r.Format]})
+				failed = true
+				break
+			}
+		}
+		if !failed {
 			rep.Verified = append(rep.Verified, rel)
 		}
 		return nil

@@ -72,7 +72,7 @@ const MaxNested = 1024
 // that hold an ascmhl/ folder, found by the caller's walk of the tree as
 // the reference finds its child histories; each is read with OpenDir's
 // checks, never through a symlink or outside the root. Afterwards Original,
-// First, Files and OriginalFormats answer for files below a nested history
+// First, Recorded, Files and Formats answer for files below a nested history
 // from it, as the reference's verify and create do.
 func (h *History) LoadNested(rels []string) error {
 	if len(rels) == 0 {
@@ -402,23 +402,50 @@ func (h *History) Files() map[string]bool {
 	return out
 }
 
-// OriginalFormats lists the formats the history's original hashes use: a
-// new generation must include them so its entries can be "verified".
-func (h *History) OriginalFormats() []Format {
+// Formats lists every format the history's file hashes use, whatever
+// their action: a new generation includes them all, as the reference's
+// create hashes each file in every format recorded for it (a format added
+// by a later generation is recorded "verified", never "original", there).
+func (h *History) Formats() []Format {
 	var fs []Format
 	for _, g := range h.Generations {
 		for _, e := range g.Entries {
+			if e.IsDir {
+				continue
+			}
 			for _, v := range e.Hashes {
-				if v.Action == ActionOriginal {
-					fs = append(fs, v.Format)
-				}
+				fs = append(fs, v.Format)
 			}
 		}
 	}
 	for _, n := range h.Nested {
-		fs = append(fs, n.History.OriginalFormats()...)
+		fs = append(fs, n.History.Formats()...)
 	}
 	return SortFormats(fs)
+}
+
+// Recorded returns, for a file path, the first hash recorded in each
+// format (generations oldest first): what the reference checks the file
+// against, format by format.
+func (h *History) Recorded(p string) []HashValue {
+	if o, rel := h.owner(p); o != h {
+		return o.Recorded(rel)
+	}
+	var out []HashValue
+	seen := map[Format]bool{}
+	for _, g := range h.Generations {
+		e, ok := g.Entry(p)
+		if !ok || e.IsDir {
+			continue
+		}
+		for _, v := range e.Hashes {
+			if !seen[v.Format] {
+				seen[v.Format] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // IgnorePatterns returns the latest generation's patterns, or the defaults.
