@@ -48,6 +48,10 @@ var (
 	// final name, ascmhl/), a FIFO or device, or a verified file replaced
 	// or changed before the card was sealed. Nothing is written through it.
 	ErrDestTampered = errors.New("destination tampered with")
+	// ErrReservedName: a card file has a name ingestd keeps for its own
+	// files in a destination (ReservedName): it could be neither copied
+	// faithfully nor listed in the ASC MHL.
+	ErrReservedName = errors.New("card file has a name ingestd reserves for its own files")
 )
 
 // MaxStateSize caps the progress file read back on resume.
@@ -120,6 +124,13 @@ type Options struct {
 	// and opened without following symlinks: one found fails that
 	// destination with ErrDestTampered.
 	DestRoot string
+
+	// FromCopy says the source is a verified copy this daemon wrote (a
+	// destination filled from it), not a card: its own progress file,
+	// partial files and report files there are not the card's (not
+	// copied, or copied as reports). On a card, a file with one of those
+	// names fails the card before anything is copied (ErrReservedName).
+	FromCopy bool
 
 	// SourceReader wraps each card file as it is read (rate limit; fault
 	// injection in tests). The file was opened without following symlinks
@@ -548,6 +559,14 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			return o.fail(&res, f.rel, err)
 		}
 	}
+	if !o.opts.FromCopy {
+		for _, f := range files {
+			if ReservedName(f.rel) {
+				return o.fail(&res, f.rel, fmt.Errorf("%w (%s, *%s, %s, %s): %s; nothing was copied: rename or move it on the card",
+					ErrReservedName, StateName, PartialSuffix, ReportHTMLName, ReportJSONName, f.rel))
+			}
+		}
+	}
 	// Histories of sub-folders (the reference's child histories: an earlier
 	// offload's roll folders, a camera's clip folders) are verified too.
 	if err := cardHist.LoadNested(nestedHistories(dirs)); err != nil {
@@ -848,8 +867,8 @@ func (o *offloader) list() ([]srcFile, []srcFile, error) {
 			}
 			dirs = append(dirs, srcFile{rel: rel, mtime: info.ModTime(), mode: info.Mode()})
 		case d.Type().IsRegular():
-			if strings.HasSuffix(rel, PartialSuffix) || rel == StateName {
-				return nil
+			if o.opts.FromCopy && (strings.HasSuffix(rel, PartialSuffix) || rel == StateName) {
+				return nil // the copy's own (a card's fail the card: run)
 			}
 			files = append(files, srcFile{rel: rel, size: info.Size(), mtime: info.ModTime(), mode: info.Mode()})
 		default:
@@ -2392,11 +2411,25 @@ func nestedHistories(dirs []srcFile) []string {
 
 // mergeIgnore adds our own transient names to a history's ignore patterns,
 // so that a verify during a later partial re-run never trips on them.
+// Names of the offload report cardsvc writes next to ascmhl/ in each
+// destination once the card is safe (not card content).
+const (
+	ReportHTMLName = "ingestd-report.html"
+	ReportJSONName = "ingestd-report.json"
+)
+
+// ReservedName reports whether the card file rel has a name ingestd keeps
+// for its own files in a destination: the progress file, a partial file,
+// a report. Each is in every generation's ignore patterns (so would be
+// left out of the ASC MHL), and the first two are never copied.
+func ReservedName(rel string) bool {
+	base := path.Base(rel)
+	return base == StateName || strings.HasSuffix(base, PartialSuffix) || base == ReportHTMLName || base == ReportJSONName
+}
+
 func mergeIgnore(pats []string) []string {
 	out := append([]string(nil), pats...)
-	// ingestd-report.html/.json: the offload report cardsvc writes next to
-	// ascmhl/ once the card is safe (not card content).
-	for _, p := range append([]string{StateName, "*" + PartialSuffix, "ingestd-report.html", "ingestd-report.json"}, OSJunk...) {
+	for _, p := range append([]string{StateName, "*" + PartialSuffix, ReportHTMLName, ReportJSONName}, OSJunk...) {
 		if !containsString(out, p) {
 			out = append(out, p)
 		}

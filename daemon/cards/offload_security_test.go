@@ -285,3 +285,38 @@ func TestOffloadRemovesLeftoversFirst(t *testing.T) {
 	sameTree(t, card, dst)
 	noLeftovers(t, dst)
 }
+
+// A card file named like one of ingestd's own files in a destination (the
+// progress file, a partial file, a report) could be neither copied
+// faithfully nor listed in the ASC MHL: the card fails before anything is
+// copied, naming it, and is never shown safe. From a verified copy (a
+// fill), the copy's own such files are not the card's.
+func TestOffloadReservedNamesOnCard(t *testing.T) {
+	for _, name := range []string{StateName, "CLIP/C0002.MP4" + PartialSuffix, ReportHTMLName, "CLIP/sub/" + ReportJSONName, "CLIP/" + StateName} {
+		t.Run(name, func(t *testing.T) {
+			card := t.TempDir()
+			writeTree(t, card, map[string]string{"CLIP/C0001.MP4": "rand:20000", name: "planted"})
+			dst := filepath.Join(t.TempDir(), "A001")
+			res, err := Offload(context.Background(), card, dst, Options{Logger: slog.New(slog.DiscardHandler)})
+			if !errors.Is(err, ErrReservedName) || res.FailedPath != name || !res.CardFailed || !strings.Contains(res.Reason, "rename") {
+				t.Fatalf("err %v, failed %q, reason %q", err, res.FailedPath, res.Reason)
+			}
+			if _, err := os.Stat(filepath.Join(dst, "CLIP", "C0001.MP4")); err == nil {
+				t.Error("a file was copied")
+			}
+		})
+	}
+	t.Run("fill from a copy", func(t *testing.T) {
+		card := t.TempDir()
+		writeTree(t, card, map[string]string{"CLIP/C0001.MP4": "rand:20000"})
+		first := filepath.Join(t.TempDir(), "A001")
+		if _, err := Offload(context.Background(), card, first, Options{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+			t.Fatal(err)
+		}
+		writeTree(t, first, map[string]string{ReportHTMLName: "<html>report</html>"})
+		second := filepath.Join(t.TempDir(), "A001")
+		if _, err := Offload(context.Background(), first, second, Options{Logger: slog.New(slog.DiscardHandler), FromCopy: true}); err != nil {
+			t.Fatalf("fill: %v", err)
+		}
+	})
+}

@@ -767,7 +767,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		var meter rateMeter
 		log.Info("filling destination from the verified copy", "from", from, "dst", dir)
 		res, err := cards.Offload(ctx, from, dir, cards.Options{
-			MHLFormats: s.destFormats(&rec, i), Logger: s.log, DestRoot: root,
+			MHLFormats: s.destFormats(&rec, i), Logger: s.log, DestRoot: root, FromCopy: true,
 			Progress: func(p cards.Progress) {
 				if len(p.Dests) == 0 {
 					return

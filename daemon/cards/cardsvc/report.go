@@ -54,8 +54,8 @@ import (
 // Report file names in a destination folder (next to ascmhl/), and in
 // <state_dir>/cards/<id>/ and the hub (report.html, report.json).
 const (
-	ReportHTMLName = "ingestd-report.html"
-	ReportJSONName = "ingestd-report.json"
+	ReportHTMLName = cards.ReportHTMLName
+	ReportJSONName = cards.ReportJSONName
 	// EvCardReportReady is appended when a card's report files were
 	// (re)written: Path is the card id, Detail {"key", "label", "sha256"}.
 	EvCardReportReady = "card.report_ready"
