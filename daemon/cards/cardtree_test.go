@@ -476,3 +476,48 @@ func TestOffloadChecksEveryHistoryFormat(t *testing.T) {
 		}
 	})
 }
+
+// TestOffloadListsFilesTheCardHistoryIgnores: a card history that ignores
+// footage (`ascmhl create -i '*.MP4'`) does not keep the copied footage
+// out of our generation: the pattern is not carried on, every copied file
+// is listed, and the reference verifies the copy and continues it.
+func TestOffloadListsFilesTheCardHistoryIgnores(t *testing.T) {
+	run := testenv.ASCMHL(t)
+	src := cardTreeFixture(t)
+	if out, err := testenv.RunASCMHL(t, run, "ascmhl", "create", "-h", "xxh64", "-i", "*.MP4", src); err != nil {
+		t.Fatalf("reference ascmhl create: %v\n%s", err, out)
+	}
+	dst := filepath.Join(t.TempDir(), "A001")
+	res, err := Offload(context.Background(), src, dst, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ascmhl.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := h.Latest()
+	for _, p := range g.Ignore {
+		if p == "*.MP4" {
+			t.Errorf("the card history's *.MP4 carried on: %v", g.Ignore)
+		}
+	}
+	listed := map[string]bool{}
+	for _, e := range g.Entries {
+		listed[e.Path] = true
+	}
+	for _, f := range res.Files {
+		if !listed[f.Path] {
+			t.Errorf("%s copied but not in the generation", f.Path)
+		}
+	}
+	if !listed["PRIVATE/M4ROOT/CLIP/C0001.MP4"] {
+		t.Error("C0001.MP4 not listed")
+	}
+	if out, err := testenv.RunASCMHL(t, run, "ascmhl-debug", "verify", dst); err != nil {
+		t.Fatalf("reference verify: %v\n%s", err, out)
+	}
+	if out, err := testenv.RunASCMHL(t, run, "ascmhl", "create", "-h", "xxh64", dst); err != nil {
+		t.Fatalf("reference create on the copy: %v\n%s", err, out)
+	}
+}

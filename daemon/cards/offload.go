@@ -2358,7 +2358,11 @@ func (d *dest) writeMHL(ctx context.Context, cardHist *ascmhl.History, files []F
 	}
 	formats = ascmhl.SortFormats(append(formats, h.Formats()...))
 	tree := ascmhl.Tree{Dirs: map[string]time.Time{}}
-	ignore := mergeIgnore(h.IgnorePatterns())
+	ignore, dropped := generationIgnore(h.IgnorePatterns(), files)
+	if len(dropped) > 0 {
+		d.log.Warn("ignore patterns of the card's ascmhl history not carried on: they would leave copied files out of the ASC MHL",
+			"dst", d.Dir, "patterns", dropped)
+	}
 	for _, dd := range dirs {
 		if dd.rel == "." || !ascmhl.Ignored(ignore, dd.rel, true) {
 			tree.Dirs[dd.rel] = dd.mtime
@@ -2425,6 +2429,56 @@ const (
 func ReservedName(rel string) bool {
 	base := path.Base(rel)
 	return base == StateName || strings.HasSuffix(base, PartialSuffix) || base == ReportHTMLName || base == ReportJSONName
+}
+
+// generationIgnore is the ignore patterns of a new generation: the
+// history's (hist), less any that would leave a copied file out of it (a
+// camera's or an earlier tool's history may ignore footage, `*.MP4` or a
+// whole folder: every file copied is listed, so the MHL vouches for each),
+// plus ingestd's own (mergeIgnore). Files of nested histories (below an
+// ascmhl/ folder) and ingestd's own files do not count. dropped are the
+// patterns left out.
+func generationIgnore(hist []string, files []FileResult) (pats, dropped []string) {
+	own := mergeIgnore(nil)
+	var kept []string
+	if len(hist) > maxCarriedPatterns { // a hostile history: bounded work
+		dropped = append(dropped, hist[maxCarriedPatterns:]...)
+		hist = hist[:maxCarriedPatterns]
+	}
+	for _, p := range hist {
+		one := []string{p}
+		drop := false
+		for _, fr := range files {
+			if inHistoryFolder(fr.Path) || ascmhl.Ignored(own, fr.Path, false) || ignoredBelow(own, fr.Path) {
+				continue
+			}
+			if ascmhl.Ignored(one, fr.Path, false) || ignoredBelow(one, fr.Path) {
+				drop = true
+				break
+			}
+		}
+		if drop {
+			dropped = append(dropped, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	return mergeIgnore(kept), dropped
+}
+
+// maxCarriedPatterns bounds the history patterns a generation carries on
+// (each is matched against every copied file).
+const maxCarriedPatterns = 256
+
+// inHistoryFolder reports whether rel lies in an ascmhl/ folder (a nested
+// history's files, never listed in a generation).
+func inHistoryFolder(rel string) bool {
+	for _, c := range strings.Split(path.Dir(rel), "/") {
+		if c == ascmhl.FolderName {
+			return true
+		}
+	}
+	return false
 }
 
 func mergeIgnore(pats []string) []string {
