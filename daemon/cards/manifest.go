@@ -68,9 +68,12 @@ var (
 // xxh64 (xxhsum's default), 40 sha1. Blank lines and # comments are skipped.
 func parseManifest(data []byte, ext string) []manifestLine {
 	var out []manifestLine
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark (Windows tools)
 	for i, raw := range bytes.Split(data, []byte("\n")) {
 		line := strings.TrimRight(string(raw), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+		// Comments: '#' (xxhsum, md5deep), ';' (md5summer, other
+		// Windows tools); no hex digest starts with either.
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
 			continue
 		}
 		l := manifestLine{n: i + 1}

@@ -10,11 +10,21 @@ import (
 // status and event.
 const MaxManifestsShown = 50
 
+// capManifests keeps at most MaxManifestsShown, those that do not match
+// first (in their order), then those that do.
 func capManifests(ms []cards.ManifestCheck) []cards.ManifestCheck {
-	if len(ms) > MaxManifestsShown {
-		return ms[:MaxManifestsShown]
+	if len(ms) <= MaxManifestsShown {
+		return ms
 	}
-	return ms
+	out := make([]cards.ManifestCheck, 0, MaxManifestsShown)
+	for _, ok := range []bool{false, true} {
+		for _, m := range ms {
+			if m.OK == ok && len(out) < MaxManifestsShown {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 // manifestNote is what the status message adds when checksum manifests
@@ -26,8 +36,14 @@ func manifestNote(ms []cards.ManifestCheck) string {
 			bad++
 		}
 	}
-	if bad == 0 {
+	switch {
+	case bad == 0:
 		return ""
+	case len(ms) < MaxManifestsShown:
+		return fmt.Sprintf("; %d of %d checksum manifests on the card do not match (see manifests)", bad, len(ms))
+	case bad == len(ms):
+		return fmt.Sprintf("; at least %d checksum manifests on the card do not match (the first listed in manifests)", bad)
+	default:
+		return fmt.Sprintf("; %d checksum manifests on the card do not match (see manifests)", bad)
 	}
-	return fmt.Sprintf("; %d of %d checksum manifests on the card do not match (see manifests)", bad, len(ms))
 }

@@ -23,8 +23,18 @@ func TestManifestNote(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	many := make([]cards.ManifestCheck, MaxManifestsShown+5)
-	if got := len(capManifests(many)); got != MaxManifestsShown {
-		t.Errorf("capManifests kept %d, want %d", got, MaxManifestsShown)
+	// 300 manifests, 3 of them not matching, the last ones: those are
+	// kept in the 50 listed, and the note counts them.
+	many := make([]cards.ManifestCheck, 300)
+	for i := range many {
+		many[i] = ok
+	}
+	many[297], many[298], many[299] = bad, bad, bad
+	capped := capManifests(many)
+	if len(capped) != MaxManifestsShown || capped[0].OK || capped[2].OK || !capped[3].OK {
+		t.Errorf("capManifests kept %d, not failures first: %+v", len(capped), capped[:4])
+	}
+	if got, want := manifestNote(capped), "; 3 checksum manifests on the card do not match (see manifests)"; got != want {
+		t.Errorf("note %q, want %q", got, want)
 	}
 }
