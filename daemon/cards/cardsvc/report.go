@@ -63,12 +63,13 @@ const (
 
 // Caps on what a report embeds.
 const (
-	reportPosterWidth   = 160
-	reportPosterMaxIn   = 8 << 20  // poster.jpg read up to 8 MiB
-	reportPosterMaxOut  = 64 << 10 // a thumbnail above 64 KiB is left out
-	reportMaxPosters    = 500      // clips beyond get no thumbnail
-	reportDebounce      = 2 * time.Second
-	reportStateRevision = 1
+	reportPosterWidth     = 160
+	reportPosterMaxIn     = 8 << 20  // poster.jpg read up to 8 MiB
+	reportPosterMaxOut    = 64 << 10 // a thumbnail above 64 KiB is left out
+	reportMaxPosters      = 500      // clips beyond get no thumbnail
+	reportMaxClipWarnings = 20       // clip warnings listed, then a count
+	reportDebounce        = 2 * time.Second
+	reportStateRevision   = 1
 )
 
 // CardID is the id of a card in URLs: 32 lowercase hex characters derived
@@ -203,7 +204,11 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		}
 	}
 	if len(files) == 0 && rec.Files > 0 {
-		r.Warnings = append(r.Warnings, "per-file hashes not recorded for this card (offloaded by an older ingestd)")
+		if rec.Status == StateOffloaded || rec.Status == StatePartial {
+			r.Warnings = append(r.Warnings, "per-file hashes not recorded for this card (offloaded by an older ingestd)")
+		} else {
+			r.Warnings = append(r.Warnings, "per-file hashes not recorded: the card was not offloaded ("+rec.Status+")")
+		}
 	}
 	noID := 0
 	for _, f := range files {
@@ -215,6 +220,15 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		r.Warnings = append(r.Warnings, fmt.Sprintf("BLAKE3 (content id) of %d of %d files not computed yet", noID, len(files)))
 	}
 	posters := 0
+	// Clip warnings: at most reportMaxClipWarnings listed, then how many
+	// more (a card of 600 stills not probed yet is one line, not 600).
+	clipWarnings := 0
+	clipWarn := func(w string) {
+		if clipWarnings < reportMaxClipWarnings {
+			r.Warnings = append(r.Warnings, w)
+		}
+		clipWarnings++
+	}
 	for _, c := range clips {
 		rc := ReportClip{ID: c.ID, Name: c.Name, NameB64: storage.PathB64(c.Name), Parts: []ReportPart{}}
 		for _, p := range c.Parts {
@@ -238,14 +252,14 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 			}
 			videos++
 			a, err := asset(p.AssetID)
-			if err != nil || a == nil || a.Media == nil || a.Media.Duration <= 0 {
+			if err != nil || a == nil || a.Media == nil {
 				continue
 			}
-			probed++
+			probed++ // a still is probed with no duration
 			if first == nil {
 				first = a
 			}
-			dur += a.Media.Duration
+			dur += max(a.Media.Duration, 0)
 			if v := videoStream(a.Media); v != nil && v.Frames > 0 && frames >= 0 {
 				frames += v.Frames
 			} else {
@@ -256,7 +270,7 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 			// Duration and TC out only once every video part is probed.
 			dur, frames = 0, 0
 			if first != nil {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("clip %s: %d of %d video files not probed yet (duration, TC out unknown)", c.Name, videos-probed, videos))
+				clipWarn(fmt.Sprintf("clip %s: %d of %d video files not probed yet (duration, TC out unknown)", c.Name, videos-probed, videos))
 			}
 		}
 		if first != nil {
@@ -276,13 +290,17 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 				rc.Proxy = first.Proxy.Status
 			}
 			if stateDir != "" && posters < reportMaxPosters {
-				if uri, err := posterThumb(storage.OutputPath(stateDir, first.ID, "poster.jpg")); err == nil {
-					r.posters[rc.ID], rc.Poster = uri, true
-					posters++
+				// A video's poster; a still's proxy is its picture.
+				for _, name := range []string{"poster.jpg", "proxy.jpg"} {
+					if uri, err := posterThumb(storage.OutputPath(stateDir, first.ID, name)); err == nil {
+						r.posters[rc.ID], rc.Poster = uri, true
+						posters++
+						break
+					}
 				}
 			}
 		} else {
-			r.Warnings = append(r.Warnings, "clip "+c.Name+": no probed media yet (duration, frame rate unknown)")
+			clipWarn("clip " + c.Name + ": no probed media yet (duration, frame rate unknown)")
 		}
 		if frames <= 0 && rc.FPS > 0 && rc.Duration > 0 && probed == videos {
 			frames = int64(math.Round(rc.Duration * rc.FPS))
@@ -292,12 +310,15 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 			rc.TCOut = addTimecode(rc.TCIn, frames, rc.FPS, rc.DropFrame)
 		}
 		if c.Incomplete {
-			r.Warnings = append(r.Warnings, "clip "+c.Name+": spans missing (shot continues on a card not offloaded)")
+			clipWarn("clip " + c.Name + ": spans missing (shot continues on a card not offloaded)")
 		}
 		if r.Camera == (ReportCamera{}) && rc.Camera != nil {
 			r.Camera = *rc.Camera
 		}
 		r.Clips = append(r.Clips, rc)
+	}
+	if n := clipWarnings - reportMaxClipWarnings; n > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("and %d more clip warnings (see each clip)", n))
 	}
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -392,5 +393,54 @@ func TestReportOldCard(t *testing.T) {
 	s.scheduleReport(rec.Key)
 	if len(s.reportTimers) != 0 {
 		t.Errorf("rewrite scheduled after stop")
+	}
+}
+
+// TestReportStillsCard: a card of stills (probed pictures, no duration;
+// their proxy is a JPEG, no poster) shows each as probed with a thumbnail,
+// and a card of many clips not probed yet gets a bounded list of warnings
+// and how many more.
+func TestReportStillsCard(t *testing.T) {
+	stateDir := t.TempDir()
+	media := map[string]*storage.AssetDoc{}
+	var clips []ClipDoc
+	rec := reportRecord("STILLS", "uuid:1234-ABCD/ff01")
+	for i := range 60 {
+		id := fmt.Sprintf("%064x", i+1)
+		name := fmt.Sprintf("IMG_%04d", i)
+		if i < 10 { // probed, proxy made
+			media[id] = &storage.AssetDoc{Asset: storage.Asset{ID: id, Media: &storage.Media{Streams: []storage.Stream{{Type: "video", Codec: "mjpeg", Width: 640, Height: 480}}}}}
+			writeJPEG(t, storage.OutputPath(stateDir, id, "proxy.jpg"), 320, 240)
+		}
+		clips = append(clips, ClipDoc{ID: clipID(rec.Key, name), Name: name, Parts: []ClipPart{{Role: "video", Path: rec.Folder + "/DCIM/" + name + ".JPG", AssetID: id}}})
+	}
+	asset := func(id string) (*storage.AssetDoc, error) {
+		if a, ok := media[id]; ok {
+			return a, nil
+		}
+		return nil, storage.ErrNotFound
+	}
+	r := buildReport(rec, nil, clips, asset, stateDir)
+	for i, c := range r.Clips[:10] {
+		if !c.Poster || c.Width != 640 {
+			t.Errorf("still %d: %+v", i, c)
+		}
+	}
+	all := strings.Join(r.Warnings, "\n")
+	if strings.Contains(all, "IMG_0003") {
+		t.Errorf("a probed still warned about: %q", all)
+	}
+	if n := strings.Count(all, "no probed media yet"); n != reportMaxClipWarnings {
+		t.Errorf("%d clip warnings listed, want %d", n, reportMaxClipWarnings)
+	}
+	if !strings.Contains(all, fmt.Sprintf("and %d more clip warnings", 50-reportMaxClipWarnings)) {
+		t.Errorf("no count of the rest: %q", all)
+	}
+	// A card that failed has no per-file hashes for that reason, not an
+	// older ingestd's.
+	failed := reportRecord("FAILED", "uuid:1234-ABCD/ff02")
+	failed.Status, failed.SafeToFormat = StateFailed, false
+	if w := strings.Join(buildReport(failed, nil, nil, asset, stateDir).Warnings, "\n"); !strings.Contains(w, "the card was not offloaded (failed)") || strings.Contains(w, "older ingestd") {
+		t.Errorf("failed card: %q", w)
 	}
 }
