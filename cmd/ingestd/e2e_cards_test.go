@@ -222,6 +222,9 @@ func TestCardsEndToEnd(t *testing.T) {
 		if err != nil || !rep.OK() || len(rep.Verified) != 6 {
 			t.Errorf("ascmhl verify of %s: %v %s", gabs, err, rep)
 		}
+		if h, err := ascmhl.Open(gabs); err != nil || h.Latest() == nil || h.Latest().ToolName != "ingestd" || h.Latest().ToolVersion == "" {
+			t.Errorf("generation's tool: %v %+v", err, h.Latest())
+		}
 		if cs, ok := e.cardStatus(gopro.mp); !ok || cs.State != "offloaded" || !strings.Contains(cs.Message, "safe to eject") || cs.FilesDone != 6 {
 			t.Errorf("status of GOPRO1: %+v (present %v)", cs, ok)
 		}

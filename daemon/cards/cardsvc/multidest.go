@@ -312,6 +312,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	opts := cards.Options{
 		MHLFormats: s.cfg.Formats(),
 		Logger:     s.log,
+		Creator:    ascmhl.Creator{ToolVersion: s.version},
 		Progress: func(p cards.Progress) {
 			now := time.Now()
 			s.update(mp, func(c *CardStatus) {
@@ -768,6 +769,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		log.Info("filling destination from the verified copy", "from", from, "dst", dir)
 		res, err := cards.Offload(ctx, from, dir, cards.Options{
 			MHLFormats: s.destFormats(&rec, i), Logger: s.log, DestRoot: root, FromCopy: true,
+			Creator: ascmhl.Creator{ToolVersion: s.version},
 			Progress: func(p cards.Progress) {
 				if len(p.Dests) == 0 {
 					return

@@ -624,6 +624,10 @@ var reportCSP = func() string {
 	return "default-src 'none'; img-src data:; style-src 'sha256-" + b64(sum[:]) + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }()
 
+// SetVersion sets the tool version recorded in each ASC MHL generation
+// (call before Run).
+func (s *Service) SetVersion(v string) { s.version = v }
+
 // SetReports enables writing report files into <stateDir>/cards/<id>/ and
 // the destinations (call before Run).
 func (s *Service) SetReports(stateDir string) { s.reportState = stateDir }

@@ -124,6 +124,7 @@ type Service struct {
 	reportWrites flight[error]  // report writes to destinations in progress (report.go)
 	destTimeout  time.Duration
 	vouchEvery   time.Duration // 0: VouchEvery (vouch.go)
+	version      string        // ingestd's, in each ASC MHL generation (SetVersion)
 	wg           sync.WaitGroup
 
 	// reportState is the state dir report files are written to ("": no
