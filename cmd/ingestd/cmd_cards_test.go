@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+	"text/tabwriter"
 
 	"github.com/ingestd/ingestd/daemon/api/wire"
 )
@@ -73,5 +75,30 @@ func TestCardsViewLiveCounts(t *testing.T) {
 	}
 	if v.Cards[1].Files != 3 || v.Cards[1].Bytes != 30 {
 		t.Errorf("recorded card: %d files, %d bytes", v.Cards[1].Files, v.Cards[1].Bytes)
+	}
+}
+
+// TestPrintCardDestinations: `ingestd status` gives each destination of a
+// card its own line (its state, the error when it failed), and those being
+// written a progress item each with bytes, rate and ETA.
+func TestPrintCardDestinations(t *testing.T) {
+	st := wire.CardsStatus{Cards: []wire.CardStatus{{Mount: "/media/A001", Label: "A001", Key: "k1", State: "copying",
+		FilesTotal: 4, BytesTotal: 600 << 20, Destinations: []wire.DestState{
+			{Volume: "raid", Path: "2026-12-01/A001", State: "copying", BytesDone: 259 << 20, BytesVerified: 143 << 20, BytesTotal: 600 << 20, RateBps: 48 << 20, ETASeconds: 9},
+			{Volume: "shuttle", Path: "2026-12-01/A001", State: "failed", FailedPath: "CLIP/C0002.MP4", Error: "destination full"},
+		}}}}
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	printCards(tw, st)
+	tw.Flush()
+	out := buf.String()
+	for _, want := range []string{"dest raid -> 2026-12-01/A001", "copying", "dest shuttle -> 2026-12-01/A001", "failed", "CLIP/C0002.MP4: destination full"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	items := statusProgress(wire.Status{Cards: &st})
+	if len(items) != 1 || items[0].name != "A001 -> raid" || !strings.Contains(items[0].detail, "48.0 MiB/s") || !strings.Contains(items[0].detail, "ETA 9s") {
+		t.Errorf("progress items: %+v", items)
 	}
 }

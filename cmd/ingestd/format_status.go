@@ -156,6 +156,11 @@ func printCards(w io.Writer, st wire.CardsStatus) {
 			}
 		}
 		fmt.Fprintf(w, "%s\t(%s)\n", line, quote(c.Mount))
+		if c.State != wire.CardIgnored {
+			for _, d := range c.Destinations {
+				printCardDest(w, d)
+			}
+		}
 	}
 	fx := st.Fixity
 	switch {
@@ -164,6 +169,17 @@ func printCards(w io.Writer, st wire.CardsStatus) {
 	case !fx.LastEnd.IsZero():
 		fmt.Fprintf(w, "fixity\tlast %s\t%d files\t%d corrupt\t%d missing\n", fx.LastEnd.UTC().Format("2006-01-02 15:04:05Z"), fx.LastFiles, fx.LastCorrupt, fx.LastMissing)
 	}
+}
+
+// printCardDest writes one destination of a card: its state, and why it
+// failed (the bytes, rate and ETA of one being written are in the
+// progress section: statusProgress).
+func printCardDest(w io.Writer, d wire.DestState) {
+	line := fmt.Sprintf("  dest %s -> %s\t%s", quote(d.Volume), quote(d.Path), d.State)
+	if d.Error != "" {
+		line += "\t" + quote(d.FailedPath) + ": " + d.Error
+	}
+	fmt.Fprintln(w, line)
 }
 
 // printDisk writes the disk section: the guard's state and each path.
