@@ -91,4 +91,20 @@ func TestOffloadReferenceMultiGenerationHistory(t *testing.T) {
 	if !errors.Is(err, ErrHistory) || res.FailedPath != "NESTED/roll/B001C001.R3D" {
 		t.Fatalf("offload of a card whose nested history no longer matches: err %v, failed %q", err, res.FailedPath)
 	}
+	// The nested history itself broken (its generation edited, its chain
+	// not): the failure names that history's folder, not the card's.
+	gens, _ := filepath.Glob(filepath.Join(src, "NESTED/roll/ascmhl/0001_*.mhl"))
+	if len(gens) != 1 {
+		t.Fatalf("nested generations: %v", gens)
+	}
+	f, err := os.OpenFile(gens[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("<!-- edited -->\n")
+	f.Close()
+	res, err = Offload(context.Background(), src, filepath.Join(dstRoot, "A001-third"), Options{})
+	if !errors.Is(err, ErrHistory) || res.FailedPath != "NESTED/roll/ascmhl" || !strings.Contains(res.Reason, "nested history NESTED/roll") {
+		t.Fatalf("offload of a card whose nested history is broken: err %v, failed %q, reason %q", err, res.FailedPath, res.Reason)
+	}
 }

@@ -570,7 +570,11 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	// Histories of sub-folders (the reference's child histories: an earlier
 	// offload's roll folders, a camera's clip folders) are verified too.
 	if err := cardHist.LoadNested(nestedHistories(dirs)); err != nil {
-		return o.fail(&res, ascmhl.FolderName, fmt.Errorf("%w: %w", ErrHistory, err))
+		failed := ascmhl.FolderName
+		if ne := (*ascmhl.NestedError)(nil); errors.As(err, &ne) {
+			failed = path.Join(ne.Rel, ascmhl.FolderName) // that folder's, not the card root's
+		}
+		return o.fail(&res, failed, fmt.Errorf("%w: %w", ErrHistory, err))
 	}
 	res.CardHistory = len(cardHist.Generations) > 0 || len(cardHist.Nested) > 0
 	// Per-destination formats (Destination.Formats): the card is hashed in

@@ -74,6 +74,8 @@ const MaxNested = 1024
 // checks, never through a symlink or outside the root. Afterwards Original,
 // First, Recorded, Files and Formats answer for files below a nested history
 // from it, as the reference's verify and create do.
+//
+// An error reading one is a *NestedError naming its folder.
 func (h *History) LoadNested(rels []string) error {
 	if len(rels) == 0 {
 		return nil
@@ -90,12 +92,12 @@ func (h *History) LoadNested(rels []string) error {
 		}
 		d, err := h.root.OpenDir(rel)
 		if err != nil {
-			return fmt.Errorf("nested history %s: %w", rel, err)
+			return &NestedError{Rel: rel, Err: err}
 		}
 		c, err := openDir(d, h.read)
 		d.Close()
 		if err != nil {
-			return fmt.Errorf("nested history %s: %w", rel, err)
+			return &NestedError{Rel: rel, Err: err}
 		}
 		c.root = nil
 		h.read = c.read // c started from h's total
@@ -104,6 +106,16 @@ func (h *History) LoadNested(rels []string) error {
 	sort.SliceStable(h.Nested, func(i, j int) bool { return strings.Count(h.Nested[i].Rel, "/") > strings.Count(h.Nested[j].Rel, "/") })
 	return nil
 }
+
+// NestedError is a nested history that could not be read: Rel is its
+// folder (slash-separated, relative to the root).
+type NestedError struct {
+	Rel string
+	Err error
+}
+
+func (e *NestedError) Error() string { return "nested history " + e.Rel + ": " + e.Err.Error() }
+func (e *NestedError) Unwrap() error { return e.Err }
 
 // owner is the nested history a file path belongs to (the deepest folder
 // above it that has one) and the path relative to it; h itself otherwise.
