@@ -1700,13 +1700,29 @@ func (d *dest) openDir() (dir *safefs.Dir, existed bool, err error) {
 // removeLeftovers removes the partial files an earlier pass left in dir
 // for files of this card (regular files only: anything else is for the
 // writer's checks to report), before anything is written: a retry on a
-// nearly full destination then has their space. It returns how many.
+// nearly full destination then has their space. Each of the card's folders
+// is listed once (not one lookup per file: a NAS answers slowly, and this
+// runs within HangTimeout). It returns how many.
 func removeLeftovers(dir *safefs.Dir, files []srcFile) int {
-	n := 0
+	want := map[string]map[string]bool{} // folder -> partial names in it
 	for _, f := range files {
 		p := partialRel(f.rel)
-		if st, err := dir.Lstat(p); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && dir.Remove(p) == nil {
-			n++
+		d, base := path.Dir(p), path.Base(p)
+		if want[d] == nil {
+			want[d] = map[string]bool{}
+		}
+		want[d][base] = true
+	}
+	n := 0
+	for d, names := range want {
+		ents, err := dir.ReadDir(d)
+		if err != nil {
+			continue // not there (yet), or for the writer to report
+		}
+		for _, e := range ents {
+			if names[e.Name()] && e.Type().IsRegular() && dir.Remove(path.Join(d, e.Name())) == nil {
+				n++
+			}
 		}
 	}
 	return n
@@ -2472,7 +2488,7 @@ func generationIgnore(hist []string, files []FileResult) (pats, dropped []string
 
 // maxCarriedPatterns bounds the history patterns a generation carries on
 // (each is matched against every copied file).
-const maxCarriedPatterns = 256
+const maxCarriedPatterns = 64
 
 // inHistoryFolder reports whether rel lies in an ascmhl/ folder (a nested
 // history's files, never listed in a generation).

@@ -274,10 +274,11 @@ func TestOffloadFinalCheckBeforeSeal(t *testing.T) {
 // only when it gets to it).
 func TestOffloadRemovesLeftoversFirst(t *testing.T) {
 	card := testutil.MountTmpfs(t, "16m")
-	writeTree(t, card, map[string]string{"CLIP/A.MP4": "rand:3145728", "CLIP/B.MP4": "rand:1048576", "CLIP/C.MP4": "rand:3145728"})
+	writeTree(t, card, map[string]string{"CLIP/A.MP4": "rand:3145728", "CLIP/C.MP4": "rand:3145728", "Z.MP4": "rand:1048576"})
 	vol := testutil.MountTmpfs(t, "8m")
 	dst := filepath.Join(vol, "card")
-	writeTree(t, dst, map[string]string{"CLIP/B.MP4" + PartialSuffix: "rand:3145728", "CLIP/C.MP4" + PartialSuffix: "rand:3145728"})
+	// One at the folder's root, one in a sub-folder.
+	writeTree(t, dst, map[string]string{"Z.MP4" + PartialSuffix: "rand:3145728", "CLIP/C.MP4" + PartialSuffix: "rand:3145728"})
 	res, err := Offload(context.Background(), card, dst, Options{DestRoot: vol, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || res.Status != StatusOffloaded {
 		t.Fatalf("%v %+v", err, res)
