@@ -111,12 +111,13 @@ type volumeRoot struct {
 	answered bool
 }
 
-// lookAtRoots stats each path and resolves its symlinks, all at once,
+// lookAtRoots stats each volume's root and resolves its symlinks, all at once,
 // waiting at most VolumeCheckTimeout in all.
-func lookAtRoots(paths []string) []volumeRoot {
-	out := make([]volumeRoot, len(paths))
-	done := make([]chan volumeRoot, len(paths))
-	for i, p := range paths {
+func lookAtRoots(vols []Volume) []volumeRoot {
+	out := make([]volumeRoot, len(vols))
+	done := make([]chan volumeRoot, len(vols))
+	for i, v := range vols {
+		p := v.Path
 		done[i] = make(chan volumeRoot, 1)
 		go func() {
 			var r volumeRoot
@@ -128,21 +129,15 @@ func lookAtRoots(paths []string) []volumeRoot {
 			done[i] <- r
 		}()
 	}
-	timeout := time.NewTimer(VolumeCheckTimeout)
-	defer timeout.Stop()
-	expired := false
-	for i := range paths {
-		if expired {
-			select {
-			case out[i] = <-done[i]:
-			default:
-			}
-			continue
-		}
+	// One deadline for all; a root that answered by then counts even
+	// when its answer is read after it.
+	expired := make(chan struct{})
+	t := time.AfterFunc(VolumeCheckTimeout, func() { close(expired) })
+	defer t.Stop()
+	for i := range vols {
 		select {
 		case out[i] = <-done[i]:
-		case <-timeout.C:
-			expired = true
+		case <-expired:
 			select {
 			case out[i] = <-done[i]:
 			default:
@@ -375,14 +370,7 @@ func (c *Config) validateVolumes() error {
 	names := map[string]int{}
 	paths := make([]string, len(c.Volumes))
 	real := make([]string, len(c.Volumes)) // paths with symlinks resolved
-	var roots []volumeRoot
-	{
-		ps := make([]string, len(c.Volumes))
-		for i, v := range c.Volumes {
-			ps[i] = v.Path
-		}
-		roots = lookAtRoots(ps)
-	}
+	roots := lookAtRoots(c.Volumes)
 	c.volumeWarnings = nil
 	for i, v := range c.Volumes {
 		key := fmt.Sprintf("volumes[%d]", i)
