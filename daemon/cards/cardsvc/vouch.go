@@ -80,13 +80,11 @@ func (s *Service) vouchOnce() {
 		case why != "" && p.st.SafeToFormat:
 			p.unvouched, p.safeMsg = why, p.st.Message
 			p.st.SafeToFormat = false
-			p.st.Message = "NOT SAFE TO FORMAT now: " + why + "; it was verified, and is shown safe again once the copy is back"
-			p.unvouchedMsg = p.st.Message
+			p.st.Message, p.unvouchedMsg = notSafeNow(why), notSafeNow(why)
 			s.log.Warn("card no longer shown safe to format", "mount", sl.mp, "key", p.st.Key, "reason", why)
 		case why != "" && p.unvouched != "" && p.st.Message == p.unvouchedMsg:
 			p.unvouched = why
-			p.st.Message = "NOT SAFE TO FORMAT now: " + why + "; it was verified, and is shown safe again once the copy is back"
-			p.unvouchedMsg = p.st.Message
+			p.st.Message, p.unvouchedMsg = notSafeNow(why), notSafeNow(why)
 		case why == "" && p.unvouched != "":
 			if !p.st.SafeToFormat && p.st.Message == p.unvouchedMsg {
 				p.st.SafeToFormat, p.st.Message = true, p.safeMsg
@@ -96,4 +94,10 @@ func (s *Service) vouchOnce() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// notSafeNow is the status message of a card whose verified copies
+// cannot be vouched for now (why).
+func notSafeNow(why string) string {
+	return "NOT SAFE TO FORMAT now: " + why + "; it was verified, and is shown safe again once the copy is back"
 }
