@@ -247,10 +247,13 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		var frames int64
 		videos, probed := 0, 0
 		for _, p := range c.Parts {
-			if p.Role != "video" || p.AssetID == "" {
+			if p.Role != "video" {
 				continue
 			}
-			videos++
+			videos++ // a part whose content id is not known yet is not probed yet
+			if p.AssetID == "" {
+				continue
+			}
 			a, err := asset(p.AssetID)
 			if err != nil || a == nil || a.Media == nil {
 				continue

@@ -444,3 +444,51 @@ func TestReportStillsCard(t *testing.T) {
 		t.Errorf("failed card: %q", w)
 	}
 }
+
+// A shot in two spans: its duration, frame count and TC out are given only
+// once every span is probed. A span whose content id is not known yet (its
+// file not cataloged yet) is a span not probed, not one left out: the e2e
+// run once saw the first span's 30 frames reported as the whole shot's.
+func TestReportSpannedClip(t *testing.T) {
+	const a1 = "a100000000000000000000000000000000000000000000000000000000000000"
+	const a2 = "a200000000000000000000000000000000000000000000000000000000000000"
+	span := func(frames int64) *storage.AssetDoc {
+		return &storage.AssetDoc{Asset: storage.Asset{Media: &storage.Media{Duration: float64(frames) / 25, Timecode: "10:00:00:00",
+			Streams: []storage.Stream{{Type: "video", Codec: "dvvideo", FrameRate: "25/1", Frames: frames}}}}}
+	}
+	media := map[string]*storage.AssetDoc{a1: span(30), a2: span(20)}
+	asset := func(id string) (*storage.AssetDoc, error) {
+		if a, ok := media[id]; ok {
+			return a, nil
+		}
+		return nil, storage.ErrNotFound
+	}
+	for _, tc := range []struct {
+		name        string
+		second      string // the second span's asset id
+		frames      int64
+		tcOut, warn string
+	}{
+		{name: "both spans probed", second: a2, frames: 50, tcOut: "10:00:02:00"},
+		{name: "second span's content id not known yet", second: "", warn: "1 of 2 video files not probed yet"},
+		{name: "second span not probed yet", second: "b200000000000000000000000000000000000000000000000000000000000000", warn: "1 of 2 video files not probed yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := reportRecord("P2CARD", "uuid:1234-ABCD/ff01")
+			clip := ClipDoc{ID: clipID(rec.Key, "shot"), Name: "shot", Parts: []ClipPart{
+				{Role: "video", Path: rec.Folder + "/CONTENTS/VIDEO/0001CD.MXF", AssetID: a1},
+				{Role: "video", Path: rec.Folder + "/CONTENTS/VIDEO/0002CD.MXF", AssetID: tc.second}}}
+			r := buildReport(rec, nil, []ClipDoc{clip}, asset, "")
+			c := r.Clips[0]
+			if c.Frames != tc.frames || c.TCOut != tc.tcOut || c.TCIn != "10:00:00:00" || c.FPS != 25 {
+				t.Errorf("clip %d frames, %s–%s at %v fps; want %d frames, TC out %q", c.Frames, c.TCIn, c.TCOut, c.FPS, tc.frames, tc.tcOut)
+			}
+			if tc.frames == 0 && c.Duration != 0 {
+				t.Errorf("duration %v shown while a span is not probed", c.Duration)
+			}
+			if w := strings.Join(r.Warnings, "\n"); (tc.warn == "") != !strings.Contains(w, "not probed yet") || !strings.Contains(w, tc.warn) {
+				t.Errorf("warnings %q, want %q", r.Warnings, tc.warn)
+			}
+		})
+	}
+}
