@@ -21,7 +21,8 @@ import (
 // the copy is looked for first; it is gone, so the card is offloaded again
 // (never shown safe meanwhile) and safe once the new copy is verified.
 // A re-insert with the copy in place still says already offloaded; while
-// the card is out, GET /v1/cards and `ingestd cards` say NOT safe.
+// the card is out, GET /v1/cards and `ingestd cards` say NOT safe; while
+// it is in, the status turns NOT SAFE once its copy goes away.
 func TestCardsSafeGateCopyGone(t *testing.T) {
 	cardsNeedRoot(t)
 	root := filepath.Join(t.TempDir(), "media")
@@ -125,4 +126,21 @@ func TestCardsSafeGateCopyGone(t *testing.T) {
 		}
 	}
 	waitStatus("after the second offload", func(msg string, safe bool) bool { return safe })
+
+	// The card stays in and its copy is moved away: the daemon's own look
+	// at the copies of inserted safe cards (every 5 s, vouch.go) turns the
+	// status NOT SAFE, naming the copy; once it is back, safe again.
+	aside := filepath.Join(t.TempDir(), "aside")
+	if err := os.Rename(dest, aside); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus("copy moved away while the card is in", func(msg string, safe bool) bool {
+		return !safe && strings.HasPrefix(msg, "NOT SAFE TO FORMAT now: footage: verified copy gone")
+	})
+	if err := os.Rename(aside, dest); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus("copy back", func(msg string, safe bool) bool {
+		return safe && msg == "offloaded: safe to eject, SAFE TO FORMAT (1 destination verified)"
+	})
 }

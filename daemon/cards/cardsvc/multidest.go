@@ -621,7 +621,11 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	}
 	log.Info("card safe to format", "label", rec.Label, "key", rec.Key, "destinations", len(rec.Destinations))
 	s.writeReport(rec.Key, true) // report.go: report files next to ascmhl/, card.report_ready
-	msg := fmt.Sprintf("offloaded: safe to eject, SAFE TO FORMAT (%d destinations verified)", len(rec.Destinations))
+	verified := fmt.Sprintf("%d destinations verified", len(rec.Destinations))
+	if len(rec.Destinations) == 1 {
+		verified = "1 destination verified"
+	}
+	msg := "offloaded: safe to eject, SAFE TO FORMAT (" + verified + ")"
 	if ejected {
 		msg += "; ejected"
 	}
