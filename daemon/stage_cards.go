@@ -59,8 +59,8 @@ func provisionCards(a *App) (*Parts, error) {
 	}
 	// Offload reports: files in state_dir/cards/<id>/ (cardsvc/report.go).
 	svc.SetReports(a.cfg.StateDir)
-	svc.SetVersion(Version)   // the tool version in each ASC MHL generation
-	svc.SetGate(a.diskGate()) // state dir and every card destination volume above disk.min_free
+	svc.SetVersion(Version)      // the tool version in each ASC MHL generation
+	svc.SetSpace(a.cardsSpace()) // the state dir and each destination volume a pass or fill writes, above disk.min_free
 	svc.SetClipProxy(a.cfg.StateDir, a.cfg.FFmpeg, a.cfg.FFprobe, a.cfg.Proxy.AudioBitrate, a.cfg.Proxy.SourceAudio == nil || *a.cfg.Proxy.SourceAudio)
 	if a.st.transcode != nil { // provisioned first (orderTranscode)
 		svc.SetClipProxyLane(a.st.transcode.RunOnLane) // whole-clip proxies are CPU-lane jobs

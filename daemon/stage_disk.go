@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ingestd/ingestd/daemon/api/wire"
+	"github.com/ingestd/ingestd/daemon/cards/cardsvc"
 	"github.com/ingestd/ingestd/daemon/config"
 	"github.com/ingestd/ingestd/daemon/diskguard"
 	"github.com/ingestd/ingestd/daemon/metrics"
@@ -98,6 +99,34 @@ func (a *App) diskGate(names ...string) func(ctx context.Context) error {
 		return nil
 	}
 	return func(ctx context.Context) error { return g.Wait(ctx, names...) }
+}
+
+// cardsSpace is the card offload's free-space guard (cardsvc.Space): the
+// state dir and the destination volumes a pass or a fill writes, each
+// named on its own, so that a full volume holds only what writes to it.
+func (a *App) cardsSpace() *cardsvc.Space {
+	g := a.st.disk
+	if g == nil {
+		return nil
+	}
+	return &cardsvc.Space{
+		Low: func(volumes []string) []string {
+			names := []string{diskStateDir}
+			for _, v := range volumes {
+				names = append(names, diskOffloadPrefix+v)
+			}
+			var low []string // the state dir is the guard's first path
+			for _, n := range g.LowPaths(names...) {
+				if v, ok := strings.CutPrefix(n, diskOffloadPrefix); ok {
+					low = append(low, v)
+				} else {
+					low = append(low, cardsvc.SpaceStateDir)
+				}
+			}
+			return low
+		},
+		Changed: g.Changed,
+	}
 }
 
 // pausedWriters names what is paused for the low paths.

@@ -578,3 +578,98 @@ func TestCardsCascadeFirstDestinationFailsNextRead(t *testing.T) {
 		t.Errorf("ingestd cards:\n%s", out)
 	}
 }
+
+// A destination below disk.min_free holds neither the card pass nor the
+// fill of another destination (found by a trial: one full shuttle, the
+// source of a fill, kept a repaired RAID waiting, with a stale error
+// shown). The shuttle is low when the card goes in: the card is read to
+// the footage volume at once, the shuttle is pending and says what it
+// waits for, nothing is written to it, and the card is NOT safe. Then
+// the footage volume (the verified copy, read by the fill) falls low and
+// the shuttle gets room: the shuttle is filled from the copy all the same,
+// and only then card.safe.
+func TestCardsMultiDestLowVolumeHoldsNoOther(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shuttle := mdTmpfs(t, "64m")
+	e := newEnv(t, "", "  - name: shuttle\n    path: "+shuttle+"\n"+
+		"disk:\n  min_free: 40MiB\n"+
+		"cards:\n  mount_roots: ["+root+"]\n  poll: 200ms\n  retry_interval: 1h\n"+
+		"  destinations:\n    - volume: footage\n      path: \"{label}\"\n    - volume: shuttle\n      path: \"{label}\"\n")
+	secrMountTmpfs(t, e.watch, "64m")
+	c := newCard(t, root, "LOW1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "1200000", "DCIM/100GOPRO/GX010002.MP4": "900000",
+	})
+	shuttleFiller := secrFill(t, shuttle, ".filler", 30<<20)
+	e.start()
+	defer e.stop()
+	lowOnly := func(names ...string) func(secrDiskDoc) bool {
+		return func(d secrDiskDoc) bool {
+			var low []string
+			for _, p := range d.Disk.Paths {
+				if p.Low {
+					low = append(low, p.Name)
+				}
+			}
+			return strings.Join(low, ",") == strings.Join(names, ",")
+		}
+	}
+	secrWaitDisk(t, e, "shuttle low", lowOnly("offload:shuttle"))
+
+	c.Insert()
+	evs := e.waitFeed(60*time.Second, "LOW1 read to the footage volume", func(evs []storage.Event) bool {
+		return len(mdEvents(evs, storage.EvCardOffloaded, "LOW1")) > 0
+	})
+	if s := mdEvents(evs, storage.EvCardSafe, "LOW1"); len(s) > 0 {
+		t.Fatalf("card.safe with the shuttle not written: %+v", s)
+	}
+	const waitMsg = "waiting: disk space below disk.min_free on shuttle"
+	rec := mdCardRecord(t, e, "LOW1")
+	if rec.SafeToFormat || len(rec.Destinations) != 2 || rec.Destinations[0].State != "verified" ||
+		rec.Destinations[1].State != "pending" || !strings.HasPrefix(rec.Destinations[1].Error, waitMsg) {
+		t.Fatalf("record after the card pass: %+v", rec)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cs, ok := mdStatusCard(t, e, "LOW1")
+		if ok && !cs.SafeToFormat && len(cs.Destinations) == 2 && cs.Destinations[1].State == "pending" && strings.HasPrefix(cs.Destinations[1].Error, waitMsg) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status while the shuttle is low: %+v (present %v)", cs, ok)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, _, _ := e.cli("cards"); !strings.Contains(out, "NOT SAFE TO FORMAT") || !strings.Contains(out, waitMsg) {
+		t.Errorf("ingestd cards while the shuttle is low:\n%s", out)
+	}
+	ents, _ := os.ReadDir(shuttle)
+	for _, de := range ents {
+		if n := de.Name(); n != ".filler" && n != ".ingestd-volume" {
+			t.Fatalf("written on the low shuttle: %s", n)
+		}
+	}
+
+	// The verified copy's volume falls low, the shuttle gets room.
+	secrFill(t, e.watch, ".filler", 30<<20)
+	secrWaitDisk(t, e, "both low", lowOnly("offload:footage", "offload:shuttle"))
+	if err := os.Remove(shuttleFiller); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFeed(60*time.Second, "LOW1 safe once the shuttle has room (the footage volume still low)", func(evs []storage.Event) bool {
+		return len(mdEvents(evs, storage.EvCardSafe, "LOW1")) > 0
+	})
+	if d := secrDisk(t, e); !lowOnly("offload:footage")(d) {
+		t.Errorf("disk after the fill: %+v", *d.Disk)
+	}
+	rec = mdCardRecord(t, e, "LOW1")
+	if !rec.SafeToFormat || rec.Destinations[1].State != "verified" || rec.Destinations[1].Error != "" {
+		t.Errorf("record after the fill: %+v", rec)
+	}
+	a, b := filepath.Join(e.watch, "LOW1"), filepath.Join(shuttle, "LOW1")
+	mdSameFiles(t, a, b)
+	mdVerify(t, b, 2)
+}

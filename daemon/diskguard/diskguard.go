@@ -385,9 +385,7 @@ func (g *Guard) LowPaths(names ...string) []string {
 // below its floor; it returns ctx's error if ctx ends first.
 func (g *Guard) Wait(ctx context.Context, names ...string) error {
 	for {
-		g.mu.Lock()
-		ch := g.changed
-		g.mu.Unlock()
+		ch := g.Changed()
 		if len(g.LowPaths(names...)) == 0 {
 			return nil
 		}
@@ -397,6 +395,15 @@ func (g *Guard) Wait(ctx context.Context, names ...string) error {
 		case <-ch:
 		}
 	}
+}
+
+// Changed returns a channel closed at the next change of any path's low
+// state (or of the path list). Take it before looking at LowPaths, so that
+// no change between the two is missed.
+func (g *Guard) Changed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.changed
 }
 
 // Status is a snapshot.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -297,12 +298,34 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		s.startCascade(key)
 		return
 	}
-	if s.gate != nil {
-		s.update(mp, func(c *CardStatus) { c.Message = "waiting: disk space below disk.min_free" })
-		if err := s.gate(ctx); err != nil {
+	// Free space (space.go): a destination below disk.min_free is left
+	// out of the pass, pending, and filled from the verified copy once it
+	// has room, so that it does not hold the others; the pass waits only
+	// while every one is low, or the state dir is.
+	lowVols := map[string]bool{}
+	{
+		var vols []string
+		for _, i := range pass {
+			if v := rec.Destinations[i].Volume; !slices.Contains(vols, v) {
+				vols = append(vols, v)
+			}
+		}
+		waited := false
+		low, err := s.waitSpace(ctx, vols, func(low []string) bool {
+			return !slices.Contains(low, SpaceStateDir) && len(low) < len(vols)
+		}, func(low []string) {
+			waited = true
+			s.update(mp, func(c *CardStatus) { c.Message = lowMessage(low) + ": nothing copied yet, NOT safe to eject" })
+		})
+		if err != nil {
 			return // card pulled or daemon stopping: nothing was written
 		}
-		s.update(mp, func(c *CardStatus) { c.Message = "" })
+		if waited {
+			s.update(mp, func(c *CardStatus) { c.Message = "" })
+		}
+		for _, v := range low {
+			lowVols[v] = true
+		}
 	}
 
 	// used are the destinations of the pass (rec.Destinations indices, in
@@ -358,6 +381,12 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			if why := offline(rec.Destinations[i].Volume, root); why != "" {
 				rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestFailed, why
 				log.Warn("destination not written", "volume", rec.Destinations[i].Volume, "reason", why)
+				continue
+			}
+			if lowVols[rec.Destinations[i].Volume] {
+				rec.Destinations[i].State, rec.Destinations[i].Error = cards.DestPending, lowMessage([]string{rec.Destinations[i].Volume})+
+					" (filled from the verified copy once it has room)"
+				log.Warn("destination not written: below disk.min_free; filled from the verified copy once it has room", "volume", rec.Destinations[i].Volume)
 				continue
 			}
 			if err := s.recheckFolder(&rec, i); err != nil {
@@ -725,9 +754,47 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		delete(s.cascading, key)
 		s.mu.Unlock()
 	}()
+	// Rounds: the destinations with room are filled; those below
+	// disk.min_free wait (pending, saying so) for room on their own volume
+	// only, not on the one the copy is read from, and are filled in the
+	// next round, once one of them has room.
+	var only map[int]bool // the next round's destinations (nil: every one not verified)
+	for {
+		waiting, err := s.fillRound(ctx, log, &rec, key, from, only)
+		if err != nil || len(waiting) == 0 {
+			if err != nil {
+				return // daemon stopping: resumes on the next start
+			}
+			break
+		}
+		var vols []string
+		only = map[int]bool{}
+		for _, i := range waiting {
+			only[i] = true
+			if !slices.Contains(vols, rec.Destinations[i].Volume) {
+				vols = append(vols, rec.Destinations[i].Volume)
+			}
+		}
+		if _, err := s.waitSpace(ctx, vols, func(low []string) bool {
+			return !slices.Contains(low, SpaceStateDir) && len(low) < len(vols)
+		}, func([]string) {}); err != nil {
+			return
+		}
+	}
+	if allVerified(&rec) {
+		s.markSafe(&rec, log)
+	}
+}
+
+// fillRound fills, from the verified copy at from, each destination of
+// rec not verified (among only, when set) that is online and has room; it
+// returns the indices of those left pending for want of space, or ctx's
+// error when the daemon stops.
+func (s *Service) fillRound(ctx context.Context, log *slog.Logger, rec *Record, key, from string, only map[int]bool) ([]int, error) {
+	var waiting []int
 	for i := range rec.Destinations {
 		d := &rec.Destinations[i]
-		if d.State == cards.DestVerified {
+		if d.State == cards.DestVerified || (only != nil && !only[i]) {
 			continue
 		}
 		root, ok := s.vols[d.Volume]
@@ -738,7 +805,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		if why := s.destOffline(d.Volume, root); why != "" {
 			d.State, d.Error = cards.DestFailed, why
 			log.Warn("destination not filled", "volume", d.Volume, "reason", why, "retry_in", s.cfg.RetryInterval)
-			if err := s.cat.PutCard(rec); err != nil {
+			if err := s.cat.PutCard(*rec); err != nil {
 				log.Error("store card record", "err", err)
 			}
 			s.updateKey(key, func(c *CardStatus) {
@@ -748,7 +815,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 			})
 			continue
 		}
-		if err := s.recheckFolder(&rec, i); err != nil {
+		if err := s.recheckFolder(rec, i); err != nil {
 			d.State, d.Error = cards.DestFailed, err.Error()
 			log.Warn("destination not filled", "volume", d.Volume, "err", err, "retry_in", s.cfg.RetryInterval)
 			continue
@@ -757,13 +824,21 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		if !ok {
 			continue
 		}
-		if s.gate != nil {
-			if err := s.gate(ctx); err != nil {
-				return
-			}
+		if low := s.lowNow([]string{d.Volume}); len(low) > 0 {
+			// Its last failure stays in the log and the events; the
+			// status says what it waits for now.
+			d.State, d.Error, d.FailedPath = cards.DestPending, lowMessage(low), ""
+			dd := *d
+			s.updateKey(key, func(c *CardStatus) {
+				if i < len(c.Destinations) {
+					c.Destinations[i] = dd
+				}
+			})
+			waiting = append(waiting, i)
+			continue
 		}
 		d.State, d.Error, d.FailedPath = cards.DestCopying, "", ""
-		d.Hashes = formatNames(s.destFormats(&rec, i))
+		d.Hashes = formatNames(s.destFormats(rec, i))
 		s.updateKey(key, func(c *CardStatus) {
 			if i < len(c.Destinations) {
 				c.Destinations[i] = *d
@@ -772,7 +847,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		var meter rateMeter
 		log.Info("filling destination from the verified copy", "from", from, "dst", dir)
 		res, err := cards.Offload(ctx, from, dir, cards.Options{
-			MHLFormats: s.destFormats(&rec, i), Logger: s.log, DestRoot: root, FromCopy: true,
+			MHLFormats: s.destFormats(rec, i), Logger: s.log, DestRoot: root, FromCopy: true,
 			Creator: ascmhl.Creator{ToolVersion: s.version},
 			Progress: func(p cards.Progress) {
 				if len(p.Dests) == 0 {
@@ -787,7 +862,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 			},
 		})
 		if ctx.Err() != nil {
-			return // daemon stopping: resumes on the next start
+			return nil, ctx.Err() // daemon stopping: resumes on the next start
 		}
 		d.BytesTotal, d.RateBps, d.ETASeconds = res.Bytes, 0, 0
 		if err != nil {
@@ -796,7 +871,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 		} else {
 			d.State, d.Generation, d.BytesDone, d.BytesVerified = cards.DestVerified, res.Generation, res.Bytes, res.Bytes
 		}
-		if err := s.cat.PutCard(rec); err != nil {
+		if err := s.cat.PutCard(*rec); err != nil {
 			log.Error("store card record", "err", err)
 		}
 		s.updateKey(key, func(c *CardStatus) {
@@ -805,9 +880,7 @@ func (s *Service) cascade(ctx context.Context, key string) {
 			}
 		})
 	}
-	if allVerified(&rec) {
-		s.markSafe(&rec, log)
-	}
+	return waiting, nil
 }
 
 // retryLoop fills, every cards.retry_interval (and at start, after a

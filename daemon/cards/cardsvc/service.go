@@ -135,14 +135,14 @@ type Service struct {
 	reportStopped bool           // after Run: no more rewrites
 	reportWG      sync.WaitGroup // rewrites running
 
-	// gate, when set, is waited on before a card is copied (free space of
-	// the state dir and the offload volume, daemon/diskguard).
-	gate func(ctx context.Context) error
+	// space, when set, is the free-space guard a pass or a fill waits on
+	// before it writes (space.go).
+	space *Space
 }
 
-// SetGate makes each offload wait for gate before it copies (call before
-// Run); the card shows a message meanwhile.
-func (s *Service) SetGate(gate func(ctx context.Context) error) { s.gate = gate }
+// SetSpace makes each card pass and each fill from a verified copy wait
+// for free space on what it writes (call before Run; space.go).
+func (s *Service) SetSpace(sp *Space) { s.space = sp }
 
 type present struct {
 	st     CardStatus
