@@ -27,6 +27,9 @@ type Mount struct {
 	FSType     string
 	Source     string // e.g. /dev/sdb1, /dev/loop3, tmpfs
 	Options    string
+	// UniqueID is the mount's never-reused ID (statx STATX_MNT_ID_UNIQUE,
+	// set by MountWatcher; 0 when unknown): mountinfo's ID is reused.
+	UniqueID uint64
 }
 
 // ParseMountinfo reads a mountinfo file (normally /proc/self/mountinfo; an
