@@ -22,7 +22,8 @@ import (
 // (never shown safe meanwhile) and safe once the new copy is verified.
 // A re-insert with the copy in place still says already offloaded; while
 // the card is out, GET /v1/cards and `ingestd cards` say NOT safe; while
-// it is in, the status turns NOT SAFE once its copy goes away.
+// it is in, the status turns NOT SAFE once its copy goes away, and a clip
+// added to it gets it offloaded again.
 func TestCardsSafeGateCopyGone(t *testing.T) {
 	cardsNeedRoot(t)
 	root := filepath.Join(t.TempDir(), "media")
@@ -143,4 +144,24 @@ func TestCardsSafeGateCopyGone(t *testing.T) {
 	waitStatus("copy back", func(msg string, safe bool) bool {
 		return safe && msg == "offloaded: safe to eject, SAFE TO FORMAT (1 destination verified)"
 	})
+
+	// The card stays in, read-write, and a clip is added to it: it is no
+	// longer the card offloaded (a trial saw it stay SAFE TO FORMAT with
+	// the new clip on it only). It is offloaded again as the card it is
+	// now, the new clip with it, and safe once that copy is verified.
+	before, _ := e.cardStatus(c.mp)
+	added := filepath.Join(c.mp, "DCIM/100GOPRO/GX010003.MP4")
+	if err := os.WriteFile(added, []byte(strings.Repeat("new clip ", 40000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitSafe(3, "SAFE1 offloaded again with the clip added")
+	waitStatus("the changed card safe", func(msg string, safe bool) bool { return safe })
+	after, _ := e.cardStatus(c.mp)
+	if after.Key == before.Key || after.Dest == before.Dest {
+		t.Errorf("changed card shown as key %s at %s, as before the change (%s at %s)", after.Key, after.Dest, before.Key, before.Dest)
+	}
+	copied := filepath.Join(e.watch, strings.TrimPrefix(after.Dest, "footage/"), "DCIM/100GOPRO/GX010003.MP4")
+	if _, err := os.Stat(copied); err != nil || fileBLAKE3(t, copied) != fileBLAKE3(t, added) {
+		t.Errorf("the added clip not copied to %s: %v", copied, err)
+	}
 }

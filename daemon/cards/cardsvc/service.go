@@ -147,6 +147,10 @@ func (s *Service) SetSpace(sp *Space) { s.space = sp }
 type present struct {
 	st     CardStatus
 	cancel context.CancelFunc
+	m      cards.Mount     // as the watcher saw it
+	id     *cards.Identity // once identified
+	// fpBusy: a look at the card's content (vouch.go) has not returned.
+	fpBusy bool
 	// Set while the card's verified copies cannot be vouched for
 	// (vouch.go): why, the message shown before, and the one shown now.
 	unvouched, safeMsg, unvouchedMsg string
@@ -287,7 +291,7 @@ func (s *Service) mounted(ctx context.Context, m cards.Mount) {
 	if old, ok := s.present[m.MountPoint]; ok {
 		old.cancel()
 	}
-	s.present[m.MountPoint] = &present{st: CardStatus{Mount: m.MountPoint, State: StateIdentifying}, cancel: cancel}
+	s.present[m.MountPoint] = &present{st: CardStatus{Mount: m.MountPoint, State: StateIdentifying}, cancel: cancel, m: m}
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -326,7 +330,12 @@ func (s *Service) handle(ctx context.Context, m cards.Mount) {
 	}
 	key := id.Key()
 	label := id.DisplayLabel()
-	s.update(mp, func(c *CardStatus) { c.Label, c.Key, c.Layout = label, key, id.Layout })
+	s.mu.Lock()
+	if p, ok := s.present[mp]; ok && ctx.Err() == nil {
+		p.id = &id
+		p.st.Label, p.st.Key, p.st.Layout = label, key, id.Layout
+	}
+	s.mu.Unlock()
 	s.offloadCard(ctx, m, id, log)
 }
 

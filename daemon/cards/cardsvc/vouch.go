@@ -12,8 +12,9 @@ import (
 const VouchEvery = 5 * time.Second
 
 // vouchLoop keeps SAFE TO FORMAT in the status honest while a card stays
-// inserted: every VouchEvery (Service.vouchEvery in tests) the verified
-// copies of each card shown safe are looked for (vouchOnce).
+// inserted: every VouchEvery (Service.vouchEvery in tests) each card shown
+// safe is looked at again (still what was offloaded?) and its verified
+// copies are looked for (vouchOnce).
 func (s *Service) vouchLoop(ctx context.Context) {
 	every := s.vouchEvery
 	if every <= 0 {
@@ -31,8 +32,10 @@ func (s *Service) vouchLoop(ctx context.Context) {
 	}
 }
 
-// vouchOnce looks for the verified copies of every inserted card shown
-// safe (or no longer shown safe by an earlier look). A copy whose volume is
+// vouchOnce looks at every inserted card shown safe (or no longer shown
+// safe by an earlier look): a card whose content changed since it was
+// offloaded is handled again (cardChanged); otherwise its verified copies
+// are looked for. A copy whose volume is
 // offline or does not answer (destOffline, bounded), or that is gone, turns
 // the card NOT SAFE TO FORMAT in the status, naming the destination, as
 // GET /v1/cards says; once every copy is back it is shown safe again. The
@@ -53,6 +56,9 @@ func (s *Service) vouchOnce() {
 	s.mu.Unlock()
 	offline := map[string]string{} // by volume: one check per look
 	for _, sl := range slots {
+		if s.cardChanged(sl.mp) {
+			continue // handled again, as a new insertion
+		}
 		why := ""
 		for _, d := range sl.dests {
 			root, ok := s.vols[d.Volume]
@@ -100,4 +106,62 @@ func (s *Service) vouchOnce() {
 // cannot be vouched for now (why).
 func notSafeNow(why string) string {
 	return "NOT SAFE TO FORMAT now: " + why + "; it was verified, and is shown safe again once the copy is back"
+}
+
+// FingerprintTimeout bounds a look at a card's content (cardChanged): a
+// card that does not answer is left as it is, and not asked again until
+// that look returns.
+const FingerprintTimeout = 10 * time.Second
+
+// cardChanged looks whether the card at mp still holds what was offloaded
+// (its content fingerprint: the file list, sizes and times, as Identify
+// computes it). A card left mounted read-write that has had files added,
+// removed or rewritten since is not the card offloaded: it is no longer
+// shown safe, and is handled again as a new insertion (identified anew,
+// offloaded as the card it is now); true then.
+func (s *Service) cardChanged(mp string) bool {
+	s.mu.Lock()
+	p, ok := s.present[mp]
+	if !ok || p.id == nil || p.fpBusy || s.runCtx == nil {
+		s.mu.Unlock()
+		return false
+	}
+	id, m, ctx := *p.id, p.m, s.runCtx
+	p.fpBusy = true
+	s.mu.Unlock()
+	ch := make(chan string, 1)
+	go func() {
+		fp, err := cards.Fingerprint(mp, id.Layout, 0)
+		if err != nil {
+			fp = "" // unmounted meanwhile, unreadable: the watcher or the next look says
+		}
+		ch <- fp
+		s.mu.Lock()
+		p.fpBusy = false
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(FingerprintTimeout)
+	defer t.Stop()
+	var fp string
+	select {
+	case fp = <-ch:
+	case <-t.C:
+		return false
+	}
+	if fp == "" || fp == id.Fingerprint {
+		return false
+	}
+	s.mu.Lock()
+	still := s.present[mp] == p && ctx.Err() == nil
+	if still {
+		p.st.SafeToFormat = false
+	}
+	s.mu.Unlock()
+	if !still {
+		return false
+	}
+	s.log.Warn("card changed since it was offloaded (files added, removed or rewritten): NOT safe to format; offloading it again as the card it is now",
+		"mount", mp, "key", id.Key())
+	s.mounted(ctx, m)
+	return true
 }
