@@ -1,7 +1,11 @@
 package cards
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -68,5 +72,41 @@ func TestDestPath(t *testing.T) {
 	o := Origin(id, Result{Layout: LayoutP2, Finished: at})
 	if o.CardLabel != "A001/B" || o.CardLayout != "panasonic_p2" || !o.OffloadAt.Equal(at) {
 		t.Errorf("origin %+v", o)
+	}
+}
+
+// A destination's failure names the path and the operation once (a trial
+// saw "sync P: sync P: input/output error"), and keeps what callers
+// match on (ErrNoSpace, ErrDestTampered, the errno).
+func TestDstErr(t *testing.T) {
+	const p = "/raid/A001/C001.MP4.ingestd-partial"
+	for _, tc := range []struct {
+		name, what string
+		err        error
+		want       string
+		is         []error
+	}{
+		{"same op and path", "sync " + p, &fs.PathError{Op: "sync", Path: p, Err: syscall.EIO},
+			"sync " + p + ": input/output error", []error{syscall.EIO}},
+		{"other op, same path", "create " + p, &fs.PathError{Op: "open", Path: p, Err: syscall.EROFS},
+			"create " + p + ": open: read-only file system", []error{syscall.EROFS}},
+		{"full", "sync " + p, &fs.PathError{Op: "sync", Path: p, Err: syscall.ENOSPC},
+			"sync " + p + ": destination full: no space left on device", []error{ErrNoSpace, syscall.ENOSPC}},
+		{"other path kept", "create /raid/A001", &fs.PathError{Op: "mkdir", Path: "/raid/A001/DCIM", Err: syscall.EIO},
+			"create /raid/A001: mkdir /raid/A001/DCIM: input/output error", []error{syscall.EIO}},
+		{"wrapped error kept whole", "sync " + p, fmt.Errorf("flush: %w", &fs.PathError{Op: "sync", Path: p, Err: syscall.EIO}),
+			"sync " + p + ": flush: sync " + p + ": input/output error", []error{syscall.EIO}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := dstErr(tc.err, tc.what)
+			if err.Error() != tc.want {
+				t.Errorf("dstErr = %q\nwant %q", err, tc.want)
+			}
+			for _, target := range tc.is {
+				if !errors.Is(err, target) {
+					t.Errorf("%q is not %v", err, target)
+				}
+			}
+		})
 	}
 }

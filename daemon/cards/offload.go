@@ -381,6 +381,10 @@ func OffloadMulti(ctx context.Context, src string, dsts []Destination, opts Opti
 		if v := len(res.Verified()); v > 0 {
 			o.log.Warn("card offloaded to some destinations only: not safe to format", "src", o.src, "dests", len(o.dests), "verified", v,
 				"files", len(res.Files), "bytes", res.Bytes, "file", res.FailedPath, "reason", res.Reason)
+		} else if errors.Is(err, context.Canceled) {
+			// The caller knows why (the card unmounted, the daemon
+			// stopping) and says so.
+			o.log.Info("card offload cancelled", "src", o.src, "dst", res.Dst, "dests", len(o.dests), "file", res.FailedPath)
 		} else {
 			o.log.Warn("card offload failed", "src", o.src, "dst", res.Dst, "dests", len(o.dests), "file", res.FailedPath, "reason", res.Reason)
 		}
@@ -1613,7 +1617,7 @@ func (d *dest) fail(rel string, err error) {
 	d.gone, d.ph = true, DestFailed
 	d.mu.Unlock()
 	if first {
-		if len(d.o.dests) > 1 {
+		if len(d.o.dests) > 1 && !errors.Is(err, context.Canceled) { // a cancelled pass is logged once, as a whole
 			d.log.Warn("destination out of the card pass", "dst", d.Dir, "file", rel, "err", err)
 		}
 		d.saveStateAside()
@@ -1993,7 +1997,11 @@ func (d *dest) finish(w *writtenFile) error {
 	}
 	if got != fr.XXH128 {
 		remove()
-		return fmt.Errorf("%w: %s: xxh128 on card %s, at destination %s", ErrMismatch, f.rel, fr.XXH128, got)
+		read := "on card"
+		if d.o.opts.FromCopy {
+			read = "read from the verified copy" // the card's, as that copy was verified against it
+		}
+		return fmt.Errorf("%w: %s: xxh128 %s %s, at destination %s", ErrMismatch, f.rel, read, fr.XXH128, got)
 	}
 	if d.isAbandoned() {
 		// Left behind while it hung: no name is touched any more (the
@@ -2298,6 +2306,7 @@ func (o *offloader) sourceGone() bool {
 
 // dstErr classifies an error at a destination.
 func dstErr(err error, what string) error {
+	err = trimPathErr(err, what)
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return fmt.Errorf("%s: %w: %w", what, ErrNoSpace, err)
@@ -2307,6 +2316,21 @@ func dstErr(err error, what string) error {
 		return fmt.Errorf("%s: %w: %w", what, ErrDestTampered, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// trimPathErr drops, from an error of the os package that names the path
+// what names already ("sync PATH: …" for "sync PATH"), the repeated path
+// (and the operation, when the same): the reason reads "sync PATH:
+// input/output error", not "sync PATH: sync PATH: input/output error".
+func trimPathErr(err error, what string) error {
+	pe, ok := err.(*fs.PathError)
+	if !ok || !strings.HasSuffix(what, " "+pe.Path) {
+		return err
+	}
+	if strings.HasPrefix(what, pe.Op+" ") {
+		return pe.Err
+	}
+	return fmt.Errorf("%s: %w", pe.Op, pe.Err)
 }
 
 // loadState takes the progress file as read (openDests).

@@ -458,9 +458,8 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		switch {
 		case errors.Is(oerr, context.Canceled) && stillMounted(s.cfg.Mountinfo, m):
 			reason = "interrupted: daemon stopping (resumes when it starts again)"
-		case errors.Is(oerr, cards.ErrSourceGone):
-		case errors.Is(oerr, context.Canceled) || !exists(mp):
-			reason = cards.ErrSourceGone.Error() + ": " + reason
+		case errors.Is(oerr, cards.ErrSourceGone) || errors.Is(oerr, context.Canceled) || !exists(mp):
+			reason = sourceGoneReason(reason)
 		case len(dsts) == 0:
 			reason = "no destination can be written:"
 			for _, d := range rec.Destinations {
@@ -469,6 +468,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 			reason = strings.TrimSuffix(reason, ";") + " (re-insert the card once a destination is back)"
 		}
 		rec.Status, rec.FailedPath, rec.Reason = StateFailed, res.FailedPath, reason
+		log.Warn("card offload failed: NOT safe to format", "label", label, "file", res.FailedPath, "reason", reason)
 		filesDone := len(res.Files)
 		for _, dr := range res.Dests {
 			filesDone = max(filesDone, dr.FilesVerified)
@@ -694,6 +694,20 @@ func (s *Service) mountOf(key string) string {
 		}
 	}
 	return ""
+}
+
+// sourceGoneReason is the reason of a pass the card was pulled in: it
+// starts with cards.ErrSourceGone (docs/api.md, card.failed: what a hub
+// matches on), said once, then what failed ("read X: …"), without the
+// bare "context canceled" of a pass cancelled by the unmount.
+func sourceGoneReason(reason string) string {
+	gone := cards.ErrSourceGone.Error()
+	r := strings.Replace(reason, gone+": ", "", 1)
+	r = strings.TrimSuffix(r, ": "+gone)
+	if r == gone || r == "" || r == context.Canceled.Error() {
+		return gone
+	}
+	return gone + ": " + r
 }
 
 // updateKey updates the status of the card with key, present or cascading.

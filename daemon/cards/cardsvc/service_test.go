@@ -153,3 +153,22 @@ func TestClipsPaging(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// The reason of a pass the card was pulled in starts with "card removed
+// during offload" (docs/api.md: a hub matches on it), once; a trial saw
+// "read X: card removed during offload: …" from a FUSE card killed.
+func TestSourceGoneReason(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"read A001_C002.braw: card removed during offload: read /media/A001/A001_C002.braw: transport endpoint is not connected",
+			"card removed during offload: read A001_C002.braw: read /media/A001/A001_C002.braw: transport endpoint is not connected"},
+		{"open DCIM/GX01.MP4: card removed during offload", "card removed during offload: open DCIM/GX01.MP4"},
+		{"card /media/X: card removed during offload: no such file or directory", "card removed during offload: card /media/X: no such file or directory"},
+		{"context canceled", "card removed during offload"},
+		{"", "card removed during offload"},
+		{"read DCIM/GX01.MP4: input/output error", "card removed during offload: read DCIM/GX01.MP4: input/output error"},
+	} {
+		if got := sourceGoneReason(tc.in); got != tc.want {
+			t.Errorf("sourceGoneReason(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
