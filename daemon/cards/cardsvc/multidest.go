@@ -628,13 +628,7 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	mp := s.mountOf(rec.Key)
 	ejected, ejectErr := false, ""
 	if s.cfg.EjectWhenSafe && mp != "" {
-		if err := s.unmount(mp); err != nil {
-			ejectErr = fmt.Sprintf("eject %s: %v", mp, err)
-			log.Error("eject card failed: it is safe to format, unmount it by hand", "mount", mp, "err", err)
-		} else {
-			ejected = true
-			log.Info("card ejected (safe to format)", "mount", mp)
-		}
+		ejected, ejectErr = s.tryEject(mp, log)
 	}
 	var dsts []map[string]string
 	for _, d := range rec.Destinations {
@@ -676,12 +670,9 @@ func (s *Service) eject(mp string, log *slog.Logger) {
 	if !s.cfg.EjectWhenSafe {
 		return
 	}
-	if err := s.unmount(mp); err != nil {
-		log.Error("eject card failed: it is safe to format, unmount it by hand", "mount", mp, "err", err)
-		s.update(mp, func(c *CardStatus) { c.Message += fmt.Sprintf("; eject %s: %v", mp, err) })
-		return
+	if _, why := s.tryEject(mp, log); why != "" {
+		s.update(mp, func(c *CardStatus) { c.Message += "; " + why })
 	}
-	log.Info("card ejected (safe to format)", "mount", mp)
 }
 
 // mountOf is where the card with key is mounted now ("" when not).

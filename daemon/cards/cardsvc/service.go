@@ -151,6 +151,10 @@ type present struct {
 	id     *cards.Identity // once identified
 	// fpBusy: a look at the card's content (vouch.go) has not returned.
 	fpBusy bool
+	// ejectPending: safe, its eject failed (busy): tried again, ejectWhy
+	// shown meanwhile (eject.go).
+	ejectPending bool
+	ejectWhy     string
 	// Set while the card's verified copies cannot be vouched for
 	// (vouch.go): why, the message shown before, and the one shown now.
 	unvouched, safeMsg, unvouchedMsg string

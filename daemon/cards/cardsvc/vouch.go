@@ -29,6 +29,7 @@ func (s *Service) vouchLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		s.vouchOnce()
+		s.retryEject() // eject.go
 	}
 }
 
