@@ -149,11 +149,7 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 		if c.Live != "" {
 			state = c.Live
 		}
-		key := c.Key
-		if len(key) > 12 {
-			key = key[:12]
-		}
-		line := fmt.Sprintf("card %s\t%s\t%s\t%s\t%d files, %s", quote(c.Label), key, state, safe, c.Files, humanBytes(c.Bytes))
+		line := fmt.Sprintf("card %s\t%s\t%s\t%s\t%d files, %s", quote(c.Label), cardRef(c.Card), state, safe, c.Files, humanBytes(c.Bytes))
 		if c.Mount != "" {
 			line += "\tmounted at " + quote(c.Mount)
 		}
@@ -196,4 +192,18 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 			fmt.Fprintf(w, "  %s\n", c.Message)
 		}
 	}
+}
+
+// cardRef tells two records of one label apart, never cut: the card's id
+// (what GET /v1/cards/{id}/report takes) and its filesystem UUID whole.
+// The key was shown cut to 12 characters, which read as a whole UUID.
+func cardRef(c wire.Card) string {
+	ref := "key " + quote(c.Key)
+	if c.ID != "" {
+		ref = "id " + c.ID
+	}
+	if c.Identity.UUID != "" {
+		ref += " uuid " + quote(c.Identity.UUID)
+	}
+	return ref
 }

@@ -102,3 +102,29 @@ func TestPrintCardDestinations(t *testing.T) {
 		t.Errorf("progress items: %+v", items)
 	}
 }
+
+// Two records of one label (the card changed between two insertions) are
+// told apart in `ingestd cards` by the card's id and whole UUID; the key
+// was cut to 12 characters ("uuid:FB9F-FA"), which read as a whole UUID
+// and was the same for both.
+func TestPrintCardsTellsRecordsApart(t *testing.T) {
+	v := CardsView{Cards: []CardView{
+		{Card: wire.Card{ID: "0123456789abcdef0123456789abcdef", Key: "uuid:FB9F-FA12/aaaa", Label: "WCARD", Status: "failed",
+			Identity: wire.CardIdentity{UUID: "FB9F-FA12"}}},
+		{Card: wire.Card{ID: "fedcba9876543210fedcba9876543210", Key: "uuid:FB9F-FA12/bbbb", Label: "WCARD", Status: "offloaded", SafeToFormat: true,
+			Identity: wire.CardIdentity{UUID: "FB9F-FA12"}}},
+		{Card: wire.Card{Key: "fp:cccc", Label: "NO NAME", Status: "offloaded"}},
+	}}
+	var buf bytes.Buffer
+	printCardsView(&buf, v, false, 80)
+	out := buf.String()
+	for _, want := range []string{
+		"card WCARD\tid 0123456789abcdef0123456789abcdef uuid FB9F-FA12\tfailed\tNOT SAFE TO FORMAT",
+		"card WCARD\tid fedcba9876543210fedcba9876543210 uuid FB9F-FA12\toffloaded\tSAFE TO FORMAT",
+		"card NO NAME\tkey fp:cccc\toffloaded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+}
