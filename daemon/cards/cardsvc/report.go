@@ -246,6 +246,7 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		var dur float64
 		var frames int64
 		videos, probed := 0, 0
+		unreadable := "" // why the media stage gave up on a video part (none: not probed yet)
 		for _, p := range c.Parts {
 			if p.Role != "video" {
 				continue
@@ -255,6 +256,12 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 				continue
 			}
 			a, err := asset(p.AssetID)
+			if err == nil && a != nil && a.Media == nil && a.Proxy != nil && (a.Proxy.Status == "unsupported" || a.Proxy.Status == "failed") {
+				unreadable = a.Proxy.Status
+				if a.Proxy.Error != "" {
+					unreadable += ": " + firstLine(a.Proxy.Error, 120)
+				}
+			}
 			if err != nil || a == nil || a.Media == nil {
 				continue
 			}
@@ -272,7 +279,10 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 		if probed < videos {
 			// Duration and TC out only once every video part is probed.
 			dur, frames = 0, 0
-			if first != nil {
+			switch {
+			case first != nil && unreadable != "":
+				clipWarn(fmt.Sprintf("clip %s: %d of %d video files not readable by FFmpeg here (%s): duration, TC out unknown", c.Name, videos-probed, videos, unreadable))
+			case first != nil:
 				clipWarn(fmt.Sprintf("clip %s: %d of %d video files not probed yet (duration, TC out unknown)", c.Name, videos-probed, videos))
 			}
 		}
@@ -302,6 +312,10 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 					}
 				}
 			}
+		} else if unreadable != "" {
+			// A format FFmpeg cannot read (BRAW, camera raw stills): "yet"
+			// would never come true.
+			clipWarn("clip " + c.Name + ": not readable by FFmpeg here (" + unreadable + "): duration, frame rate unknown")
 		} else {
 			clipWarn("clip " + c.Name + ": no probed media yet (duration, frame rate unknown)")
 		}
@@ -943,3 +957,15 @@ func ReportHandler(cat *catalog.Catalog, stateDir string, log *slog.Logger) http
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// firstLine is s up to its first line break, at most n bytes (cut on a
+// rune boundary).
+func firstLine(s string, n int) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
+}

@@ -492,3 +492,25 @@ func TestReportSpannedClip(t *testing.T) {
 		})
 	}
 }
+
+// A clip FFmpeg cannot read (BRAW, a camera raw still) is not "not probed
+// yet" for good: the report says the media stage gave up, and why.
+func TestReportUnreadableClip(t *testing.T) {
+	const braw = "b4a0000000000000000000000000000000000000000000000000000000000000"
+	media := map[string]*storage.AssetDoc{braw: {Asset: storage.Asset{ID: braw,
+		Proxy: &storage.ProxyInfo{Status: "unsupported", Error: "ffprobe: no decoder for braw\nmore detail"}}}}
+	asset := func(id string) (*storage.AssetDoc, error) {
+		if a, ok := media[id]; ok {
+			return a, nil
+		}
+		return nil, storage.ErrNotFound
+	}
+	rec := reportRecord("BRAW1", "uuid:1234-ABCD/ff02")
+	clip := ClipDoc{ID: clipID(rec.Key, "A001_C002"), Name: "A001_C002", Parts: []ClipPart{
+		{Role: "video", Path: rec.Folder + "/A001_C002.braw", AssetID: braw}}}
+	r := buildReport(rec, nil, []ClipDoc{clip}, asset, "")
+	w := strings.Join(r.Warnings, "\n")
+	if !strings.Contains(w, "clip A001_C002: not readable by FFmpeg here (unsupported: ffprobe: no decoder for braw)") || strings.Contains(w, "yet") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+}
