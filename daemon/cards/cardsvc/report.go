@@ -323,6 +323,19 @@ func buildReport(rec Record, files []ReportFile, clips []ClipDoc, asset func(id 
 			frames = int64(math.Round(rc.Duration * rc.FPS))
 		}
 		rc.Frames = max(frames, 0)
+		if rc.TCIn != "" && rc.FPS > 0 && !tcFits(rc.TCIn, rc.FPS, rc.DropFrame) {
+			// The camera's sidecar and the file disagree (a 30 fps
+			// drop-frame TC on a 25p clip): the file's own timecode when it
+			// fits, else no TC out, and the report says so.
+			bad := rc.TCIn
+			if first != nil && first.Media.Timecode != "" && tcFits(first.Media.Timecode, rc.FPS, first.Media.DropFrame) {
+				rc.TCIn, rc.DropFrame = first.Media.Timecode, first.Media.DropFrame
+				clipWarn(fmt.Sprintf("clip %s: camera metadata timecode %s does not fit the clip's %s fps; the file's own timecode %s is shown", c.Name, bad, fpsText(rc.FPS), rc.TCIn))
+			} else {
+				frames = 0
+				clipWarn(fmt.Sprintf("clip %s: timecode %s does not fit the clip's %s fps: TC out not computed", c.Name, bad, fpsText(rc.FPS)))
+			}
+		}
 		if rc.TCIn != "" && rc.FPS > 0 && frames > 0 {
 			rc.TCOut = addTimecode(rc.TCIn, frames, rc.FPS, rc.DropFrame)
 		}
@@ -375,6 +388,26 @@ func parseRate(s string) float64 {
 // addTimecode returns tc + frames at fps (nominal rate: fps rounded;
 // drop-frame counting for 29.97 and 59.94 when df). "" when tc is not
 // HH:MM:SS:FF.
+// tcFits says whether tc is a timecode of a clip at fps: hours, minutes,
+// seconds and frames in range, and drop-frame only at 29.97 or 59.94.
+func tcFits(tc string, fps float64, df bool) bool {
+	nom := int64(math.Round(fps))
+	f := strings.FieldsFunc(tc, func(r rune) bool { return r == ':' || r == ';' || r == '.' })
+	if nom <= 0 || len(f) != 4 {
+		return false
+	}
+	for i, lim := range []int64{24, 60, 60, nom} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil || n < 0 || n >= lim {
+			return false
+		}
+	}
+	return !df || (nom%30 == 0 && math.Abs(fps-float64(nom)*1000/1001) < 0.01)
+}
+
+// fpsText is a frame rate as people write it (25, 29.97).
+func fpsText(fps float64) string { return strconv.FormatFloat(math.Round(fps*100)/100, 'f', -1, 64) }
+
 func addTimecode(tc string, frames int64, fps float64, df bool) string {
 	nom := int64(math.Round(fps))
 	if nom <= 0 {

@@ -514,3 +514,49 @@ func TestReportUnreadableClip(t *testing.T) {
 		t.Errorf("warnings %q", r.Warnings)
 	}
 }
+
+// A camera sidecar's timecode that does not fit the clip's frame rate (a
+// trial: a 30 fps drop-frame TC, frame 27, on a 25p clip, reported with a
+// TC out computed at 25 fps) is not shown as the clip's: the file's own
+// timecode when it fits, else no TC out; a warning says which.
+func TestReportTimecodeNotFitting(t *testing.T) {
+	for _, tc := range []struct {
+		tc   string
+		fps  float64
+		df   bool
+		want bool
+	}{
+		{"01:29:21;27", 29.97, true, true}, {"01:29:21;27", 25, true, false}, {"01:29:21:27", 25, false, false},
+		{"10:00:00:24", 25, false, true}, {"24:00:00:00", 25, false, false}, {"00:60:00:00", 25, false, false},
+		{"00:00:00;00", 30, true, false}, {"00:00:00;00", 59.94, true, true}, {"x", 25, false, false},
+	} {
+		if got := tcFits(tc.tc, tc.fps, tc.df); got != tc.want {
+			t.Errorf("tcFits(%q, %v, %v) = %v", tc.tc, tc.fps, tc.df, got)
+		}
+	}
+	const a = "c1a0000000000000000000000000000000000000000000000000000000000000"
+	for _, tc := range []struct {
+		name, fileTC, tcIn, tcOut, warn string
+	}{
+		{"file timecode used", "01:00:00:00", "01:00:00:00", "01:00:02:00", "does not fit the clip's 25 fps; the file's own timecode 01:00:00:00 is shown"},
+		{"no timecode out", "", "01:29:21;27", "", "timecode 01:29:21;27 does not fit the clip's 25 fps: TC out not computed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			media := map[string]*storage.AssetDoc{a: {Asset: storage.Asset{ID: a, Media: &storage.Media{Duration: 2, Timecode: tc.fileTC,
+				Streams: []storage.Stream{{Type: "video", Codec: "h264", FrameRate: "25/1", Frames: 50}}}}}}
+			asset := func(id string) (*storage.AssetDoc, error) { return media[id], nil }
+			rec := reportRecord("SONY1", "uuid:1234-ABCD/ff03")
+			clip := ClipDoc{ID: clipID(rec.Key, "C0001"), Name: "C0001",
+				Meta:  &wire.CameraMeta{Manufacturer: "Sony", StartTimecode: "01:29:21;27", DropFrame: true},
+				Parts: []ClipPart{{Role: "video", Path: rec.Folder + "/PRIVATE/M4ROOT/CLIP/C0001.MP4", AssetID: a}}}
+			r := buildReport(rec, nil, []ClipDoc{clip}, asset, "")
+			c := r.Clips[0]
+			if c.TCIn != tc.tcIn || c.TCOut != tc.tcOut {
+				t.Errorf("tc %s–%s, want %s–%s", c.TCIn, c.TCOut, tc.tcIn, tc.tcOut)
+			}
+			if !strings.Contains(strings.Join(r.Warnings, "\n"), tc.warn) {
+				t.Errorf("warnings %q lack %q", r.Warnings, tc.warn)
+			}
+		})
+	}
+}
