@@ -2,7 +2,6 @@ package cardsvc
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,17 +12,18 @@ import (
 // cannot (busy: a shell or a player has a folder or a file of it open),
 // why says so, naming who holds it, and the card is marked for another
 // try at each look at it (vouch.go) until it is unmounted or pulled.
-func (s *Service) tryEject(mp string, log *slog.Logger) (ejected bool, why string) {
+func (s *Service) tryEject(mp string) (ejected bool, why string) {
+	log := s.log.With("mount", mp)
 	err := s.unmount(mp)
 	if err == nil {
-		log.Info("card ejected (safe to format)", "mount", mp)
+		log.Info("card ejected (safe to format)")
 	} else {
 		why = fmt.Sprintf("not ejected: %s: %v", mp, err)
 		if h := busyHolders("/proc", mp, 3); len(h) > 0 {
 			why += " (in use by " + strings.Join(h, ", ") + ")"
 		}
 		why += ", tried again every few seconds; or unmount it by hand"
-		log.Warn("eject card failed: it is safe to format; tried again", "mount", mp, "err", err)
+		log.Warn("eject card failed: it is safe to format; tried again", "err", err)
 	}
 	s.mu.Lock()
 	if p, ok := s.present[mp]; ok {
@@ -46,7 +46,7 @@ func (s *Service) retryEject() {
 	}
 	s.mu.Unlock()
 	for mp, old := range was {
-		ejected, why := s.tryEject(mp, s.log)
+		ejected, why := s.tryEject(mp)
 		now := why
 		if ejected {
 			now = "ejected"

@@ -39,7 +39,7 @@ func TestEjectRetried(t *testing.T) {
 	}}
 	const safe = "offloaded: safe to eject, SAFE TO FORMAT (1 destination verified)"
 	s.present[mp] = &present{st: CardStatus{Mount: mp, SafeToFormat: true, State: StateOffloaded}}
-	ejected, why := s.tryEject(mp, s.log)
+	ejected, why := s.tryEject(mp)
 	if ejected || !strings.Contains(why, "not ejected: "+mp+": device or resource busy (in use by "+want+")") {
 		t.Fatalf("first eject: ejected %v, %q", ejected, why)
 	}

@@ -243,10 +243,10 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 				c.Manifests, c.Message = rec.Manifests, c.Message+manifestNote(rec.Manifests)
 				c.Destinations, c.SafeToFormat = append([]DestState(nil), rec.Destinations...), true
 			})
-			s.eject(mp, log)
+			s.eject(mp)
 			return
 		}
-		log.Info("resuming card offload", "label", label, "dest", rec.Volume+"/"+rec.Folder, "last_failure", rec.Reason)
+		log.Info("resuming card offload", "label", label, "primary", rec.Volume+"/"+rec.Folder, "last_failure", rec.Reason)
 	case errors.Is(err, storage.ErrNotFound):
 		rec = Record{Key: key, Identity: wire.CardIdentity(id), Label: label, Layout: id.Layout}
 		now := time.Now()
@@ -628,7 +628,7 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	mp := s.mountOf(rec.Key)
 	ejected, ejectErr := false, ""
 	if s.cfg.EjectWhenSafe && mp != "" {
-		ejected, ejectErr = s.tryEject(mp, log)
+		ejected, ejectErr = s.tryEject(mp)
 	}
 	var dsts []map[string]string
 	for _, d := range rec.Destinations {
@@ -666,11 +666,11 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 }
 
 // eject unmounts an already safe card when cards.eject_when_safe.
-func (s *Service) eject(mp string, log *slog.Logger) {
+func (s *Service) eject(mp string) {
 	if !s.cfg.EjectWhenSafe {
 		return
 	}
-	if _, why := s.tryEject(mp, log); why != "" {
+	if _, why := s.tryEject(mp); why != "" {
 		s.update(mp, func(c *CardStatus) { c.Message += "; " + why })
 	}
 }
