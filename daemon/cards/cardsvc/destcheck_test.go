@@ -278,3 +278,47 @@ func TestMarkInterrupted(t *testing.T) {
 		t.Fatalf("safe card: %+v %v", got, err)
 	}
 }
+
+// A card that changed between two insertions (written to while read) has a
+// failed record under its first content and a safe one under the second:
+// once safe, the failed record says it was superseded, by what; records of
+// other cards, and a card without a filesystem UUID, are left alone (a
+// trial saw "WCARD failed NOT SAFE" listed for good next to the safe one).
+func TestSupersede(t *testing.T) {
+	cat := catalogtest.Open(t, t.TempDir())
+	failed := reportRecord("WCARD", "uuid:FB9F-FA12/aaaa")
+	failed.Status, failed.SafeToFormat, failed.Reason = StateFailed, false, "read DCIM/X.MP4: written to while read"
+	failed.Identity.UUID = "FB9F-FA12"
+	other := reportRecord("OTHER", "uuid:0000-1111/cccc")
+	other.Status, other.SafeToFormat, other.Reason = StateFailed, false, "destination full"
+	other.Identity.UUID = "0000-1111"
+	safe := reportRecord("WCARD", "uuid:FB9F-FA12/bbbb")
+	safe.Identity.UUID, safe.Folder = "FB9F-FA12", "2026-11-23/WCARD-2"
+	for _, r := range []Record{failed, other, safe} {
+		if err := cat.PutCard(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Service{cat: cat, log: slogDiscard()}
+	s.supersede(&safe, s.log)
+	got, err := cat.Card(failed.Key)
+	want := Superseded + "WCARD (id " + CardID(safe.Key) + ", raid/2026-11-23/WCARD-2); it had failed: read DCIM/X.MP4: written to while read"
+	if err != nil || got.Reason != want || got.Status != StateFailed || got.SafeToFormat {
+		t.Fatalf("superseded record: %+v %v\nwant reason %q", got, err, want)
+	}
+	s.supersede(&safe, s.log) // once
+	if again, _ := cat.Card(failed.Key); again.Reason != want {
+		t.Fatalf("superseded twice: %q", again.Reason)
+	}
+	if got, _ := cat.Card(other.Key); got.Reason != "destination full" {
+		t.Fatalf("another card's record changed: %q", got.Reason)
+	}
+	noUUID := safe
+	noUUID.Identity.UUID = ""
+	failed.Key, failed.Identity.UUID = "fp:dddd", ""
+	cat.PutCard(failed)
+	s.supersede(&noUUID, s.log)
+	if got, _ := cat.Card("fp:dddd"); got.Reason != "read DCIM/X.MP4: written to while read" {
+		t.Fatalf("record without a UUID superseded: %q", got.Reason)
+	}
+}

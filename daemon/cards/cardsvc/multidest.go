@@ -643,6 +643,7 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 		log.Error("record card.safe", "err", err)
 	}
 	log.Info("card safe to format", "label", rec.Label, "key", rec.Key, "destinations", len(rec.Destinations))
+	s.supersede(rec, log)
 	s.writeReport(rec.Key, true) // report.go: report files next to ascmhl/, card.report_ready
 	verified := fmt.Sprintf("%d destinations verified", len(rec.Destinations))
 	if len(rec.Destinations) == 1 {
@@ -663,6 +664,43 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 		c.State, c.Message, c.SafeToFormat = StateOffloaded, msg, true
 		c.Destinations = append([]DestState(nil), rec.Destinations...)
 	})
+}
+
+// Superseded starts the reason of a failed card record whose card was
+// offloaded again, changed (supersede).
+const Superseded = "superseded: the card changed and was offloaded again as "
+
+// supersede notes, on each failed record of the card safe now (the same
+// filesystem UUID, another content: it changed between two insertions,
+// e.g. written to while it was read), that the card was offloaded again
+// since, as what: that record's reason says so instead of standing as an
+// open failure. It stays NOT safe to format: its pass never finished.
+func (s *Service) supersede(rec *Record, log *slog.Logger) {
+	if rec.Identity.UUID == "" {
+		return // no filesystem identity: nothing ties two contents to one card
+	}
+	var old []Record
+	if err := s.cat.Cards(func(r Record) error {
+		if r.Key != rec.Key && r.Identity.UUID == rec.Identity.UUID && r.Status == StateFailed && !strings.HasPrefix(r.Reason, Superseded) {
+			old = append(old, r)
+		}
+		return nil
+	}); err != nil {
+		log.Warn("list card records", "err", err)
+		return
+	}
+	for _, r := range old {
+		was := r.Reason
+		r.Reason = Superseded + rec.Label + " (id " + CardID(rec.Key) + ", " + rec.Volume + "/" + rec.Folder + ")"
+		if was != "" {
+			r.Reason += "; it had failed: " + was
+		}
+		if err := s.cat.PutCard(r); err != nil {
+			log.Warn("store card record", "key", r.Key, "err", err)
+			continue
+		}
+		log.Info("earlier failed record of this card superseded", "key", r.Key, "folder", r.Volume+"/"+r.Folder)
+	}
 }
 
 // eject unmounts an already safe card when cards.eject_when_safe.
