@@ -149,8 +149,10 @@ type present struct {
 	cancel context.CancelFunc
 	m      cards.Mount     // as the watcher saw it
 	id     *cards.Identity // once identified
-	// fpBusy: a look at the card's content (vouch.go) has not returned.
+	// fpBusy: a look at the card's content (vouch.go) has not returned;
+	// fpNext: no look before then.
 	fpBusy bool
+	fpNext time.Time
 	// ejectPending: safe, its eject failed (busy): tried again, ejectWhy
 	// shown meanwhile (eject.go).
 	ejectPending bool

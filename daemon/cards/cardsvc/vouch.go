@@ -123,7 +123,7 @@ const FingerprintTimeout = 10 * time.Second
 func (s *Service) cardChanged(mp string) bool {
 	s.mu.Lock()
 	p, ok := s.present[mp]
-	if !ok || p.id == nil || p.fpBusy || s.runCtx == nil {
+	if !ok || p.id == nil || p.fpBusy || s.runCtx == nil || time.Now().Before(p.fpNext) {
 		s.mu.Unlock()
 		return false
 	}
@@ -132,13 +132,16 @@ func (s *Service) cardChanged(mp string) bool {
 	s.mu.Unlock()
 	ch := make(chan string, 1)
 	go func() {
+		t0 := time.Now()
 		fp, err := cards.Fingerprint(mp, id.Layout, 0)
 		if err != nil {
 			fp = "" // unmounted meanwhile, unreadable: the watcher or the next look says
 		}
 		ch <- fp
 		s.mu.Lock()
-		p.fpBusy = false
+		// A card of many files on a slow reader is looked at less
+		// often: at most about 5% of the time spent walking it.
+		p.fpBusy, p.fpNext = false, time.Now().Add(20*time.Since(t0))
 		s.mu.Unlock()
 	}()
 	t := time.NewTimer(FingerprintTimeout)
