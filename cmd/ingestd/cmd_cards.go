@@ -159,18 +159,25 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 			fmt.Fprintln(w, strings.ReplaceAll(line, "\t", "  "))
 		}
 		for _, d := range c.Destinations {
-			frac := -1.0
-			if d.BytesTotal > 0 {
+			// Copying: bytes written. A destination that failed or waits
+			// counts what was verified there (written is not copied: a
+			// failed one at "100%" read as done).
+			frac, detail := -1.0, "-"
+			switch {
+			case d.State == "verified":
+				frac, detail = 1, humanBytes(d.BytesTotal)
+			case d.BytesTotal <= 0:
+			case d.State == "failed" || d.State == "pending":
+				frac = min(float64(d.BytesVerified)/float64(d.BytesTotal), 1)
+				detail = fmt.Sprintf("%s/%s verified", humanBytes(d.BytesVerified), humanBytes(d.BytesTotal))
+			default:
 				frac = min(float64(d.BytesDone)/float64(d.BytesTotal), 1)
-			}
-			if d.State == "verified" {
-				frac = 1
+				detail = fmt.Sprintf("%s/%s", humanBytes(d.BytesDone), humanBytes(d.BytesTotal))
 			}
 			pct := "-"
 			if frac >= 0 {
 				pct = fmt.Sprintf("%.0f%%", frac*100)
 			}
-			detail := fmt.Sprintf("%s/%s", humanBytes(d.BytesDone), humanBytes(d.BytesTotal))
 			if d.RateBps > 0 {
 				detail += "  " + humanBytes(int64(d.RateBps)) + "/s"
 			}

@@ -128,3 +128,27 @@ func TestPrintCardsTellsRecordsApart(t *testing.T) {
 		}
 	}
 }
+
+// A destination that failed after writing everything is not shown at
+// 100% (it counts what was verified there), and one never written (its
+// volume offline) is not "0 B/0 B" (a trial read both as done or empty).
+func TestPrintCardsDestinationFractions(t *testing.T) {
+	v := CardsView{Cards: []CardView{{Card: wire.Card{ID: "0123456789abcdef0123456789abcdef", Key: "k", Label: "A001", Status: "partial",
+		Destinations: []wire.DestState{
+			{Volume: "raid", Path: "A001", State: "verified", BytesDone: 200 << 20, BytesVerified: 200 << 20, BytesTotal: 200 << 20},
+			{Volume: "shuttle", Path: "A001", State: "failed", BytesDone: 200 << 20, BytesVerified: 50 << 20, BytesTotal: 200 << 20, Error: "destination differs from card"},
+			{Volume: "nas", Path: "A001", State: "failed", Error: "volume offline"},
+		}}}}}
+	var buf bytes.Buffer
+	printCardsView(&buf, v, false, 80)
+	out := buf.String()
+	for _, want := range []string{
+		"dest\traid/A001\tverified\t100%\t200.0 MiB",
+		"dest\tshuttle/A001\tfailed\t25%\t50.0 MiB/200.0 MiB verified  error: destination differs from card",
+		"dest\tnas/A001\tfailed\t-\t-  error: volume offline",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+}
