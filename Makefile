@@ -38,7 +38,7 @@ run: build
 # Idempotent: deps.sh installs only what is missing. The package test
 # (packaging/test.sh) is not part of it: `make ci-full`.
 test: deps tidy-check vet fmt-check imports-check staticcheck
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 	$(GO) -C third_party/badger vet ./table
 	$(GO) -C third_party/badger test -race -count=1 ./table
 	$(GO) -C third_party/xxh3 vet .

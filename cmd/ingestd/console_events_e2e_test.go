@@ -21,8 +21,16 @@ func TestConsoleE2EAssetEventsFromTheIndex(t *testing.T) {
 	e.start()
 	defer e.stop()
 	e.writeFile("first/notes.txt", []byte("the asset under test\n"))
-	evs := e.waitFeed(time.Minute, "notes.txt cataloged", func(evs []storage.Event) bool {
-		return consoleFeedAsset(evs, storage.EvAssetCataloged, "notes.txt") != ""
+	// Cataloged and probed (asset.updated "probed: other"): under load the
+	// probe's event came after the events below were counted.
+	evs := e.waitFeed(time.Minute, "notes.txt cataloged and probed", func(evs []storage.Event) bool {
+		id := consoleFeedAsset(evs, storage.EvAssetCataloged, "notes.txt")
+		for _, ev := range evs {
+			if id != "" && ev.AssetID == id && ev.Type == storage.EvAssetUpdated {
+				return true
+			}
+		}
+		return false
 	})
 	id := consoleFeedAsset(evs, storage.EvAssetCataloged, "notes.txt")
 	var first uint64

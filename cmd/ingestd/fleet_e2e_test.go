@@ -623,21 +623,27 @@ func fleetSameEvent(a, b storage.Event) bool {
 }
 
 // fleetSettled: every dropped path cataloged, every .mov's asset has
-// proxy.ready, and every asset's last event is asset.synced.
+// proxy.ready and its analysis done (analysis.ready or .failed: it runs
+// after the proxy, and under load its events came after a check that
+// did not wait for it), and every asset's last event is asset.synced.
 func fleetSettled(feed []storage.Event, dropped []string) bool {
 	last := map[string]string{}
 	ready := map[string]bool{}
+	analysed := map[string]bool{} // after the proxy: its events come later
 	for _, ev := range feed {
 		if ev.AssetID != "" {
 			last[ev.AssetID] = ev.Type
 		}
-		if ev.Type == storage.EvProxyReady {
+		switch ev.Type {
+		case storage.EvProxyReady:
 			ready[ev.AssetID] = true
+		case storage.EvAnalysisReady, storage.EvAnalysisFailed:
+			analysed[ev.AssetID] = true
 		}
 	}
 	for _, p := range dropped {
 		id := assetOf(feed, p)
-		if id == "" || (strings.HasSuffix(p, ".mov") && !ready[id]) {
+		if id == "" || (strings.HasSuffix(p, ".mov") && (!ready[id] || !analysed[id])) {
 			return false
 		}
 	}
