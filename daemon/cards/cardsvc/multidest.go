@@ -523,6 +523,11 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	} else {
 		rec.Status = StatePartial
 	}
+	// The verified copies recorded first, waiting for the catalog if it
+	// refuses (its filesystem full): what follows is written after it.
+	if !s.storeCard(rec, log) {
+		return // daemon stopping: the card resumes at the next start
+	}
 	origin := cards.Origin(id, res)
 	// The content ids (BLAKE3) are not computed by the card pass: the
 	// job that fills them in after this (contentids.go) is recorded
@@ -621,9 +626,8 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 	rec.SafeToFormat, rec.SafeAt, rec.Status = true, &now, StateOffloaded
 	// PutCard commits and syncs the catalog (every write is synced): the
 	// card record, clips and pending origins written before are durable.
-	if err := s.cat.PutCard(*rec); err != nil {
-		log.Error("store card record: NOT announcing safe to format", "err", err)
-		return
+	if !s.storeCard(*rec, log) {
+		return // daemon stopping: announced at the next start (retryLoop)
 	}
 	mp := s.mountOf(rec.Key)
 	ejected, ejectErr := false, ""
@@ -664,6 +668,51 @@ func (s *Service) markSafe(rec *Record, log *slog.Logger) {
 		c.State, c.Message, c.SafeToFormat = StateOffloaded, msg, true
 		c.Destinations = append([]DestState(nil), rec.Destinations...)
 	})
+}
+
+// StoreRetry is how often a card record the catalog refused (its
+// filesystem full) is offered again (storeCard).
+const StoreRetry = 5 * time.Second
+
+// storeCard stores rec; while the catalog refuses it (the state dir's
+// filesystem below what the store needs) it is offered again every
+// StoreRetry until it is taken, or the daemon stops (false). Meanwhile the
+// card says it is verified but NOT safe to format yet, and why: a card is
+// announced safe only once that is durable, and a verified pass is never
+// left unrecorded (a trial saw one stay "finishing" for good after the
+// state dir filled, until the card was read again whole).
+func (s *Service) storeCard(rec Record, log *slog.Logger) bool {
+	every := s.storeEvery
+	if every <= 0 {
+		every = StoreRetry
+	}
+	for tries := 0; ; tries++ {
+		err := s.cat.PutCard(rec)
+		if err == nil {
+			if tries > 0 {
+				log.Info("card record stored", "key", rec.Key, "tries", tries+1)
+			}
+			return true
+		}
+		if tries == 0 {
+			log.Error("store card record: NOT safe to format until it is recorded; tried again", "key", rec.Key, "err", err, "every", every)
+		}
+		msg := "verified, but NOT SAFE TO FORMAT yet: the offload cannot be recorded (" + err.Error() + "); tried again every " + every.String()
+		s.updateKey(rec.Key, func(c *CardStatus) { c.Message, c.SafeToFormat = msg, false })
+		s.mu.Lock()
+		ctx := s.runCtx
+		s.mu.Unlock()
+		if ctx == nil {
+			return false
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 // Superseded starts the reason of a failed card record whose card was

@@ -124,6 +124,7 @@ type Service struct {
 	reportWrites flight[error]  // report writes to destinations in progress (report.go)
 	destTimeout  time.Duration
 	vouchEvery   time.Duration // 0: VouchEvery (vouch.go)
+	storeEvery   time.Duration // 0: StoreRetry (storeCard)
 	version      string        // ingestd's, in each ASC MHL generation (SetVersion)
 	wg           sync.WaitGroup
 
