@@ -331,7 +331,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	// used are the destinations of the pass (rec.Destinations indices, in
 	// the order of dsts and of the progress and results).
 	var used []int
-	meters := make([]rateMeter, len(rec.Destinations))
+	meters := make([]destMeter, len(rec.Destinations))
 	opts := cards.Options{
 		MHLFormats: s.cfg.Formats(),
 		Logger:     s.log,
@@ -347,7 +347,7 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 				for j, dp := range p.Dests {
 					if j < len(used) && used[j] < len(c.Destinations) {
 						i := used[j]
-						progressInto(&c.Destinations[i], dp, meters[i].add(dp.BytesWritten, now))
+						progressInto(&c.Destinations[i], dp, &meters[i], now)
 					}
 				}
 			})
@@ -605,17 +605,41 @@ func countVerified(rec *Record) int {
 	return n
 }
 
-func progressInto(d *DestState, dp cards.DestProgress, rate float64) {
+// destMeter smooths a destination's progress: its write rate and its
+// re-read rate.
+type destMeter struct{ written, verified rateMeter }
+
+// progressInto copies dp into d with its rate and ETA. A destination whose
+// every byte is written and that is re-reading them is "verifying" (it
+// showed "copying 100%" with a write rate decaying to nothing and an ETA
+// growing to hours while a slow share was re-read); its rate is then the
+// re-read rate. The ETA is until written and verified: the two run side
+// by side (each file is re-read once written), so it is the later of the
+// two ends at their own rates (before anything is re-read, as if re-read
+// at the write rate).
+func progressInto(d *DestState, dp cards.DestProgress, m *destMeter, now time.Time) {
 	d.State, d.BytesDone, d.BytesVerified, d.BytesTotal = dp.State, dp.BytesWritten, dp.BytesVerified, dp.BytesTotal
-	if dp.State == cards.DestFailed {
-		d.State = cards.DestFailed
+	wr := m.written.add(dp.BytesWritten, now)
+	vr := m.verified.add(dp.BytesVerified, now)
+	d.RateBps, d.ETASeconds = wr, 0
+	switch {
+	case dp.State == cards.DestFailed:
 		d.Error, d.FailedPath = dp.Error, dp.FailedPath
-		rate = 0
+		d.RateBps = 0
+		return
+	case dp.State == cards.DestCopying && dp.BytesTotal > 0 && dp.BytesWritten >= dp.BytesTotal:
+		d.State, d.RateBps = cards.DestVerifying, vr
 	}
-	d.RateBps = rate
-	d.ETASeconds = 0
-	if rate > 1 && d.State == cards.DestCopying {
-		d.ETASeconds = float64(max(dp.BytesTotal-dp.BytesWritten, 0)+max(dp.BytesTotal-dp.BytesVerified, 0)/2) / rate
+	toWrite, toVerify := float64(max(dp.BytesTotal-dp.BytesWritten, 0)), float64(max(dp.BytesTotal-dp.BytesVerified, 0))
+	switch {
+	case d.State != cards.DestCopying && d.State != cards.DestVerifying:
+	case vr > 1:
+		d.ETASeconds = toVerify / vr
+		if toWrite > 0 && wr > 1 {
+			d.ETASeconds = max(d.ETASeconds, toWrite/wr)
+		}
+	case wr > 1:
+		d.ETASeconds = (toWrite + toVerify) / wr
 	}
 }
 
@@ -936,7 +960,7 @@ func (s *Service) fillRound(ctx context.Context, log *slog.Logger, rec *Record, 
 				c.Destinations[i] = *d
 			}
 		})
-		var meter rateMeter
+		var meter destMeter
 		log.Info("filling destination from the verified copy", "from", from, "dst", dir)
 		res, err := cards.Offload(ctx, from, dir, cards.Options{
 			MHLFormats: s.destFormats(rec, i), Logger: s.log, DestRoot: root, FromCopy: true,
@@ -945,10 +969,10 @@ func (s *Service) fillRound(ctx context.Context, log *slog.Logger, rec *Record, 
 				if len(p.Dests) == 0 {
 					return
 				}
-				r := meter.add(p.Dests[0].BytesWritten, time.Now())
+				now := time.Now()
 				s.updateKey(key, func(c *CardStatus) {
 					if i < len(c.Destinations) {
-						progressInto(&c.Destinations[i], p.Dests[0], r)
+						progressInto(&c.Destinations[i], p.Dests[0], &meter, now)
 					}
 				})
 			},

@@ -172,3 +172,43 @@ func TestSourceGoneReason(t *testing.T) {
 		}
 	}
 }
+
+// A destination re-reading its copy (every byte written) is shown
+// "verifying" at its re-read rate with an ETA that falls, not "copying
+// 100%" with a write rate decaying to nothing and an ETA growing to hours
+// (a trial, on a slow share).
+func TestProgressIntoVerifying(t *testing.T) {
+	const mb = 1 << 20
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var m destMeter
+	var d DestState
+	step := func(sec int, written, verified int64) {
+		progressInto(&d, cards.DestProgress{State: cards.DestCopying, BytesWritten: written * mb, BytesVerified: verified * mb, BytesTotal: 100 * mb},
+			&m, t0.Add(time.Duration(sec)*time.Second))
+	}
+	step(0, 0, 0)
+	step(1, 50, 10)
+	if d.State != cards.DestCopying || d.RateBps < 49*mb || d.RateBps > 51*mb || d.ETASeconds <= 0 {
+		t.Fatalf("copying: %+v", d)
+	}
+	step(2, 100, 20)
+	step(3, 100, 30)
+	if d.State != cards.DestVerifying || d.RateBps < 5*mb || d.RateBps > 15*mb {
+		t.Fatalf("re-reading after every byte is written: state %s at %.1f MB/s, want verifying at about 10", d.State, d.RateBps/mb)
+	}
+	eta := d.ETASeconds
+	var etas []float64
+	for sec, v := 4, int64(40); v <= 90; sec, v = sec+1, v+10 {
+		step(sec, 100, v)
+		etas = append(etas, d.ETASeconds)
+	}
+	for i, e := range etas {
+		if e <= 0 || (i > 0 && e >= etas[i-1]) || e >= eta || e > 60 {
+			t.Fatalf("ETA while verifying %v (from %.1f): must fall, and stay sane", etas, eta)
+		}
+	}
+	progressInto(&d, cards.DestProgress{State: cards.DestFailed, BytesWritten: 100 * mb, BytesVerified: 90 * mb, BytesTotal: 100 * mb, Error: "x"}, &m, t0.Add(20*time.Second))
+	if d.State != cards.DestFailed || d.RateBps != 0 || d.ETASeconds != 0 || d.Error != "x" {
+		t.Fatalf("failed: %+v", d)
+	}
+}
