@@ -453,6 +453,12 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 		break
 	}
 	fv = firstVerified(&rec)
+	if fv < 0 && errors.Is(oerr, cards.ErrReadSource) && !s.stopping() &&
+		goneSoon(func() bool { return stillMounted(s.cfg.Mountinfo, m) }, CardGoneWait, 100*time.Millisecond) {
+		// A card pulled from its reader fails a read (EIO) a moment before
+		// its mount goes away: it was removed, not unreadable.
+		oerr = fmt.Errorf("%w: %w", cards.ErrSourceGone, oerr)
+	}
 	if fv < 0 {
 		reason := res.Reason
 		switch {
@@ -796,6 +802,32 @@ func (s *Service) mountOf(key string) string {
 		}
 	}
 	return ""
+}
+
+// stopping says whether the daemon is stopping (Run's context done).
+func (s *Service) stopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runCtx != nil && s.runCtx.Err() != nil
+}
+
+// CardGoneWait is how long a card whose read failed is watched for its
+// mount going away (a pull) before the read error is taken as the reason.
+const CardGoneWait = 3 * time.Second
+
+// goneSoon says whether mounted turns false within wait, looking every
+// every.
+func goneSoon(mounted func() bool, wait, every time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		if !mounted() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(every)
+	}
 }
 
 // sourceGoneReason is the reason of a pass the card was pulled in: it

@@ -212,3 +212,26 @@ func TestProgressIntoVerifying(t *testing.T) {
 		t.Fatalf("failed: %+v", d)
 	}
 }
+
+// A card read error followed within CardGoneWait by the mount going away
+// is a pull (a trial: EIO, then the automounter's unmount 0.3 s later, was
+// reported as an unreadable card); a mount that stays is a read error.
+func TestGoneSoon(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mounted int // looks that still see it mounted (-1: always)
+		want    bool
+	}{
+		{"gone at once", 0, true},
+		{"gone a moment later", 3, true},
+		{"still mounted", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			looks := 0
+			got := goneSoon(func() bool { looks++; return tc.mounted < 0 || looks <= tc.mounted }, 100*time.Millisecond, 10*time.Millisecond)
+			if got != tc.want {
+				t.Errorf("goneSoon = %v after %d looks, want %v", got, looks, tc.want)
+			}
+		})
+	}
+}
