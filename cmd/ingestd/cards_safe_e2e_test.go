@@ -165,3 +165,38 @@ func TestCardsSafeGateCopyGone(t *testing.T) {
 		t.Errorf("the added clip not copied to %s: %v", copied, err)
 	}
 }
+
+// A card that fails on a file named like ingestd's own partial files is
+// told to rename it; once that is done on the card, left inserted, the
+// card is looked at again and offloaded, with no need to pull it and
+// insert it again (a trial saw nothing happen until it was remounted).
+func TestCardsFailedCardChangedInPlace(t *testing.T) {
+	cardsNeedRoot(t)
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newCard(t, root, "RSV1", "32M", map[string]string{
+		"DCIM/100GOPRO/GX010001.MP4": "300000", "DCIM/100GOPRO/GX010002.MP4.ingestd-partial": "200000",
+	})
+	e := newEnv(t, "", "cards:\n  mount_roots: ["+root+"]\n  offload_to: footage\n  path: \"{label}\"\n  poll: 200ms\n")
+	e.start()
+	defer e.stop()
+	c.Insert()
+	evs := e.waitFeed(60*time.Second, "RSV1 failed", func(evs []storage.Event) bool { return len(cardEvents(evs, storage.EvCardFailed, "RSV1")) > 0 })
+	if f := cardEvents(evs, storage.EvCardFailed, "RSV1")[0]; !strings.Contains(f.Reason, "rename or move it on the card") {
+		t.Fatalf("reason %q", f.Reason)
+	}
+	renamed := filepath.Join(c.mp, "DCIM/100GOPRO/GX010002.MP4")
+	if err := os.Rename(renamed+".ingestd-partial", renamed); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFeed(60*time.Second, "RSV1 safe once the file is renamed on the card", func(evs []storage.Event) bool {
+		return len(cardEvents(evs, storage.EvCardSafe, "RSV1")) > 0
+	})
+	cs, _ := e.cardStatus(c.mp)
+	copied := filepath.Join(e.watch, strings.TrimPrefix(cs.Dest, "footage/"), "DCIM/100GOPRO/GX010002.MP4")
+	if fileBLAKE3(t, copied) != fileBLAKE3(t, renamed) {
+		t.Errorf("renamed file not copied to %s", copied)
+	}
+}

@@ -566,7 +566,7 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 	if !o.opts.FromCopy {
 		for _, f := range files {
 			if ReservedName(f.rel) {
-				return o.fail(&res, f.rel, fmt.Errorf("%w (%s, *%s, %s, %s): %s; nothing was copied: rename or move it on the card",
+				return o.fail(&res, f.rel, fmt.Errorf("%w (%s, *%s, %s, %s): %s; nothing was copied: rename or move it on the card (a card left inserted is looked at again once it changes)",
 					ErrReservedName, StateName, PartialSuffix, ReportHTMLName, ReportJSONName, f.rel))
 			}
 		}

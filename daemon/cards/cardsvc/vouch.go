@@ -49,12 +49,22 @@ func (s *Service) vouchOnce() {
 	}
 	s.mu.Lock()
 	var slots []slot
+	var failed []string
 	for mp, p := range s.present {
-		if p.st.SafeToFormat || p.unvouched != "" {
+		switch {
+		case p.st.SafeToFormat || p.unvouched != "":
 			slots = append(slots, slot{mp, append([]DestState(nil), p.st.Destinations...)})
+		case p.st.State == StateFailed:
+			failed = append(failed, mp)
 		}
 	}
 	s.mu.Unlock()
+	// A failed card that is changed while it stays inserted (a file with
+	// a name ingestd reserves renamed, as the failure asked) is handled
+	// again at once: no need to pull it and insert it again.
+	for _, mp := range failed {
+		s.cardChanged(mp)
+	}
 	offline := map[string]string{} // by volume: one check per look
 	for _, sl := range slots {
 		if s.cardChanged(sl.mp) {
@@ -157,6 +167,7 @@ func (s *Service) cardChanged(mp string) bool {
 	}
 	s.mu.Lock()
 	still := s.present[mp] == p && ctx.Err() == nil
+	wasFailed := p.st.State == StateFailed
 	if still {
 		p.st.SafeToFormat = false
 	}
@@ -164,8 +175,12 @@ func (s *Service) cardChanged(mp string) bool {
 	if !still {
 		return false
 	}
-	s.log.Warn("card changed since it was offloaded (files added, removed or rewritten): NOT safe to format; offloading it again as the card it is now",
-		"mount", mp, "key", id.Key())
+	if wasFailed {
+		s.log.Info("failed card changed while inserted: handled again", "mount", mp, "key", id.Key())
+	} else {
+		s.log.Warn("card changed since it was offloaded (files added, removed or rewritten): NOT safe to format; offloading it again as the card it is now",
+			"mount", mp, "key", id.Key())
+	}
 	s.mounted(ctx, m)
 	return true
 }
