@@ -146,8 +146,12 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 			safe = "SAFE TO FORMAT"
 		}
 		state := c.Status
-		if c.Live != "" {
+		superseded := c.Live == "" && strings.HasPrefix(c.Reason, wire.CardSuperseded)
+		switch {
+		case c.Live != "":
 			state = c.Live
+		case superseded:
+			state = "superseded" // its destinations' errors are history
 		}
 		line := fmt.Sprintf("card %s\t%s\t%s\t%s\t%d files, %s", quote(c.Label), cardRef(c.Card), state, safe, c.Files, humanBytes(c.Bytes))
 		if c.Mount != "" {
@@ -159,6 +163,9 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 			fmt.Fprintln(w, strings.ReplaceAll(line, "\t", "  "))
 		}
 		for _, d := range c.Destinations {
+			if superseded {
+				break
+			}
 			// Copying: bytes written. A destination that failed or waits
 			// counts what was verified there (written is not copied: a
 			// failed one at "100%" read as done).
@@ -195,8 +202,11 @@ func printCardsView(w io.Writer, v CardsView, tty bool, cols int) {
 			width := max(10, min(30, cols-60))
 			fmt.Fprintf(w, "  %-28s %-9s %s %4s  %s\n", progTrim(quote(name), 28), d.State, progBar(frac, width), pct, detail)
 		}
-		if c.Message != "" {
+		switch {
+		case c.Message != "":
 			fmt.Fprintf(w, "  %s\n", c.Message)
+		case c.Reason != "" && !c.SafeToFormat:
+			fmt.Fprintf(w, "  %s\n", quote(c.Reason))
 		}
 	}
 }

@@ -152,3 +152,34 @@ func TestPrintCardsDestinationFractions(t *testing.T) {
 		}
 	}
 }
+
+// A failed record whose card was offloaded again since (superseded) is
+// shown as such, with its reason and without its old destination errors;
+// another failed record shows its reason (a trial saw the superseded one
+// listed as an open failure with its stale errors).
+func TestPrintCardsSuperseded(t *testing.T) {
+	reason := wire.CardSuperseded + "WCARD (id fedcba9876543210fedcba9876543210, raid/WCARD-2); it had failed: read X: written to while read"
+	v := CardsView{Cards: []CardView{
+		{Card: wire.Card{ID: "0123456789abcdef0123456789abcdef", Key: "uuid:FB9F-FA12/aaaa", Label: "WCARD", Status: "failed", Reason: reason,
+			Destinations: []wire.DestState{{Volume: "raid", Path: "WCARD", State: "failed", Error: "written to while read"}}}},
+		{Card: wire.Card{ID: "1123456789abcdef0123456789abcdef", Key: "uuid:1/b", Label: "B001", Status: "failed", Reason: "no destination can be written: raid: offline",
+			Destinations: []wire.DestState{{Volume: "raid", Path: "B001", State: "failed", Error: "offline"}}}},
+	}}
+	var buf bytes.Buffer
+	printCardsView(&buf, v, false, 80)
+	out := buf.String()
+	for _, want := range []string{
+		"card WCARD\tid 0123456789abcdef0123456789abcdef\tsuperseded\tNOT SAFE TO FORMAT",
+		"  " + reason + "\n",
+		"card B001\tid 1123456789abcdef0123456789abcdef\tfailed\tNOT SAFE TO FORMAT",
+		"dest\traid/B001\tfailed",
+		"  no destination can be written: raid: offline\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "dest\traid/WCARD") {
+		t.Errorf("superseded record's destinations listed:\n%s", out)
+	}
+}

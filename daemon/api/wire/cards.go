@@ -56,6 +56,10 @@ const (
 	DestPending   = "pending" // to be filled from the first verified copy
 )
 
+// CardSuperseded starts the reason of a failed card record whose card,
+// changed since, was offloaded again as another record (docs/api.md).
+const CardSuperseded = "superseded: the card changed and was offloaded again as "
+
 // DestState is one destination of a card (record and status).
 type DestState = storage.CardDest
 

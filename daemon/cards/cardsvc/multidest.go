@@ -747,7 +747,7 @@ func (s *Service) storeCard(rec Record, log *slog.Logger) bool {
 
 // Superseded starts the reason of a failed card record whose card was
 // offloaded again, changed (supersede).
-const Superseded = "superseded: the card changed and was offloaded again as "
+const Superseded = wire.CardSuperseded
 
 // supersede notes, on each failed record of the card safe now (the same
 // filesystem UUID, another content: it changed between two insertions,
