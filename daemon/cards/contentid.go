@@ -82,7 +82,7 @@ func ContentIDs(ctx context.Context, root, dir string, files []FileResult, known
 			return read, fmt.Errorf("content id of %s: %w: size %d, card %d", p, ErrMismatch, st.Size, fr.Size)
 		}
 		reset()
-		err = hashWhole(f, h, reset, &buf)
+		err = hashWhole(f, h, &buf)
 		f.Close()
 		read++
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -89,7 +88,7 @@ type Options struct {
 	// Formats of an existing card history are always added.
 	MHLFormats []ascmhl.Format
 	Creator    ascmhl.Creator // tool name defaults to "ingestd"
-	BufferSize int            // read size, default 1 MiB
+	BufferSize int            // read size, default 256 KiB
 	Logger     *slog.Logger   // used as given (the caller names the component); default slog's, component=cards
 	// Progress is called after each file and about every ProgressEvery
 	// while the card is read (from another goroutine than the caller's).
@@ -98,7 +97,7 @@ type Options struct {
 	Now           func() time.Time
 
 	// QueueBlocks is how many read buffers a destination may fall behind
-	// the card (default 32: 32 MiB with the default BufferSize). A
+	// the card (default 16: 4 MiB with the default BufferSize). A
 	// destination that stays that far behind for StallTimeout (default
 	// 10s) while another destination keeps up is dropped from the card
 	// pass (DestResult.Dropped, ErrFellBehind): the others go on at card
@@ -410,7 +409,6 @@ type offloader struct {
 	dstDir *safefs.Dir
 
 	pool       chan *block
-	unmaps     unmapper // card windows released, unmapped by the reader
 	nextFile   *srcFile // reader goroutine: the card file after the one read (prefetch)
 	readBytes  atomic.Int64
 	stallDest  *dest // reader goroutine: who held the card since stallSince
@@ -423,28 +421,21 @@ type offloader struct {
 
 // block is one read buffer, handed to the hashers and every destination
 // still in the pass; it goes back to the pool when all are done with it.
-// A block is either a pool buffer the card file was read into, or a slice
-// of a read-only mapping of the card file (win set; own keeps the pool
-// buffer meanwhile): then nothing was copied, and the mapping is released
-// with its last block. The pool buffer is made on first use: a card that
-// is mapped never needs one.
+// Its buffer is made on first use.
 type block struct {
 	b    []byte
 	n    int
 	refs atomic.Int32
-	own  []byte
-	size int // of own
-	win  *mapWin
+	size int // of b
 }
 
 func newBlock(size int) *block { return &block{size: size} }
 
-// buffer returns the block's own buffer to read into.
+// buffer returns the block's buffer to read into.
 func (b *block) buffer() []byte {
-	if b.own == nil {
-		b.own = make([]byte, b.size)
+	if b.b == nil {
+		b.b = make([]byte, b.size)
 	}
-	b.b = b.own
 	return b.b
 }
 
@@ -462,10 +453,10 @@ func (o *offloader) defaults() {
 		o.opts.Now = time.Now
 	}
 	if o.opts.BufferSize <= 0 {
-		o.opts.BufferSize = 1 << 20
+		o.opts.BufferSize = 256 << 10
 	}
 	if o.opts.QueueBlocks <= 0 {
-		o.opts.QueueBlocks = 32
+		o.opts.QueueBlocks = 16
 	}
 	if o.opts.StallTimeout <= 0 {
 		o.opts.StallTimeout = 10 * time.Second
@@ -521,7 +512,6 @@ func (o *offloader) active() []*dest {
 
 func (o *offloader) run(ctx context.Context) (Result, error) {
 	res := Result{Src: o.src, Dst: o.dst, Started: o.opts.Now()}
-	defer o.unmaps.close()
 	srcDir, err := safefs.OpenRoot(o.src, true)
 	if err != nil {
 		return o.fail(&res, "", fmt.Errorf("card %s: %w: %w", o.src, ErrSourceGone, err))
@@ -1056,13 +1046,9 @@ func (fn *finisher) failure() (string, error) {
 func (o *offloader) finishFile(pf *pendingFile, abort bool) (*FileResult, error) {
 	pf.hs.close()
 	f := pf.f
-	herr := pf.hs.err()
-	if abort || herr != nil {
+	if abort {
 		for _, d := range pf.need {
 			o.send(d, destOp{kind: opEnd, f: f})
-		}
-		if herr != nil && !abort {
-			return nil, o.srcErr(herr, "read "+f.rel)
 		}
 		return nil, nil
 	}
@@ -1162,10 +1148,6 @@ func (o *offloader) checkStall() {
 // release hands a block back once nobody uses it any more.
 func (o *offloader) release(b *block) {
 	if b.refs.Add(-1) == 0 {
-		if w := b.win; w != nil {
-			b.win, b.b = nil, b.own
-			w.release()
-		}
 		select {
 		case o.pool <- b:
 		default: // replaced when a destination was dropped
@@ -1257,26 +1239,25 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 	case err != nil:
 		return nil, o.srcErr(err, "open "+f.rel)
 	}
-	// By default the card file is mapped, not read into buffers: every
-	// consumer (hashers, destination writers) works on the page cache's
-	// own pages, so each card byte is fetched once and copied only into
-	// the destinations. A SourceReader (rate limit, tests), or a file the
-	// filesystem will not map, is read into the pool's buffers instead.
-	var in io.ReadCloser = inf
-	var mr *mappedReader
+	// The card file is read into the pool's blocks (cardread.go says why
+	// not mapped), ahead of the reads, or through a SourceReader (rate
+	// limit, tests).
+	var in io.Reader
 	if o.opts.SourceReader != nil {
-		in = o.opts.SourceReader(f.rel, inf)
-	} else if st.Size != f.size {
-		inf.Close()
-		return nil, o.srcErr(fmt.Errorf("size %d, card listed %d", st.Size, f.size), "read "+f.rel)
+		rc := o.opts.SourceReader(f.rel, inf)
+		defer rc.Close()
+		in = rc
 	} else {
-		mr = &mappedReader{u: &o.unmaps, fd: int(inf.Fd()), size: f.size}
-		if next := o.nextFile; next != nil {
-			mr.tail = func(n int64) { o.prefetch(*next, n) }
+		defer inf.Close()
+		if st.Size != f.size {
+			return nil, o.srcErr(fmt.Errorf("size %d, card listed %d", st.Size, f.size), "read "+f.rel)
 		}
-		defer mr.close()
+		cr := &cardReader{f: inf, size: f.size}
+		if next := o.nextFile; next != nil {
+			cr.tail = func(n int64) { o.prefetch(*next, n) }
+		}
+		in = cr
 	}
-	defer in.Close()
 
 	x128 := xxh3.New128()
 	// Hashers: the xxHash family fused on one goroutine (each piece of a
@@ -1333,17 +1314,7 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			rerr = err
 			break
 		}
-		var k int
-		if mr != nil {
-			k, err = mr.next(blk, o.opts.BufferSize)
-			if errors.Is(err, errNoMap) {
-				mr.close() // nothing mapped yet: read it
-				mr = nil
-				k, err = io.ReadFull(in, blk.buffer())
-			}
-		} else {
-			k, err = io.ReadFull(in, blk.buffer())
-		}
+		k, err := io.ReadFull(in, blk.buffer())
 		if k > 0 {
 			blk.n = k
 			blk.refs.Store(int32(len(hs.sinks) + len(live)))
@@ -1381,11 +1352,9 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 		return nil, o.srcErr(fmt.Errorf("read %d bytes, card listed %d", n, f.size), "read "+f.rel)
 	}
 	{
-		// A mapping reads what the listing said is there: a file that
-		// changed size while read is as much an error as when read, and
-		// so is one written in place (same size, new modification or
-		// change time), mapped or read: the copy would hold neither
-		// version.
+		// A file that changed size while read is an error, and so is
+		// one written in place (same size, new modification or change
+		// time): the copy would hold neither version.
 		var now unix.Stat_t
 		if err := unix.Fstat(int(inf.Fd()), &now); err != nil || now.Size != f.size || now.Mtim != st.Mtim || now.Ctim != st.Ctim {
 			abort()
@@ -1433,7 +1402,6 @@ type hashers struct {
 	o     *offloader
 	sinks []chan *block
 	wg    sync.WaitGroup
-	fault atomic.Pointer[error] // a mapped card page could not be read
 }
 
 func newHashers(o *offloader, ws []io.Writer) *hashers {
@@ -1444,28 +1412,13 @@ func newHashers(o *offloader, ws []io.Writer) *hashers {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			// A mapped page of a card pulled or truncated meanwhile
-			// faults: an error for this file, not a crash.
-			debug.SetPanicOnFault(true)
 			for b := range ch {
-				if h.fault.Load() == nil {
-					if err := faultFree(func() { w.Write(b.b[:b.n]) }); err != nil { // hashes never fail otherwise
-						h.fault.CompareAndSwap(nil, &err)
-					}
-				}
+				w.Write(b.b[:b.n]) // hashes never fail
 				o.release(b)
 			}
 		}()
 	}
 	return h
-}
-
-// err is the first fault a hasher met reading mapped card pages.
-func (h *hashers) err() error {
-	if p := h.fault.Load(); p != nil {
-		return *p
-	}
-	return nil
 }
 
 func (h *hashers) submit(b *block) {
@@ -1493,7 +1446,7 @@ type dest struct {
 	log *slog.Logger
 	dir *safefs.Dir // the destination folder, held open
 
-	// Buffers of re-reads where a file cannot be mapped, made on first use:
+	// Buffers of re-reads, made on first use:
 	rbuf []byte // resume re-reads (reader goroutine)
 	vbuf []byte // verification re-reads (verifier goroutine)
 
@@ -1784,7 +1737,6 @@ func (d *dest) writer() {
 	defer d.bg.Done()
 	defer d.wg.Done()
 	defer close(d.vq)
-	debug.SetPanicOnFault(true) // writeBlock: blocks may be mapped card pages
 	type openFile struct {
 		f   srcFile
 		out *os.File
@@ -1872,12 +1824,7 @@ func (d *dest) writer() {
 			n, err := writeBatch(cur.out, cur.w, batch)
 			d.written.Add(n)
 			if err != nil {
-				if errors.Is(err, errCardFault) {
-					// The card's page, not the destination, failed.
-					d.fail(cur.f.rel, fmt.Errorf("%w: %s: %w", ErrReadSource, cur.f.rel, err))
-				} else {
-					d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(partialRel(cur.f.rel)))))
-				}
+				d.fail(cur.f.rel, dstErr(err, "write "+filepath.Join(d.Dir, filepath.FromSlash(partialRel(cur.f.rel)))))
 				drop(cur)
 			}
 			for _, b := range batch {
@@ -2170,107 +2117,31 @@ func containsFormat(fs []ascmhl.Format, f ascmhl.Format) bool {
 func rereadXXH128(f *os.File, buf *[]byte) (string, error) {
 	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	h := xxh3.New128()
-	if err := hashWhole(f, h, h.Reset, buf); err != nil {
+	if err := hashWhole(f, h, buf); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashWhole writes f from its start to h. On a memory filesystem it reads
-// f through read-only mappings, in windows (the pages are not copied into
-// a buffer); anywhere else, or where mapping is refused (then after
-// reset), it reads f into *buf (made on first use). Bytes past the size
-// seen at the start are read too.
-//
-// Mapping only where no page fault can wait for a device or a server: a
-// thread blocked in a fault (a hung NAS share, a USB drive in its error
-// handling) still holds its P, and the next garbage collection would wait
-// for it to stop the world, freezing the whole daemon for as long. A
-// blocked read is a system call: only this goroutine waits.
-func hashWhole(f *os.File, h io.Writer, reset func(), buf *[]byte) error {
-	fd := int(f.Fd())
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+// hashWhole writes f from its start to h, read into *buf (made on first
+// use; rereadSize). Read, never mapped (cardread.go says why); a read
+// that waits for a device or a server is a system call, in which only
+// this goroutine waits.
+func hashWhole(f *os.File, h io.Writer, buf *[]byte) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	var from int64
-	if st.Size > 0 && onMemoryFS(fd) {
-		mapped, err := hashMapped(fd, st.Size, h)
-		if err != nil {
-			return err
-		}
-		if mapped {
-			from = st.Size
-		} else {
-			reset()
-		}
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL) // a longer readahead
+	if *buf == nil {
+		*buf = make([]byte, rereadSize)
 	}
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return err
-	}
-	// What is left: nothing, or the whole file when it was not mapped.
-	var rest []byte
-	if from > 0 {
-		rest = make([]byte, 64<<10)
-	} else {
-		unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL) // a longer readahead
-		if *buf == nil {
-			*buf = make([]byte, 1<<20)
-		}
-		rest = *buf
-	}
-	_, err := io.CopyBuffer(h, struct{ io.Reader }{f}, rest)
+	_, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf)
 	return err
 }
 
-// onMemoryFS reports whether fd is on a filesystem kept in memory (tmpfs,
-// ramfs), whose pages are never read from a device.
-func onMemoryFS(fd int) bool {
-	var fs unix.Statfs_t
-	if unix.Fstatfs(fd, &fs) != nil {
-		return false
-	}
-	return fs.Type == unix.TMPFS_MAGIC || fs.Type == unix.RAMFS_MAGIC
-}
-
-// mapWindow is how much of a file is mapped at once for a re-read.
-const mapWindow = 64 << 20
-
-// hashMapped writes the first size bytes of fd to h through read-only
-// mappings; false when the filesystem refuses to map it (nothing hashed).
-// The file shrinking under the mapping (SIGBUS) is an error, not a crash.
-func hashMapped(fd int, size int64, h io.Writer) (ok bool, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	var m []byte
-	defer func() {
-		if r := recover(); r != nil {
-			if m != nil {
-				unix.Munmap(m)
-			}
-			ok, err = true, fmt.Errorf("file shrank or became unreadable while re-read: %v", r)
-		}
-	}()
-	for off := int64(0); off < size; off += mapWindow {
-		n := min(int64(mapWindow), size-off)
-		m, err = unix.Mmap(fd, off, int(n), unix.PROT_READ, unix.MAP_SHARED)
-		if err != nil {
-			if off == 0 {
-				return false, nil
-			}
-			return true, err
-		}
-		// Faulted in as it is hashed, each fault mapping the pages
-		// around it that are cached and reading ahead of it where they
-		// are not. Not MADV_POPULATE_READ: it also marks every page
-		// accessed, moving it to the active list under the LRU lock
-		// (10-15% more CPU for a re-read of just written pages on tmpfs).
-		unix.Madvise(m, unix.MADV_SEQUENTIAL)
-		h.Write(m)
-		unix.Munmap(m)
-		m = nil
-	}
-	return true, nil
-}
+// rereadSize is the read size of a re-read: small enough that what was
+// read is still in the CPU's cache when it is hashed.
+const rereadSize = 256 << 10
 
 // checkAgainst compares a file's hashes with the card history's: the first
 // value recorded in each format (the card is hashed in all of them).

@@ -355,8 +355,6 @@ func (s *Service) offloadCard(ctx context.Context, m cards.Mount, id cards.Ident
 	}
 	if s.cfg.ReadMBps > 0 {
 		lim := rate.NewLimiter(rate.Limit(s.cfg.ReadMBps<<20), 1<<20)
-		opts.BufferSize = 256 << 10
-		opts.QueueBlocks = 128
 		opts.SourceReader = func(_ string, f *os.File) io.ReadCloser {
 			return &limitedReader{f: f, lim: lim, ctx: ctx}
 		}
