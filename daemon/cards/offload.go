@@ -439,11 +439,6 @@ func (b *block) buffer() []byte {
 	return b.b
 }
 
-// errSkip marks a card entry that is not copied (Skipped).
-type errSkip struct{ reason string }
-
-func (e errSkip) Error() string { return e.reason }
-
 func (o *offloader) defaults() {
 	if o.opts.Logger == nil {
 		o.opts.Logger = slog.Default().With("component", "cards")
@@ -662,19 +657,6 @@ func (o *offloader) run(ctx context.Context) (Result, error) {
 			break
 		}
 		fr, resumed, pf, err := o.file(ctx, f, formats, check)
-		var skip errSkip
-		if errors.As(err, &skip) {
-			o.skip(f.rel, skip.reason)
-			res.Bytes -= f.size
-			o.progMu.Lock()
-			o.prog.FilesTotal--
-			o.prog.BytesTotal -= f.size
-			o.progMu.Unlock()
-			for _, d := range o.dests {
-				d.addTotal(-f.size)
-			}
-			continue
-		}
 		if errors.Is(err, errNoDest) {
 			break // every destination failed: OffloadMulti reports the first
 		}
@@ -1235,7 +1217,10 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 	inf, st, err := o.srcDir.OpenRegular(f.rel)
 	switch {
 	case errors.Is(err, safefs.ErrSymlink) || errors.Is(err, safefs.ErrNotRegular) || errors.Is(err, safefs.ErrOtherDevice):
-		return nil, errSkip{fmt.Sprintf("not copied: %v", errors.Unwrap(err))}
+		// Listed as a regular file, now something else: the card changed
+		// while read, as when a listed file is deleted. Skipping it would
+		// leave a listed file with no copy on a card called safe.
+		return nil, o.srcErr(fmt.Errorf("the card changed while read: listed as a regular file, now %v", errors.Unwrap(err)), "open "+f.rel)
 	case err != nil:
 		return nil, o.srcErr(err, "open "+f.rel)
 	}
@@ -1361,13 +1346,23 @@ func (o *offloader) copy(ctx context.Context, f srcFile, need []*dest, formats [
 			if err == nil && now.Size != f.size {
 				err = fmt.Errorf("size changed to %d while read, card listed %d", now.Size, f.size)
 			} else if err == nil {
-				err = fmt.Errorf("written to while read (modification time %s, was %s)",
-					time.Unix(now.Mtim.Unix()).UTC().Format(time.RFC3339Nano), time.Unix(st.Mtim.Unix()).UTC().Format(time.RFC3339Nano))
+				err = writtenWhileRead(st, now)
 			}
 			return nil, o.srcErr(err, "read "+f.rel)
 		}
 	}
 	return &pendingFile{f: f, hs: hs, x128: x128, mhl: mhl, formats: formats, need: need, check: check, done: make(chan struct{})}, nil
+}
+
+// writtenWhileRead says how a card file of the same size was seen written
+// to while read: its modification time moved, or only its change time
+// (the time set back, as a tool restoring it does).
+func writtenWhileRead(was, now unix.Stat_t) error {
+	ts := func(t unix.Timespec) string { return time.Unix(t.Unix()).UTC().Format(time.RFC3339Nano) }
+	if now.Mtim != was.Mtim {
+		return fmt.Errorf("written to while read (modification time %s, was %s)", ts(now.Mtim), ts(was.Mtim))
+	}
+	return fmt.Errorf("written to while read (change time %s, was %s; modification time %s, unchanged or set back)", ts(now.Ctim), ts(was.Ctim), ts(now.Mtim))
 }
 
 // prefetch asks the card to read the first n bytes of f, the next file,
@@ -1552,12 +1547,6 @@ func (d *dest) curRel() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cur
-}
-
-func (d *dest) addTotal(n int64) {
-	d.mu.Lock()
-	d.bytesTotal += n
-	d.mu.Unlock()
 }
 
 // fail takes d out of the pass with err (the first error is kept).

@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ingestd/ingestd/daemon/cards/ascmhl"
 	"github.com/ingestd/ingestd/internal/testutil"
@@ -320,4 +323,81 @@ func TestOffloadReservedNamesOnCard(t *testing.T) {
 			t.Fatalf("fill: %v", err)
 		}
 	})
+}
+
+// A card file listed as a regular file and, by the time it is opened,
+// replaced by a FIFO, a symlink or a folder fails the card as a change
+// while read, like a listed file deleted: skipping it would leave a file
+// the card listed with no copy, and the card called safe without it (a
+// trial: card.safe, and the card ejected, with a 90 MB clip moved aside
+// and a FIFO in its place).
+func TestOffloadListedFileChangesType(t *testing.T) {
+	const a, b = "CLIP/C0001.MP4", "CLIP/C0002.MP4"
+	for _, tc := range []struct {
+		name string
+		swap func(t *testing.T, p string)
+	}{
+		{"fifo", func(t *testing.T, p string) {
+			testutil.Must(t, os.Rename(p, p+".moved"))
+			testutil.Must(t, unix.Mkfifo(p, 0o644))
+		}},
+		{"symlink", func(t *testing.T, p string) {
+			testutil.Must(t, os.Rename(p, p+".moved"))
+			testutil.Must(t, os.Symlink("/etc/hostname", p))
+		}},
+		{"folder", func(t *testing.T, p string) {
+			testutil.Must(t, os.Rename(p, p+".moved"))
+			testutil.Must(t, os.Mkdir(p, 0o755))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			card := testutil.MountTmpfs(t, "8m")
+			writeTree(t, card, map[string]string{a: "rand:20000", b: "rand:30000"})
+			x, y := t.TempDir(), t.TempDir()
+			var once sync.Once // AfterCopy: once per destination
+			res, err := OffloadMulti(context.Background(), card, []Destination{{Name: "x", Dir: x}, {Name: "y", Dir: y}},
+				Options{Logger: slog.New(slog.DiscardHandler), AfterCopy: func(rel, _ string) {
+					if rel == a {
+						once.Do(func() { tc.swap(t, filepath.Join(card, b)) })
+					}
+				}})
+			if !errors.Is(err, ErrReadSource) || res.Status != StatusFailed || res.FailedPath != b || !strings.Contains(err.Error(), "changed while read") {
+				t.Fatalf("err %v, status %s, failed %q", err, res.Status, res.FailedPath)
+			}
+			for _, d := range res.Dests {
+				if d.State == DestVerified {
+					t.Fatalf("destination %s verified without %s", d.Name, b)
+				}
+			}
+			for _, dst := range []string{x, y} {
+				if ascmhl.Exists(dst) {
+					t.Fatalf("%s sealed without %s", dst, b)
+				}
+			}
+		})
+	}
+}
+
+// A card file written to while read says which time moved: a rewrite
+// that set the modification time back is told by its change time, not
+// shown as the same modification time twice (a trial).
+func TestWrittenWhileRead(t *testing.T) {
+	at := func(s, ns int64) unix.Timespec { return unix.Timespec{Sec: s, Nsec: ns} }
+	was := unix.Stat_t{Mtim: at(100, 5), Ctim: at(100, 5)}
+	for _, tc := range []struct {
+		name string
+		now  unix.Stat_t
+		want string
+	}{
+		{"modification time moved", unix.Stat_t{Mtim: at(200, 0), Ctim: at(200, 0)},
+			"written to while read (modification time 1970-01-01T00:03:20Z, was 1970-01-01T00:01:40.000000005Z)"},
+		{"set back", unix.Stat_t{Mtim: at(100, 5), Ctim: at(300, 0)},
+			"written to while read (change time 1970-01-01T00:05:00Z, was 1970-01-01T00:01:40.000000005Z; modification time 1970-01-01T00:01:40.000000005Z, unchanged or set back)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := writtenWhileRead(was, tc.now).Error(); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
 }
