@@ -417,6 +417,17 @@ func TestConsoleE2E(t *testing.T) {
 	// Cards: the card's progress bar moves, then SAFE TO FORMAT.
 	b.open("#/cards")
 	b.waitJS("cards page", `document.getElementById('cards')`, 10*time.Second)
+	// A mount without a camera layout (a USB stick) is shown as ignored:
+	// it has no key and no record, which the page once threw on.
+	stick := newCardTree(t, root, "STICK1", "16M", func(dir string) {
+		testutil.Must(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a clip"), 0o644))
+	})
+	stick.Insert()
+	b.waitJS("the stick shown as not a camera card", `[...document.querySelectorAll('#cards article.card')].some(a => a.innerText.includes('Not a camera card'))`, 20*time.Second)
+	if errs := b.pageErrors(); len(errs) > 0 {
+		t.Fatalf("the cards page reported errors on a mount without a camera layout: %v", errs)
+	}
+	stick.Eject()
 	card.Insert()
 	var seen []float64
 	var rateETA string // a destination bar's text with a rate and an ETA

@@ -111,12 +111,12 @@ function withClass(c, e) { e.classList.add(c); return e; }
 
 function cardArticle(c, rec) {
   const safe = c ? c.safe_to_format : rec.safe_to_format;
-  // A card just mounted is shown before it is identified: no key, no
-  // record yet.
-  const state = (c ? c.state : rec.status) || 'identifying';
+  const state = c ? c.state : rec.status;
   const failed = state === 'failed';
   const folder = rec ? rec.folder : (c.dest || '').split('/').slice(1).join('/');
-  return el('article', { class: 'panel card', 'data-key': (c && c.key) || (rec && rec.key) || (c && c.mount) || '', 'data-state': state, 'data-safe': safe ? 'yes' : 'no' },
+  // A mount still identifying, or ignored (no camera layout), has no key
+  // and no record.
+  return el('article', { class: 'panel card', 'data-key': (c && c.key) || (rec && rec.key) || '', 'data-state': state, 'data-safe': safe ? 'yes' : 'no' },
     el('h2', {}, (c && c.label) || (rec && rec.label) || (c && c.mount) || 'card', ' ', badge(!failed, state.toUpperCase(), failed ? 'bad' : state === 'offloaded' ? 'ok' : 'warn'), c ? ' mounted at ' + c.mount : ''),
     state === 'ignored' ? el('p', { class: 'muted' }, 'Not a camera card: never copied.') : safeBox(safe, c && c.message),
     c && c.bytes_total ? bar(`Card: ${num(c.files_done)} of ${num(c.files_total)} files`, c.bytes_done, c.bytes_total, `${bytes(c.bytes_done)} of ${bytes(c.bytes_total)}`) : null,
