@@ -73,13 +73,13 @@ func tmpfsDestPair(t *testing.T, name string) (string, string) {
 // two destinations, as the kernel counts it, and neither the card nor a
 // copy is ever mapped (cardread.go says why), read or re-read.
 func TestOffloadMultiReadsCardOnce(t *testing.T) {
-	card := newExt4Card(t, "96m", "MAPPED")
+	card := newExt4Card(t, "96m", "ONCE")
 	writeTree(t, card.Dir, map[string]string{
 		"CLIP/C0001.MP4": "rand:20000000",
 		"CLIP/C0002.MP4": "rand:9000000",
 		"CLIP/C0003.MP4": "rand:4097",
 	})
-	a, b := tmpfsDestPair(t, "MAPPED")
+	a, b := tmpfsDestPair(t, "ONCE")
 	dropCardCache(t, card.Dir)
 	before := loopSectorsRead(t, card.Dir)
 	mapped := watchMappings(t, card.Dir, a, b)
@@ -152,7 +152,6 @@ func TestOffloadCardFileTruncatedMidCopy(t *testing.T) {
 	dropCardCache(t, card.Dir)
 	var once atomic.Bool
 	res, err := OffloadMulti(context.Background(), card.Dir, []Destination{{Name: "a", Dir: a}, {Name: "b", Dir: b}}, Options{
-		BufferSize: 256 << 10,
 		DestWriter: func(_, rel string, w io.Writer) io.Writer {
 			if rel != "CLIP/C0001.MP4" {
 				return w
